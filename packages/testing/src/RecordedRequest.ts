@@ -1,0 +1,44 @@
+/**
+ * What the fault-injection server saw of one request, as `GET /__requests`
+ * lists it. Tests assert on these records, not on what the client believes it
+ * sent.
+ *
+ * @since 0.1.0
+ */
+import * as Schema from "effect/Schema"
+
+/**
+ * One request as it crossed the wire.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export const RecordedRequest = Schema.Struct({
+  /** Which listener received it: the HTTP server or the raw-socket mode. */
+  listener: Schema.Literals(["http", "raw"]),
+  method: Schema.String,
+  /** The path without the query string. */
+  path: Schema.String,
+  /** The query string without the leading `?`, or an empty string. */
+  query: Schema.String,
+  /** Header names in lower case; repeated headers joined with `, `. */
+  headers: Schema.Record(Schema.String, Schema.String),
+  /** Arrival time in milliseconds since the epoch. */
+  arrivedAt: Schema.Number
+})
+
+/**
+ * One request as it crossed the wire.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type RecordedRequest = typeof RecordedRequest.Type
+
+/**
+ * The JSON body of `GET /__requests`.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export const RecordedRequests = Schema.Array(RecordedRequest)

@@ -1,0 +1,161 @@
+/**
+ * Health, the `/msg` endpoint with server-side dedupe, failure injection,
+ * arbitrary statuses, delays, `/echo` and the introspection endpoints.
+ */
+import * as Effect from "effect/Effect"
+import * as HttpRouter from "effect/http/HttpRouter"
+import * as HttpServerRequest from "effect/http/HttpServerRequest"
+import * as HttpServerResponse from "effect/http/HttpServerResponse"
+import { badRequest, headerRecord, intParam, maxDelayMillis, pause, query, requestUrl } from "../http.ts"
+import type { ServerState } from "../state.ts"
+
+/** Largest request body `/echo` and `/msg` read, in bytes. */
+export const maxEchoBody = 10 * 1024 * 1024
+
+const readBodyText = Effect.gen(function*() {
+  const request = yield* HttpServerRequest.HttpServerRequest
+  const length = Number(request.headers["content-length"] ?? "0")
+  if (length > maxEchoBody) return { tooLarge: true as const, text: "" }
+  const bytes = yield* Effect.orElseSucceed(request.arrayBuffer, () => new ArrayBuffer(0))
+  if (bytes.byteLength > maxEchoBody) return { tooLarge: true as const, text: "" }
+  return { tooLarge: false as const, text: new TextDecoder().decode(bytes) }
+})
+
+const parseJsonOrText = (text: string): unknown => {
+  if (text === "") return null
+  try {
+    return JSON.parse(text)
+  } catch {
+    return text
+  }
+}
+
+/** A final status the server may send (Node refuses 1xx as a final answer). */
+const isSendableStatus = (code: number | undefined): code is number => code !== undefined && code >= 200 && code <= 599
+
+const statusBody = (status: number) => ({ status, message: `status ${status} as requested` })
+
+export const routes = (state: ServerState): ReadonlyArray<HttpRouter.Route> => [
+  HttpRouter.route("GET", "/health", Effect.sync(() => HttpServerResponse.jsonUnsafe({ status: "ok" }))),
+
+  HttpRouter.route(
+    "*",
+    "/msg",
+    Effect.gen(function*() {
+      const request = yield* HttpServerRequest.HttpServerRequest
+      if (request.method !== "GET" && request.method !== "POST") {
+        return HttpServerResponse.jsonUnsafe({ error: "method_not_allowed" }, {
+          status: 405,
+          headers: { allow: "GET, POST" }
+        })
+      }
+      const params = yield* query
+      const delay = intParam(params, "delay", 0, 0, maxDelayMillis)
+      if (delay === undefined) return badRequest(`delay must be an integer from 0 to ${maxDelayMillis}`)
+      yield* pause(delay)
+      if (state.failure.remaining > 0) {
+        state.failure.remaining -= 1
+        const headers: Record<string, string> = {}
+        if (state.failure.retryAfter !== undefined) headers["retry-after"] = state.failure.retryAfter
+        return HttpServerResponse.jsonUnsafe(
+          { error: "injected_failure", status: state.failure.status, remaining: state.failure.remaining },
+          { status: state.failure.status, headers }
+        )
+      }
+      const body = request.method === "POST" ? yield* readBodyText : { tooLarge: false as const, text: "" }
+      if (body.tooLarge) return HttpServerResponse.jsonUnsafe({ error: "body_too_large" }, { status: 413 })
+      const key = request.headers["idempotency-key"] ?? request.headers["x-request-id"]
+      const known = key === undefined ? undefined : state.messageIds.get(key)
+      const messageId = known ?? state.nextMessageId()
+      if (key !== undefined && known === undefined) state.rememberMessage(key, messageId)
+      return HttpServerResponse.jsonUnsafe({
+        message_id: messageId,
+        deduplicated: known !== undefined,
+        method: request.method,
+        received_at: new Date().toISOString(),
+        body: parseJsonOrText(body.text)
+      })
+    })
+  ),
+
+  HttpRouter.route(
+    "POST",
+    "/fail/count/:n",
+    Effect.gen(function*() {
+      const { n } = yield* HttpRouter.params
+      const params = yield* query
+      const count = n !== undefined && /^\d+$/.test(n) ? Number(n) : undefined
+      const status = intParam(params, "status", 503, 200, 599)
+      if (count === undefined) return badRequest("n must be a non-negative integer")
+      if (status === undefined) return badRequest("status must be an integer from 200 to 599")
+      state.failure = { remaining: count, status, retryAfter: params.get("retry_after") ?? undefined }
+      return HttpServerResponse.jsonUnsafe({ failing: count, status })
+    })
+  ),
+
+  HttpRouter.route(
+    "POST",
+    "/fail/reset",
+    Effect.sync(() => {
+      state.failure = { remaining: 0, status: 503, retryAfter: undefined }
+      return HttpServerResponse.jsonUnsafe({ failing: 0 })
+    })
+  ),
+
+  HttpRouter.route(
+    "*",
+    "/status/:code",
+    Effect.gen(function*() {
+      const { code } = yield* HttpRouter.params
+      const status = code !== undefined && /^\d{3}$/.test(code) ? Number(code) : undefined
+      if (!isSendableStatus(status)) return badRequest("code must be a status from 200 to 599")
+      const retryAfter = (yield* query).get("retry_after")
+      const headers: Record<string, string> = retryAfter === null ? {} : { "retry-after": retryAfter }
+      if (status === 204 || status === 304 || status === 205) return HttpServerResponse.empty({ status, headers })
+      return HttpServerResponse.jsonUnsafe(statusBody(status), { status, headers })
+    })
+  ),
+
+  HttpRouter.route(
+    "*",
+    "/delay/:ms",
+    Effect.gen(function*() {
+      const { ms } = yield* HttpRouter.params
+      const millis = ms !== undefined && /^\d+$/.test(ms) ? Number(ms) : undefined
+      if (millis === undefined || millis > maxDelayMillis) {
+        return badRequest(`ms must be an integer from 0 to ${maxDelayMillis}`)
+      }
+      yield* pause(millis)
+      return HttpServerResponse.jsonUnsafe({ delayed_ms: millis })
+    })
+  ),
+
+  HttpRouter.route(
+    "*",
+    "/echo",
+    Effect.gen(function*() {
+      const request = yield* HttpServerRequest.HttpServerRequest
+      const url = requestUrl(request)
+      const body = yield* readBodyText
+      if (body.tooLarge) return HttpServerResponse.jsonUnsafe({ error: "body_too_large" }, { status: 413 })
+      return HttpServerResponse.jsonUnsafe({
+        method: request.method,
+        path: url.pathname,
+        query: Object.fromEntries(url.searchParams),
+        headers: headerRecord(request),
+        body: body.text
+      })
+    })
+  ),
+
+  HttpRouter.route("GET", "/__requests", Effect.sync(() => HttpServerResponse.jsonUnsafe(state.requests))),
+
+  HttpRouter.route(
+    "POST",
+    "/__reset",
+    Effect.sync(() => {
+      state.reset()
+      return HttpServerResponse.jsonUnsafe({ reset: true })
+    })
+  )
+]

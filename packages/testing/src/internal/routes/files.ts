@@ -1,0 +1,7 @@
+/**
+ * `/files/:name`: deterministic content with ranges, validators and download faults.
+ */
+import type * as HttpRouter from "effect/http/HttpRouter"
+import type { ServerState } from "../state.ts"
+
+export const routes = (_state: ServerState): ReadonlyArray<HttpRouter.Route> => []

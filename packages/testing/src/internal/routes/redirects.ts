@@ -1,0 +1,7 @@
+/**
+ * Redirect chains and cross-origin redirects.
+ */
+import type * as HttpRouter from "effect/http/HttpRouter"
+import type { ServerState } from "../state.ts"
+
+export const routes = (_state: ServerState): ReadonlyArray<HttpRouter.Route> => []
