@@ -24,10 +24,11 @@
  * @since 0.1.0
  */
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
+import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as HttpRouter from "effect/http/HttpRouter"
-import type { ServeError } from "effect/http/HttpServerError"
+import { ServeError } from "effect/http/HttpServerError"
 import * as HttpServerRequest from "effect/http/HttpServerRequest"
 import * as Layer from "effect/Layer"
 import * as Http from "node:http"
@@ -89,6 +90,14 @@ export class TestServer extends Context.Service<TestServer, {
   readonly reset: Effect.Effect<void>
 }>()("@httpkit/testing/TestServer") {}
 
+/**
+ * The error a server fails to start with (for example, its port is taken).
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export { ServeError }
+
 /** Paths that are not recorded, so that introspection does not pollute the log. */
 const unrecordedPaths = new Set(["/__requests", "/__reset"])
 
@@ -141,7 +150,9 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
     }
     return routed
   })
-  yield* server.serve(app)
+  // Delays, windows and trickled bodies run on real time even when the server
+  // is started inside a test that uses `TestClock`.
+  yield* server.serve(Effect.provideService(app, Clock.Clock, Clock.Clock.defaultValue()))
 
   return TestServer.of({
     url,

@@ -17,3 +17,17 @@ export * as RecordedRequest from "./RecordedRequest.ts"
  * @since 0.1.0
  */
 export * as TestServer from "./TestServer.ts"
+
+/**
+ * Helpers for tests that need a real Redis.
+ *
+ * @since 0.1.0
+ */
+export * as RedisTest from "./RedisTest.ts"
+
+/**
+ * One fault-injection server per test file, with an HTTP client beside it.
+ *
+ * @since 0.1.0
+ */
+export * as ServerSuite from "./ServerSuite.ts"
