@@ -53,7 +53,12 @@ const program = Effect.scoped(main).pipe(
   Effect.catchTag(
     "UsageError",
     (error) => Effect.andThen(Console.error(`${error.message}\n${usage}`), Effect.sync(() => (process.exitCode = 2)))
-  )
+  ),
+  Effect.catchTag("ServeError", (error) =>
+    Effect.andThen(
+      Console.error(`cannot start the server: ${String((error.cause as Error | undefined)?.message ?? error)}`),
+      Effect.sync(() => (process.exitCode = 1))
+    ))
 )
 
 // Stopping on SIGINT or SIGTERM is the normal end of this process: exit 0.
