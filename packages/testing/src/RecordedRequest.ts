@@ -16,6 +16,8 @@ import * as Schema from "effect/Schema"
 export const RecordedRequest = Schema.Struct({
   /** Which listener received it: the HTTP server or the raw-socket mode. */
   listener: Schema.Literals(["http", "raw"]),
+  /** The protocol version the request came in: `1.1`, `1.0` or `2.0`. */
+  httpVersion: Schema.String,
   method: Schema.String,
   /** The path without the query string. */
   path: Schema.String,

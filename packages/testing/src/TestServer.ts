@@ -24,6 +24,7 @@
  * @since 0.1.0
  */
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
+import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequest"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -32,7 +33,7 @@ import { ServeError } from "effect/http/HttpServerError"
 import * as HttpServerRequest from "effect/http/HttpServerRequest"
 import * as Layer from "effect/Layer"
 import * as Http from "node:http"
-import * as Https from "node:https"
+import * as Http2 from "node:http2"
 import { headerRecord, requestUrl } from "./internal/http.ts"
 import * as Raw from "./internal/raw.ts"
 import * as Auth from "./internal/routes/auth.ts"
@@ -64,7 +65,10 @@ export interface Options {
    */
   readonly port?: number | undefined
   /**
-   * Serve HTTPS with this key and certificate (PEM) instead of plain HTTP.
+   * Serve HTTPS with this key and certificate (PEM) instead of plain HTTP,
+   * offering HTTP/2 by ALPN with HTTP/1.1 as the fallback. `TlsTest.selfSigned`
+   * makes a certificate. The download faults that take over the connection are
+   * meant for HTTP/1.1; the raw-socket listener stays plain HTTP.
    */
   readonly tls?: { readonly key: string; readonly cert: string } | undefined
 }
@@ -115,7 +119,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
     () =>
       options.tls === undefined
         ? Http.createServer({ keepAliveTimeout: 5_000 })
-        : Https.createServer({ key: options.tls.key, cert: options.tls.cert, keepAliveTimeout: 5_000 }),
+        : Http2.createSecureServer({ key: options.tls.key, cert: options.tls.cert, allowHTTP1: true }),
     { port: options.port ?? 0, host }
   )
   const address = server.address
@@ -141,6 +145,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
     if (!unrecordedPaths.has(parsed.pathname)) {
       state.record({
         listener: "http",
+        httpVersion: NodeHttpServerRequest.toIncomingMessage(request).httpVersion,
         method: request.method,
         path: parsed.pathname,
         query: parsed.search.slice(1),

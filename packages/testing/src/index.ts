@@ -31,3 +31,10 @@ export * as RedisTest from "./RedisTest.ts"
  * @since 0.1.0
  */
 export * as ServerSuite from "./ServerSuite.ts"
+
+/**
+ * Self-signed certificates for TLS and HTTP/2 tests.
+ *
+ * @since 0.1.0
+ */
+export * as TlsTest from "./TlsTest.ts"

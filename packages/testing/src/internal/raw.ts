@@ -257,6 +257,7 @@ class Connection implements Exchange {
     this.request = parsed
     this.listener.state.record({
       listener: "raw",
+      httpVersion: parsed.httpVersion,
       method: parsed.method,
       path: parsed.path,
       query: parsed.query,
@@ -355,6 +356,7 @@ interface ParsedRequest {
   readonly query: string
   readonly headers: Record<string, string>
   readonly contentLength: number | undefined
+  readonly httpVersion: string
 }
 
 /** Where the head ends (`\r\n\r\n`, or a lenient `\n\n`) and how long the terminator is. */
@@ -366,7 +368,7 @@ const findHeadEnd = (buffer: Buffer): { index: number; length: number } | undefi
   return undefined
 }
 
-const requestLinePattern = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+) (\S+) HTTP\/\d\.\d$/
+const requestLinePattern = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+) (\S+) HTTP\/(\d\.\d)$/
 
 const parseHead = (head: Buffer): ParsedRequest | undefined => {
   const lines = head.toString("latin1").split(/\r?\n/)
@@ -395,6 +397,7 @@ const parseHead = (head: Buffer): ParsedRequest | undefined => {
   }
   const length = headers["content-length"]
   return {
+    httpVersion: match[3]!,
     method: match[1]!,
     path: url.pathname,
     query: url.search.slice(1),
