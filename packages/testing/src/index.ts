@@ -38,3 +38,11 @@ export * as ServerSuite from "./ServerSuite.ts"
  * @since 0.1.0
  */
 export * as TlsTest from "./TlsTest.ts"
+
+/**
+ * Deterministic file content served by `/files/:name`, for computing expected
+ * bytes and digests.
+ *
+ * @since 0.1.0
+ */
+export * as Content from "./Content.ts"
