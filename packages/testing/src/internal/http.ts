@@ -42,6 +42,13 @@ export const intParam = (
 export const badRequest = (message: string): HttpServerResponse.HttpServerResponse =>
   HttpServerResponse.jsonUnsafe({ error: "bad_request", message }, { status: 400 })
 
+/** 405 with the `Allow` header, for a route that answers only some methods. */
+export const methodNotAllowed = (allowed: ReadonlyArray<string>): HttpServerResponse.HttpServerResponse =>
+  HttpServerResponse.jsonUnsafe({ error: "method_not_allowed", allowed }, {
+    status: 405,
+    headers: { allow: allowed.join(", ") }
+  })
+
 /** Sleeps for `millis`, interruptible when the client goes away. */
 export const pause = (millis: number): Effect.Effect<void> => millis > 0 ? Effect.sleep(millis) : Effect.void
 

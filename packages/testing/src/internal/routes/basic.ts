@@ -6,7 +6,16 @@ import * as Effect from "effect/Effect"
 import * as HttpRouter from "effect/http/HttpRouter"
 import * as HttpServerRequest from "effect/http/HttpServerRequest"
 import * as HttpServerResponse from "effect/http/HttpServerResponse"
-import { badRequest, headerRecord, intParam, maxDelayMillis, pause, query, requestUrl } from "../http.ts"
+import {
+  badRequest,
+  headerRecord,
+  intParam,
+  maxDelayMillis,
+  methodNotAllowed,
+  pause,
+  query,
+  requestUrl
+} from "../http.ts"
 import type { ServerState } from "../state.ts"
 
 /** Largest request body `/echo` and `/msg` read, in bytes. */
@@ -43,12 +52,7 @@ export const routes = (state: ServerState): ReadonlyArray<HttpRouter.Route> => [
     "/msg",
     Effect.gen(function*() {
       const request = yield* HttpServerRequest.HttpServerRequest
-      if (request.method !== "GET" && request.method !== "POST") {
-        return HttpServerResponse.jsonUnsafe({ error: "method_not_allowed" }, {
-          status: 405,
-          headers: { allow: "GET, POST" }
-        })
-      }
+      if (request.method !== "GET" && request.method !== "POST") return methodNotAllowed(["GET", "POST"])
       const params = yield* query
       const delay = intParam(params, "delay", 0, 0, maxDelayMillis)
       if (delay === undefined) return badRequest(`delay must be an integer from 0 to ${maxDelayMillis}`)

@@ -39,7 +39,16 @@ import * as Stream from "effect/Stream"
 import { pipeline, Readable } from "node:stream"
 import * as Zlib from "node:zlib"
 import * as Content from "../../Content.ts"
-import { badRequest, endResponse, intParam, query, sleepUnlessAborted, takeOver, writeChunk } from "../http.ts"
+import {
+  badRequest,
+  endResponse,
+  intParam,
+  methodNotAllowed,
+  query,
+  sleepUnlessAborted,
+  takeOver,
+  writeChunk
+} from "../http.ts"
 import type { ServerState } from "../state.ts"
 
 /** Default file size: 1 MiB. */
@@ -392,12 +401,7 @@ export const routes = (state: ServerState): ReadonlyArray<HttpRouter.Route> => [
     "/files/:name",
     Effect.gen(function*() {
       const request = yield* HttpServerRequest.HttpServerRequest
-      if (request.method !== "GET" && request.method !== "HEAD") {
-        return HttpServerResponse.jsonUnsafe({ error: "method_not_allowed" }, {
-          status: 405,
-          headers: { allow: "GET, HEAD" }
-        })
-      }
+      if (request.method !== "GET" && request.method !== "HEAD") return methodNotAllowed(["GET", "HEAD"])
       const name = (yield* HttpRouter.params).name ?? ""
       const options = readOptions(yield* query)
       if (typeof options === "string") return badRequest(options)
