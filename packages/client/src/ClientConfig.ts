@@ -1,0 +1,345 @@
+/**
+ * The configuration of a `ResilientClient`, described with `Schema` so the same
+ * fields load from code (`ResilientClient.layer(options)`) and from the
+ * environment (`ResilientClient.layerConfig()`, variables under `HTTPKIT_`,
+ * for example `HTTPKIT_BASE_URL`, `HTTPKIT_TIMEOUT_CONNECT`,
+ * `HTTPKIT_RETRY_MAX_ATTEMPTS`).
+ *
+ * Invalid configuration fails when the layer is built, with a
+ * `ClientConfigError` whose message names the field and the problem.
+ *
+ * Durations are milliseconds (a number) or a duration string such as
+ * `"5 seconds"` or `"250 millis"`.
+ *
+ * @since 0.1.0
+ */
+import * as Config from "effect/Config"
+import * as ConfigProvider from "effect/ConfigProvider"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
+
+/** A duration in milliseconds or a duration string. */
+const DurationInput = Schema.Union([Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0)), Schema.DurationFromString])
+
+const PositiveInt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(1))
+const NonNegativeInt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
+const Status = Schema.Int.check(Schema.isGreaterThanOrEqualTo(100), Schema.isLessThanOrEqualTo(599))
+const HeaderName = Schema.String.check(Schema.isPattern(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/))
+
+/**
+ * Every configurable field; all optional, defaults in `defaults`.
+ *
+ * @category schemas
+ * @since 0.1.0
+ */
+export const Options = Schema.Struct({
+  /** Prefixed to relative request URLs. */
+  baseUrl: Schema.optionalKey(Schema.String.check(Schema.isPattern(/^https?:\/\//i))),
+  /** Sent with every request; a request's own headers win. */
+  headers: Schema.optionalKey(Schema.Record(Schema.String, Schema.String)),
+  userAgent: Schema.optionalKey(Schema.String),
+  timeout: Schema.optionalKey(Schema.Struct({
+    /** Establishing the TCP (and TLS) connection. */
+    connect: Schema.optionalKey(DurationInput),
+    /** From sending the request to the response head. */
+    headers: Schema.optionalKey(DurationInput),
+    /** Between two chunks of a body. */
+    idle: Schema.optionalKey(DurationInput),
+    /** One attempt: connection, head and (for buffered helpers) body. */
+    attempt: Schema.optionalKey(DurationInput),
+    /** The whole call, retries and their waits included. */
+    total: Schema.optionalKey(DurationInput)
+  })),
+  retry: Schema.optionalKey(Schema.Struct({
+    /** Attempts in all, the first included; 1 turns retries off. */
+    maxAttempts: Schema.optionalKey(PositiveInt),
+    minDelay: Schema.optionalKey(DurationInput),
+    maxDelay: Schema.optionalKey(DurationInput),
+    multiplier: Schema.optionalKey(Schema.Finite.check(Schema.isGreaterThanOrEqualTo(1))),
+    /** Full jitter: each delay is uniform between 0 and the exponential step. */
+    jitter: Schema.optionalKey(Schema.Boolean),
+    statuses: Schema.optionalKey(Schema.Array(Status)),
+    /** The longest `Retry-After` honoured; a longer one fails at once. */
+    retryAfterCeiling: Schema.optionalKey(DurationInput),
+    /** Methods retried without an idempotency key. */
+    methods: Schema.optionalKey(Schema.Array(Schema.String)),
+    /** Generate an idempotency key for every POST and PATCH of this client. */
+    idempotencyKeys: Schema.optionalKey(Schema.Boolean)
+  })),
+  circuitBreaker: Schema.optionalKey(Schema.Struct({
+    enabled: Schema.optionalKey(Schema.Boolean),
+    /** Consecutive failures that open the circuit. */
+    failureThreshold: Schema.optionalKey(PositiveInt),
+    openDuration: Schema.optionalKey(DurationInput),
+    /** One circuit per origin (scheme, host, port) or per host name. */
+    keyBy: Schema.optionalKey(Schema.Literals(["origin", "host"]))
+  })),
+  bulkhead: Schema.optionalKey(Schema.Struct({
+    /** Calls in flight at once; absent: no bulkhead. */
+    maxConcurrency: Schema.optionalKey(PositiveInt),
+    /** How long a call waits for a slot before `BulkheadFullError`. */
+    acquireTimeout: Schema.optionalKey(DurationInput),
+    /** One bulkhead per origin instead of one for the client. */
+    perHost: Schema.optionalKey(Schema.Boolean)
+  })),
+  redirects: Schema.optionalKey(Schema.Struct({
+    follow: Schema.optionalKey(Schema.Boolean),
+    maxHops: Schema.optionalKey(NonNegativeInt),
+    /** Follow https to http (credentials are dropped either way). */
+    allowDowngrade: Schema.optionalKey(Schema.Boolean)
+  })),
+  /** Offer HTTP/2 by ALPN on https. */
+  http2: Schema.optionalKey(Schema.Boolean),
+  pool: Schema.optionalKey(Schema.Struct({
+    connectionsPerOrigin: Schema.optionalKey(PositiveInt),
+    keepAliveTimeout: Schema.optionalKey(DurationInput)
+  })),
+  tls: Schema.optionalKey(Schema.Struct({
+    /** Extra trusted certificate authorities, PEM. */
+    ca: Schema.optionalKey(Schema.String),
+    /** Turns certificate verification off for this client. Never in production. */
+    dangerouslyDisableVerification: Schema.optionalKey(Schema.Boolean)
+  })),
+  logging: Schema.optionalKey(Schema.Struct({
+    /** The level of the line logged per attempt, or `none`. */
+    level: Schema.optionalKey(Schema.Literals(["none", "trace", "debug", "info", "warning", "error"])),
+    /** Log lines as JSON (installs `Logger.consoleJson` for the client's lines). */
+    json: Schema.optionalKey(Schema.Boolean)
+  })),
+  /** Largest body the buffered helpers (json, text, bytes) read. */
+  maxBodyBytes: Schema.optionalKey(PositiveInt),
+  requestIdHeader: Schema.optionalKey(HeaderName),
+  idempotencyKeyHeader: Schema.optionalKey(HeaderName),
+  /** More header names to treat as secret (redacted in logs, dropped on cross-origin redirects). */
+  secretHeaders: Schema.optionalKey(Schema.Array(HeaderName))
+})
+
+/**
+ * The options as written in code or configuration.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type Options = typeof Options.Encoded
+
+/**
+ * Options with every default filled in; durations in milliseconds.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Resolved {
+  readonly baseUrl: string | undefined
+  readonly headers: Readonly<Record<string, string>>
+  readonly userAgent: string
+  readonly timeout: {
+    readonly connect: number
+    readonly headers: number
+    readonly idle: number
+    readonly attempt: number
+    readonly total: number
+  }
+  readonly retry: {
+    readonly maxAttempts: number
+    readonly minDelay: number
+    readonly maxDelay: number
+    readonly multiplier: number
+    readonly jitter: boolean
+    readonly statuses: ReadonlySet<number>
+    readonly retryAfterCeiling: number
+    readonly methods: ReadonlySet<string>
+    readonly idempotencyKeys: boolean
+  }
+  readonly circuitBreaker: {
+    readonly enabled: boolean
+    readonly failureThreshold: number
+    readonly openDuration: number
+    readonly keyBy: "origin" | "host"
+  }
+  readonly bulkhead: {
+    readonly maxConcurrency: number | undefined
+    readonly acquireTimeout: number
+    readonly perHost: boolean
+  }
+  readonly redirects: { readonly follow: boolean; readonly maxHops: number; readonly allowDowngrade: boolean }
+  readonly http2: boolean
+  readonly pool: { readonly connectionsPerOrigin: number | undefined; readonly keepAliveTimeout: number }
+  readonly tls: { readonly ca: string | undefined; readonly dangerouslyDisableVerification: boolean }
+  readonly logging: {
+    readonly level: "none" | "trace" | "debug" | "info" | "warning" | "error"
+    readonly json: boolean
+  }
+  readonly maxBodyBytes: number
+  readonly requestIdHeader: string
+  readonly idempotencyKeyHeader: string
+  readonly secretHeaders: ReadonlySet<string>
+}
+
+/**
+ * The defaults, as `Resolved` values.
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const defaults: Resolved = {
+  baseUrl: undefined,
+  headers: {},
+  userAgent: "httpkit/0.1",
+  timeout: { connect: 10_000, headers: 30_000, idle: 30_000, attempt: 60_000, total: 120_000 },
+  retry: {
+    maxAttempts: 3,
+    minDelay: 100,
+    maxDelay: 10_000,
+    multiplier: 2,
+    jitter: true,
+    statuses: new Set([408, 425, 429, 500, 502, 503, 504]),
+    retryAfterCeiling: 60_000,
+    methods: new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"]),
+    idempotencyKeys: false
+  },
+  circuitBreaker: { enabled: true, failureThreshold: 5, openDuration: 30_000, keyBy: "origin" },
+  bulkhead: { maxConcurrency: undefined, acquireTimeout: 10_000, perHost: false },
+  redirects: { follow: true, maxHops: 10, allowDowngrade: false },
+  http2: true,
+  pool: { connectionsPerOrigin: undefined, keepAliveTimeout: 4_000 },
+  tls: { ca: undefined, dangerouslyDisableVerification: false },
+  logging: { level: "debug", json: false },
+  maxBodyBytes: 10 * 1024 * 1024,
+  requestIdHeader: "x-request-id",
+  idempotencyKeyHeader: "idempotency-key",
+  secretHeaders: new Set()
+}
+
+/**
+ * Invalid client configuration; the message names the field and the problem.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class ClientConfigError extends Schema.TaggedError<ClientConfigError>()("ClientConfigError", {
+  message: Schema.String
+}) {}
+
+const millis = (value: number | Duration.Duration | undefined, fallback: number): number =>
+  value === undefined ? fallback : typeof value === "number" ? value : Duration.toMillis(value)
+
+const decodeOptions = Schema.decodeUnknownEffect(Options)
+
+/**
+ * Validates options and fills in the defaults.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const resolve = (options: Options = {}): Effect.Effect<Resolved, ClientConfigError> =>
+  decodeOptions(options).pipe(
+    Effect.mapError((error) => new ClientConfigError({ message: `invalid client configuration: ${error.message}` })),
+    Effect.flatMap((o) => {
+      const d = defaults
+      const timeout = o.timeout ?? {}
+      const retry = o.retry ?? {}
+      const breaker = o.circuitBreaker ?? {}
+      const bulkhead = o.bulkhead ?? {}
+      const redirects = o.redirects ?? {}
+      const resolved: Resolved = {
+        baseUrl: o.baseUrl?.replace(/\/+$/, ""),
+        headers: lowerCaseKeys(o.headers ?? {}),
+        userAgent: o.userAgent ?? d.userAgent,
+        timeout: {
+          connect: millis(timeout.connect, d.timeout.connect),
+          headers: millis(timeout.headers, d.timeout.headers),
+          idle: millis(timeout.idle, d.timeout.idle),
+          attempt: millis(timeout.attempt, d.timeout.attempt),
+          total: millis(timeout.total, d.timeout.total)
+        },
+        retry: {
+          maxAttempts: retry.maxAttempts ?? d.retry.maxAttempts,
+          minDelay: millis(retry.minDelay, d.retry.minDelay),
+          maxDelay: millis(retry.maxDelay, d.retry.maxDelay),
+          multiplier: retry.multiplier ?? d.retry.multiplier,
+          jitter: retry.jitter ?? d.retry.jitter,
+          statuses: retry.statuses === undefined ? d.retry.statuses : new Set(retry.statuses),
+          retryAfterCeiling: millis(retry.retryAfterCeiling, d.retry.retryAfterCeiling),
+          methods: retry.methods === undefined
+            ? d.retry.methods
+            : new Set(retry.methods.map((method) => method.toUpperCase())),
+          idempotencyKeys: retry.idempotencyKeys ?? d.retry.idempotencyKeys
+        },
+        circuitBreaker: {
+          enabled: breaker.enabled ?? d.circuitBreaker.enabled,
+          failureThreshold: breaker.failureThreshold ?? d.circuitBreaker.failureThreshold,
+          openDuration: millis(breaker.openDuration, d.circuitBreaker.openDuration),
+          keyBy: breaker.keyBy ?? d.circuitBreaker.keyBy
+        },
+        bulkhead: {
+          maxConcurrency: bulkhead.maxConcurrency,
+          acquireTimeout: millis(bulkhead.acquireTimeout, d.bulkhead.acquireTimeout),
+          perHost: bulkhead.perHost ?? d.bulkhead.perHost
+        },
+        redirects: {
+          follow: redirects.follow ?? d.redirects.follow,
+          maxHops: redirects.maxHops ?? d.redirects.maxHops,
+          allowDowngrade: redirects.allowDowngrade ?? d.redirects.allowDowngrade
+        },
+        http2: o.http2 ?? d.http2,
+        pool: {
+          connectionsPerOrigin: o.pool?.connectionsPerOrigin,
+          keepAliveTimeout: millis(o.pool?.keepAliveTimeout, d.pool.keepAliveTimeout)
+        },
+        tls: {
+          ca: o.tls?.ca,
+          dangerouslyDisableVerification: o.tls?.dangerouslyDisableVerification ?? false
+        },
+        logging: { level: o.logging?.level ?? d.logging.level, json: o.logging?.json ?? d.logging.json },
+        maxBodyBytes: o.maxBodyBytes ?? d.maxBodyBytes,
+        requestIdHeader: (o.requestIdHeader ?? d.requestIdHeader).toLowerCase(),
+        idempotencyKeyHeader: (o.idempotencyKeyHeader ?? d.idempotencyKeyHeader).toLowerCase(),
+        secretHeaders: new Set((o.secretHeaders ?? []).map((name) => name.toLowerCase()))
+      }
+      return crossCheck(resolved)
+    })
+  )
+
+/** Checks that need more than one field. */
+const crossCheck = (resolved: Resolved): Effect.Effect<Resolved, ClientConfigError> => {
+  const problems: Array<string> = []
+  if (resolved.retry.minDelay > resolved.retry.maxDelay) {
+    problems.push(
+      `retry.minDelay (${resolved.retry.minDelay} ms) is above retry.maxDelay (${resolved.retry.maxDelay} ms)`
+    )
+  }
+  for (const [name, value] of Object.entries(resolved.headers)) {
+    if (!/^[!#$%&'*+.^_`|~0-9a-z-]+$/.test(name)) problems.push(`headers: ${JSON.stringify(name)} is not a header name`)
+    if (/[\r\n\0]/.test(value)) problems.push(`headers.${name}: the value contains CR, LF or NUL`)
+  }
+  if (/[\r\n\0]/.test(resolved.userAgent)) problems.push("userAgent: the value contains CR, LF or NUL")
+  return problems.length === 0
+    ? Effect.succeed(resolved)
+    : Effect.fail(new ClientConfigError({ message: `invalid client configuration: ${problems.join("; ")}` }))
+}
+
+const lowerCaseKeys = (record: Readonly<Record<string, string>>): Record<string, string> => {
+  const out: Record<string, string> = Object.create(null)
+  for (const [name, value] of Object.entries(record)) out[name.toLowerCase()] = value
+  return out
+}
+
+/**
+ * Reads the options from the current `ConfigProvider` under `prefix`, in
+ * CONSTANT_CASE: with the default provider (the environment) `HTTPKIT_BASE_URL`,
+ * `HTTPKIT_TIMEOUT_CONNECT`, `HTTPKIT_RETRY_MAX_ATTEMPTS`,
+ * `HTTPKIT_CIRCUIT_BREAKER_FAILURE_THRESHOLD`, and so on.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const fromConfig = (prefix = "httpkit"): Effect.Effect<Resolved, ClientConfigError> =>
+  Effect.gen(function*() {
+    const provider = yield* ConfigProvider.ConfigProvider
+    const raw = yield* Config.schema(Schema.toEncoded(Options), prefix).pipe(
+      Effect.provideService(ConfigProvider.ConfigProvider, ConfigProvider.constantCase(provider)),
+      Effect.mapError((error) => new ClientConfigError({ message: `invalid client configuration: ${error.message}` }))
+    )
+    return yield* resolve(raw)
+  })

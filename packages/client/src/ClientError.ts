@@ -1,0 +1,397 @@
+/**
+ * The one family of typed errors every `ResilientClient` call fails with.
+ *
+ * Each error is a flat tagged class, so a caller handles one kind with
+ * `Effect.catchTag("NotFoundError", ...)` or several with `Effect.catchTags`.
+ * Every error names the method and the URL (credentials, user-info and
+ * token-like query parameters redacted), the request id sent as
+ * `X-Request-ID`, the status where there is one, and whether retrying could
+ * help (`retryable`).
+ *
+ * **Details**
+ *
+ * Status mapping: 401 and 403 `AuthenticationError`, 404 `NotFoundError`, 400
+ * and 422 `InvalidRequestError`, 408 `ServerTimeoutError`, 429
+ * `RateLimitedError`, 502, 503 and 504 `ServiceUnavailableError`, other 5xx
+ * `ServerError`, other 4xx `ClientStatusError`. Transport failures are
+ * `ConnectionError` or `TimeoutError` (with the phase that timed out). The
+ * toolkit's own refusals are `BulkheadFullError`, `CircuitOpenError`,
+ * `RedirectError` and `InvalidRequestError` without a status.
+ *
+ * **Gotchas**
+ *
+ * Messages, `toJSON` and inspection never contain secrets: URLs are redacted
+ * when the error is made, and no header value is kept.
+ *
+ * @since 0.1.0
+ */
+import * as Schema from "effect/Schema"
+
+const common = {
+  /** The request method. */
+  method: Schema.String,
+  /** The URL with credentials and token-like query parameters redacted. */
+  url: Schema.String,
+  /** The `X-Request-ID` every attempt of this call carried. */
+  requestId: Schema.optionalKey(Schema.String),
+  /** Whether another attempt could succeed. */
+  retryable: Schema.Boolean
+}
+
+const withStatus = {
+  ...common,
+  /** The HTTP status the server answered. */
+  status: Schema.Number
+}
+
+const withRetryAfter = {
+  ...withStatus,
+  /** The server's `Retry-After`, in milliseconds, when it sent a valid one. */
+  retryAfterMillis: Schema.optionalKey(Schema.Number)
+}
+
+const describe = (
+  error: { readonly method: string; readonly url: string; readonly status?: number | undefined },
+  what: string
+): string => `${what}: ${error.method} ${error.url}${error.status === undefined ? "" : ` (status ${error.status})`}`
+
+/**
+ * The connection failed: refused, reset, DNS, TLS, or closed mid-response.
+ * `sent` tells whether the request may have reached the server; a POST
+ * without an idempotency key is retried only when it is `false`.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class ConnectionError extends Schema.TaggedError<ConnectionError>()("ConnectionError", {
+  ...common,
+  /** Whether the request may have reached the server. */
+  sent: Schema.Boolean,
+  /** The transport's own description, without secrets. */
+  detail: Schema.String
+}) {
+  override get message(): string {
+    return `${describe(this, "connection failed")}: ${this.detail}`
+  }
+}
+
+/**
+ * Which deadline expired.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export const TimeoutPhase = Schema.Literals(["connect", "headers", "idle", "attempt", "total", "bulkhead"])
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export type TimeoutPhase = typeof TimeoutPhase.Type
+
+/**
+ * A deadline expired: `phase` says which one (`connect`, `headers` = time to
+ * the response head, `idle` = between body bytes, `attempt` = one whole
+ * attempt, `total` = the call with every retry and wait).
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class TimeoutError extends Schema.TaggedError<TimeoutError>()("TimeoutError", {
+  ...common,
+  phase: TimeoutPhase,
+  /** The deadline that expired, in milliseconds. */
+  timeoutMillis: Schema.Number
+}) {
+  override get message(): string {
+    return `${describe(this, `${this.phase} timeout after ${this.timeoutMillis} ms`)}`
+  }
+}
+
+/**
+ * 401 or 403: the credentials are missing, wrong or not enough.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class AuthenticationError extends Schema.TaggedError<AuthenticationError>()("AuthenticationError", withStatus) {
+  override get message(): string {
+    return describe(this, this.status === 403 ? "forbidden" : "unauthorized")
+  }
+}
+
+/**
+ * 404.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class NotFoundError extends Schema.TaggedError<NotFoundError>()("NotFoundError", withStatus) {
+  override get message(): string {
+    return describe(this, "not found")
+  }
+}
+
+/**
+ * 400 or 422 from the server, or (without a status) a request refused before
+ * anything was sent, such as a header value with CR, LF or NUL.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class InvalidRequestError extends Schema.TaggedError<InvalidRequestError>()("InvalidRequestError", {
+  ...common,
+  status: Schema.optionalKey(Schema.Number),
+  /** Why the request is invalid, without secrets. */
+  detail: Schema.String
+}) {
+  override get message(): string {
+    return `${describe(this, "invalid request")}: ${this.detail}`
+  }
+}
+
+/**
+ * 408: the server gave up waiting for the request.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class ServerTimeoutError extends Schema.TaggedError<ServerTimeoutError>()("ServerTimeoutError", withRetryAfter) {
+  override get message(): string {
+    return describe(this, "the server timed out")
+  }
+}
+
+/**
+ * 429, with the parsed `Retry-After` when the server sent one.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class RateLimitedError extends Schema.TaggedError<RateLimitedError>()("RateLimitedError", withRetryAfter) {
+  override get message(): string {
+    const wait = this.retryAfterMillis === undefined ? "" : `, retry after ${this.retryAfterMillis} ms`
+    return `${describe(this, "rate limited")}${wait}`
+  }
+}
+
+/**
+ * 502, 503 or 504.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class ServiceUnavailableError
+  extends Schema.TaggedError<ServiceUnavailableError>()("ServiceUnavailableError", withRetryAfter)
+{
+  override get message(): string {
+    return describe(this, "service unavailable")
+  }
+}
+
+/**
+ * Any other 5xx.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class ServerError extends Schema.TaggedError<ServerError>()("ServerError", withRetryAfter) {
+  override get message(): string {
+    return describe(this, "server error")
+  }
+}
+
+/**
+ * Any other 4xx.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class ClientStatusError extends Schema.TaggedError<ClientStatusError>()("ClientStatusError", withStatus) {
+  override get message(): string {
+    return describe(this, "request refused")
+  }
+}
+
+/**
+ * The bulkhead was full for longer than its acquisition timeout. The request
+ * was never sent and does not count against the remote service.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class BulkheadFullError extends Schema.TaggedError<BulkheadFullError>()("BulkheadFullError", {
+  ...common,
+  /** The bulkhead's size. */
+  maxConcurrency: Schema.Number,
+  /** How long the call waited for a slot, in milliseconds. */
+  waitedMillis: Schema.Number
+}) {
+  override get message(): string {
+    return `${describe(this, "bulkhead full")}: ${this.maxConcurrency} in flight, waited ${this.waitedMillis} ms`
+  }
+}
+
+/**
+ * The circuit for this host is open: the request was not sent.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class CircuitOpenError extends Schema.TaggedError<CircuitOpenError>()("CircuitOpenError", {
+  ...common,
+  /** The breaker's key (by default the origin). */
+  key: Schema.String,
+  /** When to try again, in milliseconds from when the error was made, when known. */
+  retryAfterMillis: Schema.optionalKey(Schema.Number)
+}) {
+  override get message(): string {
+    const wait = this.retryAfterMillis === undefined ? "" : `, retry after ${this.retryAfterMillis} ms`
+    return `${describe(this, `circuit open for ${this.key}`)}${wait}`
+  }
+}
+
+/**
+ * The body did not match the Schema; `issue` is the parse issue, formatted.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class DecodeError extends Schema.TaggedError<DecodeError>()("DecodeError", {
+  ...common,
+  status: Schema.Number,
+  issue: Schema.String
+}) {
+  override get message(): string {
+    return `${describe(this, "the response did not decode")}: ${this.issue}`
+  }
+}
+
+/**
+ * A buffered body was larger than the configured maximum.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class ResponseTooLargeError extends Schema.TaggedError<ResponseTooLargeError>()("ResponseTooLargeError", {
+  ...common,
+  status: Schema.Number,
+  /** The maximum, in bytes. */
+  maxBytes: Schema.Number
+}) {
+  override get message(): string {
+    return `${describe(this, "response too large")}: more than ${this.maxBytes} bytes`
+  }
+}
+
+/**
+ * A redirect was refused: too many hops, a scheme other than http(s), https
+ * to http without permission, or a `Location` that is not a URL.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class RedirectError extends Schema.TaggedError<RedirectError>()("RedirectError", {
+  ...common,
+  reason: Schema.Literals(["too-many", "scheme", "downgrade", "invalid-location"]),
+  /** The refused `Location`, redacted. */
+  location: Schema.String
+}) {
+  override get message(): string {
+    return `${describe(this, `redirect refused (${this.reason})`)} to ${this.location}`
+  }
+}
+
+/**
+ * Every error a `ResilientClient` call can fail with.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export type ClientError =
+  | ConnectionError
+  | TimeoutError
+  | AuthenticationError
+  | NotFoundError
+  | InvalidRequestError
+  | ServerTimeoutError
+  | RateLimitedError
+  | ServiceUnavailableError
+  | ServerError
+  | ClientStatusError
+  | BulkheadFullError
+  | CircuitOpenError
+  | DecodeError
+  | ResponseTooLargeError
+  | RedirectError
+
+/**
+ * The errors that come from a status code.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export type StatusError =
+  | AuthenticationError
+  | NotFoundError
+  | InvalidRequestError
+  | ServerTimeoutError
+  | RateLimitedError
+  | ServiceUnavailableError
+  | ServerError
+  | ClientStatusError
+
+/**
+ * What every status error is made from.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface StatusContext {
+  readonly method: string
+  readonly url: string
+  readonly requestId?: string | undefined
+  readonly status: number
+  readonly retryAfterMillis?: number | undefined
+  /** Statuses the client retries (from its configuration). */
+  readonly retryableStatuses: ReadonlySet<number>
+}
+
+/**
+ * Maps a non-success status to its error.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const fromStatus = (context: StatusContext): StatusError => {
+  const { method, url, status } = context
+  const base = {
+    method,
+    url,
+    status,
+    retryable: context.retryableStatuses.has(status),
+    ...(context.requestId === undefined ? {} : { requestId: context.requestId })
+  }
+  const withRetryAfter = context.retryAfterMillis === undefined
+    ? base
+    : { ...base, retryAfterMillis: context.retryAfterMillis }
+  switch (status) {
+    case 401:
+    case 403:
+      return new AuthenticationError(base)
+    case 404:
+      return new NotFoundError(base)
+    case 400:
+    case 422:
+      return new InvalidRequestError({ ...base, detail: `the server answered ${status}` })
+    case 408:
+      return new ServerTimeoutError(withRetryAfter)
+    case 429:
+      return new RateLimitedError(withRetryAfter)
+    case 502:
+    case 503:
+    case 504:
+      return new ServiceUnavailableError(withRetryAfter)
+  }
+  return status >= 500 ? new ServerError(withRetryAfter) : new ClientStatusError(base)
+}

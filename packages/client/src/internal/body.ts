@@ -1,0 +1,68 @@
+/**
+ * Reading response bodies within limits: a maximum size for buffered reads
+ * and an idle deadline between chunks, with transport failures mapped to the
+ * client's errors. A body that ends before its `Content-Length`, or a chunked
+ * body without its end, fails (RELIABILITY 5); it never reads as complete.
+ */
+import * as Effect from "effect/Effect"
+import * as Stream from "effect/Stream"
+import { type ClientError, ResponseTooLargeError, TimeoutError } from "../ClientError.ts"
+import { fromTransport } from "./failure.ts"
+import type { Received } from "./pipeline.ts"
+
+const causeOf = (error: unknown): unknown => (error as { reason?: { cause?: unknown } }).reason?.cause ?? error
+
+const idleTimeout = (received: Received) =>
+  new TimeoutError({ ...received.context, retryable: true, phase: "idle", timeoutMillis: received.idleMillis })
+
+/** The body as a stream that fails on an idle gap or a broken connection. */
+export const stream = (received: Received): Stream.Stream<Uint8Array, ClientError> =>
+  received.response.stream.pipe(
+    Stream.mapError((error) => fromTransport(causeOf(error), received.context, 0)),
+    Stream.timeoutOrElse({ duration: received.idleMillis, orElse: () => Stream.fail(idleTimeout(received)) })
+  )
+
+/** The whole body, at most `maxBytes`. */
+export const bytes = (received: Received, maxBytes: number): Effect.Effect<Uint8Array, ClientError> => {
+  const { response } = received
+  const tooLarge = () =>
+    new ResponseTooLargeError({ ...received.context, retryable: false, status: response.status, maxBytes })
+  const declared = response.headers["content-length"]
+  const length = declared === undefined ? undefined : Number(declared)
+  if (length !== undefined && length > maxBytes) {
+    return Effect.andThen(
+      response.stream.pipe(Stream.runDrain, Effect.timeout(0), Effect.ignore),
+      Effect.fail(tooLarge())
+    )
+  }
+  return Effect.suspend(() => {
+    const chunks: Array<Uint8Array> = []
+    let total = 0
+    return stream(received).pipe(
+      Stream.runForEachArray((array) => {
+        for (const chunk of array) {
+          total += chunk.byteLength
+          if (total > maxBytes) return Effect.fail(tooLarge())
+          chunks.push(chunk)
+        }
+        return Effect.void
+      }),
+      Effect.map(() => {
+        if (chunks.length === 1) return chunks[0]!
+        const out = new Uint8Array(total)
+        let offset = 0
+        for (const chunk of chunks) {
+          out.set(chunk, offset)
+          offset += chunk.byteLength
+        }
+        return out
+      })
+    )
+  })
+}
+
+const decoder = new TextDecoder()
+
+/** The whole body as UTF-8 text, at most `maxBytes`. */
+export const text = (received: Received, maxBytes: number): Effect.Effect<string, ClientError> =>
+  Effect.map(bytes(received, maxBytes), (body) => decoder.decode(body))

@@ -1,0 +1,560 @@
+/**
+ * The request pipeline of `ResilientClient`, in this order:
+ *
+ *   request id and idempotency key (once per call) -> bulkhead -> rate limit
+ *   -> circuit breaker (per origin) -> retry loop { auth -> headers, profile,
+ *   cookies -> per-attempt timeout -> transport -> redirects -> status }
+ *   -> overall deadline around everything
+ *
+ * One loop rather than a stack of `HttpClient` combinators: each combinator
+ * re-runs request preprocessing and adds fibers and spans per attempt, which
+ * is where a stacked pipeline spends its CPU (see bench/client.ts).
+ */
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import type * as HttpBody from "effect/http/HttpBody"
+import type * as HttpClient from "effect/http/HttpClient"
+import * as HttpClientRequest from "effect/http/HttpClientRequest"
+import type * as HttpClientResponse from "effect/http/HttpClientResponse"
+import type * as CircuitBreaker from "effect/persistence/CircuitBreaker"
+import * as Pull from "effect/Pull"
+import * as Random from "effect/Random"
+import * as Schedule from "effect/Schedule"
+import type { Resolved } from "../ClientConfig.ts"
+import {
+  AuthenticationError,
+  CircuitOpenError,
+  type ClientError,
+  fromStatus,
+  InvalidRequestError,
+  RedirectError,
+  TimeoutError
+} from "../ClientError.ts"
+import * as Redact from "../Redact.ts"
+import * as RetryAfter from "../RetryAfter.ts"
+import type { Bulkhead } from "./bulkhead.ts"
+import { type ErrorContext, fromTransport } from "./failure.ts"
+import * as Redirect from "./redirect.ts"
+
+/** Credentials for one attempt, as `Auth.current` gives them. */
+export interface AuthSnapshot {
+  readonly headers: ReadonlyArray<readonly [string, { readonly value?: unknown } | unknown]>
+  readonly generation: number
+}
+
+/** What the pipeline needs from an auth provider (`Auth.Auth`). */
+export interface AuthHook {
+  readonly current: Effect.Effect<{
+    readonly headers: ReadonlyArray<readonly [string, unknown]>
+    readonly generation: number
+  }>
+  readonly refresh: (generation: number) => Effect.Effect<boolean>
+  readonly secretHeaderNames: ReadonlySet<string>
+}
+
+/** What the pipeline needs from a cookie jar (`CookieJar.CookieJar`). */
+export interface CookieHook {
+  readonly cookieHeader: (url: URL) => Effect.Effect<string | undefined>
+  readonly store: (url: URL, setCookie: ReadonlyArray<string>) => Effect.Effect<void>
+}
+
+/** What the pipeline needs from browser profiles (`BrowserProfile.BrowserProfiles`). */
+export interface ProfileHook {
+  readonly next: Effect.Effect<{ readonly headers: ReadonlyArray<readonly [string, string]> }>
+}
+
+/** What the pipeline needs from a rate limiter (issue 4 plugs `@httpkit/rate-limiter` in here). */
+export interface RateLimitHook {
+  /** Waits for (or refuses) a slot for one call; `key` is the origin by default. */
+  readonly acquire: (request: { readonly method: string; readonly url: URL; readonly key: string }) => Effect.Effect<
+    void,
+    ClientError
+  >
+  /** Reports a response so server feedback (429, rate-limit headers) slows every caller of the key. */
+  readonly observe?: (
+    request: { readonly method: string; readonly url: URL; readonly key: string },
+    response: { readonly status: number; readonly headers: Readonly<Record<string, string>> }
+  ) => Effect.Effect<void>
+}
+
+/** Per-call options, as `ResilientClient`'s methods take them. */
+export interface CallOptions {
+  readonly query?: Readonly<Record<string, string | number | boolean | ReadonlyArray<string>>> | undefined
+  readonly headers?: Readonly<Record<string, string>> | undefined
+  readonly json?: unknown
+  readonly body?: HttpBody.HttpBody | undefined
+  readonly timeout?: {
+    readonly headers?: Duration.Input | undefined
+    readonly idle?: Duration.Input | undefined
+    readonly attempt?: Duration.Input | undefined
+    readonly total?: Duration.Input | undefined
+  } | undefined
+  readonly retry?: false | {
+    readonly maxAttempts?: number | undefined
+    readonly schedule?: Schedule.Schedule<unknown, ClientError> | undefined
+  } | undefined
+  /** An idempotency key for this call, or `true` to generate one. */
+  readonly idempotencyKey?: string | true | undefined
+  /** The request id (`X-Request-ID`) for this call; generated when absent. */
+  readonly requestId?: string | undefined
+  /** Statuses accepted as success; default 200-299. */
+  readonly acceptStatus?: ((status: number) => boolean) | undefined
+}
+
+/** Everything a pipeline instance is built from. */
+export interface PipelineEnv {
+  readonly options: Resolved
+  readonly transport: HttpClient.HttpClient
+  readonly breaker: CircuitBreaker.CircuitBreaker | undefined
+  readonly bulkhead: Bulkhead | undefined
+  readonly auth: AuthHook | undefined
+  readonly cookies: CookieHook | undefined
+  readonly profiles: ProfileHook | undefined
+  readonly rateLimit: RateLimitHook | undefined
+  readonly retrySchedule: Schedule.Schedule<unknown, ClientError> | undefined
+}
+
+/** What an attempt hands to the consumer of a response. */
+export interface Received {
+  readonly response: HttpClientResponse.HttpClientResponse
+  readonly context: ErrorContext
+  readonly url: URL
+  readonly attempt: number
+  readonly idleMillis: number
+}
+
+const ok = (status: number): boolean => status >= 200 && status < 300
+
+const unsafeValue = /[\r\n\0]/
+
+/** Builds the absolute URL of a call, or explains why it cannot. */
+const buildUrl = (
+  base: string | undefined,
+  input: string | URL,
+  query: CallOptions["query"]
+): URL | string => {
+  let url: URL
+  try {
+    url = typeof input === "string"
+      ? (base !== undefined && !/^[a-z][a-z0-9+.-]*:/i.test(input)
+        ? new URL(base + (input.startsWith("/") ? input : `/${input}`))
+        : new URL(input))
+      : new URL(input.href)
+  } catch {
+    return "the URL is not valid"
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") return `the scheme ${url.protocol} is not http or https`
+  if (query !== undefined) {
+    for (const [name, value] of Object.entries(query)) {
+      if (Array.isArray(value)) { for (const item of value) url.searchParams.append(name, String(item)) }
+      else url.searchParams.append(name, String(value))
+    }
+  }
+  url.hash = ""
+  return url
+}
+
+const toMillis = (input: Duration.Input | undefined, fallback: number): number =>
+  input === undefined ? fallback : Duration.toMillis(input)
+
+/** The value of a header from an auth snapshot, which holds `Redacted` values. */
+const revealed = (value: unknown): string =>
+  typeof value === "string" ? value : String((value as { value?: unknown } | null)?.value ?? value)
+
+/**
+ * Returns the function that runs one logical call through the pipeline and
+ * hands a successful response to `consume` (inside the attempt, so a body
+ * read that fails is retried like any other attempt).
+ */
+export const make = (env: PipelineEnv) => {
+  const { options } = env
+  const secretNames = new Set([
+    ...Redact.secretHeaderNames,
+    ...options.secretHeaders,
+    ...(env.auth?.secretHeaderNames ?? [])
+  ])
+  const idempotentMethods = options.retry.methods
+
+  const backoff = (attempt: number): Effect.Effect<number> => {
+    const step = Math.min(options.retry.maxDelay, options.retry.minDelay * options.retry.multiplier ** (attempt - 1))
+    return options.retry.jitter ? Effect.map(Random.next, (r) => Math.floor(r * step)) : Effect.succeed(step)
+  }
+
+  return <A, E, R>(
+    method: string,
+    input: string | URL,
+    call: CallOptions,
+    consume: (received: Received) => Effect.Effect<A, E, R>
+  ): Effect.Effect<A, ClientError | E, R> =>
+    Effect.suspend(() => {
+      const upper = method.toUpperCase()
+      const requestId = call.requestId ?? crypto.randomUUID()
+      const built = buildUrl(options.baseUrl, input, call.query)
+      if (typeof built === "string") {
+        return Effect.fail(
+          new InvalidRequestError({
+            method: upper,
+            url: Redact.url(String(input)),
+            requestId,
+            retryable: false,
+            detail: built
+          })
+        )
+      }
+      const url = built
+      const context: ErrorContext = { method: upper, url: Redact.url(url), requestId }
+
+      // Headers: defaults, then the caller's (which win); refused if unsafe.
+      const headers: Record<string, string> = { ...options.headers, "user-agent": options.userAgent }
+      for (const [name, value] of Object.entries(call.headers ?? {})) headers[name.toLowerCase()] = value
+      for (const [name, value] of Object.entries(headers)) {
+        if (unsafeValue.test(value) || !/^[!#$%&'*+.^_`|~0-9a-z-]+$/.test(name)) {
+          return Effect.fail(
+            new InvalidRequestError({
+              ...context,
+              retryable: false,
+              detail: `the header ${JSON.stringify(name.slice(0, 64))} has a CR, LF or NUL, or is not a header name`
+            })
+          )
+        }
+      }
+      if (unsafeValue.test(requestId)) {
+        return Effect.fail(
+          new InvalidRequestError({ ...context, retryable: false, detail: "the request id has CR, LF or NUL" })
+        )
+      }
+      headers[options.requestIdHeader] = requestId
+      const wantsKey = call.idempotencyKey === true ||
+        (call.idempotencyKey === undefined && options.retry.idempotencyKeys && (upper === "POST" || upper === "PATCH"))
+      const idempotencyKey = typeof call.idempotencyKey === "string"
+        ? call.idempotencyKey
+        : wantsKey
+        ? crypto.randomUUID()
+        : undefined
+      if (idempotencyKey !== undefined) {
+        if (unsafeValue.test(idempotencyKey)) {
+          return Effect.fail(
+            new InvalidRequestError({ ...context, retryable: false, detail: "the idempotency key has CR, LF or NUL" })
+          )
+        }
+        headers[options.idempotencyKeyHeader] = idempotencyKey
+      }
+
+      let base = HttpClientRequest.make(upper as "GET")(url, { headers })
+      if (call.json !== undefined) base = HttpClientRequest.bodyJsonUnsafe(base, call.json)
+      else if (call.body !== undefined) base = HttpClientRequest.setBody(base, call.body)
+
+      const timeouts = {
+        headers: toMillis(call.timeout?.headers, options.timeout.headers),
+        idle: toMillis(call.timeout?.idle, options.timeout.idle),
+        attempt: toMillis(call.timeout?.attempt, options.timeout.attempt),
+        total: toMillis(call.timeout?.total, options.timeout.total)
+      }
+      const maxAttempts = call.retry === false ? 1 : call.retry?.maxAttempts ?? options.retry.maxAttempts
+      const schedule = call.retry === false ? undefined : call.retry?.schedule ?? env.retrySchedule
+      const accept = call.acceptStatus ?? ok
+      const key = options.circuitBreaker.keyBy === "host" ? url.hostname : url.origin
+      const limiterRequest = { method: upper, url, key }
+
+      /** One attempt: headers for this attempt, the transport, redirects, the status. */
+      const attempt = (number: number) =>
+        Effect.gen(function*() {
+          const snapshot = env.auth === undefined ? undefined : yield* env.auth.current
+          const profile = env.profiles === undefined || number > 1 ? profileOfCall : yield* env.profiles.next
+          if (number === 1) profileOfCall = profile
+          let current = base
+          if (profile !== undefined) {
+            // Profile headers go first; the call's own headers (already in `base`) win.
+            const merged: Record<string, string> = {}
+            for (const [name, value] of profile.headers) {
+              if (!(name in headers) || name === "user-agent") merged[name] = value
+            }
+            if (options.userAgent !== headers["user-agent"] || call.headers?.["user-agent"] !== undefined) {
+              delete merged["user-agent"]
+            }
+            current = HttpClientRequest.setHeaders(HttpClientRequest.make(upper as "GET")(url, { headers: merged }), {
+              ...current.headers,
+              ...(merged["user-agent"] === undefined ? {} : { "user-agent": merged["user-agent"] })
+            })
+            current = HttpClientRequest.setBody(current, base.body)
+          }
+          if (snapshot !== undefined) {
+            for (const [name, value] of snapshot.headers) {
+              current = HttpClientRequest.setHeader(current, name, revealed(value))
+            }
+          }
+          let currentUrl = url
+          let authorized = snapshot !== undefined
+          let hops = 0
+          while (true) {
+            if (env.cookies !== undefined) {
+              const cookie = yield* env.cookies.cookieHeader(currentUrl)
+              current = cookie === undefined
+                ? HttpClientRequest.removeHeader(current, "cookie")
+                : HttpClientRequest.setHeader(current, "cookie", cookie)
+            }
+            const response = yield* env.transport.execute(current).pipe(
+              Effect.catch((error) =>
+                Effect.fail(
+                  fromTransport(
+                    (error as { reason?: { cause?: unknown } }).reason?.cause ?? error,
+                    context,
+                    options.timeout.connect
+                  )
+                )
+              ),
+              Effect.timeoutOrElse({
+                duration: timeouts.headers,
+                orElse: () =>
+                  Effect.fail(
+                    new TimeoutError({ ...context, retryable: true, phase: "headers", timeoutMillis: timeouts.headers })
+                  )
+              })
+            )
+            if (env.cookies !== undefined) {
+              const setCookie = response.headers["set-cookie"]
+              if (setCookie !== undefined) {
+                yield* env.cookies.store(currentUrl, Array.isArray(setCookie) ? setCookie : [setCookie])
+              }
+            }
+            if (env.rateLimit?.observe !== undefined) {
+              yield* env.rateLimit.observe(limiterRequest, { status: response.status, headers: response.headers })
+            }
+            const location = response.headers["location"]
+            if (options.redirects.follow && Redirect.redirectStatuses.has(response.status) && location !== undefined) {
+              yield* discard(response)
+              const decision = Redirect.decide(
+                currentUrl,
+                response.status,
+                location,
+                current.method,
+                options.redirects.allowDowngrade
+              )
+              if (decision._tag === "Refuse") {
+                return yield* new RedirectError({
+                  ...context,
+                  retryable: false,
+                  reason: decision.reason,
+                  location: Redact.url(decision.location)
+                })
+              }
+              hops += 1
+              if (hops > options.redirects.maxHops) {
+                return yield* new RedirectError({
+                  ...context,
+                  retryable: false,
+                  reason: "too-many",
+                  location: Redact.url(decision.url)
+                })
+              }
+              let next = HttpClientRequest.setUrl(current, decision.url)
+              if (next.method !== decision.method) {
+                next = HttpClientRequest.setMethod(next, decision.method as "GET")
+              }
+              if (!decision.keepBody) {
+                next = HttpClientRequest.setBody(next, HttpClientRequest.empty.body)
+                for (const name of Redirect.bodyHeaders) next = HttpClientRequest.removeHeader(next, name)
+              }
+              if (decision.crossOrigin || currentUrl.protocol !== decision.url.protocol) {
+                // Credentials never cross an origin (RELIABILITY 6): drop every secret header.
+                for (const name of Object.keys(next.headers)) {
+                  if (secretNames.has(name)) next = HttpClientRequest.removeHeader(next, name)
+                }
+                authorized = false
+              }
+              current = next
+              currentUrl = decision.url
+              continue
+            }
+            if (accept(response.status)) {
+              return yield* consume({ response, context, url: currentUrl, attempt: number, idleMillis: timeouts.idle })
+            }
+            const now = yield* Clock.currentTimeMillis
+            const retryAfterMillis = RetryAfter.parse(response.headers["retry-after"], now)
+            yield* discard(response)
+            const error = fromStatus({
+              ...context,
+              status: response.status,
+              retryAfterMillis,
+              retryableStatuses: options.retry.statuses
+            })
+            if (
+              error._tag === "AuthenticationError" && response.status === 401 && authorized && snapshot !== undefined
+            ) {
+              return yield* new Unauthorized({ error, generation: snapshot.generation })
+            }
+            return yield* error
+          }
+        }).pipe(
+          Effect.timeoutOrElse({
+            duration: timeouts.attempt,
+            orElse: () =>
+              Effect.fail(
+                new TimeoutError({ ...context, retryable: true, phase: "attempt", timeoutMillis: timeouts.attempt })
+              )
+          })
+        )
+
+      let profileOfCall: { readonly headers: ReadonlyArray<readonly [string, string]> } | undefined
+
+      /** May this error be retried for this call? */
+      const mayRetry = (error: ClientError): boolean => {
+        if (!error.retryable) return false
+        if (idempotentMethods.has(upper) || idempotencyKey !== undefined) return true
+        // A non-idempotent request without a key: only when it cannot have reached the server.
+        return (error._tag === "ConnectionError" && !error.sent) ||
+          (error._tag === "TimeoutError" && error.phase === "connect")
+      }
+
+      const retryLoop = Effect.gen(function*() {
+        const deadline = (yield* Clock.currentTimeMillis) + timeouts.total
+        let stepper: ((now: number, input: ClientError) => Effect.Effect<number | undefined, never>) | undefined
+        let refreshed = false
+        for (let number = 1;; number++) {
+          const exit = yield* Effect.result(attempt(number))
+          if (exit._tag === "Success") return exit.success
+          const failure = exit.failure
+          let error: ClientError | E
+          if (failure instanceof Unauthorized) {
+            if (!refreshed && env.auth !== undefined) {
+              refreshed = true
+              if (yield* env.auth.refresh(failure.generation)) {
+                number -= 1 // the retry with new credentials does not count as an attempt
+                continue
+              }
+            }
+            error = failure.error
+          } else {
+            error = failure
+          }
+          if (!isClientError(error) || number >= maxAttempts || !mayRetry(error)) return yield* Effect.fail(error)
+          const now = yield* Clock.currentTimeMillis
+          let delay: number | undefined
+          if (schedule === undefined) {
+            delay = yield* backoff(number)
+          } else {
+            stepper ??= yield* makeStepper(schedule)
+            delay = yield* stepper(now, error)
+            if (delay === undefined) return yield* Effect.fail(error)
+          }
+          const retryAfter = "retryAfterMillis" in error ? error.retryAfterMillis : undefined
+          if (retryAfter !== undefined) {
+            // A wait beyond the ceiling fails fast with the server's own error (RELIABILITY 15).
+            if (retryAfter > options.retry.retryAfterCeiling) return yield* Effect.fail(error)
+            delay = Math.max(delay, retryAfter)
+          }
+          if (now + delay >= deadline) return yield* Effect.fail(error)
+          yield* Effect.sleep(delay)
+        }
+      })
+
+      let program: Effect.Effect<A, ClientError | E, R> = retryLoop as Effect.Effect<A, ClientError | E, R>
+      if (env.breaker !== undefined) {
+        program = env.breaker.execute(program, { key, classify: classifyForBreaker }).pipe(
+          Effect.catchTag("CircuitBreakerError", (error) => {
+            const reason = (error as CircuitBreaker.CircuitBreakerError).reason
+            if (reason._tag === "CircuitBreakerStoreError") return Effect.die(error)
+            return Effect.fail(
+              new CircuitOpenError({
+                ...context,
+                retryable: true,
+                key,
+                ...(reason._tag === "CircuitOpen" ? { retryAfterMillis: Duration.toMillis(reason.retryAfter) } : {})
+              })
+            )
+          })
+        ) as Effect.Effect<A, ClientError | E, R>
+      }
+      if (env.rateLimit !== undefined) program = Effect.andThen(env.rateLimit.acquire(limiterRequest), program)
+      if (env.bulkhead !== undefined) program = env.bulkhead.run(key, context, program)
+      return program.pipe(
+        Effect.timeoutOrElse({
+          duration: timeouts.total,
+          orElse: () =>
+            Effect.fail(
+              new TimeoutError({ ...context, retryable: false, phase: "total", timeoutMillis: timeouts.total })
+            )
+        })
+      )
+    })
+}
+
+/** A 401 that the retry loop may answer with an auth refresh. */
+class Unauthorized {
+  readonly error: AuthenticationError
+  readonly generation: number
+  constructor(options: { readonly error: AuthenticationError; readonly generation: number }) {
+    this.error = options.error
+    this.generation = options.generation
+  }
+  [Symbol.iterator]() {
+    return Effect.fail(this)[Symbol.iterator]()
+  }
+}
+
+const clientErrorTags = new Set([
+  "ConnectionError",
+  "TimeoutError",
+  "AuthenticationError",
+  "NotFoundError",
+  "InvalidRequestError",
+  "ServerTimeoutError",
+  "RateLimitedError",
+  "ServiceUnavailableError",
+  "ServerError",
+  "ClientStatusError",
+  "BulkheadFullError",
+  "CircuitOpenError",
+  "DecodeError",
+  "ResponseTooLargeError",
+  "RedirectError"
+])
+
+const isClientError = (error: unknown): error is ClientError =>
+  typeof error === "object" && error !== null && clientErrorTags.has((error as { _tag?: string })._tag ?? "")
+
+/** The breaker sees one outcome per call: the remote service's failures count, the caller's mistakes do not. */
+const classifyForBreaker = (exit: { readonly _tag: string; readonly cause?: unknown }) => {
+  if (exit._tag === "Success") return breakerSuccess
+  const error = findError(exit.cause)
+  if (error === undefined) return breakerIgnored
+  switch (error._tag) {
+    case "ConnectionError":
+    case "ServiceUnavailableError":
+    case "ServerError":
+    case "ServerTimeoutError":
+      return breakerFailure
+    case "TimeoutError":
+      return error.phase === "total" || error.phase === "bulkhead" ? breakerIgnored : breakerFailure
+    case "RateLimitedError":
+      return breakerIgnored
+    default:
+      return breakerSuccess
+  }
+}
+
+const breakerSuccess: CircuitBreaker.Outcome = { _tag: "Success" } as CircuitBreaker.Outcome
+const breakerIgnored: CircuitBreaker.Outcome = { _tag: "Ignored" } as CircuitBreaker.Outcome
+const breakerFailure: CircuitBreaker.Outcome = { _tag: "Failure" } as CircuitBreaker.Outcome
+
+const findError = (cause: unknown): ClientError | undefined => {
+  const reasons = (cause as { reasons?: ReadonlyArray<{ _tag: string; error?: unknown }> } | undefined)?.reasons ?? []
+  for (const reason of reasons) {
+    if (reason._tag === "Fail" && isClientError(reason.error)) return reason.error
+  }
+  return undefined
+}
+
+/** Steps a user's retry `Schedule` by hand, so `Retry-After` can lengthen its delays. */
+const makeStepper = (schedule: Schedule.Schedule<unknown, ClientError>) =>
+  Effect.map(Schedule.toStep(schedule), (step) => (now: number, input: ClientError) =>
+    step(now, input).pipe(
+      Effect.map(([, delay]) => Duration.toMillis(delay)),
+      Pull.catchDone(() => Effect.succeed(undefined)),
+      Effect.orElseSucceed(() => undefined)
+    ))
+
+/** Releases a response we will not read (redirects, error statuses), bounded in time and size. */
+const discard = (response: HttpClientResponse.HttpClientResponse): Effect.Effect<void> =>
+  response.arrayBuffer.pipe(Effect.timeout(1_000), Effect.ignore)
