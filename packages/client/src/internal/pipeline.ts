@@ -17,9 +17,12 @@ import type * as HttpBody from "effect/http/HttpBody"
 import type * as HttpClient from "effect/http/HttpClient"
 import * as HttpClientRequest from "effect/http/HttpClientRequest"
 import type * as HttpClientResponse from "effect/http/HttpClientResponse"
+import * as Logger from "effect/Logger"
+import * as LogLevel from "effect/LogLevel"
 import type * as CircuitBreaker from "effect/persistence/CircuitBreaker"
 import * as Pull from "effect/Pull"
 import * as Random from "effect/Random"
+import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
 import type { Resolved } from "../ClientConfig.ts"
 import {
@@ -36,12 +39,6 @@ import * as RetryAfter from "../RetryAfter.ts"
 import type { Bulkhead } from "./bulkhead.ts"
 import { type ErrorContext, fromTransport } from "./failure.ts"
 import * as Redirect from "./redirect.ts"
-
-/** Credentials for one attempt, as `Auth.current` gives them. */
-export interface AuthSnapshot {
-  readonly headers: ReadonlyArray<readonly [string, { readonly value?: unknown } | unknown]>
-  readonly generation: number
-}
 
 /** What the pipeline needs from an auth provider (`Auth.Auth`). */
 export interface AuthHook {
@@ -126,6 +123,32 @@ export interface Received {
 
 const ok = (status: number): boolean => status >= 200 && status < 300
 
+const levels = {
+  trace: "Trace",
+  debug: "Debug",
+  info: "Info",
+  warning: "Warn",
+  error: "Error"
+} as const
+
+/**
+ * Logs one structured line per attempt (request id, method, redacted URL,
+ * status, attempt, duration, error tag) at the configured level, or nothing.
+ * Skipped entirely, at no cost, when that level is below the minimum.
+ */
+const attemptLogger = (logging: Resolved["logging"]) => {
+  if (logging.level === "none") return undefined
+  const level = levels[logging.level]
+  const log = Effect.logWithLevel(level)
+  const jsonLoggers = new Set([Logger.consoleJson])
+  return (fields: Record<string, string | number>): Effect.Effect<void> =>
+    Effect.flatMap(LogLevel.isEnabled(level), (enabled) => {
+      if (!enabled) return Effect.void
+      const line = Effect.annotateLogs(log("http attempt"), fields)
+      return logging.json ? Effect.provideService(line, Logger.CurrentLoggers, jsonLoggers) : line
+    })
+}
+
 const unsafeValue = /[\r\n\0]/
 
 /** Builds the absolute URL of a call, or explains why it cannot. */
@@ -160,7 +183,7 @@ const toMillis = (input: Duration.Input | undefined, fallback: number): number =
 
 /** The value of a header from an auth snapshot, which holds `Redacted` values. */
 const revealed = (value: unknown): string =>
-  typeof value === "string" ? value : String((value as { value?: unknown } | null)?.value ?? value)
+  Redacted.isRedacted(value) ? Redacted.value(value) as string : String(value)
 
 /**
  * Returns the function that runs one logical call through the pipeline and
@@ -175,6 +198,7 @@ export const make = (env: PipelineEnv) => {
     ...(env.auth?.secretHeaderNames ?? [])
   ])
   const idempotentMethods = options.retry.methods
+  const logAttempt = attemptLogger(options.logging)
 
   const backoff = (attempt: number): Effect.Effect<number> => {
     const step = Math.min(options.retry.maxDelay, options.retry.minDelay * options.retry.multiplier ** (attempt - 1))
@@ -398,6 +422,35 @@ export const make = (env: PipelineEnv) => {
 
       let profileOfCall: { readonly headers: ReadonlyArray<readonly [string, string]> } | undefined
 
+      /** An attempt, with its log line. */
+      const loggedAttempt = logAttempt === undefined ?
+        attempt :
+        (number: number) =>
+          Effect.flatMap(Clock.currentTimeMillis, (started) =>
+            attempt(number).pipe(
+              Effect.onExit((exit) =>
+                Effect.flatMap(Clock.currentTimeMillis, (ended) => {
+                  const failure = exit._tag === "Failure" ? findFailure(exit.cause) : undefined
+                  const error = (failure instanceof Unauthorized ? failure.error : failure) as
+                    | { readonly _tag?: string; readonly status?: unknown }
+                    | undefined
+                  return logAttempt({
+                    request_id: requestId,
+                    method: upper,
+                    url: context.url,
+                    attempt: number,
+                    duration_ms: ended - started,
+                    status: exit._tag === "Success"
+                      ? "ok"
+                      : typeof error?.status === "number"
+                      ? error.status
+                      : "-",
+                    error: exit._tag === "Success" ? "-" : error?._tag ?? "interrupted"
+                  })
+                })
+              )
+            ))
+
       /** May this error be retried for this call? */
       const mayRetry = (error: ClientError): boolean => {
         if (!error.retryable) return false
@@ -412,7 +465,7 @@ export const make = (env: PipelineEnv) => {
         let stepper: ((now: number, input: ClientError) => Effect.Effect<number | undefined, never>) | undefined
         let refreshed = false
         for (let number = 1;; number++) {
-          const exit = yield* Effect.result(attempt(number))
+          const exit = yield* Effect.result(loggedAttempt(number))
           if (exit._tag === "Success") return exit.success
           const failure = exit.failure
           let error: ClientError | E
@@ -537,6 +590,13 @@ const classifyForBreaker = (exit: { readonly _tag: string; readonly cause?: unkn
 const breakerSuccess: CircuitBreaker.Outcome = { _tag: "Success" } as CircuitBreaker.Outcome
 const breakerIgnored: CircuitBreaker.Outcome = { _tag: "Ignored" } as CircuitBreaker.Outcome
 const breakerFailure: CircuitBreaker.Outcome = { _tag: "Failure" } as CircuitBreaker.Outcome
+
+/** The failure value of a cause, whatever its type. */
+const findFailure = (cause: unknown): unknown => {
+  const reasons = (cause as { reasons?: ReadonlyArray<{ _tag: string; error?: unknown }> } | undefined)?.reasons ?? []
+  for (const reason of reasons) if (reason._tag === "Fail") return reason.error
+  return undefined
+}
 
 const findError = (cause: unknown): ClientError | undefined => {
   const reasons = (cause as { reasons?: ReadonlyArray<{ _tag: string; error?: unknown }> } | undefined)?.reasons ?? []

@@ -1,0 +1,724 @@
+/**
+ * Credentials for `ResilientClient`: the headers every attempt carries, the
+ * way to change them at run time, and a refresh hook run once after a 401.
+ *
+ * Build an `Auth` with a constructor (`bearer`, `apiKey`, `anthropic`,
+ * `headers`, `none`) or provide one to the ambient `ClientAuth` with a layer
+ * (`layerBearer`, `layerBearerConfig(Config.Redacted("HTTPKIT_TOKEN"))`, ...).
+ * The client reads `current` at every attempt, so a key changed with `set`
+ * applies to the next attempt, and calls `refresh(generation)` when a 401
+ * answered an attempt made with that generation.
+ *
+ * ```ts
+ * import * as Auth from "@httpkit/client/Auth"
+ * import * as Cause from "effect/Cause"
+import * as Config from "effect/Config"
+ *
+ * // from the environment
+ * const AuthLive = Auth.layerBearerConfig(Config.Redacted("HTTPKIT_TOKEN"), {
+ *   onUnauthorized: fetchNewToken // Effect<string | Redacted<string>, E, R>
+ * })
+ * ```
+ *
+ * **Details**
+ *
+ * - Secrets are held only as `Redacted`; `String`, `JSON.stringify` and
+ *   inspection of an `Auth`, a `Snapshot` or an `AuthConfigError` show none.
+ * - Concurrent 401s for the same generation share one run of the refresh hook.
+ *   The run is bounded by `refreshTimeout` (30 seconds by default); a hook
+ *   that fails, dies or times out makes `refresh` return `false` and logs a
+ *   warning with the error's tag and message, with every known secret value
+ *   replaced by `REDACTED`.
+ * - Header names must be HTTP tokens; values must be non-empty and free of
+ *   control characters other than tab (so no CR, LF or NUL) and of characters
+ *   above U+00FF. Invalid credentials fail with `AuthConfigError`, whose
+ *   message never contains the value (nor a name that is not a valid token).
+ *
+ * **Gotchas**
+ *
+ * - The default `ClientAuth` (when no layer provides one) sends no headers and
+ *   is shared by the whole process, so its `set` fails with
+ *   `AuthConfigError` (`reason: "fixed"`). Provide a layer, even
+ *   `layerNone`, to change credentials at run time.
+ * - The refresh hook runs in its own fiber, so the caller that triggered it
+ *   can be interrupted without cancelling the run the others wait for.
+ * - `anthropic-version` is not a secret, but it is carried like the key (as a
+ *   `Redacted`, and listed in `secretHeaderNames`) so a snapshot has one shape
+ *   and every header an `Auth` sends is treated alike; logs show it as
+ *   redacted.
+ *
+ * @since 0.1.0
+ */
+import * as Cause from "effect/Cause"
+import * as Config from "effect/Config"
+import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import { NodeInspectSymbol } from "effect/Inspectable"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
+import * as Ref from "effect/Ref"
+import * as Result from "effect/Result"
+import * as Schema from "effect/Schema"
+import * as Redact from "./Redact.ts"
+
+// -----------------------------------------------------------------------------
+// models
+// -----------------------------------------------------------------------------
+
+/**
+ * One credential header: its lower-case name and its secret value.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type Header = readonly [name: string, value: Redacted.Redacted<string>]
+
+/**
+ * Headers as callers pass them: any case for the name, a `Redacted` or a plain
+ * string for the value (wrapped in `Redacted` at once).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type HeadersInput = ReadonlyArray<readonly [name: string, value: Redacted.Redacted<string> | string]>
+
+/**
+ * Credentials applied to one attempt.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Snapshot {
+  /** Header name (lower case) and secret value, applied in order. */
+  readonly headers: ReadonlyArray<Header>
+  /** Increases every time the credentials change (set or refresh). */
+  readonly generation: number
+}
+
+/**
+ * The credentials of a client, read at every attempt.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Auth {
+  /** The credentials for the next attempt; read at every attempt so a key changed at run time applies at once. */
+  readonly current: Effect.Effect<Snapshot>
+  /**
+   * Called after a 401 answered an attempt that used `generation`. Resolves
+   * to `true` when newer credentials are in place (refreshed now, by a
+   * concurrent caller, or replaced with `set`), `false` when there is no
+   * refresh hook or it failed or timed out (logged without secrets, never
+   * thrown). Concurrent calls for the same generation share one run of the
+   * hook.
+   */
+  readonly refresh: (generation: number) => Effect.Effect<boolean>
+  /** Replaces the credentials at run time (bumps the generation); fails with `AuthConfigError` when they are invalid. */
+  readonly set: (headers: HeadersInput) => Effect.Effect<void, AuthConfigError>
+  /**
+   * Header names this auth sends, lower case, so logs and redirects treat
+   * them as secret. Names added with `set` join the set; none ever leave it.
+   */
+  readonly secretHeaderNames: ReadonlySet<string>
+}
+
+/**
+ * Options of every constructor with a refresh hook.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface RefreshOptions<A, E = never, R = never> {
+  /**
+   * Obtains new credentials after a 401. Its failures (any `E`), defects and
+   * timeouts make `refresh` return `false`; they are logged, never thrown.
+   */
+  readonly onUnauthorized?: Effect.Effect<A, E, R> | undefined
+  /**
+   * How long one run of `onUnauthorized` may take.
+   *
+   * @default "30 seconds"
+   */
+  readonly refreshTimeout?: Duration.Input | undefined
+}
+
+/**
+ * Options of `anthropic`.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface AnthropicOptions<E = never, R = never>
+  extends RefreshOptions<Redacted.Redacted<string> | string, E, R>
+{
+  /**
+   * The `anthropic-version` header.
+   *
+   * @default "2023-06-01"
+   */
+  readonly version?: string | undefined
+}
+
+/**
+ * The default `anthropic-version`.
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const defaultAnthropicVersion = "2023-06-01"
+
+/**
+ * The default bound on one run of a refresh hook.
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const defaultRefreshTimeout: Duration.Duration = Duration.seconds(30)
+
+// -----------------------------------------------------------------------------
+// errors
+// -----------------------------------------------------------------------------
+
+/**
+ * Credentials were refused before anything was sent: a header name that is
+ * not an HTTP token, a value that is empty or holds CR, LF, NUL or another
+ * control character, a name given twice, or `set` on the fixed default
+ * `ClientAuth`. Neither the value nor an invalid name is kept; `header` is
+ * there only when the name is valid, `position` is the header's index.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class AuthConfigError extends Schema.TaggedError<AuthConfigError>()("AuthConfigError", {
+  reason: Schema.Literals([
+    "invalid-header-name",
+    "invalid-header-value",
+    "empty-header-value",
+    "duplicate-header-name",
+    "fixed"
+  ]),
+  /** The lower-case header name, when it is a valid token. */
+  header: Schema.optionalKey(Schema.String),
+  /** The index of the offending header in what was given. */
+  position: Schema.optionalKey(Schema.Number)
+}) {
+  override get message(): string {
+    const where = this.header === undefined
+      ? this.position === undefined ? "" : ` at position ${this.position}`
+      : ` "${this.header}"`
+    switch (this.reason) {
+      case "invalid-header-name":
+        return `invalid auth header name${where}: not an HTTP token`
+      case "invalid-header-value":
+        return `invalid auth header value${where}: CR, LF, NUL, another control character or a character above U+00FF`
+      case "empty-header-value":
+        return `invalid auth header value${where}: empty`
+      case "duplicate-header-name":
+        return `auth header${where} given more than once`
+      case "fixed":
+        return "the default ClientAuth sends no credentials and cannot be changed; provide a ClientAuth layer"
+    }
+  }
+}
+
+// -----------------------------------------------------------------------------
+// validation
+// -----------------------------------------------------------------------------
+
+const tokenPattern = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
+const invalidValuePattern = /[^\t\x20-\x7e\x80-\xff]/
+
+const reveal = (value: Redacted.Redacted<string> | string): string =>
+  typeof value === "string" ? value : Redacted.value(value)
+
+const checkValue = (
+  value: string,
+  header: string | undefined,
+  position: number
+): AuthConfigError | undefined => {
+  const where = { ...(header === undefined ? {} : { header }), position }
+  if (value.length === 0) return new AuthConfigError({ reason: "empty-header-value", ...where })
+  if (invalidValuePattern.test(value)) return new AuthConfigError({ reason: "invalid-header-value", ...where })
+  return undefined
+}
+
+const normalize = (input: HeadersInput): Result.Result<ReadonlyArray<Header>, AuthConfigError> => {
+  const out: Array<Header> = []
+  const seen = new Set<string>()
+  for (let position = 0; position < input.length; position++) {
+    const [rawName, rawValue] = input[position]!
+    if (typeof rawName !== "string" || !tokenPattern.test(rawName)) {
+      return Result.fail(new AuthConfigError({ reason: "invalid-header-name", position }))
+    }
+    const name = rawName.toLowerCase()
+    if (seen.has(name)) {
+      return Result.fail(new AuthConfigError({ reason: "duplicate-header-name", header: name, position }))
+    }
+    seen.add(name)
+    const value = reveal(rawValue)
+    const error = checkValue(value, name, position)
+    if (error !== undefined) return Result.fail(error)
+    out.push(Object.freeze([name, Redacted.isRedacted(rawValue) ? rawValue : Redacted.make(value)] as const))
+  }
+  return Result.succeed(Object.freeze(out))
+}
+
+const bearerValue = (token: Redacted.Redacted<string> | string): Result.Result<string, AuthConfigError> => {
+  const value = reveal(token)
+  const error = checkValue(value, "authorization", 0)
+  return error === undefined ? Result.succeed(`Bearer ${value}`) : Result.fail(error)
+}
+
+const replaceHeader = (
+  current: ReadonlyArray<Header>,
+  name: string,
+  value: Redacted.Redacted<string> | string
+): HeadersInput => {
+  const found = current.some(([n]) => n === name)
+  return found
+    ? current.map(([n, v]) => n === name ? [n, value] as const : [n, v] as const)
+    : [...current, [name, value] as const]
+}
+
+const recordToInput = (record: Readonly<Record<string, Redacted.Redacted<string> | string>>): HeadersInput =>
+  Object.entries(record)
+
+// -----------------------------------------------------------------------------
+// the core
+// -----------------------------------------------------------------------------
+
+/** How a hook's answer becomes the next credentials, given the current ones. */
+type Update = (current: ReadonlyArray<Header>) => Result.Result<HeadersInput, AuthConfigError>
+
+interface Inflight {
+  readonly generation: number
+  readonly deferred: Deferred.Deferred<boolean>
+}
+
+interface State {
+  readonly snapshot: Snapshot
+  readonly inflight: Inflight | undefined
+}
+
+type Decision =
+  | { readonly _tag: "Done"; readonly value: boolean }
+  | { readonly _tag: "Await"; readonly deferred: Deferred.Deferred<boolean> }
+  | { readonly _tag: "Start"; readonly generation: number; readonly deferred: Deferred.Deferred<boolean> }
+
+/** The error's tag and message, never the error itself (a primitive error may be the secret). */
+const describeError = (error: unknown): { readonly tag: string; readonly message: string } => {
+  if (typeof error === "object" && error !== null) {
+    const tag = "_tag" in error && typeof error._tag === "string"
+      ? error._tag
+      : error instanceof Error
+      ? error.name
+      : "unknown"
+    const message = "message" in error && typeof error.message === "string" ? error.message : ""
+    return { tag, message }
+  }
+  return { tag: typeof error, message: "" }
+}
+
+const secretsOf = (headers: ReadonlyArray<Header>): Array<string> => {
+  const out: Array<string> = []
+  for (const [, value] of headers) {
+    const text = Redacted.value(value)
+    out.push(text)
+    const space = text.indexOf(" ")
+    if (space > 0 && space < text.length - 1) out.push(text.slice(space + 1))
+  }
+  return out
+}
+
+const scrub = (text: string, secrets: ReadonlyArray<string>): string => {
+  let out = text
+  for (const secret of secrets.toSorted((a, b) => b.length - a.length)) {
+    if (secret.length > 0) out = out.split(secret).join(Redact.redacted)
+  }
+  return out
+}
+
+const makeCore = <E, R>(
+  kind: string,
+  initial: ReadonlyArray<Header>,
+  hook: Effect.Effect<Update, E, R> | undefined,
+  refreshTimeout: Duration.Input | undefined
+): Effect.Effect<Auth, never, R> =>
+  Effect.gen(function*() {
+    const context = yield* Effect.context<R>()
+    const timeout = refreshTimeout ?? defaultRefreshTimeout
+    const secretHeaderNames = new Set(initial.map(([name]) => name))
+    const state = yield* Ref.make<State>({
+      snapshot: Object.freeze({ headers: initial, generation: 0 }),
+      inflight: undefined
+    })
+
+    const finish = (deferred: Deferred.Deferred<boolean>, f: (snapshot: Snapshot) => readonly [boolean, Snapshot]) =>
+      Ref.modify(state, (s): readonly [boolean, State] => {
+        const [value, snapshot] = f(s.snapshot)
+        return [value, { snapshot, inflight: s.inflight?.deferred === deferred ? undefined : s.inflight }]
+      })
+
+    const logFailure = (reason: string, error: unknown, secrets: ReadonlyArray<string>) => {
+      const { message, tag } = describeError(error)
+      const detail = scrub(message, secrets)
+      return Effect.logWarning(
+        `ClientAuth (${kind}): refresh failed (${reason})${tag === "" ? "" : `: ${tag}`}${
+          detail === "" ? "" : `: ${detail}`
+        }; the old credentials stay in place`
+      ).pipe(Effect.annotateLogs({ "auth.kind": kind, "auth.refresh": reason, "error.tag": tag }))
+    }
+
+    const run = (
+      update: Effect.Effect<Update, E, R>,
+      started: number,
+      deferred: Deferred.Deferred<boolean>
+    ): Effect.Effect<void> =>
+      update.pipe(
+        Effect.provideContext(context),
+        Effect.timeout(timeout),
+        Effect.exit,
+        Effect.flatMap((exit) =>
+          Effect.gen(function*() {
+            const secrets = secretsOf((yield* Ref.get(state)).snapshot.headers)
+            if (Exit.isFailure(exit)) {
+              const error = Cause.findErrorOption(exit.cause)
+              if (error._tag === "Some") {
+                yield* logFailure(Cause.isTimeoutError(error.value) ? "timeout" : "failure", error.value, secrets)
+              } else {
+                const defect = Cause.findDefect(exit.cause)
+                yield* logFailure(
+                  Result.isSuccess(defect) ? "defect" : "interrupted",
+                  Result.isSuccess(defect) ? defect.success : undefined,
+                  secrets
+                )
+              }
+              return yield* Deferred.succeed(deferred, yield* finish(deferred, (snapshot) => [false, snapshot]))
+            }
+            const next = Result.flatMap(exit.value((yield* Ref.get(state)).snapshot.headers), normalize)
+            if (Result.isFailure(next)) {
+              yield* logFailure("invalid", next.failure, secrets)
+              return yield* Deferred.succeed(deferred, yield* finish(deferred, (snapshot) => [false, snapshot]))
+            }
+            for (const [name] of next.success) secretHeaderNames.add(name)
+            const value = yield* finish(deferred, (snapshot) =>
+              snapshot.generation === started
+                // the credentials this run replaces are still in place
+                ? [true, Object.freeze({ headers: next.success, generation: started + 1 })]
+                // `set` replaced them meanwhile: the explicit ones win
+                : [true, snapshot])
+            yield* Deferred.succeed(deferred, value)
+          })
+        ),
+        Effect.asVoid,
+        // whatever happens (even interruption), waiters are released and the slot freed
+        Effect.ensuring(
+          Effect.suspend(() =>
+            finish(deferred, (snapshot) => [false, snapshot]).pipe(
+              Effect.flatMap((value) => Deferred.succeed(deferred, value)),
+              Effect.asVoid
+            )
+          )
+        )
+      )
+
+    const refresh = hook === undefined
+      // without a hook, only a `set` since the attempt can bring newer credentials
+      ? (generation: number): Effect.Effect<boolean> =>
+        Effect.map(Ref.get(state), (s) => generation < s.snapshot.generation)
+      : (generation: number): Effect.Effect<boolean> =>
+        Effect.uninterruptibleMask((restore) =>
+          Ref.modify(state, (s): readonly [Decision, State] => {
+            if (generation < s.snapshot.generation) return [{ _tag: "Done", value: true }, s]
+            if (s.inflight !== undefined && s.inflight.generation === s.snapshot.generation) {
+              return [{ _tag: "Await", deferred: s.inflight.deferred }, s]
+            }
+            const deferred = Deferred.makeUnsafe<boolean>()
+            const inflight = { generation: s.snapshot.generation, deferred }
+            return [{ _tag: "Start", generation: s.snapshot.generation, deferred }, { ...s, inflight }]
+          }).pipe(Effect.flatMap((decision) => {
+            switch (decision._tag) {
+              case "Done":
+                return Effect.succeed(decision.value)
+              case "Await":
+                return restore(Deferred.await(decision.deferred))
+              case "Start":
+                return Effect.forkDetach(run(hook, decision.generation, decision.deferred)).pipe(
+                  Effect.andThen(restore(Deferred.await(decision.deferred)))
+                )
+            }
+          }))
+        )
+
+    const set = (input: HeadersInput): Effect.Effect<void, AuthConfigError> =>
+      Effect.suspend(() => {
+        const next = normalize(input)
+        if (Result.isFailure(next)) return Effect.fail(next.failure)
+        for (const [name] of next.success) secretHeaderNames.add(name)
+        return Ref.update(state, (s) => ({
+          ...s,
+          snapshot: Object.freeze({ headers: next.success, generation: s.snapshot.generation + 1 })
+        }))
+      })
+
+    return withDescription({
+      current: Effect.map(Ref.get(state), (s) => s.snapshot),
+      refresh,
+      set,
+      secretHeaderNames
+    }, kind)
+  })
+
+/** Adds `toString`, `toJSON` and inspection that show the kind and header names, never a value. */
+const withDescription = (auth: Auth, kind: string): Auth => {
+  const toJSON = () => ({ _id: "ClientAuth", kind, headers: [...auth.secretHeaderNames] })
+  return {
+    ...auth,
+    toJSON,
+    toString: () => `ClientAuth(${kind}: ${[...auth.secretHeaderNames].join(", ")})`,
+    [NodeInspectSymbol]: toJSON
+  } as Auth
+}
+
+const fromInput = <A, E, R>(
+  kind: string,
+  input: HeadersInput,
+  options: RefreshOptions<A, E, R> | undefined,
+  toUpdate: (value: A) => Update
+): Effect.Effect<Auth, AuthConfigError, R> =>
+  Effect.suspend(() => {
+    const headers = normalize(input)
+    if (Result.isFailure(headers)) return Effect.fail(headers.failure)
+    const hook = options?.onUnauthorized === undefined ? undefined : Effect.map(options.onUnauthorized, toUpdate)
+    return makeCore(kind, headers.success, hook, options?.refreshTimeout)
+  })
+
+// -----------------------------------------------------------------------------
+// constructors
+// -----------------------------------------------------------------------------
+
+/**
+ * No credentials. `set` can add some later.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const none: Effect.Effect<Auth> = makeCore("none", [], undefined, undefined)
+
+/**
+ * `authorization: Bearer <token>`. On refresh, the token `onUnauthorized`
+ * returns replaces the old one (other headers added with `set` stay).
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const bearer = <E = never, R = never>(
+  token: Redacted.Redacted<string> | string,
+  options?: RefreshOptions<Redacted.Redacted<string> | string, E, R>
+): Effect.Effect<Auth, AuthConfigError, R> =>
+  Effect.suspend(() => {
+    const value = bearerValue(token)
+    if (Result.isFailure(value)) return Effect.fail(value.failure)
+    return fromInput(
+      "bearer",
+      [["authorization", Redacted.make(value.success)]],
+      options,
+      (fresh) => (current) =>
+        Result.map(bearerValue(fresh), (header) => replaceHeader(current, "authorization", Redacted.make(header)))
+    )
+  })
+
+/**
+ * One header carrying an API key, such as `x-api-key`. On refresh, the key
+ * `onUnauthorized` returns replaces the old one.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const apiKey = <E = never, R = never>(
+  header: string,
+  key: Redacted.Redacted<string> | string,
+  options?: RefreshOptions<Redacted.Redacted<string> | string, E, R>
+): Effect.Effect<Auth, AuthConfigError, R> =>
+  fromInput(
+    "apiKey",
+    [[header, key]],
+    options,
+    (fresh) => (current) => Result.succeed(replaceHeader(current, header.toLowerCase(), fresh))
+  )
+
+/**
+ * Anthropic's `x-api-key` and `anthropic-version`. On refresh, the key
+ * `onUnauthorized` returns replaces the old one; the version stays.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const anthropic = <E = never, R = never>(
+  key: Redacted.Redacted<string> | string,
+  options?: AnthropicOptions<E, R>
+): Effect.Effect<Auth, AuthConfigError, R> =>
+  fromInput(
+    "anthropic",
+    [["x-api-key", key], ["anthropic-version", Redacted.make(options?.version ?? defaultAnthropicVersion)]],
+    options,
+    (fresh) => (current) => Result.succeed(replaceHeader(current, "x-api-key", fresh))
+  )
+
+/**
+ * Custom headers, all treated as secret, sent in the record's order. On
+ * refresh, the record `onUnauthorized` returns replaces them all.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const headers = <E = never, R = never>(
+  record: Readonly<Record<string, Redacted.Redacted<string> | string>>,
+  options?: RefreshOptions<Readonly<Record<string, Redacted.Redacted<string> | string>>, E, R>
+): Effect.Effect<Auth, AuthConfigError, R> =>
+  fromInput("headers", recordToInput(record), options, (fresh) => () => Result.succeed(recordToInput(fresh)))
+
+// -----------------------------------------------------------------------------
+// service
+// -----------------------------------------------------------------------------
+
+const fixedNone: Auth = withDescription({
+  current: Effect.succeed(Object.freeze({ headers: Object.freeze([]), generation: 0 })),
+  refresh: () => Effect.succeed(false),
+  set: () => Effect.fail(new AuthConfigError({ reason: "fixed" })),
+  secretHeaderNames: new Set()
+}, "none")
+
+/**
+ * The client's credentials, read from the context. Without a layer it is a
+ * shared `none` whose `set` fails (reason `"fixed"`): provide one of the
+ * layers below to send or change credentials.
+ *
+ * @category services
+ * @since 0.1.0
+ */
+export const ClientAuth: Context.Reference<Auth> = Context.Reference<Auth>("@httpkit/client/ClientAuth", {
+  defaultValue: () => fixedNone
+})
+
+// -----------------------------------------------------------------------------
+// layers
+// -----------------------------------------------------------------------------
+
+/**
+ * Provides `ClientAuth` from any `Auth` constructor.
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layer = <E = never, R = never>(auth: Effect.Effect<Auth, E, R>): Layer.Layer<never, E, R> =>
+  Layer.effect(ClientAuth, auth)
+
+/**
+ * `ClientAuth` with no credentials yet, whose `set` works.
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layerNone: Layer.Layer<never> = layer(none)
+
+/**
+ * `ClientAuth` from `bearer`.
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layerBearer = <E = never, R = never>(
+  token: Redacted.Redacted<string> | string,
+  options?: RefreshOptions<Redacted.Redacted<string> | string, E, R>
+): Layer.Layer<never, AuthConfigError, R> => layer(bearer(token, options))
+
+/**
+ * `ClientAuth` from `bearer`, the token read from `Config`, e.g.
+ * `layerBearerConfig(Config.Redacted("HTTPKIT_TOKEN"))`.
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layerBearerConfig = <E = never, R = never>(
+  token: Config.Config<Redacted.Redacted<string> | string>,
+  options?: RefreshOptions<Redacted.Redacted<string> | string, E, R>
+): Layer.Layer<never, AuthConfigError | Config.ConfigError, R> =>
+  layer(Effect.flatMap(token, (value) => bearer(value, options)))
+
+/**
+ * `ClientAuth` from `apiKey`.
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layerApiKey = <E = never, R = never>(
+  header: string,
+  key: Redacted.Redacted<string> | string,
+  options?: RefreshOptions<Redacted.Redacted<string> | string, E, R>
+): Layer.Layer<never, AuthConfigError, R> => layer(apiKey(header, key, options))
+
+/**
+ * `ClientAuth` from `apiKey`, the key read from `Config`, e.g.
+ * `layerApiKeyConfig("x-api-key", Config.Redacted("API_KEY"))`.
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layerApiKeyConfig = <E = never, R = never>(
+  header: string,
+  key: Config.Config<Redacted.Redacted<string> | string>,
+  options?: RefreshOptions<Redacted.Redacted<string> | string, E, R>
+): Layer.Layer<never, AuthConfigError | Config.ConfigError, R> =>
+  layer(Effect.flatMap(key, (value) => apiKey(header, value, options)))
+
+/**
+ * `ClientAuth` from `anthropic`.
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layerAnthropic = <E = never, R = never>(
+  key: Redacted.Redacted<string> | string,
+  options?: AnthropicOptions<E, R>
+): Layer.Layer<never, AuthConfigError, R> => layer(anthropic(key, options))
+
+/**
+ * `ClientAuth` from `anthropic`, the key read from `Config`, e.g.
+ * `layerAnthropicConfig(Config.Redacted("ANTHROPIC_API_KEY"))`.
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layerAnthropicConfig = <E = never, R = never>(
+  key: Config.Config<Redacted.Redacted<string> | string>,
+  options?: AnthropicOptions<E, R>
+): Layer.Layer<never, AuthConfigError | Config.ConfigError, R> =>
+  layer(Effect.flatMap(key, (value) => anthropic(value, options)))
+
+/**
+ * `ClientAuth` from `headers`.
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layerHeaders = <E = never, R = never>(
+  record: Readonly<Record<string, Redacted.Redacted<string> | string>>,
+  options?: RefreshOptions<Readonly<Record<string, Redacted.Redacted<string> | string>>, E, R>
+): Layer.Layer<never, AuthConfigError, R> => layer(headers(record, options))
+
+/**
+ * `ClientAuth` from `headers`, the record read from `Config`, e.g.
+ * `layerHeadersConfig(Config.all({ "x-tenant-key": Config.Redacted("TENANT_KEY") }))`.
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layerHeadersConfig = <E = never, R = never>(
+  record: Config.Config<Readonly<Record<string, Redacted.Redacted<string> | string>>>,
+  options?: RefreshOptions<Readonly<Record<string, Redacted.Redacted<string> | string>>, E, R>
+): Layer.Layer<never, AuthConfigError | Config.ConfigError, R> =>
+  layer(Effect.flatMap(record, (value) => headers(value, options)))

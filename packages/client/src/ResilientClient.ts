@@ -1,0 +1,372 @@
+/**
+ * `ResilientClient`: the one HTTP client service an Effect application
+ * provides once and sends every call through. Retries (a `Schedule`, honouring
+ * `Retry-After` up to a ceiling), timeouts per phase, a circuit breaker per
+ * origin, a bulkhead, request ids and idempotency keys that stay the same on
+ * every attempt, auth with refresh on 401, cookie sessions, browser profiles,
+ * safe redirects, bounded buffered reads, and one family of typed errors.
+ *
+ * ```ts
+ * const program = Effect.gen(function*() {
+ *   const client = yield* ResilientClient
+ *   const user = yield* client.getJson("/users/1", User)
+ * })
+ * program.pipe(Effect.provide(ResilientClient.layer({ baseUrl: "https://api.example.com" })))
+ * ```
+ *
+ * **Details**
+ *
+ * The pipeline runs, per call: request id and idempotency key, bulkhead, rate
+ * limit (`RateLimit`, which `@httpkit/rate-limiter` provides), circuit breaker
+ * (Effect's `CircuitBreaker`: memory store by default, or the
+ * `CircuitBreakerStore` in context, such as Redis), then the retry loop, and
+ * in each attempt auth, profile and cookie headers, the per-attempt timeout,
+ * the transport (Effect's undici client), redirects and the status. Buffered
+ * helpers (`json`, `text`, `getJson`) read the body inside the attempt, so a
+ * body cut off mid-way is retried like any other transient failure.
+ *
+ * Several differently configured clients live side by side: build each with
+ * `make` under its own service key (see `layerAs`).
+ *
+ * **Gotchas**
+ *
+ * - POST and PATCH are retried only with an idempotency key (per call
+ *   `idempotencyKey: true` or a string, per client `retry.idempotencyKeys`),
+ *   or when the failure shows the request never reached the server.
+ * - A `Retry-After` longer than `retry.retryAfterCeiling` fails at once with
+ *   the server's error instead of sleeping.
+ *
+ * @since 0.1.0
+ */
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import type * as Headers from "effect/http/Headers"
+import * as HttpClient from "effect/http/HttpClient"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as CircuitBreaker from "effect/persistence/CircuitBreaker"
+import type * as Schedule from "effect/Schedule"
+import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import * as Auth from "./Auth.ts"
+import * as BrowserProfile from "./BrowserProfile.ts"
+import * as ClientConfig from "./ClientConfig.ts"
+import { type ClientError, DecodeError } from "./ClientError.ts"
+import * as Body from "./internal/body.ts"
+import * as Bulkhead from "./internal/bulkhead.ts"
+import * as Pipeline from "./internal/pipeline.ts"
+import * as Transport from "./internal/transport.ts"
+
+/**
+ * Per-call options.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type RequestOptions = Pipeline.CallOptions
+
+/**
+ * A response whose status was accepted. Its body is read once, through one of
+ * the readers; buffered readers stop at `maxBodyBytes`.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface ClientResponse {
+  readonly status: number
+  readonly headers: Headers.Headers
+  /** The final URL, after redirects. */
+  readonly url: URL
+  /** The `X-Request-ID` every attempt carried. */
+  readonly requestId: string
+  /** Which attempt succeeded (1 for the first). */
+  readonly attempt: number
+  readonly text: Effect.Effect<string, ClientError>
+  readonly json: Effect.Effect<unknown, ClientError>
+  readonly bytes: Effect.Effect<Uint8Array, ClientError>
+  /** The body as a stream with the idle deadline between chunks. */
+  readonly stream: Stream.Stream<Uint8Array, ClientError>
+}
+
+/**
+ * The operations of a client.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Service {
+  /** Sends a request; the status must be accepted (2xx by default) or the call fails with its typed error. */
+  readonly request: (
+    method: string,
+    url: string | URL,
+    options?: RequestOptions
+  ) => Effect.Effect<ClientResponse, ClientError>
+  readonly get: (url: string | URL, options?: RequestOptions) => Effect.Effect<ClientResponse, ClientError>
+  readonly head: (url: string | URL, options?: RequestOptions) => Effect.Effect<ClientResponse, ClientError>
+  readonly post: (url: string | URL, options?: RequestOptions) => Effect.Effect<ClientResponse, ClientError>
+  readonly put: (url: string | URL, options?: RequestOptions) => Effect.Effect<ClientResponse, ClientError>
+  readonly patch: (url: string | URL, options?: RequestOptions) => Effect.Effect<ClientResponse, ClientError>
+  readonly delete: (url: string | URL, options?: RequestOptions) => Effect.Effect<ClientResponse, ClientError>
+  /** GET, then decode the JSON body with `schema`; the body is read inside the attempt. */
+  readonly getJson: <S extends Schema.Top>(
+    url: string | URL,
+    schema: S,
+    options?: RequestOptions
+  ) => Effect.Effect<S["Type"], ClientError, S["DecodingServices"]>
+  /** POST `body` as JSON, then decode the answer with `schema`. */
+  readonly postJson: <S extends Schema.Top>(
+    url: string | URL,
+    body: unknown,
+    schema: S,
+    options?: RequestOptions
+  ) => Effect.Effect<S["Type"], ClientError, S["DecodingServices"]>
+  /** A GET as a byte stream, optionally of a byte `range` (206 expected then). */
+  readonly stream: (
+    url: string | URL,
+    options?: RequestOptions & { readonly range?: { readonly start: number; readonly end?: number } }
+  ) => Stream.Stream<Uint8Array, ClientError>
+  /** The resolved configuration. */
+  readonly config: ClientConfig.Resolved
+}
+
+/**
+ * The default client.
+ *
+ * @category services
+ * @since 0.1.0
+ */
+export class ResilientClient extends Context.Service<ResilientClient, Service>()("@httpkit/client/ResilientClient") {}
+
+/**
+ * Where a rate limiter plugs into the pipeline (between the bulkhead and the
+ * breaker). `@httpkit/rate-limiter` provides it; absent, nothing is limited.
+ *
+ * @category services
+ * @since 0.1.0
+ */
+export const RateLimit = Context.Reference<Pipeline.RateLimitHook | undefined>("@httpkit/client/RateLimit", {
+  defaultValue: () => undefined
+})
+
+/**
+ * Options in code: the configuration fields plus what cannot be configuration.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Options extends ClientConfig.Options {
+  /** Replaces the default retry delays (exponential, full jitter, capped); stepped per failure with the error as input. */
+  readonly retrySchedule?: Schedule.Schedule<unknown, ClientError> | undefined
+}
+
+const decodeWith = <S extends Schema.Top>(
+  schema: S,
+  received: Pipeline.Received,
+  maxBytes: number
+): Effect.Effect<S["Type"], ClientError, S["DecodingServices"]> =>
+  Effect.flatMap(Body.text(received, maxBytes), (text) => {
+    let parsed: unknown
+    try {
+      parsed = JSON.parse(text)
+    } catch (error) {
+      return Effect.fail(
+        new DecodeError({
+          ...received.context,
+          retryable: false,
+          status: received.response.status,
+          issue: `the body is not JSON: ${(error as Error).message}`
+        })
+      )
+    }
+    return Schema.decodeUnknownEffect(schema)(parsed).pipe(
+      Effect.mapError((error) =>
+        new DecodeError({
+          ...received.context,
+          retryable: false,
+          status: received.response.status,
+          issue: error.message
+        })
+      )
+    ) as Effect.Effect<S["Type"], ClientError, S["DecodingServices"]>
+  })
+
+/**
+ * Builds a client over `transport` (Effect's `HttpClient`), with the
+ * `ClientAuth`, `BrowserProfiles`, `RateLimit` and `CircuitBreakerStore` found
+ * in context.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const makeWith = Effect.fnUntraced(function*(
+  resolved: ClientConfig.Resolved,
+  transport: HttpClient.HttpClient,
+  retrySchedule?: Schedule.Schedule<unknown, ClientError>
+) {
+  const auth = yield* Auth.ClientAuth
+  const profiles = yield* Effect.serviceOption(BrowserProfile.BrowserProfiles)
+  const rateLimit = yield* RateLimit
+  let breaker: CircuitBreaker.CircuitBreaker | undefined
+  if (resolved.circuitBreaker.enabled) {
+    const make = CircuitBreaker.make({
+      tripPolicy: CircuitBreaker.consecutive(resolved.circuitBreaker.failureThreshold),
+      openDuration: resolved.circuitBreaker.openDuration,
+      onStoreError: "allow"
+    })
+    const store = yield* Effect.serviceOption(CircuitBreaker.CircuitBreakerStore)
+    breaker = Option.isSome(store)
+      ? yield* Effect.provideService(make, CircuitBreaker.CircuitBreakerStore, store.value)
+      : yield* Effect.provide(make, CircuitBreaker.layerStoreMemory())
+  }
+  const bulkhead = resolved.bulkhead.maxConcurrency === undefined
+    ? undefined
+    : Bulkhead.make(resolved.bulkhead.maxConcurrency, resolved.bulkhead.acquireTimeout, resolved.bulkhead.perHost)
+
+  const run = Pipeline.make({
+    options: resolved,
+    transport,
+    breaker,
+    bulkhead,
+    auth: auth.secretHeaderNames.size === 0 ? undefined : auth,
+    cookies: undefined,
+    profiles: Option.getOrUndefined(profiles),
+    rateLimit,
+    retrySchedule
+  })
+  const maxBytes = resolved.maxBodyBytes
+
+  const respond = (received: Pipeline.Received): Effect.Effect<ClientResponse> => {
+    let used = false
+    const once = <A>(read: Effect.Effect<A, ClientError>): Effect.Effect<A, ClientError> =>
+      Effect.suspend(() => {
+        if (used) return Effect.die(new Error("the response body was already read"))
+        used = true
+        return read
+      })
+    return Effect.succeed({
+      status: received.response.status,
+      headers: received.response.headers,
+      url: received.url,
+      requestId: received.context.requestId,
+      attempt: received.attempt,
+      text: once(Body.text(received, maxBytes)),
+      bytes: once(Body.bytes(received, maxBytes)),
+      json: once(decodeWith(Schema.Unknown, received, maxBytes)),
+      stream: Stream.unwrap(once(Effect.succeed(Body.stream(received))))
+    })
+  }
+
+  const request = (method: string, url: string | URL, options: RequestOptions = {}) =>
+    run(method, url, options, respond)
+
+  const service: Service = {
+    request,
+    get: (url, options) => request("GET", url, options),
+    head: (url, options) => request("HEAD", url, options),
+    post: (url, options) => request("POST", url, options),
+    put: (url, options) => request("PUT", url, options),
+    patch: (url, options) => request("PATCH", url, options),
+    delete: (url, options) => request("DELETE", url, options),
+    getJson: (url, schema, options = {}) =>
+      run("GET", url, options, (received) => decodeWith(schema, received, maxBytes)),
+    postJson: (url, body, schema, options = {}) =>
+      run("POST", url, { ...options, json: body }, (received) => decodeWith(schema, received, maxBytes)),
+    stream: (url, options = {}) => {
+      const { range, ...rest } = options
+      const headers = range === undefined
+        ? rest.headers
+        : { ...rest.headers, range: `bytes=${range.start}-${range.end ?? ""}` }
+      return Stream.unwrap(
+        run(
+          "GET",
+          url,
+          { ...rest, headers, acceptStatus: rest.acceptStatus ?? acceptOk },
+          (received) => Effect.succeed(Body.stream(received))
+        )
+      )
+    },
+    config: resolved
+  }
+  return service
+})
+
+const acceptOk = (status: number): boolean => status >= 200 && status < 300
+
+/**
+ * Builds a client with its own undici transport (closed with the scope).
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const make = (
+  options: Options = {}
+): Effect.Effect<Service, ClientConfig.ClientConfigError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const { retrySchedule, ...config } = options
+    const resolved = yield* ClientConfig.resolve(config)
+    const transport = yield* Transport.makeUndici(resolved)
+    return yield* makeWith(resolved, transport, retrySchedule)
+  })
+
+/**
+ * The client with the given options over Node's undici.
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layer = (options: Options = {}): Layer.Layer<ResilientClient, ClientConfig.ClientConfigError> =>
+  Layer.effect(ResilientClient, make(options))
+
+/**
+ * The client configured from the environment (`HTTPKIT_BASE_URL`,
+ * `HTTPKIT_TIMEOUT_CONNECT`, ...; see `ClientConfig.fromConfig`).
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layerConfig = (prefix = "httpkit"): Layer.Layer<ResilientClient, ClientConfig.ClientConfigError> =>
+  Layer.effect(
+    ResilientClient,
+    Effect.gen(function*() {
+      const resolved = yield* ClientConfig.fromConfig(prefix)
+      const transport = yield* Transport.makeUndici(resolved)
+      return yield* makeWith(resolved, transport)
+    })
+  )
+
+/**
+ * The client over the `HttpClient` in context instead of its own undici
+ * transport: `TestTransport.layer()` in tests, or any Effect `HttpClient`.
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layerWith = (
+  options: Options = {}
+): Layer.Layer<ResilientClient, ClientConfig.ClientConfigError, HttpClient.HttpClient> =>
+  Layer.effect(
+    ResilientClient,
+    Effect.gen(function*() {
+      const { retrySchedule, ...config } = options
+      const resolved = yield* ClientConfig.resolve(config)
+      return yield* makeWith(resolved, yield* HttpClient.HttpClient, retrySchedule)
+    })
+  )
+
+/**
+ * A client under a service key of your own, for several differently
+ * configured clients in one application:
+ *
+ * ```ts
+ * class GitHub extends Context.Service<GitHub, ResilientClient.Service>()("app/GitHub") {}
+ * const GitHubLive = ResilientClient.layerAs(GitHub, { baseUrl: "https://api.github.com" })
+ * ```
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layerAs = <Id>(
+  key: Context.Key<Id, Service>,
+  options: Options = {}
+): Layer.Layer<Id, ClientConfig.ClientConfigError> => Layer.effect(key, make(options))

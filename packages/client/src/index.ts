@@ -1,0 +1,61 @@
+/**
+ * @httpkit/client: `ResilientClient` and its parts.
+ *
+ * @since 0.1.0
+ */
+
+/**
+ * Credentials (bearer, API key, Anthropic, custom headers) with refresh on 401.
+ *
+ * @since 0.1.0
+ */
+export * as Auth from "./Auth.ts"
+
+/**
+ * Browser profiles: consistent header sets per browser family, rotated.
+ *
+ * @since 0.1.0
+ */
+export * as BrowserProfile from "./BrowserProfile.ts"
+
+/**
+ * The client's configuration as a Schema, its defaults and `HTTPKIT_*` loading.
+ *
+ * @since 0.1.0
+ */
+export * as ClientConfig from "./ClientConfig.ts"
+
+/**
+ * The one family of typed errors.
+ *
+ * @since 0.1.0
+ */
+export * as ClientError from "./ClientError.ts"
+
+/**
+ * Redaction of secrets in URLs and headers.
+ *
+ * @since 0.1.0
+ */
+export * as Redact from "./Redact.ts"
+
+/**
+ * The client service, its constructors and layers.
+ *
+ * @since 0.1.0
+ */
+export * as ResilientClient from "./ResilientClient.ts"
+
+/**
+ * `Retry-After` parsing.
+ *
+ * @since 0.1.0
+ */
+export * as RetryAfter from "./RetryAfter.ts"
+
+/**
+ * A scripted in-memory transport for tests without sockets.
+ *
+ * @since 0.1.0
+ */
+export * as TestTransport from "./TestTransport.ts"
