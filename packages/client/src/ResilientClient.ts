@@ -53,6 +53,7 @@ import * as Auth from "./Auth.ts"
 import * as BrowserProfile from "./BrowserProfile.ts"
 import * as ClientConfig from "./ClientConfig.ts"
 import { type ClientError, DecodeError } from "./ClientError.ts"
+import * as CookieJar from "./CookieJar.ts"
 import * as Body from "./internal/body.ts"
 import * as Bulkhead from "./internal/bulkhead.ts"
 import * as Pipeline from "./internal/pipeline.ts"
@@ -193,8 +194,8 @@ const decodeWith = <S extends Schema.Top>(
 
 /**
  * Builds a client over `transport` (Effect's `HttpClient`), with the
- * `ClientAuth`, `BrowserProfiles`, `RateLimit` and `CircuitBreakerStore` found
- * in context.
+ * `ClientAuth`, `ClientCookies`, `BrowserProfiles`, `RateLimit` and
+ * `CircuitBreakerStore` found in context.
  *
  * @category constructors
  * @since 0.1.0
@@ -206,6 +207,7 @@ export const makeWith = Effect.fnUntraced(function*(
 ) {
   const auth = yield* Auth.ClientAuth
   const profiles = yield* Effect.serviceOption(BrowserProfile.BrowserProfiles)
+  const cookies = yield* Effect.serviceOption(CookieJar.ClientCookies)
   const rateLimit = yield* RateLimit
   let breaker: CircuitBreaker.CircuitBreaker | undefined
   if (resolved.circuitBreaker.enabled) {
@@ -229,7 +231,7 @@ export const makeWith = Effect.fnUntraced(function*(
     breaker,
     bulkhead,
     auth: auth.secretHeaderNames.size === 0 ? undefined : auth,
-    cookies: undefined,
+    cookies: Option.getOrUndefined(cookies),
     profiles: Option.getOrUndefined(profiles),
     rateLimit,
     retrySchedule

@@ -33,6 +33,13 @@ export * as ClientConfig from "./ClientConfig.ts"
 export * as ClientError from "./ClientError.ts"
 
 /**
+ * A cookie jar per client with per-domain isolation, persisted as JSON.
+ *
+ * @since 0.1.0
+ */
+export * as CookieJar from "./CookieJar.ts"
+
+/**
  * Redaction of secrets in URLs and headers.
  *
  * @since 0.1.0

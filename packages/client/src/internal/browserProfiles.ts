@@ -24,9 +24,6 @@ export interface Entry {
  */
 export const decodableEncodings: ReadonlyArray<string> = ["gzip", "deflate", "br", "zstd"]
 
-/** The contact page in httpkit's own bot user agents. */
-export const botContact = "https://github.com/httpkit/httpkit"
-
 // --- Chromium ---------------------------------------------------------------
 
 const greaseCharacters = [" ", "(", ":", "-", ".", "/", ")", ";", "=", "?", "_"] as const
@@ -202,7 +199,7 @@ const bots: ReadonlyArray<Entry> = [
     family: "bot",
     weight: 1,
     headers: [
-      ["user-agent", `httpkit-bot/0.1 (+${botContact})`],
+      ["user-agent", "httpkit-bot/0.1"],
       ["accept", "*/*"],
       ["accept-encoding", "gzip, deflate, br"]
     ]
@@ -212,7 +209,7 @@ const bots: ReadonlyArray<Entry> = [
     family: "bot",
     weight: 1,
     headers: [
-      ["user-agent", `Mozilla/5.0 (compatible; httpkit-crawler/0.1; +${botContact})`],
+      ["user-agent", "Mozilla/5.0 (compatible; httpkit-crawler/0.1)"],
       ["accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"],
       ["accept-language", "en-US,en;q=0.5"],
       ["accept-encoding", "gzip, deflate, br"]

@@ -14,7 +14,7 @@ import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as HttpBody from "effect/http/HttpBody"
-import type * as HttpClient from "effect/http/HttpClient"
+import * as HttpClient from "effect/http/HttpClient"
 import * as HttpClientRequest from "effect/http/HttpClientRequest"
 import type * as HttpClientResponse from "effect/http/HttpClientResponse"
 import * as Logger from "effect/Logger"
@@ -199,6 +199,11 @@ export const make = (env: PipelineEnv) => {
   ])
   const idempotentMethods = options.retry.methods
   const logAttempt = attemptLogger(options.logging)
+  // A browser profile must not be given away by trace propagation headers no browser sends.
+  const send = env.profiles === undefined
+    ? env.transport.execute
+    : (request: HttpClientRequest.HttpClientRequest) =>
+      Effect.provideService(env.transport.execute(request), HttpClient.TracerPropagationEnabled, false)
 
   const backoff = (attempt: number): Effect.Effect<number> => {
     const step = Math.min(options.retry.maxDelay, options.retry.minDelay * options.retry.multiplier ** (attempt - 1))
@@ -318,7 +323,7 @@ export const make = (env: PipelineEnv) => {
                 ? HttpClientRequest.removeHeader(current, "cookie")
                 : HttpClientRequest.setHeader(current, "cookie", cookie)
             }
-            const response = yield* env.transport.execute(current).pipe(
+            const response = yield* send(current).pipe(
               Effect.catch((error) =>
                 Effect.fail(
                   fromTransport(
