@@ -1,0 +1,84 @@
+/**
+ * Bearer auth with a refresh hook: `Auth.layerBearer(token, { onUnauthorized })`.
+ *
+ * The client sends `Authorization: Bearer <token>` on every attempt. Mid-way
+ * the server rotates its token (`POST /auth/rotate`), so the next call gets a
+ * 401; the client then runs `onUnauthorized` once (here it fetches the
+ * current token from `/auth/token`, as a real app would call its token
+ * endpoint) and repeats the attempt with the new token, which succeeds. The
+ * caller only sees the success.
+ *
+ * Run it with `node examples/client-auth-refresh.ts` (starts the
+ * fault-injection server embedded), or against a server started with
+ * `pnpm test-server`: `node examples/client-auth-refresh.ts --url http://127.0.0.1:PORT`
+ * (it resets that server's state).
+ */
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import * as Auth from "@httpkit/client/Auth"
+import * as ResilientClient from "@httpkit/client/ResilientClient"
+import * as TestServer from "@httpkit/testing/TestServer"
+import { Console, Effect, Layer, Schema } from "effect"
+import { parseArgs } from "node:util"
+
+const Token = Schema.Struct({ token: Schema.String, token_generation: Schema.Number })
+const Authenticated = Schema.Struct({ authenticated: Schema.Boolean, token_generation: Schema.Number })
+const RequestLog = Schema.Array(
+  Schema.Struct({ path: Schema.String, headers: Schema.Record(Schema.String, Schema.String) })
+)
+
+/** The base URL given with `--url`, or an embedded server's. */
+const serverUrl = Effect.gen(function*() {
+  const { values } = parseArgs({ options: { url: { type: "string" } } })
+  if (values.url !== undefined) return values.url.replace(/\/$/, "")
+  const server = yield* TestServer.make()
+  yield* Console.log(`fault-injection server embedded at ${server.url}`)
+  return server.url
+})
+
+const program = Effect.gen(function*() {
+  const client = yield* ResilientClient.ResilientClient
+
+  const first = yield* client.getJson("/auth/bearer", Authenticated)
+  yield* Console.log(`1. GET /auth/bearer: authenticated with token generation ${first.token_generation}`)
+
+  const rotated = yield* client.postJson("/auth/rotate", undefined, Token)
+  yield* Console.log(
+    `2. the server rotated its token to generation ${rotated.token_generation}; the old one is refused`
+  )
+
+  const second = yield* client.getJson("/auth/bearer", Authenticated)
+  yield* Console.log(`3. GET /auth/bearer: authenticated with token generation ${second.token_generation}`)
+
+  // What crossed the wire: the same call went out twice, with the old then the new token.
+  const log = yield* client.getJson("/__requests", RequestLog)
+  const sent = log.filter((entry) => entry.path === "/auth/bearer").map((entry) => entry.headers["authorization"])
+  yield* Console.log(`   the server saw /auth/bearer with: ${sent.join(", ")}`)
+  if (second.token_generation !== rotated.token_generation || sent.length !== 3) {
+    return yield* Effect.fail(new Error("the refresh did not happen as expected"))
+  }
+})
+
+const main = Effect.gen(function*() {
+  const baseUrl = yield* serverUrl
+
+  // A plain client without credentials, for the server's switches and for the refresh hook.
+  const plain = yield* ResilientClient.make({ baseUrl })
+  yield* plain.post("/__reset")
+  const initial = yield* plain.getJson("/auth/token", Token)
+
+  const refreshToken = Effect.gen(function*() {
+    const fresh = yield* plain.getJson("/auth/token", Token)
+    yield* Console.log(
+      `   401 Unauthorized -> onUnauthorized fetched a new token (generation ${fresh.token_generation}), retrying`
+    )
+    return fresh.token
+  })
+
+  const ClientLive = ResilientClient.layer({ baseUrl }).pipe(
+    Layer.provide(Auth.layerBearer(initial.token, { onUnauthorized: refreshToken }))
+  )
+  yield* program.pipe(Effect.provide(ClientLive))
+  yield* Console.log("done")
+}).pipe(Effect.scoped)
+
+NodeRuntime.runMain(main)

@@ -1,0 +1,73 @@
+/**
+ * `ResilientClient.layerConfig()`: a client configured from the environment,
+ * from variables under `HTTPKIT_` (`HTTPKIT_BASE_URL`,
+ * `HTTPKIT_RETRY_MAX_ATTEMPTS`, `HTTPKIT_TIMEOUT_ATTEMPT`, ...).
+ *
+ * The example sets a few of them in its own process when they are absent
+ * (`HTTPKIT_BASE_URL` to the server's URL), prints the configuration the
+ * client resolved, then sends a request to show it in use. Variables already
+ * set in your shell win, so try
+ * `HTTPKIT_RETRY_MAX_ATTEMPTS=5 node examples/client-from-env.ts`, or an
+ * invalid value such as `HTTPKIT_TIMEOUT_CONNECT=soon` to see the
+ * `ClientConfigError`.
+ *
+ * Run it with `node examples/client-from-env.ts` (starts the fault-injection
+ * server embedded, unless `HTTPKIT_BASE_URL` is set), or against a server
+ * started with `pnpm test-server`: `node examples/client-from-env.ts --url http://127.0.0.1:PORT`.
+ */
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import * as ResilientClient from "@httpkit/client/ResilientClient"
+import * as TestServer from "@httpkit/testing/TestServer"
+import { Console, Effect, Schema } from "effect"
+import { parseArgs } from "node:util"
+
+const Echo = Schema.Struct({ headers: Schema.Record(Schema.String, Schema.String) })
+
+/** The base URL given with `--url` (which wins) or `HTTPKIT_BASE_URL`, or an embedded server's. */
+const serverUrl = Effect.gen(function*() {
+  const { values } = parseArgs({ options: { url: { type: "string" } } })
+  if (values.url !== undefined) process.env["HTTPKIT_BASE_URL"] = values.url.replace(/\/$/, "")
+  const given = process.env["HTTPKIT_BASE_URL"]
+  if (given !== undefined) return given
+  const server = yield* TestServer.make()
+  yield* Console.log(`fault-injection server embedded at ${server.url}`)
+  return server.url
+})
+
+/** Sets `name` unless the environment already has it, and says which happened. */
+const setDefault = (name: string, value: string) =>
+  Effect.suspend(() => {
+    const given = process.env[name]
+    if (given === undefined) process.env[name] = value
+    return Console.log(`${name}=${process.env[name]} (${given === undefined ? "set by this example" : "given"})`)
+  })
+
+const program = Effect.gen(function*() {
+  const client = yield* ResilientClient.ResilientClient
+  const { config } = client
+  yield* Console.log("resolved configuration:")
+  yield* Console.log(`  baseUrl            ${config.baseUrl}`)
+  yield* Console.log(`  userAgent          ${config.userAgent}`)
+  yield* Console.log(`  retry.maxAttempts  ${config.retry.maxAttempts}`)
+  yield* Console.log(`  retry.minDelay     ${config.retry.minDelay} ms`)
+  yield* Console.log(`  timeout.attempt    ${config.timeout.attempt} ms`)
+  yield* Console.log(`  timeout.connect    ${config.timeout.connect} ms`)
+
+  // A relative URL goes to the configured base; the server echoes what it received.
+  const echo = yield* client.getJson("/echo", Echo)
+  yield* Console.log(`GET /echo sent with user-agent: ${echo.headers["user-agent"]}`)
+})
+
+const main = Effect.gen(function*() {
+  yield* setDefault("HTTPKIT_BASE_URL", yield* serverUrl)
+  yield* setDefault("HTTPKIT_USER_AGENT", "httpkit-example/1.0")
+  yield* setDefault("HTTPKIT_RETRY_MAX_ATTEMPTS", "2")
+  yield* setDefault("HTTPKIT_RETRY_MIN_DELAY", "50 millis")
+  yield* setDefault("HTTPKIT_TIMEOUT_ATTEMPT", "5 seconds")
+
+  // The layer reads the variables when it is built, i.e. now, after they were set.
+  yield* program.pipe(Effect.provide(ResilientClient.layerConfig()))
+  yield* Console.log("done")
+}).pipe(Effect.scoped)
+
+NodeRuntime.runMain(main)

@@ -1,0 +1,110 @@
+/**
+ * Retries, idempotency keys and the circuit breaker of `ResilientClient`.
+ *
+ * 1. A GET retried after two injected 503s: every attempt carries the same
+ *    `X-Request-ID`, as the server's request log (`/__requests`) shows.
+ * 2. A POST is not retried without an idempotency key (the server may have
+ *    acted on it), and is retried with `idempotencyKey: true` (the same
+ *    `Idempotency-Key` on every attempt, so the server can deduplicate).
+ * 3. After `failureThreshold` failed calls the circuit opens: the next call
+ *    fails at once with `CircuitOpenError` and nothing is sent. After
+ *    `openDuration` a trial call goes through and closes it again.
+ *
+ * Run it with `node examples/client-retries-breaker.ts` (starts the
+ * fault-injection server embedded), or against a server started with
+ * `pnpm test-server`: `node examples/client-retries-breaker.ts --url http://127.0.0.1:PORT`
+ * (it resets that server's state).
+ */
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import * as ResilientClient from "@httpkit/client/ResilientClient"
+import * as TestServer from "@httpkit/testing/TestServer"
+import { Console, Effect, Schema } from "effect"
+import { parseArgs } from "node:util"
+
+const Message = Schema.Struct({ message_id: Schema.String, deduplicated: Schema.Boolean })
+const RequestLog = Schema.Array(
+  Schema.Struct({ method: Schema.String, path: Schema.String, headers: Schema.Record(Schema.String, Schema.String) })
+)
+
+/** Fails the example (exit code 1) when what it shows did not happen. */
+const check = (ok: boolean, what: string) => ok ? Effect.void : Effect.fail(new Error(`unexpected: ${what}`))
+
+/** The base URL given with `--url`, or an embedded server's. */
+const serverUrl = Effect.gen(function*() {
+  const { values } = parseArgs({ options: { url: { type: "string" } } })
+  if (values.url !== undefined) return values.url.replace(/\/$/, "")
+  const server = yield* TestServer.make()
+  yield* Console.log(`fault-injection server embedded at ${server.url}`)
+  return server.url
+})
+
+const main = Effect.gen(function*() {
+  const baseUrl = yield* serverUrl
+  // The server's switches and log, through a client of their own (so they never touch the breaker below).
+  const control = yield* ResilientClient.make({ baseUrl, circuitBreaker: { enabled: false } })
+  const injectFailures = (n: number) => control.post(`/fail/count/${n}`, { query: { status: 503 } })
+  const requests = (method: string, path: string) =>
+    Effect.map(
+      control.getJson("/__requests", RequestLog),
+      (log) => log.filter((entry) => entry.method === method && entry.path === path)
+    )
+  yield* control.post("/__reset")
+
+  const client = yield* ResilientClient.make({
+    baseUrl,
+    retry: { maxAttempts: 4, minDelay: "20 millis", maxDelay: "100 millis" },
+    circuitBreaker: { failureThreshold: 3, openDuration: "500 millis" }
+  })
+
+  yield* Console.log("\n1. GET /msg after two injected 503s")
+  yield* injectFailures(2)
+  const response = yield* client.get("/msg")
+  const ids = (yield* requests("GET", "/msg")).map((entry) => entry.headers["x-request-id"])
+  yield* Console.log(`   succeeded on attempt ${response.attempt}; the server saw ${ids.length} attempts`)
+  yield* Console.log(`   all with X-Request-ID ${response.requestId}`)
+  yield* check(ids.length === 3 && ids.every((id) => id === response.requestId), "one request id for 3 attempts")
+
+  yield* Console.log("\n2. POST /msg after one injected 503")
+  yield* injectFailures(1)
+  const unkeyed = yield* client.postJson("/msg", { n: 1 }, Message).pipe(
+    Effect.as("succeeded?"),
+    Effect.catchTag("ServiceUnavailableError", (error) => Effect.succeed(`${error._tag} (status ${error.status})`))
+  )
+  const unkeyedAttempts = (yield* requests("POST", "/msg")).length
+  yield* Console.log(`   without a key: ${unkeyed} after ${unkeyedAttempts} attempt: not retried`)
+  yield* check(unkeyedAttempts === 1, "a POST without a key sent once")
+
+  yield* injectFailures(1)
+  const keyed = yield* client.postJson("/msg", { n: 2 }, Message, { idempotencyKey: true })
+  const keys = (yield* requests("POST", "/msg")).slice(1).map((entry) => entry.headers["idempotency-key"])
+  yield* Console.log(`   with idempotencyKey: true: ${keyed.message_id} after ${keys.length} attempts`)
+  yield* Console.log(`   all with Idempotency-Key ${keys[0]}`)
+  yield* check(keys.length === 2 && keys.every((key) => key === keys[0]), "one idempotency key for 2 attempts")
+
+  yield* Console.log("\n3. The circuit breaker (3 failed calls open it for 500 ms)")
+  for (let call = 1; call <= 3; call++) {
+    const error = yield* Effect.flip(client.get("/status/503", { retry: false }))
+    yield* Console.log(`   call ${call}: ${error._tag}`)
+  }
+  const sentBefore = (yield* requests("GET", "/status/503")).length
+  const refused = yield* client.get("/status/503", { retry: false }).pipe(
+    Effect.as("sent?"),
+    Effect.catchTag(
+      "CircuitOpenError",
+      (error) => Effect.succeed(`CircuitOpenError for ${error.key}, retry after ${error.retryAfterMillis ?? "?"} ms`)
+    )
+  )
+  const sentAfter = (yield* requests("GET", "/status/503")).length
+  yield* Console.log(`   call 4: ${refused}`)
+  yield* Console.log(`   requests sent by call 4: ${sentAfter - sentBefore}`)
+  yield* check(sentAfter === sentBefore && refused.startsWith("CircuitOpenError"), "nothing sent while open")
+
+  yield* Effect.sleep("600 millis")
+  const trial = yield* client.getJson("/msg", Message)
+  yield* Console.log(`   after 600 ms: GET /msg ${trial.message_id}, the circuit is closed again`)
+  const next = yield* client.getJson("/msg", Message)
+  yield* Console.log(`   and the next call goes through too: ${next.message_id}`)
+  yield* Console.log("\ndone")
+}).pipe(Effect.scoped)
+
+NodeRuntime.runMain(main)
