@@ -34,15 +34,29 @@ const permanentCodes = new Set([
   "ERR_SSL_WRONG_VERSION_NUMBER"
 ])
 
-/** The first `code` found along an error's `cause` chain, and the deepest message. */
-export const describeCause = (error: unknown): { readonly code: string | undefined; readonly detail: string } => {
+/** System calls whose failure means no connection was made, so no byte of the request left. */
+const notSentSyscalls = new Set(["connect", "getaddrinfo"])
+
+/**
+ * The first `code` found along an error's `cause` chain (with the `syscall`
+ * of the same error, as Node's socket errors carry it), and the deepest
+ * message.
+ */
+export const describeCause = (
+  error: unknown
+): { readonly code: string | undefined; readonly syscall: string | undefined; readonly detail: string } => {
   let code: string | undefined
+  let syscall: string | undefined
   let detail = ""
   let current: unknown = error
   for (let depth = 0; depth < 8 && current !== undefined && current !== null; depth++) {
     if (typeof current === "object") {
       const candidate = (current as { code?: unknown }).code
-      if (code === undefined && typeof candidate === "string") code = candidate
+      if (code === undefined && typeof candidate === "string") {
+        code = candidate
+        const call = (current as { syscall?: unknown }).syscall
+        if (typeof call === "string") syscall = call
+      }
       const message = (current as { message?: unknown }).message
       if (typeof message === "string" && message !== "") detail = message
       current = (current as { cause?: unknown }).cause
@@ -51,7 +65,7 @@ export const describeCause = (error: unknown): { readonly code: string | undefin
       break
     }
   }
-  return { code, detail: code === undefined ? detail : `${code}: ${detail}` }
+  return { code, syscall, detail: code === undefined ? detail : `${code}: ${detail}` }
 }
 
 /** What every error of one call shares. */
@@ -70,13 +84,16 @@ export const fromTransport = (
   context: ErrorContext,
   connectTimeoutMillis: number
 ): ConnectionError | TimeoutError => {
-  const { code, detail } = describeCause(cause)
+  const { code, detail, syscall } = describeCause(cause)
   if (code === "UND_ERR_CONNECT_TIMEOUT") {
     return new TimeoutError({ ...context, retryable: true, phase: "connect", timeoutMillis: connectTimeoutMillis })
   }
   return new ConnectionError({
     ...context,
-    sent: code === undefined ? true : !notSentCodes.has(code),
+    // A fault raised while connecting (`connect ETIMEDOUT`, `connect ECONNRESET`) never carried the request.
+    sent: code === undefined
+      ? true
+      : !(notSentCodes.has(code) || (syscall !== undefined && notSentSyscalls.has(syscall))),
     retryable: code === undefined || !permanentCodes.has(code),
     detail: redactDetail(detail)
   })

@@ -465,8 +465,9 @@ export const make = (env: PipelineEnv) => {
           (error._tag === "TimeoutError" && error.phase === "connect")
       }
 
+      /** When the whole call must end: set when the call starts, before any bulkhead or limiter wait. */
+      let deadline = Number.POSITIVE_INFINITY
       const retryLoop = Effect.gen(function*() {
-        const deadline = (yield* Clock.currentTimeMillis) + timeouts.total
         let stepper: ((now: number, input: ClientError) => Effect.Effect<number | undefined, never>) | undefined
         let refreshed = false
         for (let number = 1;; number++) {
@@ -526,7 +527,10 @@ export const make = (env: PipelineEnv) => {
       }
       if (env.rateLimit !== undefined) program = Effect.andThen(env.rateLimit.acquire(limiterRequest), program)
       if (env.bulkhead !== undefined) program = env.bulkhead.run(key, context, program)
-      return program.pipe(
+      return Effect.flatMap(Clock.currentTimeMillis, (now) => {
+        deadline = now + timeouts.total
+        return program
+      }).pipe(
         Effect.timeoutOrElse({
           duration: timeouts.total,
           orElse: () =>

@@ -1,0 +1,511 @@
+/**
+ * ResilientClient's retry loop: which requests are retried, how often, with
+ * which delays, with what identity (request id, idempotency key), how
+ * `Retry-After` and the overall deadline bound the waits, and the 401 refresh.
+ *
+ * Socket tests run against the fault-injection server on the real clock and
+ * assert on its request log; delay arithmetic runs on `TestTransport` under
+ * `TestClock`.
+ */
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import { assert, describe, it, layer } from "@effect/vitest"
+import { TestServer } from "@httpkit/testing"
+import { Clock, Effect, Fiber, Layer, Ref, Schedule, Schema } from "effect"
+import { HttpClient } from "effect/http"
+import { TestClock } from "effect/testing"
+import * as Net from "node:net"
+import * as Auth from "../src/Auth.ts"
+import * as ClientConfig from "../src/ClientConfig.ts"
+import * as ResilientClient from "../src/ResilientClient.ts"
+import * as TestTransport from "../src/TestTransport.ts"
+
+const Message = Schema.Struct({
+  message_id: Schema.String,
+  deduplicated: Schema.Boolean,
+  method: Schema.String
+})
+
+/** A client on real sockets with short retry delays (options merged one level deep). */
+const makeClient = (options: ResilientClient.Options = {}) =>
+  ResilientClient.make({
+    ...options,
+    retry: { minDelay: 10, maxDelay: 50, ...options.retry }
+  })
+
+/** Sends a control request (arming failures, rotating tokens) outside the client under test. */
+const control = (url: string, method: "GET" | "POST" = "POST") =>
+  Effect.promise(async () => {
+    const response = await fetch(url, { method })
+    return (await response.json()) as Record<string, unknown>
+  })
+
+/** What the server saw on `path`, oldest first. */
+const logOf = (server: TestServer.TestServer["Service"], path: string) =>
+  Effect.map(server.requests, (requests) => requests.filter((request) => request.path === path))
+
+/** A loopback port nothing listens on: bound, noted, closed. */
+const closedPort = Effect.promise(() =>
+  new Promise<number>((resolve, reject) => {
+    const server = Net.createServer()
+    server.once("error", reject)
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as Net.AddressInfo
+      server.close(() => resolve(port))
+    })
+  })
+)
+
+layer(Layer.merge(TestServer.layer(), NodeHttpClient.layerUndici), { excludeTestServices: true })(
+  "ResilientClient retries over sockets",
+  (it) => {
+    it.effect("n injected 503s then success: n+1 requests, all with the same x-request-id", () =>
+      Effect.gen(function*() {
+        const server = yield* TestServer.TestServer
+        for (const n of [1, 2, 4]) {
+          yield* server.reset
+          yield* control(server.urlFor(`/fail/count/${n}?status=503`))
+          const client = yield* makeClient({ retry: { maxAttempts: n + 1 } })
+          const message = yield* client.getJson(server.urlFor("/msg"), Message)
+          assert.strictEqual(message.method, "GET")
+          const attempts = yield* logOf(server, "/msg")
+          assert.lengthOf(attempts, n + 1)
+          const ids = new Set(attempts.map((request) => request.headers["x-request-id"]))
+          assert.strictEqual(ids.size, 1, "one x-request-id on every attempt")
+          assert.match([...ids][0]!, /^[0-9a-f-]{36}$/)
+        }
+      }))
+
+    it.effect("a POST with idempotencyKey: true carries one key on every attempt, and /msg dedupes on it", () =>
+      Effect.gen(function*() {
+        const server = yield* TestServer.TestServer
+        yield* server.reset
+        yield* control(server.urlFor("/fail/count/2?status=503"))
+        const client = yield* makeClient()
+        const first = yield* client.postJson(server.urlFor("/msg"), { text: "hello" }, Message, {
+          idempotencyKey: true
+        })
+        assert.strictEqual(first.method, "POST")
+        assert.isFalse(first.deduplicated)
+        const attempts = yield* logOf(server, "/msg")
+        assert.lengthOf(attempts, 3)
+        const keys = new Set(attempts.map((request) => request.headers["idempotency-key"]))
+        assert.strictEqual(keys.size, 1, "one idempotency key on every attempt")
+        const key = [...keys][0]
+        assert.isString(key)
+        assert.strictEqual(new Set(attempts.map((request) => request.headers["x-request-id"])).size, 1)
+
+        // A replay with that key (a new call, a new request id) is the same message to the server.
+        const replay = yield* client.postJson(server.urlFor("/msg"), { text: "hello" }, Message, {
+          idempotencyKey: key!
+        })
+        assert.isTrue(replay.deduplicated)
+        assert.strictEqual(replay.message_id, first.message_id)
+      }))
+
+    it.effect("a POST without a key is not retried on 503", () =>
+      Effect.gen(function*() {
+        const server = yield* TestServer.TestServer
+        yield* server.reset
+        yield* control(server.urlFor("/fail/count/1?status=503"))
+        const client = yield* makeClient({ retry: { maxAttempts: 5 } })
+        const error = yield* Effect.flip(client.postJson(server.urlFor("/msg"), { text: "once" }, Message))
+        assert.strictEqual(error._tag, "ServiceUnavailableError")
+        assert.isTrue(error.retryable, "503 is retryable, yet not for a POST without a key")
+        assert.lengthOf(yield* logOf(server, "/msg"), 1)
+
+        const statusError = yield* Effect.flip(client.post(server.urlFor("/status/503")))
+        assert.strictEqual(statusError._tag, "ServiceUnavailableError")
+        assert.lengthOf(yield* logOf(server, "/status/503"), 1)
+      }))
+
+    it.effect("a POST without a key is retried after ECONNREFUSED: ConnectionError with sent: false", () =>
+      Effect.gen(function*() {
+        const port = yield* closedPort
+        // Count attempts at the transport: nothing reaches a server, so no server log can.
+        const attempts = yield* Ref.make(0)
+        const transport = (yield* HttpClient.HttpClient).pipe(
+          HttpClient.tapRequest(() => Ref.update(attempts, (n) => n + 1))
+        )
+        const resolved = yield* ClientConfig.resolve({ retry: { maxAttempts: 3, minDelay: 10, maxDelay: 50 } })
+        const client = yield* ResilientClient.makeWith(resolved, transport)
+        const error = yield* Effect.flip(client.post(`http://127.0.0.1:${port}/msg`, { json: { text: "x" } }))
+        assert.strictEqual(error._tag, "ConnectionError")
+        if (error._tag !== "ConnectionError") return
+        assert.isFalse(error.sent, "a refused connection never carried the request")
+        assert.isTrue(error.retryable)
+        assert.include(error.detail, "ECONNREFUSED")
+        assert.strictEqual(yield* Ref.get(attempts), 3)
+      }))
+
+    it.effect("retry.idempotencyKeys: true retries a POST with one stable key; each call has its own", () =>
+      Effect.gen(function*() {
+        const server = yield* TestServer.TestServer
+        yield* server.reset
+        yield* control(server.urlFor("/fail/count/2?status=503"))
+        const client = yield* makeClient({ retry: { idempotencyKeys: true } })
+        yield* client.postJson(server.urlFor("/msg"), { n: 1 }, Message)
+        const attempts = yield* logOf(server, "/msg")
+        assert.lengthOf(attempts, 3)
+        const keys = new Set(attempts.map((request) => request.headers["idempotency-key"]))
+        assert.strictEqual(keys.size, 1)
+        assert.isString([...keys][0])
+
+        const second = yield* client.postJson(server.urlFor("/msg"), { n: 2 }, Message)
+        assert.isFalse(second.deduplicated, "a new call gets a new key")
+        const all = yield* logOf(server, "/msg")
+        assert.lengthOf(all, 4)
+        assert.notStrictEqual(all[3]!.headers["idempotency-key"], all[0]!.headers["idempotency-key"])
+      }))
+
+    it.effect("maxAttempts bounds the attempts: always 503 gives exactly maxAttempts requests", () =>
+      Effect.gen(function*() {
+        const server = yield* TestServer.TestServer
+        yield* server.reset
+        const client = yield* makeClient({ retry: { maxAttempts: 4 }, circuitBreaker: { enabled: false } })
+        const error = yield* Effect.flip(client.get(server.urlFor("/status/503")))
+        assert.strictEqual(error._tag, "ServiceUnavailableError")
+        if (error._tag !== "ServiceUnavailableError") return
+        assert.strictEqual(error.status, 503)
+        assert.lengthOf(yield* logOf(server, "/status/503"), 4)
+
+        const once = yield* Effect.flip(client.get(server.urlFor("/status/502"), { retry: false }))
+        assert.strictEqual(once._tag, "ServiceUnavailableError")
+        assert.lengthOf(yield* logOf(server, "/status/502"), 1)
+      }))
+
+    it.effect("non-retryable statuses (404, 400) are not retried; statuses set by config are honoured", () =>
+      Effect.gen(function*() {
+        const server = yield* TestServer.TestServer
+        yield* server.reset
+        const client = yield* makeClient({ retry: { maxAttempts: 3 } })
+        const notFound = yield* Effect.flip(client.get(server.urlFor("/status/404")))
+        assert.strictEqual(notFound._tag, "NotFoundError")
+        assert.isFalse(notFound.retryable)
+        const invalid = yield* Effect.flip(client.get(server.urlFor("/status/400")))
+        assert.strictEqual(invalid._tag, "InvalidRequestError")
+        assert.isFalse(invalid.retryable)
+        assert.lengthOf(yield* logOf(server, "/status/404"), 1)
+        assert.lengthOf(yield* logOf(server, "/status/400"), 1)
+
+        const custom = yield* makeClient({ retry: { maxAttempts: 3, statuses: [418] } })
+        const teapot = yield* Effect.flip(custom.get(server.urlFor("/status/418")))
+        assert.strictEqual(teapot._tag, "ClientStatusError")
+        assert.isTrue(teapot.retryable)
+        assert.lengthOf(yield* logOf(server, "/status/418"), 3)
+        // 503 is not in this client's list: one request.
+        const unavailable = yield* Effect.flip(custom.get(server.urlFor("/status/503")))
+        assert.strictEqual(unavailable._tag, "ServiceUnavailableError")
+        assert.isFalse(unavailable.retryable)
+        assert.lengthOf(yield* logOf(server, "/status/503"), 1)
+      }))
+
+    it.effect("Retry-After in seconds is honoured: the second attempt arrives at least ~1 s after the first", () =>
+      Effect.gen(function*() {
+        const server = yield* TestServer.TestServer
+        yield* server.reset
+        yield* control(server.urlFor("/fail/count/1?status=429&retry_after=1"))
+        const client = yield* makeClient()
+        yield* client.getJson(server.urlFor("/msg"), Message)
+        const [first, second] = yield* logOf(server, "/msg")
+        assert.isDefined(second)
+        assert.isAtLeast(second!.arrivedAt - first!.arrivedAt, 900)
+      }))
+
+    it.effect("Retry-After as an HTTP-date is honoured", () =>
+      Effect.gen(function*() {
+        const server = yield* TestServer.TestServer
+        yield* server.reset
+        // Whole seconds: a date 2 s ahead is 1 to 2 s away once truncated.
+        const date = new Date(Date.now() + 2_000).toUTCString()
+        yield* control(server.urlFor(`/fail/count/1?status=503&retry_after=${encodeURIComponent(date)}`))
+        const client = yield* makeClient()
+        yield* client.getJson(server.urlFor("/msg"), Message)
+        const [first, second] = yield* logOf(server, "/msg")
+        assert.isDefined(second)
+        assert.isAtLeast(second!.arrivedAt - first!.arrivedAt, 900)
+        assert.isBelow(second!.arrivedAt - first!.arrivedAt, 5_000)
+      }))
+
+    it.effect("a malformed Retry-After (raw 503 with 120junk, -3) falls back to the short backoff", () =>
+      Effect.gen(function*() {
+        const server = yield* TestServer.TestServer
+        yield* server.reset
+        const client = yield* makeClient({ retry: { maxAttempts: 2 }, circuitBreaker: { enabled: false } })
+        for (const value of ["120junk", "-3"]) {
+          const error = yield* Effect.flip(
+            client.get(`${server.rawUrl}/retry-after?value=${encodeURIComponent(value)}&status=503`)
+          )
+          assert.strictEqual(error._tag, "ServiceUnavailableError")
+          if (error._tag !== "ServiceUnavailableError") return
+          assert.isUndefined(error.retryAfterMillis)
+        }
+        const attempts = yield* logOf(server, "/retry-after")
+        assert.lengthOf(attempts, 4)
+        assert.isTrue(attempts.every((request) => request.listener === "raw"))
+        // Backoff of at most 50 ms, not 120 s: generous bound.
+        assert.isBelow(attempts[1]!.arrivedAt - attempts[0]!.arrivedAt, 5_000)
+        assert.isBelow(attempts[3]!.arrivedAt - attempts[2]!.arrivedAt, 5_000)
+      }))
+
+    it.effect("a Retry-After above retry.retryAfterCeiling fails at once with RateLimitedError, one request", () =>
+      Effect.gen(function*() {
+        const server = yield* TestServer.TestServer
+        yield* server.reset
+        const client = yield* makeClient({ retry: { maxAttempts: 5, retryAfterCeiling: "5 seconds" } })
+        const started = Date.now()
+        const error = yield* Effect.flip(client.get(server.urlFor("/status/429?retry_after=120")))
+        assert.isBelow(Date.now() - started, 5_000)
+        assert.strictEqual(error._tag, "RateLimitedError")
+        if (error._tag !== "RateLimitedError") return
+        assert.strictEqual(error.retryAfterMillis, 120_000)
+        assert.strictEqual(error.status, 429)
+        assert.lengthOf(yield* logOf(server, "/status/429"), 1)
+      }))
+
+    it.effect("timeout.total covers Retry-After: a wait past the deadline fails at once with the 429", () =>
+      Effect.gen(function*() {
+        const server = yield* TestServer.TestServer
+        yield* server.reset
+        const client = yield* makeClient({
+          timeout: { total: 500 },
+          retry: { maxAttempts: 5, retryAfterCeiling: "60 seconds" }
+        })
+        const started = Date.now()
+        const error = yield* Effect.flip(client.get(server.urlFor("/status/429?retry_after=10")))
+        assert.isBelow(Date.now() - started, 500, "never sleeps past the deadline")
+        assert.strictEqual(error._tag, "RateLimitedError")
+        if (error._tag !== "RateLimitedError") return
+        assert.strictEqual(error.retryAfterMillis, 10_000)
+        assert.lengthOf(yield* logOf(server, "/status/429"), 1)
+      }))
+
+    it.effect("401: a rotated token is refreshed once and the call succeeds; concurrent calls share one refresh", () =>
+      Effect.gen(function*() {
+        const server = yield* TestServer.TestServer
+        yield* server.reset
+        const runs = yield* Ref.make(0)
+        const fetchToken = Ref.update(runs, (n) => n + 1).pipe(
+          Effect.andThen(control(server.urlFor("/auth/token"), "GET")),
+          Effect.map((body) => body["token"] as string)
+        )
+        const client = yield* makeClient().pipe(
+          Effect.provide(Auth.layerBearer("token-1", { onUnauthorized: fetchToken }))
+        )
+        const url = server.urlFor("/auth/bearer")
+        const ok = yield* client.get(url)
+        assert.strictEqual(ok.status, 200)
+
+        yield* control(server.urlFor("/auth/rotate"))
+        const after = yield* client.get(url)
+        assert.strictEqual(after.status, 200)
+        assert.strictEqual(after.attempt, 1, "the retry with new credentials is not counted as an attempt")
+        assert.deepStrictEqual(yield* after.json, { authenticated: true, token_generation: 2 })
+        assert.strictEqual(yield* Ref.get(runs), 1)
+        const log = yield* logOf(server, "/auth/bearer")
+        assert.deepStrictEqual(log.map((request) => request.headers["authorization"]), [
+          "Bearer token-1",
+          "Bearer token-1",
+          "Bearer token-2"
+        ])
+
+        yield* control(server.urlFor("/auth/rotate"))
+        const results = yield* Effect.forEach(
+          Array.from({ length: 10 }),
+          () => Effect.flatMap(client.get(url), (response) => response.json),
+          { concurrency: "unbounded" }
+        )
+        assert.isTrue(results.every((body) => (body as { token_generation: number }).token_generation === 3))
+        assert.strictEqual(yield* Ref.get(runs), 2, "ten concurrent 401s, one refresh")
+      }))
+  }
+)
+
+// -----------------------------------------------------------------------------
+// TestTransport under TestClock: the delay arithmetic
+// -----------------------------------------------------------------------------
+
+const base = "http://api.test"
+const route = { path: "/r" } as const
+
+const withClient = (options: ResilientClient.Options) =>
+  Effect.provide(ResilientClient.layerWith(options).pipe(Layer.provideMerge(TestTransport.layer())))
+
+const callTimes = Effect.gen(function*() {
+  const transport = yield* TestTransport.TestTransport
+  return (yield* transport.calls).map((call) => call.at)
+})
+
+describe("ResilientClient retries on TestTransport", () => {
+  it.effect("backoff without jitter, minDelay 100, multiplier 2: attempts at 0, 100, 300 ms", () =>
+    Effect.gen(function*() {
+      const transport = yield* TestTransport.TestTransport
+      const client = yield* ResilientClient.ResilientClient
+      yield* transport.enqueue(
+        route,
+        TestTransport.respond(503),
+        TestTransport.respond(503),
+        TestTransport.respond(200)
+      )
+      const fiber = yield* Effect.forkChild(client.get(`${base}/r`))
+      yield* TestClock.adjust("99 millis")
+      assert.deepStrictEqual(yield* callTimes, [0])
+      yield* TestClock.adjust("1 millis")
+      assert.deepStrictEqual(yield* callTimes, [0, 100])
+      yield* TestClock.adjust("199 millis")
+      assert.deepStrictEqual(yield* callTimes, [0, 100])
+      yield* TestClock.adjust("1 millis")
+      const response = yield* Fiber.join(fiber)
+      assert.strictEqual(response.status, 200)
+      assert.strictEqual(response.attempt, 3)
+      assert.deepStrictEqual(yield* callTimes, [0, 100, 300])
+    }).pipe(withClient({ retry: { jitter: false, minDelay: 100, multiplier: 2, maxAttempts: 3 } })))
+
+  it.effect("the retrySchedule option replaces the backoff", () =>
+    Effect.gen(function*() {
+      const transport = yield* TestTransport.TestTransport
+      const client = yield* ResilientClient.ResilientClient
+      yield* transport.enqueue(
+        route,
+        TestTransport.respond(503),
+        TestTransport.respond(503),
+        TestTransport.respond(200)
+      )
+      const fiber = yield* Effect.forkChild(client.get(`${base}/r`))
+      yield* TestClock.adjust("999 millis")
+      assert.deepStrictEqual(yield* callTimes, [0])
+      yield* TestClock.adjust("1 second")
+      yield* TestClock.adjust("1 millis")
+      assert.strictEqual((yield* Fiber.join(fiber)).status, 200)
+      assert.deepStrictEqual(yield* callTimes, [0, 1_000, 2_000])
+    }).pipe(withClient({
+      retrySchedule: Schedule.spaced("1 second"),
+      retry: { jitter: false, minDelay: 100, maxAttempts: 3 }
+    })))
+
+  it.effect("Retry-After: 5 lengthens a 100 ms step to 5 s", () =>
+    Effect.gen(function*() {
+      const transport = yield* TestTransport.TestTransport
+      const client = yield* ResilientClient.ResilientClient
+      yield* transport.enqueue(
+        route,
+        TestTransport.respond(503, { headers: { "retry-after": "5" } }),
+        TestTransport.respond(200)
+      )
+      const fiber = yield* Effect.forkChild(client.get(`${base}/r`))
+      yield* TestClock.adjust("4999 millis")
+      assert.deepStrictEqual(yield* callTimes, [0])
+      yield* TestClock.adjust("1 millis")
+      assert.strictEqual((yield* Fiber.join(fiber)).status, 200)
+      assert.deepStrictEqual(yield* callTimes, [0, 5_000])
+    }).pipe(withClient({ retry: { jitter: false, minDelay: 100, maxAttempts: 3 } })))
+
+  it.effect("timeout.total: a Retry-After past the deadline fails at once, without sleeping", () =>
+    Effect.gen(function*() {
+      const transport = yield* TestTransport.TestTransport
+      const client = yield* ResilientClient.ResilientClient
+      yield* transport.enqueue(
+        route,
+        TestTransport.respond(429, { headers: { "retry-after": "10" } }),
+        TestTransport.respond(200)
+      )
+      const fiber = yield* Effect.forkChild(Effect.flip(client.get(`${base}/r`)))
+      yield* TestClock.adjust("1 millis")
+      const exit = fiber.pollUnsafe()
+      assert.isDefined(exit, "the call ended without waiting on the clock")
+      const error = yield* Fiber.join(fiber)
+      assert.strictEqual(error._tag, "RateLimitedError")
+      if (error._tag !== "RateLimitedError") return
+      assert.strictEqual(error.retryAfterMillis, 10_000)
+      assert.deepStrictEqual(yield* callTimes, [0])
+    }).pipe(withClient({ timeout: { total: 500 }, retry: { retryAfterCeiling: "60 seconds", maxAttempts: 5 } })))
+
+  it.effect("timeout.total: a backoff step that would end past the deadline is not slept", () =>
+    Effect.gen(function*() {
+      const transport = yield* TestTransport.TestTransport
+      const client = yield* ResilientClient.ResilientClient
+      yield* transport.setDefault(route, TestTransport.respond(503))
+      const fiber = yield* Effect.forkChild(Effect.flip(client.get(`${base}/r`)))
+      // Attempt 1 at 0, sleep 400 (ends before 1000); attempt 2 at 400, a sleep of 800 would pass 1000.
+      yield* TestClock.adjust("400 millis")
+      const error = yield* Fiber.join(fiber)
+      assert.strictEqual(error._tag, "ServiceUnavailableError")
+      assert.strictEqual(yield* Clock.currentTimeMillis, 400)
+      assert.deepStrictEqual(yield* callTimes, [0, 400])
+    }).pipe(withClient({
+      timeout: { total: 1_000 },
+      retry: { jitter: false, minDelay: 400, multiplier: 2, maxAttempts: 10 }
+    })))
+
+  it.effect("a POST without a key: retried after ECONNREFUSED (not sent), not after ECONNRESET (sent)", () =>
+    Effect.gen(function*() {
+      const transport = yield* TestTransport.TestTransport
+      const client = yield* ResilientClient.ResilientClient
+      yield* transport.enqueue(
+        { method: "POST", path: "/r" },
+        TestTransport.fail("ECONNREFUSED"),
+        TestTransport.fail("ECONNREFUSED"),
+        TestTransport.respond(201)
+      )
+      const fiber = yield* Effect.forkChild(client.post(`${base}/r`, { json: { a: 1 } }))
+      yield* TestClock.adjust("1 second")
+      const created = yield* Fiber.join(fiber)
+      assert.strictEqual(created.status, 201)
+      assert.strictEqual(created.attempt, 3)
+      assert.lengthOf(yield* transport.calls, 3)
+
+      yield* transport.reset
+      yield* transport.enqueue(
+        { method: "POST", path: "/r" },
+        TestTransport.fail("ECONNRESET"),
+        TestTransport.respond(201)
+      )
+      const error = yield* Effect.flip(client.post(`${base}/r`, { json: { a: 1 } }))
+      assert.strictEqual(error._tag, "ConnectionError")
+      if (error._tag !== "ConnectionError") return
+      assert.isTrue(error.sent)
+      assert.lengthOf(yield* transport.calls, 1)
+
+      // The same fault with an idempotency key is retried, with the same key.
+      yield* transport.reset
+      yield* transport.enqueue(
+        { method: "POST", path: "/r" },
+        TestTransport.fail("ECONNRESET"),
+        TestTransport.respond(201)
+      )
+      const keyed = yield* Effect.forkChild(client.post(`${base}/r`, { json: { a: 1 }, idempotencyKey: true }))
+      yield* TestClock.adjust("1 second")
+      assert.strictEqual((yield* Fiber.join(keyed)).status, 201)
+      const calls = yield* transport.calls
+      assert.lengthOf(calls, 2)
+      assert.strictEqual(calls[0]!.headers["idempotency-key"], calls[1]!.headers["idempotency-key"])
+    }).pipe(withClient({ retry: { jitter: false, minDelay: 100, maxAttempts: 3 } })))
+
+  it.effect("a POST without a key is retried after any fault raised while connecting (ETIMEDOUT on connect)", () =>
+    Effect.gen(function*() {
+      const transport = yield* TestTransport.TestTransport
+      const client = yield* ResilientClient.ResilientClient
+      // The kernel's own connect timeout: `connect ETIMEDOUT`, so the request was never sent.
+      yield* transport.enqueue(
+        { method: "POST", path: "/r" },
+        TestTransport.fail("ETIMEDOUT"),
+        TestTransport.respond(201)
+      )
+      const fiber = yield* Effect.forkChild(client.post(`${base}/r`, { json: { a: 1 } }))
+      yield* TestClock.adjust("1 second")
+      assert.strictEqual((yield* Fiber.join(fiber)).status, 201)
+      assert.lengthOf(yield* transport.calls, 2)
+
+      // The same code on a connection that carried the request (`read ETIMEDOUT`): not replayed.
+      yield* transport.reset
+      yield* transport.enqueue(
+        { method: "POST", path: "/r" },
+        TestTransport.fail("ETIMEDOUT", { sent: true }),
+        TestTransport.respond(201)
+      )
+      const error = yield* Effect.flip(client.post(`${base}/r`, { json: { a: 1 } }))
+      assert.strictEqual(error._tag, "ConnectionError")
+      if (error._tag !== "ConnectionError") return
+      assert.isTrue(error.sent)
+      assert.lengthOf(yield* transport.calls, 1)
+    }).pipe(withClient({ retry: { jitter: false, minDelay: 100, maxAttempts: 3 } })))
+})

@@ -1,0 +1,435 @@
+/**
+ * ResilientClient's deadlines (connect, headers, idle, attempt, total), bodies
+ * that end early, and interruption, over real sockets: the fault-injection
+ * server (its raw-socket listener for the protocol violations) and, where the
+ * far side must be watched closing, a plain `node:http` server.
+ */
+import { assert, describe, it, layer } from "@effect/vitest"
+import { TestServer } from "@httpkit/testing"
+import { Effect, Fiber, Layer, Ref, Schema, Stream } from "effect"
+import { HttpClient } from "effect/http"
+import { TestClock } from "effect/testing"
+import { spawn, spawnSync } from "node:child_process"
+import * as Http from "node:http"
+import * as Net from "node:net"
+import * as ClientConfig from "../src/ClientConfig.ts"
+import type { ClientError } from "../src/ClientError.ts"
+import * as Transport from "../src/internal/transport.ts"
+import * as ResilientClient from "../src/ResilientClient.ts"
+import * as TestTransport from "../src/TestTransport.ts"
+
+/** A client on real sockets with short retry delays (options merged one level deep). */
+const makeClient = (options: ResilientClient.Options = {}) =>
+  ResilientClient.make({
+    ...options,
+    retry: { minDelay: 10, maxDelay: 50, jitter: false, ...options.retry },
+    circuitBreaker: { enabled: false, ...options.circuitBreaker }
+  })
+
+/** What the server saw on `path`, oldest first. */
+const logOf = (server: TestServer.TestServer["Service"], path: string) =>
+  Effect.map(server.requests, (requests) => requests.filter((request) => request.path === path))
+
+/** Waits (polling, bounded) until the server logged a request on `path`. */
+const arrived = (server: TestServer.TestServer["Service"], path: string) =>
+  Effect.gen(function*() {
+    for (let i = 0; i < 200; i++) {
+      if ((yield* logOf(server, path)).length > 0) return
+      yield* Effect.sleep("10 millis")
+    }
+    assert.fail(`no request reached ${path}`)
+  })
+
+/** Runs `effect`, returning its result and how long it took on the wall clock. */
+const timed = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.gen(function*() {
+    const started = Date.now()
+    const value = yield* effect
+    return { value, elapsed: Date.now() - started }
+  })
+
+const assertTimeout = (error: ClientError, phase: string, timeoutMillis?: number) => {
+  assert.strictEqual(error._tag, "TimeoutError", `expected a TimeoutError, got ${error._tag}: ${error.message}`)
+  if (error._tag !== "TimeoutError") return
+  assert.strictEqual(error.phase, phase)
+  if (timeoutMillis !== undefined) assert.strictEqual(error.timeoutMillis, timeoutMillis)
+}
+
+/** A body that ended early: a ConnectionError on a request that was sent, never a success. */
+const assertCut = (error: ClientError) => {
+  assert.strictEqual(error._tag, "ConnectionError", `expected a ConnectionError, got ${error._tag}: ${error.message}`)
+  if (error._tag !== "ConnectionError") return
+  assert.isTrue(error.sent)
+  assert.isTrue(error.retryable)
+}
+
+const Message = Schema.Struct({ message_id: Schema.String })
+
+/**
+ * A plain HTTP server that answers `/head-then-hold` with headers and one body
+ * chunk, answers nothing else, and resolves `closed` when a request's
+ * connection goes away: to watch the far side of an interrupted call.
+ */
+const watchedServer = Effect.acquireRelease(
+  Effect.promise(() =>
+    new Promise<{
+      readonly url: string
+      readonly received: Promise<void>
+      readonly closed: Promise<number>
+      readonly server: Http.Server
+    }>((resolve) => {
+      let onReceived!: () => void
+      let onClosed!: (at: number) => void
+      const received = new Promise<void>((r) => (onReceived = r))
+      const closed = new Promise<number>((r) => (onClosed = r))
+      const server = Http.createServer((request, response) => {
+        onReceived()
+        response.on("close", () => onClosed(Date.now()))
+        if (request.url === "/head-then-hold") {
+          response.writeHead(200, { "content-type": "application/octet-stream", "content-length": "100000" })
+          response.write(Buffer.alloc(1_000, 97))
+        }
+      })
+      server.listen(0, "127.0.0.1", () => {
+        const { port } = server.address() as Net.AddressInfo
+        resolve({ url: `http://127.0.0.1:${port}`, received, closed, server })
+      })
+    })
+  ),
+  ({ server }) =>
+    Effect.promise(() =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections()
+        server.close(() => resolve())
+      })
+    )
+)
+
+/** Resolves to the time `promise` settled, or fails the test after `millis`. */
+const within = <A>(promise: Promise<A>, millis: number, what: string) =>
+  Effect.promise(() =>
+    Promise.race([
+      promise.then((value) => ({ value })),
+      new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), millis))
+    ])
+  ).pipe(Effect.map((result) => {
+    if (result === undefined) assert.fail(`${what} did not happen within ${millis} ms`)
+    return result!.value
+  }))
+
+/** The full-backlog trick needs Linux's accept-queue behaviour and a python3 to hold the listener. */
+const canFillBacklog = process.platform === "linux" && spawnSync("python3", ["--version"]).status === 0
+
+/**
+ * A loopback listener whose accept queue is full: a helper process listens
+ * with a backlog of 0 and never accepts, and one connection of ours fills the
+ * queue, so further SYNs are dropped and a connect waits until its deadline.
+ */
+const fullBacklog = Effect.acquireRelease(
+  Effect.promise(() =>
+    new Promise<{ readonly port: number; readonly release: () => void }>((resolve, reject) => {
+      const child = spawn("python3", [
+        "-c",
+        "import socket,sys,time\ns=socket.socket()\ns.bind(('127.0.0.1',0))\ns.listen(0)\nprint(s.getsockname()[1],flush=True)\nsys.stdin.read()"
+      ], { stdio: ["pipe", "pipe", "inherit"] })
+      child.once("error", reject)
+      child.stdout.once("data", (data) => {
+        const port = Number(String(data).trim())
+        const filler = Net.connect({ port, host: "127.0.0.1" })
+        filler.once("connect", () =>
+          resolve({
+            port,
+            release: () => {
+              filler.destroy()
+              child.stdin.end()
+              child.kill()
+            }
+          }))
+        filler.once("error", reject)
+      })
+    })
+  ),
+  ({ release }) => Effect.sync(release)
+)
+
+layer(TestServer.layer(), { excludeTestServices: true })(
+  "ResilientClient timeouts over sockets",
+  (it) => {
+    it.effect("headers timeout: raw /hang fails with phase headers, retried per config", () =>
+      Effect.gen(function*() {
+        const server = yield* TestServer.TestServer
+        yield* server.reset
+        const client = yield* makeClient({ timeout: { headers: 300 }, retry: { maxAttempts: 2 } })
+        const { value: error, elapsed } = yield* timed(Effect.flip(client.get(`${server.rawUrl}/hang`)))
+        assertTimeout(error, "headers", 300)
+        assert.isTrue(error.retryable)
+        assert.isBelow(elapsed, 5_000)
+        const attempts = yield* logOf(server, "/hang")
+        assert.lengthOf(attempts, 2)
+        assert.strictEqual(new Set(attempts.map((request) => request.headers["x-request-id"])).size, 1)
+      }))
+
+    it.effect("headers timeout: raw /slow-headers (status line, then a pause) fails with phase headers", () =>
+      Effect.gen(function*() {
+        const server = yield* TestServer.TestServer
+        yield* server.reset
+        const client = yield* makeClient({ timeout: { headers: 300 }, retry: { maxAttempts: 1 } })
+        const { value: error, elapsed } = yield* timed(
+          Effect.flip(client.get(`${server.rawUrl}/slow-headers?delay=3000`))
+        )
+        assertTimeout(error, "headers", 300)
+        assert.isBelow(elapsed, 2_500)
+        assert.lengthOf(yield* logOf(server, "/slow-headers"), 1)
+      }))
+
+    it.effect("attempt timeout: /delay/3000 fails with phase attempt, each attempt bounded", () =>
+      Effect.gen(function*() {
+        const server = yield* TestServer.TestServer
+        yield* server.reset
+        const client = yield* makeClient({ timeout: { attempt: 300 }, retry: { maxAttempts: 2 } })
+        const { value: error, elapsed } = yield* timed(Effect.flip(client.get(server.urlFor("/delay/3000"))))
+        assertTimeout(error, "attempt", 300)
+        assert.isTrue(error.retryable)
+        assert.isBelow(elapsed, 2_500)
+        assert.lengthOf(yield* logOf(server, "/delay/3000"), 2)
+      }))
+
+    it.effect("attempt timeout covers a buffered body: getJson on headers-then-hang fails with phase attempt", () =>
+      Effect.gen(function*() {
+        const server = yield* TestServer.TestServer
+        yield* server.reset
+        const client = yield* makeClient({ timeout: { attempt: 300, idle: 10_000 }, retry: { maxAttempts: 1 } })
+        const error = yield* Effect.flip(
+          client.getJson(`${server.rawUrl}/headers-then-hang?length=1000&sent=10`, Message)
+        )
+        assertTimeout(error, "attempt", 300)
+      }))
+
+    it.effect("total timeout: covers every attempt and wait, fails with phase total, not retryable", () =>
+      Effect.gen(function*() {
+        const server = yield* TestServer.TestServer
+        yield* server.reset
+        const client = yield* makeClient({ timeout: { attempt: 200, total: 500 }, retry: { maxAttempts: 100 } })
+        const { value: error, elapsed } = yield* timed(Effect.flip(client.get(server.urlFor("/delay/5000"))))
+        assertTimeout(error, "total", 500)
+        assert.isFalse(error.retryable)
+        assert.isBelow(elapsed, 2_500)
+        const attempts = (yield* logOf(server, "/delay/5000")).length
+        assert.isAtLeast(attempts, 2)
+        assert.isAtMost(attempts, 3)
+      }))
+
+    it.effect("idle timeout on a stream: headers-then-hang yields its bytes, then fails with phase idle", () =>
+      Effect.gen(function*() {
+        const server = yield* TestServer.TestServer
+        yield* server.reset
+        const client = yield* makeClient({ timeout: { idle: 300 } })
+        let received = 0
+        const { value: error, elapsed } = yield* timed(
+          client.stream(`${server.rawUrl}/headers-then-hang?length=1000&sent=10`).pipe(
+            Stream.runForEach((chunk) => Effect.sync(() => (received += chunk.byteLength))),
+            Effect.flip
+          )
+        )
+        assertTimeout(error, "idle", 300)
+        assert.strictEqual(received, 10)
+        assert.isBelow(elapsed, 5_000)
+
+        // The buffered readers of a response keep the same deadline.
+        const response = yield* client.get(`${server.rawUrl}/headers-then-hang?length=1000&sent=10`)
+        assertTimeout(yield* Effect.flip(response.bytes), "idle", 300)
+      }))
+
+    it.effect("idle timeout does not fire on a slow but steady body", () =>
+      Effect.gen(function*() {
+        const server = yield* TestServer.TestServer
+        yield* server.reset
+        const client = yield* makeClient({ timeout: { idle: 300 } })
+        // About 20 slices a second: gaps of ~50 ms, well within 300 ms, for ~1 s in all (over 3 idle deadlines).
+        const { value: chunks, elapsed } = yield* timed(
+          client.stream(server.urlFor("/files/steady?size=8000&rate=8000")).pipe(Stream.runCollect)
+        )
+        assert.strictEqual(chunks.reduce((n, chunk) => n + chunk.byteLength, 0), 8_000)
+        assert.isAbove(elapsed, 600)
+      }))
+
+    it.effect.skipIf(!canFillBacklog)(
+      "connect timeout on loopback (full accept queue): phase connect, a POST is retried",
+      () =>
+        Effect.gen(function*() {
+          const { port } = yield* fullBacklog
+          const attempts = yield* Ref.make(0)
+          const resolved = yield* ClientConfig.resolve({
+            timeout: { connect: 300 },
+            retry: { maxAttempts: 2, minDelay: 10, jitter: false },
+            circuitBreaker: { enabled: false }
+          })
+          const transport = (yield* Transport.makeUndici(resolved)).pipe(
+            HttpClient.tapRequest(() => Ref.update(attempts, (n) => n + 1))
+          )
+          const client = yield* ResilientClient.makeWith(resolved, transport)
+          const { value: error, elapsed } = yield* timed(
+            Effect.flip(client.post(`http://127.0.0.1:${port}/msg`, { json: { a: 1 } }))
+          )
+          assertTimeout(error, "connect", 300)
+          assert.isTrue(error.retryable)
+          // A POST that never connected is retried: two attempts, two connect deadlines.
+          assert.strictEqual(yield* Ref.get(attempts), 2)
+          assert.isAtLeast(elapsed, 550)
+          assert.isBelow(elapsed, 5_000)
+        })
+    )
+
+    it.effect("a body shorter than its Content-Length (/files short_by) is an error, never a success", () =>
+      Effect.gen(function*() {
+        const server = yield* TestServer.TestServer
+        yield* server.reset
+        const client = yield* makeClient({ timeout: { idle: 2_000 } })
+        const response = yield* client.get(server.urlFor("/files/short?size=100000&short_by=10"))
+        assert.strictEqual(response.status, 200)
+        const error = yield* Effect.flip(response.bytes)
+        assertCut(error)
+
+        const streamed = yield* Effect.flip(
+          client.stream(server.urlFor("/files/short-stream?size=100000&short_by=10")).pipe(Stream.runDrain)
+        )
+        assertCut(streamed)
+      }))
+
+    it.effect("raw /short-body is an error, never a success", () =>
+      Effect.gen(function*() {
+        const server = yield* TestServer.TestServer
+        yield* server.reset
+        const client = yield* makeClient({ timeout: { idle: 2_000 } })
+        const response = yield* client.get(`${server.rawUrl}/short-body?length=100&sent=50`)
+        const error = yield* Effect.flip(response.text)
+        assertCut(error)
+        const streamed = yield* Effect.flip(
+          client.stream(`${server.rawUrl}/short-body?length=100&sent=50`).pipe(Stream.runDrain)
+        )
+        assertCut(streamed)
+      }))
+
+    it.effect("raw /chunked-no-end: the idle deadline fails the body, never a quiet end", () =>
+      Effect.gen(function*() {
+        const server = yield* TestServer.TestServer
+        yield* server.reset
+        const client = yield* makeClient({ timeout: { idle: 300 } })
+        const error = yield* Effect.flip(
+          client.stream(`${server.rawUrl}/chunked-no-end?chunks=3&hold=2000`).pipe(Stream.runDrain)
+        )
+        assertTimeout(error, "idle", 300)
+
+        // Held for 200 ms only, then closed without the final chunk: still an error.
+        const closed = yield* client.get(`${server.rawUrl}/chunked-no-end?chunks=3&hold=200`)
+        const cut = yield* Effect.flip(closed.text)
+        assertCut(cut)
+      }))
+
+    it.effect("a body cut mid-way: getJson retries it inside the attempt, request + bytes does not", () =>
+      Effect.gen(function*() {
+        const server = yield* TestServer.TestServer
+        yield* server.reset
+        const client = yield* makeClient({ retry: { maxAttempts: 3 } })
+        // The first GET drops after 500 bytes, the second completes (binary, so not JSON).
+        const error = yield* Effect.flip(
+          client.getJson(server.urlFor("/files/cut-json?size=1000&drop_after=500&drop_times=1"), Message)
+        )
+        assert.strictEqual(error._tag, "DecodeError", "the retry got the whole body; only then did decoding fail")
+        assert.lengthOf(yield* logOf(server, "/files/cut-json"), 2)
+
+        const response = yield* client.get(server.urlFor("/files/cut-bytes?size=1000&drop_after=500&drop_times=1"))
+        const cut = yield* Effect.flip(response.bytes)
+        assert.strictEqual(cut._tag, "ConnectionError")
+        assert.lengthOf(yield* logOf(server, "/files/cut-bytes"), 1, "a body read after the call is not retried")
+      }))
+
+    it.effect("interrupting a call to /delay/5000 returns promptly", () =>
+      Effect.gen(function*() {
+        const server = yield* TestServer.TestServer
+        yield* server.reset
+        const client = yield* makeClient()
+        const fiber = yield* Effect.forkChild(client.get(server.urlFor("/delay/5000")))
+        yield* arrived(server, "/delay/5000")
+        const { elapsed } = yield* timed(Fiber.interrupt(fiber))
+        assert.isBelow(elapsed, 1_000)
+        assert.isTrue(fiber.pollUnsafe() !== undefined)
+      }))
+
+    it.effect("interrupting a call closes its connection: the server sees the request go away", () =>
+      Effect.gen(function*() {
+        const watched = yield* watchedServer
+        const client = yield* makeClient()
+        const fiber = yield* Effect.forkChild(client.get(`${watched.url}/never`))
+        yield* within(watched.received, 2_000, "the request reaching the server")
+        const interruptedAt = Date.now()
+        yield* Fiber.interrupt(fiber)
+        const closedAt = yield* within(watched.closed, 1_000, "the server-side close")
+        assert.isBelow(closedAt - interruptedAt, 1_000)
+      }))
+
+    it.effect("a stream abandoned mid-body closes its connection", () =>
+      Effect.gen(function*() {
+        const watched = yield* watchedServer
+        const client = yield* makeClient()
+        const first = yield* client.stream(`${watched.url}/head-then-hold`).pipe(Stream.take(1), Stream.runCollect)
+        assert.lengthOf(first, 1)
+        yield* within(watched.closed, 1_000, "the server-side close")
+      }))
+  }
+)
+
+describe("ResilientClient connect timeouts on TestTransport", () => {
+  it.effect("UND_ERR_CONNECT_TIMEOUT is a TimeoutError with phase connect, and a POST with it is retried", () =>
+    Effect.gen(function*() {
+      const transport = yield* TestTransport.TestTransport
+      const client = yield* ResilientClient.ResilientClient
+      yield* transport.enqueue(
+        { method: "POST", path: "/orders" },
+        TestTransport.fail("UND_ERR_CONNECT_TIMEOUT"),
+        TestTransport.respond(201)
+      )
+      const fiber = yield* Effect.forkChild(client.post("http://api.test/orders", { json: { id: 1 } }))
+      yield* TestClock.adjust("100 millis")
+      const created = yield* Fiber.join(fiber)
+      assert.strictEqual(created.status, 201)
+      assert.strictEqual(created.attempt, 2)
+      assert.lengthOf(yield* transport.calls, 2)
+
+      yield* transport.enqueue({ method: "POST", path: "/orders" }, TestTransport.fail("UND_ERR_CONNECT_TIMEOUT"))
+      const error = yield* Effect.flip(client.post("http://api.test/orders", { json: { id: 2 }, retry: false }))
+      assertTimeout(error, "connect", 1_234)
+    }).pipe(
+      Effect.provide(
+        ResilientClient.layerWith({
+          timeout: { connect: 1_234 },
+          retry: { jitter: false, minDelay: 100, maxAttempts: 3 }
+        }).pipe(Layer.provideMerge(TestTransport.layer()))
+      )
+    ))
+
+  it.effect("a body cut mid-way is retried by getJson, which then succeeds", () =>
+    Effect.gen(function*() {
+      const transport = yield* TestTransport.TestTransport
+      const client = yield* ResilientClient.ResilientClient
+      yield* transport.enqueue(
+        { path: "/m" },
+        TestTransport.respond(200, { body: `{"message_id":"m-1"}`, truncateAfter: 8 }),
+        TestTransport.json(200, { message_id: "m-1" })
+      )
+      const fiber = yield* Effect.forkChild(client.getJson("http://api.test/m", Message))
+      // A Web stream fails on a promise tick, not on the fiber's: let it fail before moving the clock.
+      for (let i = 0; i < 20 && fiber.pollUnsafe() === undefined; i++) {
+        yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 5)))
+        yield* TestClock.adjust("100 millis")
+      }
+      assert.deepStrictEqual(yield* Fiber.join(fiber), { message_id: "m-1" })
+      assert.lengthOf(yield* transport.calls, 2)
+    }).pipe(
+      Effect.provide(
+        ResilientClient.layerWith({ retry: { jitter: false, minDelay: 100, maxAttempts: 3 } }).pipe(
+          Layer.provideMerge(TestTransport.layer())
+        )
+      )
+    ))
+})
