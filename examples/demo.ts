@@ -1,22 +1,25 @@
 /**
  * The httpkit demo: `npm run demo` (or `pnpm demo`).
  *
- * Starts the fault-injection server embedded, then drives requests through it:
- * a GET that succeeds after injected 503 failures thanks to a bounded,
- * backed-off retry, and a byte-range read checked against the full file. It
- * reads the server's own request log to show what crossed the wire.
+ * Starts the fault-injection server embedded, then drives requests through it
+ * with `ResilientClient`: a GET that succeeds after injected 503 failures (the
+ * same request id on every attempt, read back from the server's own log), a
+ * typed error, a POST kept from being replayed, the circuit breaker opening
+ * without sending anything, and a byte-range read checked against the
+ * server's deterministic content.
  *
  * Pass `--url http://127.0.0.1:PORT` to drive a server started separately with
  * `pnpm test-server` instead of the embedded one.
  */
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import * as ResilientClient from "@httpkit/client/ResilientClient"
+import * as Content from "@httpkit/testing/Content"
+import { RecordedRequests } from "@httpkit/testing/RecordedRequest"
 import * as TestServer from "@httpkit/testing/TestServer"
-import { Console, Effect, Schedule, Schema } from "effect"
-import { HttpClient, HttpClientRequest, HttpClientResponse } from "effect/http"
+import { Console, Effect, Schema } from "effect"
 import { parseArgs } from "node:util"
 
-const MessageAnswer = Schema.Struct({ message_id: Schema.String, deduplicated: Schema.Boolean })
+const MessageAnswer = Schema.Struct({ message_id: Schema.String })
 
 /** The base URL given with `--url`, or an embedded server's. */
 const serverUrl = Effect.gen(function*() {
@@ -27,49 +30,61 @@ const serverUrl = Effect.gen(function*() {
   return server.url
 })
 
-const retryAfterInjectedFailures = Effect.fn("retryAfterInjectedFailures")(function*(base: string) {
-  const http = yield* HttpClient.HttpClient
+const main = Effect.gen(function*() {
+  const base = yield* serverUrl
+  // One client to drive the server's switches and read its log, with no retries or breaker of its own.
+  const control = yield* ResilientClient.make({
+    baseUrl: base,
+    retry: { maxAttempts: 1 },
+    circuitBreaker: { enabled: false }
+  })
+  const serverLog = control.get("/__requests").pipe(
+    Effect.flatMap((response) => response.json),
+    Effect.flatMap(Schema.decodeUnknownEffect(RecordedRequests))
+  )
+  const client = yield* ResilientClient.make({ baseUrl: base, retry: { maxAttempts: 4, minDelay: "50 millis" } })
+  yield* control.post("/__reset")
+
   yield* Console.log("\n1. A GET that succeeds after two injected 503 failures")
-  yield* http.post(`${base}/__reset`)
-  yield* http.post(`${base}/fail/count/2?status=503`).pipe(Effect.flatMap(HttpClientResponse.filterStatusOk))
-
+  yield* control.post("/fail/count/2?status=503")
   const started = Date.now()
-  const resilient = http.pipe(
-    HttpClient.filterStatusOk,
-    HttpClient.retryTransient({
-      schedule: Schedule.exponential("50 millis").pipe(Schedule.jittered),
-      times: 4
-    })
-  )
-  const answer = yield* resilient.get(`${base}/msg`).pipe(
-    Effect.flatMap(HttpClientResponse.schemaBodyJson(MessageAnswer))
-  )
-  const log = yield* http.get(`${base}/__requests`).pipe(Effect.flatMap((response) => response.json))
-  const attempts = (log as ReadonlyArray<{ path: string }>).filter((entry) => entry.path === "/msg").length
-  yield* Console.log(`   message ${answer.message_id} after ${attempts} attempts in ${Date.now() - started} ms`)
-  yield* Console.log("   (the server's request log shows 2 refused attempts and 1 success)")
-})
+  const answer = yield* client.getJson("/msg", MessageAnswer)
+  const attempts = (yield* serverLog).filter((entry) => entry.path === "/msg")
+  const ids = new Set(attempts.map((entry) => entry.headers["x-request-id"]))
+  yield* Console.log(`   message ${answer.message_id} after ${attempts.length} attempts in ${Date.now() - started} ms`)
+  yield* Console.log(`   the server saw ${ids.size} request id on all ${attempts.length} attempts: ${[...ids][0]}`)
 
-const byteRangeRead = Effect.fn("byteRangeRead")(function*(base: string) {
-  const http = yield* HttpClient.HttpClient
-  yield* Console.log("\n2. A byte-range read, checked against the whole file")
-  const url = `${base}/files/demo.bin?size=65536&seed=7`
-  const whole = new Uint8Array(yield* http.get(url).pipe(Effect.flatMap((response) => response.arrayBuffer)))
-  const response = yield* http.execute(
-    HttpClientRequest.get(url).pipe(HttpClientRequest.setHeader("range", "bytes=1000-1999"))
-  )
-  const part = new Uint8Array(yield* response.arrayBuffer)
-  const same = part.length === 1000 && part.every((byte, index) => byte === whole[1000 + index])
+  yield* Console.log("\n2. Typed errors, and a POST that is not replayed")
+  const notFound = yield* Effect.flip(client.get("/status/404"))
+  yield* Console.log(`   ${notFound._tag}: ${notFound.message}`)
+  yield* control.post("/__reset")
+  const refused = yield* Effect.flip(client.post("/status/503", { json: { order: 42 } }))
+  const posts = (yield* serverLog).filter((entry) => entry.path === "/status/503").length
+  yield* Console.log(`   POST without an idempotency key: ${refused._tag} after ${posts} attempt (not replayed)`)
+
+  yield* Console.log("\n3. The circuit breaker (3 consecutive failures open it; it is per origin)")
+  const guarded = yield* ResilientClient.make({
+    baseUrl: base,
+    retry: { maxAttempts: 1 },
+    circuitBreaker: { failureThreshold: 3, openDuration: "1 second" }
+  })
+  yield* control.post("/__reset")
+  for (let call = 1; call <= 4; call++) {
+    const outcome = yield* Effect.flip(guarded.get("/status/503"))
+    yield* Console.log(`   call ${call}: ${outcome._tag}`)
+  }
+  const sent = (yield* serverLog).filter((entry) => entry.path === "/status/503").length
+  yield* Console.log(`   the server saw ${sent} requests: the open circuit refused the 4th without sending it`)
+
+  yield* Console.log("\n4. A byte-range read, checked against the server's deterministic content")
+  const response = yield* client.get("/files/demo.bin?size=65536&seed=7", { headers: { range: "bytes=1000-1999" } })
+  const part = yield* response.bytes
+  const expected = Content.bytesAt(7, 1000, 1000)
+  const same = part.length === expected.length && part.every((byte, index) => byte === expected[index])
   yield* Console.log(`   ${response.status} ${response.headers["content-range"] ?? "(no Content-Range)"}`)
   yield* Console.log(`   ${part.length} bytes, ${same ? "identical to" : "DIFFERENT from"} bytes 1000-1999 of the file`)
   if (!same) return yield* Effect.fail(new Error("the range read did not match the file"))
-})
-
-const main = Effect.gen(function*() {
-  const base = yield* serverUrl
-  yield* retryAfterInjectedFailures(base)
-  yield* byteRangeRead(base)
   yield* Console.log("\ndone")
-}).pipe(Effect.scoped, Effect.provide(NodeHttpClient.layerUndici))
+}).pipe(Effect.scoped)
 
 NodeRuntime.runMain(main)

@@ -51,7 +51,8 @@ const examples: ReadonlyArray<readonly [file: string, expected: RegExp]> = [
   ["client-retries-breaker.ts", /^ {3}call 4: CircuitOpenError for http:\/\/127\.0\.0\.1:\d+, retry after \d+ ms$/m],
   ["client-openai-chat.ts", /^assistant: Echo: What does a circuit breaker do\?$/m],
   ["client-anthropic-message.ts", /^assistant: Echo: Name one reason to retry a request\.$/m],
-  ["client-cookie-session.ts", /^3\. a new client loaded from the file sends: session$/m]
+  ["client-cookie-session.ts", /^3\. a new client loaded from the file sends: session$/m],
+  ["demo.ts", /^ {3}1000 bytes, identical to bytes 1000-1999 of the file$/m]
 ]
 
 describe("examples", () => {
