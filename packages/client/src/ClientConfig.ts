@@ -337,8 +337,19 @@ const lowerCaseKeys = (record: Readonly<Record<string, string>>): Record<string,
 export const fromConfig = (prefix = "httpkit"): Effect.Effect<Resolved, ClientConfigError> =>
   Effect.gen(function*() {
     const provider = yield* ConfigProvider.ConfigProvider
+    const cased = ConfigProvider.constantCase(provider)
+    // `fromEnv` finds a group (a nested struct) by splitting variable names on "_", so a group whose name has
+    // several words (`circuitBreaker`: HTTPKIT_CIRCUIT_BREAKER_...) is found only with one segment per word.
+    // Values are still read by their whole names (HTTPKIT_CIRCUIT_BREAKER_FAILURE_THRESHOLD) from `cased`.
+    const perWord = ConfigProvider.mapInput(
+      cased,
+      (path) =>
+        path.flatMap((segment): ReadonlyArray<string | number> =>
+          typeof segment === "number" ? [segment] : segment.split("_")
+        )
+    )
     const raw = yield* Config.schema(Schema.toEncoded(Options), prefix).pipe(
-      Effect.provideService(ConfigProvider.ConfigProvider, ConfigProvider.constantCase(provider)),
+      Effect.provideService(ConfigProvider.ConfigProvider, ConfigProvider.orElse(cased, perWord)),
       Effect.mapError((error) => new ClientConfigError({ message: `invalid client configuration: ${error.message}` }))
     )
     return yield* resolve(raw)

@@ -170,13 +170,14 @@ const decodeWith = <S extends Schema.Top>(
     let parsed: unknown
     try {
       parsed = JSON.parse(text)
-    } catch (error) {
+    } catch {
+      // Not the parser's message: it quotes the body, which may hold a secret.
       return Effect.fail(
         new DecodeError({
           ...received.context,
           retryable: false,
           status: received.response.status,
-          issue: `the body is not JSON: ${(error as Error).message}`
+          issue: `the body is not JSON (${text.length} characters)`
         })
       )
     }

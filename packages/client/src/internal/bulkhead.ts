@@ -12,6 +12,12 @@ import type { ErrorContext } from "./failure.ts"
 /** Most per-key bulkheads kept; idle ones beyond this are dropped. */
 const maxKeys = 10_000
 
+/** One bulkhead, with the calls that hold or wait for it (so that a busy one is never dropped). */
+interface Slot {
+  readonly semaphore: Semaphore.Semaphore
+  users: number
+}
+
 export interface Bulkhead {
   readonly run: <A, E, R>(
     key: string,
@@ -21,43 +27,56 @@ export interface Bulkhead {
 }
 
 export const make = (maxConcurrency: number, acquireTimeoutMillis: number, perKey: boolean): Bulkhead => {
-  const shared = Semaphore.makeUnsafe(maxConcurrency)
-  const byKey = new Map<string, Semaphore.Semaphore>()
-  const semaphoreFor = (key: string): Semaphore.Semaphore => {
+  const shared: Slot = { semaphore: Semaphore.makeUnsafe(maxConcurrency), users: 0 }
+  const byKey = new Map<string, Slot>()
+  /** The slot of `key`, counted as used until `leave`. Only idle keys are dropped, so a busy key keeps its limit. */
+  const enter = (key: string): Slot => {
     if (!perKey) return shared
-    let semaphore = byKey.get(key)
-    if (semaphore === undefined) {
+    let slot = byKey.get(key)
+    if (slot === undefined) {
       if (byKey.size >= maxKeys) {
-        const oldest = byKey.keys().next()
-        if (!oldest.done) byKey.delete(oldest.value)
+        for (const [candidate, held] of byKey) {
+          if (held.users === 0) {
+            byKey.delete(candidate)
+            break
+          }
+        }
       }
-      semaphore = Semaphore.makeUnsafe(maxConcurrency)
-      byKey.set(key, semaphore)
+      slot = { semaphore: Semaphore.makeUnsafe(maxConcurrency), users: 0 }
+      byKey.set(key, slot)
     }
-    return semaphore
+    slot.users += 1
+    return slot
   }
+  const leave = (slot: Slot) =>
+    Effect.sync(() => {
+      slot.users -= 1
+    })
   return {
     run: (key, context, effect) =>
       Effect.uninterruptibleMask((restore) =>
-        Effect.gen(function*() {
-          const semaphore = semaphoreFor(key)
-          const started = yield* Clock.currentTimeMillis
-          const acquired = (yield* semaphore.takeIfAvailable(1)) || (yield* restore(
-            semaphore.take(1).pipe(
-              Effect.as(true),
-              Effect.timeoutOrElse({ duration: acquireTimeoutMillis, orElse: () => Effect.succeed(false) })
-            )
-          ))
-          if (!acquired) {
-            const now = yield* Clock.currentTimeMillis
-            return yield* new BulkheadFullError({
-              ...context,
-              retryable: true,
-              maxConcurrency,
-              waitedMillis: now - started
-            })
-          }
-          return yield* Effect.ensuring(restore(effect), semaphore.release(1))
+        Effect.suspend(() => {
+          const slot = enter(key)
+          const { semaphore } = slot
+          return Effect.gen(function*() {
+            const started = yield* Clock.currentTimeMillis
+            const acquired = (yield* semaphore.takeIfAvailable(1)) || (yield* restore(
+              semaphore.take(1).pipe(
+                Effect.as(true),
+                Effect.timeoutOrElse({ duration: acquireTimeoutMillis, orElse: () => Effect.succeed(false) })
+              )
+            ))
+            if (!acquired) {
+              const now = yield* Clock.currentTimeMillis
+              return yield* new BulkheadFullError({
+                ...context,
+                retryable: true,
+                maxConcurrency,
+                waitedMillis: now - started
+              })
+            }
+            return yield* Effect.ensuring(restore(effect), semaphore.release(1))
+          }).pipe(Effect.ensuring(leave(slot)))
         })
       )
   }

@@ -123,6 +123,11 @@ export interface Received {
 
 const ok = (status: number): boolean => status >= 200 && status < 300
 
+/** The retry hint given while a half-open circuit's probe runs, at most. */
+const halfOpenRetryMillis = 1_000
+/** How far before the call's deadline a running attempt is cut, so it ends inside the breaker. */
+const deadlineMargin = 5
+
 const levels = {
   trace: "Trace",
   debug: "Debug",
@@ -471,7 +476,20 @@ export const make = (env: PipelineEnv) => {
         let stepper: ((now: number, input: ClientError) => Effect.Effect<number | undefined, never>) | undefined
         let refreshed = false
         for (let number = 1;; number++) {
-          const exit = yield* Effect.result(loggedAttempt(number))
+          // An attempt still running at the deadline ends just before it, inside the breaker, so a
+          // service that hangs counts as failing (the outer timeout would be seen as an interruption).
+          const left = deadline - (yield* Clock.currentTimeMillis) - deadlineMargin
+          const exit = yield* Effect.result(
+            left >= timeouts.attempt ? loggedAttempt(number) : loggedAttempt(number).pipe(
+              Effect.timeoutOrElse({
+                duration: Math.max(0, left),
+                orElse: () =>
+                  Effect.fail(
+                    new TimeoutError({ ...context, retryable: false, phase: "total", timeoutMillis: timeouts.total })
+                  )
+              })
+            )
+          )
           if (exit._tag === "Success") return exit.success
           const failure = exit.failure
           let error: ClientError | E
@@ -519,7 +537,10 @@ export const make = (env: PipelineEnv) => {
                 ...context,
                 retryable: true,
                 key,
-                ...(reason._tag === "CircuitOpen" ? { retryAfterMillis: Duration.toMillis(reason.retryAfter) } : {})
+                // Half-open: a probe is running and its outcome is known soon, so a short hint.
+                retryAfterMillis: reason._tag === "CircuitOpen"
+                  ? Duration.toMillis(reason.retryAfter)
+                  : Math.min(options.circuitBreaker.openDuration, halfOpenRetryMillis)
               })
             )
           })
@@ -588,7 +609,8 @@ const classifyForBreaker = (exit: { readonly _tag: string; readonly cause?: unkn
     case "ServerTimeoutError":
       return breakerFailure
     case "TimeoutError":
-      return error.phase === "total" || error.phase === "bulkhead" ? breakerIgnored : breakerFailure
+      // "total" inside the breaker means an attempt was in flight at the deadline (the loop never sleeps past it).
+      return error.phase === "bulkhead" ? breakerIgnored : breakerFailure
     case "RateLimitedError":
       return breakerIgnored
     default:

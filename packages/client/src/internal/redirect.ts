@@ -31,6 +31,9 @@ export const decide = (
   allowDowngrade: boolean
 ): Decision => {
   if (/[\r\n\0]/.test(location)) return { _tag: "Refuse", reason: "invalid-location", location }
+  // Several `Location` headers (one smuggled in by CR LF, say) reach us joined with ", ", which no valid
+  // URI-reference contains: which one was meant is unknowable, so none is followed.
+  if (/,[ \t]/.test(location)) return { _tag: "Refuse", reason: "invalid-location", location }
   let target: URL
   try {
     target = new URL(location, from)
