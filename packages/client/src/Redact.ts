@@ -22,8 +22,14 @@ export const secretHeaderNames: ReadonlySet<string> = new Set([
   "x-amz-security-token"
 ])
 
-/** Query parameter names that carry secrets: matched case-insensitively on the whole name or a suffix. */
-const secretParamPattern =
+/**
+ * Query parameter names that carry secrets, matched case-insensitively on the
+ * whole name or a `_`/`-` separated suffix.
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const secretParamPattern: RegExp =
   /(^|[_-])(token|access[_-]?token|refresh[_-]?token|id[_-]?token|api[_-]?key|apikey|key|secret|client[_-]?secret|password|passwd|pwd|signature|sig|auth|session|sessionid|code|credential|credentials)$/i
 
 /**

@@ -13,10 +13,12 @@
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Headers from "effect/http/Headers"
 import type * as HttpBody from "effect/http/HttpBody"
 import * as HttpClient from "effect/http/HttpClient"
 import * as HttpClientRequest from "effect/http/HttpClientRequest"
 import type * as HttpClientResponse from "effect/http/HttpClientResponse"
+import * as UrlParams from "effect/http/UrlParams"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import type * as CircuitBreaker from "effect/persistence/CircuitBreaker"
@@ -204,6 +206,9 @@ export const make = (env: PipelineEnv) => {
   ])
   const idempotentMethods = options.retry.methods
   const logAttempt = attemptLogger(options.logging)
+  // Spans of the transport redact every header and query parameter we treat as secret (RELIABILITY 8).
+  const redactedHeaderNames: ReadonlyArray<string> = [...secretNames]
+  const redactedParams: ReadonlyArray<RegExp> = [Redact.secretParamPattern]
   // A browser profile must not be given away by trace propagation headers no browser sends.
   const send = env.profiles === undefined
     ? env.transport.execute
@@ -552,6 +557,8 @@ export const make = (env: PipelineEnv) => {
         deadline = now + timeouts.total
         return program
       }).pipe(
+        Effect.provideService(Headers.CurrentRedactedNames, redactedHeaderNames),
+        Effect.provideService(UrlParams.CurrentRedactedNames, redactedParams),
         Effect.timeoutOrElse({
           duration: timeouts.total,
           orElse: () =>
