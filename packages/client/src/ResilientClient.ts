@@ -204,7 +204,8 @@ const decodeWith = <S extends Schema.Top>(
 export const makeWith = Effect.fnUntraced(function*(
   resolved: ClientConfig.Resolved,
   transport: HttpClient.HttpClient,
-  retrySchedule?: Schedule.Schedule<unknown, ClientError>
+  retrySchedule?: Schedule.Schedule<unknown, ClientError>,
+  transportDeadlines = false
 ) {
   const auth = yield* Auth.ClientAuth
   const profiles = yield* Effect.serviceOption(BrowserProfile.BrowserProfiles)
@@ -235,17 +236,19 @@ export const makeWith = Effect.fnUntraced(function*(
     cookies: Option.getOrUndefined(cookies),
     profiles: Option.getOrUndefined(profiles),
     rateLimit,
-    retrySchedule
+    retrySchedule,
+    transportDeadlines
   })
   const maxBytes = resolved.maxBodyBytes
 
+  /** The response, with readers made only when one is asked for; the body is read once. */
   const respond = (received: Pipeline.Received): Effect.Effect<ClientResponse> => {
     let used = false
-    const once = <A>(read: Effect.Effect<A, ClientError>): Effect.Effect<A, ClientError> =>
+    const once = <A>(read: () => Effect.Effect<A, ClientError>): Effect.Effect<A, ClientError> =>
       Effect.suspend(() => {
         if (used) return Effect.die(new Error("the response body was already read"))
         used = true
-        return read
+        return read()
       })
     return Effect.succeed({
       status: received.response.status,
@@ -253,10 +256,18 @@ export const makeWith = Effect.fnUntraced(function*(
       url: received.url,
       requestId: received.context.requestId,
       attempt: received.attempt,
-      text: once(Body.text(received, maxBytes)),
-      bytes: once(Body.bytes(received, maxBytes)),
-      json: once(decodeWith(Schema.Unknown, received, maxBytes)),
-      stream: Stream.unwrap(once(Effect.succeed(Body.stream(received))))
+      get text() {
+        return once(() => Body.text(received, maxBytes))
+      },
+      get bytes() {
+        return once(() => Body.bytes(received, maxBytes))
+      },
+      get json() {
+        return once(() => decodeWith(Schema.Unknown, received, maxBytes))
+      },
+      get stream() {
+        return Stream.unwrap(once(() => Effect.succeed(Body.stream(received))))
+      }
     })
   }
 
@@ -309,7 +320,7 @@ export const make = (
     const { retrySchedule, ...config } = options
     const resolved = yield* ClientConfig.resolve(config)
     const transport = yield* Transport.makeUndici(resolved)
-    return yield* makeWith(resolved, transport, retrySchedule)
+    return yield* makeWith(resolved, transport, retrySchedule, true)
   })
 
 /**
@@ -334,7 +345,7 @@ export const layerConfig = (prefix = "httpkit"): Layer.Layer<ResilientClient, Cl
     Effect.gen(function*() {
       const resolved = yield* ClientConfig.fromConfig(prefix)
       const transport = yield* Transport.makeUndici(resolved)
-      return yield* makeWith(resolved, transport)
+      return yield* makeWith(resolved, transport, undefined, true)
     })
   )
 

@@ -3,6 +3,9 @@
  * and an idle deadline between chunks, with transport failures mapped to the
  * client's errors. A body that ends before its `Content-Length`, or a chunked
  * body without its end, fails (RELIABILITY 5); it never reads as complete.
+ *
+ * With our undici dispatcher the idle deadline is undici's `bodyTimeout`;
+ * over any other transport it is timed here.
  */
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
@@ -13,14 +16,21 @@ import type { Received } from "./pipeline.ts"
 const causeOf = (error: unknown): unknown => (error as { reason?: { cause?: unknown } }).reason?.cause ?? error
 
 const idleTimeout = (received: Received) =>
-  new TimeoutError({ ...received.context, retryable: true, phase: "idle", timeoutMillis: received.idleMillis })
+  new TimeoutError({ ...received.context, retryable: true, phase: "idle", timeoutMillis: received.deadlines.idle })
+
+const mapFailure = (received: Received) => (error: unknown) =>
+  fromTransport(causeOf(error), received.context, received.deadlines)
 
 /** The body as a stream that fails on an idle gap or a broken connection. */
-export const stream = (received: Received): Stream.Stream<Uint8Array, ClientError> =>
-  received.response.stream.pipe(
-    Stream.mapError((error) => fromTransport(causeOf(error), received.context, 0)),
-    Stream.timeoutOrElse({ duration: received.idleMillis, orElse: () => Stream.fail(idleTimeout(received)) })
-  )
+export const stream = (received: Received): Stream.Stream<Uint8Array, ClientError> => {
+  const body = Stream.mapError(received.response.stream, mapFailure(received))
+  return received.transportDeadlines
+    ? body
+    : Stream.timeoutOrElse(body, {
+      duration: received.deadlines.idle,
+      orElse: () => Stream.fail(idleTimeout(received))
+    })
+}
 
 /** The whole body, at most `maxBytes`. */
 export const bytes = (received: Received, maxBytes: number): Effect.Effect<Uint8Array, ClientError> => {
@@ -30,10 +40,22 @@ export const bytes = (received: Received, maxBytes: number): Effect.Effect<Uint8
   const declared = response.headers["content-length"]
   const length = declared === undefined ? undefined : Number(declared)
   if (length !== undefined && length > maxBytes) {
+    // Not read at all; the connection is released when the response is dropped.
     return Effect.andThen(
       response.stream.pipe(Stream.runDrain, Effect.timeout(0), Effect.ignore),
       Effect.fail(tooLarge())
     )
+  }
+  if (length !== undefined && Number.isSafeInteger(length)) {
+    // A known, allowed length: read it in one go (undici checks the length and enforces the idle deadline).
+    const read = Effect.mapError(response.arrayBuffer, mapFailure(received))
+    const timed = received.transportDeadlines
+      ? read
+      : Effect.timeoutOrElse(read, {
+        duration: received.deadlines.idle,
+        orElse: () => Effect.fail(idleTimeout(received))
+      })
+    return Effect.map(timed, (buffer) => new Uint8Array(buffer))
   }
   return Effect.suspend(() => {
     const chunks: Array<Uint8Array> = []

@@ -77,16 +77,21 @@ export interface ErrorContext {
 
 /**
  * A transport failure as a `ConnectionError`, or a `TimeoutError` for
- * undici's connect timeout.
+ * undici's connect, headers and body (idle) timeouts.
  */
 export const fromTransport = (
   cause: unknown,
   context: ErrorContext,
-  connectTimeoutMillis: number
+  deadlines: { readonly connect: number; readonly headers: number; readonly idle: number }
 ): ConnectionError | TimeoutError => {
   const { code, detail, syscall } = describeCause(cause)
-  if (code === "UND_ERR_CONNECT_TIMEOUT") {
-    return new TimeoutError({ ...context, retryable: true, phase: "connect", timeoutMillis: connectTimeoutMillis })
+  switch (code) {
+    case "UND_ERR_CONNECT_TIMEOUT":
+      return new TimeoutError({ ...context, retryable: true, phase: "connect", timeoutMillis: deadlines.connect })
+    case "UND_ERR_HEADERS_TIMEOUT":
+      return new TimeoutError({ ...context, retryable: true, phase: "headers", timeoutMillis: deadlines.headers })
+    case "UND_ERR_BODY_TIMEOUT":
+      return new TimeoutError({ ...context, retryable: true, phase: "idle", timeoutMillis: deadlines.idle })
   }
   return new ConnectionError({
     ...context,

@@ -10,9 +10,11 @@
  * re-runs request preprocessing and adds fibers and spans per attempt, which
  * is where a stacked pipeline spends its CPU (see bench/client.ts).
  */
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import type * as Fiber from "effect/Fiber"
 import * as Headers from "effect/http/Headers"
 import type * as HttpBody from "effect/http/HttpBody"
 import * as HttpClient from "effect/http/HttpClient"
@@ -25,6 +27,7 @@ import type * as CircuitBreaker from "effect/persistence/CircuitBreaker"
 import * as Pull from "effect/Pull"
 import * as Random from "effect/Random"
 import * as Redacted from "effect/Redacted"
+import * as References from "effect/References"
 import * as Schedule from "effect/Schedule"
 import type { Resolved } from "../ClientConfig.ts"
 import {
@@ -41,6 +44,7 @@ import * as RetryAfter from "../RetryAfter.ts"
 import type { Bulkhead } from "./bulkhead.ts"
 import { type ErrorContext, fromTransport } from "./failure.ts"
 import * as Redirect from "./redirect.ts"
+import type { DeadlineOptions } from "./transport.ts"
 
 /** What the pipeline needs from an auth provider (`Auth.Auth`). */
 export interface AuthHook {
@@ -112,6 +116,11 @@ export interface PipelineEnv {
   readonly profiles: ProfileHook | undefined
   readonly rateLimit: RateLimitHook | undefined
   readonly retrySchedule: Schedule.Schedule<unknown, ClientError> | undefined
+  /**
+   * Whether the transport enforces the headers and idle deadlines itself (our
+   * undici dispatcher does); otherwise the pipeline times them with Effect.
+   */
+  readonly transportDeadlines: boolean
 }
 
 /** What an attempt hands to the consumer of a response. */
@@ -120,7 +129,16 @@ export interface Received {
   readonly context: ErrorContext
   readonly url: URL
   readonly attempt: number
-  readonly idleMillis: number
+  readonly deadlines: Deadlines
+  /** Whether the transport enforces the idle deadline itself. */
+  readonly transportDeadlines: boolean
+}
+
+/** The deadlines of one call, in milliseconds. */
+export interface Deadlines {
+  readonly connect: number
+  readonly headers: number
+  readonly idle: number
 }
 
 const ok = (status: number): boolean => status >= 200 && status < 300
@@ -141,19 +159,17 @@ const levels = {
 /**
  * Logs one structured line per attempt (request id, method, redacted URL,
  * status, attempt, duration, error tag) at the configured level, or nothing.
- * Skipped entirely, at no cost, when that level is below the minimum.
+ * Whether a call logs is decided once per call from the fiber's minimum level,
+ * so a disabled level costs nothing per attempt.
  */
 const attemptLogger = (logging: Resolved["logging"]) => {
   if (logging.level === "none") return undefined
-  const level = levels[logging.level]
-  const log = Effect.logWithLevel(level)
+  const log = Effect.logWithLevel(levels[logging.level])
   const jsonLoggers = new Set([Logger.consoleJson])
-  return (fields: Record<string, string | number>): Effect.Effect<void> =>
-    Effect.flatMap(LogLevel.isEnabled(level), (enabled) => {
-      if (!enabled) return Effect.void
-      const line = Effect.annotateLogs(log("http attempt"), fields)
-      return logging.json ? Effect.provideService(line, Logger.CurrentLoggers, jsonLoggers) : line
-    })
+  return (fields: Record<string, string | number>): Effect.Effect<void> => {
+    const line = Effect.annotateLogs(log("http attempt"), fields)
+    return logging.json ? Effect.provideService(line, Logger.CurrentLoggers, jsonLoggers) : line
+  }
 }
 
 const unsafeValue = /[\r\n\0]/
@@ -206,6 +222,9 @@ export const make = (env: PipelineEnv) => {
   ])
   const idempotentMethods = options.retry.methods
   const logAttempt = attemptLogger(options.logging)
+  const logLevel = options.logging.level === "none" ? undefined : levels[options.logging.level]
+  const logEnabled = (fiber: Fiber.Fiber<unknown, unknown>): boolean =>
+    logLevel !== undefined && LogLevel.isGreaterThanOrEqualTo(logLevel, fiber.getRef(References.MinimumLogLevel))
   // Spans of the transport redact every header and query parameter we treat as secret (RELIABILITY 8).
   const redactedHeaderNames: ReadonlyArray<string> = [...secretNames]
   const redactedParams: ReadonlyArray<RegExp> = [Redact.secretParamPattern]
@@ -226,7 +245,7 @@ export const make = (env: PipelineEnv) => {
     call: CallOptions,
     consume: (received: Received) => Effect.Effect<A, E, R>
   ): Effect.Effect<A, ClientError | E, R> =>
-    Effect.suspend(() => {
+    Effect.withFiber((fiber) => {
       const upper = method.toUpperCase()
       const requestId = call.requestId ?? crypto.randomUUID()
       const built = buildUrl(options.baseUrl, input, call.query)
@@ -290,6 +309,11 @@ export const make = (env: PipelineEnv) => {
         attempt: toMillis(call.timeout?.attempt, options.timeout.attempt),
         total: toMillis(call.timeout?.total, options.timeout.total)
       }
+      const deadlines: Deadlines = { connect: options.timeout.connect, headers: timeouts.headers, idle: timeouts.idle }
+      const ownDeadlines: DeadlineOptions | undefined =
+        call.timeout?.headers === undefined && call.timeout?.idle === undefined
+          ? undefined
+          : { httpkitHeadersTimeout: timeouts.headers, httpkitBodyTimeout: timeouts.idle }
       const maxAttempts = call.retry === false ? 1 : call.retry?.maxAttempts ?? options.retry.maxAttempts
       const schedule = call.retry === false ? undefined : call.retry?.schedule ?? env.retrySchedule
       const accept = call.acceptStatus ?? ok
@@ -333,24 +357,33 @@ export const make = (env: PipelineEnv) => {
                 ? HttpClientRequest.removeHeader(current, "cookie")
                 : HttpClientRequest.setHeader(current, "cookie", cookie)
             }
-            const response = yield* send(current).pipe(
+            const sent = send(current).pipe(
               Effect.catch((error) =>
                 Effect.fail(
-                  fromTransport(
-                    (error as { reason?: { cause?: unknown } }).reason?.cause ?? error,
-                    context,
-                    options.timeout.connect
-                  )
+                  fromTransport((error as { reason?: { cause?: unknown } }).reason?.cause ?? error, context, deadlines)
                 )
-              ),
-              Effect.timeoutOrElse({
-                duration: timeouts.headers,
+              )
+            )
+            const response = yield* env.transportDeadlines
+              ? (ownDeadlines === undefined
+                ? sent
+                : Effect.provideService(
+                  sent,
+                  NodeHttpClient.UndiciOptions,
+                  ownDeadlines as typeof NodeHttpClient.UndiciOptions.Service
+                ))
+              : Effect.timeoutOrElse(sent, {
+                duration: deadlines.headers,
                 orElse: () =>
                   Effect.fail(
-                    new TimeoutError({ ...context, retryable: true, phase: "headers", timeoutMillis: timeouts.headers })
+                    new TimeoutError({
+                      ...context,
+                      retryable: true,
+                      phase: "headers",
+                      timeoutMillis: deadlines.headers
+                    })
                   )
               })
-            )
             if (env.cookies !== undefined) {
               const setCookie = response.headers["set-cookie"]
               if (setCookie !== undefined) {
@@ -407,7 +440,14 @@ export const make = (env: PipelineEnv) => {
               continue
             }
             if (accept(response.status)) {
-              return yield* consume({ response, context, url: currentUrl, attempt: number, idleMillis: timeouts.idle })
+              return yield* consume({
+                response,
+                context,
+                url: currentUrl,
+                attempt: number,
+                deadlines,
+                transportDeadlines: env.transportDeadlines
+              })
             }
             const now = yield* Clock.currentTimeMillis
             const retryAfterMillis = RetryAfter.parse(response.headers["retry-after"], now)
@@ -425,20 +465,12 @@ export const make = (env: PipelineEnv) => {
             }
             return yield* error
           }
-        }).pipe(
-          Effect.timeoutOrElse({
-            duration: timeouts.attempt,
-            orElse: () =>
-              Effect.fail(
-                new TimeoutError({ ...context, retryable: true, phase: "attempt", timeoutMillis: timeouts.attempt })
-              )
-          })
-        )
+        })
 
       let profileOfCall: { readonly headers: ReadonlyArray<readonly [string, string]> } | undefined
 
       /** An attempt, with its log line. */
-      const loggedAttempt = logAttempt === undefined ?
+      const loggedAttempt = logAttempt === undefined || !logEnabled(fiber) ?
         attempt :
         (number: number) =>
           Effect.flatMap(Clock.currentTimeMillis, (started) =>
@@ -481,19 +513,26 @@ export const make = (env: PipelineEnv) => {
         let stepper: ((now: number, input: ClientError) => Effect.Effect<number | undefined, never>) | undefined
         let refreshed = false
         for (let number = 1;; number++) {
-          // An attempt still running at the deadline ends just before it, inside the breaker, so a
+          // One timer per attempt: the attempt's own deadline, or the call's when that comes first. An
+          // attempt still running at the call's deadline ends just before it, inside the breaker, so a
           // service that hangs counts as failing (the outer timeout would be seen as an interruption).
           const left = deadline - (yield* Clock.currentTimeMillis) - deadlineMargin
+          const byTotal = left < timeouts.attempt
           const exit = yield* Effect.result(
-            left >= timeouts.attempt ? loggedAttempt(number) : loggedAttempt(number).pipe(
-              Effect.timeoutOrElse({
-                duration: Math.max(0, left),
-                orElse: () =>
-                  Effect.fail(
-                    new TimeoutError({ ...context, retryable: false, phase: "total", timeoutMillis: timeouts.total })
-                  )
-              })
-            )
+            Effect.timeoutOrElse(loggedAttempt(number), {
+              duration: byTotal ? Math.max(0, left) : timeouts.attempt,
+              orElse: () =>
+                Effect.fail(
+                  byTotal
+                    ? new TimeoutError({ ...context, retryable: false, phase: "total", timeoutMillis: timeouts.total })
+                    : new TimeoutError({
+                      ...context,
+                      retryable: true,
+                      phase: "attempt",
+                      timeoutMillis: timeouts.attempt
+                    })
+                )
+            })
           )
           if (exit._tag === "Success") return exit.success
           const failure = exit.failure
@@ -553,12 +592,16 @@ export const make = (env: PipelineEnv) => {
       }
       if (env.rateLimit !== undefined) program = Effect.andThen(env.rateLimit.acquire(limiterRequest), program)
       if (env.bulkhead !== undefined) program = env.bulkhead.run(key, context, program)
-      return Effect.flatMap(Clock.currentTimeMillis, (now) => {
+      const started = Effect.flatMap(Clock.currentTimeMillis, (now) => {
         deadline = now + timeouts.total
         return program
       }).pipe(
         Effect.provideService(Headers.CurrentRedactedNames, redactedHeaderNames),
-        Effect.provideService(UrlParams.CurrentRedactedNames, redactedParams),
+        Effect.provideService(UrlParams.CurrentRedactedNames, redactedParams)
+      )
+      // The retry loop never outlives the deadline; only a bulkhead or limiter wait outside it can.
+      if (env.bulkhead === undefined && env.rateLimit === undefined) return started
+      return started.pipe(
         Effect.timeoutOrElse({
           duration: timeouts.total,
           orElse: () =>
