@@ -56,6 +56,7 @@ import { type ClientError, DecodeError } from "./ClientError.ts"
 import * as CookieJar from "./CookieJar.ts"
 import * as Body from "./internal/body.ts"
 import * as Bulkhead from "./internal/bulkhead.ts"
+import * as MemoryBreaker from "./internal/memoryBreaker.ts"
 import * as Pipeline from "./internal/pipeline.ts"
 import * as Transport from "./internal/transport.ts"
 
@@ -211,17 +212,31 @@ export const makeWith = Effect.fnUntraced(function*(
   const profiles = yield* Effect.serviceOption(BrowserProfile.BrowserProfiles)
   const cookies = yield* Effect.serviceOption(CookieJar.ClientCookies)
   const rateLimit = yield* RateLimit
-  let breaker: CircuitBreaker.CircuitBreaker | undefined
+  // Memory by default (no per-call fiber or store round trip); Effect's breaker over a store in context.
+  let breaker: Pipeline.PipelineEnv["breaker"]
   if (resolved.circuitBreaker.enabled) {
-    const make = CircuitBreaker.make({
-      tripPolicy: CircuitBreaker.consecutive(resolved.circuitBreaker.failureThreshold),
-      openDuration: resolved.circuitBreaker.openDuration,
-      onStoreError: "allow"
-    })
     const store = yield* Effect.serviceOption(CircuitBreaker.CircuitBreakerStore)
     breaker = Option.isSome(store)
-      ? yield* Effect.provideService(make, CircuitBreaker.CircuitBreakerStore, store.value)
-      : yield* Effect.provide(make, CircuitBreaker.layerStoreMemory())
+      ? {
+        _tag: "Effect",
+        breaker: yield* Effect.provideService(
+          CircuitBreaker.make({
+            tripPolicy: CircuitBreaker.consecutive(resolved.circuitBreaker.failureThreshold),
+            openDuration: resolved.circuitBreaker.openDuration,
+            onStoreError: "allow"
+          }),
+          CircuitBreaker.CircuitBreakerStore,
+          store.value
+        )
+      }
+      : {
+        _tag: "Memory",
+        breaker: MemoryBreaker.make(
+          resolved.circuitBreaker.failureThreshold,
+          resolved.circuitBreaker.openDuration,
+          Pipeline.halfOpenRetryMillis
+        )
+      }
   }
   const bulkhead = resolved.bulkhead.maxConcurrency === undefined
     ? undefined

@@ -43,6 +43,7 @@ import * as Redact from "../Redact.ts"
 import * as RetryAfter from "../RetryAfter.ts"
 import type { Bulkhead } from "./bulkhead.ts"
 import { type ErrorContext, fromTransport } from "./failure.ts"
+import * as MemoryBreaker from "./memoryBreaker.ts"
 import * as Redirect from "./redirect.ts"
 import type { DeadlineOptions } from "./transport.ts"
 
@@ -109,7 +110,11 @@ export interface CallOptions {
 export interface PipelineEnv {
   readonly options: Resolved
   readonly transport: HttpClient.HttpClient
-  readonly breaker: CircuitBreaker.CircuitBreaker | undefined
+  /** The in-memory breaker, or Effect's `CircuitBreaker` over a shared store; none when disabled. */
+  readonly breaker:
+    | { readonly _tag: "Memory"; readonly breaker: MemoryBreaker.MemoryBreaker }
+    | { readonly _tag: "Effect"; readonly breaker: CircuitBreaker.CircuitBreaker }
+    | undefined
   readonly bulkhead: Bulkhead | undefined
   readonly auth: AuthHook | undefined
   readonly cookies: CookieHook | undefined
@@ -144,7 +149,7 @@ export interface Deadlines {
 const ok = (status: number): boolean => status >= 200 && status < 300
 
 /** The retry hint given while a half-open circuit's probe runs, at most. */
-const halfOpenRetryMillis = 1_000
+export const halfOpenRetryMillis = 1_000
 /** How far before the call's deadline a running attempt is cut, so it ends inside the breaker. */
 const deadlineMargin = 5
 
@@ -571,11 +576,16 @@ export const make = (env: PipelineEnv) => {
       })
 
       let program: Effect.Effect<A, ClientError | E, R> = retryLoop as Effect.Effect<A, ClientError | E, R>
-      if (env.breaker !== undefined) {
-        program = env.breaker.execute(program, { key, classify: classifyForBreaker }).pipe(
+      if (env.breaker?._tag === "Memory") {
+        program = env.breaker.breaker.execute(key, program, outcomeOf, (refusal) =>
+          new CircuitOpenError({ ...context, retryable: true, key, retryAfterMillis: refusal.retryAfterMillis }))
+      } else if (env.breaker?._tag === "Effect") {
+        program = env.breaker.breaker.execute(program, { key, classify: classifyForBreaker }).pipe(
           Effect.catchTag("CircuitBreakerError", (error) => {
             const reason = (error as CircuitBreaker.CircuitBreakerError).reason
-            if (reason._tag === "CircuitBreakerStoreError") return Effect.die(error)
+            if (reason._tag === "CircuitBreakerStoreError") {
+              return Effect.die(error)
+            }
             return Effect.fail(
               new CircuitOpenError({
                 ...context,
@@ -590,8 +600,12 @@ export const make = (env: PipelineEnv) => {
           })
         ) as Effect.Effect<A, ClientError | E, R>
       }
-      if (env.rateLimit !== undefined) program = Effect.andThen(env.rateLimit.acquire(limiterRequest), program)
-      if (env.bulkhead !== undefined) program = env.bulkhead.run(key, context, program)
+      if (env.rateLimit !== undefined) {
+        program = Effect.andThen(env.rateLimit.acquire(limiterRequest), program)
+      }
+      if (env.bulkhead !== undefined) {
+        program = env.bulkhead.run(key, context, program)
+      }
       const started = Effect.flatMap(Clock.currentTimeMillis, (now) => {
         deadline = now + timeouts.total
         return program
@@ -600,7 +614,9 @@ export const make = (env: PipelineEnv) => {
         Effect.provideService(UrlParams.CurrentRedactedNames, redactedParams)
       )
       // The retry loop never outlives the deadline; only a bulkhead or limiter wait outside it can.
-      if (env.bulkhead === undefined && env.rateLimit === undefined) return started
+      if (env.bulkhead === undefined && env.rateLimit === undefined) {
+        return started
+      }
       return started.pipe(
         Effect.timeoutOrElse({
           duration: timeouts.total,
@@ -648,29 +664,36 @@ const isClientError = (error: unknown): error is ClientError =>
   typeof error === "object" && error !== null && clientErrorTags.has((error as { _tag?: string })._tag ?? "")
 
 /** The breaker sees one outcome per call: the remote service's failures count, the caller's mistakes do not. */
-const classifyForBreaker = (exit: { readonly _tag: string; readonly cause?: unknown }) => {
-  if (exit._tag === "Success") return breakerSuccess
+/** How a call's outcome counts for the breaker. */
+const outcomeOf = (exit: { readonly _tag: string; readonly cause?: unknown }): MemoryBreaker.Outcome => {
+  if (exit._tag === "Success") return "Success"
   const error = findError(exit.cause)
-  if (error === undefined) return breakerIgnored
+  if (error === undefined) return "Ignored"
   switch (error._tag) {
     case "ConnectionError":
     case "ServiceUnavailableError":
     case "ServerError":
     case "ServerTimeoutError":
-      return breakerFailure
+      return "Failure"
     case "TimeoutError":
       // "total" inside the breaker means an attempt was in flight at the deadline (the loop never sleeps past it).
-      return error.phase === "bulkhead" ? breakerIgnored : breakerFailure
+      return error.phase === "bulkhead" ? "Ignored" : "Failure"
     case "RateLimitedError":
-      return breakerIgnored
+      return "Ignored"
     default:
-      return breakerSuccess
+      return "Success"
   }
 }
 
-const breakerSuccess: CircuitBreaker.Outcome = { _tag: "Success" } as CircuitBreaker.Outcome
-const breakerIgnored: CircuitBreaker.Outcome = { _tag: "Ignored" } as CircuitBreaker.Outcome
-const breakerFailure: CircuitBreaker.Outcome = { _tag: "Failure" } as CircuitBreaker.Outcome
+const effectOutcomes: Record<MemoryBreaker.Outcome, CircuitBreaker.Outcome> = {
+  Success: { _tag: "Success" } as CircuitBreaker.Outcome,
+  Ignored: { _tag: "Ignored" } as CircuitBreaker.Outcome,
+  Failure: { _tag: "Failure" } as CircuitBreaker.Outcome
+}
+
+/** The breaker sees one outcome per call: the remote service's failures count, the caller's mistakes do not. */
+const classifyForBreaker = (exit: { readonly _tag: string; readonly cause?: unknown }) =>
+  effectOutcomes[outcomeOf(exit)]
 
 /** The failure value of a cause, whatever its type. */
 const findFailure = (cause: unknown): unknown => {

@@ -1,0 +1,110 @@
+/**
+ * The default circuit breaker: per key, in this process's memory, with no
+ * fiber, scope or store round trip per call. Used when no
+ * `CircuitBreakerStore` is in context; with one (for example Effect's Redis
+ * store) the pipeline uses Effect's `CircuitBreaker` instead, so state is
+ * shared between processes.
+ *
+ * Semantics match Effect's consecutive-failure breaker: `threshold`
+ * consecutive failures open the circuit for `openDuration`; then one call is
+ * let through as a probe (others are refused while it runs); its success
+ * closes the circuit, its failure opens it again; an ignored or interrupted
+ * probe frees the slot. Time comes from the fiber's `Clock`, so `TestClock`
+ * drives it in tests.
+ */
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import type * as Exit from "effect/Exit"
+
+/** How a call's outcome counts. */
+export type Outcome = "Success" | "Failure" | "Ignored"
+
+/** A refusal: the circuit is open (with the time left), or half-open with its probe running. */
+export interface Refusal {
+  readonly _tag: "Refused"
+  readonly state: "Open" | "HalfOpen"
+  readonly retryAfterMillis: number
+}
+
+interface Circuit {
+  failures: number
+  /** When the circuit opened; undefined while closed. */
+  openedAt: number | undefined
+  probing: boolean
+}
+
+/** Most circuits kept; closed circuits with no failures are dropped first. */
+const maxKeys = 10_000
+
+export interface MemoryBreaker {
+  readonly execute: <A, E, R>(
+    key: string,
+    effect: Effect.Effect<A, E, R>,
+    classify: (exit: Exit.Exit<A, E>) => Outcome,
+    refused: (refusal: Refusal) => E
+  ) => Effect.Effect<A, E, R>
+}
+
+export const make = (threshold: number, openDurationMillis: number, halfOpenRetryMillis: number): MemoryBreaker => {
+  const circuits = new Map<string, Circuit>()
+
+  const circuitFor = (key: string): Circuit => {
+    let circuit = circuits.get(key)
+    if (circuit === undefined) {
+      if (circuits.size >= maxKeys) {
+        for (const [name, candidate] of circuits) {
+          if (candidate.openedAt === undefined && candidate.failures === 0) {
+            circuits.delete(name)
+            break
+          }
+        }
+      }
+      circuit = { failures: 0, openedAt: undefined, probing: false }
+      circuits.set(key, circuit)
+    }
+    return circuit
+  }
+
+  return {
+    execute: (key, effect, classify, refused) =>
+      Effect.withFiber((fiber) => {
+        const now = fiber.getRef(Clock.Clock).currentTimeMillisUnsafe()
+        const circuit = circuitFor(key)
+        let probe = false
+        if (circuit.openedAt !== undefined) {
+          const left = circuit.openedAt + openDurationMillis - now
+          if (left > 0) return Effect.fail(refused({ _tag: "Refused", state: "Open", retryAfterMillis: left }))
+          if (circuit.probing) {
+            return Effect.fail(
+              refused({
+                _tag: "Refused",
+                state: "HalfOpen",
+                retryAfterMillis: Math.min(openDurationMillis, halfOpenRetryMillis)
+              })
+            )
+          }
+          circuit.probing = true
+          probe = true
+        }
+        return Effect.onExit(effect, (exit) =>
+          Effect.sync(() => {
+            const outcome: Outcome = exit._tag === "Failure" && isInterruptOnly(exit) ? "Ignored" : classify(exit)
+            if (probe) circuit.probing = false
+            if (outcome === "Success") {
+              circuit.failures = 0
+              circuit.openedAt = undefined
+            } else if (outcome === "Failure") {
+              circuit.failures += 1
+              if (probe || circuit.failures >= threshold) {
+                circuit.openedAt = fiber.getRef(Clock.Clock).currentTimeMillisUnsafe()
+              }
+            }
+          }))
+      })
+  }
+}
+
+const isInterruptOnly = (exit: Exit.Exit<unknown, unknown>): boolean => {
+  const reasons = (exit as { cause?: { reasons?: ReadonlyArray<{ _tag: string }> } }).cause?.reasons ?? []
+  return reasons.length > 0 && reasons.every((reason) => reason._tag === "Interrupt")
+}
