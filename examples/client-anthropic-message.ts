@@ -15,9 +15,8 @@
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as Auth from "@httpkit/client/Auth"
 import * as ResilientClient from "@httpkit/client/ResilientClient"
-import * as TestServer from "@httpkit/testing/TestServer"
 import { Console, Effect, Layer, Schema } from "effect"
-import { parseArgs } from "node:util"
+import { serverUrl } from "./server.ts"
 
 /** The part of a `message` this program uses. */
 const Message = Schema.Struct({
@@ -33,15 +32,6 @@ const Message = Schema.Struct({
 const RequestLog = Schema.Array(
   Schema.Struct({ path: Schema.String, headers: Schema.Record(Schema.String, Schema.String) })
 )
-
-/** The base URL given with `--url`, or an embedded server's. */
-const serverUrl = Effect.gen(function*() {
-  const { values } = parseArgs({ options: { url: { type: "string" } } })
-  if (values.url !== undefined) return values.url.replace(/\/$/, "")
-  const server = yield* TestServer.make()
-  yield* Console.log(`fault-injection server embedded at ${server.url}`)
-  return server.url
-})
 
 const program = Effect.gen(function*() {
   const client = yield* ResilientClient.ResilientClient

@@ -16,24 +16,14 @@
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as Auth from "@httpkit/client/Auth"
 import * as ResilientClient from "@httpkit/client/ResilientClient"
-import * as TestServer from "@httpkit/testing/TestServer"
 import { Console, Effect, Layer, Schema } from "effect"
-import { parseArgs } from "node:util"
+import { serverUrl } from "./server.ts"
 
 const Token = Schema.Struct({ token: Schema.String, token_generation: Schema.Number })
 const Authenticated = Schema.Struct({ authenticated: Schema.Boolean, token_generation: Schema.Number })
 const RequestLog = Schema.Array(
   Schema.Struct({ path: Schema.String, headers: Schema.Record(Schema.String, Schema.String) })
 )
-
-/** The base URL given with `--url`, or an embedded server's. */
-const serverUrl = Effect.gen(function*() {
-  const { values } = parseArgs({ options: { url: { type: "string" } } })
-  if (values.url !== undefined) return values.url.replace(/\/$/, "")
-  const server = yield* TestServer.make()
-  yield* Console.log(`fault-injection server embedded at ${server.url}`)
-  return server.url
-})
 
 const program = Effect.gen(function*() {
   const client = yield* ResilientClient.ResilientClient

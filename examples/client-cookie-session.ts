@@ -18,22 +18,12 @@ import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { ClientCookies } from "@httpkit/client/CookieJar"
 import * as ResilientClient from "@httpkit/client/ResilientClient"
-import * as TestServer from "@httpkit/testing/TestServer"
 import { Console, Effect, FileSystem, Layer, Schema } from "effect"
 import { join } from "node:path"
-import { parseArgs } from "node:util"
+import { serverUrl } from "./server.ts"
 
 /** What `/cookies` answers: the cookies it received. */
 const Received = Schema.Struct({ cookies: Schema.Record(Schema.String, Schema.String) })
-
-/** The base URL given with `--url`, or an embedded server's. */
-const serverUrl = Effect.gen(function*() {
-  const { values } = parseArgs({ options: { url: { type: "string" } } })
-  if (values.url !== undefined) return values.url.replace(/\/$/, "")
-  const server = yield* TestServer.make()
-  yield* Console.log(`fault-injection server embedded at ${server.url}`)
-  return server.url
-})
 
 /** The client, with a cookie jar persisted to `file`. */
 const clientWithJar = (baseUrl: string, file: string) =>

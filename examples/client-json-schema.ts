@@ -12,9 +12,8 @@
  */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as ResilientClient from "@httpkit/client/ResilientClient"
-import * as TestServer from "@httpkit/testing/TestServer"
 import { Console, Effect, Schema } from "effect"
-import { parseArgs } from "node:util"
+import { serverUrl } from "./server.ts"
 
 /** What `GET /msg` answers (fields not named here are ignored). */
 const Message = Schema.Struct({
@@ -25,15 +24,6 @@ const Message = Schema.Struct({
 
 /** A Schema that `/echo` does not satisfy: it has no `message_id`. */
 const NotAnEcho = Schema.Struct({ message_id: Schema.String })
-
-/** The base URL given with `--url`, or an embedded server's. */
-const serverUrl = Effect.gen(function*() {
-  const { values } = parseArgs({ options: { url: { type: "string" } } })
-  if (values.url !== undefined) return values.url.replace(/\/$/, "")
-  const server = yield* TestServer.make()
-  yield* Console.log(`fault-injection server embedded at ${server.url}`)
-  return server.url
-})
 
 const program = Effect.gen(function*() {
   const client = yield* ResilientClient.ResilientClient

@@ -16,9 +16,8 @@
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as Auth from "@httpkit/client/Auth"
 import * as ResilientClient from "@httpkit/client/ResilientClient"
-import * as TestServer from "@httpkit/testing/TestServer"
 import { Console, Context, Effect, Layer, Schema } from "effect"
-import { parseArgs } from "node:util"
+import { serverUrl } from "./server.ts"
 
 /** The part of a `chat.completion` this program uses. */
 const ChatCompletion = Schema.Struct({
@@ -35,15 +34,6 @@ const ChatCompletion = Schema.Struct({
 
 /** The OpenAI-compatible API's client. */
 class OpenAI extends Context.Service<OpenAI, ResilientClient.Service>()("examples/OpenAI") {}
-
-/** The base URL given with `--url`, or an embedded server's. */
-const serverUrl = Effect.gen(function*() {
-  const { values } = parseArgs({ options: { url: { type: "string" } } })
-  if (values.url !== undefined) return values.url.replace(/\/$/, "")
-  const server = yield* TestServer.make()
-  yield* Console.log(`fault-injection server embedded at ${server.url}`)
-  return server.url
-})
 
 const program = Effect.gen(function*() {
   const openai = yield* OpenAI

@@ -17,9 +17,8 @@
  */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as ResilientClient from "@httpkit/client/ResilientClient"
-import * as TestServer from "@httpkit/testing/TestServer"
 import { Console, Effect, Schema } from "effect"
-import { parseArgs } from "node:util"
+import { serverUrl } from "./server.ts"
 
 const Message = Schema.Struct({ message_id: Schema.String, deduplicated: Schema.Boolean })
 const RequestLog = Schema.Array(
@@ -28,15 +27,6 @@ const RequestLog = Schema.Array(
 
 /** Fails the example (exit code 1) when what it shows did not happen. */
 const check = (ok: boolean, what: string) => ok ? Effect.void : Effect.fail(new Error(`unexpected: ${what}`))
-
-/** The base URL given with `--url`, or an embedded server's. */
-const serverUrl = Effect.gen(function*() {
-  const { values } = parseArgs({ options: { url: { type: "string" } } })
-  if (values.url !== undefined) return values.url.replace(/\/$/, "")
-  const server = yield* TestServer.make()
-  yield* Console.log(`fault-injection server embedded at ${server.url}`)
-  return server.url
-})
 
 const main = Effect.gen(function*() {
   const baseUrl = yield* serverUrl

@@ -15,20 +15,10 @@ import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as ResilientClient from "@httpkit/client/ResilientClient"
 import * as Content from "@httpkit/testing/Content"
 import { RecordedRequests } from "@httpkit/testing/RecordedRequest"
-import * as TestServer from "@httpkit/testing/TestServer"
 import { Console, Effect, Schema } from "effect"
-import { parseArgs } from "node:util"
+import { serverUrl } from "./server.ts"
 
 const MessageAnswer = Schema.Struct({ message_id: Schema.String })
-
-/** The base URL given with `--url`, or an embedded server's. */
-const serverUrl = Effect.gen(function*() {
-  const { values } = parseArgs({ options: { url: { type: "string" } } })
-  if (values.url !== undefined) return values.url.replace(/\/$/, "")
-  const server = yield* TestServer.make()
-  yield* Console.log(`fault-injection server embedded at ${server.url}`)
-  return server.url
-})
 
 const main = Effect.gen(function*() {
   const base = yield* serverUrl
