@@ -10,20 +10,11 @@ import * as TestTransport from "@httpkit/client/TestTransport"
 import { TestServer } from "@httpkit/testing"
 import { Effect, Fiber, Layer } from "effect"
 import { TestClock } from "effect/testing"
+import { failsWith, noRetry } from "./support.ts"
 
 /** How many requests the server saw on `path`. */
 const seen = (server: TestServer.TestServer["Service"], path: string) =>
-  Effect.map(server.requests, (requests) => requests.filter((request) => request.path === path).length)
-
-/** The error a call failed with, its tag checked. */
-const failsWith = <A, E extends { readonly _tag: string }, R>(effect: Effect.Effect<A, E, R>, tag: string) =>
-  Effect.gen(function*() {
-    const error = yield* Effect.flip(effect)
-    assert.strictEqual(error._tag, tag, `expected ${tag}, got ${error._tag}: ${String(error)}`)
-    return error
-  })
-
-const noRetry = { maxAttempts: 1 } as const
+  Effect.map(server.requestsTo(path), (requests) => requests.length)
 
 describe("circuit breaker over sockets", () => {
   it.live("opens after failureThreshold consecutive 503s, rejects without a request, then a half-open probe closes it", () =>

@@ -17,31 +17,7 @@ import { ConfigProvider, Context, Deferred, Effect, Fiber, Logger, Schema } from
 import { TestClock } from "effect/testing"
 import { inspect } from "node:util"
 import * as Bulkhead from "../src/internal/bulkhead.ts"
-
-type Server = TestServer.TestServer["Service"]
-
-interface Echo {
-  readonly method: string
-  readonly path: string
-  readonly query: Readonly<Record<string, string>>
-  readonly headers: Readonly<Record<string, string>>
-  /** The request body as text. */
-  readonly body: string
-}
-
-const noRetry = { maxAttempts: 1 } as const
-
-/** The requests a server saw on `path`. */
-const on = (server: Server, path: string) =>
-  Effect.map(server.requests, (requests) => requests.filter((request) => request.path === path))
-
-/** The error a call failed with, its tag checked. */
-const failsWith = <A, E extends { readonly _tag: string }, R>(effect: Effect.Effect<A, E, R>, tag: string) =>
-  Effect.gen(function*() {
-    const error = yield* Effect.flip(effect)
-    assert.strictEqual(error._tag, tag, `expected ${tag}, got ${error._tag}: ${String(error)}`)
-    return error
-  })
+import { type Echo, failsWith, noRetry } from "./support.ts"
 
 const echoOf = (response: ResilientClient.ClientResponse) => Effect.map(response.json, (body) => body as Echo)
 
@@ -80,7 +56,7 @@ describe("methods, query, headers and bodies", () => {
       assert.strictEqual(head.status, 200)
       assert.strictEqual(yield* head.text, "")
 
-      const seen = yield* on(server, "/echo")
+      const seen = yield* server.requestsTo("/echo")
       assert.deepStrictEqual(seen.map((request) => request.method), ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"])
       // Query values repeat for arrays and are encoded on the wire.
       assert.strictEqual(new URLSearchParams(seen[0]!.query).getAll("tags").join(","), "a,b")
@@ -191,7 +167,7 @@ describe("decoding", () => {
       assert.include(error.issue, "status")
       assert.include(error.message, error.issue)
       // Not retried: the answer will not change.
-      assert.strictEqual((yield* on(server, "/health")).length, 1)
+      assert.strictEqual((yield* server.requestsTo("/health")).length, 1)
     }).pipe(Effect.scoped))
 
   it.live("a body that is not JSON fails with DecodeError", () =>
@@ -281,7 +257,7 @@ describe("body limits (RELIABILITY 13)", () => {
       assert.isBelow(bytes.byteLength, 2 * 1024 * 1024)
       assert.deepStrictEqual([bytes[0], bytes[1]], [0x1f, 0x8b])
       assert.isBelow(process.memoryUsage().rss - rss, 256 * 1024 * 1024)
-      const [request] = yield* on(server, "/files/bomb.bin")
+      const [request] = yield* server.requestsTo("/files/bomb.bin")
       assert.isUndefined(request!.headers["accept-encoding"])
 
       const tight = yield* ResilientClient.make({ retry: noRetry, maxBodyBytes: 512 * 1024 })
@@ -306,7 +282,7 @@ describe("bulkhead (RELIABILITY 13, 16)", () => {
           concurrency: "unbounded"
         })
       )
-      while ((yield* on(server, "/delay/1500")).length < 2) yield* Effect.sleep(10)
+      while ((yield* server.requestsTo("/delay/1500")).length < 2) yield* Effect.sleep(10)
       const started = Date.now()
       const error =
         (yield* failsWith(client.get(server.urlFor("/delay/1500")), "BulkheadFullError")) as BulkheadFullError
@@ -316,7 +292,7 @@ describe("bulkhead (RELIABILITY 13, 16)", () => {
       assert.strictEqual(error.maxConcurrency, 2)
       assert.isAtLeast(error.waitedMillis, 180)
       assert.isTrue(error.retryable)
-      assert.strictEqual((yield* on(server, "/delay/1500")).length, 2)
+      assert.strictEqual((yield* server.requestsTo("/delay/1500")).length, 2)
       const done = yield* Fiber.join(slow)
       assert.deepStrictEqual(done.map((response) => response.status), [200, 200])
       // Free again.
@@ -335,7 +311,7 @@ describe("bulkhead (RELIABILITY 13, 16)", () => {
         { concurrency: "unbounded" }
       )
       assert.deepStrictEqual(both.map((response) => response.status), [200, 200])
-      const [first, second] = yield* on(server, "/delay/300")
+      const [first, second] = yield* server.requestsTo("/delay/300")
       // One at a time: the second arrived after the first was answered.
       assert.isAtLeast(second!.arrivedAt - first!.arrivedAt, 250)
     }).pipe(Effect.scoped))
@@ -348,7 +324,7 @@ describe("bulkhead (RELIABILITY 13, 16)", () => {
         bulkhead: { maxConcurrency: 1, acquireTimeout: 100 }
       })
       const hanging = yield* Effect.forkChild(client.get(server.urlFor("/delay/10000")))
-      while ((yield* on(server, "/delay/10000")).length === 0) yield* Effect.sleep(10)
+      while ((yield* server.requestsTo("/delay/10000")).length === 0) yield* Effect.sleep(10)
       yield* failsWith(client.get(server.urlFor("/health")), "BulkheadFullError")
       yield* Fiber.interrupt(hanging)
       assert.strictEqual((yield* client.get(server.urlFor("/health"))).status, 200)
@@ -360,7 +336,7 @@ describe("bulkhead (RELIABILITY 13, 16)", () => {
       const second = yield* TestServer.make()
       const perHost = yield* oneSlot(true)
       const busy = yield* Effect.forkChild(perHost.get(first.urlFor("/delay/800")))
-      while ((yield* on(first, "/delay/800")).length === 0) yield* Effect.sleep(10)
+      while ((yield* first.requestsTo("/delay/800")).length === 0) yield* Effect.sleep(10)
       // The other origin is not affected; the same origin is full.
       assert.strictEqual((yield* perHost.get(second.urlFor("/health"))).status, 200)
       yield* failsWith(perHost.get(first.urlFor("/health")), "BulkheadFullError")
@@ -369,11 +345,11 @@ describe("bulkhead (RELIABILITY 13, 16)", () => {
       // Without perHost, one bulkhead for the whole client.
       const shared = yield* oneSlot(false)
       const held = yield* Effect.forkChild(shared.get(first.urlFor("/delay/800")))
-      while ((yield* on(first, "/delay/800")).length < 2) yield* Effect.sleep(10)
+      while ((yield* first.requestsTo("/delay/800")).length < 2) yield* Effect.sleep(10)
       yield* failsWith(shared.get(second.urlFor("/health")), "BulkheadFullError")
       yield* Fiber.join(held)
-      assert.strictEqual((yield* on(second, "/health")).length, 1)
-      assert.strictEqual((yield* on(first, "/health")).length, 0)
+      assert.strictEqual((yield* second.requestsTo("/health")).length, 1)
+      assert.strictEqual((yield* first.requestsTo("/health")).length, 0)
     }).pipe(Effect.scoped))
 
   it.effect("perHost keeps a busy origin's limit when many other origins come and go", () =>
@@ -469,7 +445,7 @@ describe("configuration", () => {
         assert.strictEqual(echo.headers["user-agent"], "from-env/1")
         // maxAttempts 2: one retry of a 503.
         yield* failsWith(client.get("/status/503"), "ServiceUnavailableError")
-        assert.strictEqual((yield* on(server, "/status/503")).length, 2)
+        assert.strictEqual((yield* server.requestsTo("/status/503")).length, 2)
       }).pipe(
         Effect.provide(ResilientClient.layerConfig()),
         fromEnv({
@@ -560,10 +536,10 @@ describe("configuration", () => {
       assert.strictEqual(b.headers["user-agent"], "beta")
       assert.strictEqual(alpha.config.baseUrl, first.url)
       assert.strictEqual(beta.config.baseUrl, second.url)
-      assert.strictEqual((yield* on(first, "/status/503")).length, 1)
-      assert.strictEqual((yield* on(second, "/status/503")).length, 3)
-      assert.strictEqual((yield* on(first, "/echo")).length, 1)
-      assert.strictEqual((yield* on(second, "/echo")).length, 1)
+      assert.strictEqual((yield* first.requestsTo("/status/503")).length, 1)
+      assert.strictEqual((yield* second.requestsTo("/status/503")).length, 3)
+      assert.strictEqual((yield* first.requestsTo("/echo")).length, 1)
+      assert.strictEqual((yield* second.requestsTo("/echo")).length, 1)
     }).pipe(Effect.scoped))
 })
 
@@ -655,7 +631,7 @@ describe("redaction (RELIABILITY 8)", () => {
       // A fixed request id: a random one could spell "abc" in hex.
       const requestId = "req-redaction"
       const busy = yield* Effect.forkChild(client.get(secretUrl("/delay/400"), { requestId }))
-      while ((yield* on(server, "/delay/400")).length === 0) yield* Effect.sleep(10)
+      while ((yield* server.requestsTo("/delay/400")).length === 0) yield* Effect.sleep(10)
       assertClean(yield* failsWith(client.get(secretUrl("/health"), { requestId }), "BulkheadFullError"), "bulkhead")
       yield* Fiber.join(busy)
       yield* failsWith(client.get(secretUrl("/status/500"), { requestId }), "ServerError")

@@ -8,33 +8,11 @@ import type { ClientStatusError, RedirectError } from "@httpkit/client/ClientErr
 import * as ResilientClient from "@httpkit/client/ResilientClient"
 import { TestServer, TlsTest } from "@httpkit/testing"
 import { Effect } from "effect"
+import { type Echo, failsWith, noRetry } from "./support.ts"
 
 type Server = TestServer.TestServer["Service"]
 
-interface Echo {
-  readonly method: string
-  readonly path: string
-  readonly query: Readonly<Record<string, string>>
-  readonly headers: Readonly<Record<string, string>>
-  /** The request body as text. */
-  readonly body: string
-}
-
-const noRetry = { maxAttempts: 1 } as const
-
-/** The requests a server saw on `path`. */
-const on = (server: Server, path: string) =>
-  Effect.map(server.requests, (requests) => requests.filter((request) => request.path === path))
-
 const paths = (server: Server) => Effect.map(server.requests, (requests) => requests.map((request) => request.path))
-
-/** The error a call failed with, its tag checked. */
-const failsWith = <A, E extends { readonly _tag: string }, R>(effect: Effect.Effect<A, E, R>, tag: string) =>
-  Effect.gen(function*() {
-    const error = yield* Effect.flip(effect)
-    assert.strictEqual(error._tag, tag, `expected ${tag}, got ${error._tag}: ${String(error)}`)
-    return error
-  })
 
 const redirectTo = (server: Server, target: string, status = 302) =>
   server.urlFor(`/redirect-to?url=${encodeURIComponent(target)}&status=${status}`)
@@ -89,7 +67,7 @@ describe("following redirects", () => {
       const loop = yield* ResilientClient.make({ retry: noRetry })
       const looped = (yield* failsWith(loop.get(server.urlFor("/redirect/loop")), "RedirectError")) as RedirectError
       assert.strictEqual(looped.reason, "too-many")
-      assert.strictEqual((yield* on(server, "/redirect/loop")).length, 11)
+      assert.strictEqual((yield* server.requestsTo("/redirect/loop")).length, 11)
 
       // maxHops 0: no redirect is followed.
       yield* server.reset
@@ -189,7 +167,7 @@ describe("credentials never cross an origin (RELIABILITY 6)", () => {
         }
 
         // The second origin got none of the secrets, and the rest as usual.
-        const received = yield* on(second, "/echo")
+        const received = yield* second.requestsTo("/echo")
         assert.strictEqual(received.length, 1)
         const headers = received[0]!.headers
         for (const name of secretNames) assert.isUndefined(headers[name], `${name} crossed to another origin`)
@@ -207,7 +185,7 @@ describe("credentials never cross an origin (RELIABILITY 6)", () => {
       for (const status of [301, 302, 303, 307, 308]) {
         yield* server.reset
         yield* client.get(redirectTo(server, server.urlFor("/echo"), status), { headers: credentials })
-        const received = yield* on(server, "/echo")
+        const received = yield* server.requestsTo("/echo")
         assert.strictEqual(received.length, 1)
         for (const name of secretNames) {
           assert.strictEqual(
@@ -227,7 +205,7 @@ describe("credentials never cross an origin (RELIABILITY 6)", () => {
       const back = redirectTo(second, first.urlFor("/echo"), 307)
       const response = yield* client.get(redirectTo(first, back, 307), { headers: credentials })
       assert.strictEqual(response.url.href, first.urlFor("/echo"))
-      const [echo] = yield* on(first, "/echo")
+      const [echo] = yield* first.requestsTo("/echo")
       for (const name of secretNames) assert.isUndefined(echo!.headers[name], `${name} came back`)
     }).pipe(Effect.scoped))
 })
@@ -281,7 +259,7 @@ describe("refused targets (RELIABILITY 7)", () => {
         })
         const response = yield* lenient.get(redirectTo(secure, plain.urlFor("/echo"), 307), { headers: credentials })
         assert.strictEqual(response.url.protocol, "http:")
-        const [echo] = yield* on(plain, "/echo")
+        const [echo] = yield* plain.requestsTo("/echo")
         for (const name of secretNames) assert.isUndefined(echo!.headers[name], `${name} crossed to http`)
       }).pipe(Effect.scoped),
     60_000
@@ -308,7 +286,7 @@ describe("refused targets (RELIABILITY 7)", () => {
       yield* server.reset
       const response = yield* client.get(`${server.rawUrl}/location-crlf?form=crlf&to=${to}&inject=${inject}`)
       assert.strictEqual(response.url.href, server.urlFor("/echo"))
-      const [echo] = yield* on(server, "/echo")
+      const [echo] = yield* server.requestsTo("/echo")
       assert.strictEqual(echo!.query, "")
       assert.isUndefined(echo!.headers["x-injected"])
     }).pipe(Effect.scoped))

@@ -40,8 +40,6 @@ const control = (url: string, method: "GET" | "POST" = "POST") =>
   })
 
 /** What the server saw on `path`, oldest first. */
-const logOf = (server: TestServer.TestServer["Service"], path: string) =>
-  Effect.map(server.requests, (requests) => requests.filter((request) => request.path === path))
 
 /** A loopback port nothing listens on: bound, noted, closed. */
 const closedPort = Effect.promise(() =>
@@ -67,7 +65,7 @@ layer(Layer.merge(TestServer.layer(), NodeHttpClient.layerUndici), { excludeTest
           const client = yield* makeClient({ retry: { maxAttempts: n + 1 } })
           const message = yield* client.getJson(server.urlFor("/msg"), Message)
           assert.strictEqual(message.method, "GET")
-          const attempts = yield* logOf(server, "/msg")
+          const attempts = yield* server.requestsTo("/msg")
           assert.lengthOf(attempts, n + 1)
           const ids = new Set(attempts.map((request) => request.headers["x-request-id"]))
           assert.strictEqual(ids.size, 1, "one x-request-id on every attempt")
@@ -86,7 +84,7 @@ layer(Layer.merge(TestServer.layer(), NodeHttpClient.layerUndici), { excludeTest
         })
         assert.strictEqual(first.method, "POST")
         assert.isFalse(first.deduplicated)
-        const attempts = yield* logOf(server, "/msg")
+        const attempts = yield* server.requestsTo("/msg")
         assert.lengthOf(attempts, 3)
         const keys = new Set(attempts.map((request) => request.headers["idempotency-key"]))
         assert.strictEqual(keys.size, 1, "one idempotency key on every attempt")
@@ -111,11 +109,11 @@ layer(Layer.merge(TestServer.layer(), NodeHttpClient.layerUndici), { excludeTest
         const error = yield* Effect.flip(client.postJson(server.urlFor("/msg"), { text: "once" }, Message))
         assert.strictEqual(error._tag, "ServiceUnavailableError")
         assert.isTrue(error.retryable, "503 is retryable, yet not for a POST without a key")
-        assert.lengthOf(yield* logOf(server, "/msg"), 1)
+        assert.lengthOf(yield* server.requestsTo("/msg"), 1)
 
         const statusError = yield* Effect.flip(client.post(server.urlFor("/status/503")))
         assert.strictEqual(statusError._tag, "ServiceUnavailableError")
-        assert.lengthOf(yield* logOf(server, "/status/503"), 1)
+        assert.lengthOf(yield* server.requestsTo("/status/503"), 1)
       }))
 
     it.effect("a POST without a key is retried after ECONNREFUSED: ConnectionError with sent: false", () =>
@@ -144,7 +142,7 @@ layer(Layer.merge(TestServer.layer(), NodeHttpClient.layerUndici), { excludeTest
         yield* control(server.urlFor("/fail/count/2?status=503"))
         const client = yield* makeClient({ retry: { idempotencyKeys: true } })
         yield* client.postJson(server.urlFor("/msg"), { n: 1 }, Message)
-        const attempts = yield* logOf(server, "/msg")
+        const attempts = yield* server.requestsTo("/msg")
         assert.lengthOf(attempts, 3)
         const keys = new Set(attempts.map((request) => request.headers["idempotency-key"]))
         assert.strictEqual(keys.size, 1)
@@ -152,7 +150,7 @@ layer(Layer.merge(TestServer.layer(), NodeHttpClient.layerUndici), { excludeTest
 
         const second = yield* client.postJson(server.urlFor("/msg"), { n: 2 }, Message)
         assert.isFalse(second.deduplicated, "a new call gets a new key")
-        const all = yield* logOf(server, "/msg")
+        const all = yield* server.requestsTo("/msg")
         assert.lengthOf(all, 4)
         assert.notStrictEqual(all[3]!.headers["idempotency-key"], all[0]!.headers["idempotency-key"])
       }))
@@ -166,11 +164,11 @@ layer(Layer.merge(TestServer.layer(), NodeHttpClient.layerUndici), { excludeTest
         assert.strictEqual(error._tag, "ServiceUnavailableError")
         if (error._tag !== "ServiceUnavailableError") return
         assert.strictEqual(error.status, 503)
-        assert.lengthOf(yield* logOf(server, "/status/503"), 4)
+        assert.lengthOf(yield* server.requestsTo("/status/503"), 4)
 
         const once = yield* Effect.flip(client.get(server.urlFor("/status/502"), { retry: false }))
         assert.strictEqual(once._tag, "ServiceUnavailableError")
-        assert.lengthOf(yield* logOf(server, "/status/502"), 1)
+        assert.lengthOf(yield* server.requestsTo("/status/502"), 1)
       }))
 
     it.effect("non-retryable statuses (404, 400) are not retried; statuses set by config are honoured", () =>
@@ -184,19 +182,19 @@ layer(Layer.merge(TestServer.layer(), NodeHttpClient.layerUndici), { excludeTest
         const invalid = yield* Effect.flip(client.get(server.urlFor("/status/400")))
         assert.strictEqual(invalid._tag, "InvalidRequestError")
         assert.isFalse(invalid.retryable)
-        assert.lengthOf(yield* logOf(server, "/status/404"), 1)
-        assert.lengthOf(yield* logOf(server, "/status/400"), 1)
+        assert.lengthOf(yield* server.requestsTo("/status/404"), 1)
+        assert.lengthOf(yield* server.requestsTo("/status/400"), 1)
 
         const custom = yield* makeClient({ retry: { maxAttempts: 3, statuses: [418] } })
         const teapot = yield* Effect.flip(custom.get(server.urlFor("/status/418")))
         assert.strictEqual(teapot._tag, "ClientStatusError")
         assert.isTrue(teapot.retryable)
-        assert.lengthOf(yield* logOf(server, "/status/418"), 3)
+        assert.lengthOf(yield* server.requestsTo("/status/418"), 3)
         // 503 is not in this client's list: one request.
         const unavailable = yield* Effect.flip(custom.get(server.urlFor("/status/503")))
         assert.strictEqual(unavailable._tag, "ServiceUnavailableError")
         assert.isFalse(unavailable.retryable)
-        assert.lengthOf(yield* logOf(server, "/status/503"), 1)
+        assert.lengthOf(yield* server.requestsTo("/status/503"), 1)
       }))
 
     it.effect("Retry-After in seconds is honoured: the second attempt arrives at least ~1 s after the first", () =>
@@ -206,7 +204,7 @@ layer(Layer.merge(TestServer.layer(), NodeHttpClient.layerUndici), { excludeTest
         yield* control(server.urlFor("/fail/count/1?status=429&retry_after=1"))
         const client = yield* makeClient()
         yield* client.getJson(server.urlFor("/msg"), Message)
-        const [first, second] = yield* logOf(server, "/msg")
+        const [first, second] = yield* server.requestsTo("/msg")
         assert.isDefined(second)
         assert.isAtLeast(second!.arrivedAt - first!.arrivedAt, 900)
       }))
@@ -220,7 +218,7 @@ layer(Layer.merge(TestServer.layer(), NodeHttpClient.layerUndici), { excludeTest
         yield* control(server.urlFor(`/fail/count/1?status=503&retry_after=${encodeURIComponent(date)}`))
         const client = yield* makeClient()
         yield* client.getJson(server.urlFor("/msg"), Message)
-        const [first, second] = yield* logOf(server, "/msg")
+        const [first, second] = yield* server.requestsTo("/msg")
         assert.isDefined(second)
         assert.isAtLeast(second!.arrivedAt - first!.arrivedAt, 900)
         assert.isBelow(second!.arrivedAt - first!.arrivedAt, 5_000)
@@ -239,7 +237,7 @@ layer(Layer.merge(TestServer.layer(), NodeHttpClient.layerUndici), { excludeTest
           if (error._tag !== "ServiceUnavailableError") return
           assert.isUndefined(error.retryAfterMillis)
         }
-        const attempts = yield* logOf(server, "/retry-after")
+        const attempts = yield* server.requestsTo("/retry-after")
         assert.lengthOf(attempts, 4)
         assert.isTrue(attempts.every((request) => request.listener === "raw"))
         // Backoff of at most 50 ms, not 120 s: generous bound.
@@ -259,7 +257,7 @@ layer(Layer.merge(TestServer.layer(), NodeHttpClient.layerUndici), { excludeTest
         if (error._tag !== "RateLimitedError") return
         assert.strictEqual(error.retryAfterMillis, 120_000)
         assert.strictEqual(error.status, 429)
-        assert.lengthOf(yield* logOf(server, "/status/429"), 1)
+        assert.lengthOf(yield* server.requestsTo("/status/429"), 1)
       }))
 
     it.effect("timeout.total covers Retry-After: a wait past the deadline fails at once with the 429", () =>
@@ -276,7 +274,7 @@ layer(Layer.merge(TestServer.layer(), NodeHttpClient.layerUndici), { excludeTest
         assert.strictEqual(error._tag, "RateLimitedError")
         if (error._tag !== "RateLimitedError") return
         assert.strictEqual(error.retryAfterMillis, 10_000)
-        assert.lengthOf(yield* logOf(server, "/status/429"), 1)
+        assert.lengthOf(yield* server.requestsTo("/status/429"), 1)
       }))
 
     it.effect("401: a rotated token is refreshed once and the call succeeds; concurrent calls share one refresh", () =>
@@ -301,7 +299,7 @@ layer(Layer.merge(TestServer.layer(), NodeHttpClient.layerUndici), { excludeTest
         assert.strictEqual(after.attempt, 1, "the retry with new credentials is not counted as an attempt")
         assert.deepStrictEqual(yield* after.json, { authenticated: true, token_generation: 2 })
         assert.strictEqual(yield* Ref.get(runs), 1)
-        const log = yield* logOf(server, "/auth/bearer")
+        const log = yield* server.requestsTo("/auth/bearer")
         assert.deepStrictEqual(log.map((request) => request.headers["authorization"]), [
           "Bearer token-1",
           "Bearer token-1",

@@ -27,14 +27,12 @@ const makeClient = (options: ResilientClient.Options = {}) =>
   })
 
 /** What the server saw on `path`, oldest first. */
-const logOf = (server: TestServer.TestServer["Service"], path: string) =>
-  Effect.map(server.requests, (requests) => requests.filter((request) => request.path === path))
 
 /** Waits (polling, bounded) until the server logged a request on `path`. */
 const arrived = (server: TestServer.TestServer["Service"], path: string) =>
   Effect.gen(function*() {
     for (let i = 0; i < 200; i++) {
-      if ((yield* logOf(server, path)).length > 0) return
+      if ((yield* server.requestsTo(path)).length > 0) return
       yield* Effect.sleep("10 millis")
     }
     assert.fail(`no request reached ${path}`)
@@ -164,7 +162,7 @@ layer(TestServer.layer(), { excludeTestServices: true })(
         assertTimeout(error, "headers", 300)
         assert.isTrue(error.retryable)
         assert.isBelow(elapsed, 5_000)
-        const attempts = yield* logOf(server, "/hang")
+        const attempts = yield* server.requestsTo("/hang")
         assert.lengthOf(attempts, 2)
         assert.strictEqual(new Set(attempts.map((request) => request.headers["x-request-id"])).size, 1)
       }))
@@ -179,7 +177,7 @@ layer(TestServer.layer(), { excludeTestServices: true })(
         )
         assertTimeout(error, "headers", 300)
         assert.isBelow(elapsed, 2_500)
-        assert.lengthOf(yield* logOf(server, "/slow-headers"), 1)
+        assert.lengthOf(yield* server.requestsTo("/slow-headers"), 1)
       }))
 
     it.effect("attempt timeout: /delay/3000 fails with phase attempt, each attempt bounded", () =>
@@ -191,7 +189,7 @@ layer(TestServer.layer(), { excludeTestServices: true })(
         assertTimeout(error, "attempt", 300)
         assert.isTrue(error.retryable)
         assert.isBelow(elapsed, 2_500)
-        assert.lengthOf(yield* logOf(server, "/delay/3000"), 2)
+        assert.lengthOf(yield* server.requestsTo("/delay/3000"), 2)
       }))
 
     it.effect("attempt timeout covers a buffered body: getJson on headers-then-hang fails with phase attempt", () =>
@@ -214,7 +212,7 @@ layer(TestServer.layer(), { excludeTestServices: true })(
         assertTimeout(error, "total", 500)
         assert.isFalse(error.retryable)
         assert.isBelow(elapsed, 2_500)
-        const attempts = (yield* logOf(server, "/delay/5000")).length
+        const attempts = (yield* server.requestsTo("/delay/5000")).length
         assert.isAtLeast(attempts, 2)
         assert.isAtMost(attempts, 3)
       }))
@@ -336,12 +334,12 @@ layer(TestServer.layer(), { excludeTestServices: true })(
           client.getJson(server.urlFor("/files/cut-json?size=1000&drop_after=500&drop_times=1"), Message)
         )
         assert.strictEqual(error._tag, "DecodeError", "the retry got the whole body; only then did decoding fail")
-        assert.lengthOf(yield* logOf(server, "/files/cut-json"), 2)
+        assert.lengthOf(yield* server.requestsTo("/files/cut-json"), 2)
 
         const response = yield* client.get(server.urlFor("/files/cut-bytes?size=1000&drop_after=500&drop_times=1"))
         const cut = yield* Effect.flip(response.bytes)
         assert.strictEqual(cut._tag, "ConnectionError")
-        assert.lengthOf(yield* logOf(server, "/files/cut-bytes"), 1, "a body read after the call is not retried")
+        assert.lengthOf(yield* server.requestsTo("/files/cut-bytes"), 1, "a body read after the call is not retried")
       }))
 
     it.effect("interrupting a call to /delay/5000 returns promptly", () =>

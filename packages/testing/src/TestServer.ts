@@ -90,6 +90,8 @@ export class TestServer extends Context.Service<TestServer, {
   readonly urlFor: (path: string) => string
   /** What the server saw so far, oldest first. */
   readonly requests: Effect.Effect<ReadonlyArray<RecordedRequest>>
+  /** What the server saw on one path (without the query), oldest first. */
+  readonly requestsTo: (path: string) => Effect.Effect<ReadonlyArray<RecordedRequest>>
   /** Clears the request log and every switch, as `POST /__reset` does. */
   readonly reset: Effect.Effect<void>
 }>()("@httpkit/testing/TestServer") {}
@@ -165,6 +167,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
     rawUrl: raw.url,
     urlFor: (path) => url + (path.startsWith("/") ? path : `/${path}`),
     requests: Effect.sync(() => state.requests.slice()),
+    requestsTo: (path) => Effect.sync(() => state.requests.filter((request) => request.path === path)),
     reset: Effect.sync(() => state.reset())
   })
 })

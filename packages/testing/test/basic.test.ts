@@ -8,8 +8,7 @@ import * as TestServer from "../src/TestServer.ts"
 const call = (url: string, init?: RequestInit) => Effect.promise(() => fetch(url, init))
 const json = (response: Response) => Effect.promise(() => response.json() as Promise<any>)
 
-const requestsTo = (path: string) =>
-  Effect.map(TestServer.TestServer.use((server) => server.requests), (all) => all.filter((r) => r.path === path))
+const requestsTo = (path: string) => TestServer.TestServer.use((server) => server.requestsTo(path))
 
 ServerSuite.describe("basic endpoints", (it) => {
   it.effect("health, and the effect HttpClient provided beside the server", () =>

@@ -1,0 +1,26 @@
+/**
+ * Helpers shared by the client's socket tests.
+ */
+import { assert } from "@effect/vitest"
+import { Effect } from "effect"
+
+/** What `/echo` answers. */
+export interface Echo {
+  readonly method: string
+  readonly path: string
+  readonly query: Readonly<Record<string, string>>
+  readonly headers: Readonly<Record<string, string>>
+  /** The request body as text. */
+  readonly body: string
+}
+
+/** Retry options that make every call a single attempt. */
+export const noRetry = { maxAttempts: 1 } as const
+
+/** The error a call failed with, its tag checked. */
+export const failsWith = <A, E extends { readonly _tag: string }, R>(effect: Effect.Effect<A, E, R>, tag: string) =>
+  Effect.gen(function*() {
+    const error = yield* Effect.flip(effect)
+    assert.strictEqual(error._tag, tag, `expected ${tag}, got ${error._tag}: ${String(error)}`)
+    return error
+  })
