@@ -247,7 +247,8 @@ export const makeWith = Effect.fnUntraced(function*(
     transport,
     breaker,
     bulkhead,
-    auth: auth.secretHeaderNames.size === 0 ? undefined : auth,
+    // Only the shared default (which can never be set) is skipped: any provided auth may get credentials later.
+    auth: auth === Auth.ClientAuth.defaultValue() ? undefined : auth,
     cookies: Option.getOrUndefined(cookies),
     profiles: Option.getOrUndefined(profiles),
     rateLimit,

@@ -220,18 +220,20 @@ const revealed = (value: unknown): string =>
  */
 export const make = (env: PipelineEnv) => {
   const { options } = env
-  const secretNames = new Set([
-    ...Redact.secretHeaderNames,
-    ...options.secretHeaders,
-    ...(env.auth?.secretHeaderNames ?? [])
-  ])
+  const secretNames = new Set([...Redact.secretHeaderNames, ...options.secretHeaders])
+  // Auth's header names are read live: `Auth.set` may add names after the client was made.
+  const isSecret = (name: string): boolean => secretNames.has(name) || (env.auth?.secretHeaderNames.has(name) ?? false)
   const idempotentMethods = options.retry.methods
   const logAttempt = attemptLogger(options.logging)
   const logLevel = options.logging.level === "none" ? undefined : levels[options.logging.level]
   const logEnabled = (fiber: Fiber.Fiber<unknown, unknown>): boolean =>
     logLevel !== undefined && LogLevel.isGreaterThanOrEqualTo(logLevel, fiber.getRef(References.MinimumLogLevel))
   // Spans of the transport redact every header and query parameter we treat as secret (RELIABILITY 8).
-  const redactedHeaderNames: ReadonlyArray<string> = [...secretNames]
+  const staticRedactedNames: ReadonlyArray<string> = [...secretNames]
+  const redactedHeaderNames = (): ReadonlyArray<string> =>
+    env.auth === undefined || env.auth.secretHeaderNames.size === 0
+      ? staticRedactedNames
+      : [...staticRedactedNames, ...env.auth.secretHeaderNames]
   const redactedParams: ReadonlyArray<RegExp> = [Redact.secretParamPattern]
   // A browser profile must not be given away by trace propagation headers no browser sends.
   const send = env.profiles === undefined
@@ -436,7 +438,7 @@ export const make = (env: PipelineEnv) => {
               if (decision.crossOrigin || currentUrl.protocol !== decision.url.protocol) {
                 // Credentials never cross an origin (RELIABILITY 6): drop every secret header.
                 for (const name of Object.keys(next.headers)) {
-                  if (secretNames.has(name)) next = HttpClientRequest.removeHeader(next, name)
+                  if (isSecret(name)) next = HttpClientRequest.removeHeader(next, name)
                 }
                 authorized = false
               }
@@ -610,7 +612,7 @@ export const make = (env: PipelineEnv) => {
         deadline = now + timeouts.total
         return program
       }).pipe(
-        Effect.provideService(Headers.CurrentRedactedNames, redactedHeaderNames),
+        Effect.provideService(Headers.CurrentRedactedNames, redactedHeaderNames()),
         Effect.provideService(UrlParams.CurrentRedactedNames, redactedParams)
       )
       // The retry loop never outlives the deadline; only a bulkhead or limiter wait outside it can.
