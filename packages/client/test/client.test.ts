@@ -638,3 +638,17 @@ describe("redaction (RELIABILITY 8)", () => {
       assertClean(yield* failsWith(client.get(secretUrl("/health"), { requestId }), "CircuitOpenError"), "circuit")
     }).pipe(Effect.scoped))
 })
+
+it.live("a user-agent given in the configured headers wins over the default user agent", () =>
+  Effect.gen(function*() {
+    const server = yield* TestServer.make()
+    const fromHeaders = yield* ResilientClient.make({
+      baseUrl: server.url,
+      headers: { "User-Agent": "configured/1.0" }
+    })
+    const fromOption = yield* ResilientClient.make({ baseUrl: server.url, userAgent: "option/2.0" })
+    const echoed = yield* Effect.all([fromHeaders.get("/echo"), fromOption.get("/echo")]).pipe(
+      Effect.flatMap((responses) => Effect.all(responses.map(echoOf)))
+    )
+    assert.deepStrictEqual(echoed.map((echo) => echo.headers["user-agent"]), ["configured/1.0", "option/2.0"])
+  }).pipe(Effect.scoped))

@@ -271,7 +271,7 @@ export const make = (env: PipelineEnv) => {
       const context: ErrorContext = { method: upper, url: Redact.url(url), requestId }
 
       // Headers: defaults, then the caller's (which win); refused if unsafe.
-      const headers: Record<string, string> = { ...options.headers, "user-agent": options.userAgent }
+      const headers: Record<string, string> = { "user-agent": options.userAgent, ...options.headers }
       for (const [name, value] of Object.entries(call.headers ?? {})) headers[name.toLowerCase()] = value
       for (const [name, value] of Object.entries(headers)) {
         if (unsafeValue.test(value) || !/^[!#$%&'*+.^_`|~0-9a-z-]+$/.test(name)) {
