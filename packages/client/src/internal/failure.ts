@@ -82,8 +82,18 @@ export interface ErrorContext {
 export const fromTransport = (
   cause: unknown,
   context: ErrorContext,
-  deadlines: { readonly connect: number; readonly headers: number; readonly idle: number }
+  deadlines: {
+    readonly connect: number
+    readonly headers: number
+    readonly idle: number
+    /** The deadline the attempt runs under, which the transport enforces with a timer. */
+    readonly attempt?: { readonly phase: "attempt" | "total"; readonly timeoutMillis: number } | undefined
+  }
 ): ConnectionError | TimeoutError => {
+  if (deadlines.attempt !== undefined && isTimerAbort(cause)) {
+    const { phase, timeoutMillis } = deadlines.attempt
+    return new TimeoutError({ ...context, retryable: phase === "attempt", phase, timeoutMillis })
+  }
   const { code, detail, syscall } = describeCause(cause)
   switch (code) {
     case "UND_ERR_CONNECT_TIMEOUT":
@@ -102,6 +112,16 @@ export const fromTransport = (
     retryable: code === undefined || !permanentCodes.has(code),
     detail: redactDetail(detail)
   })
+}
+
+/** Whether an error, or one in its `cause` chain, is the transport's attempt-deadline abort. */
+const isTimerAbort = (error: unknown): boolean => {
+  let current: unknown = error
+  for (let depth = 0; depth < 8 && typeof current === "object" && current !== null; depth++) {
+    if ((current as { name?: unknown }).name === "TimeoutError") return true
+    current = (current as { cause?: unknown }).cause
+  }
+  return false
 }
 
 /** Transport messages may quote a URL with user-info; drop anything that looks like one. */

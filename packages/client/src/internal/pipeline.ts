@@ -45,7 +45,7 @@ import type { Bulkhead } from "./bulkhead.ts"
 import { type ErrorContext, fromTransport } from "./failure.ts"
 import * as MemoryBreaker from "./memoryBreaker.ts"
 import * as Redirect from "./redirect.ts"
-import type { DeadlineOptions } from "./transport.ts"
+import { AttemptDeadline, type DeadlineOptions } from "./transport.ts"
 
 /** What the pipeline needs from an auth provider (`Auth.Auth`). */
 export interface AuthHook {
@@ -139,11 +139,13 @@ export interface Received {
   readonly transportDeadlines: boolean
 }
 
-/** The deadlines of one call, in milliseconds. */
+/** The deadlines of one attempt, in milliseconds. */
 export interface Deadlines {
   readonly connect: number
   readonly headers: number
   readonly idle: number
+  /** The attempt's own deadline, or the call's when that comes first. */
+  readonly attempt: { readonly phase: "attempt" | "total"; readonly timeoutMillis: number }
 }
 
 const ok = (status: number): boolean => status >= 200 && status < 300
@@ -316,7 +318,6 @@ export const make = (env: PipelineEnv) => {
         attempt: toMillis(call.timeout?.attempt, options.timeout.attempt),
         total: toMillis(call.timeout?.total, options.timeout.total)
       }
-      const deadlines: Deadlines = { connect: options.timeout.connect, headers: timeouts.headers, idle: timeouts.idle }
       const ownDeadlines: DeadlineOptions | undefined =
         call.timeout?.headers === undefined && call.timeout?.idle === undefined
           ? undefined
@@ -328,7 +329,7 @@ export const make = (env: PipelineEnv) => {
       const limiterRequest = { method: upper, url, key }
 
       /** One attempt: headers for this attempt, the transport, redirects, the status. */
-      const attempt = (number: number) =>
+      const attempt = (number: number, deadlines: Deadlines, native: AttemptDeadline | undefined) =>
         Effect.gen(function*() {
           const snapshot = env.auth === undefined ? undefined : yield* env.auth.current
           const profile = env.profiles === undefined || number > 1 ? profileOfCall : yield* env.profiles.next
@@ -371,14 +372,12 @@ export const make = (env: PipelineEnv) => {
                 )
               )
             )
-            const response = yield* env.transportDeadlines
-              ? (ownDeadlines === undefined
-                ? sent
-                : Effect.provideService(
-                  sent,
-                  NodeHttpClient.UndiciOptions,
-                  ownDeadlines as typeof NodeHttpClient.UndiciOptions.Service
-                ))
+            const response = yield* native !== undefined
+              ? Effect.provideService(
+                sent,
+                NodeHttpClient.UndiciOptions,
+                { ...ownDeadlines, httpkitAttempt: native } as typeof NodeHttpClient.UndiciOptions.Service
+              )
               : Effect.timeoutOrElse(sent, {
                 duration: deadlines.headers,
                 orElse: () =>
@@ -479,9 +478,9 @@ export const make = (env: PipelineEnv) => {
       /** An attempt, with its log line. */
       const loggedAttempt = logAttempt === undefined || !logEnabled(fiber) ?
         attempt :
-        (number: number) =>
+        (number: number, deadlines: Deadlines, native: AttemptDeadline | undefined) =>
           Effect.flatMap(Clock.currentTimeMillis, (started) =>
-            attempt(number).pipe(
+            attempt(number, deadlines, native).pipe(
               Effect.onExit((exit) =>
                 Effect.flatMap(Clock.currentTimeMillis, (ended) => {
                   const failure = exit._tag === "Failure" ? findFailure(exit.cause) : undefined
@@ -523,23 +522,42 @@ export const make = (env: PipelineEnv) => {
           // One timer per attempt: the attempt's own deadline, or the call's when that comes first. An
           // attempt still running at the call's deadline ends just before it, inside the breaker, so a
           // service that hangs counts as failing (the outer timeout would be seen as an interruption).
+          // Our undici transport enforces it with a native timer (no fiber); other transports get an Effect timer.
           const left = deadline - (yield* Clock.currentTimeMillis) - deadlineMargin
           const byTotal = left < timeouts.attempt
+          const budget = byTotal ? Math.max(0, left) : timeouts.attempt
+          const deadlines: Deadlines = {
+            connect: options.timeout.connect,
+            headers: timeouts.headers,
+            idle: timeouts.idle,
+            attempt: byTotal
+              ? { phase: "total", timeoutMillis: timeouts.total }
+              : { phase: "attempt", timeoutMillis: timeouts.attempt }
+          }
+          const native = env.transportDeadlines ? new AttemptDeadline(Date.now() + budget) : undefined
+          const running = loggedAttempt(number, deadlines, native)
           const exit = yield* Effect.result(
-            Effect.timeoutOrElse(loggedAttempt(number), {
-              duration: byTotal ? Math.max(0, left) : timeouts.attempt,
-              orElse: () =>
-                Effect.fail(
-                  byTotal
-                    ? new TimeoutError({ ...context, retryable: false, phase: "total", timeoutMillis: timeouts.total })
-                    : new TimeoutError({
-                      ...context,
-                      retryable: true,
-                      phase: "attempt",
-                      timeoutMillis: timeouts.attempt
-                    })
-                )
-            })
+            native !== undefined ?
+              Effect.ensuring(running, Effect.sync(() => native.cancel())) :
+              Effect.timeoutOrElse(running, {
+                duration: budget,
+                orElse: () =>
+                  Effect.fail(
+                    byTotal
+                      ? new TimeoutError({
+                        ...context,
+                        retryable: false,
+                        phase: "total",
+                        timeoutMillis: timeouts.total
+                      })
+                      : new TimeoutError({
+                        ...context,
+                        retryable: true,
+                        phase: "attempt",
+                        timeoutMillis: timeouts.attempt
+                      })
+                  )
+              })
           )
           if (exit._tag === "Success") return exit.success
           const failure = exit.failure
@@ -579,8 +597,13 @@ export const make = (env: PipelineEnv) => {
 
       let program: Effect.Effect<A, ClientError | E, R> = retryLoop as Effect.Effect<A, ClientError | E, R>
       if (env.breaker?._tag === "Memory") {
-        program = env.breaker.breaker.execute(key, program, outcomeOf, (refusal) =>
-          new CircuitOpenError({ ...context, retryable: true, key, retryAfterMillis: refusal.retryAfterMillis }))
+        program = env.breaker.breaker.execute(
+          key,
+          program,
+          outcomeOf,
+          (refusal) =>
+            new CircuitOpenError({ ...context, retryable: true, key, retryAfterMillis: refusal.retryAfterMillis })
+        )
       } else if (env.breaker?._tag === "Effect") {
         program = env.breaker.breaker.execute(program, { key, classify: classifyForBreaker }).pipe(
           Effect.catchTag("CircuitBreakerError", (error) => {

@@ -25,6 +25,36 @@ import type { Resolved } from "../ClientConfig.ts"
 export interface DeadlineOptions {
   readonly httpkitHeadersTimeout?: number
   readonly httpkitBodyTimeout?: number
+  /** The attempt's deadline, enforced with a native timer instead of an Effect fiber. */
+  readonly httpkitAttempt?: AttemptDeadline
+}
+
+/**
+ * An attempt's deadline as the transport enforces it: after `timeoutMillis`
+ * the request, or its body, is aborted with a `TimeoutError` `DOMException`.
+ * The pipeline calls `cancel` when the attempt is over, so a body the caller
+ * reads later (a long download) is bounded by the idle deadline only.
+ */
+export class AttemptDeadline {
+  readonly endsAt: number
+  private readonly timers: Array<ReturnType<typeof setTimeout>> = []
+  private cancelled = false
+  constructor(endsAt: number) {
+    this.endsAt = endsAt
+  }
+  /** Arms a timer for one dispatch (one redirect hop); `abort` runs when the deadline passes. */
+  arm(abort: (reason: Error) => void): () => void {
+    if (this.cancelled) return () => {}
+    const left = Math.max(1, this.endsAt - Date.now())
+    const timer = setTimeout(() => abort(new DOMException(`the attempt deadline passed`, "TimeoutError")), left)
+    timer.unref()
+    this.timers.push(timer)
+    return () => clearTimeout(timer)
+  }
+  cancel(): void {
+    this.cancelled = true
+    for (const timer of this.timers) clearTimeout(timer)
+  }
 }
 
 export const makeUndici = (options: Resolved): Effect.Effect<HttpClient.HttpClient, never, Scope.Scope> =>
@@ -45,8 +75,46 @@ export const makeUndici = (options: Resolved): Effect.Effect<HttpClient.HttpClie
         ...request,
         headersTimeout: own.httpkitHeadersTimeout ?? options.timeout.headers,
         bodyTimeout: own.httpkitBodyTimeout ?? options.timeout.idle
-      }, handler)
+      }, own.httpkitAttempt === undefined ? handler : withAttemptDeadline(handler, own.httpkitAttempt))
     }
     const dispatcher = agent.compose(withDeadlines)
     return yield* Effect.provideService(NodeHttpClient.makeUndici, NodeHttpClient.Dispatcher, dispatcher)
   })
+
+/** Forwards every handler call, aborting through undici's controller when the attempt's deadline passes. */
+const withAttemptDeadline = (
+  handler: Undici.Dispatcher.DispatchHandler,
+  deadline: AttemptDeadline
+): Undici.Dispatcher.DispatchHandler => {
+  let controller: Undici.Dispatcher.DispatchController | undefined
+  let reason: Error | undefined
+  const disarm = deadline.arm((error) => {
+    reason = error
+    controller?.abort(error)
+  })
+  return {
+    onRequestStart(c, context) {
+      controller = c
+      handler.onRequestStart?.(c, context)
+      if (reason !== undefined) c.abort(reason)
+    },
+    onRequestUpgrade(c, statusCode, headers, socket) {
+      disarm()
+      handler.onRequestUpgrade?.(c, statusCode, headers, socket)
+    },
+    onResponseStart(c, statusCode, headers, statusMessage) {
+      handler.onResponseStart?.(c, statusCode, headers, statusMessage)
+    },
+    onResponseData(c, chunk) {
+      handler.onResponseData?.(c, chunk)
+    },
+    onResponseEnd(c, trailers) {
+      disarm()
+      handler.onResponseEnd?.(c, trailers)
+    },
+    onResponseError(c, error) {
+      disarm()
+      handler.onResponseError?.(c, error)
+    }
+  }
+}
