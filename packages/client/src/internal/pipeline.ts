@@ -270,7 +270,15 @@ export const make = (env: PipelineEnv) => {
         )
       }
       const url = built
-      const context: ErrorContext = { method: upper, url: Redact.url(url), requestId }
+      // The redacted URL is only needed for errors and log lines: made on first use.
+      let redactedUrl: string | undefined
+      const context: ErrorContext = {
+        method: upper,
+        get url() {
+          return redactedUrl ??= Redact.url(url)
+        },
+        requestId
+      }
 
       // Headers: defaults, then the caller's (which win); refused if unsafe.
       const headers: Record<string, string> = { "user-agent": options.userAgent, ...options.headers }
