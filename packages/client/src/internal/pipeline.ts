@@ -523,15 +523,17 @@ export const make = (env: PipelineEnv) => {
 
       /** When the whole call must end: set when the call starts, before any bulkhead or limiter wait. */
       let deadline = Number.POSITIVE_INFINITY
-      const retryLoop = Effect.gen(function*() {
-        let stepper: ((now: number, input: ClientError) => Effect.Effect<number | undefined, never>) | undefined
-        let refreshed = false
-        for (let number = 1;; number++) {
-          // One timer per attempt: the attempt's own deadline, or the call's when that comes first. An
-          // attempt still running at the call's deadline ends just before it, inside the breaker, so a
-          // service that hangs counts as failing (the outer timeout would be seen as an interruption).
-          // Our undici transport enforces it with a native timer (no fiber); other transports get an Effect timer.
-          const left = deadline - (yield* Clock.currentTimeMillis) - deadlineMargin
+
+      /**
+       * One attempt under one deadline: the attempt's own, or the call's when that comes first. An
+       * attempt still running at the call's deadline ends just before it, inside the breaker, so a
+       * service that hangs counts as failing (the outer timeout would be seen as an interruption).
+       * Our undici transport enforces it with a native timer (no fiber); other transports get an
+       * Effect timer.
+       */
+      const runAttempt = (number: number) =>
+        Effect.suspend(() => {
+          const left = deadline - fiber.getRef(Clock.Clock).currentTimeMillisUnsafe() - deadlineMargin
           const byTotal = left < timeouts.attempt
           const budget = byTotal ? Math.max(0, left) : timeouts.attempt
           const deadlines: Deadlines = {
@@ -544,39 +546,41 @@ export const make = (env: PipelineEnv) => {
           }
           const native = env.transportDeadlines ? new AttemptDeadline(Date.now() + budget) : undefined
           const running = loggedAttempt(number, deadlines, native)
-          const exit = yield* Effect.result(
-            native !== undefined ?
-              Effect.ensuring(running, Effect.sync(() => native.cancel())) :
-              Effect.timeoutOrElse(running, {
-                duration: budget,
-                orElse: () =>
-                  Effect.fail(
-                    byTotal
-                      ? new TimeoutError({
-                        ...context,
-                        retryable: false,
-                        phase: "total",
-                        timeoutMillis: timeouts.total
-                      })
-                      : new TimeoutError({
-                        ...context,
-                        retryable: true,
-                        phase: "attempt",
-                        timeoutMillis: timeouts.attempt
-                      })
-                  )
-              })
-          )
-          if (exit._tag === "Success") return exit.success
-          const failure = exit.failure
+          return native !== undefined
+            ? Effect.ensuring(running, Effect.sync(() => native.cancel()))
+            : Effect.timeoutOrElse(running, {
+              duration: budget,
+              orElse: () =>
+                Effect.fail(
+                  byTotal
+                    ? new TimeoutError({ ...context, retryable: false, phase: "total", timeoutMillis: timeouts.total })
+                    : new TimeoutError({
+                      ...context,
+                      retryable: true,
+                      phase: "attempt",
+                      timeoutMillis: timeouts.attempt
+                    })
+                )
+            })
+        })
+
+      /** State of the retry loop across attempts, used only once an attempt has failed. */
+      let stepper: ((now: number, input: ClientError) => Effect.Effect<number | undefined, never>) | undefined
+      let refreshed = false
+
+      /** Runs attempt `number`, and on failure decides whether and when to try again. */
+      const attemptFrom = (number: number): Effect.Effect<A, ClientError | E, R> =>
+        Effect.catch(runAttempt(number), (failure) => afterFailure(number, failure as ClientError | E | Unauthorized))
+
+      /** What follows a failed attempt: a refresh and the same attempt again, a wait and the next, or the error. */
+      const afterFailure = (number: number, failure: ClientError | E | Unauthorized) =>
+        Effect.gen(function*() {
           let error: ClientError | E
           if (failure instanceof Unauthorized) {
             if (!refreshed && env.auth !== undefined) {
               refreshed = true
-              if (yield* env.auth.refresh(failure.generation)) {
-                number -= 1 // the retry with new credentials does not count as an attempt
-                continue
-              }
+              // The retry with new credentials does not count as an attempt.
+              if (yield* env.auth.refresh(failure.generation)) return yield* attemptFrom(number)
             }
             error = failure.error
           } else {
@@ -600,8 +604,11 @@ export const make = (env: PipelineEnv) => {
           }
           if (now + delay >= deadline) return yield* Effect.fail(error)
           yield* Effect.sleep(delay)
-        }
-      })
+          return yield* attemptFrom(number + 1)
+        })
+
+      // The first attempt runs directly; the retry machinery is entered only when it fails.
+      const retryLoop = attemptFrom(1)
 
       let program: Effect.Effect<A, ClientError | E, R> = retryLoop as Effect.Effect<A, ClientError | E, R>
       if (env.breaker?._tag === "Memory") {
