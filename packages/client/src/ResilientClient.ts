@@ -311,7 +311,7 @@ export const makeWith = Effect.fnUntraced(function*(
         run(
           "GET",
           url,
-          { ...rest, headers, acceptStatus: rest.acceptStatus ?? acceptOk },
+          { ...rest, headers },
           (received) => Effect.succeed(Body.stream(received))
         )
       )
@@ -320,8 +320,6 @@ export const makeWith = Effect.fnUntraced(function*(
   }
   return service
 })
-
-const acceptOk = (status: number): boolean => status >= 200 && status < 300
 
 /**
  * Builds a client with its own undici transport (closed with the scope).

@@ -117,34 +117,26 @@ describe("circuit breaker over sockets", () => {
       yield* Fiber.join(probe)
     }).pipe(Effect.scoped))
 
-  it.live("a per-phase timeout (headers) counts as a failure", () =>
-    Effect.gen(function*() {
-      const server = yield* TestServer.make()
-      const client = yield* ResilientClient.make({
-        retry: noRetry,
-        timeout: { headers: 150 },
-        circuitBreaker: { failureThreshold: 2, openDuration: 60_000 }
-      })
-      yield* failsWith(client.get(server.urlFor("/delay/1000")), "TimeoutError")
-      yield* failsWith(client.get(server.urlFor("/delay/1000")), "TimeoutError")
-      yield* failsWith(client.get(server.urlFor("/delay/1000")), "CircuitOpenError")
-      assert.strictEqual(yield* seen(server, "/delay/1000"), 2)
-    }).pipe(Effect.scoped))
-
-  it.live("a service that hangs until the total deadline counts as a failure", () =>
-    Effect.gen(function*() {
-      const server = yield* TestServer.make()
-      // Only a total deadline configured (the common case), shorter than the per-phase defaults.
-      const client = yield* ResilientClient.make({
-        retry: noRetry,
-        timeout: { total: 150 },
-        circuitBreaker: { failureThreshold: 2, openDuration: 60_000 }
-      })
-      yield* failsWith(client.get(server.urlFor("/delay/1000")), "TimeoutError")
-      yield* failsWith(client.get(server.urlFor("/delay/1000")), "TimeoutError")
-      yield* failsWith(client.get(server.urlFor("/delay/1000")), "CircuitOpenError")
-      assert.strictEqual(yield* seen(server, "/delay/1000"), 2)
-    }).pipe(Effect.scoped))
+  // A per-phase timeout, and a total deadline alone (the common case, shorter than the per-phase defaults).
+  const hangs = [
+    ["a per-phase timeout (headers) counts as a failure", { headers: 150 }],
+    ["a service that hangs until the total deadline counts as a failure", { total: 150 }]
+  ] as const
+  for (const [name, timeout] of hangs) {
+    it.live(name, () =>
+      Effect.gen(function*() {
+        const server = yield* TestServer.make()
+        const client = yield* ResilientClient.make({
+          retry: noRetry,
+          timeout,
+          circuitBreaker: { failureThreshold: 2, openDuration: 60_000 }
+        })
+        yield* failsWith(client.get(server.urlFor("/delay/1000")), "TimeoutError")
+        yield* failsWith(client.get(server.urlFor("/delay/1000")), "TimeoutError")
+        yield* failsWith(client.get(server.urlFor("/delay/1000")), "CircuitOpenError")
+        assert.strictEqual(yield* seen(server, "/delay/1000"), 2)
+      }).pipe(Effect.scoped))
+  }
 
   it.live("4xx answers do not count as failures", () =>
     Effect.gen(function*() {

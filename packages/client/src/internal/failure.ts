@@ -5,6 +5,16 @@
  */
 import { ConnectionError, TimeoutError } from "../ClientError.ts"
 
+/** TLS failures: the handshake failed, so nothing was sent, and retrying will not make it succeed. */
+const tlsCodes = [
+  "ERR_TLS_CERT_ALTNAME_INVALID",
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "CERT_HAS_EXPIRED",
+  "ERR_SSL_WRONG_VERSION_NUMBER"
+]
+
 /** Codes that mean the request never left this machine, or never reached a server. */
 const notSentCodes = new Set([
   "ECONNREFUSED",
@@ -15,24 +25,11 @@ const notSentCodes = new Set([
   "ENETUNREACH",
   "EADDRNOTAVAIL",
   "UND_ERR_CONNECT_TIMEOUT",
-  "ERR_TLS_CERT_ALTNAME_INVALID",
-  "DEPTH_ZERO_SELF_SIGNED_CERT",
-  "SELF_SIGNED_CERT_IN_CHAIN",
-  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
-  "CERT_HAS_EXPIRED",
-  "ERR_SSL_WRONG_VERSION_NUMBER"
+  ...tlsCodes
 ])
 
-/** Codes that retrying cannot fix (a certificate will not become valid). */
-const permanentCodes = new Set([
-  "ENOTFOUND",
-  "ERR_TLS_CERT_ALTNAME_INVALID",
-  "DEPTH_ZERO_SELF_SIGNED_CERT",
-  "SELF_SIGNED_CERT_IN_CHAIN",
-  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
-  "CERT_HAS_EXPIRED",
-  "ERR_SSL_WRONG_VERSION_NUMBER"
-])
+/** Codes that retrying cannot fix (a name that does not resolve, a certificate that will not become valid). */
+const permanentCodes = new Set(["ENOTFOUND", ...tlsCodes])
 
 /** System calls whose failure means no connection was made, so no byte of the request left. */
 const notSentSyscalls = new Set(["connect", "getaddrinfo"])
