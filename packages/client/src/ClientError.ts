@@ -16,7 +16,9 @@
  * `ServerError`, other 4xx `ClientStatusError`. Transport failures are
  * `ConnectionError` or `TimeoutError` (with the phase that timed out). The
  * toolkit's own refusals are `BulkheadFullError`, `CircuitOpenError`,
- * `RedirectError` and `InvalidRequestError` without a status.
+ * `RedirectError`, `InvalidRequestError` without a status, and, with
+ * `@httpkit/rate-limiter`, `RateLimitExceededError` and
+ * `RateLimiterUnavailableError`.
  *
  * **Gotchas**
  *
@@ -302,6 +304,66 @@ export class RedirectError extends Schema.TaggedError<RedirectError>()("Redirect
   }
 }
 
+const limiterContext = {
+  /** The request method, when the limit was met by a `ResilientClient` call. */
+  method: Schema.optionalKey(Schema.String),
+  /** The redacted URL, when the limit was met by a `ResilientClient` call. */
+  url: Schema.optionalKey(Schema.String),
+  /** The call's `X-Request-ID`, when there is one. */
+  requestId: Schema.optionalKey(Schema.String),
+  /** Whether trying again later could succeed. The client never retries these itself. */
+  retryable: Schema.Boolean
+}
+
+const describeCall = (error: { readonly method?: string | undefined; readonly url?: string | undefined }): string =>
+  error.method === undefined || error.url === undefined ? "" : ` (${error.method} ${error.url})`
+
+/**
+ * The caller's own rate limiter (`@httpkit/rate-limiter`) refused the request:
+ * no slot was free, and waiting for one would take longer than allowed (or the
+ * limiter is set to fail at once). Nothing was sent. This is not a server's
+ * 429, which is `RateLimitedError`.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class RateLimitExceededError extends Schema.TaggedError<RateLimitExceededError>()("RateLimitExceededError", {
+  ...limiterContext,
+  /** The limited key: a host by default, or the caller's own key. */
+  key: Schema.String,
+  /** The policy that refused, such as `rate 50/1s` or `window 100/60s`. */
+  policy: Schema.String,
+  /** How long until a slot frees up, in milliseconds. */
+  retryAfterMillis: Schema.Number
+}) {
+  override get message(): string {
+    return `rate limit ${this.policy} reached for ${this.key}${
+      describeCall(this)
+    }: a slot frees up in ${this.retryAfterMillis} ms`
+  }
+}
+
+/**
+ * The rate limiter's shared store (Redis, or the local multi-process file)
+ * could not be used, and the limiter is set to fail closed. Nothing was sent.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class RateLimiterUnavailableError
+  extends Schema.TaggedError<RateLimiterUnavailableError>()("RateLimiterUnavailableError", {
+    ...limiterContext,
+    /** Which store failed: `redis` or `local`. */
+    backend: Schema.String,
+    /** What went wrong, without secrets. */
+    detail: Schema.String
+  })
+{
+  override get message(): string {
+    return `rate limiter store ${this.backend} unavailable${describeCall(this)}: ${this.detail}`
+  }
+}
+
 /**
  * Every error a `ResilientClient` call can fail with.
  *
@@ -324,6 +386,8 @@ export type ClientError =
   | DecodeError
   | ResponseTooLargeError
   | RedirectError
+  | RateLimitExceededError
+  | RateLimiterUnavailableError
 
 /**
  * The errors that come from a status code.

@@ -36,6 +36,8 @@ import {
   type ClientError,
   fromStatus,
   InvalidRequestError,
+  type RateLimiterUnavailableError,
+  type RateLimitExceededError,
   RedirectError,
   TimeoutError
 } from "../ClientError.ts"
@@ -68,17 +70,36 @@ export interface ProfileHook {
   readonly next: Effect.Effect<{ readonly headers: ReadonlyArray<readonly [string, string]> }>
 }
 
-/** What the pipeline needs from a rate limiter (issue 4 plugs `@httpkit/rate-limiter` in here). */
+/** One attempt as a rate limiter sees it. */
+export interface LimitedRequest {
+  readonly method: string
+  readonly url: URL
+  /** The caller's own key for this call (`CallOptions.rateLimit.key`); the limiter's default otherwise. */
+  readonly key: string | undefined
+  /** What the attempt costs against token budgets (`CallOptions.rateLimit.tokens`); default 1. */
+  readonly tokens: number
+  /** 1 for the first attempt. */
+  readonly attempt: number
+  /** The longest this attempt may wait for a slot: what is left of the call's total deadline. */
+  readonly maxWaitMillis: number
+  /** Method, redacted URL and request id, for the limiter's errors. */
+  readonly context: ErrorContext
+}
+
+/** What the pipeline needs from a rate limiter (`@httpkit/rate-limiter` provides it). */
 export interface RateLimitHook {
-  /** Waits for (or refuses) a slot for one call; `key` is the origin by default. */
-  readonly acquire: (request: { readonly method: string; readonly url: URL; readonly key: string }) => Effect.Effect<
-    void,
-    ClientError
-  >
+  /**
+   * Runs one attempt inside the limit: waits for (or is refused) a slot first,
+   * and holds any concurrency slot until the attempt ends.
+   */
+  readonly around: <A, E, R>(
+    request: LimitedRequest,
+    attempt: Effect.Effect<A, E, R>
+  ) => Effect.Effect<A, E | RateLimitExceededError | RateLimiterUnavailableError, R>
   /** Reports a response so server feedback (429, rate-limit headers) slows every caller of the key. */
   readonly observe?: (
-    request: { readonly method: string; readonly url: URL; readonly key: string },
-    response: { readonly status: number; readonly headers: Readonly<Record<string, string>> }
+    request: LimitedRequest,
+    response: { readonly status: number; readonly headers: Readonly<Record<string, string | ReadonlyArray<string>>> }
   ) => Effect.Effect<void>
 }
 
@@ -104,6 +125,8 @@ export interface CallOptions {
   readonly requestId?: string | undefined
   /** Statuses accepted as success; default 200-299. */
   readonly acceptStatus?: ((status: number) => boolean) | undefined
+  /** For a rate limiter: this call's key (default: the limiter's, per host) and token cost (default 1). */
+  readonly rateLimit?: { readonly key?: string | undefined; readonly tokens?: number | undefined } | undefined
 }
 
 /** Everything a pipeline instance is built from. */
@@ -334,7 +357,9 @@ export const make = (env: PipelineEnv) => {
       const schedule = call.retry === false ? undefined : call.retry?.schedule ?? env.retrySchedule
       const accept = call.acceptStatus ?? ok
       const key = options.circuitBreaker.keyBy === "host" ? url.hostname : url.origin
-      const limiterRequest = { method: upper, url, key }
+      const limiterKey = call.rateLimit?.key
+      const limiterTokens = call.rateLimit?.tokens ?? 1
+      let limiterRequest: LimitedRequest | undefined
 
       /** One attempt: headers for this attempt, the transport, redirects, the status. */
       const attempt = (number: number, deadlines: Deadlines, native: AttemptDeadline | undefined) =>
@@ -404,7 +429,7 @@ export const make = (env: PipelineEnv) => {
                 yield* env.cookies.store(currentUrl, Array.isArray(setCookie) ? setCookie : [setCookie])
               }
             }
-            if (env.rateLimit?.observe !== undefined) {
+            if (env.rateLimit?.observe !== undefined && limiterRequest !== undefined) {
               yield* env.rateLimit.observe(limiterRequest, { status: response.status, headers: response.headers })
             }
             const location = response.headers["location"]
@@ -514,7 +539,11 @@ export const make = (env: PipelineEnv) => {
 
       /** May this error be retried for this call? */
       const mayRetry = (error: ClientError): boolean => {
-        if (!error.retryable) return false
+        if (
+          !error.retryable || error._tag === "RateLimitExceededError" || error._tag === "RateLimiterUnavailableError"
+        ) {
+          return false
+        }
         if (idempotentMethods.has(upper) || idempotencyKey !== undefined) return true
         // A non-idempotent request without a key: only when it cannot have reached the server.
         return (error._tag === "ConnectionError" && !error.sent) ||
@@ -531,7 +560,29 @@ export const make = (env: PipelineEnv) => {
        * Our undici transport enforces it with a native timer (no fiber); other transports get an
        * Effect timer.
        */
-      const runAttempt = (number: number) =>
+      const runAttempt = (number: number) => {
+        const rateLimit = env.rateLimit
+        if (rateLimit === undefined) return runAttemptNow(number)
+        // Every attempt spends a slot: a retry reaches the server like the first attempt did.
+        return Effect.suspend(() => {
+          limiterRequest = {
+            method: upper,
+            url,
+            key: limiterKey,
+            tokens: limiterTokens,
+            attempt: number,
+            maxWaitMillis: Math.max(
+              0,
+              deadline - fiber.getRef(Clock.Clock).currentTimeMillisUnsafe() - deadlineMargin
+            ),
+            context
+          }
+          return rateLimit.around(limiterRequest, runAttemptNow(number))
+        })
+      }
+
+      /** The attempt itself, its deadline starting now (after any limiter wait). */
+      const runAttemptNow = (number: number) =>
         Effect.suspend(() => {
           const left = deadline - fiber.getRef(Clock.Clock).currentTimeMillisUnsafe() - deadlineMargin
           const byTotal = left < timeouts.attempt
@@ -640,9 +691,6 @@ export const make = (env: PipelineEnv) => {
           })
         ) as Effect.Effect<A, ClientError | E, R>
       }
-      if (env.rateLimit !== undefined) {
-        program = Effect.andThen(env.rateLimit.acquire(limiterRequest), program)
-      }
       if (env.bulkhead !== undefined) {
         program = env.bulkhead.run(key, context, program)
       }
@@ -653,8 +701,8 @@ export const make = (env: PipelineEnv) => {
         Effect.provideService(Headers.CurrentRedactedNames, redactedHeaderNames()),
         Effect.provideService(UrlParams.CurrentRedactedNames, redactedParams)
       )
-      // The retry loop never outlives the deadline; only a bulkhead or limiter wait outside it can.
-      if (env.bulkhead === undefined && env.rateLimit === undefined) {
+      // The retry loop (limiter waits included) never outlives the deadline; only a bulkhead wait outside it can.
+      if (env.bulkhead === undefined) {
         return started
       }
       return started.pipe(
@@ -697,7 +745,9 @@ const clientErrorTags = new Set([
   "CircuitOpenError",
   "DecodeError",
   "ResponseTooLargeError",
-  "RedirectError"
+  "RedirectError",
+  "RateLimitExceededError",
+  "RateLimiterUnavailableError"
 ])
 
 const isClientError = (error: unknown): error is ClientError =>
@@ -719,6 +769,8 @@ const outcomeOf = (exit: { readonly _tag: string; readonly cause?: unknown }): M
       // "total" inside the breaker means an attempt was in flight at the deadline (the loop never sleeps past it).
       return error.phase === "bulkhead" ? "Ignored" : "Failure"
     case "RateLimitedError":
+    case "RateLimitExceededError":
+    case "RateLimiterUnavailableError":
       return "Ignored"
     default:
       return "Success"

@@ -1,0 +1,58 @@
+/**
+ * The crawl shared by the rate-limit examples: fetch pages of the
+ * fault-injection server's `/ratelimit` endpoint, which allows 20 requests
+ * per second and answers 429 past that, and count what came back.
+ */
+import * as ResilientClient from "@httpkit/client/ResilientClient"
+import { ClientRateLimit, Policy, RateLimiter } from "@httpkit/rate-limiter"
+import { Effect, Layer, Schema } from "effect"
+
+/** The server's budget: 20 requests per 1-second window for the key `crawl`. */
+export const serverLimit = 20
+
+/**
+ * Our limit: 18 per second, evenly spaced (one every 55 ms), per host. A
+ * little under the server's budget, because the server counts arrivals:
+ * a request's way there (a new connection, a busy process) varies by tens of
+ * milliseconds, and a limit booked right at the server's would sometimes land
+ * a 21st request in one of its windows.
+ */
+export const ourLimit = 18
+
+/** The limiter of the examples, on the `LimiterStore` in context. */
+export const limiter = (options: { readonly onStoreFailure?: "fail" | "local" } = {}) =>
+  RateLimiter.layer({
+    policies: [Policy.rate({ limit: ourLimit, window: "1 second" })],
+    maxWait: "30 seconds",
+    ...options
+  })
+
+/** A `ResilientClient` whose calls go through the `RateLimiter` in context. */
+export const limitedClient = (baseUrl: string) =>
+  ResilientClient.layer({ baseUrl, retry: { maxAttempts: 3 } }).pipe(Layer.provide(ClientRateLimit.layer))
+
+/** The URL of page `n`. */
+export const page = (n: number) => `/ratelimit?limit=${serverLimit}&window=1000&key=crawl&page=${n}`
+
+/** Fetches `pages` with `concurrency` fibers; returns how many succeeded and the calls' total wait. */
+export const crawl = (pages: ReadonlyArray<number>, concurrency: number) =>
+  Effect.gen(function*() {
+    const client = yield* ResilientClient.ResilientClient
+    const results = yield* Effect.forEach(
+      pages,
+      (n) => Effect.result(client.get(page(n))),
+      { concurrency }
+    )
+    return {
+      fetched: results.filter((result) => result._tag === "Success").length,
+      failed: results.filter((result) => result._tag === "Failure").length
+    }
+  })
+
+const Stats = Schema.Struct({ allowed: Schema.Number, refused: Schema.Number })
+
+/** What the server admitted and refused for the crawl. */
+export const serverStats = Effect.gen(function*() {
+  const client = yield* ResilientClient.ResilientClient
+  return yield* client.getJson("/ratelimit/stats?key=crawl", Stats)
+})

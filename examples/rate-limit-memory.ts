@@ -1,0 +1,34 @@
+/**
+ * One rate limit shared by many fibers in one process, on the embedded
+ * memory backend: 60 pages fetched by 30 fibers at once, never faster than
+ * the server allows, so the server refuses none of them.
+ *
+ * Run it with `node examples/rate-limit-memory.ts` (starts the fault-injection
+ * server embedded), or `node examples/rate-limit-memory.ts --url http://127.0.0.1:PORT`
+ * against one started with `pnpm test-server` (it resets that server).
+ */
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import * as ResilientClient from "@httpkit/client/ResilientClient"
+import { LimiterStore } from "@httpkit/rate-limiter"
+import { Console, Effect, Layer } from "effect"
+import { crawl, limitedClient, limiter, ourLimit, serverLimit, serverStats } from "./crawl.ts"
+import { serverUrl } from "./server.ts"
+
+const main = Effect.gen(function*() {
+  const baseUrl = yield* serverUrl
+  const control = yield* ResilientClient.make({ baseUrl })
+  yield* control.post("/__reset")
+
+  const started = Date.now()
+  const result = yield* crawl(Array.from({ length: 60 }, (_, n) => n), 30).pipe(
+    Effect.provide(limitedClient(baseUrl).pipe(Layer.provide(limiter()), Layer.provide(LimiterStore.layerMemory())))
+  )
+  const seconds = (Date.now() - started) / 1_000
+  const stats = yield* serverStats.pipe(Effect.provideService(ResilientClient.ResilientClient, control))
+  yield* Console.log(`fetched ${result.fetched} pages with 30 fibers in ${seconds.toFixed(1)} s`)
+  yield* Console.log(`(${ourLimit} per second, evenly spaced; the server allows ${serverLimit})`)
+  yield* Console.log(`the server admitted ${stats.allowed} and refused ${stats.refused}`)
+  if (stats.refused > 0 || result.fetched !== 60) return yield* Effect.fail(new Error("the limit did not hold"))
+})
+
+NodeRuntime.runMain(Effect.scoped(main))

@@ -1,0 +1,232 @@
+/**
+ * Where a rate limiter keeps its state: the contract every backend keeps, and
+ * the in-memory backend.
+ *
+ * A store answers four questions atomically, each in one step (one Redis
+ * script, one SQLite transaction, one synchronous block in memory): may this
+ * request go, and when (`reserve`); block a key for a while (`block`, from
+ * server feedback); take and give back a concurrency slot (`lease`,
+ * `release`). Stores keep time themselves (Redis its `TIME`, the local store
+ * the machine's clock, the memory store Effect's `Clock`), so processes with
+ * skewed clocks still agree.
+ *
+ * **Backends**
+ *
+ * - `layerMemory`: one process; the default. Runs under `TestClock`.
+ * - `RedisStore.layer`: processes and machines sharing a Redis.
+ * - `LocalStore.layer`: processes and worker threads on one machine sharing
+ *   one SQLite file, without a server.
+ *
+ * **Gotchas**
+ *
+ * The memory store keeps at most `maxKeys` keys; past that, forgotten first
+ * are keys whose state no longer matters, then the least recently used.
+ *
+ * @since 0.1.0
+ */
+import type { RateLimiterUnavailableError } from "@httpkit/client/ClientError"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Algorithm from "./internal/algorithm.ts"
+
+/**
+ * One limit a request must pass: the policy's arithmetic, the id of its
+ * state (policy and key), and what the request costs.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type Item = Algorithm.Item
+
+/**
+ * A store's answer to `reserve`: granted after a delay (the slot is booked),
+ * or refused with the time until it could be granted (nothing is booked).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type Reservation = Algorithm.Reservation
+
+/**
+ * What `reserve` is asked.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface ReserveRequest {
+  /** Every limit the request must pass; all are booked at one instant, or none. */
+  readonly items: ReadonlyArray<Item>
+  /** The key whose server-imposed block (see `block`) applies, if any. */
+  readonly blockKey: string | undefined
+  /** Refuse instead of booking when the wait would be longer than this. */
+  readonly maxWaitMillis: number
+}
+
+/**
+ * A store's answer to `lease`.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type LeaseResult =
+  | { readonly _tag: "Granted" }
+  | { readonly _tag: "Full"; readonly retryAfterMillis: number }
+
+/**
+ * The contract of a limiter backend. Every operation is atomic; failures are
+ * `RateLimiterUnavailableError` (the limiter decides whether to fail closed
+ * or fall back).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Store {
+  /** `memory`, `redis` or `local`: named in errors and logs. */
+  readonly backend: string
+  /** Books every item at the earliest instant they all allow, or refuses. */
+  readonly reserve: (request: ReserveRequest) => Effect.Effect<Reservation, RateLimiterUnavailableError>
+  /** Nothing under `key` is granted for `millis` from now (a longer block already set stays). */
+  readonly block: (key: string, millis: number) => Effect.Effect<void, RateLimiterUnavailableError>
+  /** Takes a concurrency slot of `id` under `token`, held until released or `leaseMillis` pass. */
+  readonly lease: (request: {
+    readonly id: string
+    readonly max: number
+    readonly token: string
+    readonly leaseMillis: number
+  }) => Effect.Effect<LeaseResult, RateLimiterUnavailableError>
+  /** Gives a slot back; releasing an unknown or expired token does nothing. */
+  readonly release: (id: string, token: string) => Effect.Effect<void, RateLimiterUnavailableError>
+}
+
+/**
+ * The limiter's backend.
+ *
+ * @category services
+ * @since 0.1.0
+ */
+export class LimiterStore extends Context.Service<LimiterStore, Store>()("@httpkit/rate-limiter/LimiterStore") {}
+
+/**
+ * Options of the memory store.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface MemoryOptions {
+  /**
+   * Most keys held (item states, blocks and lease sets together).
+   *
+   * @default 10000
+   */
+  readonly maxKeys?: number | undefined
+}
+
+interface Entry {
+  readonly state: Algorithm.ItemState
+  /** The item this state belongs to, to tell when it can be forgotten. */
+  item: Algorithm.Item | undefined
+}
+
+/** Moves `id` to the most recently used end of `map`. */
+const touch = <V>(map: Map<string, V>, id: string, value: V) => {
+  map.delete(id)
+  map.set(id, value)
+}
+
+/**
+ * A store in this process's memory, on Effect's `Clock` (so `TestClock`
+ * drives it in tests).
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const makeMemory = (options: MemoryOptions = {}): Effect.Effect<Store> =>
+  Effect.sync(() => {
+    const maxKeys = options.maxKeys ?? 10_000
+    const states = new Map<string, Entry>()
+    const blocks = new Map<string, number>()
+    const leases = new Map<string, Algorithm.Leases>()
+
+    /** Keeps the number of keys under the bound: forgets expired state first, then the least recently used. */
+    const makeRoom = (now: number) => {
+      if (states.size + blocks.size + leases.size < maxKeys) return
+      for (const [id, entry] of states) {
+        if (entry.item === undefined || Algorithm.lifetime(entry.state, entry.item, now) === 0) states.delete(id)
+      }
+      for (const [key, until] of blocks) if (until <= now) blocks.delete(key)
+      for (const [id, held] of leases) {
+        for (const [token, expiry] of held) if (expiry <= now) held.delete(token)
+        if (held.size === 0) leases.delete(id)
+      }
+      while (states.size + blocks.size + leases.size >= maxKeys) {
+        const oldest = states.keys().next()
+        if (!oldest.done) {
+          states.delete(oldest.value)
+          continue
+        }
+        const oldestBlock = blocks.keys().next()
+        if (!oldestBlock.done) {
+          blocks.delete(oldestBlock.value)
+          continue
+        }
+        const oldestLease = leases.keys().next()
+        if (oldestLease.done) return
+        leases.delete(oldestLease.value)
+      }
+    }
+
+    const stateOf = (item: Algorithm.Item, now: number): Algorithm.ItemState => {
+      let entry = states.get(item.id)
+      if (entry === undefined) {
+        makeRoom(now)
+        entry = { state: Algorithm.emptyState(), item }
+      }
+      entry.item = item
+      touch(states, item.id, entry)
+      return entry.state
+    }
+
+    return {
+      backend: "memory",
+      reserve: (request) =>
+        Effect.map(Clock.currentTimeMillis, (now) => {
+          const itemStates = request.items.map((item) => stateOf(item, now))
+          const blockedUntil = request.blockKey === undefined ? 0 : blocks.get(request.blockKey) ?? 0
+          return Algorithm.reserve(itemStates, request.items, blockedUntil, now, request.maxWaitMillis)
+        }),
+      block: (key, millis) =>
+        Effect.map(Clock.currentTimeMillis, (now) => {
+          const until = Math.max(blocks.get(key) ?? 0, now + millis)
+          if (!blocks.has(key)) makeRoom(now)
+          touch(blocks, key, until)
+        }),
+      lease: (request) =>
+        Effect.map(Clock.currentTimeMillis, (now) => {
+          let held = leases.get(request.id)
+          if (held === undefined) {
+            makeRoom(now)
+            held = new Map()
+          }
+          touch(leases, request.id, held)
+          return Algorithm.lease(held, request.max, request.token, request.leaseMillis, now)
+        }),
+      release: (id, token) =>
+        Effect.sync(() => {
+          const held = leases.get(id)
+          if (held === undefined) return
+          held.delete(token)
+          if (held.size === 0) leases.delete(id)
+        })
+    }
+  })
+
+/**
+ * The memory store as a layer.
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layerMemory = (options: MemoryOptions = {}): Layer.Layer<LimiterStore> =>
+  Layer.effect(LimiterStore, makeMemory(options))

@@ -1,0 +1,173 @@
+/**
+ * A `LimiterStore` kept in one SQLite file (`node:sqlite`), so worker threads
+ * and processes on one machine share one limit without a server.
+ *
+ * Use it when several processes of one application (a CLI started many
+ * times, a cluster of workers, a job runner) call the same API and must stay
+ * under its limits together, and there is no Redis. For one process, the
+ * memory store is faster; across machines, use the Redis store.
+ *
+ * **Details**
+ *
+ * - Every operation is one `BEGIN IMMEDIATE` ... `COMMIT` transaction: it
+ *   takes the file's write lock, reads the rows it needs, runs the same
+ *   arithmetic as the memory store (`internal/algorithm.ts`), and writes
+ *   back. So threads and processes see one state, and two of them are never
+ *   promised the same slot.
+ * - Time is the machine's clock (`Date.now()`), read once the lock is held.
+ *   It is not Effect's `Clock`: `TestClock` does not move this store.
+ * - The file is in WAL mode with `synchronous = NORMAL`: a crash of the
+ *   machine may forget the last few bookings, never corrupt the file.
+ * - Rows whose state no longer matters (a window whose entries all left, a
+ *   rate whose bucket refilled, an expired block or lease) are deleted in
+ *   small batches every few hundred operations, so the file stays bounded by
+ *   the keys in use.
+ * - The default file is `<os.tmpdir()>/httpkit-<user>/rate-limiter.sqlite`
+ *   (see `defaultPath`): one per user, so processes of one user share it. The
+ *   folder is created with mode 0700 and must belong to the user; the file is
+ *   created with mode 0600. Pass `path` to share a limit between users, or to
+ *   keep separate limits per application.
+ * - A file that is not a database, or a database of another application, is
+ *   refused and left untouched; a file written by this store is marked with
+ *   its own `application_id` and schema version.
+ *
+ * **Gotchas**
+ *
+ * - `node:sqlite` is synchronous: an operation blocks the thread's event loop
+ *   while it runs, and when another thread or process holds the lock, for up
+ *   to `timeout` (1 second by default) before failing with
+ *   `RateLimiterUnavailableError`. A transaction lasts well under a
+ *   millisecond, so waits are short unless something holds the lock for
+ *   long; keep `timeout` small in latency-sensitive servers.
+ * - Every process must be on the same machine: SQLite's WAL mode needs shared
+ *   memory, so a file on a network file system is not supported.
+ * - Failures (a locked or unwritable file, a corrupt database) are
+ *   `RateLimiterUnavailableError` with `backend: "local"`; `retryable` is true
+ *   for a busy or locked database and I/O errors, false for a file that can
+ *   never work (not a database, wrong schema, no permission).
+ *
+ * @since 0.1.0
+ */
+import { RateLimiterUnavailableError } from "@httpkit/client/ClientError"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import type * as Scope from "effect/Scope"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import * as LocalDatabase from "./internal/localDatabase.ts"
+import * as LimiterStore from "./LimiterStore.ts"
+
+/**
+ * Options of the local store.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Options {
+  /**
+   * The database file. Its folder is created when missing.
+   *
+   * @default defaultPath(), `<os.tmpdir()>/httpkit-<user>/rate-limiter.sqlite`
+   */
+  readonly path?: string | undefined
+  /**
+   * How long one operation waits for the file's lock (SQLite's busy timeout)
+   * before failing with `RateLimiterUnavailableError`. The thread is blocked
+   * meanwhile.
+   *
+   * @default "1 second"
+   */
+  readonly timeout?: Duration.Input | undefined
+}
+
+/** The busy timeout SQLite accepts: a 32-bit count of milliseconds. */
+const maxTimeoutMillis = 2 ** 31 - 1
+
+/** The user's name, reduced to characters safe in a file name. */
+const userName = (): string => {
+  let name: string | undefined
+  try {
+    name = Os.userInfo().username
+  } catch {
+    // No passwd entry (a container with an arbitrary uid): fall back below.
+  }
+  if (name === undefined || name === "") name = process.env["USER"] ?? process.env["USERNAME"]
+  if (name === undefined || name === "") name = `uid${process.getuid?.() ?? "unknown"}`
+  return name.replace(/[^A-Za-z0-9._-]/g, "_")
+}
+
+/**
+ * The file used when `path` is not given:
+ * `<os.tmpdir()>/httpkit-<user>/rate-limiter.sqlite`, where `<user>` is the
+ * user's name with characters other than letters, digits, `.`, `_` and `-`
+ * replaced by `_`.
+ *
+ * @category utils
+ * @since 0.1.0
+ */
+export const defaultPath = (): string => Path.join(Os.tmpdir(), `httpkit-${userName()}`, "rate-limiter.sqlite")
+
+const unavailable = (operation: string, cause: unknown): RateLimiterUnavailableError => {
+  const { detail, retryable } = LocalDatabase.describeFailure(cause)
+  return new RateLimiterUnavailableError({ backend: "local", retryable, detail: `${operation}: ${detail}` })
+}
+
+const timeoutMillisOf = (input: Duration.Input): number => {
+  const millis = Duration.toMillis(input)
+  if (!(millis >= 0 && millis <= maxTimeoutMillis)) {
+    throw new LocalDatabase.LocalFailure(`timeout must be between 0 and ${maxTimeoutMillis} ms, got ${millis}`, false)
+  }
+  return Math.ceil(millis)
+}
+
+const run = <A>(operation: string, body: () => A): Effect.Effect<A, RateLimiterUnavailableError> =>
+  Effect.try({ try: body, catch: (cause) => unavailable(operation, cause) })
+
+/**
+ * Opens (creating when missing) the store's file; the database closes when
+ * the scope does. Fails with `RateLimiterUnavailableError` when the file
+ * cannot be created or opened, is not a database, or belongs to another
+ * application; such a file is left untouched.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const make = (
+  options: Options = {}
+): Effect.Effect<LimiterStore.Store, RateLimiterUnavailableError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const database = yield* Effect.acquireRelease(
+      Effect.try({
+        try: () => {
+          const timeoutMillis = timeoutMillisOf(options.timeout ?? "1 second")
+          return options.path === undefined
+            ? LocalDatabase.open(defaultPath(), timeoutMillis, true)
+            : LocalDatabase.open(options.path, timeoutMillis, false)
+        },
+        catch: (cause) => unavailable("open", cause)
+      }),
+      (database) => Effect.sync(() => database.close())
+    )
+    return {
+      backend: "local",
+      reserve: (request) =>
+        run("reserve", () => database.reserve(request.items, request.blockKey, request.maxWaitMillis)),
+      block: (key, millis) => run("block", () => database.block(key, millis)),
+      lease: (request) =>
+        run("lease", () => database.lease(request.id, request.max, request.token, request.leaseMillis)),
+      release: (id, token) => run("release", () => database.release(id, token))
+    } satisfies LimiterStore.Store
+  })
+
+/**
+ * The local store as a layer: the database opens when the layer is built
+ * and closes with it.
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layer = (
+  options: Options = {}
+): Layer.Layer<LimiterStore.LimiterStore, RateLimiterUnavailableError> =>
+  Layer.effect(LimiterStore.LimiterStore, make(options))

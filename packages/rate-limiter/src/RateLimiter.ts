@@ -1,0 +1,557 @@
+/**
+ * `RateLimiter`: one limit shared by every fiber, process and machine that
+ * uses the same store, with waiting or failing fast, token costs, stacked
+ * policies, server feedback, and a policy for a store that fails.
+ *
+ * **Example**
+ *
+ * ```ts
+ * import { Effect, Layer } from "effect"
+ * import { LimiterStore, Policy, RateLimiter } from "@httpkit/rate-limiter"
+ *
+ * const Limiter = RateLimiter.layer({
+ *   policies: [Policy.window({ limit: 100, window: "1 second", keyBy: "global" })]
+ * }).pipe(Layer.provide(LimiterStore.layerMemory()))
+ *
+ * const program = Effect.gen(function*() {
+ *   const limiter = yield* RateLimiter.RateLimiter
+ *   const permit = yield* limiter.acquire({ key: "api.example.com" })
+ *   yield* Effect.log(`waited ${permit.waitedMillis} ms`)
+ * }).pipe(Effect.scoped, Effect.provide(Limiter))
+ * ```
+ *
+ * **Details**
+ *
+ * A request is admitted when it passes every policy: concurrency slots are
+ * taken first (held until the permit's scope closes), then the rate and
+ * window policies book one instant in one atomic store call, and the caller
+ * sleeps until it. Waiting callers are served in the order they asked.
+ * `onLimit: "fail"` (or a wait longer than `maxWait`) fails with
+ * `RateLimitExceededError`, which says when a slot frees up.
+ *
+ * Server feedback (`observe`): a 429, or rate-limit headers reporting an
+ * empty budget, hold every request of that key in every process sharing the
+ * store until the server's reset (`ServerFeedback` reads the dialects).
+ *
+ * When the store fails (Redis down, slow, or lost), `onStoreFailure: "fail"`
+ * (the default) fails with `RateLimiterUnavailableError`; `"local"` falls
+ * back to a limit in this process's memory (each limit divided by
+ * `fallbackShare`, for the number of processes that share it), logs a
+ * warning, and tries the store again after `retryStoreAfter`.
+ *
+ * @since 0.1.0
+ */
+import { RateLimiterUnavailableError, RateLimitExceededError } from "@httpkit/client/ClientError"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
+import type * as Scope from "effect/Scope"
+import type * as Algorithm from "./internal/algorithm.ts"
+import * as LimiterStore from "./LimiterStore.ts"
+import * as Policy from "./Policy.ts"
+import * as ServerFeedback from "./ServerFeedback.ts"
+
+/**
+ * How a limiter behaves.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Options {
+  /** The policies every request must pass (at least one). */
+  readonly policies: ReadonlyArray<Policy.Policy>
+  /**
+   * Wait for a slot, or fail at once with `RateLimitExceededError`.
+   *
+   * @default "wait"
+   */
+  readonly onLimit?: "wait" | "fail" | undefined
+  /**
+   * The longest a request waits for a slot; a longer wait fails at once.
+   *
+   * @default "1 minute"
+   */
+  readonly maxWait?: Duration.Input | undefined
+  /**
+   * When the store fails: fail closed with `RateLimiterUnavailableError`, or
+   * fall back to a limit in this process's memory.
+   *
+   * @default "fail"
+   */
+  readonly onStoreFailure?: "fail" | "local" | undefined
+  /**
+   * In the local fallback, each limit is divided by this (the number of
+   * processes expected to share the limit), rounded down, at least 1.
+   *
+   * @default 1
+   */
+  readonly fallbackShare?: number | undefined
+  /**
+   * After a store failure, how long the fallback is used before the store is
+   * tried again.
+   *
+   * @default "1 second"
+   */
+  readonly retryStoreAfter?: Duration.Input | undefined
+  /**
+   * A bound on every store call, on top of the store's own timeout.
+   *
+   * @default "2 seconds"
+   */
+  readonly storeTimeout?: Duration.Input | undefined
+  /**
+   * The longest hold that server feedback may impose on a key; larger hints
+   * are cut to it. `false` ignores server feedback.
+   *
+   * @default "10 minutes"
+   */
+  readonly maxHold?: Duration.Input | false | undefined
+}
+
+/**
+ * What one acquisition asks.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface AcquireOptions {
+  /** The key to limit under, replacing the URL's host or origin. */
+  readonly key?: string | undefined
+  /** The URL the request goes to: its host (or origin) is the default key. */
+  readonly url?: string | URL | undefined
+  /**
+   * What the request costs against `unit: "tokens"` policies.
+   *
+   * @default 1
+   */
+  readonly tokens?: number | undefined
+  /** The longest this request may wait, when shorter than the limiter's `maxWait`. */
+  readonly maxWait?: Duration.Input | undefined
+  /** The HTTP call this is for, named in the limiter's errors (`ResilientClient` passes it). */
+  readonly call?: { readonly method: string; readonly url: string; readonly requestId: string } | undefined
+}
+
+/**
+ * An admitted request.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Permit {
+  /** The key the request was limited under (for policies not keyed globally). */
+  readonly key: string
+  /** How long the request waited for its slot, in milliseconds. */
+  readonly waitedMillis: number
+}
+
+/**
+ * A response, as server feedback.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface ObserveOptions {
+  readonly key?: string | undefined
+  readonly url?: string | URL | undefined
+  /** What the request cost: a token budget with less left than this holds the key too. */
+  readonly tokens?: number | undefined
+  readonly status: number
+  readonly headers: Readonly<Record<string, string | ReadonlyArray<string> | undefined>>
+}
+
+/**
+ * The limiter's operations.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Service {
+  /**
+   * Waits for (or is refused) a slot under every policy. Concurrency slots
+   * are held until the scope closes.
+   */
+  readonly acquire: (
+    options?: AcquireOptions
+  ) => Effect.Effect<Permit, RateLimitExceededError | RateLimiterUnavailableError, Scope.Scope>
+  /** Runs `effect` inside a permit, giving concurrency slots back when it ends. */
+  readonly withPermit: (
+    options?: AcquireOptions
+  ) => <A, E, R>(
+    effect: Effect.Effect<A, E, R>
+  ) => Effect.Effect<A, E | RateLimitExceededError | RateLimiterUnavailableError, R>
+  /** Server feedback: a 429 or an empty budget holds every request of the key until the reset. */
+  readonly observe: (options: ObserveOptions) => Effect.Effect<void>
+  /** Holds every request of `key`, in every process sharing the store, for `duration`. */
+  readonly hold: (key: string, duration: Duration.Input) => Effect.Effect<void, RateLimiterUnavailableError>
+  /** The resolved policies, in order. */
+  readonly policies: ReadonlyArray<Policy.Policy>
+}
+
+/**
+ * The limiter service.
+ *
+ * @category services
+ * @since 0.1.0
+ */
+export class RateLimiter extends Context.Service<RateLimiter, Service>()("@httpkit/rate-limiter/RateLimiter") {}
+
+/**
+ * How long requests waited for their slot, in seconds, per policy set.
+ *
+ * @category metrics
+ * @since 0.1.0
+ */
+export const waitTime = Metric.histogram("httpkit_rate_limiter_wait_seconds", {
+  description: "How long requests waited for a rate-limit slot",
+  boundaries: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]
+})
+
+/**
+ * Acquisitions by outcome: `granted`, `refused` (limit), `unavailable`
+ * (store failed closed), `fallback` (granted by the local fallback).
+ *
+ * @category metrics
+ * @since 0.1.0
+ */
+export const acquisitions = Metric.counter("httpkit_rate_limiter_acquisitions_total", {
+  description: "Rate-limit acquisitions by outcome",
+  incremental: true
+})
+
+const outcome = (name: "granted" | "refused" | "unavailable" | "fallback") =>
+  Metric.withAttributes(acquisitions, { outcome: name })
+const grantedCount = outcome("granted")
+const refusedCount = outcome("refused")
+const unavailableCount = outcome("unavailable")
+const fallbackCount = outcome("fallback")
+
+const noUrlKey = "default"
+
+/** The request's key: the caller's, else the URL's host or origin. */
+const requestKey = (options: AcquireOptions | undefined, keyBy: "host" | "origin"): string => {
+  if (options?.key !== undefined) return options.key
+  const url = options?.url
+  if (url === undefined) return noUrlKey
+  try {
+    const parsed = typeof url === "string" ? new URL(url) : url
+    return keyBy === "host" ? parsed.hostname : parsed.origin
+  } catch {
+    return noUrlKey
+  }
+}
+
+/** The state id of `policy` for a request: the policy's name and the key. */
+const stateId = (policy: Policy.Policy, options: AcquireOptions | undefined): string =>
+  policy.keyBy === "global" ? `${policy.name}|*` : `${policy.name}|${requestKey(options, policy.keyBy)}`
+
+const toMillis = (input: Duration.Input | undefined, fallback: number): number =>
+  input === undefined ? fallback : Duration.toMillis(input)
+
+/** A policy's item for a request; in the fallback, its limit is shared out. */
+const itemOf = (
+  policy: Policy.Rate | Policy.Window,
+  acquire: AcquireOptions | undefined,
+  scale: number
+): Algorithm.Item => ({
+  id: stateId(policy, acquire),
+  kind: policy._tag === "Rate" ? "rate" : "window",
+  limit: scale === 1 ? policy.limit : Math.max(1, Math.floor(policy.limit / scale)),
+  windowMillis: policy.windowMillis,
+  burst: policy._tag === "Rate" ? policy.burst : 1,
+  cost: policy.unit === "tokens" ? Math.max(0, acquire?.tokens ?? 1) : 1
+})
+
+/** The call's method, URL and request id, for errors. */
+const callOf = (acquire: AcquireOptions | undefined) =>
+  acquire?.call === undefined
+    ? {}
+    : { method: acquire.call.method, url: acquire.call.url, requestId: acquire.call.requestId }
+
+/** Fails with `RateLimitExceededError`, counted. */
+const exceeded = (acquire: AcquireOptions | undefined, key: string, policy: string, retryAfterMillis: number) =>
+  Effect.andThen(
+    Metric.update(refusedCount, 1),
+    Effect.fail(
+      new RateLimitExceededError({ ...callOf(acquire), key, policy, retryAfterMillis, retryable: true })
+    )
+  )
+
+/** Counts a store failure, and names the call in its error. */
+const counting = <A>(acquire: AcquireOptions | undefined, effect: Effect.Effect<A, RateLimiterUnavailableError>) =>
+  Effect.catch(effect, (error) =>
+    Effect.andThen(
+      Metric.update(unavailableCount, 1),
+      Effect.fail(
+        acquire?.call === undefined ? error : new RateLimiterUnavailableError({
+          ...callOf(acquire),
+          backend: error.backend,
+          detail: error.detail,
+          retryable: error.retryable
+        })
+      )
+    ))
+
+/** How long a waiter polls a full concurrency policy between tries, at most. */
+const maxLeasePollMillis = 250
+
+/**
+ * Makes a limiter on the `LimiterStore` in context.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const make = (
+  options: Options
+): Effect.Effect<Service, Policy.PolicyError, LimiterStore.LimiterStore> =>
+  Effect.gen(function*() {
+    const store = yield* LimiterStore.LimiterStore
+    if (options.policies.length === 0) {
+      return yield* Effect.fail(new Policy.PolicyError({ policy: "(none)", detail: "at least one policy is needed" }))
+    }
+    for (const policy of options.policies) {
+      const invalid = Policy.validate(policy)
+      if (invalid !== undefined) return yield* Effect.fail(invalid)
+    }
+    const policies = options.policies
+    const counted = policies.filter((policy): policy is Policy.Rate | Policy.Window => policy._tag !== "Concurrency")
+    const concurrent = policies.filter((policy): policy is Policy.Concurrency => policy._tag === "Concurrency")
+    const maxWaitMillis = options.onLimit === "fail" ? 0 : toMillis(options.maxWait, 60_000)
+    const share = Math.max(1, Math.floor(options.fallbackShare ?? 1))
+    const retryStoreAfter = toMillis(options.retryStoreAfter, 1_000)
+    const storeTimeout = toMillis(options.storeTimeout, 2_000)
+    const maxHold = options.maxHold === false ? 0 : toMillis(options.maxHold, 600_000)
+    const fallback = options.onStoreFailure === "local" ? yield* LimiterStore.makeMemory() : undefined
+
+    /** Until when calls go to the fallback without trying the store. */
+    let degradedUntil = 0
+
+    // The memory store answers synchronously: only shared stores need a deadline.
+    const bounded = <A>(
+      effect: Effect.Effect<A, RateLimiterUnavailableError>
+    ): Effect.Effect<A, RateLimiterUnavailableError> =>
+      store.backend === "memory" ? effect : Effect.timeoutOrElse(effect, {
+        duration: storeTimeout,
+        orElse: () =>
+          Effect.fail(
+            new RateLimiterUnavailableError({
+              backend: store.backend,
+              retryable: true,
+              detail: `no answer within ${storeTimeout} ms`
+            })
+          )
+      })
+
+    /**
+     * Runs `operation` on the store, or on the fallback while the store is
+     * failing (when there is one). Tells which store answered.
+     */
+    const onStore = <A>(
+      operation: (target: LimiterStore.Store, scale: number) => Effect.Effect<A, RateLimiterUnavailableError>
+    ): Effect.Effect<readonly [A, LimiterStore.Store], RateLimiterUnavailableError> => {
+      if (fallback === undefined || store === fallback) {
+        return Effect.map(bounded(operation(store, 1)), (a) => [a, store] as const)
+      }
+      return Effect.flatMap(Clock.currentTimeMillis, (now) => {
+        if (now < degradedUntil) return Effect.map(operation(fallback, share), (a) => [a, fallback] as const)
+        const wasDegraded = degradedUntil > 0
+        return bounded(operation(store, 1)).pipe(
+          Effect.tap(() => {
+            if (!wasDegraded) return Effect.void
+            degradedUntil = 0
+            return Effect.logInfo(`rate limiter store ${store.backend} is back; the shared limit applies again`)
+          }),
+          Effect.map((a) => [a, store] as const),
+          Effect.catch((error) =>
+            Effect.gen(function*() {
+              const first = degradedUntil === 0
+              degradedUntil = now + retryStoreAfter
+              if (first) {
+                yield* Effect.logWarning(
+                  `rate limiter store ${store.backend} unavailable (${error.detail}); using a local limit ` +
+                    `(each limit / ${share}) until it returns`
+                )
+              }
+              return [yield* operation(fallback, share), fallback] as const
+            })
+          )
+        )
+      })
+    }
+
+    /**
+     * Wakes this process's waiters for a concurrency slot when one is given
+     * back here (waiters on other processes find out by polling).
+     */
+    const released = new Map<string, Deferred.Deferred<void>>()
+    const signalOf = (id: string): Deferred.Deferred<void> => {
+      let signal = released.get(id)
+      if (signal === undefined) {
+        signal = Deferred.makeUnsafe<void>()
+        released.set(id, signal)
+      }
+      return signal
+    }
+    const announceRelease = (id: string) =>
+      Effect.suspend(() => {
+        const signal = released.get(id)
+        if (signal === undefined) return Effect.void
+        released.delete(id)
+        return Deferred.succeed(signal, undefined)
+      })
+
+    /** Takes one concurrency slot of `policy`, waiting until `deadline`: woken by a release here, or polling. */
+    const takeLease = (
+      policy: Policy.Concurrency,
+      acquire: AcquireOptions | undefined,
+      key: string,
+      deadline: number
+    ): Effect.Effect<void, RateLimitExceededError | RateLimiterUnavailableError, Scope.Scope> => {
+      const id = stateId(policy, acquire)
+      const token = crypto.randomUUID()
+      let poll = 5
+      const attempt: Effect.Effect<void, RateLimitExceededError | RateLimiterUnavailableError, Scope.Scope> = Effect
+        .flatMap(
+          counting(
+            acquire,
+            onStore((target, scale) =>
+              target.lease({
+                id,
+                max: scale === 1 ? policy.max : Math.max(1, Math.floor(policy.max / scale)),
+                token,
+                leaseMillis: policy.leaseMillis
+              })
+            )
+          ),
+          ([result, target]) => {
+            if (result._tag === "Granted") {
+              return Effect.addFinalizer(() =>
+                Effect.andThen(Effect.ignore(target.release(id, token)), announceRelease(id))
+              )
+            }
+            const signal = signalOf(id)
+            return Effect.flatMap(Clock.currentTimeMillis, (now) => {
+              const wait = Math.min(poll, result.retryAfterMillis)
+              if (now >= deadline) return exceeded(acquire, key, policy.name, result.retryAfterMillis)
+              poll = Math.min(maxLeasePollMillis, poll * 2)
+              return Effect.andThen(
+                Effect.raceFirst(Effect.sleep(Math.min(wait, deadline - now)), Deferred.await(signal)),
+                attempt
+              )
+            })
+          }
+        )
+      return attempt
+    }
+
+    /** Books the counted policies, waiting out server holds, until `deadline`. */
+    const book = (
+      acquire: AcquireOptions | undefined,
+      key: string,
+      deadline: number
+    ): Effect.Effect<void, RateLimitExceededError | RateLimiterUnavailableError> =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        Effect.flatMap(
+          counting(
+            acquire,
+            onStore((target, scale) =>
+              target.reserve({
+                items: counted.map((policy) => itemOf(policy, acquire, scale)),
+                blockKey: key,
+                maxWaitMillis: Math.max(0, deadline - now)
+              })
+            )
+          ),
+          ([reservation]) => {
+            if (reservation._tag === "Granted") {
+              return reservation.delayMillis > 0 ? Effect.sleep(reservation.delayMillis) : Effect.void
+            }
+            if (reservation.item === -1) {
+              // The server asked every caller of this key to hold off: wait it out, then ask again.
+              if (now + reservation.retryAfterMillis > deadline) {
+                return exceeded(acquire, key, "server hold", reservation.retryAfterMillis)
+              }
+              return Effect.andThen(Effect.sleep(reservation.retryAfterMillis), book(acquire, key, deadline))
+            }
+            return exceeded(acquire, key, counted[reservation.item]!.name, reservation.retryAfterMillis)
+          }
+        ))
+
+    /** Admits a request; concurrency slots (when a policy asks for them) are held in the scope. */
+    const acquire = (
+      acquireOptions?: AcquireOptions
+    ): Effect.Effect<Permit, RateLimitExceededError | RateLimiterUnavailableError, Scope.Scope> =>
+      Effect.flatMap(Clock.currentTimeMillis, (started) => {
+        const key = requestKey(acquireOptions, "host")
+        const wait = Math.min(maxWaitMillis, toMillis(acquireOptions?.maxWait, maxWaitMillis))
+        const deadline = started + wait
+        let program: Effect.Effect<void, RateLimitExceededError | RateLimiterUnavailableError, Scope.Scope> =
+          counted.length === 0 ? Effect.void : book(acquireOptions, key, deadline)
+        for (let i = concurrent.length - 1; i >= 0; i--) {
+          program = Effect.andThen(takeLease(concurrent[i]!, acquireOptions, key, deadline), program)
+        }
+        return Effect.flatMap(program, () =>
+          Effect.flatMap(Clock.currentTimeMillis, (now) => {
+            const waitedMillis = now - started
+            return Effect.as(
+              Effect.andThen(
+                Metric.update(degradedUntil > now ? fallbackCount : grantedCount, 1),
+                Metric.update(waitTime, waitedMillis / 1_000)
+              ),
+              { key, waitedMillis }
+            )
+          }))
+      })
+
+    const hold = (key: string, duration: Duration.Input) =>
+      Effect.asVoid(onStore((target) => target.block(key, Duration.toMillis(duration))))
+
+    const observe = (observed: ObserveOptions): Effect.Effect<void> => {
+      if (maxHold === 0) return Effect.void
+      return Effect.suspend(() => {
+        // Headers carry wall-clock times (HTTP-dates, epoch resets); the hold is relative.
+        const feedback = ServerFeedback.parse(observed.headers, { now: Date.now() })
+        const millis = ServerFeedback.holdOff(feedback, {
+          status: observed.status,
+          maxMillis: maxHold,
+          tokens: observed.tokens
+        })
+        if (millis === undefined || millis <= 0) return Effect.void
+        const key = requestKey(observed, "host")
+        return hold(key, millis).pipe(
+          Effect.catch((error) => Effect.logWarning(`rate limiter could not record server feedback: ${error.detail}`))
+        )
+      })
+    }
+
+    return {
+      acquire,
+      withPermit: (acquireOptions) => (effect) =>
+        // Without concurrency policies nothing is held, so no scope is needed.
+        (concurrent.length === 0
+          ? Effect.andThen(
+            acquire(acquireOptions) as Effect.Effect<Permit, RateLimitExceededError | RateLimiterUnavailableError>,
+            effect
+          )
+          : Effect.scoped(Effect.andThen(acquire(acquireOptions), effect))) as Effect.Effect<
+            Effect.Success<typeof effect>,
+            Effect.Error<typeof effect> | RateLimitExceededError | RateLimiterUnavailableError,
+            Effect.Services<typeof effect>
+          >,
+      observe,
+      hold,
+      policies
+    } satisfies Service
+  })
+
+/**
+ * The limiter as a layer, on the `LimiterStore` in context.
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layer = (options: Options): Layer.Layer<RateLimiter, Policy.PolicyError, LimiterStore.LimiterStore> =>
+  Layer.effect(RateLimiter, make(options))

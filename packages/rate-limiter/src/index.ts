@@ -1,0 +1,62 @@
+/**
+ * @httpkit/rate-limiter: one rate limit shared by fibers, processes and
+ * machines, wired into `ResilientClient`.
+ *
+ * @since 0.1.0
+ */
+
+/**
+ * Plugs a `RateLimiter` into `ResilientClient`.
+ *
+ * @since 0.1.0
+ */
+export * as ClientRateLimit from "./ClientRateLimit.ts"
+
+/**
+ * The store contract and the in-memory store.
+ *
+ * @since 0.1.0
+ */
+export * as LimiterStore from "./LimiterStore.ts"
+
+/**
+ * The local multi-process store: one SQLite file, no server.
+ *
+ * @since 0.1.0
+ */
+export * as LocalStore from "./LocalStore.ts"
+
+/**
+ * Rate-limit policies: rate with burst, sliding window, concurrency.
+ *
+ * @since 0.1.0
+ */
+export * as Policy from "./Policy.ts"
+
+/**
+ * The limiter service.
+ *
+ * @since 0.1.0
+ */
+export * as RateLimiter from "./RateLimiter.ts"
+
+/**
+ * The Redis store, shared by processes and machines.
+ *
+ * @since 0.1.0
+ */
+export * as RedisStore from "./RedisStore.ts"
+
+/**
+ * Server feedback: rate-limit headers of the common API dialects.
+ *
+ * @since 0.1.0
+ */
+export * as ServerFeedback from "./ServerFeedback.ts"
+
+/**
+ * The limiter's errors, from the client's one family.
+ *
+ * @since 0.1.0
+ */
+export { RateLimiterUnavailableError, RateLimitExceededError } from "@httpkit/client/ClientError"

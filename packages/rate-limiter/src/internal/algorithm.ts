@@ -1,0 +1,222 @@
+/**
+ * The limiter's arithmetic, as pure functions over plain state, so the memory
+ * store and the local multi-process store run the same code and the Redis
+ * script (`redisScript.ts`) can mirror it line for line.
+ *
+ * Two kinds of limit:
+ *
+ * - **rate** (GCRA, a token bucket without a timer): one unit every
+ *   `windowMillis / limit` milliseconds, up to `burst` units at once. State:
+ *   the theoretical arrival time `tat`. Any span of length `window` admits at
+ *   most `limit + burst - 1` units.
+ * - **window** (a sliding log): at most `limit` units in every span of length
+ *   `windowMillis`, whatever its alignment. State: the admitted entries
+ *   `[time, cost, time, cost, ...]` in time order, none older than the window.
+ *
+ * Reservations may lie in the future: a caller that is told to wait `d` has
+ * its slot booked at `now + d`, so waiters are served in order and no two
+ * are promised the same slot. Every item of one request is admitted at the
+ * same instant (the latest of their earliest instants), or none is.
+ *
+ * A window's bookings are kept in time order. A new one goes after the last,
+ * unless it fits at the instant asked for (every span of the window that
+ * would hold it stays within the limit): so a request held back by another
+ * policy (a per-host rate) and booked ahead does not hold up requests that
+ * the window alone would let through now.
+ */
+
+/** One limit a request must pass, with its state's storage id. */
+export interface Item {
+  /** Where the state lives: the policy's id and the limited key. */
+  readonly id: string
+  readonly kind: "rate" | "window"
+  readonly limit: number
+  readonly windowMillis: number
+  /** For `rate`: how many units may go at once (at least 1). Ignored for `window`. */
+  readonly burst: number
+  /** Units this request spends (requests: 1; token budgets: its tokens). */
+  readonly cost: number
+}
+
+/** The stored state of one item. */
+export interface ItemState {
+  /** `rate`: the theoretical arrival time; 0 when fresh. */
+  tat: number
+  /** `window`: `[time, cost, ...]`, oldest first. */
+  entries: Array<number>
+}
+
+/** What a store answers to a reservation. */
+export type Reservation =
+  | { readonly _tag: "Granted"; readonly delayMillis: number }
+  | {
+    readonly _tag: "Refused"
+    /** How long until the request could be admitted. */
+    readonly retryAfterMillis: number
+    /** Which item refused (its index), or -1 for a server-imposed block. */
+    readonly item: number
+  }
+
+/** A fresh state. */
+export const emptyState = (): ItemState => ({ tat: 0, entries: [] })
+
+/** Drops window entries that no longer count at `now`. */
+export const prune = (state: ItemState, item: Item, now: number): void => {
+  if (item.kind !== "window") return
+  const entries = state.entries
+  let drop = 0
+  while (drop < entries.length && entries[drop]! <= now - item.windowMillis) drop += 2
+  if (drop > 0) entries.splice(0, drop)
+}
+
+/** A cost never counts for more than a window's whole budget (or it could never pass). */
+const effectiveCost = (item: Item): number => item.kind === "window" ? Math.min(item.cost, item.limit) : item.cost
+
+/**
+ * Whether a window booking of `cost` at `at`, before the last booking, keeps
+ * every span of the window within the limit. A span's count only rises at a
+ * booking, so the spans ending at `at` and at each booking in
+ * `(at, at + window)` are the ones to check.
+ */
+const fitsBefore = (entries: ReadonlyArray<number>, item: Item, cost: number, at: number): boolean => {
+  const window = item.windowMillis
+  let low = 0
+  let used = 0
+  let high = 0
+  // The span ending at `at`: bookings in (at - window, at].
+  while (high < entries.length && entries[high]! <= at) {
+    used += entries[high + 1]!
+    high += 2
+  }
+  while (low < high && entries[low]! <= at - window) {
+    used -= entries[low + 1]!
+    low += 2
+  }
+  if (used + cost > item.limit) return false
+  // Each later span: slide its end to the next booking before at + window.
+  while (high < entries.length && entries[high]! < at + window) {
+    const end = entries[high]!
+    while (high < entries.length && entries[high] === end) {
+      used += entries[high + 1]!
+      high += 2
+    }
+    while (low < high && entries[low]! <= end - window) {
+      used -= entries[low + 1]!
+      low += 2
+    }
+    if (used + cost > item.limit) return false
+  }
+  return true
+}
+
+/**
+ * The earliest instant, not before `from`, at which `item` admits its cost.
+ * `state` must be pruned at the current time.
+ */
+export const earliest = (state: ItemState, item: Item, from: number): number => {
+  const cost = effectiveCost(item)
+  if (item.kind === "rate") {
+    const interval = item.windowMillis / item.limit
+    // A cost above the burst passes once the bucket is full, and leaves a debt.
+    return Math.max(from, state.tat + (cost - Math.max(item.burst, cost)) * interval)
+  }
+  const entries = state.entries
+  const last = entries.length === 0 ? from : entries[entries.length - 2]!
+  if (from < last && fitsBefore(entries, item, cost, from)) return from
+  // Otherwise after the last booking, where the count only falls as time goes on.
+  const start = Math.max(from, last)
+  let first = 0
+  while (first < entries.length && entries[first]! <= start - item.windowMillis) first += 2
+  let used = 0
+  for (let i = first + 1; i < entries.length; i += 2) used += entries[i]!
+  if (used + cost <= item.limit) return start
+  // Walk forward: each entry leaves the window at its time plus the window.
+  for (let i = first; i < entries.length; i += 2) {
+    used -= entries[i + 1]!
+    if (used + cost <= item.limit) return Math.max(start, entries[i]! + item.windowMillis)
+  }
+  return start
+}
+
+/** Books `item`'s cost at `at` (which `earliest` allowed). */
+export const commit = (state: ItemState, item: Item, at: number): void => {
+  const cost = effectiveCost(item)
+  if (item.kind === "rate") {
+    state.tat = Math.max(state.tat, at) + cost * (item.windowMillis / item.limit)
+    return
+  }
+  const entries = state.entries
+  let index = entries.length
+  while (index > 0 && entries[index - 2]! > at) index -= 2
+  entries.splice(index, 0, at, cost)
+}
+
+/** How long the state matters after `now`; 0 when it could be forgotten. */
+export const lifetime = (state: ItemState, item: Item, now: number): number => {
+  if (item.kind === "rate") return Math.max(0, state.tat - now)
+  const entries = state.entries
+  return entries.length === 0 ? 0 : Math.max(0, entries[entries.length - 2]! + item.windowMillis - now)
+}
+
+/**
+ * Decides a request against its items' states and the key's block (a time
+ * before which nothing may go, from server feedback). A blocked key is
+ * refused with the time left and `item: -1`, whatever `maxWaitMillis`: a
+ * block books nothing ahead, so a host that answered 429 does not hold up
+ * other keys sharing a global policy (the limiter waits, then asks again).
+ * Otherwise the request is granted at the latest of its items' earliest
+ * instants, booking every item, or refused without touching anything when
+ * that wait would exceed `maxWaitMillis`.
+ */
+export const reserve = (
+  states: ReadonlyArray<ItemState>,
+  items: ReadonlyArray<Item>,
+  blockedUntil: number,
+  now: number,
+  maxWaitMillis: number
+): Reservation => {
+  if (blockedUntil > now) return { _tag: "Refused", retryAfterMillis: Math.ceil(blockedUntil - now), item: -1 }
+  let at = now
+  let refusing = 0
+  for (let i = 0; i < items.length; i++) prune(states[i]!, items[i]!, now)
+  // The latest of the earliest instants; again until every item accepts it (an item
+  // that fitted early may not fit later, but past its last booking it always does).
+  for (let changed = true; changed;) {
+    changed = false
+    for (let i = 0; i < items.length; i++) {
+      const itemAt = earliest(states[i]!, items[i]!, at)
+      if (itemAt > at) {
+        at = itemAt
+        refusing = i
+        changed = true
+      }
+    }
+  }
+  const delay = at - now
+  if (delay > maxWaitMillis) return { _tag: "Refused", retryAfterMillis: Math.ceil(delay), item: refusing }
+  for (let i = 0; i < items.length; i++) commit(states[i]!, items[i]!, at)
+  return { _tag: "Granted", delayMillis: delay }
+}
+
+/** Concurrency leases of one key: token to expiry time. */
+export type Leases = Map<string, number>
+
+/** Takes a lease when fewer than `max` unexpired ones are held; otherwise says when the first expires. */
+export const lease = (
+  leases: Leases,
+  max: number,
+  token: string,
+  leaseMillis: number,
+  now: number
+): { readonly _tag: "Granted" } | { readonly _tag: "Full"; readonly retryAfterMillis: number } => {
+  let firstExpiry = Number.POSITIVE_INFINITY
+  for (const [held, expiry] of leases) {
+    if (expiry <= now) leases.delete(held)
+    else firstExpiry = Math.min(firstExpiry, expiry)
+  }
+  if (leases.size < max) {
+    leases.set(token, now + leaseMillis)
+    return { _tag: "Granted" }
+  }
+  return { _tag: "Full", retryAfterMillis: Math.ceil(firstExpiry - now) }
+}

@@ -1,0 +1,374 @@
+/**
+ * The SQLite side of the local store: the file, the schema, the cached
+ * statements, and one `BEGIN IMMEDIATE` ... `COMMIT` transaction per
+ * operation that reads its rows, runs the pure functions of `algorithm.ts`
+ * and writes back. Everything here is synchronous and throws `LocalFailure`
+ * or SQLite's own errors; `LocalStore.ts` turns both into typed errors.
+ *
+ * Schema (version 1, marked by `PRAGMA application_id` so a file of another
+ * application is never touched):
+ *
+ * - `items(id, tat, entries, expires_at)`: one row per limit state; `entries`
+ *   is the sliding log as little-endian float64 pairs `[time, cost]`.
+ * - `blocks(key, until)`: server-imposed blocks.
+ * - `leases(id, token, expires_at)`: concurrency leases.
+ *
+ * A row whose `expires_at` (now + `Algorithm.lifetime`) has passed means the
+ * same as no row, so expired rows are swept in bounded batches every
+ * `sweepEvery` operations of a connection.
+ */
+import * as Fs from "node:fs"
+import * as Path from "node:path"
+import { DatabaseSync, type SQLOutputValue, type StatementSync } from "node:sqlite"
+import * as Algorithm from "./algorithm.ts"
+
+/** Marks our files (`PRAGMA application_id`): "htkl". */
+export const applicationId = 0x68746b6c
+
+/** The schema version this code reads and writes (`PRAGMA user_version`). */
+export const schemaVersion = 1
+
+/** Operations of one connection between two sweeps. */
+export const sweepEvery = 256
+
+/** Most expired rows one sweep deletes per table, so a sweep never holds the lock for long. */
+export const sweepBatch = 1_000
+
+/** The WAL file is truncated to this size after a checkpoint. */
+const journalSizeLimit = 4 * 1024 * 1024
+
+const schema = `
+CREATE TABLE items (
+  id TEXT PRIMARY KEY NOT NULL,
+  tat REAL NOT NULL,
+  entries BLOB NOT NULL,
+  expires_at REAL NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX items_expires_at ON items (expires_at);
+CREATE TABLE blocks (
+  key TEXT PRIMARY KEY NOT NULL,
+  until REAL NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX blocks_until ON blocks (until);
+CREATE TABLE leases (
+  id TEXT NOT NULL,
+  token TEXT NOT NULL,
+  expires_at REAL NOT NULL,
+  PRIMARY KEY (id, token)
+) WITHOUT ROWID;
+CREATE INDEX leases_expires_at ON leases (expires_at);
+`
+
+/** A failure found by this module (not by SQLite), with whether another attempt could succeed. */
+export class LocalFailure extends Error {
+  readonly retryable: boolean
+  constructor(detail: string, retryable: boolean) {
+    super(detail)
+    this.name = "LocalFailure"
+    this.retryable = retryable
+  }
+}
+
+/** SQLite primary result codes after which another attempt may succeed: busy, locked, I/O, full, cannot open. */
+const transientCodes = new Set([5, 6, 10, 13, 14])
+
+/** What a thrown value says, without a stack, and whether retrying could help. */
+export const describeFailure = (cause: unknown): { readonly detail: string; readonly retryable: boolean } => {
+  if (cause instanceof LocalFailure) return { detail: cause.message, retryable: cause.retryable }
+  if (typeof cause === "object" && cause !== null) {
+    const error = cause as { readonly message?: unknown; readonly errcode?: unknown }
+    const message = typeof error.message === "string" ? error.message : String(cause)
+    if (typeof error.errcode === "number") {
+      return {
+        detail: `${message} (SQLite code ${error.errcode})`,
+        retryable: transientCodes.has(error.errcode & 0xff)
+      }
+    }
+    return { detail: message, retryable: false }
+  }
+  return { detail: String(cause), retryable: false }
+}
+
+/** A file system error as `what path: CODE`, without the stack. */
+const fsFailure = (what: string, path: string, cause: unknown): LocalFailure => {
+  const code = typeof cause === "object" && cause !== null && "code" in cause ? String(cause.code) : String(cause)
+  return new LocalFailure(`cannot ${what} ${path}: ${code}`, false)
+}
+
+/**
+ * Creates the folder (mode 0700) and the file (mode 0600) when missing; an
+ * existing file is left as it is. With `privateFolder`, the folder must be a
+ * real folder (not a link) owned by this user and writable by no one else:
+ * it lives in a shared temporary folder, where another user could otherwise
+ * plant the database or its `-wal` file.
+ */
+const prepareFile = (path: string, privateFolder: boolean): void => {
+  const folder = Path.dirname(path)
+  try {
+    Fs.mkdirSync(folder, { recursive: true, mode: 0o700 })
+  } catch (cause) {
+    throw fsFailure("create the folder", folder, cause)
+  }
+  if (privateFolder) {
+    const stats = Fs.lstatSync(folder)
+    const uid = process.getuid?.()
+    if (!stats.isDirectory() || (uid !== undefined && stats.uid !== uid) || (stats.mode & 0o022) !== 0) {
+      throw new LocalFailure(`${folder} is not a folder of this user only: refusing to use it`, false)
+    }
+  }
+  try {
+    Fs.closeSync(Fs.openSync(path, Fs.constants.O_RDWR | Fs.constants.O_CREAT | Fs.constants.O_EXCL, 0o600))
+  } catch (cause) {
+    const code = typeof cause === "object" && cause !== null && "code" in cause ? cause.code : undefined
+    if (code !== "EEXIST") throw fsFailure("create", path, cause)
+  }
+  let stats: Fs.Stats
+  try {
+    stats = Fs.statSync(path)
+  } catch (cause) {
+    throw fsFailure("read", path, cause)
+  }
+  if (!stats.isFile()) throw new LocalFailure(`${path} is not a regular file`, false)
+}
+
+const pragma = (db: DatabaseSync, name: string): SQLOutputValue | undefined => {
+  const row = db.prepare(`PRAGMA ${name}`).get()
+  return row === undefined ? undefined : Object.values(row)[0]
+}
+
+const countObjects = (db: DatabaseSync): number => {
+  const row = db.prepare("SELECT count(*) AS n FROM sqlite_schema").get()
+  return Number(row?.n ?? 0)
+}
+
+/**
+ * Whether the file is ours, empty (a new file), or someone else's. Reads
+ * only, so a file that is not ours is left byte for byte as it was.
+ */
+const identify = (db: DatabaseSync, path: string): "ours" | "empty" => {
+  const id = Number(pragma(db, "application_id"))
+  const version = Number(pragma(db, "user_version"))
+  if (id === applicationId) {
+    if (version !== schemaVersion) {
+      throw new LocalFailure(`${path} has schema version ${version}; this version reads ${schemaVersion}`, false)
+    }
+    return "ours"
+  }
+  if (id === 0 && countObjects(db) === 0) return "empty"
+  throw new LocalFailure(`${path} is a database of another application: left untouched`, false)
+}
+
+const initialise = (db: DatabaseSync, path: string): void => {
+  identify(db, path)
+  const mode = pragma(db, "journal_mode = WAL")
+  if (mode !== "wal") throw new LocalFailure(`${path} cannot use WAL journal mode (got ${String(mode)})`, false)
+  db.exec("PRAGMA synchronous = NORMAL")
+  db.exec(`PRAGMA journal_size_limit = ${journalSizeLimit}`)
+  db.exec("BEGIN IMMEDIATE")
+  try {
+    // Checked again under the write lock: another process may have created the schema meanwhile.
+    if (identify(db, path) === "empty") {
+      db.exec(schema)
+      db.exec(`PRAGMA application_id = ${applicationId}`)
+      db.exec(`PRAGMA user_version = ${schemaVersion}`)
+    }
+    db.exec("COMMIT")
+  } catch (cause) {
+    rollbackQuietly(db)
+    throw cause
+  }
+}
+
+const rollbackQuietly = (db: DatabaseSync): void => {
+  try {
+    if (db.isOpen && db.isTransaction) db.exec("ROLLBACK")
+  } catch {
+    // The original failure is the one worth reporting.
+  }
+}
+
+/** Reads a window log stored as little-endian float64 pairs. */
+const decodeEntries = (value: SQLOutputValue | undefined, id: string): Array<number> => {
+  if (!(value instanceof Uint8Array) || value.byteLength % 16 !== 0) {
+    throw new LocalFailure(`corrupt state row for item ${JSON.stringify(id)}`, false)
+  }
+  const view = new DataView(value.buffer, value.byteOffset, value.byteLength)
+  return Array.from({ length: value.byteLength / 8 }, (_, i) => view.getFloat64(i * 8, true))
+}
+
+const encodeEntries = (entries: ReadonlyArray<number>): Uint8Array => {
+  const bytes = new Uint8Array(entries.length * 8)
+  const view = new DataView(bytes.buffer)
+  for (let i = 0; i < entries.length; i++) view.setFloat64(i * 8, entries[i]!, true)
+  return bytes
+}
+
+const numberOf = (value: SQLOutputValue | undefined, what: string): number => {
+  if (typeof value !== "number") throw new LocalFailure(`corrupt ${what}`, false)
+  return value
+}
+
+/** What a lease request is answered. */
+export type LeaseResult = ReturnType<typeof Algorithm.lease>
+
+/** One open database; every method is one transaction and may throw. */
+export interface LocalDatabase {
+  readonly reserve: (
+    items: ReadonlyArray<Algorithm.Item>,
+    blockKey: string | undefined,
+    maxWaitMillis: number
+  ) => Algorithm.Reservation
+  readonly block: (key: string, millis: number) => void
+  readonly lease: (id: string, max: number, token: string, leaseMillis: number) => LeaseResult
+  readonly release: (id: string, token: string) => void
+  /** Deletes expired rows (at most `sweepBatch` per table); also run every `sweepEvery` operations. */
+  readonly sweep: () => void
+  readonly close: () => void
+}
+
+/**
+ * Opens (creating when missing) the database at `path`, waiting at most
+ * `timeoutMillis` for a lock in any one step.
+ */
+export const open = (file: string, timeoutMillis: number, privateFolder: boolean): LocalDatabase => {
+  // Absolute, so SQLite never reads the name as `:memory:` or a `file:` URI: both would not be shared.
+  const path = Path.resolve(file)
+  prepareFile(path, privateFolder)
+  const db = new DatabaseSync(path, { timeout: timeoutMillis, enableDoubleQuotedStringLiterals: false })
+  try {
+    initialise(db, path)
+    const database = prepared(db)
+    database.sweep()
+    return database
+  } catch (cause) {
+    db.close()
+    throw cause
+  }
+}
+
+const prepared = (db: DatabaseSync): LocalDatabase => {
+  const statement = (sql: string): StatementSync => db.prepare(sql)
+  const begin = statement("BEGIN IMMEDIATE")
+  const commit = statement("COMMIT")
+  const selectItem = statement("SELECT tat, entries FROM items WHERE id = ?")
+  const upsertItem = statement(
+    "INSERT INTO items (id, tat, entries, expires_at) VALUES (?, ?, ?, ?) " +
+      "ON CONFLICT (id) DO UPDATE SET tat = excluded.tat, entries = excluded.entries, expires_at = excluded.expires_at"
+  )
+  const deleteItem = statement("DELETE FROM items WHERE id = ?")
+  const selectBlock = statement("SELECT until FROM blocks WHERE key = ?")
+  const upsertBlock = statement(
+    "INSERT INTO blocks (key, until) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET until = excluded.until"
+  )
+  const selectLeases = statement("SELECT token, expires_at FROM leases WHERE id = ?")
+  const upsertLease = statement(
+    "INSERT INTO leases (id, token, expires_at) VALUES (?, ?, ?) " +
+      "ON CONFLICT (id, token) DO UPDATE SET expires_at = excluded.expires_at"
+  )
+  const deleteLease = statement("DELETE FROM leases WHERE id = ? AND token = ?")
+  const sweepItems = statement(
+    "DELETE FROM items WHERE id IN (SELECT id FROM items WHERE expires_at <= ? LIMIT ?)"
+  )
+  const sweepBlocks = statement(
+    "DELETE FROM blocks WHERE key IN (SELECT key FROM blocks WHERE until <= ? LIMIT ?)"
+  )
+  const sweepLeases = statement(
+    "DELETE FROM leases WHERE (id, token) IN (SELECT id, token FROM leases WHERE expires_at <= ? LIMIT ?)"
+  )
+
+  let operations = 0
+
+  const sweepAt = (now: number): void => {
+    sweepItems.run(now, sweepBatch)
+    sweepBlocks.run(now, sweepBatch)
+    sweepLeases.run(now, sweepBatch)
+  }
+
+  /** Runs `body` in one write transaction; `now` is read once the lock is held. */
+  const transaction = <A>(body: (now: number) => A): A => {
+    begin.run()
+    try {
+      const now = Date.now()
+      const result = body(now)
+      operations++
+      if (operations % sweepEvery === 0) sweepAt(now)
+      commit.run()
+      return result
+    } catch (cause) {
+      rollbackQuietly(db)
+      throw cause
+    }
+  }
+
+  interface Slot {
+    readonly state: Algorithm.ItemState
+    /** The items of this request stored under this id (usually one). */
+    readonly items: Array<Algorithm.Item>
+  }
+
+  const load = (id: string): Algorithm.ItemState => {
+    const row = selectItem.get(id)
+    if (row === undefined) return Algorithm.emptyState()
+    return {
+      tat: numberOf(row.tat, `state row for item ${JSON.stringify(id)}`),
+      entries: decodeEntries(row.entries, id)
+    }
+  }
+
+  const save = (id: string, slot: Slot, now: number): void => {
+    let lifetime = 0
+    for (const item of slot.items) lifetime = Math.max(lifetime, Algorithm.lifetime(slot.state, item, now))
+    if (lifetime > 0) upsertItem.run(id, slot.state.tat, encodeEntries(slot.state.entries), now + lifetime)
+    else deleteItem.run(id)
+  }
+
+  return {
+    reserve: (items, blockKey, maxWaitMillis) =>
+      transaction((now) => {
+        // Items sharing an id share one state, as they do in memory.
+        const slots = new Map<string, Slot>()
+        const states = items.map((item) => {
+          let slot = slots.get(item.id)
+          if (slot === undefined) {
+            slot = { state: load(item.id), items: [] }
+            slots.set(item.id, slot)
+          }
+          slot.items.push(item)
+          return slot.state
+        })
+        const block = blockKey === undefined ? undefined : selectBlock.get(blockKey)
+        const blockedUntil = block === undefined ? 0 : numberOf(block.until, "block row")
+        const reservation = Algorithm.reserve(states, items, blockedUntil, now, maxWaitMillis)
+        // A refusal books nothing: the rows stay as they were.
+        if (reservation._tag === "Granted") { for (const [id, slot] of slots) save(id, slot, now) }
+        return reservation
+      }),
+    block: (key, millis) =>
+      transaction((now) => {
+        const row = selectBlock.get(key)
+        const until = Math.max(row === undefined ? 0 : numberOf(row.until, "block row"), now + millis)
+        upsertBlock.run(key, until)
+      }),
+    lease: (id, max, token, leaseMillis) =>
+      transaction((now) => {
+        const held: Algorithm.Leases = new Map()
+        for (const row of selectLeases.all(id)) {
+          if (typeof row.token !== "string") throw new LocalFailure("corrupt lease row", false)
+          held.set(row.token, numberOf(row.expires_at, "lease row"))
+        }
+        const before = [...held.keys()]
+        const result = Algorithm.lease(held, max, token, leaseMillis, now)
+        for (const expired of before) if (!held.has(expired)) deleteLease.run(id, expired)
+        if (result._tag === "Granted") upsertLease.run(id, token, held.get(token)!)
+        return result
+      }),
+    release: (id, token) =>
+      transaction(() => {
+        deleteLease.run(id, token)
+      }),
+    sweep: () => transaction(sweepAt),
+    close: () => {
+      if (db.isOpen) db.close()
+    }
+  }
+}

@@ -1,0 +1,208 @@
+/**
+ * The limiter inside `ResilientClient`, over real sockets against the
+ * fault-injection server, which counts what it admitted and refused.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import type { RateLimitExceededError } from "@httpkit/client/ClientError"
+import * as ResilientClient from "@httpkit/client/ResilientClient"
+import * as TestServer from "@httpkit/testing/TestServer"
+import { Effect, Layer, Schema } from "effect"
+import * as ClientRateLimit from "../src/ClientRateLimit.ts"
+import * as LimiterStore from "../src/LimiterStore.ts"
+import * as Policy from "../src/Policy.ts"
+import * as RateLimiter from "../src/RateLimiter.ts"
+
+const noRetry = { maxAttempts: 1 } as const
+
+/** A client whose calls go through a limiter with `options`, on a memory store. */
+const limitedClient = (limiter: RateLimiter.Options, client: ResilientClient.Options = {}) =>
+  Effect.gen(function*() {
+    const made = yield* RateLimiter.make(limiter).pipe(Effect.provide(LimiterStore.layerMemory()))
+    return yield* ResilientClient.make(client).pipe(
+      Effect.provideService(ResilientClient.RateLimit, ClientRateLimit.hook(made))
+    )
+  })
+
+const Stats = Schema.Struct({ allowed: Schema.Number, refused: Schema.Number })
+
+/** What the server admitted and refused for `key`. */
+const stats = (server: TestServer.TestServer["Service"], key: string) =>
+  Effect.flatMap(
+    Effect.promise(() => fetch(server.urlFor(`/ratelimit/stats?key=${key}`)).then((r) => r.json())),
+    Schema.decodeUnknownEffect(Stats)
+  )
+
+describe("ResilientClient with a rate limiter, over sockets", () => {
+  it.live("a limit kept below the server's means the server refuses nothing", () =>
+    Effect.gen(function*() {
+      const server = yield* TestServer.make()
+      // The server allows 5 per 1 s window; we send 4 per second, evenly spaced, leaving room for latency.
+      const client = yield* limitedClient(
+        { policies: [Policy.rate({ limit: 4, window: "1 second" })] },
+        { retry: noRetry }
+      )
+      const started = Date.now()
+      yield* Effect.forEach(
+        Array.from({ length: 12 }),
+        () => client.get(server.urlFor("/ratelimit?limit=5&window=1000&key=steady")),
+        { concurrency: "unbounded" }
+      )
+      const elapsed = Date.now() - started
+      assert.deepStrictEqual(yield* stats(server, "steady"), { allowed: 12, refused: 0 })
+      // Eleven gaps of 250 ms.
+      assert.isAtLeast(elapsed, 2_600)
+    }))
+
+  it.live("without the limiter the same burst is refused by the server (the test's control)", () =>
+    Effect.gen(function*() {
+      const server = yield* TestServer.make()
+      const client = yield* ResilientClient.make({ retry: noRetry })
+      yield* Effect.forEach(
+        Array.from({ length: 12 }),
+        () => Effect.ignore(client.get(server.urlFor("/ratelimit?limit=5&window=1000&key=control"))),
+        { concurrency: "unbounded" }
+      )
+      const seen = yield* stats(server, "control")
+      assert.strictEqual(seen.allowed, 5)
+      assert.strictEqual(seen.refused, 7)
+    }))
+
+  it.live("a budget the server reports empty holds the next calls until its reset: the server refuses none", () =>
+    Effect.gen(function*() {
+      const server = yield* TestServer.make()
+      const sendSix = (client: ResilientClient.Service, key: string) =>
+        Effect.forEach(
+          [1, 2, 3, 4, 5, 6],
+          () => Effect.ignore(client.get(server.urlFor(`/ratelimit?limit=2&window=1000&key=${key}`)))
+        )
+      const policies = [Policy.rate({ limit: 1_000, window: "1 second", burst: 1_000 })]
+      yield* sendSix(yield* limitedClient({ policies }, { retry: noRetry }), "heeded")
+      assert.deepStrictEqual(yield* stats(server, "heeded"), { allowed: 6, refused: 0 })
+      // The control: the same limiter told to ignore feedback meets the server's 429s.
+      yield* sendSix(yield* limitedClient({ policies, maxHold: false }, { retry: noRetry }), "ignored")
+      assert.deepStrictEqual(yield* stats(server, "ignored"), { allowed: 2, refused: 4 })
+    }))
+
+  it.live("a 429 with Retry-After holds every later call to that host, on any path", () =>
+    Effect.gen(function*() {
+      const server = yield* TestServer.make()
+      const client = yield* limitedClient(
+        { policies: [Policy.rate({ limit: 1_000, window: "1 second", burst: 1_000 })] },
+        { retry: noRetry }
+      )
+      const refused = yield* Effect.flip(client.get(server.urlFor("/status/429?retry_after=1")))
+      assert.strictEqual(refused._tag, "RateLimitedError")
+      const [answered] = yield* server.requestsTo("/status/429")
+      yield* Effect.all([client.get(server.urlFor("/health")), client.get(server.urlFor("/echo"))], {
+        concurrency: "unbounded"
+      })
+      const later = [...(yield* server.requestsTo("/health")), ...(yield* server.requestsTo("/echo"))]
+      assert.strictEqual(later.length, 2)
+      for (const request of later) assert.isAtLeast(request.arrivedAt - answered!.arrivedAt, 900)
+    }))
+
+  it.live("fail fast: RateLimitExceededError names the call, nothing is sent, nothing is retried", () =>
+    Effect.gen(function*() {
+      const server = yield* TestServer.make()
+      const client = yield* limitedClient({
+        policies: [Policy.window({ limit: 1, window: "10 seconds" })],
+        onLimit: "fail"
+      })
+      yield* client.get(server.urlFor("/health"))
+      const error = (yield* Effect.flip(client.get(server.urlFor("/health?token=secret")))) as RateLimitExceededError
+      assert.strictEqual(error._tag, "RateLimitExceededError")
+      assert.strictEqual(error.method, "GET")
+      assert.notInclude(error.url ?? "", "secret")
+      assert.isString(error.requestId)
+      assert.isAbove(error.retryAfterMillis, 9_000)
+      assert.strictEqual((yield* server.requestsTo("/health")).length, 1)
+    }))
+
+  it.live("the wait for a slot does not count against the attempt timeout", () =>
+    Effect.gen(function*() {
+      const server = yield* TestServer.make()
+      const client = yield* limitedClient(
+        { policies: [Policy.rate({ limit: 1, window: "800 millis" })] },
+        { retry: noRetry, timeout: { attempt: 300 } }
+      )
+      yield* client.get(server.urlFor("/health"))
+      const started = Date.now()
+      yield* client.get(server.urlFor("/health"))
+      assert.isAtLeast(Date.now() - started, 700)
+    }))
+
+  it.live("the wait never outlasts the call's total deadline", () =>
+    Effect.gen(function*() {
+      const server = yield* TestServer.make()
+      const client = yield* limitedClient(
+        { policies: [Policy.rate({ limit: 1, window: "5 seconds" })] },
+        { retry: noRetry, timeout: { total: 500 } }
+      )
+      yield* client.get(server.urlFor("/health"))
+      const started = Date.now()
+      yield* Effect.flip(client.get(server.urlFor("/health")))
+      assert.isBelow(Date.now() - started, 400)
+      assert.strictEqual((yield* server.requestsTo("/health")).length, 1)
+    }))
+
+  it.live("every attempt spends a slot: retries are requests too", () =>
+    Effect.gen(function*() {
+      const server = yield* TestServer.make()
+      const client = yield* limitedClient(
+        { policies: [Policy.window({ limit: 3, window: "30 seconds" })], onLimit: "fail" },
+        { retry: { maxAttempts: 3, minDelay: 1, maxDelay: 5 } }
+      )
+      yield* Effect.promise(() => fetch(server.urlFor("/fail/count/2"), { method: "POST" }))
+      yield* client.get(server.urlFor("/msg"))
+      assert.strictEqual((yield* server.requestsTo("/msg")).length, 3)
+      const error = yield* Effect.flip(client.get(server.urlFor("/msg")))
+      assert.strictEqual(error._tag, "RateLimitExceededError")
+    }))
+
+  it.live("a call's token cost and its own key", () =>
+    Effect.gen(function*() {
+      const server = yield* TestServer.make()
+      const client = yield* limitedClient({
+        policies: [Policy.window({ limit: 100, window: "1 minute", unit: "tokens" })],
+        onLimit: "fail"
+      })
+      yield* client.get(server.urlFor("/health"), { rateLimit: { key: "tenant-a", tokens: 70 } })
+      const error = (yield* Effect.flip(
+        client.get(server.urlFor("/health"), { rateLimit: { key: "tenant-a", tokens: 40 } })
+      )) as RateLimitExceededError
+      assert.strictEqual(error.key, "tenant-a")
+      // Another tenant has its own budget.
+      yield* client.get(server.urlFor("/health"), { rateLimit: { key: "tenant-b", tokens: 70 } })
+    }))
+
+  it.live("the limiter's refusals never open the circuit breaker", () =>
+    Effect.gen(function*() {
+      const server = yield* TestServer.make()
+      const client = yield* limitedClient(
+        { policies: [Policy.window({ limit: 1, window: "30 seconds" })], onLimit: "fail" },
+        { retry: noRetry, circuitBreaker: { failureThreshold: 2 } }
+      )
+      yield* client.get(server.urlFor("/health"))
+      for (let i = 0; i < 5; i++) {
+        assert.strictEqual((yield* Effect.flip(client.get(server.urlFor("/health"))))._tag, "RateLimitExceededError")
+      }
+    }))
+
+  it.live("ClientRateLimit.layer composes with ResilientClient.layer", () =>
+    Effect.gen(function*() {
+      const server = yield* TestServer.make()
+      const Client = ResilientClient.layer({ retry: noRetry }).pipe(
+        Layer.provide(ClientRateLimit.layer),
+        Layer.provide(
+          RateLimiter.layer({ policies: [Policy.window({ limit: 1, window: "30 seconds" })], onLimit: "fail" })
+        ),
+        Layer.provide(LimiterStore.layerMemory())
+      )
+      const tags = yield* Effect.gen(function*() {
+        const client = yield* ResilientClient.ResilientClient
+        yield* client.get(server.urlFor("/health"))
+        return (yield* Effect.flip(client.get(server.urlFor("/health"))))._tag
+      }).pipe(Effect.provide(Client))
+      assert.strictEqual(tags, "RateLimitExceededError")
+    }))
+})

@@ -1,0 +1,329 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Clock, Deferred, Effect, Fiber, Layer, Logger, Ref } from "effect"
+import { TestClock } from "effect/testing"
+import { RateLimiterUnavailableError } from "../src/index.ts"
+import * as LimiterStore from "../src/LimiterStore.ts"
+import * as Policy from "../src/Policy.ts"
+import * as RateLimiter from "../src/RateLimiter.ts"
+
+const limiterWith = (options: RateLimiter.Options) =>
+  RateLimiter.make(options).pipe(Effect.provide(LimiterStore.layerMemory()))
+
+/** Starts `count` acquisitions at once and returns each one's admission time (or its error tag). */
+const admitAll = (limiter: RateLimiter.Service, count: number, options: RateLimiter.AcquireOptions = {}) =>
+  Effect.forEach(
+    Array.from({ length: count }, (_, i) => i),
+    () =>
+      Effect.forkChild(
+        Effect.scoped(limiter.acquire(options)).pipe(
+          Effect.flatMap(() => Clock.currentTimeMillis),
+          Effect.catch((error) => Effect.succeed(error._tag))
+        )
+      )
+  )
+
+/** Moves the clock on by `millis` and returns the fibers' admission times, relative to when it started. */
+const settle = (fibers: ReadonlyArray<Fiber.Fiber<number | string>>, millis: number) =>
+  Effect.gen(function*() {
+    const start = yield* Clock.currentTimeMillis
+    yield* TestClock.adjust(millis)
+    const results = yield* Fiber.joinAll(fibers)
+    return results.map((result) => typeof result === "number" ? result - start : result)
+  })
+
+describe("RateLimiter policy arithmetic (TestClock)", () => {
+  it.effect("a rate with burst 1 spaces requests evenly", () =>
+    Effect.gen(function*() {
+      const limiter = yield* limiterWith({ policies: [Policy.rate({ limit: 10, window: "1 second" })] })
+      const fibers = yield* admitAll(limiter, 5, { url: "http://a.test/x" })
+      assert.deepStrictEqual(yield* settle(fibers, 1_000), [0, 100, 200, 300, 400])
+    }))
+
+  it.effect("a burst lets that many go at once", () =>
+    Effect.gen(function*() {
+      const limiter = yield* limiterWith({ policies: [Policy.rate({ limit: 10, window: "1 second", burst: 3 })] })
+      const fibers = yield* admitAll(limiter, 5)
+      assert.deepStrictEqual(yield* settle(fibers, 1_000), [0, 0, 0, 100, 200])
+    }))
+
+  it.effect("a sliding window admits its limit, then the next as the oldest leaves", () =>
+    Effect.gen(function*() {
+      const limiter = yield* limiterWith({ policies: [Policy.window({ limit: 3, window: "1 second" })] })
+      const fibers = yield* admitAll(limiter, 7)
+      assert.deepStrictEqual(yield* settle(fibers, 3_000), [0, 0, 0, 1_000, 1_000, 1_000, 2_000])
+    }))
+
+  it.effect("no span of the window holds more than the limit, whatever the arrivals", () =>
+    Effect.gen(function*() {
+      const limiter = yield* limiterWith({ policies: [Policy.window({ limit: 5, window: "1 second" })] })
+      const times: Array<number> = []
+      const fibers: Array<Fiber.Fiber<void, unknown>> = []
+      // Arrivals at irregular instants, several at once.
+      for (const step of [0, 0, 130, 10, 400, 0, 0, 520, 50, 0, 310, 0, 0, 700, 20, 0, 0, 90, 0, 0]) {
+        yield* TestClock.adjust(step)
+        fibers.push(
+          yield* Effect.forkChild(
+            Effect.scoped(limiter.acquire()).pipe(
+              Effect.andThen(Clock.currentTimeMillis),
+              Effect.map((t) => void times.push(t))
+            )
+          )
+        )
+      }
+      yield* TestClock.adjust(10_000)
+      yield* Fiber.joinAll(fibers)
+      assert.strictEqual(times.length, 20)
+      for (const start of times) {
+        const inSpan = times.filter((t) => t >= start && t < start + 1_000).length
+        assert.ok(inSpan <= 5, `${inSpan} admitted in [${start}, ${start + 1_000})`)
+      }
+    }))
+
+  it.effect("keys are per host by default; global policies are shared", () =>
+    Effect.gen(function*() {
+      const perHost = yield* limiterWith({ policies: [Policy.window({ limit: 1, window: "1 second" })] })
+      const a = yield* admitAll(perHost, 2, { url: "http://a.test/" })
+      const b = yield* admitAll(perHost, 1, { url: "http://b.test/" })
+      assert.deepStrictEqual(yield* settle([...a, ...b], 2_000), [0, 1_000, 0])
+      const global = yield* limiterWith({
+        policies: [Policy.window({ limit: 1, window: "1 second", keyBy: "global" })]
+      })
+      const c = yield* admitAll(global, 1, { url: "http://a.test/" })
+      const d = yield* admitAll(global, 1, { url: "http://b.test/" })
+      assert.deepStrictEqual(yield* settle([...c, ...d], 2_000), [0, 1_000])
+    }))
+
+  it.effect("stacked policies: a global one and a per-host one both hold", () =>
+    Effect.gen(function*() {
+      const limiter = yield* limiterWith({
+        policies: [
+          Policy.window({ limit: 3, window: "1 second", keyBy: "global" }),
+          Policy.window({ limit: 2, window: "1 second" })
+        ]
+      })
+      const a = yield* admitAll(limiter, 3, { url: "http://a.test/" })
+      const b = yield* admitAll(limiter, 2, { url: "http://b.test/" })
+      // a: two at once (host limit), the third at 1 s; b: one left in the global window, the other at 1 s.
+      assert.deepStrictEqual(yield* settle([...a, ...b], 3_000), [0, 0, 1_000, 0, 1_000])
+    }))
+
+  it.effect("a token cost spends that many units of a tokens policy, and 1 of a requests policy", () =>
+    Effect.gen(function*() {
+      const limiter = yield* limiterWith({
+        policies: [
+          Policy.window({ limit: 100, window: "1 minute", unit: "tokens", keyBy: "global" }),
+          Policy.window({ limit: 10, window: "1 minute", keyBy: "global" })
+        ]
+      })
+      const first = yield* admitAll(limiter, 1, { tokens: 60 })
+      const second = yield* admitAll(limiter, 1, { tokens: 60 })
+      const small = yield* admitAll(limiter, 1, { tokens: 30 })
+      // The second waits a minute; 30 tokens still fit now (every minute-long span stays within 100).
+      assert.deepStrictEqual(yield* settle([...first, ...second, ...small], 120_000), [0, 60_000, 0])
+    }))
+
+  it.effect("fail fast: RateLimitExceededError says which policy and when a slot frees up", () =>
+    Effect.gen(function*() {
+      const limiter = yield* limiterWith({
+        policies: [Policy.window({ limit: 2, window: "1 second", name: "api" })],
+        onLimit: "fail"
+      })
+      yield* Effect.scoped(limiter.acquire({ key: "k" }))
+      yield* TestClock.adjust(250)
+      yield* Effect.scoped(limiter.acquire({ key: "k" }))
+      const error = yield* Effect.flip(Effect.scoped(limiter.acquire({ key: "k" })))
+      assert.strictEqual(error._tag, "RateLimitExceededError")
+      if (error._tag === "RateLimitExceededError") {
+        assert.strictEqual(error.policy, "api")
+        assert.strictEqual(error.key, "k")
+        assert.strictEqual(error.retryAfterMillis, 750)
+        assert.match(error.message, /api reached for k: a slot frees up in 750 ms/)
+      }
+    }))
+
+  it.effect("a wait longer than maxWait fails at once, and books nothing", () =>
+    Effect.gen(function*() {
+      const limiter = yield* limiterWith({
+        policies: [Policy.rate({ limit: 1, window: "1 second" })],
+        maxWait: "1500 millis"
+      })
+      const fibers = yield* admitAll(limiter, 4)
+      assert.deepStrictEqual(yield* settle(fibers, 5_000), [
+        0,
+        1_000,
+        "RateLimitExceededError",
+        "RateLimitExceededError"
+      ])
+    }))
+
+  it.effect("concurrency: at most max in flight; a finished permit frees its slot", () =>
+    Effect.gen(function*() {
+      const limiter = yield* limiterWith({ policies: [Policy.concurrency({ max: 2 })] })
+      const running = yield* Ref.make(0)
+      const peak = yield* Ref.make(0)
+      const work = limiter.withPermit({ key: "h" })(
+        Effect.gen(function*() {
+          const now = yield* Ref.updateAndGet(running, (n) => n + 1)
+          yield* Ref.update(peak, (p) => Math.max(p, now))
+          yield* Effect.sleep(100)
+          yield* Ref.update(running, (n) => n - 1)
+          return yield* Clock.currentTimeMillis
+        })
+      )
+      const fibers = yield* Effect.forEach([1, 2, 3, 4, 5], () => Effect.forkChild(work))
+      yield* TestClock.adjust(2_000)
+      const ends = yield* Fiber.joinAll(fibers)
+      assert.strictEqual(yield* Ref.get(peak), 2)
+      // Woken by each release: two, then two more, then the last, 100 ms apart.
+      assert.deepStrictEqual(ends, [100, 100, 200, 200, 300])
+    }))
+
+  it.effect("server feedback: a 429 with Retry-After holds every request of that host, not others", () =>
+    Effect.gen(function*() {
+      const limiter = yield* limiterWith({ policies: [Policy.rate({ limit: 100, window: "1 second", burst: 100 })] })
+      yield* limiter.observe({ url: "http://a.test/x", status: 429, headers: { "retry-after": "2" } })
+      const a = yield* admitAll(limiter, 3, { url: "http://a.test/y" })
+      const b = yield* admitAll(limiter, 1, { url: "http://b.test/y" })
+      assert.deepStrictEqual(yield* settle([...a, ...b], 5_000), [2_000, 2_000, 2_000, 0])
+    }))
+
+  it.effect("invalid policies fail with PolicyError", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(limiterWith({ policies: [Policy.rate({ limit: 0, window: "1 second" })] }))
+      assert.strictEqual(error._tag, "PolicyError")
+      const burst = yield* Effect.flip(
+        limiterWith({ policies: [Policy.rate({ limit: 5, window: "1 second", burst: 1.5 })] })
+      )
+      assert.match(burst.message, /burst must be a whole number/)
+      assert.strictEqual((yield* Effect.flip(limiterWith({ policies: [] })))._tag, "PolicyError")
+    }))
+})
+
+/** `effect`, or a failure or a hang, as `mode` says. */
+const guarded = <A>(mode: Ref.Ref<"ok" | "fail" | "hang">, effect: Effect.Effect<A, RateLimiterUnavailableError>) =>
+  Effect.flatMap(Ref.get(mode), (current) =>
+    current === "ok"
+      ? effect
+      : current === "hang"
+      ? Effect.never
+      : Effect.fail(new RateLimiterUnavailableError({ backend: "redis", retryable: true, detail: "down" })))
+
+/** A store that fails (or hangs) while `mode` says so, and otherwise is a memory store. */
+const flakyStore = (mode: Ref.Ref<"ok" | "fail" | "hang">) =>
+  Layer.effect(
+    LimiterStore.LimiterStore,
+    Effect.gen(function*() {
+      const memory = yield* LimiterStore.makeMemory()
+      return {
+        backend: "redis",
+        reserve: (request) => guarded(mode, memory.reserve(request)),
+        block: (key, millis) => guarded(mode, memory.block(key, millis)),
+        lease: (request) => guarded(mode, memory.lease(request)),
+        release: (id, token) => guarded(mode, memory.release(id, token))
+      } satisfies LimiterStore.Store
+    })
+  )
+
+describe("RateLimiter when the store fails", () => {
+  it.effect("fail closed: RateLimiterUnavailableError, and the store is used again when it returns", () =>
+    Effect.gen(function*() {
+      const mode = yield* Ref.make<"ok" | "fail" | "hang">("fail")
+      const limiter = yield* RateLimiter.make({ policies: [Policy.window({ limit: 5, window: "1 second" })] }).pipe(
+        Effect.provide(flakyStore(mode))
+      )
+      const error = yield* Effect.flip(Effect.scoped(limiter.acquire()))
+      assert.strictEqual(error._tag, "RateLimiterUnavailableError")
+      yield* Ref.set(mode, "ok")
+      const permit = yield* Effect.scoped(limiter.acquire())
+      assert.strictEqual(permit.waitedMillis, 0)
+    }))
+
+  it.effect("a store that hangs is cut off by storeTimeout", () =>
+    Effect.gen(function*() {
+      const mode = yield* Ref.make<"ok" | "fail" | "hang">("hang")
+      const limiter = yield* RateLimiter.make({
+        policies: [Policy.window({ limit: 5, window: "1 second" })],
+        storeTimeout: "300 millis"
+      }).pipe(Effect.provide(flakyStore(mode)))
+      const fiber = yield* Effect.forkChild(Effect.flip(Effect.scoped(limiter.acquire())))
+      yield* TestClock.adjust(300)
+      const error = yield* Fiber.join(fiber)
+      assert.strictEqual(error._tag, "RateLimiterUnavailableError")
+      assert.match(error.message, /no answer within 300 ms/)
+    }))
+
+  it.effect("fail open: a local limit (shared out), one warning, and the store again after retryStoreAfter", () =>
+    Effect.gen(function*() {
+      const mode = yield* Ref.make<"ok" | "fail" | "hang">("fail")
+      const logs: Array<string> = []
+      const logger = Logger.make<unknown, void>(({ message }) => {
+        logs.push(Array.isArray(message) ? message.join(" ") : String(message))
+      })
+      const limiter = yield* RateLimiter.make({
+        policies: [Policy.window({ limit: 4, window: "1 second", keyBy: "global" })],
+        onStoreFailure: "local",
+        fallbackShare: 2,
+        onLimit: "fail",
+        retryStoreAfter: "5 seconds"
+      }).pipe(Effect.provide(flakyStore(mode)))
+      const take = Effect.scoped(limiter.acquire()).pipe(
+        Effect.as("ok"),
+        Effect.catch((error) => Effect.succeed(error._tag)),
+        Effect.provide(Logger.layer([logger]))
+      )
+      // The local limit is 4 / 2 = 2.
+      assert.deepStrictEqual(yield* Effect.all([take, take, take]), ["ok", "ok", "RateLimitExceededError"])
+      assert.strictEqual(logs.filter((line) => line.includes("unavailable")).length, 1)
+      // The store is back, but the fallback holds until retryStoreAfter has passed.
+      yield* Ref.set(mode, "ok")
+      yield* TestClock.adjust(5_000)
+      assert.deepStrictEqual(yield* Effect.all([take, take, take, take, take]), [
+        "ok",
+        "ok",
+        "ok",
+        "ok",
+        "RateLimitExceededError"
+      ])
+      assert.ok(logs.some((line) => line.includes("is back")), logs.join("\n"))
+    }))
+})
+
+describe("RateLimiter on a live clock", () => {
+  it.live(
+    "a thousand fibers on the memory backend share 50 per second: 250 in 5 seconds, within 5%",
+    () =>
+      Effect.gen(function*() {
+        const limiter = yield* limiterWith({
+          policies: [Policy.rate({ limit: 50, window: "1 second", keyBy: "global" })],
+          maxWait: "30 seconds"
+        })
+        // Every fiber is started before the clock starts, so the test measures the limiter, not 1,000 forks.
+        const go = yield* Deferred.make<void>()
+        let started = Number.POSITIVE_INFINITY
+        const admitted: Array<number> = []
+        const worker = Effect.gen(function*() {
+          yield* Deferred.await(go)
+          while (Date.now() - started < 5_000) {
+            yield* Effect.scoped(limiter.acquire())
+            const at = Date.now() - started
+            if (at < 5_000) admitted.push(at)
+          }
+        })
+        const fibers = yield* Effect.forEach(Array.from({ length: 1_000 }), () => Effect.forkChild(worker))
+        yield* Effect.yieldNow
+        started = Date.now()
+        yield* Deferred.succeed(go, undefined)
+        yield* Effect.sleep(5_000)
+        yield* Effect.forEach(fibers, Fiber.interrupt)
+        assert.ok(Math.abs(admitted.length - 250) <= 12.5, `admitted ${admitted.length}`)
+        // The first thousand acquisitions take the event loop tens of milliseconds, so the first few slots
+        // run late, together; from then on every one-second span is checked. Slots are booked 20 ms apart;
+        // on a loaded machine a stalled event loop can wake a few of them together, hence 10%, not 0.
+        for (const start of admitted.filter((t) => t >= 200)) {
+          const inSpan = admitted.filter((t) => t >= start && t < start + 1_000).length
+          assert.ok(inSpan <= 50 * 1.1, `${inSpan} admitted in one second from ${start} ms`)
+        }
+      }),
+    20_000
+  )
+})

@@ -1,0 +1,327 @@
+import * as NodeRedis from "@effect/platform-node/NodeRedis"
+import { assert, it } from "@effect/vitest"
+import * as RedisTest from "@httpkit/testing/RedisTest"
+import { ConfigProvider, Effect, Layer } from "effect"
+import { createClient } from "redis"
+import * as Algorithm from "../src/internal/algorithm.ts"
+import * as Script from "../src/internal/redisScript.ts"
+import * as LimiterStore from "../src/LimiterStore.ts"
+import * as RedisStore from "../src/RedisStore.ts"
+import { storeSuite } from "./support/storeSuite.ts"
+
+/** Real time passes (the suite runs under `TestClock`, which Redis does not follow). */
+const sleepLive = (millis: number) => Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, millis)))
+
+/** A prefix of our own, so no two runs (or agents) share keys. */
+const freshPrefix = () => `httpkit:rl:test:${crypto.randomUUID()}:`
+
+/** A raw node-redis client to look at what the store wrote. */
+const raw = Effect.acquireRelease(
+  Effect.promise(() => createClient({ url: RedisTest.url }).connect()),
+  (client) => Effect.sync(() => client.destroy())
+)
+
+/** Every key under `prefix`, with its PTTL. */
+const keysUnder = (client: Effect.Success<typeof raw>, prefix: string) =>
+  Effect.promise(async () => {
+    const found: Array<{ readonly key: string; readonly pttl: number }> = []
+    for await (const batch of client.scanIterator({ MATCH: `${prefix}*`, COUNT: 1000 })) {
+      for (const key of batch) found.push({ key, pttl: await client.pTTL(key) })
+    }
+    return found
+  })
+
+const within = (pttl: number | undefined, max: number) => pttl !== undefined && pttl > 0 && pttl <= max
+
+const window = (id: string, limit: number, windowMillis: number): LimiterStore.Item => ({
+  id,
+  kind: "window",
+  limit,
+  windowMillis,
+  burst: 1,
+  cost: 1
+})
+
+await RedisTest.describeWithRedis("RedisStore", () => {
+  storeSuite("redis", RedisStore.layer({ url: RedisTest.url, prefix: freshPrefix() }), {
+    tolerance: 60,
+    pass: sleepLive,
+    live: true
+  })
+
+  it.live(
+    "two stores on two connections admit exactly a window's limit out of 200 at once",
+    () =>
+      Effect.gen(function*() {
+        const prefix = freshPrefix()
+        // A generous timeout: this test is about atomicity, not latency.
+        const a = yield* RedisStore.make({ url: RedisTest.url, prefix, timeout: "10 seconds" })
+        const b = yield* RedisStore.make({ url: RedisTest.url, prefix, timeout: "10 seconds" })
+        const item = window("shared", 50, 60_000)
+        const results = yield* Effect.forEach(
+          Array.from({ length: 200 }, (_, i) => i),
+          (i) => (i % 2 === 0 ? a : b).reserve({ items: [item], blockKey: undefined, maxWaitMillis: 0 }),
+          { concurrency: "unbounded" }
+        )
+        const granted = results.filter((r) => r._tag === "Granted")
+        const refused = results.filter((r) => r._tag === "Refused")
+        assert.strictEqual(granted.length, 50)
+        assert.strictEqual(refused.length, 150)
+        for (const r of refused) {
+          assert.ok(r._tag === "Refused" && r.item === 0 && r.retryAfterMillis > 59_000 && r.retryAfterMillis <= 60_000)
+        }
+      }),
+    60_000
+  )
+
+  it.live("two stores on two connections grant a rate's burst exactly once", () =>
+    Effect.gen(function*() {
+      const prefix = freshPrefix()
+      const a = yield* RedisStore.make({ url: RedisTest.url, prefix, timeout: "10 seconds" })
+      const b = yield* RedisStore.make({ url: RedisTest.url, prefix, timeout: "10 seconds" })
+      // One unit a minute, five at once: however long the burst of calls takes, five pass.
+      const item: LimiterStore.Item = { id: "rate", kind: "rate", limit: 1, windowMillis: 60_000, burst: 5, cost: 1 }
+      const results = yield* Effect.forEach(
+        Array.from({ length: 100 }, (_, i) => i),
+        (i) => (i % 2 === 0 ? a : b).reserve({ items: [item], blockKey: undefined, maxWaitMillis: 0 }),
+        { concurrency: "unbounded" }
+      )
+      assert.strictEqual(results.filter((r) => r._tag === "Granted").length, 5)
+    }), 60_000)
+
+  it.live("every key expires when its state stops mattering, and idle keys vanish", () =>
+    Effect.gen(function*() {
+      const prefix = freshPrefix()
+      const client = yield* raw
+      const store = yield* RedisStore.make({ url: RedisTest.url, prefix, timeout: "5 seconds" })
+      yield* store.reserve({
+        items: [
+          { id: "r", kind: "rate", limit: 10, windowMillis: 1_000, burst: 1, cost: 1 },
+          window("w", 5, 800)
+        ],
+        blockKey: "host",
+        maxWaitMillis: 0
+      })
+      yield* store.block("blocked", 500)
+      yield* store.lease({ id: "l", max: 2, token: "t", leaseMillis: 300 })
+      const keys = yield* keysUnder(client, prefix)
+      const byKind = Object.fromEntries(
+        keys.map(({ key, pttl }) => [key.slice(prefix.length, prefix.length + 1), pttl])
+      )
+      assert.strictEqual(keys.length, 4, JSON.stringify(keys))
+      // The rate's tat is 100 ms ahead; the window's entry counts for 800 ms; the block and the lease as long as they last.
+      assert.ok(within(byKind.r, 100), JSON.stringify(keys))
+      assert.ok(within(byKind.w, 800), JSON.stringify(keys))
+      assert.ok(within(byKind.b, 500), JSON.stringify(keys))
+      assert.ok(within(byKind.l, 300), JSON.stringify(keys))
+      yield* sleepLive(1_000)
+      assert.deepStrictEqual(yield* keysUnder(client, prefix), [])
+    }), 30_000)
+
+  it.live("ids with any characters work, stay apart, and make bounded key names", () =>
+    Effect.gen(function*() {
+      const prefix = freshPrefix()
+      const client = yield* raw
+      const store = yield* RedisStore.make({ url: RedisTest.url, prefix, timeout: "5 seconds" })
+      const long = "x".repeat(10_000)
+      const ids = [
+        "",
+        " ",
+        "a b",
+        "line\nbreak",
+        "tab\there",
+        "nul\u0000byte",
+        "日本語",
+        "emoji 😀",
+        "\uD800",
+        "\uDC00",
+        "*?[glob]",
+        "#hash",
+        "%41",
+        "A",
+        "a",
+        "https://api.example.com:443/v1?q=1",
+        long,
+        `${long}y`,
+        `${long}z`
+      ]
+      for (const id of ids) {
+        const item = window(id, 1, 60_000)
+        const first = yield* store.reserve({ items: [item], blockKey: undefined, maxWaitMillis: 0 })
+        assert.strictEqual(first._tag, "Granted", `first reserve of ${JSON.stringify(id.slice(0, 40))}`)
+        const second = yield* store.reserve({ items: [item], blockKey: undefined, maxWaitMillis: 0 })
+        assert.strictEqual(second._tag, "Refused", `second reserve of ${JSON.stringify(id.slice(0, 40))}`)
+      }
+      // Blocks and leases take the same ids.
+      yield* store.block(`${long}\n`, 60_000)
+      const blocked = yield* store.reserve({ items: [], blockKey: `${long}\n`, maxWaitMillis: 0 })
+      assert.ok(blocked._tag === "Refused" && blocked.item === -1)
+      const free = yield* store.reserve({ items: [], blockKey: long, maxWaitMillis: 0 })
+      assert.strictEqual(free._tag, "Granted")
+      assert.strictEqual(
+        (yield* store.lease({ id: "\uD800", max: 1, token: "tok\n😀", leaseMillis: 60_000 }))._tag,
+        "Granted"
+      )
+      assert.strictEqual(
+        (yield* store.lease({ id: "\uD800", max: 1, token: "other", leaseMillis: 60_000 }))._tag,
+        "Full"
+      )
+      yield* store.release("\uD800", "tok\n😀")
+      assert.strictEqual(
+        (yield* store.lease({ id: "\uD800", max: 1, token: "other", leaseMillis: 60_000 }))._tag,
+        "Granted"
+      )
+
+      const keys = yield* keysUnder(client, prefix)
+      assert.strictEqual(keys.length, ids.length + 2)
+      for (const { key, pttl } of keys) {
+        assert.ok(Buffer.byteLength(key) <= Buffer.byteLength(prefix) + 2 + 128, `key too long: ${key.length}`)
+        assert.ok(pttl > 0, `${key} has no expiry`)
+      }
+    }), 30_000)
+
+  it.live(
+    "the scripts compute exactly what algorithm.ts computes, on random sequences at chosen instants",
+    () =>
+      Effect.gen(function*() {
+        const client = yield* raw
+        const run = (lua: string, keys: ReadonlyArray<string>, args: ReadonlyArray<string | number>) =>
+          Effect.promise(() => client.eval(lua, { keys: [...keys], arguments: args.map(String) }))
+        // Every length is a multiple of 10 s and time moves in such steps, so a key's TTL (real time)
+        // never ends while its state still matters at the instants the test chooses.
+        const specs: ReadonlyArray<Omit<LimiterStore.Item, "cost">> = [
+          { id: "rate1", kind: "rate", limit: 2, windowMillis: 20_000, burst: 1 },
+          { id: "rate3", kind: "rate", limit: 3, windowMillis: 90_000, burst: 3 },
+          { id: "win5", kind: "window", limit: 5, windowMillis: 60_000, burst: 1 },
+          { id: "win3", kind: "window", limit: 3, windowMillis: 40_000, burst: 1 },
+          // The same id as a rate and as a window: two separate states, as in memory.
+          { id: "rate1", kind: "window", limit: 4, windowMillis: 50_000, burst: 1 }
+        ]
+        let granted = 0
+        let refused = 0
+        for (const seed of [1, 2, 3, 4]) {
+          const names = Script.keys(freshPrefix())
+          const states = new Map<string, Algorithm.ItemState>()
+          const blocks = new Map<string, number>()
+          const leases = new Map<string, Algorithm.Leases>()
+          const stateOf = (id: string) => {
+            let found = states.get(id)
+            if (found === undefined) states.set(id, found = Algorithm.emptyState())
+            return found
+          }
+          let seedState = seed * 7_919
+          const random = () => {
+            seedState = (seedState * 1_103_515_245 + 12_345) % 2_147_483_648
+            return seedState / 2_147_483_648
+          }
+          const pick = <A>(values: ReadonlyArray<A>): A => values[Math.floor(random() * values.length)]!
+          // Fractional, so the exact round trip of times through Redis is exercised too.
+          let now = Date.now() + 0.123_456
+          for (let step = 0; step < 250; step++) {
+            now += pick([0, 0, 10_000, 20_000, 50_000])
+            const roll = random()
+            if (roll < 0.65) {
+              const count = 1 + Math.floor(random() * 3)
+              const items = Array.from({ length: count }, () => ({ ...pick(specs), cost: pick([1, 1, 1, 2, 4, 7]) }))
+              const blockKey = pick([undefined, undefined, "h1", "h2"])
+              const maxWait = pick([0, 0, 30_000, 1e9])
+              const what = `seed ${seed} step ${step}: ${JSON.stringify({ items, blockKey, maxWait })}`
+              const expected = Algorithm.reserve(
+                items.map((item) => stateOf(item.id)),
+                items,
+                blockKey === undefined ? 0 : blocks.get(blockKey) ?? 0,
+                now,
+                maxWait
+              )
+              const [keys, args] = Script.reserveArgs(names, items, blockKey, maxWait, now)
+              const reply = yield* run(Script.reserve.lua, keys, args)
+              assert.deepStrictEqual(Script.decodeReservation(reply as Script.Reply), expected, what)
+              if (expected._tag === "Granted") granted++
+              else refused++
+              // What Redis keeps is what memory keeps (counting only what still matters).
+              for (const item of items) {
+                const key = names.item(item)
+                if (item.kind === "rate") {
+                  const stored = yield* Effect.promise(() => client.get(key))
+                  const tat = stateOf(item.id).tat
+                  if (stored === null) assert.ok(tat <= now, `${what}: ${key} vanished early`)
+                  else assert.strictEqual(Number(stored), tat, `${what}: ${key}`)
+                } else {
+                  const stored = (yield* Effect.promise(() => client.lRange(key, 0, -1))).map(Number)
+                  const counting = (entries: ReadonlyArray<number>) =>
+                    entries.flatMap((time, i) =>
+                      i % 2 === 0 && time > now - item.windowMillis ? [time, entries[i + 1]!] : []
+                    ).join()
+                  assert.strictEqual(counting(stored), counting(stateOf(item.id).entries), `${what}: ${key}`)
+                }
+              }
+            } else if (roll < 0.75) {
+              const key = pick(["h1", "h2"])
+              const millis = pick([20_000, 50_000])
+              blocks.set(key, Math.max(blocks.get(key) ?? 0, now + millis))
+              yield* run(Script.block.lua, [names.block(key)], [now, millis])
+            } else if (roll < 0.92) {
+              const id = pick(["pool", "other"])
+              const token = pick(["a", "b", "c"])
+              const leaseMillis = pick([30_000, 60_000])
+              let held = leases.get(id)
+              if (held === undefined) leases.set(id, held = new Map())
+              const expected = Algorithm.lease(held, 2, token, leaseMillis, now)
+              const reply = yield* run(Script.lease.lua, [names.lease(id)], [now, 2, token, leaseMillis])
+              assert.deepStrictEqual(
+                Script.decodeLease(reply as Script.Reply),
+                expected,
+                `seed ${seed} step ${step} lease`
+              )
+            } else {
+              const id = pick(["pool", "other"])
+              const token = pick(["a", "b", "c"])
+              leases.get(id)?.delete(token)
+              yield* Effect.promise(() => client.zRem(names.lease(id), token))
+            }
+          }
+        }
+        // Both outcomes were exercised.
+        assert.ok(granted > 100 && refused > 100, `granted ${granted}, refused ${refused}`)
+      }),
+    60_000
+  )
+
+  it.live("layerRedis runs on a Redis service you already have", () =>
+    Effect.gen(function*() {
+      const store = yield* LimiterStore.LimiterStore
+      const item = window("mine", 1, 60_000)
+      assert.strictEqual(
+        (yield* store.reserve({ items: [item], blockKey: undefined, maxWaitMillis: 0 }))._tag,
+        "Granted"
+      )
+      assert.strictEqual(
+        (yield* store.reserve({ items: [item], blockKey: undefined, maxWaitMillis: 0 }))._tag,
+        "Refused"
+      )
+    }).pipe(
+      Effect.provide(
+        RedisStore.layerRedis({ prefix: freshPrefix() }).pipe(Layer.provide(NodeRedis.layer({ url: RedisTest.url })))
+      )
+    ), 30_000)
+
+  it.live("layerConfig reads REDIS_URL", () =>
+    Effect.gen(function*() {
+      const store = yield* LimiterStore.LimiterStore
+      const item = window("config", 1, 60_000)
+      assert.strictEqual(
+        (yield* store.reserve({ items: [item], blockKey: undefined, maxWaitMillis: 0 }))._tag,
+        "Granted"
+      )
+      assert.strictEqual(
+        (yield* store.reserve({ items: [item], blockKey: undefined, maxWaitMillis: 0 }))._tag,
+        "Refused"
+      )
+    }).pipe(
+      Effect.provide(
+        RedisStore.layerConfig({ prefix: freshPrefix() }).pipe(
+          Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({ REDIS_URL: RedisTest.url })))
+        )
+      )
+    ), 30_000)
+})

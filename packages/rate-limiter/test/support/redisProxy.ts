@@ -1,0 +1,166 @@
+/**
+ * A small TCP proxy in front of a real Redis, for fault tests: it listens on a
+ * fixed loopback port and pipes every connection to Redis, and it can be
+ * stopped (Redis "goes away"), started again on the same port (Redis
+ * "returns"), or made slow.
+ *
+ * ```ts
+ * const proxy = yield* RedisProxy.make()            // not listening yet: "down at start"
+ * const layer = RedisStore.layer({ url: proxy.url })
+ * yield* proxy.start                                // Redis is reachable
+ * yield* proxy.slow(1_000)                          // every chunk held 1 s each way
+ * yield* proxy.restore                              // back to normal speed
+ * yield* proxy.stop                                 // listener closed, live sockets destroyed
+ * ```
+ *
+ * The proxy lives as long as the scope of `make`; closing the scope stops it.
+ */
+import * as RedisTest from "@httpkit/testing/RedisTest"
+import { Effect } from "effect"
+import type { Scope } from "effect"
+import * as Net from "node:net"
+
+/** A proxy in front of Redis. */
+export interface RedisProxy {
+  /** The loopback port it listens on (fixed for its life, so clients can reconnect). */
+  readonly port: number
+  /** The upstream URL with host and port replaced by the proxy's (user-info and database kept). */
+  readonly url: string
+  /** Listens on `port` (does nothing when already listening). */
+  readonly start: Effect.Effect<void>
+  /** Closes the listener and destroys every live connection, both sides. */
+  readonly stop: Effect.Effect<void>
+  /** Holds every chunk `millis` before forwarding it, in both directions (order kept). */
+  readonly slow: (millis: number) => Effect.Effect<void>
+  /** Forwards at once again (chunks already held still leave in order). */
+  readonly restore: Effect.Effect<void>
+  /** How many client connections it has accepted since it was made. */
+  readonly accepted: () => number
+  /** How many client connections are open now. */
+  readonly open: () => number
+}
+
+/** A loopback port free right now (the OS picks it). */
+const freePort = (): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const server = Net.createServer()
+    server.once("error", reject)
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address()
+      server.close(() =>
+        typeof address === "object" && address !== null ? resolve(address.port) : reject(new Error("no port"))
+      )
+    })
+  })
+
+/**
+ * Forwards chunks from `from` to `to`, each held `delay()` ms, never
+ * overtaking a chunk still held.
+ */
+const pipe = (from: Net.Socket, to: Net.Socket, delay: () => number): void => {
+  const held: Array<{ readonly data: Buffer; readonly due: number }> = []
+  let timer: NodeJS.Timeout | undefined
+  const flush = () => {
+    timer = undefined
+    const now = Date.now()
+    while (held.length > 0 && held[0]!.due <= now) {
+      const { data } = held.shift()!
+      if (!to.destroyed) to.write(data)
+    }
+    if (held.length > 0) timer = setTimeout(flush, held[0]!.due - now)
+  }
+  from.on("data", (data: Buffer) => {
+    const wait = delay()
+    if (wait <= 0 && held.length === 0) {
+      if (!to.destroyed) to.write(data)
+      return
+    }
+    const last = held.length === 0 ? 0 : held[held.length - 1]!.due
+    held.push({ data, due: Math.max(Date.now() + wait, last) })
+    if (timer === undefined) timer = setTimeout(flush, Math.max(0, held[0]!.due - Date.now()))
+  })
+  from.on("close", () => {
+    if (timer !== undefined) clearTimeout(timer)
+    held.length = 0
+  })
+}
+
+/**
+ * Makes a proxy to `upstream` (default `RedisTest.url`) on a free loopback
+ * port, not listening yet. Closing the scope stops it.
+ */
+export const make = (upstream: string = RedisTest.url): Effect.Effect<RedisProxy, never, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.promise(async () => {
+      const target = new URL(upstream)
+      const upstreamHost = target.hostname.replace(/^\[|\]$/g, "") || "127.0.0.1"
+      const upstreamPort = target.port === "" ? 6379 : Number(target.port)
+      const port = await freePort()
+      const url = new URL(upstream)
+      url.hostname = "127.0.0.1"
+      url.port = String(port)
+
+      let delay = 0
+      let accepted = 0
+      const sockets = new Set<Net.Socket>()
+      const clients = new Set<Net.Socket>()
+      let server: Net.Server | undefined
+
+      const track = (socket: Net.Socket) => {
+        sockets.add(socket)
+        socket.on("close", () => sockets.delete(socket))
+        socket.on("error", () => socket.destroy())
+      }
+
+      const onConnection = (client: Net.Socket) => {
+        accepted++
+        const upstreamSocket = Net.connect({ host: upstreamHost, port: upstreamPort })
+        track(client)
+        clients.add(client)
+        client.on("close", () => clients.delete(client))
+        track(upstreamSocket)
+        client.setNoDelay(true)
+        upstreamSocket.setNoDelay(true)
+        pipe(client, upstreamSocket, () => delay)
+        pipe(upstreamSocket, client, () => delay)
+        client.on("close", () => upstreamSocket.destroy())
+        upstreamSocket.on("close", () => client.destroy())
+      }
+
+      const start = Effect.promise(() =>
+        new Promise<void>((resolve, reject) => {
+          if (server !== undefined) return resolve()
+          const listening = Net.createServer(onConnection)
+          listening.once("error", reject)
+          listening.listen(port, "127.0.0.1", () => {
+            server = listening
+            resolve()
+          })
+        })
+      )
+
+      const stop = Effect.promise(() =>
+        new Promise<void>((resolve) => {
+          for (const socket of sockets) socket.destroy()
+          sockets.clear()
+          const closing = server
+          server = undefined
+          if (closing === undefined) return resolve()
+          closing.close(() => resolve())
+        })
+      )
+
+      const proxy: RedisProxy = {
+        port,
+        url: url.toString().replace(/\/$/, ""),
+        start,
+        stop,
+        slow: (millis) => Effect.sync(() => void (delay = millis)),
+        restore: Effect.sync(() => void (delay = 0)),
+        accepted: () => accepted,
+        open: () => clients.size
+      }
+      return proxy
+    }),
+    (proxy) => proxy.stop
+  )

@@ -1,0 +1,198 @@
+/**
+ * The contract every `LimiterStore` keeps, written once and run for each
+ * backend (memory, local SQLite file, Redis). Stores keep their own time, so
+ * delays are asserted within `tolerance` milliseconds of the arithmetic
+ * (zero for the memory store, which runs on `TestClock`).
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Layer } from "effect"
+import * as LimiterStore from "../../src/LimiterStore.ts"
+
+/** A fresh id per test, so tests never share state in a shared store. */
+const freshId = (label: string) => `test:${label}:${crypto.randomUUID()}`
+
+const rate = (id: string, limit: number, windowMillis: number, burst = 1, cost = 1): LimiterStore.Item => ({
+  id,
+  kind: "rate",
+  limit,
+  windowMillis,
+  burst,
+  cost
+})
+
+const window = (id: string, limit: number, windowMillis: number, cost = 1): LimiterStore.Item => ({
+  id,
+  kind: "window",
+  limit,
+  windowMillis,
+  burst: 1,
+  cost
+})
+
+const granted = (reservation: LimiterStore.Reservation): number => {
+  assert.strictEqual(reservation._tag, "Granted", JSON.stringify(reservation))
+  return reservation._tag === "Granted" ? reservation.delayMillis : Number.NaN
+}
+
+const near = (actual: number, expected: number, tolerance: number, what: string) =>
+  assert.ok(
+    Math.abs(actual - expected) <= tolerance,
+    `${what}: ${actual} ms, expected ${expected} ms within ${tolerance} ms`
+  )
+
+/** Options of one backend's run of the suite. */
+export interface SuiteOptions {
+  /** How far a delay may be from the arithmetic, in ms (time passes between calls on a real clock). */
+  readonly tolerance: number
+  /** Lets real time pass (a live sleep), or moves the `TestClock`. */
+  readonly pass: (millis: number) => Effect.Effect<void>
+  /** Runs on the live clock (stores that keep real time, whose own timeouts must fire); default `TestClock`. */
+  readonly live?: boolean | undefined
+}
+
+/** Runs the store contract against `layer`. */
+export const storeSuite = <E>(
+  name: string,
+  layer: Layer.Layer<LimiterStore.LimiterStore, E>,
+  options: SuiteOptions
+) =>
+  describe(`LimiterStore contract: ${name}`, () => {
+    const test = (title: string, body: (store: LimiterStore.Store) => Effect.Effect<void, unknown>) =>
+      (options.live === true ? it.live : it.effect)(title, () =>
+        Effect.gen(function*() {
+          const store = yield* LimiterStore.LimiterStore
+          yield* body(store)
+        }).pipe(Effect.provide(layer)))
+    const { tolerance } = options
+
+    test("a sliding window admits its limit at once, then books the next slot when the oldest leaves", (store) =>
+      Effect.gen(function*() {
+        const item = window(freshId("window"), 3, 1_000)
+        for (let i = 0; i < 3; i++) {
+          near(
+            granted(yield* store.reserve({ items: [item], blockKey: undefined, maxWaitMillis: 0 })),
+            0,
+            tolerance,
+            "burst"
+          )
+        }
+        const refused = yield* store.reserve({ items: [item], blockKey: undefined, maxWaitMillis: 0 })
+        assert.strictEqual(refused._tag, "Refused")
+        if (refused._tag === "Refused") near(refused.retryAfterMillis, 1_000, tolerance, "retry after")
+        const fourth = granted(yield* store.reserve({ items: [item], blockKey: undefined, maxWaitMillis: 5_000 }))
+        near(fourth, 1_000, tolerance, "fourth")
+        // The booked slot counts: the fifth waits for the second entry to leave.
+        const fifth = granted(yield* store.reserve({ items: [item], blockKey: undefined, maxWaitMillis: 5_000 }))
+        near(fifth, 1_000, tolerance, "fifth")
+      }))
+
+    test("a refusal books nothing", (store) =>
+      Effect.gen(function*() {
+        const item = window(freshId("refuse"), 1, 1_000)
+        granted(yield* store.reserve({ items: [item], blockKey: undefined, maxWaitMillis: 0 }))
+        for (let i = 0; i < 5; i++) {
+          const refused = yield* store.reserve({ items: [item], blockKey: undefined, maxWaitMillis: 10 })
+          assert.strictEqual(refused._tag, "Refused")
+        }
+        near(
+          granted(yield* store.reserve({ items: [item], blockKey: undefined, maxWaitMillis: 5_000 })),
+          1_000,
+          tolerance,
+          "after refusals"
+        )
+      }))
+
+    test("a rate spaces requests evenly after its burst", (store) =>
+      Effect.gen(function*() {
+        const item = rate(freshId("rate"), 10, 1_000, 2)
+        const delays: Array<number> = []
+        for (let i = 0; i < 5; i++) {
+          delays.push(granted(yield* store.reserve({ items: [item], blockKey: undefined, maxWaitMillis: 5_000 })))
+        }
+        ;[0, 0, 100, 200, 300].forEach((expected, i) => near(delays[i]!, expected, tolerance, `request ${i}`))
+      }))
+
+    test("a token cost spends that many units", (store) =>
+      Effect.gen(function*() {
+        const item = window(freshId("tokens"), 100, 1_000, 60)
+        granted(yield* store.reserve({ items: [item], blockKey: undefined, maxWaitMillis: 0 }))
+        const refused = yield* store.reserve({ items: [item], blockKey: undefined, maxWaitMillis: 0 })
+        assert.strictEqual(refused._tag, "Refused")
+        const small = window(item.id, 100, 1_000, 40)
+        near(
+          granted(yield* store.reserve({ items: [small], blockKey: undefined, maxWaitMillis: 0 })),
+          0,
+          tolerance,
+          "40"
+        )
+      }))
+
+    test("stacked items are booked at one instant, or not at all", (store) =>
+      Effect.gen(function*() {
+        const global = window(freshId("global"), 10, 1_000)
+        const host = window(freshId("host"), 1, 1_000)
+        granted(yield* store.reserve({ items: [global, host], blockKey: undefined, maxWaitMillis: 0 }))
+        const refused = yield* store.reserve({ items: [global, host], blockKey: undefined, maxWaitMillis: 0 })
+        assert.strictEqual(refused._tag, "Refused")
+        if (refused._tag === "Refused") assert.strictEqual(refused.item, 1)
+        // The global window spent only one unit: the refusal did not book it.
+        for (let i = 0; i < 9; i++) {
+          near(
+            granted(yield* store.reserve({ items: [global], blockKey: undefined, maxWaitMillis: 0 })),
+            0,
+            tolerance,
+            "global"
+          )
+        }
+        assert.strictEqual(
+          (yield* store.reserve({ items: [global], blockKey: undefined, maxWaitMillis: 0 }))._tag,
+          "Refused"
+        )
+      }))
+
+    test("a block holds every request of its key, and only of its key", (store) =>
+      Effect.gen(function*() {
+        const key = freshId("blocked")
+        const item = window(freshId("item"), 100, 1_000)
+        yield* store.block(key, 500)
+        // A shorter block later does not shorten it.
+        yield* store.block(key, 100)
+        const refused = yield* store.reserve({ items: [item], blockKey: key, maxWaitMillis: 0 })
+        assert.strictEqual(refused._tag, "Refused")
+        if (refused._tag === "Refused") {
+          near(refused.retryAfterMillis, 500, tolerance, "block")
+          assert.strictEqual(refused.item, -1)
+        }
+        // Refused even when the caller would wait: a block books nothing ahead.
+        const waiting = yield* store.reserve({ items: [item], blockKey: key, maxWaitMillis: 5_000 })
+        assert.strictEqual(waiting._tag, "Refused")
+        if (waiting._tag === "Refused") near(waiting.retryAfterMillis, 500, tolerance, "block, waiting")
+        // So another key sharing the item goes at once.
+        near(
+          granted(yield* store.reserve({ items: [item], blockKey: freshId("other"), maxWaitMillis: 0 })),
+          0,
+          tolerance,
+          "another key"
+        )
+        yield* options.pass(600)
+        near(granted(yield* store.reserve({ items: [item], blockKey: key, maxWaitMillis: 0 })), 0, tolerance, "after")
+      }))
+
+    test("leases admit at most max at once; a release or an expiry frees one", (store) =>
+      Effect.gen(function*() {
+        const id = freshId("lease")
+        const take = (token: string, leaseMillis = 60_000) => store.lease({ id, max: 2, token, leaseMillis })
+        assert.strictEqual((yield* take("a"))._tag, "Granted")
+        assert.strictEqual((yield* take("b", 300))._tag, "Granted")
+        const full = yield* take("c")
+        assert.strictEqual(full._tag, "Full")
+        if (full._tag === "Full") near(full.retryAfterMillis, 300, tolerance, "first expiry")
+        yield* store.release(id, "a")
+        assert.strictEqual((yield* take("c"))._tag, "Granted")
+        assert.strictEqual((yield* take("d"))._tag, "Full")
+        yield* options.pass(400)
+        // "b" expired: a holder that died gives its slot back.
+        assert.strictEqual((yield* take("d"))._tag, "Granted")
+        yield* store.release(id, "unknown")
+      }))
+  })
