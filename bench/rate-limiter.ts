@@ -3,8 +3,8 @@
  * round trip from the same client in the same run, and how closely four
  * processes sharing one limit keep to it.
  *
- * 1. Latency of one acquisition (p50, p99; sequential calls, rounds
- *    interleaved): `RateLimiter.acquire` on the memory store and on the Redis
+ * 1. Latency of one acquisition (p50, p99; sequential calls, one of each
+ *    variant in turn): `RateLimiter.acquire` on the memory store and on the Redis
  *    store, the Redis store's `reserve` alone, and, on the same node-redis
  *    client, a raw `PING` and a raw `EVALSHA` of a one-line script (the
  *    anchors). The policies never make anyone wait, so this is the cost of
@@ -58,51 +58,83 @@ const timeEach = <E>(effect: Effect.Effect<unknown, E>) =>
 // Policies that never make anyone wait: the cost of asking, not of waiting.
 const policies = [Policy.rate({ limit: 1_000_000, window: "1 second", burst: 1_000_000, keyBy: "global" })]
 
+/** The store's Lua and argument builder (internal to the package, so loaded by path). */
+interface ScriptModule {
+  readonly reserve: { readonly lua: string }
+  readonly keys: (prefix: string) => unknown
+  readonly reserveArgs: (
+    keys: unknown,
+    items: ReadonlyArray<LimiterStore.Item>,
+    blockKey: string | undefined,
+    maxWaitMillis: number
+  ) => readonly [ReadonlyArray<string>, ReadonlyArray<string | number>]
+}
+const scriptPath = "../packages/rate-limiter/src/internal/redisScript.ts"
+const Script = (await import(scriptPath)) as ScriptModule
+
 const latency = Effect.gen(function*() {
   const redis = yield* Redis.Redis
   const { client } = yield* NodeRedis.NodeRedis
   const memory = yield* RateLimiter.make({ policies }).pipe(Effect.provide(LimiterStore.layerMemory()))
-  const store = yield* RedisStore.makeRedis({ prefix: `httpkit:bench:${process.pid}:` })
+  const prefix = `httpkit:bench:${process.pid}:`
+  const store = yield* RedisStore.makeRedis({ prefix })
   const onRedis = yield* RateLimiter.make({ policies }).pipe(
     Effect.provideService(LimiterStore.LimiterStore, store)
   )
   const sha = yield* Effect.promise(() => client.scriptLoad("return 1"))
   const item: LimiterStore.Item = {
-    id: "bench|*",
+    id: `${policies[0]!.name}|*`,
     kind: "rate",
     limit: 1_000_000,
     windowMillis: 1_000,
     burst: 1_000_000,
     cost: 1
   }
+  // The store's own script, run raw: what one acquisition costs Redis itself.
+  const [keys, args] = Script.reserveArgs(Script.keys(prefix), [item], "bench", 0)
+  const reserveSha = yield* Effect.promise(() => client.scriptLoad(Script.reserve.lua))
+  const rawReserve = { keys: [...keys], arguments: args.map(String) }
   const variants: ReadonlyArray<readonly [string, Effect.Effect<unknown, unknown>]> = [
     ["raw PING (node-redis)", Effect.promise(() => client.ping())],
-    ["raw EVALSHA (node-redis)", Effect.promise(() => client.evalSha(sha))],
+    ["raw EVALSHA return 1", Effect.promise(() => client.evalSha(sha))],
+    ["raw EVALSHA reserve script", Effect.promise(() => client.evalSha(reserveSha, rawReserve))],
     ["PING via Effect's Redis", redis.send("PING")],
     ["RedisStore.reserve", store.reserve({ items: [item], blockKey: "bench", maxWaitMillis: 0 })],
-    ["RateLimiter.acquire, Redis", Effect.scoped(onRedis.acquire({ key: "bench" }))],
-    ["RateLimiter.acquire, memory", Effect.scoped(memory.acquire({ key: "bench" }))]
+    ["withPermit, Redis", onRedis.withPermit({ key: "bench" })(Effect.void)],
+    ["acquire in a scope, Redis", Effect.scoped(onRedis.acquire({ key: "bench" }))],
+    ["withPermit, memory", memory.withPermit({ key: "bench" })(Effect.void)]
   ]
-  const samples = new Map<string, Array<number>>(variants.map(([name]) => [name, []]))
-  // Warm up, then interleave rounds so load on the machine hits every variant alike.
+  const samples = variants.map(() => [] as Array<number>)
+  // Warm up, then take one call of each variant in turn (the order rotating), so load on the
+  // machine, GC and CPU frequency hit every variant alike.
   for (const [, effect] of variants) yield* Effect.ignore(timeEach(effect))
-  for (let round = 0; round < rounds; round++) {
-    for (const [name, effect] of variants) samples.get(name)!.push(...(yield* timeEach(effect)))
+  for (let call = 0; call < rounds * calls; call++) {
+    for (let k = 0; k < variants.length; k++) {
+      const index = (call + k) % variants.length
+      const started = performance.now()
+      yield* variants[index]![1]
+      samples[index]!.push((performance.now() - started) * 1_000)
+    }
   }
   const stats = new Map(
-    [...samples].map(([name, all]) => {
-      const sorted = all.toSorted((a, b) => a - b)
+    variants.map(([name], index) => {
+      const sorted = samples[index]!.toSorted((a, b) => a - b)
       return [name, { p50: quantile(sorted, 0.5), p99: quantile(sorted, 0.99) }] as const
     })
   )
-  const anchor = stats.get("raw EVALSHA (node-redis)")!
-  console.log(`\n1. One acquisition, µs (${rounds} rounds × ${calls} sequential calls, interleaved)\n`)
-  console.log(`${"".padEnd(30)}${"p50".padStart(8)}${"p99".padStart(8)}   × raw EVALSHA (p50 / p99)`)
+  const trivial = stats.get("raw EVALSHA return 1")!
+  const same = stats.get("raw EVALSHA reserve script")!
+  console.log(`\n1. One acquisition, µs (${rounds * calls} sequential calls each, variants taken in turn)\n`)
+  console.log(
+    `${"".padEnd(30)}${"p50".padStart(7)}${"p99".padStart(7)}   × EVALSHA return 1   × EVALSHA reserve (p50 / p99)`
+  )
   for (const [name, { p50, p99 }] of stats) {
+    const ratio = (anchor: { p50: number; p99: number }) =>
+      `${(p50 / anchor.p50).toFixed(2)} / ${(p99 / anchor.p99).toFixed(2)}`
     console.log(
-      `${name.padEnd(30)}${p50.toFixed(0).padStart(8)}${p99.toFixed(0).padStart(8)}   ${
-        (p50 / anchor.p50).toFixed(2)
-      } / ${(p99 / anchor.p99).toFixed(2)}`
+      `${name.padEnd(30)}${p50.toFixed(0).padStart(7)}${p99.toFixed(0).padStart(7)}   ${ratio(trivial).padEnd(19)}${
+        ratio(same)
+      }`
     )
   }
 })

@@ -85,6 +85,12 @@ export type LeaseResult =
 export interface Store {
   /** `memory`, `redis` or `local`: named in errors and logs. */
   readonly backend: string
+  /**
+   * Whether every call ends within a bound of the store's own (its timeout, or
+   * because it answers synchronously). When not, the limiter bounds each call
+   * with its `storeTimeout`.
+   */
+  readonly selfBounded?: boolean | undefined
   /** Books every item at the earliest instant they all allow, or refuses. */
   readonly reserve: (request: ReserveRequest) => Effect.Effect<Reservation, RateLimiterUnavailableError>
   /** Nothing under `key` is granted for `millis` from now (a longer block already set stays). */
@@ -190,6 +196,7 @@ export const makeMemory = (options: MemoryOptions = {}): Effect.Effect<Store> =>
 
     return {
       backend: "memory",
+      selfBounded: true,
       reserve: (request) =>
         Effect.map(Clock.currentTimeMillis, (now) => {
           const itemStates = request.items.map((item) => stateOf(item, now))

@@ -151,6 +151,7 @@ export const make = (
     )
     return {
       backend: "local",
+      selfBounded: true,
       reserve: (request) =>
         run("reserve", () => database.reserve(request.items, request.blockKey, request.maxWaitMillis)),
       block: (key, millis) => run("block", () => database.block(key, millis)),

@@ -98,7 +98,8 @@ export interface Options {
    */
   readonly retryStoreAfter?: Duration.Input | undefined
   /**
-   * A bound on every store call, on top of the store's own timeout.
+   * A bound on every call to a store that does not bound its own calls (the
+   * memory, Redis and local stores do).
    *
    * @default "2 seconds"
    */
@@ -329,11 +330,11 @@ export const make = (
     /** Until when calls go to the fallback without trying the store. */
     let degradedUntil = 0
 
-    // The memory store answers synchronously: only shared stores need a deadline.
+    // Stores that bound their own calls (ours all do) need no second timer.
     const bounded = <A>(
       effect: Effect.Effect<A, RateLimiterUnavailableError>
     ): Effect.Effect<A, RateLimiterUnavailableError> =>
-      store.backend === "memory" ? effect : Effect.timeoutOrElse(effect, {
+      store.selfBounded === true ? effect : Effect.timeoutOrElse(effect, {
         duration: storeTimeout,
         orElse: () =>
           Effect.fail(

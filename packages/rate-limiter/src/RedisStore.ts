@@ -69,6 +69,7 @@ import * as Redis from "effect/persistence/Redis"
 import * as Redacted from "effect/Redacted"
 import * as References from "effect/References"
 import type * as Scope from "effect/Scope"
+import { createHash } from "node:crypto"
 import * as Script from "./internal/redisScript.ts"
 import * as LimiterStore from "./LimiterStore.ts"
 
@@ -133,7 +134,54 @@ const defaultPrefix = "httpkit:rl:"
 type RunScript = (
   keys: ReadonlyArray<string>,
   args: ReadonlyArray<string | number>
-) => Effect.Effect<Script.Reply, Redis.RedisError>
+) => Effect.Effect<Script.Reply, Redis.RedisError | RateLimiterUnavailableError>
+
+type NodeClient = NodeRedis.NodeRedis["Service"]["client"]
+
+/**
+ * Runs `script` on node-redis directly (`EVALSHA`, then `EVAL` on `NOSCRIPT`,
+ * which caches it again), bounded by a plain timer: one callback per call,
+ * where `Effect.timeoutOrElse` would race a fiber (measured: most of the
+ * store's tail latency).
+ */
+const directScript = (
+  client: NodeClient,
+  script: { readonly lua: string },
+  timeoutMillis: number,
+  failed: (cause: unknown) => RateLimiterUnavailableError
+): RunScript => {
+  const sha = createHash("sha1").update(script.lua).digest("hex")
+  return (keys, args) =>
+    Effect.callback<Script.Reply, RateLimiterUnavailableError>((resume) => {
+      let settled = false
+      const settle = (effect: Effect.Effect<Script.Reply, RateLimiterUnavailableError>) => {
+        if (settled) return
+        settled = true
+        clearTimeout(timer)
+        resume(effect)
+      }
+      const timer = setTimeout(
+        () => settle(Effect.fail(unavailable(`no answer from Redis within ${timeoutMillis} ms`))),
+        timeoutMillis
+      )
+      const tail = [String(keys.length), ...keys, ...args.map(String)]
+      client.sendCommand(["EVALSHA", sha, ...tail]).then(
+        (reply) => settle(Effect.succeed(reply as unknown as Script.Reply)),
+        (error: unknown) => {
+          if (settled) return
+          if (!String(error).includes("NOSCRIPT")) return settle(Effect.fail(failed(error)))
+          client.sendCommand(["EVAL", script.lua, ...tail]).then(
+            (reply) => settle(Effect.succeed(reply as unknown as Script.Reply)),
+            (again: unknown) => settle(Effect.fail(failed(again)))
+          )
+        }
+      )
+      return Effect.sync(() => {
+        settled = true
+        clearTimeout(timer)
+      })
+    })
+}
 
 /** What one connected `Redis` service offers the store: its scripts, ready to run. */
 interface Session {
@@ -143,6 +191,8 @@ interface Session {
   readonly send: Redis.Redis["Service"]["send"]
   /** Why calls fail now, when the connection is down; `undefined` while it is up. */
   readonly down: () => string | undefined
+  /** Whether the scripts bound their own calls (the direct path); otherwise the store times them. */
+  readonly bounded: boolean
 }
 
 const session = (redis: Redis.Redis["Service"], down: () => string | undefined): Session => ({
@@ -150,8 +200,28 @@ const session = (redis: Redis.Redis["Service"], down: () => string | undefined):
   block: redis.eval(Script.block),
   lease: redis.eval(Script.lease),
   send: redis.send,
-  down
+  down,
+  bounded: false
 })
+
+/** A session whose scripts run on node-redis directly, each bounded by `timeoutMillis`. */
+const directSession = (
+  redis: Redis.Redis["Service"],
+  client: NodeClient,
+  down: () => string | undefined,
+  timeoutMillis: number,
+  redact: (text: string) => string
+): Session => {
+  const failed = (cause: unknown) => unavailable(down() ?? describe(cause, redact))
+  return {
+    reserve: directScript(client, Script.reserve, timeoutMillis, failed),
+    block: directScript(client, Script.block, timeoutMillis, failed),
+    lease: directScript(client, Script.lease, timeoutMillis, failed),
+    send: redis.send,
+    down,
+    bounded: true
+  }
+}
 
 /** A one-line account of a failure, at most 300 characters, passed through `redact`. */
 const describe = (cause: unknown, redact: (text: string) => string): string => {
@@ -179,15 +249,18 @@ const makeStore = (
 
   /** Runs one call on the current session, bounded by the timeout, with failures typed. */
   const call = <A>(
-    f: (session: Session) => Effect.Effect<A, Redis.RedisError | RateLimiterUnavailableError>
+    f: (session: Session) => Effect.Effect<A, Redis.RedisError | RateLimiterUnavailableError>,
+    selfBounded = false
   ): Effect.Effect<A, RateLimiterUnavailableError> =>
     Effect.suspend(() => {
       const now = current()
       if (typeof now === "string") return Effect.fail(unavailable(now))
-      return f(now).pipe(
-        Effect.catchTag("RedisError", (error) => Effect.fail(unavailable(now.down() ?? describe(error.cause, redact)))),
-        Effect.timeoutOrElse({ duration: timeout, orElse: timedOut })
+      const typed = Effect.catchTag(
+        f(now),
+        "RedisError",
+        (error) => Effect.fail(unavailable(now.down() ?? describe(error.cause, redact)))
       )
+      return selfBounded && now.bounded ? typed : Effect.timeoutOrElse(typed, { duration: timeout, orElse: timedOut })
     })
 
   const decoded = <A>(value: A | undefined, reply: unknown) =>
@@ -197,6 +270,7 @@ const makeStore = (
 
   return {
     backend: "redis",
+    selfBounded: true,
     reserve: (request) => {
       if (request.items.length === 0 && request.blockKey === undefined) {
         return Effect.succeed({ _tag: "Granted", delayMillis: 0 })
@@ -204,10 +278,10 @@ const makeStore = (
       return call((s) => {
         const [keys, args] = Script.reserveArgs(names, request.items, request.blockKey, request.maxWaitMillis)
         return Effect.flatMap(s.reserve(keys, args), (reply) => decoded(Script.decodeReservation(reply), reply))
-      })
+      }, true)
     },
     block: (key, millis) =>
-      call((s) => Effect.asVoid(s.block([names.block(key)], [Script.redisTime, Script.arg(millis)]))),
+      call((s) => Effect.asVoid(s.block([names.block(key)], [Script.redisTime, Script.arg(millis)])), true),
     lease: (request) =>
       call((s) =>
         Effect.flatMap(
@@ -218,8 +292,7 @@ const makeStore = (
             Script.arg(request.leaseMillis)
           ]),
           (reply) => decoded(Script.decodeLease(reply), reply)
-        )
-      ),
+        ), true),
     release: (id, token) => call((s) => Effect.asVoid(s.send("ZREM", names.lease(id), token)))
   }
 }
@@ -320,9 +393,12 @@ const connect = Effect.fnUntraced(function*(url: string, options: Options, redac
       up = true
       log(Effect.logInfo(`RedisStore: connection to ${where} restored`))
     })
-    current = session(
+    current = directSession(
       Context.get(context, Redis.Redis),
-      () => up ? undefined : `not connected to Redis at ${where} (reconnecting): ${lastError}`
+      client,
+      () => up ? undefined : `not connected to Redis at ${where} (reconnecting): ${lastError}`,
+      Duration.toMillis(Duration.fromInputUnsafe(options.timeout ?? "250 millis")),
+      redact
     )
     yield* Effect.logDebug(`RedisStore: connected to ${where}`)
     yield* Deferred.succeed(firstAttempt, undefined)
@@ -393,9 +469,16 @@ export const make = (options: Options = {}): Effect.Effect<LimiterStore.Store, n
  * @since 0.1.0
  */
 export const makeRedis = (options: RedisOptions = {}): Effect.Effect<LimiterStore.Store, never, Redis.Redis> =>
-  Effect.map(Effect.service(Redis.Redis), (redis) => {
-    const now = session(redis, () => undefined)
-    return makeStore(() => now, options, (text) => text)
+  Effect.gen(function*() {
+    const redis = yield* Effect.service(Redis.Redis)
+    // With node-redis's own client in context too (`NodeRedis.layer` provides both), scripts take the direct path.
+    const node = yield* Effect.serviceOption(NodeRedis.NodeRedis)
+    const timeoutMillis = Duration.toMillis(Duration.fromInputUnsafe(options.timeout ?? "250 millis"))
+    const identity = (text: string) => text
+    const now = node._tag === "Some"
+      ? directSession(redis, node.value.client, () => undefined, timeoutMillis, identity)
+      : session(redis, () => undefined)
+    return makeStore(() => now, options, identity)
   })
 
 /**
