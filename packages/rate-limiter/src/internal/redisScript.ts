@@ -322,12 +322,27 @@ export interface Keys {
   readonly lease: (id: string) => string
 }
 
-/** The key names under `prefix`. */
-export const keys = (prefix: string): Keys => ({
-  item: (item) => `${prefix}${item.kind === "rate" ? "r" : "w"}:${safeId(item.id)}`,
-  block: (key) => `${prefix}b:${safeId(key)}`,
-  lease: (id) => `${prefix}l:${safeId(id)}`
-})
+/** Most ids whose key-safe form is remembered (policy names with spaces would be hashed on every call). */
+const maxRemembered = 10_000
+
+/** The key names under `prefix`, each id's safe form computed once while it is in use. */
+export const keys = (prefix: string): Keys => {
+  const remembered = new Map<string, string>()
+  const safe = (id: string): string => {
+    let form = remembered.get(id)
+    if (form === undefined) {
+      if (remembered.size >= maxRemembered) remembered.clear()
+      form = safeId(id)
+      remembered.set(id, form)
+    }
+    return form
+  }
+  return {
+    item: (item) => `${prefix}${item.kind === "rate" ? "r" : "w"}:${safe(item.id)}`,
+    block: (key) => `${prefix}b:${safe(key)}`,
+    lease: (id) => `${prefix}l:${safe(id)}`
+  }
+}
 
 /** A number as the scripts read it: finite, or a bound far beyond any wait (Lua cannot read `Infinity`). */
 export const arg = (x: number): number => Number.isFinite(x) ? x : x > 0 ? 1e15 : -1e15
