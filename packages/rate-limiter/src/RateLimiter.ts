@@ -125,7 +125,8 @@ export interface AcquireOptions {
   /** The URL the request goes to: its host (or origin) is the default key. */
   readonly url?: string | URL | undefined
   /**
-   * What the request costs against `unit: "tokens"` policies.
+   * What the request costs against `unit: "tokens"` policies. A value that
+   * is not a finite number of at least 0 counts as the policy's whole limit.
    *
    * @default 1
    */
@@ -252,6 +253,14 @@ const stateId = (policy: Policy.Policy, options: AcquireOptions | undefined): st
 const toMillis = (input: Duration.Input | undefined, fallback: number): number =>
   input === undefined ? fallback : Duration.toMillis(input)
 
+/**
+ * What a request costs under a tokens policy: its `tokens` (default 1); one
+ * that is not a finite number of at least 0 takes the policy's whole limit,
+ * the most cautious reading of a cost nobody can know.
+ */
+const tokenCost = (tokens: number | undefined, limit: number): number =>
+  tokens === undefined ? 1 : Number.isFinite(tokens) && tokens >= 0 ? tokens : limit
+
 /** A policy's item for a request; in the fallback, its limit is shared out. */
 const itemOf = (
   policy: Policy.Rate | Policy.Window,
@@ -263,7 +272,7 @@ const itemOf = (
   limit: scale === 1 ? policy.limit : Math.max(1, Math.floor(policy.limit / scale)),
   windowMillis: policy.windowMillis,
   burst: policy._tag === "Rate" ? policy.burst : 1,
-  cost: policy.unit === "tokens" ? Math.max(0, acquire?.tokens ?? 1) : 1
+  cost: policy.unit === "tokens" ? tokenCost(acquire?.tokens, policy.limit) : 1
 })
 
 /** The call's method, URL and request id, for errors. */

@@ -175,6 +175,17 @@ describe("ResilientClient with a rate limiter, over sockets", () => {
       yield* client.get(server.urlFor("/health"), { rateLimit: { key: "tenant-b", tokens: 70 } })
     }))
 
+  it.live("a token cost that is not a finite number of at least 0 is refused before anything is sent", () =>
+    Effect.gen(function*() {
+      const server = yield* TestServer.make()
+      const client = yield* limitedClient({ policies: [Policy.window({ limit: 100, window: "1 minute" })] })
+      for (const tokens of [Number.NaN, -1, Number.POSITIVE_INFINITY]) {
+        const error = yield* Effect.flip(client.get(server.urlFor("/health"), { rateLimit: { tokens } }))
+        assert.strictEqual(error._tag, "InvalidRequestError")
+      }
+      assert.strictEqual((yield* server.requestsTo("/health")).length, 0)
+    }))
+
   it.live("the limiter's refusals never open the circuit breaker", () =>
     Effect.gen(function*() {
       const server = yield* TestServer.make()

@@ -327,3 +327,35 @@ describe("RateLimiter on a live clock", () => {
     20_000
   )
 })
+
+describe("RateLimiter against hostile input", () => {
+  it.effect("a token cost that is not a finite number of at least 0 takes the whole budget, and breaks nothing", () =>
+    Effect.gen(function*() {
+      const limiter = yield* limiterWith({
+        policies: [Policy.window({ limit: 100, window: "1 second", unit: "tokens" })],
+        onLimit: "fail"
+      })
+      for (const tokens of [Number.NaN, Number.POSITIVE_INFINITY, -5]) {
+        const key = `k${tokens}`
+        yield* Effect.scoped(limiter.acquire({ key, tokens }))
+        const error = yield* Effect.flip(Effect.scoped(limiter.acquire({ key, tokens: 1 })))
+        assert.strictEqual(error._tag, "RateLimitExceededError")
+        // The state is sound: a second later the key has its budget again.
+        yield* TestClock.adjust(1_000)
+        yield* Effect.scoped(limiter.acquire({ key, tokens: 100 }))
+      }
+    }))
+
+  it.effect("keys with any characters, __proto__ included, are plain keys", () =>
+    Effect.gen(function*() {
+      const limiter = yield* limiterWith({
+        policies: [Policy.window({ limit: 1, window: "1 second" })],
+        onLimit: "fail"
+      })
+      for (const key of ["__proto__", "constructor", "a|b", "", "\u0000\r\n"]) {
+        yield* Effect.scoped(limiter.acquire({ key }))
+        assert.strictEqual((yield* Effect.flip(Effect.scoped(limiter.acquire({ key }))))._tag, "RateLimitExceededError")
+      }
+      assert.strictEqual(({} as Record<string, unknown>)["polluted"], undefined)
+    }))
+})

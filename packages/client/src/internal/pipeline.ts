@@ -322,6 +322,16 @@ export const make = (env: PipelineEnv) => {
           new InvalidRequestError({ ...context, retryable: false, detail: "the request id has CR, LF or NUL" })
         )
       }
+      const tokens = call.rateLimit?.tokens
+      if (tokens !== undefined && !(Number.isFinite(tokens) && tokens >= 0)) {
+        return Effect.fail(
+          new InvalidRequestError({
+            ...context,
+            retryable: false,
+            detail: `rateLimit.tokens must be a finite number of at least 0, not ${String(tokens)}`
+          })
+        )
+      }
       headers[options.requestIdHeader] = requestId
       const wantsKey = call.idempotencyKey === true ||
         (call.idempotencyKey === undefined && options.retry.idempotencyKeys && (upper === "POST" || upper === "PATCH"))
