@@ -111,6 +111,16 @@ export interface Options {
    * @default "10 minutes"
    */
   readonly maxHold?: Duration.Input | false | undefined
+  /**
+   * A request that gets to go more than this after the instant it booked (its
+   * process was busy, paused or starved of CPU) books again instead, at most
+   * three times: so a stalled process never lets its overdue requests out in
+   * a bunch, which a server counting arrivals would see as a burst. Each
+   * rebooking leaves a slot unused. `false` lets late requests go.
+   *
+   * @default "25 millis"
+   */
+  readonly maxLateness?: Duration.Input | false | undefined
 }
 
 /**
@@ -214,7 +224,8 @@ export const waitTime = Metric.histogram("httpkit_rate_limiter_wait_seconds", {
 
 /**
  * Acquisitions by outcome: `granted`, `refused` (limit), `unavailable`
- * (store failed closed), `fallback` (granted by the local fallback).
+ * (store failed closed), `fallback` (granted by the local fallback), `late`
+ * (woke too long after its slot and booked again: the process is starved).
  *
  * @category metrics
  * @since 0.1.0
@@ -224,12 +235,13 @@ export const acquisitions = Metric.counter("httpkit_rate_limiter_acquisitions_to
   incremental: true
 })
 
-const outcome = (name: "granted" | "refused" | "unavailable" | "fallback") =>
+const outcome = (name: "granted" | "refused" | "unavailable" | "fallback" | "late") =>
   Metric.withAttributes(acquisitions, { outcome: name })
 const grantedCount = outcome("granted")
 const refusedCount = outcome("refused")
 const unavailableCount = outcome("unavailable")
 const fallbackCount = outcome("fallback")
+const lateCount = outcome("late")
 
 const noUrlKey = "default"
 
@@ -305,6 +317,9 @@ const counting = <A>(acquire: AcquireOptions | undefined, effect: Effect.Effect<
       )
     ))
 
+/** How many times one request books again after waking too late. */
+const maxRebookings = 3
+
 /** How long a waiter polls a full concurrency policy between tries, at most. */
 const maxLeasePollMillis = 250
 
@@ -334,6 +349,7 @@ export const make = (
     const retryStoreAfter = toMillis(options.retryStoreAfter, 1_000)
     const storeTimeout = toMillis(options.storeTimeout, 2_000)
     const maxHold = options.maxHold === false ? 0 : toMillis(options.maxHold, 600_000)
+    const maxLateness = options.maxLateness === false ? Number.POSITIVE_INFINITY : toMillis(options.maxLateness, 25)
     const fallback = options.onStoreFailure === "local" ? yield* LimiterStore.makeMemory() : undefined
 
     /** Until when calls go to the fallback without trying the store. */
@@ -461,7 +477,8 @@ export const make = (
     const book = (
       acquire: AcquireOptions | undefined,
       key: string,
-      deadline: number
+      deadline: number,
+      rebooked = 0
     ): Effect.Effect<void, RateLimitExceededError | RateLimiterUnavailableError> =>
       Effect.flatMap(Clock.currentTimeMillis, (now) =>
         Effect.flatMap(
@@ -477,14 +494,24 @@ export const make = (
           ),
           ([reservation]) => {
             if (reservation._tag === "Granted") {
-              return reservation.delayMillis > 0 ? Effect.sleep(reservation.delayMillis) : Effect.void
+              // The booked instant, on this clock: no earlier than when the store was asked.
+              const booked = now + reservation.delayMillis
+              const wait = reservation.delayMillis > 0 ? Effect.sleep(reservation.delayMillis) : Effect.void
+              if (rebooked >= maxRebookings || maxLateness === Number.POSITIVE_INFINITY) return wait
+              return Effect.andThen(
+                wait,
+                Effect.flatMap(Clock.currentTimeMillis, (woke) =>
+                  woke - booked > maxLateness && woke < deadline
+                    ? Effect.andThen(Metric.update(lateCount, 1), book(acquire, key, deadline, rebooked + 1))
+                    : Effect.void)
+              )
             }
             if (reservation.item === -1) {
               // The server asked every caller of this key to hold off: wait it out, then ask again.
               if (now + reservation.retryAfterMillis > deadline) {
                 return exceeded(acquire, key, "server hold", reservation.retryAfterMillis)
               }
-              return Effect.andThen(Effect.sleep(reservation.retryAfterMillis), book(acquire, key, deadline))
+              return Effect.andThen(Effect.sleep(reservation.retryAfterMillis), book(acquire, key, deadline, rebooked))
             }
             return exceeded(acquire, key, counted[reservation.item]!.name, reservation.retryAfterMillis)
           }

@@ -234,6 +234,9 @@ const describe = (cause: unknown, redact: (text: string) => string): string => {
   return text.length > 300 ? `${text.slice(0, 300)}...` : text
 }
 
+/** Leaves a text as it is (a store on a caller's `Redis` has no URL of its own to redact). */
+const identity = (text: string) => text
+
 const unavailable = (detail: string) => new RateLimiterUnavailableError({ backend: "redis", retryable: true, detail })
 
 /** Builds the store on a source of sessions. */
@@ -474,7 +477,6 @@ export const makeRedis = (options: RedisOptions = {}): Effect.Effect<LimiterStor
     // With node-redis's own client in context too (`NodeRedis.layer` provides both), scripts take the direct path.
     const node = yield* Effect.serviceOption(NodeRedis.NodeRedis)
     const timeoutMillis = Duration.toMillis(Duration.fromInputUnsafe(options.timeout ?? "250 millis"))
-    const identity = (text: string) => text
     const now = node._tag === "Some"
       ? directSession(redis, node.value.client, () => undefined, timeoutMillis, identity)
       : session(redis, () => undefined)

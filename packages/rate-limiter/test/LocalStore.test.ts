@@ -11,6 +11,7 @@ import { Worker } from "node:worker_threads"
 import * as LocalDatabase from "../src/internal/localDatabase.ts"
 import * as LimiterStore from "../src/LimiterStore.ts"
 import * as LocalStore from "../src/LocalStore.ts"
+import { busiestSpan, sleepLive, take, windowItem } from "./support/items.ts"
 import type { Admission, WorkerConfig, WorkerMessage } from "./support/localWorker.ts"
 import { storeSuite } from "./support/storeSuite.ts"
 
@@ -20,37 +21,12 @@ afterAll(() => Fs.rmSync(root, { recursive: true, force: true }))
 /** A fresh database path in the test folder. */
 const freshPath = (label: string) => Path.join(root, `${label}-${randomUUID()}`, "limiter.sqlite")
 
-const sleep = (millis: number) => Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, millis)))
-
-storeSuite("local", LocalStore.layer({ path: freshPath("suite") }), { tolerance: 60, pass: sleep })
-
-const window = (id: string, limit: number, windowMillis: number): LimiterStore.Item => ({
-  id,
-  kind: "window",
-  limit,
-  windowMillis,
-  burst: 1,
-  cost: 1
-})
-
-const take = (store: LimiterStore.Store, item: LimiterStore.Item, blockKey?: string) =>
-  store.reserve({ items: [item], blockKey, maxWaitMillis: 0 })
+storeSuite("local", LocalStore.layer({ path: freshPath("suite") }), { tolerance: 60, pass: sleepLive })
 
 const digest = (path: string) => createHash("sha256").update(Fs.readFileSync(path)).digest("hex")
 
 /** Builds the layer and returns its error (the layer must fail). */
 const openFailure = (options: LocalStore.Options) => Effect.flip(Effect.scoped(Layer.build(LocalStore.layer(options))))
-
-/** The largest number of `times` (sorted) inside any span `[t, t + spanMillis)`. */
-const busiestSpan = (times: ReadonlyArray<number>, spanMillis: number): number => {
-  let busiest = 0
-  let end = 0
-  for (let start = 0; start < times.length; start++) {
-    while (end < times.length && times[end]! < times[start]! + spanMillis) end++
-    busiest = Math.max(busiest, end - start)
-  }
-  return busiest
-}
 
 /**
  * The largest number of admissions certainly booked inside one span
@@ -246,7 +222,7 @@ describe("LocalStore", () => {
       for (const name of [":memory:", "file:limiter.sqlite?mode=memory"]) {
         const first = yield* LocalStore.make({ path: name })
         const second = yield* LocalStore.make({ path: name })
-        const item = window(`names:${randomUUID()}`, 1, 60_000)
+        const item = windowItem(`names:${randomUUID()}`, 1, 60_000)
         assert.strictEqual((yield* take(first, item))._tag, "Granted", name)
         assert.strictEqual((yield* take(second, item))._tag, "Refused", name)
         assert.ok(Fs.existsSync(Path.join(folder, name)), name)
@@ -258,13 +234,13 @@ describe("LocalStore", () => {
       const path = freshPath("shared")
       const first = yield* LocalStore.make({ path })
       const second = yield* LocalStore.make({ path })
-      const item = window(`shared:${randomUUID()}`, 2, 60_000)
+      const item = windowItem(`shared:${randomUUID()}`, 2, 60_000)
       assert.strictEqual((yield* take(first, item))._tag, "Granted")
       assert.strictEqual((yield* take(second, item))._tag, "Granted")
       assert.strictEqual((yield* take(first, item))._tag, "Refused")
       assert.strictEqual((yield* take(second, item))._tag, "Refused")
       yield* first.block("shared-key", 60_000)
-      const blocked = yield* take(second, window(`other:${randomUUID()}`, 10, 1_000), "shared-key")
+      const blocked = yield* take(second, windowItem(`other:${randomUUID()}`, 10, 1_000), "shared-key")
       assert.strictEqual(blocked._tag, "Refused")
       if (blocked._tag === "Refused") assert.strictEqual(blocked.item, -1)
       assert.strictEqual(
@@ -287,17 +263,17 @@ describe("LocalStore", () => {
       const store = yield* LocalStore.make({ path: freshPath("hostile") })
       const ids = ["__proto__", "constructor", `it's "quoted"'); DROP TABLE items; --`, "prototype\u0000nul"]
       for (const id of ids) {
-        const item = window(id, 1, 60_000)
+        const item = windowItem(id, 1, 60_000)
         assert.strictEqual((yield* take(store, item))._tag, "Granted", id)
         assert.strictEqual((yield* take(store, item))._tag, "Refused", id)
         yield* store.block(id, 60_000)
-        assert.strictEqual((yield* take(store, window(`free:${randomUUID()}`, 1, 1_000), id))._tag, "Refused", id)
+        assert.strictEqual((yield* take(store, windowItem(`free:${randomUUID()}`, 1, 1_000), id))._tag, "Refused", id)
         assert.strictEqual((yield* store.lease({ id, max: 1, token: id, leaseMillis: 60_000 }))._tag, "Granted", id)
         assert.strictEqual((yield* store.lease({ id, max: 1, token: "__proto__x", leaseMillis: 60_000 }))._tag, "Full")
         yield* store.release(id, id)
       }
       // Each id kept its own state: the tables are intact and nothing leaked into prototypes.
-      assert.strictEqual((yield* take(store, window(`after:${randomUUID()}`, 1, 1_000)))._tag, "Granted")
+      assert.strictEqual((yield* take(store, windowItem(`after:${randomUUID()}`, 1, 1_000)))._tag, "Granted")
       assert.strictEqual(({} as Record<string, unknown>)["limit"], undefined)
       assert.strictEqual(Object.getPrototypeOf({}), Object.prototype)
     }))
@@ -306,7 +282,7 @@ describe("LocalStore", () => {
     Effect.gen(function*() {
       const store = yield* LocalStore.make({ path: freshPath("same-id") })
       const memory = yield* LimiterStore.makeMemory()
-      const item = window(`same:${randomUUID()}`, 3, 60_000)
+      const item = windowItem(`same:${randomUUID()}`, 3, 60_000)
       for (let i = 0; i < 3; i++) {
         const request = { items: [item, item], blockKey: undefined, maxWaitMillis: 0 }
         assert.strictEqual((yield* store.reserve(request))._tag, (yield* memory.reserve(request))._tag, `request ${i}`)
@@ -318,11 +294,11 @@ describe("LocalStore", () => {
       const path = freshPath("sweep")
       const store = yield* LocalStore.make({ path })
       for (let i = 0; i < 600; i++) {
-        yield* take(store, window(`short:${i}`, 1, 20))
+        yield* take(store, windowItem(`short:${i}`, 1, 20))
         yield* store.block(`block:${i}`, 20)
         yield* store.lease({ id: `lease:${i}`, max: 1, token: "t", leaseMillis: 20 })
       }
-      yield* sleep(100)
+      yield* sleepLive(100)
       // Enough operations to run at least one sweep after every row expired.
       for (let i = 0; i < LocalDatabase.sweepEvery; i++) yield* store.release("none", "none")
       const reader = new DatabaseSync(path, { readOnly: true })
@@ -345,7 +321,7 @@ describe("LocalStore", () => {
         (db) => Effect.sync(() => db.close())
       )
       locker.exec("BEGIN EXCLUSIVE")
-      const item = window(`locked:${randomUUID()}`, 10, 1_000)
+      const item = windowItem(`locked:${randomUUID()}`, 10, 1_000)
       const started = Date.now()
       const error = yield* Effect.flip(take(store, item))
       const elapsed = Date.now() - started

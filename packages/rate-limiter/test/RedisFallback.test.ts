@@ -11,12 +11,11 @@ import * as LimiterStore from "../src/LimiterStore.ts"
 import * as Policy from "../src/Policy.ts"
 import * as RateLimiter from "../src/RateLimiter.ts"
 import * as RedisStore from "../src/RedisStore.ts"
+import { freshPrefix } from "./support/items.ts"
 import * as RedisProxy from "./support/redisProxy.ts"
 
 /** One request per minute for everyone: a second limiter is refused only if the limit is shared. */
 const policies = [Policy.window({ limit: 1, window: "1 minute", keyBy: "global" })]
-
-const freshPrefix = () => `httpkit:rl:test:${crypto.randomUUID()}:`
 
 /** A limiter on Redis at `url`, failing fast on a limit, with `onStoreFailure`. */
 const limiterOn = (url: string, prefix: string, onStoreFailure: "fail" | "local") =>

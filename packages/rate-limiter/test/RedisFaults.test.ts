@@ -12,25 +12,12 @@ import { createClient } from "redis"
 import * as Script from "../src/internal/redisScript.ts"
 import type * as LimiterStore from "../src/LimiterStore.ts"
 import * as RedisStore from "../src/RedisStore.ts"
+import { freshPrefix, take, windowItem } from "./support/items.ts"
 import * as RedisProxy from "./support/redisProxy.ts"
 
 const timeoutMillis = 250
 /** Room for a loaded machine on top of the store's own timeout. */
 const margin = 1_500
-
-const freshPrefix = () => `httpkit:rl:test:${crypto.randomUUID()}:`
-
-const window = (id: string, limit = 1, windowMillis = 60_000): LimiterStore.Item => ({
-  id,
-  kind: "window",
-  limit,
-  windowMillis,
-  burst: 1,
-  cost: 1
-})
-
-const take = (store: LimiterStore.Store, item: LimiterStore.Item) =>
-  store.reserve({ items: [item], blockKey: undefined, maxWaitMillis: 0 })
 
 /** Runs `effect` and says how long it took in real milliseconds. */
 const timed = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
@@ -73,15 +60,15 @@ await RedisTest.describeWithRedis("RedisStore under faults", () => {
         const proxy = yield* RedisProxy.make()
         const store = yield* RedisStore.make({ url: proxy.url, prefix: freshPrefix(), timeout: timeoutMillis })
         for (let i = 0; i < 3; i++) {
-          const error = yield* failsFast(store, window("down"))
+          const error = yield* failsFast(store, windowItem("down", 1, 60_000))
           assert.match(error.detail, /not connected/)
         }
         yield* proxy.start
-        const waited = yield* eventually(take(store, window("probe")), 10_000)
+        const waited = yield* eventually(take(store, windowItem("probe", 1, 60_000)), 10_000)
         assert.ok(waited < 10_000)
         // The refused calls were never sent: the item is still fresh.
-        assert.strictEqual((yield* take(store, window("down")))._tag, "Granted")
-        assert.strictEqual((yield* take(store, window("down")))._tag, "Refused")
+        assert.strictEqual((yield* take(store, windowItem("down", 1, 60_000)))._tag, "Granted")
+        assert.strictEqual((yield* take(store, windowItem("down", 1, 60_000)))._tag, "Refused")
       }),
     30_000
   )
@@ -91,7 +78,7 @@ await RedisTest.describeWithRedis("RedisStore under faults", () => {
       const proxy = yield* RedisProxy.make()
       const url = proxy.url.replace("redis://", "redis://someone:s3cret-pa55@")
       const store = yield* RedisStore.make({ url, timeout: timeoutMillis })
-      const error = yield* failsFast(store, window("secret"))
+      const error = yield* failsFast(store, windowItem("secret", 1, 60_000))
       for (const text of [error.detail, error.message, JSON.stringify(error), String(error)]) {
         assert.notInclude(text, "s3cret-pa55")
       }
@@ -104,23 +91,23 @@ await RedisTest.describeWithRedis("RedisStore under faults", () => {
         const proxy = yield* RedisProxy.make()
         yield* proxy.start
         const store = yield* RedisStore.make({ url: proxy.url, prefix: freshPrefix(), timeout: timeoutMillis })
-        assert.strictEqual((yield* take(store, window("before")))._tag, "Granted")
+        assert.strictEqual((yield* take(store, windowItem("before", 1, 60_000)))._tag, "Granted")
         const acceptedBefore = proxy.accepted()
 
         yield* proxy.stop
-        for (let i = 0; i < 5; i++) yield* failsFast(store, window("during"))
+        for (let i = 0; i < 5; i++) yield* failsFast(store, windowItem("during", 1, 60_000))
         // Still down a while later (reconnect attempts are failing): still fast.
         yield* Effect.sleep(1_000)
-        yield* failsFast(store, window("during"))
+        yield* failsFast(store, windowItem("during", 1, 60_000))
 
         yield* proxy.start
-        yield* eventually(take(store, window("probe")), 10_000)
+        yield* eventually(take(store, windowItem("probe", 1, 60_000)), 10_000)
         assert.ok(proxy.accepted() > acceptedBefore, "the store made a new connection")
         // Nothing that failed was queued and sent later: "during" is untouched.
-        assert.strictEqual((yield* take(store, window("during")))._tag, "Granted")
-        assert.strictEqual((yield* take(store, window("during")))._tag, "Refused")
+        assert.strictEqual((yield* take(store, windowItem("during", 1, 60_000)))._tag, "Granted")
+        assert.strictEqual((yield* take(store, windowItem("during", 1, 60_000)))._tag, "Refused")
         // State from before the outage is still there.
-        assert.strictEqual((yield* take(store, window("before")))._tag, "Refused")
+        assert.strictEqual((yield* take(store, windowItem("before", 1, 60_000)))._tag, "Refused")
       }),
     30_000
   )
@@ -132,16 +119,16 @@ await RedisTest.describeWithRedis("RedisStore under faults", () => {
         const proxy = yield* RedisProxy.make()
         yield* proxy.start
         const store = yield* RedisStore.make({ url: proxy.url, prefix: freshPrefix(), timeout: timeoutMillis })
-        assert.strictEqual((yield* take(store, window("warm")))._tag, "Granted")
+        assert.strictEqual((yield* take(store, windowItem("warm", 1, 60_000)))._tag, "Granted")
 
         yield* proxy.slow(1_000)
-        const [elapsed, error] = yield* timed(Effect.flip(take(store, window("slow"))))
+        const [elapsed, error] = yield* timed(Effect.flip(take(store, windowItem("slow", 1, 60_000))))
         assert.ok(error instanceof RateLimiterUnavailableError)
         assert.match(error.detail, /within 250 ms/)
         assert.ok(elapsed >= timeoutMillis - 20 && elapsed < timeoutMillis + margin, `failed after ${elapsed} ms`)
 
         yield* proxy.restore
-        yield* eventually(take(store, window("probe")), 10_000)
+        yield* eventually(take(store, windowItem("probe", 1, 60_000)), 10_000)
       }),
     30_000
   )
@@ -154,11 +141,11 @@ await RedisTest.describeWithRedis("RedisStore under faults", () => {
       )
       const sha = createHash("sha1").update(Script.reserve.lua).digest("hex")
       const store = yield* RedisStore.make({ url: RedisTest.url, prefix: freshPrefix(), timeout: "5 seconds" })
-      assert.strictEqual((yield* take(store, window("a")))._tag, "Granted")
+      assert.strictEqual((yield* take(store, windowItem("a", 1, 60_000)))._tag, "Granted")
       yield* Effect.promise(() => client.scriptFlush())
       assert.deepStrictEqual(yield* Effect.promise(() => client.scriptExists(sha)), [0])
-      assert.strictEqual((yield* take(store, window("a")))._tag, "Refused")
-      assert.strictEqual((yield* take(store, window("b")))._tag, "Granted")
+      assert.strictEqual((yield* take(store, windowItem("a", 1, 60_000)))._tag, "Refused")
+      assert.strictEqual((yield* take(store, windowItem("b", 1, 60_000)))._tag, "Granted")
       assert.deepStrictEqual(yield* Effect.promise(() => client.scriptExists(sha)), [1])
     }), 30_000)
 
@@ -174,9 +161,9 @@ await RedisTest.describeWithRedis("RedisStore under faults", () => {
         const store = yield* RedisStore.make({ url: proxy.url, prefix: freshPrefix(), timeout: timeoutMillis }).pipe(
           Scope.provide(scope)
         )
-        assert.strictEqual((yield* take(store, window("warm")))._tag, "Granted")
+        assert.strictEqual((yield* take(store, windowItem("warm", 1, 60_000)))._tag, "Granted")
         yield* proxy.slow(20_000)
-        yield* failsFast(store, window("silent"))
+        yield* failsFast(store, windowItem("silent", 1, 60_000))
         const [closing] = yield* timed(Scope.close(scope, Exit.void))
         assert.ok(closing < margin, `closing took ${closing} ms`)
 
@@ -185,7 +172,7 @@ await RedisTest.describeWithRedis("RedisStore under faults", () => {
           RedisStore.make({ url: proxy.url, timeout: timeoutMillis, connectTimeout: "500 millis" })
         )
         assert.ok(building < 500 + margin, `building took ${building} ms`)
-        yield* failsFast(silent, window("silent"))
+        yield* failsFast(silent, windowItem("silent", 1, 60_000))
       }),
     30_000
   )

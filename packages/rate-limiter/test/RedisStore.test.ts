@@ -7,13 +7,8 @@ import * as Algorithm from "../src/internal/algorithm.ts"
 import * as Script from "../src/internal/redisScript.ts"
 import * as LimiterStore from "../src/LimiterStore.ts"
 import * as RedisStore from "../src/RedisStore.ts"
+import { freshPrefix, sleepLive, take, windowItem } from "./support/items.ts"
 import { storeSuite } from "./support/storeSuite.ts"
-
-/** Real time passes (the suite runs under `TestClock`, which Redis does not follow). */
-const sleepLive = (millis: number) => Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, millis)))
-
-/** A prefix of our own, so no two runs (or agents) share keys. */
-const freshPrefix = () => `httpkit:rl:test:${crypto.randomUUID()}:`
 
 /** A raw node-redis client to look at what the store wrote. */
 const raw = Effect.acquireRelease(
@@ -33,14 +28,13 @@ const keysUnder = (client: Effect.Success<typeof raw>, prefix: string) =>
 
 const within = (pttl: number | undefined, max: number) => pttl !== undefined && pttl > 0 && pttl <= max
 
-const window = (id: string, limit: number, windowMillis: number): LimiterStore.Item => ({
-  id,
-  kind: "window",
-  limit,
-  windowMillis,
-  burst: 1,
-  cost: 1
-})
+/** A window of one: granted, then refused (the store works, and keeps state). */
+const grantsOnceThenRefuses = (store: LimiterStore.Store, id: string) =>
+  Effect.gen(function*() {
+    const item = windowItem(id, 1, 60_000)
+    assert.strictEqual((yield* take(store, item))._tag, "Granted")
+    assert.strictEqual((yield* take(store, item))._tag, "Refused")
+  })
 
 await RedisTest.describeWithRedis("RedisStore", () => {
   storeSuite("redis", RedisStore.layer({ url: RedisTest.url, prefix: freshPrefix() }), {
@@ -57,7 +51,7 @@ await RedisTest.describeWithRedis("RedisStore", () => {
         // A generous timeout: this test is about atomicity, not latency.
         const a = yield* RedisStore.make({ url: RedisTest.url, prefix, timeout: "10 seconds" })
         const b = yield* RedisStore.make({ url: RedisTest.url, prefix, timeout: "10 seconds" })
-        const item = window("shared", 50, 60_000)
+        const item = windowItem("shared", 50, 60_000)
         const results = yield* Effect.forEach(
           Array.from({ length: 200 }, (_, i) => i),
           (i) => (i % 2 === 0 ? a : b).reserve({ items: [item], blockKey: undefined, maxWaitMillis: 0 }),
@@ -97,7 +91,7 @@ await RedisTest.describeWithRedis("RedisStore", () => {
       yield* store.reserve({
         items: [
           { id: "r", kind: "rate", limit: 10, windowMillis: 1_000, burst: 1, cost: 1 },
-          window("w", 5, 800)
+          windowItem("w", 5, 800)
         ],
         blockKey: "host",
         maxWaitMillis: 0
@@ -146,7 +140,7 @@ await RedisTest.describeWithRedis("RedisStore", () => {
         `${long}z`
       ]
       for (const id of ids) {
-        const item = window(id, 1, 60_000)
+        const item = windowItem(id, 1, 60_000)
         const first = yield* store.reserve({ items: [item], blockKey: undefined, maxWaitMillis: 0 })
         assert.strictEqual(first._tag, "Granted", `first reserve of ${JSON.stringify(id.slice(0, 40))}`)
         const second = yield* store.reserve({ items: [item], blockKey: undefined, maxWaitMillis: 0 })
@@ -289,16 +283,7 @@ await RedisTest.describeWithRedis("RedisStore", () => {
 
   it.live("layerRedis runs on a Redis service you already have", () =>
     Effect.gen(function*() {
-      const store = yield* LimiterStore.LimiterStore
-      const item = window("mine", 1, 60_000)
-      assert.strictEqual(
-        (yield* store.reserve({ items: [item], blockKey: undefined, maxWaitMillis: 0 }))._tag,
-        "Granted"
-      )
-      assert.strictEqual(
-        (yield* store.reserve({ items: [item], blockKey: undefined, maxWaitMillis: 0 }))._tag,
-        "Refused"
-      )
+      yield* grantsOnceThenRefuses(yield* LimiterStore.LimiterStore, "mine")
     }).pipe(
       Effect.provide(
         RedisStore.layerRedis({ prefix: freshPrefix() }).pipe(Layer.provide(NodeRedis.layer({ url: RedisTest.url })))
@@ -307,16 +292,7 @@ await RedisTest.describeWithRedis("RedisStore", () => {
 
   it.live("layerConfig reads REDIS_URL", () =>
     Effect.gen(function*() {
-      const store = yield* LimiterStore.LimiterStore
-      const item = window("config", 1, 60_000)
-      assert.strictEqual(
-        (yield* store.reserve({ items: [item], blockKey: undefined, maxWaitMillis: 0 }))._tag,
-        "Granted"
-      )
-      assert.strictEqual(
-        (yield* store.reserve({ items: [item], blockKey: undefined, maxWaitMillis: 0 }))._tag,
-        "Refused"
-      )
+      yield* grantsOnceThenRefuses(yield* LimiterStore.LimiterStore, "config")
     }).pipe(
       Effect.provide(
         RedisStore.layerConfig({ prefix: freshPrefix() }).pipe(

@@ -7,27 +7,10 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import * as LimiterStore from "../../src/LimiterStore.ts"
+import { rateItem, windowItem } from "./items.ts"
 
 /** A fresh id per test, so tests never share state in a shared store. */
 const freshId = (label: string) => `test:${label}:${crypto.randomUUID()}`
-
-const rate = (id: string, limit: number, windowMillis: number, burst = 1, cost = 1): LimiterStore.Item => ({
-  id,
-  kind: "rate",
-  limit,
-  windowMillis,
-  burst,
-  cost
-})
-
-const window = (id: string, limit: number, windowMillis: number, cost = 1): LimiterStore.Item => ({
-  id,
-  kind: "window",
-  limit,
-  windowMillis,
-  burst: 1,
-  cost
-})
 
 const granted = (reservation: LimiterStore.Reservation): number => {
   assert.strictEqual(reservation._tag, "Granted", JSON.stringify(reservation))
@@ -67,7 +50,7 @@ export const storeSuite = <E>(
 
     test("a sliding window admits its limit at once, then books the next slot when the oldest leaves", (store) =>
       Effect.gen(function*() {
-        const item = window(freshId("window"), 3, 1_000)
+        const item = windowItem(freshId("window"), 3, 1_000)
         for (let i = 0; i < 3; i++) {
           near(
             granted(yield* store.reserve({ items: [item], blockKey: undefined, maxWaitMillis: 0 })),
@@ -88,7 +71,7 @@ export const storeSuite = <E>(
 
     test("a refusal books nothing", (store) =>
       Effect.gen(function*() {
-        const item = window(freshId("refuse"), 1, 1_000)
+        const item = windowItem(freshId("refuse"), 1, 1_000)
         granted(yield* store.reserve({ items: [item], blockKey: undefined, maxWaitMillis: 0 }))
         for (let i = 0; i < 5; i++) {
           const refused = yield* store.reserve({ items: [item], blockKey: undefined, maxWaitMillis: 10 })
@@ -104,7 +87,7 @@ export const storeSuite = <E>(
 
     test("a rate spaces requests evenly after its burst", (store) =>
       Effect.gen(function*() {
-        const item = rate(freshId("rate"), 10, 1_000, 2)
+        const item = rateItem(freshId("rate"), 10, 1_000, 2)
         const delays: Array<number> = []
         for (let i = 0; i < 5; i++) {
           delays.push(granted(yield* store.reserve({ items: [item], blockKey: undefined, maxWaitMillis: 5_000 })))
@@ -114,11 +97,11 @@ export const storeSuite = <E>(
 
     test("a token cost spends that many units", (store) =>
       Effect.gen(function*() {
-        const item = window(freshId("tokens"), 100, 1_000, 60)
+        const item = windowItem(freshId("tokens"), 100, 1_000, 60)
         granted(yield* store.reserve({ items: [item], blockKey: undefined, maxWaitMillis: 0 }))
         const refused = yield* store.reserve({ items: [item], blockKey: undefined, maxWaitMillis: 0 })
         assert.strictEqual(refused._tag, "Refused")
-        const small = window(item.id, 100, 1_000, 40)
+        const small = windowItem(item.id, 100, 1_000, 40)
         near(
           granted(yield* store.reserve({ items: [small], blockKey: undefined, maxWaitMillis: 0 })),
           0,
@@ -129,8 +112,8 @@ export const storeSuite = <E>(
 
     test("stacked items are booked at one instant, or not at all", (store) =>
       Effect.gen(function*() {
-        const global = window(freshId("global"), 10, 1_000)
-        const host = window(freshId("host"), 1, 1_000)
+        const global = windowItem(freshId("global"), 10, 1_000)
+        const host = windowItem(freshId("host"), 1, 1_000)
         granted(yield* store.reserve({ items: [global, host], blockKey: undefined, maxWaitMillis: 0 }))
         const refused = yield* store.reserve({ items: [global, host], blockKey: undefined, maxWaitMillis: 0 })
         assert.strictEqual(refused._tag, "Refused")
@@ -153,7 +136,7 @@ export const storeSuite = <E>(
     test("a block holds every request of its key, and only of its key", (store) =>
       Effect.gen(function*() {
         const key = freshId("blocked")
-        const item = window(freshId("item"), 100, 1_000)
+        const item = windowItem(freshId("item"), 100, 1_000)
         yield* store.block(key, 500)
         // A shorter block later does not shorten it.
         yield* store.block(key, 100)
