@@ -116,9 +116,10 @@ export interface Options {
    * process was busy, paused or starved of CPU) books again instead, at most
    * three times: so a stalled process never lets its overdue requests out in
    * a bunch, which a server counting arrivals would see as a burst. Each
-   * rebooking leaves a slot unused. `false` lets late requests go.
+   * rebooking leaves a slot unused (so a lower bound costs throughput on a
+   * loaded machine). `false` lets late requests go.
    *
-   * @default "25 millis"
+   * @default "100 millis"
    */
   readonly maxLateness?: Duration.Input | false | undefined
 }
@@ -349,7 +350,7 @@ export const make = (
     const retryStoreAfter = toMillis(options.retryStoreAfter, 1_000)
     const storeTimeout = toMillis(options.storeTimeout, 2_000)
     const maxHold = options.maxHold === false ? 0 : toMillis(options.maxHold, 600_000)
-    const maxLateness = options.maxLateness === false ? Number.POSITIVE_INFINITY : toMillis(options.maxLateness, 25)
+    const maxLateness = options.maxLateness === false ? Number.POSITIVE_INFINITY : toMillis(options.maxLateness, 100)
     const fallback = options.onStoreFailure === "local" ? yield* LimiterStore.makeMemory() : undefined
 
     /** Until when calls go to the fallback without trying the store. */

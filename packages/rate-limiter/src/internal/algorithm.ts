@@ -22,7 +22,11 @@
  * unless it fits at the instant asked for (every span of the window that
  * would hold it stays within the limit): so a request held back by another
  * policy (a per-host rate) and booked ahead does not hold up requests that
- * the window alone would let through now.
+ * the window alone would let through now. A request that must wait is also
+ * paced: no earlier than the last booking plus that booking's cost at the
+ * window's average rate (`window / limit` per unit). A full window lets a
+ * burst through at once, but its queue drains evenly, not in bursts as a
+ * burst's bookings leave the window together.
  */
 
 /** One limit a request must pass, with its state's storage id. */
@@ -121,7 +125,8 @@ export const earliest = (state: ItemState, item: Item, from: number): number => 
     return Math.max(from, state.tat + (cost - Math.max(item.burst, cost)) * interval)
   }
   const entries = state.entries
-  const last = entries.length === 0 ? from : entries[entries.length - 2]!
+  if (entries.length === 0) return from
+  const last = entries[entries.length - 2]!
   if (from < last && fitsBefore(entries, item, cost, from)) return from
   // Otherwise after the last booking, where the count only falls as time goes on.
   const start = Math.max(from, last)
@@ -129,13 +134,21 @@ export const earliest = (state: ItemState, item: Item, from: number): number => 
   while (first < entries.length && entries[first]! <= start - item.windowMillis) first += 2
   let used = 0
   for (let i = first + 1; i < entries.length; i += 2) used += entries[i]!
-  if (used + cost <= item.limit) return start
-  // Walk forward: each entry leaves the window at its time plus the window.
-  for (let i = first; i < entries.length; i += 2) {
-    used -= entries[i + 1]!
-    if (used + cost <= item.limit) return Math.max(start, entries[i]! + item.windowMillis)
+  let at = start
+  if (used + cost > item.limit) {
+    // Walk forward: each entry leaves the window at its time plus the window.
+    for (let i = first; i < entries.length; i += 2) {
+      used -= entries[i + 1]!
+      if (used + cost <= item.limit) {
+        at = Math.max(start, entries[i]! + item.windowMillis)
+        break
+      }
+    }
   }
-  return start
+  // A request that must wait is paced behind the last booking (its cost at the window's average rate),
+  // so a queue drains evenly rather than in bursts as old bookings leave together.
+  if (at > from) at = Math.max(at, last + entries[entries.length - 1]! * (item.windowMillis / item.limit))
+  return at
 }
 
 /** Books `item`'s cost at `at` (which `earliest` allowed). */

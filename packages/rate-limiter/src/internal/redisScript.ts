@@ -125,8 +125,8 @@ end
 -- earliest, for a window item (cost already clamped to the limit).
 local function earliestWindow(entries, limit, window, cost, from)
   local len = #entries
-  local last = from
-  if len > 0 then last = entries[len - 1] end
+  if len == 0 then return from end
+  local last = entries[len - 1]
   if from < last and fitsBefore(entries, limit, window, cost, from) then return from end
   -- Otherwise after the last booking, where the count only falls as time goes on.
   local start = math.max(from, last)
@@ -134,12 +134,19 @@ local function earliestWindow(entries, limit, window, cost, from)
   while first <= len and entries[first] <= start - window do first = first + 2 end
   local used = 0
   for j = first + 1, len, 2 do used = used + entries[j] end
-  if used + cost <= limit then return start end
-  for j = first, len, 2 do
-    used = used - entries[j + 1]
-    if used + cost <= limit then return math.max(start, entries[j] + window) end
+  local at = start
+  if used + cost > limit then
+    for j = first, len, 2 do
+      used = used - entries[j + 1]
+      if used + cost <= limit then
+        at = math.max(start, entries[j] + window)
+        break
+      end
+    end
   end
-  return start
+  -- A request that must wait is paced behind the last booking (its cost at the window's average rate).
+  if at > from then at = math.max(at, last + entries[len] * (window / limit)) end
+  return at
 end
 
 local items = {}
