@@ -361,35 +361,35 @@ describe("RateLimiter against hostile input", () => {
     }))
 })
 
-describe("RateLimiter when its process stalls", () => {
-  /** 20 fibers share 50 per second (one slot every 20 ms); the event loop is blocked for 200 ms at 50 ms. */
-  const stalled = (maxLateness: false | "25 millis") =>
-    Effect.gen(function*() {
-      const limiter = yield* limiterWith({
-        policies: [Policy.rate({ limit: 50, window: "1 second", keyBy: "global" })],
-        maxLateness
-      })
-      const started = Date.now()
-      const admitted: Array<number> = []
-      const fibers = yield* Effect.forEach(Array.from({ length: 20 }), () =>
-        Effect.forkChild(
-          Effect.scoped(limiter.acquire()).pipe(Effect.map(() => void admitted.push(Date.now() - started)))
-        ))
-      yield* Effect.sleep(50)
-      const until = Date.now() + 200
-      while (Date.now() < until) {
-        // A process busy elsewhere: no timer fires.
-      }
-      yield* Fiber.joinAll(fibers)
-      const sorted = admitted.toSorted((a, b) => a - b)
-      let busiest = 0
-      for (let i = 0, j = 0; i < sorted.length; i++) {
-        while (sorted[j]! < sorted[i]! - 99) j++
-        busiest = Math.max(busiest, i - j + 1)
-      }
-      return busiest
+/** 20 fibers share 50 per second (one slot every 20 ms); the event loop is blocked for 200 ms at 50 ms. */
+const stalled = (maxLateness: false | "25 millis") =>
+  Effect.gen(function*() {
+    const limiter = yield* limiterWith({
+      policies: [Policy.rate({ limit: 50, window: "1 second", keyBy: "global" })],
+      maxLateness
     })
+    const started = Date.now()
+    const admitted: Array<number> = []
+    const fibers = yield* Effect.forEach(Array.from({ length: 20 }), () =>
+      Effect.forkChild(
+        Effect.scoped(limiter.acquire()).pipe(Effect.map(() => void admitted.push(Date.now() - started)))
+      ))
+    yield* Effect.sleep(50)
+    const until = Date.now() + 200
+    while (Date.now() < until) {
+      // A process busy elsewhere: no timer fires.
+    }
+    yield* Fiber.joinAll(fibers)
+    const sorted = admitted.toSorted((a, b) => a - b)
+    let busiest = 0
+    for (let i = 0, j = 0; i < sorted.length; i++) {
+      while (sorted[j]! < sorted[i]! - 99) j++
+      busiest = Math.max(busiest, i - j + 1)
+    }
+    return busiest
+  })
 
+describe("RateLimiter when its process stalls", () => {
   it.live("overdue requests book again instead of going out together", () =>
     Effect.gen(function*() {
       // At one slot per 20 ms, 100 ms holds 5; the control below shows the bunch.
