@@ -51,6 +51,7 @@ import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import type * as Scope from "effect/Scope"
 import type * as Algorithm from "./internal/algorithm.ts"
+import * as Failover from "./internal/failover.ts"
 import * as LimiterStore from "./LimiterStore.ts"
 import * as Policy from "./Policy.ts"
 import * as ServerFeedback from "./ServerFeedback.ts"
@@ -346,68 +347,16 @@ export const make = (
     const counted = policies.filter((policy): policy is Policy.Rate | Policy.Window => policy._tag !== "Concurrency")
     const concurrent = policies.filter((policy): policy is Policy.Concurrency => policy._tag === "Concurrency")
     const maxWaitMillis = options.onLimit === "fail" ? 0 : toMillis(options.maxWait, 60_000)
-    const share = Math.max(1, Math.floor(options.fallbackShare ?? 1))
-    const retryStoreAfter = toMillis(options.retryStoreAfter, 1_000)
-    const storeTimeout = toMillis(options.storeTimeout, 2_000)
     const maxHold = options.maxHold === false ? 0 : toMillis(options.maxHold, 600_000)
     const maxLateness = options.maxLateness === false ? Number.POSITIVE_INFINITY : toMillis(options.maxLateness, 100)
-    const fallback = options.onStoreFailure === "local" ? yield* LimiterStore.makeMemory() : undefined
 
-    /** Until when calls go to the fallback without trying the store. */
-    let degradedUntil = 0
-
-    // Stores that bound their own calls (ours all do) need no second timer.
-    const bounded = <A>(
-      effect: Effect.Effect<A, RateLimiterUnavailableError>
-    ): Effect.Effect<A, RateLimiterUnavailableError> =>
-      store.selfBounded === true ? effect : Effect.timeoutOrElse(effect, {
-        duration: storeTimeout,
-        orElse: () =>
-          Effect.fail(
-            new RateLimiterUnavailableError({
-              backend: store.backend,
-              retryable: true,
-              detail: `no answer within ${storeTimeout} ms`
-            })
-          )
-      })
-
-    /**
-     * Runs `operation` on the store, or on the fallback while the store is
-     * failing (when there is one). Tells which store answered.
-     */
-    const onStore = <A>(
-      operation: (target: LimiterStore.Store, scale: number) => Effect.Effect<A, RateLimiterUnavailableError>
-    ): Effect.Effect<readonly [A, LimiterStore.Store], RateLimiterUnavailableError> => {
-      if (fallback === undefined || store === fallback) {
-        return Effect.map(bounded(operation(store, 1)), (a) => [a, store] as const)
-      }
-      return Effect.flatMap(Clock.currentTimeMillis, (now) => {
-        if (now < degradedUntil) return Effect.map(operation(fallback, share), (a) => [a, fallback] as const)
-        const wasDegraded = degradedUntil > 0
-        return bounded(operation(store, 1)).pipe(
-          Effect.tap(() => {
-            if (!wasDegraded) return Effect.void
-            degradedUntil = 0
-            return Effect.logInfo(`rate limiter store ${store.backend} is back; the shared limit applies again`)
-          }),
-          Effect.map((a) => [a, store] as const),
-          Effect.catch((error) =>
-            Effect.gen(function*() {
-              const first = degradedUntil === 0
-              degradedUntil = now + retryStoreAfter
-              if (first) {
-                yield* Effect.logWarning(
-                  `rate limiter store ${store.backend} unavailable (${error.detail}); using a local limit ` +
-                    `(each limit / ${share}) until it returns`
-                )
-              }
-              return [yield* operation(fallback, share), fallback] as const
-            })
-          )
-        )
-      })
-    }
+    const failover = Failover.make({
+      store,
+      fallback: options.onStoreFailure === "local" ? yield* LimiterStore.makeMemory() : undefined,
+      share: Math.max(1, Math.floor(options.fallbackShare ?? 1)),
+      retryStoreAfterMillis: toMillis(options.retryStoreAfter, 1_000),
+      storeTimeoutMillis: toMillis(options.storeTimeout, 2_000)
+    })
 
     /**
      * Wakes this process's waiters for a concurrency slot when one is given
@@ -444,7 +393,7 @@ export const make = (
         .flatMap(
           counting(
             acquire,
-            onStore((target, scale) =>
+            failover.run((target, scale) =>
               target.lease({
                 id,
                 max: scale === 1 ? policy.max : Math.max(1, Math.floor(policy.max / scale)),
@@ -485,7 +434,7 @@ export const make = (
         Effect.flatMap(
           counting(
             acquire,
-            onStore((target, scale) =>
+            failover.run((target, scale) =>
               target.reserve({
                 items: counted.map((policy) => itemOf(policy, acquire, scale)),
                 blockKey: key,
@@ -536,7 +485,7 @@ export const make = (
             const waitedMillis = now - started
             return Effect.as(
               Effect.andThen(
-                Metric.update(degradedUntil > now ? fallbackCount : grantedCount, 1),
+                Metric.update(failover.degraded(now) ? fallbackCount : grantedCount, 1),
                 Metric.update(waitTime, waitedMillis / 1_000)
               ),
               { key, waitedMillis }
@@ -545,7 +494,7 @@ export const make = (
       })
 
     const hold = (key: string, duration: Duration.Input) =>
-      Effect.asVoid(onStore((target) => target.block(key, Duration.toMillis(duration))))
+      Effect.asVoid(failover.run((target) => target.block(key, Duration.toMillis(duration))))
 
     const observe = (observed: ObserveOptions): Effect.Effect<void> => {
       if (maxHold === 0) return Effect.void
