@@ -421,6 +421,27 @@ describe("LocalStore", () => {
       assert.deepStrictEqual(Fs.readdirSync(readonly), [])
     }))
 
+  it.live(
+    "eight processes opening one new file at once all open it (switching to WAL waits for the lock)",
+    () =>
+      Effect.gen(function*() {
+        const path = freshPath("race")
+        const script = fileURLToPath(new URL("./support/localOpen.ts", import.meta.url))
+        const open = () =>
+          new Promise<string>((resolve, reject) =>
+            execFile(
+              process.execPath,
+              [script, path],
+              { timeout: 30_000 },
+              (error, stdout, stderr) => error ? reject(new Error(`${error.message}\n${stderr}`)) : resolve(stdout)
+            )
+          )
+        const outputs = yield* Effect.promise(() => Promise.all(Array.from({ length: 8 }, open)))
+        for (const output of outputs) assert.deepStrictEqual(JSON.parse(output.trim()), { opened: true })
+      }),
+    60_000
+  )
+
   it.live("four worker threads share one limit of 50 per second for 5 seconds", () =>
     Effect.gen(function*() {
       const config = waiting("threads", 50, 5)

@@ -158,15 +158,37 @@ const identify = (db: DatabaseSync, path: string): "ours" | "empty" => {
   throw new LocalFailure(`${path} is a database of another application: left untouched`, false)
 }
 
-const initialise = (db: DatabaseSync, path: string): void => {
-  identify(db, path)
-  const mode = pragma(db, "journal_mode = WAL")
-  if (mode !== "wal") throw new LocalFailure(`${path} cannot use WAL journal mode (got ${String(mode)})`, false)
-  db.exec("PRAGMA synchronous = NORMAL")
-  db.exec(`PRAGMA journal_size_limit = ${journalSizeLimit}`)
+/** Whether a SQLite failure is a lock held by another connection (which waiting may clear). */
+const isBusy = (cause: unknown): boolean =>
+  /\b(SQLITE_BUSY|SQLITE_LOCKED|database is locked|database table is locked)\b/i.test(String(cause))
+
+/** Blocks this thread for `millis` (opening is synchronous, and happens once). */
+const pause = (millis: number): void => {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, millis)
+}
+
+/**
+ * Runs `step`, again while another connection holds a lock, for up to
+ * `timeoutMillis`: switching a new file to WAL takes an exclusive lock, and
+ * several processes opening one new file at once meet there.
+ */
+const whileBusy = <A>(timeoutMillis: number, step: () => A): A => {
+  const until = Date.now() + timeoutMillis
+  while (true) {
+    try {
+      return step()
+    } catch (cause) {
+      if (!isBusy(cause) || Date.now() >= until) throw cause
+      pause(10)
+    }
+  }
+}
+
+const initialise = (db: DatabaseSync, path: string, timeoutMillis: number): void => {
+  // Identified under the write lock only: a file another process is creating right now must not look foreign.
+  // A file that is not ours is left as it was (the transaction writes nothing and is rolled back).
   db.exec("BEGIN IMMEDIATE")
   try {
-    // Checked again under the write lock: another process may have created the schema meanwhile.
     if (identify(db, path) === "empty") {
       db.exec(schema)
       db.exec(`PRAGMA application_id = ${applicationId}`)
@@ -177,6 +199,10 @@ const initialise = (db: DatabaseSync, path: string): void => {
     rollbackQuietly(db)
     throw cause
   }
+  const mode = whileBusy(timeoutMillis, () => pragma(db, "journal_mode = WAL"))
+  if (mode !== "wal") throw new LocalFailure(`${path} cannot use WAL journal mode (got ${String(mode)})`, false)
+  db.exec("PRAGMA synchronous = NORMAL")
+  db.exec(`PRAGMA journal_size_limit = ${journalSizeLimit}`)
 }
 
 const rollbackQuietly = (db: DatabaseSync): void => {
@@ -236,7 +262,7 @@ export const open = (file: string, timeoutMillis: number, privateFolder: boolean
   prepareFile(path, privateFolder)
   const db = new DatabaseSync(path, { timeout: timeoutMillis, enableDoubleQuotedStringLiterals: false })
   try {
-    initialise(db, path)
+    initialise(db, path, timeoutMillis)
     const database = prepared(db)
     database.sweep()
     return database
