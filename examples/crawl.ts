@@ -46,9 +46,12 @@ export const crawl = (pages: ReadonlyArray<number>, concurrency: number) =>
       (n) => Effect.result(client.get(page(n))),
       { concurrency }
     )
+    const errors = results.flatMap((result) => result._tag === "Failure" ? [result.failure._tag] : [])
     return {
-      fetched: results.filter((result) => result._tag === "Success").length,
-      failed: results.filter((result) => result._tag === "Failure").length
+      fetched: results.length - errors.length,
+      failed: errors.length,
+      /** The failures' tags, for the report. */
+      errors: [...new Set(errors)].join(", ")
     }
   })
 

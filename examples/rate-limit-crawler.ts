@@ -46,7 +46,7 @@ const worker = (index: number, baseUrl: string) =>
 
 /** Runs this file as worker `index`, returning what it printed. */
 const runWorker = (index: number, baseUrl: string) =>
-  Effect.callback<{ fetched: number; failed: number }, Error>((resume) => {
+  Effect.callback<{ fetched: number; failed: number; errors: string }, Error>((resume) => {
     const child = spawn(
       process.execPath,
       [fileURLToPath(import.meta.url), "--worker", String(index), "--url", baseUrl],
@@ -77,7 +77,13 @@ const parent = Effect.gen(function*() {
     { concurrency: "unbounded" }
   )
   const seconds = (Date.now() - started) / 1_000
-  results.forEach((result, index) => console.log(`worker ${index}: fetched ${result.fetched}, failed ${result.failed}`))
+  results.forEach((result, index) =>
+    console.log(
+      `worker ${index}: fetched ${result.fetched}, failed ${result.failed}${
+        result.failed > 0 ? ` (${result.errors})` : ""
+      }`
+    )
+  )
   const fetched = results.reduce((sum, result) => sum + result.fetched, 0)
   const stats = yield* serverStats.pipe(Effect.provideService(ResilientClient.ResilientClient, control))
   yield* Console.log(`fetched ${fetched} pages in ${seconds.toFixed(1)} s (our shared limit: ${ourLimit}/s)`)
