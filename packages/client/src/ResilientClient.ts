@@ -162,37 +162,99 @@ export interface Options extends ClientConfig.Options {
   readonly retrySchedule?: Schedule.Schedule<unknown, ClientError> | undefined
 }
 
+/** A body that does not parse, as a `DecodeError` (not the parser's message: it quotes the body, which may hold a secret). */
+const notJson = (received: Pipeline.Received, text: string) =>
+  new DecodeError({
+    ...received.context,
+    retryable: false,
+    status: received.response.status,
+    issue: `the body is not JSON (${text.length} characters)`
+  })
+
+/** The body as JSON, whatever its shape (`ClientResponse.json`). */
+const jsonOf = (received: Pipeline.Received, maxBytes: number): Effect.Effect<unknown, ClientError> =>
+  Body.textThen(received, maxBytes, (text) => {
+    try {
+      return Effect.succeed(JSON.parse(text))
+    } catch {
+      return Effect.fail(notJson(received, text))
+    }
+  })
+
+/** Each schema's decoder, made once: making one per call is most of what decoding a small body costs. */
+const decoders = new WeakMap<Schema.Top, (input: unknown) => Effect.Effect<unknown, Schema.SchemaError, unknown>>()
+
+const decoderOf = <S extends Schema.Top>(
+  schema: S
+): (input: unknown) => Effect.Effect<S["Type"], Schema.SchemaError, S["DecodingServices"]> => {
+  let decoder = decoders.get(schema)
+  if (decoder === undefined) {
+    decoder = Schema.decodeUnknownEffect(schema)
+    decoders.set(schema, decoder)
+  }
+  return decoder as (input: unknown) => Effect.Effect<S["Type"], Schema.SchemaError, S["DecodingServices"]>
+}
+
 const decodeWith = <S extends Schema.Top>(
   schema: S,
   received: Pipeline.Received,
   maxBytes: number
 ): Effect.Effect<S["Type"], ClientError, S["DecodingServices"]> =>
-  Effect.flatMap(Body.text(received, maxBytes), (text) => {
+  Body.textThen(received, maxBytes, (text) => {
     let parsed: unknown
     try {
       parsed = JSON.parse(text)
     } catch {
-      // Not the parser's message: it quotes the body, which may hold a secret.
-      return Effect.fail(
-        new DecodeError({
-          ...received.context,
-          retryable: false,
-          status: received.response.status,
-          issue: `the body is not JSON (${text.length} characters)`
-        })
-      )
+      return Effect.fail(notJson(received, text))
     }
-    return Schema.decodeUnknownEffect(schema)(parsed).pipe(
-      Effect.mapError((error) =>
-        new DecodeError({
-          ...received.context,
-          retryable: false,
-          status: received.response.status,
-          issue: error.message
-        })
-      )
-    ) as Effect.Effect<S["Type"], ClientError, S["DecodingServices"]>
+    return Effect.mapError(decoderOf(schema)(parsed), (error) =>
+      new DecodeError({
+        ...received.context,
+        retryable: false,
+        status: received.response.status,
+        issue: error.message
+      }))
   })
+
+/** A response whose body is read once, through one of its readers (made only when one is asked for). */
+class ReceivedResponse implements ClientResponse {
+  readonly status: number
+  readonly headers: Headers.Headers
+  readonly url: URL
+  readonly requestId: string
+  readonly attempt: number
+  readonly #received: Pipeline.Received
+  readonly #maxBytes: number
+  #used = false
+  constructor(received: Pipeline.Received, maxBytes: number) {
+    this.status = received.response.status
+    this.headers = received.headers
+    this.url = received.url
+    this.requestId = received.context.requestId
+    this.attempt = received.attempt
+    this.#received = received
+    this.#maxBytes = maxBytes
+  }
+  #once<A>(read: (received: Pipeline.Received, maxBytes: number) => Effect.Effect<A, ClientError>) {
+    return Effect.suspend(() => {
+      if (this.#used) return Effect.die(new Error("the response body was already read"))
+      this.#used = true
+      return read(this.#received, this.#maxBytes)
+    })
+  }
+  get text(): Effect.Effect<string, ClientError> {
+    return this.#once(Body.text)
+  }
+  get bytes(): Effect.Effect<Uint8Array, ClientError> {
+    return this.#once(Body.bytes)
+  }
+  get json(): Effect.Effect<unknown, ClientError> {
+    return this.#once(jsonOf)
+  }
+  get stream(): Stream.Stream<Uint8Array, ClientError> {
+    return Stream.unwrap(this.#once((received) => Effect.succeed(Body.stream(received))))
+  }
+}
 
 /**
  * Builds a client over `transport` (Effect's `HttpClient`), with the
@@ -257,35 +319,8 @@ export const makeWith = Effect.fnUntraced(function*(
   })
   const maxBytes = resolved.maxBodyBytes
 
-  /** The response, with readers made only when one is asked for; the body is read once. */
-  const respond = (received: Pipeline.Received): Effect.Effect<ClientResponse> => {
-    let used = false
-    const once = <A>(read: () => Effect.Effect<A, ClientError>): Effect.Effect<A, ClientError> =>
-      Effect.suspend(() => {
-        if (used) return Effect.die(new Error("the response body was already read"))
-        used = true
-        return read()
-      })
-    return Effect.succeed({
-      status: received.response.status,
-      headers: received.response.headers,
-      url: received.url,
-      requestId: received.context.requestId,
-      attempt: received.attempt,
-      get text() {
-        return once(() => Body.text(received, maxBytes))
-      },
-      get bytes() {
-        return once(() => Body.bytes(received, maxBytes))
-      },
-      get json() {
-        return once(() => decodeWith(Schema.Unknown, received, maxBytes))
-      },
-      get stream() {
-        return Stream.unwrap(once(() => Effect.succeed(Body.stream(received))))
-      }
-    })
-  }
+  const respond = (received: Pipeline.Received): Effect.Effect<ClientResponse> =>
+    Effect.succeed(new ReceivedResponse(received, maxBytes))
 
   const request = (method: string, url: string | URL, options: RequestOptions = {}) =>
     run(method, url, options, respond)

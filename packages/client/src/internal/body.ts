@@ -32,12 +32,20 @@ export const stream = (received: Received): Stream.Stream<Uint8Array, ClientErro
     })
 }
 
-/** The whole body, at most `maxBytes`. */
-export const bytes = (received: Received, maxBytes: number): Effect.Effect<Uint8Array, ClientError> => {
+/**
+ * The whole body, at most `maxBytes` (an `ArrayBuffer` when its length is
+ * known, else the joined chunks), handed to `then`: a known length is read and
+ * handed on in one step.
+ */
+const whole = <A, R>(
+  received: Received,
+  maxBytes: number,
+  then: (body: ArrayBuffer | Uint8Array) => Effect.Effect<A, ClientError, R>
+): Effect.Effect<A, ClientError, R> => {
   const { response } = received
   const tooLarge = () =>
     new ResponseTooLargeError({ ...received.context, retryable: false, status: response.status, maxBytes })
-  const declared = response.headers["content-length"]
+  const declared = received.headers["content-length"]
   const length = declared === undefined ? undefined : Number(declared)
   if (length !== undefined && length > maxBytes) {
     // Not read at all; the connection is released when the response is dropped.
@@ -48,43 +56,62 @@ export const bytes = (received: Received, maxBytes: number): Effect.Effect<Uint8
   }
   if (length !== undefined && Number.isSafeInteger(length)) {
     // A known, allowed length: read it in one go (undici checks the length and enforces the idle deadline).
-    const read = Effect.mapError(response.arrayBuffer, mapFailure(received))
-    const timed = received.transportDeadlines
-      ? read
-      : Effect.timeoutOrElse(read, {
+    if (received.transportDeadlines) {
+      return Effect.matchEffect(response.arrayBuffer, {
+        onFailure: (error) => Effect.fail(mapFailure(received)(error)),
+        onSuccess: then
+      })
+    }
+    return Effect.flatMap(
+      Effect.timeoutOrElse(Effect.mapError(response.arrayBuffer, mapFailure(received)), {
         duration: received.deadlines.idle,
         orElse: () => Effect.fail(idleTimeout(received))
-      })
-    return Effect.map(timed, (buffer) => new Uint8Array(buffer))
-  }
-  return Effect.suspend(() => {
-    const chunks: Array<Uint8Array> = []
-    let total = 0
-    return stream(received).pipe(
-      Stream.runForEachArray((array) => {
-        for (const chunk of array) {
-          total += chunk.byteLength
-          if (total > maxBytes) return Effect.fail(tooLarge())
-          chunks.push(chunk)
-        }
-        return Effect.void
       }),
-      Effect.map(() => {
-        if (chunks.length === 1) return chunks[0]!
-        const out = new Uint8Array(total)
-        let offset = 0
-        for (const chunk of chunks) {
-          out.set(chunk, offset)
-          offset += chunk.byteLength
-        }
-        return out
-      })
+      then
     )
-  })
+  }
+  return Effect.flatMap(
+    Effect.suspend(() => {
+      const chunks: Array<Uint8Array> = []
+      let total = 0
+      return stream(received).pipe(
+        Stream.runForEachArray((array) => {
+          for (const chunk of array) {
+            total += chunk.byteLength
+            if (total > maxBytes) return Effect.fail(tooLarge())
+            chunks.push(chunk)
+          }
+          return Effect.void
+        }),
+        Effect.map(() => {
+          if (chunks.length === 1) return chunks[0]!
+          const out = new Uint8Array(total)
+          let offset = 0
+          for (const chunk of chunks) {
+            out.set(chunk, offset)
+            offset += chunk.byteLength
+          }
+          return out
+        })
+      )
+    }),
+    then
+  )
 }
+
+/** The whole body, at most `maxBytes`. */
+export const bytes = (received: Received, maxBytes: number): Effect.Effect<Uint8Array, ClientError> =>
+  whole(received, maxBytes, (body) => Effect.succeed(body instanceof Uint8Array ? body : new Uint8Array(body)))
 
 const decoder = new TextDecoder()
 
+/** The whole body as UTF-8 text, at most `maxBytes`, handed to `then`. */
+export const textThen = <A, R>(
+  received: Received,
+  maxBytes: number,
+  then: (text: string) => Effect.Effect<A, ClientError, R>
+): Effect.Effect<A, ClientError, R> => whole(received, maxBytes, (body) => then(decoder.decode(body)))
+
 /** The whole body as UTF-8 text, at most `maxBytes`. */
 export const text = (received: Received, maxBytes: number): Effect.Effect<string, ClientError> =>
-  Effect.map(bytes(received, maxBytes), (body) => decoder.decode(body))
+  textThen(received, maxBytes, Effect.succeed)

@@ -4,6 +4,7 @@
  * and user code never look at raw error codes.
  */
 import { ConnectionError, TimeoutError } from "../ClientError.ts"
+import * as Redact from "../Redact.ts"
 
 /** TLS failures: the handshake failed, so nothing was sent, and retrying will not make it succeed. */
 const tlsCodes = [
@@ -70,6 +71,34 @@ export interface ErrorContext {
   readonly method: string
   readonly url: string
   readonly requestId: string
+}
+
+/**
+ * The `ErrorContext` of one call, its URL redacted on first use (only errors
+ * and log lines need it). `url` is an own, enumerable property, so spreading
+ * the context into an error's fields copies it; its getter is one function
+ * shared by every call, so the objects share one shape (a getter made per
+ * object would give each its own hidden class, kept in the old generation
+ * until a full GC).
+ */
+export class CallContext implements ErrorContext {
+  readonly method: string
+  declare readonly url: string
+  readonly requestId: string
+  readonly #target: URL
+  #redacted: string | undefined = undefined
+  static readonly #urlProperty: PropertyDescriptor = {
+    enumerable: true,
+    get(this: CallContext): string {
+      return this.#redacted ??= Redact.url(this.#target)
+    }
+  }
+  constructor(method: string, target: URL, requestId: string) {
+    this.method = method
+    Object.defineProperty(this, "url", CallContext.#urlProperty)
+    this.requestId = requestId
+    this.#target = target
+  }
 }
 
 /**

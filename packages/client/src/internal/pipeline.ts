@@ -12,6 +12,7 @@
  */
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Fiber from "effect/Fiber"
@@ -23,6 +24,7 @@ import type * as HttpClientResponse from "effect/http/HttpClientResponse"
 import * as UrlParams from "effect/http/UrlParams"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
+import * as Option from "effect/Option"
 import type * as CircuitBreaker from "effect/persistence/CircuitBreaker"
 import * as Pull from "effect/Pull"
 import * as Random from "effect/Random"
@@ -44,10 +46,10 @@ import {
 import * as Redact from "../Redact.ts"
 import * as RetryAfter from "../RetryAfter.ts"
 import type { Bulkhead } from "./bulkhead.ts"
-import { type ErrorContext, fromTransport } from "./failure.ts"
+import { CallContext, type ErrorContext, fromTransport } from "./failure.ts"
 import * as MemoryBreaker from "./memoryBreaker.ts"
 import * as Redirect from "./redirect.ts"
-import { AttemptDeadline, type DeadlineOptions } from "./transport.ts"
+import { AttemptDeadline } from "./transport.ts"
 
 /** What the pipeline needs from an auth provider (`Auth.Auth`). */
 export interface AuthHook {
@@ -154,6 +156,8 @@ export interface PipelineEnv {
 /** What an attempt hands to the consumer of a response. */
 export interface Received {
   readonly response: HttpClientResponse.HttpClientResponse
+  /** The response's headers (Effect's undici response copies them on every read of `response.headers`). */
+  readonly headers: Headers.Headers
   readonly context: ErrorContext
   readonly url: URL
   readonly attempt: number
@@ -238,10 +242,65 @@ const toMillis = (input: Duration.Input | undefined, fallback: number): number =
 const revealed = (value: unknown): string =>
   Redacted.isRedacted(value) ? Redacted.value(value) as string : String(value)
 
+const headerName = /^[!#$%&'*+.^_`|~0-9a-z-]+$/
+
+/** Why a set of headers may not be sent (the first offender, in order), or undefined. */
+const headerProblem = (headers: Readonly<Record<string, string>>): string | undefined => {
+  for (const [name, value] of Object.entries(headers)) {
+    if (unsafeValue.test(value) || !headerName.test(name)) {
+      return `the header ${JSON.stringify(name.slice(0, 64))} has a CR, LF or NUL, or is not a header name`
+    }
+  }
+  return undefined
+}
+
+/**
+ * Whether a call's own headers can be merged in place: string values without
+ * CR, LF or NUL under valid names. Anything else (an offender, a value that is
+ * not a string, a `__proto__` key) takes the general path, which reports or
+ * normalises it.
+ */
+const plainHeaders = (headers: Readonly<Record<string, string>>): boolean => {
+  for (const name of Object.keys(headers)) {
+    const value = headers[name]
+    const lower = name.toLowerCase()
+    if (typeof value !== "string" || unsafeValue.test(value) || !headerName.test(lower) || lower === "__proto__") {
+      return false
+    }
+  }
+  return true
+}
+
+/** The prototype of Effect's `Headers`: a request's headers are built on it directly, already lower-case. */
+const headersProto: object = Object.getPrototypeOf(Headers.empty)
+
+/** The timeouts of one call, in milliseconds. */
+interface Timeouts {
+  readonly headers: number
+  readonly idle: number
+  readonly attempt: number
+  readonly total: number
+}
+
+/** What a call's Effect transport reads from `NodeHttpClient.UndiciOptions`; the attempt's deadline is set per attempt. */
+interface CallUndiciOptions {
+  readonly httpkitHeadersTimeout?: number
+  readonly httpkitBodyTimeout?: number
+  httpkitAttempt: AttemptDeadline | undefined
+}
+
 /**
  * Returns the function that runs one logical call through the pipeline and
  * hands a successful response to `consume` (inside the attempt, so a body
  * read that fails is retried like any other attempt).
+ *
+ * **Details**
+ *
+ * The common call (a first attempt that succeeds) is kept cheap: everything
+ * that does not depend on the call is prepared here, once per client; a call
+ * builds its request in place, reads the clock once, sets the fiber's context
+ * once (span redaction and the transport's options), and chains its effects
+ * without generators. Generators remain on the paths that follow a failure.
  */
 export const make = (env: PipelineEnv) => {
   const { options } = env
@@ -265,6 +324,28 @@ export const make = (env: PipelineEnv) => {
     ? env.transport.execute
     : (request: HttpClientRequest.HttpClientRequest) =>
       Effect.provideService(env.transport.execute(request), HttpClient.TracerPropagationEnabled, false)
+
+  // Prepared once per client: the default headers (checked once), timeouts and deadlines.
+  const defaultHeaders: Record<string, string> = { "user-agent": options.userAgent, ...options.headers }
+  const defaultsProblem = headerProblem(defaultHeaders)
+  const requestIdHeader = options.requestIdHeader.toLowerCase()
+  const idempotencyKeyHeader = options.idempotencyKeyHeader.toLowerCase()
+  const defaultTimeouts: Timeouts = {
+    headers: options.timeout.headers,
+    idle: options.timeout.idle,
+    attempt: options.timeout.attempt,
+    total: options.timeout.total
+  }
+  const attemptDeadlines = (timeouts: Timeouts): Deadlines => ({
+    connect: options.timeout.connect,
+    headers: timeouts.headers,
+    idle: timeouts.idle,
+    attempt: { phase: "attempt", timeoutMillis: timeouts.attempt }
+  })
+  const defaultDeadlines = attemptDeadlines(defaultTimeouts)
+  // Nothing can wait between the start of a call and its first attempt: that attempt is built at once.
+  const firstAttemptAtOnce = env.bulkhead === undefined && env.rateLimit === undefined &&
+    env.breaker?._tag !== "Effect"
 
   const backoff = (attempt: number): Effect.Effect<number> => {
     const step = Math.min(options.retry.maxDelay, options.retry.minDelay * options.retry.multiplier ** (attempt - 1))
@@ -294,30 +375,24 @@ export const make = (env: PipelineEnv) => {
       }
       const url = built
       // The redacted URL is only needed for errors and log lines: made on first use.
-      let redactedUrl: string | undefined
-      const context: ErrorContext = {
-        method: upper,
-        get url() {
-          return redactedUrl ??= Redact.url(url)
-        },
-        requestId
-      }
+      const context: ErrorContext = new CallContext(upper, url, requestId)
 
       // Headers: defaults, then the caller's (which win); refused if unsafe.
-      const headers: Record<string, string> = { "user-agent": options.userAgent, ...options.headers }
-      for (const [name, value] of Object.entries(call.headers ?? {})) headers[name.toLowerCase()] = value
-      for (const [name, value] of Object.entries(headers)) {
-        if (unsafeValue.test(value) || !/^[!#$%&'*+.^_`|~0-9a-z-]+$/.test(name)) {
-          return Effect.fail(
-            new InvalidRequestError({
-              ...context,
-              retryable: false,
-              detail: `the header ${JSON.stringify(name.slice(0, 64))} has a CR, LF or NUL, or is not a header name`
-            })
-          )
+      let headers: Record<string, string>
+      const own = call.headers
+      const inPlace = defaultsProblem === undefined && (own === undefined || plainHeaders(own))
+      if (inPlace) {
+        headers = Object.assign(Object.create(headersProto), defaultHeaders)
+        if (own !== undefined) { for (const name of Object.keys(own)) headers[name.toLowerCase()] = own[name]! }
+      } else {
+        headers = { ...defaultHeaders }
+        for (const [name, value] of Object.entries(own ?? {})) headers[name.toLowerCase()] = value
+        const problem = headerProblem(headers)
+        if (problem !== undefined) {
+          return Effect.fail(new InvalidRequestError({ ...context, retryable: false, detail: problem }))
         }
       }
-      if (unsafeValue.test(requestId)) {
+      if (call.requestId !== undefined && unsafeValue.test(requestId)) {
         return Effect.fail(
           new InvalidRequestError({ ...context, retryable: false, detail: "the request id has CR, LF or NUL" })
         )
@@ -332,7 +407,7 @@ export const make = (env: PipelineEnv) => {
           })
         )
       }
-      headers[options.requestIdHeader] = requestId
+      headers[requestIdHeader] = requestId
       const wantsKey = call.idempotencyKey === true ||
         (call.idempotencyKey === undefined && options.retry.idempotencyKeys && (upper === "POST" || upper === "PATCH"))
       const idempotencyKey = typeof call.idempotencyKey === "string"
@@ -346,23 +421,45 @@ export const make = (env: PipelineEnv) => {
             new InvalidRequestError({ ...context, retryable: false, detail: "the idempotency key has CR, LF or NUL" })
           )
         }
-        headers[options.idempotencyKeyHeader] = idempotencyKey
+        headers[idempotencyKeyHeader] = idempotencyKey
       }
 
-      let base = HttpClientRequest.make(upper as "GET")(url, { headers })
+      // The request as Effect's own constructor would make it, without its copies: a URL with a query goes
+      // through `setUrl`, which moves the query into `urlParams` (so the query is encoded as before).
+      let base: HttpClientRequest.HttpClientRequest
+      if (inPlace) {
+        base = HttpClientRequest.makeWith(
+          upper,
+          url.search === "" ? url.href : "",
+          UrlParams.empty,
+          Option.none(),
+          headers as unknown as Headers.Headers,
+          HttpClientRequest.empty.body
+        )
+        if (url.search !== "") base = HttpClientRequest.setUrl(base, url)
+      } else {
+        base = HttpClientRequest.make(upper as "GET")(url, { headers })
+      }
       if (call.json !== undefined) base = HttpClientRequest.bodyJsonUnsafe(base, call.json)
       else if (call.body !== undefined) base = HttpClientRequest.setBody(base, call.body)
 
-      const timeouts = {
-        headers: toMillis(call.timeout?.headers, options.timeout.headers),
-        idle: toMillis(call.timeout?.idle, options.timeout.idle),
-        attempt: toMillis(call.timeout?.attempt, options.timeout.attempt),
-        total: toMillis(call.timeout?.total, options.timeout.total)
+      const timeouts: Timeouts = call.timeout === undefined ? defaultTimeouts : {
+        headers: toMillis(call.timeout.headers, options.timeout.headers),
+        idle: toMillis(call.timeout.idle, options.timeout.idle),
+        attempt: toMillis(call.timeout.attempt, options.timeout.attempt),
+        total: toMillis(call.timeout.total, options.timeout.total)
       }
-      const ownDeadlines: DeadlineOptions | undefined =
-        call.timeout?.headers === undefined && call.timeout?.idle === undefined
-          ? undefined
-          : { httpkitHeadersTimeout: timeouts.headers, httpkitBodyTimeout: timeouts.idle }
+      const deadlinesOfAttempt = timeouts === defaultTimeouts ? defaultDeadlines : attemptDeadlines(timeouts)
+      // Our undici transport reads the call's deadlines, and each attempt's, from these options.
+      const undiciOptions: CallUndiciOptions | undefined = !env.transportDeadlines
+        ? undefined
+        : call.timeout?.headers === undefined && call.timeout?.idle === undefined
+        ? { httpkitAttempt: undefined }
+        : {
+          httpkitHeadersTimeout: timeouts.headers,
+          httpkitBodyTimeout: timeouts.idle,
+          httpkitAttempt: undefined
+        }
       const maxAttempts = call.retry === false ? 1 : call.retry?.maxAttempts ?? options.retry.maxAttempts
       const schedule = call.retry === false ? undefined : call.retry?.schedule ?? env.retrySchedule
       const accept = call.acceptStatus ?? ok
@@ -370,13 +467,22 @@ export const make = (env: PipelineEnv) => {
       const limiterKey = call.rateLimit?.key
       const limiterTokens = call.rateLimit?.tokens ?? 1
       let limiterRequest: LimitedRequest | undefined
+      let profileOfCall: { readonly headers: ReadonlyArray<readonly [string, string]> } | undefined
 
       /** One attempt: headers for this attempt, the transport, redirects, the status. */
-      const attempt = (number: number, deadlines: Deadlines, native: AttemptDeadline | undefined) =>
-        Effect.gen(function*() {
-          const snapshot = env.auth === undefined ? undefined : yield* env.auth.current
-          const profile = env.profiles === undefined || number > 1 ? profileOfCall : yield* env.profiles.next
-          if (number === 1) profileOfCall = profile
+      const attempt = (
+        number: number,
+        deadlines: Deadlines,
+        native: AttemptDeadline | undefined
+      ): Effect.Effect<A, ClientError | E | Unauthorized, R> => {
+        type Snapshot = Effect.Success<AuthHook["current"]>
+        let snapshot: Snapshot | undefined
+
+        const toClientError = (error: unknown) =>
+          fromTransport((error as { reason?: { cause?: unknown } }).reason?.cause ?? error, context, deadlines)
+
+        /** This attempt's request: profile headers, then the call's own (in `base`), then auth. */
+        const prepare = (profile: typeof profileOfCall) => {
           let current = base
           if (profile !== undefined) {
             // Profile headers go first; the call's own headers (already in `base`) win.
@@ -398,125 +504,189 @@ export const make = (env: PipelineEnv) => {
               current = HttpClientRequest.setHeader(current, name, revealed(value))
             }
           }
-          let currentUrl = url
-          let authorized = snapshot !== undefined
-          let hops = 0
-          while (true) {
-            if (env.cookies !== undefined) {
-              const cookie = yield* env.cookies.cookieHeader(currentUrl)
-              current = cookie === undefined
-                ? HttpClientRequest.removeHeader(current, "cookie")
-                : HttpClientRequest.setHeader(current, "cookie", cookie)
-            }
-            const sent = send(current).pipe(
-              Effect.catch((error) =>
-                Effect.fail(
-                  fromTransport((error as { reason?: { cause?: unknown } }).reason?.cause ?? error, context, deadlines)
-                )
-              )
-            )
-            const response = yield* native !== undefined
-              ? Effect.provideService(
-                sent,
-                NodeHttpClient.UndiciOptions,
-                { ...ownDeadlines, httpkitAttempt: native } as typeof NodeHttpClient.UndiciOptions.Service
-              )
-              : Effect.timeoutOrElse(sent, {
-                duration: deadlines.headers,
-                orElse: () =>
-                  Effect.fail(
-                    new TimeoutError({
-                      ...context,
-                      retryable: true,
-                      phase: "headers",
-                      timeoutMillis: deadlines.headers
-                    })
-                  )
-              })
-            if (env.cookies !== undefined) {
-              const setCookie = response.headers["set-cookie"]
-              if (setCookie !== undefined) {
-                yield* env.cookies.store(currentUrl, Array.isArray(setCookie) ? setCookie : [setCookie])
-              }
-            }
-            if (env.rateLimit?.observe !== undefined && limiterRequest !== undefined) {
-              yield* env.rateLimit.observe(limiterRequest, { status: response.status, headers: response.headers })
-            }
-            const location = response.headers["location"]
-            if (options.redirects.follow && Redirect.redirectStatuses.has(response.status) && location !== undefined) {
-              yield* discard(response)
-              const decision = Redirect.decide(
-                currentUrl,
-                response.status,
-                location,
-                current.method,
-                options.redirects.allowDowngrade
-              )
-              if (decision._tag === "Refuse") {
-                return yield* new RedirectError({
-                  ...context,
-                  retryable: false,
-                  reason: decision.reason,
-                  location: Redact.url(decision.location)
-                })
-              }
-              hops += 1
-              if (hops > options.redirects.maxHops) {
-                return yield* new RedirectError({
-                  ...context,
-                  retryable: false,
-                  reason: "too-many",
-                  location: Redact.url(decision.url)
-                })
-              }
-              let next = HttpClientRequest.setUrl(current, decision.url)
-              if (next.method !== decision.method) {
-                next = HttpClientRequest.setMethod(next, decision.method as "GET")
-              }
-              if (!decision.keepBody) {
-                next = HttpClientRequest.setBody(next, HttpClientRequest.empty.body)
-                for (const name of Redirect.bodyHeaders) next = HttpClientRequest.removeHeader(next, name)
-              }
-              if (decision.crossOrigin || currentUrl.protocol !== decision.url.protocol) {
-                // Credentials never cross an origin (RELIABILITY 6): drop every secret header.
-                for (const name of Object.keys(next.headers)) {
-                  if (isSecret(name)) next = HttpClientRequest.removeHeader(next, name)
-                }
-                authorized = false
-              }
-              current = next
-              currentUrl = decision.url
-              continue
-            }
-            if (accept(response.status)) {
-              return yield* consume({
-                response,
-                context,
-                url: currentUrl,
-                attempt: number,
-                deadlines,
-                transportDeadlines: env.transportDeadlines
-              })
-            }
-            const now = yield* Clock.currentTimeMillis
-            const retryAfterMillis = RetryAfter.parse(response.headers["retry-after"], now)
-            yield* discard(response)
-            const error = fromStatus({
-              ...context,
-              status: response.status,
-              retryAfterMillis,
-              retryableStatuses: options.retry.statuses
-            })
-            if (
-              error._tag === "AuthenticationError" && response.status === 401 && authorized && snapshot !== undefined
-            ) {
-              return yield* new Unauthorized({ error, generation: snapshot.generation })
-            }
-            return yield* error
-          }
-        })
+          return hop(current, url, snapshot !== undefined, 0)
+        }
 
-      let profileOfCall: { readonly headers: ReadonlyArray<readonly [string, string]> } | undefined
+        const withProfile = (): Effect.Effect<A, ClientError | E | Unauthorized, R> => {
+          if (env.profiles === undefined || number > 1) return prepare(profileOfCall)
+          return Effect.flatMap(env.profiles.next, (profile) => {
+            profileOfCall = profile
+            return prepare(profile)
+          })
+        }
+
+        /** One hop: cookies for its URL, then the exchange. */
+        const hop = (
+          current: HttpClientRequest.HttpClientRequest,
+          currentUrl: URL,
+          authorized: boolean,
+          hops: number
+        ): Effect.Effect<A, ClientError | E | Unauthorized, R> => {
+          if (env.cookies === undefined) return exchange(current, currentUrl, authorized, hops)
+          return Effect.flatMap(env.cookies.cookieHeader(currentUrl), (cookie) =>
+            exchange(
+              cookie === undefined
+                ? HttpClientRequest.removeHeader(current, "cookie")
+                : HttpClientRequest.setHeader(current, "cookie", cookie),
+              currentUrl,
+              authorized,
+              hops
+            ))
+        }
+
+        const exchange = (
+          current: HttpClientRequest.HttpClientRequest,
+          currentUrl: URL,
+          authorized: boolean,
+          hops: number
+        ): Effect.Effect<A, ClientError | E | Unauthorized, R> => {
+          const received = (response: HttpClientResponse.HttpClientResponse) => {
+            const responseHeaders = response.headers
+            const route = () => routeResponse(response, responseHeaders, current, currentUrl, authorized, hops)
+            const observed = env.rateLimit?.observe === undefined || limiterRequest === undefined
+              ? route
+              : () =>
+                Effect.flatMap(
+                  env.rateLimit!.observe!(limiterRequest!, { status: response.status, headers: responseHeaders }),
+                  route
+                )
+            if (env.cookies !== undefined) {
+              const setCookie = responseHeaders["set-cookie"]
+              if (setCookie !== undefined) {
+                return Effect.flatMap(
+                  env.cookies.store(currentUrl, Array.isArray(setCookie) ? setCookie : [setCookie]),
+                  observed
+                )
+              }
+            }
+            return observed()
+          }
+          // Our transport times the headers itself: one frame takes the response or maps the failure.
+          if (native !== undefined) {
+            return Effect.matchEffect(send(current), {
+              onFailure: (error) => Effect.fail(toClientError(error)),
+              onSuccess: received
+            })
+          }
+          const sent = Effect.catch(send(current), (error) => Effect.fail(toClientError(error)))
+          return Effect.flatMap(
+            Effect.timeoutOrElse(sent, {
+              duration: deadlines.headers,
+              orElse: () =>
+                Effect.fail(
+                  new TimeoutError({ ...context, retryable: true, phase: "headers", timeoutMillis: deadlines.headers })
+                )
+            }),
+            received
+          )
+        }
+
+        /** A redirect (followed or refused), the accepted response, or the status's error. */
+        const routeResponse = (
+          response: HttpClientResponse.HttpClientResponse,
+          responseHeaders: Headers.Headers,
+          current: HttpClientRequest.HttpClientRequest,
+          currentUrl: URL,
+          authorized: boolean,
+          hops: number
+        ): Effect.Effect<A, ClientError | E | Unauthorized, R> => {
+          const location = responseHeaders["location"]
+          if (options.redirects.follow && Redirect.redirectStatuses.has(response.status) && location !== undefined) {
+            return Effect.flatMap(
+              discard(response),
+              () => follow(response.status, location, current, currentUrl, authorized, hops)
+            )
+          }
+          if (accept(response.status)) {
+            return consume({
+              response,
+              headers: responseHeaders,
+              context,
+              url: currentUrl,
+              attempt: number,
+              deadlines,
+              transportDeadlines: env.transportDeadlines
+            })
+          }
+          return Effect.flatMap(Clock.currentTimeMillis, (now) => {
+            const retryAfterMillis = RetryAfter.parse(responseHeaders["retry-after"], now)
+            return Effect.flatMap(discard(response), (): Effect.Effect<never, ClientError | Unauthorized> => {
+              const error = fromStatus({
+                ...context,
+                status: response.status,
+                retryAfterMillis,
+                retryableStatuses: options.retry.statuses
+              })
+              if (
+                error._tag === "AuthenticationError" && response.status === 401 && authorized && snapshot !== undefined
+              ) {
+                return Effect.fail(new Unauthorized({ error, generation: snapshot.generation }))
+              }
+              return Effect.fail(error)
+            })
+          })
+        }
+
+        const follow = (
+          status: number,
+          location: string,
+          current: HttpClientRequest.HttpClientRequest,
+          currentUrl: URL,
+          authorized: boolean,
+          hops: number
+        ): Effect.Effect<A, ClientError | E | Unauthorized, R> => {
+          const decision = Redirect.decide(
+            currentUrl,
+            status,
+            location,
+            current.method,
+            options.redirects.allowDowngrade
+          )
+          if (decision._tag === "Refuse") {
+            return Effect.fail(
+              new RedirectError({
+                ...context,
+                retryable: false,
+                reason: decision.reason,
+                location: Redact.url(decision.location)
+              })
+            )
+          }
+          if (hops + 1 > options.redirects.maxHops) {
+            return Effect.fail(
+              new RedirectError({
+                ...context,
+                retryable: false,
+                reason: "too-many",
+                location: Redact.url(decision.url)
+              })
+            )
+          }
+          let next = HttpClientRequest.setUrl(current, decision.url)
+          if (next.method !== decision.method) {
+            next = HttpClientRequest.setMethod(next, decision.method as "GET")
+          }
+          if (!decision.keepBody) {
+            next = HttpClientRequest.setBody(next, HttpClientRequest.empty.body)
+            for (const name of Redirect.bodyHeaders) next = HttpClientRequest.removeHeader(next, name)
+          }
+          let stillAuthorized = authorized
+          if (decision.crossOrigin || currentUrl.protocol !== decision.url.protocol) {
+            // Credentials never cross an origin (RELIABILITY 6): drop every secret header.
+            for (const name of Object.keys(next.headers)) {
+              if (isSecret(name)) next = HttpClientRequest.removeHeader(next, name)
+            }
+            stillAuthorized = false
+          }
+          return hop(next, decision.url, stillAuthorized, hops + 1)
+        }
+
+        if (env.auth === undefined) return withProfile()
+        return Effect.flatMap(env.auth.current, (current) => {
+          snapshot = current
+          return withProfile()
+        })
+      }
 
       /** An attempt, with its log line. */
       const loggedAttempt = logAttempt === undefined || !logEnabled(fiber) ?
@@ -560,19 +730,64 @@ export const make = (env: PipelineEnv) => {
           (error._tag === "TimeoutError" && error.phase === "connect")
       }
 
-      /** When the whole call must end: set when the call starts, before any bulkhead or limiter wait. */
-      let deadline = Number.POSITIVE_INFINITY
+      /** When the call started, and when it must end: before any bulkhead or limiter wait. */
+      const startedAt = fiber.getRef(Clock.Clock).currentTimeMillisUnsafe()
+      const deadline = startedAt + timeouts.total
+      /** The transport's deadline of the running (or last) attempt, cancelled when the next starts or the call ends. */
+      let attemptDeadline: AttemptDeadline | undefined
 
       /**
-       * One attempt under one deadline: the attempt's own, or the call's when that comes first. An
-       * attempt still running at the call's deadline ends just before it, inside the breaker, so a
-       * service that hangs counts as failing (the outer timeout would be seen as an interruption).
-       * Our undici transport enforces it with a native timer (no fiber); other transports get an
-       * Effect timer.
+       * Attempt `number`, built when it is about to run: its deadline starts now (after any bulkhead,
+       * breaker or limiter wait). An attempt runs under one deadline: its own, or the call's when that
+       * comes first. An attempt still running at the call's deadline ends just before it, inside the
+       * breaker, so a service that hangs counts as failing (the outer timeout would be seen as an
+       * interruption). Our undici transport enforces it with a native timer (no fiber); other
+       * transports get an Effect timer.
        */
-      const runAttempt = (number: number) => {
+      const startAttempt = (number: number, now: number): Effect.Effect<A, ClientError | E | Unauthorized, R> => {
+        const left = deadline - now - deadlineMargin
+        const byTotal = left < timeouts.attempt
+        const budget = byTotal ? Math.max(0, left) : timeouts.attempt
+        const deadlines: Deadlines = byTotal
+          ? {
+            connect: options.timeout.connect,
+            headers: timeouts.headers,
+            idle: timeouts.idle,
+            attempt: { phase: "total", timeoutMillis: timeouts.total }
+          }
+          : deadlinesOfAttempt
+        if (undiciOptions !== undefined) {
+          // An attempt that ended keeps no timer: a body read after the call is bounded by the idle deadline only.
+          attemptDeadline?.cancel()
+          const native = new AttemptDeadline(Date.now() + budget)
+          attemptDeadline = native
+          undiciOptions.httpkitAttempt = native
+          return loggedAttempt(number, deadlines, native)
+        }
+        return Effect.timeoutOrElse(loggedAttempt(number, deadlines, undefined), {
+          duration: budget,
+          orElse: () =>
+            Effect.fail(
+              byTotal
+                ? new TimeoutError({ ...context, retryable: false, phase: "total", timeoutMillis: timeouts.total })
+                : new TimeoutError({
+                  ...context,
+                  retryable: true,
+                  phase: "attempt",
+                  timeoutMillis: timeouts.attempt
+                })
+            )
+        })
+      }
+
+      /** Attempt `number` from now on, its deadline starting now. */
+      const startAttemptNow = (number: number) =>
+        Effect.suspend(() => startAttempt(number, fiber.getRef(Clock.Clock).currentTimeMillisUnsafe()))
+
+      /** Attempt `number`, through the rate limiter when there is one. */
+      const runAttempt = (number: number, atOnce: boolean) => {
         const rateLimit = env.rateLimit
-        if (rateLimit === undefined) return runAttemptNow(number)
+        if (rateLimit === undefined) return atOnce ? startAttempt(number, startedAt) : startAttemptNow(number)
         // Every attempt spends a slot: a retry reaches the server like the first attempt did.
         return Effect.suspend(() => {
           limiterRequest = {
@@ -587,51 +802,24 @@ export const make = (env: PipelineEnv) => {
             ),
             context
           }
-          return rateLimit.around(limiterRequest, runAttemptNow(number))
+          // The attempt, and its deadline, start once the limiter has let it through.
+          return rateLimit.around(limiterRequest, startAttemptNow(number))
         })
       }
-
-      /** The attempt itself, its deadline starting now (after any limiter wait). */
-      const runAttemptNow = (number: number) =>
-        Effect.suspend(() => {
-          const left = deadline - fiber.getRef(Clock.Clock).currentTimeMillisUnsafe() - deadlineMargin
-          const byTotal = left < timeouts.attempt
-          const budget = byTotal ? Math.max(0, left) : timeouts.attempt
-          const deadlines: Deadlines = {
-            connect: options.timeout.connect,
-            headers: timeouts.headers,
-            idle: timeouts.idle,
-            attempt: byTotal
-              ? { phase: "total", timeoutMillis: timeouts.total }
-              : { phase: "attempt", timeoutMillis: timeouts.attempt }
-          }
-          const native = env.transportDeadlines ? new AttemptDeadline(Date.now() + budget) : undefined
-          const running = loggedAttempt(number, deadlines, native)
-          return native !== undefined
-            ? Effect.ensuring(running, Effect.sync(() => native.cancel()))
-            : Effect.timeoutOrElse(running, {
-              duration: budget,
-              orElse: () =>
-                Effect.fail(
-                  byTotal
-                    ? new TimeoutError({ ...context, retryable: false, phase: "total", timeoutMillis: timeouts.total })
-                    : new TimeoutError({
-                      ...context,
-                      retryable: true,
-                      phase: "attempt",
-                      timeoutMillis: timeouts.attempt
-                    })
-                )
-            })
-        })
 
       /** State of the retry loop across attempts, used only once an attempt has failed. */
       let stepper: ((now: number, input: ClientError) => Effect.Effect<number | undefined, never>) | undefined
       let refreshed = false
 
-      /** Runs attempt `number`, and on failure decides whether and when to try again. */
-      const attemptFrom = (number: number): Effect.Effect<A, ClientError | E, R> =>
-        Effect.catch(runAttempt(number), (failure) => afterFailure(number, failure as ClientError | E | Unauthorized))
+      /**
+       * Runs attempt `number`, and on failure decides whether and when to try again. `atOnce`: the
+       * attempt runs as soon as it is built (nothing waits in between), so it needs no suspension.
+       */
+      const attemptFrom = (number: number, atOnce: boolean): Effect.Effect<A, ClientError | E, R> =>
+        Effect.catch(
+          runAttempt(number, atOnce),
+          (failure) => afterFailure(number, failure as ClientError | E | Unauthorized)
+        )
 
       /** What follows a failed attempt: a refresh and the same attempt again, a wait and the next, or the error. */
       const afterFailure = (number: number, failure: ClientError | E | Unauthorized) =>
@@ -641,7 +829,7 @@ export const make = (env: PipelineEnv) => {
             if (!refreshed && env.auth !== undefined) {
               refreshed = true
               // The retry with new credentials does not count as an attempt.
-              if (yield* env.auth.refresh(failure.generation)) return yield* attemptFrom(number)
+              if (yield* env.auth.refresh(failure.generation)) return yield* attemptFrom(number, false)
             }
             error = failure.error
           } else {
@@ -665,13 +853,11 @@ export const make = (env: PipelineEnv) => {
           }
           if (now + delay >= deadline) return yield* Effect.fail(error)
           yield* Effect.sleep(delay)
-          return yield* attemptFrom(number + 1)
+          return yield* attemptFrom(number + 1, false)
         })
 
       // The first attempt runs directly; the retry machinery is entered only when it fails.
-      const retryLoop = attemptFrom(1)
-
-      let program: Effect.Effect<A, ClientError | E, R> = retryLoop as Effect.Effect<A, ClientError | E, R>
+      let program: Effect.Effect<A, ClientError | E, R> = attemptFrom(1, firstAttemptAtOnce)
       if (env.breaker?._tag === "Memory") {
         program = env.breaker.breaker.execute(
           key,
@@ -704,12 +890,36 @@ export const make = (env: PipelineEnv) => {
       if (env.bulkhead !== undefined) {
         program = env.bulkhead.run(key, context, program)
       }
-      const started = Effect.flatMap(Clock.currentTimeMillis, (now) => {
-        deadline = now + timeouts.total
-        return program
-      }).pipe(
-        Effect.provideService(Headers.CurrentRedactedNames, redactedHeaderNames()),
-        Effect.provideService(UrlParams.CurrentRedactedNames, redactedParams)
+      // One change of the fiber's context for the whole call (span redaction, the transport's options), set
+      // inside the exit handler that restores it and cancels the last attempt's deadline.
+      const redactedNames = redactedHeaderNames()
+      let running: Fiber.Fiber<unknown, unknown> | undefined
+      let outer: Context.Context<never> | undefined
+      const started = Effect.onExit(
+        Effect.withFiber((self) => {
+          running = self
+          outer = self.context
+          const named = Context.add(
+            Context.add(outer, Headers.CurrentRedactedNames, redactedNames),
+            UrlParams.CurrentRedactedNames,
+            redactedParams
+          )
+          self.setContext(
+            undiciOptions === undefined
+              ? named
+              : Context.add(
+                named,
+                NodeHttpClient.UndiciOptions,
+                undiciOptions as typeof NodeHttpClient.UndiciOptions.Service
+              )
+          )
+          return program
+        }),
+        () => {
+          if (outer !== undefined) running!.setContext(outer)
+          attemptDeadline?.cancel()
+          return Effect.void
+        }
       )
       // The retry loop (limiter waits included) never outlives the deadline; only a bulkhead wait outside it can.
       if (env.bulkhead === undefined) {

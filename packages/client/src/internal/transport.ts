@@ -29,6 +29,16 @@ export interface DeadlineOptions {
   readonly httpkitAttempt?: AttemptDeadline
 }
 
+/** Whatever a deadline aborts when it passes. */
+interface Abortable {
+  abort(reason: Error): void
+}
+
+/** Runs when a deadline's timer fires (one function for every timer: no closure per request). */
+const expire = (target: Abortable): void => {
+  target.abort(new DOMException(`the attempt deadline passed`, "TimeoutError"))
+}
+
 /**
  * An attempt's deadline as the transport enforces it: after `timeoutMillis`
  * the request, or its body, is aborted with a `TimeoutError` `DOMException`.
@@ -37,23 +47,26 @@ export interface DeadlineOptions {
  */
 export class AttemptDeadline {
   readonly endsAt: number
-  private readonly timers: Array<ReturnType<typeof setTimeout>> = []
+  /** The timer of the first dispatch; `more` holds those of redirect hops, rarely needed. */
+  private timer: ReturnType<typeof setTimeout> | undefined = undefined
+  private more: Array<ReturnType<typeof setTimeout>> | undefined = undefined
   private cancelled = false
   constructor(endsAt: number) {
     this.endsAt = endsAt
   }
-  /** Arms a timer for one dispatch (one redirect hop); `abort` runs when the deadline passes. */
-  arm(abort: (reason: Error) => void): () => void {
-    if (this.cancelled) return () => {}
-    const left = Math.max(1, this.endsAt - Date.now())
-    const timer = setTimeout(() => abort(new DOMException(`the attempt deadline passed`, "TimeoutError")), left)
+  /** Arms a timer for one dispatch (one redirect hop): `target.abort` runs when the deadline passes. */
+  arm(target: Abortable): ReturnType<typeof setTimeout> | undefined {
+    if (this.cancelled) return undefined
+    const timer = setTimeout(expire, Math.max(1, this.endsAt - Date.now()), target)
     timer.unref()
-    this.timers.push(timer)
-    return () => clearTimeout(timer)
+    if (this.timer === undefined) this.timer = timer
+    else (this.more ??= []).push(timer)
+    return timer
   }
   cancel(): void {
     this.cancelled = true
-    for (const timer of this.timers) clearTimeout(timer)
+    if (this.timer !== undefined) clearTimeout(this.timer)
+    if (this.more !== undefined) { for (const timer of this.more) clearTimeout(timer) }
   }
 }
 
@@ -70,51 +83,71 @@ export const makeUndici = (options: Resolved): Effect.Effect<HttpClient.HttpClie
       }
     })
     const withDeadlines: Undici.Dispatcher.DispatcherComposeInterceptor = (dispatch) => (request, handler) => {
-      const own = request as Undici.Dispatcher.DispatchOptions & DeadlineOptions
-      return dispatch({
-        ...request,
-        headersTimeout: own.httpkitHeadersTimeout ?? options.timeout.headers,
-        bodyTimeout: own.httpkitBodyTimeout ?? options.timeout.idle
-      }, own.httpkitAttempt === undefined ? handler : withAttemptDeadline(handler, own.httpkitAttempt))
+      // The options are the object Effect's client made for this one request: set in place, not copied.
+      const own = request as Mutable<Undici.Dispatcher.DispatchOptions> & DeadlineOptions
+      own.headersTimeout = own.httpkitHeadersTimeout ?? options.timeout.headers
+      own.bodyTimeout = own.httpkitBodyTimeout ?? options.timeout.idle
+      return dispatch(
+        own,
+        own.httpkitAttempt === undefined ? handler : new DeadlineHandler(handler, own.httpkitAttempt)
+      )
     }
     const dispatcher = agent.compose(withDeadlines)
     return yield* Effect.provideService(NodeHttpClient.makeUndici, NodeHttpClient.Dispatcher, dispatcher)
   })
 
+type Mutable<T> = { -readonly [K in keyof T]: T[K] }
+type IncomingHeaders = Parameters<NonNullable<Undici.Dispatcher.DispatchHandler["onResponseEnd"]>>[1]
+type Socket = Parameters<NonNullable<Undici.Dispatcher.DispatchHandler["onRequestUpgrade"]>>[3]
+
 /** Forwards every handler call, aborting through undici's controller when the attempt's deadline passes. */
-const withAttemptDeadline = (
-  handler: Undici.Dispatcher.DispatchHandler,
-  deadline: AttemptDeadline
-): Undici.Dispatcher.DispatchHandler => {
-  let controller: Undici.Dispatcher.DispatchController | undefined
-  let reason: Error | undefined
-  const disarm = deadline.arm((error) => {
-    reason = error
-    controller?.abort(error)
-  })
-  return {
-    onRequestStart(c, context) {
-      controller = c
-      handler.onRequestStart?.(c, context)
-      if (reason !== undefined) c.abort(reason)
-    },
-    onRequestUpgrade(c, statusCode, headers, socket) {
-      disarm()
-      handler.onRequestUpgrade?.(c, statusCode, headers, socket)
-    },
-    onResponseStart(c, statusCode, headers, statusMessage) {
-      handler.onResponseStart?.(c, statusCode, headers, statusMessage)
-    },
-    onResponseData(c, chunk) {
-      handler.onResponseData?.(c, chunk)
-    },
-    onResponseEnd(c, trailers) {
-      disarm()
-      handler.onResponseEnd?.(c, trailers)
-    },
-    onResponseError(c, error) {
-      disarm()
-      handler.onResponseError?.(c, error)
-    }
+class DeadlineHandler implements Undici.Dispatcher.DispatchHandler, Abortable {
+  readonly #handler: Undici.Dispatcher.DispatchHandler
+  readonly #timer: ReturnType<typeof setTimeout> | undefined
+  #controller: Undici.Dispatcher.DispatchController | undefined = undefined
+  #reason: Error | undefined = undefined
+  constructor(handler: Undici.Dispatcher.DispatchHandler, deadline: AttemptDeadline) {
+    this.#handler = handler
+    this.#timer = deadline.arm(this)
+  }
+  abort(reason: Error): void {
+    this.#reason = reason
+    this.#controller?.abort(reason)
+  }
+  #disarm(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer)
+  }
+  onRequestStart(controller: Undici.Dispatcher.DispatchController, context: unknown): void {
+    this.#controller = controller
+    this.#handler.onRequestStart?.(controller, context)
+    if (this.#reason !== undefined) controller.abort(this.#reason)
+  }
+  onRequestUpgrade(
+    controller: Undici.Dispatcher.DispatchController,
+    statusCode: number,
+    headers: IncomingHeaders,
+    socket: Socket
+  ): void {
+    this.#disarm()
+    this.#handler.onRequestUpgrade?.(controller, statusCode, headers, socket)
+  }
+  onResponseStart(
+    controller: Undici.Dispatcher.DispatchController,
+    statusCode: number,
+    headers: IncomingHeaders,
+    statusMessage?: string
+  ): void {
+    this.#handler.onResponseStart?.(controller, statusCode, headers, statusMessage)
+  }
+  onResponseData(controller: Undici.Dispatcher.DispatchController, chunk: Buffer): void {
+    this.#handler.onResponseData?.(controller, chunk)
+  }
+  onResponseEnd(controller: Undici.Dispatcher.DispatchController, trailers: IncomingHeaders): void {
+    this.#disarm()
+    this.#handler.onResponseEnd?.(controller, trailers)
+  }
+  onResponseError(controller: Undici.Dispatcher.DispatchController, error: Error): void {
+    this.#disarm()
+    this.#handler.onResponseError?.(controller, error)
   }
 }

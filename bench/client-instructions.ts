@@ -1,0 +1,279 @@
+/**
+ * Machine instructions per request, counted by valgrind's callgrind: a figure
+ * that does not move with the machine's load, for comparing variants of the
+ * client on a busy box where CPU times swing by tens of percent.
+ *
+ *   node bench/client-instructions.ts                       # every case
+ *   node bench/client-instructions.ts --cases memory-bare,memory-get
+ *   node bench/client-instructions.ts --run memory-get --calls 2000   # one run, no valgrind
+ *
+ * Each case runs twice under `valgrind --tool=callgrind` in a fresh process,
+ * with the same warm-up and `--calls` then `2 × --calls` measured calls; the
+ * difference of the two totals divided by the extra calls is the cost of one
+ * call, start-up, module loading and JIT warm-up cancelled out. Garbage
+ * collection is included (it is part of what a call costs). Only user-space
+ * instructions of the client process count: the socket cases' server runs in
+ * a child process that valgrind does not trace, and system calls are not
+ * counted.
+ *
+ * The cases:
+ *
+ * - `memory-*`: over an in-memory transport (an `HttpClient.make` answering a
+ *   canned `Response`): what the pipeline itself costs. `memory-get` and
+ *   `memory-getJson` run `ResilientClient` with `transportDeadlines` on, as
+ *   `ResilientClient.make` does (the attempt deadline is left to the
+ *   transport, which here ignores it).
+ * - `socket-*`: over loopback, one request at a time: the bare Effect client
+ *   (`NodeHttpClient.layerUndici`) and `ResilientClient.make()` with its own
+ *   undici dispatcher, as `bench/client.ts` runs them.
+ */
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import * as ClientConfigModule from "@httpkit/client/ClientConfig"
+import * as ResilientClientModule from "@httpkit/client/ResilientClient"
+import { Context, Effect, Exit, Layer, Schema, Scope } from "effect"
+import { HttpClient, HttpClientResponse } from "effect/http"
+import { spawn } from "node:child_process"
+import { once } from "node:events"
+import * as Http from "node:http"
+import * as Path from "node:path"
+import { parseArgs } from "node:util"
+
+const payload = { id: 1, name: "httpkit", tags: ["bench", "json"], ok: true }
+const Payload = Schema.Struct({
+  id: Schema.Number,
+  name: Schema.String,
+  tags: Schema.Array(Schema.String),
+  ok: Schema.Boolean
+})
+const body = JSON.stringify(payload)
+
+const cases = [
+  "memory-bare",
+  "memory-schema",
+  "memory-get",
+  "memory-getJson",
+  "socket-bare",
+  "socket-schema",
+  "socket-get",
+  "socket-getJson"
+] as const
+type Case = typeof cases[number]
+
+const { values } = parseArgs({
+  options: {
+    run: { type: "string" },
+    serve: { type: "boolean", default: false },
+    cases: { type: "string" },
+    calls: { type: "string" },
+    warmup: { type: "string" },
+    concurrency: { type: "string" },
+    src: { type: "string" }
+  }
+})
+
+// ---------------------------------------------------------------------------
+// The server for the socket cases (a child process, not traced)
+// ---------------------------------------------------------------------------
+
+const serve = (): void => {
+  const bytes = Buffer.from(body)
+  const headers = { "content-type": "application/json", "content-length": String(bytes.byteLength) }
+  const server = Http.createServer((request, response) => {
+    request.resume()
+    response.writeHead(200, headers)
+    response.end(bytes)
+  })
+  server.keepAliveTimeout = 120_000
+  server.listen(0, "127.0.0.1", () => {
+    const address = server.address()
+    process.stdout.write(`${typeof address === "object" && address !== null ? address.port : 0}\n`)
+  })
+  process.stdin.on("end", () => process.exit(0))
+  process.stdin.resume()
+}
+
+const startServer = async () => {
+  const child = spawn(process.execPath, [import.meta.filename, "--serve"], { stdio: ["pipe", "pipe", "inherit"] })
+  const [chunk] = (await once(child.stdout, "data")) as [Buffer]
+  return {
+    url: `http://127.0.0.1:${Number.parseInt(chunk.toString("utf8"), 10)}/payload`,
+    stop: () => child.stdin.end()
+  }
+}
+
+// ---------------------------------------------------------------------------
+// One run: warm up, then the measured calls
+// ---------------------------------------------------------------------------
+
+const check = (value: unknown): void => {
+  if ((value as { id?: unknown } | null)?.id !== 1) throw new Error(`unexpected body: ${JSON.stringify(value)}`)
+}
+
+const runOne = async (which: Case, calls: number, warmup: number, concurrency: number): Promise<void> => {
+  const scope = Effect.runSync(Scope.make())
+  const inScope = <A, E>(effect: Effect.Effect<A, E, Scope.Scope>): Promise<A> =>
+    Effect.runPromise(Effect.provideService(effect, Scope.Scope, scope))
+  const server = which.startsWith("socket-") ? await startServer() : undefined
+  const url = server?.url ?? "http://bench.test/payload"
+  const memory = HttpClient.make((request) =>
+    Effect.succeed(
+      HttpClientResponse.fromWeb(request, new Response(body, { headers: { "content-length": String(body.length) } }))
+    )
+  )
+  // `--src DIR`: another copy of the client's sources (a variant to compare), instead of the workspace's.
+  const { ClientConfig, ResilientClient } = values.src === undefined
+    ? { ClientConfig: ClientConfigModule, ResilientClient: ResilientClientModule }
+    : {
+      ClientConfig: (await import(Path.resolve(values.src, "ClientConfig.ts"))) as typeof ClientConfigModule,
+      ResilientClient: (await import(Path.resolve(values.src, "ResilientClient.ts"))) as typeof ResilientClientModule
+    }
+  let call: Effect.Effect<unknown, unknown>
+  if (which.endsWith("-bare") || which.endsWith("-schema")) {
+    const client = which.startsWith("memory-")
+      ? memory
+      : Context.get(await inScope(Layer.build(NodeHttpClient.layerUndici)), HttpClient.HttpClient)
+    call = which.endsWith("-bare")
+      ? Effect.flatMap(client.get(url), (response) => response.json)
+      : Effect.flatMap(client.get(url), HttpClientResponse.schemaBodyJson(Payload))
+  } else {
+    const client = which.startsWith("memory-")
+      ? await inScope(
+        Effect.flatMap(
+          ClientConfig.resolve(),
+          (resolved) => ResilientClient.makeWith(resolved, memory, undefined, true)
+        )
+      )
+      : await inScope(ResilientClient.make())
+    call = which.endsWith("getJson")
+      ? client.getJson(url, Payload)
+      : Effect.flatMap(
+        client.get(url),
+        (response) => response.attempt === 1 ? response.json : Effect.die(new Error(`attempt ${response.attempt}`))
+      )
+  }
+  const loop = (n: number) => {
+    let next = 0
+    const worker = Effect.gen(function*() {
+      while (next < n) {
+        next++
+        check(yield* call)
+      }
+    })
+    return Effect.runPromise(
+      concurrency === 1
+        ? worker
+        : Effect.forEach(Array.from({ length: concurrency }), () => worker, { concurrency: "unbounded", discard: true })
+    )
+  }
+  await loop(warmup)
+  await loop(calls)
+  await Effect.runPromise(Scope.close(scope, Exit.void))
+  server?.stop()
+}
+
+// ---------------------------------------------------------------------------
+// The driver: each case twice under callgrind
+// ---------------------------------------------------------------------------
+
+/** Total instructions of one run under callgrind. */
+const instructions = (which: Case, calls: number, warmup: number, concurrency: number): Promise<number> =>
+  new Promise((resolve, reject) => {
+    // Predictable and single-threaded (compilation and GC on the main thread, fixed seeds), a young
+    // generation of fixed size and an old one large enough that no major GC runs: two runs differ only
+    // by their calls and the scavenges they cause (repeat runs agree within about 0.2%; with V8's own
+    // heap sizing a major GC lands in some runs and not in others, which moves a figure by 30%).
+    const child = spawn("valgrind", [
+      "--tool=callgrind",
+      "--callgrind-out-file=/dev/null",
+      process.execPath,
+      "--predictable",
+      "--single-threaded",
+      "--initial-heap-size=2048",
+      "--min-semi-space-size=16",
+      "--max-semi-space-size=16",
+      import.meta.filename,
+      "--run",
+      which,
+      "--calls",
+      String(calls),
+      "--warmup",
+      String(warmup),
+      "--concurrency",
+      String(concurrency),
+      ...(values.src === undefined ? [] : ["--src", values.src])
+    ], { stdio: ["ignore", "ignore", "pipe"] })
+    let stderr = ""
+    child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
+      stderr += chunk
+    })
+    child.on("close", (status) => {
+      const match = /Collected : (\d+)/.exec(stderr)
+      if (status !== 0 || match === null) {
+        reject(new Error(`valgrind failed for ${which} (status ${status}):\n${stderr.slice(-2000)}`))
+      } else {
+        resolve(Number(match[1]))
+      }
+    })
+  })
+
+const drive = async (): Promise<void> => {
+  const selected = (values.cases?.split(",") ?? cases) as ReadonlyArray<Case>
+  for (const id of selected) {
+    if (!cases.includes(id)) throw new Error(`unknown case ${id}; known: ${cases.join(", ")}`)
+  }
+  const concurrency = Number(values.concurrency ?? 1)
+  process.stdout.write(`callgrind instructions per call (difference of two runs), concurrency ${concurrency}\n`)
+  const perCase = new Map<Case, number>()
+  const report = (id: Case) => {
+    const per = perCase.get(id)!
+    // get + json against the bare client; getJson (which decodes with a Schema) against the bare client with
+    // `schemaBodyJson` when that was measured too.
+    const kind = id.startsWith("socket-") ? "socket" : "memory"
+    const anchorId = id.endsWith("getJson") && perCase.has(`${kind}-schema`) ? `${kind}-schema` : `${kind}-bare`
+    const anchor = perCase.get(anchorId as Case)
+    const isAnchor = id.endsWith("-bare") || id.endsWith("-schema")
+    process.stdout.write(
+      `  ${id.padEnd(16)} ${(per / 1000).toFixed(1).padStart(8)} k instr/call` +
+        (anchor === undefined || isAnchor
+          ? "\n"
+          : `  ${(per / anchor).toFixed(3)}x ${anchorId}, ${per >= anchor ? "+" : ""}${
+            ((per - anchor) / 1000).toFixed(1)
+          } k\n`)
+    )
+  }
+  // Two runs at a time (callgrind counts do not depend on load), in the order the cases were given.
+  const jobs = selected.flatMap((id) => {
+    const socket = id.startsWith("socket-")
+    const calls = Number(values.calls ?? (socket ? 1_500 : 4_000))
+    const warmup = Number(values.warmup ?? (socket ? 8_000 : 30_000))
+    return [{ id, calls, warmup, n: calls }, { id, calls, warmup, n: 2 * calls }]
+  })
+  const totals = new Map<string, number>()
+  let next = 0
+  const worker = async () => {
+    while (next < jobs.length) {
+      const job = jobs[next++]!
+      totals.set(`${job.id}/${job.n}`, await instructions(job.id, job.n, job.warmup, concurrency))
+    }
+  }
+  await Promise.all([worker(), worker()])
+  for (const job of jobs) {
+    if (job.n !== job.calls) continue
+    perCase.set(job.id, (totals.get(`${job.id}/${2 * job.calls}`)! - totals.get(`${job.id}/${job.calls}`)!) / job.calls)
+  }
+  for (const id of selected) report(id)
+}
+
+if (values.serve) {
+  serve()
+} else if (values.run !== undefined) {
+  await runOne(
+    values.run as Case,
+    Number(values.calls ?? 1000),
+    Number(values.warmup ?? 1000),
+    Number(values.concurrency ?? 1)
+  )
+  process.exit(0)
+} else {
+  await drive()
+}
