@@ -16,11 +16,11 @@
  *
  * **Details**
  *
- * The pipeline runs, per call: request id and idempotency key, bulkhead, rate
- * limit (`RateLimit`, which `@httpkit/rate-limiter` provides), circuit breaker
- * (Effect's `CircuitBreaker`: memory store by default, or the
+ * The pipeline runs, per call: request id and idempotency key, bulkhead,
+ * circuit breaker (in memory by default, or Effect's `CircuitBreaker` over the
  * `CircuitBreakerStore` in context, such as Redis), then the retry loop, and
- * in each attempt auth, profile and cookie headers, the per-attempt timeout,
+ * in each attempt the rate limit (`RateLimit`, which `@httpkit/rate-limiter`
+ * provides), auth, profile and cookie headers, the per-attempt timeout,
  * the transport (Effect's undici client), redirects and the status. Buffered
  * helpers (`json`, `text`, `getJson`) read the body inside the attempt, so a
  * body cut off mid-way is retried like any other transient failure.
@@ -141,8 +141,10 @@ export interface Service {
 export class ResilientClient extends Context.Service<ResilientClient, Service>()("@httpkit/client/ResilientClient") {}
 
 /**
- * Where a rate limiter plugs into the pipeline (between the bulkhead and the
- * breaker). `@httpkit/rate-limiter` provides it; absent, nothing is limited.
+ * Where a rate limiter plugs into the pipeline: around each attempt, inside
+ * the breaker and the retry loop, so every attempt spends a slot and the wait
+ * is bounded by the call's total deadline. `@httpkit/rate-limiter` provides it;
+ * absent, nothing is limited.
  *
  * @category services
  * @since 0.1.0
