@@ -34,6 +34,8 @@ const HeaderName = Schema.String.check(Schema.isPattern(/^[!#$%&'*+.^_`|~0-9A-Za
  * @since 0.1.0
  */
 export const Options = Schema.Struct({
+  /** This client's name, in the `client` attribute of its metrics. */
+  name: Schema.optionalKey(Schema.String.check(Schema.isPattern(/^[A-Za-z0-9_.:-]{1,64}$/))),
   /** Prefixed to relative request URLs. */
   baseUrl: Schema.optionalKey(Schema.String.check(Schema.isPattern(/^https?:\/\//i))),
   /** Sent with every request; a request's own headers win. */
@@ -107,6 +109,8 @@ export const Options = Schema.Struct({
     /** Log lines as JSON (installs `Logger.consoleJson` for the client's lines). */
     json: Schema.optionalKey(Schema.Boolean)
   })),
+  /** Report `ClientMetrics` (Effect `Metric`s); on by default. */
+  metrics: Schema.optionalKey(Schema.Boolean),
   /** Largest body the buffered helpers (json, text, bytes) read. */
   maxBodyBytes: Schema.optionalKey(PositiveInt),
   requestIdHeader: Schema.optionalKey(HeaderName),
@@ -130,6 +134,7 @@ export type Options = typeof Options.Encoded
  * @since 0.1.0
  */
 export interface Resolved {
+  readonly name: string
   readonly baseUrl: string | undefined
   readonly headers: Readonly<Record<string, string>>
   readonly userAgent: string
@@ -170,6 +175,7 @@ export interface Resolved {
     readonly level: "none" | "trace" | "debug" | "info" | "warning" | "error"
     readonly json: boolean
   }
+  readonly metrics: boolean
   readonly maxBodyBytes: number
   readonly requestIdHeader: string
   readonly idempotencyKeyHeader: string
@@ -183,6 +189,7 @@ export interface Resolved {
  * @since 0.1.0
  */
 export const defaults: Resolved = {
+  name: "default",
   baseUrl: undefined,
   headers: {},
   userAgent: "httpkit/0.1",
@@ -205,6 +212,7 @@ export const defaults: Resolved = {
   pool: { connectionsPerOrigin: undefined, keepAliveTimeout: 4_000 },
   tls: { ca: undefined, dangerouslyDisableVerification: false },
   logging: { level: "debug", json: false },
+  metrics: true,
   maxBodyBytes: 10 * 1024 * 1024,
   requestIdHeader: "x-request-id",
   idempotencyKeyHeader: "idempotency-key",
@@ -243,6 +251,7 @@ export const resolve = (options: Options = {}): Effect.Effect<Resolved, ClientCo
       const bulkhead = o.bulkhead ?? {}
       const redirects = o.redirects ?? {}
       const resolved: Resolved = {
+        name: o.name ?? d.name,
         baseUrl: o.baseUrl?.replace(/\/+$/, ""),
         headers: lowerCaseKeys(o.headers ?? {}),
         userAgent: o.userAgent ?? d.userAgent,
@@ -292,6 +301,7 @@ export const resolve = (options: Options = {}): Effect.Effect<Resolved, ClientCo
           dangerouslyDisableVerification: o.tls?.dangerouslyDisableVerification ?? false
         },
         logging: { level: o.logging?.level ?? d.logging.level, json: o.logging?.json ?? d.logging.json },
+        metrics: o.metrics ?? d.metrics,
         maxBodyBytes: o.maxBodyBytes ?? d.maxBodyBytes,
         requestIdHeader: (o.requestIdHeader ?? d.requestIdHeader).toLowerCase(),
         idempotencyKeyHeader: (o.idempotencyKeyHeader ?? d.idempotencyKeyHeader).toLowerCase(),

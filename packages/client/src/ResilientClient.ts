@@ -53,10 +53,12 @@ import * as Auth from "./Auth.ts"
 import * as BrowserProfile from "./BrowserProfile.ts"
 import * as ClientConfig from "./ClientConfig.ts"
 import { type ClientError, DecodeError } from "./ClientError.ts"
+import * as ClientMetrics from "./ClientMetrics.ts"
 import * as CookieJar from "./CookieJar.ts"
 import * as Body from "./internal/body.ts"
 import * as Bulkhead from "./internal/bulkhead.ts"
 import * as MemoryBreaker from "./internal/memoryBreaker.ts"
+import * as Metrics from "./internal/metrics.ts"
 import * as Pipeline from "./internal/pipeline.ts"
 import * as Transport from "./internal/transport.ts"
 
@@ -276,31 +278,35 @@ export const makeWith = Effect.fnUntraced(function*(
   const profiles = yield* Effect.serviceOption(BrowserProfile.BrowserProfiles)
   const cookies = yield* Effect.serviceOption(CookieJar.ClientCookies)
   const rateLimit = yield* RateLimit
+  const metrics = resolved.metrics ? yield* Metrics.make(resolved.name) : Metrics.disabled
   // Memory by default (no per-call fiber or store round trip); Effect's breaker over a store in context.
   let breaker: Pipeline.PipelineEnv["breaker"]
   if (resolved.circuitBreaker.enabled) {
     const store = yield* Effect.serviceOption(CircuitBreaker.CircuitBreakerStore)
-    breaker = Option.isSome(store)
-      ? {
-        _tag: "Effect",
-        breaker: yield* Effect.provideService(
-          CircuitBreaker.make({
-            tripPolicy: CircuitBreaker.consecutive(resolved.circuitBreaker.failureThreshold),
-            openDuration: resolved.circuitBreaker.openDuration,
-            onStoreError: "allow"
-          }),
-          CircuitBreaker.CircuitBreakerStore,
-          store.value
-        )
+    if (Option.isSome(store)) {
+      const effectBreaker = yield* Effect.provideService(
+        CircuitBreaker.make({
+          tripPolicy: CircuitBreaker.consecutive(resolved.circuitBreaker.failureThreshold),
+          openDuration: resolved.circuitBreaker.openDuration,
+          onStoreError: "allow"
+        }),
+        CircuitBreaker.CircuitBreakerStore,
+        store.value
+      )
+      if (resolved.metrics) yield* observeTransitions(effectBreaker, metrics, resolved.name)
+      breaker = { _tag: "Effect", breaker: effectBreaker }
+    } else {
+      const memoryBreaker = MemoryBreaker.make(
+        resolved.circuitBreaker.failureThreshold,
+        resolved.circuitBreaker.openDuration,
+        Pipeline.halfOpenRetryMillis,
+        metrics.transition
+      )
+      if (resolved.metrics) {
+        yield* Metrics.register(ClientMetrics.circuitsOpen, { client: resolved.name }, memoryBreaker.openCircuits)
       }
-      : {
-        _tag: "Memory",
-        breaker: MemoryBreaker.make(
-          resolved.circuitBreaker.failureThreshold,
-          resolved.circuitBreaker.openDuration,
-          Pipeline.halfOpenRetryMillis
-        )
-      }
+      breaker = { _tag: "Memory", breaker: memoryBreaker }
+    }
   }
   const bulkhead = resolved.bulkhead.maxConcurrency === undefined
     ? undefined
@@ -317,7 +323,8 @@ export const makeWith = Effect.fnUntraced(function*(
     profiles: Option.getOrUndefined(profiles),
     rateLimit,
     retrySchedule,
-    transportDeadlines
+    transportDeadlines,
+    metrics: resolved.metrics ? metrics : undefined
   })
   const maxBytes = resolved.maxBodyBytes
 
@@ -357,6 +364,34 @@ export const makeWith = Effect.fnUntraced(function*(
   }
   return service
 })
+
+const circuitStates = { Closed: "closed", Open: "open", HalfOpen: "half_open" } as const
+
+/**
+ * Feeds the transitions of Effect's breaker (this instance's, as its
+ * `transitions` stream shows them) to the metrics, and keeps the set of
+ * circuits not closed for the open-circuits gauge; until the scope closes.
+ */
+const observeTransitions = (
+  breaker: CircuitBreaker.CircuitBreaker,
+  metrics: Metrics.Recorder,
+  client: string
+): Effect.Effect<void, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const notClosed = new Set<string>()
+    yield* Metrics.register(ClientMetrics.circuitsOpen, { client }, () => notClosed.size)
+    const context = yield* Effect.context<never>()
+    yield* breaker.transitions.pipe(
+      Stream.runForEach((transition) =>
+        Effect.sync(() => {
+          if (transition.to === "Closed") notClosed.delete(transition.key)
+          else notClosed.add(transition.key)
+          metrics.transition(context, circuitStates[transition.from], circuitStates[transition.to])
+        })
+      ),
+      Effect.forkScoped({ startImmediately: true })
+    )
+  })
 
 /**
  * Builds a client with its own undici transport (closed with the scope).

@@ -26,6 +26,13 @@ export * as BrowserProfile from "./BrowserProfile.ts"
 export * as ClientConfig from "./ClientConfig.ts"
 
 /**
+ * The client's Effect `Metric`s: calls, durations, retries, circuits, the pool.
+ *
+ * @since 0.1.0
+ */
+export * as ClientMetrics from "./ClientMetrics.ts"
+
+/**
  * The one family of typed errors.
  *
  * @since 0.1.0

@@ -8,9 +8,11 @@
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { assert, layer } from "@effect/vitest"
 import { TestServer } from "@httpkit/testing"
-import { Effect, Fiber, Layer, Schedule, Stream } from "effect"
+import { Effect, Fiber, Layer, Metric, Schedule, Stream } from "effect"
 import { HttpClient, HttpClientRequest } from "effect/http"
+import { CircuitBreaker } from "effect/persistence"
 import * as ResilientClient from "../src/ResilientClient.ts"
+import { makeRegistry } from "./metricSupport.ts"
 
 /** A client on real sockets with short retry delays (options merged one level deep). */
 const makeClient = (options: ResilientClient.Options = {}) =>
@@ -213,9 +215,67 @@ layer(Layer.merge(TestServer.layer(), NodeHttpClient.layerUndici), { excludeTest
           if (typed._tag === "RateLimitedError") assert.strictEqual(typed.retryAfterMillis, 7_000)
         }
       }))
+
+    it.effect("trap 5: Effect's client, retries and breaker report no metrics; ResilientClient reports them", () =>
+      Effect.gen(function*() {
+        const server = yield* TestServer.TestServer
+        const http = yield* HttpClient.HttpClient
+        yield* server.reset
+
+        // Effect's stack: two 503s retried, then a breaker that opens. Its registry stays empty.
+        const effects = makeRegistry()
+        yield* Effect.gen(function*() {
+          yield* control(server.urlFor("/fail/count/2?status=503"))
+          const breaker = yield* CircuitBreaker.make({
+            tripPolicy: CircuitBreaker.consecutive(1),
+            openDuration: 60_000
+          })
+          const stacked = http.pipe(
+            HttpClient.filterStatusOk,
+            HttpClient.retryTransient({ schedule: fastSchedule, times: 3 }),
+            HttpClient.withCircuitBreaker({ breaker })
+          )
+          assert.strictEqual((yield* stacked.get(server.urlFor("/msg"))).status, 200)
+          yield* Effect.flip(stacked.get(server.urlFor("/status/500")))
+          yield* Effect.flip(stacked.get(server.urlFor("/status/500")))
+        }).pipe(
+          Effect.provide(CircuitBreaker.layerStoreMemory()),
+          Effect.provideService(Metric.MetricRegistry, effects.registry)
+        )
+        assert.deepStrictEqual(effects.snapshot(), [])
+
+        // Ours, the same calls: calls by outcome and status, retries by reason, durations, transitions.
+        const ours = makeRegistry()
+        yield* Effect.gen(function*() {
+          yield* control(server.urlFor("/fail/count/2?status=503"))
+          const client = yield* makeClient({ circuitBreaker: { enabled: true, failureThreshold: 1 } })
+          assert.strictEqual((yield* client.get(server.urlFor("/msg"))).status, 200)
+          yield* Effect.flip(client.get(server.urlFor("/status/500"), { retry: false }))
+          yield* Effect.flip(client.get(server.urlFor("/status/500"), { retry: false }))
+        }).pipe(Effect.provideService(Metric.MetricRegistry, ours.registry))
+        const host = new URL(server.url).host
+        const call = { client: "default", method: "GET", host }
+        assert.strictEqual(
+          ours.count("httpkit_client_requests_total", { ...call, status: "200", outcome: "success" }),
+          1
+        )
+        assert.strictEqual(
+          ours.count("httpkit_client_requests_total", { ...call, status: "500", outcome: "ServerError" }),
+          1
+        )
+        assert.strictEqual(
+          ours.count("httpkit_client_requests_total", { ...call, status: "none", outcome: "CircuitOpenError" }),
+          1
+        )
+        assert.strictEqual(
+          ours.count("httpkit_client_retries_total", { client: "default", host, reason: "ServiceUnavailableError" }),
+          2
+        )
+        assert.strictEqual(ours.count("httpkit_client_request_duration_seconds", call), 3)
+        assert.strictEqual(
+          ours.count("httpkit_client_circuit_transitions_total", { client: "default", from: "closed", to: "open" }),
+          1
+        )
+      }))
   }
 )
-
-// Trap 5 (the client, the breaker, the limiter and retries emit no metrics) is
-// skipped here: it belongs to the metrics issue, whose instrumentation brings
-// its test.

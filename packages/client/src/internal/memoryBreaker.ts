@@ -9,10 +9,12 @@
  * consecutive failures open the circuit for `openDuration`; then one call is
  * let through as a probe (others are refused while it runs); its success
  * closes the circuit, its failure opens it again; an ignored or interrupted
- * probe frees the slot. Time comes from the fiber's `Clock`, so `TestClock`
- * drives it in tests.
+ * probe frees the slot. Outcomes of calls admitted before the circuit opened
+ * change nothing. Time comes from the fiber's `Clock`, so `TestClock` drives
+ * it in tests. Transitions are reported to `onTransition` (the metrics).
  */
 import * as Clock from "effect/Clock"
+import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import type * as Exit from "effect/Exit"
 
@@ -31,7 +33,15 @@ interface Circuit {
   /** When the circuit opened; undefined while closed. */
   openedAt: number | undefined
   probing: boolean
+  /** A probe has been let through since the circuit opened (the state is half-open). */
+  halfOpen: boolean
 }
+
+/** A circuit's state, as reported to `onTransition`. */
+export type State = "closed" | "open" | "half_open"
+
+/** Called on every change of a circuit's state, with the context of the call that caused it. */
+export type OnTransition = (context: Context.Context<never>, from: State, to: State) => void
 
 /** Most circuits kept; closed circuits with no failures are dropped first. */
 const maxKeys = 10_000
@@ -43,9 +53,16 @@ export interface MemoryBreaker {
     classify: (exit: Exit.Exit<A, E>) => Outcome,
     refused: (refusal: Refusal) => E
   ) => Effect.Effect<A, E, R>
+  /** Circuits open or half-open now. */
+  readonly openCircuits: () => number
 }
 
-export const make = (threshold: number, openDurationMillis: number, halfOpenRetryMillis: number): MemoryBreaker => {
+export const make = (
+  threshold: number,
+  openDurationMillis: number,
+  halfOpenRetryMillis: number,
+  onTransition: OnTransition = () => {}
+): MemoryBreaker => {
   const circuits = new Map<string, Circuit>()
 
   const circuitFor = (key: string): Circuit => {
@@ -59,7 +76,7 @@ export const make = (threshold: number, openDurationMillis: number, halfOpenRetr
           }
         }
       }
-      circuit = { failures: 0, openedAt: undefined, probing: false }
+      circuit = { failures: 0, openedAt: undefined, probing: false, halfOpen: false }
       circuits.set(key, circuit)
     }
     return circuit
@@ -85,22 +102,46 @@ export const make = (threshold: number, openDurationMillis: number, halfOpenRetr
           }
           circuit.probing = true
           probe = true
+          if (!circuit.halfOpen) {
+            circuit.halfOpen = true
+            onTransition(fiber.context, "open", "half_open")
+          }
         }
         return Effect.onExit(effect, (exit) =>
           Effect.sync(() => {
             const outcome: Outcome = exit._tag === "Failure" && isInterruptOnly(exit) ? "Ignored" : classify(exit)
-            if (probe) circuit.probing = false
+            if (probe) {
+              circuit.probing = false
+              if (outcome === "Ignored") return
+              circuit.halfOpen = false
+              if (outcome === "Success") {
+                circuit.failures = 0
+                circuit.openedAt = undefined
+                onTransition(fiber.context, "half_open", "closed")
+              } else {
+                circuit.openedAt = fiber.getRef(Clock.Clock).currentTimeMillisUnsafe()
+                onTransition(fiber.context, "half_open", "open")
+              }
+              return
+            }
+            // A call admitted before the circuit opened: its outcome changes nothing.
+            if (circuit.openedAt !== undefined) return
             if (outcome === "Success") {
               circuit.failures = 0
-              circuit.openedAt = undefined
             } else if (outcome === "Failure") {
               circuit.failures += 1
-              if (probe || circuit.failures >= threshold) {
+              if (circuit.failures >= threshold) {
                 circuit.openedAt = fiber.getRef(Clock.Clock).currentTimeMillisUnsafe()
+                onTransition(fiber.context, "closed", "open")
               }
             }
           }))
-      })
+      }),
+    openCircuits: () => {
+      let open = 0
+      for (const circuit of circuits.values()) if (circuit.openedAt !== undefined) open += 1
+      return open
+    }
   }
 }
 

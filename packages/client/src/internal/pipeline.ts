@@ -15,6 +15,7 @@ import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import type * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
 import * as Headers from "effect/http/Headers"
 import type * as HttpBody from "effect/http/HttpBody"
@@ -48,6 +49,7 @@ import * as RetryAfter from "../RetryAfter.ts"
 import type { Bulkhead } from "./bulkhead.ts"
 import { CallContext, type ErrorContext, fromTransport } from "./failure.ts"
 import * as MemoryBreaker from "./memoryBreaker.ts"
+import type { Recorder } from "./metrics.ts"
 import * as Redirect from "./redirect.ts"
 import { AttemptDeadline } from "./transport.ts"
 
@@ -151,6 +153,8 @@ export interface PipelineEnv {
    * undici dispatcher does); otherwise the pipeline times them with Effect.
    */
   readonly transportDeadlines: boolean
+  /** Where calls, retries and their outcomes are counted; none when the client's metrics are off. */
+  readonly metrics?: Recorder | undefined
 }
 
 /** What an attempt hands to the consumer of a response. */
@@ -231,7 +235,7 @@ const buildUrl = (
       else url.searchParams.append(name, String(value))
     }
   }
-  url.hash = ""
+  if (url.hash !== "") url.hash = ""
   return url
 }
 
@@ -308,10 +312,23 @@ export const make = (env: PipelineEnv) => {
   // Auth's header names are read live: `Auth.set` may add names after the client was made.
   const isSecret = (name: string): boolean => secretNames.has(name) || (env.auth?.secretHeaderNames.has(name) ?? false)
   const idempotentMethods = options.retry.methods
+  const metrics = env.metrics
   const logAttempt = attemptLogger(options.logging)
   const logLevel = options.logging.level === "none" ? undefined : levels[options.logging.level]
-  const logEnabled = (fiber: Fiber.Fiber<unknown, unknown>): boolean =>
-    logLevel !== undefined && LogLevel.isGreaterThanOrEqualTo(logLevel, fiber.getRef(References.MinimumLogLevel))
+  /**
+   * What a call reads from its fiber's context (the clock, whether its attempts log), kept for the last
+   * context seen: a context never changes, and the calls of one fiber (or of fibers forked from one) share it.
+   */
+  let lastContext: Context.Context<never> | undefined
+  let lastClock: Clock.Clock = Clock.Clock.defaultValue()
+  let lastLogs = false
+  const fromContext = (fiber: Fiber.Fiber<unknown, unknown>): void => {
+    if (fiber.context === lastContext) return
+    lastClock = fiber.getRef(Clock.Clock)
+    lastLogs = logLevel !== undefined &&
+      LogLevel.isGreaterThanOrEqualTo(logLevel, fiber.getRef(References.MinimumLogLevel))
+    lastContext = fiber.context
+  }
   // Spans of the transport redact every header and query parameter we treat as secret (RELIABILITY 8).
   const staticRedactedNames: ReadonlyArray<string> = [...secretNames]
   const redactedHeaderNames = (): ReadonlyArray<string> =>
@@ -359,11 +376,22 @@ export const make = (env: PipelineEnv) => {
     consume: (received: Received) => Effect.Effect<A, E, R>
   ): Effect.Effect<A, ClientError | E, R> =>
     Effect.withFiber((fiber) => {
+      fromContext(fiber)
+      const clock = lastClock
+      const logs = lastLogs
       const upper = method.toUpperCase()
       const requestId = call.requestId ?? crypto.randomUUID()
       const built = buildUrl(options.baseUrl, input, call.query)
+      /** A call refused before anything was sent, counted like any other. */
+      const refuse = (error: InvalidRequestError) => {
+        if (metrics !== undefined) {
+          metrics.started()
+          metrics.ended(fiber.context, upper, typeof built === "string" ? undefined : built, undefined, error._tag, 0)
+        }
+        return Effect.fail(error)
+      }
       if (typeof built === "string") {
-        return Effect.fail(
+        return refuse(
           new InvalidRequestError({
             method: upper,
             url: Redact.url(String(input)),
@@ -389,17 +417,17 @@ export const make = (env: PipelineEnv) => {
         for (const [name, value] of Object.entries(own ?? {})) headers[name.toLowerCase()] = value
         const problem = headerProblem(headers)
         if (problem !== undefined) {
-          return Effect.fail(new InvalidRequestError({ ...context, retryable: false, detail: problem }))
+          return refuse(new InvalidRequestError({ ...context, retryable: false, detail: problem }))
         }
       }
       if (call.requestId !== undefined && unsafeValue.test(requestId)) {
-        return Effect.fail(
+        return refuse(
           new InvalidRequestError({ ...context, retryable: false, detail: "the request id has CR, LF or NUL" })
         )
       }
       const tokens = call.rateLimit?.tokens
       if (tokens !== undefined && !(Number.isFinite(tokens) && tokens >= 0)) {
-        return Effect.fail(
+        return refuse(
           new InvalidRequestError({
             ...context,
             retryable: false,
@@ -417,7 +445,7 @@ export const make = (env: PipelineEnv) => {
         : undefined
       if (idempotencyKey !== undefined) {
         if (unsafeValue.test(idempotencyKey)) {
-          return Effect.fail(
+          return refuse(
             new InvalidRequestError({ ...context, retryable: false, detail: "the idempotency key has CR, LF or NUL" })
           )
         }
@@ -467,6 +495,8 @@ export const make = (env: PipelineEnv) => {
       const limiterKey = call.rateLimit?.key
       const limiterTokens = call.rateLimit?.tokens ?? 1
       let limiterRequest: LimitedRequest | undefined
+      /** The status of the last response routed (accepted or an error), for the metrics. */
+      let lastStatus: number | undefined
       let profileOfCall: { readonly headers: ReadonlyArray<readonly [string, string]> } | undefined
 
       /** One attempt: headers for this attempt, the transport, redirects, the status. */
@@ -597,6 +627,7 @@ export const make = (env: PipelineEnv) => {
               () => follow(response.status, location, current, currentUrl, authorized, hops)
             )
           }
+          lastStatus = response.status
           if (accept(response.status)) {
             return consume({
               response,
@@ -689,7 +720,7 @@ export const make = (env: PipelineEnv) => {
       }
 
       /** An attempt, with its log line. */
-      const loggedAttempt = logAttempt === undefined || !logEnabled(fiber) ?
+      const loggedAttempt = logAttempt === undefined || !logs ?
         attempt :
         (number: number, deadlines: Deadlines, native: AttemptDeadline | undefined) =>
           Effect.flatMap(Clock.currentTimeMillis, (started) =>
@@ -731,7 +762,7 @@ export const make = (env: PipelineEnv) => {
       }
 
       /** When the call started, and when it must end: before any bulkhead or limiter wait. */
-      const startedAt = fiber.getRef(Clock.Clock).currentTimeMillisUnsafe()
+      const startedAt = clock.currentTimeMillisUnsafe()
       const deadline = startedAt + timeouts.total
       /** The transport's deadline of the running (or last) attempt, cancelled when the next starts or the call ends. */
       let attemptDeadline: AttemptDeadline | undefined
@@ -782,7 +813,7 @@ export const make = (env: PipelineEnv) => {
 
       /** Attempt `number` from now on, its deadline starting now. */
       const startAttemptNow = (number: number) =>
-        Effect.suspend(() => startAttempt(number, fiber.getRef(Clock.Clock).currentTimeMillisUnsafe()))
+        Effect.suspend(() => startAttempt(number, clock.currentTimeMillisUnsafe()))
 
       /** Attempt `number`, through the rate limiter when there is one. */
       const runAttempt = (number: number, atOnce: boolean) => {
@@ -798,7 +829,7 @@ export const make = (env: PipelineEnv) => {
             attempt: number,
             maxWaitMillis: Math.max(
               0,
-              deadline - fiber.getRef(Clock.Clock).currentTimeMillisUnsafe() - deadlineMargin
+              deadline - clock.currentTimeMillisUnsafe() - deadlineMargin
             ),
             context
           }
@@ -829,7 +860,10 @@ export const make = (env: PipelineEnv) => {
             if (!refreshed && env.auth !== undefined) {
               refreshed = true
               // The retry with new credentials does not count as an attempt.
-              if (yield* env.auth.refresh(failure.generation)) return yield* attemptFrom(number, false)
+              if (yield* env.auth.refresh(failure.generation)) {
+                metrics?.retried(fiber.context, url, failure.error._tag)
+                return yield* attemptFrom(number, false)
+              }
             }
             error = failure.error
           } else {
@@ -852,6 +886,7 @@ export const make = (env: PipelineEnv) => {
             delay = Math.max(delay, retryAfter)
           }
           if (now + delay >= deadline) return yield* Effect.fail(error)
+          metrics?.retried(fiber.context, url, error._tag)
           yield* Effect.sleep(delay)
           return yield* attemptFrom(number + 1, false)
         })
@@ -895,10 +930,30 @@ export const make = (env: PipelineEnv) => {
       const redactedNames = redactedHeaderNames()
       let running: Fiber.Fiber<unknown, unknown> | undefined
       let outer: Context.Context<never> | undefined
+      /** Counts the call as ended, if it was counted as started. */
+      const recordEnd = metrics === undefined ? undefined : (exit: Exit.Exit<unknown, unknown>) => {
+        if (!counted) return
+        counted = false
+        const error = exit._tag === "Failure" ? findFailure(exit.cause) : undefined
+        const status = exit._tag === "Success" ? lastStatus : (error as { status?: unknown } | undefined)?.status
+        metrics.ended(
+          fiber.context,
+          upper,
+          url,
+          typeof status === "number" ? status : undefined,
+          exit._tag === "Success" ? "success" : failureLabel(exit.cause, error),
+          clock.currentTimeMillisUnsafe() - startedAt
+        )
+      }
+      let counted = false
       const started = Effect.onExit(
         Effect.withFiber((self) => {
           running = self
           outer = self.context
+          if (metrics !== undefined) {
+            metrics.started()
+            counted = true
+          }
           const named = Context.add(
             Context.add(outer, Headers.CurrentRedactedNames, redactedNames),
             UrlParams.CurrentRedactedNames,
@@ -915,9 +970,10 @@ export const make = (env: PipelineEnv) => {
           )
           return program
         }),
-        () => {
+        (exit) => {
           if (outer !== undefined) running!.setContext(outer)
           attemptDeadline?.cancel()
+          if (recordEnd !== undefined && env.bulkhead === undefined) recordEnd(exit)
           return Effect.void
         }
       )
@@ -925,7 +981,7 @@ export const make = (env: PipelineEnv) => {
       if (env.bulkhead === undefined) {
         return started
       }
-      return started.pipe(
+      const timed = started.pipe(
         Effect.timeoutOrElse({
           duration: timeouts.total,
           orElse: () =>
@@ -934,6 +990,7 @@ export const make = (env: PipelineEnv) => {
             )
         })
       )
+      return recordEnd === undefined ? timed : Effect.onExit(timed, (exit) => Effect.sync(() => recordEnd(exit)))
     })
 }
 
@@ -1006,6 +1063,16 @@ const effectOutcomes: Record<MemoryBreaker.Outcome, CircuitBreaker.Outcome> = {
 /** The breaker sees one outcome per call: the remote service's failures count, the caller's mistakes do not. */
 const classifyForBreaker = (exit: { readonly _tag: string; readonly cause?: unknown }) =>
   effectOutcomes[outcomeOf(exit)]
+
+/** A failed call's outcome as the metrics name it: the client error's tag, `defect` or `interrupted`. */
+const failureLabel = (cause: unknown, error: unknown): string => {
+  if (error !== undefined) {
+    const tag = (error as { _tag?: unknown })._tag
+    return typeof tag === "string" && clientErrorTags.has(tag) ? tag : "other"
+  }
+  const reasons = (cause as { reasons?: ReadonlyArray<{ _tag: string }> } | undefined)?.reasons ?? []
+  return reasons.some((reason) => reason._tag === "Die") ? "defect" : "interrupted"
+}
 
 /** The failure value of a cause, whatever its type. */
 const findFailure = (cause: unknown): unknown => {

@@ -20,6 +20,8 @@ import type * as HttpClient from "effect/http/HttpClient"
 import type * as Scope from "effect/Scope"
 import type * as Undici from "undici"
 import type { Resolved } from "../ClientConfig.ts"
+import * as ClientMetrics from "../ClientMetrics.ts"
+import * as Metrics from "./metrics.ts"
 
 /** Request options through which one call overrides the client's deadlines. */
 export interface DeadlineOptions {
@@ -93,8 +95,43 @@ export const makeUndici = (options: Resolved): Effect.Effect<HttpClient.HttpClie
       )
     }
     const dispatcher = agent.compose(withDeadlines)
+    if (options.metrics) yield* registerPoolGauges(agent, options.name)
     return yield* Effect.provideService(NodeHttpClient.makeUndici, NodeHttpClient.Dispatcher, dispatcher)
   })
+
+/** What undici reports per origin: a pool's figures, or a single client's (`connectionsPerOrigin: 1`). */
+interface OriginStats {
+  readonly connected: number | boolean
+  readonly free?: number
+  readonly pending: number
+  readonly queued?: number
+  readonly running: number
+}
+
+/** The agent's pool, summed over origins, as the `poolConnections` and `poolRequests` gauges (read on demand). */
+const registerPoolGauges = (agent: Undici.Dispatcher, client: string) => {
+  const total = (read: (stats: OriginStats) => number) => () => {
+    let sum = 0
+    const byOrigin = (agent as unknown as { readonly stats?: Record<string, OriginStats> }).stats ?? {}
+    for (const origin of Object.keys(byOrigin)) sum += read(byOrigin[origin]!)
+    return sum
+  }
+  return Effect.all([
+    Metrics.register(
+      ClientMetrics.poolConnections,
+      { client, state: "connected" },
+      total((stats) => Number(stats.connected))
+    ),
+    Metrics.register(
+      ClientMetrics.poolConnections,
+      { client, state: "free" },
+      total((stats) => stats.free ?? (stats.connected === true && stats.running === 0 ? 1 : 0))
+    ),
+    Metrics.register(ClientMetrics.poolRequests, { client, state: "running" }, total((stats) => stats.running)),
+    Metrics.register(ClientMetrics.poolRequests, { client, state: "pending" }, total((stats) => stats.pending)),
+    Metrics.register(ClientMetrics.poolRequests, { client, state: "queued" }, total((stats) => stats.queued ?? 0))
+  ], { discard: true })
+}
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] }
 type IncomingHeaders = Parameters<NonNullable<Undici.Dispatcher.DispatchHandler["onResponseEnd"]>>[1]

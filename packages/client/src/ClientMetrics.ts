@@ -1,0 +1,128 @@
+/**
+ * What `ResilientClient` reports as Effect `Metric`s: calls by outcome and
+ * status, their durations, retries, calls in flight, circuit transitions and
+ * open circuits, and the connection pool of its undici transport. Effect's
+ * own `HttpClient`, retry and circuit breaker emit none of these.
+ *
+ * Every series carries a `client` attribute (the `name` option, `default`
+ * unless set), so several clients in one application stay apart. Attributes
+ * hold no secrets and stay bounded: `host` is the request's host and port
+ * (never user info, path or query), at most `maxHosts` hosts per client (the
+ * rest are counted as `other`); unknown methods count as `OTHER`.
+ *
+ * Metrics live in Effect's `Metric.MetricRegistry`: read them with
+ * `Metric.snapshot` or `Metric.value`, or export them (Prometheus, OTLP) with
+ * `effect/observability`. Turn them off per client with `metrics: false`.
+ *
+ * @since 0.1.0
+ */
+import * as Metric from "effect/Metric"
+
+/**
+ * Logical calls that ended, retries included in one call: attributes
+ * `client`, `method`, `host`, `status` (the last response's status, or
+ * `none`) and `outcome` (`success`, the error's tag, or `interrupted`).
+ *
+ * @category metrics
+ * @since 0.1.0
+ */
+export const requests: Metric.Counter<number> = Metric.counter("httpkit_client_requests_total", {
+  description: "Calls of a ResilientClient that ended, by method, host, status and outcome",
+  incremental: true
+})
+
+/**
+ * How long calls took, in seconds, from the call to its end (bulkhead,
+ * limiter and retry waits included; for `stream`, to the response head):
+ * attributes `client`, `method`, `host`.
+ *
+ * @category metrics
+ * @since 0.1.0
+ */
+export const requestDuration: Metric.Histogram<number> = Metric.histogram("httpkit_client_request_duration_seconds", {
+  description: "Duration of ResilientClient calls in seconds, retries and waits included",
+  boundaries: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120]
+})
+
+/**
+ * Attempts that failed and were tried again: attributes `client`, `host`
+ * and `reason` (the failed attempt's error tag). Attempts sent in all are
+ * calls plus retries.
+ *
+ * @category metrics
+ * @since 0.1.0
+ */
+export const retries: Metric.Counter<number> = Metric.counter("httpkit_client_retries_total", {
+  description: "Failed attempts of ResilientClient calls that were tried again, by host and reason",
+  incremental: true
+})
+
+/**
+ * Calls in progress, waits for a bulkhead or limiter slot included:
+ * attribute `client`.
+ *
+ * @category metrics
+ * @since 0.1.0
+ */
+export const inFlight: Metric.Gauge<number> = Metric.gauge("httpkit_client_in_flight", {
+  description: "ResilientClient calls in progress"
+})
+
+/**
+ * Circuit breaker transitions: attributes `client`, `from` and `to`
+ * (`closed`, `open`, `half_open`). Not per key, so the series stay few; a
+ * call refused by an open circuit counts in `requests` with outcome
+ * `CircuitOpenError` and the host.
+ *
+ * @category metrics
+ * @since 0.1.0
+ */
+export const circuitTransitions: Metric.Counter<number> = Metric.counter(
+  "httpkit_client_circuit_transitions_total",
+  { description: "Circuit breaker transitions of a ResilientClient", incremental: true }
+)
+
+/**
+ * Circuits that are open or half-open: attribute `client`. With a shared
+ * store (Redis), what this process's breaker has seen.
+ *
+ * @category metrics
+ * @since 0.1.0
+ */
+export const circuitsOpen: Metric.Gauge<number> = Metric.gauge("httpkit_client_circuits_open", {
+  description: "Circuits of a ResilientClient that are open or half-open"
+})
+
+/**
+ * The undici pool's connections over all origins: attributes `client` and
+ * `state` (`connected`: open sockets; `free`: open and idle). Read when the
+ * registry is read; only for the client's own undici transport.
+ *
+ * @category metrics
+ * @since 0.1.0
+ */
+export const poolConnections: Metric.Gauge<number> = Metric.gauge("httpkit_client_pool_connections", {
+  description: "Connections of a ResilientClient's undici pool, by state"
+})
+
+/**
+ * The undici pool's requests over all origins: attributes `client` and
+ * `state` (`running`: in progress on a connection; `pending`: given to a
+ * connection, not yet sent; `queued`: waiting for a connection, as when
+ * `pool.connectionsPerOrigin` are all busy).
+ *
+ * @category metrics
+ * @since 0.1.0
+ */
+export const poolRequests: Metric.Gauge<number> = Metric.gauge("httpkit_client_pool_requests", {
+  description: "Requests of a ResilientClient's undici pool, by state"
+})
+
+/**
+ * Most distinct `host` values per client; calls to further hosts count under
+ * `other`.
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const maxHosts = 1_000

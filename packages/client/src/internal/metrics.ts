@@ -1,0 +1,131 @@
+/**
+ * Records one client's metrics (`ClientMetrics`): per call, a counter and a
+ * histogram updated once it ends; per retry, a counter; per circuit
+ * transition, a counter. Each attribute set's metric is made once and kept,
+ * so a call costs two registry lookups. Gauges (calls in flight, open
+ * circuits, the pool) are registered once and read only when the registry is.
+ */
+import type * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Metric from "effect/Metric"
+import type * as Scope from "effect/Scope"
+import * as ClientMetrics from "../ClientMetrics.ts"
+
+/** A circuit's state as the metrics name it. */
+export type CircuitState = "closed" | "open" | "half_open"
+
+/** What the pipeline and the breakers report. */
+export interface Recorder {
+  /** A call started: one more in flight. */
+  readonly started: () => void
+  /** A call ended; `status` is the last response's, `outcome` `success` or the error's tag. */
+  readonly ended: (
+    context: Context.Context<never>,
+    method: string,
+    url: URL | undefined,
+    status: number | undefined,
+    outcome: string,
+    millis: number
+  ) => void
+  /** An attempt failed with `reason` and is tried again. */
+  readonly retried: (context: Context.Context<never>, url: URL, reason: string) => void
+  /** A circuit changed state. */
+  readonly transition: (context: Context.Context<never>, from: CircuitState, to: CircuitState) => void
+}
+
+const knownMethods = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"])
+
+/** `make`'s recorder for a client whose metrics are off. */
+export const disabled: Recorder = {
+  started: () => {},
+  ended: () => {},
+  retried: () => {},
+  transition: () => {}
+}
+
+/** One metric per attribute set (joined into `key`), made on first use. */
+const cached = <M>(make: (key: string) => M) => {
+  const made = new Map<string, M>()
+  return (key: string): M => {
+    let metric = made.get(key)
+    if (metric === undefined) {
+      metric = make(key)
+      made.set(key, metric)
+    }
+    return metric
+  }
+}
+
+/**
+ * A recorder for the client named `client`, with its in-flight gauge
+ * registered in the current registry until the scope closes.
+ */
+export const make = (client: string): Effect.Effect<Recorder, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    let inFlight = 0
+    yield* register(ClientMetrics.inFlight, { client }, () => inFlight)
+
+    const hosts = new Set<string>()
+    const hostOf = (url: URL | undefined): string => {
+      if (url === undefined) return "none"
+      const host = url.host
+      if (hosts.has(host)) return host
+      if (hosts.size >= ClientMetrics.maxHosts) return "other"
+      hosts.add(host)
+      return host
+    }
+    const requests = cached((key) => {
+      const [method, host, status, outcome] = key.split("\n") as [string, string, string, string]
+      return Metric.withAttributes(ClientMetrics.requests, { client, method, host, status, outcome })
+    })
+    const durations = cached((key) => {
+      const [method, host] = key.split("\n") as [string, string]
+      return Metric.withAttributes(ClientMetrics.requestDuration, { client, method, host })
+    })
+    const retries = cached((key) => {
+      const [host, reason] = key.split("\n") as [string, string]
+      return Metric.withAttributes(ClientMetrics.retries, { client, host, reason })
+    })
+    const transitions = cached((key) => {
+      const [from, to] = key.split("\n") as [string, string]
+      return Metric.withAttributes(ClientMetrics.circuitTransitions, { client, from, to })
+    })
+
+    return {
+      started: () => {
+        inFlight += 1
+      },
+      ended: (context, method, url, status, outcome, millis) => {
+        inFlight -= 1
+        const methodLabel = knownMethods.has(method) ? method : "OTHER"
+        const host = hostOf(url)
+        const statusLabel = status === undefined ? "none" : String(status)
+        requests(`${methodLabel}\n${host}\n${statusLabel}\n${outcome}`).updateUnsafe(1, context)
+        durations(`${methodLabel}\n${host}`).updateUnsafe(millis / 1_000, context)
+      },
+      retried: (context, url, reason) => {
+        retries(`${hostOf(url)}\n${reason}`).updateUnsafe(1, context)
+      },
+      transition: (context, from, to) => {
+        transitions(`${from}\n${to}`).updateUnsafe(1, context)
+      }
+    } satisfies Recorder
+  })
+
+/**
+ * Registers a gauge series whose value `read` gives when the registry is
+ * read, in the current context's registry, removed when the scope closes.
+ */
+export const register = (
+  gauge: Metric.Gauge<number>,
+  attributes: Readonly<Record<string, string>>,
+  read: () => number
+): Effect.Effect<void, never, Scope.Scope> =>
+  Effect.flatMap(Effect.context<never>(), (context) => {
+    const registration = Metric.registerUnsafe(Metric.withAttributes(gauge, attributes), context, {
+      get: () => ({ value: read() }),
+      update: () => {},
+      modify: () => {}
+    })
+    return Effect.addFinalizer(() => Effect.sync(registration.remove))
+  })

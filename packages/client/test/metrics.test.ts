@@ -1,0 +1,291 @@
+/**
+ * `ClientMetrics` (EFFECT-4.1-NOTES trap 5; RELIABILITY 8 and 13 for the
+ * attributes): calls by outcome and status, retries, calls in flight, the
+ * undici pool over real sockets against the fault-injection server; circuit
+ * transitions of both breakers under `TestClock` over the scripted transport.
+ * Each test reads a registry of its own.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import * as ResilientClient from "@httpkit/client/ResilientClient"
+import * as TestTransport from "@httpkit/client/TestTransport"
+import { TestServer } from "@httpkit/testing"
+import { ConfigProvider, Effect, Fiber, Layer, Metric, Schedule } from "effect"
+import { CircuitBreaker } from "effect/persistence"
+import { TestClock } from "effect/testing"
+import { makeRegistry } from "./metricSupport.ts"
+import { failsWith, noRetry } from "./support.ts"
+
+const requests = "httpkit_client_requests_total"
+const transitions = "httpkit_client_circuit_transitions_total"
+
+/** Waits (polling the server's log, bounded) until `path` has been requested `n` times. */
+const untilRequested = (server: TestServer.TestServer["Service"], path: string, n = 1) =>
+  server.requestsTo(path).pipe(
+    Effect.map((seen) => seen.length),
+    Effect.repeat({ until: (count) => count >= n, schedule: Schedule.spaced("10 millis") }),
+    Effect.timeout("10 seconds")
+  )
+
+describe("client metrics over sockets", () => {
+  it.live("calls in flight and the undici pool, during a slow call and after it", () => {
+    const metrics = makeRegistry()
+    return Effect.gen(function*() {
+      const server = yield* TestServer.make()
+      const client = yield* ResilientClient.make({ name: "slow", retry: noRetry })
+      const attributes = { client: "slow" }
+      assert.strictEqual(metrics.gauge("httpkit_client_in_flight", attributes), 0)
+
+      const call = yield* Effect.forkChild(client.get(server.urlFor("/delay/1000")))
+      yield* untilRequested(server, "/delay/1000")
+      assert.strictEqual(metrics.gauge("httpkit_client_in_flight", attributes), 1)
+      assert.strictEqual(metrics.gauge("httpkit_client_pool_requests", { ...attributes, state: "running" }), 1)
+      assert.strictEqual(metrics.gauge("httpkit_client_pool_connections", { ...attributes, state: "connected" }), 1)
+      assert.strictEqual(metrics.gauge("httpkit_client_pool_connections", { ...attributes, state: "free" }), 0)
+
+      const response = yield* Fiber.join(call)
+      yield* response.text
+      assert.strictEqual(metrics.gauge("httpkit_client_in_flight", attributes), 0)
+      // undici frees the connection just after the body's end reaches its reader.
+      const free = yield* Effect.sync(() =>
+        metrics.gauge("httpkit_client_pool_connections", { ...attributes, state: "free" })
+      ).pipe(
+        Effect.repeat({ until: (value) => value === 1, schedule: Schedule.spaced("10 millis") }),
+        Effect.timeout("5 seconds")
+      )
+      assert.strictEqual(free, 1)
+      assert.strictEqual(metrics.gauge("httpkit_client_pool_requests", { ...attributes, state: "running" }), 0)
+      assert.strictEqual(metrics.gauge("httpkit_client_pool_connections", { ...attributes, state: "connected" }), 1)
+      const host = new URL(server.url).host
+      assert.strictEqual(
+        metrics.count(requests, { ...attributes, method: "GET", host, status: "200", outcome: "success" }),
+        1
+      )
+      const duration = metrics.series("httpkit_client_request_duration_seconds", { ...attributes, host })
+      const state = duration?.state as { count: number; min: number } | undefined
+      assert.strictEqual(state?.count, 1)
+      // The server held the answer for a second: the call took at least that.
+      assert.isAtLeast(state!.min, 0.99)
+    }).pipe(Effect.scoped, Effect.provideService(Metric.MetricRegistry, metrics.registry))
+  })
+
+  it.live("an interrupted call counts as interrupted and leaves nothing in flight", () => {
+    const metrics = makeRegistry()
+    return Effect.gen(function*() {
+      const server = yield* TestServer.make()
+      const client = yield* ResilientClient.make({ retry: noRetry })
+      const call = yield* Effect.forkChild(client.get(server.urlFor("/delay/5000")))
+      yield* untilRequested(server, "/delay/5000")
+      yield* Fiber.interrupt(call)
+      assert.strictEqual(metrics.gauge("httpkit_client_in_flight", { client: "default" }), 0)
+      assert.strictEqual(metrics.count(requests, { status: "none", outcome: "interrupted" }), 1)
+    }).pipe(Effect.scoped, Effect.provideService(Metric.MetricRegistry, metrics.registry))
+  })
+
+  it.live("no secret reaches an attribute: user info, path and query stay out, and refused calls count", () => {
+    const metrics = makeRegistry()
+    return Effect.gen(function*() {
+      const server = yield* TestServer.make()
+      const client = yield* ResilientClient.make({ retry: noRetry })
+      const url = new URL(server.urlFor("/health?access_token=hunter2"))
+      url.username = "alice"
+      url.password = "s3cret"
+      yield* client.get(url)
+      yield* failsWith(client.get(server.urlFor("/health"), { headers: { "x-bad": "a\r\nb" } }), "InvalidRequestError")
+      const attributes = metrics.snapshot().flatMap((entry) => Object.values(entry.attributes ?? {}))
+      for (const value of attributes) {
+        for (const secret of ["alice", "s3cret", "hunter2", "access_token", "/health"]) {
+          assert.notInclude(value, secret)
+        }
+      }
+      assert.strictEqual(metrics.count(requests, { status: "200", outcome: "success" }), 1)
+      assert.strictEqual(metrics.count(requests, { status: "none", outcome: "InvalidRequestError" }), 1)
+    }).pipe(Effect.scoped, Effect.provideService(Metric.MetricRegistry, metrics.registry))
+  })
+
+  it.live("metrics: false reports nothing; name and metrics load from the environment", () => {
+    const off = makeRegistry()
+    const named = makeRegistry()
+    return Effect.gen(function*() {
+      const server = yield* TestServer.make()
+      yield* Effect.gen(function*() {
+        const client = yield* ResilientClient.make({ metrics: false })
+        yield* client.get(server.urlFor("/health"))
+      }).pipe(Effect.scoped, Effect.provideService(Metric.MetricRegistry, off.registry))
+      assert.deepStrictEqual(off.snapshot(), [])
+
+      yield* Effect.gen(function*() {
+        const client = yield* ResilientClient.ResilientClient
+        yield* client.get(server.urlFor("/health"))
+      }).pipe(
+        Effect.provide(ResilientClient.layerConfig()),
+        Effect.provideService(
+          ConfigProvider.ConfigProvider,
+          ConfigProvider.fromEnv({ env: { HTTPKIT_NAME: "github" } })
+        ),
+        Effect.provideService(Metric.MetricRegistry, named.registry)
+      )
+      assert.strictEqual(named.count(requests, { client: "github", outcome: "success" }), 1)
+
+      const offFromEnv = makeRegistry()
+      yield* Effect.gen(function*() {
+        const client = yield* ResilientClient.ResilientClient
+        yield* client.get(server.urlFor("/health"))
+      }).pipe(
+        Effect.provide(ResilientClient.layerConfig()),
+        Effect.provideService(
+          ConfigProvider.ConfigProvider,
+          ConfigProvider.fromEnv({ env: { HTTPKIT_METRICS: "false" } })
+        ),
+        Effect.provideService(Metric.MetricRegistry, offFromEnv.registry)
+      )
+      assert.deepStrictEqual(offFromEnv.snapshot(), [])
+    }).pipe(Effect.scoped)
+  })
+})
+
+describe("client metrics under TestClock", () => {
+  const route = { path: "/items" } as const
+  const url = "http://api.test/items"
+
+  /** The breaker's life: open, a failed probe, a successful one; transitions and open circuits at each step. */
+  const breakerLife = (metrics: ReturnType<typeof makeRegistry>) =>
+    Effect.gen(function*() {
+      const transport = yield* TestTransport.TestTransport
+      const client = yield* ResilientClient.ResilientClient
+      const client_ = { client: "default" }
+      const moved = (from: string, to: string) => metrics.count(transitions, { ...client_, from, to })
+      yield* transport.enqueue(
+        route,
+        TestTransport.respond(503),
+        TestTransport.respond(503),
+        TestTransport.respond(503),
+        TestTransport.respond(200)
+      )
+      assert.strictEqual(metrics.gauge("httpkit_client_circuits_open", client_), 0)
+      yield* failsWith(client.get(url), "ServiceUnavailableError")
+      yield* failsWith(client.get(url), "ServiceUnavailableError")
+      yield* Effect.yieldNow
+      assert.strictEqual(moved("closed", "open"), 1)
+      assert.strictEqual(metrics.gauge("httpkit_client_circuits_open", client_), 1)
+      yield* failsWith(client.get(url), "CircuitOpenError")
+
+      yield* TestClock.adjust("30 seconds")
+      yield* failsWith(client.get(url), "ServiceUnavailableError")
+      yield* Effect.yieldNow
+      assert.strictEqual(moved("open", "half_open"), 1)
+      assert.strictEqual(moved("half_open", "open"), 1)
+      assert.strictEqual(metrics.gauge("httpkit_client_circuits_open", client_), 1)
+
+      yield* TestClock.adjust("30 seconds")
+      assert.strictEqual((yield* client.get(url)).status, 200)
+      yield* Effect.yieldNow
+      assert.strictEqual(moved("open", "half_open"), 2)
+      assert.strictEqual(moved("half_open", "closed"), 1)
+      assert.strictEqual(metrics.gauge("httpkit_client_circuits_open", client_), 0)
+      assert.strictEqual(metrics.count(requests, { outcome: "CircuitOpenError", status: "none" }), 1)
+      assert.strictEqual(metrics.count(requests, { outcome: "ServiceUnavailableError", status: "503" }), 3)
+    })
+
+  const clientLayer = ResilientClient.layerWith({
+    retry: noRetry,
+    circuitBreaker: { failureThreshold: 2, openDuration: "30 seconds" }
+  })
+
+  it.effect("the in-memory breaker's transitions and open circuits", () => {
+    const metrics = makeRegistry()
+    return breakerLife(metrics).pipe(
+      Effect.provide(clientLayer.pipe(Layer.provideMerge(TestTransport.layer()))),
+      Effect.provideService(Metric.MetricRegistry, metrics.registry)
+    )
+  })
+
+  it.effect("Effect's breaker over a store: the same transitions, from its transitions stream", () => {
+    const metrics = makeRegistry()
+    return breakerLife(metrics).pipe(
+      Effect.provide(
+        clientLayer.pipe(
+          Layer.provideMerge(TestTransport.layer()),
+          Layer.provide(CircuitBreaker.layerStoreMemory())
+        )
+      ),
+      Effect.provideService(Metric.MetricRegistry, metrics.registry)
+    )
+  })
+
+  it.effect("retries by reason; attempts are calls plus retries", () => {
+    const metrics = makeRegistry()
+    return Effect.gen(function*() {
+      const transport = yield* TestTransport.TestTransport
+      const client = yield* ResilientClient.ResilientClient
+      yield* transport.enqueue(
+        route,
+        TestTransport.respond(503),
+        TestTransport.fail("ECONNRESET"),
+        TestTransport.respond(200)
+      )
+      const call = yield* Effect.forkChild(client.get(url))
+      yield* TestClock.adjust("1 minute")
+      assert.strictEqual((yield* Fiber.join(call)).status, 200)
+      assert.strictEqual(metrics.count("httpkit_client_retries_total", { reason: "ServiceUnavailableError" }), 1)
+      assert.strictEqual(metrics.count("httpkit_client_retries_total", { reason: "ConnectionError" }), 1)
+      assert.strictEqual(metrics.count(requests, { status: "200", outcome: "success" }), 1)
+      assert.strictEqual((yield* transport.calls).length, 3)
+    }).pipe(
+      Effect.provide(
+        ResilientClient.layerWith({ retry: { maxAttempts: 3, jitter: false } }).pipe(
+          Layer.provideMerge(TestTransport.layer())
+        )
+      ),
+      Effect.provideService(Metric.MetricRegistry, metrics.registry)
+    )
+  })
+
+  it.effect("a full bulkhead and an overall deadline count with their own outcomes", () => {
+    const metrics = makeRegistry()
+    return Effect.gen(function*() {
+      const transport = yield* TestTransport.TestTransport
+      const client = yield* ResilientClient.ResilientClient
+      yield* transport.enqueue(route, TestTransport.hang)
+      const holder = yield* Effect.forkChild(Effect.flip(client.get(url)))
+      yield* Effect.yieldNow
+      const waiter = yield* Effect.forkChild(Effect.flip(client.get(url)))
+      yield* TestClock.adjust("2 seconds")
+      assert.strictEqual((yield* Fiber.join(waiter))._tag, "BulkheadFullError")
+      yield* TestClock.adjust("10 seconds")
+      assert.strictEqual((yield* Fiber.join(holder))._tag, "TimeoutError")
+      assert.strictEqual(metrics.count(requests, { outcome: "BulkheadFullError" }), 1)
+      assert.strictEqual(metrics.count(requests, { outcome: "TimeoutError" }), 1)
+      assert.strictEqual(metrics.gauge("httpkit_client_in_flight", { client: "default" }), 0)
+    }).pipe(
+      Effect.provide(
+        ResilientClient.layerWith({
+          retry: noRetry,
+          bulkhead: { maxConcurrency: 1, acquireTimeout: "1 second" },
+          timeout: { total: "5 seconds" }
+        }).pipe(Layer.provideMerge(TestTransport.layer()))
+      ),
+      Effect.provideService(Metric.MetricRegistry, metrics.registry)
+    )
+  })
+
+  it.effect("hosts are bounded: beyond maxHosts, calls count under other", () => {
+    const metrics = makeRegistry()
+    return Effect.gen(function*() {
+      const client = yield* ResilientClient.ResilientClient
+      for (let i = 0; i < 1_005; i++) yield* Effect.flip(client.get(`http://h${i}.test/`))
+      const hosts = new Set(
+        metrics.snapshot().filter((entry) => entry.id === requests).map((entry) => entry.attributes?.host)
+      )
+      assert.strictEqual(hosts.size, 1_001)
+      assert.isTrue(hosts.has("other"))
+      assert.strictEqual(metrics.count(requests, { host: "other" }), 5)
+    }).pipe(
+      Effect.provide(
+        ResilientClient.layerWith({ retry: noRetry, circuitBreaker: { enabled: false } }).pipe(
+          Layer.provideMerge(TestTransport.layer())
+        )
+      ),
+      Effect.provideService(Metric.MetricRegistry, metrics.registry)
+    )
+  })
+})
