@@ -95,6 +95,7 @@ export const Options = Schema.Struct({
   http2: Schema.optionalKey(Schema.Boolean),
   pool: Schema.optionalKey(Schema.Struct({
     connectionsPerOrigin: Schema.optionalKey(PositiveInt),
+    /** The longest an idle connection is kept; a server's shorter `Keep-Alive: timeout=` hint (less 2 s) wins. */
     keepAliveTimeout: Schema.optionalKey(DurationInput)
   })),
   tls: Schema.optionalKey(Schema.Struct({

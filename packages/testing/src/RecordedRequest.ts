@@ -26,7 +26,15 @@ export const RecordedRequest = Schema.Struct({
   /** Header names in lower case; repeated headers joined with `, `. */
   headers: Schema.Record(Schema.String, Schema.String),
   /** Arrival time in milliseconds since the epoch. */
-  arrivedAt: Schema.Number
+  arrivedAt: Schema.Number,
+  /**
+   * Which connection carried it: a sequence number (1, 2, 3...) this server
+   * gives each socket it accepts, on either listener, and never reuses, not
+   * even after `reset`. Requests with the same number shared one TCP
+   * connection (HTTP/1.1 keep-alive) or one HTTP/2 session; an https
+   * connection is numbered once its TLS handshake completes.
+   */
+  connection: Schema.Int
 })
 
 /**

@@ -17,9 +17,9 @@
  * N bytes, a body trickled at a byte rate) are written to Node's response
  * directly; the protocol violations come from the raw-socket listener.
  *
- * Every request is recorded; `GET /__requests` (or `TestServer.requests`)
- * lists them and `POST /__reset` (or `TestServer.reset`) clears the log and
- * every switch.
+ * Every request is recorded, with the number of the connection that carried
+ * it; `GET /__requests` (or `TestServer.requests`) lists them and
+ * `POST /__reset` (or `TestServer.reset`) clears the log and every switch.
  *
  * @since 0.1.0
  */
@@ -34,7 +34,7 @@ import * as HttpServerRequest from "effect/http/HttpServerRequest"
 import * as Layer from "effect/Layer"
 import * as Http from "node:http"
 import * as Http2 from "node:http2"
-import { headerRecord, requestUrl } from "./internal/http.ts"
+import { connectionOf, headerRecord, numberConnections, requestUrl } from "./internal/http.ts"
 import * as Raw from "./internal/raw.ts"
 import * as Auth from "./internal/routes/auth.ts"
 import * as Basic from "./internal/routes/basic.ts"
@@ -71,6 +71,17 @@ export interface Options {
    * meant for HTTP/1.1; the raw-socket listener stays plain HTTP.
    */
   readonly tls?: { readonly key: string; readonly cert: string } | undefined
+  /**
+   * How long, in milliseconds, an idle HTTP/1.1 connection stays open before
+   * the server closes it, announced in every answer as `Keep-Alive:
+   * timeout=<seconds>`. `0` announces nothing and leaves idle connections to
+   * the client, as many servers do; undici then applies its own
+   * `keepAliveTimeout`, which the hint would otherwise override. Plain HTTP
+   * only; the `tls` server keeps Node's defaults.
+   *
+   * @default 5000
+   */
+  readonly keepAliveTimeout?: number | undefined
 }
 
 /**
@@ -120,8 +131,16 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
   const server = yield* NodeHttpServer.make(
     () =>
       options.tls === undefined
-        ? Http.createServer({ keepAliveTimeout: 5_000 })
-        : Http2.createSecureServer({ key: options.tls.key, cert: options.tls.cert, allowHTTP1: true }),
+        ? numberConnections(
+          Http.createServer({ keepAliveTimeout: options.keepAliveTimeout ?? 5_000 }),
+          false,
+          () => state.nextConnection()
+        )
+        : numberConnections(
+          Http2.createSecureServer({ key: options.tls.key, cert: options.tls.cert, allowHTTP1: true }),
+          true,
+          () => state.nextConnection()
+        ),
     { port: options.port ?? 0, host }
   )
   const address = server.address
@@ -152,7 +171,8 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
         path: parsed.pathname,
         query: parsed.search.slice(1),
         headers: headerRecord(request),
-        arrivedAt: Date.now()
+        arrivedAt: Date.now(),
+        connection: connectionOf(request)
       })
     }
     return routed

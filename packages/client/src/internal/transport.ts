@@ -77,6 +77,8 @@ export const makeUndici = (options: Resolved): Effect.Effect<HttpClient.HttpClie
     const agent = yield* NodeHttpClient.makeDispatcherOptions({
       allowH2: options.http2,
       keepAliveTimeout: options.pool.keepAliveTimeout,
+      // An upper bound too: undici otherwise prefers a server's `Keep-Alive: timeout=` hint (minus 2 s) to ours.
+      keepAliveMaxTimeout: Math.max(1, options.pool.keepAliveTimeout),
       ...(options.pool.connectionsPerOrigin === undefined ? {} : { connections: options.pool.connectionsPerOrigin }),
       connect: {
         timeout: options.timeout.connect,

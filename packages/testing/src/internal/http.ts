@@ -6,6 +6,7 @@ import * as Effect from "effect/Effect"
 import * as HttpServerRequest from "effect/http/HttpServerRequest"
 import * as HttpServerResponse from "effect/http/HttpServerResponse"
 import type * as Http from "node:http"
+import type * as Net from "node:net"
 
 /** The largest delay or duration any endpoint accepts, in milliseconds. */
 export const maxDelayMillis = 120_000
@@ -109,4 +110,32 @@ export const headerRecord = (request: HttpServerRequest.HttpServerRequest): Reco
     out[name.toLowerCase()] = Array.isArray(value) ? value.join(", ") : String(value)
   }
   return out
+}
+
+/** Where a socket's connection number is kept; HTTP/2's socket proxies forward the read to the real socket. */
+const connectionNumber = Symbol("@httpkit/testing/connection")
+
+interface NumberedSocket {
+  [connectionNumber]?: number
+}
+
+/**
+ * Numbers every connection `server` accepts with `next()`: a plain socket when
+ * accepted, a TLS socket once its handshake completes (`secureConnection`), as
+ * that is the socket an https request (HTTP/1.1 or HTTP/2) reports.
+ */
+export const numberConnections = <S extends Net.Server>(server: S, secure: boolean, next: () => number): S =>
+  server.on(secure ? "secureConnection" : "connection", (socket: Net.Socket & NumberedSocket) => {
+    socket[connectionNumber] = next()
+  })
+
+/** The number of the connection that carried `request` (for HTTP/2, its session's); 0 if its socket is gone. */
+export const connectionOf = (request: HttpServerRequest.HttpServerRequest): number => {
+  try {
+    const socket: Net.Socket & NumberedSocket = NodeHttpServerRequest.toIncomingMessage(request).socket
+    return socket[connectionNumber] ?? 0
+  } catch {
+    // An HTTP/2 request's socket proxy throws once the session let go of its socket.
+    return 0
+  }
 }

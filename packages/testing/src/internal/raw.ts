@@ -105,7 +105,7 @@ class Listener {
         socket.destroy()
         return
       }
-      const connection = new Connection(this, socket)
+      const connection = new Connection(this, socket, state.nextConnection())
       this.connections.add(connection)
     })
   }
@@ -174,10 +174,13 @@ class Connection implements Exchange {
 
   readonly listener: Listener
   readonly socket: Net.Socket
+  /** The server-wide sequence number of this connection, as the request log reports it. */
+  readonly number: number
 
-  constructor(listener: Listener, socket: Net.Socket) {
+  constructor(listener: Listener, socket: Net.Socket, number: number) {
     this.listener = listener
     this.socket = socket
+    this.number = number
     socket.on("error", () => {})
     socket.on("close", () => this.dispose())
     socket.on("data", (chunk: Buffer) => this.onData(chunk))
@@ -262,7 +265,8 @@ class Connection implements Exchange {
       path: parsed.path,
       query: parsed.query,
       headers: parsed.headers,
-      arrivedAt: Date.now()
+      arrivedAt: Date.now(),
+      connection: this.number
     })
     const announced = parsed.contentLength
     const rest = all.length - bodyStart

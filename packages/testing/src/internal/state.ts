@@ -38,10 +38,18 @@ export class ServerState {
   rateWindows = new Map<string, RateWindow>()
   /** How many times each resource key (for example a file's name) was served. */
   hits = new Map<string, number>()
+  /** Connections accepted so far by either listener; never reset, so numbers stay unique per server. */
+  private connectionCount = 0
 
   record(request: RecordedRequest): void {
     if (this.requests.length >= maxRecordedRequests) this.requests.shift()
     this.requests.push(request)
+  }
+
+  /** Numbers a newly accepted connection: 1, 2, 3... across both listeners of this server. */
+  nextConnection(): number {
+    this.connectionCount += 1
+    return this.connectionCount
   }
 
   /** Counts one more hit for `key` and returns the count including this one. */
