@@ -5,6 +5,10 @@
  *
  *   node bench/client-pipeline.ts [--requests N] [--rounds R]
  *
+ * Cases: `get` + `json` against the bare client's `get` + `json` (with the
+ * client's metrics on, and off), and `getJson(Schema)` against the bare
+ * client with `schemaBodyJson` of the same Schema.
+ *
  * Socket benchmarks on a busy 2-core machine swing by tens of percent; this
  * one isolates what the pipeline adds per call, so an optimisation can be
  * judged before and after in minutes. It reports the minimum over rounds
@@ -17,7 +21,7 @@
  */
 import * as ClientConfig from "@httpkit/client/ClientConfig"
 import * as ResilientClient from "@httpkit/client/ResilientClient"
-import { Effect } from "effect"
+import { Effect, Schema } from "effect"
 import { HttpClient, HttpClientResponse } from "effect/http"
 import { parseArgs } from "node:util"
 
@@ -48,14 +52,34 @@ const cpuPerCall = async (call: Effect.Effect<unknown, unknown>): Promise<number
   return best
 }
 
-const client = await Effect.runPromise(
-  Effect.scoped(
-    Effect.flatMap(ClientConfig.resolve(), (resolved) => ResilientClient.makeWith(resolved, transport, undefined, true))
+const clientWith = (options: ClientConfig.Options) =>
+  Effect.runPromise(
+    Effect.scoped(
+      Effect.flatMap(
+        ClientConfig.resolve(options),
+        (resolved) => ResilientClient.makeWith(resolved, transport, undefined, true)
+      )
+    )
   )
-)
-const bare = await cpuPerCall(Effect.flatMap(transport.get("http://bench.test/a"), (response) => response.json))
-const resilient = await cpuPerCall(Effect.flatMap(client.get("http://bench.test/a"), (response) => response.json))
+const client = await clientWith({})
+const quiet = await clientWith({ metrics: false })
+const Payload = Schema.Struct({ id: Schema.Number, name: Schema.String })
+const url = "http://bench.test/a"
+
+const bare = await cpuPerCall(Effect.flatMap(transport.get(url), (response) => response.json))
+const resilient = await cpuPerCall(Effect.flatMap(client.get(url), (response) => response.json))
+const withoutMetrics = await cpuPerCall(Effect.flatMap(quiet.get(url), (response) => response.json))
+const bareSchema = await cpuPerCall(Effect.flatMap(transport.get(url), HttpClientResponse.schemaBodyJson(Payload)))
+const getJson = await cpuPerCall(client.getJson(url, Payload))
+
+const line = (label: string, micros: number, anchor?: number) =>
+  console.log(
+    `  ${label.padEnd(34)} ${micros.toFixed(1).padStart(6)} µs` +
+      (anchor === undefined ? "" : `  +${(micros - anchor).toFixed(1)} µs (${(micros / anchor).toFixed(2)}x)`)
+  )
 console.log(`${requests} calls x ${rounds} rounds, minimum CPU per call:`)
-console.log(`  bare Effect HttpClient  ${bare.toFixed(1)} µs`)
-console.log(`  ResilientClient get     ${resilient.toFixed(1)} µs`)
-console.log(`  pipeline overhead       ${(resilient - bare).toFixed(1)} µs (${(resilient / bare).toFixed(2)}x)`)
+line("bare Effect HttpClient + json", bare)
+line("ResilientClient get + json", resilient, bare)
+line("  the same, metrics: false", withoutMetrics, bare)
+line("bare Effect + schemaBodyJson", bareSchema)
+line("ResilientClient getJson(Schema)", getJson, bareSchema)

@@ -9,6 +9,8 @@
  * 3. After `failureThreshold` failed calls the circuit opens: the next call
  *    fails at once with `CircuitOpenError` and nothing is sent. After
  *    `openDuration` a trial call goes through and closes it again.
+ * 4. What the client counted, as Effect `Metric`s (`ClientMetrics`): calls by
+ *    outcome, retries by reason, circuit transitions.
  *
  * Run it with `node examples/client-retries-breaker.ts` (starts the
  * fault-injection server embedded), or against a server started with
@@ -17,7 +19,7 @@
  */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as ResilientClient from "@httpkit/client/ResilientClient"
-import { Console, Effect, Schema } from "effect"
+import { Console, Effect, Metric, Schema } from "effect"
 import { serverUrl } from "./server.ts"
 
 const Message = Schema.Struct({ message_id: Schema.String, deduplicated: Schema.Boolean })
@@ -41,6 +43,7 @@ const main = Effect.gen(function*() {
   yield* control.post("/__reset")
 
   const client = yield* ResilientClient.make({
+    name: "example",
     baseUrl,
     retry: { maxAttempts: 4, minDelay: "20 millis", maxDelay: "100 millis" },
     circuitBreaker: { failureThreshold: 3, openDuration: "500 millis" }
@@ -94,6 +97,26 @@ const main = Effect.gen(function*() {
   yield* Console.log(`   after 600 ms: GET /msg ${trial.message_id}, the circuit is closed again`)
   const next = yield* client.getJson("/msg", Message)
   yield* Console.log(`   and the next call goes through too: ${next.message_id}`)
+
+  yield* Console.log("\n4. The client's metrics (counters of the client named example)")
+  const counters = (yield* Metric.snapshot).filter((entry) =>
+    entry.type === "Counter" && entry.id.startsWith("httpkit_client_") && entry.attributes?.client === "example"
+  ).toSorted((a, b) => a.id.localeCompare(b.id))
+  for (const entry of counters) {
+    const { client: _, host: __, ...attributes } = entry.attributes ?? {}
+    const labels = Object.entries(attributes).map(([name, value]) => `${name}=${value}`).join(" ")
+    yield* Console.log(`   ${entry.id} ${labels}: ${(entry.state as { readonly count: number }).count}`)
+  }
+  const count = (id: string, attributes: Record<string, string>) =>
+    counters.filter((entry) =>
+      entry.id === id && Object.entries(attributes).every(([name, value]) => entry.attributes?.[name] === value)
+    ).reduce((sum, entry) => sum + Number((entry.state as { readonly count: number }).count), 0)
+  yield* check(
+    count("httpkit_client_retries_total", { reason: "ServiceUnavailableError" }) === 3 &&
+      count("httpkit_client_requests_total", { outcome: "CircuitOpenError" }) === 1 &&
+      count("httpkit_client_circuit_transitions_total", { from: "half_open", to: "closed" }) === 1,
+    "3 retries, 1 refusal and the circuit closed again, as counted"
+  )
   yield* Console.log("\ndone")
 }).pipe(Effect.scoped)
 

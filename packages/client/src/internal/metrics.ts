@@ -91,17 +91,42 @@ export const make = (client: string): Effect.Effect<Recorder, never, Scope.Scope
       return Metric.withAttributes(ClientMetrics.circuitTransitions, { client, from, to })
     })
 
+    // The last call's series: most calls repeat the one before (same method, host, status and outcome),
+    // which then costs no key building or lookup here.
+    let last: {
+      readonly method: string
+      readonly host: string | undefined
+      readonly status: number | undefined
+      readonly outcome: string
+      readonly counter: Metric.Metric<number, unknown>
+      readonly histogram: Metric.Metric<number, unknown>
+    } | undefined
+
     return {
       started: () => {
         inFlight += 1
       },
       ended: (context, method, url, status, outcome, millis) => {
         inFlight -= 1
-        const methodLabel = knownMethods.has(method) ? method : "OTHER"
-        const host = hostOf(url)
-        const statusLabel = status === undefined ? "none" : String(status)
-        requests(`${methodLabel}\n${host}\n${statusLabel}\n${outcome}`).updateUnsafe(1, context)
-        durations(`${methodLabel}\n${host}`).updateUnsafe(millis / 1_000, context)
+        const rawHost = url?.host
+        if (
+          last === undefined || last.host !== rawHost || last.method !== method || last.status !== status ||
+          last.outcome !== outcome
+        ) {
+          const methodLabel = knownMethods.has(method) ? method : "OTHER"
+          const host = hostOf(url)
+          const statusLabel = status === undefined ? "none" : String(status)
+          last = {
+            method,
+            host: rawHost,
+            status,
+            outcome,
+            counter: requests(`${methodLabel}\n${host}\n${statusLabel}\n${outcome}`),
+            histogram: durations(`${methodLabel}\n${host}`)
+          }
+        }
+        last.counter.updateUnsafe(1, context)
+        last.histogram.updateUnsafe(millis / 1_000, context)
       },
       retried: (context, url, reason) => {
         retries(`${hostOf(url)}\n${reason}`).updateUnsafe(1, context)
