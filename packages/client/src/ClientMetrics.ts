@@ -32,6 +32,29 @@ export const requests: Metric.Counter<number> = Metric.counter("httpkit_client_r
 })
 
 /**
+ * The bucket boundaries of `requestDuration`, in seconds.
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const durationBoundaries: ReadonlyArray<number> = [
+  0.005,
+  0.01,
+  0.025,
+  0.05,
+  0.1,
+  0.25,
+  0.5,
+  1,
+  2.5,
+  5,
+  10,
+  30,
+  60,
+  120
+]
+
+/**
  * How long calls took, in seconds, from the call to its end (bulkhead,
  * limiter and retry waits included; for `stream`, to the response head):
  * attributes `client`, `method`, `host`.
@@ -41,7 +64,7 @@ export const requests: Metric.Counter<number> = Metric.counter("httpkit_client_r
  */
 export const requestDuration: Metric.Histogram<number> = Metric.histogram("httpkit_client_request_duration_seconds", {
   description: "Duration of ResilientClient calls in seconds, retries and waits included",
-  boundaries: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120]
+  boundaries: durationBoundaries
 })
 
 /**

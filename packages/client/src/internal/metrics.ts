@@ -2,7 +2,8 @@
  * Records one client's metrics (`ClientMetrics`): per call, a counter and a
  * histogram updated once it ends; per retry, a counter; per circuit
  * transition, a counter. Each attribute set's metric is made once and kept,
- * so a call costs two registry lookups. Gauges (calls in flight, open
+ * so a call costs two registry lookups (none of Effect's `withAttributes`,
+ * which copies the fiber's context on every update). Gauges (calls in flight, open
  * circuits, the pool) are registered once and read only when the registry is.
  */
 import type * as Context from "effect/Context"
@@ -57,6 +58,14 @@ const cached = <M>(make: (key: string) => M) => {
 }
 
 /**
+ * `counter`'s series with `attributes`, made as a counter of its own (same
+ * name, same description) rather than with `Metric.withAttributes`, which
+ * copies the fiber's context on every update.
+ */
+const counterOf = (counter: Metric.Counter<number>, attributes: Readonly<Record<string, string>>) =>
+  Metric.counter(counter.id, { description: counter.description, incremental: true, attributes })
+
+/**
  * A recorder for the client named `client`, with its in-flight gauge
  * registered in the current registry until the scope closes.
  */
@@ -76,19 +85,23 @@ export const make = (client: string): Effect.Effect<Recorder, never, Scope.Scope
     }
     const requests = cached((key) => {
       const [method, host, status, outcome] = key.split("\n") as [string, string, string, string]
-      return Metric.withAttributes(ClientMetrics.requests, { client, method, host, status, outcome })
+      return counterOf(ClientMetrics.requests, { client, method, host, status, outcome })
     })
     const durations = cached((key) => {
       const [method, host] = key.split("\n") as [string, string]
-      return Metric.withAttributes(ClientMetrics.requestDuration, { client, method, host })
+      return Metric.histogram(ClientMetrics.requestDuration.id, {
+        description: ClientMetrics.requestDuration.description,
+        boundaries: ClientMetrics.durationBoundaries,
+        attributes: { client, method, host }
+      })
     })
     const retries = cached((key) => {
       const [host, reason] = key.split("\n") as [string, string]
-      return Metric.withAttributes(ClientMetrics.retries, { client, host, reason })
+      return counterOf(ClientMetrics.retries, { client, host, reason })
     })
     const transitions = cached((key) => {
       const [from, to] = key.split("\n") as [string, string]
-      return Metric.withAttributes(ClientMetrics.circuitTransitions, { client, from, to })
+      return counterOf(ClientMetrics.circuitTransitions, { client, from, to })
     })
 
     // The last call's series: most calls repeat the one before (same method, host, status and outcome),
