@@ -101,6 +101,28 @@ export class CallContext implements ErrorContext {
   }
 }
 
+/** An `ErrorContext` whose URL holds nothing to redact, as a plain object. */
+class PlainContext implements ErrorContext {
+  readonly method: string
+  readonly url: string
+  readonly requestId: string
+  constructor(method: string, url: string, requestId: string) {
+    this.method = method
+    this.url = url
+    this.requestId = requestId
+  }
+}
+
+/**
+ * The `ErrorContext` of one call to `target` (its fragment already removed).
+ * A URL without user info or query is its own redaction, so it is kept as is
+ * (the common case, and the cheap one); any other is redacted on first use.
+ */
+export const callContext = (method: string, target: URL, requestId: string): ErrorContext =>
+  target.search === "" && target.username === "" && target.password === ""
+    ? new PlainContext(method, target.href, requestId)
+    : new CallContext(method, target, requestId)
+
 /**
  * A transport failure as a `ConnectionError`, or a `TimeoutError` for
  * undici's connect, headers and body (idle) timeouts.

@@ -28,7 +28,8 @@ export interface Refusal {
   readonly retryAfterMillis: number
 }
 
-interface Circuit {
+/** One key's circuit. */
+export interface Circuit {
   failures: number
   /** When the circuit opened; undefined while closed. */
   openedAt: number | undefined
@@ -46,6 +47,13 @@ export type OnTransition = (context: Context.Context<never>, from: State, to: St
 /** Most circuits kept; closed circuits with no failures are dropped first. */
 const maxKeys = 10_000
 
+/** A call let through: its circuit, and whether it is the half-open probe. */
+export interface Admission {
+  readonly _tag: "Admitted"
+  readonly circuit: Circuit
+  readonly probe: boolean
+}
+
 export interface MemoryBreaker {
   readonly execute: <A, E, R>(
     key: string,
@@ -53,6 +61,19 @@ export interface MemoryBreaker {
     classify: (exit: Exit.Exit<A, E>) => Outcome,
     refused: (refusal: Refusal) => E
   ) => Effect.Effect<A, E, R>
+  /**
+   * `execute` in two synchronous halves, for a caller that already holds an
+   * exit handler: whether a call to `key` may run now...
+   */
+  readonly admit: (key: string, now: number, context: Context.Context<never>) => Admission | Refusal
+  /** ...and, once it ended, what its exit does to the circuit. */
+  readonly settle: <A, E>(
+    admission: Admission,
+    exit: Exit.Exit<A, E>,
+    classify: (exit: Exit.Exit<A, E>) => Outcome,
+    now: number,
+    context: Context.Context<never>
+  ) => void
   /** Circuits open or half-open now. */
   readonly openCircuits: () => number
 }
@@ -64,14 +85,19 @@ export const make = (
   onTransition: OnTransition = () => {}
 ): MemoryBreaker => {
   const circuits = new Map<string, Circuit>()
+  // Most calls go to the origin of the call before.
+  let lastKey: string | undefined
+  let lastCircuit: Circuit | undefined
 
   const circuitFor = (key: string): Circuit => {
+    if (key === lastKey) return lastCircuit!
     let circuit = circuits.get(key)
     if (circuit === undefined) {
       if (circuits.size >= maxKeys) {
         for (const [name, candidate] of circuits) {
           if (candidate.openedAt === undefined && candidate.failures === 0) {
             circuits.delete(name)
+            if (name === lastKey) lastKey = undefined
             break
           }
         }
@@ -79,64 +105,74 @@ export const make = (
       circuit = { failures: 0, openedAt: undefined, probing: false, halfOpen: false }
       circuits.set(key, circuit)
     }
+    lastKey = key
+    lastCircuit = circuit
     return circuit
+  }
+
+  const admit = (key: string, now: number, context: Context.Context<never>): Admission | Refusal => {
+    const circuit = circuitFor(key)
+    if (circuit.openedAt === undefined) return { _tag: "Admitted", circuit, probe: false }
+    const left = circuit.openedAt + openDurationMillis - now
+    if (left > 0) return { _tag: "Refused", state: "Open", retryAfterMillis: left }
+    if (circuit.probing) {
+      return { _tag: "Refused", state: "HalfOpen", retryAfterMillis: Math.min(openDurationMillis, halfOpenRetryMillis) }
+    }
+    circuit.probing = true
+    if (!circuit.halfOpen) {
+      circuit.halfOpen = true
+      onTransition(context, "open", "half_open")
+    }
+    return { _tag: "Admitted", circuit, probe: true }
+  }
+
+  const settle = <A, E>(
+    admission: Admission,
+    exit: Exit.Exit<A, E>,
+    classify: (exit: Exit.Exit<A, E>) => Outcome,
+    now: number,
+    context: Context.Context<never>
+  ): void => {
+    const { circuit } = admission
+    const outcome: Outcome = exit._tag === "Failure" && isInterruptOnly(exit) ? "Ignored" : classify(exit)
+    if (admission.probe) {
+      circuit.probing = false
+      if (outcome === "Ignored") return
+      circuit.halfOpen = false
+      if (outcome === "Success") {
+        circuit.failures = 0
+        circuit.openedAt = undefined
+        onTransition(context, "half_open", "closed")
+      } else {
+        circuit.openedAt = now
+        onTransition(context, "half_open", "open")
+      }
+      return
+    }
+    // A call admitted before the circuit opened: its outcome changes nothing.
+    if (circuit.openedAt !== undefined) return
+    if (outcome === "Success") {
+      circuit.failures = 0
+    } else if (outcome === "Failure") {
+      circuit.failures += 1
+      if (circuit.failures >= threshold) {
+        circuit.openedAt = now
+        onTransition(context, "closed", "open")
+      }
+    }
   }
 
   return {
     execute: (key, effect, classify, refused) =>
       Effect.withFiber((fiber) => {
-        const now = fiber.getRef(Clock.Clock).currentTimeMillisUnsafe()
-        const circuit = circuitFor(key)
-        let probe = false
-        if (circuit.openedAt !== undefined) {
-          const left = circuit.openedAt + openDurationMillis - now
-          if (left > 0) return Effect.fail(refused({ _tag: "Refused", state: "Open", retryAfterMillis: left }))
-          if (circuit.probing) {
-            return Effect.fail(
-              refused({
-                _tag: "Refused",
-                state: "HalfOpen",
-                retryAfterMillis: Math.min(openDurationMillis, halfOpenRetryMillis)
-              })
-            )
-          }
-          circuit.probing = true
-          probe = true
-          if (!circuit.halfOpen) {
-            circuit.halfOpen = true
-            onTransition(fiber.context, "open", "half_open")
-          }
-        }
+        const clock = fiber.getRef(Clock.Clock)
+        const admission = admit(key, clock.currentTimeMillisUnsafe(), fiber.context)
+        if (admission._tag === "Refused") return Effect.fail(refused(admission))
         return Effect.onExit(effect, (exit) =>
-          Effect.sync(() => {
-            const outcome: Outcome = exit._tag === "Failure" && isInterruptOnly(exit) ? "Ignored" : classify(exit)
-            if (probe) {
-              circuit.probing = false
-              if (outcome === "Ignored") return
-              circuit.halfOpen = false
-              if (outcome === "Success") {
-                circuit.failures = 0
-                circuit.openedAt = undefined
-                onTransition(fiber.context, "half_open", "closed")
-              } else {
-                circuit.openedAt = fiber.getRef(Clock.Clock).currentTimeMillisUnsafe()
-                onTransition(fiber.context, "half_open", "open")
-              }
-              return
-            }
-            // A call admitted before the circuit opened: its outcome changes nothing.
-            if (circuit.openedAt !== undefined) return
-            if (outcome === "Success") {
-              circuit.failures = 0
-            } else if (outcome === "Failure") {
-              circuit.failures += 1
-              if (circuit.failures >= threshold) {
-                circuit.openedAt = fiber.getRef(Clock.Clock).currentTimeMillisUnsafe()
-                onTransition(fiber.context, "closed", "open")
-              }
-            }
-          }))
+          Effect.sync(() => settle(admission, exit, classify, clock.currentTimeMillisUnsafe(), fiber.context)))
       }),
+    admit,
+    settle,
     openCircuits: () => {
       let open = 0
       for (const circuit of circuits.values()) if (circuit.openedAt !== undefined) open += 1

@@ -47,7 +47,7 @@ import {
 import * as Redact from "../Redact.ts"
 import * as RetryAfter from "../RetryAfter.ts"
 import type { Bulkhead } from "./bulkhead.ts"
-import { CallContext, type ErrorContext, fromTransport } from "./failure.ts"
+import { callContext, type ErrorContext, fromTransport } from "./failure.ts"
 import * as MemoryBreaker from "./memoryBreaker.ts"
 import type { Recorder } from "./metrics.ts"
 import * as Redirect from "./redirect.ts"
@@ -331,11 +331,38 @@ export const make = (env: PipelineEnv) => {
   }
   // Spans of the transport redact every header and query parameter we treat as secret (RELIABILITY 8).
   const staticRedactedNames: ReadonlyArray<string> = [...secretNames]
-  const redactedHeaderNames = (): ReadonlyArray<string> =>
-    env.auth === undefined || env.auth.secretHeaderNames.size === 0
-      ? staticRedactedNames
-      : [...staticRedactedNames, ...env.auth.secretHeaderNames]
   const redactedParams: ReadonlyArray<RegExp> = [Redact.secretParamPattern]
+  // Auth's names only ever grow (`Auth.set` adds): the list is rebuilt when their number changes.
+  let authNamesSeen = 0
+  let withAuthNames = staticRedactedNames
+  const redactedHeaderNames = (): ReadonlyArray<string> => {
+    const authNames = env.auth?.secretHeaderNames
+    if (authNames === undefined || authNames.size === 0) return staticRedactedNames
+    if (authNames.size !== authNamesSeen) {
+      authNamesSeen = authNames.size
+      withAuthNames = [...staticRedactedNames, ...authNames]
+    }
+    return withAuthNames
+  }
+  /**
+   * The caller's context with span redaction set, kept for the last context and names seen (each
+   * `Context.add` copies the context): calls from one fiber, or from fibers forked from one, share it.
+   */
+  let redactionBase: Context.Context<never> | undefined
+  let redactionNames: ReadonlyArray<string> | undefined
+  let redactionContext: Context.Context<never> | undefined
+  const withRedaction = (outer: Context.Context<never>, names: ReadonlyArray<string>): Context.Context<never> => {
+    if (outer !== redactionBase || names !== redactionNames) {
+      redactionContext = Context.add(
+        Context.add(outer, Headers.CurrentRedactedNames, names),
+        UrlParams.CurrentRedactedNames,
+        redactedParams
+      )
+      redactionBase = outer
+      redactionNames = names
+    }
+    return redactionContext!
+  }
   // A browser profile must not be given away by trace propagation headers no browser sends.
   const send = env.profiles === undefined
     ? env.transport.execute
@@ -402,8 +429,8 @@ export const make = (env: PipelineEnv) => {
         )
       }
       const url = built
-      // The redacted URL is only needed for errors and log lines: made on first use.
-      const context: ErrorContext = new CallContext(upper, url, requestId)
+      // The URL as errors and log lines show it: the URL itself when it holds no secret, else redacted on first use.
+      const context = callContext(upper, url, requestId)
 
       // Headers: defaults, then the caller's (which win); refused if unsafe.
       let headers: Record<string, string>
@@ -893,7 +920,13 @@ export const make = (env: PipelineEnv) => {
 
       // The first attempt runs directly; the retry machinery is entered only when it fails.
       let program: Effect.Effect<A, ClientError | E, R> = attemptFrom(1, firstAttemptAtOnce)
-      if (env.breaker?._tag === "Memory") {
+      // Without a bulkhead, nothing runs between the start of the call and its breaker: the in-memory
+      // breaker is then asked and told inside the call's own exit handler below, without a frame of its own.
+      const inlineBreaker = env.breaker?._tag === "Memory" && env.bulkhead === undefined
+        ? env.breaker.breaker
+        : undefined
+      let admission: MemoryBreaker.Admission | undefined
+      if (env.breaker?._tag === "Memory" && inlineBreaker === undefined) {
         program = env.breaker.breaker.execute(
           key,
           program,
@@ -954,11 +987,16 @@ export const make = (env: PipelineEnv) => {
             metrics.started()
             counted = true
           }
-          const named = Context.add(
-            Context.add(outer, Headers.CurrentRedactedNames, redactedNames),
-            UrlParams.CurrentRedactedNames,
-            redactedParams
-          )
+          if (inlineBreaker !== undefined) {
+            const admitted = inlineBreaker.admit(key, startedAt, outer)
+            if (admitted._tag === "Refused") {
+              return Effect.fail(
+                new CircuitOpenError({ ...context, retryable: true, key, retryAfterMillis: admitted.retryAfterMillis })
+              )
+            }
+            admission = admitted
+          }
+          const named = withRedaction(outer, redactedNames)
           self.setContext(
             undiciOptions === undefined
               ? named
@@ -973,6 +1011,9 @@ export const make = (env: PipelineEnv) => {
         (exit) => {
           if (outer !== undefined) running!.setContext(outer)
           attemptDeadline?.cancel()
+          if (admission !== undefined) {
+            inlineBreaker!.settle(admission, exit, outcomeOf, clock.currentTimeMillisUnsafe(), outer!)
+          }
           if (recordEnd !== undefined && env.bulkhead === undefined) recordEnd(exit)
           return Effect.void
         }
