@@ -282,41 +282,46 @@ describe("circuit breaker over sockets", () => {
 describe("circuit breaker under TestClock", () => {
   const route = { path: "/items" } as const
 
-  it.effect("opens, rejects for openDuration, then a probe closes it", () =>
-    Effect.gen(function*() {
-      const transport = yield* TestTransport.TestTransport
-      const client = yield* ResilientClient.ResilientClient
-      yield* transport.enqueue(
-        route,
-        TestTransport.respond(503),
-        TestTransport.respond(503),
-        TestTransport.fail("ECONNRESET"),
-        TestTransport.respond(200, { body: "ok" })
-      )
-      yield* failsWith(client.get("http://api.test/items"), "ServiceUnavailableError")
-      yield* failsWith(client.get("http://api.test/items"), "ServiceUnavailableError")
-      yield* failsWith(client.get("http://api.test/items"), "ConnectionError")
-      const open = (yield* failsWith(client.get("http://api.test/items"), "CircuitOpenError")) as CircuitOpenError
-      assert.strictEqual(open.retryAfterMillis, 30_000)
-      assert.strictEqual((yield* transport.calls).length, 3)
+  // Without a bulkhead the in-memory breaker is consulted in the call's own exit handler; with one, it wraps
+  // the retry loop inside the bulkhead: both paths keep the same rules.
+  for (const [name, bulkhead] of [["", undefined], [" (behind a bulkhead)", { maxConcurrency: 4 }]] as const) {
+    it.effect(`opens, rejects for openDuration, then a probe closes it${name}`, () =>
+      Effect.gen(function*() {
+        const transport = yield* TestTransport.TestTransport
+        const client = yield* ResilientClient.ResilientClient
+        yield* transport.enqueue(
+          route,
+          TestTransport.respond(503),
+          TestTransport.respond(503),
+          TestTransport.fail("ECONNRESET"),
+          TestTransport.respond(200, { body: "ok" })
+        )
+        yield* failsWith(client.get("http://api.test/items"), "ServiceUnavailableError")
+        yield* failsWith(client.get("http://api.test/items"), "ServiceUnavailableError")
+        yield* failsWith(client.get("http://api.test/items"), "ConnectionError")
+        const open = (yield* failsWith(client.get("http://api.test/items"), "CircuitOpenError")) as CircuitOpenError
+        assert.strictEqual(open.retryAfterMillis, 30_000)
+        assert.strictEqual((yield* transport.calls).length, 3)
 
-      yield* TestClock.adjust("20 seconds")
-      const later = (yield* failsWith(client.get("http://api.test/items"), "CircuitOpenError")) as CircuitOpenError
-      assert.strictEqual(later.retryAfterMillis, 10_000)
-      assert.strictEqual((yield* transport.calls).length, 3)
+        yield* TestClock.adjust("20 seconds")
+        const later = (yield* failsWith(client.get("http://api.test/items"), "CircuitOpenError")) as CircuitOpenError
+        assert.strictEqual(later.retryAfterMillis, 10_000)
+        assert.strictEqual((yield* transport.calls).length, 3)
 
-      yield* TestClock.adjust("10 seconds")
-      assert.strictEqual(yield* (yield* client.get("http://api.test/items")).text, "ok")
-      assert.strictEqual((yield* transport.calls).length, 4)
-      // Closed: unscripted 404s reach the transport and count as answers, not failures.
-      for (let i = 0; i < 4; i++) yield* failsWith(client.get("http://api.test/items"), "NotFoundError")
-      assert.strictEqual((yield* transport.calls).length, 8)
-    }).pipe(
-      Effect.provide(
-        ResilientClient.layerWith({
-          retry: noRetry,
-          circuitBreaker: { failureThreshold: 3, openDuration: "30 seconds" }
-        }).pipe(Layer.provideMerge(TestTransport.layer()))
-      )
-    ))
+        yield* TestClock.adjust("10 seconds")
+        assert.strictEqual(yield* (yield* client.get("http://api.test/items")).text, "ok")
+        assert.strictEqual((yield* transport.calls).length, 4)
+        // Closed: unscripted 404s reach the transport and count as answers, not failures.
+        for (let i = 0; i < 4; i++) yield* failsWith(client.get("http://api.test/items"), "NotFoundError")
+        assert.strictEqual((yield* transport.calls).length, 8)
+      }).pipe(
+        Effect.provide(
+          ResilientClient.layerWith({
+            retry: noRetry,
+            circuitBreaker: { failureThreshold: 3, openDuration: "30 seconds" },
+            ...(bulkhead === undefined ? {} : { bulkhead })
+          }).pipe(Layer.provideMerge(TestTransport.layer()))
+        )
+      ))
+  }
 })
