@@ -143,6 +143,15 @@ describe("client metrics over sockets", () => {
   })
 })
 
+describe("client metrics configuration", () => {
+  it.effect("a name unfit for an attribute fails the layer with a ClientConfigError naming the field", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(ResilientClient.make({ name: "my client\n" }))
+      assert.strictEqual(error._tag, "ClientConfigError")
+      assert.include(error.message, "name")
+    }).pipe(Effect.scoped))
+})
+
 describe("client metrics under TestClock", () => {
   const route = { path: "/items" } as const
   const url = "http://api.test/items"
