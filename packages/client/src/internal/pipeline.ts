@@ -817,7 +817,7 @@ export const make = (env: PipelineEnv) => {
         if (undiciOptions !== undefined) {
           // An attempt that ended keeps no timer: a body read after the call is bounded by the idle deadline only.
           attemptDeadline?.cancel()
-          const native = new AttemptDeadline(Date.now() + budget)
+          const native = new AttemptDeadline(budget)
           attemptDeadline = native
           undiciOptions.httpkitAttempt = native
           return loggedAttempt(number, deadlines, native)
