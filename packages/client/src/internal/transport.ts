@@ -6,8 +6,8 @@
  * **Details**
  *
  * Effect's undici layer sets undici's `headersTimeout` to an hour and
- * `bodyTimeout` to 0 on every request (EFFECT-4.1-NOTES trap 4). Our
- * dispatcher, an undici `Agent` subclass, puts the client's deadlines back, so undici
+ * `bodyTimeout` to 0 on every request (EFFECT-4.1-NOTES trap 4). An
+ * interceptor on our dispatcher puts the client's deadlines back, so undici
  * enforces time-to-headers and the idle gap between body chunks itself, with
  * no timer fiber per request. A call's own values travel in the
  * `httpkitHeadersTimeout` and `httpkitBodyTimeout` request options, set
@@ -18,7 +18,7 @@ import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as Effect from "effect/Effect"
 import type * as HttpClient from "effect/http/HttpClient"
 import type * as Scope from "effect/Scope"
-import * as Undici from "undici"
+import type * as Undici from "undici"
 import type { Resolved } from "../ClientConfig.ts"
 import * as ClientMetrics from "../ClientMetrics.ts"
 import * as Metrics from "./metrics.ts"
@@ -79,55 +79,32 @@ export class AttemptDeadline {
 
 export const makeUndici = (options: Resolved): Effect.Effect<HttpClient.HttpClient, never, Scope.Scope> =>
   Effect.gen(function*() {
-    const agent = yield* Effect.acquireRelease(
-      Effect.sync(() =>
-        new DeadlineAgent(options.timeout.headers, options.timeout.idle, {
-          allowH2: options.http2,
-          keepAliveTimeout: options.pool.keepAliveTimeout,
-          // An upper bound too: undici otherwise prefers a server's `Keep-Alive: timeout=` hint (minus 2 s) to ours.
-          keepAliveMaxTimeout: Math.max(1, options.pool.keepAliveTimeout),
-          ...(options.pool.connectionsPerOrigin === undefined
-            ? {}
-            : { connections: options.pool.connectionsPerOrigin }),
-          connect: {
-            timeout: options.timeout.connect,
-            rejectUnauthorized: !options.tls.dangerouslyDisableVerification,
-            ...(options.tls.ca === undefined ? {} : { ca: options.tls.ca })
-          }
-        })
-      ),
-      (agent) => Effect.promise(() => agent.destroy())
-    )
+    const agent = yield* NodeHttpClient.makeDispatcherOptions({
+      allowH2: options.http2,
+      keepAliveTimeout: options.pool.keepAliveTimeout,
+      // An upper bound too: undici otherwise prefers a server's `Keep-Alive: timeout=` hint (minus 2 s) to ours.
+      keepAliveMaxTimeout: Math.max(1, options.pool.keepAliveTimeout),
+      ...(options.pool.connectionsPerOrigin === undefined ? {} : { connections: options.pool.connectionsPerOrigin }),
+      connect: {
+        timeout: options.timeout.connect,
+        rejectUnauthorized: !options.tls.dangerouslyDisableVerification,
+        ...(options.tls.ca === undefined ? {} : { ca: options.tls.ca })
+      }
+    })
+    const withDeadlines: Undici.Dispatcher.DispatcherComposeInterceptor = (dispatch) => (request, handler) => {
+      // The options are the object Effect's client made for this one request: set in place, not copied.
+      const own = request as Mutable<Undici.Dispatcher.DispatchOptions> & DeadlineOptions
+      own.headersTimeout = own.httpkitHeadersTimeout ?? options.timeout.headers
+      own.bodyTimeout = own.httpkitBodyTimeout ?? options.timeout.idle
+      return dispatch(
+        own,
+        own.httpkitAttempt === undefined ? handler : new DeadlineHandler(handler, own.httpkitAttempt)
+      )
+    }
+    const dispatcher = agent.compose(withDeadlines)
     if (options.metrics) yield* registerPoolGauges(agent, options.name)
-    return yield* Effect.provideService(NodeHttpClient.makeUndici, NodeHttpClient.Dispatcher, agent)
+    return yield* Effect.provideService(NodeHttpClient.makeUndici, NodeHttpClient.Dispatcher, dispatcher)
   })
-
-/**
- * An undici `Agent` that puts the client's deadlines back on every request
- * (or the call's own, from its `DeadlineOptions`) and arms the attempt's
- * deadline. A subclass rather than `agent.compose(interceptor)`, which
- * returns a `Proxy` over the agent: one object, its own `stats`, and no trap
- * on each property read (that trap's cost was within the benchmark's noise).
- */
-class DeadlineAgent extends Undici.Agent {
-  readonly #headersTimeout: number
-  readonly #bodyTimeout: number
-  constructor(headersTimeout: number, bodyTimeout: number, options: Undici.Agent.Options) {
-    super(options)
-    this.#headersTimeout = headersTimeout
-    this.#bodyTimeout = bodyTimeout
-  }
-  override dispatch(request: Undici.Dispatcher.DispatchOptions, handler: Undici.Dispatcher.DispatchHandler): boolean {
-    // The options are the object Effect's client made for this one request: set in place, not copied.
-    const own = request as Mutable<Undici.Dispatcher.DispatchOptions> & DeadlineOptions
-    own.headersTimeout = own.httpkitHeadersTimeout ?? this.#headersTimeout
-    own.bodyTimeout = own.httpkitBodyTimeout ?? this.#bodyTimeout
-    return super.dispatch(
-      own,
-      own.httpkitAttempt === undefined ? handler : new DeadlineHandler(handler, own.httpkitAttempt)
-    )
-  }
-}
 
 /** What undici reports per origin: a pool's figures, or a single client's (`connectionsPerOrigin: 1`). */
 interface OriginStats {
