@@ -91,20 +91,26 @@ export const makeUndici = (options: Resolved): Effect.Effect<HttpClient.HttpClie
         ...(options.tls.ca === undefined ? {} : { ca: options.tls.ca })
       }
     })
-    const withDeadlines: Undici.Dispatcher.DispatcherComposeInterceptor = (dispatch) => (request, handler) => {
-      // The options are the object Effect's client made for this one request: set in place, not copied.
-      const own = request as Mutable<Undici.Dispatcher.DispatchOptions> & DeadlineOptions
-      own.headersTimeout = own.httpkitHeadersTimeout ?? options.timeout.headers
-      own.bodyTimeout = own.httpkitBodyTimeout ?? options.timeout.idle
-      return dispatch(
-        own,
-        own.httpkitAttempt === undefined ? handler : new DeadlineHandler(handler, own.httpkitAttempt)
-      )
-    }
-    const dispatcher = agent.compose(withDeadlines)
+    const dispatcher = agent.compose(deadlineInterceptor(options.timeout))
     if (options.metrics) yield* registerPoolGauges(agent, options.name)
     return yield* Effect.provideService(NodeHttpClient.makeUndici, NodeHttpClient.Dispatcher, dispatcher)
   })
+
+/**
+ * The interceptor that enforces a request's deadlines: undici's `headersTimeout` and `bodyTimeout` from the
+ * request's `httpkit*` options or `defaults`, and the attempt's deadline when the request carries one.
+ */
+export const deadlineInterceptor = (
+  defaults: { readonly headers: number; readonly idle: number }
+): Undici.Dispatcher.DispatcherComposeInterceptor =>
+(dispatch) =>
+(request, handler) => {
+  // The options are the object Effect's client made for this one request: set in place, not copied.
+  const own = request as Mutable<Undici.Dispatcher.DispatchOptions> & DeadlineOptions
+  own.headersTimeout = own.httpkitHeadersTimeout ?? defaults.headers
+  own.bodyTimeout = own.httpkitBodyTimeout ?? defaults.idle
+  return dispatch(own, own.httpkitAttempt === undefined ? handler : new DeadlineHandler(handler, own.httpkitAttempt))
+}
 
 /** What undici reports per origin: a pool's figures, or a single client's (`connectionsPerOrigin: 1`). */
 interface OriginStats {

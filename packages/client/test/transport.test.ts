@@ -1,0 +1,105 @@
+/**
+ * The transport's deadline interceptor on a real undici `Agent` against the
+ * fault-injection server: the attempt deadline aborts a request dispatched
+ * with undici's `request` (what Effect's client uses) before the response and
+ * in the middle of its body, and one dispatched with a handler of its own; a
+ * cancelled deadline aborts nothing.
+ */
+import { assert, describe, it, layer } from "@effect/vitest"
+import { TestServer } from "@httpkit/testing"
+import { Effect } from "effect"
+import * as Undici from "undici"
+import * as Transport from "../src/internal/transport.ts"
+
+/** An agent with the interceptor (idle and headers deadlines far away), destroyed when the test ends. */
+const withAgent = <A>(use: (dispatcher: Undici.Dispatcher) => Promise<A>) =>
+  Effect.acquireUseRelease(
+    Effect.sync(() => new Undici.Agent()),
+    (agent) =>
+      Effect.promise(() => use(agent.compose(Transport.deadlineInterceptor({ headers: 30_000, idle: 30_000 })))),
+    (agent) => Effect.promise(() => agent.destroy())
+  )
+
+/** `dispatcher.request` with an attempt deadline of `budgetMillis`: what the request settles to, and when. */
+const requestWithin = (dispatcher: Undici.Dispatcher, url: string, budgetMillis: number) => {
+  const started = Date.now()
+  const attempt = new Transport.AttemptDeadline(budgetMillis)
+  const { origin, pathname, search } = new URL(url)
+  const options = { origin, path: pathname + search, method: "GET", httpkitAttempt: attempt } as
+    & Undici.Dispatcher.RequestOptions
+    & Transport.DeadlineOptions
+  return { started, attempt, response: dispatcher.request(options) }
+}
+
+const isDeadlineAbort = (error: unknown): boolean => error instanceof DOMException && error.name === "TimeoutError"
+
+layer(TestServer.layer(), { excludeTestServices: true })("the transport's attempt deadline", (it) => {
+  it.effect("aborts a request before the response: it rejects with a TimeoutError", () =>
+    Effect.gen(function*() {
+      const server = yield* TestServer.TestServer
+      const outcome = yield* withAgent(async (dispatcher) => {
+        const { started, response } = requestWithin(dispatcher, server.urlFor("/delay/5000"), 200)
+        const error = await response.then(() => undefined, (error: unknown) => error)
+        return { error, elapsed: Date.now() - started }
+      })
+      assert.isTrue(isDeadlineAbort(outcome.error), `got ${String(outcome.error)}`)
+      assert.isAtLeast(outcome.elapsed, 150)
+      assert.isBelow(outcome.elapsed, 4_000)
+    }))
+
+  it.effect("aborts a request in its body: the body fails, it never ends quietly", () =>
+    Effect.gen(function*() {
+      const server = yield* TestServer.TestServer
+      const outcome = yield* withAgent(async (dispatcher) => {
+        const { response } = requestWithin(dispatcher, `${server.rawUrl}/headers-then-hang?length=1000&sent=10`, 300)
+        const { statusCode, body } = await response
+        const error = await body.text().then(() => undefined, (error: unknown) => error)
+        return { statusCode, error }
+      })
+      assert.strictEqual(outcome.statusCode, 200)
+      assert.isTrue(isDeadlineAbort(outcome.error), `got ${String(outcome.error)}`)
+    }))
+
+  it.effect("a cancelled deadline aborts nothing", () =>
+    Effect.gen(function*() {
+      const server = yield* TestServer.TestServer
+      const text = yield* withAgent(async (dispatcher) => {
+        const { attempt, response } = requestWithin(dispatcher, server.urlFor("/delay/400"), 200)
+        attempt.cancel()
+        return (await response).body.text()
+      })
+      assert.isAbove(text.length, 0)
+    }))
+
+  it.effect("aborts a request dispatched with a handler of its own", () =>
+    Effect.gen(function*() {
+      const server = yield* TestServer.TestServer
+      const outcome = yield* withAgent((dispatcher) =>
+        new Promise<{ readonly error: unknown; readonly elapsed: number }>((resolve) => {
+          const started = Date.now()
+          const { origin, pathname } = new URL(server.urlFor("/delay/5000"))
+          const options = {
+            origin,
+            path: pathname,
+            method: "GET",
+            httpkitAttempt: new Transport.AttemptDeadline(200)
+          } as Undici.Dispatcher.DispatchOptions & Transport.DeadlineOptions
+          const handler: Undici.Dispatcher.DispatchHandler = {
+            onResponseEnd: () => resolve({ error: undefined, elapsed: Date.now() - started }),
+            onResponseError: (_controller, error) => resolve({ error, elapsed: Date.now() - started })
+          }
+          dispatcher.dispatch(options, handler)
+        })
+      )
+      assert.isTrue(isDeadlineAbort(outcome.error), `got ${String(outcome.error)}`)
+      assert.isBelow(outcome.elapsed, 4_000)
+    }))
+})
+
+describe("AttemptDeadline", () => {
+  it("arms nothing once cancelled", () => {
+    const attempt = new Transport.AttemptDeadline(10)
+    attempt.cancel()
+    assert.isUndefined(attempt.arm({ abort: () => assert.fail("aborted") }))
+  })
+})
