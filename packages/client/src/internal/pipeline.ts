@@ -979,49 +979,52 @@ export const make = (env: PipelineEnv) => {
         )
       }
       let counted = false
-      const started = Effect.onExit(
-        Effect.withFiber((self) => {
-          running = self
-          outer = self.context
-          if (metrics !== undefined) {
-            metrics.started()
-            counted = true
-          }
-          if (inlineBreaker !== undefined) {
-            const admitted = inlineBreaker.admit(key, startedAt, outer)
-            if (admitted._tag === "Refused") {
-              return Effect.fail(
-                new CircuitOpenError({ ...context, retryable: true, key, retryAfterMillis: admitted.retryAfterMillis })
-              )
-            }
-            admission = admitted
-          }
-          const named = withRedaction(outer, redactedNames)
-          self.setContext(
-            undiciOptions === undefined
-              ? named
-              : Context.add(
-                named,
-                NodeHttpClient.UndiciOptions,
-                undiciOptions as typeof NodeHttpClient.UndiciOptions.Service
-              )
-          )
-          return program
-        }),
-        (exit) => {
-          if (outer !== undefined) running!.setContext(outer)
-          attemptDeadline?.cancel()
-          if (admission !== undefined) {
-            inlineBreaker!.settle(admission, exit, outcomeOf, clock.currentTimeMillisUnsafe(), outer!)
-          }
-          if (recordEnd !== undefined && env.bulkhead === undefined) recordEnd(exit)
-          return Effect.void
+      /** Starts the call in `self`: counted, admitted by the breaker, the call's context set; then the program. */
+      const begin = (self: Fiber.Fiber<unknown, unknown>): Effect.Effect<A, ClientError | E, R> => {
+        running = self
+        outer = self.context
+        if (metrics !== undefined) {
+          metrics.started()
+          counted = true
         }
-      )
+        if (inlineBreaker !== undefined) {
+          const admitted = inlineBreaker.admit(key, startedAt, outer)
+          if (admitted._tag === "Refused") {
+            return Effect.fail(
+              new CircuitOpenError({ ...context, retryable: true, key, retryAfterMillis: admitted.retryAfterMillis })
+            )
+          }
+          admission = admitted
+        }
+        const named = withRedaction(outer, redactedNames)
+        self.setContext(
+          undiciOptions === undefined
+            ? named
+            : Context.add(
+              named,
+              NodeHttpClient.UndiciOptions,
+              undiciOptions as typeof NodeHttpClient.UndiciOptions.Service
+            )
+        )
+        return program
+      }
+      /** Ends the call: the context restored, the last deadline cancelled, the breaker told; nothing to run after. */
+      const finish = (exit: Exit.Exit<A, ClientError | E>): undefined => {
+        if (outer !== undefined) running!.setContext(outer)
+        attemptDeadline?.cancel()
+        if (admission !== undefined) {
+          inlineBreaker!.settle(admission, exit, outcomeOf, clock.currentTimeMillisUnsafe(), outer!)
+        }
+        if (recordEnd !== undefined && env.bulkhead === undefined) recordEnd(exit)
+        return undefined
+      }
       // The retry loop (limiter waits included) never outlives the deadline; only a bulkhead wait outside it can.
       if (env.bulkhead === undefined) {
-        return started
+        // The call runs in this fiber: begun here, without a frame of its own.
+        return Effect.onExitPrimitive(begin(fiber), finish)
       }
+      // Under a bulkhead the call runs in the fiber the total timeout races it in.
+      const started = Effect.onExitPrimitive(Effect.withFiber(begin), finish)
       const timed = started.pipe(
         Effect.timeoutOrElse({
           duration: timeouts.total,
@@ -1031,7 +1034,10 @@ export const make = (env: PipelineEnv) => {
             )
         })
       )
-      return recordEnd === undefined ? timed : Effect.onExit(timed, (exit) => Effect.sync(() => recordEnd(exit)))
+      return recordEnd === undefined ? timed : Effect.onExitPrimitive(timed, (exit) => {
+        recordEnd(exit)
+        return undefined
+      })
     })
 }
 
