@@ -316,6 +316,8 @@ const gc: () => void = (() => {
 interface Sample {
   readonly rps: number
   readonly cpuMicros: number
+  /** The share of that CPU time spent in the kernel (system calls: the sockets, timers). */
+  readonly systemShare: number
 }
 
 /**
@@ -344,7 +346,11 @@ const measure = async (client: Client, n: number, c: number): Promise<Sample> =>
   await client.run(n, c)
   const seconds = (performance.now() - started) / 1000
   const used = process.cpuUsage(cpu)
-  return { rps: n / seconds, cpuMicros: (used.user + used.system) / n }
+  return {
+    rps: n / seconds,
+    cpuMicros: (used.user + used.system) / n,
+    systemShare: used.system / (used.user + used.system)
+  }
 }
 
 const median = (values: ReadonlyArray<number>): number => {
@@ -451,6 +457,7 @@ const main = async (): Promise<void> => {
       "req/s",
       "CPU µs/req",
       "CPU min-max",
+      "sys",
       "× undici",
       "× Effect"
     ]]
@@ -465,12 +472,13 @@ const main = async (): Promise<void> => {
           fixed(median(runs.map((s) => s.rps)), 0),
           fixed(median(cpu), 0),
           `${fixed(Math.min(...cpu), 0)}-${fixed(Math.max(...cpu), 0)}`,
+          `${fixed(median(runs.map((s) => s.systemShare)) * 100, 0)}%`,
           fixed(ratio(client.id, "undici", c), 2),
           fixed(ratio(client.id, "effect", c), 2)
         ])
       }
     }
-    process.stdout.write(`${table(rows, new Set([1, 2, 3, 4, 5, 6, 7]))}\n\n`)
+    process.stdout.write(`${table(rows, new Set([1, 2, 3, 4, 5, 6, 7, 8]))}\n\n`)
     process.stdout.write(
       "Medians over rounds; ratios are medians of per-round CPU ratios (same round, same conditions).\n"
     )
