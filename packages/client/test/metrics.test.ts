@@ -9,7 +9,7 @@ import { assert, describe, it } from "@effect/vitest"
 import * as ResilientClient from "@httpkit/client/ResilientClient"
 import * as TestTransport from "@httpkit/client/TestTransport"
 import { TestServer } from "@httpkit/testing"
-import { ConfigProvider, Effect, Fiber, Layer, Metric, Schedule } from "effect"
+import { ConfigProvider, Effect, Fiber, Layer, Metric, Schedule, Scheduler } from "effect"
 import { CircuitBreaker } from "effect/persistence"
 import { TestClock } from "effect/testing"
 import { makeRegistry } from "./metricSupport.ts"
@@ -140,6 +140,47 @@ describe("client metrics over sockets", () => {
       )
       assert.deepStrictEqual(offFromEnv.snapshot(), [])
     }).pipe(Effect.scoped)
+  })
+})
+
+describe("client calls interrupted at every step", () => {
+  /** `n` steps that do nothing: shifts where, in a call, the scheduler's yields fall. */
+  const steps = (n: number): Effect.Effect<void> =>
+    n === 0 ? Effect.void : Effect.flatMap(Effect.void, () => steps(n - 1))
+
+  it.live("leave nothing in flight, whichever step the interruption lands on", () => {
+    const metrics = makeRegistry()
+    return Effect.gen(function*() {
+      const transport = yield* TestTransport.TestTransport
+      const client = yield* ResilientClient.ResilientClient
+      yield* transport.setDefault({ path: "/items" }, TestTransport.json(200, { id: 1 }))
+      const ended = new Set<string>()
+      // The call's fiber yields every 3 steps (fewer, and Effect's run loop does nothing but yield); the
+      // interruption comes after `waits` turns of the test's fiber; `offset` steps before the call move the
+      // yields by one step each. Together they put an interruption between every two steps of a call.
+      for (let offset = 0; offset < 3; offset++) {
+        for (let waits = 0; waits < 60; waits++) {
+          const call = yield* Effect.forkChild(
+            Effect.andThen(steps(offset), client.get("http://api.test/items")).pipe(
+              Effect.provideService(Scheduler.MaxOpsBeforeYield, 3)
+            )
+          )
+          for (let i = 0; i < waits; i++) yield* Effect.yieldNow
+          yield* Fiber.interrupt(call)
+          ended.add((yield* Fiber.await(call))._tag)
+          assert.strictEqual(
+            metrics.gauge("httpkit_client_in_flight", { client: "default" }),
+            0,
+            `a call interrupted after ${waits} turns (offset ${offset}) is still counted in flight`
+          )
+        }
+      }
+      // Some calls were interrupted and some had finished: the loops covered whole calls.
+      assert.deepStrictEqual([...ended].sort(), ["Failure", "Success"])
+    }).pipe(
+      Effect.provide(ResilientClient.layerWith({ retry: noRetry }).pipe(Layer.provideMerge(TestTransport.layer()))),
+      Effect.provideService(Metric.MetricRegistry, metrics.registry)
+    )
   })
 })
 

@@ -1018,13 +1018,13 @@ export const make = (env: PipelineEnv) => {
         if (recordEnd !== undefined && env.bulkhead === undefined) recordEnd(exit)
         return undefined
       }
+      // Begun inside the exit handler's frame, never before it: the fiber may yield, and be interrupted, between
+      // any two steps, and a call counted and admitted must always be ended (or a half-open probe stays taken).
+      const started = Effect.onExitPrimitive(Effect.withFiber(begin), finish)
       // The retry loop (limiter waits included) never outlives the deadline; only a bulkhead wait outside it can.
       if (env.bulkhead === undefined) {
-        // The call runs in this fiber: begun here, without a frame of its own.
-        return Effect.onExitPrimitive(begin(fiber), finish)
+        return started
       }
-      // Under a bulkhead the call runs in the fiber the total timeout races it in.
-      const started = Effect.onExitPrimitive(Effect.withFiber(begin), finish)
       const timed = started.pipe(
         Effect.timeoutOrElse({
           duration: timeouts.total,
