@@ -176,7 +176,7 @@ describe("client calls interrupted at every step", () => {
         }
       }
       // Some calls were interrupted and some had finished: the loops covered whole calls.
-      assert.deepStrictEqual([...ended].sort(), ["Failure", "Success"])
+      assert.deepStrictEqual([...ended].toSorted(), ["Failure", "Success"])
     }).pipe(
       Effect.provide(ResilientClient.layerWith({ retry: noRetry }).pipe(Layer.provideMerge(TestTransport.layer()))),
       Effect.provideService(Metric.MetricRegistry, metrics.registry)
