@@ -21,7 +21,7 @@
  * `CircuitBreakerStore` in context, such as Redis), then the retry loop, and
  * in each attempt the rate limit (`RateLimit`, which `@httpkit/rate-limiter`
  * provides), auth, profile and cookie headers, the per-attempt timeout,
- * the transport (Effect's undici client), redirects and the status. Buffered
+ * the transport (Effect's `HttpClient` over undici), redirects and the status. Buffered
  * helpers (`json`, `text`, `getJson`) read the body inside the attempt, so a
  * body cut off mid-way is retried like any other transient failure.
  *

@@ -1,18 +1,20 @@
 /**
- * The default transport: Effect's undici `HttpClient` over a dispatcher built
- * from the client's options (connect timeout, pool, keep-alive, HTTP/2, TLS).
- * Each client gets its own dispatcher, closed with the client's scope.
+ * The default transport: Effect's `HttpClient` over an undici dispatcher
+ * built from the client's options (connect timeout, pool, keep-alive, HTTP/2,
+ * TLS), with responses that read their bodies without a fiber
+ * (`undiciClient.ts`). Each client gets its own dispatcher, closed with the
+ * client's scope.
  *
  * **Details**
  *
  * Effect's undici layer sets undici's `headersTimeout` to an hour and
  * `bodyTimeout` to 0 on every request (EFFECT-4.1-NOTES trap 4). An
- * interceptor on our dispatcher puts the client's deadlines back, so undici
- * enforces time-to-headers and the idle gap between body chunks itself, with
- * no timer fiber per request. A call's own values travel in the
- * `httpkitHeadersTimeout` and `httpkitBodyTimeout` request options, set
- * through `NodeHttpClient.UndiciOptions` (which Effect spreads first, so they
- * survive).
+ * interceptor on our dispatcher sets the client's deadlines on every request
+ * whoever sends it, so undici enforces time-to-headers and the idle gap
+ * between body chunks itself, with no timer fiber per request. A call's own
+ * values travel in the `httpkitHeadersTimeout` and `httpkitBodyTimeout`
+ * request options, set through `NodeHttpClient.UndiciOptions` (spread into
+ * each request's options).
  */
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as Effect from "effect/Effect"
@@ -22,6 +24,7 @@ import type * as Undici from "undici"
 import type { Resolved } from "../ClientConfig.ts"
 import * as ClientMetrics from "../ClientMetrics.ts"
 import * as Metrics from "./metrics.ts"
+import * as UndiciClient from "./undiciClient.ts"
 
 /** Request options through which one call overrides the client's deadlines. */
 export interface DeadlineOptions {
@@ -93,7 +96,7 @@ export const makeUndici = (options: Resolved): Effect.Effect<HttpClient.HttpClie
     })
     const dispatcher = agent.compose(deadlineInterceptor(options.timeout))
     if (options.metrics) yield* registerPoolGauges(agent, options.name)
-    return yield* Effect.provideService(NodeHttpClient.makeUndici, NodeHttpClient.Dispatcher, dispatcher)
+    return UndiciClient.make(dispatcher)
   })
 
 /**
