@@ -41,13 +41,13 @@ import type * as Undici from "undici"
 /** An Effect `HttpClient` sending every request through `dispatcher`. */
 export const make = (dispatcher: Undici.Dispatcher): HttpClient.HttpClient =>
   HttpClient.make((request, url, signal, fiber) => {
-    const send = (body: RequestBody) =>
+    const send = (body: RequestBody, headers: Headers.Headers = request.headers) =>
       Effect.tryPromise({
         try: (): Promise<Undici.Dispatcher.ResponseData> =>
           dispatcher.request({
             ...fiber.getRef(NodeHttpClient.UndiciOptions),
             method: request.method,
-            headers: request.headers,
+            headers,
             origin: url.origin,
             path: url.pathname + url.search,
             body,
@@ -56,7 +56,9 @@ export const make = (dispatcher: Undici.Dispatcher): HttpClient.HttpClient =>
         catch: (cause) =>
           new HttpClientError.HttpClientError({ reason: new HttpClientError.TransportError({ request, cause }) })
       })
-    const respond = (source: Undici.Dispatcher.ResponseData) => new UndiciResponse(request, source, url.href)
+    // The response's URL excludes the hash (the interface says so), as Effect's does.
+    const href = url.hash === "" ? url.href : url.href.slice(0, url.href.indexOf("#"))
+    const respond = (source: Undici.Dispatcher.ResponseData) => new UndiciResponse(request, source, href)
     const body = request.body
     switch (body._tag) {
       case "Empty":
@@ -67,7 +69,11 @@ export const make = (dispatcher: Undici.Dispatcher): HttpClient.HttpClient =>
       case "Stream":
         return Effect.flatMap(NodeStream.toReadable(body.stream), (readable) => Effect.map(send(readable), respond))
       case "FormData":
-        return Effect.flatMap(undiciFormData(body), (formData) => Effect.map(send(formData), respond))
+        // undici writes the multipart content type with its boundary; a caller's own would lack it.
+        return Effect.flatMap(
+          undiciFormData(body),
+          (formData) => Effect.map(send(formData, Headers.remove(request.headers, "content-type")), respond)
+        )
     }
   })
 
