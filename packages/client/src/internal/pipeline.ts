@@ -160,7 +160,7 @@ export interface PipelineEnv {
 /** What an attempt hands to the consumer of a response. */
 export interface Received {
   readonly response: HttpClientResponse.HttpClientResponse
-  /** The response's headers (Effect's undici response copies them on every read of `response.headers`). */
+  /** The response's headers, read once (Effect's own responses copy them on every read of `response.headers`). */
   readonly headers: Headers.Headers
   readonly context: ErrorContext
   readonly url: URL
