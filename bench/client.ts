@@ -81,6 +81,9 @@ const usage = (clientIds: ReadonlyArray<string>): string =>
   --concurrency LIST      comma-separated (env BENCH_CONCURRENCY; default 1,64)
   --clients LIST          comma-separated client ids (env BENCH_CLIENTS; default all):
                           ${clientIds.join(", ")}
+  --isolate               every case in a fresh process of its own, with only its client running
+                          (env BENCH_ISOLATE=1; warm-up 5 s unless --warmup): no client's JIT state or
+                          garbage is shared with another's
   --help                  this text`
 
 interface Settings {
@@ -92,6 +95,7 @@ interface Settings {
   readonly rounds: number
   readonly concurrency: ReadonlyArray<number>
   readonly clients: ReadonlyArray<string> | undefined
+  readonly isolate: boolean
 }
 
 const positiveInt = (name: string, value: string | undefined): number | undefined => {
@@ -116,6 +120,7 @@ const readSettings = (clientIds: ReadonlyArray<string>): Settings => {
         rounds: { type: "string" },
         concurrency: { type: "string" },
         clients: { type: "string" },
+        isolate: { type: "boolean", default: false },
         help: { type: "boolean", default: false }
       },
       strict: true
@@ -146,10 +151,13 @@ const readSettings = (clientIds: ReadonlyArray<string>): Settings => {
     process.stderr.write(`--seconds must be a positive number\n`)
     process.exit(2)
   }
+  const isolate = parsed.isolate || env["BENCH_ISOLATE"] === "1"
   return {
     quick,
     seconds,
-    warmupSeconds: quick ? 0.1 : 0.5,
+    isolate,
+    // A fresh process starts cold: its warm-up must reach the optimised code a shared process already has.
+    warmupSeconds: quick ? 0.1 : isolate ? 5 : 0.5,
     requests: positiveInt("--requests", parsed.requests ?? env["BENCH_REQUESTS"]),
     warmup: positiveInt("--warmup", parsed.warmup ?? env["BENCH_WARMUP"]),
     rounds: positiveInt("--rounds", parsed.rounds ?? env["BENCH_ROUNDS"]) ?? (quick ? 1 : 5),
@@ -324,7 +332,7 @@ interface Sample {
  * Warms up (a fixed count, or batches until `warmupSeconds` passed) and
  * returns the warm-up rate in requests per second.
  */
-const warmUp = async (client: Client, c: number, settings: Settings): Promise<number> => {
+const warmUp = async (client: Client, c: number, settings: CaseSettings): Promise<number> => {
   const started = performance.now()
   if (settings.warmup !== undefined) {
     await client.run(settings.warmup, c)
@@ -350,6 +358,70 @@ const measure = async (client: Client, n: number, c: number): Promise<Sample> =>
     rps: n / seconds,
     cpuMicros: (used.user + used.system) / n,
     systemShare: used.system / (used.user + used.system)
+  }
+}
+
+/** One case: warm up, then `n` requests (calibrated from the warm-up rate when not given). */
+const runCase = async (
+  client: Client,
+  c: number,
+  given: number | undefined,
+  settings: CaseSettings
+): Promise<{ readonly n: number; readonly sample: Sample }> => {
+  const rate = await warmUp(client, c, settings)
+  const n = given ?? Math.max(4 * c, 100, Math.round((rate * settings.seconds) / 100) * 100)
+  return { n, sample: await measure(client, n, c) }
+}
+
+/** What one case needs of the settings. */
+type CaseSettings = Pick<Settings, "seconds" | "warmupSeconds" | "warmup">
+
+/** Arguments of a case run in a process of its own (`--isolate`). */
+interface IsolatedCase extends CaseSettings {
+  readonly client: string
+  readonly c: number
+  readonly n: number | undefined
+  readonly url: string
+}
+
+/** Runs one case in a fresh process with only its client, and reads back what it measured. */
+const runIsolated = async (
+  client: string,
+  c: number,
+  n: number | undefined,
+  url: string,
+  settings: Settings
+): Promise<{ readonly n: number; readonly sample: Sample }> => {
+  const job: IsolatedCase = {
+    client,
+    c,
+    n,
+    url,
+    seconds: settings.seconds,
+    warmupSeconds: settings.warmupSeconds,
+    warmup: settings.warmup
+  }
+  const child = spawn(process.execPath, [import.meta.filename, "--case", JSON.stringify(job)], {
+    stdio: ["ignore", "pipe", "inherit"]
+  })
+  let output = ""
+  child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+    output += chunk
+  })
+  const [status] = (await once(child, "close")) as [number | null]
+  if (status !== 0) throw new Error(`the case ${client} at c=${c} exited with ${status}: ${output.slice(-500)}`)
+  return JSON.parse(output) as { n: number; sample: Sample }
+}
+
+/** The child's side of `--isolate`: build the clients, run one of them, print `{ n, sample }`. */
+const isolatedCase = async (job: IsolatedCase): Promise<void> => {
+  const scope = Effect.runSync(Scope.make())
+  try {
+    const client = (await makeClients(job.url, scope)).find((candidate) => candidate.id === job.client)
+    if (client === undefined) throw new Error(`unknown client ${job.client}`)
+    process.stdout.write(JSON.stringify(await runCase(client, job.c, job.n, job)))
+  } finally {
+    await Effect.runPromise(Scope.close(scope, Exit.void))
   }
 }
 
@@ -411,7 +483,7 @@ const main = async (): Promise<void> => {
       `bench/client.ts: node ${process.version}, ${cpus.length} x ${cpus[0]?.model.trim() ?? "?"}, ` +
         `load ${Os.loadavg().map((l) => l.toFixed(2)).join(" ")}\n` +
         `server: child process, ${server.url}, ${JSON.stringify(payload).length}-byte JSON, keep-alive\n` +
-        `rounds ${settings.rounds}; N per case ${
+        `rounds ${settings.rounds}${settings.isolate ? ", every case in its own process" : ""}; N per case ${
           settings.requests === undefined ? `calibrated for ${settings.seconds} s` : settings.requests
         }; clients ${clients.map((c) => c.id).join(", ")}\n\n`
     )
@@ -429,12 +501,12 @@ const main = async (): Promise<void> => {
       const started = performance.now()
       for (const c of round % 2 === 0 ? settings.concurrency : settings.concurrency.toReversed()) {
         for (const client of order) {
-          const rate = await warmUp(client, c, settings)
           const fixedN = requests.get(client.id)!
-          const n = fixedN.get(c) ?? settings.requests ??
-            Math.max(4 * c, 100, Math.round((rate * settings.seconds) / 100) * 100)
+          const { n, sample } = settings.isolate
+            ? await runIsolated(client.id, c, fixedN.get(c) ?? settings.requests, server.url, settings)
+            : await runCase(client, c, fixedN.get(c) ?? settings.requests, settings)
           fixedN.set(c, n)
-          samples.get(client.id)!.get(c)!.push(await measure(client, n, c))
+          samples.get(client.id)!.get(c)!.push(sample)
         }
       }
       process.stderr.write(
@@ -513,8 +585,17 @@ const main = async (): Promise<void> => {
   }
 }
 
+const caseIndex = process.argv.indexOf("--case")
 if (process.argv.includes("--serve")) {
   serve()
+} else if (caseIndex !== -1) {
+  isolatedCase(JSON.parse(process.argv[caseIndex + 1]!) as IsolatedCase).then(
+    () => process.exit(0),
+    (error: unknown) => {
+      process.stderr.write(`bench/client.ts --case failed: ${error instanceof Error ? error.stack : String(error)}\n`)
+      process.exit(1)
+    }
+  )
 } else {
   main().then(
     () => process.exit(0),
