@@ -6,6 +6,7 @@
  *   node bench/client-instructions.ts                       # every case
  *   node bench/client-instructions.ts --cases memory-bare,memory-get
  *   node bench/client-instructions.ts --run memory-get --calls 2000   # one run, no valgrind
+ *   node bench/client-instructions.ts --cases socket-bare,socket-get --cpu-pairs 11   # CPU time, no valgrind
  *
  * Each case runs twice under `valgrind --tool=callgrind` in a fresh process,
  * with the same warm-up and `--calls` then `2 × --calls` measured calls; the
@@ -68,7 +69,9 @@ const { values } = parseArgs({
     calls: { type: "string" },
     warmup: { type: "string" },
     concurrency: { type: "string" },
-    src: { type: "string" }
+    src: { type: "string" },
+    "cpu-pairs": { type: "string" },
+    cpu: { type: "boolean", default: false }
   }
 })
 
@@ -175,7 +178,11 @@ const runOne = async (which: Case, calls: number, warmup: number, concurrency: n
   // longer the warm-up was (socket-bare: about 980k instructions per call after 8,000 warm-up calls, 340k after
   // 4,000). It runs in both runs, so the difference of their totals cancels it.
   collectGarbage()
+  const cpuBefore = process.cpuUsage()
   await loop(calls)
+  const cpuUsed = process.cpuUsage(cpuBefore)
+  // `--cpu`: the CPU time (user and system, every thread) of the measured calls, in µs per call.
+  if (values.cpu) process.stdout.write(`${JSON.stringify({ cpuMicros: (cpuUsed.user + cpuUsed.system) / calls })}\n`)
   await Effect.runPromise(Scope.close(scope, Exit.void))
   server?.stop()
 }
@@ -225,6 +232,73 @@ const instructions = (which: Case, calls: number, warmup: number, concurrency: n
       }
     })
   })
+
+/**
+ * `--cpu-pairs R`: CPU time instead of instructions. R rounds; each runs every case once in a fresh process (no
+ * valgrind, V8's own defaults), in the order given; each case's ratio to its anchor is taken within the round and
+ * the median over rounds is printed. Isolated processes and per-round ratios are what make CPU time usable on a
+ * noisy machine: no case shares JIT state or garbage with another, and a slow spell hits the cases of one round alike.
+ */
+const cpuTime = (which: Case, calls: number, warmup: number, concurrency: number): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [
+      import.meta.filename,
+      "--run",
+      which,
+      "--calls",
+      String(calls),
+      "--warmup",
+      String(warmup),
+      "--concurrency",
+      String(concurrency),
+      "--cpu",
+      ...(values.src === undefined ? [] : ["--src", values.src])
+    ], { stdio: ["ignore", "pipe", "inherit"] })
+    let stdout = ""
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+      stdout += chunk
+    })
+    child.on("close", (status) => {
+      const line = stdout.trim().split("\n").at(-1) ?? ""
+      if (status !== 0 || !line.startsWith("{")) reject(new Error(`${which} failed (status ${status}): ${stdout}`))
+      else resolve((JSON.parse(line) as { cpuMicros: number }).cpuMicros)
+    })
+  })
+
+const driveCpu = async (rounds: number): Promise<void> => {
+  if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--cpu-pairs takes a number of rounds, not ${rounds}`)
+  const selected = (values.cases?.split(",") ?? cases) as ReadonlyArray<Case>
+  const concurrency = Number(values.concurrency ?? 1)
+  process.stdout.write(`CPU µs per call, ${rounds} rounds of fresh processes, concurrency ${concurrency}\n`)
+  const samples = new Map<Case, Array<number>>(selected.map((id) => [id, []]))
+  for (let round = 0; round < rounds; round++) {
+    for (const id of selected) {
+      const socket = id.startsWith("socket-")
+      const calls = Number(values.calls ?? (socket ? (concurrency === 1 ? 8_000 : 40_000) : 100_000))
+      const warmup = Number(values.warmup ?? (socket ? (concurrency === 1 ? 12_000 : 20_000) : 30_000))
+      samples.get(id)!.push(await cpuTime(id, calls, warmup, concurrency))
+    }
+  }
+  const median = (values: ReadonlyArray<number>) => {
+    const sorted = values.toSorted((a, b) => a - b)
+    const mid = sorted.length >> 1
+    return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
+  }
+  for (const id of selected) {
+    const mine = samples.get(id)!
+    const kind = id.startsWith("socket-") ? "socket" : "memory"
+    const anchorId = (id.endsWith("getJson") && samples.has(`${kind}-schema` as Case)
+      ? `${kind}-schema`
+      : `${kind}-bare`) as Case
+    const anchor = samples.get(anchorId)
+    const isAnchor = id.endsWith("-bare") || id.endsWith("-schema")
+    const ratio = anchor === undefined || isAnchor ? undefined : median(mine.map((value, i) => value / anchor[i]!))
+    process.stdout.write(
+      `  ${id.padEnd(16)} ${median(mine).toFixed(1).padStart(7)} µs/call` +
+        (ratio === undefined ? "\n" : `  ${ratio.toFixed(3)}x ${anchorId} (median of per-round ratios)\n`)
+    )
+  }
+}
 
 const drive = async (): Promise<void> => {
   const selected = (values.cases?.split(",") ?? cases) as ReadonlyArray<Case>
@@ -284,6 +358,8 @@ if (values.serve) {
     Number(values.concurrency ?? 1)
   )
   process.exit(0)
+} else if (values["cpu-pairs"] !== undefined) {
+  await driveCpu(Number(values["cpu-pairs"]))
 } else {
   await drive()
 }
