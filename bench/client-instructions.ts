@@ -265,6 +265,12 @@ const cpuTime = (which: Case, calls: number, warmup: number, concurrency: number
     })
   })
 
+const median = (values: ReadonlyArray<number>): number => {
+  const sorted = values.toSorted((a, b) => a - b)
+  const mid = sorted.length >> 1
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
+}
+
 const driveCpu = async (rounds: number): Promise<void> => {
   if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--cpu-pairs takes a number of rounds, not ${rounds}`)
   const selected = (values.cases?.split(",") ?? cases) as ReadonlyArray<Case>
@@ -278,11 +284,6 @@ const driveCpu = async (rounds: number): Promise<void> => {
       const warmup = Number(values.warmup ?? (socket ? (concurrency === 1 ? 12_000 : 20_000) : 30_000))
       samples.get(id)!.push(await cpuTime(id, calls, warmup, concurrency))
     }
-  }
-  const median = (values: ReadonlyArray<number>) => {
-    const sorted = values.toSorted((a, b) => a - b)
-    const mid = sorted.length >> 1
-    return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
   }
   for (const id of selected) {
     const mine = samples.get(id)!
