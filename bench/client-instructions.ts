@@ -191,6 +191,39 @@ const runOne = async (which: Case, calls: number, warmup: number, concurrency: n
 // The driver: each case twice under callgrind
 // ---------------------------------------------------------------------------
 
+/** The arguments of one run of a case in a child process (`--run`), with the variant's sources if any. */
+const runArguments = (which: Case, calls: number, warmup: number, concurrency: number): Array<string> => [
+  import.meta.filename,
+  "--run",
+  which,
+  "--calls",
+  String(calls),
+  "--warmup",
+  String(warmup),
+  "--concurrency",
+  String(concurrency),
+  ...(values.src === undefined ? [] : ["--src", values.src])
+]
+
+/** The cases asked for with `--cases` (every case by default), refused if one is unknown. */
+const selectedCases = (): ReadonlyArray<Case> => {
+  const selected = (values.cases?.split(",") ?? cases) as ReadonlyArray<Case>
+  for (const id of selected) {
+    if (!cases.includes(id)) throw new Error(`unknown case ${id}; known: ${cases.join(", ")}`)
+  }
+  return selected
+}
+
+/**
+ * What a case is compared with: get + json with the bare client; getJson (which decodes with a Schema) with the
+ * bare client and `schemaBodyJson` when that was measured too. Undefined for the anchors themselves.
+ */
+const anchorOf = (id: Case, measured: (id: Case) => boolean): Case | undefined => {
+  if (id.endsWith("-bare") || id.endsWith("-schema")) return undefined
+  const kind = id.startsWith("socket-") ? "socket" : "memory"
+  return id.endsWith("getJson") && measured(`${kind}-schema`) ? `${kind}-schema` : `${kind}-bare`
+}
+
 /** Total instructions of one run under callgrind. */
 const instructions = (which: Case, calls: number, warmup: number, concurrency: number): Promise<number> =>
   new Promise((resolve, reject) => {
@@ -208,16 +241,7 @@ const instructions = (which: Case, calls: number, warmup: number, concurrency: n
       "--min-semi-space-size=16",
       "--max-semi-space-size=16",
       "--expose-gc",
-      import.meta.filename,
-      "--run",
-      which,
-      "--calls",
-      String(calls),
-      "--warmup",
-      String(warmup),
-      "--concurrency",
-      String(concurrency),
-      ...(values.src === undefined ? [] : ["--src", values.src])
+      ...runArguments(which, calls, warmup, concurrency)
     ], { stdio: ["ignore", "ignore", "pipe"] })
     let stderr = ""
     child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
@@ -241,19 +265,9 @@ const instructions = (which: Case, calls: number, warmup: number, concurrency: n
  */
 const cpuTime = (which: Case, calls: number, warmup: number, concurrency: number): Promise<number> =>
   new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [
-      import.meta.filename,
-      "--run",
-      which,
-      "--calls",
-      String(calls),
-      "--warmup",
-      String(warmup),
-      "--concurrency",
-      String(concurrency),
-      "--cpu",
-      ...(values.src === undefined ? [] : ["--src", values.src])
-    ], { stdio: ["ignore", "pipe", "inherit"] })
+    const child = spawn(process.execPath, [...runArguments(which, calls, warmup, concurrency), "--cpu"], {
+      stdio: ["ignore", "pipe", "inherit"]
+    })
     let stdout = ""
     child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
       stdout += chunk
@@ -273,7 +287,7 @@ const median = (values: ReadonlyArray<number>): number => {
 
 const driveCpu = async (rounds: number): Promise<void> => {
   if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--cpu-pairs takes a number of rounds, not ${rounds}`)
-  const selected = (values.cases?.split(",") ?? cases) as ReadonlyArray<Case>
+  const selected = selectedCases()
   const concurrency = Number(values.concurrency ?? 1)
   process.stdout.write(`CPU µs per call, ${rounds} rounds of fresh processes, concurrency ${concurrency}\n`)
   const samples = new Map<Case, Array<number>>(selected.map((id) => [id, []]))
@@ -287,13 +301,9 @@ const driveCpu = async (rounds: number): Promise<void> => {
   }
   for (const id of selected) {
     const mine = samples.get(id)!
-    const kind = id.startsWith("socket-") ? "socket" : "memory"
-    const anchorId = (id.endsWith("getJson") && samples.has(`${kind}-schema` as Case)
-      ? `${kind}-schema`
-      : `${kind}-bare`) as Case
-    const anchor = samples.get(anchorId)
-    const isAnchor = id.endsWith("-bare") || id.endsWith("-schema")
-    const ratio = anchor === undefined || isAnchor ? undefined : median(mine.map((value, i) => value / anchor[i]!))
+    const anchorId = anchorOf(id, (other) => samples.has(other))
+    const anchor = anchorId === undefined ? undefined : samples.get(anchorId)
+    const ratio = anchor === undefined ? undefined : median(mine.map((value, i) => value / anchor[i]!))
     process.stdout.write(
       `  ${id.padEnd(16)} ${median(mine).toFixed(1).padStart(7)} µs/call` +
         (ratio === undefined ? "\n" : `  ${ratio.toFixed(3)}x ${anchorId} (median of per-round ratios)\n`)
@@ -302,24 +312,17 @@ const driveCpu = async (rounds: number): Promise<void> => {
 }
 
 const drive = async (): Promise<void> => {
-  const selected = (values.cases?.split(",") ?? cases) as ReadonlyArray<Case>
-  for (const id of selected) {
-    if (!cases.includes(id)) throw new Error(`unknown case ${id}; known: ${cases.join(", ")}`)
-  }
+  const selected = selectedCases()
   const concurrency = Number(values.concurrency ?? 1)
   process.stdout.write(`callgrind instructions per call (difference of two runs), concurrency ${concurrency}\n`)
   const perCase = new Map<Case, number>()
   const report = (id: Case) => {
     const per = perCase.get(id)!
-    // get + json against the bare client; getJson (which decodes with a Schema) against the bare client with
-    // `schemaBodyJson` when that was measured too.
-    const kind = id.startsWith("socket-") ? "socket" : "memory"
-    const anchorId = id.endsWith("getJson") && perCase.has(`${kind}-schema`) ? `${kind}-schema` : `${kind}-bare`
-    const anchor = perCase.get(anchorId as Case)
-    const isAnchor = id.endsWith("-bare") || id.endsWith("-schema")
+    const anchorId = anchorOf(id, (other) => perCase.has(other))
+    const anchor = anchorId === undefined ? undefined : perCase.get(anchorId)
     process.stdout.write(
       `  ${id.padEnd(16)} ${(per / 1000).toFixed(1).padStart(8)} k instr/call` +
-        (anchor === undefined || isAnchor
+        (anchor === undefined
           ? "\n"
           : `  ${(per / anchor).toFixed(3)}x ${anchorId}, ${per >= anchor ? "+" : ""}${
             ((per - anchor) / 1000).toFixed(1)
