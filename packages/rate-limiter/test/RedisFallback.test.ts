@@ -5,6 +5,7 @@
  * returns. Two limiters on one Redis show whether the limit is shared.
  */
 import { assert, it } from "@effect/vitest"
+import * as RedisProxy from "@httpkit/testing/RedisProxy"
 import * as RedisTest from "@httpkit/testing/RedisTest"
 import { Effect, Logger } from "effect"
 import * as LimiterStore from "../src/LimiterStore.ts"
@@ -12,7 +13,6 @@ import * as Policy from "../src/Policy.ts"
 import * as RateLimiter from "../src/RateLimiter.ts"
 import * as RedisStore from "../src/RedisStore.ts"
 import { freshPrefix } from "./support/items.ts"
-import * as RedisProxy from "./support/redisProxy.ts"
 
 /** One request per minute for everyone: a second limiter is refused only if the limit is shared. */
 const policies = [Policy.window({ limit: 1, window: "1 minute", keyBy: "global" })]

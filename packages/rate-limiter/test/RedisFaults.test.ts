@@ -5,6 +5,7 @@
  */
 import { assert, it } from "@effect/vitest"
 import { RateLimiterUnavailableError } from "@httpkit/client/ClientError"
+import * as RedisProxy from "@httpkit/testing/RedisProxy"
 import * as RedisTest from "@httpkit/testing/RedisTest"
 import { Effect, Exit, Scope } from "effect"
 import { createHash } from "node:crypto"
@@ -13,7 +14,6 @@ import * as Script from "../src/internal/redisScript.ts"
 import type * as LimiterStore from "../src/LimiterStore.ts"
 import * as RedisStore from "../src/RedisStore.ts"
 import { freshPrefix, take, windowItem } from "./support/items.ts"
-import * as RedisProxy from "./support/redisProxy.ts"
 
 const timeoutMillis = 250
 /** Room for a loaded machine on top of the store's own timeout. */

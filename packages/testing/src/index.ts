@@ -46,3 +46,11 @@ export * as TlsTest from "./TlsTest.ts"
  * @since 0.1.0
  */
 export * as Content from "./Content.ts"
+
+/**
+ * A TCP proxy in front of a real Redis that can go away, come back, slow down,
+ * hang or answer garbage, for fault tests.
+ *
+ * @since 0.1.0
+ */
+export * as RedisProxy from "./RedisProxy.ts"

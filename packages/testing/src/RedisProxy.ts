@@ -2,25 +2,35 @@
  * A small TCP proxy in front of a real Redis, for fault tests: it listens on a
  * fixed loopback port and pipes every connection to Redis, and it can be
  * stopped (Redis "goes away"), started again on the same port (Redis
- * "returns"), or made slow.
+ * "returns"), made slow, made to hang (connections accepted, commands
+ * swallowed, no answer ever), or made to answer garbage.
  *
  * ```ts
  * const proxy = yield* RedisProxy.make()            // not listening yet: "down at start"
  * const layer = RedisStore.layer({ url: proxy.url })
  * yield* proxy.start                                // Redis is reachable
  * yield* proxy.slow(1_000)                          // every chunk held 1 s each way
- * yield* proxy.restore                              // back to normal speed
+ * yield* proxy.hang                                 // every command swallowed, never answered
+ * yield* proxy.garbage                              // every command answered with bytes that are not RESP
+ * yield* proxy.restore                              // back to normal
  * yield* proxy.stop                                 // listener closed, live sockets destroyed
  * ```
  *
  * The proxy lives as long as the scope of `make`; closing the scope stops it.
+ *
+ * @since 0.1.0
  */
-import * as RedisTest from "@httpkit/testing/RedisTest"
-import { Effect } from "effect"
-import type { Scope } from "effect"
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
 import * as Net from "node:net"
+import * as RedisTest from "./RedisTest.ts"
 
-/** A proxy in front of Redis. */
+/**
+ * A proxy in front of Redis.
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export interface RedisProxy {
   /** The loopback port it listens on (fixed for its life, so clients can reconnect). */
   readonly port: number
@@ -32,13 +42,20 @@ export interface RedisProxy {
   readonly stop: Effect.Effect<void>
   /** Holds every chunk `millis` before forwarding it, in both directions (order kept). */
   readonly slow: (millis: number) => Effect.Effect<void>
-  /** Forwards at once again (chunks already held still leave in order). */
+  /** Accepts connections and swallows every command, answering nothing (a Redis that stopped replying). */
+  readonly hang: Effect.Effect<void>
+  /** Answers every command with bytes that are not RESP, forwarding nothing to Redis. */
+  readonly garbage: Effect.Effect<void>
+  /** Forwards at once again, neither slow, hanging nor garbage (chunks already held still leave in order). */
   readonly restore: Effect.Effect<void>
   /** How many client connections it has accepted since it was made. */
   readonly accepted: () => number
   /** How many client connections are open now. */
   readonly open: () => number
 }
+
+/** Bytes no RESP parser accepts: an unknown type byte, then binary noise. */
+const garbageReply = Buffer.from("\u00a7\u0000garbage\r\n\u00ff\r\n", "latin1")
 
 /** A loopback port free right now (the OS picks it). */
 const freePort = (): Promise<number> =>
@@ -57,7 +74,7 @@ const freePort = (): Promise<number> =>
  * Forwards chunks from `from` to `to`, each held `delay()` ms, never
  * overtaking a chunk still held.
  */
-const pipe = (from: Net.Socket, to: Net.Socket, delay: () => number): void => {
+const pipe = (from: Net.Socket, to: Net.Socket, delay: () => number, fault: (data: Buffer) => boolean): void => {
   const held: Array<{ readonly data: Buffer; readonly due: number }> = []
   let timer: NodeJS.Timeout | undefined
   const flush = () => {
@@ -70,6 +87,7 @@ const pipe = (from: Net.Socket, to: Net.Socket, delay: () => number): void => {
     if (held.length > 0) timer = setTimeout(flush, held[0]!.due - now)
   }
   from.on("data", (data: Buffer) => {
+    if (fault(data)) return
     const wait = delay()
     if (wait <= 0 && held.length === 0) {
       if (!to.destroyed) to.write(data)
@@ -88,6 +106,9 @@ const pipe = (from: Net.Socket, to: Net.Socket, delay: () => number): void => {
 /**
  * Makes a proxy to `upstream` (default `RedisTest.url`) on a free loopback
  * port, not listening yet. Closing the scope stops it.
+ *
+ * @category constructors
+ * @since 0.1.0
  */
 export const make = (upstream: string = RedisTest.url): Effect.Effect<RedisProxy, never, Scope.Scope> =>
   Effect.acquireRelease(
@@ -101,6 +122,7 @@ export const make = (upstream: string = RedisTest.url): Effect.Effect<RedisProxy
       url.port = String(port)
 
       let delay = 0
+      let mode: "forward" | "hang" | "garbage" = "forward"
       let accepted = 0
       const sockets = new Set<Net.Socket>()
       const clients = new Set<Net.Socket>()
@@ -121,8 +143,13 @@ export const make = (upstream: string = RedisTest.url): Effect.Effect<RedisProxy
         track(upstreamSocket)
         client.setNoDelay(true)
         upstreamSocket.setNoDelay(true)
-        pipe(client, upstreamSocket, () => delay)
-        pipe(upstreamSocket, client, () => delay)
+        // Towards Redis: a hanging proxy swallows the command, a garbage one answers it itself.
+        pipe(client, upstreamSocket, () => delay, () => {
+          if (mode === "forward") return false
+          if (mode === "garbage" && !client.destroyed) client.write(garbageReply)
+          return true
+        })
+        pipe(upstreamSocket, client, () => delay, () => mode !== "forward")
         client.on("close", () => upstreamSocket.destroy())
         upstreamSocket.on("close", () => client.destroy())
       }
@@ -156,7 +183,12 @@ export const make = (upstream: string = RedisTest.url): Effect.Effect<RedisProxy
         start,
         stop,
         slow: (millis) => Effect.sync(() => void (delay = millis)),
-        restore: Effect.sync(() => void (delay = 0)),
+        hang: Effect.sync(() => void (mode = "hang")),
+        garbage: Effect.sync(() => void (mode = "garbage")),
+        restore: Effect.sync(() => {
+          delay = 0
+          mode = "forward"
+        }),
         accepted: () => accepted,
         open: () => clients.size
       }
