@@ -16,7 +16,8 @@
  * `ServerError`, other 4xx `ClientStatusError`. Transport failures are
  * `ConnectionError` or `TimeoutError` (with the phase that timed out). The
  * toolkit's own refusals are `BulkheadFullError`, `CircuitOpenError`,
- * `RedirectError`, `InvalidRequestError` without a status, and, with
+ * `RedirectError`, `BodyNotReplayableError`, `InvalidRequestError` without a
+ * status, and, with
  * `@httpkit/rate-limiter`, `RateLimitExceededError` and
  * `RateLimiterUnavailableError`.
  *
@@ -304,6 +305,31 @@ export class RedirectError extends Schema.TaggedError<RedirectError>()("Redirect
   }
 }
 
+/**
+ * A retry, a retry after an auth refresh, or a 307/308 redirect needed the
+ * request body again, and the body can be read only once (a stream already
+ * read, a raw Node or web stream): the request is not sent again, because a
+ * resend would carry an empty or partial body that the server could accept
+ * as the whole upload. Pass the body as a function (`body: () => HttpBody`)
+ * so that every send gets a fresh one.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class BodyNotReplayableError extends Schema.TaggedError<BodyNotReplayableError>()("BodyNotReplayableError", {
+  ...common,
+  /** What needed the body again. */
+  reason: Schema.Literals(["retry", "redirect"]),
+  /** The status that asked for the resend (a 503, a 401 before a refresh, a 307), when a response did. */
+  status: Schema.optionalKey(Schema.Number),
+  /** The tag of the error that would have been retried (`ServiceUnavailableError`, `ConnectionError`...), or `RedirectError` for a redirect. */
+  after: Schema.String
+}) {
+  override get message(): string {
+    return `${describe(this, `the request body cannot be sent again for a ${this.reason} (after ${this.after})`)}`
+  }
+}
+
 const limiterContext = {
   /** The request method, when the limit was met by a `ResilientClient` call. */
   method: Schema.optionalKey(Schema.String),
@@ -386,6 +412,7 @@ export type ClientError =
   | DecodeError
   | ResponseTooLargeError
   | RedirectError
+  | BodyNotReplayableError
   | RateLimitExceededError
   | RateLimiterUnavailableError
 

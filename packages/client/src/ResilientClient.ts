@@ -86,10 +86,21 @@ export interface ClientResponse {
   readonly requestId: string
   /** Which attempt succeeded (1 for the first). */
   readonly attempt: number
+  /**
+   * The body as text, at most `maxBodyBytes`. Like `json` and `bytes`, the read is bounded by the rest of
+   * the attempt's deadline (`timeout.attempt`, or `timeout.total` when that comes first), even when it runs
+   * after the call returned: a body that never finishes fails with `TimeoutError` (phase `attempt` or `total`).
+   */
   readonly text: Effect.Effect<string, ClientError>
+  /** The body parsed as JSON, at most `maxBodyBytes`, within the attempt's deadline (see `text`). */
   readonly json: Effect.Effect<unknown, ClientError>
+  /** The body's bytes, at most `maxBodyBytes`, within the attempt's deadline (see `text`). */
   readonly bytes: Effect.Effect<Uint8Array, ClientError>
-  /** The body as a stream with the idle deadline between chunks. */
+  /**
+   * The body as a stream, for bodies of any size read at any pace: it is bounded only by the idle deadline
+   * (`timeout.idle`) between chunks, never by the attempt's, and fails with `TimeoutError` (phase `idle`) or
+   * `ConnectionError` when the body stops or breaks; it never ends quietly on a truncated body.
+   */
   readonly stream: Stream.Stream<Uint8Array, ClientError>
 }
 
@@ -238,6 +249,8 @@ class ReceivedResponse implements ClientResponse {
     this.attempt = received.attempt
     this.#received = received
     this.#maxBytes = maxBytes
+    // The attempt's deadline outlives the call for a buffered read of the body; `stream` lets it go.
+    received.nativeDeadline?.hold()
   }
   #once<A>(read: (received: Pipeline.Received, maxBytes: number) => Effect.Effect<A, ClientError>) {
     return Effect.suspend(() => {
@@ -246,17 +259,23 @@ class ReceivedResponse implements ClientResponse {
       return read(this.#received, this.#maxBytes)
     })
   }
+  #buffered<A>(read: (received: Pipeline.Received, maxBytes: number) => Effect.Effect<A, ClientError>) {
+    return this.#once((received, maxBytes) => Body.withinAttempt(received, read(received, maxBytes)))
+  }
   get text(): Effect.Effect<string, ClientError> {
-    return this.#once(Body.text)
+    return this.#buffered(Body.text)
   }
   get bytes(): Effect.Effect<Uint8Array, ClientError> {
-    return this.#once(Body.bytes)
+    return this.#buffered(Body.bytes)
   }
   get json(): Effect.Effect<unknown, ClientError> {
-    return this.#once(jsonOf)
+    return this.#buffered(jsonOf)
   }
   get stream(): Stream.Stream<Uint8Array, ClientError> {
-    return Stream.unwrap(this.#once((received) => Effect.succeed(Body.stream(received))))
+    return Stream.unwrap(this.#once((received) => {
+      received.nativeDeadline?.release()
+      return Effect.succeed(Body.stream(received))
+    }))
   }
 }
 

@@ -4,14 +4,16 @@
  * server (its raw-socket listener for the protocol violations) and, where the
  * far side must be watched closing, a plain `node:http` server.
  */
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { assert, describe, it, layer } from "@effect/vitest"
 import { TestServer } from "@httpkit/testing"
-import { Effect, Fiber, Layer, Ref, Schema, Stream } from "effect"
+import { Context, Effect, Fiber, Layer, Ref, Schema, Stream } from "effect"
 import { HttpClient } from "effect/http"
 import { TestClock } from "effect/testing"
 import { spawn, spawnSync } from "node:child_process"
 import * as Http from "node:http"
 import * as Net from "node:net"
+import * as Auth from "../src/Auth.ts"
 import * as ClientConfig from "../src/ClientConfig.ts"
 import type { ClientError } from "../src/ClientError.ts"
 import * as Transport from "../src/internal/transport.ts"
@@ -203,6 +205,74 @@ layer(TestServer.layer(), { excludeTestServices: true })(
         assertTimeout(error, "attempt", 300)
       }))
 
+    it.effect(
+      "a buffered read after the call (text, json, bytes) of a body trickled a byte every 50 ms fails with phase attempt",
+      () =>
+        Effect.gen(function*() {
+          const server = yield* TestServer.TestServer
+          yield* server.reset
+          // Never idle for 300 ms, so only the attempt's deadline (800 ms) can end it; the whole body takes 100 s.
+          const client = yield* makeClient({ timeout: { attempt: 800, idle: 300 }, retry: { maxAttempts: 1 } })
+          const url = server.urlFor("/files/trickle?size=2000&rate=20")
+          const readers = {
+            text: (response: ResilientClient.ClientResponse) => response.text,
+            json: (response: ResilientClient.ClientResponse) => response.json,
+            bytes: (response: ResilientClient.ClientResponse) => response.bytes
+          }
+          for (const [name, read] of Object.entries(readers)) {
+            const { value: error, elapsed } = yield* timed(
+              client.get(url).pipe(
+                Effect.flatMap((response) => read(response) as Effect.Effect<unknown, ClientError>),
+                Effect.flip,
+                // Without the deadline the read runs for 100 s: fail the test well before.
+                Effect.timeoutOrElse({
+                  duration: "20 seconds",
+                  orElse: () => Effect.die(new Error(`response.${name} on a trickled body never ended`))
+                })
+              )
+            )
+            assertTimeout(error, "attempt", 800)
+            assert.isBelow(elapsed, 15_000, name)
+          }
+          assert.lengthOf(yield* server.requestsTo("/files/trickle"), 3)
+        })
+    )
+
+    it.effect("a buffered read after the call, over another transport, is bounded by the attempt's deadline too", () =>
+      Effect.gen(function*() {
+        const server = yield* TestServer.TestServer
+        yield* server.reset
+        const client = yield* ResilientClient.makeWith(
+          yield* ClientConfig.resolve({
+            timeout: { attempt: 800, idle: 5_000 },
+            retry: { maxAttempts: 1 },
+            circuitBreaker: { enabled: false }
+          }),
+          // Effect's own undici transport, built in the test's scope (provided around one effect, it closes at once).
+          Context.get(yield* Layer.build(NodeHttpClient.layerUndici), HttpClient.HttpClient)
+        )
+        const error = yield* client.get(server.urlFor("/files/trickle?size=2000&rate=20")).pipe(
+          Effect.flatMap((response) => response.text),
+          Effect.flip,
+          Effect.timeoutOrElse({
+            duration: "20 seconds",
+            orElse: () => Effect.die(new Error("response.text on a trickled body never ended"))
+          })
+        )
+        assertTimeout(error, "attempt", 800)
+      }))
+
+    it.effect("a stream of the same trickled body is bounded by the idle deadline only: it outlives the attempt's", () =>
+      Effect.gen(function*() {
+        const server = yield* TestServer.TestServer
+        yield* server.reset
+        const client = yield* makeClient({ timeout: { attempt: 300, idle: 1_000 }, retry: { maxAttempts: 1 } })
+        // 40 bytes at 20 a second: about 2 s, well past the attempt's 300 ms, never idle for 1 s.
+        const response = yield* client.get(server.urlFor("/files/trickle?size=40&rate=20"))
+        const chunks = yield* Stream.runCollect(response.stream)
+        assert.strictEqual(chunks.reduce((n, chunk) => n + chunk.byteLength, 0), 40)
+      }))
+
     it.effect("total timeout: covers every attempt and wait, fails with phase total, not retryable", () =>
       Effect.gen(function*() {
         const server = yield* TestServer.TestServer
@@ -215,6 +285,29 @@ layer(TestServer.layer(), { excludeTestServices: true })(
         const attempts = (yield* server.requestsTo("/delay/5000")).length
         assert.isAtLeast(attempts, 2)
         assert.isAtMost(attempts, 3)
+      }))
+
+    it.effect("total timeout holds over a token refresh that hangs: phase total, not the refresh's own 30 s bound", () =>
+      Effect.gen(function*() {
+        const server = yield* TestServer.TestServer
+        yield* server.reset
+        // The server refuses this token; the refresh hook never answers (its own bound is the default 30 s).
+        const auth = yield* Auth.bearer("wrong-token", { onUnauthorized: Effect.never })
+        const client = yield* makeClient({ timeout: { total: 1_000 } }).pipe(
+          Effect.provideService(Auth.ClientAuth, auth)
+        )
+        const { value: error, elapsed } = yield* timed(
+          client.get(server.urlFor("/auth/bearer")).pipe(
+            Effect.flip,
+            Effect.timeoutOrElse({
+              duration: "20 seconds",
+              orElse: () => Effect.die(new Error("the call outlived its total deadline by far"))
+            })
+          )
+        )
+        assertTimeout(error, "total", 1_000)
+        assert.isBelow(elapsed, 15_000)
+        assert.lengthOf(yield* server.requestsTo("/auth/bearer"), 1)
       }))
 
     it.effect("idle timeout on a stream: headers-then-hang yields its bytes, then fails with phase idle", () =>

@@ -6,7 +6,13 @@
  *
  * With our undici dispatcher the idle deadline is undici's `bodyTimeout`;
  * over any other transport it is timed here.
+ *
+ * A buffered read is also bounded by the attempt's deadline (RELIABILITY 12),
+ * even when it runs after the call returned (`ClientResponse.text`, `json`,
+ * `bytes`): a body that trickles a byte at a time, never idle for long, still
+ * ends. A stream handed to the caller keeps only the idle deadline.
  */
+import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
 import { type ClientError, ResponseTooLargeError, TimeoutError } from "../ClientError.ts"
@@ -20,6 +26,31 @@ const idleTimeout = (received: Received) =>
 
 const mapFailure = (received: Received) => (error: unknown) =>
   fromTransport(causeOf(error), received.context, received.deadlines)
+
+/**
+ * `read` (a buffered read of a `ClientResponse` body, after the call returned) within what is left of the
+ * attempt's deadline: the transport's own timer, held for it by the response and released when the read ends,
+ * or an Effect timer over any other transport. Fails with the attempt's `TimeoutError` (phase `attempt` or `total`).
+ */
+export const withinAttempt = <A>(
+  received: Received,
+  read: Effect.Effect<A, ClientError>
+): Effect.Effect<A, ClientError> => {
+  const native = received.nativeDeadline
+  if (native !== undefined) {
+    return Effect.onExitPrimitive(read, () => {
+      native.release()
+      return undefined
+    })
+  }
+  const { phase, timeoutMillis } = received.deadlines.attempt
+  return Effect.flatMap(Clock.currentTimeMillis, (now) =>
+    Effect.timeoutOrElse(read, {
+      duration: Math.max(0, received.endsAt - now),
+      orElse: () =>
+        Effect.fail(new TimeoutError({ ...received.context, retryable: phase === "attempt", phase, timeoutMillis }))
+    }))
+}
 
 /** The body as a stream that fails on an idle gap or a broken connection. */
 export const stream = (received: Received): Stream.Stream<Uint8Array, ClientError> => {

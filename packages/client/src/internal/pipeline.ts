@@ -35,6 +35,7 @@ import * as Schedule from "effect/Schedule"
 import type { Resolved } from "../ClientConfig.ts"
 import {
   AuthenticationError,
+  BodyNotReplayableError,
   CircuitOpenError,
   type ClientError,
   fromStatus,
@@ -51,6 +52,7 @@ import { callContext, type ErrorContext, fromTransport } from "./failure.ts"
 import * as MemoryBreaker from "./memoryBreaker.ts"
 import type { Recorder } from "./metrics.ts"
 import * as Redirect from "./redirect.ts"
+import * as ReplayBody from "./replayBody.ts"
 import { AttemptDeadline } from "./transport.ts"
 
 /** What the pipeline needs from an auth provider (`Auth.Auth`). */
@@ -112,7 +114,13 @@ export interface CallOptions {
   readonly query?: Readonly<Record<string, string | number | boolean | ReadonlyArray<string>>> | undefined
   readonly headers?: Readonly<Record<string, string>> | undefined
   readonly json?: unknown
-  readonly body?: HttpBody.HttpBody | undefined
+  /**
+   * The request body, or a function that makes a fresh one for every send. A
+   * body that can be read only once (a stream) is sent again, by a retry or a
+   * 307/308 redirect, only when it is given as a function (or was never read);
+   * otherwise that resend fails with `BodyNotReplayableError`.
+   */
+  readonly body?: HttpBody.HttpBody | (() => HttpBody.HttpBody) | undefined
   readonly timeout?: {
     readonly headers?: Duration.Input | undefined
     readonly idle?: Duration.Input | undefined
@@ -168,6 +176,12 @@ export interface Received {
   readonly deadlines: Deadlines
   /** Whether the transport enforces the idle deadline itself. */
   readonly transportDeadlines: boolean
+  /**
+   * When the attempt's deadline passes (`Clock` milliseconds): a body read after the call returns is bounded by
+   * it too. With our undici transport, `nativeDeadline` enforces it; `hold` it to keep it running past the call.
+   */
+  readonly endsAt: number
+  readonly nativeDeadline: AttemptDeadline | undefined
 }
 
 /** The deadlines of one attempt, in milliseconds. */
@@ -390,6 +404,15 @@ export const make = (env: PipelineEnv) => {
   // Nothing can wait between the start of a call and its first attempt: that attempt is built at once.
   const firstAttemptAtOnce = env.bulkhead === undefined && env.rateLimit === undefined &&
     env.breaker?._tag !== "Effect"
+  /**
+   * Whether anything can wait outside an attempt's own deadline: a bulkhead, a breaker over a shared store, a
+   * rate limiter, or the auth, cookie and profile hooks (a token refresh is a request of its own). Such a call
+   * also runs under an outer timer at its total deadline, so that no store or hook that stops answering can
+   * hold it past that (RELIABILITY 12). Without them, attempts and retry sleeps are all the call waits for,
+   * and each is bounded by the deadline already.
+   */
+  const outerDeadline = env.bulkhead !== undefined || env.breaker?._tag === "Effect" || env.rateLimit !== undefined ||
+    env.auth !== undefined || env.cookies !== undefined || env.profiles !== undefined
 
   const backoff = (attempt: number): Effect.Effect<number> => {
     const step = Math.min(options.retry.maxDelay, options.retry.minDelay * options.retry.multiplier ** (attempt - 1))
@@ -495,8 +518,25 @@ export const make = (env: PipelineEnv) => {
       } else {
         base = HttpClientRequest.make(upper as "GET")(url, { headers })
       }
+      /** Where a resend gets its body, when the body is not a value every send can reuse (RELIABILITY 20). */
+      let bodySource: ReplayBody.Source | undefined
       if (call.json !== undefined) base = HttpClientRequest.bodyJsonUnsafe(base, call.json)
-      else if (call.body !== undefined) base = HttpClientRequest.setBody(base, call.body)
+      else if (call.body !== undefined) {
+        const made = ReplayBody.make(call.body)
+        if (ReplayBody.isSource(made)) bodySource = made
+        base = HttpClientRequest.setBody(base, ReplayBody.isSource(made) ? made.next() : made.body)
+      }
+      /** Whether a request has been handed to the transport: every send after that is a resend. */
+      let sentOnce = false
+      /** The refusal of a resend whose body cannot be read again. */
+      const notReplayable = (reason: "retry" | "redirect", after: string, status: number | undefined) =>
+        new BodyNotReplayableError({
+          ...context,
+          retryable: false,
+          reason,
+          after,
+          ...(status === undefined ? {} : { status })
+        })
 
       const timeouts: Timeouts = call.timeout === undefined ? defaultTimeouts : {
         headers: toMillis(call.timeout.headers, options.timeout.headers),
@@ -530,7 +570,8 @@ export const make = (env: PipelineEnv) => {
       const attempt = (
         number: number,
         deadlines: Deadlines,
-        native: AttemptDeadline | undefined
+        native: AttemptDeadline | undefined,
+        endsAt: number
       ): Effect.Effect<A, ClientError | E | Unauthorized, R> => {
         type Snapshot = Effect.Success<AuthHook["current"]>
         let snapshot: Snapshot | undefined
@@ -561,6 +602,8 @@ export const make = (env: PipelineEnv) => {
               current = HttpClientRequest.setHeader(current, name, revealed(value))
             }
           }
+          // A resend (the retry loop checked that it can be made) carries a fresh body, or the unread one again.
+          if (bodySource !== undefined && sentOnce) current = HttpClientRequest.setBody(current, bodySource.next())
           return hop(current, url, snapshot !== undefined, 0)
         }
 
@@ -618,6 +661,7 @@ export const make = (env: PipelineEnv) => {
             }
             return observed()
           }
+          sentOnce = true
           // Our transport times the headers itself: one frame takes the response or maps the failure.
           if (native !== undefined) {
             return Effect.matchEffect(send(current), {
@@ -663,7 +707,9 @@ export const make = (env: PipelineEnv) => {
               url: currentUrl,
               attempt: number,
               deadlines,
-              transportDeadlines: env.transportDeadlines
+              transportDeadlines: env.transportDeadlines,
+              endsAt,
+              nativeDeadline: native
             })
           }
           return Effect.flatMap(Clock.currentTimeMillis, (now) => {
@@ -727,6 +773,10 @@ export const make = (env: PipelineEnv) => {
           if (!decision.keepBody) {
             next = HttpClientRequest.setBody(next, HttpClientRequest.empty.body)
             for (const name of Redirect.bodyHeaders) next = HttpClientRequest.removeHeader(next, name)
+          } else if (bodySource !== undefined) {
+            // A 307 or 308 sends the body again: a fresh one, or the refusal (never an empty or partial resend).
+            if (!bodySource.replayable()) return Effect.fail(notReplayable("redirect", "RedirectError", status))
+            next = HttpClientRequest.setBody(next, bodySource.next())
           }
           let stillAuthorized = authorized
           if (decision.crossOrigin || currentUrl.protocol !== decision.url.protocol) {
@@ -749,9 +799,9 @@ export const make = (env: PipelineEnv) => {
       /** An attempt, with its log line. */
       const loggedAttempt = logAttempt === undefined || !logs ?
         attempt :
-        (number: number, deadlines: Deadlines, native: AttemptDeadline | undefined) =>
+        (number: number, deadlines: Deadlines, native: AttemptDeadline | undefined, endsAt: number) =>
           Effect.flatMap(Clock.currentTimeMillis, (started) =>
-            attempt(number, deadlines, native).pipe(
+            attempt(number, deadlines, native, endsAt).pipe(
               Effect.onExit((exit) =>
                 Effect.flatMap(Clock.currentTimeMillis, (ended) => {
                   const failure = exit._tag === "Failure" ? findFailure(exit.cause) : undefined
@@ -820,9 +870,9 @@ export const make = (env: PipelineEnv) => {
           const native = new AttemptDeadline(budget)
           attemptDeadline = native
           undiciOptions.httpkitAttempt = native
-          return loggedAttempt(number, deadlines, native)
+          return loggedAttempt(number, deadlines, native, now + budget)
         }
-        return Effect.timeoutOrElse(loggedAttempt(number, deadlines, undefined), {
+        return Effect.timeoutOrElse(loggedAttempt(number, deadlines, undefined, now + budget), {
           duration: budget,
           orElse: () =>
             Effect.fail(
@@ -885,6 +935,9 @@ export const make = (env: PipelineEnv) => {
           let error: ClientError | E
           if (failure instanceof Unauthorized) {
             if (!refreshed && env.auth !== undefined) {
+              if (bodySource !== undefined && !bodySource.replayable()) {
+                return yield* Effect.fail(notReplayable("retry", failure.error._tag, failure.error.status))
+              }
               refreshed = true
               // The retry with new credentials does not count as an attempt.
               if (yield* env.auth.refresh(failure.generation)) {
@@ -913,6 +966,11 @@ export const make = (env: PipelineEnv) => {
             delay = Math.max(delay, retryAfter)
           }
           if (now + delay >= deadline) return yield* Effect.fail(error)
+          if (bodySource !== undefined && !bodySource.replayable()) {
+            return yield* Effect.fail(
+              notReplayable("retry", error._tag, "status" in error ? error.status as number | undefined : undefined)
+            )
+          }
           metrics?.retried(fiber.context, url, error._tag)
           yield* Effect.sleep(delay)
           return yield* attemptFrom(number + 1, false)
@@ -1015,14 +1073,14 @@ export const make = (env: PipelineEnv) => {
         if (admission !== undefined) {
           inlineBreaker!.settle(admission, exit, outcomeOf, clock.currentTimeMillisUnsafe(), outer!)
         }
-        if (recordEnd !== undefined && env.bulkhead === undefined) recordEnd(exit)
+        if (recordEnd !== undefined && !outerDeadline) recordEnd(exit)
         return undefined
       }
       // Begun inside the exit handler's frame, never before it: the fiber may yield, and be interrupted, between
       // any two steps, and a call counted and admitted must always be ended (or a half-open probe stays taken).
       const started = Effect.onExitPrimitive(Effect.withFiber(begin), finish)
-      // The retry loop (limiter waits included) never outlives the deadline; only a bulkhead wait outside it can.
-      if (env.bulkhead === undefined) {
+      // The retry loop never outlives the deadline; what can wait outside it runs under the outer timer too.
+      if (!outerDeadline) {
         return started
       }
       const timed = started.pipe(
@@ -1070,6 +1128,7 @@ const clientErrorTags = new Set([
   "DecodeError",
   "ResponseTooLargeError",
   "RedirectError",
+  "BodyNotReplayableError",
   "RateLimitExceededError",
   "RateLimiterUnavailableError"
 ])
@@ -1083,7 +1142,14 @@ const outcomeOf = (exit: { readonly _tag: string; readonly cause?: unknown }): M
   if (exit._tag === "Success") return "Success"
   const error = findError(exit.cause)
   if (error === undefined) return "Ignored"
-  switch (error._tag) {
+  // A resend refused for its body counts as the failure that asked for it.
+  if (error._tag === "BodyNotReplayableError") return outcomeOfTag(error.after, undefined)
+  return outcomeOfTag(error._tag, error._tag === "TimeoutError" ? error.phase : undefined)
+}
+
+/** How an error, by its tag (and a timeout's phase), counts for the breaker. */
+const outcomeOfTag = (tag: string, phase: string | undefined): MemoryBreaker.Outcome => {
+  switch (tag) {
     case "ConnectionError":
     case "ServiceUnavailableError":
     case "ServerError":
@@ -1091,7 +1157,7 @@ const outcomeOf = (exit: { readonly _tag: string; readonly cause?: unknown }): M
       return "Failure"
     case "TimeoutError":
       // "total" inside the breaker means an attempt was in flight at the deadline (the loop never sleeps past it).
-      return error.phase === "bulkhead" ? "Ignored" : "Failure"
+      return phase === "bulkhead" ? "Ignored" : "Failure"
     case "RateLimitedError":
     case "RateLimitExceededError":
     case "RateLimiterUnavailableError":

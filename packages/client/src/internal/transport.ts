@@ -47,8 +47,9 @@ const expire = (target: Abortable): void => {
 /**
  * An attempt's deadline as the transport enforces it: after `timeoutMillis`
  * the request, or its body, is aborted with a `TimeoutError` `DOMException`.
- * The pipeline calls `cancel` when the attempt is over, so a body the caller
- * reads later (a long download) is bounded by the idle deadline only.
+ * The pipeline calls `cancel` when the attempt is over, so a stream the caller
+ * reads later (a long download) is bounded by the idle deadline only; a
+ * response whose body will be buffered later `hold`s it instead.
  */
 export class AttemptDeadline {
   readonly endsAt: number
@@ -57,6 +58,7 @@ export class AttemptDeadline {
   private timer: ReturnType<typeof setTimeout> | undefined = undefined
   private more: Array<ReturnType<typeof setTimeout>> | undefined = undefined
   private cancelled = false
+  private held = false
   constructor(budgetMillis: number) {
     this.budgetMillis = budgetMillis
     this.endsAt = Date.now() + budgetMillis
@@ -73,7 +75,19 @@ export class AttemptDeadline {
     else (this.more ??= []).push(timer)
     return timer
   }
+  /**
+   * Keeps the deadline running after the call returns: a `ClientResponse` whose body will be read into memory
+   * later stays bounded by it. `cancel` is then ignored; `release` ends it.
+   */
+  hold(): void {
+    this.held = true
+  }
+  /** Ends the deadline (the attempt is over), unless it is held. */
   cancel(): void {
+    if (!this.held) this.release()
+  }
+  /** Ends the deadline, held or not. */
+  release(): void {
     this.cancelled = true
     if (this.timer !== undefined) clearTimeout(this.timer)
     if (this.more !== undefined) { for (const timer of this.more) clearTimeout(timer) }
