@@ -29,6 +29,7 @@
 import * as ResilientClient from "@httpkit/client/ResilientClient"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Own from "./internal/own.ts"
 import * as RateLimiter from "./RateLimiter.ts"
 
 type Hook = NonNullable<typeof ResilientClient.RateLimit.Service>
@@ -40,21 +41,22 @@ type Hook = NonNullable<typeof ResilientClient.RateLimit.Service>
  * @since 0.1.0
  */
 export const hook = (limiter: RateLimiter.Service): Hook => ({
+  // Every field read by own key, so a polluted `Object.prototype` cannot supply a missing one.
   around: (request, attempt) =>
     limiter.withPermit({
-      key: request.key,
-      url: request.url,
-      tokens: request.tokens,
-      maxWait: request.maxWaitMillis,
-      call: request.context
+      key: Own.get(request, "key"),
+      url: Own.get(request, "url"),
+      tokens: Own.get(request, "tokens"),
+      maxWait: Own.get(request, "maxWaitMillis"),
+      call: Own.get(request, "context")
     })(attempt),
   observe: (request, response) =>
     limiter.observe({
-      key: request.key,
-      url: request.url,
-      tokens: request.tokens,
-      status: response.status,
-      headers: response.headers
+      key: Own.get(request, "key"),
+      url: Own.get(request, "url"),
+      tokens: Own.get(request, "tokens"),
+      status: Own.get(response, "status") ?? 0,
+      headers: Own.get(response, "headers") ?? {}
     })
 })
 

@@ -30,6 +30,7 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Algorithm from "./internal/algorithm.ts"
+import * as Own from "./internal/own.ts"
 
 /**
  * One limit a request must pass: the policy's arithmetic, the id of its
@@ -60,8 +61,37 @@ export interface ReserveRequest {
   readonly items: ReadonlyArray<Item>
   /** The key whose server-imposed block (see `block`) applies, if any. */
   readonly blockKey: string | undefined
-  /** Refuse instead of booking when the wait would be longer than this. */
+  /**
+   * Refuse instead of booking when the wait would be longer than this. It is
+   * also how long the caller can wait for the answer: a store that may be slow
+   * (Redis) waits up to this long for it instead of failing sooner.
+   */
   readonly maxWaitMillis: number
+}
+
+/**
+ * What `lease` is asked.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface LeaseRequest {
+  /** The concurrency state's id (policy and key). */
+  readonly id: string
+  /** How many slots there are. */
+  readonly max: number
+  /** The holder's token, given back to `release`. */
+  readonly token: string
+  /** How long the slot is held at most, should its holder never release it. */
+  readonly leaseMillis: number
+  /**
+   * How long the caller can wait for the answer: a store that may be slow
+   * (Redis) waits up to this long for it instead of failing sooner. A slot
+   * that is full is still answered `Full` at once.
+   *
+   * @default 0 (the store's own timeout)
+   */
+  readonly maxWaitMillis?: number | undefined
 }
 
 /**
@@ -96,12 +126,7 @@ export interface Store {
   /** Nothing under `key` is granted for `millis` from now (a longer block already set stays). */
   readonly block: (key: string, millis: number) => Effect.Effect<void, RateLimiterUnavailableError>
   /** Takes a concurrency slot of `id` under `token`, held until released or `leaseMillis` pass. */
-  readonly lease: (request: {
-    readonly id: string
-    readonly max: number
-    readonly token: string
-    readonly leaseMillis: number
-  }) => Effect.Effect<LeaseResult, RateLimiterUnavailableError>
+  readonly lease: (request: LeaseRequest) => Effect.Effect<LeaseResult, RateLimiterUnavailableError>
   /** Gives a slot back; releasing an unknown or expired token does nothing. */
   readonly release: (id: string, token: string) => Effect.Effect<void, RateLimiterUnavailableError>
 }
@@ -150,7 +175,7 @@ const touch = <V>(map: Map<string, V>, id: string, value: V) => {
  */
 export const makeMemory = (options: MemoryOptions = {}): Effect.Effect<Store> =>
   Effect.sync(() => {
-    const maxKeys = options.maxKeys ?? 10_000
+    const maxKeys = Own.get(options, "maxKeys") ?? 10_000
     const states = new Map<string, Entry>()
     const blocks = new Map<string, number>()
     const leases = new Map<string, Algorithm.Leases>()

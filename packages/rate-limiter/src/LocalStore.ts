@@ -56,6 +56,7 @@ import type * as Scope from "effect/Scope"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import * as LocalDatabase from "./internal/localDatabase.ts"
+import * as Own from "./internal/own.ts"
 import * as LimiterStore from "./LimiterStore.ts"
 
 /**
@@ -92,7 +93,7 @@ const userName = (): string => {
   } catch {
     // No passwd entry (a container with an arbitrary uid): fall back below.
   }
-  if (name === undefined || name === "") name = process.env["USER"] ?? process.env["USERNAME"]
+  if (name === undefined || name === "") name = Own.get(process.env, "USER") ?? Own.get(process.env, "USERNAME")
   if (name === undefined || name === "") name = `uid${process.getuid?.() ?? "unknown"}`
   return name.replace(/[^A-Za-z0-9._-]/g, "_")
 }
@@ -110,11 +111,11 @@ export const defaultPath = (): string => Path.join(Os.tmpdir(), `httpkit-${userN
 
 const unavailable = (operation: string, cause: unknown): RateLimiterUnavailableError => {
   const { detail, retryable } = LocalDatabase.describeFailure(cause)
-  return new RateLimiterUnavailableError({ backend: "local", retryable, detail: `${operation}: ${detail}` })
+  return new RateLimiterUnavailableError(Own.bare({ backend: "local", retryable, detail: `${operation}: ${detail}` }))
 }
 
 const timeoutMillisOf = (input: Duration.Input): number => {
-  const millis = Duration.toMillis(input)
+  const millis = Duration.toMillis(Own.duration(input))
   if (!(millis >= 0 && millis <= maxTimeoutMillis)) {
     throw new LocalDatabase.LocalFailure(`timeout must be between 0 and ${maxTimeoutMillis} ms, got ${millis}`, false)
   }
@@ -140,10 +141,11 @@ export const make = (
     const database = yield* Effect.acquireRelease(
       Effect.try({
         try: () => {
-          const timeoutMillis = timeoutMillisOf(options.timeout ?? "1 second")
-          return options.path === undefined
+          const timeoutMillis = timeoutMillisOf(Own.get(options, "timeout") ?? "1 second")
+          const path = Own.get(options, "path")
+          return path === undefined
             ? LocalDatabase.open(defaultPath(), timeoutMillis, true)
-            : LocalDatabase.open(options.path, timeoutMillis, false)
+            : LocalDatabase.open(path, timeoutMillis, false)
         },
         catch: (cause) => unavailable("open", cause)
       }),

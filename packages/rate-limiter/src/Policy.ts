@@ -22,6 +22,7 @@
  */
 import * as Duration from "effect/Duration"
 import * as Schema from "effect/Schema"
+import * as Own from "./internal/own.ts"
 
 /**
  * Which requests share one limit: those to one host, to one origin, or all.
@@ -123,6 +124,12 @@ const shortDuration = (millis: number): string =>
 
 const unitSuffix = (unit: Unit) => unit === "tokens" ? " tokens" : ""
 
+/** The window in milliseconds; a missing one is NaN, which `validate` refuses. */
+const windowOf = (options: Counted): number => {
+  const input = Own.get(options, "window")
+  return input === undefined ? Number.NaN : Duration.toMillis(Duration.fromInputUnsafe(Own.duration(input)))
+}
+
 /**
  * A steady rate of `limit` per `window`, with up to `burst` at once.
  *
@@ -147,17 +154,18 @@ export const rate = (
     readonly burst?: number | undefined
   }
 ): Rate => {
-  const windowMillis = Duration.toMillis(Duration.fromInputUnsafe(options.window))
-  const unit = options.unit ?? "requests"
-  const burst = options.burst ?? 1
+  const limit = Own.get(options, "limit") as number
+  const windowMillis = windowOf(options)
+  const unit = Own.get(options, "unit") ?? "requests"
+  const burst = Own.get(options, "burst") ?? 1
   return {
     _tag: "Rate",
-    name: options.name ?? `rate ${options.limit}/${shortDuration(windowMillis)}${unitSuffix(unit)} burst ${burst}`,
-    limit: options.limit,
+    name: Own.get(options, "name") ?? `rate ${limit}/${shortDuration(windowMillis)}${unitSuffix(unit)} burst ${burst}`,
+    limit,
     windowMillis,
     burst,
     unit,
-    keyBy: options.keyBy ?? "host"
+    keyBy: Own.get(options, "keyBy") ?? "host"
   }
 }
 
@@ -179,15 +187,16 @@ export const rate = (
  * @since 0.1.0
  */
 export const window = (options: Counted): Window => {
-  const windowMillis = Duration.toMillis(Duration.fromInputUnsafe(options.window))
-  const unit = options.unit ?? "requests"
+  const limit = Own.get(options, "limit") as number
+  const windowMillis = windowOf(options)
+  const unit = Own.get(options, "unit") ?? "requests"
   return {
     _tag: "Window",
-    name: options.name ?? `window ${options.limit}/${shortDuration(windowMillis)}${unitSuffix(unit)}`,
-    limit: options.limit,
+    name: Own.get(options, "name") ?? `window ${limit}/${shortDuration(windowMillis)}${unitSuffix(unit)}`,
+    limit,
     windowMillis,
     unit,
-    keyBy: options.keyBy ?? "host"
+    keyBy: Own.get(options, "keyBy") ?? "host"
   }
 }
 
@@ -207,13 +216,16 @@ export const concurrency = (
      */
     readonly lease?: Duration.Input | undefined
   }
-): Concurrency => ({
-  _tag: "Concurrency",
-  name: options.name ?? `concurrency ${options.max}`,
-  max: options.max,
-  leaseMillis: options.lease === undefined ? 60_000 : Duration.toMillis(Duration.fromInputUnsafe(options.lease)),
-  keyBy: options.keyBy ?? "host"
-})
+): Concurrency => {
+  const max = Own.get(options, "max") as number
+  return {
+    _tag: "Concurrency",
+    name: Own.get(options, "name") ?? `concurrency ${max}`,
+    max,
+    leaseMillis: Own.millis(Own.get(options, "lease"), 60_000),
+    keyBy: Own.get(options, "keyBy") ?? "host"
+  }
+}
 
 /**
  * A policy that cannot work (a limit below 1, a window under 1 ms, a burst
@@ -242,8 +254,11 @@ const isWhole = (value: number, min: number) => Number.isSafeInteger(value) && v
  * @since 0.1.0
  */
 export const validate = (policy: Policy): PolicyError | undefined => {
-  const fail = (detail: string) => new PolicyError({ policy: policy.name, detail })
-  if (policy.name.length === 0 || policy.name.length > 200) return fail("the name must have 1 to 200 characters")
+  const fail = (detail: string) =>
+    new PolicyError({ policy: typeof policy.name === "string" ? policy.name : "(unnamed)", detail })
+  if (typeof policy.name !== "string" || policy.name.length === 0 || policy.name.length > 200) {
+    return fail("the name must have 1 to 200 characters")
+  }
   if (policy.keyBy !== "host" && policy.keyBy !== "origin" && policy.keyBy !== "global") {
     return fail(`keyBy must be "host", "origin" or "global"`)
   }

@@ -33,11 +33,17 @@
  * empty budget, hold every request of that key in every process sharing the
  * store until the server's reset (`ServerFeedback` reads the dialects).
  *
- * When the store fails (Redis down, slow, or lost), `onStoreFailure: "fail"`
- * (the default) fails with `RateLimiterUnavailableError`; `"local"` falls
- * back to a limit in this process's memory (each limit divided by
- * `fallbackShare`, for the number of processes that share it), logs a
- * warning, and tries the store again after `retryStoreAfter`.
+ * When the store fails (Redis down, lost, or silent for longer than the
+ * acquisition can wait), `onStoreFailure: "fail"` (the default) fails with
+ * `RateLimiterUnavailableError`; `"local"` falls back to a limit in this
+ * process's memory (each limit divided by `fallbackShare`, for the number of
+ * processes that share it), logs a warning, and tries the store again after
+ * `retryStoreAfter`. Each store call is told how long the acquisition can
+ * still wait, so a slow but healthy store delays the request instead of
+ * failing it (see `RedisStore`).
+ *
+ * Every options object is read by its own keys only: a polluted
+ * `Object.prototype` changes no limit.
  *
  * @since 0.1.0
  */
@@ -52,6 +58,8 @@ import * as Metric from "effect/Metric"
 import type * as Scope from "effect/Scope"
 import type * as Algorithm from "./internal/algorithm.ts"
 import * as Failover from "./internal/failover.ts"
+import * as LoopIdle from "./internal/loopIdle.ts"
+import * as Own from "./internal/own.ts"
 import * as LimiterStore from "./LimiterStore.ts"
 import * as Policy from "./Policy.ts"
 import * as ServerFeedback from "./ServerFeedback.ts"
@@ -118,7 +126,11 @@ export interface Options {
    * three times: so a stalled process never lets its overdue requests out in
    * a bunch, which a server counting arrivals would see as a burst. Each
    * rebooking leaves a slot unused (so a lower bound costs throughput on a
-   * loaded machine). `false` lets late requests go.
+   * loaded machine). Time this process sat idle waiting for the store's
+   * answer does not count (a slow Redis makes no request late); time it was
+   * busy does. A rebooking that the store refuses or cannot answer keeps the
+   * slot booked before (the request goes, late). `false` lets late requests
+   * go.
    *
    * @default "100 millis"
    */
@@ -248,9 +260,13 @@ const lateCount = outcome("late")
 const noUrlKey = "default"
 
 /** The request's key: the caller's, else the URL's host or origin. */
-const requestKey = (options: AcquireOptions | undefined, keyBy: "host" | "origin"): string => {
-  if (options?.key !== undefined) return options.key
-  const url = options?.url
+const requestKey = (
+  options: Pick<AcquireOptions, "key" | "url"> | undefined,
+  keyBy: "host" | "origin"
+): string => {
+  const key = Own.get(options, "key")
+  if (key !== undefined) return key
+  const url = Own.get(options, "url")
   if (url === undefined) return noUrlKey
   try {
     const parsed = typeof url === "string" ? new URL(url) : url
@@ -263,9 +279,6 @@ const requestKey = (options: AcquireOptions | undefined, keyBy: "host" | "origin
 /** The state id of `policy` for a request: the policy's name and the key. */
 const stateId = (policy: Policy.Policy, options: AcquireOptions | undefined): string =>
   policy.keyBy === "global" ? `${policy.name}|*` : `${policy.name}|${requestKey(options, policy.keyBy)}`
-
-const toMillis = (input: Duration.Input | undefined, fallback: number): number =>
-  input === undefined ? fallback : Duration.toMillis(input)
 
 /**
  * What a request costs under a tokens policy: its `tokens` (default 1); one
@@ -286,21 +299,33 @@ const itemOf = (
   limit: scale === 1 ? policy.limit : Math.max(1, Math.floor(policy.limit / scale)),
   windowMillis: policy.windowMillis,
   burst: policy._tag === "Rate" ? policy.burst : 1,
-  cost: policy.unit === "tokens" ? tokenCost(acquire?.tokens, policy.limit) : 1
+  cost: policy.unit === "tokens" ? tokenCost(Own.get(acquire, "tokens"), policy.limit) : 1
 })
 
-/** The call's method, URL and request id, for errors. */
-const callOf = (acquire: AcquireOptions | undefined) =>
-  acquire?.call === undefined
-    ? {}
-    : { method: acquire.call.method, url: acquire.call.url, requestId: acquire.call.requestId }
+/** The call's method, URL and request id, for errors (own keys only; absent ones left out). */
+const callOf = (acquire: AcquireOptions | undefined): {
+  readonly method?: string
+  readonly url?: string
+  readonly requestId?: string
+} => {
+  const call = Own.get(acquire, "call")
+  if (call === undefined) return {}
+  const method = Own.get(call, "method")
+  const url = Own.get(call, "url")
+  const requestId = Own.get(call, "requestId")
+  return {
+    ...(method === undefined ? {} : { method }),
+    ...(url === undefined ? {} : { url }),
+    ...(requestId === undefined ? {} : { requestId })
+  }
+}
 
 /** Fails with `RateLimitExceededError`, counted. */
 const exceeded = (acquire: AcquireOptions | undefined, key: string, policy: string, retryAfterMillis: number) =>
   Effect.andThen(
     Metric.update(refusedCount, 1),
     Effect.fail(
-      new RateLimitExceededError({ ...callOf(acquire), key, policy, retryAfterMillis, retryable: true })
+      new RateLimitExceededError(Own.bare({ ...callOf(acquire), key, policy, retryAfterMillis, retryable: true }))
     )
   )
 
@@ -310,12 +335,12 @@ const counting = <A>(acquire: AcquireOptions | undefined, effect: Effect.Effect<
     Effect.andThen(
       Metric.update(unavailableCount, 1),
       Effect.fail(
-        acquire?.call === undefined ? error : new RateLimiterUnavailableError({
+        Own.get(acquire, "call") === undefined ? error : new RateLimiterUnavailableError(Own.bare({
           ...callOf(acquire),
           backend: error.backend,
           detail: error.detail,
           retryable: error.retryable
-        })
+        }))
       )
     ))
 
@@ -325,6 +350,33 @@ const maxRebookings = 3
 /** How long a waiter polls a full concurrency policy between tries, at most. */
 const maxLeasePollMillis = 250
 
+/** A copy of `policy` made of its own fields only (a hand-built policy may lack some; `validate` says so). */
+const ownPolicy = (policy: Policy.Policy): Policy.Policy => {
+  const field = <K extends string>(key: K) => Own.get(policy as Partial<Record<K, unknown>>, key) as never
+  const common = { name: field("name"), keyBy: field("keyBy") }
+  switch (Own.get(policy, "_tag")) {
+    case "Concurrency":
+      return { _tag: "Concurrency", ...common, max: field("max"), leaseMillis: field("leaseMillis") }
+    case "Rate":
+      return {
+        _tag: "Rate",
+        ...common,
+        limit: field("limit"),
+        windowMillis: field("windowMillis"),
+        burst: field("burst"),
+        unit: field("unit")
+      }
+    default:
+      return {
+        _tag: "Window",
+        ...common,
+        limit: field("limit"),
+        windowMillis: field("windowMillis"),
+        unit: field("unit")
+      }
+  }
+}
+
 /**
  * Makes a limiter on the `LimiterStore` in context.
  *
@@ -333,29 +385,33 @@ const maxLeasePollMillis = 250
  */
 export const make = (
   options: Options
-): Effect.Effect<Service, Policy.PolicyError, LimiterStore.LimiterStore> =>
-  Effect.gen(function*() {
+): Effect.Effect<Service, Policy.PolicyError, LimiterStore.LimiterStore> => {
+  const option = <K extends keyof Options>(key: K) => Own.get(options, key)
+  return Effect.gen(function*() {
     const store = yield* LimiterStore.LimiterStore
-    if (options.policies.length === 0) {
+    const policies = Array.from(option("policies") ?? [], ownPolicy)
+    if (policies.length === 0) {
       return yield* Effect.fail(new Policy.PolicyError({ policy: "(none)", detail: "at least one policy is needed" }))
     }
-    for (const policy of options.policies) {
+    for (const policy of policies) {
       const invalid = Policy.validate(policy)
       if (invalid !== undefined) return yield* Effect.fail(invalid)
     }
-    const policies = options.policies
     const counted = policies.filter((policy): policy is Policy.Rate | Policy.Window => policy._tag !== "Concurrency")
     const concurrent = policies.filter((policy): policy is Policy.Concurrency => policy._tag === "Concurrency")
-    const maxWaitMillis = options.onLimit === "fail" ? 0 : toMillis(options.maxWait, 60_000)
-    const maxHold = options.maxHold === false ? 0 : toMillis(options.maxHold, 600_000)
-    const maxLateness = options.maxLateness === false ? Number.POSITIVE_INFINITY : toMillis(options.maxLateness, 100)
+    const maxWait = option("maxWait")
+    const maxHoldOption = option("maxHold")
+    const maxLatenessOption = option("maxLateness")
+    const maxWaitMillis = option("onLimit") === "fail" ? 0 : Own.millis(maxWait, 60_000)
+    const maxHold = maxHoldOption === false ? 0 : Own.millis(maxHoldOption, 600_000)
+    const maxLateness = maxLatenessOption === false ? Number.POSITIVE_INFINITY : Own.millis(maxLatenessOption, 100)
 
     const failover = Failover.make({
       store,
-      fallback: options.onStoreFailure === "local" ? yield* LimiterStore.makeMemory() : undefined,
-      share: Math.max(1, Math.floor(options.fallbackShare ?? 1)),
-      retryStoreAfterMillis: toMillis(options.retryStoreAfter, 1_000),
-      storeTimeoutMillis: toMillis(options.storeTimeout, 2_000)
+      fallback: option("onStoreFailure") === "local" ? yield* LimiterStore.makeMemory() : undefined,
+      share: Math.max(1, Math.floor(option("fallbackShare") ?? 1)),
+      retryStoreAfterMillis: Own.millis(option("retryStoreAfter"), 1_000),
+      storeTimeoutMillis: Own.millis(option("storeTimeout"), 2_000)
     })
 
     /**
@@ -391,17 +447,19 @@ export const make = (
       let poll = 5
       const attempt: Effect.Effect<void, RateLimitExceededError | RateLimiterUnavailableError, Scope.Scope> = Effect
         .flatMap(
-          counting(
-            acquire,
-            failover.run((target, scale) =>
-              target.lease({
-                id,
-                max: scale === 1 ? policy.max : Math.max(1, Math.floor(policy.max / scale)),
-                token,
-                leaseMillis: policy.leaseMillis
-              })
-            )
-          ),
+          Effect.flatMap(Clock.currentTimeMillis, (asked) =>
+            counting(
+              acquire,
+              failover.run((target, scale) =>
+                target.lease({
+                  id,
+                  max: scale === 1 ? policy.max : Math.max(1, Math.floor(policy.max / scale)),
+                  token,
+                  leaseMillis: policy.leaseMillis,
+                  maxWaitMillis: Math.max(0, deadline - asked)
+                })
+              )
+            )),
           ([result, target]) => {
             if (result._tag === "Granted") {
               return Effect.addFinalizer(() =>
@@ -423,31 +481,40 @@ export const make = (
       return attempt
     }
 
-    /** Books the counted policies, waiting out server holds, until `deadline`. */
+    /**
+     * Books the counted policies, waiting out server holds, until `deadline`.
+     * A rebooking (`rebooked > 0`, after waking too late) that the store
+     * refuses or cannot answer keeps the slot booked before: the request goes,
+     * late, rather than failing a request that holds a slot.
+     */
     const book = (
       acquire: AcquireOptions | undefined,
       key: string,
       deadline: number,
       rebooked = 0
     ): Effect.Effect<void, RateLimitExceededError | RateLimiterUnavailableError> =>
-      Effect.flatMap(Clock.currentTimeMillis, (now) =>
-        Effect.flatMap(
-          counting(
-            acquire,
-            failover.run((target, scale) =>
-              target.reserve({
-                items: counted.map((policy) => itemOf(policy, acquire, scale)),
-                blockKey: key,
-                maxWaitMillis: Math.max(0, deadline - now)
-              })
-            )
-          ),
-          ([reservation]) => {
-            if (reservation._tag === "Granted") {
-              // The booked instant, on this clock: no earlier than when the store was asked.
-              const booked = now + reservation.delayMillis
-              const wait = reservation.delayMillis > 0 ? Effect.sleep(reservation.delayMillis) : Effect.void
-              if (rebooked >= maxRebookings || maxLateness === Number.POSITIVE_INFINITY) return wait
+      Effect.flatMap(Clock.currentTimeMillis, (now) => {
+        const idleBefore = LoopIdle.millis()
+        const reserved = failover.run((target, scale) =>
+          target.reserve({
+            items: counted.map((policy) => itemOf(policy, acquire, scale)),
+            blockKey: key,
+            maxWaitMillis: Math.max(0, deadline - now)
+          })
+        )
+        const answered = rebooked === 0 ? counting(acquire, reserved) : Effect.catch(reserved, () => Effect.void)
+        return Effect.flatMap(answered, (answer) => {
+          if (answer === undefined) return Effect.void
+          const [reservation] = answer
+          if (reservation._tag === "Granted") {
+            const wait = reservation.delayMillis > 0 ? Effect.sleep(reservation.delayMillis) : Effect.void
+            if (rebooked >= maxRebookings || maxLateness === Number.POSITIVE_INFINITY) return wait
+            return Effect.flatMap(Clock.currentTimeMillis, (answered) => {
+              // When the request could have gone had this process not been busy: time the event loop sat
+              // idle during the call was the store's (a slow Redis), time it was busy delayed the answer
+              // here and counts as lateness, as a late wake-up does.
+              const storeMillis = Math.min(answered - now, Math.max(0, LoopIdle.millis() - idleBefore))
+              const booked = now + storeMillis + reservation.delayMillis
               return Effect.andThen(
                 wait,
                 Effect.flatMap(Clock.currentTimeMillis, (woke) =>
@@ -455,17 +522,19 @@ export const make = (
                     ? Effect.andThen(Metric.update(lateCount, 1), book(acquire, key, deadline, rebooked + 1))
                     : Effect.void)
               )
-            }
-            if (reservation.item === -1) {
-              // The server asked every caller of this key to hold off: wait it out, then ask again.
-              if (now + reservation.retryAfterMillis > deadline) {
-                return exceeded(acquire, key, "server hold", reservation.retryAfterMillis)
-              }
-              return Effect.andThen(Effect.sleep(reservation.retryAfterMillis), book(acquire, key, deadline, rebooked))
-            }
-            return exceeded(acquire, key, counted[reservation.item]!.name, reservation.retryAfterMillis)
+            })
           }
-        ))
+          if (reservation.item === -1) {
+            // The server asked every caller of this key to hold off: wait it out, then ask again.
+            if (now + reservation.retryAfterMillis > deadline) {
+              return exceeded(acquire, key, "server hold", reservation.retryAfterMillis)
+            }
+            return Effect.andThen(Effect.sleep(reservation.retryAfterMillis), book(acquire, key, deadline, rebooked))
+          }
+          if (rebooked > 0) return Effect.void
+          return exceeded(acquire, key, counted[reservation.item]!.name, reservation.retryAfterMillis)
+        })
+      })
 
     /** Admits a request; concurrency slots (when a policy asks for them) are held in the scope. */
     const acquire = (
@@ -473,7 +542,7 @@ export const make = (
     ): Effect.Effect<Permit, RateLimitExceededError | RateLimiterUnavailableError, Scope.Scope> =>
       Effect.flatMap(Clock.currentTimeMillis, (started) => {
         const key = requestKey(acquireOptions, "host")
-        const wait = Math.min(maxWaitMillis, toMillis(acquireOptions?.maxWait, maxWaitMillis))
+        const wait = Math.min(maxWaitMillis, Own.millis(Own.get(acquireOptions, "maxWait"), maxWaitMillis))
         const deadline = started + wait
         let program: Effect.Effect<void, RateLimitExceededError | RateLimiterUnavailableError, Scope.Scope> =
           counted.length === 0 ? Effect.void : book(acquireOptions, key, deadline)
@@ -494,17 +563,18 @@ export const make = (
       })
 
     const hold = (key: string, duration: Duration.Input) =>
-      Effect.asVoid(failover.run((target) => target.block(key, Duration.toMillis(duration))))
+      Effect.asVoid(failover.run((target) => target.block(key, Duration.toMillis(Own.duration(duration)))))
 
     const observe = (observed: ObserveOptions): Effect.Effect<void> => {
       if (maxHold === 0) return Effect.void
       return Effect.suspend(() => {
         // Headers carry wall-clock times (HTTP-dates, epoch resets); the hold is relative.
-        const feedback = ServerFeedback.parse(observed.headers, { now: Date.now() })
+        const headers = Own.get(observed, "headers")
+        const feedback = ServerFeedback.parse(headers ?? {}, { now: Date.now() })
         const millis = ServerFeedback.holdOff(feedback, {
-          status: observed.status,
+          status: Own.get(observed, "status") ?? 0,
           maxMillis: maxHold,
-          tokens: observed.tokens
+          tokens: Own.get(observed, "tokens")
         })
         if (millis === undefined || millis <= 0) return Effect.void
         const key = requestKey(observed, "host")
@@ -533,6 +603,7 @@ export const make = (
       policies
     } satisfies Service
   })
+}
 
 /**
  * The limiter as a layer, on the `LimiterStore` in context.

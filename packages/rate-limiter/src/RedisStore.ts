@@ -24,9 +24,19 @@
  *   long (over 128 characters) or hold characters outside
  *   `[A-Za-z0-9_.:/@=+-]` become a readable stem and a SHA-256, so any id
  *   works and a key name is at most 130 characters past the prefix.
- * - Every call is bounded by `timeout` and fails with
- *   `RateLimiterUnavailableError` (`backend: "redis"`, `retryable: true`),
- *   whose `detail` never holds the URL's password.
+ * - Every call is bounded, and fails with `RateLimiterUnavailableError`
+ *   (`backend: "redis"`, `retryable: true`, a `detail` that never holds the
+ *   URL's password) when Redis is really gone: at once when the connection is
+ *   refused or lost, and after a silence of `timeout`, or of the caller's wait
+ *   budget up to `maxTimeout` when that is longer. A slow answer within the
+ *   caller's budget is a slow success: the call waits for the answer it asked
+ *   for rather than sending the command again (Redis answers one connection in
+ *   order, so a second copy would queue behind the first and could book twice).
+ * - Silence is measured in time this process was free to read the answer: a
+ *   timer that fires more than 50 ms late means the event loop was stalled
+ *   (a busy CPU, a long synchronous task), so that span does not count and the
+ *   call gets at least 100 ms more once the loop is free. However stalled the
+ *   process, a call ends within `2 * wait + 1 second`.
  * - Faults: Redis down at start does not fail the layer; the store keeps
  *   connecting in the background with capped backoff while calls fail at
  *   once. A connection lost mid-run fails calls at once (nothing is queued
@@ -70,6 +80,8 @@ import * as Redacted from "effect/Redacted"
 import * as References from "effect/References"
 import type * as Scope from "effect/Scope"
 import { createHash } from "node:crypto"
+import * as LagTimer from "./internal/lagTimer.ts"
+import * as Own from "./internal/own.ts"
 import * as Script from "./internal/redisScript.ts"
 import * as LimiterStore from "./LimiterStore.ts"
 
@@ -88,12 +100,26 @@ export interface RedisOptions {
    */
   readonly prefix?: string | undefined
   /**
-   * Longest wait for one call's answer; past it the call fails with
-   * `RateLimiterUnavailableError`.
+   * How long a call waits for Redis's answer when its caller cannot wait
+   * longer (`block`, `release`, a reservation with no wait budget such as
+   * `onLimit: "fail"`); past it the call fails with
+   * `RateLimiterUnavailableError`. Measured in time this process was free to
+   * read the answer: event-loop stalls do not count (see **Details**).
    *
    * @default "250 millis"
    */
   readonly timeout?: Duration.Input | undefined
+  /**
+   * The longest any call waits for Redis's answer. A call whose caller has a
+   * longer wait budget than `timeout` (a reservation's `maxWaitMillis`, which
+   * the limiter sets to what is left of the acquisition's `maxWait` or the
+   * client's total deadline, and a lease's) waits up to that budget, at most
+   * this long, so a slow but healthy Redis delays requests instead of failing
+   * them. Never less than `timeout`.
+   *
+   * @default "2 seconds"
+   */
+  readonly maxTimeout?: Duration.Input | undefined
 }
 
 /**
@@ -130,96 +156,140 @@ export interface Options extends RedisOptions {
 
 const defaultUrl = "redis://127.0.0.1:6379"
 const defaultPrefix = "httpkit:rl:"
+const defaultTimeoutMillis = 250
+const defaultMaxTimeoutMillis = 2_000
 
+/** How long calls wait for Redis: at least `timeoutMillis`, up to a caller's budget, at most `maxTimeoutMillis`. */
+interface Patience {
+  readonly timeoutMillis: number
+  readonly maxTimeoutMillis: number
+}
+
+/** Reads `timeout` and `maxTimeout` (own keys only). */
+const patienceOf = (options: RedisOptions): Patience => {
+  const timeoutMillis = Own.millis(Own.get(options, "timeout"), defaultTimeoutMillis)
+  return {
+    timeoutMillis,
+    maxTimeoutMillis: Math.max(timeoutMillis, Own.millis(Own.get(options, "maxTimeout"), defaultMaxTimeoutMillis))
+  }
+}
+
+/** How long one call waits, given how long its caller can wait (`budgetMillis`, 0 for none). */
+const waitFor = (patience: Patience, budgetMillis: number | undefined): number =>
+  budgetMillis !== undefined && budgetMillis > patience.timeoutMillis
+    ? Math.min(budgetMillis, patience.maxTimeoutMillis)
+    : patience.timeoutMillis
+
+const silent = (waitMillis: number) => unavailable(`no answer from Redis within ${waitMillis} ms`)
+
+/** Runs one script on the connection, waiting for its answer at most `waitMillis` of responsive time. */
 type RunScript = (
   keys: ReadonlyArray<string>,
-  args: ReadonlyArray<string | number>
-) => Effect.Effect<Script.Reply, Redis.RedisError | RateLimiterUnavailableError>
+  args: ReadonlyArray<string | number>,
+  waitMillis: number
+) => Effect.Effect<Script.Reply, RateLimiterUnavailableError>
 
 type NodeClient = NodeRedis.NodeRedis["Service"]["client"]
 
 /**
- * Runs `script` on node-redis directly (`EVALSHA`, then `EVAL` on `NOSCRIPT`,
- * which caches it again), bounded by a plain timer: one callback per call,
- * where `Effect.timeoutOrElse` would race a fiber (measured: most of the
- * store's tail latency).
+ * Sends `args` on node-redis directly and waits for the answer at most
+ * `waitMillis` of responsive time (`LagTimer.after`): one callback and one
+ * timer per call, where `Effect.timeoutOrElse` would race a fiber (measured:
+ * most of the store's tail latency). `retry` sees a failure first and may send
+ * something else instead (`EVAL` after `NOSCRIPT`).
  */
+const directCommand = (
+  client: NodeClient,
+  args: ReadonlyArray<string>,
+  waitMillis: number,
+  failed: (cause: unknown) => RateLimiterUnavailableError,
+  retry?: (error: unknown) => Promise<unknown> | undefined
+): Effect.Effect<unknown, RateLimiterUnavailableError> =>
+  Effect.callback<unknown, RateLimiterUnavailableError>((resume) => {
+    let settled = false
+    const settle = (effect: Effect.Effect<unknown, RateLimiterUnavailableError>) => {
+      if (settled) return
+      settled = true
+      cancel()
+      resume(effect)
+    }
+    const succeed = (reply: unknown) => settle(Effect.succeed(reply))
+    const fail = (error: unknown) => settle(Effect.fail(failed(error)))
+    const cancel = LagTimer.after(waitMillis, () => settle(Effect.fail(silent(waitMillis))))
+    client.sendCommand([...args]).then(succeed, (error: unknown) => {
+      if (settled) return
+      const again = retry?.(error)
+      if (again === undefined) return fail(error)
+      again.then(succeed, fail)
+    })
+    return Effect.sync(() => {
+      settled = true
+      cancel()
+    })
+  })
+
+/** Runs `script` on node-redis directly: `EVALSHA`, then `EVAL` on `NOSCRIPT` (which caches it again). */
 const directScript = (
   client: NodeClient,
   script: { readonly lua: string },
-  timeoutMillis: number,
   failed: (cause: unknown) => RateLimiterUnavailableError
 ): RunScript => {
   const sha = createHash("sha1").update(script.lua).digest("hex")
-  return (keys, args) =>
-    Effect.callback<Script.Reply, RateLimiterUnavailableError>((resume) => {
-      let settled = false
-      const settle = (effect: Effect.Effect<Script.Reply, RateLimiterUnavailableError>) => {
-        if (settled) return
-        settled = true
-        clearTimeout(timer)
-        resume(effect)
-      }
-      const timer = setTimeout(
-        () => settle(Effect.fail(unavailable(`no answer from Redis within ${timeoutMillis} ms`))),
-        timeoutMillis
-      )
-      const tail = [String(keys.length), ...keys, ...args.map(String)]
-      client.sendCommand(["EVALSHA", sha, ...tail]).then(
-        (reply) => settle(Effect.succeed(reply as unknown as Script.Reply)),
-        (error: unknown) => {
-          if (settled) return
-          if (!String(error).includes("NOSCRIPT")) return settle(Effect.fail(failed(error)))
-          client.sendCommand(["EVAL", script.lua, ...tail]).then(
-            (reply) => settle(Effect.succeed(reply as unknown as Script.Reply)),
-            (again: unknown) => settle(Effect.fail(failed(again)))
-          )
-        }
-      )
-      return Effect.sync(() => {
-        settled = true
-        clearTimeout(timer)
-      })
-    })
+  return (keys, args, waitMillis) => {
+    const tail = [String(keys.length), ...keys, ...args.map(String)]
+    return directCommand(
+      client,
+      ["EVALSHA", sha, ...tail],
+      waitMillis,
+      failed,
+      (error) => String(error).includes("NOSCRIPT") ? client.sendCommand(["EVAL", script.lua, ...tail]) : undefined
+    ) as Effect.Effect<Script.Reply, RateLimiterUnavailableError>
+  }
 }
 
-/** What one connected `Redis` service offers the store: its scripts, ready to run. */
+/** What one connected `Redis` service offers the store: its scripts and `ZREM`, each bounded. */
 interface Session {
   readonly reserve: RunScript
   readonly block: RunScript
   readonly lease: RunScript
-  readonly send: Redis.Redis["Service"]["send"]
-  /** Why calls fail now, when the connection is down; `undefined` while it is up. */
-  readonly down: () => string | undefined
-  /** Whether the scripts bound their own calls (the direct path); otherwise the store times them. */
-  readonly bounded: boolean
+  readonly zrem: (key: string, member: string, waitMillis: number) => Effect.Effect<void, RateLimiterUnavailableError>
 }
 
-const session = (redis: Redis.Redis["Service"], down: () => string | undefined): Session => ({
-  reserve: redis.eval(Script.reserve),
-  block: redis.eval(Script.block),
-  lease: redis.eval(Script.lease),
-  send: redis.send,
-  down,
-  bounded: false
-})
+/**
+ * A session on a `Redis` service without node-redis's own client at hand:
+ * each call raced against a lag-aware deadline (a fiber per call, off the
+ * store's usual path).
+ */
+const session = (redis: Redis.Redis["Service"], redact: (text: string) => string): Session => {
+  const bounded = <A>(effect: Effect.Effect<A, Redis.RedisError>, waitMillis: number) =>
+    Effect.raceFirst(
+      Effect.catchTag(effect, "RedisError", (error) => Effect.fail(unavailable(describe(error.cause, redact)))),
+      Effect.flatMap(LagTimer.sleep(waitMillis), () => Effect.fail(silent(waitMillis)))
+    )
+  const run = (script: typeof Script.reserve): RunScript => {
+    const evaluate = redis.eval(script)
+    return (keys, args, waitMillis) => bounded(evaluate(keys, args), waitMillis)
+  }
+  return {
+    reserve: run(Script.reserve),
+    block: run(Script.block),
+    lease: run(Script.lease),
+    zrem: (key, member, waitMillis) => Effect.asVoid(bounded(redis.send("ZREM", key, member), waitMillis))
+  }
+}
 
-/** A session whose scripts run on node-redis directly, each bounded by `timeoutMillis`. */
+/** A session whose calls run on node-redis directly. */
 const directSession = (
-  redis: Redis.Redis["Service"],
   client: NodeClient,
   down: () => string | undefined,
-  timeoutMillis: number,
   redact: (text: string) => string
 ): Session => {
   const failed = (cause: unknown) => unavailable(down() ?? describe(cause, redact))
   return {
-    reserve: directScript(client, Script.reserve, timeoutMillis, failed),
-    block: directScript(client, Script.block, timeoutMillis, failed),
-    lease: directScript(client, Script.lease, timeoutMillis, failed),
-    send: redis.send,
-    down,
-    bounded: true
+    reserve: directScript(client, Script.reserve, failed),
+    block: directScript(client, Script.block, failed),
+    lease: directScript(client, Script.lease, failed),
+    zrem: (key, member, waitMillis) => Effect.asVoid(directCommand(client, ["ZREM", key, member], waitMillis, failed))
   }
 }
 
@@ -237,33 +307,21 @@ const describe = (cause: unknown, redact: (text: string) => string): string => {
 /** Leaves a text as it is (a store on a caller's `Redis` has no URL of its own to redact). */
 const identity = (text: string) => text
 
-const unavailable = (detail: string) => new RateLimiterUnavailableError({ backend: "redis", retryable: true, detail })
+const unavailable = (detail: string) =>
+  new RateLimiterUnavailableError(Own.bare({ backend: "redis", retryable: true, detail }))
 
 /** Builds the store on a source of sessions. */
-const makeStore = (
-  current: () => Session | string,
-  options: RedisOptions,
-  redact: (text: string) => string
-): LimiterStore.Store => {
-  const names = Script.keys(options.prefix ?? defaultPrefix)
-  const timeout = Duration.fromInputUnsafe(options.timeout ?? "250 millis")
-  const timeoutMillis = Duration.toMillis(timeout)
-  const timedOut = () => Effect.fail(unavailable(`no answer from Redis within ${timeoutMillis} ms`))
+const makeStore = (current: () => Session | string, options: RedisOptions, redact: (text: string) => string) => {
+  const names = Script.keys(Own.get(options, "prefix") ?? defaultPrefix)
+  const patience = patienceOf(options)
 
-  /** Runs one call on the current session, bounded by the timeout, with failures typed. */
+  /** Runs one call on the current session, or fails at once when there is none. */
   const call = <A>(
-    f: (session: Session) => Effect.Effect<A, Redis.RedisError | RateLimiterUnavailableError>,
-    selfBounded = false
+    f: (session: Session) => Effect.Effect<A, RateLimiterUnavailableError>
   ): Effect.Effect<A, RateLimiterUnavailableError> =>
     Effect.suspend(() => {
       const now = current()
-      if (typeof now === "string") return Effect.fail(unavailable(now))
-      const typed = Effect.catchTag(
-        f(now),
-        "RedisError",
-        (error) => Effect.fail(unavailable(now.down() ?? describe(error.cause, redact)))
-      )
-      return selfBounded && now.bounded ? typed : Effect.timeoutOrElse(typed, { duration: timeout, orElse: timedOut })
+      return typeof now === "string" ? Effect.fail(unavailable(now)) : f(now)
     })
 
   const decoded = <A>(value: A | undefined, reply: unknown) =>
@@ -275,29 +333,37 @@ const makeStore = (
     backend: "redis",
     selfBounded: true,
     reserve: (request) => {
-      if (request.items.length === 0 && request.blockKey === undefined) {
+      const blockKey = Own.get(request, "blockKey")
+      const items = Own.get(request, "items") ?? []
+      if (items.length === 0 && blockKey === undefined) {
         return Effect.succeed({ _tag: "Granted", delayMillis: 0 })
       }
+      const maxWaitMillis = Own.get(request, "maxWaitMillis") ?? 0
       return call((s) => {
-        const [keys, args] = Script.reserveArgs(names, request.items, request.blockKey, request.maxWaitMillis)
-        return Effect.flatMap(s.reserve(keys, args), (reply) => decoded(Script.decodeReservation(reply), reply))
-      }, true)
+        const [keys, args] = Script.reserveArgs(names, items, blockKey, maxWaitMillis)
+        return Effect.flatMap(
+          s.reserve(keys, args, waitFor(patience, maxWaitMillis)),
+          (reply) => decoded(Script.decodeReservation(reply), reply)
+        )
+      })
     },
     block: (key, millis) =>
-      call((s) => Effect.asVoid(s.block([names.block(key)], [Script.redisTime, Script.arg(millis)])), true),
+      call((s) =>
+        Effect.asVoid(s.block([names.block(key)], [Script.redisTime, Script.arg(millis)], patience.timeoutMillis))
+      ),
     lease: (request) =>
       call((s) =>
         Effect.flatMap(
-          s.lease([names.lease(request.id)], [
-            Script.redisTime,
-            Script.arg(request.max),
-            request.token,
-            Script.arg(request.leaseMillis)
-          ]),
+          s.lease(
+            [names.lease(request.id)],
+            [Script.redisTime, Script.arg(request.max), request.token, Script.arg(request.leaseMillis)],
+            waitFor(patience, Own.get(request, "maxWaitMillis"))
+          ),
           (reply) => decoded(Script.decodeLease(reply), reply)
-        ), true),
-    release: (id, token) => call((s) => Effect.asVoid(s.send("ZREM", names.lease(id), token)))
-  }
+        )
+      ),
+    release: (id, token) => call((s) => s.zrem(names.lease(id), token, patience.timeoutMillis))
+  } satisfies LimiterStore.Store
 }
 
 /** A delay in ms for attempt `n` (from 0): 50 ms doubling up to `max`, with equal jitter. */
@@ -323,6 +389,112 @@ const redactorFor = (url: string): (text: string) => string => {
   }
 }
 
+/**
+ * Every option node-redis reads, at the client and socket level, and every
+ * connect option Node's `net` reads on what node-redis passes it: node-redis
+ * and Node read options with plain property access (and node-redis tests
+ * `"path" in socket`), so an absent option would be taken from a polluted
+ * `Object.prototype` (a `database`, `password`, `tls`, `readonly` or Unix
+ * socket `path` nobody asked for). Each is an own key here, `undefined` unless
+ * meant. NodeRedis spreads these objects into new ones, which keeps own keys;
+ * a prototype-less object would not survive that spread.
+ */
+const notMeant = {
+  client: [
+    "username",
+    "password",
+    "credentialsProvider",
+    "name",
+    "database",
+    "keyPrefix",
+    "commandsQueueMaxLength",
+    "readonly",
+    "commandOptions",
+    "clientSideCache",
+    "himportRegistry",
+    "disableClientInfo",
+    "clientInfoTag",
+    "emitInvalidate",
+    "maintNotifications",
+    "maintEndpointType",
+    "maintRelaxedCommandTimeout",
+    "maintRelaxedSocketTimeout",
+    "RESP",
+    "modules",
+    "functions",
+    "scripts",
+    // NodeRedis's own pool options.
+    "acquireTimeout",
+    "idleTimeout",
+    "maxConnections",
+    "minConnections"
+  ],
+  socket: [
+    // Own and `undefined`: node-redis then takes its Unix socket branch, which passes host and port to
+    // `net` as they are (so both are set below), and `net` connects over TCP as `path` is empty.
+    "path",
+    "family",
+    "localAddress",
+    "localPort",
+    "hints",
+    "lookup",
+    "autoSelectFamily",
+    "autoSelectFamilyAttemptTimeout",
+    "fd",
+    "allowHalfOpen",
+    "signal",
+    "blockList",
+    "servername",
+    "ca",
+    "cert",
+    "key",
+    "rejectUnauthorized",
+    "checkServerIdentity"
+  ]
+} as const
+
+/** `names` as own keys, each `undefined`. */
+const unset = (names: ReadonlyArray<string>) => Object.fromEntries(names.map((name) => [name, undefined]))
+
+/**
+ * The options of the store's node-redis client for `url`: `meant`, the
+ * socket's host, port and TLS from the URL, and every other option node-redis
+ * or `net` reads as an own key left `undefined` (see `notMeant`).
+ */
+const clientOptions = (
+  url: string,
+  meant: {
+    readonly disableOfflineQueue: boolean
+    readonly pingInterval: number
+    readonly socket: {
+      readonly connectTimeout: number
+      readonly socketTimeout: number
+      readonly reconnectStrategy: (retries: number, cause: Error) => number | Error
+    }
+  }
+): Parameters<typeof NodeRedis.layer>[0] => {
+  const parsed = new URL(url)
+  const tls = parsed.protocol === "rediss:"
+  return {
+    ...unset(notMeant.client),
+    url,
+    disableOfflineQueue: meant.disableOfflineQueue,
+    pingInterval: meant.pingInterval,
+    socket: {
+      ...unset(tls ? notMeant.socket.filter((name) => name !== "rejectUnauthorized") : notMeant.socket),
+      ...(tls ? { rejectUnauthorized: true } : {}),
+      host: parsed.hostname.replace(/^\[|\]$/g, ""),
+      port: parsed.port === "" ? 6379 : Number(parsed.port),
+      tls,
+      noDelay: true,
+      keepAlive: true,
+      keepAliveInitialDelay: 5_000,
+      ...meant.socket
+    }
+    // The `undefined` entries are what the types call absent options.
+  } as Parameters<typeof NodeRedis.layer>[0]
+}
+
 /** Suspends until node-redis gives up on `client` for good (or it is closed). */
 const terminated = (client: NodeRedis.NodeRedis["Service"]["client"]): Effect.Effect<void> =>
   Effect.callback<void>((resume) => {
@@ -341,8 +513,8 @@ const terminated = (client: NodeRedis.NodeRedis["Service"]["client"]): Effect.Ef
  * the scope, and says which session to use now (or why there is none).
  */
 const connect = Effect.fnUntraced(function*(url: string, options: Options, redact: (text: string) => string) {
-  const connectTimeout = Duration.toMillis(Duration.fromInputUnsafe(options.connectTimeout ?? "2 seconds"))
-  const maxBackoff = Duration.toMillis(Duration.fromInputUnsafe(options.maxBackoff ?? "2 seconds"))
+  const connectTimeout = Own.millis(Own.get(options, "connectTimeout"), 2_000)
+  const maxBackoff = Own.millis(Own.get(options, "maxBackoff"), 2_000)
   const where = Redact.url(url)
   let current: Session | undefined
   let lastError = "no connection attempt yet"
@@ -353,8 +525,7 @@ const connect = Effect.fnUntraced(function*(url: string, options: Options, redac
     // Before the first `ready`, a failed connect fails the build (this loop
     // retries); after it, node-redis reconnects for ever with capped backoff.
     const flags = { connected: false }
-    const context = yield* Layer.build(NodeRedis.layer({
-      url,
+    const context = yield* Layer.build(NodeRedis.layer(clientOptions(url, {
       disableOfflineQueue: true,
       // Keeps an idle connection active, so only a silent server hits `socketTimeout`.
       pingInterval: Math.max(100, Math.round(connectTimeout / 4)),
@@ -365,7 +536,7 @@ const connect = Effect.fnUntraced(function*(url: string, options: Options, redac
         reconnectStrategy: (retries: number, cause: Error) =>
           flags.connected ? backoff(retries, maxBackoff) : cause instanceof Error ? cause : new Error(String(cause))
       }
-    })).pipe(
+    }))).pipe(
       // Never interrupted: closing a client mid-handshake would wait for a reply that may never come.
       // `connectTimeout` and `socketTimeout` bound the attempt instead.
       Effect.uninterruptible,
@@ -397,10 +568,8 @@ const connect = Effect.fnUntraced(function*(url: string, options: Options, redac
       log(Effect.logInfo(`RedisStore: connection to ${where} restored`))
     })
     current = directSession(
-      Context.get(context, Redis.Redis),
       client,
       () => up ? undefined : `not connected to Redis at ${where} (reconnecting): ${lastError}`,
-      Duration.toMillis(Duration.fromInputUnsafe(options.timeout ?? "250 millis")),
       redact
     )
     yield* Effect.logDebug(`RedisStore: connected to ${where}`)
@@ -458,7 +627,7 @@ const checkedUrl = (input: string | Redacted.Redacted<string> | undefined): stri
  */
 export const make = (options: Options = {}): Effect.Effect<LimiterStore.Store, never, Scope.Scope> =>
   Effect.suspend(() => {
-    const url = checkedUrl(options.url)
+    const url = checkedUrl(Own.get(options, "url"))
     const redact = redactorFor(url)
     return Effect.map(connect(url, options, redact), (current) => makeStore(current, options, redact))
   })
@@ -466,7 +635,7 @@ export const make = (options: Options = {}): Effect.Effect<LimiterStore.Store, n
 /**
  * A store on a `Redis` service from the context (for users who already have
  * one; its offline queue and reconnection policy apply). Calls are still
- * bounded by `timeout`.
+ * bounded by `timeout` and `maxTimeout`.
  *
  * @category constructors
  * @since 0.1.0
@@ -476,10 +645,9 @@ export const makeRedis = (options: RedisOptions = {}): Effect.Effect<LimiterStor
     const redis = yield* Effect.service(Redis.Redis)
     // With node-redis's own client in context too (`NodeRedis.layer` provides both), scripts take the direct path.
     const node = yield* Effect.serviceOption(NodeRedis.NodeRedis)
-    const timeoutMillis = Duration.toMillis(Duration.fromInputUnsafe(options.timeout ?? "250 millis"))
     const now = node._tag === "Some"
-      ? directSession(redis, node.value.client, () => undefined, timeoutMillis, identity)
-      : session(redis, () => undefined)
+      ? directSession(node.value.client, () => undefined, identity)
+      : session(redis, identity)
     return makeStore(() => now, options, identity)
   })
 

@@ -76,6 +76,7 @@ import * as FeedbackIetf from "./internal/feedbackIetf.ts"
 import * as FeedbackOpenAi from "./internal/feedbackOpenAi.ts"
 import * as FeedbackRetryAfter from "./internal/feedbackRetryAfter.ts"
 import * as FeedbackX from "./internal/feedbackX.ts"
+import * as Own from "./internal/own.ts"
 
 // ---------------------------------------------------------------------------
 // Models
@@ -258,7 +259,8 @@ export const parseRfc3339: (value: string) => number | undefined = FeedbackAnthr
  */
 export const parse = (headers: Headers, options: ParseOptions): Feedback => {
   try {
-    const now = typeof options?.now === "number" && Number.isFinite(options.now) ? options.now : undefined
+    const given = Own.get(options, "now")
+    const now = typeof given === "number" && Number.isFinite(given) ? given : undefined
     const collected = FeedbackHeaders.collect(headers)
     if (collected.size === 0) return { budgets: [] }
     const retryAfterMillis = FeedbackRetryAfter.readRetryAfter(collected, now)
@@ -297,11 +299,11 @@ const option = (value: unknown): number | undefined =>
  * @since 0.1.0
  */
 export const isExhausted = (budget: Budget, options?: { readonly tokens?: number | undefined }): boolean => {
-  const remaining = option(budget?.remaining)
+  const remaining = option(Own.get(budget, "remaining"))
   if (remaining === undefined) return false
-  if (budget.unit === "requests") return remaining < 1
-  const limit = option(budget.limit)
-  const tokens = Math.min(option(options?.tokens) ?? 0, limit ?? Number.MAX_SAFE_INTEGER)
+  if (Own.get(budget, "unit") === "requests") return remaining < 1
+  const limit = option(Own.get(budget, "limit"))
+  const tokens = Math.min(option(Own.get(options, "tokens")) ?? 0, limit ?? Number.MAX_SAFE_INTEGER)
   return remaining < Math.max(1, tokens)
 }
 
@@ -331,19 +333,21 @@ export const isExhausted = (budget: Budget, options?: { readonly tokens?: number
  * @since 0.1.0
  */
 export const holdOff = (feedback: Feedback, options: HoldOffOptions): number | undefined => {
-  const max = option(options?.maxMillis) ?? defaultMaxMillis
+  const max = option(Own.get(options, "maxMillis")) ?? defaultMaxMillis
   const cap = (value: number): number => Math.min(Math.ceil(value), max)
-  const budgets: ReadonlyArray<Budget> = Array.isArray(feedback?.budgets) ? feedback.budgets : []
+  const given = Own.get(feedback, "budgets")
+  const budgets: ReadonlyArray<Budget> = Array.isArray(given) ? given : []
+  const tokens = Own.get(options, "tokens")
   let latest: number | undefined
   for (const item of budgets) {
-    if (!isExhausted(item, { tokens: options?.tokens })) continue
-    const reset = option(item.resetAfterMillis) ?? option(item.windowMillis)
+    if (!isExhausted(item, { tokens })) continue
+    const reset = option(Own.get(item, "resetAfterMillis")) ?? option(Own.get(item, "windowMillis"))
     if (reset !== undefined) latest = latest === undefined ? reset : Math.max(latest, reset)
   }
-  if (options?.status === 429) {
-    const retryAfter = option(feedback?.retryAfterMillis)
+  if (Own.get(options, "status") === 429) {
+    const retryAfter = option(Own.get(feedback, "retryAfterMillis"))
     if (retryAfter !== undefined) return cap(retryAfter)
-    return cap(latest ?? option(options.fallbackMillis) ?? defaultFallbackMillis)
+    return cap(latest ?? option(Own.get(options, "fallbackMillis")) ?? defaultFallbackMillis)
   }
   return latest === undefined ? undefined : cap(latest)
 }

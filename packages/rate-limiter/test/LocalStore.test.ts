@@ -18,6 +18,42 @@ import { storeSuite } from "./support/storeSuite.ts"
 const root = Fs.mkdtempSync(Path.join(Os.tmpdir(), "httpkit-local-store-"))
 afterAll(() => Fs.rmSync(root, { recursive: true, force: true }))
 
+/**
+ * Copies what `support/localOpenAlone.ts` needs into `folder` (created, mode
+ * 0755, every copy readable by all): the driver and the two modules it
+ * imports, at the same relative places, and the node binary running this
+ * test (hard-linked when the file system allows, else copied), so another
+ * user can run it without entering the checkout.
+ */
+const unprivilegedCopy = (folder: string) => {
+  const here = Path.dirname(fileURLToPath(import.meta.url))
+  const files = ["test/support/localOpenAlone.ts", "src/internal/localDatabase.ts", "src/internal/algorithm.ts"]
+  for (const file of files) {
+    const target = Path.join(folder, file)
+    Fs.mkdirSync(Path.dirname(target), { recursive: true, mode: 0o755 })
+    Fs.copyFileSync(Path.join(here, "..", file), target)
+    Fs.chmodSync(target, 0o644)
+  }
+  Fs.writeFileSync(Path.join(folder, "package.json"), `{ "type": "module" }\n`, { mode: 0o644 })
+  const node = Path.join(folder, "node")
+  // A hard link shares the binary's mode, so it serves only when everyone may run the binary already.
+  let linked = false
+  if ((Fs.statSync(process.execPath).mode & 0o005) === 0o005) {
+    try {
+      Fs.linkSync(process.execPath, node)
+      linked = true
+    } catch {
+      // Another file system: copied below.
+    }
+  }
+  if (!linked) {
+    Fs.copyFileSync(process.execPath, node)
+    Fs.chmodSync(node, 0o755)
+  }
+  for (const dir of ["", "test", "test/support", "src", "src/internal"]) Fs.chmodSync(Path.join(folder, dir), 0o755)
+  return { folder, node, script: Path.join(folder, files[0]!) }
+}
+
 /** A fresh database path in the test folder. */
 const freshPath = (label: string) => Path.join(root, `${label}-${randomUUID()}`, "limiter.sqlite")
 
@@ -392,31 +428,32 @@ describe("LocalStore", () => {
       assert.match(error.detail, /cannot create the folder .*(EEXIST|ENOTDIR)/)
     }))
 
-  it.live("a folder without write permission fails the layer with the typed error", () =>
+  it.live("a folder without write permission is refused (EACCES, not retryable) and left empty", () =>
     Effect.gen(function*() {
-      // Run by another user when the tests run as root, who may write anywhere.
+      // Root may write anywhere, so as root the check runs as another user (nobody), in a child process whose
+      // files (the node binary, the store's database module, a small driver) are copied into a fresh folder
+      // that user may enter: the checkout may live where only its owner can (a home folder, `mktemp -d`).
       const asRoot = process.getuid?.() === 0
       const folder = Fs.mkdtempSync(Path.join(Os.tmpdir(), "httpkit-local-readonly-"))
       yield* Effect.addFinalizer(() => Effect.sync(() => Fs.rmSync(folder, { recursive: true, force: true })))
+      Fs.chmodSync(folder, 0o755)
       const readonly = Path.join(folder, "readonly")
       Fs.mkdirSync(readonly)
-      Fs.chmodSync(folder, 0o755)
       Fs.chmodSync(readonly, 0o555)
-      const script = fileURLToPath(new URL("./support/localOpen.ts", import.meta.url))
+      const child = unprivilegedCopy(Path.join(folder, "child"))
       const output = yield* Effect.promise(() =>
         new Promise<string>((resolve, reject) =>
           execFile(
-            process.execPath,
-            [script, Path.join(readonly, "limiter.sqlite")],
-            { timeout: 30_000, ...(asRoot ? { uid: 65534, gid: 65534 } : {}) },
+            child.node,
+            [child.script, Path.join(readonly, "limiter.sqlite")],
+            { timeout: 30_000, cwd: child.folder, ...(asRoot ? { uid: 65534, gid: 65534 } : {}) },
             (error, stdout, stderr) => error ? reject(new Error(`${error.message}\n${stderr}`)) : resolve(stdout)
           )
         )
       )
       const outcome = JSON.parse(output.trim()) as Record<string, unknown>
       assert.strictEqual(outcome["opened"], false)
-      assert.strictEqual(outcome["_tag"], "RateLimiterUnavailableError")
-      assert.strictEqual(outcome["backend"], "local")
+      assert.strictEqual(outcome["retryable"], false)
       assert.match(String(outcome["detail"]), /EACCES/)
       assert.deepStrictEqual(Fs.readdirSync(readonly), [])
     }))

@@ -1,90 +1,152 @@
 /**
  * One limit held by four separate OS processes: on Redis, and on the local
- * SQLite store. Each process records when its requests were admitted; the
- * test merges the times and counts.
+ * SQLite store. Each process records when its requests were admitted, how
+ * many times a request woke too late and booked again (each leaves a booked
+ * slot unused), and every failure; the test merges and counts what they
+ * recorded. The processes start together once all four have opened their
+ * store, so a slow start on a loaded machine does not shorten the run.
  */
 import { assert, it } from "@effect/vitest"
 import * as RedisTest from "@httpkit/testing/RedisTest"
 import { Effect } from "effect"
-import { spawn } from "node:child_process"
+import { type ChildProcessByStdio, spawn } from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
+import type { Readable, Writable } from "node:stream"
 import { fileURLToPath } from "node:url"
 
 const script = fileURLToPath(new URL("./support/limitedProcess.ts", import.meta.url))
 
-/** Runs one `limitedProcess.ts` and returns its admission times. */
-const runProcess = (args: ReadonlyArray<string>) =>
-  Effect.callback<ReadonlyArray<number>, Error>((resume) => {
-    const child = spawn(process.execPath, [script, ...args], { stdio: ["ignore", "pipe", "pipe"] })
-    let out = ""
-    let err = ""
-    child.stdout.on("data", (chunk: Buffer) => (out += chunk.toString()))
-    child.stderr.on("data", (chunk: Buffer) => (err += chunk.toString()))
-    const timer = setTimeout(() => child.kill("SIGKILL"), 60_000)
-    child.on("close", (code) => {
-      clearTimeout(timer)
-      if (code !== 0) return resume(Effect.fail(new Error(`limitedProcess exited ${code}: ${err}`)))
-      try {
-        resume(Effect.succeed(JSON.parse(out.trim()) as ReadonlyArray<number>))
-      } catch (cause) {
-        resume(Effect.fail(new Error(`bad output ${out.slice(0, 200)}: ${String(cause)}`)))
-      }
-    })
-    return Effect.sync(() => child.kill("SIGKILL"))
-  })
+/** What one `limitedProcess.ts` recorded. */
+interface Recorded {
+  readonly admitted: ReadonlyArray<number>
+  readonly late: number
+  readonly failed: number
+  readonly errors: ReadonlyArray<string>
+}
 
-/** Four processes share `limit` per second for `seconds`; returns every admission time, from `start`. */
+/** A running `limitedProcess.ts`: ready once its store is open, then started with `go`. */
+interface Running {
+  readonly ready: Promise<void>
+  readonly go: (start: number) => void
+  readonly done: Promise<Recorded>
+  readonly kill: () => void
+}
+
+/** Starts one `limitedProcess.ts` that waits for its start time on stdin; killed after 90 s at most. */
+const startProcess = (args: ReadonlyArray<string>): Running => {
+  const child: ChildProcessByStdio<Writable, Readable, Readable> = spawn(process.execPath, [script, ...args], {
+    stdio: ["pipe", "pipe", "pipe"]
+  })
+  const ready = Promise.withResolvers<void>()
+  const done = Promise.withResolvers<Recorded>()
+  ready.promise.catch(() => {})
+  done.promise.catch(() => {})
+  let out = ""
+  let err = ""
+  child.stdout.on("data", (chunk: Buffer) => {
+    out += chunk.toString()
+    if (out.startsWith("ready\n")) ready.resolve()
+  })
+  child.stderr.on("data", (chunk: Buffer) => (err += chunk.toString()))
+  const timer = setTimeout(() => child.kill("SIGKILL"), 90_000)
+  child.on("close", (code) => {
+    clearTimeout(timer)
+    const failure = new Error(`limitedProcess exited ${code}: ${err}`)
+    ready.reject(failure)
+    if (code !== 0) return done.reject(failure)
+    try {
+      done.resolve(JSON.parse(out.slice("ready\n".length).trim()) as Recorded)
+    } catch (cause) {
+      done.reject(new Error(`bad output ${out.slice(0, 200)}: ${String(cause)}`))
+    }
+  })
+  return {
+    ready: ready.promise,
+    go: (start) => child.stdin.end(`${start}\n`),
+    done: done.promise,
+    kill: () => child.kill("SIGKILL")
+  }
+}
+
+/**
+ * Four processes share `limit` per second for `seconds`, started together
+ * once all are ready; every admission time (from the start, sorted), and the
+ * late and failed counts of all four.
+ */
 const fourProcesses = (backend: "redis" | "local", target: string, limit: number, seconds: number) =>
   Effect.gen(function*() {
     const key = `multi-${crypto.randomUUID()}`
-    // Give the processes time to boot, then start them together.
-    const start = Date.now() + 3_000
-    const runs = yield* Effect.all(
-      Array.from(
-        { length: 4 },
-        () => runProcess([backend, target, key, String(limit), String(seconds), String(start), "16"])
+    const running = yield* Effect.acquireRelease(
+      Effect.sync(() =>
+        Array.from({ length: 4 }, () => startProcess([backend, target, key, String(limit), String(seconds), "stdin"]))
       ),
-      { concurrency: "unbounded" }
+      (all) => Effect.sync(() => all.forEach((one) => one.kill()))
     )
-    assert.ok(runs.every((times) => times.length > 0), "every process was admitted at least once")
-    return runs.flat().map((t) => t - start).toSorted((a, b) => a - b)
+    yield* Effect.promise(() => Promise.all(running.map((one) => one.ready)))
+    const start = Date.now() + 200
+    for (const one of running) one.go(start)
+    const runs = yield* Effect.promise(() => Promise.all(running.map((one) => one.done)))
+    assert.ok(runs.every((run) => run.admitted.length > 0), "every process was admitted at least once")
+    return {
+      times: runs.flatMap((run) => run.admitted).map((t) => t - start).toSorted((a, b) => a - b),
+      late: runs.reduce((sum, run) => sum + run.late, 0),
+      failed: runs.reduce((sum, run) => sum + run.failed, 0),
+      errors: runs.flatMap((run) => run.errors)
+    }
   })
 
-const assertHeld = (times: ReadonlyArray<number>, limit: number, seconds: number) => {
+/**
+ * The limit held, from what the processes recorded: no acquisition failed;
+ * the slots booked (admitted, plus those left unused by a late request that
+ * booked again) are the limit's worth within 5%; and no second admitted more
+ * than the slots of 1.1 seconds plus one: slots are booked evenly apart, and
+ * a request may wake up to `maxLateness` (100 ms) after its slot before it
+ * books again, so a second of wake-ups can hold the slots of 1.1 seconds.
+ */
+const assertHeld = (
+  label: string,
+  run: Effect.Success<ReturnType<typeof fourProcesses>>,
+  limit: number,
+  seconds: number
+) => {
+  const { errors, failed, late, times } = run
   const expected = limit * seconds
-  assert.ok(Math.abs(times.length - expected) <= expected * 0.05, `admitted ${times.length}, expected ${expected} ±5%`)
   let busiest = 0
   for (let i = 0, j = 0; i < times.length; i++) {
     while (times[j]! < times[i]! - 999) j++
     busiest = Math.max(busiest, i - j + 1)
   }
-  // Slots are booked evenly apart; a loaded machine can wake a few together, hence 10% here. The
-  // benchmark (bench/rate-limiter.ts) measures the busiest second on a quiet machine.
-  assert.ok(busiest <= limit * 1.1, `${busiest} admitted in one second, limit ${limit}`)
+  console.info(`${label}: ${times.length} admitted, ${late} rebooked late, ${failed} failed; busiest second ${busiest}`)
+  assert.strictEqual(failed, 0, `${failed} acquisitions failed: ${errors.join("; ")}`)
+  const booked = times.length + late
+  assert.ok(
+    Math.abs(booked - expected) <= expected * 0.05,
+    `booked ${booked} (${times.length} admitted, ${late} left unused by late requests), expected ${expected} ±5%`
+  )
+  // The benchmark (bench/rate-limiter.ts) measures the busiest second on a quiet machine.
+  assert.ok(busiest <= limit * 1.1 + 1, `${busiest} admitted in one second, limit ${limit}`)
 }
 
 await RedisTest.describeWithRedis("four OS processes sharing one Redis limit", () => {
   it.live(
-    "50 per second for 5 seconds admits 250 within 5%, and no second holds more than 55",
+    "50 per second for 5 seconds: none fails, 250 slots booked within 5%, and no second holds more than 56",
     () =>
       Effect.gen(function*() {
-        const times = yield* fourProcesses("redis", RedisTest.url, 50, 5)
-        assertHeld(times, 50, 5)
+        assertHeld("redis", yield* fourProcesses("redis", RedisTest.url, 50, 5), 50, 5)
       }),
     60_000
   )
 })
 
 it.live(
-  "four OS processes sharing one local SQLite file: 250 in 5 seconds at 50 per second, within 5%",
+  "four OS processes sharing one local SQLite file at 50 per second for 5 seconds: none fails, 250 booked within 5%",
   () =>
     Effect.gen(function*() {
       const folder = Fs.mkdtempSync(Path.join(Os.tmpdir(), "httpkit-multi-"))
       try {
-        const times = yield* fourProcesses("local", Path.join(folder, "limits.sqlite"), 50, 5)
-        assertHeld(times, 50, 5)
+        assertHeld("local", yield* fourProcesses("local", Path.join(folder, "limits.sqlite"), 50, 5), 50, 5)
       } finally {
         Fs.rmSync(folder, { recursive: true, force: true })
       }

@@ -2,16 +2,23 @@
  * RELIABILITY 17 against a real Redis behind a TCP proxy: down at start, lost
  * mid-run, slow, scripts flushed, and nothing hangs. Every wait is bounded;
  * assertions are on outcomes and generous bounds, never on tight timings.
+ *
+ * RELIABILITY 21 too: a slow but healthy Redis, and a stalled event loop, slow
+ * requests down without failing them, while a hung Redis still fails closed
+ * within a bound.
  */
 import { assert, it } from "@effect/vitest"
 import { RateLimiterUnavailableError } from "@httpkit/client/ClientError"
 import * as RedisProxy from "@httpkit/testing/RedisProxy"
 import * as RedisTest from "@httpkit/testing/RedisTest"
-import { Effect, Exit, Scope } from "effect"
+import { Effect, Exit, Fiber, Scope } from "effect"
 import { createHash } from "node:crypto"
 import { createClient } from "redis"
+import * as LagTimer from "../src/internal/lagTimer.ts"
 import * as Script from "../src/internal/redisScript.ts"
-import type * as LimiterStore from "../src/LimiterStore.ts"
+import * as LimiterStore from "../src/LimiterStore.ts"
+import * as Policy from "../src/Policy.ts"
+import * as RateLimiter from "../src/RateLimiter.ts"
 import * as RedisStore from "../src/RedisStore.ts"
 import { freshPrefix, take, windowItem } from "./support/items.ts"
 
@@ -173,6 +180,134 @@ await RedisTest.describeWithRedis("RedisStore under faults", () => {
         )
         assert.ok(building < 500 + margin, `building took ${building} ms`)
         yield* failsFast(silent, windowItem("silent", 1, 60_000))
+      }),
+    30_000
+  )
+})
+
+/** Blocks this thread for `millis`, as a long synchronous task (or a starved CPU) would: no timer, no I/O. */
+const blockEventLoop = (millis: number) => {
+  const until = performance.now() + millis
+  let spins = 0
+  while (performance.now() < until) spins++
+  return spins
+}
+
+/** A limiter with `policies` on `store`, failing closed. */
+const limiterOn = (store: LimiterStore.Store, options: Omit<RateLimiter.Options, "policies">, limit = 1) =>
+  RateLimiter.make({
+    policies: [Policy.window({ limit, window: "1 minute", keyBy: "global" })],
+    ...options
+  }).pipe(Effect.provideService(LimiterStore.LimiterStore, store))
+
+/** What one acquisition came to: `ok` or the error's tag, and how long it took in real ms. */
+const acquired = (limiter: RateLimiter.Service) =>
+  timed(
+    Effect.scoped(limiter.acquire()).pipe(
+      Effect.as("ok"),
+      Effect.catch((error) => Effect.succeed(error._tag))
+    )
+  )
+
+await RedisTest.describeWithRedis("RedisStore on a busy machine: slow is not down (RELIABILITY 21)", () => {
+  it.live(
+    "a slow but healthy Redis (800 ms round trips, above the 250 ms timeout) answers within the wait budget",
+    () =>
+      Effect.gen(function*() {
+        const proxy = yield* RedisProxy.make()
+        yield* proxy.start
+        const store = yield* RedisStore.make({ url: proxy.url, prefix: freshPrefix(), timeout: timeoutMillis })
+        assert.strictEqual((yield* take(store, windowItem("warm", 1, 60_000)))._tag, "Granted")
+
+        yield* proxy.slow(400)
+        const item = windowItem("slow", 1, 60_000)
+        const [elapsed, reservation] = yield* timed(
+          store.reserve({ items: [item], blockKey: undefined, maxWaitMillis: 10_000 })
+        )
+        assert.strictEqual(reservation._tag, "Granted")
+        assert.isAtLeast(elapsed, 700, "the answer really was slow")
+        const lease = yield* store.lease({ id: "slow", max: 1, token: "a", leaseMillis: 60_000, maxWaitMillis: 10_000 })
+        assert.strictEqual(lease._tag, "Granted")
+
+        // Booked once: the store waited for its answer instead of sending the script again.
+        yield* proxy.restore
+        assert.strictEqual((yield* take(store, item))._tag, "Refused")
+        const other = yield* store.lease({ id: "slow", max: 1, token: "b", leaseMillis: 60_000 })
+        assert.strictEqual(other._tag, "Full")
+      }),
+    30_000
+  )
+
+  it.live(
+    "through the limiter: a slow Redis delays acquisitions within maxWait, wastes no slot, and the limit holds",
+    () =>
+      Effect.gen(function*() {
+        const proxy = yield* RedisProxy.make()
+        yield* proxy.start
+        const store = yield* RedisStore.make({ url: proxy.url, prefix: freshPrefix(), timeout: timeoutMillis })
+        const limiter = yield* limiterOn(store, { maxWait: "10 seconds" }, 2)
+        yield* proxy.slow(400)
+        const first = yield* acquired(limiter)
+        const second = yield* acquired(limiter)
+        const third = yield* acquired(limiter)
+        assert.deepStrictEqual([first[1], second[1], third[1]], ["ok", "ok", "RateLimitExceededError"])
+        assert.isAtLeast(first[0], 700, "the answer really was slow")
+      }),
+    30_000
+  )
+
+  it.live(
+    "a hung Redis still fails closed, within maxTimeout, or goes to the local fallback",
+    () =>
+      Effect.gen(function*() {
+        const proxy = yield* RedisProxy.make()
+        yield* proxy.start
+        const store = yield* RedisStore.make({
+          url: proxy.url,
+          prefix: freshPrefix(),
+          timeout: timeoutMillis,
+          maxTimeout: "1 second"
+        })
+        const closed = yield* limiterOn(store, { maxWait: "30 seconds" })
+        const open = yield* limiterOn(store, { maxWait: "30 seconds", onStoreFailure: "local" })
+        assert.strictEqual((yield* take(store, windowItem("warm", 1, 60_000)))._tag, "Granted")
+
+        yield* proxy.hang
+        const [closedMillis, closedTag] = yield* acquired(closed)
+        assert.strictEqual(closedTag, "RateLimiterUnavailableError")
+        // Bounded by maxTimeout (1 s), stalls aside; never the 30 s the caller would wait for a slot.
+        assert.isBelow(closedMillis, LagTimer.ceilingMillis(1_000) + margin)
+        const [openMillis, openTag] = yield* acquired(open)
+        assert.strictEqual(openTag, "ok")
+        assert.isBelow(openMillis, LagTimer.ceilingMillis(1_000) + margin)
+        // A store call with no wait budget gives up at `timeout`.
+        yield* failsFast(store, windowItem("hung", 1, 60_000))
+      }),
+    30_000
+  )
+
+  it.live(
+    "a 400 ms stall of the event loop while a call is in flight does not fail it, 250 ms timeout or not",
+    () =>
+      Effect.gen(function*() {
+        const store = yield* RedisStore.make({ url: RedisTest.url, prefix: freshPrefix(), timeout: timeoutMillis })
+        assert.strictEqual((yield* take(store, windowItem("warm", 1, 60_000)))._tag, "Granted")
+        // No wait budget (`take` asks with maxWaitMillis 0): only the 250 ms timeout bounds these calls.
+        for (let i = 0; i < 5; i++) {
+          const call = yield* Effect.forkChild(Effect.exit(take(store, windowItem(`stall-${i}`, 1, 60_000))))
+          // Let the call reach node-redis, then stall: the command goes out, or waits in its write queue.
+          yield* Effect.yieldNow
+          blockEventLoop(400)
+          const exit = yield* Fiber.join(call)
+          assert.ok(Exit.isSuccess(exit), `call ${i}: ${String(exit)}`)
+          assert.strictEqual(exit._tag === "Success" && exit.value._tag, "Granted")
+        }
+        // Through the limiter, failing fast on the limit (no wait budget either).
+        const limiter = yield* limiterOn(store, { onLimit: "fail" })
+        const acquisition = yield* Effect.forkChild(acquired(limiter))
+        yield* Effect.yieldNow
+        blockEventLoop(400)
+        assert.strictEqual((yield* Fiber.join(acquisition))[1], "ok")
       }),
     30_000
   )

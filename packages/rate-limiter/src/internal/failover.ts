@@ -9,6 +9,7 @@ import { RateLimiterUnavailableError } from "@httpkit/client/ClientError"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import type * as LimiterStore from "../LimiterStore.ts"
+import * as Own from "./own.ts"
 
 /** Where a limiter's store calls go. */
 export interface Failover {
@@ -38,19 +39,21 @@ export const make = (options: FailoverOptions): Failover => {
   /** Until when calls go to the fallback without trying the store. */
   let degradedUntil = 0
 
-  // Stores that bound their own calls (ours all do) need no second timer.
+  // Stores that bound their own calls (ours all do) need no second timer. Read by own key: an inherited
+  // `selfBounded` must not take the bound off a store that has none.
+  const selfBounded = Own.get(store, "selfBounded") === true
   const bounded = <A>(
     effect: Effect.Effect<A, RateLimiterUnavailableError>
   ): Effect.Effect<A, RateLimiterUnavailableError> =>
-    store.selfBounded === true ? effect : Effect.timeoutOrElse(effect, {
+    selfBounded ? effect : Effect.timeoutOrElse(effect, {
       duration: options.storeTimeoutMillis,
       orElse: () =>
         Effect.fail(
-          new RateLimiterUnavailableError({
+          new RateLimiterUnavailableError(Own.bare({
             backend: store.backend,
             retryable: true,
             detail: `no answer within ${options.storeTimeoutMillis} ms`
-          })
+          }))
         )
     })
 

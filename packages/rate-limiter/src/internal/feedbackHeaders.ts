@@ -4,6 +4,7 @@
  * value, the number forms the dialects use, and building a `Budget`.
  */
 import type { Budget, Dialect, Headers, Unit } from "../ServerFeedback.ts"
+import * as Own from "./own.ts"
 
 /** Header values longer than this (in characters) are ignored (public as `ServerFeedback.maxValueLength`). */
 export const maxValueLength = 4_096
@@ -111,10 +112,11 @@ export const budget = (
     readonly windowMillis?: number | undefined
   }
 ): Budget | undefined => {
-  const limit = count(fields.limit)
-  const remaining = count(fields.remaining)
-  const resetAfterMillis = millis(fields.resetAfterMillis)
-  const windowMillis = millis(fields.windowMillis)
+  // Own keys only: callers leave `windowMillis` out, and an inherited one must not become the window.
+  const limit = count(Own.get(fields, "limit"))
+  const remaining = count(Own.get(fields, "remaining"))
+  const resetAfterMillis = millis(Own.get(fields, "resetAfterMillis"))
+  const windowMillis = millis(Own.get(fields, "windowMillis"))
   if (limit === undefined && remaining === undefined && resetAfterMillis === undefined) return undefined
   return {
     unit,

@@ -96,6 +96,15 @@ const fsFailure = (what: string, path: string, cause: unknown): LocalFailure => 
 }
 
 /**
+ * `options` on an object without a prototype: Node reads inherited options
+ * (`node:sqlite`'s `readOnly`, `returnArrays`, `readBigInts`...), so what it
+ * is handed holds exactly the keys meant. (Not `Own.bare`: this module
+ * imports nothing outside `node:` and `algorithm.ts`, so a test can run it
+ * alone as another user.)
+ */
+const bare = <A extends object>(options: A): A => Object.assign(Object.create(null) as A, options)
+
+/**
  * Creates the folder (mode 0700) and the file (mode 0600) when missing; an
  * existing file is left as it is. With `privateFolder`, the folder must be a
  * real folder (not a link) owned by this user and writable by no one else:
@@ -105,7 +114,7 @@ const fsFailure = (what: string, path: string, cause: unknown): LocalFailure => 
 const prepareFile = (path: string, privateFolder: boolean): void => {
   const folder = Path.dirname(path)
   try {
-    Fs.mkdirSync(folder, { recursive: true, mode: 0o700 })
+    Fs.mkdirSync(folder, bare({ recursive: true, mode: 0o700 }))
   } catch (cause) {
     throw fsFailure("create the folder", folder, cause)
   }
@@ -260,7 +269,7 @@ export const open = (file: string, timeoutMillis: number, privateFolder: boolean
   // Absolute, so SQLite never reads the name as `:memory:` or a `file:` URI: both would not be shared.
   const path = Path.resolve(file)
   prepareFile(path, privateFolder)
-  const db = new DatabaseSync(path, { timeout: timeoutMillis, enableDoubleQuotedStringLiterals: false })
+  const db = new DatabaseSync(path, bare({ timeout: timeoutMillis, enableDoubleQuotedStringLiterals: false }))
   try {
     initialise(db, path, timeoutMillis)
     const database = prepared(db)

@@ -1,14 +1,23 @@
 /**
  * One process of a multi-process limiter test: `fibers` fibers acquire
  * permits of one global rate (`limit` per second, evenly spaced) on the chosen
- * backend from `start` (epoch ms) for `seconds`, and the process prints the
- * admission times (epoch ms) as one JSON line.
+ * backend from `start` for `seconds`, and the process prints what happened.
  *
  * `node limitedProcess.ts <redis|local> <target> <key> <limit> <seconds> <start> [fibers] [rate|window]`
  * where `target` is a Redis URL or a SQLite file path; the policy is
  * `Policy.rate` (evenly spaced, the default) or `Policy.window` (bursts).
+ *
+ * - `start` in epoch ms: the process prints the admission times (epoch ms) as
+ *   one JSON array (what `bench/rate-limiter.ts` reads).
+ * - `start` = `stdin`: once its store is open the process prints `ready` and
+ *   reads the start time from a line on stdin (so a slow start on a loaded
+ *   machine delays the run instead of cutting it short), then prints one JSON
+ *   line `{ admitted, late, failed, errors }`: the admission times, how many
+ *   times a request woke too late and booked again (each leaves a booked slot
+ *   unused), how many acquisitions failed, and the first few failures.
  */
-import { Effect, Fiber, Layer } from "effect"
+import { Effect, Fiber, Layer, Metric } from "effect"
+import { createInterface } from "node:readline"
 import * as LimiterStore from "../../src/LimiterStore.ts"
 import * as LocalStore from "../../src/LocalStore.ts"
 import * as Policy from "../../src/Policy.ts"
@@ -16,31 +25,52 @@ import * as RateLimiter from "../../src/RateLimiter.ts"
 import * as RedisStore from "../../src/RedisStore.ts"
 
 const [backend, target, key, limitText, secondsText, startText, fibersText, kind] = process.argv.slice(2)
+const fromStdin = startText === "stdin"
 const limit = Number(limitText)
 const seconds = Number(secondsText)
-const start = Number(startText)
 const fibers = Number(fibersText ?? "16")
 
 const store: Layer.Layer<LimiterStore.LimiterStore, unknown> = backend === "redis"
   ? RedisStore.layer({ url: target!, prefix: `httpkit:test:${key}:` })
   : LocalStore.layer({ path: target! })
 
+/** The start time the parent sends once every process is ready. */
+const startTime = Effect.promise(() =>
+  new Promise<number>((resolve) => {
+    const lines = createInterface({ input: process.stdin })
+    lines.once("line", (line) => {
+      lines.close()
+      resolve(Number(line))
+    })
+  })
+)
+
 const program = Effect.gen(function*() {
   const limiter = yield* RateLimiter.RateLimiter
+  if (fromStdin) process.stdout.write("ready\n")
+  const start = fromStdin ? yield* startTime : Number(startText)
   const end = start + seconds * 1_000
   const admitted: Array<number> = []
+  const errors: Array<string> = []
+  let failed = 0
   yield* Effect.sleep(Math.max(0, start - Date.now()))
   const worker = Effect.gen(function*() {
     while (Date.now() < end) {
-      yield* Effect.scoped(limiter.acquire({ key: key! }))
+      const exit = yield* Effect.exit(Effect.scoped(limiter.acquire({ key: key! })))
       const at = Date.now()
+      if (exit._tag === "Failure") {
+        if (failed++ < 5) errors.push(String(exit.cause))
+        yield* Effect.sleep(10)
+        continue
+      }
       if (at < end) admitted.push(at)
     }
   })
   const running = yield* Effect.forEach(Array.from({ length: fibers }), () => Effect.forkChild(worker))
   yield* Effect.sleep(Math.max(0, end - Date.now()))
   yield* Effect.forEach(running, Fiber.interrupt)
-  process.stdout.write(JSON.stringify(admitted) + "\n")
+  const late = yield* Metric.value(Metric.withAttributes(RateLimiter.acquisitions, { outcome: "late" }))
+  process.stdout.write(`${JSON.stringify(fromStdin ? { admitted, late: late.count, failed, errors } : admitted)}\n`)
 }).pipe(
   Effect.provide(
     RateLimiter.layer({

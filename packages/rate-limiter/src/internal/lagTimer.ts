@@ -1,0 +1,71 @@
+/**
+ * A deadline that counts only time this process was free to hear an answer.
+ *
+ * A plain `setTimeout` of 250 ms, armed when a command goes to Redis, fires
+ * after a 400 ms stall of the event loop before the loop has read the answer
+ * that arrived meanwhile (timers run before I/O in each turn of the loop), and
+ * the call fails although Redis answered in a millisecond. Node-redis even
+ * writes commands from a `setImmediate`, so a stall can hold the command
+ * itself back. This timer treats a stall as nobody's silence:
+ *
+ * - when it fires, it compares the time with when it was due; lateness of up
+ *   to `stallMillis` is ordinary timer jitter on a loaded machine, and the
+ *   whole span counts;
+ * - a later firing means the loop was stalled: only the part of the span
+ *   before the stall counts (its length less the lateness), and the wait goes
+ *   on for at least `graceMillis` of fresh time (or the whole wait, if
+ *   shorter), so a command held back by the stall, or its answer, gets a
+ *   round trip after the loop is free again;
+ * - whatever the stalls, the deadline fires at most `2 * millis + 1000` ms
+ *   after it was armed: a process stalled that much has bigger trouble, and
+ *   every call stays bounded.
+ *
+ * One `setTimeout` per call while all is well, as a plain timer costs; the
+ * timer is re-armed only when it fires.
+ */
+import * as Effect from "effect/Effect"
+
+/** A timer firing later than this (ms) means the event loop was stalled, not merely busy. */
+export const stallMillis = 50
+
+/** After a stall, the wait lasts at least this much longer (ms), or its whole length when shorter. */
+export const graceMillis = 100
+
+/** The most a deadline can fire after it was armed, whatever the stalls: `2 * millis + 1000`. */
+export const ceilingMillis = (millis: number): number => 2 * millis + 1_000
+
+/**
+ * Calls `expire` once `millis` of responsive time have passed (see the
+ * module documentation); returns a function that cancels it.
+ */
+export const after = (millis: number, expire: () => void): () => void => {
+  const start = performance.now()
+  const ceiling = start + ceilingMillis(millis)
+  const grace = Math.min(graceMillis, millis)
+  let remaining = millis
+  let step = millis
+  let due = start + step
+  let timer: ReturnType<typeof setTimeout>
+  const tick = () => {
+    const now = performance.now()
+    const late = now - due
+    if (late <= stallMillis) {
+      remaining -= step + late
+    } else {
+      remaining = Math.max(remaining - Math.max(0, step - late), grace)
+    }
+    if (remaining <= 0 || now >= ceiling) return expire()
+    step = Math.min(remaining, ceiling - now)
+    due = now + step
+    timer = setTimeout(tick, step)
+  }
+  timer = setTimeout(tick, step)
+  return () => clearTimeout(timer)
+}
+
+/** Sleeps `millis` of responsive time, as `after` counts it. */
+export const sleep = (millis: number): Effect.Effect<void> =>
+  Effect.callback<void>((resume) => {
+    const cancel = after(millis, () => resume(Effect.void))
+    return Effect.sync(cancel)
+  })
