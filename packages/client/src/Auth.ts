@@ -62,6 +62,7 @@ import * as Redacted from "effect/Redacted"
 import * as Ref from "effect/Ref"
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
+import { own } from "./internal/own.ts"
 import * as Redact from "./Redact.ts"
 
 // -----------------------------------------------------------------------------
@@ -492,8 +493,10 @@ const fromInput = <A, E, R>(
   Effect.suspend(() => {
     const headers = normalize(input)
     if (Result.isFailure(headers)) return Effect.fail(headers.failure)
-    const hook = options?.onUnauthorized === undefined ? undefined : Effect.map(options.onUnauthorized, toUpdate)
-    return makeCore(kind, headers.success, hook, options?.refreshTimeout)
+    // Own keys only: a refresh hook or timeout on `Object.prototype` is nobody's (RELIABILITY 10).
+    const onUnauthorized = own(options, "onUnauthorized")
+    const hook = onUnauthorized === undefined ? undefined : Effect.map(onUnauthorized, toUpdate)
+    return makeCore(kind, headers.success, hook, own(options, "refreshTimeout"))
   })
 
 // -----------------------------------------------------------------------------
@@ -563,7 +566,7 @@ export const anthropic = <E = never, R = never>(
 ): Effect.Effect<Auth, AuthConfigError, R> =>
   fromInput(
     "anthropic",
-    [["x-api-key", key], ["anthropic-version", Redacted.make(options?.version ?? defaultAnthropicVersion)]],
+    [["x-api-key", key], ["anthropic-version", Redacted.make(own(options, "version") ?? defaultAnthropicVersion)]],
     options,
     (fresh) => (current) => Result.succeed(replaceHeader(current, "x-api-key", fresh))
   )

@@ -52,6 +52,7 @@ import * as Layer from "effect/Layer"
 import * as Random from "effect/Random"
 import * as Ref from "effect/Ref"
 import * as internal from "./internal/browserProfiles.ts"
+import { own } from "./internal/own.ts"
 
 /**
  * Which kinds of client to draw from: `mixed` draws from all of them, mostly
@@ -153,14 +154,19 @@ export const decodableEncodings: ReadonlyArray<string> = internal.decodableEncod
  * @since 0.1.0
  */
 export const make = Effect.fnUntraced(function*(options: Options) {
-  const table = internal.tables[options.family]
-  const seed = options.seed ?? (yield* Random.nextInt)
+  // Own keys only, for the options and the table of families (RELIABILITY 10).
+  const family = own(options, "family")
+  if (family === undefined || !Object.hasOwn(internal.tables, family)) {
+    return yield* Effect.die(new TypeError(`BrowserProfile: unknown family ${JSON.stringify(family)}`))
+  }
+  const table = internal.tables[family]
+  const seed = own(options, "seed") ?? (yield* Random.nextInt)
   const state = yield* Ref.make(seed >>> 0)
   const draw = Ref.modify(state, (current) => {
     const [u, next] = internal.mulberry32(current)
     return [toProfile(internal.pick(table, u)), next] as const
   })
-  if (options.rotate === "sticky") {
+  if (own(options, "rotate") === "sticky") {
     const profile = yield* draw
     return BrowserProfiles.of({ next: Effect.succeed(profile) })
   }

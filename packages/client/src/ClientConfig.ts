@@ -18,6 +18,7 @@ import * as ConfigProvider from "effect/ConfigProvider"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
+import { ownData } from "./internal/own.ts"
 
 /** A duration in milliseconds or a duration string. */
 const DurationInput = Schema.Union([Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0)), Schema.DurationFromString])
@@ -235,26 +236,39 @@ const millis = (value: number | Duration.Duration | undefined, fallback: number)
 
 const decodeOptions = Schema.decodeUnknownEffect(Options)
 
+const absent: object = Object.freeze(Object.create(null))
+/** A group of options, or when absent an empty one with nothing to inherit. */
+const orAbsent = <A extends object>(group: A | undefined): A => group ?? (absent as A)
+
 /**
  * Validates options and fills in the defaults.
+ *
+ * **Details**
+ *
+ * Only the options' own keys count (RELIABILITY 10): they are copied, own keys
+ * only, before decoding (`Schema` reads optional fields with `in`, which would
+ * pick up a key set on `Object.prototype`), and the decoded value is read the
+ * same way, so a polluted prototype changes nothing.
  *
  * @category constructors
  * @since 0.1.0
  */
 export const resolve = (options: Options = {}): Effect.Effect<Resolved, ClientConfigError> =>
-  decodeOptions(options).pipe(
+  decodeOptions(ownData(options)).pipe(
     Effect.mapError((error) => new ClientConfigError({ message: `invalid client configuration: ${error.message}` })),
-    Effect.flatMap((o) => {
+    Effect.flatMap((decoded) => {
+      // Decoding builds ordinary objects again: read them, own keys only, through a null-prototype copy.
+      const o = ownData(decoded)
       const d = defaults
-      const timeout = o.timeout ?? {}
-      const retry = o.retry ?? {}
-      const breaker = o.circuitBreaker ?? {}
-      const bulkhead = o.bulkhead ?? {}
-      const redirects = o.redirects ?? {}
+      const timeout = orAbsent(o.timeout)
+      const retry = orAbsent(o.retry)
+      const breaker = orAbsent(o.circuitBreaker)
+      const bulkhead = orAbsent(o.bulkhead)
+      const redirects = orAbsent(o.redirects)
       const resolved: Resolved = {
         name: o.name ?? d.name,
         baseUrl: o.baseUrl?.replace(/\/+$/, ""),
-        headers: lowerCaseKeys(o.headers ?? {}),
+        headers: lowerCaseKeys(orAbsent(o.headers)),
         userAgent: o.userAgent ?? d.userAgent,
         timeout: {
           connect: millis(timeout.connect, d.timeout.connect),

@@ -65,6 +65,7 @@ import * as Semaphore from "effect/Semaphore"
 import { randomUUID } from "node:crypto"
 import { dirname } from "node:path"
 import * as CookieStore from "./internal/cookieStore.ts"
+import { own } from "./internal/own.ts"
 
 /**
  * A cookie jar.
@@ -230,10 +231,11 @@ export class CookieJarError extends Schema.TaggedError<CookieJarError>()("Cookie
 /** A jar file larger than this is refused as corrupt (3000 cookies of 4 KiB fit in 16 MiB). */
 const maxFileBytes = 64 * 1024 * 1024
 
+/** The limits, read by the options' own keys only (RELIABILITY 10). */
 const limitsOf = (options: MemoryOptions): CookieStore.Limits => ({
-  maxCookies: options.maxCookies ?? 3000,
-  maxCookiesPerDomain: options.maxCookiesPerDomain ?? 50,
-  maxCookieBytes: options.maxCookieBytes ?? 4096
+  maxCookies: own(options, "maxCookies") ?? 3000,
+  maxCookiesPerDomain: own(options, "maxCookiesPerDomain") ?? 50,
+  maxCookieBytes: own(options, "maxCookieBytes") ?? 4096
 })
 
 interface State {
@@ -361,7 +363,8 @@ const keepCorrupt = (fs: FileSystem.FileSystem, file: string): Effect.Effect<voi
 export const make = Effect.fnUntraced(function*(
   options: Options = {}
 ): Effect.fn.Return<CookieJar, CookieJarError, FileSystem.FileSystem | Scope.Scope> {
-  const file = options.file
+  // Own keys only: a `file` on `Object.prototype` must not decide where cookies are written (RELIABILITY 10).
+  const file = own(options, "file")
   const limits = limitsOf(options)
   if (file === undefined) return yield* makeMemory(options)
 
@@ -369,7 +372,7 @@ export const make = Effect.fnUntraced(function*(
   const loaded = yield* readJar(fs, file)
   let keepCorruptFile = false
   if (loaded === "corrupt") {
-    if (options.onCorrupt !== "empty") {
+    if (own(options, "onCorrupt") !== "empty") {
       return yield* new CookieJarError({ reason: "corrupt", path: file, detail: "not a version 1 cookie jar file" })
     }
     keepCorruptFile = true
@@ -380,7 +383,7 @@ export const make = Effect.fnUntraced(function*(
     ? []
     : CookieStore.fromPersisted(loaded.cookies, now, limits)
   const { jar, state } = yield* makeCore(limits, initial)
-  const persistSession = options.persistSessionCookies === true
+  const persistSession = own(options, "persistSessionCookies") === true
   const semaphore = yield* Semaphore.make(1)
   let savedVersion = 0
 
@@ -388,7 +391,7 @@ export const make = Effect.fnUntraced(function*(
     const current = yield* Ref.get(state)
     const at = yield* Clock.currentTimeMillis
     const cookies = current.cookies.filter((cookie) => {
-      const expires = cookie.options?.expires
+      const expires = own(cookie.options, "expires")
       return expires === undefined ? persistSession : expires.getTime() > at
     })
     const content: JarFile = { version: 1, cookies: cookies.map(CookieStore.toFields) }

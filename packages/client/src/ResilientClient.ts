@@ -56,9 +56,11 @@ import { type ClientError, DecodeError } from "./ClientError.ts"
 import * as ClientMetrics from "./ClientMetrics.ts"
 import * as CookieJar from "./CookieJar.ts"
 import * as Body from "./internal/body.ts"
+import * as BreakerFailover from "./internal/breakerFailover.ts"
 import * as Bulkhead from "./internal/bulkhead.ts"
 import * as MemoryBreaker from "./internal/memoryBreaker.ts"
 import * as Metrics from "./internal/metrics.ts"
+import { own } from "./internal/own.ts"
 import * as Pipeline from "./internal/pipeline.ts"
 import * as Transport from "./internal/transport.ts"
 
@@ -303,6 +305,11 @@ export const makeWith = Effect.fnUntraced(function*(
   if (resolved.circuitBreaker.enabled) {
     const store = yield* Effect.serviceOption(CircuitBreaker.CircuitBreakerStore)
     if (Option.isSome(store)) {
+      // Every store call is bounded; while the store fails, circuits are kept locally (breakerFailover.ts).
+      const failover = yield* BreakerFailover.make(store.value, {
+        timeoutMillis: BreakerFailover.timeoutFor(resolved.timeout.total),
+        probeEveryMillis: BreakerFailover.probeEveryMillis
+      })
       const effectBreaker = yield* Effect.provideService(
         CircuitBreaker.make({
           tripPolicy: CircuitBreaker.consecutive(resolved.circuitBreaker.failureThreshold),
@@ -310,7 +317,7 @@ export const makeWith = Effect.fnUntraced(function*(
           onStoreError: "allow"
         }),
         CircuitBreaker.CircuitBreakerStore,
-        store.value
+        failover
       )
       if (resolved.metrics) yield* observeTransitions(effectBreaker, metrics, resolved.name)
       breaker = { _tag: "Effect", breaker: effectBreaker }
@@ -366,10 +373,13 @@ export const makeWith = Effect.fnUntraced(function*(
     postJson: (url, body, schema, options = {}) =>
       run("POST", url, { ...options, json: body }, (received) => decodeWith(schema, received, maxBytes)),
     stream: (url, options = {}) => {
-      const { range, ...rest } = options
+      const { range: _, ...rest } = options
+      // Read by own keys only, as the pipeline reads every option (RELIABILITY 10).
+      const range = own(options, "range")
+      const given = own(options, "headers")
       const headers = range === undefined
-        ? rest.headers
-        : { ...rest.headers, range: `bytes=${range.start}-${range.end ?? ""}` }
+        ? given
+        : { ...given, range: `bytes=${own(range, "start")}-${own(range, "end") ?? ""}` }
       return Stream.unwrap(
         run(
           "GET",
@@ -422,7 +432,8 @@ export const make = (
   options: Options = {}
 ): Effect.Effect<Service, ClientConfig.ClientConfigError, Scope.Scope> =>
   Effect.gen(function*() {
-    const { retrySchedule, ...config } = options
+    const { retrySchedule: _, ...config } = options
+    const retrySchedule = own(options, "retrySchedule")
     const resolved = yield* ClientConfig.resolve(config)
     const transport = yield* Transport.makeUndici(resolved)
     return yield* makeWith(resolved, transport, retrySchedule, true)
@@ -467,7 +478,8 @@ export const layerWith = (
   Layer.effect(
     ResilientClient,
     Effect.gen(function*() {
-      const { retrySchedule, ...config } = options
+      const { retrySchedule: _, ...config } = options
+      const retrySchedule = own(options, "retrySchedule")
       const resolved = yield* ClientConfig.resolve(config)
       return yield* makeWith(resolved, yield* HttpClient.HttpClient, retrySchedule)
     })

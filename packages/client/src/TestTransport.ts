@@ -56,6 +56,7 @@ import * as HttpClientResponse from "effect/http/HttpClientResponse"
 import * as Layer from "effect/Layer"
 import * as Ref from "effect/Ref"
 import * as Stream from "effect/Stream"
+import { own } from "./internal/own.ts"
 
 // -----------------------------------------------------------------------------
 // Models
@@ -237,14 +238,16 @@ export const respond = (status: number, options?: Omit<Respond, "_tag" | "status
  * @category constructors
  * @since 0.1.0
  */
-export const json = (status: number, body: unknown, options?: Omit<Respond, "_tag" | "status" | "body">): Respond =>
-  respond(status, {
+export const json = (status: number, body: unknown, options?: Omit<Respond, "_tag" | "status" | "body">): Respond => {
+  const headers = own(options, "headers")
+  return respond(status, {
     ...options,
-    headers: Object.keys(options?.headers ?? {}).some((name) => name.toLowerCase() === "content-type")
-      ? options?.headers
-      : { "content-type": "application/json", ...options?.headers },
+    headers: Object.keys(headers ?? {}).some((name) => name.toLowerCase() === "content-type")
+      ? headers
+      : { "content-type": "application/json", ...headers },
     body: JSON.stringify(body)
   })
+}
 
 const notSentCodes: ReadonlySet<string> = new Set([
   "ECONNREFUSED",
@@ -268,12 +271,15 @@ const notSentCodes: ReadonlySet<string> = new Set([
 export const fail = (
   code: FaultCode,
   options?: { readonly sent?: boolean | undefined; readonly delay?: Duration.Input | undefined }
-): Fail => ({
-  _tag: "Fail",
-  code,
-  sent: options?.sent ?? !notSentCodes.has(code),
-  ...(options?.delay === undefined ? {} : { delay: options.delay })
-})
+): Fail => {
+  const delay = own(options, "delay")
+  return {
+    _tag: "Fail",
+    code,
+    sent: own(options, "sent") ?? !notSentCodes.has(code),
+    ...(delay === undefined ? {} : { delay })
+  }
+}
 
 /**
  * A request that is never answered.
@@ -321,7 +327,7 @@ interface State {
 const emptyState: State = { entries: [], calls: [] }
 
 const routeKey = (route: Route): string => {
-  const method = (route.method ?? "*").toUpperCase()
+  const method = (own(route, "method") ?? "*").toUpperCase()
   return typeof route.path === "string"
     ? `${method} s:${route.path}`
     : `${method} r:${route.path.source}/${route.path.flags}`
@@ -338,7 +344,7 @@ const updateEntry = (
     return { ...state, entries: state.entries.map((entry, i) => i === index ? f(entry) : entry) }
   }
   const fresh: Entry = {
-    method: (route.method ?? "*").toUpperCase(),
+    method: (own(route, "method") ?? "*").toUpperCase(),
     path: route.path,
     key,
     queue: [],
@@ -440,12 +446,16 @@ const truncate = (chunks: ReadonlyArray<Uint8Array>, limit: number): ReadonlyArr
 const nullBodyStatuses: ReadonlySet<number> = new Set([204, 205, 304])
 
 const makeResponse = Effect.fnUntraced(function*(request: HttpClientRequest.HttpClientRequest, reply: Respond) {
-  const headers = new globalThis.Headers(reply.headers)
+  // A reply is read by its own keys only: nothing on `Object.prototype` scripts a response (RELIABILITY 10).
+  const headers = new globalThis.Headers(own(reply, "headers"))
+  const givenChunks = own(reply, "chunks")
+  const givenBody = own(reply, "body")
+  const truncateAfter = own(reply, "truncateAfter")
   let chunks: ReadonlyArray<Uint8Array> | undefined
-  if (reply.chunks !== undefined) {
-    chunks = reply.chunks.map(toBytes)
-  } else if (reply.body !== undefined && reply.body !== null) {
-    const body = reply.body
+  if (givenChunks !== undefined) {
+    chunks = givenChunks.map(toBytes)
+  } else if (givenBody !== undefined && givenBody !== null) {
+    const body = givenBody
     if (typeof body === "string") {
       chunks = [encoder.encode(body)]
       if (!headers.has("content-type")) headers.set("content-type", "text/plain;charset=UTF-8")
@@ -458,11 +468,11 @@ const makeResponse = Effect.fnUntraced(function*(request: HttpClientRequest.Http
   }
   let webBody: ReadableStream<Uint8Array> | null = null
   if (chunks !== undefined && !nullBodyStatuses.has(reply.status)) {
-    const chunkDelay = reply.chunkDelay
-    const parts = reply.truncateAfter === undefined ? chunks : truncate(chunks, reply.truncateAfter)
+    const chunkDelay = own(reply, "chunkDelay")
+    const parts = truncateAfter === undefined ? chunks : truncate(chunks, truncateAfter)
     let stream: Stream.Stream<Uint8Array, Error> = Stream.fromIterable(parts)
     if (chunkDelay !== undefined) stream = Stream.tap(stream, () => Effect.sleep(chunkDelay))
-    if (reply.truncateAfter !== undefined) stream = Stream.concat(stream, Stream.fail(resetError()))
+    if (truncateAfter !== undefined) stream = Stream.concat(stream, Stream.fail(resetError()))
     webBody = yield* Stream.toReadableStreamEffect(stream)
   }
   const response = yield* Effect.try({
@@ -523,14 +533,14 @@ const serve = (
       case "Hang":
         return yield* Effect.never
       case "Fail":
-        yield* wait(reply.delay)
+        yield* wait(own(reply, "delay"))
         return yield* Effect.fail(
           new HttpClientError.HttpClientError({
             reason: new HttpClientError.TransportError({ request, cause: faultError(reply, url) })
           })
         )
       case "Respond":
-        yield* wait(reply.delay)
+        yield* wait(own(reply, "delay"))
         return yield* makeResponse(request, reply)
     }
   })

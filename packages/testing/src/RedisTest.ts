@@ -10,6 +10,7 @@
  */
 import * as Net from "node:net"
 import { describe } from "vitest"
+import { exactly } from "./internal/own.ts"
 
 /**
  * The Redis URL tests use: `REDIS_URL`, or `redis://127.0.0.1:6379`.
@@ -44,7 +45,8 @@ export const probe = (redisUrl: string = url, timeoutMillis = 1_000): Promise<Pr
     }
     const host = parsed.hostname.replace(/^\[|\]$/g, "") || "127.0.0.1"
     const port = parsed.port === "" ? 6379 : Number(parsed.port)
-    const socket = Net.connect({ host, port })
+    // Exactly these options: a `path` on a polluted `Object.prototype` would make it a UNIX socket.
+    const socket = Net.connect(exactly({ host, port }))
     let answer = ""
     const finish = (result: Probe) => {
       clearTimeout(timer)

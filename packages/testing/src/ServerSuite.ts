@@ -20,6 +20,7 @@ import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { layer, type Vitest } from "@effect/vitest"
 import type * as HttpClient from "effect/http/HttpClient"
 import * as Layer from "effect/Layer"
+import { own } from "./internal/own.ts"
 import * as TestServer from "./TestServer.ts"
 
 /**
@@ -51,4 +52,4 @@ export const describe = (
   name: string,
   body: (it: Vitest.MethodsNonLive<Services>) => void,
   options: TestServer.Options & { readonly timeout?: number | undefined } = {}
-): void => layer(layerServerAndClient(options), { timeout: options.timeout ?? 30_000 })(name, body)
+): void => layer(layerServerAndClient(options), { timeout: own(options, "timeout") ?? 30_000 })(name, body)

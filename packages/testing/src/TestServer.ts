@@ -28,13 +28,16 @@ import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequ
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Headers from "effect/http/Headers"
 import * as HttpRouter from "effect/http/HttpRouter"
 import { ServeError } from "effect/http/HttpServerError"
 import * as HttpServerRequest from "effect/http/HttpServerRequest"
 import * as Layer from "effect/Layer"
 import * as Http from "node:http"
 import * as Http2 from "node:http2"
+import type * as Net from "node:net"
 import { connectionOf, headerRecord, numberConnections, requestUrl } from "./internal/http.ts"
+import { exactly, own, pinAbsent, pinned } from "./internal/own.ts"
 import * as Raw from "./internal/raw.ts"
 import * as Auth from "./internal/routes/auth.ts"
 import * as Basic from "./internal/routes/basic.ts"
@@ -115,6 +118,173 @@ export class TestServer extends Context.Service<TestServer, {
  */
 export { ServeError }
 
+/**
+ * Everything the TLS server's constructors (TLS, its secure context, HTTP/2,
+ * and the HTTP/1.1 settings it copies from its options) read beyond the key
+ * and certificate, given as `undefined` (Node's default) so that the copies
+ * Node makes of the options cannot inherit them from a polluted
+ * `Object.prototype` (RELIABILITY 10).
+ */
+const secureServerOptionNames: ReadonlyArray<string> = [
+  "allowHalfOpen",
+  "allowPartialTrustChain",
+  "ALPNCallback",
+  "blockList",
+  "ca",
+  "ciphers",
+  "clientCertEngine",
+  "connectionsCheckingInterval",
+  "crl",
+  "dhparam",
+  "ecdhCurve",
+  "enableTrace",
+  "handshakeTimeout",
+  "headersTimeout",
+  "highWaterMark",
+  "honorCipherOrder",
+  "Http1IncomingMessage",
+  "http1Options",
+  "Http1ServerResponse",
+  "Http2ServerRequest",
+  "Http2ServerResponse",
+  "httpValidation",
+  "IncomingMessage",
+  "insecureHTTPParser",
+  "joinDuplicateHeaders",
+  "keepAlive",
+  "keepAliveInitialDelay",
+  "keepAliveTimeout",
+  "keepAliveTimeoutBuffer",
+  "maxDeflateDynamicTableSize",
+  "maxHeaderListPairs",
+  "maxHeaderListSize",
+  "maxHeaderSize",
+  "maxOutstandingPings",
+  "maxSendHeaderBlockLength",
+  "maxSessionInvalidFrames",
+  "maxSessionMemory",
+  "maxSessionRejectedStreams",
+  "maxSettings",
+  "maxVersion",
+  "minVersion",
+  "noDelay",
+  "optimizeEmptyRequests",
+  "origins",
+  "paddingStrategy",
+  "passphrase",
+  "pauseOnConnect",
+  "peerMaxConcurrentStreams",
+  "pfx",
+  "privateKeyEngine",
+  "privateKeyIdentifier",
+  "pskCallback",
+  "pskIdentityHint",
+  "rejectNonStandardBodyWrites",
+  "rejectUnauthorized",
+  "remoteCustomSettings",
+  "requestCert",
+  "requestTimeout",
+  "requireHostHeader",
+  "secureContext",
+  "secureOptions",
+  "secureProtocol",
+  "ServerResponse",
+  "sessionIdContext",
+  "sessionTimeout",
+  "settings",
+  "shouldUpgradeCallback",
+  "sigalgs",
+  "SNICallback",
+  "streamResetBurst",
+  "streamResetRate",
+  "strictFieldWhitespaceValidation",
+  "ticketKeys",
+  "unknownProtocolTimeout"
+]
+
+/**
+ * Settings Node's HTTP/1.1 code reads from the server object itself:
+ * `http.Server` sets them all, the HTTP/2 server (which serves HTTP/1.1 too)
+ * does not, so they would come from `Object.prototype`.
+ */
+const http1ServerFields: ReadonlyArray<string> = [
+  "connectionsCheckingInterval",
+  "headersTimeout",
+  "httpAllowHalfOpen",
+  "httpValidation",
+  "insecureHTTPParser",
+  "joinDuplicateHeaders",
+  "keepAliveTimeout",
+  "keepAliveTimeoutBuffer",
+  "maxHeaderSize",
+  "maxHeadersCount",
+  "maxRequestsPerSocket",
+  "rejectNonStandardBodyWrites",
+  "requireHostHeader",
+  "shouldUpgradeCallback"
+]
+
+/**
+ * A server that accepts connections as Node's defaults have it, whatever
+ * `Object.prototype` holds: `net.Server` sets `pauseOnConnect` from a copy of
+ * its own making and reads `blockList` from the server only when one was given.
+ */
+const acceptFields = <S extends Net.Server>(server: S): S => {
+  ;(server as { pauseOnConnect?: boolean }).pauseOnConnect = false
+  pinAbsent(server, ["blockList"])
+  return server
+}
+
+/** The TLS server with its HTTP/1.1 settings pinned (as they are when unpolluted: absent) and accepting as Node's defaults have it. */
+const http1Fields = <S extends Net.Server>(server: S): S => {
+  pinAbsent(server, http1ServerFields)
+  return acceptFields(server)
+}
+
+/** Request headers Node treats as single-valued: a repeated one is dropped, as Node drops it. */
+const singleValuedHeaders: ReadonlySet<string> = new Set([
+  "age",
+  "authorization",
+  "content-length",
+  "content-type",
+  "etag",
+  "expires",
+  "from",
+  "host",
+  "if-modified-since",
+  "if-unmodified-since",
+  "last-modified",
+  "location",
+  "max-forwards",
+  "proxy-authorization",
+  "referer",
+  "retry-after",
+  "server",
+  "user-agent"
+])
+
+/**
+ * The request's headers from Node's raw list, joined as Node joins them.
+ * Node fills its own `headers` object testing `headers[name] === undefined`,
+ * so with a polluted `Object.prototype.authorization` the real header would be
+ * taken for a repeat and dropped, and a polluted `cookie` would be joined to
+ * the real one. HTTP/2 pseudo-headers are left out, `:authority` is `host`.
+ */
+const ownHeaders = (request: HttpServerRequest.HttpServerRequest): Headers.Headers => {
+  const raw = NodeHttpServerRequest.toIncomingMessage(request).rawHeaders
+  const out: Record<string, string> = Object.create(null)
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    let name = raw[i]!.toLowerCase()
+    const value = raw[i + 1]!
+    if (name === ":authority") name = "host"
+    else if (name.startsWith(":")) continue
+    if (!Object.hasOwn(out, name)) out[name] = value
+    else if (name === "cookie") out[name] = `${out[name]}; ${value}`
+    else if (!singleValuedHeaders.has(name)) out[name] = `${out[name]}, ${value}`
+  }
+  return Headers.fromInput(out)
+}
+
 /** Paths that are not recorded, so that introspection does not pollute the log. */
 const unrecordedPaths = new Set(["/__requests", "/__reset"])
 
@@ -125,27 +295,34 @@ const unrecordedPaths = new Set(["/__requests", "/__reset"])
  * @since 0.1.0
  */
 export const make = Effect.fnUntraced(function*(options: Options = {}) {
-  const host = options.host ?? "127.0.0.1"
+  // Own keys only, and Node gets objects with a null prototype: a polluted `Object.prototype` (`path`,
+  // `exclusive`, `insecureHTTPParser`, `IncomingMessage`...) changes neither where nor how it listens.
+  const host = own(options, "host") ?? "127.0.0.1"
+  const tls = own(options, "tls")
   const state = new ServerState()
 
   const server = yield* NodeHttpServer.make(
     () =>
-      options.tls === undefined
+      tls === undefined
         ? numberConnections(
-          Http.createServer({ keepAliveTimeout: options.keepAliveTimeout ?? 5_000 }),
+          acceptFields(Http.createServer(exactly({ keepAliveTimeout: own(options, "keepAliveTimeout") ?? 5_000 }))),
           false,
           () => state.nextConnection()
         )
         : numberConnections(
-          Http2.createSecureServer({ key: options.tls.key, cert: options.tls.cert, allowHTTP1: true }),
+          http1Fields(
+            Http2.createSecureServer(
+              pinned(secureServerOptionNames, { key: own(tls, "key"), cert: own(tls, "cert"), allowHTTP1: true })
+            )
+          ),
           true,
           () => state.nextConnection()
         ),
-    { port: options.port ?? 0, host }
+    exactly({ port: own(options, "port") ?? 0, host })
   )
   const address = server.address
   const port = "port" in address ? address.port : 0
-  const url = `${options.tls === undefined ? "http" : "https"}://${Raw.formatHost(host)}:${port}`
+  const url = `${tls === undefined ? "http" : "https"}://${Raw.formatHost(host)}:${port}`
   const raw = yield* Raw.start(state, host)
   state.baseUrl = url
   state.rawUrl = raw.url
@@ -161,7 +338,9 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
   ])
 
   const routed = router.asHttpEffect()
-  const app = Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
+  const app = Effect.flatMap(HttpServerRequest.HttpServerRequest, (received) => {
+    // Headers from Node's raw list, not from its parsed object, which a polluted `Object.prototype` steers.
+    const request = received.modify(exactly({ headers: ownHeaders(received) }))
     const parsed = requestUrl(request)
     if (!unrecordedPaths.has(parsed.pathname)) {
       state.record({
@@ -175,7 +354,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
         connection: connectionOf(request)
       })
     }
-    return routed
+    return Effect.provideService(routed, HttpServerRequest.HttpServerRequest, request)
   })
   // Delays, windows and trickled bodies run on real time even when the server
   // is started inside a test that uses `TestClock`.

@@ -14,6 +14,7 @@
 import * as Duration from "effect/Duration"
 import * as Cookies from "effect/http/Cookies"
 import { getDomain } from "tldts"
+import { own, ownData } from "./own.ts"
 
 /** How many cookies the jar keeps, and how large one may be. */
 export interface Limits {
@@ -73,7 +74,7 @@ const groups = new WeakMap<Cookies.Cookie, string>()
 const groupOf = (cookie: Cookies.Cookie): string => {
   const cached = groups.get(cookie)
   if (cached !== undefined) return cached
-  const domain = cookie.options?.domain ?? ""
+  const domain = own(cookie.options, "domain") ?? ""
   const group = isIpAddress(domain) ? domain : (getDomain(domain, suffixOptions) ?? domain)
   groups.set(cookie, group)
   return group
@@ -144,7 +145,7 @@ const admit = (
 ): Cookies.Cookie | undefined => {
   const host = url.hostname
   const secureOrigin = url.protocol === "https:"
-  const options = cookie.options ?? {}
+  const options = ownData(cookie.options ?? {})
   if (encoder.encode(cookie.name).length + encoder.encode(cookie.valueEncoded).length > limits.maxCookieBytes) {
     return undefined
   }
@@ -176,10 +177,10 @@ const admit = (
     const effectiveDomain = domain ?? host
     const effectivePath = options.path ?? defaultPath(url.pathname)
     const shadows = stored.some((existing) => {
-      if (existing.name !== cookie.name || existing.options?.secure !== true) return false
-      const existingDomain = existing.options.domain ?? ""
+      if (existing.name !== cookie.name || own(existing.options, "secure") !== true) return false
+      const existingDomain = own(existing.options, "domain") ?? ""
       return (domainMatches(existingDomain, effectiveDomain) || domainMatches(effectiveDomain, existingDomain)) &&
-        pathMatches(effectivePath, existing.options.path ?? "/")
+        pathMatches(effectivePath, own(existing.options, "path") ?? "/")
     })
     if (shadows) return undefined
   }
@@ -200,7 +201,7 @@ const admit = (
 }
 
 const isLive = (cookie: Cookies.Cookie, now: number): boolean => {
-  const expires = cookie.options?.expires
+  const expires = own(cookie.options, "expires")
   return expires === undefined || expires.getTime() > now
 }
 
@@ -274,7 +275,7 @@ const decode = (value: string): string => {
 
 /** The exposed and persisted form of a stored cookie. */
 export const toFields = (cookie: Cookies.Cookie): CookieFields => {
-  const options = cookie.options ?? {}
+  const options = ownData(cookie.options ?? {})
   return {
     name: cookie.name,
     value: cookie.valueEncoded,

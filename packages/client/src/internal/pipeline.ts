@@ -51,6 +51,7 @@ import type { Bulkhead } from "./bulkhead.ts"
 import { callContext, type ErrorContext, fromTransport } from "./failure.ts"
 import * as MemoryBreaker from "./memoryBreaker.ts"
 import type { Recorder } from "./metrics.ts"
+import { own as ownKey } from "./own.ts"
 import * as Redirect from "./redirect.ts"
 import * as ReplayBody from "./replayBody.ts"
 import { AttemptDeadline } from "./transport.ts"
@@ -430,8 +431,10 @@ export const make = (env: PipelineEnv) => {
       const clock = lastClock
       const logs = lastLogs
       const upper = method.toUpperCase()
-      const requestId = call.requestId ?? crypto.randomUUID()
-      const built = buildUrl(options.baseUrl, input, call.query)
+      // The call's options, read by their own keys only: a polluted `Object.prototype` changes no request.
+      const givenRequestId = ownKey(call, "requestId")
+      const requestId = givenRequestId ?? crypto.randomUUID()
+      const built = buildUrl(options.baseUrl, input, ownKey(call, "query"))
       /** A call refused before anything was sent, counted like any other. */
       const refuse = (error: InvalidRequestError) => {
         if (metrics !== undefined) {
@@ -457,25 +460,26 @@ export const make = (env: PipelineEnv) => {
 
       // Headers: defaults, then the caller's (which win); refused if unsafe.
       let headers: Record<string, string>
-      const own = call.headers
+      const own = ownKey(call, "headers")
       const inPlace = defaultsProblem === undefined && (own === undefined || plainHeaders(own))
       if (inPlace) {
         headers = Object.assign(Object.create(headersProto), defaultHeaders)
         if (own !== undefined) { for (const name of Object.keys(own)) headers[name.toLowerCase()] = own[name]! }
       } else {
-        headers = { ...defaultHeaders }
+        headers = Object.assign(Object.create(null), defaultHeaders)
         for (const [name, value] of Object.entries(own ?? {})) headers[name.toLowerCase()] = value
         const problem = headerProblem(headers)
         if (problem !== undefined) {
           return refuse(new InvalidRequestError({ ...context, retryable: false, detail: problem }))
         }
       }
-      if (call.requestId !== undefined && unsafeValue.test(requestId)) {
+      if (givenRequestId !== undefined && unsafeValue.test(requestId)) {
         return refuse(
           new InvalidRequestError({ ...context, retryable: false, detail: "the request id has CR, LF or NUL" })
         )
       }
-      const tokens = call.rateLimit?.tokens
+      const rateLimitOption = ownKey(call, "rateLimit")
+      const tokens = ownKey(rateLimitOption, "tokens")
       if (tokens !== undefined && !(Number.isFinite(tokens) && tokens >= 0)) {
         return refuse(
           new InvalidRequestError({
@@ -486,10 +490,11 @@ export const make = (env: PipelineEnv) => {
         )
       }
       headers[requestIdHeader] = requestId
-      const wantsKey = call.idempotencyKey === true ||
-        (call.idempotencyKey === undefined && options.retry.idempotencyKeys && (upper === "POST" || upper === "PATCH"))
-      const idempotencyKey = typeof call.idempotencyKey === "string"
-        ? call.idempotencyKey
+      const givenKey = ownKey(call, "idempotencyKey")
+      const wantsKey = givenKey === true ||
+        (givenKey === undefined && options.retry.idempotencyKeys && (upper === "POST" || upper === "PATCH"))
+      const idempotencyKey = typeof givenKey === "string"
+        ? givenKey
         : wantsKey
         ? crypto.randomUUID()
         : undefined
@@ -520,9 +525,11 @@ export const make = (env: PipelineEnv) => {
       }
       /** Where a resend gets its body, when the body is not a value every send can reuse (RELIABILITY 20). */
       let bodySource: ReplayBody.Source | undefined
-      if (call.json !== undefined) base = HttpClientRequest.bodyJsonUnsafe(base, call.json)
-      else if (call.body !== undefined) {
-        const made = ReplayBody.make(call.body)
+      const json = ownKey(call, "json")
+      const body = json === undefined ? ownKey(call, "body") : undefined
+      if (json !== undefined) base = HttpClientRequest.bodyJsonUnsafe(base, json)
+      else if (body !== undefined) {
+        const made = ReplayBody.make(body)
         if (ReplayBody.isSource(made)) bodySource = made
         base = HttpClientRequest.setBody(base, ReplayBody.isSource(made) ? made.next() : made.body)
       }
@@ -538,29 +545,33 @@ export const make = (env: PipelineEnv) => {
           ...(status === undefined ? {} : { status })
         })
 
-      const timeouts: Timeouts = call.timeout === undefined ? defaultTimeouts : {
-        headers: toMillis(call.timeout.headers, options.timeout.headers),
-        idle: toMillis(call.timeout.idle, options.timeout.idle),
-        attempt: toMillis(call.timeout.attempt, options.timeout.attempt),
-        total: toMillis(call.timeout.total, options.timeout.total)
+      const timeoutOption = ownKey(call, "timeout")
+      const timeouts: Timeouts = timeoutOption === undefined ? defaultTimeouts : {
+        headers: toMillis(ownKey(timeoutOption, "headers"), options.timeout.headers),
+        idle: toMillis(ownKey(timeoutOption, "idle"), options.timeout.idle),
+        attempt: toMillis(ownKey(timeoutOption, "attempt"), options.timeout.attempt),
+        total: toMillis(ownKey(timeoutOption, "total"), options.timeout.total)
       }
       const deadlinesOfAttempt = timeouts === defaultTimeouts ? defaultDeadlines : attemptDeadlines(timeouts)
       // Our undici transport reads the call's deadlines, and each attempt's, from these options.
       const undiciOptions: CallUndiciOptions | undefined = !env.transportDeadlines
         ? undefined
-        : call.timeout?.headers === undefined && call.timeout?.idle === undefined
+        : ownKey(timeoutOption, "headers") === undefined && ownKey(timeoutOption, "idle") === undefined
         ? { httpkitAttempt: undefined }
         : {
           httpkitHeadersTimeout: timeouts.headers,
           httpkitBodyTimeout: timeouts.idle,
           httpkitAttempt: undefined
         }
-      const maxAttempts = call.retry === false ? 1 : call.retry?.maxAttempts ?? options.retry.maxAttempts
-      const schedule = call.retry === false ? undefined : call.retry?.schedule ?? env.retrySchedule
-      const accept = call.acceptStatus ?? ok
+      const retryOption = ownKey(call, "retry")
+      const maxAttempts = retryOption === false
+        ? 1
+        : ownKey(retryOption, "maxAttempts") ?? options.retry.maxAttempts
+      const schedule = retryOption === false ? undefined : ownKey(retryOption, "schedule") ?? env.retrySchedule
+      const accept = ownKey(call, "acceptStatus") ?? ok
       const key = options.circuitBreaker.keyBy === "host" ? url.hostname : url.origin
-      const limiterKey = call.rateLimit?.key
-      const limiterTokens = call.rateLimit?.tokens ?? 1
+      const limiterKey = ownKey(rateLimitOption, "key")
+      const limiterTokens = tokens ?? 1
       let limiterRequest: LimitedRequest | undefined
       /** The status of the last response routed (accepted or an error), for the metrics. */
       let lastStatus: number | undefined
@@ -588,7 +599,10 @@ export const make = (env: PipelineEnv) => {
             for (const [name, value] of profile.headers) {
               if (!(name in headers) || name === "user-agent") merged[name] = value
             }
-            if (options.userAgent !== headers["user-agent"] || call.headers?.["user-agent"] !== undefined) {
+            if (
+              options.userAgent !== headers["user-agent"] ||
+              (own !== undefined && ownKey(own, "user-agent") !== undefined)
+            ) {
               delete merged["user-agent"]
             }
             current = HttpClientRequest.setHeaders(HttpClientRequest.make(upper as "GET")(url, { headers: merged }), {

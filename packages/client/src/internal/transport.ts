@@ -23,7 +23,9 @@ import type * as Scope from "effect/Scope"
 import type * as Undici from "undici"
 import type { Resolved } from "../ClientConfig.ts"
 import * as ClientMetrics from "../ClientMetrics.ts"
+import * as Connector from "./connector.ts"
 import * as Metrics from "./metrics.ts"
+import { exactly, own } from "./own.ts"
 import * as UndiciClient from "./undiciClient.ts"
 
 /** Request options through which one call overrides the client's deadlines. */
@@ -94,20 +96,60 @@ export class AttemptDeadline {
   }
 }
 
+/**
+ * The client's undici agent and Effect's `HttpClient` over it.
+ *
+ * **Details**
+ *
+ * undici copies its options into object literals on the way from the agent
+ * to a pool, a client and a socket, and reads each option from whatever it
+ * was given, so an option we leave out would be read from `Object.prototype`
+ * (RELIABILITY 10): a polluted `factory`, `socketPath`, `connections`,
+ * `keepAlive` or `maxHeaderSize` would replace or break every connection.
+ * Each level therefore gets an object of ours with a null prototype: the
+ * agent's `factory` builds every pool (or client) from our own options, not
+ * from the agent's copy, and the pool's builds every client the same way;
+ * the clients connect through `Connector`, which does the same for Node.
+ */
 export const makeUndici = (options: Resolved): Effect.Effect<HttpClient.HttpClient, never, Scope.Scope> =>
   Effect.gen(function*() {
-    const agent = yield* NodeHttpClient.makeDispatcherOptions({
+    const undici = yield* Effect.promise(() => import("undici"))
+    const connect = Connector.make({
+      timeout: options.timeout.connect,
       allowH2: options.http2,
-      keepAliveTimeout: options.pool.keepAliveTimeout,
-      // An upper bound too: undici otherwise prefers a server's `Keep-Alive: timeout=` hint (minus 2 s) to ours.
-      keepAliveMaxTimeout: Math.max(1, options.pool.keepAliveTimeout),
-      ...(options.pool.connectionsPerOrigin === undefined ? {} : { connections: options.pool.connectionsPerOrigin }),
-      connect: {
-        timeout: options.timeout.connect,
-        rejectUnauthorized: !options.tls.dangerouslyDisableVerification,
-        ...(options.tls.ca === undefined ? {} : { ca: options.tls.ca })
-      }
+      rejectUnauthorized: !options.tls.dangerouslyDisableVerification,
+      ca: options.tls.ca
     })
+    const clientOptions = (allowH2: boolean): Undici.Client.Options =>
+      exactly({
+        allowH2,
+        keepAliveTimeout: options.pool.keepAliveTimeout,
+        // An upper bound too: undici otherwise prefers a server's `Keep-Alive: timeout=` hint (minus 2 s) to ours.
+        keepAliveMaxTimeout: Math.max(1, options.pool.keepAliveTimeout),
+        connect
+      })
+    const connections = options.pool.connectionsPerOrigin
+    /** Builds a pool, or a single client when one connection per origin is asked for (as undici's default does). */
+    const originFactory = (allowH2: boolean) => {
+      const perClient = clientOptions(allowH2)
+      const newClient = (origin: string | URL) => new undici.Client(origin, perClient)
+      const perPool: Undici.Pool.Options = exactly({
+        ...perClient,
+        connections: connections ?? null,
+        factory: newClient
+      })
+      return (origin: string | URL) => connections === 1 ? newClient(origin) : new undici.Pool(origin, perPool)
+    }
+    const defaultFactory = originFactory(options.http2)
+    // undici keeps a separate HTTP/1.1-only pool per origin for requests that set `allowH2: false`.
+    const http1Factory = options.http2 ? originFactory(false) : defaultFactory
+    const agent = yield* NodeHttpClient.makeDispatcherOptions(exactly({
+      allowH2: options.http2,
+      factory: (origin: string | URL, agentOptions: object) =>
+        own(agentOptions as { readonly allowH2?: boolean }, "allowH2") === false
+          ? http1Factory(origin)
+          : defaultFactory(origin)
+    }))
     const dispatcher = agent.compose(deadlineInterceptor(options.timeout))
     if (options.metrics) yield* registerPoolGauges(agent, options.name)
     return UndiciClient.make(dispatcher)
@@ -123,10 +165,12 @@ export const deadlineInterceptor = (
 (dispatch) =>
 (request, handler) => {
   // The options are the object Effect's client made for this one request: set in place, not copied.
-  const own = request as Mutable<Undici.Dispatcher.DispatchOptions> & DeadlineOptions
-  own.headersTimeout = own.httpkitHeadersTimeout ?? defaults.headers
-  own.bodyTimeout = own.httpkitBodyTimeout ?? defaults.idle
-  return dispatch(own, own.httpkitAttempt === undefined ? handler : new DeadlineHandler(handler, own.httpkitAttempt))
+  // Read by own keys: a deadline on `Object.prototype` is not this request's (RELIABILITY 10).
+  const options = request as Mutable<Undici.Dispatcher.DispatchOptions> & DeadlineOptions
+  options.headersTimeout = own(options, "httpkitHeadersTimeout") ?? defaults.headers
+  options.bodyTimeout = own(options, "httpkitBodyTimeout") ?? defaults.idle
+  const attempt = own(options, "httpkitAttempt")
+  return dispatch(options, attempt === undefined ? handler : new DeadlineHandler(handler, attempt))
 }
 
 /** What undici reports per origin: a pool's figures, or a single client's (`connectionsPerOrigin: 1`). */
@@ -155,11 +199,16 @@ const registerPoolGauges = (agent: Undici.Dispatcher, client: string) => {
     Metrics.register(
       ClientMetrics.poolConnections,
       { client, state: "free" },
-      total((stats) => stats.free ?? (stats.connected === true && stats.running === 0 ? 1 : 0))
+      // A single client's figures have no `free` (nor `queued`): own keys only, never `Object.prototype`'s.
+      total((stats) => own(stats, "free") ?? (stats.connected === true && stats.running === 0 ? 1 : 0))
     ),
     Metrics.register(ClientMetrics.poolRequests, { client, state: "running" }, total((stats) => stats.running)),
     Metrics.register(ClientMetrics.poolRequests, { client, state: "pending" }, total((stats) => stats.pending)),
-    Metrics.register(ClientMetrics.poolRequests, { client, state: "queued" }, total((stats) => stats.queued ?? 0))
+    Metrics.register(
+      ClientMetrics.poolRequests,
+      { client, state: "queued" },
+      total((stats) => own(stats, "queued") ?? 0)
+    )
   ], { discard: true })
 }
 

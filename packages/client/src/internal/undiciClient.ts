@@ -15,7 +15,9 @@
  * copies them on every read).
  *
  * Per-request undici options still come from `NodeHttpClient.UndiciOptions`,
- * spread first as Effect does. Connection upgrades (`101`) are not offered:
+ * copied first as Effect does, into an object with a null prototype: undici
+ * reads many more request options than we set, and none may come from a
+ * polluted `Object.prototype`. Connection upgrades (`101`) are not offered:
  * `ResilientClient` has no use for them, and undici's `request` refuses them.
  */
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
@@ -43,16 +45,20 @@ export const make = (dispatcher: Undici.Dispatcher): HttpClient.HttpClient =>
   HttpClient.make((request, url, signal, fiber) => {
     const send = (body: RequestBody, headers: Headers.Headers = request.headers) =>
       Effect.tryPromise({
-        try: (): Promise<Undici.Dispatcher.ResponseData> =>
-          dispatcher.request({
-            ...fiber.getRef(NodeHttpClient.UndiciOptions),
-            method: request.method,
-            headers,
-            origin: url.origin,
-            path: url.pathname + url.search,
-            body,
-            signal
-          }),
+        try: (): Promise<Undici.Dispatcher.ResponseData> => {
+          // A null prototype: undici reads a dozen more options (`query`, `upgrade`, `reset`, `throwOnError`,
+          // `dispatcher`...) from this object, and must find none of them on `Object.prototype` (RELIABILITY 10).
+          const options: Mutable<Undici.Dispatcher.RequestOptions> = Object.create(null)
+          Object.assign(options, fiber.getRef(NodeHttpClient.UndiciOptions))
+          options.method = request.method as Undici.Dispatcher.HttpMethod
+          options.headers = headers
+          options.origin = url.origin
+          options.path = url.pathname + url.search
+          options.body = body
+          options.signal = signal
+          if (http2Unsafe()) (options as { allowH2?: boolean }).allowH2 = false
+          return dispatcher.request(options)
+        },
         catch: (cause) =>
           new HttpClientError.HttpClientError({ reason: new HttpClientError.TransportError({ request, cause }) })
       })
@@ -87,6 +93,36 @@ const undiciFormData = (body: HttpBody.FormData) =>
       return converted as unknown as RequestBody
     }
   )
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] }
+
+/**
+ * The events undici listens for on an HTTP/2 stream beyond those Node's
+ * streams keep as own entries. A stream keeps its listeners in an object
+ * literal: with one of these names on `Object.prototype`, adding the listener
+ * throws inside undici and the process crashes.
+ */
+const http2StreamEvents: ReadonlyArray<string> = [
+  "aborted",
+  "continue",
+  "frameError",
+  "headers",
+  "response",
+  "timeout",
+  "trailers"
+]
+
+/**
+ * Whether some other code set one of `http2StreamEvents` on
+ * `Object.prototype`; such a request is sent over HTTP/1.1 (`allowH2: false`,
+ * which undici routes to a pool of its own) rather than crash the process.
+ */
+const http2Unsafe = (): boolean => {
+  for (let i = 0; i < http2StreamEvents.length; i++) {
+    if (Object.hasOwn(Object.prototype, http2StreamEvents[i]!)) return true
+  }
+  return false
+}
 
 /** What undici's `request` sends as a body. */
 type RequestBody = NonNullable<Undici.Dispatcher.DispatchOptions["body"]> | null

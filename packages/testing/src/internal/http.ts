@@ -7,6 +7,7 @@ import * as HttpServerRequest from "effect/http/HttpServerRequest"
 import * as HttpServerResponse from "effect/http/HttpServerResponse"
 import type * as Http from "node:http"
 import type * as Net from "node:net"
+import * as Respond from "./respond.ts"
 
 /** The largest delay or duration any endpoint accepts, in milliseconds. */
 export const maxDelayMillis = 120_000
@@ -41,11 +42,11 @@ export const intParam = (
 
 /** A JSON error answer naming the parameter that was wrong. */
 export const badRequest = (message: string): HttpServerResponse.HttpServerResponse =>
-  HttpServerResponse.jsonUnsafe({ error: "bad_request", message }, { status: 400 })
+  Respond.jsonUnsafe({ error: "bad_request", message }, { status: 400 })
 
 /** 405 with the `Allow` header, for a route that answers only some methods. */
 export const methodNotAllowed = (allowed: ReadonlyArray<string>): HttpServerResponse.HttpServerResponse =>
-  HttpServerResponse.jsonUnsafe({ error: "method_not_allowed", allowed }, {
+  Respond.jsonUnsafe({ error: "method_not_allowed", allowed }, {
     status: 405,
     headers: { allow: allowed.join(", ") }
   })
@@ -74,7 +75,7 @@ export const takeOver = (
       })
     )
     if (!response.writableEnded && !response.destroyed) response.destroy()
-    return HttpServerResponse.empty()
+    return Respond.empty()
   })
 
 /** Writes `chunk` and resolves once Node has handed it to the socket. */

@@ -16,6 +16,7 @@ import * as Effect from "effect/Effect"
 import { ServeError } from "effect/http/HttpServerError"
 import { STATUS_CODES } from "node:http"
 import * as Net from "node:net"
+import { exactly, own, pinAbsent, pinned } from "./own.ts"
 import type { ServerState } from "./state.ts"
 
 /** The address of a started raw listener. */
@@ -63,7 +64,8 @@ export const start = (state: ServerState, host: string, limits: Limits = default
         resume(Effect.fail(new ServeError({ cause })))
       }
       listener.server.once("error", onError)
-      listener.server.listen(0, host, () => {
+      // An options object of ours, not Node's copy of positional arguments: nothing read from `Object.prototype`.
+      listener.server.listen(exactly({ port: 0, host }), () => {
         listener.server.off("error", onError)
         // Errors after listening (for example a failed accept) must not crash the process.
         listener.server.on("error", () => {})
@@ -87,6 +89,17 @@ export const formatHost = (host: string): string => (host.includes(":") ? `[${ho
 // Listener and connections
 // ---------------------------------------------------------------------------
 
+/** What `net.Server` reads from its options. */
+const netServerOptionNames: ReadonlyArray<string> = [
+  "allowHalfOpen",
+  "blockList",
+  "highWaterMark",
+  "keepAlive",
+  "keepAliveInitialDelay",
+  "noDelay",
+  "pauseOnConnect"
+]
+
 class Listener {
   readonly server: Net.Server
   readonly connections = new Set<Connection>()
@@ -99,7 +112,9 @@ class Listener {
   constructor(state: ServerState, limits: Limits) {
     this.state = state
     this.limits = limits
-    this.server = Net.createServer({ allowHalfOpen: true }, (socket) => {
+    // `net.createServer` copies its options into an object literal: every option it reads is given, so the copy
+    // cannot take one from a polluted `Object.prototype` (RELIABILITY 10).
+    this.server = Net.createServer(pinned(netServerOptionNames, { allowHalfOpen: true }), (socket) => {
       if (this.closing) {
         socket.on("error", () => {})
         socket.destroy()
@@ -108,6 +123,8 @@ class Listener {
       const connection = new Connection(this, socket, state.nextConnection())
       this.connections.add(connection)
     })
+    // Read from the server itself when accepting, set only when given: never from `Object.prototype`.
+    pinAbsent(this.server, ["blockList"])
   }
 
   stats() {
@@ -502,7 +519,7 @@ const toBuffer = (
 ): Buffer => (typeof bytes === "string" ? Buffer.from(bytes, "latin1") : Buffer.from(bytes))
 
 const statusLine = (status: number): Buffer =>
-  Buffer.from(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? "Unknown"}\r\n`, "latin1")
+  Buffer.from(`HTTP/1.1 ${status} ${own(STATUS_CODES, status) ?? "Unknown"}\r\n`, "latin1")
 
 const headerLines = (headers: ReadonlyArray<Header>): Buffer =>
   Buffer.concat(headers.flatMap(([name, value]) => [toBuffer(name), Buffer.from(": "), toBuffer(value), CRLF]))

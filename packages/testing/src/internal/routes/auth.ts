@@ -17,6 +17,7 @@ import * as HttpRouter from "effect/http/HttpRouter"
 import * as HttpServerRequest from "effect/http/HttpServerRequest"
 import * as HttpServerResponse from "effect/http/HttpServerResponse"
 import { badRequest, intParam, query } from "../http.ts"
+import * as Respond from "../respond.ts"
 import type { ServerState } from "../state.ts"
 
 /** The realm every bearer challenge names. */
@@ -52,7 +53,7 @@ const reservedCookieParams: ReadonlySet<string> = new Set(["redirect"])
 const sameSiteValues: ReadonlyMap<string, string> = new Map([["lax", "Lax"], ["strict", "Strict"], ["none", "None"]])
 
 const unauthorized = (message: string): HttpServerResponse.HttpServerResponse =>
-  HttpServerResponse.jsonUnsafe({ error: "invalid_token", message }, {
+  Respond.jsonUnsafe({ error: "invalid_token", message }, {
     status: 401,
     headers: { "www-authenticate": `Bearer realm="${bearerRealm}", error="invalid_token"` }
   })
@@ -112,8 +113,8 @@ const cookieAnswer = (
   cookies: Cookies.Cookies
 ): HttpServerResponse.HttpServerResponse =>
   redirect
-    ? HttpServerResponse.redirect("/cookies", { status: 302, cookies })
-    : HttpServerResponse.jsonUnsafe(body, { cookies })
+    ? Respond.redirect("/cookies", { status: 302, cookies })
+    : Respond.jsonUnsafe(body, { cookies })
 
 export const routes = (state: ServerState): ReadonlyArray<HttpRouter.Route> => [
   HttpRouter.route(
@@ -126,7 +127,7 @@ export const routes = (state: ServerState): ReadonlyArray<HttpRouter.Route> => [
       const token = bearerOf(header)
       if (token === undefined) return unauthorized("the Authorization header is not a Bearer credential")
       if (token !== state.bearerToken) return unauthorized("the bearer token is wrong or expired")
-      return HttpServerResponse.jsonUnsafe({ authenticated: true, token_generation: state.tokenGeneration })
+      return Respond.jsonUnsafe({ authenticated: true, token_generation: state.tokenGeneration })
     })
   ),
 
@@ -141,16 +142,14 @@ export const routes = (state: ServerState): ReadonlyArray<HttpRouter.Route> => [
       }
       state.tokenGeneration += 1
       state.bearerToken = requested ?? `token-${state.tokenGeneration}`
-      return HttpServerResponse.jsonUnsafe({ token: state.bearerToken, token_generation: state.tokenGeneration })
+      return Respond.jsonUnsafe({ token: state.bearerToken, token_generation: state.tokenGeneration })
     })
   ),
 
   HttpRouter.route(
     "GET",
     "/auth/token",
-    Effect.sync(() =>
-      HttpServerResponse.jsonUnsafe({ token: state.bearerToken, token_generation: state.tokenGeneration })
-    )
+    Effect.sync(() => Respond.jsonUnsafe({ token: state.bearerToken, token_generation: state.tokenGeneration }))
   ),
 
   HttpRouter.route(
@@ -158,7 +157,7 @@ export const routes = (state: ServerState): ReadonlyArray<HttpRouter.Route> => [
     "/cookies",
     Effect.map(
       HttpServerRequest.HttpServerRequest,
-      (request) => HttpServerResponse.jsonUnsafe({ cookies: parseCookieHeader(request.headers["cookie"]) })
+      (request) => Respond.jsonUnsafe({ cookies: parseCookieHeader(request.headers["cookie"]) })
     )
   ),
 
@@ -252,7 +251,7 @@ export const routes = (state: ServerState): ReadonlyArray<HttpRouter.Route> => [
       if (partitioned) parts.push("Partitioned")
       const header = parts.join("; ")
       // One cookie, so a raw header: every attribute is sent exactly as asked (Effect's cookie model would normalize them).
-      return HttpServerResponse.jsonUnsafe({ set_cookie: header }, { headers: { "set-cookie": header } })
+      return Respond.jsonUnsafe({ set_cookie: header }, { headers: { "set-cookie": header } })
     })
   )
 ]

@@ -5,7 +5,6 @@
 import * as Effect from "effect/Effect"
 import * as HttpRouter from "effect/http/HttpRouter"
 import * as HttpServerRequest from "effect/http/HttpServerRequest"
-import * as HttpServerResponse from "effect/http/HttpServerResponse"
 import {
   badRequest,
   headerRecord,
@@ -16,6 +15,7 @@ import {
   query,
   requestUrl
 } from "../http.ts"
+import * as Respond from "../respond.ts"
 import type { ServerState } from "../state.ts"
 
 /** Largest request body `/echo` and `/msg` read, in bytes. */
@@ -45,7 +45,7 @@ const isSendableStatus = (code: number | undefined): code is number => code !== 
 const statusBody = (status: number) => ({ status, message: `status ${status} as requested` })
 
 export const routes = (state: ServerState): ReadonlyArray<HttpRouter.Route> => [
-  HttpRouter.route("GET", "/health", Effect.sync(() => HttpServerResponse.jsonUnsafe({ status: "ok" }))),
+  HttpRouter.route("GET", "/health", Effect.sync(() => Respond.jsonUnsafe({ status: "ok" }))),
 
   HttpRouter.route(
     "*",
@@ -61,18 +61,18 @@ export const routes = (state: ServerState): ReadonlyArray<HttpRouter.Route> => [
         state.failure.remaining -= 1
         const headers: Record<string, string> = {}
         if (state.failure.retryAfter !== undefined) headers["retry-after"] = state.failure.retryAfter
-        return HttpServerResponse.jsonUnsafe(
+        return Respond.jsonUnsafe(
           { error: "injected_failure", status: state.failure.status, remaining: state.failure.remaining },
           { status: state.failure.status, headers }
         )
       }
       const body = request.method === "POST" ? yield* readBodyText : { tooLarge: false as const, text: "" }
-      if (body.tooLarge) return HttpServerResponse.jsonUnsafe({ error: "body_too_large" }, { status: 413 })
+      if (body.tooLarge) return Respond.jsonUnsafe({ error: "body_too_large" }, { status: 413 })
       const key = request.headers["idempotency-key"] ?? request.headers["x-request-id"]
       const known = key === undefined ? undefined : state.messageIds.get(key)
       const messageId = known ?? state.nextMessageId()
       if (key !== undefined && known === undefined) state.rememberMessage(key, messageId)
-      return HttpServerResponse.jsonUnsafe({
+      return Respond.jsonUnsafe({
         message_id: messageId,
         deduplicated: known !== undefined,
         method: request.method,
@@ -93,7 +93,7 @@ export const routes = (state: ServerState): ReadonlyArray<HttpRouter.Route> => [
       if (count === undefined) return badRequest("n must be a non-negative integer")
       if (status === undefined) return badRequest("status must be an integer from 200 to 599")
       state.failure = { remaining: count, status, retryAfter: params.get("retry_after") ?? undefined }
-      return HttpServerResponse.jsonUnsafe({ failing: count, status })
+      return Respond.jsonUnsafe({ failing: count, status })
     })
   ),
 
@@ -102,7 +102,7 @@ export const routes = (state: ServerState): ReadonlyArray<HttpRouter.Route> => [
     "/fail/reset",
     Effect.sync(() => {
       state.failure = { remaining: 0, status: 503, retryAfter: undefined }
-      return HttpServerResponse.jsonUnsafe({ failing: 0 })
+      return Respond.jsonUnsafe({ failing: 0 })
     })
   ),
 
@@ -115,8 +115,8 @@ export const routes = (state: ServerState): ReadonlyArray<HttpRouter.Route> => [
       if (!isSendableStatus(status)) return badRequest("code must be a status from 200 to 599")
       const retryAfter = (yield* query).get("retry_after")
       const headers: Record<string, string> = retryAfter === null ? {} : { "retry-after": retryAfter }
-      if (status === 204 || status === 304 || status === 205) return HttpServerResponse.empty({ status, headers })
-      return HttpServerResponse.jsonUnsafe(statusBody(status), { status, headers })
+      if (status === 204 || status === 304 || status === 205) return Respond.empty({ status, headers })
+      return Respond.jsonUnsafe(statusBody(status), { status, headers })
     })
   ),
 
@@ -130,7 +130,7 @@ export const routes = (state: ServerState): ReadonlyArray<HttpRouter.Route> => [
         return badRequest(`ms must be an integer from 0 to ${maxDelayMillis}`)
       }
       yield* pause(millis)
-      return HttpServerResponse.jsonUnsafe({ delayed_ms: millis })
+      return Respond.jsonUnsafe({ delayed_ms: millis })
     })
   ),
 
@@ -141,8 +141,8 @@ export const routes = (state: ServerState): ReadonlyArray<HttpRouter.Route> => [
       const request = yield* HttpServerRequest.HttpServerRequest
       const url = requestUrl(request)
       const body = yield* readBodyText
-      if (body.tooLarge) return HttpServerResponse.jsonUnsafe({ error: "body_too_large" }, { status: 413 })
-      return HttpServerResponse.jsonUnsafe({
+      if (body.tooLarge) return Respond.jsonUnsafe({ error: "body_too_large" }, { status: 413 })
+      return Respond.jsonUnsafe({
         method: request.method,
         path: url.pathname,
         query: Object.fromEntries(url.searchParams),
@@ -152,14 +152,14 @@ export const routes = (state: ServerState): ReadonlyArray<HttpRouter.Route> => [
     })
   ),
 
-  HttpRouter.route("GET", "/__requests", Effect.sync(() => HttpServerResponse.jsonUnsafe(state.requests))),
+  HttpRouter.route("GET", "/__requests", Effect.sync(() => Respond.jsonUnsafe(state.requests))),
 
   HttpRouter.route(
     "POST",
     "/__reset",
     Effect.sync(() => {
       state.reset()
-      return HttpServerResponse.jsonUnsafe({ reset: true })
+      return Respond.jsonUnsafe({ reset: true })
     })
   )
 ]

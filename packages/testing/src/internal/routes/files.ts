@@ -49,6 +49,7 @@ import {
   takeOver,
   writeChunk
 } from "../http.ts"
+import * as Respond from "../respond.ts"
 import type { ServerState } from "../state.ts"
 
 /** Default file size: 1 MiB. */
@@ -330,8 +331,8 @@ const bodyStream = (body: () => Body): Stream.Stream<Uint8Array, unknown> =>
 /** A well-behaved answer, written by Effect's response writer (which also answers `HEAD`). */
 const respond = (plan: Plan): HttpServerResponse.HttpServerResponse =>
   plan.status === 416
-    ? HttpServerResponse.empty({ status: 416, headers: { ...plan.headers, "content-length": "0" } })
-    : HttpServerResponse.stream(bodyStream(plan.body), {
+    ? Respond.empty({ status: 416, headers: { ...plan.headers, "content-length": "0" } })
+    : Respond.stream(bodyStream(plan.body), {
       status: plan.status,
       headers: plan.headers,
       contentType: octetStream,

@@ -26,10 +26,11 @@ import * as HttpIncomingMessage from "effect/http/HttpIncomingMessage"
 import * as HttpRouter from "effect/http/HttpRouter"
 import * as HttpServerError from "effect/http/HttpServerError"
 import * as HttpServerRequest from "effect/http/HttpServerRequest"
-import * as HttpServerResponse from "effect/http/HttpServerResponse"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { intParam, query } from "../http.ts"
+import { ownData } from "../own.ts"
+import * as Respond from "../respond.ts"
 import type { RateWindow, ServerState } from "../state.ts"
 import { AnthropicMessagesRequest, ChatCompletionRequest, contentText, describeSchemaError } from "./mockSchemas.ts"
 import {
@@ -98,13 +99,21 @@ type BodyOutcome<A> =
   | { readonly kind: "InvalidJson" }
   | { readonly kind: "Invalid"; readonly message: string; readonly param: string | null }
 
+/**
+ * The body decoded with `schema`, as `HttpServerRequest.schemaBodyJson` does
+ * it, but on an own-keys copy of the parsed JSON and giving an own-keys copy
+ * of the result: `Schema` reads an optional field with `in`, so a `stream` or
+ * `max_tokens` on a polluted `Object.prototype` would otherwise change the
+ * answer (RELIABILITY 10).
+ */
 const readBody = <A>(schema: Schema.ConstraintDecoder<A, never>): Effect.Effect<
   BodyOutcome<A>,
   never,
   HttpServerRequest.HttpServerRequest
 > =>
-  HttpServerRequest.schemaBodyJson(schema).pipe(
-    Effect.map((value): BodyOutcome<A> => ({ kind: "Ok", value })),
+  Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => request.json).pipe(
+    Effect.flatMap((json) => Schema.decodeUnknownEffect(Schema.toCodecJson(schema))(ownData(json))),
+    Effect.map((value): BodyOutcome<A> => ({ kind: "Ok", value: ownData(value) })),
     Effect.catch((error): Effect.Effect<BodyOutcome<A>> => {
       if (Schema.isSchemaError(error)) return Effect.succeed({ kind: "Invalid", ...describeSchemaError(error) })
       const tooLarge = error.reason instanceof HttpServerError.RequestParseError &&
@@ -149,7 +158,7 @@ const openAiError = (
   error: { message: string; type: string; param?: string | null; code: string | null },
   headers: Record<string, string> = {}
 ) =>
-  HttpServerResponse.jsonUnsafe(
+  Respond.jsonUnsafe(
     { error: { message: error.message, type: error.type, param: error.param ?? null, code: error.code } },
     { status, headers }
   )
@@ -160,7 +169,7 @@ const openAiRateHeaders = (admission: Admission): Record<string, string> => ({
 })
 
 const anthropicError = (status: number, type: string, message: string, headers: Record<string, string>) =>
-  HttpServerResponse.jsonUnsafe({ type: "error", error: { type, message } }, { status, headers })
+  Respond.jsonUnsafe({ type: "error", error: { type, message } }, { status, headers })
 
 const anthropicRateHeaders = (admission: Admission): Record<string, string> => {
   const { inputTokens, outputTokens } = admission.window
@@ -321,13 +330,13 @@ export const routes = (state: ServerState): ReadonlyArray<HttpRouter.Route> => {
       }
       if (includeUsage) events.push(chunk([], usage))
       events.push("data: [DONE]\n\n")
-      return HttpServerResponse.stream(Stream.encodeText(Stream.fromIterable(events)), {
+      return Respond.stream(Stream.encodeText(Stream.fromIterable(events)), {
         contentType: "text/event-stream; charset=utf-8",
         headers: { ...headers, "cache-control": "no-cache" }
       })
     }
 
-    return HttpServerResponse.jsonUnsafe({
+    return Respond.jsonUnsafe({
       id,
       object: "chat.completion",
       created,
@@ -432,13 +441,13 @@ export const routes = (state: ServerState): ReadonlyArray<HttpRouter.Route> => {
         }),
         namedEvent("message_stop", {})
       ]
-      return HttpServerResponse.stream(Stream.encodeText(Stream.fromIterable(events)), {
+      return Respond.stream(Stream.encodeText(Stream.fromIterable(events)), {
         contentType: "text/event-stream; charset=utf-8",
         headers: { ...headers, "cache-control": "no-cache" }
       })
     }
 
-    return HttpServerResponse.jsonUnsafe({
+    return Respond.jsonUnsafe({
       id,
       type: "message",
       role: "assistant",

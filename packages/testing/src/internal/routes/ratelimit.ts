@@ -25,8 +25,8 @@
  */
 import * as Effect from "effect/Effect"
 import * as HttpRouter from "effect/http/HttpRouter"
-import * as HttpServerResponse from "effect/http/HttpServerResponse"
 import { badRequest, intParam, query } from "../http.ts"
+import * as Respond from "../respond.ts"
 import type { RateWindow, ServerState } from "../state.ts"
 
 /** Most distinct keys whose windows (and stats) are kept; the oldest is dropped first. */
@@ -216,13 +216,13 @@ export const routes = (state: ServerState): ReadonlyArray<HttpRouter.Route> => {
     if (dialects.has("openai")) Object.assign(headers, openAiHeaders("requests", snapshot))
     if (dialects.has("anthropic")) Object.assign(headers, anthropicHeaders("requests", snapshot))
     if (allowed) {
-      return HttpServerResponse.jsonUnsafe(
+      return Respond.jsonUnsafe(
         { allowed: true, key, limit, remaining: snapshot.remaining, reset_ms: snapshot.resetIn },
         { headers }
       )
     }
     Object.assign(headers, retryAfterHeaders(snapshot.resetIn, dialects.has("openai")))
-    return HttpServerResponse.jsonUnsafe(
+    return Respond.jsonUnsafe(
       {
         allowed: false,
         key,
@@ -245,7 +245,7 @@ export const routes = (state: ServerState): ReadonlyArray<HttpRouter.Route> => {
         const key = (yield* query).get("key")
         if (key !== null) {
           const entry = stats.get(key) ?? { allowed: 0, refused: 0 }
-          return HttpServerResponse.jsonUnsafe({ key, allowed: entry.allowed, refused: entry.refused })
+          return Respond.jsonUnsafe({ key, allowed: entry.allowed, refused: entry.refused })
         }
         const keys: Record<string, KeyStats> = Object.create(null)
         let allowed = 0
@@ -255,7 +255,7 @@ export const routes = (state: ServerState): ReadonlyArray<HttpRouter.Route> => {
           allowed += entry.allowed
           refused += entry.refused
         }
-        return HttpServerResponse.jsonUnsafe({ allowed, refused, keys })
+        return Respond.jsonUnsafe({ allowed, refused, keys })
       })
     )
   ]

@@ -21,6 +21,7 @@ import * as HttpRouter from "effect/http/HttpRouter"
 import * as HttpServerRequest from "effect/http/HttpServerRequest"
 import * as HttpServerResponse from "effect/http/HttpServerResponse"
 import { badRequest, intParam, requestUrl } from "../http.ts"
+import * as Respond from "../respond.ts"
 import type { ServerState } from "../state.ts"
 
 /** The longest chain `/redirect/:n` builds. */
@@ -55,8 +56,8 @@ const absoluteFlag = (params: URLSearchParams): boolean | undefined => {
 /** A redirect with a tiny JSON body naming where it points (empty for 304, as HTTP requires). */
 const redirectTo = (location: string, status: number): HttpServerResponse.HttpServerResponse =>
   status === 304
-    ? HttpServerResponse.empty({ status, headers: { location } })
-    : HttpServerResponse.jsonUnsafe({ redirect: location, status }, { status, headers: { location } })
+    ? Respond.empty({ status, headers: { location } })
+    : Respond.jsonUnsafe({ redirect: location, status }, { status, headers: { location } })
 
 export const routes = (state: ServerState): ReadonlyArray<HttpRouter.Route> => [
   HttpRouter.route(
