@@ -373,7 +373,9 @@ export const fromConfig = (prefix = "httpkit"): Effect.Effect<Resolved, ClientCo
           typeof segment === "number" ? [segment] : segment.split("_")
         )
     )
+    // No variable under the prefix at all is the defaults, not an error.
     const raw = yield* Config.schema(Schema.toEncoded(Options), prefix).pipe(
+      Config.withDefault({}),
       Effect.provideService(ConfigProvider.ConfigProvider, ConfigProvider.orElse(cased, perWord)),
       Effect.mapError((error) => new ClientConfigError({ message: `invalid client configuration: ${error.message}` }))
     )

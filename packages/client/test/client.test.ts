@@ -4,6 +4,7 @@
  * and redaction (RELIABILITY 8, 10, 11, 13, 16).
  */
 import { assert, describe, it } from "@effect/vitest"
+import * as ClientConfig from "@httpkit/client/ClientConfig"
 import type {
   BulkheadFullError,
   ConnectionError,
@@ -425,6 +426,12 @@ describe("configuration", () => {
   const getClient = Effect.gen(function*() {
     return yield* ResilientClient.ResilientClient
   })
+  it.effect("with no HTTPKIT_* variable at all, fromConfig gives the defaults instead of failing", () =>
+    Effect.gen(function*() {
+      const resolved = yield* ClientConfig.fromConfig().pipe(fromEnv({ PATH: "/usr/bin" }))
+      assert.deepStrictEqual(resolved, ClientConfig.defaults)
+    }))
+
   it.live("layerConfig reads HTTPKIT_* variables and builds a working client", () =>
     Effect.gen(function*() {
       const server = yield* TestServer.make()

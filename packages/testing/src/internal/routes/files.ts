@@ -7,7 +7,8 @@
  * `If-Range`, and query switches for the faults downloaders must survive:
  * ranges ignored or answered wrongly, validators that change or are weak,
  * dropped connections, bodies shorter or longer than their `Content-Length`,
- * trickled bodies, gzip and gzip bombs, hostile file names.
+ * trickled bodies, gzip and gzip bombs, hostile file names, and a `HEAD`
+ * refused (`head_status=405`) or lying about the length (`head_length=N`).
  *
  * **Details**
  *
@@ -86,6 +87,10 @@ interface FileOptions {
   readonly longBy: number
   readonly gzip: boolean
   readonly bomb: number | undefined
+  /** Answer `HEAD` with this status and no validators (a server that refuses or cannot answer `HEAD`). */
+  readonly headStatus: number | undefined
+  /** `HEAD` announces this `Content-Length` instead of the real one (a `HEAD` that lies). */
+  readonly headLength: number | undefined
 }
 
 /** Reads and validates the switches; a string is the 400 message naming every bad parameter. */
@@ -126,7 +131,9 @@ const readOptions = (params: URLSearchParams): FileOptions | string => {
     shortBy: int("short_by", 0, Content.maxSize) ?? 0,
     longBy: int("long_by", 0, Content.maxSize) ?? 0,
     gzip: flag("gzip"),
-    bomb: int("bomb", 0, Content.maxSize)
+    bomb: int("bomb", 0, Content.maxSize),
+    headStatus: int("head_status", 200, 599),
+    headLength: int("head_length", 0, Number.MAX_SAFE_INTEGER)
   }
 
   const { filename } = options
@@ -408,9 +415,18 @@ export const routes = (state: ServerState): ReadonlyArray<HttpRouter.Route> => [
       if (typeof options === "string") return badRequest(options)
       const key = `files/${name}`
       const head = request.method === "HEAD"
+      if (head && options.headStatus !== undefined) {
+        return Respond.empty({ status: options.headStatus, headers: { "content-length": "0" } })
+      }
       // A HEAD answers what the next GET would get, without counting as one.
       const count = head ? (state.hits.get(key) ?? 0) + 1 : state.hit(key)
       const plan = planResponse(name, options, count, request)
+      if (head && options.headLength !== undefined && plan.status === 200) {
+        return Respond.empty({
+          status: 200,
+          headers: { ...plan.headers, "content-type": octetStream, "content-length": String(options.headLength) }
+        })
+      }
       return head || plan.status === 416 || !needsRaw(plan) ? respond(plan) : yield* respondRaw(plan)
     })
   )

@@ -1,0 +1,237 @@
+/**
+ * The configuration of a `Downloader`, described with `Schema` so the same
+ * fields load from code (`Downloader.layer(options)`) and from the
+ * environment (`Downloader.layerConfig()`, variables under
+ * `HTTPKIT_DOWNLOAD_`: `HTTPKIT_DOWNLOAD_SEGMENTS`,
+ * `HTTPKIT_DOWNLOAD_SEGMENT_THRESHOLD`, `HTTPKIT_DOWNLOAD_IF_EXISTS`, ...).
+ *
+ * Invalid configuration fails when the layer is built, with a
+ * `DownloadConfigError` whose message names the field and the problem.
+ * Sizes are bytes (a number) or a string with a unit (`"64 MiB"`, `"1.5GB"`);
+ * durations are milliseconds or a duration string (`"250 millis"`).
+ *
+ * @since 0.1.0
+ */
+import * as Config from "effect/Config"
+import * as ConfigProvider from "effect/ConfigProvider"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
+import { ownData } from "./internal/own.ts"
+
+const DurationInput = Schema.Union([Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0)), Schema.DurationFromString])
+const PositiveInt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(1))
+const sizePattern = /^\s*(\d+(?:\.\d+)?)\s*(B|KB|KiB|MB|MiB|GB|GiB|TB|TiB)?\s*$/i
+const ByteSize = Schema.Union([
+  Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)),
+  Schema.String.check(Schema.isPattern(sizePattern))
+])
+
+/**
+ * What to do when the destination already exists: fail (the default),
+ * replace it, or keep it when its checksum matches the expected one (and
+ * download it again when it does not).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export const IfExists = Schema.Literals(["fail", "overwrite", "skip-if-match"])
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export type IfExists = typeof IfExists.Type
+
+/**
+ * Every configurable field; all optional, defaults in `defaults`.
+ *
+ * @category schemas
+ * @since 0.1.0
+ */
+export const Options = Schema.Struct({
+  /** Connections per file for a segmented download (files at or above `segmentThreshold` whose server takes ranges). */
+  segments: Schema.optionalKey(PositiveInt.check(Schema.isLessThanOrEqualTo(64))),
+  /** Files this large or larger are fetched in `segments` parts; smaller ones in one stream. */
+  segmentThreshold: Schema.optionalKey(ByteSize),
+  /** Continue a `.part` left by an earlier run. */
+  resume: Schema.optionalKey(Schema.Boolean),
+  ifExists: Schema.optionalKey(IfExists),
+  /** When the file changes on the server mid-download, start over (else fail with `ContentChangedError`). */
+  restartOnChange: Schema.optionalKey(Schema.Boolean),
+  /** Restarts from zero allowed per download. */
+  maxRestarts: Schema.optionalKey(Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))),
+  /** Consecutive broken bodies without a byte of progress before the download fails; default: the client's `retry.maxAttempts`. */
+  maxStalls: Schema.optionalKey(PositiveInt),
+  /** Least time between two progress events. */
+  progressInterval: Schema.optionalKey(DurationInput),
+  /** How often the bytes on disk are synced and recorded in the sidecar, so a crash loses at most this much. */
+  checkpointInterval: Schema.optionalKey(DurationInput),
+  /** Bytes gathered per write. */
+  writeBatch: Schema.optionalKey(ByteSize),
+  /** Allow the destination to be a symbolic link (the `.part` never may). */
+  allowSymlinks: Schema.optionalKey(Schema.Boolean),
+  /** Create the destination's folder when it is missing. */
+  createFolders: Schema.optionalKey(Schema.Boolean)
+})
+
+/**
+ * The options as written in code or configuration.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type Options = typeof Options.Encoded
+
+/**
+ * Options with every default filled in; sizes in bytes, durations in milliseconds.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Resolved {
+  readonly segments: number
+  readonly segmentThreshold: number
+  readonly resume: boolean
+  readonly ifExists: IfExists
+  readonly restartOnChange: boolean
+  readonly maxRestarts: number
+  readonly maxStalls: number | undefined
+  readonly progressInterval: number
+  readonly checkpointInterval: number
+  readonly writeBatch: number
+  readonly allowSymlinks: boolean
+  readonly createFolders: boolean
+}
+
+/**
+ * The defaults.
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const defaults: Resolved = {
+  segments: 4,
+  segmentThreshold: 64 * 1024 * 1024,
+  resume: true,
+  ifExists: "fail",
+  restartOnChange: true,
+  maxRestarts: 3,
+  maxStalls: undefined,
+  progressInterval: 100,
+  checkpointInterval: 1000,
+  writeBatch: 1024 * 1024,
+  allowSymlinks: false,
+  createFolders: false
+}
+
+/**
+ * Invalid downloader configuration or options; the message names the field and the problem.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class DownloadConfigError extends Schema.TaggedError<DownloadConfigError>()("DownloadConfigError", {
+  message: Schema.String
+}) {}
+
+const unitBytes: Record<string, number> = {
+  b: 1,
+  kb: 1e3,
+  kib: 1024,
+  mb: 1e6,
+  mib: 1024 ** 2,
+  gb: 1e9,
+  gib: 1024 ** 3,
+  tb: 1e12,
+  tib: 1024 ** 4
+}
+
+/**
+ * Bytes from a number or a size string (`"64 MiB"`).
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const bytesOf = (value: number | string): number => {
+  if (typeof value === "number") return value
+  const match = sizePattern.exec(value)
+  if (match === null) return Number.NaN
+  return Math.round(Number(match[1]) * (unitBytes[(match[2] ?? "b").toLowerCase()] ?? Number.NaN))
+}
+
+const millis = (value: number | Duration.Duration | undefined, fallback: number): number =>
+  value === undefined ? fallback : typeof value === "number" ? value : Duration.toMillis(value)
+
+const decodeOptions = Schema.decodeUnknownEffect(Options)
+
+/**
+ * Validates options and fills in the defaults; only the options' own keys count.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const resolve = (options: Options = {}): Effect.Effect<Resolved, DownloadConfigError> =>
+  decodeOptions(ownData(options)).pipe(
+    Effect.mapError((error) =>
+      new DownloadConfigError({ message: `invalid downloader configuration: ${error.message}` })
+    ),
+    Effect.flatMap((decoded) => {
+      const o = ownData(decoded)
+      const d = defaults
+      const resolved: Resolved = {
+        segments: o.segments ?? d.segments,
+        segmentThreshold: o.segmentThreshold === undefined ? d.segmentThreshold : bytesOf(o.segmentThreshold),
+        resume: o.resume ?? d.resume,
+        ifExists: o.ifExists ?? d.ifExists,
+        restartOnChange: o.restartOnChange ?? d.restartOnChange,
+        maxRestarts: o.maxRestarts ?? d.maxRestarts,
+        maxStalls: o.maxStalls,
+        progressInterval: millis(o.progressInterval, d.progressInterval),
+        checkpointInterval: millis(o.checkpointInterval, d.checkpointInterval),
+        writeBatch: o.writeBatch === undefined ? d.writeBatch : bytesOf(o.writeBatch),
+        allowSymlinks: o.allowSymlinks ?? d.allowSymlinks,
+        createFolders: o.createFolders ?? d.createFolders
+      }
+      const problems: Array<string> = []
+      if (!Number.isSafeInteger(resolved.segmentThreshold)) problems.push("segmentThreshold is too large")
+      if (!Number.isSafeInteger(resolved.writeBatch) || resolved.writeBatch < 4096) {
+        problems.push(`writeBatch must be at least 4096 bytes`)
+      } else if (resolved.writeBatch > 256 * 1024 * 1024) problems.push("writeBatch must be at most 256 MiB")
+      return problems.length === 0
+        ? Effect.succeed(resolved)
+        : Effect.fail(new DownloadConfigError({ message: `invalid downloader configuration: ${problems.join("; ")}` }))
+    })
+  )
+
+/**
+ * Reads the options from the current `ConfigProvider` under `prefix`, in
+ * CONSTANT_CASE: with the default provider (the environment)
+ * `HTTPKIT_DOWNLOAD_SEGMENTS`, `HTTPKIT_DOWNLOAD_SEGMENT_THRESHOLD`,
+ * `HTTPKIT_DOWNLOAD_IF_EXISTS`, `HTTPKIT_DOWNLOAD_WRITE_BATCH`, and so on.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const fromConfig = (prefix = "httpkit_download"): Effect.Effect<Resolved, DownloadConfigError> =>
+  Effect.gen(function*() {
+    const provider = yield* ConfigProvider.ConfigProvider
+    const cased = ConfigProvider.constantCase(provider)
+    // As in ClientConfig: `fromEnv` splits names on "_", so the prefix's words are found one segment each.
+    const perWord = ConfigProvider.mapInput(
+      cased,
+      (path) =>
+        path.flatMap((segment): ReadonlyArray<string | number> =>
+          typeof segment === "number" ? [segment] : segment.split("_")
+        )
+    )
+    // No variable under the prefix at all is the defaults, not an error.
+    const raw = yield* Config.schema(Schema.toEncoded(Options), prefix).pipe(
+      Config.withDefault({}),
+      Effect.provideService(ConfigProvider.ConfigProvider, ConfigProvider.orElse(cased, perWord)),
+      Effect.mapError((error) =>
+        new DownloadConfigError({ message: `invalid downloader configuration: ${error.message}` })
+      )
+    )
+    return yield* resolve(raw)
+  })

@@ -1,0 +1,206 @@
+/**
+ * The downloader's own typed errors. A download fails with one of these or
+ * with one of the client's (`ClientError`, passed through unchanged: a 404 is
+ * still a `NotFoundError`, a dropped connection that kept failing is still a
+ * `ConnectionError`).
+ *
+ * Each error is a flat tagged class, as the client's are, handled with
+ * `Effect.catchTag`; each says whether trying again later could succeed
+ * (`retryable`). URLs are redacted (credentials and token-like query
+ * parameters) when the error is made; no header value is ever kept.
+ *
+ * @since 0.1.0
+ */
+import type { ClientError } from "@httpkit/client/ClientError"
+import * as Schema from "effect/Schema"
+
+const common = {
+  /** The URL, with credentials and token-like query parameters redacted. */
+  url: Schema.String,
+  /** Whether another attempt could succeed. */
+  retryable: Schema.Boolean
+}
+
+/**
+ * The digest of the downloaded bytes is not the expected one. Nothing was
+ * left at the destination and the bad `.part` was removed.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class ChecksumMismatchError extends Schema.TaggedError<ChecksumMismatchError>()("ChecksumMismatchError", {
+  ...common,
+  destination: Schema.String,
+  algorithm: Schema.String,
+  /** The expected digest, lower-case hex. */
+  expected: Schema.String,
+  /** The digest of what arrived, lower-case hex. */
+  actual: Schema.String
+}) {
+  override get message(): string {
+    return `checksum mismatch for ${this.url}: ${this.algorithm} expected ${this.expected}, got ${this.actual}`
+  }
+}
+
+/**
+ * The folder's file system has less free space than the download needs
+ * (the announced size, less what a `.part` already holds).
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class InsufficientSpaceError extends Schema.TaggedError<InsufficientSpaceError>()("InsufficientSpaceError", {
+  ...common,
+  /** The folder that was checked. */
+  path: Schema.String,
+  /** Bytes still to write. */
+  needed: Schema.Number,
+  /** Bytes available to this process. */
+  available: Schema.Number
+}) {
+  override get message(): string {
+    return `not enough space in ${this.path} for ${this.url}: ${this.needed} bytes needed, ${this.available} available`
+  }
+}
+
+/**
+ * The destination exists and `ifExists` is `"fail"` (the default), or is
+ * `"skip-if-match"` without an expected checksum to compare it with.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class DestinationExistsError extends Schema.TaggedError<DestinationExistsError>()("DestinationExistsError", {
+  ...common,
+  destination: Schema.String
+}) {
+  override get message(): string {
+    return `the destination exists: ${this.destination} (set ifExists to "overwrite" or "skip-if-match")`
+  }
+}
+
+/**
+ * A file name from the network (`Content-Disposition` or the URL) or given
+ * as the destination could not be made safe, or the path it resolves to is a
+ * symbolic link (refused unless `allowSymlinks`) or leaves the folder.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class UnsafeFileNameError extends Schema.TaggedError<UnsafeFileNameError>()("UnsafeFileNameError", {
+  ...common,
+  /** The name, JSON-quoted so that control characters show. */
+  name: Schema.String,
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `unsafe file name ${this.name} for ${this.url}: ${this.reason}`
+  }
+}
+
+/**
+ * The file changed on the server during a download (another `ETag`,
+ * `Last-Modified` or length, or a 200 to a resumed range request) and
+ * restarting from zero is not allowed (`restartOnChange: false`), or the
+ * restart limit was reached.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class ContentChangedError extends Schema.TaggedError<ContentChangedError>()("ContentChangedError", {
+  ...common,
+  /** What showed the change. */
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `the content changed on the server for ${this.url}: ${this.reason}`
+  }
+}
+
+/**
+ * A range request was answered with another range than the one asked for
+ * (`Content-Range` does not start at the requested offset, runs past its
+ * end or announces another total), or a segment's server ignores ranges.
+ * Nothing was written at the wrong offset.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class RangeNotHonouredError extends Schema.TaggedError<RangeNotHonouredError>()("RangeNotHonouredError", {
+  ...common,
+  /** The `Range` asked for. */
+  requested: Schema.String,
+  /** The `Content-Range` received, or the status when there was none. */
+  received: Schema.String
+}) {
+  override get message(): string {
+    return `range not honoured for ${this.url}: asked ${this.requested}, got ${this.received}`
+  }
+}
+
+/**
+ * A body carried more bytes than its `Content-Length` (or its range)
+ * announced, or ended cleanly before it: nothing past the announced length
+ * is kept, and a short body is never taken for a complete one.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class BodyLengthError extends Schema.TaggedError<BodyLengthError>()("BodyLengthError", {
+  ...common,
+  /** The announced length, in bytes. */
+  expected: Schema.Number,
+  /** The bytes that came (for a longer body: at least this many). */
+  received: Schema.Number
+}) {
+  override get message(): string {
+    const what = this.received > this.expected ? "longer" : "shorter"
+    return `the body of ${this.url} is ${what} than the ${this.expected} bytes announced (${this.received} received)`
+  }
+}
+
+/**
+ * A file system operation failed: a missing folder, no permission, a
+ * read-only file system, a full disk. `code` is the operating system's
+ * (`ENOENT`, `EACCES`, `EROFS`, `ENOSPC`...).
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class FileSystemError extends Schema.TaggedError<FileSystemError>()("FileSystemError", {
+  ...common,
+  /** What was being done: `open`, `write`, `sync`, `rename`, `stat`, `remove`... */
+  operation: Schema.String,
+  path: Schema.String,
+  /** The operating system's error code, or `UNKNOWN`. */
+  code: Schema.String
+}) {
+  override get message(): string {
+    return `${this.operation} ${this.path} failed (${this.code}) while downloading ${this.url}`
+  }
+}
+
+/**
+ * The downloader's own errors.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export type DownloaderError =
+  | ChecksumMismatchError
+  | InsufficientSpaceError
+  | DestinationExistsError
+  | UnsafeFileNameError
+  | ContentChangedError
+  | RangeNotHonouredError
+  | BodyLengthError
+  | FileSystemError
+
+/**
+ * Everything a download can fail with: the downloader's errors and the
+ * client's, unchanged.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export type DownloadError = DownloaderError | ClientError

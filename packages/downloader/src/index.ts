@@ -1,0 +1,54 @@
+/**
+ * @httpkit/downloader: resumable, verified, atomic downloads over `ResilientClient`.
+ *
+ * @since 0.1.0
+ */
+
+/**
+ * Checksum algorithms, expected digests and incremental hashing.
+ *
+ * @since 0.1.0
+ */
+export * as Checksum from "./Checksum.ts"
+
+/**
+ * The downloader's configuration: options in code and `HTTPKIT_DOWNLOAD_*` variables.
+ *
+ * @since 0.1.0
+ */
+export * as DownloadConfig from "./DownloadConfig.ts"
+
+/**
+ * The `Downloader` service and its layers.
+ *
+ * @since 0.1.0
+ */
+export * as Downloader from "./Downloader.ts"
+
+/**
+ * The downloader's typed errors.
+ *
+ * @since 0.1.0
+ */
+export * as DownloadError from "./DownloadError.ts"
+
+/**
+ * What a finished download reports.
+ *
+ * @since 0.1.0
+ */
+export * as DownloadResult from "./DownloadResult.ts"
+
+/**
+ * Safe file names from `Content-Disposition` and URLs.
+ *
+ * @since 0.1.0
+ */
+export * as FileName from "./FileName.ts"
+
+/**
+ * Progress events, their meter and formatting.
+ *
+ * @since 0.1.0
+ */
+export * as Progress from "./Progress.ts"

@@ -1,0 +1,122 @@
+/**
+ * What a response says about the file on the server: its length, its
+ * validators (`ETag`, `Last-Modified`), whether it takes ranges, and the
+ * range a `206` or `416` carries (`Content-Range`, RFC 9110 §14.4).
+ */
+import type * as Headers from "effect/http/Headers"
+
+/** What the server said about the file. */
+export interface Remote {
+  /** The whole file's length, when known. */
+  readonly size: number | undefined
+  /** The `ETag` as sent, weak or strong. */
+  readonly etag: string | undefined
+  readonly lastModified: string | undefined
+  /** Whether the server announced `Accept-Ranges: bytes`. */
+  readonly acceptsRanges: boolean
+  readonly contentDisposition: string | undefined
+  /** A `Content-Encoding` other than identity: the bytes are stored as sent, not decoded. */
+  readonly encoded: boolean
+}
+
+/** A parsed `Content-Range`: `bytes first-last/total` or `bytes * /total`; `total` undefined for `*`. */
+export type ContentRange =
+  | { readonly kind: "range"; readonly first: number; readonly last: number; readonly total: number | undefined }
+  | { readonly kind: "unsatisfied"; readonly total: number }
+
+const decimal = (text: string): number | undefined => {
+  if (!/^\d{1,16}$/.test(text)) return undefined
+  const value = Number(text)
+  return Number.isSafeInteger(value) ? value : undefined
+}
+
+/** Parses `Content-Range`; `undefined` when it is malformed. */
+export const parseContentRange = (header: string | undefined): ContentRange | undefined => {
+  if (header === undefined) return undefined
+  const match = /^\s*bytes\s+(?:(\d+)-(\d+)|\*)\/(\d+|\*)\s*$/i.exec(header)
+  if (match === null) return undefined
+  const [, firstText, lastText, totalText = ""] = match
+  const total = totalText === "*" ? undefined : decimal(totalText)
+  if (totalText !== "*" && total === undefined) return undefined
+  if (firstText === undefined || lastText === undefined) {
+    return total === undefined ? undefined : { kind: "unsatisfied", total }
+  }
+  const first = decimal(firstText)
+  const last = decimal(lastText)
+  if (first === undefined || last === undefined || last < first) return undefined
+  if (total !== undefined && last >= total) return undefined
+  return { kind: "range", first, last, total }
+}
+
+/** A header's single value (a repeated header is treated as absent: it cannot be trusted). */
+const single = (headers: Headers.Headers, name: string): string | undefined => {
+  const value = headers[name]
+  return typeof value === "string" && value !== "" ? value : undefined
+}
+
+/** `Content-Length`, when it is one well-formed number. */
+export const contentLength = (headers: Headers.Headers): number | undefined => {
+  const value = single(headers, "content-length")
+  return value === undefined ? undefined : decimal(value.trim())
+}
+
+/** Whether an `ETag` is strong (not `W/`), so that byte ranges may be joined under it (RFC 9110 §8.8.1). */
+export const isStrong = (etag: string | undefined): etag is string =>
+  etag !== undefined && !etag.startsWith("W/") && /^"[^"]*"$/.test(etag)
+
+/** What a `HEAD`, `200` or `206` says about the whole file. */
+export const fromResponse = (status: number, headers: Headers.Headers): Remote => {
+  const range = status === 206 || status === 416 ? parseContentRange(single(headers, "content-range")) : undefined
+  const size = range === undefined ? (status === 200 ? contentLength(headers) : undefined) : range.total
+  const encoding = single(headers, "content-encoding")?.trim().toLowerCase()
+  return {
+    size,
+    etag: single(headers, "etag"),
+    lastModified: single(headers, "last-modified"),
+    acceptsRanges: single(headers, "accept-ranges")?.trim().toLowerCase() === "bytes",
+    contentDisposition: single(headers, "content-disposition"),
+    encoded: encoding !== undefined && encoding !== "identity"
+  }
+}
+
+/**
+ * Whether bytes received under these validators may be joined to bytes
+ * received later (RELIABILITY 3): a strong `ETag`, or, from a server that
+ * sends no `ETag` at all, a `Last-Modified`. A weak `ETag` or no validator
+ * means a broken body starts over from zero.
+ */
+export const joinable = (remote: Pick<Remote, "etag" | "lastModified">): boolean =>
+  remote.etag === undefined ? remote.lastModified !== undefined : isStrong(remote.etag)
+
+/**
+ * The validator for `If-Range`: a strong `ETag`, else `Last-Modified` (RFC
+ * 9110 §13.1.5 allows a date); none when the file has neither, and then a
+ * resumed range is trusted only by its length and `Content-Range`.
+ */
+export const ifRangeOf = (remote: Pick<Remote, "etag" | "lastModified">): string | undefined =>
+  isStrong(remote.etag) ? remote.etag : remote.lastModified
+
+/**
+ * Why `now` is not the same file as `before`, or `undefined` when nothing
+ * shows a change: another strong `ETag`, a weak one where a strong was
+ * (ranges cannot be joined under it), another `Last-Modified` when there is
+ * no strong `ETag` on either side, another length.
+ */
+export const changeBetween = (
+  before: Pick<Remote, "etag" | "lastModified" | "size">,
+  now: Pick<Remote, "etag" | "lastModified" | "size">
+): string | undefined => {
+  if (before.size !== undefined && now.size !== undefined && before.size !== now.size) {
+    return `the length changed from ${before.size} to ${now.size} bytes`
+  }
+  if (isStrong(before.etag)) {
+    if (now.etag === undefined) return undefined
+    if (!isStrong(now.etag)) return "the ETag became weak"
+    return now.etag === before.etag ? undefined : "the ETag changed"
+  }
+  if (before.etag !== undefined && now.etag !== undefined && before.etag !== now.etag) return "the ETag changed"
+  if (before.lastModified !== undefined && now.lastModified !== undefined && before.lastModified !== now.lastModified) {
+    return "Last-Modified changed"
+  }
+  return undefined
+}

@@ -1,0 +1,87 @@
+import { assert, describe, it } from "@effect/vitest"
+import * as ResilientClient from "@httpkit/client/ResilientClient"
+import { ConfigProvider, Effect, Layer } from "effect"
+import * as Path from "node:path"
+import * as DownloadConfig from "../src/DownloadConfig.ts"
+import * as Downloader from "../src/Downloader.ts"
+import { assertContent, setup } from "./support/setup.ts"
+
+const withEnv = <A, E, R>(env: Record<string, string>, effect: Effect.Effect<A, E, R>) =>
+  Effect.provideService(effect, ConfigProvider.ConfigProvider, ConfigProvider.fromEnv({ env }))
+
+describe("DownloadConfig", () => {
+  it.effect("HTTPKIT_DOWNLOAD_* variables are read, sizes and durations in the forms people write", () =>
+    Effect.gen(function*() {
+      const resolved = yield* withEnv({
+        HTTPKIT_DOWNLOAD_SEGMENTS: "8",
+        HTTPKIT_DOWNLOAD_SEGMENT_THRESHOLD: "256 MiB",
+        HTTPKIT_DOWNLOAD_IF_EXISTS: "overwrite",
+        HTTPKIT_DOWNLOAD_RESUME: "false",
+        HTTPKIT_DOWNLOAD_PROGRESS_INTERVAL: "250 millis",
+        HTTPKIT_DOWNLOAD_WRITE_BATCH: "4MiB",
+        HTTPKIT_DOWNLOAD_MAX_STALLS: "7"
+      }, DownloadConfig.fromConfig())
+      assert.strictEqual(resolved.segments, 8)
+      assert.strictEqual(resolved.segmentThreshold, 256 * 1024 * 1024)
+      assert.strictEqual(resolved.ifExists, "overwrite")
+      assert.isFalse(resolved.resume)
+      assert.strictEqual(resolved.progressInterval, 250)
+      assert.strictEqual(resolved.writeBatch, 4 * 1024 * 1024)
+      assert.strictEqual(resolved.maxStalls, 7)
+    }))
+
+  it.effect("no variables give the defaults", () =>
+    Effect.gen(function*() {
+      assert.deepStrictEqual(yield* withEnv({}, DownloadConfig.fromConfig()), DownloadConfig.defaults)
+    }))
+
+  it.effect("a bad value fails with DownloadConfigError naming the field", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(withEnv({ HTTPKIT_DOWNLOAD_SEGMENTS: "0" }, DownloadConfig.fromConfig()))
+      assert.strictEqual(error._tag, "DownloadConfigError")
+      assert.include(error.message, "segments")
+      const ifExists = yield* Effect.flip(DownloadConfig.resolve({ ifExists: "sometimes" as "fail" }))
+      assert.include(ifExists.message, "ifExists")
+      const batch = yield* Effect.flip(DownloadConfig.resolve({ writeBatch: 10 }))
+      assert.include(batch.message, "writeBatch")
+      const size = yield* Effect.flip(DownloadConfig.resolve({ segmentThreshold: "lots" }))
+      assert.include(size.message, "segmentThreshold")
+    }))
+
+  it("bytesOf reads decimal and binary units", () => {
+    assert.strictEqual(DownloadConfig.bytesOf("1.5GB"), 1_500_000_000)
+    assert.strictEqual(DownloadConfig.bytesOf("2 KiB"), 2048)
+    assert.strictEqual(DownloadConfig.bytesOf("17"), 17)
+  })
+})
+
+it.live("Downloader.layerConfig builds a downloader from the environment over the client in context", () =>
+  Effect.gen(function*() {
+    const { server, folder } = yield* setup()
+    const program = Effect.gen(function*() {
+      const downloader = yield* Downloader.Downloader
+      assert.strictEqual(downloader.config.ifExists, "overwrite")
+      return yield* downloader.download(server.urlFor("/files/c.bin?size=1000&seed=1"), Path.join(folder, "c.bin"))
+    })
+    const layer = Downloader.layerConfig().pipe(Layer.provideMerge(ResilientClient.layer()))
+    yield* withEnv({ HTTPKIT_DOWNLOAD_IF_EXISTS: "overwrite" }, Effect.provide(program, layer))
+    yield* assertContent(Path.join(folder, "c.bin"), 1, 1000)
+  }).pipe(Effect.scoped))
+
+it.live("a bad per-call option fails with DownloadConfigError before any request", () =>
+  Effect.gen(function*() {
+    const { downloader, folder, server } = yield* setup()
+    const checksum = yield* Effect.flip(
+      downloader.download(server.urlFor("/files/b.bin"), Path.join(folder, "b.bin"), { checksum: "sha256:xyz" })
+    )
+    assert.strictEqual(checksum._tag, "DownloadConfigError")
+    const algorithm = yield* Effect.flip(
+      downloader.download(server.urlFor("/files/b.bin"), Path.join(folder, "b.bin"), { checksum: "crc32:00" })
+    )
+    assert.strictEqual(algorithm._tag, "DownloadConfigError")
+    const segments = yield* Effect.flip(
+      downloader.download(server.urlFor("/files/b.bin"), Path.join(folder, "b.bin"), { segments: 0 })
+    )
+    assert.strictEqual(segments._tag, "DownloadConfigError")
+    assert.strictEqual((yield* server.requestsTo("/files/b.bin")).length, 0)
+  }).pipe(Effect.scoped))

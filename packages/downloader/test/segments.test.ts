@@ -1,0 +1,114 @@
+import { assert, it } from "@effect/vitest"
+import { Effect } from "effect"
+import * as Fs from "node:fs/promises"
+import * as Path from "node:path"
+import { assertContent, expectedSha256, listing, setup } from "./support/setup.ts"
+
+const ranges = (requests: ReadonlyArray<{ readonly method: string; readonly headers: Record<string, string> }>) =>
+  requests.filter((request) => request.method === "GET").map((request) => request.headers["range"]).toSorted()
+
+it.live("segments: 4 fetches a 8 MiB file over 4 ranges into one file, verified", () =>
+  Effect.gen(function*() {
+    const { downloader, folder, server } = yield* setup()
+    const size = 8 * 1024 * 1024
+    const path = Path.join(folder, "seg.bin")
+    const result = yield* downloader.download(server.urlFor(`/files/seg.bin?size=${size}&seed=30`), path, {
+      segments: 4,
+      checksum: `sha256:${expectedSha256(30, size)}`
+    })
+    yield* assertContent(path, 30, size)
+    assert.strictEqual(result.segments, 4)
+    assert.isTrue(result.verified)
+    const quarter = size / 4
+    assert.deepStrictEqual(
+      ranges(yield* server.requestsTo("/files/seg.bin")),
+      [0, 1, 2, 3].map((i) => `bytes=${i * quarter}-${(i + 1) * quarter - 1}`).toSorted()
+    )
+    assert.deepStrictEqual(yield* listing(folder), ["seg.bin"])
+  }).pipe(Effect.scoped))
+
+it.live("files at or above segmentThreshold are segmented automatically; smaller ones are one stream", () =>
+  Effect.gen(function*() {
+    const { downloader, folder, server } = yield* setup({ downloader: { segments: 3, segmentThreshold: "4 MiB" } })
+    const big = yield* downloader.download(
+      server.urlFor("/files/big.bin?size=6291456&seed=31"),
+      Path.join(folder, "big.bin")
+    )
+    assert.strictEqual(big.segments, 3)
+    yield* assertContent(Path.join(folder, "big.bin"), 31, 6_291_456)
+    const small = yield* downloader.download(
+      server.urlFor("/files/small.bin?size=1048576&seed=32"),
+      Path.join(folder, "small.bin")
+    )
+    assert.strictEqual(small.segments, 1)
+  }).pipe(Effect.scoped))
+
+it.live("each segment continues from its own last byte when its connection drops", () =>
+  Effect.gen(function*() {
+    const { downloader, folder, server } = yield* setup()
+    const size = 8 * 1024 * 1024
+    const path = Path.join(folder, "sd.bin")
+    const result = yield* downloader.download(
+      server.urlFor(`/files/sd.bin?size=${size}&seed=33&drop_after=700000&drop_times=4`),
+      path,
+      { segments: 4, checksum: `sha256:${expectedSha256(33, size)}` }
+    )
+    yield* assertContent(path, 33, size)
+    assert.strictEqual(result.restarts, 0)
+    assert.strictEqual(result.continuations, 4)
+    const starts = ranges(yield* server.requestsTo("/files/sd.bin")).map((range) => Number(/=(\d+)-/.exec(range!)![1]))
+    const quarter = size / 4
+    for (const i of [0, 1, 2, 3]) assert.include(starts, i * quarter + 700_000)
+  }).pipe(Effect.scoped))
+
+it.live("a server that announces ranges but ignores them falls back to one stream, nothing corrupted", () =>
+  Effect.gen(function*() {
+    const { downloader, folder, server } = yield* setup()
+    const size = 4 * 1024 * 1024
+    const path = Path.join(folder, "ig.bin")
+    const result = yield* downloader.download(
+      server.urlFor(`/files/ig.bin?size=${size}&seed=34&ignore_range=1`),
+      path,
+      {
+        segments: 4,
+        checksum: `sha256:${expectedSha256(34, size)}`
+      }
+    )
+    yield* assertContent(path, 34, size)
+    assert.strictEqual(result.segments, 1)
+    assert.isTrue(result.verified)
+  }).pipe(Effect.scoped))
+
+it.live("a server without ranges (gzip, Accept-Ranges: none) is fetched in one stream even when segments are asked for", () =>
+  Effect.gen(function*() {
+    const { downloader, folder, server } = yield* setup()
+    const result = yield* downloader.download(
+      server.urlFor("/files/gz.bin?size=3000000&gzip=1"),
+      Path.join(folder, "gz.bin"),
+      {
+        segments: 4
+      }
+    )
+    assert.strictEqual(result.segments, 1)
+    // HEAD has no length (chunked), so a one-byte probe asks again; then one plain GET.
+    assert.deepStrictEqual(ranges(yield* server.requestsTo("/files/gz.bin")), ["bytes=0-0", undefined])
+  }).pipe(Effect.scoped))
+
+it.live("a segmented part left by an earlier run resumes every segment where its sidecar says", () =>
+  Effect.gen(function*() {
+    const { downloader, folder, server } = yield* setup()
+    const size = 4 * 1024 * 1024
+    const url = server.urlFor(`/files/sr.bin?size=${size}&seed=35&drop_after=300000&drop_times=2`)
+    const path = Path.join(folder, "sr.bin")
+    // A first run that may not continue a broken body gets 300000 bytes of each segment, then fails.
+    const impatient = yield* setup({ downloader: { maxStalls: 1 } })
+    const strict = yield* Effect.flip(impatient.downloader.download(url, path, { segments: 2 }))
+    assert.include(["ConnectionError", "BodyLengthError"], strict._tag)
+    const sidecar = JSON.parse(yield* Effect.promise(() => Fs.readFile(`${path}.part.json`, "utf8")))
+    assert.strictEqual(sidecar.segments.length, 2)
+    const result = yield* downloader.download(url, path, { checksum: `sha256:${expectedSha256(35, size)}` })
+    yield* assertContent(path, 35, size)
+    assert.isTrue(result.resumed)
+    assert.strictEqual(result.segments, 2)
+    assert.isBelow(result.bytesTransferred, size)
+  }).pipe(Effect.scoped))
