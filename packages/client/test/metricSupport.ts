@@ -1,29 +1,4 @@
 /**
- * Reading metrics in tests: each test runs with a registry of its own, and
- * reads series by name and attributes from it.
+ * Reading metrics in tests: each test runs with a registry of its own (see `@httpkit/testing/MetricsTest`).
  */
-import { Context, Metric } from "effect"
-
-/** A fresh registry, and a way to read one series of it (undefined when the series does not exist). */
-export const makeRegistry = () => {
-  const registry: Metric.MetricRegistry = new Map()
-  const context = Context.make(Metric.MetricRegistry, registry)
-  /** Every series of the registry, as Effect snapshots it. */
-  const snapshot = () => Metric.snapshotUnsafe(context)
-  /** The series named `id` whose attributes include `attributes`, if exactly one matches. */
-  const series = (id: string, attributes: Readonly<Record<string, string>> = {}) => {
-    const matching = snapshot().filter((entry) =>
-      entry.id === id &&
-      Object.entries(attributes).every(([name, value]) => entry.attributes?.[name] === value)
-    )
-    if (matching.length > 1) throw new Error(`${matching.length} series of ${id} match ${JSON.stringify(attributes)}`)
-    return matching[0]
-  }
-  /** A counter's count, 0 when the series does not exist. */
-  const count = (id: string, attributes: Readonly<Record<string, string>> = {}): number =>
-    Number((series(id, attributes)?.state as { count?: number } | undefined)?.count ?? 0)
-  /** A gauge's value; undefined when the series does not exist. */
-  const gauge = (id: string, attributes: Readonly<Record<string, string>> = {}): number | undefined =>
-    (series(id, attributes)?.state as { value?: number } | undefined)?.value
-  return { registry, snapshot, series, count, gauge }
-}
+export { makeRegistry } from "@httpkit/testing/MetricsTest"

@@ -72,7 +72,9 @@ export const Options = Schema.Struct({
   /** Allow the destination to be a symbolic link (the `.part` never may). */
   allowSymlinks: Schema.optionalKey(Schema.Boolean),
   /** Create the destination's folder when it is missing. */
-  createFolders: Schema.optionalKey(Schema.Boolean)
+  createFolders: Schema.optionalKey(Schema.Boolean),
+  /** Report `DownloadMetrics` (Effect `Metric`s). */
+  metrics: Schema.optionalKey(Schema.Boolean)
 })
 
 /**
@@ -102,6 +104,7 @@ export interface Resolved {
   readonly writeBatch: number
   readonly allowSymlinks: boolean
   readonly createFolders: boolean
+  readonly metrics: boolean
 }
 
 /**
@@ -122,7 +125,8 @@ export const defaults: Resolved = {
   checkpointInterval: 1000,
   writeBatch: 1024 * 1024,
   allowSymlinks: false,
-  createFolders: false
+  createFolders: false,
+  metrics: true
 }
 
 /**
@@ -191,7 +195,8 @@ export const resolve = (options: Options = {}): Effect.Effect<Resolved, Download
         checkpointInterval: millis(o.checkpointInterval, d.checkpointInterval),
         writeBatch: o.writeBatch === undefined ? d.writeBatch : bytesOf(o.writeBatch),
         allowSymlinks: o.allowSymlinks ?? d.allowSymlinks,
-        createFolders: o.createFolders ?? d.createFolders
+        createFolders: o.createFolders ?? d.createFolders,
+        metrics: o.metrics ?? d.metrics
       }
       const problems: Array<string> = []
       if (!Number.isSafeInteger(resolved.segmentThreshold)) problems.push("segmentThreshold is too large")

@@ -11,8 +11,9 @@
  *
  * @since 0.1.0
  */
-import type { ClientError } from "@httpkit/client/ClientError"
+import * as ClientErrors from "@httpkit/client/ClientError"
 import * as Schema from "effect/Schema"
+import { DownloadConfigError } from "./DownloadConfig.ts"
 
 const common = {
   /** The URL, with credentials and token-like query parameters redacted. */
@@ -203,4 +204,41 @@ export type DownloaderError =
  * @category errors
  * @since 0.1.0
  */
-export type DownloadError = DownloaderError | ClientError
+export type DownloadError = DownloaderError | ClientErrors.ClientError
+
+/**
+ * Every error a download can fail with, its options' `DownloadConfigError`
+ * included, as one `Schema`: batch results carry their failures as data.
+ *
+ * @category schemas
+ * @since 0.1.0
+ */
+export const DownloadErrorSchema = Schema.Union([
+  ChecksumMismatchError,
+  InsufficientSpaceError,
+  DestinationExistsError,
+  UnsafeFileNameError,
+  ContentChangedError,
+  RangeNotHonouredError,
+  BodyLengthError,
+  FileSystemError,
+  DownloadConfigError,
+  ClientErrors.ConnectionError,
+  ClientErrors.TimeoutError,
+  ClientErrors.AuthenticationError,
+  ClientErrors.NotFoundError,
+  ClientErrors.InvalidRequestError,
+  ClientErrors.ServerTimeoutError,
+  ClientErrors.RateLimitedError,
+  ClientErrors.ServiceUnavailableError,
+  ClientErrors.ServerError,
+  ClientErrors.ClientStatusError,
+  ClientErrors.BulkheadFullError,
+  ClientErrors.CircuitOpenError,
+  ClientErrors.DecodeError,
+  ClientErrors.ResponseTooLargeError,
+  ClientErrors.RedirectError,
+  ClientErrors.BodyNotReplayableError,
+  ClientErrors.RateLimitExceededError,
+  ClientErrors.RateLimiterUnavailableError
+])

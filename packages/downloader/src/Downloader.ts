@@ -48,6 +48,7 @@ import * as Queue from "effect/Queue"
 import * as Stream from "effect/Stream"
 import { type FileHandle, open } from "node:fs/promises"
 import * as Path from "node:path"
+import * as Batch from "./Batch.ts"
 import * as Checksum from "./Checksum.ts"
 import * as DownloadConfig from "./DownloadConfig.ts"
 import {
@@ -61,6 +62,7 @@ import {
 import { DownloadResult } from "./DownloadResult.ts"
 import * as FileName from "./FileName.ts"
 import * as FileIo from "./internal/fileIo.ts"
+import * as Metrics from "./internal/metrics.ts"
 import { own, ownData } from "./internal/own.ts"
 import * as Precheck from "./internal/precheck.ts"
 import * as Remote from "./internal/remote.ts"
@@ -126,6 +128,19 @@ export interface Service {
     destination: string,
     options?: Omit<DownloadOptions, "onProgress">
   ) => Stream.Stream<DownloadEvent, DownloadError | DownloadConfig.DownloadConfigError>
+  /**
+   * Downloads many files, `concurrency` at a time and `perHostConcurrency` per
+   * host; never fails: every failure is in the result, typed.
+   */
+  readonly downloadAll: (
+    tasks: ReadonlyArray<Batch.DownloadTask>,
+    options?: Batch.BatchOptions<Omit<DownloadOptions, "onProgress" | "checksum">>
+  ) => Effect.Effect<Batch.BatchResult>
+  /** Runs a batch's failed tasks again; the result merges both runs. */
+  readonly retryFailed: (
+    result: Batch.BatchResult,
+    options?: Batch.BatchOptions<Omit<DownloadOptions, "onProgress" | "checksum">>
+  ) => Effect.Effect<Batch.BatchResult>
   /** The resolved configuration. */
   readonly config: DownloadConfig.Resolved
 }
@@ -171,14 +186,29 @@ export const make = Effect.fnUntraced(function*(options: DownloadConfig.Options 
  * @since 0.1.0
  */
 export const makeWith = (config: DownloadConfig.Resolved, client: ResilientClient.Service): Service => {
-  const download: Service["download"] = (url, destination, options = {}) =>
-    run(config, client, url, destination, ownData(options))
+  const download: Service["download"] = (url, destination, options = {}) => measured(url, destination, ownData(options))
+
+  /** A download, counted in `DownloadMetrics` unless the configuration turns metrics off. */
+  const measured = (url: string, destination: string, options: DownloadOptions) =>
+    Effect.suspend(() => {
+      const tally = Metrics.tally(url)
+      const download = run(config, client, url, destination, options, tally)
+      if (!config.metrics) return download
+      return Effect.gen(function*() {
+        const clock = yield* Clock.Clock
+        const startedAt = clock.currentTimeMillisUnsafe()
+        return yield* Effect.onExit(
+          download,
+          (exit) => Metrics.ended(tally, exit, clock.currentTimeMillisUnsafe() - startedAt)
+        )
+      })
+    })
 
   const downloadWithProgress: Service["downloadWithProgress"] = (url, destination, options = {}) =>
     Stream.callback<DownloadEvent, DownloadError | DownloadConfig.DownloadConfigError>(
       (queue) =>
         Effect.gen(function*() {
-          const result = yield* run(config, client, url, destination, {
+          const result = yield* measured(url, destination, {
             ...ownData(options),
             onProgress: (progress) => {
               Queue.offerUnsafe(queue, progress)
@@ -193,7 +223,16 @@ export const makeWith = (config: DownloadConfig.Resolved, client: ResilientClien
       { bufferSize: 64, strategy: "sliding" }
     )
 
-  return { download, downloadWithProgress, config }
+  const downloadOne: Batch.DownloadOne<Omit<DownloadOptions, "onProgress" | "checksum">> = (task, options) =>
+    measured(task.url, task.destination, ownData(options))
+
+  return {
+    download,
+    downloadWithProgress,
+    downloadAll: (tasks, options) => Batch.run(downloadOne, tasks, options),
+    retryFailed: (result, options) => Batch.retryFailed(downloadOne, result, options),
+    config
+  }
 }
 
 /** One download, start to finish. */
@@ -202,7 +241,8 @@ const run = (
   client: ResilientClient.Service,
   url: string,
   destination: string,
-  options: DownloadOptions
+  options: DownloadOptions,
+  tally: Metrics.Tally
 ): Effect.Effect<DownloadResult, DownloadError | DownloadConfig.DownloadConfigError> =>
   Effect.gen(function*() {
     const clock = yield* Clock.Clock
@@ -451,8 +491,17 @@ const run = (
           yield* FileIo.attempt(redactedUrl, "truncate", partPath, () => handle.truncate(remote.size))
         }
 
+        tally.resumed = resumedBytes > 0
+        const syncTally = () => {
+          tally.transferred = context.transferred
+          tally.restarts = context.restarts
+          tally.continuations = context.continuations
+          tally.segments = live.length
+        }
+
         /** Syncs what completed writes handed to the OS, then records it: the sidecar never claims unsynced bytes. */
         const checkpoint = Effect.suspend(() => {
+          syncTally()
           const snapshot = live.map((segment) => ({
             start: segment.start,
             ...(segment.end === undefined ? {} : { end: segment.end }),
@@ -467,7 +516,8 @@ const run = (
               ...(known.etag === undefined ? {} : { etag: known.etag }),
               ...(known.lastModified === undefined ? {} : { lastModified: known.lastModified }),
               segments: snapshot
-            }))
+            })),
+            Effect.andThen(Metrics.reportBytes(tally))
           )
         })
         const finalCheckpoint = Effect.suspend(() =>
@@ -487,6 +537,7 @@ const run = (
 
         yield* checkpoint
         const first = yield* Effect.exit(fetchLive)
+        if (Exit.isFailure(first)) syncTally()
         if (Exit.isFailure(first)) {
           const error = Exit.findErrorOption(first)
           const rangeRefused = context.single === false && error._tag === "Some" &&
@@ -503,6 +554,8 @@ const run = (
           yield* fetchLive
         }
 
+        syncTally()
+
         // Whole, verified, synced, renamed.
         const size = live.reduce((end, segment) => Math.max(end, segment.end ?? segment.writer?.written() ?? 0), 0)
         let digest: string | undefined
@@ -515,6 +568,7 @@ const run = (
           }
           digest = hash.digest("hex")
           if (checksum.expected !== undefined && digest !== checksum.expected) {
+            tally.mismatch = checksum.algorithm
             yield* FileIo.removeIfPresent(redactedUrl, partPath)
             yield* FileIo.removeIfPresent(redactedUrl, sidecarPath)
             return yield* Effect.fail(
@@ -531,6 +585,7 @@ const run = (
         }
         yield* FileIo.attempt(redactedUrl, "sync", partPath, () => handle.sync())
         yield* finish(partPath, path, sidecarPath)
+        syncTally()
         const finishedAt = clock.currentTimeMillisUnsafe()
         if (onProgress !== undefined) onProgress(meter.finish(size, finishedAt))
         const durationMillis = Math.max(0, finishedAt - startedAt)

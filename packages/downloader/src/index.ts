@@ -52,3 +52,17 @@ export * as FileName from "./FileName.ts"
  * @since 0.1.0
  */
 export * as Progress from "./Progress.ts"
+
+/**
+ * The downloader's metrics: files, bytes, resumes, restarts, segments, checksum failures, durations.
+ *
+ * @since 0.1.0
+ */
+export * as DownloadMetrics from "./DownloadMetrics.ts"
+
+/**
+ * Many downloads at once: `downloadAll`, `retryFailed`, their results.
+ *
+ * @since 0.1.0
+ */
+export * as Batch from "./Batch.ts"

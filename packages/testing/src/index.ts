@@ -54,3 +54,10 @@ export * as Content from "./Content.ts"
  * @since 0.1.0
  */
 export * as RedisProxy from "./RedisProxy.ts"
+
+/**
+ * Reading Effect metrics in tests: a registry of the test's own, series by name and attributes.
+ *
+ * @since 0.1.0
+ */
+export * as MetricsTest from "./MetricsTest.ts"

@@ -1,0 +1,265 @@
+/**
+ * Many downloads at once: `downloadAll` runs a list of tasks within a total
+ * and a per-host concurrency, collects every success and every typed
+ * failure (one file failing does not stop the others), reports aggregate
+ * progress (files and bytes), and `retryFailed` runs the failures again.
+ *
+ * ```ts
+ * const batch = yield* downloader.downloadAll(tasks, { concurrency: 8, perHostConcurrency: 2 })
+ * const again = batch.failed.length > 0 ? yield* downloader.retryFailed(batch) : batch
+ * ```
+ *
+ * @since 0.1.0
+ */
+import * as Redact from "@httpkit/client/Redact"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
+import * as Semaphore from "effect/Semaphore"
+import type * as Checksum from "./Checksum.ts"
+import type { DownloadConfigError } from "./DownloadConfig.ts"
+import { type DownloadError, DownloadErrorSchema } from "./DownloadError.ts"
+import { DownloadResult } from "./DownloadResult.ts"
+import type * as Progress from "./Progress.ts"
+
+/**
+ * One file of a batch.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface DownloadTask {
+  readonly url: string
+  /** A file path, or a folder (existing, or ending in `/`) where the name comes from the server or the URL. */
+  readonly destination: string
+  /** Your own id for the task, kept in the result. */
+  readonly id?: string | undefined
+  readonly checksum?: Checksum.Input | undefined
+}
+
+/**
+ * A failed task in a result: the task (its URL redacted when the result is
+ * printed or encoded) and the typed error.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export const Failure = Schema.Struct({
+  index: Schema.Number,
+  id: Schema.optionalKey(Schema.String),
+  url: Schema.String,
+  destination: Schema.String,
+  checksum: Schema.optionalKey(Schema.String),
+  error: DownloadErrorSchema
+})
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export type Failure = typeof Failure.Type
+
+/**
+ * The aggregate progress of a batch.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface BatchProgress {
+  readonly files: number
+  readonly succeeded: number
+  readonly failed: number
+  /** Bytes of finished files plus bytes received by files in progress. */
+  readonly bytes: number
+}
+
+/**
+ * What a batch did.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export class BatchResult extends Schema.Class<BatchResult>("@httpkit/downloader/BatchResult")({
+  succeeded: Schema.Array(DownloadResult),
+  failed: Schema.Array(Failure),
+  /** Succeeded files over all files (1 for an empty batch). */
+  successRate: Schema.Number,
+  /** Bytes received over the network by the whole batch. */
+  bytes: Schema.Number,
+  durationMillis: Schema.Number
+}) {
+  /** For printing and logs: failed tasks' URLs redacted. */
+  toJSON(): unknown {
+    return {
+      succeeded: this.succeeded,
+      failed: this.failed.map((failure) => ({ ...failure, url: Redact.url(failure.url) })),
+      successRate: this.successRate,
+      bytes: this.bytes,
+      durationMillis: this.durationMillis
+    }
+  }
+  override toString(): string {
+    return `BatchResult(${this.succeeded.length} succeeded, ${this.failed.length} failed, ${this.bytes} bytes)`
+  }
+}
+
+/**
+ * Options of a batch; `options` apply to every file.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface BatchOptions<Options> {
+  /** Files in progress at once. @default 4 */
+  readonly concurrency?: number | undefined
+  /** Files in progress at once per host (host and port). @default 2 */
+  readonly perHostConcurrency?: number | undefined
+  /** Options for every file (its own `checksum` wins). */
+  readonly options?: Options | undefined
+  /** A file's download begins (it holds its concurrency slots until its `onSuccess` or `onError`). */
+  readonly onStart?: ((task: DownloadTask) => void) | undefined
+  readonly onSuccess?: ((task: DownloadTask, result: DownloadResult) => void) | undefined
+  readonly onError?: ((task: DownloadTask, error: DownloadError | DownloadConfigError) => void) | undefined
+  /** Aggregate progress: at each file's own progress event and at each file's end. */
+  readonly onProgress?: ((progress: BatchProgress) => void) | undefined
+}
+
+/** How a batch runs one file. */
+export type DownloadOne<Options> = (
+  task: DownloadTask,
+  options: Options & { readonly onProgress?: ((progress: Progress.Progress) => void) | undefined }
+) => Effect.Effect<DownloadResult, DownloadError | DownloadConfigError>
+
+const hostKey = (url: string): string => {
+  try {
+    return new URL(url).host
+  } catch {
+    return ""
+  }
+}
+
+/**
+ * Runs `tasks` with `download`, each file once, within the concurrencies.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const run = <Options extends object>(
+  download: DownloadOne<Options>,
+  tasks: ReadonlyArray<DownloadTask>,
+  options: BatchOptions<Options> = {},
+  indices: ReadonlyArray<number> = tasks.map((_, index) => index)
+): Effect.Effect<BatchResult> =>
+  Effect.gen(function*() {
+    const clock = yield* Clock.Clock
+    const startedAt = clock.currentTimeMillisUnsafe()
+    const concurrency = Math.max(1, Math.floor(options.concurrency ?? 4))
+    const perHost = Math.max(1, Math.floor(options.perHostConcurrency ?? 2))
+    const hosts = new Map<string, Semaphore.Semaphore>()
+    const permitFor = (url: string): Semaphore.Semaphore => {
+      const key = hostKey(url)
+      let semaphore = hosts.get(key)
+      if (semaphore === undefined) {
+        semaphore = Semaphore.makeUnsafe(perHost)
+        hosts.set(key, semaphore)
+      }
+      return semaphore
+    }
+
+    const succeeded: Array<{ readonly index: number; readonly result: DownloadResult }> = []
+    const failed: Array<Failure> = []
+    let finishedBytes = 0
+    const inProgress = new Map<number, number>()
+    const report = () => {
+      if (options.onProgress === undefined) return
+      let bytes = finishedBytes
+      for (const received of inProgress.values()) bytes += received
+      options.onProgress({ files: indices.length, succeeded: succeeded.length, failed: failed.length, bytes })
+    }
+
+    const one = (index: number) => {
+      const task = tasks[index]!
+      const base = (options.options ?? {}) as Options
+      const perFile = {
+        ...base,
+        ...(task.checksum === undefined ? {} : { checksum: task.checksum }),
+        onProgress: (progress: Progress.Progress) => {
+          inProgress.set(index, progress.bytes)
+          report()
+        }
+      }
+      const started = Effect.suspend(() => {
+        options.onStart?.(task)
+        return download(task, perFile)
+      })
+      return permitFor(task.url).withPermit(started).pipe(
+        Effect.matchEffect({
+          onSuccess: (result) =>
+            Effect.sync(() => {
+              inProgress.delete(index)
+              finishedBytes += result.bytesTransferred
+              succeeded.push({ index, result })
+              options.onSuccess?.(task, result)
+              report()
+            }),
+          onFailure: (error) =>
+            Effect.sync(() => {
+              inProgress.delete(index)
+              failed.push({
+                index,
+                ...(task.id === undefined ? {} : { id: task.id }),
+                url: task.url,
+                destination: task.destination,
+                ...(typeof task.checksum === "string" ? { checksum: task.checksum } : {}),
+                error
+              })
+              options.onError?.(task, error)
+              report()
+            })
+        })
+      )
+    }
+
+    yield* Effect.forEach(indices, one, { concurrency, discard: true })
+    const durationMillis = Math.max(0, clock.currentTimeMillisUnsafe() - startedAt)
+    const ordered = succeeded.toSorted((a, b) => a.index - b.index).map((entry) => entry.result)
+    return new BatchResult({
+      succeeded: ordered,
+      failed: failed.toSorted((a, b) => a.index - b.index),
+      successRate: indices.length === 0 ? 1 : ordered.length / indices.length,
+      bytes: ordered.reduce((sum, result) => sum + result.bytesTransferred, 0),
+      durationMillis
+    })
+  })
+
+/**
+ * Runs a result's failed tasks again and merges: the earlier successes, the
+ * new successes, and what failed again.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const retryFailed = <Options extends object>(
+  download: DownloadOne<Options>,
+  previous: BatchResult,
+  options: BatchOptions<Options> = {}
+): Effect.Effect<BatchResult> =>
+  Effect.gen(function*() {
+    const tasks: Array<DownloadTask> = previous.failed.map((failure) => ({
+      url: failure.url,
+      destination: failure.destination,
+      ...(failure.id === undefined ? {} : { id: failure.id }),
+      ...(failure.checksum === undefined ? {} : { checksum: failure.checksum })
+    }))
+    const again = yield* run(download, tasks, options)
+    const all = previous.succeeded.length + previous.failed.length
+    const succeeded = [...previous.succeeded, ...again.succeeded]
+    return new BatchResult({
+      succeeded,
+      // The indices of the first batch, so a failure still names its original task.
+      failed: again.failed.map((failure) => ({ ...failure, index: previous.failed[failure.index]!.index })),
+      successRate: all === 0 ? 1 : succeeded.length / all,
+      bytes: previous.bytes + again.bytes,
+      durationMillis: previous.durationMillis + again.durationMillis
+    })
+  })

@@ -1,0 +1,109 @@
+import { assert, it } from "@effect/vitest"
+import { Effect, Schema } from "effect"
+import * as Path from "node:path"
+import { BatchResult } from "../src/Batch.ts"
+import { assertContent, expectedSha256, listing, setup } from "./support/setup.ts"
+
+const hostOf = (task: { readonly url: string }) => new URL(task.url).hostname
+
+it.live("downloadAll fetches 12 files over two hosts, 4 at a time and at most 2 per host, all verified, in task order", () =>
+  Effect.gen(function*() {
+    const { downloader, folder, server } = yield* setup()
+    const hosts = [server.url, server.url.replace("127.0.0.1", "localhost")]
+    const tasks = Array.from({ length: 12 }, (_, i) => ({
+      id: `file-${i}`,
+      url: `${hosts[i % 2]}/files/f${i}.bin?size=300000&seed=${i}&rate=3000000`,
+      destination: Path.join(folder, `f${i}.bin`),
+      checksum: `sha256:${expectedSha256(i, 300_000)}`
+    }))
+    const progress: Array<number> = []
+    const running = new Map<string, number>()
+    let most = 0
+    const mostPerHost = new Map<string, number>()
+    const ended = (task: { readonly url: string }) => running.set(hostOf(task), running.get(hostOf(task))! - 1)
+    const batch = yield* downloader.downloadAll(tasks, {
+      concurrency: 4,
+      perHostConcurrency: 2,
+      onProgress: (p) => progress.push(p.bytes),
+      onStart: (task) => {
+        const host = hostOf(task)
+        running.set(host, (running.get(host) ?? 0) + 1)
+        mostPerHost.set(host, Math.max(mostPerHost.get(host) ?? 0, running.get(host)!))
+        most = Math.max(most, [...running.values()].reduce((a, b) => a + b, 0))
+      },
+      onSuccess: ended,
+      onError: ended
+    })
+    assert.strictEqual(batch.succeeded.length, 12)
+    assert.strictEqual(batch.failed.length, 0)
+    assert.strictEqual(batch.successRate, 1)
+    assert.strictEqual(batch.bytes, 12 * 300_000)
+    assert.deepStrictEqual(
+      batch.succeeded.map((result) => Path.basename(result.path)),
+      tasks.map((t) => Path.basename(t.destination))
+    )
+    for (const [i] of tasks.entries()) yield* assertContent(Path.join(folder, `f${i}.bin`), i, 300_000)
+    assert.strictEqual(progress.at(-1), 12 * 300_000)
+    // Never more than 2 files per host, 4 in all; and the limits were reached (the files overlap).
+    assert.deepStrictEqual([...mostPerHost.entries()].toSorted(), [["127.0.0.1", 2], ["localhost", 2]])
+    assert.strictEqual(most, 4)
+  }).pipe(Effect.scoped))
+
+it.live("a batch keeps going past failures: each failure is typed and in the result; retryFailed merges a second run", () =>
+  Effect.gen(function*() {
+    const { downloader, folder, server } = yield* setup({ downloader: { maxStalls: 1 } })
+    const tasks = [
+      { url: server.urlFor("/files/ok.bin?size=1000&seed=1"), destination: Path.join(folder, "ok.bin") },
+      { url: server.urlFor("/status/404"), destination: Path.join(folder, "missing.bin"), id: "missing" },
+      {
+        url: server.urlFor("/files/flaky.bin?size=200000&seed=2&drop_after=50000&drop_times=1"),
+        destination: Path.join(folder, "flaky.bin")
+      },
+      {
+        url: server.urlFor("/files/sum.bin?size=1000&seed=3"),
+        destination: Path.join(folder, "sum.bin"),
+        checksum: `sha256:${expectedSha256(4, 1000)}`
+      }
+    ]
+    const errors: Array<string> = []
+    const first = yield* downloader.downloadAll(tasks, { onError: (_, error) => errors.push(error._tag) })
+    assert.strictEqual(first.succeeded.length, 1)
+    assert.deepStrictEqual(first.failed.map((failure) => [failure.index, failure.error._tag]), [
+      [1, "NotFoundError"],
+      [2, "ConnectionError"],
+      [3, "ChecksumMismatchError"]
+    ])
+    assert.strictEqual(first.failed[0]?.id, "missing")
+    assert.deepStrictEqual(errors.toSorted(), ["ChecksumMismatchError", "ConnectionError", "NotFoundError"])
+    assert.strictEqual(first.successRate, 0.25)
+
+    const second = yield* downloader.retryFailed(first)
+    assert.strictEqual(second.succeeded.length, 2)
+    assert.deepStrictEqual(second.failed.map((failure) => [failure.index, failure.error._tag]), [
+      [1, "NotFoundError"],
+      [3, "ChecksumMismatchError"]
+    ])
+    assert.strictEqual(second.successRate, 0.5)
+    yield* assertContent(Path.join(folder, "flaky.bin"), 2, 200_000)
+    assert.deepStrictEqual(yield* listing(folder), ["flaky.bin", "ok.bin"])
+  }).pipe(Effect.scoped))
+
+it.live("a batch result encodes with Schema and prints failed URLs redacted", () =>
+  Effect.gen(function*() {
+    const { downloader, folder, server } = yield* setup()
+    const batch = yield* downloader.downloadAll([
+      { url: server.urlFor("/status/404?access_token=s3cr3t"), destination: Path.join(folder, "x.bin") }
+    ])
+    assert.notInclude(JSON.stringify(batch), "s3cr3t")
+    const encoded = Schema.encodeSync(BatchResult)(batch)
+    const decoded = Schema.decodeUnknownSync(BatchResult)(encoded)
+    assert.strictEqual(decoded.failed[0]?.error._tag, "NotFoundError")
+  }).pipe(Effect.scoped))
+
+it.live("an empty batch succeeds with rate 1 and nothing fetched", () =>
+  Effect.gen(function*() {
+    const { downloader } = yield* setup()
+    const batch = yield* downloader.downloadAll([])
+    assert.strictEqual(batch.successRate, 1)
+    assert.strictEqual(batch.succeeded.length + batch.failed.length, 0)
+  }).pipe(Effect.scoped))
