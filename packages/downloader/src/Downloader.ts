@@ -499,30 +499,36 @@ const run = (
           tally.segments = live.length
         }
 
-        /** Syncs what completed writes handed to the OS, then records it: the sidecar never claims unsynced bytes. */
-        const checkpoint = Effect.suspend(() => {
-          syncTally()
-          const snapshot = live.map((segment) => ({
+        /**
+         * Writes what the segments gathered, syncs it, then records it: the sidecar never claims unsynced bytes.
+         * Uninterruptible, so that a checkpoint under way when the transfer ends completes before the file is
+         * renamed and its sidecar removed (an interrupted one would land its sidecar after that).
+         */
+        const checkpoint = Effect.uninterruptible(Effect.gen(function*() {
+          const segments = live
+          // Gathered bytes go to the OS first, so a crash loses at most one interval, not one write batch.
+          yield* FileIo.attempt(redactedUrl, "write", partPath, async () => {
+            await Promise.all(segments.map((segment) => segment.writer?.flush()))
+          })
+          const known = context.known
+          const snapshot = segments.map((segment) => ({
             start: segment.start,
             ...(segment.end === undefined ? {} : { end: segment.end }),
             done: Transfer.doneOf(segment)
           }))
-          const known = context.known
-          return FileIo.attempt(redactedUrl, "sync", partPath, () => handle.datasync()).pipe(
-            Effect.andThen(Sidecar.write(redactedUrl, sidecarPath, {
-              version: 1,
-              url: redactedUrl,
-              ...(known.size === undefined ? {} : { size: known.size }),
-              ...(known.etag === undefined ? {} : { etag: known.etag }),
-              ...(known.lastModified === undefined ? {} : { lastModified: known.lastModified }),
-              segments: snapshot
-            })),
-            Effect.andThen(Metrics.reportBytes(tally))
-          )
-        })
-        const finalCheckpoint = Effect.suspend(() =>
-          Effect.promise(() => Promise.allSettled(live.map((segment) => segment.writer?.flush())))
-        ).pipe(Effect.andThen(checkpoint), Effect.ignore)
+          syncTally()
+          yield* FileIo.attempt(redactedUrl, "sync", partPath, () => handle.datasync())
+          yield* Sidecar.write(redactedUrl, sidecarPath, {
+            version: 1,
+            url: redactedUrl,
+            ...(known.size === undefined ? {} : { size: known.size }),
+            ...(known.etag === undefined ? {} : { etag: known.etag }),
+            ...(known.lastModified === undefined ? {} : { lastModified: known.lastModified }),
+            segments: snapshot
+          })
+          yield* Metrics.reportBytes(tally)
+        }))
+        const finalCheckpoint = Effect.ignore(checkpoint)
 
         const fetchLive = Effect.suspend(() =>
           Effect.forEach(live, (segment) => Transfer.fetchSegment(context, segment), {
@@ -630,6 +636,7 @@ const run = (
         yield* FileIo.rename(redactedUrl, from, to)
         yield* FileIo.syncFolder(redactedUrl, Path.dirname(to))
         yield* FileIo.removeIfPresent(redactedUrl, sidecar)
+        yield* FileIo.removeIfPresent(redactedUrl, FileIo.temporaryFor(sidecar))
       })
     }
   })

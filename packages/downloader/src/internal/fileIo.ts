@@ -110,13 +110,17 @@ export const syncFolder = (url: string, folder: string): Effect.Effect<void, Fil
 export const rename = (url: string, from: string, to: string): Effect.Effect<void, FileSystemError> =>
   attempt(url, "rename", to, () => Fs.rename(from, to))
 
+/** The temporary sibling `writeAtomically` writes before renaming. */
+export const temporaryFor = (path: string): string => `${path}.tmp`
+
 /**
  * Writes a small file atomically: a temporary sibling, flushed, renamed over
  * `path`. A crash leaves either the old content or the new, never a mix.
  */
 export const writeAtomically = (url: string, path: string, content: string): Effect.Effect<void, FileSystemError> =>
   attempt(url, "write", path, async () => {
-    const temporary = `${path}.${process.pid}.tmp`
+    // One name, not one per process: a write cut short by a kill is overwritten by the next one, never left behind.
+    const temporary = temporaryFor(path)
     const handle = await Fs.open(
       temporary,
       constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW,
