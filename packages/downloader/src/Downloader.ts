@@ -62,6 +62,7 @@ import {
 import { DownloadResult } from "./DownloadResult.ts"
 import * as FileName from "./FileName.ts"
 import * as FileIo from "./internal/fileIo.ts"
+import * as HashFollower from "./internal/hashFollower.ts"
 import * as Metrics from "./internal/metrics.ts"
 import { own, ownData } from "./internal/own.ts"
 import * as Precheck from "./internal/precheck.ts"
@@ -430,6 +431,8 @@ const run = (
       initialRestarts: number,
       segmented: boolean
     ) {
+      /** The checksum's follower; replaced when the download restarts from zero, closed when it ends. */
+      let follower: HashFollower.Follower | undefined
       return Effect.gen(function*() {
         const meter = Progress.meter({
           url: redactedUrl,
@@ -455,8 +458,6 @@ const run = (
           backoff: client.config.retry,
           known: remote,
           single: !segmented,
-          hash: undefined,
-          newHash: checksum === undefined ? undefined : () => Checksum.hasher(checksum.algorithm),
           onBytes: (bytes) => {
             bytesNow += bytes
             if (onProgress === undefined) return
@@ -465,6 +466,7 @@ const run = (
           },
           onRestart: () => {
             bytesNow = 0
+            restartFollower()
           },
           restarts: initialRestarts,
           continuations: 0,
@@ -477,14 +479,27 @@ const run = (
           writer: undefined
         }))
 
-        // A single stream with a checksum hashes in order: first the bytes already on disk.
-        if (context.newHash !== undefined && !segmented) {
-          const hash = context.newHash()
-          const done = live[0]!.done
-          if (done > 0) {
-            yield* FileIo.attempt(redactedUrl, "read", partPath, () => Checksum.hashRange(handle, hash, 0, done))
+        // The checksum follows the bytes on disk from offset 0, in a worker for large files (hashFollower.ts).
+        /** Bytes from offset 0 written without a gap: each segment's, as long as the one before is whole. */
+        const prefix = (): number => {
+          let end = 0
+          for (const segment of live) {
+            if (segment.start > end) break
+            end = segment.start + Transfer.doneOf(segment)
+            if (segment.end === undefined || end < segment.end) break
           }
-          context.hash = hash
+          return end
+        }
+        const makeFollower = () =>
+          checksum === undefined
+            ? undefined
+            : remote.size === undefined || remote.size >= HashFollower.threadedFrom
+            ? HashFollower.threaded(partPath, checksum.algorithm, prefix)
+            : HashFollower.atEnd(handle, checksum.algorithm)
+        follower = makeFollower()
+        function restartFollower() {
+          follower?.close()
+          follower = makeFollower()
         }
         if (segmented && resumedBytes === 0 && remote.size !== undefined) {
           // Preallocate: every segment writes inside the file's final length.
@@ -555,7 +570,7 @@ const run = (
           context.restarts++
           live = [{ start: 0, end: undefined, done: 0, writer: undefined }]
           yield* FileIo.attempt(redactedUrl, "truncate", partPath, () => handle.truncate(0))
-          context.hash = context.newHash?.()
+          restartFollower()
           bytesNow = 0
           yield* fetchLive
         }
@@ -566,13 +581,8 @@ const run = (
         const size = live.reduce((end, segment) => Math.max(end, segment.end ?? segment.writer?.written() ?? 0), 0)
         let digest: string | undefined
         if (checksum !== undefined) {
-          let hash = context.hash
-          if (hash === undefined) {
-            hash = Checksum.hasher(checksum.algorithm)
-            const fresh = hash
-            yield* FileIo.attempt(redactedUrl, "read", partPath, () => Checksum.hashRange(handle, fresh, 0, size))
-          }
-          digest = hash.digest("hex")
+          const following = follower!
+          digest = yield* FileIo.attempt(redactedUrl, "read", partPath, () => following.digest(size))
           if (checksum.expected !== undefined && digest !== checksum.expected) {
             tally.mismatch = checksum.algorithm
             yield* FileIo.removeIfPresent(redactedUrl, partPath)
@@ -612,7 +622,7 @@ const run = (
           durationMillis,
           bytesPerSecond: durationMillis === 0 ? 0 : Math.round((context.transferred * 1000) / durationMillis)
         })
-      })
+      }).pipe(Effect.ensuring(Effect.sync(() => follower?.close())))
     }
 
     /** The rename into place, then the folder's sync, then the sidecar goes. */

@@ -166,3 +166,30 @@ it.live("a weak ETag never lets bytes be joined: a broken body restarts from zer
     yield* assertContent(path, 24, size)
     assert.strictEqual(result.restarts, 1)
   }).pipe(Effect.scoped))
+
+it.live("a 20 MiB file that changes mid-way restarts the hashing worker too: the digest is the new content's", () =>
+  Effect.gen(function*() {
+    const { downloader, folder, server } = yield* setup()
+    const size = 20 * 1024 * 1024
+    const url = server.urlFor(`/files/mb.bin?size=${size}&seed=40&mutate=1&drop_after=9000000&drop_times=1`)
+    const path = Path.join(folder, "mb.bin")
+    const result = yield* downloader.download(url, path, {
+      checksum: `sha256:${expectedSha256(Content.mutatedSeed(40), size)}`
+    })
+    yield* assertContent(path, Content.mutatedSeed(40), size)
+    assert.strictEqual(result.restarts, 1)
+    assert.isTrue(result.verified)
+  }).pipe(Effect.scoped))
+
+it.live("a 20 MiB chunked body (length unknown until the end) is hashed while it arrives and verified", () =>
+  Effect.gen(function*() {
+    const { downloader, folder, server } = yield* setup()
+    const size = 20 * 1024 * 1024
+    const path = Path.join(folder, "ch.bin")
+    const result = yield* downloader.download(server.urlFor(`/files/ch.bin?size=${size}&seed=41&chunked=1`), path, {
+      checksum: `sha256:${expectedSha256(41, size)}`
+    })
+    yield* assertContent(path, 41, size)
+    assert.isTrue(result.verified)
+    assert.strictEqual(result.bytes, size)
+  }).pipe(Effect.scoped))

@@ -112,3 +112,18 @@ it.live("a segmented part left by an earlier run resumes every segment where its
     assert.strictEqual(result.segments, 2)
     assert.isBelow(result.bytesTransferred, size)
   }).pipe(Effect.scoped))
+
+it.live("a 32 MiB file over 8 segments is verified by the hashing worker that follows the bytes on disk", () =>
+  Effect.gen(function*() {
+    const { downloader, folder, server } = yield* setup()
+    const size = 32 * 1024 * 1024
+    const path = Path.join(folder, "big8.bin")
+    const result = yield* downloader.download(
+      server.urlFor(`/files/big8.bin?size=${size}&seed=36&drop_after=3000000&drop_times=3`),
+      path,
+      { segments: 8, checksum: `sha256:${expectedSha256(36, size)}` }
+    )
+    yield* assertContent(path, 36, size)
+    assert.isTrue(result.verified)
+    assert.strictEqual(result.segments, 8)
+  }).pipe(Effect.scoped))

@@ -21,7 +21,6 @@ import type * as ResilientClient from "@httpkit/client/ResilientClient"
 import * as Effect from "effect/Effect"
 import * as Random from "effect/Random"
 import * as Stream from "effect/Stream"
-import type { Hash } from "node:crypto"
 import type { FileHandle } from "node:fs/promises"
 import { BodyLengthError, ContentChangedError, type DownloadError, RangeNotHonouredError } from "../DownloadError.ts"
 import * as FileIo from "./fileIo.ts"
@@ -61,9 +60,6 @@ export interface Context {
   known: Remote.Remote
   /** One stream for the whole file (which may restart from zero), or one of several segments (which may not). */
   single: boolean
-  /** The in-order hash of a single stream with a checksum; segments are hashed from disk at the end. */
-  hash: Hash | undefined
-  readonly newHash: (() => Hash) | undefined
   /** Called with the number of new bytes, as they arrive. */
   readonly onBytes: (bytes: number) => void
   /** Called after a restart from zero. */
@@ -178,7 +174,6 @@ const resetToZero = (context: Context, segment: Segment): Effect.Effect<void, Do
     segment.writer = undefined
     segment.done = 0
     yield* FileIo.attempt(context.redactedUrl, "truncate", context.partPath, () => context.handle.truncate(0))
-    context.hash = context.newHash?.()
     context.onRestart()
   })
 
@@ -226,12 +221,11 @@ const pass = (context: Context, segment: Segment): Effect.Effect<PassEnd, Downlo
         context.known = { ...context.known, size: total }
       }
     }
-    // The body: written at `start`, hashed in order for a single stream, never past the segment's end.
+    // The body: written at `start`, never past the segment's end.
     const writer = Writer.make(context.handle, start, context.writeBatch)
     segment.writer = writer
     const limit = segment.end === undefined ? Number.POSITIVE_INFINITY : segment.end
     const before = writer.written()
-    const hash = context.hash
     let tooLong = false
     const consumed = yield* response.stream.pipe(
       Stream.runForEachArray((chunks): Effect.Effect<void, DownloadError> => {
@@ -243,7 +237,6 @@ const pass = (context: Context, segment: Segment): Effect.Effect<PassEnd, Downlo
             chunk = chunk.subarray(0, Math.max(0, room))
           }
           if (chunk.byteLength > 0) {
-            hash?.update(chunk)
             context.transferred += chunk.byteLength
             context.onBytes(chunk.byteLength)
             const pending = writer.push(chunk)

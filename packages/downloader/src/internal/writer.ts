@@ -1,115 +1,134 @@
 /**
- * A positional writer that gathers chunks into large `writev` calls on one
- * open handle, with at most one write in flight: while the file system
- * writes one batch, the next one fills from the network. Memory is bounded
- * by two batches, whatever the file's size.
+ * A positional writer that copies incoming chunks into two reusable buffers
+ * and writes each one whole, with at most one write in flight: while the
+ * file system writes one buffer, the other fills from the network.
+ *
+ * **Details**
+ *
+ * Copying costs one `memcpy` per byte, and pays for itself: each network
+ * chunk can be collected as soon as it is copied, instead of living until
+ * its batch is written. Keeping a megabyte of 64 KiB chunks alive per batch
+ * promoted them out of the young generation and tripled the time spent in
+ * garbage collection on a 512 MiB download (measured with `--cpu-prof`).
+ * Memory is two buffers per writer, whatever the file's size.
  */
 import type { FileHandle } from "node:fs/promises"
 
 /** Gathers chunks and writes them at increasing positions from `start`. */
 export interface Writer {
   /**
-   * Adds a chunk. Returns a promise only when the caller must wait (a full
-   * batch while the previous one is still being written); otherwise
-   * `undefined`, so the common case costs no promise.
+   * Adds a chunk. Returns a promise only when the caller must wait (both
+   * buffers full, one being written); otherwise `undefined`, so the common
+   * case costs no promise.
    */
   readonly push: (chunk: Uint8Array) => Promise<void> | undefined
   /** Writes everything gathered and waits for every write. */
   readonly flush: () => Promise<void>
-  /** The position after the last byte written and flushed to the OS (not yet synced). */
+  /** The position after the last byte written to the OS (not yet synced). */
   readonly written: () => number
   /** The position after the last byte handed to `push`. */
   readonly received: () => number
 }
 
-/** `writev` takes at most this many buffers per call (IOV_MAX is 1024 on Linux). */
-const maxBuffers = 1024
-
 /**
- * A writer for `handle` starting at `start`, writing batches of about
+ * A writer for `handle` starting at `start`, with two buffers of
  * `batchBytes`. A failed write fails every later `push` and `flush` with the
  * same error.
  */
 export const make = (handle: FileHandle, start: number, batchBytes: number): Writer => {
-  let position = start
+  let filling: Buffer = Buffer.allocUnsafeSlow(batchBytes)
+  let spare: Buffer | undefined = Buffer.allocUnsafeSlow(batchBytes)
+  /** Bytes in `filling`. */
+  let used = 0
+  /** The file position of `filling[0]`. */
+  let fillingAt = start
   let written = start
-  let batch: Array<Uint8Array> = []
-  let batchLength = 0
   let inFlight: Promise<void> | undefined
   let failure: unknown
 
-  const writeAll = async (buffers: Array<Uint8Array>, at: number, length: number): Promise<void> => {
+  const writeAll = async (buffer: Buffer, length: number, at: number): Promise<void> => {
     let offset = 0
-    let pending = buffers
     while (offset < length) {
-      const { bytesWritten } = await handle.writev(pending.slice(0, maxBuffers), at + offset)
+      const { bytesWritten } = await handle.write(buffer, offset, length - offset, at + offset)
       offset += bytesWritten
-      if (offset >= length) break
-      // A short write: drop what was written and go on with the rest.
-      let skip = bytesWritten
-      const rest: Array<Uint8Array> = []
-      for (const buffer of pending) {
-        if (skip >= buffer.byteLength) {
-          skip -= buffer.byteLength
-          continue
-        }
-        rest.push(skip > 0 ? buffer.subarray(skip) : buffer)
-        skip = 0
-      }
-      pending = rest
     }
-    written = at + length
   }
 
-  const start_ = (): void => {
-    const buffers = batch
-    const length = batchLength
-    const at = position - length
-    batch = []
-    batchLength = 0
-    inFlight = writeAll(buffers, at, length).then(
+  /** Starts writing `filling` (the spare must be free) and makes the spare the buffer that fills. */
+  const rotate = (): void => {
+    const buffer = filling
+    const length = used
+    const at = fillingAt
+    filling = spare!
+    spare = undefined
+    used = 0
+    fillingAt = at + length
+    inFlight = writeAll(buffer, length, at).then(
       () => {
+        written = at + length
+        spare = buffer
         inFlight = undefined
       },
       (error: unknown) => {
-        inFlight = undefined
         failure ??= error
+        spare = buffer
+        inFlight = undefined
       }
     )
   }
 
+  /** Copies what fits of `chunk` from `offset`; the number of bytes copied. */
+  const copy = (chunk: Uint8Array, offset: number): number => {
+    const length = Math.min(chunk.byteLength - offset, batchBytes - used)
+    filling.set(offset === 0 && length === chunk.byteLength ? chunk : chunk.subarray(offset, offset + length), used)
+    used += length
+    return length
+  }
+
   const push = (chunk: Uint8Array): Promise<void> | undefined => {
     if (failure !== undefined) return Promise.reject(failure)
-    if (chunk.byteLength === 0) return undefined
-    batch.push(chunk)
-    batchLength += chunk.byteLength
-    position += chunk.byteLength
-    if (batchLength < batchBytes && batch.length < maxBuffers) return undefined
-    if (inFlight === undefined) {
-      start_()
-      return undefined
+    let offset = 0
+    while (offset < chunk.byteLength) {
+      offset += copy(chunk, offset)
+      if (used < batchBytes) return undefined
+      if (spare === undefined) return waitThenPush(chunk.subarray(offset))
+      rotate()
     }
-    // Two batches at most: wait for the one in flight, then start this one.
-    return inFlight.then(() => {
+    return undefined
+  }
+
+  /**
+   * Both buffers taken: waits for the write in flight, rotates (unless a
+   * `flush` meanwhile did), then goes on with the rest of the chunk.
+   */
+  const waitThenPush = async (rest: Uint8Array): Promise<void> => {
+    // `used` and `spare` change while the write in flight ends (and when a `flush` rotates meanwhile).
+    for (let full = used >= batchBytes; full; full = used >= batchBytes) {
+      if (spare !== undefined) {
+        rotate()
+        break
+      }
+      await inFlight
       if (failure !== undefined) throw failure
-      if (inFlight === undefined && batchLength > 0) start_()
-    })
-  }
-
-  /** Waits until no write is in flight. */
-  const settle = async (): Promise<void> => {
-    for (let current = inFlight; current !== undefined; current = inFlight) await current
-  }
-
-  const flush = async (): Promise<void> => {
-    await settle()
-    if (failure !== undefined) throw failure
-    if (batchLength > 0) {
-      start_()
-      await settle()
     }
-    if (failure !== undefined) throw failure
+    const more = push(rest)
+    if (more !== undefined) await more
   }
 
-  return { push, flush, written: () => written, received: () => position }
+  /** Writes every byte received so far (bytes pushed meanwhile may wait for the next flush). */
+  const flush = async (): Promise<void> => {
+    const target = fillingAt + used
+    for (;;) {
+      if (failure !== undefined) throw failure
+      if (written >= target) return
+      if (inFlight !== undefined) {
+        await inFlight
+        continue
+      }
+      // No write in flight: the spare is free, and the bytes short of `target` are in `filling`.
+      rotate()
+    }
+  }
+
+  return { push, flush, written: () => written, received: () => fillingAt + used }
 }
