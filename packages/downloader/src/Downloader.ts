@@ -600,7 +600,8 @@ const run = (
           }
         }
         yield* FileIo.attempt(redactedUrl, "sync", partPath, () => handle.sync())
-        yield* finish(partPath, path, sidecarPath)
+        // Not cut short half-way: a rename without its folder sync and sidecar removal would leave a stale sidecar.
+        yield* Effect.uninterruptible(finish(partPath, path, sidecarPath))
         syncTally()
         const finishedAt = clock.currentTimeMillisUnsafe()
         if (onProgress !== undefined) onProgress(meter.finish(size, finishedAt))

@@ -152,3 +152,15 @@ it.live("secrets in the URL and headers never reach the sidecar, the result or a
       .digest("hex")
     assert.strictEqual(digest, expectedSha256(0, 1000))
   }).pipe(Effect.scoped))
+
+it.live("a HEAD that announces an empty file is checked by a GET: the file has the GET's bytes", () =>
+  Effect.gen(function*() {
+    const { downloader, folder, server } = yield* setup()
+    const path = Path.join(folder, "zero.bin")
+    const result = yield* downloader.download(server.urlFor("/files/zero.bin?size=5000&seed=3&head_length=0"), path)
+    yield* assertContent(path, 3, 5000)
+    assert.strictEqual(result.bytes, 5000)
+    const empty = yield* downloader.download(server.urlFor("/files/empty.bin?size=0"), Path.join(folder, "empty.bin"))
+    assert.strictEqual(empty.bytes, 0)
+    assert.strictEqual((yield* Effect.promise(() => Fs.stat(Path.join(folder, "empty.bin")))).size, 0)
+  }).pipe(Effect.scoped))

@@ -299,7 +299,10 @@ const delayFor = (context: Context, stalls: number): Effect.Effect<number> => {
 export const fetchSegment = (context: Context, segment: Segment): Effect.Effect<void, DownloadError> =>
   Effect.gen(function*() {
     let stalls = 0
-    while (!complete(segment)) {
+    // An empty file announced by a HEAD is still fetched once: a HEAD may lie, and the GET's length is the truth.
+    let unconfirmed = context.single && segment.end === 0 && doneOf(segment) === 0
+    while (unconfirmed || !complete(segment)) {
+      unconfirmed = false
       const end = yield* pass(context, segment)
       if (end._tag === "Done") return
       if (end._tag === "Restart") {
