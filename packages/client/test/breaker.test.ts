@@ -118,6 +118,8 @@ describe("circuit breaker over sockets", () => {
     }).pipe(Effect.scoped))
 
   // A per-phase timeout, and a total deadline alone (the common case, shorter than the per-phase defaults).
+  // The server answers after 10 s: undici's headers timer ticks coarsely (up to about half a second late),
+  // and a loaded machine adds its own lag, so an answer after 1 s could still beat a 150 ms deadline.
   const hangs = [
     ["a per-phase timeout (headers) counts as a failure", { headers: 150 }],
     ["a service that hangs until the total deadline counts as a failure", { total: 150 }]
@@ -131,10 +133,10 @@ describe("circuit breaker over sockets", () => {
           timeout,
           circuitBreaker: { failureThreshold: 2, openDuration: 60_000 }
         })
-        yield* failsWith(client.get(server.urlFor("/delay/1000")), "TimeoutError")
-        yield* failsWith(client.get(server.urlFor("/delay/1000")), "TimeoutError")
-        yield* failsWith(client.get(server.urlFor("/delay/1000")), "CircuitOpenError")
-        assert.strictEqual(yield* seen(server, "/delay/1000"), 2)
+        yield* failsWith(client.get(server.urlFor("/delay/10000")), "TimeoutError")
+        yield* failsWith(client.get(server.urlFor("/delay/10000")), "TimeoutError")
+        yield* failsWith(client.get(server.urlFor("/delay/10000")), "CircuitOpenError")
+        assert.strictEqual(yield* seen(server, "/delay/10000"), 2)
       }).pipe(Effect.scoped))
   }
 
