@@ -17,6 +17,9 @@ import * as Os from "node:os"
 import * as Path from "node:path"
 import { serverUrl } from "./server.ts"
 
+/** The per-host limit's key: host and port. */
+const host = (task: { readonly url: string }) => new URL(task.url).host
+
 const main = Effect.gen(function*() {
   const baseUrl = yield* serverUrl
   // The same server under two names: two hosts as far as the per-host limit is concerned.
@@ -37,7 +40,6 @@ const main = Effect.gen(function*() {
   const downloader = yield* Downloader.Downloader
   const running = new Map<string, number>()
   let mostPerHost = 0
-  const host = (task: { readonly url: string }) => new URL(task.url).host
   const batch = yield* downloader.downloadAll(tasks, {
     concurrency: 8,
     perHostConcurrency: 3,

@@ -351,21 +351,29 @@ const lowerCaseKeys = (record: Readonly<Record<string, string>>): Record<string,
 }
 
 /**
- * Reads the options from the current `ConfigProvider` under `prefix`, in
- * CONSTANT_CASE: with the default provider (the environment) `HTTPKIT_BASE_URL`,
- * `HTTPKIT_TIMEOUT_CONNECT`, `HTTPKIT_RETRY_MAX_ATTEMPTS`,
- * `HTTPKIT_CIRCUIT_BREAKER_FAILURE_THRESHOLD`, and so on.
+ * The fields of `schema` from the current `ConfigProvider` under `prefix`,
+ * in CONSTANT_CASE (`HTTPKIT_TIMEOUT_CONNECT` for `timeout.connect` under
+ * `httpkit`), as their encoded form; an empty object when no variable under
+ * the prefix is set. For every httpkit package's `layerConfig`.
+ *
+ * **Details**
+ *
+ * `ConfigProvider.fromEnv` finds a group (a nested struct) by splitting
+ * variable names on `_`, so a group whose name has several words
+ * (`circuitBreaker`: `HTTPKIT_CIRCUIT_BREAKER_...`) or a prefix of several
+ * words (`httpkit_download`) is found only with one path segment per word;
+ * values are still read by their whole names.
  *
  * @category constructors
  * @since 0.1.0
  */
-export const fromConfig = (prefix = "httpkit"): Effect.Effect<Resolved, ClientConfigError> =>
+export const readEncoded = <S extends Schema.Top>(
+  schema: S,
+  prefix: string
+): Effect.Effect<S["Encoded"], Config.ConfigError> =>
   Effect.gen(function*() {
     const provider = yield* ConfigProvider.ConfigProvider
     const cased = ConfigProvider.constantCase(provider)
-    // `fromEnv` finds a group (a nested struct) by splitting variable names on "_", so a group whose name has
-    // several words (`circuitBreaker`: HTTPKIT_CIRCUIT_BREAKER_...) is found only with one segment per word.
-    // Values are still read by their whole names (HTTPKIT_CIRCUIT_BREAKER_FAILURE_THRESHOLD) from `cased`.
     const perWord = ConfigProvider.mapInput(
       cased,
       (path) =>
@@ -373,11 +381,24 @@ export const fromConfig = (prefix = "httpkit"): Effect.Effect<Resolved, ClientCo
           typeof segment === "number" ? [segment] : segment.split("_")
         )
     )
-    // No variable under the prefix at all is the defaults, not an error.
-    const raw = yield* Config.schema(Schema.toEncoded(Options), prefix).pipe(
-      Config.withDefault({}),
-      Effect.provideService(ConfigProvider.ConfigProvider, ConfigProvider.orElse(cased, perWord)),
-      Effect.mapError((error) => new ClientConfigError({ message: `invalid client configuration: ${error.message}` }))
+    return yield* Config.schema(Schema.toEncoded(schema), prefix).pipe(
+      Config.withDefault({} as S["Encoded"]),
+      Effect.provideService(ConfigProvider.ConfigProvider, ConfigProvider.orElse(cased, perWord))
     )
-    return yield* resolve(raw)
   })
+
+/**
+ * Reads the options from the current `ConfigProvider` under `prefix`, in
+ * CONSTANT_CASE: with the default provider (the environment) `HTTPKIT_BASE_URL`,
+ * `HTTPKIT_TIMEOUT_CONNECT`, `HTTPKIT_RETRY_MAX_ATTEMPTS`,
+ * `HTTPKIT_CIRCUIT_BREAKER_FAILURE_THRESHOLD`, and so on. No variable at all
+ * gives the defaults.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const fromConfig = (prefix = "httpkit"): Effect.Effect<Resolved, ClientConfigError> =>
+  readEncoded(Options, prefix).pipe(
+    Effect.mapError((error) => new ClientConfigError({ message: `invalid client configuration: ${error.message}` })),
+    Effect.flatMap(resolve)
+  )

@@ -5,43 +5,14 @@
  * line that shows its point.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { spawn } from "node:child_process"
+import * as NodeChild from "@httpkit/testing/NodeChild"
 import { join } from "node:path"
 
 const root = join(import.meta.dirname, "..", "..", "..")
 
-interface Run {
-  readonly code: number | null
-  readonly signal: NodeJS.Signals | null
-  readonly stdout: string
-  readonly stderr: string
-}
-
 /** Runs `node examples/<file>` with a clean `HTTPKIT_*` environment, killed after 30 s. */
-const runExample = (file: string): Promise<Run> =>
-  new Promise((resolve, reject) => {
-    const env: NodeJS.ProcessEnv = {}
-    for (const [name, value] of Object.entries(process.env)) {
-      if (!name.startsWith("HTTPKIT_")) env[name] = value
-    }
-    const child = spawn(process.execPath, [join("examples", file)], {
-      cwd: root,
-      env,
-      stdio: ["ignore", "pipe", "pipe"],
-      timeout: 30_000,
-      killSignal: "SIGKILL"
-    })
-    let stdout = ""
-    let stderr = ""
-    child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
-      stdout += chunk
-    })
-    child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
-      stderr += chunk
-    })
-    child.on("error", reject)
-    child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr }))
-  })
+const runExample = (file: string): Promise<NodeChild.Run> =>
+  NodeChild.run([join("examples", file)], { cwd: root, dropEnv: ["HTTPKIT_*"], timeoutMillis: 30_000 })
 
 /** Each example and a line (a regular expression over its stdout) that shows it did what it says. */
 const examples: ReadonlyArray<readonly [file: string, expected: RegExp]> = [

@@ -12,8 +12,7 @@
  *
  * @since 0.1.0
  */
-import * as Config from "effect/Config"
-import * as ConfigProvider from "effect/ConfigProvider"
+import * as ClientConfig from "@httpkit/client/ClientConfig"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
@@ -219,24 +218,9 @@ export const resolve = (options: Options = {}): Effect.Effect<Resolved, Download
  * @since 0.1.0
  */
 export const fromConfig = (prefix = "httpkit_download"): Effect.Effect<Resolved, DownloadConfigError> =>
-  Effect.gen(function*() {
-    const provider = yield* ConfigProvider.ConfigProvider
-    const cased = ConfigProvider.constantCase(provider)
-    // As in ClientConfig: `fromEnv` splits names on "_", so the prefix's words are found one segment each.
-    const perWord = ConfigProvider.mapInput(
-      cased,
-      (path) =>
-        path.flatMap((segment): ReadonlyArray<string | number> =>
-          typeof segment === "number" ? [segment] : segment.split("_")
-        )
-    )
-    // No variable under the prefix at all is the defaults, not an error.
-    const raw = yield* Config.schema(Schema.toEncoded(Options), prefix).pipe(
-      Config.withDefault({}),
-      Effect.provideService(ConfigProvider.ConfigProvider, ConfigProvider.orElse(cased, perWord)),
-      Effect.mapError((error) =>
-        new DownloadConfigError({ message: `invalid downloader configuration: ${error.message}` })
-      )
-    )
-    return yield* resolve(raw)
-  })
+  ClientConfig.readEncoded(Options, prefix).pipe(
+    Effect.mapError((error) =>
+      new DownloadConfigError({ message: `invalid downloader configuration: ${error.message}` })
+    ),
+    Effect.flatMap(resolve)
+  )

@@ -4,26 +4,13 @@
  * fault-injection server, and checks the line that proves each one's point.
  */
 import { assert, it } from "@effect/vitest"
-import { spawn } from "node:child_process"
+import * as NodeChild from "@httpkit/testing/NodeChild"
 import { join } from "node:path"
 
 const root = join(import.meta.dirname, "..", "..", "..")
 
-/** Runs `node examples/<file>`, killed after 90 s; its exit code and output. */
-const runExample = (file: string) =>
-  new Promise<{ code: number | null; output: string }>((resolve, reject) => {
-    const child = spawn(process.execPath, [join("examples", file)], {
-      cwd: root,
-      stdio: ["ignore", "pipe", "pipe"],
-      timeout: 90_000,
-      killSignal: "SIGKILL"
-    })
-    let output = ""
-    child.stdout.setEncoding("utf8").on("data", (chunk: string) => (output += chunk))
-    child.stderr.setEncoding("utf8").on("data", (chunk: string) => (output += chunk))
-    child.on("error", reject)
-    child.on("close", (code) => resolve({ code, output }))
-  })
+/** Runs `node examples/<file>` from the repository root, killed after 90 s. */
+const runExample = (file: string) => NodeChild.run([join("examples", file)], { cwd: root, timeoutMillis: 90_000 })
 
 it("node examples/download-resumable.ts: 24 MiB cut every 4 MiB arrives verified, every break continued", async () => {
   const run = await runExample("download-resumable.ts")

@@ -5,29 +5,21 @@
  * reached its steady state, so smaller files peak lower).
  */
 import { assert, it } from "@effect/vitest"
+import * as NodeChild from "@httpkit/testing/NodeChild"
 import * as TestServer from "@httpkit/testing/TestServer"
 import { Effect } from "effect"
-import { spawn } from "node:child_process"
 import * as Path from "node:path"
 import { expectedSha256, tempFolder } from "./support/setup.ts"
 
 const child = Path.join(import.meta.dirname, "support", "memoryChild.ts")
 
 const peakRss = (url: string, destination: string, sha256: string) =>
-  Effect.callback<{ readonly bytes: number; readonly maxRssKiB: number }, Error>((resume) => {
-    const process_ = spawn(process.execPath, [child, url, destination, sha256], {
-      stdio: ["ignore", "pipe", "pipe"],
-      timeout: 120_000,
-      killSignal: "SIGKILL"
-    })
-    let output = ""
-    process_.stdout.setEncoding("utf8").on("data", (chunk: string) => (output += chunk))
-    process_.stderr.setEncoding("utf8").on("data", (chunk: string) => (output += chunk))
-    process_.on("close", (code) => {
-      if (code !== 0) resume(Effect.fail(new Error(`child exited ${code}: ${output}`)))
-      else resume(Effect.succeed(JSON.parse(output.trim().split("\n").at(-1)!)))
-    })
-    return Effect.sync(() => process_.kill("SIGKILL"))
+  Effect.gen(function*() {
+    const run = yield* Effect.promise(() =>
+      NodeChild.run([child, url, destination, sha256], { timeoutMillis: 120_000 })
+    )
+    assert.strictEqual(run.code, 0, run.output)
+    return JSON.parse(run.stdout.trim().split("\n").at(-1)!) as { readonly bytes: number; readonly maxRssKiB: number }
   })
 
 it.live(

@@ -5,28 +5,15 @@
  * requests.
  */
 import { assert, it } from "@effect/vitest"
+import * as NodeChild from "@httpkit/testing/NodeChild"
 import * as RedisTest from "@httpkit/testing/RedisTest"
-import { spawn } from "node:child_process"
 import { join } from "node:path"
 
 const root = join(import.meta.dirname, "..", "..", "..")
 
-/** Runs `node examples/<file>`, killed after 60 s; its exit code and output. */
+/** Runs `node examples/<file>` from the repository root, killed after 60 s. */
 const runExample = (file: string) =>
-  new Promise<{ code: number | null; output: string }>((resolve, reject) => {
-    const child = spawn(process.execPath, [join("examples", file)], {
-      cwd: root,
-      env: { ...process.env, REDIS_URL: RedisTest.url },
-      stdio: ["ignore", "pipe", "pipe"],
-      timeout: 60_000,
-      killSignal: "SIGKILL"
-    })
-    let output = ""
-    child.stdout.setEncoding("utf8").on("data", (chunk: string) => (output += chunk))
-    child.stderr.setEncoding("utf8").on("data", (chunk: string) => (output += chunk))
-    child.on("error", reject)
-    child.on("close", (code) => resolve({ code, output }))
-  })
+  NodeChild.run([join("examples", file)], { cwd: root, env: { REDIS_URL: RedisTest.url }, timeoutMillis: 60_000 })
 
 it("node examples/rate-limit-memory.ts: 60 pages, none refused by the server", async () => {
   const run = await runExample("rate-limit-memory.ts")

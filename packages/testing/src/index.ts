@@ -61,3 +61,10 @@ export * as RedisProxy from "./RedisProxy.ts"
  * @since 0.1.0
  */
 export * as MetricsTest from "./MetricsTest.ts"
+
+/**
+ * Runs a Node program in a child process and collects what it printed.
+ *
+ * @since 0.1.0
+ */
+export * as NodeChild from "./NodeChild.ts"
