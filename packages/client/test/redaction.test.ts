@@ -1,22 +1,9 @@
 import { assert, it } from "@effect/vitest"
 import * as TestServer from "@httpkit/testing/TestServer"
-import { Effect, Tracer } from "effect"
+import { recordingTracer } from "@httpkit/testing/TracingTest"
+import { Effect } from "effect"
 import * as Auth from "../src/Auth.ts"
 import * as ResilientClient from "../src/ResilientClient.ts"
-
-/** A tracer that keeps every span it makes, so a test can read their attributes. */
-const recordingTracer = () => {
-  const spans: Array<Tracer.Span> = []
-  const tracer = Tracer.make({
-    span(options) {
-      const span = Tracer.nativeTracer.span(options)
-      spans.push(span)
-      return span
-    },
-    context: Tracer.nativeTracer.context
-  } as Tracer.Tracer)
-  return { spans, tracer }
-}
 
 it.live("no secret reaches a span attribute, an error or a log: headers, auth, query tokens, user-info", () =>
   Effect.gen(function*() {

@@ -194,14 +194,17 @@ export const makeWith = (config: DownloadConfig.Resolved, client: ResilientClien
     Effect.suspend(() => {
       const tally = Metrics.tally(url)
       const download = run(config, client, url, destination, options, tally)
-      if (!config.metrics) return download
-      return Effect.gen(function*() {
+      const counted = !config.metrics ? download : Effect.gen(function*() {
         const clock = yield* Clock.Clock
         const startedAt = clock.currentTimeMillisUnsafe()
         return yield* Effect.onExit(
           download,
           (exit) => Metrics.ended(tally, exit, clock.currentTimeMillisUnsafe() - startedAt)
         )
+      })
+      // One span per download (the client's own spans nest under it), its URL redacted.
+      return Effect.withSpan(counted, "Downloader.download", {
+        attributes: { "url.full": Redact.url(url), "httpkit.download.destination": destination }
       })
     })
 

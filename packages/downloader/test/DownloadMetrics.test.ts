@@ -1,5 +1,6 @@
 import { assert, it } from "@effect/vitest"
 import * as MetricsTest from "@httpkit/testing/MetricsTest"
+import * as TracingTest from "@httpkit/testing/TracingTest"
 import { Effect, Metric } from "effect"
 import * as Path from "node:path"
 import { expectedSha256, setup } from "./support/setup.ts"
@@ -49,4 +50,22 @@ it.live("metrics: false records nothing", () =>
       metrics.registry
     )
     assert.strictEqual(metrics.snapshot().filter((entry) => entry.id.startsWith("httpkit_download")).length, 0)
+  }).pipe(Effect.scoped))
+
+it.live("each download is one span, Downloader.download, its URL redacted, with the client's request spans under it", () =>
+  Effect.gen(function*() {
+    const { spans, tracer } = TracingTest.recordingTracer()
+    const { downloader, folder, server } = yield* setup()
+    yield* downloader.download(server.urlFor("/files/t.bin?size=1000&api_key=SECRET9"), Path.join(folder, "t.bin"))
+      .pipe(
+        Effect.withTracer(tracer)
+      )
+    const download = spans.find((span) => span.name === "Downloader.download")
+    assert.isDefined(download)
+    assert.notInclude(JSON.stringify([...download!.attributes.entries()]), "SECRET9")
+    assert.include(String(download!.attributes.get("url.full")), "/files/t.bin")
+    const children = spans.filter((span) =>
+      span.parent._tag === "Some" && span.parent.value.spanId === download!.spanId
+    )
+    assert.isAtLeast(children.length, 1)
   }).pipe(Effect.scoped))

@@ -68,3 +68,10 @@ export * as MetricsTest from "./MetricsTest.ts"
  * @since 0.1.0
  */
 export * as NodeChild from "./NodeChild.ts"
+
+/**
+ * Reading spans in tests: a tracer that keeps every span it makes.
+ *
+ * @since 0.1.0
+ */
+export * as TracingTest from "./TracingTest.ts"
