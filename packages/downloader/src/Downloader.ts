@@ -65,6 +65,7 @@ import * as FileIo from "./internal/fileIo.ts"
 import * as HashFollower from "./internal/hashFollower.ts"
 import * as Metrics from "./internal/metrics.ts"
 import { own, ownData } from "./internal/own.ts"
+import * as PartLock from "./internal/partLock.ts"
 import * as Precheck from "./internal/precheck.ts"
 import * as Remote from "./internal/remote.ts"
 import * as Sidecar from "./internal/sidecar.ts"
@@ -312,12 +313,17 @@ const run = (
       )
     }
     active.add(partPath)
+    // Across processes, a lock file beside the part (partLock.ts); a lock left by a killed process is taken over.
+    const staleAfter = Math.max(30_000, 10 * config.checkpointInterval)
     return yield* Effect.ensuring(
-      transfer(),
+      Effect.flatMap(
+        PartLock.acquire(redactedUrl, partPath, staleAfter),
+        (lock) => Effect.ensuring(transfer(lock), lock.release)
+      ),
       Effect.sync(() => active.delete(partPath))
     )
 
-    function transfer() {
+    function transfer(lock: PartLock.PartLock) {
       return Effect.gen(function*() {
         // The destination: not a link unless allowed; an existing file per `ifExists`.
         const existing = yield* FileIo.entry(redactedUrl, path)
@@ -421,7 +427,7 @@ const run = (
 
         const handle = yield* FileIo.openPart(redactedUrl, partPath, resumedBytes === 0)
         return yield* Effect.ensuring(
-          fetchAll(handle, segments, resumedBytes, restarts, segmented),
+          fetchAll(handle, segments, resumedBytes, restarts, segmented, lock),
           FileIo.closeQuietly(handle)
         )
       })
@@ -432,7 +438,8 @@ const run = (
       initial: Array<Sidecar.Segment>,
       resumedBytes: number,
       initialRestarts: number,
-      segmented: boolean
+      segmented: boolean,
+      lock: PartLock.PartLock
     ) {
       /** The checksum's follower; replaced when the download restarts from zero, closed when it ends. */
       let follower: HashFollower.Follower | undefined
@@ -545,6 +552,7 @@ const run = (
             segments: snapshot
           })
           yield* Metrics.reportBytes(tally)
+          yield* lock.refresh
         }))
         const finalCheckpoint = Effect.ignore(checkpoint)
 

@@ -1,8 +1,13 @@
 import { assert, it } from "@effect/vitest"
 import { Effect } from "effect"
+import { spawnSync } from "node:child_process"
 import * as Fs from "node:fs/promises"
+import * as Os from "node:os"
 import * as Path from "node:path"
 import { assertContent, expectedSha256, listing, setup, tempFolder } from "./support/setup.ts"
+
+/** A `.part.lock` as a process of this host with `pid` writes it. */
+const lockOf = (pid: number) => JSON.stringify({ host: Os.hostname(), pid })
 
 it.live("an existing destination fails with DestinationExistsError by default and keeps its content", () =>
   Effect.gen(function*() {
@@ -151,4 +156,23 @@ it.live("two downloads to one destination at once: the second fails at once, the
       assert.include(String(error && "error" in error ? JSON.stringify(error.error) : error), "EBUSY")
     }
     yield* assertContent(path, 6, 400_000)
+  }).pipe(Effect.scoped))
+
+it.live("a .part locked by another live process fails with EBUSY; a lock left by a dead process is taken over", () =>
+  Effect.gen(function*() {
+    const { downloader, folder, server } = yield* setup()
+    const path = Path.join(folder, "locked.bin")
+    // The test runner's parent process is alive for the whole test.
+    yield* Effect.promise(() => Fs.writeFile(`${path}.part.lock`, lockOf(process.ppid)))
+    const busy = yield* Effect.flip(downloader.download(server.urlFor("/files/locked.bin?size=1000&seed=1"), path))
+    assert.strictEqual(busy._tag, "FileSystemError")
+    if (busy._tag === "FileSystemError") assert.strictEqual(busy.code, "EBUSY")
+    assert.isFalse((yield* listing(folder)).includes("locked.bin"))
+
+    // A process that has exited: its pid runs no more.
+    const gone = spawnSync(process.execPath, ["-e", "process.stdout.write(String(process.pid))"], { encoding: "utf8" })
+    yield* Effect.promise(() => Fs.writeFile(`${path}.part.lock`, lockOf(Number(gone.stdout))))
+    yield* downloader.download(server.urlFor("/files/locked.bin?size=1000&seed=1"), path)
+    yield* assertContent(path, 1, 1000)
+    assert.deepStrictEqual(yield* listing(folder), ["locked.bin"])
   }).pipe(Effect.scoped))

@@ -136,7 +136,8 @@ const assertResumable = (label: string, state: Snapshot, name: string, seed: num
     )
   }
   assert.isUndefined(state.destination, `${label}: the destination exists (whole) before the download completed`)
-  const allowed = new RegExp(`^${name.replace(".", "\\.")}\\.part(\\.json(\\.\\d+\\.tmp)?)?$`)
+  // The part, its sidecar, the sidecar's temporary file (a kill during its write) and the lock of a killed process.
+  const allowed = new RegExp(`^${name.replace(".", "\\.")}\\.part(\\.json(\\.tmp)?|\\.lock)?$`)
   for (const entry of state.names) assert.match(entry, allowed, `${label}: unexpected file in the folder`)
   assert.notStrictEqual(state.sidecar, "invalid", `${label}: the sidecar is not valid JSON`)
   if (typeof state.sidecar === "object") {
@@ -374,6 +375,7 @@ it.live(
       assert.isBelow(result.bytesTransferred, size)
       assert.isFalse(state.names.includes("k.bin.part"), `the .part is left: [${state.names}]`)
       assert.isFalse(state.names.includes("k.bin.part.json"), `the sidecar is left: [${state.names}]`)
+      assert.isFalse(state.names.includes("k.bin.part.lock"), `the lock is left: [${state.names}]`)
 
       // Every GET asked for the whole file or for the rest after a recorded `done`; at least one after bytes.
       const ranges = yield* rangesOf(server, "/files/k.bin")
