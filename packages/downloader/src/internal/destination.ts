@@ -1,0 +1,177 @@
+/**
+ * Where a download's bytes go and how they get there: the destination's
+ * path (a file, or a folder where the name comes from `Content-Disposition`
+ * or the URL, made safe), the checks before the first byte (a symbolic link,
+ * an existing file and `ifExists`, a planted `.part`), and the move into
+ * place at the end (rename, the folder's sync, the sidecar's removal).
+ */
+import * as Effect from "effect/Effect"
+import { open } from "node:fs/promises"
+import * as Path from "node:path"
+import * as Checksum from "../Checksum.ts"
+import { DestinationExistsError, FileSystemError, UnsafeFileNameError } from "../DownloadError.ts"
+import { DownloadResult } from "../DownloadResult.ts"
+import * as FileName from "../FileName.ts"
+import * as FileIo from "./fileIo.ts"
+import type { Job } from "./job.ts"
+import type { Remote } from "./remote.ts"
+import * as Sidecar from "./sidecar.ts"
+
+/** The files of one download. */
+export interface Paths {
+  /** The destination, absolute. */
+  readonly path: string
+  readonly folder: string
+  /** `DEST.part`: the bytes until they are whole and verified. */
+  readonly partPath: string
+  /** `DEST.part.json`: what a later run needs to resume. */
+  readonly sidecarPath: string
+}
+
+/** A name quoted so that control characters show. */
+const quote = (name: string): string => JSON.stringify(name)
+
+const unsafe = (job: Job, name: string, reason: string) =>
+  new UnsafeFileNameError({ url: job.redactedUrl, retryable: false, name: quote(name), reason })
+
+/**
+ * The destination's paths: `destination` itself, or inside it when it is a
+ * folder (an existing one, or a path ending in a separator) under the name
+ * the server or the URL gives, made safe and kept inside the folder. Creates
+ * the folder with `createFolders`.
+ */
+export const resolve = (
+  job: Job,
+  remote: Remote,
+  destination: string
+): Effect.Effect<Paths, UnsafeFileNameError | FileSystemError> =>
+  Effect.gen(function*() {
+    const target = Path.resolve(destination)
+    const entry = yield* FileIo.entry(job.redactedUrl, target)
+    let path = target
+    if (entry.kind === "directory" || /[/\\]$/.test(destination)) {
+      const chosen = FileName.choose({ contentDisposition: remote.contentDisposition, url: job.url })
+      if (!chosen.ok) return yield* Effect.fail(unsafe(job, job.redactedUrl, chosen.reason))
+      const inside = FileName.resolveInside(target, chosen.name)
+      if (inside === undefined) {
+        return yield* Effect.fail(unsafe(job, chosen.name, "the path leaves the download folder"))
+      }
+      path = inside
+    }
+    const folder = Path.dirname(path)
+    if (job.createFolders) yield* FileIo.makeFolder(job.redactedUrl, folder)
+    const partPath = `${path}.part`
+    return { path, folder, partPath, sidecarPath: Sidecar.pathFor(partPath) }
+  })
+
+/** The digest and length of a file on disk. */
+const digestOfFile = (job: Job, path: string, algorithm: Checksum.Algorithm) =>
+  FileIo.attempt(job.redactedUrl, "read", path, async () => {
+    const handle = await open(path, "r")
+    try {
+      const { size } = await handle.stat()
+      const hash = Checksum.hasher(algorithm)
+      await Checksum.hashRange(handle, hash, 0, size)
+      return { digest: hash.digest("hex"), bytes: size }
+    } finally {
+      await handle.close()
+    }
+  })
+
+/**
+ * The destination before the first byte: a symbolic link is refused (unless
+ * `allowSymlinks`), a folder is not a file, and an existing file is handled
+ * by `ifExists`. Succeeds with a skipped result when the existing file
+ * already has the expected checksum; with `undefined` when the download goes on.
+ */
+export const checkExisting = (
+  job: Job,
+  paths: Paths
+): Effect.Effect<DownloadResult | undefined, UnsafeFileNameError | FileSystemError | DestinationExistsError> =>
+  Effect.gen(function*() {
+    const { path } = paths
+    const existing = yield* FileIo.entry(job.redactedUrl, path)
+    if (existing.kind === "symlink" && !job.allowSymlinks) {
+      return yield* Effect.fail(
+        unsafe(job, Path.basename(path), "the destination is a symbolic link (set allowSymlinks to write through it)")
+      )
+    }
+    if (existing.kind === "directory" || existing.kind === "other") {
+      return yield* Effect.fail(
+        new FileSystemError({ url: job.redactedUrl, retryable: false, operation: "open", path, code: "EISDIR" })
+      )
+    }
+    if (existing.kind === "missing") return undefined
+    const expected = job.checksum?.expected
+    if (job.ifExists === "fail" || (job.ifExists === "skip-if-match" && expected === undefined)) {
+      return yield* Effect.fail(
+        new DestinationExistsError({ url: job.redactedUrl, retryable: false, destination: path })
+      )
+    }
+    if (job.ifExists !== "skip-if-match" || job.checksum === undefined || expected === undefined) return undefined
+    const { algorithm } = job.checksum
+    const found = yield* digestOfFile(job, path, algorithm)
+    if (found.digest !== expected) return undefined
+    return new DownloadResult({
+      url: job.redactedUrl,
+      path,
+      bytes: found.bytes,
+      bytesTransferred: 0,
+      checksum: { algorithm, digest: found.digest },
+      verified: true,
+      resumed: false,
+      restarts: 0,
+      continuations: 0,
+      segments: 0,
+      skipped: true,
+      durationMillis: job.clock.currentTimeMillisUnsafe() - job.startedAt,
+      bytesPerSecond: 0
+    })
+  })
+
+/** What sits at the `.part` path: nothing or a regular file; a link, a folder or anything else is refused. */
+export const checkPart = (
+  job: Job,
+  paths: Paths
+): Effect.Effect<FileIo.Entry, UnsafeFileNameError | FileSystemError> =>
+  Effect.flatMap(
+    FileIo.entry(job.redactedUrl, paths.partPath),
+    (entry) =>
+      entry.kind === "missing" || entry.kind === "file"
+        ? Effect.succeed(entry)
+        : Effect.fail(
+          unsafe(
+            job,
+            Path.basename(paths.partPath),
+            "the .part path is not a regular file (a planted link is never followed)"
+          )
+        )
+  )
+
+/**
+ * The whole, verified, synced `.part` into place: checked once more (a link
+ * planted meanwhile is not written through), renamed in one step, the
+ * folder synced, the sidecar removed. Uninterruptible: a rename without its
+ * folder sync and sidecar removal would leave a stale sidecar behind.
+ */
+export const moveIntoPlace = (
+  job: Job,
+  paths: Paths
+): Effect.Effect<void, UnsafeFileNameError | FileSystemError | DestinationExistsError> =>
+  Effect.uninterruptible(Effect.gen(function*() {
+    const now = yield* FileIo.entry(job.redactedUrl, paths.path)
+    if (now.kind === "symlink" && !job.allowSymlinks) {
+      return yield* Effect.fail(
+        unsafe(job, Path.basename(paths.path), "the destination became a symbolic link during the download")
+      )
+    }
+    if (now.kind !== "missing" && job.ifExists === "fail") {
+      return yield* Effect.fail(
+        new DestinationExistsError({ url: job.redactedUrl, retryable: false, destination: paths.path })
+      )
+    }
+    yield* FileIo.rename(job.redactedUrl, paths.partPath, paths.path)
+    yield* FileIo.syncFolder(job.redactedUrl, paths.folder)
+    yield* FileIo.removeIfPresent(job.redactedUrl, paths.sidecarPath)
+    yield* FileIo.removeIfPresent(job.redactedUrl, FileIo.temporaryFor(paths.sidecarPath))
+  }))

@@ -1,0 +1,85 @@
+/**
+ * One download's settings, resolved once from the per-call options over the
+ * downloader's configuration and read by own keys only: what every stage of
+ * a download (destination, resume plan, transfer, finish) reads, as one
+ * object instead of variables shared by closures.
+ */
+import * as Redact from "@httpkit/client/Redact"
+import type * as ResilientClient from "@httpkit/client/ResilientClient"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Checksum from "../Checksum.ts"
+import * as DownloadConfig from "../DownloadConfig.ts"
+import type { DownloadOptions } from "../Downloader.ts"
+import type * as Progress from "../Progress.ts"
+import type * as Metrics from "./metrics.ts"
+import { own } from "./own.ts"
+
+/** One download's settings. */
+export interface Job {
+  readonly url: string
+  /** The URL with credentials and token-like parameters redacted: for errors, results, the sidecar. */
+  readonly redactedUrl: string
+  readonly config: DownloadConfig.Resolved
+  readonly client: ResilientClient.Service
+  readonly checksum: Checksum.Spec | undefined
+  /** Connections asked for by this call; `undefined`: by size. */
+  readonly segments: number | undefined
+  readonly ifExists: DownloadConfig.IfExists
+  readonly resume: boolean
+  readonly allowSymlinks: boolean
+  readonly createFolders: boolean
+  readonly restartOnChange: boolean
+  /** Extra request headers, names in lower case. */
+  readonly headers: Readonly<Record<string, string>>
+  readonly onProgress: ((progress: Progress.Progress) => void) | undefined
+  readonly clock: Clock.Clock
+  /** When the download started (the clock's milliseconds). */
+  readonly startedAt: number
+  /** What the download counts for its metrics. */
+  readonly tally: Metrics.Tally
+}
+
+/** Resolves a download's options; a bad checksum or segment count fails with `DownloadConfigError`. */
+export const make = (
+  config: DownloadConfig.Resolved,
+  client: ResilientClient.Service,
+  url: string,
+  options: DownloadOptions,
+  tally: Metrics.Tally
+): Effect.Effect<Job, DownloadConfig.DownloadConfigError> =>
+  Effect.gen(function*() {
+    const clock = yield* Clock.Clock
+    const checksumInput = own(options, "checksum")
+    const checksum = checksumInput === undefined ? undefined : Checksum.resolve(checksumInput)
+    if (typeof checksum === "string") {
+      return yield* Effect.fail(new DownloadConfig.DownloadConfigError({ message: checksum }))
+    }
+    const segments = own(options, "segments")
+    if (segments !== undefined && (!Number.isInteger(segments) || segments < 1 || segments > 64)) {
+      return yield* Effect.fail(
+        new DownloadConfig.DownloadConfigError({ message: "segments must be an integer from 1 to 64" })
+      )
+    }
+    const headers: Record<string, string> = Object.create(null)
+    const given = own(options, "headers")
+    if (given !== undefined) { for (const name of Object.keys(given)) headers[name.toLowerCase()] = given[name]! }
+    return {
+      url,
+      redactedUrl: Redact.url(url),
+      config,
+      client,
+      checksum,
+      segments,
+      ifExists: own(options, "ifExists") ?? config.ifExists,
+      resume: own(options, "resume") ?? config.resume,
+      allowSymlinks: own(options, "allowSymlinks") ?? config.allowSymlinks,
+      createFolders: own(options, "createFolders") ?? config.createFolders,
+      restartOnChange: own(options, "restartOnChange") ?? config.restartOnChange,
+      headers,
+      onProgress: own(options, "onProgress"),
+      clock,
+      startedAt: clock.currentTimeMillisUnsafe(),
+      tally
+    }
+  })

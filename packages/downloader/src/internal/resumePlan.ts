@@ -1,0 +1,87 @@
+/**
+ * What a download starts from: the `.part` an earlier run left (when its
+ * sidecar names the same file under a joinable validator), or nothing; one
+ * stream or segments; and whether the folder has room for the rest.
+ */
+import * as Effect from "effect/Effect"
+import { FileSystemError, InsufficientSpaceError } from "../DownloadError.ts"
+import type { Paths } from "./destination.ts"
+import * as FileIo from "./fileIo.ts"
+import type { Job } from "./job.ts"
+import * as Remote from "./remote.ts"
+import * as Sidecar from "./sidecar.ts"
+
+/** Where a download starts. */
+export interface Plan {
+  readonly segments: ReadonlyArray<Sidecar.Segment>
+  /** Bytes already on disk from an earlier run. */
+  readonly resumedBytes: number
+  /** 1 when an earlier run's part belonged to another version of the file (its bytes are dropped). */
+  readonly restarts: number
+  readonly segmented: boolean
+}
+
+/** Least bytes per segment. */
+const minSegmentBytes = 1024 * 1024
+
+/** Segments for a file of `size` bytes over `count` connections: equal parts, none under 1 MiB. */
+export const split = (size: number, count: number): Array<Sidecar.Segment> => {
+  const parts = Math.max(1, Math.min(count, Math.floor(size / minSegmentBytes)))
+  const step = Math.ceil(size / parts)
+  const segments: Array<Sidecar.Segment> = []
+  for (let start = 0; start < size; start += step) segments.push({ start, end: Math.min(size, start + step), done: 0 })
+  return segments.length === 0 ? [{ start: 0, end: 0, done: 0 }] : segments
+}
+
+/** The segments an earlier run recorded, when its sidecar describes this very file; `restarts` 1 when it does not. */
+const earlier = (job: Job, remote: Remote.Remote, paths: Paths, part: FileIo.Entry) =>
+  Effect.gen(function*() {
+    if (!job.resume || part.kind !== "file") return { segments: undefined, restarts: 0 }
+    const state = yield* Sidecar.read(job.redactedUrl, paths.sidecarPath)
+    if (state === undefined || state.url !== job.redactedUrl) return { segments: undefined, restarts: 0 }
+    const same = state.size === remote.size && Remote.joinable(remote) &&
+      (remote.etag === undefined ? state.lastModified === remote.lastModified : state.etag === remote.etag)
+    if (!same) return { segments: undefined, restarts: state.segments.some((segment) => segment.done > 0) ? 1 : 0 }
+    // Never trust more than the file holds (the sidecar is written after the bytes it counts are synced).
+    const segments = state.segments.map((segment) => ({
+      ...segment,
+      done: Math.max(0, Math.min(segment.done, part.size - segment.start))
+    }))
+    return { segments, restarts: 0 }
+  })
+
+/**
+ * The plan for a download of `remote` into `paths`; fails with
+ * `InsufficientSpaceError` when the folder's file system has less room than
+ * the bytes still to come.
+ */
+export const make = (
+  job: Job,
+  remote: Remote.Remote,
+  paths: Paths,
+  part: FileIo.Entry
+): Effect.Effect<Plan, FileSystemError | InsufficientSpaceError> =>
+  Effect.gen(function*() {
+    const found = yield* earlier(job, remote, paths, part)
+    const resumedBytes = found.segments?.reduce((sum, segment) => sum + segment.done, 0) ?? 0
+    const count = job.segments ??
+      (remote.size !== undefined && remote.size >= job.config.segmentThreshold ? job.config.segments : 1)
+    const segmented = found.segments !== undefined
+      ? found.segments.length > 1
+      : count > 1 && remote.size !== undefined && remote.acceptsRanges && Remote.joinable(remote) && !remote.encoded
+    const segments = found.segments ??
+      (segmented && remote.size !== undefined
+        ? split(remote.size, count)
+        : [{ start: 0, ...(remote.size === undefined ? {} : { end: remote.size }), done: 0 }])
+
+    if (remote.size !== undefined) {
+      const needed = Math.max(0, remote.size - resumedBytes)
+      const available = yield* FileIo.availableBytes(job.redactedUrl, paths.folder)
+      if (needed > available) {
+        return yield* Effect.fail(
+          new InsufficientSpaceError({ url: job.redactedUrl, retryable: false, path: paths.folder, needed, available })
+        )
+      }
+    }
+    return { segments, resumedBytes, restarts: found.restarts, segmented }
+  })
