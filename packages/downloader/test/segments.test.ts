@@ -1,4 +1,5 @@
 import { assert, it } from "@effect/vitest"
+import * as Content from "@httpkit/testing/Content"
 import { Effect } from "effect"
 import * as Fs from "node:fs/promises"
 import * as Path from "node:path"
@@ -126,4 +127,19 @@ it.live("a 32 MiB file over 8 segments is verified by the hashing worker that fo
     yield* assertContent(path, 36, size)
     assert.isTrue(result.verified)
     assert.strictEqual(result.segments, 8)
+  }).pipe(Effect.scoped))
+
+it.live("a file that changes during a segmented download starts over as one stream: the new version arrives whole", () =>
+  Effect.gen(function*() {
+    const { downloader, folder, server } = yield* setup()
+    const size = 8 * 1024 * 1024
+    const path = Path.join(folder, "mut.bin")
+    // From the second GET on the content (and its ETag) change: the segments' 206s disagree with the precheck.
+    const result = yield* downloader.download(server.urlFor(`/files/mut.bin?size=${size}&seed=37&mutate=1`), path, {
+      segments: 4,
+      checksum: `sha256:${expectedSha256(Content.mutatedSeed(37), size)}`
+    })
+    yield* assertContent(path, Content.mutatedSeed(37), size)
+    assert.strictEqual(result.segments, 1)
+    assert.isAtLeast(result.restarts, 1)
   }).pipe(Effect.scoped))
