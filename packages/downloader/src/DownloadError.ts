@@ -182,6 +182,61 @@ export class FileSystemError extends Schema.TaggedError<FileSystemError>()("File
 }
 
 /**
+ * The queue's store failed (Redis refused, lost the connection or did not
+ * answer in time). Nothing was lost: what was not stored can be offered
+ * again.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class QueueUnavailableError extends Schema.TaggedError<QueueUnavailableError>()("QueueUnavailableError", {
+  /** `memory` or `redis`. */
+  backend: Schema.String,
+  /** What the queue was doing: `offer`, `take`, `stats`, `lock`... */
+  operation: Schema.String,
+  /** What went wrong (never a password). */
+  detail: Schema.String,
+  retryable: Schema.Boolean
+}) {
+  override get message(): string {
+    return `the download queue's ${this.backend} store failed to ${this.operation}: ${this.detail}`
+  }
+}
+
+/**
+ * The queue is shutting down or shut down: it takes no new task.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class QueueShutdownError extends Schema.TaggedError<QueueShutdownError>()("QueueShutdownError", {
+  /** The id of the task that was refused. */
+  id: Schema.String
+}) {
+  override get message(): string {
+    return `the download queue is shut down: task ${JSON.stringify(this.id)} was not queued`
+  }
+}
+
+/**
+ * A task's attempt ended without a download outcome: its worker died or
+ * stalled past its lease (Redis), lost the task's lock, or its `onSuccess`
+ * failed.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class TaskAbandonedError extends Schema.TaggedError<TaskAbandonedError>()("TaskAbandonedError", {
+  id: Schema.String,
+  reason: Schema.String,
+  retryable: Schema.Boolean
+}) {
+  override get message(): string {
+    return `task ${JSON.stringify(this.id)} was abandoned: ${this.reason}`
+  }
+}
+
+/**
  * The downloader's own errors.
  *
  * @category errors
@@ -205,6 +260,14 @@ export type DownloaderError =
  * @since 0.1.0
  */
 export type DownloadError = DownloaderError | ClientErrors.ClientError
+
+/**
+ * What a `DownloadQueue` itself fails with (its tasks fail with `DownloadError`).
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export type QueueError = QueueUnavailableError | QueueShutdownError | TaskAbandonedError
 
 /**
  * Every error a download can fail with, its options' `DownloadConfigError`

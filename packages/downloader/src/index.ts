@@ -66,3 +66,24 @@ export * as DownloadMetrics from "./DownloadMetrics.ts"
  * @since 0.1.0
  */
 export * as Batch from "./Batch.ts"
+
+/**
+ * A bounded queue of downloads with workers, in memory or shared through Redis.
+ *
+ * @since 0.1.0
+ */
+export * as DownloadQueue from "./DownloadQueue.ts"
+
+/**
+ * Where a `DownloadQueue` keeps its tasks: the store contract, in memory and on Redis.
+ *
+ * @since 0.1.0
+ */
+export * as DownloadQueueStore from "./DownloadQueueStore.ts"
+
+/**
+ * The tasks of a `DownloadQueue` and its dead letters, as Schema data.
+ *
+ * @since 0.1.0
+ */
+export * as QueueTask from "./QueueTask.ts"

@@ -36,3 +36,46 @@ it(
   },
   100_000
 )
+
+it(
+  "node examples/download-worker.ts and download-producer.ts: --help prints the usage; a bad argument exits 2 and says which",
+  async () => {
+    for (const file of ["download-worker.ts", "download-producer.ts"]) {
+      const help = await NodeChild.run([join("examples", file), "--help"], { cwd: root })
+      assert.strictEqual(help.code, 0, help.output)
+      assert.match(
+        help.stdout,
+        new RegExp(`^usage: node examples/${file.replace(".", "\\.")} --redis URL`),
+        help.output
+      )
+    }
+    const bad = [
+      [
+        "download-worker.ts",
+        ["--redis", "redis://127.0.0.1:6379", "--concurrency", "zero"],
+        /--concurrency must be a positive integer, got "zero"/
+      ],
+      [
+        "download-worker.ts",
+        ["--redis", "redis://127.0.0.1:6379", "--until", "later"],
+        /--until must be "idle" or "shutdown"/
+      ],
+      ["download-worker.ts", ["--redis", "redis://127.0.0.1:6379", "--lease", "soon"], /--lease must be a duration/],
+      ["download-worker.ts", ["--bogus"], /Unknown option '--bogus'/],
+      ["download-producer.ts", ["--redis", "redis://127.0.0.1:6379"], /give at least one URL/],
+      ["download-producer.ts", ["--redis", "redis://127.0.0.1:6379", "ftp://example.com/a"], /not an http\(s\) URL/],
+      [
+        "download-producer.ts",
+        ["--redis", "redis://127.0.0.1:6379", "http://example.com/a#sha256=12"],
+        /64 hex digits/
+      ],
+      ["download-producer.ts", ["--redis", "localhost", "http://example.com/a"], /--redis must be a redis:\/\//]
+    ] as const
+    for (const [file, args, message] of bad) {
+      const run = await NodeChild.run([join("examples", file), ...args], { cwd: root, dropEnv: ["REDIS_URL"] })
+      assert.strictEqual(run.code, 2, `${file} ${args.join(" ")}: ${run.output}`)
+      assert.match(run.stderr, message, run.output)
+    }
+  },
+  100_000
+)

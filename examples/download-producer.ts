@@ -1,0 +1,128 @@
+/**
+ * Fills a download queue in Redis for `download-worker.ts`: one task per URL,
+ * into one destination folder. A URL may end with `#sha256=<hex>` (or
+ * `#sha512=`, `#sha1=`, `#md5=`; the fragment is never sent to the server):
+ * the worker verifies the file, and a task delivered twice keeps the complete
+ * file instead of fetching it again. Each task's id is a hash of its URL and
+ * folder, so offering the same URLs again queues nothing new. `--stats`
+ * prints the queue's counts and its dead letters instead.
+ *
+ * Run it with `node examples/download-producer.ts --redis redis://127.0.0.1:6379
+ * --dest downloads/ https://example.com/a.bin#sha256=...` (`--help` lists the
+ * options). It prints one JSON object per line.
+ */
+import * as NodeRedis from "@effect/platform-node/NodeRedis"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import * as Redact from "@httpkit/client/Redact"
+import * as Checksum from "@httpkit/downloader/Checksum"
+import * as DownloadQueue from "@httpkit/downloader/DownloadQueue"
+import * as QueueTask from "@httpkit/downloader/QueueTask"
+import { Effect, Layer } from "effect"
+import { createHash } from "node:crypto"
+import * as Path from "node:path"
+import { parseArgs } from "node:util"
+
+const usage = `usage: node examples/download-producer.ts --redis URL [--queue NAME] [--dest DIR] URL[#sha256=HEX]...
+       node examples/download-producer.ts --redis URL [--queue NAME] --stats
+
+Offers one download task per URL to a Redis queue; download-worker.ts processes take them.
+
+  --redis URL     the Redis holding the queue (default: REDIS_URL)
+  --queue NAME    the queue's name (default: downloads)
+  --dest DIR      the folder the files go to, the same path for every worker (default: downloads); each file is
+                  named by the server (Content-Disposition) or the URL
+  --stats         print the queue's counts and dead letters, and offer nothing
+  -h, --help      this text
+
+A URL may end with #sha256=<hex> (or #sha512=, #sha1=, #md5=): the file is verified, and a task delivered twice
+keeps the complete file. Offering a URL again for the same folder does nothing.`
+
+/** Exits with a clear message about the command line. */
+const refuse = (message: string): never => {
+  process.stderr.write(`download-producer: ${message}\nRun with --help for the options.\n`)
+  process.exit(2)
+}
+
+const parsed = (() => {
+  try {
+    return parseArgs({
+      options: {
+        redis: { type: "string" },
+        queue: { type: "string" },
+        dest: { type: "string" },
+        stats: { type: "boolean" },
+        help: { type: "boolean", short: "h" }
+      },
+      strict: true,
+      allowPositionals: true
+    })
+  } catch (error) {
+    return refuse(error instanceof Error ? error.message : String(error))
+  }
+})()
+
+if (parsed.values.help === true) {
+  process.stdout.write(`${usage}\n`)
+  process.exit(0)
+}
+
+const redisUrl = parsed.values.redis ?? process.env.REDIS_URL ?? refuse("--redis URL is required (or set REDIS_URL)")
+if (!/^rediss?:\/\//.test(redisUrl)) refuse(`--redis must be a redis:// or rediss:// URL`)
+const queueName = parsed.values.queue ?? "downloads"
+// A folder (the trailing separator): the downloader names each file.
+const folder = `${Path.resolve(parsed.values.dest ?? "downloads")}${Path.sep}`
+const statsOnly = parsed.values.stats === true
+if (!statsOnly && parsed.positionals.length === 0) refuse("give at least one URL to download (or --stats)")
+
+/** A task from `URL[#algorithm=hex]`. */
+const taskOf = (argument: string): QueueTask.TaskInput => {
+  let url: URL
+  try {
+    url = new URL(argument)
+  } catch {
+    return refuse(`not a URL: ${JSON.stringify(argument)}`)
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") refuse(`not an http(s) URL: ${Redact.url(url)}`)
+  const fragment = /^#(md5|sha1|sha256|sha512)=([0-9a-fA-F]+)$/.exec(url.hash)
+  if (url.hash !== "" && fragment === null) {
+    refuse(`the fragment of ${Redact.url(url)} must be #sha256=<hex> (or #sha512=, #sha1=, #md5=)`)
+  }
+  url.hash = ""
+  const checksum = fragment === null ? undefined : `${fragment[1]}:${fragment[2]!.toLowerCase()}`
+  if (checksum !== undefined) {
+    const problem = Checksum.resolve(checksum)
+    if (typeof problem === "string") refuse(`${Redact.url(url)}: ${problem}`)
+  }
+  const id = createHash("sha256").update(`${url.href}\n${folder}`).digest("hex").slice(0, 32)
+  return { id, url: url.href, destination: folder, ...(checksum === undefined ? {} : { checksum }) }
+}
+
+const tasks = parsed.positionals.map(taskOf)
+
+const line = (fields: Record<string, unknown>): void => {
+  process.stdout.write(`${JSON.stringify(fields)}\n`)
+}
+
+const main = Effect.gen(function*() {
+  const queue = yield* DownloadQueue.DownloadQueue
+  for (const task of tasks) {
+    yield* queue.offer(task)
+    line({ event: "offered", id: task.id, url: Redact.url(task.url), destination: task.destination })
+  }
+  const stats = yield* queue.stats
+  line({
+    event: "stats",
+    queue: queueName,
+    queued: stats.queued,
+    delayed: stats.delayed,
+    inFlight: stats.inFlight,
+    deadLetters: stats.deadLetters
+  })
+  if (statsOnly) {
+    for (const letter of yield* queue.deadLetters) line({ event: "dead", ...(letter.toJSON() as object) })
+  }
+})
+
+const Live = DownloadQueue.layerRedis({ name: queueName }).pipe(Layer.provide(NodeRedis.layer({ url: redisUrl })))
+
+NodeRuntime.runMain(main.pipe(Effect.provide(Live)))

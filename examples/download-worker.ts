@@ -1,0 +1,161 @@
+/**
+ * A download worker: takes tasks from a download queue in Redis and downloads
+ * them, sharing one rate limit with every other worker of the queue. Start
+ * as many as you like, on as many machines; `download-producer.ts` fills the
+ * queue. A worker killed mid-file loses its task to another worker once its
+ * lease lapses, and that worker continues the `.part` it left (when the
+ * destination folder is shared).
+ *
+ * Run it with `node examples/download-worker.ts --redis redis://127.0.0.1:6379`
+ * (`--help` lists the options). It prints one JSON object per line: `start`,
+ * `take`, `progress`, `done`, `error`, and `stopped` with its report. Ctrl-C
+ * or SIGTERM parks: downloads in flight stop, their `.part` files stay, and
+ * their tasks go back to the queue. The downloader reads `HTTPKIT_DOWNLOAD_*`
+ * (`Downloader.layerConfig`).
+ */
+import * as NodeRedis from "@effect/platform-node/NodeRedis"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import * as ResilientClient from "@httpkit/client/ResilientClient"
+import * as Downloader from "@httpkit/downloader/Downloader"
+import * as DownloadQueue from "@httpkit/downloader/DownloadQueue"
+import * as ClientRateLimit from "@httpkit/rate-limiter/ClientRateLimit"
+import * as Policy from "@httpkit/rate-limiter/Policy"
+import * as RateLimiter from "@httpkit/rate-limiter/RateLimiter"
+import * as RedisStore from "@httpkit/rate-limiter/RedisStore"
+import { Duration, Effect, Layer, Option } from "effect"
+import * as Os from "node:os"
+import { parseArgs } from "node:util"
+
+const usage = `usage: node examples/download-worker.ts --redis URL [options]
+
+Takes download tasks from a Redis queue (filled by download-producer.ts) and downloads them.
+
+  --redis URL          the Redis holding the queue (default: REDIS_URL)
+  --queue NAME         the queue's name (default: downloads)
+  --concurrency N      downloads at once in this process (default: 2)
+  --per-host N         downloads at once per host in this process (default: 2)
+  --rate N             requests per second to a host, shared by every worker of the queue (default: no limit)
+  --until WHEN         "shutdown": run until Ctrl-C or SIGTERM (default); "idle": stop once the queue is empty
+  --lease DURATION     how long the task of a worker that died waits before another worker takes it
+                       (default: "30 seconds")
+  --max-attempts N     attempts per task before it becomes a dead letter (default: 5)
+  --id NAME            this worker's name in its output (default: host:pid)
+  -h, --help           this text
+
+Prints one JSON object per line. Ctrl-C or SIGTERM parks the downloads in flight: their .part files stay and
+their tasks go back to the queue.`
+
+/** Exits with a clear message about the command line. */
+const refuse = (message: string): never => {
+  process.stderr.write(`download-worker: ${message}\nRun with --help for the options.\n`)
+  process.exit(2)
+}
+
+const parsed = (() => {
+  try {
+    return parseArgs({
+      options: {
+        redis: { type: "string" },
+        queue: { type: "string" },
+        concurrency: { type: "string" },
+        "per-host": { type: "string" },
+        rate: { type: "string" },
+        until: { type: "string" },
+        lease: { type: "string" },
+        "max-attempts": { type: "string" },
+        id: { type: "string" },
+        help: { type: "boolean", short: "h" }
+      },
+      strict: true,
+      allowPositionals: false
+    }).values
+  } catch (error) {
+    return refuse(error instanceof Error ? error.message : String(error))
+  }
+})()
+
+if (parsed.help === true) {
+  process.stdout.write(`${usage}\n`)
+  process.exit(0)
+}
+
+const positive = (flag: string, value: string | undefined, fallback: number): number => {
+  if (value === undefined) return fallback
+  const number = Number(value)
+  return Number.isInteger(number) && number >= 1 ? number : refuse(`${flag} must be a positive integer, got "${value}"`)
+}
+
+const redisUrl = parsed.redis ?? process.env.REDIS_URL ?? refuse("--redis URL is required (or set REDIS_URL)")
+if (!/^rediss?:\/\//.test(redisUrl)) refuse(`--redis must be a redis:// or rediss:// URL`)
+const queueName = parsed.queue ?? "downloads"
+const concurrency = positive("--concurrency", parsed.concurrency, 2)
+const perHost = positive("--per-host", parsed["per-host"], 2)
+const rate = parsed.rate === undefined ? undefined : positive("--rate", parsed.rate, 1)
+const until = parsed.until ?? "shutdown"
+if (until !== "idle" && until !== "shutdown") refuse(`--until must be "idle" or "shutdown", got "${until}"`)
+const lease = Option.getOrElse(
+  Duration.fromInput((parsed.lease ?? "30 seconds") as Duration.Input),
+  () => refuse(`--lease must be a duration such as "30 seconds", got "${parsed.lease}"`)
+)
+const maxAttempts = positive("--max-attempts", parsed["max-attempts"], 5)
+const worker = parsed.id ?? `${Os.hostname()}:${process.pid}`
+
+/** One line on stdout (a pipe on Linux is written synchronously: a kill never cuts a line). */
+const line = (fields: Record<string, unknown>): void => {
+  process.stdout.write(`${JSON.stringify({ ...fields, worker })}\n`)
+}
+
+const main = Effect.gen(function*() {
+  const queue = yield* DownloadQueue.DownloadQueue
+  line({ event: "start", pid: process.pid, queue: queueName, concurrency, rate: rate ?? null })
+  const report = yield* queue.runWorkers({
+    concurrency,
+    perHostConcurrency: perHost,
+    until: until as "idle" | "shutdown",
+    onStart: (task, attempt) => Effect.sync(() => line({ event: "take", id: task.id, attempt: attempt.attempt })),
+    onProgress: (task, progress) => line({ event: "progress", id: task.id, bytes: progress.bytes }),
+    onSuccess: (task, result, attempt) =>
+      Effect.sync(() =>
+        line({
+          event: "done",
+          id: task.id,
+          attempt: attempt.attempt,
+          path: result.path,
+          bytes: result.bytes,
+          verified: result.verified,
+          resumed: result.resumed,
+          skipped: result.skipped
+        })
+      ),
+    onError: (task, error, attempt) =>
+      Effect.sync(() =>
+        line({
+          event: "error",
+          id: task.id,
+          attempt: attempt.attempt,
+          final: attempt.final,
+          error: error._tag,
+          message: error.message
+        })
+      )
+  }).pipe(Effect.onInterrupt(() => Effect.sync(() => line({ event: "parked" }))))
+  line({ event: "stopped", report })
+})
+
+const Client = rate === undefined
+  ? ResilientClient.layer({ retry: { maxAttempts: 3 }, timeout: { idle: "30 seconds" } })
+  : ResilientClient.layer({ retry: { maxAttempts: 3 }, timeout: { idle: "30 seconds" } }).pipe(
+    Layer.provide(ClientRateLimit.layer),
+    Layer.provide(RateLimiter.layer({ policies: [Policy.rate({ limit: rate, window: "1 second" })] })),
+    // One limit for every worker of this queue, whatever machine it runs on.
+    Layer.provide(RedisStore.layer({ url: redisUrl, prefix: `httpkit:rl:dq:${queueName}:` }))
+  )
+
+const Live = Layer.mergeAll(
+  Downloader.layerConfig().pipe(Layer.provide(Client)),
+  DownloadQueue.layerRedis({ name: queueName, lease, maxAttempts }).pipe(
+    Layer.provide(NodeRedis.layer({ url: redisUrl }))
+  )
+)
+
+NodeRuntime.runMain(main.pipe(Effect.provide(Live)))

@@ -1,0 +1,456 @@
+/**
+ * Where a `DownloadQueue` keeps its tasks: the store contract, and its two
+ * implementations, in this process's memory (`layerMemory`) and in Redis on
+ * Effect's `PersistedQueue` (`layerRedis`), shared by processes and machines.
+ * `test/support/queueSuite.ts` runs one suite over both.
+ *
+ * @since 0.1.0
+ */
+import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as PersistedQueue from "effect/persistence/PersistedQueue"
+import * as Redis from "effect/persistence/Redis"
+import * as Schedule from "effect/Schedule"
+import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
+import { randomUUID } from "node:crypto"
+import { QueueUnavailableError, TaskAbandonedError } from "./DownloadError.ts"
+import { own } from "./internal/own.ts"
+import * as QueueMemory from "./internal/queueMemory.ts"
+import * as QueueRedis from "./internal/queueRedis.ts"
+import { firstLine } from "./internal/text.ts"
+import { DeadLetter, QueueTask } from "./QueueTask.ts"
+
+/**
+ * Where tasks are, as a store counts them.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Counts {
+  /** Waiting to be taken. */
+  readonly queued: number
+  /** Waiting for a retry's delay to pass. */
+  readonly delayed: number
+  /** Taken by a worker (on Redis: by any worker, a dead one's until its lease lapses). */
+  readonly inFlight: number
+  readonly deadLetters: number
+}
+
+/**
+ * The contract of a queue backend: where tasks wait, how they are handed to
+ * one worker at a time, retried and remembered.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Store {
+  /** `memory` or `redis`: named in errors and logs. */
+  readonly backend: string
+  /** Tasks waiting to be taken at most, before `offer` waits. */
+  readonly capacity: number
+  /** Attempts per task, the first included. */
+  readonly maxAttempts: number
+  /** How often a worker pool looks whether the queue is idle, in milliseconds. */
+  readonly pollMillis: number
+  /** Adds a task unless its id is known (queued, in flight or finished); waits while the queue is full. */
+  readonly offer: (task: QueueTask) => Effect.Effect<void, QueueUnavailableError>
+  /**
+   * Takes the next task (waiting while there is none), counts an attempt,
+   * and runs `handle`: its success finishes the task; a failure makes it
+   * visible again after the retry delay (at `maxAttempts`, finished as a dead
+   * letter by the store); an interruption puts it back without counting the
+   * attempt.
+   */
+  readonly take: <A, E, R>(
+    handle: (task: QueueTask, attempt: number) => Effect.Effect<A, E, R>
+  ) => Effect.Effect<A, E | QueueUnavailableError, R>
+  /**
+   * Runs `effect` while holding the task's lock: no other holder of `id`
+   * (in any process sharing the store) runs at the same time. Fails with
+   * `TaskAbandonedError` when the lock is lost.
+   */
+  readonly exclusive: <A, E, R>(
+    id: string,
+    effect: Effect.Effect<A, E, R>
+  ) => Effect.Effect<A, E | QueueUnavailableError | TaskAbandonedError, R>
+  readonly addDeadLetter: (letter: DeadLetter) => Effect.Effect<void, QueueUnavailableError>
+  readonly deadLetters: Effect.Effect<ReadonlyArray<DeadLetter>, QueueUnavailableError>
+  readonly counts: Effect.Effect<Counts, QueueUnavailableError>
+  /**
+   * Removes and returns the tasks this store keeps for this process alone
+   * (the memory store: all that wait); a shared store keeps its tasks for
+   * other workers and returns none.
+   */
+  readonly removeWaiting: Effect.Effect<ReadonlyArray<QueueTask>, QueueUnavailableError>
+}
+
+/**
+ * The queue's backend.
+ *
+ * @category services
+ * @since 0.1.0
+ */
+export class DownloadQueueStore
+  extends Context.Service<DownloadQueueStore, Store>()("@httpkit/downloader/DownloadQueueStore")
+{}
+
+/**
+ * Options every store takes.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface StoreOptions {
+  /** Tasks waiting to be taken at most; `offer` waits while the queue holds this many. @default 1000 */
+  readonly capacity?: number | undefined
+  /** Attempts per task, the first included. @default 5 */
+  readonly maxAttempts?: number | undefined
+  /** Delay before the first retry, doubled for each one after. @default "1 second" */
+  readonly retryDelay?: Duration.Input | undefined
+  /** The longest delay between two attempts. @default "1 minute" */
+  readonly maxRetryDelay?: Duration.Input | undefined
+  /** Dead letters kept, the oldest dropped first. @default 10000 */
+  readonly maxDeadLetters?: number | undefined
+}
+
+/**
+ * Options of the memory store.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface MemoryOptions extends StoreOptions {
+  /** Ids of finished tasks remembered for de-duplication, the oldest forgotten first. @default 100000 */
+  readonly maxIds?: number | undefined
+}
+
+/**
+ * Options of the Redis store.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface RedisOptions extends StoreOptions {
+  /** The queue's name: every process using this name (and prefix) shares one queue. */
+  readonly name: string
+  /** Prefix of every key. @default "httpkit:dq:" */
+  readonly prefix?: string | undefined
+  /** How often an idle worker looks for tasks offered by other processes (and for full-queue room). @default "500 millis" */
+  readonly pollInterval?: Duration.Input | undefined
+  /**
+   * How long a task stays with a worker that stops renewing its claim (a
+   * process killed): the task then goes to another worker. Its lock expires
+   * likewise.
+   *
+   * @default "30 seconds"
+   */
+  readonly lease?: Duration.Input | undefined
+  /** How often a worker renews its claims and locks; well under `lease`. @default lease / 3 */
+  readonly leaseRefresh?: Duration.Input | undefined
+  /** The longest wait for one answer from Redis (offers, counts, locks, dead letters). @default "5 seconds" */
+  readonly timeout?: Duration.Input | undefined
+}
+
+const positiveInteger = (value: number | undefined, fallback: number, name: string): number => {
+  const chosen = value ?? fallback
+  if (!Number.isInteger(chosen) || chosen < 1) throw new RangeError(`${name} must be a positive integer`)
+  return chosen
+}
+
+const millisOf = (input: Duration.Input | undefined, fallback: Duration.Input): number =>
+  Duration.toMillis(Duration.fromInputUnsafe(input ?? fallback))
+
+interface RetryPolicy {
+  readonly capacity: number
+  readonly maxAttempts: number
+  readonly retryDelayMillis: number
+  readonly maxRetryDelayMillis: number
+  readonly maxDeadLetters: number
+}
+
+const retryPolicy = (options: StoreOptions): RetryPolicy => ({
+  capacity: positiveInteger(own(options, "capacity"), 1000, "capacity"),
+  maxAttempts: positiveInteger(own(options, "maxAttempts"), 5, "maxAttempts"),
+  retryDelayMillis: millisOf(own(options, "retryDelay"), "1 second"),
+  maxRetryDelayMillis: millisOf(own(options, "maxRetryDelay"), "1 minute"),
+  maxDeadLetters: positiveInteger(own(options, "maxDeadLetters"), 10_000, "maxDeadLetters")
+})
+
+/** The delay before attempt `attempts + 1`: `retryDelay` doubled per attempt made, at most `maxRetryDelay`. */
+const retryDelayFor = (policy: RetryPolicy, attempts: number): number =>
+  Math.min(policy.retryDelayMillis * 2 ** Math.max(0, attempts - 1), policy.maxRetryDelayMillis)
+
+/**
+ * A store in this process's memory.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const makeMemory = (options: MemoryOptions = {}): Effect.Effect<Store> =>
+  Effect.sync(() => {
+    const policy = retryPolicy(options)
+    const queue = QueueMemory.make<QueueTask>({
+      capacity: policy.capacity,
+      maxAttempts: policy.maxAttempts,
+      retryDelayMillis: (attempts) => retryDelayFor(policy, attempts),
+      maxIds: positiveInteger(own(options, "maxIds"), 100_000, "maxIds")
+    })
+    const dead: Array<DeadLetter> = []
+    const addDeadLetter = (letter: DeadLetter) =>
+      Effect.sync(() => {
+        dead.push(letter)
+        if (dead.length > policy.maxDeadLetters) dead.splice(0, dead.length - policy.maxDeadLetters)
+      })
+    return {
+      backend: "memory",
+      capacity: policy.capacity,
+      maxAttempts: policy.maxAttempts,
+      pollMillis: 20,
+      offer: (task) => Effect.asVoid(queue.offer(task)),
+      take: (handle) =>
+        queue.take(handle, (task, attempts, cause) =>
+          Effect.flatMap(Clock.currentTimeMillis, (now) =>
+            addDeadLetter(
+              new DeadLetter({
+                task,
+                attempts,
+                error: new TaskAbandonedError({
+                  id: task.id,
+                  reason: firstLine(Cause.pretty(cause)),
+                  retryable: false
+                }),
+                failedAt: now
+              })
+            ))),
+      exclusive: (_id, effect) => effect,
+      addDeadLetter,
+      deadLetters: Effect.sync(() => dead.slice()),
+      counts: Effect.sync(() => ({ ...queue.counts(), deadLetters: dead.length })),
+      removeWaiting: queue.removeWaiting
+    }
+  })
+
+/**
+ * The memory store as a layer.
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layerMemory = (options: MemoryOptions = {}): Layer.Layer<DownloadQueueStore> =>
+  Layer.effect(DownloadQueueStore, makeMemory(options))
+
+// --- the Redis store ---
+
+/** A Redis failure, told without credentials. */
+const describeRedis = (cause: unknown): string => {
+  const inner = cause instanceof Redis.RedisError ? cause.cause : cause
+  const text = inner instanceof Error ? inner.message : String(inner)
+  return firstLine(text.replace(/\/\/[^/@\s]*@/g, "//***@"))
+}
+
+const unavailable = (operation: string, detail: string) =>
+  new QueueUnavailableError({ backend: "redis", operation, detail, retryable: true })
+
+const encodeDeadLetter = Schema.encodeEffect(Schema.fromJsonString(DeadLetter))
+const decodeDeadLetter = Schema.decodeUnknownEffect(Schema.fromJsonString(DeadLetter))
+const decodeTask = Schema.decodeUnknownEffect(QueueTask)
+
+/**
+ * A store in Redis, shared by every process that uses the same `name` and
+ * `prefix`: tasks wait, are claimed and retried in Effect's `PersistedQueue`
+ * (its Redis store), with our dead letters, counts and task locks beside it.
+ *
+ * **Details**
+ *
+ * - A claimed task stays with its worker while the worker renews its lease
+ *   (every `leaseRefresh`); a worker that stops (killed) loses it after
+ *   `lease`, and another worker takes it. The attempt it was on counts.
+ * - Redis calls of ours (offers, counts, locks, dead letters) are bounded by
+ *   `timeout` and fail with `QueueUnavailableError`; Effect's store retries
+ *   its own polling and acknowledgements.
+ * - `capacity` is checked before each offer: several producers may pass it
+ *   by one offer each.
+ * - De-duplication records of finished tasks stay until Effect's
+ *   `PersistedQueue.layerCleanup` removes them (30 days by default, when it
+ *   runs); until then an id offered again is ignored.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const makeRedis = (
+  options: RedisOptions
+): Effect.Effect<Store, never, Redis.Redis | Scope.Scope> =>
+  Effect.gen(function*() {
+    const policy = retryPolicy(options)
+    const name = own(options, "name")
+    if (typeof name !== "string" || name === "") {
+      return yield* Effect.die(new TypeError("name must be a non-empty string"))
+    }
+    const prefix = own(options, "prefix") ?? "httpkit:dq:"
+    const pollMillis = Math.max(1, millisOf(own(options, "pollInterval"), "500 millis"))
+    const leaseMillis = Math.max(1, millisOf(own(options, "lease"), "30 seconds"))
+    const refreshMillis = Math.max(1, millisOf(own(options, "leaseRefresh"), Math.floor(leaseMillis / 3)))
+    const timeoutMillis = Math.max(1, millisOf(own(options, "timeout"), "5 seconds"))
+    const keys = QueueRedis.keysFor(prefix, name)
+    const redis = yield* Redis.Redis
+
+    /** A Redis call of ours, bounded by `timeout`. */
+    const bounded = <A, E>(operation: string, effect: Effect.Effect<A, E>): Effect.Effect<A, QueueUnavailableError> =>
+      effect.pipe(
+        Effect.mapError((error) => unavailable(operation, describeRedis(error))),
+        Effect.timeoutOrElse({
+          duration: timeoutMillis,
+          orElse: () => Effect.fail(unavailable(operation, `no answer within ${timeoutMillis} ms`))
+        })
+      )
+
+    const store = yield* PersistedQueue.makeStoreRedis({
+      prefix,
+      pollInterval: pollMillis,
+      lockExpiration: leaseMillis,
+      lockRefreshInterval: refreshMillis
+    })
+    const factory = yield* Effect.provideService(PersistedQueue.makeFactory, PersistedQueue.PersistedQueueStore, store)
+    const queue = yield* factory.make({
+      name,
+      schema: QueueTask,
+      maxAttempts: policy.maxAttempts,
+      retrySchedule: Schedule.min([
+        Schedule.exponential(policy.retryDelayMillis),
+        Schedule.spaced(policy.maxRetryDelayMillis)
+      ])
+    })
+
+    const evalCounts = redis.eval(QueueRedis.counts)
+    const evalPushDead = redis.eval(QueueRedis.pushDead)
+    const evalRenew = redis.eval(QueueRedis.renew)
+    const evalRelease = redis.eval(QueueRedis.release)
+
+    const counts = Effect.map(bounded("count", evalCounts(keys)), (replies): Counts => ({
+      queued: Number(replies[0] ?? 0),
+      delayed: Number(replies[1] ?? 0),
+      inFlight: Number(replies[2] ?? 0),
+      deadLetters: Number(replies[3] ?? 0) + Number(replies[4] ?? 0)
+    }))
+
+    const offer = (task: QueueTask) =>
+      Effect.gen(function*() {
+        // A known id is ignored at once: it never waits for room.
+        const known = yield* bounded("offer", redis.send<string | null>("ZSCORE", keys.ids, task.id))
+        if (known !== null && known !== undefined) return
+        while (true) {
+          const now = yield* counts
+          if (now.queued + now.delayed < policy.capacity) break
+          yield* Effect.sleep(pollMillis)
+        }
+        yield* bounded("offer", queue.offer(task, { id: task.id }))
+      })
+
+    const take = <A, E, R>(handle: (task: QueueTask, attempt: number) => Effect.Effect<A, E, R>) =>
+      queue.take((task, metadata) => handle(task, metadata.attempts)).pipe(
+        Effect.catchIf(
+          (error): error is PersistedQueue.PersistedQueueError => error instanceof PersistedQueue.PersistedQueueError,
+          (error) => Effect.fail(unavailable("take", describeRedis(error.cause ?? error.message)))
+        )
+      )
+
+    const exclusive = <A, E, R>(id: string, effect: Effect.Effect<A, E, R>) =>
+      Effect.gen(function*() {
+        const key = keys.claim(id)
+        const token = randomUUID()
+        // Another holder (a worker whose lease lapsed while it still runs) keeps it until it ends or dies.
+        while (true) {
+          const set = yield* bounded("lock", redis.send("SET", key, token, "NX", "PX", String(leaseMillis)))
+          if (set === "OK") break
+          yield* Effect.sleep(Math.min(250, refreshMillis))
+        }
+        const renewing = Effect.gen(function*() {
+          let renewedAt = yield* Clock.currentTimeMillis
+          while (true) {
+            yield* Effect.sleep(refreshMillis)
+            const renewed = yield* Effect.result(bounded("lock", evalRenew(key, token, leaseMillis)))
+            const now = yield* Clock.currentTimeMillis
+            if (renewed._tag === "Success" && renewed.success === 1) {
+              renewedAt = now
+            } else if (renewed._tag === "Success") {
+              return yield* Effect.fail(
+                new TaskAbandonedError({ id, reason: "its lock expired and was taken", retryable: true })
+              )
+            } else if (now - renewedAt >= leaseMillis) {
+              return yield* Effect.fail(
+                new TaskAbandonedError({
+                  id,
+                  reason: `its lock could not be renewed within the lease: ${renewed.failure.detail}`,
+                  retryable: true
+                })
+              )
+            }
+          }
+        })
+        return yield* Effect.raceFirst(effect, renewing).pipe(
+          Effect.ensuring(Effect.ignore(bounded("unlock", evalRelease(key, token))))
+        )
+      })
+
+    const deadLetters = Effect.gen(function*() {
+      const ours = yield* bounded("read dead letters", redis.send<Array<string>>("LRANGE", keys.dead, "0", "-1"))
+      const effects = yield* bounded("read dead letters", redis.send<Array<string>>("LRANGE", keys.failed, "0", "-1"))
+      const letters: Array<DeadLetter> = []
+      for (const text of ours) {
+        const decoded = yield* Effect.result(decodeDeadLetter(text))
+        if (decoded._tag === "Success") letters.push(decoded.success)
+        else yield* Effect.logWarning(`DownloadQueue: a dead letter in ${keys.dead} does not decode`)
+      }
+      // Effect's own records: a worker that died during a task's last attempt, or a task that does not decode.
+      for (const text of effects) {
+        const record = QueueRedis.parseFailedRecord(text)
+        if (record === undefined) continue
+        const task = yield* Effect.result(decodeTask(record.element))
+        letters.push(
+          new DeadLetter({
+            task: task._tag === "Success" ? task.success : { id: record.id, url: "", destination: "" },
+            attempts: record.attempts,
+            error: new TaskAbandonedError({ id: record.id, reason: firstLine(record.lastFailure), retryable: false }),
+            failedAt: record.failedAt
+          })
+        )
+      }
+      return letters.toSorted((a, b) => a.failedAt - b.failedAt)
+    })
+
+    const addDeadLetter = (letter: DeadLetter) =>
+      Effect.gen(function*() {
+        const payload = yield* Effect.orDie(encodeDeadLetter(letter))
+        yield* bounded("record a dead letter", evalPushDead(keys.dead, payload, policy.maxDeadLetters))
+      })
+
+    const result: Store = {
+      backend: "redis",
+      capacity: policy.capacity,
+      maxAttempts: policy.maxAttempts,
+      pollMillis,
+      offer,
+      take,
+      exclusive,
+      addDeadLetter,
+      deadLetters,
+      counts,
+      removeWaiting: Effect.succeed([])
+    }
+    return result
+  })
+
+/**
+ * The Redis store as a layer, on the `Redis` service in context
+ * (`NodeRedis.layer({ url })` from `@effect/platform-node`).
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layerRedis = (options: RedisOptions): Layer.Layer<DownloadQueueStore, never, Redis.Redis> =>
+  Layer.effect(DownloadQueueStore, makeRedis(options))

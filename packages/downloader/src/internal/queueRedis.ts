@@ -1,0 +1,137 @@
+/**
+ * The Redis side of the download queue: key names and the few scripts the
+ * queue runs beside Effect's `PersistedQueue` Redis store.
+ *
+ * Keys under `<prefix><name>`:
+ *
+ * - Effect's `PersistedQueue` store (effect 4.1.0; its layout is internal to
+ *   Effect, read here for counts and de-duplication, and pinned by a test):
+ *   `<prefix><name>` the list of waiting payloads, `:pending` the hash of
+ *   claimed payloads by id, `:delayed` the sorted set of payloads waiting for
+ *   a retry, `:failed` the list of Effect's own failure records, `:ids` the
+ *   sorted set of known ids (de-duplication).
+ * - Ours: `:dead` the list of dead letters (JSON, newest last, trimmed to a
+ *   bound), and `:claim:<hash of the id>` the lock a worker holds while it
+ *   downloads a task (value: its token; expires unless renewed).
+ */
+import * as Redis from "effect/persistence/Redis"
+import { createHash } from "node:crypto"
+
+/** The keys of one queue. */
+export interface Keys {
+  readonly queue: string
+  readonly pending: string
+  readonly delayed: string
+  readonly failed: string
+  readonly ids: string
+  readonly dead: string
+  /** The lock key of a task id. */
+  readonly claim: (id: string) => string
+}
+
+/** The keys of queue `name` under `prefix`. */
+export const keysFor = (prefix: string, name: string): Keys => {
+  const base = `${prefix}${name}`
+  return {
+    queue: base,
+    pending: `${base}:pending`,
+    delayed: `${base}:delayed`,
+    failed: `${base}:failed`,
+    ids: `${base}:ids`,
+    dead: `${base}:dead`,
+    claim: (id) => `${base}:claim:${createHash("sha256").update(id).digest("hex").slice(0, 32)}`
+  }
+}
+
+/** Waiting, delayed, claimed, dead letters, Effect's failure records: counted in one step. */
+export const counts = Redis.script(
+  (keys: Keys) => [keys.queue, keys.delayed, keys.pending, keys.dead, keys.failed],
+  {
+    lua: `
+return {
+  redis.call("LLEN", KEYS[1]),
+  redis.call("ZCARD", KEYS[2]),
+  redis.call("HLEN", KEYS[3]),
+  redis.call("LLEN", KEYS[4]),
+  redis.call("LLEN", KEYS[5])
+}
+`,
+    numberOfKeys: 5
+  }
+).withReturnType<ReadonlyArray<number>>()
+
+/** Appends a dead letter and keeps the newest `max`. */
+export const pushDead = Redis.script(
+  (key: string, payload: string, max: number) => [key, payload, String(max)],
+  {
+    lua: `
+redis.call("RPUSH", KEYS[1], ARGV[1])
+redis.call("LTRIM", KEYS[1], -tonumber(ARGV[2]), -1)
+`,
+    numberOfKeys: 1
+  }
+)
+
+/** Extends a lock held with `token` to `ttl` ms; 1 when it was still ours, 0 when it was lost. */
+export const renew = Redis.script(
+  (key: string, token: string, ttlMillis: number) => [key, token, String(ttlMillis)],
+  {
+    lua: `
+if redis.call("GET", KEYS[1]) == ARGV[1] then
+  return redis.call("PEXPIRE", KEYS[1], ARGV[2])
+end
+return 0
+`,
+    numberOfKeys: 1
+  }
+).withReturnType<number>()
+
+/** Removes a lock if it is still held with `token`. */
+export const release = Redis.script(
+  (key: string, token: string) => [key, token],
+  {
+    lua: `
+if redis.call("GET", KEYS[1]) == ARGV[1] then
+  return redis.call("DEL", KEYS[1])
+end
+return 0
+`,
+    numberOfKeys: 1
+  }
+).withReturnType<number>()
+
+/**
+ * One of Effect's own failure records (`:failed`): an element that failed to
+ * decode, or whose worker died during its last attempt.
+ */
+export interface FailedRecord {
+  readonly id: string
+  readonly element: unknown
+  readonly attempts: number
+  readonly lastFailure: string
+  readonly failedAt: number
+}
+
+/** Reads one of Effect's failure records; `undefined` when it is not one. */
+export const parseFailedRecord = (text: string): FailedRecord | undefined => {
+  try {
+    const record: unknown = JSON.parse(text)
+    if (typeof record !== "object" || record === null) return undefined
+    const field = (name: string): unknown =>
+      Object.hasOwn(record, name) ? (record as Record<string, unknown>)[name] : undefined
+    const id = field("id")
+    if (typeof id !== "string") return undefined
+    const attempts = field("attempts")
+    const lastFailure = field("lastFailure")
+    const failedAt = field("failedAt")
+    return {
+      id,
+      element: field("element"),
+      attempts: typeof attempts === "number" ? attempts : 0,
+      lastFailure: typeof lastFailure === "string" ? lastFailure : "unknown",
+      failedAt: typeof failedAt === "number" ? failedAt : 0
+    }
+  } catch {
+    return undefined
+  }
+}

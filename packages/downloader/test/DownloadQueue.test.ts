@@ -1,0 +1,192 @@
+/**
+ * `DownloadQueue` (issue points 9 and 10): the store contract run over the
+ * memory store and over Redis, then what only Redis has (task locks shared
+ * by processes, Effect's failure records), and the traps of Effect's
+ * `PersistedQueue` we build around.
+ */
+import * as NodeRedis from "@effect/platform-node/NodeRedis"
+import { assert, it } from "@effect/vitest"
+import * as RedisProxy from "@httpkit/testing/RedisProxy"
+import * as RedisTest from "@httpkit/testing/RedisTest"
+import { Context, Effect, Fiber, Layer, Schema } from "effect"
+import * as PersistedQueue from "effect/persistence/PersistedQueue"
+import * as Redis from "effect/persistence/Redis"
+import { randomUUID } from "node:crypto"
+import * as DownloadQueue from "../src/DownloadQueue.ts"
+import * as DownloadQueueStore from "../src/DownloadQueueStore.ts"
+import * as QueueRedis from "../src/internal/queueRedis.ts"
+import * as QueueTask from "../src/QueueTask.ts"
+import * as TestQueue from "./support/queueRedis.ts"
+import { queueSuite } from "./support/queueSuite.ts"
+
+const sleep = (millis: number) => Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, millis)))
+
+queueSuite("memory", {
+  layer: (_name, options) => DownloadQueue.layerMemory(options),
+  cleanup: () => Effect.void,
+  persistent: false
+})
+
+const task = (id: string) => ({ id, url: "http://127.0.0.1/x", destination: id })
+
+it.effect("the memory store forgets the oldest finished ids past maxIds: such an id can be queued again", () =>
+  Effect.gen(function*() {
+    const store = yield* DownloadQueueStore.makeMemory({ maxIds: 2 })
+    for (const id of ["a", "b", "c"]) {
+      yield* store.offer(task(id))
+      yield* store.take(() => Effect.void)
+    }
+    // "a" is forgotten, "b" and "c" are remembered.
+    for (const id of ["a", "b", "c"]) yield* store.offer(task(id))
+    assert.strictEqual((yield* store.counts).queued, 1)
+    assert.deepStrictEqual((yield* store.removeWaiting).map((t) => t.id), ["a"])
+  }))
+
+/** A Redis store of queue `name` on a connection of its own, for the current scope. */
+const storeOn = (name: string, options: Partial<DownloadQueueStore.RedisOptions> = {}) =>
+  Effect.gen(function*() {
+    const context = yield* Layer.build(
+      DownloadQueueStore.layerRedis({ name, prefix: TestQueue.prefix, ...options }).pipe(
+        Layer.provide(TestQueue.redisLayer())
+      )
+    )
+    return Context.get(context, DownloadQueueStore.DownloadQueueStore)
+  })
+
+await RedisTest.describeWithRedis("DownloadQueue on Redis", () => {
+  queueSuite("redis", {
+    layer: (name, options) =>
+      DownloadQueue.layerRedis({
+        name,
+        prefix: TestQueue.prefix,
+        pollInterval: "50 millis",
+        lease: "3 seconds",
+        ...options
+      }).pipe(Layer.provide(TestQueue.redisLayer())),
+    cleanup: TestQueue.cleanup,
+    persistent: true
+  })
+
+  it.live("two processes holding one task: the second runs only after the first's lock is released (held 1.5 s, past its 1 s lease, by renewal)", () =>
+    Effect.gen(function*() {
+      const name = `test-${randomUUID()}`
+      yield* TestQueue.cleanup(name)
+      const options = { lease: "1 second", leaseRefresh: "200 millis" } as const
+      const a = yield* storeOn(name, options)
+      const b = yield* storeOn(name, options)
+      const events: Array<string> = []
+      const first = yield* Effect.forkChild(a.exclusive(
+        "task",
+        Effect.gen(function*() {
+          events.push("a-start")
+          yield* sleep(1_500)
+          events.push("a-end")
+        })
+      ))
+      yield* sleep(100)
+      yield* b.exclusive("task", Effect.sync(() => events.push("b")))
+      yield* Fiber.join(first)
+      assert.deepStrictEqual(events, ["a-start", "a-end", "b"])
+      // Released: nothing is left behind.
+      const redis = Context.get(yield* Layer.build(TestQueue.redisLayer()), Redis.Redis)
+      assert.strictEqual(yield* redis.send("EXISTS", QueueRedis.keysFor(TestQueue.prefix, name).claim("task")), 0)
+    }).pipe(Effect.scoped))
+
+  it.live("a holder whose lock was taken over stops its work at the next renewal with TaskAbandonedError", () =>
+    Effect.gen(function*() {
+      const name = `test-${randomUUID()}`
+      yield* TestQueue.cleanup(name)
+      const a = yield* storeOn(name, { lease: "2 seconds", leaseRefresh: "200 millis" })
+      const started = Date.now()
+      const holder = yield* Effect.forkChild(Effect.flip(a.exclusive("task", Effect.never)))
+      yield* sleep(300)
+      const redis = Context.get(yield* Layer.build(TestQueue.redisLayer()), Redis.Redis)
+      yield* redis.send("SET", QueueRedis.keysFor(TestQueue.prefix, name).claim("task"), "someone-else")
+      const error = yield* Fiber.join(holder)
+      assert.strictEqual(error._tag, "TaskAbandonedError")
+      // Well before the lease would have run out on its own.
+      assert.isBelow(Date.now() - started, 1_900)
+    }).pipe(Effect.scoped))
+
+  it.live("a Redis that stops answering: offer and stats fail with QueueUnavailableError within the 500 ms timeout; after a reconnect they work", () =>
+    Effect.gen(function*() {
+      const name = `test-${randomUUID()}`
+      yield* TestQueue.cleanup(name)
+      const proxy = yield* RedisProxy.make()
+      yield* proxy.start
+      const context = yield* Layer.build(
+        DownloadQueue.layerRedis({ name, prefix: TestQueue.prefix, timeout: "500 millis" }).pipe(
+          Layer.provide(NodeRedis.layer({ url: proxy.url }))
+        )
+      )
+      const queue = Context.get(context, DownloadQueue.DownloadQueue)
+      yield* queue.offer(task("before"))
+      yield* proxy.hang
+      const started = Date.now()
+      const offered = yield* Effect.flip(queue.offer(task("during")))
+      assert.strictEqual(offered._tag, "QueueUnavailableError")
+      if (offered._tag === "QueueUnavailableError") assert.match(offered.detail, /no answer within 500 ms/)
+      assert.strictEqual((yield* Effect.flip(queue.stats))._tag, "QueueUnavailableError")
+      // Well before anything would hang: two bounded calls.
+      assert.isBelow(Date.now() - started, 5_000)
+      yield* proxy.restore
+      yield* proxy.stop
+      yield* proxy.start
+      let stats = yield* Effect.result(queue.stats)
+      for (let i = 0; i < 50 && stats._tag === "Failure"; i++) {
+        yield* sleep(100)
+        stats = yield* Effect.result(queue.stats)
+      }
+      assert.strictEqual(stats._tag, "Success")
+      yield* queue.offer(task("after"))
+      assert.isAtLeast((yield* queue.stats).queued, 2)
+    }).pipe(Effect.scoped))
+
+  it.live("Effect's own failure records (a task whose last attempt failed outside our handler) are read as dead letters: TaskAbandonedError", () =>
+    Effect.gen(function*() {
+      const name = `test-${randomUUID()}`
+      yield* TestQueue.cleanup(name)
+      const redisContext = yield* Layer.build(TestQueue.redisLayer())
+      const store = yield* PersistedQueue.makeStoreRedis({ prefix: TestQueue.prefix, pollInterval: 50 }).pipe(
+        Effect.provideContext(redisContext)
+      )
+      const factory = yield* Effect.provideService(
+        PersistedQueue.makeFactory,
+        PersistedQueue.PersistedQueueStore,
+        store
+      )
+      const raw = yield* factory.make({ name, schema: QueueTask.QueueTask, maxAttempts: 1 })
+      const task = { id: "t1", url: "http://127.0.0.1/a", destination: "a.bin" }
+      yield* raw.offer(task, { id: task.id })
+      yield* Effect.flip(raw.take(() => Effect.fail("boom")))
+      const ours = yield* storeOn(name)
+      const letters = yield* ours.deadLetters
+      assert.strictEqual(letters.length, 1)
+      assert.deepStrictEqual(letters[0]!.task, task)
+      assert.strictEqual(letters[0]!.error._tag, "TaskAbandonedError")
+      assert.strictEqual(letters[0]!.attempts, 1)
+      assert.strictEqual((yield* ours.counts).deadLetters, 1)
+    }).pipe(Effect.scoped))
+
+  it.live("trap: PersistedQueue answers an id offered again after it completed with the id, as if queued, and queues nothing", () =>
+    Effect.gen(function*() {
+      const name = `test-${randomUUID()}`
+      yield* TestQueue.cleanup(name)
+      const redisContext = yield* Layer.build(TestQueue.redisLayer())
+      const store = yield* PersistedQueue.makeStoreRedis({ prefix: TestQueue.prefix, pollInterval: 50 }).pipe(
+        Effect.provideContext(redisContext)
+      )
+      const factory = yield* Effect.provideService(
+        PersistedQueue.makeFactory,
+        PersistedQueue.PersistedQueueStore,
+        store
+      )
+      const raw = yield* factory.make({ name, schema: Schema.String })
+      assert.strictEqual(yield* raw.offer("first", { id: "x" }), "x")
+      assert.strictEqual(yield* raw.take((value) => Effect.succeed(value)), "first")
+      assert.strictEqual(yield* raw.offer("second", { id: "x" }), "x")
+      const next = yield* raw.take((value) => Effect.succeed(value)).pipe(Effect.timeoutOption(500))
+      // When Effect starts telling a duplicate apart, this fails: revisit `offer`'s documentation.
+      assert.strictEqual(next._tag, "None")
+    }).pipe(Effect.scoped))
+})
