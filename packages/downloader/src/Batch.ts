@@ -15,11 +15,11 @@ import * as Redact from "@httpkit/client/Redact"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
-import * as Semaphore from "effect/Semaphore"
 import type * as Checksum from "./Checksum.ts"
 import type { DownloadConfigError } from "./DownloadConfig.ts"
 import { type DownloadError, DownloadErrorSchema } from "./DownloadError.ts"
 import { DownloadResult } from "./DownloadResult.ts"
+import * as HostLimit from "./internal/hostLimit.ts"
 import type * as Progress from "./Progress.ts"
 
 /**
@@ -130,14 +130,6 @@ export type DownloadOne<Options> = (
   options: Options & { readonly onProgress?: ((progress: Progress.Progress) => void) | undefined }
 ) => Effect.Effect<DownloadResult, DownloadError | DownloadConfigError>
 
-const hostKey = (url: string): string => {
-  try {
-    return new URL(url).host
-  } catch {
-    return ""
-  }
-}
-
 /**
  * Runs `tasks` with `download`, each file once, within the concurrencies.
  *
@@ -155,16 +147,7 @@ export const run = <Options extends object>(
     const startedAt = clock.currentTimeMillisUnsafe()
     const concurrency = Math.max(1, Math.floor(options.concurrency ?? 4))
     const perHost = Math.max(1, Math.floor(options.perHostConcurrency ?? 2))
-    const hosts = new Map<string, Semaphore.Semaphore>()
-    const permitFor = (url: string): Semaphore.Semaphore => {
-      const key = hostKey(url)
-      let semaphore = hosts.get(key)
-      if (semaphore === undefined) {
-        semaphore = Semaphore.makeUnsafe(perHost)
-        hosts.set(key, semaphore)
-      }
-      return semaphore
-    }
+    const withinHost = HostLimit.make(perHost)
 
     const succeeded: Array<{ readonly index: number; readonly result: DownloadResult }> = []
     const failed: Array<Failure> = []
@@ -192,7 +175,7 @@ export const run = <Options extends object>(
         options.onStart?.(task)
         return download(task, perFile)
       })
-      return permitFor(task.url).withPermit(started).pipe(
+      return withinHost(task.url, started).pipe(
         Effect.matchEffect({
           onSuccess: (result) =>
             Effect.sync(() => {

@@ -72,8 +72,8 @@ import * as Checksum from "./Checksum.ts"
 import * as DownloadConfig from "./DownloadConfig.ts"
 import * as Downloader from "./Downloader.ts"
 import type { DownloadResult } from "./DownloadResult.ts"
+import * as HostLimit from "./internal/hostLimit.ts"
 import { own, ownData } from "./internal/own.ts"
-import * as QueueHosts from "./internal/queueHosts.ts"
 import * as QueuePool from "./internal/queuePool.ts"
 import { firstLine } from "./internal/text.ts"
 import type * as Progress from "./Progress.ts"
@@ -345,7 +345,7 @@ export const make: Effect.Effect<Service, never, Store.DownloadQueueStore | Scop
       const downloader = yield* Downloader.Downloader
       const context = yield* Effect.context<R>()
       const concurrency = Math.max(1, Math.floor(own(options, "concurrency") ?? 4))
-      const withHost = QueueHosts.make(Math.max(1, Math.floor(own(options, "perHostConcurrency") ?? 2)))
+      const withHost = HostLimit.make(Math.max(1, Math.floor(own(options, "perHostConcurrency") ?? 2)))
       const until = own(options, "until") ?? "shutdown"
       const base = ownData(own(options, "options") ?? {})
       const onStart = own(options, "onStart")

@@ -21,7 +21,7 @@ import * as TestServer from "@httpkit/testing/TestServer"
 import { Effect } from "effect"
 import { randomUUID } from "node:crypto"
 import * as Path from "node:path"
-import * as QueueProcess from "./support/queueProcess.ts"
+import * as LineChild from "./support/lineChild.ts"
 import { deleteUnder, redisLayer } from "./support/queueRedis.ts"
 import { listing, sha256Of, tempFolder } from "./support/setup.ts"
 
@@ -72,7 +72,7 @@ await RedisTest.describeWithRedis("a download queue shared by worker processes t
         )
 
         // The producer queues the 9 tasks, and exits.
-        const producer = yield* QueueProcess.start([
+        const producer = yield* LineChild.start([
           producerScript,
           "--redis",
           RedisTest.url,
@@ -92,7 +92,7 @@ await RedisTest.describeWithRedis("a download queue shared by worker processes t
         // Three workers; small write batches and frequent checkpoints, so the killed worker leaves bytes to resume.
         const names = ["w1", "w2", "w3"]
         const workers = yield* Effect.forEach(names, (id) =>
-          QueueProcess.start([
+          LineChild.start([
             workerScript,
             "--redis",
             RedisTest.url,
@@ -175,7 +175,7 @@ await RedisTest.describeWithRedis("a download queue shared by worker processes t
         assert.isTrue(starts.some((start) => start > 0), `GETs of big.bin from: ${starts}`)
 
         // Nothing left in the queue, no dead letters (read by the producer example's --stats).
-        const inspector = yield* QueueProcess.start([
+        const inspector = yield* LineChild.start([
           producerScript,
           "--redis",
           RedisTest.url,

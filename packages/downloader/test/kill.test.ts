@@ -28,14 +28,13 @@ import * as ResilientClient from "@httpkit/client/ResilientClient"
 import * as Content from "@httpkit/testing/Content"
 import * as TestServer from "@httpkit/testing/TestServer"
 import { Deferred, Effect, Exit, Fiber } from "effect"
-import { type ChildProcessByStdio, spawn } from "node:child_process"
 import { createHash } from "node:crypto"
 import * as Fs from "node:fs/promises"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import type { Readable } from "node:stream"
 import { fileURLToPath } from "node:url"
 import * as Downloader from "../src/Downloader.ts"
+import * as LineChild from "./support/lineChild.ts"
 
 const script = fileURLToPath(new URL("./support/killChild.ts", import.meta.url))
 
@@ -168,114 +167,12 @@ interface Line {
   }
 }
 
-/** How a child ended. */
-interface Ended {
-  readonly code: number | null
-  readonly signal: NodeJS.Signals | null
-}
-
-/** A running `killChild.ts`. */
-interface Running {
-  /** Waits for the first line (from the start) that matches; fails if the child ends first. */
-  readonly until: (what: string, match: (line: Line) => boolean) => Effect.Effect<Line>
-  readonly kill: (signal: NodeJS.Signals) => Effect.Effect<void>
-  /** The child's end, once its output is all read. */
-  readonly ended: Effect.Effect<Ended>
-  readonly lines: ReadonlyArray<Line>
-  /** Everything it wrote on stderr, and stdout lines that were not JSON. */
-  readonly diagnostics: () => string
-}
-
 /**
  * Starts `killChild.ts` for one download; the scope's end kills it with
  * SIGKILL if it is still running (an assertion failed), and waits for it.
  */
 const startChild = (url: string, destination: string, expected: string) =>
-  Effect.acquireRelease(
-    Effect.sync((): Running => {
-      const child: ChildProcessByStdio<null, Readable, Readable> = spawn(
-        process.execPath,
-        [script, url, destination, expected],
-        { stdio: ["ignore", "pipe", "pipe"] }
-      )
-      const lines: Array<Line> = []
-      let other = ""
-      let partial = ""
-      let end: Ended | undefined
-      const listeners = new Set<() => void>()
-      const changed = () => listeners.forEach((listener) => listener())
-      child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
-        const parts = (partial + chunk).split("\n")
-        partial = parts.pop()!
-        for (const text of parts) {
-          try {
-            lines.push(JSON.parse(text) as Line)
-          } catch {
-            other += `${text}\n`
-          }
-        }
-        changed()
-      })
-      child.stderr.setEncoding("utf8").on("data", (chunk: string) => (other += chunk))
-      child.on("error", (error) => (other += `spawn error: ${String(error)}\n`))
-      child.on("close", (code, signal) => {
-        end = { code, signal }
-        changed()
-      })
-      const diagnostics = () => `${other}${partial}`.slice(-4_000)
-      /** Resolves when `check` gives a value, rejects after `lineTimeout`. */
-      const waitFor = <A>(what: string, check: () => A | undefined) =>
-        Effect.promise(() =>
-          new Promise<A>((resolve, reject) => {
-            const timer = setTimeout(() => {
-              listeners.delete(listener)
-              reject(new Error(`no ${what} within ${lineTimeout} ms; child output: ${diagnostics()}`))
-            }, lineTimeout)
-            const listener = () => {
-              let value: A | undefined
-              try {
-                value = check()
-              } catch (error) {
-                value = undefined
-                clearTimeout(timer)
-                listeners.delete(listener)
-                reject(error)
-                return
-              }
-              if (value === undefined) return
-              clearTimeout(timer)
-              listeners.delete(listener)
-              resolve(value)
-            }
-            listeners.add(listener)
-            listener()
-          })
-        )
-      return {
-        until: (what, match) =>
-          waitFor(what, () => {
-            const found = lines.find(match)
-            if (found !== undefined) return found
-            if (end !== undefined) {
-              throw new Error(
-                `the child ended (code ${end.code}, signal ${end.signal}) before ${what}; last line ${
-                  JSON.stringify(lines.at(-1))
-                }; child output: ${diagnostics()}`
-              )
-            }
-            return undefined
-          }),
-        kill: (signal) =>
-          Effect.sync(() => {
-            child.kill(signal)
-          }),
-        ended: waitFor("exit", () => end),
-        lines,
-        diagnostics
-      }
-    }),
-    (running) => running.kill("SIGKILL").pipe(Effect.andThen(running.ended), Effect.ignore)
-  )
+  LineChild.start<Line>([script, url, destination, expected], { timeoutMillis: lineTimeout })
 
 /** The `Range` header of every GET of `path` the server recorded, oldest first (`undefined`: the whole file). */
 const rangesOf = (server: TestServer.TestServer["Service"], path: string) =>

@@ -1,8 +1,8 @@
 /**
- * Per-host concurrency for queue workers: at most `perHost` downloads at
- * once per host (host and port). A host's semaphore is dropped as soon as
- * nobody holds or waits for it, so a crawler visiting many hosts keeps only
- * the hosts it is working on in memory.
+ * Per-host concurrency for batches and queue workers: at most `perHost`
+ * downloads at once per host (host and port). A host's semaphore is dropped as soon as
+ * nobody holds or waits for it, so a crawler (or a batch) visiting many hosts
+ * keeps only the hosts it is working on in memory.
  */
 import * as Effect from "effect/Effect"
 import * as Semaphore from "effect/Semaphore"

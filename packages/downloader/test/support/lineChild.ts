@@ -1,6 +1,6 @@
 /**
  * Child processes that print one JSON object per line (the queue examples'
- * workers and producer), watched line by line: the parent waits for a line
+ * workers and producer, the kill tests' downloader), watched line by line: the parent waits for a line
  * that matches, kills at a chosen line, and reads everything printed.
  *
  * A child still running when the scope closes is killed with SIGKILL, and
@@ -10,7 +10,7 @@ import { Effect, type Scope } from "effect"
 import { type ChildProcessByStdio, spawn } from "node:child_process"
 import type { Readable } from "node:stream"
 
-/** One line a child printed, as JSON. */
+/** One line a child printed, as JSON (a caller that knows its child's lines narrows the type). */
 export type Line = Readonly<Record<string, unknown>>
 
 /** How a child ended. */
@@ -20,12 +20,12 @@ export interface Ended {
 }
 
 /** A running child. */
-export interface Child {
+export interface Child<L = Line> {
   readonly pid: number | undefined
   /** Every JSON line so far, oldest first. */
-  readonly lines: ReadonlyArray<Line>
+  readonly lines: ReadonlyArray<L>
   /** Waits for the first line (from the start) that matches; fails when the child ends first, or after `timeoutMillis`. */
-  readonly until: (what: string, match: (line: Line) => boolean) => Effect.Effect<Line, Error>
+  readonly until: (what: string, match: (line: L) => boolean) => Effect.Effect<L, Error>
   readonly kill: (signal: NodeJS.Signals) => Effect.Effect<void>
   /** Waits for its end (its output all read), at most `timeoutMillis`. */
   readonly ended: Effect.Effect<Ended, Error>
@@ -34,18 +34,18 @@ export interface Child {
 }
 
 /** Starts `node ...args`; the scope's end kills it if it still runs. */
-export const start = (
+export const start = <L = Line>(
   args: ReadonlyArray<string>,
   options: { readonly env?: Readonly<Record<string, string>>; readonly timeoutMillis?: number } = {}
-): Effect.Effect<Child, never, Scope.Scope> =>
+): Effect.Effect<Child<L>, never, Scope.Scope> =>
   Effect.acquireRelease(
-    Effect.sync((): Child => {
+    Effect.sync((): Child<L> => {
       const timeoutMillis = options.timeoutMillis ?? 120_000
       const child: ChildProcessByStdio<null, Readable, Readable> = spawn(process.execPath, [...args], {
         env: { ...process.env, ...options.env },
         stdio: ["ignore", "pipe", "pipe"]
       })
-      const lines: Array<Line> = []
+      const lines: Array<L> = []
       let other = ""
       let partial = ""
       let end: Ended | undefined
@@ -57,7 +57,7 @@ export const start = (
         partial = parts.pop()!
         for (const text of parts) {
           try {
-            lines.push(JSON.parse(text) as Line)
+            lines.push(JSON.parse(text) as L)
           } catch {
             other += `${text}\n`
           }
@@ -110,7 +110,9 @@ export const start = (
             if (found !== undefined) return found
             if (end !== undefined) {
               throw new Error(
-                `the child ended (code ${end.code}, signal ${end.signal}) before ${what}; child output: ${diagnostics()}`
+                `the child ended (code ${end.code}, signal ${end.signal}) before ${what}; last line ${
+                  JSON.stringify(lines.at(-1))
+                }; child output: ${diagnostics()}`
               )
             }
             return undefined
