@@ -43,6 +43,13 @@ const options = (base: string) => ({
   circuitBreaker: { failureThreshold: 3, openDuration: "1 minute" }
 })
 
+/** A client with a Redis connection of its own (from `store`): what two clients share then lives only in Redis. */
+const clientWith = <E>(url: string, store: Layer.Layer<CircuitBreaker.CircuitBreakerStore, E>) =>
+  Effect.flatMap(
+    Layer.build(store),
+    (context) => ResilientClient.make(options(url)).pipe(Effect.provideContext(context))
+  )
+
 /** Runs `effect` and says how long it took in real milliseconds. */
 const timed = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   Effect.gen(function*() {
@@ -126,12 +133,8 @@ await RedisTest.describeWithRedis("the circuit breaker on Effect's Redis store",
         const server = yield* TestServer.make()
         const prefix = `httpkit-test-breaker-${crypto.randomUUID()}:`
         // Two clients with their own Redis connections: the state they share lives only in Redis.
-        const first = yield* ResilientClient.make(options(server.url)).pipe(
-          Effect.provideContext(yield* Layer.build(redisStore(prefix)))
-        )
-        const second = yield* ResilientClient.make(options(server.url)).pipe(
-          Effect.provideContext(yield* Layer.build(redisStore(prefix)))
-        )
+        const first = yield* clientWith(server.url, redisStore(prefix))
+        const second = yield* clientWith(server.url, redisStore(prefix))
 
         for (let call = 0; call < 3; call++) {
           const error = yield* Effect.flip(first.get("/status/503"))
@@ -144,9 +147,7 @@ await RedisTest.describeWithRedis("the circuit breaker on Effect's Redis store",
         assert.strictEqual((yield* server.requests).length, before, "the refused call sent nothing")
 
         // Another prefix is another breaker: unaffected.
-        const other = yield* ResilientClient.make(options(server.url)).pipe(
-          Effect.provideContext(yield* Layer.build(redisStore(`${prefix}other:`)))
-        )
+        const other = yield* clientWith(server.url, redisStore(`${prefix}other:`))
         assert.strictEqual((yield* other.get("/health")).status, 200)
       }).pipe(Effect.scoped),
     30_000
@@ -165,15 +166,11 @@ await RedisTest.describeWithRedis("the circuit breaker on Effect's Redis store",
             const proxy = yield* RedisProxy.make()
             yield* proxy.start
             const prefix = `httpkit-test-breaker-${crypto.randomUUID()}:`
-            const first = yield* ResilientClient.make(options(server.url)).pipe(
-              Effect.provideContext(yield* Layer.build(proxiedStore(proxy.url, prefix)))
-            )
+            const first = yield* clientWith(server.url, proxiedStore(proxy.url, prefix))
             // Whatever happens below, the proxy's connections are dropped before the connection closes,
             // which would otherwise wait for replies a hanging proxy never sends.
             yield* Effect.addFinalizer(() => proxy.stop)
-            const second = yield* ResilientClient.make(options(server.url)).pipe(
-              Effect.provideContext(yield* Layer.build(redisStore(prefix)))
-            )
+            const second = yield* clientWith(server.url, redisStore(prefix))
             assert.strictEqual((yield* first.get("/health")).status, 200, "Redis answers before the fault")
 
             yield* fault.inject(proxy)
@@ -229,13 +226,9 @@ await RedisTest.describeWithRedis("the circuit breaker on Effect's Redis store",
           const proxy = yield* RedisProxy.make()
           yield* proxy.start
           const prefix = `httpkit-test-breaker-${crypto.randomUUID()}:`
-          const first = yield* ResilientClient.make(options(server.url)).pipe(
-            Effect.provideContext(yield* Layer.build(selfHealingStore(proxy.url, prefix)))
-          )
+          const first = yield* clientWith(server.url, selfHealingStore(proxy.url, prefix))
           yield* Effect.addFinalizer(() => proxy.stop)
-          const second = yield* ResilientClient.make(options(server.url)).pipe(
-            Effect.provideContext(yield* Layer.build(redisStore(prefix)))
-          )
+          const second = yield* clientWith(server.url, redisStore(prefix))
           yield* proxy.hang
           assert.strictEqual((yield* first.get("/health")).status, 200)
           assert.ok(logs.some((line) => line.includes("circuit breaker store unavailable")), JSON.stringify(logs))
@@ -259,13 +252,9 @@ await RedisTest.describeWithRedis("the circuit breaker on Effect's Redis store",
           const proxy = yield* RedisProxy.make()
           yield* proxy.start
           const prefix = `httpkit-test-breaker-${crypto.randomUUID()}:`
-          const first = yield* ResilientClient.make(options(server.url)).pipe(
-            Effect.provideContext(yield* Layer.build(proxiedStore(proxy.url, prefix)))
-          )
+          const first = yield* clientWith(server.url, proxiedStore(proxy.url, prefix))
           yield* Effect.addFinalizer(() => proxy.stop)
-          const second = yield* ResilientClient.make(options(server.url)).pipe(
-            Effect.provideContext(yield* Layer.build(redisStore(prefix)))
-          )
+          const second = yield* clientWith(server.url, redisStore(prefix))
           yield* proxy.slow(100)
           assert.isTrue(yield* sharedThroughRedis(first, second), "the circuit is shared through the slow Redis")
           assert.notOk(logs.some((line) => line.includes("circuit breaker store unavailable")), JSON.stringify(logs))
@@ -284,12 +273,8 @@ await RedisTest.describeWithRedis("the circuit breaker on Effect's Redis store",
         Effect.gen(function*() {
           const server = yield* TestServer.make()
           const prefix = `httpkit-test-breaker-${crypto.randomUUID()}:`
-          const first = yield* ResilientClient.make(options(server.url)).pipe(
-            Effect.provideContext(yield* Layer.build(redisStore(prefix)))
-          )
-          const second = yield* ResilientClient.make(options(server.url)).pipe(
-            Effect.provideContext(yield* Layer.build(redisStore(prefix)))
-          )
+          const first = yield* clientWith(server.url, redisStore(prefix))
+          const second = yield* clientWith(server.url, redisStore(prefix))
           assert.strictEqual((yield* first.get("/health")).status, 200)
           // The call runs until it waits for Redis; then the process is busy for longer than the store's
           // bound (a quarter of timeout.total, 500 ms) before anything can read Redis's answer.
