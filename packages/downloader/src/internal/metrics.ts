@@ -8,18 +8,14 @@ import * as Exit from "effect/Exit"
 import * as Metric from "effect/Metric"
 import * as DownloadMetrics from "../DownloadMetrics.ts"
 import type { DownloadResult } from "../DownloadResult.ts"
+import * as HostLimit from "./hostLimit.ts"
 
 const hosts = new Set<string>()
 
 /** The `host` attribute of a URL: host and port only, bounded in number. */
 export const hostOf = (url: string): string => {
-  let host: string
-  try {
-    host = new URL(url).host || "none"
-  } catch {
-    return "none"
-  }
-  if (hosts.has(host)) return host
+  const host = HostLimit.hostOf(url) || "none"
+  if (host === "none" || hosts.has(host)) return host
   if (hosts.size >= DownloadMetrics.maxHosts) return "other"
   hosts.add(host)
   return host
