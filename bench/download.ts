@@ -1,8 +1,9 @@
 /**
  * Download throughput and peak memory, side by side in one run: curl (the
  * anchor), aria2c where installed (one connection and eight), a raw undici
- * stream to a file, and `@httpkit/downloader` as one stream (sha256 and the
- * resume bookkeeping on) and as 4 and 8 segments.
+ * stream to a file (also hashing it, and as 4 ranges: the like-for-like
+ * anchors), and `@httpkit/downloader` as one stream (sha256 and the resume
+ * bookkeeping on) and as 4 and 8 segments.
  *
  * One local server serves one file of random bytes: nginx when it is on the
  * PATH, else a small Node static file server (ranges, strong ETag,
@@ -172,6 +173,86 @@ const runUndici = async (url: string, dest: string): Promise<Transfer> => {
   return { seconds, startRssKiB, cpuSeconds }
 }
 
+/**
+ * Raw undici with the same hashing work as httpkit's runs: every chunk goes
+ * through a sha256 `Hash` on the main thread on its way to the file. No
+ * `.part`, no sidecar, no fsync: the cheapest honest way to hash a download.
+ */
+const runUndiciSha256 = async (url: string, dest: string): Promise<Transfer> => {
+  const Undici = await import("undici")
+  const agent = new Undici.Agent()
+  const startRssKiB = Math.round(process.memoryUsage.rss() / KiB)
+  const cpu = process.cpuUsage()
+  const started = performance.now()
+  const { statusCode, body } = await Undici.request(url, { dispatcher: agent })
+  if (statusCode !== 200) {
+    await body.dump()
+    throw new Error(`status ${statusCode}`)
+  }
+  const hash = createHash("sha256")
+  await pipeline(
+    body,
+    async function*(chunks: AsyncIterable<Buffer>) {
+      for await (const chunk of chunks) {
+        hash.update(chunk)
+        yield chunk
+      }
+    },
+    createWriteStream(dest)
+  )
+  const digest = hash.digest("hex")
+  const seconds = (performance.now() - started) / 1000
+  const cpuSeconds = cpuSecondsSince(cpu)
+  await agent.close()
+  return { seconds, startRssKiB, cpuSeconds, digest }
+}
+
+/**
+ * Raw undici in `segments` ranged requests at once, each body written at its
+ * offset into one open file (`FileHandle.write`, one write in flight per
+ * segment). No hash, no bookkeeping: what any Node program can reach with
+ * several connections on this machine, the ceiling for httpkit's segmented runs.
+ */
+const runUndiciSegments = async (url: string, dest: string, segments: number): Promise<Transfer> => {
+  const Undici = await import("undici")
+  const agent = new Undici.Agent({ connections: segments })
+  const head = await Undici.request(url, { method: "HEAD", dispatcher: agent })
+  await head.body.dump()
+  const size = Number(head.headers["content-length"])
+  if (head.statusCode !== 200 || !Number.isSafeInteger(size)) throw new Error(`HEAD: status ${head.statusCode}`)
+  const handle = await Fs.open(dest, "w")
+  const startRssKiB = Math.round(process.memoryUsage.rss() / KiB)
+  const cpu = process.cpuUsage()
+  const started = performance.now()
+  try {
+    const step = Math.ceil(size / segments)
+    await Promise.all(Array.from({ length: segments }, async (_, index) => {
+      const start = index * step
+      const end = Math.min(size, start + step) - 1
+      const { statusCode, body } = await Undici.request(url, {
+        dispatcher: agent,
+        headers: { range: `bytes=${start}-${end}` }
+      })
+      if (statusCode !== 206) {
+        await body.dump()
+        throw new Error(`segment ${index}: status ${statusCode}`)
+      }
+      let at = start
+      for await (const chunk of body as AsyncIterable<Buffer>) {
+        await handle.write(chunk, 0, chunk.byteLength, at)
+        at += chunk.byteLength
+      }
+      if (at !== end + 1) throw new Error(`segment ${index}: ${at - start} bytes, expected ${end + 1 - start}`)
+    }))
+  } finally {
+    await handle.close()
+  }
+  const seconds = (performance.now() - started) / 1000
+  const cpuSeconds = cpuSecondsSince(cpu)
+  await agent.close()
+  return { seconds, startRssKiB, cpuSeconds, segments }
+}
+
 /** `@httpkit/downloader`: `segments` connections, sha256 computed, `.part` + sidecar bookkeeping (resume on). */
 const runHttpkit = async (url: string, dest: string, segments: number): Promise<Transfer> => {
   const { Effect } = await import("effect")
@@ -204,6 +285,10 @@ const runHttpkit = async (url: string, dest: string, segments: number): Promise<
 const runChild = async (id: string, url: string, dest: string): Promise<void> => {
   const transfer = id === "undici"
     ? await runUndici(url, dest)
+    : id === "undici-sha256"
+    ? await runUndiciSha256(url, dest)
+    : id === "undici-seg4"
+    ? await runUndiciSegments(url, dest, 4)
     : id === "httpkit-single"
     ? await runHttpkit(url, dest, 1)
     : id === "httpkit-seg4"
@@ -211,7 +296,9 @@ const runChild = async (id: string, url: string, dest: string): Promise<void> =>
     : id === "httpkit-seg8"
     ? await runHttpkit(url, dest, 8)
     : undefined
-  if (transfer === undefined) throw new Error(`--run takes undici, httpkit-single, httpkit-seg4 or httpkit-seg8`)
+  if (transfer === undefined) {
+    throw new Error(`--run takes undici, undici-sha256, undici-seg4, httpkit-single, httpkit-seg4 or httpkit-seg8`)
+  }
   const report: ChildReport = { ...transfer, maxRssKiB: process.resourceUsage().maxRSS }
   process.stdout.write(`${JSON.stringify(report)}\n`)
 }
@@ -220,7 +307,17 @@ const runChild = async (id: string, url: string, dest: string): Promise<void> =>
 // Options
 // ---------------------------------------------------------------------------
 
-const clientIds = ["curl", "aria2c", "aria2c-x8", "undici", "httpkit-single", "httpkit-seg4", "httpkit-seg8"] as const
+const clientIds = [
+  "curl",
+  "aria2c",
+  "aria2c-x8",
+  "undici",
+  "undici-sha256",
+  "undici-seg4",
+  "httpkit-single",
+  "httpkit-seg4",
+  "httpkit-seg8"
+] as const
 type ClientId = typeof clientIds[number]
 
 const usage = `Usage: node bench/download.ts [options]
@@ -581,6 +678,8 @@ const makeClients = (curl: string | undefined, aria2c: string | undefined): Read
     { id: "aria2c-x8" as const, label: "aria2c -x8 -s8", external: true, command: aria2(aria2c, 8) }
   ]),
   nodeClient("undici", "undici request() → fs.createWriteStream"),
+  nodeClient("undici-sha256", "the same, sha256 on the main thread"),
+  nodeClient("undici-seg4", "undici, 4 ranges → positional writes", 4),
   nodeClient("httpkit-single", "httpkit 1 stream, sha256, .part+sidecar"),
   nodeClient("httpkit-seg4", "httpkit 4 segments, sha256", 4),
   nodeClient("httpkit-seg8", "httpkit 8 segments, sha256", 8)
@@ -936,6 +1035,29 @@ const sideBySide = async (
         }× -> ${verdict(r <= 1)}`
       )
     }
+  }
+  // Like for like: the same work done by raw undici (the same hash; the same connections), and the memory the
+  // transfer itself adds (peak minus the RSS at start, which is the modules a client loads).
+  const pairs = [["httpkit-single", "undici-sha256"], ["httpkit-seg4", "undici-seg4"]] as const
+  const like: Array<string> = []
+  for (const [ours, anchor] of pairs) {
+    if (!measured(ours) || !measured(anchor)) continue
+    like.push(`${ours} against ${anchor}: ${fixed(rate(ours) / rate(anchor), 2)}× the throughput`)
+  }
+  const growth = (id: ClientId) =>
+    median((outcomes.get(id)?.samples ?? []).map((sample) => rssMegabytes(sample) - startRssMegabytes(sample)))
+  if (Number.isFinite(growth("undici"))) {
+    for (const id of ["httpkit-single", "httpkit-seg4", "httpkit-seg8"] as const) {
+      if (!Number.isFinite(growth(id))) continue
+      like.push(
+        `${id} RSS growth during the transfer: ${fixed(growth(id), 0)} MB against raw undici's ${
+          fixed(growth("undici"), 0)
+        } MB`
+      )
+    }
+  }
+  if (like.length > 0) {
+    process.stdout.write(`\nLike for like (medians):\n${like.map((line) => `  ${line}`).join("\n")}\n`)
   }
   if (lines.length > 0) process.stdout.write(`\nAims (medians):\n${lines.map((line) => `  ${line}`).join("\n")}\n`)
   return clients.reduce((sum, client) => sum + outcomes.get(client.id)!.failures.length, 0)
