@@ -55,9 +55,12 @@ import * as ClientConfig from "./ClientConfig.ts"
 import { type ClientError, DecodeError } from "./ClientError.ts"
 import * as ClientMetrics from "./ClientMetrics.ts"
 import * as CookieJar from "./CookieJar.ts"
+import type { Received } from "./internal/attempt.ts"
 import * as Body from "./internal/body.ts"
+import * as Breaker from "./internal/breaker.ts"
 import * as BreakerFailover from "./internal/breakerFailover.ts"
 import * as Bulkhead from "./internal/bulkhead.ts"
+import type * as Env from "./internal/env.ts"
 import * as MemoryBreaker from "./internal/memoryBreaker.ts"
 import * as Metrics from "./internal/metrics.ts"
 import { own } from "./internal/own.ts"
@@ -70,7 +73,7 @@ import * as Transport from "./internal/transport.ts"
  * @category models
  * @since 0.1.0
  */
-export type RequestOptions = Pipeline.CallOptions
+export type RequestOptions = Env.CallOptions
 
 /**
  * A response whose status was accepted. Its body is read once, through one of
@@ -164,7 +167,7 @@ export class ResilientClient extends Context.Service<ResilientClient, Service>()
  * @category services
  * @since 0.1.0
  */
-export const RateLimit = Context.Reference<Pipeline.RateLimitHook | undefined>("@httpkit/client/RateLimit", {
+export const RateLimit = Context.Reference<Env.RateLimitHook | undefined>("@httpkit/client/RateLimit", {
   defaultValue: () => undefined
 })
 
@@ -180,7 +183,7 @@ export interface Options extends ClientConfig.Options {
 }
 
 /** A body that does not parse, as a `DecodeError` (not the parser's message: it quotes the body, which may hold a secret). */
-const notJson = (received: Pipeline.Received, text: string) =>
+const notJson = (received: Received, text: string) =>
   new DecodeError({
     ...received.context,
     retryable: false,
@@ -189,7 +192,7 @@ const notJson = (received: Pipeline.Received, text: string) =>
   })
 
 /** The body as JSON, whatever its shape (`ClientResponse.json`). */
-const jsonOf = (received: Pipeline.Received, maxBytes: number): Effect.Effect<unknown, ClientError> =>
+const jsonOf = (received: Received, maxBytes: number): Effect.Effect<unknown, ClientError> =>
   Body.textThen(received, maxBytes, (text) => {
     try {
       return Effect.succeed(JSON.parse(text))
@@ -214,7 +217,7 @@ const decoderOf = <S extends Schema.Top>(
 
 const decodeWith = <S extends Schema.Top>(
   schema: S,
-  received: Pipeline.Received,
+  received: Received,
   maxBytes: number
 ): Effect.Effect<S["Type"], ClientError, S["DecodingServices"]> =>
   Body.textThen(received, maxBytes, (text) => {
@@ -240,10 +243,10 @@ class ReceivedResponse implements ClientResponse {
   readonly url: URL
   readonly requestId: string
   readonly attempt: number
-  readonly #received: Pipeline.Received
+  readonly #received: Received
   readonly #maxBytes: number
   #used = false
-  constructor(received: Pipeline.Received, maxBytes: number) {
+  constructor(received: Received, maxBytes: number) {
     this.status = received.response.status
     this.headers = received.headers
     this.url = received.url
@@ -254,14 +257,14 @@ class ReceivedResponse implements ClientResponse {
     // The attempt's deadline outlives the call for a buffered read of the body; `stream` lets it go.
     received.nativeDeadline?.hold()
   }
-  #once<A>(read: (received: Pipeline.Received, maxBytes: number) => Effect.Effect<A, ClientError>) {
+  #once<A>(read: (received: Received, maxBytes: number) => Effect.Effect<A, ClientError>) {
     return Effect.suspend(() => {
       if (this.#used) return Effect.die(new Error("the response body was already read"))
       this.#used = true
       return read(this.#received, this.#maxBytes)
     })
   }
-  #buffered<A>(read: (received: Pipeline.Received, maxBytes: number) => Effect.Effect<A, ClientError>) {
+  #buffered<A>(read: (received: Received, maxBytes: number) => Effect.Effect<A, ClientError>) {
     return this.#once((received, maxBytes) => Body.withinAttempt(received, read(received, maxBytes)))
   }
   get text(): Effect.Effect<string, ClientError> {
@@ -301,7 +304,7 @@ export const makeWith = Effect.fnUntraced(function*(
   const rateLimit = yield* RateLimit
   const metrics = resolved.metrics ? yield* Metrics.make(resolved.name) : Metrics.disabled
   // Memory by default (no per-call fiber or store round trip); Effect's breaker over a store in context.
-  let breaker: Pipeline.PipelineEnv["breaker"]
+  let breaker: Breaker.Breaker
   if (resolved.circuitBreaker.enabled) {
     const store = yield* Effect.serviceOption(CircuitBreaker.CircuitBreakerStore)
     if (Option.isSome(store)) {
@@ -325,7 +328,7 @@ export const makeWith = Effect.fnUntraced(function*(
       const memoryBreaker = MemoryBreaker.make(
         resolved.circuitBreaker.failureThreshold,
         resolved.circuitBreaker.openDuration,
-        Pipeline.halfOpenRetryMillis,
+        Breaker.halfOpenRetryMillis,
         metrics.transition
       )
       if (resolved.metrics) {
@@ -354,7 +357,7 @@ export const makeWith = Effect.fnUntraced(function*(
   })
   const maxBytes = resolved.maxBodyBytes
 
-  const respond = (received: Pipeline.Received): Effect.Effect<ClientResponse> =>
+  const respond = (received: Received): Effect.Effect<ClientResponse> =>
     Effect.succeed(new ReceivedResponse(received, maxBytes))
 
   const request = (method: string, url: string | URL, options: RequestOptions = {}) =>

@@ -16,8 +16,8 @@ import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
 import { type ClientError, ResponseTooLargeError, TimeoutError } from "../ClientError.ts"
+import type { Received } from "./attempt.ts"
 import { fromTransport } from "./failure.ts"
-import type { Received } from "./pipeline.ts"
 
 const causeOf = (error: unknown): unknown => (error as { reason?: { cause?: unknown } }).reason?.cause ?? error
 

@@ -1,0 +1,152 @@
+/**
+ * The state of one logical call, in one object: its request, its resolved
+ * options (timeouts, retry, accepted statuses, keys) and what changes while
+ * it runs (attempts sent, the profile chosen, the last status, the retry
+ * schedule's state, the attempt deadline armed). Every stage of the pipeline
+ * reads and writes the call through it, instead of closures over shared
+ * locals.
+ */
+import type * as Clock from "effect/Clock"
+import type * as Context from "effect/Context"
+import type * as Effect from "effect/Effect"
+import type * as Fiber from "effect/Fiber"
+import type * as HttpClientRequest from "effect/http/HttpClientRequest"
+import type * as Schedule from "effect/Schedule"
+import { BodyNotReplayableError, type ClientError } from "../ClientError.ts"
+import type { Received } from "./attempt.ts"
+import * as Deadline from "./deadline.ts"
+import type { CallOptions, ClientState, LimitedRequest } from "./env.ts"
+import type { ErrorContext } from "./failure.ts"
+import type * as MemoryBreaker from "./memoryBreaker.ts"
+import { own } from "./own.ts"
+import type * as ReplayBody from "./replayBody.ts"
+import type { Request } from "./request.ts"
+import type * as Retry from "./retry.ts"
+import type { AttemptDeadline } from "./transport.ts"
+
+/** What a call's undici transport reads from `NodeHttpClient.UndiciOptions`; the attempt's deadline is set per attempt. */
+export interface CallUndiciOptions {
+  readonly httpkitHeadersTimeout?: number
+  readonly httpkitBodyTimeout?: number
+  httpkitAttempt: AttemptDeadline | undefined
+}
+
+/** A browser profile's headers, chosen once per call. */
+export interface Profile {
+  readonly headers: ReadonlyArray<readonly [string, string]>
+}
+
+const ok = (status: number): boolean => status >= 200 && status < 300
+
+/** One logical call through the pipeline, handing an accepted response to `consume`. */
+export class Call<A, E, R> {
+  readonly state: ClientState
+  /** The fiber that made the call (its context is where metrics are recorded). */
+  readonly fiber: Fiber.Fiber<unknown, unknown>
+  readonly clock: Clock.Clock
+  /** Whether this call's attempts are logged. */
+  readonly logs: boolean
+  readonly method: string
+  readonly url: URL
+  readonly requestId: string
+  readonly context: ErrorContext
+  readonly headers: Record<string, string>
+  readonly ownHeaders: Readonly<Record<string, string>> | undefined
+  readonly idempotencyKey: string | undefined
+  readonly base: HttpClientRequest.HttpClientRequest
+  readonly bodySource: ReplayBody.Source | undefined
+  readonly timeouts: Deadline.Timeouts
+  /** The deadlines of an attempt that ends by its own deadline. */
+  readonly attemptDeadlines: Deadline.Deadlines
+  /** Our undici transport reads the call's deadlines, and each attempt's, from these options. */
+  readonly undiciOptions: CallUndiciOptions | undefined
+  readonly maxAttempts: number
+  readonly schedule: Schedule.Schedule<unknown, ClientError> | undefined
+  readonly accept: (status: number) => boolean
+  /** The circuit breaker's key: the host or the origin. */
+  readonly key: string
+  readonly limiterKey: string | undefined
+  readonly limiterTokens: number
+  readonly consume: (received: Received) => Effect.Effect<A, E, R>
+  /** When the call started, and when it must end: before any bulkhead or limiter wait. */
+  readonly startedAt: number
+  readonly deadline: number
+
+  /** Whether a request has been handed to the transport: every send after that is a resend. */
+  sentOnce = false
+  /** The attempt as the rate limiter saw it last. */
+  limiterRequest: LimitedRequest | undefined = undefined
+  /** The status of the last response routed (accepted or an error), for the metrics. */
+  lastStatus: number | undefined = undefined
+  profile: Profile | undefined = undefined
+  /** The user's retry schedule, once a failure has stepped it. */
+  stepper: Retry.Stepper | undefined = undefined
+  /** Whether the auth provider has refreshed its credentials for this call. */
+  refreshed = false
+  /** The transport's deadline of the running (or last) attempt, cancelled when the next starts or the call ends. */
+  attemptDeadline: AttemptDeadline | undefined = undefined
+  /** Whether the call is counted as started in the metrics (and not yet as ended). */
+  counted = false
+  /** The in-memory breaker's admission of this call, when asked inline. */
+  admission: MemoryBreaker.Admission | undefined = undefined
+  /** The fiber running the call and its context before the call changed it. */
+  running: Fiber.Fiber<unknown, unknown> | undefined = undefined
+  outer: Context.Context<never> | undefined = undefined
+
+  constructor(
+    state: ClientState,
+    fiber: Fiber.Fiber<unknown, unknown>,
+    request: Request,
+    call: CallOptions,
+    consume: (received: Received) => Effect.Effect<A, E, R>
+  ) {
+    const { options } = state
+    this.state = state
+    this.fiber = fiber
+    this.clock = state.clock
+    this.logs = state.logs
+    this.method = request.method
+    this.url = request.url
+    this.requestId = request.requestId
+    this.context = request.context
+    this.headers = request.headers
+    this.ownHeaders = request.ownHeaders
+    this.idempotencyKey = request.idempotencyKey
+    this.base = request.base
+    this.bodySource = request.bodySource
+    const timeoutOption = own(call, "timeout")
+    this.timeouts = Deadline.resolve(state.deadlines, timeoutOption)
+    this.attemptDeadlines = Deadline.ofAttempt(state.deadlines, this.timeouts)
+    this.undiciOptions = !state.env.transportDeadlines
+      ? undefined
+      : own(timeoutOption, "headers") === undefined && own(timeoutOption, "idle") === undefined
+      ? { httpkitAttempt: undefined }
+      : {
+        httpkitHeadersTimeout: this.timeouts.headers,
+        httpkitBodyTimeout: this.timeouts.idle,
+        httpkitAttempt: undefined
+      }
+    const retryOption = own(call, "retry")
+    this.maxAttempts = retryOption === false ? 1 : own(retryOption, "maxAttempts") ?? options.retry.maxAttempts
+    this.schedule = retryOption === false ? undefined : own(retryOption, "schedule") ?? state.env.retrySchedule
+    this.accept = own(call, "acceptStatus") ?? ok
+    this.key = options.circuitBreaker.keyBy === "host" ? this.url.hostname : this.url.origin
+    const rateLimitOption = own(call, "rateLimit")
+    this.limiterKey = own(rateLimitOption, "key")
+    this.limiterTokens = own(rateLimitOption, "tokens") ?? 1
+    this.consume = consume
+    this.startedAt = this.clock.currentTimeMillisUnsafe()
+    this.deadline = this.startedAt + this.timeouts.total
+  }
+
+  /** The refusal of a resend whose body cannot be read again. */
+  notReplayable(reason: "retry" | "redirect", after: string, status: number | undefined): BodyNotReplayableError {
+    return new BodyNotReplayableError({
+      ...this.context,
+      retryable: false,
+      reason,
+      after,
+      ...(status === undefined ? {} : { status })
+    })
+  }
+}

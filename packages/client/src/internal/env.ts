@@ -1,0 +1,211 @@
+/**
+ * What a client's pipeline is built from (`PipelineEnv`: its configuration,
+ * transport and plug-ins), and what it prepares from them once per client
+ * (`ClientState`), so that a call does only what depends on the call.
+ */
+import * as Clock from "effect/Clock"
+import type * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import type * as Fiber from "effect/Fiber"
+import type * as HttpBody from "effect/http/HttpBody"
+import * as HttpClient from "effect/http/HttpClient"
+import type * as HttpClientRequest from "effect/http/HttpClientRequest"
+import type * as HttpClientResponse from "effect/http/HttpClientResponse"
+import * as LogLevel from "effect/LogLevel"
+import * as References from "effect/References"
+import type * as Schedule from "effect/Schedule"
+import type { Resolved } from "../ClientConfig.ts"
+import type { ClientError, RateLimiterUnavailableError, RateLimitExceededError } from "../ClientError.ts"
+import * as AttemptLog from "./attemptLog.ts"
+import type * as Breaker from "./breaker.ts"
+import type { Bulkhead } from "./bulkhead.ts"
+import * as Deadline from "./deadline.ts"
+import type { ErrorContext } from "./failure.ts"
+import { headerProblem } from "./headerSyntax.ts"
+import type * as MemoryBreaker from "./memoryBreaker.ts"
+import type { Recorder } from "./metrics.ts"
+import { Redaction } from "./redaction.ts"
+
+/** What the pipeline needs from an auth provider (`Auth.Auth`). */
+export interface AuthHook {
+  readonly current: Effect.Effect<{
+    readonly headers: ReadonlyArray<readonly [string, unknown]>
+    readonly generation: number
+  }>
+  readonly refresh: (generation: number) => Effect.Effect<boolean>
+  readonly secretHeaderNames: ReadonlySet<string>
+}
+
+/** What the pipeline needs from a cookie jar (`CookieJar.CookieJar`). */
+export interface CookieHook {
+  readonly cookieHeader: (url: URL) => Effect.Effect<string | undefined>
+  readonly store: (url: URL, setCookie: ReadonlyArray<string>) => Effect.Effect<void>
+}
+
+/** What the pipeline needs from browser profiles (`BrowserProfile.BrowserProfiles`). */
+export interface ProfileHook {
+  readonly next: Effect.Effect<{ readonly headers: ReadonlyArray<readonly [string, string]> }>
+}
+
+/** One attempt as a rate limiter sees it. */
+export interface LimitedRequest {
+  readonly method: string
+  readonly url: URL
+  /** The caller's own key for this call (`CallOptions.rateLimit.key`); the limiter's default otherwise. */
+  readonly key: string | undefined
+  /** What the attempt costs against token budgets (`CallOptions.rateLimit.tokens`); default 1. */
+  readonly tokens: number
+  /** 1 for the first attempt. */
+  readonly attempt: number
+  /** The longest this attempt may wait for a slot: what is left of the call's total deadline. */
+  readonly maxWaitMillis: number
+  /** Method, redacted URL and request id, for the limiter's errors. */
+  readonly context: ErrorContext
+}
+
+/** What the pipeline needs from a rate limiter (`@httpkit/rate-limiter` provides it). */
+export interface RateLimitHook {
+  /**
+   * Runs one attempt inside the limit: waits for (or is refused) a slot first,
+   * and holds any concurrency slot until the attempt ends.
+   */
+  readonly around: <A, E, R>(
+    request: LimitedRequest,
+    attempt: Effect.Effect<A, E, R>
+  ) => Effect.Effect<A, E | RateLimitExceededError | RateLimiterUnavailableError, R>
+  /** Reports a response so server feedback (429, rate-limit headers) slows every caller of the key. */
+  readonly observe?: (
+    request: LimitedRequest,
+    response: { readonly status: number; readonly headers: Readonly<Record<string, string | ReadonlyArray<string>>> }
+  ) => Effect.Effect<void>
+}
+
+/** Per-call options, as `ResilientClient`'s methods take them. */
+export interface CallOptions {
+  readonly query?: Readonly<Record<string, string | number | boolean | ReadonlyArray<string>>> | undefined
+  readonly headers?: Readonly<Record<string, string>> | undefined
+  readonly json?: unknown
+  /**
+   * The request body, or a function that makes a fresh one for every send. A
+   * body that can be read only once (a stream) is sent again, by a retry or a
+   * 307/308 redirect, only when it is given as a function (or was never read);
+   * otherwise that resend fails with `BodyNotReplayableError`.
+   */
+  readonly body?: HttpBody.HttpBody | (() => HttpBody.HttpBody) | undefined
+  readonly timeout?: Deadline.TimeoutOption | undefined
+  readonly retry?: false | {
+    readonly maxAttempts?: number | undefined
+    readonly schedule?: Schedule.Schedule<unknown, ClientError> | undefined
+  } | undefined
+  /** An idempotency key for this call, or `true` to generate one. */
+  readonly idempotencyKey?: string | true | undefined
+  /** The request id (`X-Request-ID`) for this call; generated when absent. */
+  readonly requestId?: string | undefined
+  /** Statuses accepted as success; default 200-299. */
+  readonly acceptStatus?: ((status: number) => boolean) | undefined
+  /** For a rate limiter: this call's key (default: the limiter's, per host) and token cost (default 1). */
+  readonly rateLimit?: { readonly key?: string | undefined; readonly tokens?: number | undefined } | undefined
+}
+
+/** Everything a pipeline instance is built from. */
+export interface PipelineEnv {
+  readonly options: Resolved
+  readonly transport: HttpClient.HttpClient
+  /** The in-memory breaker, or Effect's `CircuitBreaker` over a shared store; none when disabled. */
+  readonly breaker: Breaker.Breaker
+  readonly bulkhead: Bulkhead | undefined
+  readonly auth: AuthHook | undefined
+  readonly cookies: CookieHook | undefined
+  readonly profiles: ProfileHook | undefined
+  readonly rateLimit: RateLimitHook | undefined
+  readonly retrySchedule: Schedule.Schedule<unknown, ClientError> | undefined
+  /**
+   * Whether the transport enforces the headers and idle deadlines itself (our
+   * undici dispatcher does); otherwise the pipeline times them with Effect.
+   */
+  readonly transportDeadlines: boolean
+  /** Where calls, retries and their outcomes are counted; none when the client's metrics are off. */
+  readonly metrics?: Recorder | undefined
+}
+
+/** What a pipeline prepares once per client, and what it reads from the caller's fiber. */
+export class ClientState {
+  readonly env: PipelineEnv
+  readonly options: Resolved
+  readonly redaction: Redaction
+  readonly metrics: Recorder | undefined
+  readonly logger: AttemptLog.AttemptLogger | undefined
+  readonly deadlines: Deadline.Defaults
+  /** Sends one request; without trace propagation headers when a browser profile is in use (no browser sends them). */
+  readonly send: (
+    request: HttpClientRequest.HttpClientRequest
+  ) => Effect.Effect<HttpClientResponse.HttpClientResponse, unknown>
+  /** The default headers (`user-agent` and `headers`), checked once: why they may not be sent, if so. */
+  readonly defaultHeaders: Record<string, string>
+  readonly defaultsProblem: string | undefined
+  readonly requestIdHeader: string
+  readonly idempotencyKeyHeader: string
+  /** Nothing can wait between the start of a call and its first attempt: that attempt is built at once. */
+  readonly firstAttemptAtOnce: boolean
+  /**
+   * Whether anything can wait outside an attempt's own deadline: a bulkhead, a breaker over a shared store, a
+   * rate limiter, or the auth, cookie and profile hooks (a token refresh is a request of its own). Such a call
+   * also runs under an outer timer at its total deadline, so that no store or hook that stops answering can
+   * hold it past that (RELIABILITY 12). Without them, attempts and retry sleeps are all the call waits for,
+   * and each is bounded by the deadline already.
+   */
+  readonly outerDeadline: boolean
+  /**
+   * The in-memory breaker when no bulkhead runs: nothing then runs between the start of a call and its
+   * breaker, so the breaker is asked and told inside the call's own exit handler, without a frame of its own.
+   */
+  readonly inlineBreaker: MemoryBreaker.MemoryBreaker | undefined
+
+  readonly #logLevel: LogLevel.LogLevel | undefined
+  // What a call reads from its fiber's context, kept for the last context seen (a context never changes).
+  #lastContext: Context.Context<never> | undefined = undefined
+  #lastClock: Clock.Clock = Clock.Clock.defaultValue()
+  #lastLogs = false
+
+  constructor(env: PipelineEnv) {
+    const { options } = env
+    this.env = env
+    this.options = options
+    this.redaction = new Redaction(options.secretHeaders, env.auth?.secretHeaderNames)
+    this.metrics = env.metrics
+    this.logger = AttemptLog.make(options.logging)
+    this.#logLevel = AttemptLog.levelOf(options.logging)
+    this.deadlines = Deadline.defaults(options.timeout)
+    this.send = env.profiles === undefined
+      ? env.transport.execute
+      : (request) => Effect.provideService(env.transport.execute(request), HttpClient.TracerPropagationEnabled, false)
+    this.defaultHeaders = { "user-agent": options.userAgent, ...options.headers }
+    this.defaultsProblem = headerProblem(this.defaultHeaders)
+    this.requestIdHeader = options.requestIdHeader.toLowerCase()
+    this.idempotencyKeyHeader = options.idempotencyKeyHeader.toLowerCase()
+    this.firstAttemptAtOnce = env.bulkhead === undefined && env.rateLimit === undefined &&
+      env.breaker?._tag !== "Effect"
+    this.outerDeadline = env.bulkhead !== undefined || env.breaker?._tag === "Effect" ||
+      env.rateLimit !== undefined || env.auth !== undefined || env.cookies !== undefined || env.profiles !== undefined
+    this.inlineBreaker = env.breaker?._tag === "Memory" && env.bulkhead === undefined ? env.breaker.breaker : undefined
+  }
+
+  /** Reads the fiber's clock and whether its attempts log, once per distinct context. */
+  observe(fiber: Fiber.Fiber<unknown, unknown>): void {
+    if (fiber.context === this.#lastContext) return
+    this.#lastClock = fiber.getRef(Clock.Clock)
+    this.#lastLogs = this.#logLevel !== undefined &&
+      LogLevel.isGreaterThanOrEqualTo(this.#logLevel, fiber.getRef(References.MinimumLogLevel))
+    this.#lastContext = fiber.context
+  }
+
+  /** The clock of the fiber last observed. */
+  get clock(): Clock.Clock {
+    return this.#lastClock
+  }
+
+  /** Whether the calls of the fiber last observed log their attempts. */
+  get logs(): boolean {
+    return this.#lastLogs
+  }
+}
