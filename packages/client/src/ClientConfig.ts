@@ -17,6 +17,7 @@ import * as Config from "effect/Config"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Schema from "effect/Schema"
 import { ownData } from "./internal/own.ts"
 
@@ -27,6 +28,36 @@ const PositiveInt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(1))
 const NonNegativeInt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
 const Status = Schema.Int.check(Schema.isGreaterThanOrEqualTo(100), Schema.isLessThanOrEqualTo(599))
 const HeaderName = Schema.String.check(Schema.isPattern(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/))
+
+/** The timeouts a call may set for itself (every one but `connect`, which belongs to the connection). */
+const CallTimeout = Schema.Struct({
+  /** From sending the request to the response head. */
+  headers: Schema.optionalKey(DurationInput),
+  /** Between two chunks of a body. */
+  idle: Schema.optionalKey(DurationInput),
+  /** One attempt: connection, head and (for buffered helpers) body. */
+  attempt: Schema.optionalKey(DurationInput),
+  /** The whole call, retries and their waits included. */
+  total: Schema.optionalKey(DurationInput)
+})
+
+/**
+ * The per-call options that are configuration too (`timeout`, and
+ * `retry.maxAttempts`), checked by the same field schemas as the client's
+ * `Options`: `client.get(url, { timeout: { attempt: "5 seconds" } })` takes
+ * what `timeout.attempt` takes in `Options`, and is refused with the same
+ * field-named message.
+ *
+ * @category schemas
+ * @since 0.1.0
+ */
+export const CallOptions = Schema.Struct({
+  timeout: Schema.optionalKey(CallTimeout),
+  retry: Schema.optionalKey(Schema.Struct({
+    /** Attempts in all, the first included; 1 turns retries off. */
+    maxAttempts: Schema.optionalKey(PositiveInt)
+  }))
+})
 
 /**
  * Every configurable field; all optional, defaults in `defaults`.
@@ -45,14 +76,7 @@ export const Options = Schema.Struct({
   timeout: Schema.optionalKey(Schema.Struct({
     /** Establishing the TCP (and TLS) connection. */
     connect: Schema.optionalKey(DurationInput),
-    /** From sending the request to the response head. */
-    headers: Schema.optionalKey(DurationInput),
-    /** Between two chunks of a body. */
-    idle: Schema.optionalKey(DurationInput),
-    /** One attempt: connection, head and (for buffered helpers) body. */
-    attempt: Schema.optionalKey(DurationInput),
-    /** The whole call, retries and their waits included. */
-    total: Schema.optionalKey(DurationInput)
+    ...CallTimeout.fields
   })),
   retry: Schema.optionalKey(Schema.Struct({
     /** Attempts in all, the first included; 1 turns retries off. */
@@ -325,6 +349,71 @@ export const resolve = (options: Options = {}): Effect.Effect<Resolved, ClientCo
       return crossCheck(resolved)
     })
   )
+
+const decodeCallOptions = Schema.decodeUnknownExit(CallOptions)
+
+/** A call's own configuration, in milliseconds: what it overrides of the client's. */
+export interface CallOverrides {
+  readonly timeout: {
+    readonly headers: number | undefined
+    readonly idle: number | undefined
+    readonly attempt: number | undefined
+    readonly total: number | undefined
+  } | undefined
+  readonly maxAttempts: number | undefined
+}
+
+/** A decoded duration in milliseconds, or undefined when absent. */
+const optionalMillis = (value: number | Duration.Duration | undefined): number | undefined =>
+  value === undefined ? undefined : millis(value, 0)
+
+/** A `Duration` given in code, as the milliseconds the schema takes; anything else as given. */
+const durationAsMillis = (value: unknown): unknown => Duration.isDuration(value) ? Duration.toMillis(value) : value
+
+/**
+ * Checks a call's own `timeout` and `retry.maxAttempts` (given in code: a
+ * `Duration` is taken too; `retry: false` is no override) against `CallOptions`: the overrides in
+ * milliseconds, or the problem, worded like a `ClientConfigError`'s.
+ * Only own keys count (RELIABILITY 10).
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const resolveCall = (timeout: unknown, retry: unknown): CallOverrides | { readonly problem: string } => {
+  const input: Record<string, unknown> = Object.create(null)
+  if (typeof timeout === "object" && timeout !== null) {
+    const fields: Record<string, unknown> = Object.create(null)
+    for (const name of Object.keys(timeout)) fields[name] = durationAsMillis((timeout as Record<string, unknown>)[name])
+    input.timeout = fields
+  } else if (timeout !== undefined) {
+    input.timeout = timeout
+  }
+  if (typeof retry === "object" && retry !== null) {
+    if (Object.hasOwn(retry, "maxAttempts")) {
+      input.retry = { maxAttempts: (retry as { readonly maxAttempts?: unknown }).maxAttempts }
+    }
+  } else if (retry !== undefined && retry !== false) {
+    input.retry = retry
+  }
+  const decoded = decodeCallOptions(input)
+  if (decoded._tag === "Failure") {
+    const error = Exit.findErrorOption(decoded)
+    return { problem: `invalid request options: ${error._tag === "Some" ? error.value.message : "not decodable"}` }
+  }
+  const o = ownData(decoded.value)
+  const t = o.timeout === undefined ? undefined : ownData(o.timeout)
+  return {
+    timeout: t === undefined
+      ? undefined
+      : {
+        headers: optionalMillis(t.headers),
+        idle: optionalMillis(t.idle),
+        attempt: optionalMillis(t.attempt),
+        total: optionalMillis(t.total)
+      },
+    maxAttempts: o.retry?.maxAttempts
+  }
+}
 
 /** Checks that need more than one field. */
 const crossCheck = (resolved: Resolved): Effect.Effect<Resolved, ClientConfigError> => {

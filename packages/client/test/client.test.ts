@@ -14,7 +14,7 @@ import type {
 } from "@httpkit/client/ClientError"
 import * as ResilientClient from "@httpkit/client/ResilientClient"
 import { TestServer, TlsTest } from "@httpkit/testing"
-import { ConfigProvider, Context, Deferred, Effect, Fiber, Logger, Schema } from "effect"
+import { ConfigProvider, Context, Deferred, Duration, Effect, Fiber, Logger, Schema } from "effect"
 import { TestClock } from "effect/testing"
 import { inspect } from "node:util"
 import * as Bulkhead from "../src/internal/bulkhead.ts"
@@ -131,6 +131,40 @@ describe("methods, query, headers and bodies", () => {
       assert.include(configured.message, "headers.x-evil")
       const agent = yield* Effect.flip(ResilientClient.make({ userAgent: "ua\nX-Injected: 1" }))
       assert.include(agent.message, "userAgent")
+    }).pipe(Effect.scoped))
+
+  it.live("a call's own timeout and maxAttempts are checked like the client's options, before anything is sent", () =>
+    Effect.gen(function*() {
+      const server = yield* TestServer.make()
+      const client = yield* ResilientClient.make({ retry: noRetry })
+      const url = server.urlFor("/echo")
+      const cases = [
+        { call: client.get(url, { timeout: { attempt: "soon" as never } }), field: /timeout.*attempt/ },
+        { call: client.get(url, { timeout: { total: -1 } }), field: /timeout.*total/ },
+        { call: client.get(url, { timeout: { idle: Number.NaN } }), field: /timeout.*idle/ },
+        { call: client.get(url, { retry: { maxAttempts: 0 } }), field: /retry.*maxAttempts/ },
+        { call: client.get(url, { retry: { maxAttempts: 2.5 } }), field: /retry.*maxAttempts/ },
+        { call: client.get(url, { timeout: 5 as never }), field: /timeout/ }
+      ]
+      for (const { call, field } of cases) {
+        const error = (yield* failsWith(call, "InvalidRequestError")) as InvalidRequestError
+        assert.isFalse(error.retryable)
+        assert.match(error.detail, field)
+        assert.match(error.detail, /^invalid request options: /)
+      }
+      assert.deepStrictEqual(yield* server.requests, [])
+
+      // The same value in the client's options fails with the same field named.
+      const configured = yield* Effect.flip(ResilientClient.make({ timeout: { attempt: "soon" } }))
+      assert.match(configured.message, /timeout.*attempt/)
+
+      // What the schema takes, and a Duration given in code, are taken per call.
+      const fine = [
+        client.get(url, { timeout: { attempt: "5 seconds", total: 10_000 } }),
+        client.get(url, { timeout: { total: Duration.seconds(10) }, retry: { maxAttempts: 2 } }),
+        client.get(url, { retry: false })
+      ]
+      for (const call of fine) assert.strictEqual((yield* call).status, 200)
     }).pipe(Effect.scoped))
 
   it.live("a URL that is not http(s) or not a URL is refused before anything is sent", () =>

@@ -9,6 +9,7 @@ import { assert, describe, it, layer } from "@effect/vitest"
 import { TestServer } from "@httpkit/testing"
 import { Effect } from "effect"
 import * as Undici from "undici"
+import * as Deadline from "../src/internal/deadline.ts"
 import * as Transport from "../src/internal/transport.ts"
 
 /** An agent with the interceptor (idle and headers deadlines far away), destroyed when the test ends. */
@@ -23,15 +24,25 @@ const withAgent = <A>(use: (dispatcher: Undici.Dispatcher) => Promise<A>) =>
 /** `dispatcher.request` with an attempt deadline of `budgetMillis`: what the request settles to, and when. */
 const requestWithin = (dispatcher: Undici.Dispatcher, url: string, budgetMillis: number) => {
   const started = Date.now()
-  const attempt = new Transport.AttemptDeadline(budgetMillis)
+  const attempt = new Deadline.AttemptDeadline(budgetMillis)
   const { origin, pathname, search } = new URL(url)
-  const options = { origin, path: pathname + search, method: "GET", httpkitAttempt: attempt } as
-    & Undici.Dispatcher.RequestOptions
-    & Transport.DeadlineOptions
+  const options = {
+    origin,
+    path: pathname + search,
+    method: "GET",
+    [Deadline.transportKey]: withAttempt(attempt)
+  } as Undici.Dispatcher.RequestOptions
   return { started, attempt, response: dispatcher.request(options) }
 }
 
-const isDeadlineAbort = (error: unknown): boolean => error instanceof DOMException && error.name === "TimeoutError"
+/** A call's transport deadlines carrying `attempt`. */
+const withAttempt = (attempt: Deadline.AttemptDeadline): Deadline.TransportDeadlines => {
+  const deadlines = new Deadline.TransportDeadlines()
+  deadlines.attempt = attempt
+  return deadlines
+}
+
+const isDeadlineAbort = (error: unknown): boolean => error instanceof Deadline.DeadlineExpired
 
 layer(TestServer.layer(), { excludeTestServices: true })("the transport's attempt deadline", (it) => {
   it.effect("aborts a request before the response: it rejects with a TimeoutError", () =>
@@ -82,8 +93,8 @@ layer(TestServer.layer(), { excludeTestServices: true })("the transport's attemp
             origin,
             path: pathname,
             method: "GET",
-            httpkitAttempt: new Transport.AttemptDeadline(200)
-          } as Undici.Dispatcher.DispatchOptions & Transport.DeadlineOptions
+            [Deadline.transportKey]: withAttempt(new Deadline.AttemptDeadline(200, "total", 30_000))
+          } as Undici.Dispatcher.DispatchOptions
           const handler: Undici.Dispatcher.DispatchHandler = {
             onResponseEnd: () => resolve({ error: undefined, elapsed: Date.now() - started }),
             onResponseError: (_controller, error) => resolve({ error, elapsed: Date.now() - started })
@@ -92,14 +103,24 @@ layer(TestServer.layer(), { excludeTestServices: true })("the transport's attemp
         })
       )
       assert.isTrue(isDeadlineAbort(outcome.error), `got ${String(outcome.error)}`)
+      // The abort names the deadline its timer stood for: here the call's total, of 30 s.
+      assert.strictEqual((outcome.error as Deadline.DeadlineExpired).phase, "total")
+      assert.strictEqual((outcome.error as Deadline.DeadlineExpired).timeoutMillis, 30_000)
       assert.isBelow(outcome.elapsed, 4_000)
     }))
 })
 
 describe("AttemptDeadline", () => {
   it("arms nothing once cancelled", () => {
-    const attempt = new Transport.AttemptDeadline(10)
+    const attempt = new Deadline.AttemptDeadline(10)
     attempt.cancel()
     assert.isUndefined(attempt.arm({ abort: () => assert.fail("aborted") }))
+  })
+
+  it("a request's deadlines are read by own key only", () => {
+    const inherited = Object.create({ [Deadline.transportKey]: withAttempt(new Deadline.AttemptDeadline(10)) })
+    assert.isUndefined(Deadline.ofRequest(inherited))
+    const deadlines = new Deadline.TransportDeadlines(1_000, 2_000)
+    assert.strictEqual(Deadline.ofRequest({ [Deadline.transportKey]: deadlines }), deadlines)
   })
 })

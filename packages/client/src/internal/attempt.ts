@@ -21,7 +21,6 @@ import { type ErrorContext, fromTransport } from "./failure.ts"
 import { Unauthorized } from "./outcome.ts"
 import { own } from "./own.ts"
 import * as Redirect from "./redirect.ts"
-import type { AttemptDeadline } from "./transport.ts"
 
 /** What an attempt hands to the consumer of a response. */
 export interface Received {
@@ -39,7 +38,7 @@ export interface Received {
    * it too. With our undici transport, `nativeDeadline` enforces it; `hold` it to keep it running past the call.
    */
   readonly endsAt: number
-  readonly nativeDeadline: AttemptDeadline | undefined
+  readonly nativeDeadline: Deadline.AttemptDeadline | undefined
 }
 
 /** The value of a header from an auth snapshot, which holds `Redacted` values. */
@@ -57,7 +56,7 @@ export class Attempt<A, E, R> {
   readonly call: Call<A, E, R>
   readonly number: number
   readonly deadlines: Deadline.Deadlines
-  readonly native: AttemptDeadline | undefined
+  readonly native: Deadline.AttemptDeadline | undefined
   readonly endsAt: number
   /** The auth provider's credentials for this attempt. */
   snapshot: Snapshot | undefined = undefined
@@ -66,7 +65,7 @@ export class Attempt<A, E, R> {
     call: Call<A, E, R>,
     number: number,
     deadlines: Deadline.Deadlines,
-    native: AttemptDeadline | undefined,
+    native: Deadline.AttemptDeadline | undefined,
     endsAt: number
   ) {
     this.call = call

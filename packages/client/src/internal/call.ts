@@ -22,14 +22,6 @@ import { own } from "./own.ts"
 import type * as ReplayBody from "./replayBody.ts"
 import type { Request } from "./request.ts"
 import type * as Retry from "./retry.ts"
-import type { AttemptDeadline } from "./transport.ts"
-
-/** What a call's undici transport reads from `NodeHttpClient.UndiciOptions`; the attempt's deadline is set per attempt. */
-export interface CallUndiciOptions {
-  readonly httpkitHeadersTimeout?: number
-  readonly httpkitBodyTimeout?: number
-  httpkitAttempt: AttemptDeadline | undefined
-}
 
 /** A browser profile's headers, chosen once per call. */
 export interface Profile {
@@ -58,8 +50,8 @@ export class Call<A, E, R> {
   readonly timeouts: Deadline.Timeouts
   /** The deadlines of an attempt that ends by its own deadline. */
   readonly attemptDeadlines: Deadline.Deadlines
-  /** Our undici transport reads the call's deadlines, and each attempt's, from these options. */
-  readonly undiciOptions: CallUndiciOptions | undefined
+  /** What our undici transport enforces for the call (its own deadlines, each attempt's), when it enforces them. */
+  readonly transportDeadlines: Deadline.TransportDeadlines | undefined
   readonly maxAttempts: number
   readonly schedule: Schedule.Schedule<unknown, ClientError> | undefined
   readonly accept: (status: number) => boolean
@@ -84,7 +76,7 @@ export class Call<A, E, R> {
   /** Whether the auth provider has refreshed its credentials for this call. */
   refreshed = false
   /** The transport's deadline of the running (or last) attempt, cancelled when the next starts or the call ends. */
-  attemptDeadline: AttemptDeadline | undefined = undefined
+  attemptDeadline: Deadline.AttemptDeadline | undefined = undefined
   /** Whether the call is counted as started in the metrics (and not yet as ended). */
   counted = false
   /** The in-memory breaker's admission of this call, when asked inline. */
@@ -114,20 +106,16 @@ export class Call<A, E, R> {
     this.idempotencyKey = request.idempotencyKey
     this.base = request.base
     this.bodySource = request.bodySource
-    const timeoutOption = own(call, "timeout")
-    this.timeouts = Deadline.resolve(state.deadlines, timeoutOption)
+    const overrides = request.overrides
+    this.timeouts = Deadline.resolve(state.deadlines, overrides?.timeout)
     this.attemptDeadlines = Deadline.ofAttempt(state.deadlines, this.timeouts)
-    this.undiciOptions = !state.env.transportDeadlines
+    this.transportDeadlines = !state.env.transportDeadlines
       ? undefined
-      : own(timeoutOption, "headers") === undefined && own(timeoutOption, "idle") === undefined
-      ? { httpkitAttempt: undefined }
-      : {
-        httpkitHeadersTimeout: this.timeouts.headers,
-        httpkitBodyTimeout: this.timeouts.idle,
-        httpkitAttempt: undefined
-      }
+      : overrides?.timeout?.headers === undefined && overrides?.timeout?.idle === undefined
+      ? new Deadline.TransportDeadlines()
+      : new Deadline.TransportDeadlines(this.timeouts.headers, this.timeouts.idle)
     const retryOption = own(call, "retry")
-    this.maxAttempts = retryOption === false ? 1 : own(retryOption, "maxAttempts") ?? options.retry.maxAttempts
+    this.maxAttempts = retryOption === false ? 1 : overrides?.maxAttempts ?? options.retry.maxAttempts
     this.schedule = retryOption === false ? undefined : own(retryOption, "schedule") ?? state.env.retrySchedule
     this.accept = own(call, "acceptStatus") ?? ok
     this.key = options.circuitBreaker.keyBy === "host" ? this.url.hostname : this.url.origin

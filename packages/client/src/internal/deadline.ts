@@ -1,14 +1,17 @@
 /**
- * The deadlines of a call: its timeouts resolved once (the client's, or the
- * call's own where it gives them), the deadlines of each attempt (its own,
- * or the call's total when that comes first), and the `TimeoutError` each
- * one ends with.
+ * The deadlines of a call, in one place: its timeouts resolved once (the
+ * client's, or the call's own where it gives them), the deadline of each
+ * attempt (its own, or the call's total when that comes first), the timer
+ * that enforces it in the transport (`AttemptDeadline`, which aborts with the
+ * phase it stands for), what the transport reads for a call
+ * (`TransportDeadlines`, a typed value in the fiber's context), and the
+ * `TimeoutError` each deadline ends with.
  */
+import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import type { Resolved } from "../ClientConfig.ts"
 import { TimeoutError } from "../ClientError.ts"
 import type { ErrorContext } from "./failure.ts"
-import { own } from "./own.ts"
 
 /** The timeouts of one call, in milliseconds. */
 export interface Timeouts {
@@ -27,12 +30,20 @@ export interface Deadlines {
   readonly attempt: { readonly phase: "attempt" | "total"; readonly timeoutMillis: number }
 }
 
-/** A call's own `timeout` option, as `RequestOptions` takes it. */
+/** A call's own `timeout` option, as `RequestOptions` takes it (checked by `ClientConfig.CallOptions`). */
 export interface TimeoutOption {
   readonly headers?: Duration.Input | undefined
   readonly idle?: Duration.Input | undefined
   readonly attempt?: Duration.Input | undefined
   readonly total?: Duration.Input | undefined
+}
+
+/** A call's own timeouts once checked, in milliseconds; undefined where the client's apply. */
+export interface TimeoutOverrides {
+  readonly headers: number | undefined
+  readonly idle: number | undefined
+  readonly attempt: number | undefined
+  readonly total: number | undefined
 }
 
 /** How far before the call's deadline a running attempt is cut, so it ends inside the breaker. */
@@ -64,16 +75,13 @@ export const defaults = (timeout: Resolved["timeout"]): Defaults => {
   return { connect: timeout.connect, timeouts, deadlines: deadlinesOf(timeout.connect, timeouts) }
 }
 
-const toMillis = (input: Duration.Input | undefined, fallback: number): number =>
-  input === undefined ? fallback : Duration.toMillis(input)
-
-/** A call's timeouts: the client's, each replaced by the call's own where given (read by own keys only). */
-export const resolve = (client: Defaults, option: TimeoutOption | undefined): Timeouts =>
-  option === undefined ? client.timeouts : {
-    headers: toMillis(own(option, "headers"), client.timeouts.headers),
-    idle: toMillis(own(option, "idle"), client.timeouts.idle),
-    attempt: toMillis(own(option, "attempt"), client.timeouts.attempt),
-    total: toMillis(own(option, "total"), client.timeouts.total)
+/** A call's timeouts: the client's, each replaced by the call's own where given. */
+export const resolve = (client: Defaults, overrides: TimeoutOverrides | undefined): Timeouts =>
+  overrides === undefined ? client.timeouts : {
+    headers: overrides.headers ?? client.timeouts.headers,
+    idle: overrides.idle ?? client.timeouts.idle,
+    attempt: overrides.attempt ?? client.timeouts.attempt,
+    total: overrides.total ?? client.timeouts.total
   }
 
 /** The deadlines of an attempt of a call with `timeouts` that ends by its own deadline. */
@@ -132,3 +140,117 @@ export const totalTimedOut = (context: ErrorContext, timeouts: Timeouts): Timeou
 /** The error of an attempt whose response headers did not come in time (timed by Effect). */
 export const headersTimedOut = (context: ErrorContext, deadlines: Deadlines): TimeoutError =>
   new TimeoutError({ ...context, retryable: true, phase: "headers", timeoutMillis: deadlines.headers })
+
+/** The phase of an attempt's deadline: its own (`attempt`) or the call's (`total`). */
+export type AttemptPhase = "attempt" | "total"
+
+/**
+ * The abort reason of an attempt's timer: which deadline passed. The
+ * transport's failure carries it in its cause, and the error is made from it
+ * (`failure.ts`), so the phase is the one of the timer that fired.
+ */
+export class DeadlineExpired extends Error {
+  override readonly name = "TimeoutError"
+  readonly phase: AttemptPhase
+  readonly timeoutMillis: number
+  constructor(phase: AttemptPhase, timeoutMillis: number) {
+    super(`the ${phase} deadline (${timeoutMillis} ms) passed`)
+    this.phase = phase
+    this.timeoutMillis = timeoutMillis
+  }
+}
+
+/** Whatever a deadline aborts when it passes. */
+export interface Abortable {
+  abort(reason: Error): void
+}
+
+/** Runs when a deadline's timer fires (one function for every timer: no closure per request). */
+const expire = (target: Abortable, deadline: AttemptDeadline): void => {
+  target.abort(new DeadlineExpired(deadline.phase, deadline.timeoutMillis))
+}
+
+/**
+ * An attempt's deadline as the transport enforces it: after `budgetMillis`
+ * the request, or its body, is aborted with `DeadlineExpired`. The pipeline
+ * calls `cancel` when the attempt is over, so a stream the caller reads later
+ * (a long download) is bounded by the idle deadline only; a response whose
+ * body will be buffered later `hold`s it instead.
+ */
+export class AttemptDeadline {
+  readonly endsAt: number
+  readonly budgetMillis: number
+  readonly phase: AttemptPhase
+  /** The configured timeout the phase stands for (what the error reports). */
+  readonly timeoutMillis: number
+  /** The timer of the first dispatch; `more` holds those of redirect hops, rarely needed. */
+  private timer: ReturnType<typeof setTimeout> | undefined = undefined
+  private more: Array<ReturnType<typeof setTimeout>> | undefined = undefined
+  private cancelled = false
+  private held = false
+  constructor(budgetMillis: number, phase: AttemptPhase = "attempt", timeoutMillis: number = budgetMillis) {
+    this.budgetMillis = budgetMillis
+    this.phase = phase
+    this.timeoutMillis = timeoutMillis
+    this.endsAt = Date.now() + budgetMillis
+  }
+  /** Arms a timer for one dispatch (one redirect hop): `target.abort` runs when the deadline passes. */
+  arm(target: Abortable): ReturnType<typeof setTimeout> | undefined {
+    if (this.cancelled) return undefined
+    // Armed within the millisecond it was made (the usual first dispatch): the whole budget, a delay every
+    // call shares, so Node keeps one timer list for them all instead of one per distinct delay.
+    const left = this.endsAt - Date.now()
+    const timer = setTimeout(expire, left >= this.budgetMillis ? this.budgetMillis : Math.max(1, left), target, this)
+    timer.unref()
+    if (this.timer === undefined) this.timer = timer
+    else (this.more ??= []).push(timer)
+    return timer
+  }
+  /**
+   * Keeps the deadline running after the call returns: a `ClientResponse` whose body will be read into memory
+   * later stays bounded by it. `cancel` is then ignored; `release` ends it.
+   */
+  hold(): void {
+    this.held = true
+  }
+  /** Ends the deadline (the attempt is over), unless it is held. */
+  cancel(): void {
+    if (!this.held) this.release()
+  }
+  /** Ends the deadline, held or not. */
+  release(): void {
+    this.cancelled = true
+    if (this.timer !== undefined) clearTimeout(this.timer)
+    if (this.more !== undefined) { for (const timer of this.more) clearTimeout(timer) }
+  }
+}
+
+/**
+ * What our undici transport enforces for one call: the call's own headers
+ * and idle deadlines, when it overrides the client's, and the running
+ * attempt's deadline (replaced at each attempt).
+ */
+export class TransportDeadlines {
+  readonly headersMillis: number | undefined
+  readonly idleMillis: number | undefined
+  attempt: AttemptDeadline | undefined = undefined
+  constructor(headersMillis?: number, idleMillis?: number) {
+    this.headersMillis = headersMillis
+    this.idleMillis = idleMillis
+  }
+}
+
+/** The call's `TransportDeadlines`, set in the fiber's context once per call; none outside a call. */
+export const CurrentTransportDeadlines = Context.Reference<TransportDeadlines | undefined>(
+  "@httpkit/client/TransportDeadlines",
+  { defaultValue: () => undefined }
+)
+
+/** Where a request's undici options carry its `TransportDeadlines` from the client to the interceptor. */
+export const transportKey: unique symbol = Symbol.for("@httpkit/client/TransportDeadlines")
+
+/** The `TransportDeadlines` of a request's undici options, read by own key only. */
+export const ofRequest = (options: object): TransportDeadlines | undefined =>
+  Object.hasOwn(options, transportKey)
+    ? (options as { readonly [transportKey]?: TransportDeadlines })[transportKey]
+    : undefined

@@ -5,6 +5,7 @@
  */
 import { ConnectionError, TimeoutError } from "../ClientError.ts"
 import * as Redact from "../Redact.ts"
+import { DeadlineExpired } from "./deadline.ts"
 
 /** TLS failures: the handshake failed, so nothing was sent, and retrying will not make it succeed. */
 const tlsCodes = [
@@ -124,22 +125,18 @@ export const callContext = (method: string, target: URL, requestId: string): Err
     : new CallContext(method, target, requestId)
 
 /**
- * A transport failure as a `ConnectionError`, or a `TimeoutError` for
+ * A transport failure as a `ConnectionError`, or a `TimeoutError`: for the
+ * attempt's deadline (the phase the timer that fired carries), and for
  * undici's connect, headers and body (idle) timeouts.
  */
 export const fromTransport = (
   cause: unknown,
   context: ErrorContext,
-  deadlines: {
-    readonly connect: number
-    readonly headers: number
-    readonly idle: number
-    /** The deadline the attempt runs under, which the transport enforces with a timer. */
-    readonly attempt?: { readonly phase: "attempt" | "total"; readonly timeoutMillis: number } | undefined
-  }
+  deadlines: { readonly connect: number; readonly headers: number; readonly idle: number }
 ): ConnectionError | TimeoutError => {
-  if (deadlines.attempt !== undefined && isTimerAbort(cause)) {
-    const { phase, timeoutMillis } = deadlines.attempt
+  const expired = findExpired(cause)
+  if (expired !== undefined) {
+    const { phase, timeoutMillis } = expired
     return new TimeoutError({ ...context, retryable: phase === "attempt", phase, timeoutMillis })
   }
   const { code, detail, syscall } = describeCause(cause)
@@ -162,14 +159,14 @@ export const fromTransport = (
   })
 }
 
-/** Whether an error, or one in its `cause` chain, is the transport's attempt-deadline abort. */
-const isTimerAbort = (error: unknown): boolean => {
+/** The attempt-deadline abort in an error's `cause` chain, if it is one. */
+const findExpired = (error: unknown): DeadlineExpired | undefined => {
   let current: unknown = error
   for (let depth = 0; depth < 8 && typeof current === "object" && current !== null; depth++) {
-    if ((current as { name?: unknown }).name === "TimeoutError") return true
+    if (current instanceof DeadlineExpired) return current
     current = (current as { cause?: unknown }).cause
   }
-  return false
+  return undefined
 }
 
 /** Transport messages may quote a URL with user-info; drop anything that looks like one. */

@@ -22,7 +22,6 @@
  * effects without generators. Generators remain on the paths that follow a
  * failure.
  */
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import type * as Exit from "effect/Exit"
@@ -37,7 +36,6 @@ import { type CallOptions, ClientState, type PipelineEnv } from "./env.ts"
 import { failureLabel, findFailure, isClientError, Unauthorized } from "./outcome.ts"
 import * as Request from "./request.ts"
 import * as Retry from "./retry.ts"
-import { AttemptDeadline } from "./transport.ts"
 
 export type { Deadlines } from "./deadline.ts"
 export type {
@@ -61,7 +59,7 @@ type Step<A, E, R> = Effect.Effect<A, ClientError | E | Unauthorized, R>
 const startAttempt = <A, E, R>(call: Call<A, E, R>, number: number, now: number): Step<A, E, R> => {
   const budget = Deadline.forAttempt(call.state.deadlines, call.timeouts, call.attemptDeadlines, call.deadline, now)
   const { logger } = call.state
-  const logged = (native: AttemptDeadline | undefined) => {
+  const logged = (native: Deadline.AttemptDeadline | undefined) => {
     const attempt = new Attempt(call, number, budget.deadlines, native, now + budget.budgetMillis).run()
     return logger === undefined || !call.logs
       ? attempt
@@ -72,12 +70,13 @@ const startAttempt = <A, E, R>(call: Call<A, E, R>, number: number, now: number)
         attempt: number
       }, attempt)
   }
-  if (call.undiciOptions !== undefined) {
+  if (call.transportDeadlines !== undefined) {
     // An attempt that ended keeps no timer: a body read after the call is bounded by the idle deadline only.
     call.attemptDeadline?.cancel()
-    const native = new AttemptDeadline(budget.budgetMillis)
+    const { phase, timeoutMillis } = budget.deadlines.attempt
+    const native = new Deadline.AttemptDeadline(budget.budgetMillis, phase, timeoutMillis)
     call.attemptDeadline = native
-    call.undiciOptions.httpkitAttempt = native
+    call.transportDeadlines.attempt = native
     return logged(native)
   }
   return Effect.timeoutOrElse(logged(undefined), {
@@ -209,13 +208,9 @@ const begin = <A, E, R>(
   }
   const named = state.redaction.contextFor(outer, state.redaction.headerNames())
   self.setContext(
-    call.undiciOptions === undefined
+    call.transportDeadlines === undefined
       ? named
-      : Context.add(
-        named,
-        NodeHttpClient.UndiciOptions,
-        call.undiciOptions as typeof NodeHttpClient.UndiciOptions.Service
-      )
+      : Context.add(named, Deadline.CurrentTransportDeadlines, call.transportDeadlines)
   )
   return program
 }

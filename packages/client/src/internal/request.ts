@@ -9,6 +9,7 @@ import * as Headers from "effect/http/Headers"
 import * as HttpClientRequest from "effect/http/HttpClientRequest"
 import * as UrlParams from "effect/http/UrlParams"
 import * as Option from "effect/Option"
+import * as ClientConfig from "../ClientConfig.ts"
 import { InvalidRequestError } from "../ClientError.ts"
 import * as Redact from "../Redact.ts"
 import type { CallOptions, ClientState } from "./env.ts"
@@ -32,6 +33,8 @@ export interface Request {
   readonly base: HttpClientRequest.HttpClientRequest
   /** Where a resend gets its body, when the body is not a value every send can reuse (RELIABILITY 20). */
   readonly bodySource: ReplayBody.Source | undefined
+  /** The call's own timeouts and attempts, checked; undefined when it sets neither. */
+  readonly overrides: ClientConfig.CallOverrides | undefined
 }
 
 /** A call refused before anything was sent; `url` when the URL itself was valid. */
@@ -121,6 +124,15 @@ export const build = (
   if (tokens !== undefined && !(Number.isFinite(tokens) && tokens >= 0)) {
     return refused(url, context, `rateLimit.tokens must be a finite number of at least 0, not ${String(tokens)}`)
   }
+  // The call's own timeouts and attempts: the same field schemas as the client's options, the same messages.
+  let overrides: ClientConfig.CallOverrides | undefined
+  const timeoutOption = own(call, "timeout")
+  const retryOption = own(call, "retry")
+  if (timeoutOption !== undefined || (retryOption !== undefined && retryOption !== false)) {
+    const checked = ClientConfig.resolveCall(timeoutOption, retryOption)
+    if ("problem" in checked) return refused(url, context, checked.problem)
+    overrides = checked
+  }
   headers[state.requestIdHeader] = requestId
   const givenKey = own(call, "idempotencyKey")
   const wantsKey = givenKey === true ||
@@ -170,6 +182,7 @@ export const build = (
     ownHeaders,
     idempotencyKey,
     base,
-    bodySource
+    bodySource,
+    overrides
   }
 }

@@ -12,9 +12,9 @@
  * interceptor on our dispatcher sets the client's deadlines on every request
  * whoever sends it, so undici enforces time-to-headers and the idle gap
  * between body chunks itself, with no timer fiber per request. A call's own
- * values travel in the `httpkitHeadersTimeout` and `httpkitBodyTimeout`
- * request options, set through `NodeHttpClient.UndiciOptions` (spread into
- * each request's options).
+ * values, and its attempt's deadline, travel as a typed value
+ * (`Deadline.TransportDeadlines`) that our client puts in each request's
+ * options under a symbol.
  */
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as Effect from "effect/Effect"
@@ -24,77 +24,10 @@ import type * as Undici from "undici"
 import type { Resolved } from "../ClientConfig.ts"
 import * as ClientMetrics from "../ClientMetrics.ts"
 import * as Connector from "./connector.ts"
+import * as Deadline from "./deadline.ts"
 import * as Metrics from "./metrics.ts"
 import { exactly, own } from "./own.ts"
 import * as UndiciClient from "./undiciClient.ts"
-
-/** Request options through which one call overrides the client's deadlines. */
-export interface DeadlineOptions {
-  readonly httpkitHeadersTimeout?: number
-  readonly httpkitBodyTimeout?: number
-  /** The attempt's deadline, enforced with a native timer instead of an Effect fiber. */
-  readonly httpkitAttempt?: AttemptDeadline
-}
-
-/** Whatever a deadline aborts when it passes. */
-interface Abortable {
-  abort(reason: Error): void
-}
-
-/** Runs when a deadline's timer fires (one function for every timer: no closure per request). */
-const expire = (target: Abortable): void => {
-  target.abort(new DOMException(`the attempt deadline passed`, "TimeoutError"))
-}
-
-/**
- * An attempt's deadline as the transport enforces it: after `timeoutMillis`
- * the request, or its body, is aborted with a `TimeoutError` `DOMException`.
- * The pipeline calls `cancel` when the attempt is over, so a stream the caller
- * reads later (a long download) is bounded by the idle deadline only; a
- * response whose body will be buffered later `hold`s it instead.
- */
-export class AttemptDeadline {
-  readonly endsAt: number
-  readonly budgetMillis: number
-  /** The timer of the first dispatch; `more` holds those of redirect hops, rarely needed. */
-  private timer: ReturnType<typeof setTimeout> | undefined = undefined
-  private more: Array<ReturnType<typeof setTimeout>> | undefined = undefined
-  private cancelled = false
-  private held = false
-  constructor(budgetMillis: number) {
-    this.budgetMillis = budgetMillis
-    this.endsAt = Date.now() + budgetMillis
-  }
-  /** Arms a timer for one dispatch (one redirect hop): `target.abort` runs when the deadline passes. */
-  arm(target: Abortable): ReturnType<typeof setTimeout> | undefined {
-    if (this.cancelled) return undefined
-    // Armed within the millisecond it was made (the usual first dispatch): the whole budget, a delay every
-    // call shares, so Node keeps one timer list for them all instead of one per distinct delay.
-    const left = this.endsAt - Date.now()
-    const timer = setTimeout(expire, left >= this.budgetMillis ? this.budgetMillis : Math.max(1, left), target)
-    timer.unref()
-    if (this.timer === undefined) this.timer = timer
-    else (this.more ??= []).push(timer)
-    return timer
-  }
-  /**
-   * Keeps the deadline running after the call returns: a `ClientResponse` whose body will be read into memory
-   * later stays bounded by it. `cancel` is then ignored; `release` ends it.
-   */
-  hold(): void {
-    this.held = true
-  }
-  /** Ends the deadline (the attempt is over), unless it is held. */
-  cancel(): void {
-    if (!this.held) this.release()
-  }
-  /** Ends the deadline, held or not. */
-  release(): void {
-    this.cancelled = true
-    if (this.timer !== undefined) clearTimeout(this.timer)
-    if (this.more !== undefined) { for (const timer of this.more) clearTimeout(timer) }
-  }
-}
 
 /**
  * The client's undici agent and Effect's `HttpClient` over it.
@@ -157,7 +90,7 @@ export const makeUndici = (options: Resolved): Effect.Effect<HttpClient.HttpClie
 
 /**
  * The interceptor that enforces a request's deadlines: undici's `headersTimeout` and `bodyTimeout` from the
- * request's `httpkit*` options or `defaults`, and the attempt's deadline when the request carries one.
+ * request's `TransportDeadlines` or `defaults`, and the attempt's deadline when the request carries one.
  */
 export const deadlineInterceptor = (
   defaults: { readonly headers: number; readonly idle: number }
@@ -166,10 +99,11 @@ export const deadlineInterceptor = (
 (request, handler) => {
   // The options are the object Effect's client made for this one request: set in place, not copied.
   // Read by own keys: a deadline on `Object.prototype` is not this request's (RELIABILITY 10).
-  const options = request as Mutable<Undici.Dispatcher.DispatchOptions> & DeadlineOptions
-  options.headersTimeout = own(options, "httpkitHeadersTimeout") ?? defaults.headers
-  options.bodyTimeout = own(options, "httpkitBodyTimeout") ?? defaults.idle
-  const attempt = own(options, "httpkitAttempt")
+  const options = request as Mutable<Undici.Dispatcher.DispatchOptions>
+  const deadlines = Deadline.ofRequest(options)
+  options.headersTimeout = deadlines?.headersMillis ?? defaults.headers
+  options.bodyTimeout = deadlines?.idleMillis ?? defaults.idle
+  const attempt = deadlines?.attempt
   return dispatch(options, attempt === undefined ? handler : new DeadlineHandler(handler, attempt))
 }
 
@@ -217,12 +151,12 @@ type IncomingHeaders = Parameters<NonNullable<Undici.Dispatcher.DispatchHandler[
 type Socket = Parameters<NonNullable<Undici.Dispatcher.DispatchHandler["onRequestUpgrade"]>>[3]
 
 /** Forwards every handler call, aborting through undici's controller when the attempt's deadline passes. */
-class DeadlineHandler implements Undici.Dispatcher.DispatchHandler, Abortable {
+class DeadlineHandler implements Undici.Dispatcher.DispatchHandler, Deadline.Abortable {
   readonly #handler: Undici.Dispatcher.DispatchHandler
   readonly #timer: ReturnType<typeof setTimeout> | undefined
   #controller: Undici.Dispatcher.DispatchController | undefined = undefined
   #reason: Error | undefined = undefined
-  constructor(handler: Undici.Dispatcher.DispatchHandler, deadline: AttemptDeadline) {
+  constructor(handler: Undici.Dispatcher.DispatchHandler, deadline: Deadline.AttemptDeadline) {
     this.#handler = handler
     this.#timer = deadline.arm(this)
   }

@@ -14,7 +14,9 @@
  * memoises the body's promise instead, and caches its `Headers` (Effect's
  * copies them on every read).
  *
- * Per-request undici options still come from `NodeHttpClient.UndiciOptions`,
+ * The call's deadlines (`Deadline.CurrentTransportDeadlines`) go into the
+ * options under a symbol, for our dispatcher's interceptor. Other
+ * per-request undici options still come from `NodeHttpClient.UndiciOptions`,
  * copied first as Effect does, into an object with a null prototype: undici
  * reads many more request options than we set, and none may come from a
  * polluted `Object.prototype`. Connection upgrades (`101`) are not offered:
@@ -39,6 +41,7 @@ import type * as Schema from "effect/Schema"
 import type * as Socket from "effect/socket/Socket"
 import type * as Stream from "effect/Stream"
 import type * as Undici from "undici"
+import * as Deadline from "./deadline.ts"
 
 /** An Effect `HttpClient` sending every request through `dispatcher`. */
 export const make = (dispatcher: Undici.Dispatcher): HttpClient.HttpClient =>
@@ -50,6 +53,11 @@ export const make = (dispatcher: Undici.Dispatcher): HttpClient.HttpClient =>
           // `dispatcher`...) from this object, and must find none of them on `Object.prototype` (RELIABILITY 10).
           const options: Mutable<Undici.Dispatcher.RequestOptions> = Object.create(null)
           Object.assign(options, fiber.getRef(NodeHttpClient.UndiciOptions))
+          // The call's deadlines, for the interceptor on our dispatcher (transport.ts).
+          const deadlines = fiber.getRef(Deadline.CurrentTransportDeadlines)
+          if (deadlines !== undefined) {
+            ;(options as { [Deadline.transportKey]?: unknown })[Deadline.transportKey] = deadlines
+          }
           options.method = request.method as Undici.Dispatcher.HttpMethod
           options.headers = headers
           options.origin = url.origin
