@@ -60,20 +60,21 @@ import * as Body from "./internal/body.ts"
 import * as Breaker from "./internal/breaker.ts"
 import * as BreakerFailover from "./internal/breakerFailover.ts"
 import * as Bulkhead from "./internal/bulkhead.ts"
-import type * as Env from "./internal/env.ts"
 import * as MemoryBreaker from "./internal/memoryBreaker.ts"
 import * as Metrics from "./internal/metrics.ts"
 import { own } from "./internal/own.ts"
 import * as Pipeline from "./internal/pipeline.ts"
 import * as Transport from "./internal/transport.ts"
+import * as RateLimitHook from "./RateLimitHook.ts"
+import type * as RequestOptionsModule from "./RequestOptions.ts"
 
 /**
- * Per-call options.
+ * Per-call options (defined in the `RequestOptions` module).
  *
  * @category models
  * @since 0.1.0
  */
-export type RequestOptions = Env.CallOptions
+export type RequestOptions = RequestOptionsModule.RequestOptions
 
 /**
  * A response whose status was accepted. Its body is read once, through one of
@@ -159,17 +160,13 @@ export interface Service {
 export class ResilientClient extends Context.Service<ResilientClient, Service>()("@httpkit/client/ResilientClient") {}
 
 /**
- * Where a rate limiter plugs into the pipeline: around each attempt, inside
- * the breaker and the retry loop, so every attempt spends a slot and the wait
- * is bounded by the call's total deadline. `@httpkit/rate-limiter` provides it;
- * absent, nothing is limited.
+ * Where a rate limiter plugs into the client: `RateLimitHook.RateLimit`,
+ * which defines the contract (`@httpkit/rate-limiter` provides it).
  *
  * @category services
  * @since 0.1.0
  */
-export const RateLimit = Context.Reference<Env.RateLimitHook | undefined>("@httpkit/client/RateLimit", {
-  defaultValue: () => undefined
-})
+export const RateLimit = RateLimitHook.RateLimit
 
 /**
  * Options in code: the configuration fields plus what cannot be configuration.

@@ -47,11 +47,25 @@ export * as ClientError from "./ClientError.ts"
 export * as CookieJar from "./CookieJar.ts"
 
 /**
+ * The contract between the client and a rate limiter, and where the client finds one.
+ *
+ * @since 0.1.0
+ */
+export * as RateLimitHook from "./RateLimitHook.ts"
+
+/**
  * Redaction of secrets in URLs and headers.
  *
  * @since 0.1.0
  */
 export * as Redact from "./Redact.ts"
+
+/**
+ * The options of one call.
+ *
+ * @since 0.1.0
+ */
+export * as RequestOptions from "./RequestOptions.ts"
 
 /**
  * The client service, its constructors and layers.

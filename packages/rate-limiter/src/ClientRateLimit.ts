@@ -26,21 +26,19 @@
  *
  * @since 0.1.0
  */
-import * as ResilientClient from "@httpkit/client/ResilientClient"
+import * as RateLimitHook from "@httpkit/client/RateLimitHook"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Own from "./internal/own.ts"
 import * as RateLimiter from "./RateLimiter.ts"
 
-type Hook = NonNullable<typeof ResilientClient.RateLimit.Service>
-
 /**
- * The pipeline hook for a limiter.
+ * The client's rate-limit hook (`RateLimitHook`) for a limiter.
  *
  * @category constructors
  * @since 0.1.0
  */
-export const hook = (limiter: RateLimiter.Service): Hook => ({
+export const hook = (limiter: RateLimiter.Service): RateLimitHook.RateLimitHook => ({
   // Every field read by own key, so a polluted `Object.prototype` cannot supply a missing one.
   around: (request, attempt) =>
     limiter.withPermit({
@@ -61,10 +59,10 @@ export const hook = (limiter: RateLimiter.Service): Hook => ({
 })
 
 /**
- * Provides `ResilientClient.RateLimit` from the `RateLimiter` in context:
+ * Provides the client's `RateLimitHook.RateLimit` (also `ResilientClient.RateLimit`) from the `RateLimiter` in context:
  * give it to a `ResilientClient` layer.
  *
  * @category layers
  * @since 0.1.0
  */
-export const layer = Layer.effect(ResilientClient.RateLimit, Effect.map(RateLimiter.RateLimiter, hook))
+export const layer = Layer.effect(RateLimitHook.RateLimit, Effect.map(RateLimiter.RateLimiter, hook))

@@ -13,9 +13,11 @@ import type * as Fiber from "effect/Fiber"
 import type * as HttpClientRequest from "effect/http/HttpClientRequest"
 import type * as Schedule from "effect/Schedule"
 import { BodyNotReplayableError, type ClientError } from "../ClientError.ts"
+import type { LimitedRequest } from "../RateLimitHook.ts"
+import type { RequestOptions } from "../RequestOptions.ts"
 import type { Received } from "./attempt.ts"
 import * as Deadline from "./deadline.ts"
-import type { CallOptions, ClientState, LimitedRequest } from "./env.ts"
+import type { ClientState } from "./env.ts"
 import type { ErrorContext } from "./failure.ts"
 import type * as MemoryBreaker from "./memoryBreaker.ts"
 import { own } from "./own.ts"
@@ -89,7 +91,7 @@ export class Call<A, E, R> {
     state: ClientState,
     fiber: Fiber.Fiber<unknown, unknown>,
     request: Request,
-    call: CallOptions,
+    call: RequestOptions,
     consume: (received: Received) => Effect.Effect<A, E, R>
   ) {
     const { options } = state

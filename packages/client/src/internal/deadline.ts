@@ -8,7 +8,6 @@
  * `TimeoutError` each deadline ends with.
  */
 import * as Context from "effect/Context"
-import * as Duration from "effect/Duration"
 import type { Resolved } from "../ClientConfig.ts"
 import { TimeoutError } from "../ClientError.ts"
 import type { ErrorContext } from "./failure.ts"
@@ -28,14 +27,6 @@ export interface Deadlines {
   readonly idle: number
   /** The attempt's own deadline, or the call's when that comes first. */
   readonly attempt: { readonly phase: "attempt" | "total"; readonly timeoutMillis: number }
-}
-
-/** A call's own `timeout` option, as `RequestOptions` takes it (checked by `ClientConfig.CallOptions`). */
-export interface TimeoutOption {
-  readonly headers?: Duration.Input | undefined
-  readonly idle?: Duration.Input | undefined
-  readonly attempt?: Duration.Input | undefined
-  readonly total?: Duration.Input | undefined
 }
 
 /** A call's own timeouts once checked, in milliseconds; undefined where the client's apply. */

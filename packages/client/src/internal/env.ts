@@ -7,7 +7,6 @@ import * as Clock from "effect/Clock"
 import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import type * as Fiber from "effect/Fiber"
-import type * as HttpBody from "effect/http/HttpBody"
 import * as HttpClient from "effect/http/HttpClient"
 import type * as HttpClientRequest from "effect/http/HttpClientRequest"
 import type * as HttpClientResponse from "effect/http/HttpClientResponse"
@@ -15,12 +14,12 @@ import * as LogLevel from "effect/LogLevel"
 import * as References from "effect/References"
 import type * as Schedule from "effect/Schedule"
 import type { Resolved } from "../ClientConfig.ts"
-import type { ClientError, RateLimiterUnavailableError, RateLimitExceededError } from "../ClientError.ts"
+import type { ClientError } from "../ClientError.ts"
+import type { RateLimitHook } from "../RateLimitHook.ts"
 import * as AttemptLog from "./attemptLog.ts"
 import type * as Breaker from "./breaker.ts"
 import type { Bulkhead } from "./bulkhead.ts"
 import * as Deadline from "./deadline.ts"
-import type { ErrorContext } from "./failure.ts"
 import { headerProblem } from "./headerSyntax.ts"
 import type * as MemoryBreaker from "./memoryBreaker.ts"
 import type { Recorder } from "./metrics.ts"
@@ -45,66 +44,6 @@ export interface CookieHook {
 /** What the pipeline needs from browser profiles (`BrowserProfile.BrowserProfiles`). */
 export interface ProfileHook {
   readonly next: Effect.Effect<{ readonly headers: ReadonlyArray<readonly [string, string]> }>
-}
-
-/** One attempt as a rate limiter sees it. */
-export interface LimitedRequest {
-  readonly method: string
-  readonly url: URL
-  /** The caller's own key for this call (`CallOptions.rateLimit.key`); the limiter's default otherwise. */
-  readonly key: string | undefined
-  /** What the attempt costs against token budgets (`CallOptions.rateLimit.tokens`); default 1. */
-  readonly tokens: number
-  /** 1 for the first attempt. */
-  readonly attempt: number
-  /** The longest this attempt may wait for a slot: what is left of the call's total deadline. */
-  readonly maxWaitMillis: number
-  /** Method, redacted URL and request id, for the limiter's errors. */
-  readonly context: ErrorContext
-}
-
-/** What the pipeline needs from a rate limiter (`@httpkit/rate-limiter` provides it). */
-export interface RateLimitHook {
-  /**
-   * Runs one attempt inside the limit: waits for (or is refused) a slot first,
-   * and holds any concurrency slot until the attempt ends.
-   */
-  readonly around: <A, E, R>(
-    request: LimitedRequest,
-    attempt: Effect.Effect<A, E, R>
-  ) => Effect.Effect<A, E | RateLimitExceededError | RateLimiterUnavailableError, R>
-  /** Reports a response so server feedback (429, rate-limit headers) slows every caller of the key. */
-  readonly observe?: (
-    request: LimitedRequest,
-    response: { readonly status: number; readonly headers: Readonly<Record<string, string | ReadonlyArray<string>>> }
-  ) => Effect.Effect<void>
-}
-
-/** Per-call options, as `ResilientClient`'s methods take them. */
-export interface CallOptions {
-  readonly query?: Readonly<Record<string, string | number | boolean | ReadonlyArray<string>>> | undefined
-  readonly headers?: Readonly<Record<string, string>> | undefined
-  readonly json?: unknown
-  /**
-   * The request body, or a function that makes a fresh one for every send. A
-   * body that can be read only once (a stream) is sent again, by a retry or a
-   * 307/308 redirect, only when it is given as a function (or was never read);
-   * otherwise that resend fails with `BodyNotReplayableError`.
-   */
-  readonly body?: HttpBody.HttpBody | (() => HttpBody.HttpBody) | undefined
-  readonly timeout?: Deadline.TimeoutOption | undefined
-  readonly retry?: false | {
-    readonly maxAttempts?: number | undefined
-    readonly schedule?: Schedule.Schedule<unknown, ClientError> | undefined
-  } | undefined
-  /** An idempotency key for this call, or `true` to generate one. */
-  readonly idempotencyKey?: string | true | undefined
-  /** The request id (`X-Request-ID`) for this call; generated when absent. */
-  readonly requestId?: string | undefined
-  /** Statuses accepted as success; default 200-299. */
-  readonly acceptStatus?: ((status: number) => boolean) | undefined
-  /** For a rate limiter: this call's key (default: the limiter's, per host) and token cost (default 1). */
-  readonly rateLimit?: { readonly key?: string | undefined; readonly tokens?: number | undefined } | undefined
 }
 
 /** Everything a pipeline instance is built from. */

@@ -27,26 +27,16 @@ import * as Effect from "effect/Effect"
 import type * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
 import type { ClientError } from "../ClientError.ts"
+import type { RequestOptions } from "../RequestOptions.ts"
 import { Attempt, type Received } from "./attempt.ts"
 import * as AttemptLog from "./attemptLog.ts"
 import * as Breaker from "./breaker.ts"
 import { Call } from "./call.ts"
 import * as Deadline from "./deadline.ts"
-import { type CallOptions, ClientState, type PipelineEnv } from "./env.ts"
+import { ClientState, type PipelineEnv } from "./env.ts"
 import { failureLabel, findFailure, isClientError, Unauthorized } from "./outcome.ts"
 import * as Request from "./request.ts"
 import * as Retry from "./retry.ts"
-
-export type { Deadlines } from "./deadline.ts"
-export type {
-  AuthHook,
-  CallOptions,
-  CookieHook,
-  LimitedRequest,
-  PipelineEnv,
-  ProfileHook,
-  RateLimitHook
-} from "./env.ts"
 
 type Step<A, E, R> = Effect.Effect<A, ClientError | E | Unauthorized, R>
 
@@ -242,7 +232,7 @@ export const make = (env: PipelineEnv) => {
   return <A, E, R>(
     method: string,
     input: string | URL,
-    options: CallOptions,
+    options: RequestOptions,
     consume: (received: Received) => Effect.Effect<A, E, R>
   ): Effect.Effect<A, ClientError | E, R> =>
     Effect.withFiber((fiber) => {

@@ -12,7 +12,8 @@ import * as Option from "effect/Option"
 import * as ClientConfig from "../ClientConfig.ts"
 import { InvalidRequestError } from "../ClientError.ts"
 import * as Redact from "../Redact.ts"
-import type { CallOptions, ClientState } from "./env.ts"
+import type { RequestOptions } from "../RequestOptions.ts"
+import type { ClientState } from "./env.ts"
 import { callContext, type ErrorContext } from "./failure.ts"
 import { headerProblem, plainHeaders, unsafeValue } from "./headerSyntax.ts"
 import { own } from "./own.ts"
@@ -48,7 +49,7 @@ export interface Refused {
 export const buildUrl = (
   base: string | undefined,
   input: string | URL,
-  query: CallOptions["query"]
+  query: RequestOptions["query"]
 ): URL | string => {
   let url: URL
   try {
@@ -89,7 +90,7 @@ export const build = (
   state: ClientState,
   method: string,
   input: string | URL,
-  call: CallOptions
+  call: RequestOptions
 ): Request | Refused => {
   const { options } = state
   const givenRequestId = own(call, "requestId")

@@ -1,0 +1,53 @@
+/**
+ * The options of one call of `ResilientClient`: query, headers, body,
+ * deadlines, retries, idempotency key, request id, accepted statuses and the
+ * rate limiter's key and cost.
+ *
+ * @since 0.1.0
+ */
+import type * as Duration from "effect/Duration"
+import type * as HttpBody from "effect/http/HttpBody"
+import type * as Schedule from "effect/Schedule"
+import type { ClientError } from "./ClientError.ts"
+
+/**
+ * The options of one call, as every method of `ResilientClient` takes them.
+ * Only own keys are read (a polluted `Object.prototype` changes no request);
+ * `timeout` and `retry.maxAttempts` are checked by the same field schemas
+ * as the client's configuration (`ClientConfig.CallOptions`).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface RequestOptions {
+  readonly query?: Readonly<Record<string, string | number | boolean | ReadonlyArray<string>>> | undefined
+  readonly headers?: Readonly<Record<string, string>> | undefined
+  readonly json?: unknown
+  /**
+   * The request body, or a function that makes a fresh one for every send. A
+   * body that can be read only once (a stream) is sent again, by a retry or a
+   * 307/308 redirect, only when it is given as a function (or was never read);
+   * otherwise that resend fails with `BodyNotReplayableError`.
+   */
+  readonly body?: HttpBody.HttpBody | (() => HttpBody.HttpBody) | undefined
+  /** The call's own deadlines, each replacing the client's (milliseconds, a duration string or a `Duration`). */
+  readonly timeout?: {
+    readonly headers?: Duration.Input | undefined
+    readonly idle?: Duration.Input | undefined
+    readonly attempt?: Duration.Input | undefined
+    readonly total?: Duration.Input | undefined
+  } | undefined
+  /** `false`: one attempt only; otherwise the call's own attempts in all, or its own retry `Schedule`. */
+  readonly retry?: false | {
+    readonly maxAttempts?: number | undefined
+    readonly schedule?: Schedule.Schedule<unknown, ClientError> | undefined
+  } | undefined
+  /** An idempotency key for this call, or `true` to generate one. */
+  readonly idempotencyKey?: string | true | undefined
+  /** The request id (`X-Request-ID`) for this call; generated when absent. */
+  readonly requestId?: string | undefined
+  /** Statuses accepted as success; default 200-299. */
+  readonly acceptStatus?: ((status: number) => boolean) | undefined
+  /** For a rate limiter: this call's key (default: the limiter's, per host) and token cost (default 1). */
+  readonly rateLimit?: { readonly key?: string | undefined; readonly tokens?: number | undefined } | undefined
+}
