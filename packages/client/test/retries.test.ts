@@ -209,6 +209,19 @@ layer(Layer.merge(TestServer.layer(), NodeHttpClient.layerUndici), { excludeTest
         assert.isAtLeast(second!.arrivedAt - first!.arrivedAt, 900)
       }))
 
+    it.effect("retry-after-ms is honoured without a rate limiter: the second attempt waits for it", () =>
+      Effect.gen(function*() {
+        const server = yield* TestServer.TestServer
+        yield* server.reset
+        yield* control(server.urlFor("/fail/count/1?status=429&retry_after_ms=1500"))
+        const client = yield* makeClient()
+        yield* client.getJson(server.urlFor("/msg"), Message)
+        const [first, second] = yield* server.requestsTo("/msg")
+        assert.isDefined(second)
+        // The client's own backoff would be at most 100 ms here.
+        assert.isAtLeast(second!.arrivedAt - first!.arrivedAt, 1_400)
+      }))
+
     it.effect("Retry-After as an HTTP-date is honoured", () =>
       Effect.gen(function*() {
         const server = yield* TestServer.TestServer
@@ -395,6 +408,23 @@ describe("ResilientClient retries on TestTransport", () => {
       yield* TestClock.adjust("1 millis")
       assert.strictEqual((yield* Fiber.join(fiber)).status, 200)
       assert.deepStrictEqual(yield* callTimes, [0, 5_000])
+    }).pipe(withClient({ retry: { jitter: false, minDelay: 100, maxAttempts: 3 } })))
+
+  it.effect("retry-after-ms: 2500 lengthens a 100 ms step to 2.5 s, and wins over Retry-After: 1", () =>
+    Effect.gen(function*() {
+      const transport = yield* TestTransport.TestTransport
+      const client = yield* ResilientClient.ResilientClient
+      yield* transport.enqueue(
+        route,
+        TestTransport.respond(429, { headers: { "retry-after": "1", "retry-after-ms": "2500" } }),
+        TestTransport.respond(200)
+      )
+      const fiber = yield* Effect.forkChild(client.get(`${base}/r`))
+      yield* TestClock.adjust("2499 millis")
+      assert.deepStrictEqual(yield* callTimes, [0])
+      yield* TestClock.adjust("1 millis")
+      assert.strictEqual((yield* Fiber.join(fiber)).status, 200)
+      assert.deepStrictEqual(yield* callTimes, [0, 2_500])
     }).pipe(withClient({ retry: { jitter: false, minDelay: 100, maxAttempts: 3 } })))
 
   it.effect("timeout.total: a Retry-After past the deadline fails at once, without sleeping", () =>

@@ -240,7 +240,7 @@ export class Attempt<A, E, R> {
       })
     }
     return Effect.flatMap(Clock.currentTimeMillis, (now) => {
-      const retryAfterMillis = RetryAfter.parse(responseHeaders["retry-after"], now)
+      const retryAfterMillis = RetryAfter.fromHeaders(responseHeaders, now)
       return Effect.flatMap(discard(response), (): Effect.Effect<never, ClientError | Unauthorized> => {
         const error = fromStatus({
           ...call.context,

@@ -15,6 +15,8 @@ export interface FailureSwitch {
   remaining: number
   status: number
   retryAfter: string | undefined
+  /** Sent verbatim as `retry-after-ms`. */
+  retryAfterMs?: string | undefined
 }
 
 /** A fixed window of the rate-limited endpoint. */

@@ -61,6 +61,7 @@ export const routes = (state: ServerState): ReadonlyArray<HttpRouter.Route> => [
         state.failure.remaining -= 1
         const headers: Record<string, string> = {}
         if (state.failure.retryAfter !== undefined) headers["retry-after"] = state.failure.retryAfter
+        if (state.failure.retryAfterMs !== undefined) headers["retry-after-ms"] = state.failure.retryAfterMs
         return Respond.jsonUnsafe(
           { error: "injected_failure", status: state.failure.status, remaining: state.failure.remaining },
           { status: state.failure.status, headers }
@@ -92,7 +93,12 @@ export const routes = (state: ServerState): ReadonlyArray<HttpRouter.Route> => [
       const status = intParam(params, "status", 503, 200, 599)
       if (count === undefined) return badRequest("n must be a non-negative integer")
       if (status === undefined) return badRequest("status must be an integer from 200 to 599")
-      state.failure = { remaining: count, status, retryAfter: params.get("retry_after") ?? undefined }
+      state.failure = {
+        remaining: count,
+        status,
+        retryAfter: params.get("retry_after") ?? undefined,
+        retryAfterMs: params.get("retry_after_ms") ?? undefined
+      }
       return Respond.jsonUnsafe({ failing: count, status })
     })
   ),
@@ -113,8 +119,13 @@ export const routes = (state: ServerState): ReadonlyArray<HttpRouter.Route> => [
       const { code } = yield* HttpRouter.params
       const status = code !== undefined && /^\d{3}$/.test(code) ? Number(code) : undefined
       if (!isSendableStatus(status)) return badRequest("code must be a status from 200 to 599")
-      const retryAfter = (yield* query).get("retry_after")
-      const headers: Record<string, string> = retryAfter === null ? {} : { "retry-after": retryAfter }
+      const params = yield* query
+      const retryAfter = params.get("retry_after")
+      const retryAfterMs = params.get("retry_after_ms")
+      const headers: Record<string, string> = {
+        ...(retryAfter === null ? {} : { "retry-after": retryAfter }),
+        ...(retryAfterMs === null ? {} : { "retry-after-ms": retryAfterMs })
+      }
       if (status === 204 || status === 304 || status === 205) return Respond.empty({ status, headers })
       return Respond.jsonUnsafe(statusBody(status), { status, headers })
     })

@@ -1,0 +1,67 @@
+/**
+ * The one reader of wait hints (`RetryAfter`): `Retry-After` in both forms,
+ * `retry-after-ms`, repeats and hostile values.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import * as RetryAfter from "@httpkit/client/RetryAfter"
+
+const now = Date.UTC(2026, 11, 5, 12, 0, 0)
+
+describe("RetryAfter.parse", () => {
+  it("reads whole seconds", () => {
+    assert.strictEqual(RetryAfter.parse("120", now), 120_000)
+    assert.strictEqual(RetryAfter.parse(" 0 ", now), 0)
+  })
+
+  it("reads the three HTTP-date forms, a past date as 0", () => {
+    assert.strictEqual(RetryAfter.parse("Sat, 05 Dec 2026 12:00:30 GMT", now), 30_000)
+    assert.strictEqual(RetryAfter.parse("Saturday, 05-Dec-26 12:01:00 GMT", now), 60_000)
+    assert.strictEqual(RetryAfter.parse("Sat Dec  5 12:00:10 2026", now), 10_000)
+    assert.strictEqual(RetryAfter.parse("Sun, 06 Nov 1994 08:49:37 GMT", now), 0)
+  })
+
+  it("refuses what is malformed, negative, fractional, impossible or too large", () => {
+    for (const value of ["-3", "120junk", "1.5", "", "Mon, 31 Feb 2030 00:00:00 GMT", "99999999999999999999"]) {
+      assert.isUndefined(RetryAfter.parse(value, now), value)
+    }
+    assert.isUndefined(RetryAfter.parse(undefined, now))
+    assert.isUndefined(RetryAfter.parse(null, now))
+  })
+
+  it("parseHttpDate gives epoch milliseconds", () => {
+    assert.strictEqual(RetryAfter.parseHttpDate("Sun, 06 Nov 1994 08:49:37 GMT"), 784_111_777_000)
+    assert.isUndefined(RetryAfter.parseHttpDate("yesterday"))
+  })
+})
+
+describe("RetryAfter.fromHeaders", () => {
+  it("retry-after-ms wins when valid (the largest), rounded up", () => {
+    assert.strictEqual(RetryAfter.fromHeaders({ "retry-after": "1", "retry-after-ms": "2500" }, now), 2_500)
+    assert.strictEqual(RetryAfter.fromHeaders({ "retry-after-ms": ["10", "20.2"] }, now), 21)
+    assert.strictEqual(RetryAfter.fromHeaders({ "retry-after-ms": "5, 7" }, now), 7)
+  })
+
+  it("an invalid retry-after-ms falls back to Retry-After", () => {
+    assert.strictEqual(RetryAfter.fromHeaders({ "retry-after": "3", "retry-after-ms": "-1" }, now), 3_000)
+    assert.strictEqual(RetryAfter.fromHeaders({ "retry-after": "3", "retry-after-ms": "soon" }, now), 3_000)
+  })
+
+  it("reads repeats, whole or joined by a proxy, and keeps the largest", () => {
+    assert.strictEqual(RetryAfter.fromHeaders({ "retry-after": ["2", "5"] }, now), 5_000)
+    assert.strictEqual(RetryAfter.fromHeaders({ "retry-after": "5, 8" }, now), 8_000)
+    assert.strictEqual(RetryAfter.fromHeaders({ "retry-after": ["junk", "4"] }, now), 4_000)
+  })
+
+  it("without now, only delays count: a date cannot be turned into a wait", () => {
+    assert.strictEqual(RetryAfter.fromHeaders({ "retry-after": "7" }, undefined), 7_000)
+    assert.isUndefined(RetryAfter.fromHeaders({ "retry-after": "Sat, 05 Dec 2026 12:00:30 GMT" }, undefined))
+  })
+
+  it("nothing, or nothing valid, is undefined; oversize values and inherited keys are ignored", () => {
+    assert.isUndefined(RetryAfter.fromHeaders({}, now))
+    assert.isUndefined(RetryAfter.fromHeaders({ "retry-after": "soon" }, now))
+    assert.isUndefined(RetryAfter.fromHeaders({ "retry-after": `${"9".repeat(5_000)}` }, now))
+    const inherited = Object.create({ "retry-after": "60" }) as Record<string, string>
+    assert.isUndefined(RetryAfter.fromHeaders(inherited, now))
+  })
+})
