@@ -520,7 +520,9 @@ export const layer: Layer.Layer<DownloadQueue, never, Store.DownloadQueueStore> 
  * @category layers
  * @since 0.1.0
  */
-export const layerMemory = (options: Store.MemoryOptions = {}): Layer.Layer<DownloadQueue> =>
+export const layerMemory = (
+  options: Store.MemoryOptions = {}
+): Layer.Layer<DownloadQueue, DownloadConfig.DownloadConfigError> =>
   layer.pipe(Layer.provide(Store.layerMemory(options)))
 
 /**
@@ -530,5 +532,7 @@ export const layerMemory = (options: Store.MemoryOptions = {}): Layer.Layer<Down
  * @category layers
  * @since 0.1.0
  */
-export const layerRedis = (options: Store.RedisOptions): Layer.Layer<DownloadQueue, never, Redis.Redis> =>
+export const layerRedis = (
+  options: Store.RedisOptions
+): Layer.Layer<DownloadQueue, DownloadConfig.DownloadConfigError, Redis.Redis> =>
   layer.pipe(Layer.provide(Store.layerRedis(options)))

@@ -18,6 +18,7 @@ import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import { randomUUID } from "node:crypto"
+import { DownloadConfigError } from "./DownloadConfig.ts"
 import { QueueUnavailableError, TaskAbandonedError } from "./DownloadError.ts"
 import { own } from "./internal/own.ts"
 import * as QueueMemory from "./internal/queueMemory.ts"
@@ -156,14 +157,43 @@ export interface RedisOptions extends StoreOptions {
   readonly timeout?: Duration.Input | undefined
 }
 
-const positiveInteger = (value: number | undefined, fallback: number, name: string): number => {
-  const chosen = value ?? fallback
-  if (!Number.isInteger(chosen) || chosen < 1) throw new RangeError(`${name} must be a positive integer`)
-  return chosen
+/** The problems found in a store's options, named by field; thrown nowhere, failed with at the end. */
+class Problems {
+  readonly found: Array<string> = []
+  /** A positive integer, or `fallback` when absent. */
+  positiveInteger(value: unknown, fallback: number, name: string): number {
+    if (value === undefined) return fallback
+    if (typeof value === "number" && Number.isSafeInteger(value) && value >= 1) return value
+    this.found.push(`${name} must be a positive integer, got ${describe(value)}`)
+    return fallback
+  }
+  /** A duration in milliseconds (non-negative, finite), or `fallback` when absent. */
+  millis(value: unknown, fallback: Duration.Input, name: string): number {
+    // `Duration.fromInput` reads NaN as zero: a number must be finite and non-negative itself.
+    const number = typeof value !== "number" || (Number.isFinite(value) && value >= 0)
+    const duration = Duration.fromInput((value ?? fallback) as Duration.Input)
+    if (
+      number && duration._tag === "Some" && Duration.isFinite(duration.value) && Duration.toMillis(duration.value) >= 0
+    ) {
+      return Duration.toMillis(duration.value)
+    }
+    this.found.push(
+      `${name} must be a finite duration (milliseconds or a string such as "5 seconds"), got ${describe(value)}`
+    )
+    return Duration.toMillis(Duration.fromInputUnsafe(fallback))
+  }
+  /** Fails with every problem found, or succeeds with `value`. */
+  check<A>(value: A): Effect.Effect<A, DownloadConfigError> {
+    return this.found.length === 0
+      ? Effect.succeed(value)
+      : Effect.fail(new DownloadConfigError({ message: `invalid queue store options: ${this.found.join("; ")}` }))
+  }
 }
 
-const millisOf = (input: Duration.Input | undefined, fallback: Duration.Input): number =>
-  Duration.toMillis(Duration.fromInputUnsafe(input ?? fallback))
+const describe = (value: unknown): string => {
+  const text = typeof value === "string" ? JSON.stringify(value) : String(value)
+  return text.length > 80 ? `${text.slice(0, 80)}...` : text
+}
 
 interface RetryPolicy {
   readonly capacity: number
@@ -173,12 +203,12 @@ interface RetryPolicy {
   readonly maxDeadLetters: number
 }
 
-const retryPolicy = (options: StoreOptions): RetryPolicy => ({
-  capacity: positiveInteger(own(options, "capacity"), 1000, "capacity"),
-  maxAttempts: positiveInteger(own(options, "maxAttempts"), 5, "maxAttempts"),
-  retryDelayMillis: millisOf(own(options, "retryDelay"), "1 second"),
-  maxRetryDelayMillis: millisOf(own(options, "maxRetryDelay"), "1 minute"),
-  maxDeadLetters: positiveInteger(own(options, "maxDeadLetters"), 10_000, "maxDeadLetters")
+const retryPolicy = (options: StoreOptions, problems: Problems): RetryPolicy => ({
+  capacity: problems.positiveInteger(own(options, "capacity"), 1000, "capacity"),
+  maxAttempts: problems.positiveInteger(own(options, "maxAttempts"), 5, "maxAttempts"),
+  retryDelayMillis: problems.millis(own(options, "retryDelay"), "1 second", "retryDelay"),
+  maxRetryDelayMillis: problems.millis(own(options, "maxRetryDelay"), "1 minute", "maxRetryDelay"),
+  maxDeadLetters: problems.positiveInteger(own(options, "maxDeadLetters"), 10_000, "maxDeadLetters")
 })
 
 /** The delay before attempt `attempts + 1`: `retryDelay` doubled per attempt made, at most `maxRetryDelay`. */
@@ -191,49 +221,55 @@ const retryDelayFor = (policy: RetryPolicy, attempts: number): number =>
  * @category constructors
  * @since 0.1.0
  */
-export const makeMemory = (options: MemoryOptions = {}): Effect.Effect<Store> =>
-  Effect.sync(() => {
-    const policy = retryPolicy(options)
-    const queue = QueueMemory.make<QueueTask>({
-      capacity: policy.capacity,
-      maxAttempts: policy.maxAttempts,
-      retryDelayMillis: (attempts) => retryDelayFor(policy, attempts),
-      maxIds: positiveInteger(own(options, "maxIds"), 100_000, "maxIds")
-    })
-    const dead: Array<DeadLetter> = []
-    const addDeadLetter = (letter: DeadLetter) =>
-      Effect.sync(() => {
-        dead.push(letter)
-        if (dead.length > policy.maxDeadLetters) dead.splice(0, dead.length - policy.maxDeadLetters)
-      })
-    return {
-      backend: "memory",
-      capacity: policy.capacity,
-      maxAttempts: policy.maxAttempts,
-      pollMillis: 20,
-      offer: (task) => Effect.asVoid(queue.offer(task)),
-      take: (handle) =>
-        queue.take(handle, (task, attempts, cause) =>
-          Effect.flatMap(Clock.currentTimeMillis, (now) =>
-            addDeadLetter(
-              new DeadLetter({
-                task,
-                attempts,
-                error: new TaskAbandonedError({
-                  id: task.id,
-                  reason: firstLine(Cause.pretty(cause)),
-                  retryable: false
-                }),
-                failedAt: now
-              })
-            ))),
-      exclusive: (_id, effect) => effect,
-      addDeadLetter,
-      deadLetters: Effect.sync(() => dead.slice()),
-      counts: Effect.sync(() => ({ ...queue.counts(), deadLetters: dead.length })),
-      removeWaiting: queue.removeWaiting
-    }
+export const makeMemory = (options: MemoryOptions = {}): Effect.Effect<Store, DownloadConfigError> =>
+  Effect.suspend(() => {
+    const problems = new Problems()
+    const policy = retryPolicy(options, problems)
+    const maxIds = problems.positiveInteger(own(options, "maxIds"), 100_000, "maxIds")
+    return Effect.map(problems.check(policy), (policy) => memoryStore(policy, maxIds))
   })
+
+const memoryStore = (policy: RetryPolicy, maxIds: number): Store => {
+  const queue = QueueMemory.make<QueueTask>({
+    capacity: policy.capacity,
+    maxAttempts: policy.maxAttempts,
+    retryDelayMillis: (attempts) => retryDelayFor(policy, attempts),
+    maxIds
+  })
+  const dead: Array<DeadLetter> = []
+  const addDeadLetter = (letter: DeadLetter) =>
+    Effect.sync(() => {
+      dead.push(letter)
+      if (dead.length > policy.maxDeadLetters) dead.splice(0, dead.length - policy.maxDeadLetters)
+    })
+  return {
+    backend: "memory",
+    capacity: policy.capacity,
+    maxAttempts: policy.maxAttempts,
+    pollMillis: 20,
+    offer: (task) => Effect.asVoid(queue.offer(task)),
+    take: (handle) =>
+      queue.take(handle, (task, attempts, cause) =>
+        Effect.flatMap(Clock.currentTimeMillis, (now) =>
+          addDeadLetter(
+            new DeadLetter({
+              task,
+              attempts,
+              error: new TaskAbandonedError({
+                id: task.id,
+                reason: firstLine(Cause.pretty(cause)),
+                retryable: false
+              }),
+              failedAt: now
+            })
+          ))),
+    exclusive: (_id, effect) => effect,
+    addDeadLetter,
+    deadLetters: Effect.sync(() => dead.slice()),
+    counts: Effect.sync(() => ({ ...queue.counts(), deadLetters: dead.length })),
+    removeWaiting: queue.removeWaiting
+  }
+}
 
 /**
  * The memory store as a layer.
@@ -241,7 +277,7 @@ export const makeMemory = (options: MemoryOptions = {}): Effect.Effect<Store> =>
  * @category layers
  * @since 0.1.0
  */
-export const layerMemory = (options: MemoryOptions = {}): Layer.Layer<DownloadQueueStore> =>
+export const layerMemory = (options: MemoryOptions = {}): Layer.Layer<DownloadQueueStore, DownloadConfigError> =>
   Layer.effect(DownloadQueueStore, makeMemory(options))
 
 // --- the Redis store ---
@@ -284,18 +320,24 @@ const decodeTask = Schema.decodeUnknownEffect(QueueTask)
  */
 export const makeRedis = (
   options: RedisOptions
-): Effect.Effect<Store, never, Redis.Redis | Scope.Scope> =>
+): Effect.Effect<Store, DownloadConfigError, Redis.Redis | Scope.Scope> =>
   Effect.gen(function*() {
-    const policy = retryPolicy(options)
-    const name = own(options, "name")
-    if (typeof name !== "string" || name === "") {
-      return yield* Effect.die(new TypeError("name must be a non-empty string"))
-    }
-    const prefix = own(options, "prefix") ?? "httpkit:dq:"
-    const pollMillis = Math.max(1, millisOf(own(options, "pollInterval"), "500 millis"))
-    const leaseMillis = Math.max(1, millisOf(own(options, "lease"), "30 seconds"))
-    const refreshMillis = Math.max(1, millisOf(own(options, "leaseRefresh"), Math.floor(leaseMillis / 3)))
-    const timeoutMillis = Math.max(1, millisOf(own(options, "timeout"), "5 seconds"))
+    const problems = new Problems()
+    const policy = retryPolicy(options, problems)
+    const givenName: unknown = own(options, "name")
+    const name = typeof givenName === "string" ? givenName : ""
+    if (name === "") problems.found.push(`name must be a non-empty string, got ${describe(givenName)}`)
+    const givenPrefix: unknown = own(options, "prefix") ?? "httpkit:dq:"
+    const prefix = typeof givenPrefix === "string" ? givenPrefix : ""
+    if (typeof givenPrefix !== "string") problems.found.push(`prefix must be a string, got ${describe(givenPrefix)}`)
+    const pollMillis = Math.max(1, problems.millis(own(options, "pollInterval"), "500 millis", "pollInterval"))
+    const leaseMillis = Math.max(1, problems.millis(own(options, "lease"), "30 seconds", "lease"))
+    const refreshMillis = Math.max(
+      1,
+      problems.millis(own(options, "leaseRefresh"), Math.floor(leaseMillis / 3), "leaseRefresh")
+    )
+    const timeoutMillis = Math.max(1, problems.millis(own(options, "timeout"), "5 seconds", "timeout"))
+    yield* problems.check(undefined)
     const keys = QueueRedis.keysFor(prefix, name)
     const redis = yield* Redis.Redis
 
@@ -452,5 +494,7 @@ export const makeRedis = (
  * @category layers
  * @since 0.1.0
  */
-export const layerRedis = (options: RedisOptions): Layer.Layer<DownloadQueueStore, never, Redis.Redis> =>
+export const layerRedis = (
+  options: RedisOptions
+): Layer.Layer<DownloadQueueStore, DownloadConfigError, Redis.Redis> =>
   Layer.effect(DownloadQueueStore, makeRedis(options))

@@ -42,6 +42,27 @@ it.effect("the memory store forgets the oldest finished ids past maxIds: such an
     assert.deepStrictEqual((yield* store.removeWaiting).map((t) => t.id), ["a"])
   }))
 
+it.effect("invalid store options fail with DownloadConfigError naming every bad field, not a defect", () =>
+  Effect.gen(function*() {
+    const memory = yield* Effect.flip(
+      DownloadQueueStore.makeMemory({ capacity: 0, maxAttempts: 1.5, retryDelay: "soon" as never, maxIds: -1 })
+    )
+    assert.strictEqual(memory._tag, "DownloadConfigError")
+    for (const field of ["capacity", "maxAttempts", "retryDelay", "maxIds"]) assert.include(memory.message, field)
+    assert.include(memory.message, `"soon"`)
+    // Redis options are checked before any connection is made (the Redis service here is never reached).
+    const redis = yield* Effect.flip(
+      Effect.scoped(DownloadQueueStore.makeRedis({ name: "", lease: Number.NaN, timeout: -5 })).pipe(
+        Effect.provideService(Redis.Redis, undefined as never)
+      )
+    )
+    assert.strictEqual(redis._tag, "DownloadConfigError")
+    for (const field of ["name", "lease", "timeout"]) assert.include(redis.message, field)
+    // The queue's layers carry the same error.
+    const layered = yield* Effect.flip(Layer.build(DownloadQueue.layerMemory({ capacity: -1 })).pipe(Effect.scoped))
+    assert.strictEqual(layered._tag, "DownloadConfigError")
+  }))
+
 /** A Redis store of queue `name` on a connection of its own, for the current scope. */
 const storeOn = (name: string, options: Partial<DownloadQueueStore.RedisOptions> = {}) =>
   Effect.gen(function*() {
