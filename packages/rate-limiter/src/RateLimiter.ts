@@ -53,6 +53,7 @@ import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import { dual } from "effect/Function"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import type * as Scope from "effect/Scope"
@@ -203,12 +204,22 @@ export interface Service {
   readonly acquire: (
     options?: AcquireOptions
   ) => Effect.Effect<Permit, RateLimitExceededError | RateLimiterUnavailableError, Scope.Scope>
-  /** Runs `effect` inside a permit, giving concurrency slots back when it ends. */
-  readonly withPermit: (
-    options?: AcquireOptions
-  ) => <A, E, R>(
-    effect: Effect.Effect<A, E, R>
-  ) => Effect.Effect<A, E | RateLimitExceededError | RateLimiterUnavailableError, R>
+  /**
+   * Runs `effect` inside a permit, giving concurrency slots back when it
+   * ends: `effect.pipe(limiter.withPermit(options))` or
+   * `limiter.withPermit(effect, options)`.
+   */
+  readonly withPermit: {
+    (
+      options?: AcquireOptions
+    ): <A, E, R>(
+      effect: Effect.Effect<A, E, R>
+    ) => Effect.Effect<A, E | RateLimitExceededError | RateLimiterUnavailableError, R>
+    <A, E, R>(
+      effect: Effect.Effect<A, E, R>,
+      options?: AcquireOptions
+    ): Effect.Effect<A, E | RateLimitExceededError | RateLimiterUnavailableError, R>
+  }
   /** Server feedback: a 429 or an empty budget holds every request of the key until the reset. */
   readonly observe: (options: ObserveOptions) => Effect.Effect<void>
   /** Holds every request of `key`, in every process sharing the store, for `duration`. */
@@ -562,8 +573,9 @@ export const make = (
           }))
       })
 
-    const hold = (key: string, duration: Duration.Input) =>
-      Effect.asVoid(failover.run((target) => target.block(key, Duration.toMillis(Own.duration(duration)))))
+    const hold = Effect.fn("RateLimiter.hold")(function*(key: string, duration: Duration.Input) {
+      yield* failover.run((target) => target.block(key, Duration.toMillis(Own.duration(duration))))
+    })
 
     const observe = (observed: ObserveOptions): Effect.Effect<void> => {
       if (maxHold === 0) return Effect.void
@@ -586,18 +598,21 @@ export const make = (
 
     return {
       acquire,
-      withPermit: (acquireOptions) => (effect) =>
-        // Without concurrency policies nothing is held, so no scope is needed.
-        (concurrent.length === 0
-          ? Effect.andThen(
-            acquire(acquireOptions) as Effect.Effect<Permit, RateLimitExceededError | RateLimiterUnavailableError>,
-            effect
-          )
-          : Effect.scoped(Effect.andThen(acquire(acquireOptions), effect))) as Effect.Effect<
-            Effect.Success<typeof effect>,
-            Effect.Error<typeof effect> | RateLimitExceededError | RateLimiterUnavailableError,
-            Effect.Services<typeof effect>
-          >,
+      withPermit: dual(
+        (args) => Effect.isEffect(args[0]),
+        <A, E, R>(effect: Effect.Effect<A, E, R>, acquireOptions?: AcquireOptions) =>
+          // Without concurrency policies nothing is held, so no scope is needed.
+          (concurrent.length === 0
+            ? Effect.andThen(
+              acquire(acquireOptions) as Effect.Effect<Permit, RateLimitExceededError | RateLimiterUnavailableError>,
+              effect
+            )
+            : Effect.scoped(Effect.andThen(acquire(acquireOptions), effect))) as Effect.Effect<
+              A,
+              E | RateLimitExceededError | RateLimiterUnavailableError,
+              R
+            >
+      ),
       observe,
       hold,
       policies

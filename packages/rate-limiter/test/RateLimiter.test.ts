@@ -162,16 +162,17 @@ describe("RateLimiter policy arithmetic (TestClock)", () => {
       const limiter = yield* limiterWith({ policies: [Policy.concurrency({ max: 2 })] })
       const running = yield* Ref.make(0)
       const peak = yield* Ref.make(0)
-      const work = limiter.withPermit({ key: "h" })(
-        Effect.gen(function*() {
-          const now = yield* Ref.updateAndGet(running, (n) => n + 1)
-          yield* Ref.update(peak, (p) => Math.max(p, now))
-          yield* Effect.sleep(100)
-          yield* Ref.update(running, (n) => n - 1)
-          return yield* Clock.currentTimeMillis
-        })
-      )
-      const fibers = yield* Effect.forEach([1, 2, 3, 4, 5], () => Effect.forkChild(work))
+      const body = Effect.gen(function*() {
+        const now = yield* Ref.updateAndGet(running, (n) => n + 1)
+        yield* Ref.update(peak, (p) => Math.max(p, now))
+        yield* Effect.sleep(100)
+        yield* Ref.update(running, (n) => n - 1)
+        return yield* Clock.currentTimeMillis
+      })
+      // Both forms share the limit: `pipe(limiter.withPermit(options))` and `limiter.withPermit(effect, options)`.
+      const piped = body.pipe(limiter.withPermit({ key: "h" }))
+      const direct = limiter.withPermit(body, { key: "h" })
+      const fibers = yield* Effect.forEach([piped, direct, piped, direct, piped], (work) => Effect.forkChild(work))
       yield* TestClock.adjust(2_000)
       const ends = yield* Fiber.joinAll(fibers)
       assert.strictEqual(yield* Ref.get(peak), 2)
