@@ -48,28 +48,27 @@ type Step<A, E, R> = Effect.Effect<A, ClientError | E | Unauthorized, R>
  */
 const startAttempt = <A, E, R>(call: Call<A, E, R>, number: number, now: number): Step<A, E, R> => {
   const budget = Deadline.forAttempt(call.state.deadlines, call.timeouts, call.attemptDeadlines, call.deadline, now)
-  const { logger } = call.state
-  const logged = (native: Deadline.AttemptDeadline | undefined) => {
-    const attempt = new Attempt(call, number, budget.deadlines, native, now + budget.budgetMillis).run()
-    return logger === undefined || !call.logs
-      ? attempt
-      : AttemptLog.logged(logger, {
-        requestId: call.requestId,
-        method: call.method,
-        url: call.context.url,
-        attempt: number
-      }, attempt)
-  }
+  let native: Deadline.AttemptDeadline | undefined
   if (call.transportDeadlines !== undefined) {
     // An attempt that ended keeps no timer: a body read after the call is bounded by the idle deadline only.
     call.attemptDeadline?.cancel()
     const { phase, timeoutMillis } = budget.deadlines.attempt
-    const native = new Deadline.AttemptDeadline(budget.budgetMillis, phase, timeoutMillis)
+    native = new Deadline.AttemptDeadline(budget.budgetMillis, phase, timeoutMillis)
     call.attemptDeadline = native
     call.transportDeadlines.attempt = native
-    return logged(native)
   }
-  return Effect.timeoutOrElse(logged(undefined), {
+  let attempt = new Attempt(call, number, budget.deadlines, native, now + budget.budgetMillis).run()
+  const { logger } = call.state
+  if (logger !== undefined && call.logs) {
+    attempt = AttemptLog.logged(logger, {
+      requestId: call.requestId,
+      method: call.method,
+      url: call.context.url,
+      attempt: number
+    }, attempt)
+  }
+  if (native !== undefined) return attempt
+  return Effect.timeoutOrElse(attempt, {
     duration: budget.budgetMillis,
     orElse: () => Effect.fail(Deadline.attemptTimedOut(call.context, budget.byTotal, call.timeouts))
   })
