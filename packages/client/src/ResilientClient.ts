@@ -467,7 +467,7 @@ export const layerConfig = (prefix = "httpkit"): Layer.Layer<ResilientClient, Cl
 
 /**
  * The client over the `HttpClient` in context instead of its own undici
- * transport: `TestTransport.layer()` in tests, or any Effect `HttpClient`.
+ * transport: `TestTransport.layer()` from `@httpkit/testing` in tests, or any Effect `HttpClient`.
  *
  * @category layers
  * @since 0.1.0

@@ -80,10 +80,3 @@ export * as ResilientClient from "./ResilientClient.ts"
  * @since 0.1.0
  */
 export * as RetryAfter from "./RetryAfter.ts"
-
-/**
- * A scripted in-memory transport for tests without sockets.
- *
- * @since 0.1.0
- */
-export * as TestTransport from "./TestTransport.ts"

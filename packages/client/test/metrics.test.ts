@@ -7,8 +7,8 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as ResilientClient from "@httpkit/client/ResilientClient"
-import * as TestTransport from "@httpkit/client/TestTransport"
 import { TestServer } from "@httpkit/testing"
+import * as TestTransport from "@httpkit/testing/TestTransport"
 import { ConfigProvider, Effect, Fiber, Layer, Metric, Schedule, Scheduler } from "effect"
 import { CircuitBreaker } from "effect/persistence"
 import { TestClock } from "effect/testing"

@@ -10,6 +10,7 @@
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { assert, describe, it, layer } from "@effect/vitest"
 import { TestServer } from "@httpkit/testing"
+import * as TestTransport from "@httpkit/testing/TestTransport"
 import { Clock, Effect, Fiber, Layer, Ref, Schedule, Schema } from "effect"
 import { HttpClient } from "effect/http"
 import { TestClock } from "effect/testing"
@@ -17,7 +18,6 @@ import * as Net from "node:net"
 import * as Auth from "../src/Auth.ts"
 import * as ClientConfig from "../src/ClientConfig.ts"
 import * as ResilientClient from "../src/ResilientClient.ts"
-import * as TestTransport from "../src/TestTransport.ts"
 
 const Message = Schema.Struct({
   message_id: Schema.String,

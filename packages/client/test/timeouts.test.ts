@@ -7,6 +7,7 @@
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { assert, describe, it, layer } from "@effect/vitest"
 import { TestServer } from "@httpkit/testing"
+import * as TestTransport from "@httpkit/testing/TestTransport"
 import { Context, Effect, Fiber, Layer, Ref, Schema, Stream } from "effect"
 import { HttpClient } from "effect/http"
 import { TestClock } from "effect/testing"
@@ -18,7 +19,6 @@ import * as ClientConfig from "../src/ClientConfig.ts"
 import type { ClientError } from "../src/ClientError.ts"
 import * as Transport from "../src/internal/transport.ts"
 import * as ResilientClient from "../src/ResilientClient.ts"
-import * as TestTransport from "../src/TestTransport.ts"
 
 /** A client on real sockets with short retry delays (options merged one level deep). */
 const makeClient = (options: ResilientClient.Options = {}) =>

@@ -75,3 +75,10 @@ export * as NodeChild from "./NodeChild.ts"
  * @since 0.1.0
  */
 export * as TracingTest from "./TracingTest.ts"
+
+/**
+ * A scripted in-memory `HttpClient` for tests without sockets: replies and faults queued per route.
+ *
+ * @since 0.1.0
+ */
+export * as TestTransport from "./TestTransport.ts"

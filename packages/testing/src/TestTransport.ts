@@ -309,7 +309,7 @@ export class TestTransport extends Context.Service<TestTransport, {
   readonly calls: Effect.Effect<ReadonlyArray<RecordedCall>>
   /** Forgets every route, queue, default and recorded call. */
   readonly reset: Effect.Effect<void>
-}>()("@httpkit/client/TestTransport") {}
+}>()("@httpkit/testing/TestTransport") {}
 
 interface Entry {
   readonly method: string
