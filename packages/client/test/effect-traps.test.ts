@@ -1,8 +1,8 @@
 /**
- * The traps of /work/shared/EFFECT-4.1-NOTES.md, each shown twice against the
+ * The traps we found in Effect 4.1's HTTP client, each shown twice against the
  * same fault-injection server: Effect's own combinator misbehaving as the
  * note says, and ResilientClient doing the right thing. If an Effect upgrade
- * fixes a trap, its first half fails, and the note (and perhaps our code)
+ * fixes a trap, its first half fails, and this file (and perhaps our code)
  * can change.
  */
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"

@@ -1,5 +1,5 @@
 /**
- * `ClientMetrics` (EFFECT-4.1-NOTES trap 5; RELIABILITY 8 and 13 for the
+ * `ClientMetrics` (Effect's own client reports none; RELIABILITY 8 and 13 for the
  * attributes): calls by outcome and status, retries, calls in flight, the
  * undici pool over real sockets against the fault-injection server; circuit
  * transitions of both breakers under `TestClock` over the scripted transport.

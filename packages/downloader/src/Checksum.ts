@@ -1,7 +1,7 @@
 /**
  * Checksums for downloads: the algorithms, how an expected digest is given,
  * and incremental hashing with `node:crypto` (Effect's `Digest` hashes whole
- * buffers only, EFFECT-4.1-NOTES trap 7).
+ * buffers only).
  *
  * ```ts
  * downloader.download(url, "model.bin", { checksum: "sha256:9f86d0..." })

@@ -8,7 +8,7 @@
  * **Details**
  *
  * Effect's undici layer sets undici's `headersTimeout` to an hour and
- * `bodyTimeout` to 0 on every request (EFFECT-4.1-NOTES trap 4). An
+ * `bodyTimeout` to 0 on every request (shown in `test/effect-traps.test.ts`). An
  * interceptor on our dispatcher sets the client's deadlines on every request
  * whoever sends it, so undici enforces time-to-headers and the idle gap
  * between body chunks itself, with no timer fiber per request. A call's own

@@ -3,7 +3,7 @@
  * `FileSystemError` (the OS code kept). Node's `fs/promises` directly, not
  * Effect's `FileSystem`: a download needs `statfs`, `O_NOFOLLOW`, a folder's
  * `fsync` and positional `writev` on one open handle, and writing through
- * `FileSystem.sink` halved throughput when measured (EFFECT-4.1-NOTES).
+ * `FileSystem.sink` halved throughput when measured.
  */
 import * as Effect from "effect/Effect"
 import { constants } from "node:fs"
