@@ -1,7 +1,7 @@
 /**
  * The traps we found in Effect 4.1's HTTP client, each shown twice against the
- * same fault-injection server: Effect's own combinator misbehaving as the
- * note says, and ResilientClient doing the right thing. If an Effect upgrade
+ * same fault-injection server: Effect's own combinator misbehaving as we
+ * found it, and ResilientClient doing the right thing. If an Effect upgrade
  * fixes a trap, its first half fails, and this file (and perhaps our code)
  * can change.
  */
