@@ -383,15 +383,20 @@ export const resolveCall = (timeout: unknown, retry: unknown): CallOverrides | {
   const input: Record<string, unknown> = Object.create(null)
   if (typeof timeout === "object" && timeout !== null) {
     const fields: Record<string, unknown> = Object.create(null)
-    for (const name of Object.keys(timeout)) fields[name] = durationAsMillis((timeout as Record<string, unknown>)[name])
+    for (const name of Object.keys(timeout)) {
+      // `undefined` is "not given", as the options' type allows.
+      const value = (timeout as Record<string, unknown>)[name]
+      if (value !== undefined) fields[name] = durationAsMillis(value)
+    }
     input.timeout = fields
   } else if (timeout !== undefined) {
     input.timeout = timeout
   }
   if (typeof retry === "object" && retry !== null) {
-    if (Object.hasOwn(retry, "maxAttempts")) {
-      input.retry = { maxAttempts: (retry as { readonly maxAttempts?: unknown }).maxAttempts }
-    }
+    const maxAttempts = Object.hasOwn(retry, "maxAttempts")
+      ? (retry as { readonly maxAttempts?: unknown }).maxAttempts
+      : undefined
+    if (maxAttempts !== undefined) input.retry = { maxAttempts }
   } else if (retry !== undefined && retry !== false) {
     input.retry = retry
   }

@@ -162,7 +162,9 @@ describe("methods, query, headers and bodies", () => {
       const fine = [
         client.get(url, { timeout: { attempt: "5 seconds", total: 10_000 } }),
         client.get(url, { timeout: { total: Duration.seconds(10) }, retry: { maxAttempts: 2 } }),
-        client.get(url, { retry: false })
+        client.get(url, { retry: false }),
+        // `undefined` is "not given", as the options' type allows.
+        client.get(url, { timeout: { attempt: undefined }, retry: { maxAttempts: undefined } })
       ]
       for (const call of fine) assert.strictEqual((yield* call).status, 200)
     }).pipe(Effect.scoped))
