@@ -154,31 +154,13 @@ const cpuSecondsSince = (start: NodeJS.CpuUsage): number => {
   return (used.user + used.system) / 1e6
 }
 
-/** Raw undici: `request()` with its body piped to `fs.createWriteStream`. */
-const runUndici = async (url: string, dest: string): Promise<Transfer> => {
-  const Undici = await import("undici")
-  const agent = new Undici.Agent()
-  const startRssKiB = Math.round(process.memoryUsage.rss() / KiB)
-  const cpu = process.cpuUsage()
-  const started = performance.now()
-  const { statusCode, body } = await Undici.request(url, { dispatcher: agent })
-  if (statusCode !== 200) {
-    await body.dump()
-    throw new Error(`status ${statusCode}`)
-  }
-  await pipeline(body, createWriteStream(dest))
-  const seconds = (performance.now() - started) / 1000
-  const cpuSeconds = cpuSecondsSince(cpu)
-  await agent.close()
-  return { seconds, startRssKiB, cpuSeconds }
-}
-
 /**
- * Raw undici with the same hashing work as httpkit's runs: every chunk goes
- * through a sha256 `Hash` on the main thread on its way to the file. No
- * `.part`, no sidecar, no fsync: the cheapest honest way to hash a download.
+ * Raw undici: `request()` with its body piped to `fs.createWriteStream`; with
+ * `sha256`, every chunk also goes through a sha256 `Hash` on the main thread on
+ * its way to the file, the same hashing work as httpkit's runs (no `.part`, no
+ * sidecar, no fsync: the cheapest honest way to hash a download).
  */
-const runUndiciSha256 = async (url: string, dest: string): Promise<Transfer> => {
+const runUndici = async (url: string, dest: string, sha256: boolean): Promise<Transfer> => {
   const Undici = await import("undici")
   const agent = new Undici.Agent()
   const startRssKiB = Math.round(process.memoryUsage.rss() / KiB)
@@ -189,22 +171,26 @@ const runUndiciSha256 = async (url: string, dest: string): Promise<Transfer> => 
     await body.dump()
     throw new Error(`status ${statusCode}`)
   }
-  const hash = createHash("sha256")
-  await pipeline(
-    body,
-    async function*(chunks: AsyncIterable<Buffer>) {
-      for await (const chunk of chunks) {
-        hash.update(chunk)
-        yield chunk
-      }
-    },
-    createWriteStream(dest)
-  )
-  const digest = hash.digest("hex")
+  const hash = sha256 ? createHash("sha256") : undefined
+  if (hash === undefined) {
+    await pipeline(body, createWriteStream(dest))
+  } else {
+    await pipeline(
+      body,
+      async function*(chunks: AsyncIterable<Buffer>) {
+        for await (const chunk of chunks) {
+          hash.update(chunk)
+          yield chunk
+        }
+      },
+      createWriteStream(dest)
+    )
+  }
+  const digest = hash?.digest("hex")
   const seconds = (performance.now() - started) / 1000
   const cpuSeconds = cpuSecondsSince(cpu)
   await agent.close()
-  return { seconds, startRssKiB, cpuSeconds, digest }
+  return { seconds, startRssKiB, cpuSeconds, ...(digest === undefined ? {} : { digest }) }
 }
 
 /**
@@ -284,9 +270,9 @@ const runHttpkit = async (url: string, dest: string, segments: number): Promise<
 
 const runChild = async (id: string, url: string, dest: string): Promise<void> => {
   const transfer = id === "undici"
-    ? await runUndici(url, dest)
+    ? await runUndici(url, dest, false)
     : id === "undici-sha256"
-    ? await runUndiciSha256(url, dest)
+    ? await runUndici(url, dest, true)
     : id === "undici-seg4"
     ? await runUndiciSegments(url, dest, 4)
     : id === "httpkit-single"
