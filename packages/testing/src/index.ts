@@ -82,3 +82,17 @@ export * as TracingTest from "./TracingTest.ts"
  * @since 0.1.0
  */
 export * as TestTransport from "./TestTransport.ts"
+
+/**
+ * A client for the fault-injection server's control routes: arm failures, reset, read the request log.
+ *
+ * @since 0.1.0
+ */
+export * as ServerControl from "./ServerControl.ts"
+
+/**
+ * Redis keys of one test's own: a fresh key prefix, its keys deleted when the test ends.
+ *
+ * @since 0.1.0
+ */
+export * as RedisPrefix from "./RedisPrefix.ts"
