@@ -132,7 +132,7 @@ export const profiles: ReadonlyArray<Profile> = internal.entries.map(toProfile)
 /**
  * The profiles one family draws from.
  *
- * @category accessors
+ * @category utils
  * @since 0.1.0
  */
 export const profilesOf = (family: Family): ReadonlyArray<Profile> =>
@@ -341,7 +341,7 @@ const chromiumProblems = (
  * - `accept-encoding` lists only `decodableEncodings`;
  * - the headers follow the engine's order.
  *
- * @category validation
+ * @category predicates
  * @since 0.1.0
  */
 export const validate = (profile: Profile): ReadonlyArray<string> => {

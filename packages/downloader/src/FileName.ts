@@ -381,7 +381,7 @@ const refused = (reason: string): RefusedName => ({ ok: false, reason })
  *
  * The result is stable: sanitising a safe name returns it unchanged.
  *
- * @category sanitizing
+ * @category utils
  * @since 0.1.0
  */
 export const sanitize = (name: string, options?: SanitizeOptions): Sanitized => {
@@ -421,7 +421,7 @@ export const sanitize = (name: string, options?: SanitizeOptions): Sanitized => 
  * // { ok: true, name: "passwd" }
  * ```
  *
- * @category sanitizing
+ * @category utils
  * @since 0.1.0
  */
 export const choose = (input: ChooseInput): Sanitized => {
@@ -453,7 +453,7 @@ export const choose = (input: ChooseInput): Sanitized => {
  * FileName.resolveInside("/downloads", "../a.txt") // undefined
  * ```
  *
- * @category paths
+ * @category utils
  * @since 0.1.0
  */
 export const resolveInside = (folder: string, name: string): string | undefined => {

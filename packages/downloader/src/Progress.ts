@@ -132,7 +132,7 @@ const units = ["B", "KiB", "MiB", "GiB", "TiB"] as const
 /**
  * A byte count for people: `1.5 MiB`.
  *
- * @category formatting
+ * @category utils
  * @since 0.1.0
  */
 export const formatBytes = (bytes: number): string => {
@@ -148,7 +148,7 @@ export const formatBytes = (bytes: number): string => {
 /**
  * One line for a terminal: `42.0% 10.5 MiB / 25.0 MiB 3.2 MiB/s ETA 4.5 s`.
  *
- * @category formatting
+ * @category utils
  * @since 0.1.0
  */
 export const format = (progress: Progress): string => {

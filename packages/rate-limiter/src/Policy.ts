@@ -250,7 +250,7 @@ const isWhole = (value: number, min: number) => Number.isSafeInteger(value) && v
 /**
  * Checks a policy, returning what is wrong with it, if anything.
  *
- * @category guards
+ * @category predicates
  * @since 0.1.0
  */
 export const validate = (policy: Policy): PolicyError | undefined => {

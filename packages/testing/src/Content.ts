@@ -95,7 +95,7 @@ export const bytesAt = (seed: number, offset: number, length: number): Uint8Arra
  * most `chunkSize` that end on multiples of `chunkSize`. Lazy: nothing is
  * generated before it is pulled.
  *
- * @category content
+ * @category constructors
  * @since 0.1.0
  */
 export function* chunks(seed: number, start: number, end: number): Generator<Uint8Array, void, undefined> {
@@ -147,7 +147,7 @@ export const lastModified = (seed: number): Date => new Date(lastModifiedBase + 
 /**
  * What the entity tag is derived from.
  *
- * @category content
+ * @category models
  * @since 0.1.0
  */
 export interface EntityTagParts {
@@ -250,7 +250,7 @@ export const gzipBombLength = (n: number): number =>
  * A gzip body (one member) that inflates to `n` zero bytes, in chunks of at
  * most about `chunkSize`, without ever allocating `n` bytes.
  *
- * @category content
+ * @category constructors
  * @since 0.1.0
  */
 export function* gzipBomb(n: number): Generator<Uint8Array, void, undefined> {

@@ -32,7 +32,7 @@ export type Probe = { readonly reachable: true } | { readonly reachable: false; 
  * Sends `PING` to the Redis at `redisUrl` and waits at most `timeoutMillis`
  * for an answer. A `NOAUTH` answer counts as reachable: a server is there.
  *
- * @category probes
+ * @category utils
  * @since 0.1.0
  */
 export const probe = (redisUrl: string = url, timeoutMillis = 1_000): Promise<Probe> =>
@@ -74,7 +74,7 @@ export const probe = (redisUrl: string = url, timeoutMillis = 1_000): Promise<Pr
  * What a suite does given the probe and whether it runs in CI: run, skip with a
  * reason, or fail the run.
  *
- * @category probes
+ * @category utils
  * @since 0.1.0
  */
 export const decide = (
@@ -98,7 +98,7 @@ export const decide = (
  * await RedisTest.describeWithRedis("limiter on Redis", () => { ... })
  * ```
  *
- * @category suites
+ * @category utils
  * @since 0.1.0
  */
 export const describeWithRedis = async (name: string, body: () => void): Promise<void> => {

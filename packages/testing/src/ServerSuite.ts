@@ -45,7 +45,7 @@ export const layerServerAndClient = (
  * Declares a test block whose tests share one server (started before the
  * first test and stopped after the last) and an HTTP client.
  *
- * @category suites
+ * @category utils
  * @since 0.1.0
  */
 export const describe = (
