@@ -6,6 +6,9 @@
  * ```ts
  * const run = await NodeChild.run(["examples/download-images.ts"], { cwd: root })
  * assert.strictEqual(run.code, 0, run.output)
+ *
+ * // In an effect: interrupting it kills the child.
+ * const run = yield* Effect.tryPromise((signal) => NodeChild.run(["worker.ts"], { signal }))
  * ```
  *
  * @since 0.1.0
@@ -46,6 +49,12 @@ export interface Options {
    * @default 60000
    */
   readonly timeoutMillis?: number | undefined
+  /**
+   * Kills the child with SIGKILL when aborted (the promise then rejects): pass
+   * the signal `Effect.tryPromise` gives, so interrupting the effect ends the
+   * child.
+   */
+  readonly signal?: AbortSignal | undefined
 }
 
 const dropped = (name: string, patterns: ReadonlyArray<string>): boolean =>
@@ -69,7 +78,8 @@ export const run = (args: ReadonlyArray<string>, options: Options = {}): Promise
       env,
       stdio: ["ignore", "pipe", "pipe"],
       timeout: options.timeoutMillis ?? 60_000,
-      killSignal: "SIGKILL"
+      killSignal: "SIGKILL",
+      ...(options.signal === undefined ? {} : { signal: options.signal })
     })
     let stdout = ""
     let stderr = ""
