@@ -15,6 +15,7 @@
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as Auth from "@httpkit/client/Auth"
 import * as ResilientClient from "@httpkit/client/ResilientClient"
+import * as ServerControl from "@httpkit/testing/ServerControl"
 import { Console, Effect, Layer, Schema } from "effect"
 import { serverUrl } from "./server.ts"
 
@@ -29,33 +30,30 @@ const Message = Schema.Struct({
   usage: Schema.Struct({ input_tokens: Schema.Number, output_tokens: Schema.Number })
 })
 
-const RequestLog = Schema.Array(
-  Schema.Struct({ path: Schema.String, headers: Schema.Record(Schema.String, Schema.String) })
-)
+const program = (baseUrl: string) =>
+  Effect.gen(function*() {
+    const client = yield* ResilientClient.ResilientClient
+    const question = "Name one reason to retry a request."
+    yield* Console.log(`user: ${question}`)
+    const message = yield* client.postJson("/v1/messages", {
+      model: "claude-sonnet-4-5",
+      max_tokens: 256,
+      system: "You are terse.",
+      messages: [{ role: "user", content: question }]
+    }, Message)
+    yield* Console.log(`assistant: ${message.content.map((block) => block.text).join("")}`)
+    yield* Console.log(`stop_reason: ${message.stop_reason}, model: ${message.model}`)
+    yield* Console.log(`usage: ${message.usage.input_tokens} input + ${message.usage.output_tokens} output tokens`)
 
-const program = Effect.gen(function*() {
-  const client = yield* ResilientClient.ResilientClient
-  const question = "Name one reason to retry a request."
-  yield* Console.log(`user: ${question}`)
-  const message = yield* client.postJson("/v1/messages", {
-    model: "claude-sonnet-4-5",
-    max_tokens: 256,
-    system: "You are terse.",
-    messages: [{ role: "user", content: question }]
-  }, Message)
-  yield* Console.log(`assistant: ${message.content.map((block) => block.text).join("")}`)
-  yield* Console.log(`stop_reason: ${message.stop_reason}, model: ${message.model}`)
-  yield* Console.log(`usage: ${message.usage.input_tokens} input + ${message.usage.output_tokens} output tokens`)
-
-  // What crossed the wire, from the server's request log.
-  const log = yield* client.getJson("/__requests", RequestLog)
-  const sent = log.findLast((entry) => entry.path === "/v1/messages")?.headers ?? {}
-  yield* Console.log(
-    `headers sent: anthropic-version ${sent["anthropic-version"]}, x-api-key ${
-      sent["x-api-key"] === undefined ? "missing" : "present"
-    }`
-  )
-})
+    // What crossed the wire, from the server's request log.
+    const log = yield* ServerControl.make(baseUrl).requestsTo("/v1/messages")
+    const sent = log.at(-1)?.headers ?? {}
+    yield* Console.log(
+      `headers sent: anthropic-version ${sent["anthropic-version"]}, x-api-key ${
+        sent["x-api-key"] === undefined ? "missing" : "present"
+      }`
+    )
+  })
 
 const main = Effect.gen(function*() {
   const baseUrl = yield* serverUrl
@@ -64,7 +62,7 @@ const main = Effect.gen(function*() {
   const ClientLive = ResilientClient.layer({ baseUrl }).pipe(
     Layer.provide(Auth.layerAnthropic("sk-ant-test-example", { version: "2023-06-01" }))
   )
-  yield* program.pipe(Effect.provide(ClientLive))
+  yield* program(baseUrl).pipe(Effect.provide(ClientLive))
   yield* Console.log("done")
 }).pipe(Effect.scoped)
 

@@ -2,11 +2,11 @@
  * Bearer auth with a refresh hook: `Auth.layerBearer(token, { onUnauthorized })`.
  *
  * The client sends `Authorization: Bearer <token>` on every attempt. Mid-way
- * the server rotates its token (`POST /auth/rotate`), so the next call gets a
- * 401; the client then runs `onUnauthorized` once (here it fetches the
- * current token from `/auth/token`, as a real app would call its token
- * endpoint) and repeats the attempt with the new token, which succeeds. The
- * caller only sees the success.
+ * the server rotates its token (`ServerControl.rotateToken`), so the next call
+ * gets a 401; the client then runs `onUnauthorized` once (here it reads the
+ * server's current token with `ServerControl.token`, where a real app would
+ * call its token endpoint) and repeats the attempt with the new token, which
+ * succeeds. The caller only sees the success.
  *
  * Run it with `node examples/client-auth-refresh.ts` (starts the
  * fault-injection server embedded), or against a server started with
@@ -16,50 +16,45 @@
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as Auth from "@httpkit/client/Auth"
 import * as ResilientClient from "@httpkit/client/ResilientClient"
+import * as ServerControl from "@httpkit/testing/ServerControl"
 import { Console, Effect, Layer, Schema } from "effect"
 import { serverUrl } from "./server.ts"
 
-const Token = Schema.Struct({ token: Schema.String, token_generation: Schema.Number })
 const Authenticated = Schema.Struct({ authenticated: Schema.Boolean, token_generation: Schema.Number })
-const RequestLog = Schema.Array(
-  Schema.Struct({ path: Schema.String, headers: Schema.Record(Schema.String, Schema.String) })
-)
 
-const program = Effect.gen(function*() {
-  const client = yield* ResilientClient.ResilientClient
+const program = (control: ServerControl.ServerControl["Service"]) =>
+  Effect.gen(function*() {
+    const client = yield* ResilientClient.ResilientClient
 
-  const first = yield* client.getJson("/auth/bearer", Authenticated)
-  yield* Console.log(`1. GET /auth/bearer: authenticated with token generation ${first.token_generation}`)
+    const first = yield* client.getJson("/auth/bearer", Authenticated)
+    yield* Console.log(`1. GET /auth/bearer: authenticated with token generation ${first.token_generation}`)
 
-  const rotated = yield* client.postJson("/auth/rotate", undefined, Token)
-  yield* Console.log(
-    `2. the server rotated its token to generation ${rotated.token_generation}; the old one is refused`
-  )
+    const rotated = yield* control.rotateToken()
+    yield* Console.log(`2. the server rotated its token to generation ${rotated.generation}; the old one is refused`)
 
-  const second = yield* client.getJson("/auth/bearer", Authenticated)
-  yield* Console.log(`3. GET /auth/bearer: authenticated with token generation ${second.token_generation}`)
+    const second = yield* client.getJson("/auth/bearer", Authenticated)
+    yield* Console.log(`3. GET /auth/bearer: authenticated with token generation ${second.token_generation}`)
 
-  // What crossed the wire: the same call went out twice, with the old then the new token.
-  const log = yield* client.getJson("/__requests", RequestLog)
-  const sent = log.filter((entry) => entry.path === "/auth/bearer").map((entry) => entry.headers["authorization"])
-  yield* Console.log(`   the server saw /auth/bearer with: ${sent.join(", ")}`)
-  if (second.token_generation !== rotated.token_generation || sent.length !== 3) {
-    return yield* Effect.fail(new Error("the refresh did not happen as expected"))
-  }
-})
+    // What crossed the wire: the same call went out twice, with the old then the new token.
+    const sent = (yield* control.requestsTo("/auth/bearer")).map((entry) => entry.headers["authorization"])
+    yield* Console.log(`   the server saw /auth/bearer with: ${sent.join(", ")}`)
+    if (second.token_generation !== rotated.generation || sent.length !== 3) {
+      return yield* Effect.fail(new Error("the refresh did not happen as expected"))
+    }
+  })
 
 const main = Effect.gen(function*() {
   const baseUrl = yield* serverUrl
 
-  // A plain client without credentials, for the server's switches and for the refresh hook.
-  const plain = yield* ResilientClient.make({ baseUrl })
-  yield* plain.post("/__reset")
-  const initial = yield* plain.getJson("/auth/token", Token)
+  // The server's switches, and here its token endpoint too, through a client of their own.
+  const control = ServerControl.make(baseUrl)
+  yield* control.reset
+  const initial = yield* control.token
 
   const refreshToken = Effect.gen(function*() {
-    const fresh = yield* plain.getJson("/auth/token", Token)
+    const fresh = yield* control.token
     yield* Console.log(
-      `   401 Unauthorized -> onUnauthorized fetched a new token (generation ${fresh.token_generation}), retrying`
+      `   401 Unauthorized -> onUnauthorized fetched a new token (generation ${fresh.generation}), retrying`
     )
     return fresh.token
   })
@@ -67,7 +62,7 @@ const main = Effect.gen(function*() {
   const ClientLive = ResilientClient.layer({ baseUrl }).pipe(
     Layer.provide(Auth.layerBearer(initial.token, { onUnauthorized: refreshToken }))
   )
-  yield* program.pipe(Effect.provide(ClientLive))
+  yield* program(control).pipe(Effect.provide(ClientLive))
   yield* Console.log("done")
 }).pipe(Effect.scoped)
 

@@ -19,13 +19,11 @@
  */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as ResilientClient from "@httpkit/client/ResilientClient"
+import * as ServerControl from "@httpkit/testing/ServerControl"
 import { Console, Effect, Metric, Schema } from "effect"
 import { serverUrl } from "./server.ts"
 
 const Message = Schema.Struct({ message_id: Schema.String, deduplicated: Schema.Boolean })
-const RequestLog = Schema.Array(
-  Schema.Struct({ method: Schema.String, path: Schema.String, headers: Schema.Record(Schema.String, Schema.String) })
-)
 
 /** Fails the example (exit code 1) when what it shows did not happen. */
 const check = (ok: boolean, what: string) => ok ? Effect.void : Effect.fail(new Error(`unexpected: ${what}`))
@@ -33,14 +31,9 @@ const check = (ok: boolean, what: string) => ok ? Effect.void : Effect.fail(new 
 const main = Effect.gen(function*() {
   const baseUrl = yield* serverUrl
   // The server's switches and log, through a client of their own (so they never touch the breaker below).
-  const control = yield* ResilientClient.make({ baseUrl, circuitBreaker: { enabled: false } })
-  const injectFailures = (n: number) => control.post(`/fail/count/${n}`, { query: { status: 503 } })
-  const requests = (method: string, path: string) =>
-    Effect.map(
-      control.getJson("/__requests", RequestLog),
-      (log) => log.filter((entry) => entry.method === method && entry.path === path)
-    )
-  yield* control.post("/__reset")
+  const control = ServerControl.make(baseUrl)
+  const injectFailures = (n: number) => control.failNext(n, { status: 503 })
+  yield* control.reset
 
   const client = yield* ResilientClient.make({
     name: "example",
@@ -52,7 +45,7 @@ const main = Effect.gen(function*() {
   yield* Console.log("\n1. GET /msg after two injected 503s")
   yield* injectFailures(2)
   const response = yield* client.get("/msg")
-  const ids = (yield* requests("GET", "/msg")).map((entry) => entry.headers["x-request-id"])
+  const ids = (yield* control.requestsTo("/msg", "GET")).map((entry) => entry.headers["x-request-id"])
   yield* Console.log(`   succeeded on attempt ${response.attempt}; the server saw ${ids.length} attempts`)
   yield* Console.log(`   all with X-Request-ID ${response.requestId}`)
   yield* check(ids.length === 3 && ids.every((id) => id === response.requestId), "one request id for 3 attempts")
@@ -63,13 +56,13 @@ const main = Effect.gen(function*() {
     Effect.as("succeeded?"),
     Effect.catchTag("ServiceUnavailableError", (error) => Effect.succeed(`${error._tag} (status ${error.status})`))
   )
-  const unkeyedAttempts = (yield* requests("POST", "/msg")).length
+  const unkeyedAttempts = (yield* control.requestsTo("/msg", "POST")).length
   yield* Console.log(`   without a key: ${unkeyed} after ${unkeyedAttempts} attempt: not retried`)
   yield* check(unkeyedAttempts === 1, "a POST without a key sent once")
 
   yield* injectFailures(1)
   const keyed = yield* client.postJson("/msg", { n: 2 }, Message, { idempotencyKey: true })
-  const keys = (yield* requests("POST", "/msg")).slice(1).map((entry) => entry.headers["idempotency-key"])
+  const keys = (yield* control.requestsTo("/msg", "POST")).slice(1).map((entry) => entry.headers["idempotency-key"])
   yield* Console.log(`   with idempotencyKey: true: ${keyed.message_id} after ${keys.length} attempts`)
   yield* Console.log(`   all with Idempotency-Key ${keys[0]}`)
   yield* check(keys.length === 2 && keys.every((key) => key === keys[0]), "one idempotency key for 2 attempts")
@@ -79,7 +72,7 @@ const main = Effect.gen(function*() {
     const error = yield* Effect.flip(client.get("/status/503", { retry: false }))
     yield* Console.log(`   call ${call}: ${error._tag}`)
   }
-  const sentBefore = (yield* requests("GET", "/status/503")).length
+  const sentBefore = (yield* control.requestsTo("/status/503", "GET")).length
   const refused = yield* client.get("/status/503", { retry: false }).pipe(
     Effect.as("sent?"),
     Effect.catchTag(
@@ -87,7 +80,7 @@ const main = Effect.gen(function*() {
       (error) => Effect.succeed(`CircuitOpenError for ${error.key}, retry after ${error.retryAfterMillis ?? "?"} ms`)
     )
   )
-  const sentAfter = (yield* requests("GET", "/status/503")).length
+  const sentAfter = (yield* control.requestsTo("/status/503", "GET")).length
   yield* Console.log(`   call 4: ${refused}`)
   yield* Console.log(`   requests sent by call 4: ${sentAfter - sentBefore}`)
   yield* check(sentAfter === sentBefore && refused.startsWith("CircuitOpenError"), "nothing sent while open")

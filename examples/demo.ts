@@ -14,7 +14,7 @@
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as ResilientClient from "@httpkit/client/ResilientClient"
 import * as Content from "@httpkit/testing/Content"
-import { RecordedRequests } from "@httpkit/testing/RecordedRequest"
+import * as ServerControl from "@httpkit/testing/ServerControl"
 import { Console, Effect, Schema } from "effect"
 import { serverUrl } from "./server.ts"
 
@@ -22,24 +22,16 @@ const MessageAnswer = Schema.Struct({ message_id: Schema.String })
 
 const main = Effect.gen(function*() {
   const base = yield* serverUrl
-  // One client to drive the server's switches and read its log, with no retries or breaker of its own.
-  const control = yield* ResilientClient.make({
-    baseUrl: base,
-    retry: { maxAttempts: 1 },
-    circuitBreaker: { enabled: false }
-  })
-  const serverLog = control.get("/__requests").pipe(
-    Effect.flatMap((response) => response.json),
-    Effect.flatMap(Schema.decodeUnknownEffect(RecordedRequests))
-  )
+  // The server's switches and its request log, through a client of their own.
+  const control = ServerControl.make(base)
   const client = yield* ResilientClient.make({ baseUrl: base, retry: { maxAttempts: 4, minDelay: "50 millis" } })
-  yield* control.post("/__reset")
+  yield* control.reset
 
   yield* Console.log("\n1. A GET that succeeds after two injected 503 failures")
-  yield* control.post("/fail/count/2?status=503")
+  yield* control.failNext(2, { status: 503 })
   const started = Date.now()
   const answer = yield* client.getJson("/msg", MessageAnswer)
-  const attempts = (yield* serverLog).filter((entry) => entry.path === "/msg")
+  const attempts = yield* control.requestsTo("/msg")
   const ids = new Set(attempts.map((entry) => entry.headers["x-request-id"]))
   yield* Console.log(`   message ${answer.message_id} after ${attempts.length} attempts in ${Date.now() - started} ms`)
   yield* Console.log(`   the server saw ${ids.size} request id on all ${attempts.length} attempts: ${[...ids][0]}`)
@@ -47,9 +39,9 @@ const main = Effect.gen(function*() {
   yield* Console.log("\n2. Typed errors, and a POST that is not replayed")
   const notFound = yield* Effect.flip(client.get("/status/404"))
   yield* Console.log(`   ${notFound._tag}: ${notFound.message}`)
-  yield* control.post("/__reset")
+  yield* control.reset
   const refused = yield* Effect.flip(client.post("/status/503", { json: { order: 42 } }))
-  const posts = (yield* serverLog).filter((entry) => entry.path === "/status/503").length
+  const posts = (yield* control.requestsTo("/status/503")).length
   yield* Console.log(`   POST without an idempotency key: ${refused._tag} after ${posts} attempt (not replayed)`)
 
   yield* Console.log("\n3. The circuit breaker (3 consecutive failures open it; it is per origin)")
@@ -58,12 +50,12 @@ const main = Effect.gen(function*() {
     retry: { maxAttempts: 1 },
     circuitBreaker: { failureThreshold: 3, openDuration: "1 second" }
   })
-  yield* control.post("/__reset")
+  yield* control.reset
   for (let call = 1; call <= 4; call++) {
     const outcome = yield* Effect.flip(guarded.get("/status/503"))
     yield* Console.log(`   call ${call}: ${outcome._tag}`)
   }
-  const sent = (yield* serverLog).filter((entry) => entry.path === "/status/503").length
+  const sent = (yield* control.requestsTo("/status/503")).length
   yield* Console.log(`   the server saw ${sent} requests: the open circuit refused the 4th without sending it`)
 
   yield* Console.log("\n4. A byte-range read, checked against the server's deterministic content")
