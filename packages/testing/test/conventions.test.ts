@@ -22,6 +22,16 @@ const sources = (): ReadonlyArray<string> =>
       .map((file) => Path.join("packages", name, "src", file))
   })
 
+const skipped = new Set(["node_modules", "build", "dist", "tools", ".tmp", ".git"])
+
+/** Every `.ts` and `.md` file of the repository outside `node_modules`, build output and `.tmp`, relative to the root. */
+const texts = (folder = ""): ReadonlyArray<string> =>
+  Fs.readdirSync(Path.join(root, folder), { withFileTypes: true }).flatMap((entry) => {
+    const file = Path.join(folder, entry.name)
+    if (entry.isDirectory()) return skipped.has(entry.name) ? [] : texts(file)
+    return /\.(ts|md)$/.test(entry.name) ? [file] : []
+  })
+
 describe("conventions", () => {
   it("the README lists the JSDoc categories", () => {
     const categories = listed()
@@ -44,5 +54,23 @@ describe("conventions", () => {
     }
     assert.isAbove(seen, 100)
     assert.deepStrictEqual(outside, [])
+  })
+
+  it("every RELIABILITY <n> cited names a promise of docs/reliability.md", () => {
+    const promises = Fs.readFileSync(Path.join(root, "docs", "reliability.md"), "utf8").match(/^\d+\. /gm) ?? []
+    assert.strictEqual(promises.length, 21)
+    const unknown: Array<string> = []
+    let cited = 0
+    for (const file of texts()) {
+      const text = Fs.readFileSync(Path.join(root, file), "utf8")
+      for (const match of text.matchAll(/RELIABILITY ((?:\d+(?:, | and )?)+)/g)) {
+        for (const number of match[1]!.match(/\d+/g)!) {
+          cited++
+          if (Number(number) < 1 || Number(number) > promises.length) unknown.push(`${file}: RELIABILITY ${number}`)
+        }
+      }
+    }
+    assert.isAbove(cited, 40)
+    assert.deepStrictEqual(unknown, [])
   })
 })
