@@ -5,7 +5,7 @@
  */
 import * as ResilientClient from "@httpkit/client/ResilientClient"
 import { ClientRateLimit, Policy, RateLimiter } from "@httpkit/rate-limiter"
-import { Effect, Layer, Schema } from "effect"
+import { Effect, Layer } from "effect"
 
 /** The server's budget: 20 requests per 1-second window for the key `crawl`. */
 export const serverLimit = 20
@@ -34,8 +34,11 @@ export const limiter = (options: { readonly onStoreFailure?: "fail" | "local" } 
 export const limitedClient = (baseUrl: string) =>
   ResilientClient.layer({ baseUrl, retry: { maxAttempts: 3 } }).pipe(Layer.provide(ClientRateLimit.layer))
 
+/** The key the server counts the crawl's requests under (`ServerControl.rateLimitStats(crawlKey)`). */
+export const crawlKey = "crawl"
+
 /** The URL of page `n`. */
-export const page = (n: number) => `/ratelimit?limit=${serverLimit}&window=1000&key=crawl&page=${n}`
+export const page = (n: number) => `/ratelimit?limit=${serverLimit}&window=1000&key=${crawlKey}&page=${n}`
 
 /** Fetches `pages` with `concurrency` fibers; returns how many succeeded and the calls' total wait. */
 export const crawl = (pages: ReadonlyArray<number>, concurrency: number) =>
@@ -54,11 +57,3 @@ export const crawl = (pages: ReadonlyArray<number>, concurrency: number) =>
       errors: [...new Set(errors)].join(", ")
     }
   })
-
-const Stats = Schema.Struct({ allowed: Schema.Number, refused: Schema.Number })
-
-/** What the server admitted and refused for the crawl. */
-export const serverStats = Effect.gen(function*() {
-  const client = yield* ResilientClient.ResilientClient
-  return yield* client.getJson("/ratelimit/stats?key=crawl", Stats)
-})

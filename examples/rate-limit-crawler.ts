@@ -12,13 +12,13 @@
  * Run it with `node examples/rate-limit-crawler.ts` (Redis must be running).
  */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import * as ResilientClient from "@httpkit/client/ResilientClient"
 import { RedisStore } from "@httpkit/rate-limiter"
+import * as NodeChild from "@httpkit/testing/NodeChild"
+import * as ServerControl from "@httpkit/testing/ServerControl"
 import { Console, Effect, Layer } from "effect"
-import { spawn } from "node:child_process"
 import { fileURLToPath } from "node:url"
 import { parseArgs } from "node:util"
-import { crawl, limitedClient, limiter, ourLimit, serverLimit, serverStats } from "./crawl.ts"
+import { crawl, crawlKey, limitedClient, limiter, ourLimit, serverLimit } from "./crawl.ts"
 import { serverUrl } from "./server.ts"
 
 const workers = 4
@@ -44,31 +44,27 @@ const worker = (index: number, baseUrl: string) =>
     )
   )
 
-/** Runs this file as worker `index`, returning what it printed. */
+/** Runs this file as worker `index` (killed after 60 s, or when interrupted), returning what it printed. */
 const runWorker = (index: number, baseUrl: string) =>
-  Effect.callback<{ fetched: number; failed: number; errors: string }, Error>((resume) => {
-    const child = spawn(
-      process.execPath,
-      [fileURLToPath(import.meta.url), "--worker", String(index), "--url", baseUrl],
-      { stdio: ["ignore", "pipe", "inherit"] }
+  Effect.gen(function*() {
+    const run = yield* Effect.tryPromise((signal) =>
+      NodeChild.run([fileURLToPath(import.meta.url), "--worker", String(index), "--url", baseUrl], {
+        timeoutMillis: 60_000,
+        signal
+      })
     )
-    let out = ""
-    child.stdout.setEncoding("utf8").on("data", (chunk: string) => (out += chunk))
-    child.on("close", (code) => {
-      const last = out.trim().split("\n").at(-1) ?? ""
-      resume(
-        code === 0
-          ? Effect.try({ try: () => JSON.parse(last), catch: () => new Error(`worker ${index} printed ${last}`) })
-          : Effect.fail(new Error(`worker ${index} exited with ${code}`))
-      )
+    if (run.code !== 0) return yield* Effect.fail(new Error(`worker ${index} exited with ${run.code}: ${run.stderr}`))
+    const last = run.stdout.trim().split("\n").at(-1) ?? ""
+    return yield* Effect.try({
+      try: () => JSON.parse(last) as { fetched: number; failed: number; errors: string },
+      catch: () => new Error(`worker ${index} printed ${last}`)
     })
-    return Effect.sync(() => child.kill())
   })
 
 const parent = Effect.gen(function*() {
   const baseUrl = yield* serverUrl
-  const control = yield* ResilientClient.make({ baseUrl })
-  yield* control.post("/__reset")
+  const control = ServerControl.make(baseUrl)
+  yield* control.reset
   yield* Console.log(`${workers} worker processes share ${ourLimit} requests per second through ${redisUrl}`)
   yield* Console.log(`(the server allows ${serverLimit} per second and answers 429 past that)`)
   const started = Date.now()
@@ -85,7 +81,7 @@ const parent = Effect.gen(function*() {
     )
   )
   const fetched = results.reduce((sum, result) => sum + result.fetched, 0)
-  const stats = yield* serverStats.pipe(Effect.provideService(ResilientClient.ResilientClient, control))
+  const stats = yield* control.rateLimitStats(crawlKey)
   yield* Console.log(`fetched ${fetched} pages in ${seconds.toFixed(1)} s (our shared limit: ${ourLimit}/s)`)
   yield* Console.log(`the server admitted ${stats.allowed} and refused ${stats.refused}`)
   if (stats.refused > 0 || fetched !== pages) return yield* Effect.fail(new Error("the shared limit did not hold"))

@@ -8,23 +8,23 @@
  * against one started with `pnpm test-server` (it resets that server).
  */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import * as ResilientClient from "@httpkit/client/ResilientClient"
 import { LimiterStore } from "@httpkit/rate-limiter"
+import * as ServerControl from "@httpkit/testing/ServerControl"
 import { Console, Effect, Layer } from "effect"
-import { crawl, limitedClient, limiter, ourLimit, serverLimit, serverStats } from "./crawl.ts"
+import { crawl, crawlKey, limitedClient, limiter, ourLimit, serverLimit } from "./crawl.ts"
 import { serverUrl } from "./server.ts"
 
 const main = Effect.gen(function*() {
   const baseUrl = yield* serverUrl
-  const control = yield* ResilientClient.make({ baseUrl })
-  yield* control.post("/__reset")
+  const control = ServerControl.make(baseUrl)
+  yield* control.reset
 
   const started = Date.now()
   const result = yield* crawl(Array.from({ length: 60 }, (_, n) => n), 30).pipe(
     Effect.provide(limitedClient(baseUrl).pipe(Layer.provide(limiter()), Layer.provide(LimiterStore.layerMemory())))
   )
   const seconds = (Date.now() - started) / 1_000
-  const stats = yield* serverStats.pipe(Effect.provideService(ResilientClient.ResilientClient, control))
+  const stats = yield* control.rateLimitStats(crawlKey)
   yield* Console.log(`fetched ${result.fetched} pages with 30 fibers in ${seconds.toFixed(1)} s`)
   yield* Console.log(`(${ourLimit} per second, evenly spaced; the server allows ${serverLimit})`)
   yield* Console.log(`the server admitted ${stats.allowed} and refused ${stats.refused}`)
