@@ -7,7 +7,7 @@
  */
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { assert, layer } from "@effect/vitest"
-import { TestServer } from "@httpkit/testing"
+import { ServerControl, TestServer } from "@httpkit/testing"
 import { Effect, Fiber, Layer, Metric, Schedule, Stream } from "effect"
 import { HttpClient, HttpClientRequest } from "effect/http"
 import { CircuitBreaker } from "effect/persistence"
@@ -22,8 +22,9 @@ const makeClient = (options: ResilientClient.Options = {}) =>
     circuitBreaker: { enabled: false, ...options.circuitBreaker }
   })
 
-/** Arms the server outside both clients under test. */
-const control = (url: string) => Effect.promise(() => fetch(url, { method: "POST" }).then((r) => r.arrayBuffer()))
+/** Arms the server, outside both clients under test: its next two requests to `/msg` answer 503. */
+const failTwice = (server: TestServer.TestServer["Service"]) =>
+  ServerControl.make(server.url).failNext(2, { status: 503 })
 
 /** What the server saw on `path`, oldest first. */
 const logOf = (server: TestServer.TestServer["Service"], path: string) =>
@@ -39,7 +40,7 @@ layer(Layer.merge(TestServer.layer(), NodeHttpClient.layerUndici), { excludeTest
         const server = yield* TestServer.TestServer
         const http = yield* HttpClient.HttpClient
         yield* server.reset
-        yield* control(server.urlFor("/fail/count/2?status=503"))
+        yield* failTwice(server)
         const effectClient = http.pipe(HttpClient.retryTransient({ schedule: fastSchedule, times: 2 }))
         const response = yield* effectClient.post(server.urlFor("/msg"), { body: undefined })
         assert.strictEqual(response.status, 200)
@@ -48,7 +49,7 @@ layer(Layer.merge(TestServer.layer(), NodeHttpClient.layerUndici), { excludeTest
         assert.isTrue(replayed.every((request) => request.method === "POST"))
 
         yield* server.reset
-        yield* control(server.urlFor("/fail/count/2?status=503"))
+        yield* failTwice(server)
         const client = yield* makeClient({ retry: { maxAttempts: 3 } })
         const error = yield* Effect.flip(client.post(server.urlFor("/msg"), { json: { n: 1 } }))
         assert.strictEqual(error._tag, "ServiceUnavailableError")
@@ -60,7 +61,7 @@ layer(Layer.merge(TestServer.layer(), NodeHttpClient.layerUndici), { excludeTest
         const server = yield* TestServer.TestServer
         const http = yield* HttpClient.HttpClient
         yield* server.reset
-        yield* control(server.urlFor("/fail/count/2?status=503"))
+        yield* failTwice(server)
         const keyed = http.pipe(
           HttpClient.mapRequest((request) =>
             HttpClientRequest.setHeader(request, "idempotency-key", crypto.randomUUID())
@@ -74,7 +75,7 @@ layer(Layer.merge(TestServer.layer(), NodeHttpClient.layerUndici), { excludeTest
 
         // mapRequestInput runs once per call: the note's way out.
         yield* server.reset
-        yield* control(server.urlFor("/fail/count/2?status=503"))
+        yield* failTwice(server)
         const once = http.pipe(
           HttpClient.mapRequestInput((request) =>
             HttpClientRequest.setHeader(request, "idempotency-key", crypto.randomUUID())
@@ -86,7 +87,7 @@ layer(Layer.merge(TestServer.layer(), NodeHttpClient.layerUndici), { excludeTest
         assert.strictEqual(new Set(stableKeys).size, 1)
 
         yield* server.reset
-        yield* control(server.urlFor("/fail/count/2?status=503"))
+        yield* failTwice(server)
         const client = yield* makeClient({ retry: { maxAttempts: 3 } })
         yield* client.post(server.urlFor("/msg"), { json: { n: 1 }, idempotencyKey: true })
         const ours = (yield* logOf(server, "/msg")).map((request) => request.headers["idempotency-key"])
@@ -225,7 +226,7 @@ layer(Layer.merge(TestServer.layer(), NodeHttpClient.layerUndici), { excludeTest
         // Effect's stack: two 503s retried, then a breaker that opens. Its registry stays empty.
         const effects = makeRegistry()
         yield* Effect.gen(function*() {
-          yield* control(server.urlFor("/fail/count/2?status=503"))
+          yield* failTwice(server)
           const breaker = yield* CircuitBreaker.make({
             tripPolicy: CircuitBreaker.consecutive(1),
             openDuration: 60_000
@@ -247,7 +248,7 @@ layer(Layer.merge(TestServer.layer(), NodeHttpClient.layerUndici), { excludeTest
         // Ours, the same calls: calls by outcome and status, retries by reason, durations, transitions.
         const ours = makeRegistry()
         yield* Effect.gen(function*() {
-          yield* control(server.urlFor("/fail/count/2?status=503"))
+          yield* failTwice(server)
           const client = yield* makeClient({ circuitBreaker: { enabled: true, failureThreshold: 1 } })
           assert.strictEqual((yield* client.get(server.urlFor("/msg"))).status, 200)
           yield* Effect.flip(client.get(server.urlFor("/status/500"), { retry: false }))

@@ -1,4 +1,5 @@
 import { assert, it } from "@effect/vitest"
+import * as ServerControl from "@httpkit/testing/ServerControl"
 import * as TestServer from "@httpkit/testing/TestServer"
 import { Effect, Logger, References } from "effect"
 import * as ResilientClient from "../src/ResilientClient.ts"
@@ -30,7 +31,7 @@ it.live("one structured line per attempt, with no secret in it", () =>
       retry: { minDelay: 1, maxDelay: 5 },
       logging: { level: "info" }
     })
-    yield* Effect.promise(() => fetch(server.urlFor("/fail/count/1?status=503"), { method: "POST" }))
+    yield* ServerControl.make(server.url).failNext(1, { status: 503 })
     yield* client.get("/msg?token=s3cr3t-query", { headers: { authorization: "Bearer s3cr3t-header" } }).pipe(
       Effect.provideService(Logger.CurrentLoggers, loggers)
     )

@@ -6,7 +6,7 @@
  */
 import * as NodeStream from "@effect/platform-node/NodeStream"
 import { assert, describe, it, layer } from "@effect/vitest"
-import { TestServer } from "@httpkit/testing"
+import { ServerControl, TestServer } from "@httpkit/testing"
 import { Effect, Schema, Stream } from "effect"
 import { HttpBody } from "effect/http"
 import { Readable } from "node:stream"
@@ -32,7 +32,7 @@ const makeClient = (options: ResilientClient.Options = {}) =>
 
 /** Arms the server: its next request to `/msg` is answered 503 (the control request goes unrecorded by tests). */
 const failNext = (server: TestServer.TestServer["Service"]) =>
-  Effect.promise(() => fetch(server.urlFor("/fail/count/1?status=503"), { method: "POST" }).then((r) => r.text()))
+  ServerControl.make(server.url).failNext(1, { status: 503 })
 
 const Message = Schema.Struct({ body: Schema.Unknown })
 const Echo = Schema.Struct({ method: Schema.String, body: Schema.String })

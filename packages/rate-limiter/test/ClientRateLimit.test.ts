@@ -5,8 +5,9 @@
 import { assert, describe, it } from "@effect/vitest"
 import type { RateLimitExceededError } from "@httpkit/client/ClientError"
 import * as ResilientClient from "@httpkit/client/ResilientClient"
+import * as ServerControl from "@httpkit/testing/ServerControl"
 import * as TestServer from "@httpkit/testing/TestServer"
-import { Effect, Layer, Schema } from "effect"
+import { Effect, Layer } from "effect"
 import * as ClientRateLimit from "../src/ClientRateLimit.ts"
 import * as LimiterStore from "../src/LimiterStore.ts"
 import * as Policy from "../src/Policy.ts"
@@ -23,14 +24,9 @@ const limitedClient = (limiter: RateLimiter.Options, client: ResilientClient.Opt
     )
   })
 
-const Stats = Schema.Struct({ allowed: Schema.Number, refused: Schema.Number })
-
 /** What the server admitted and refused for `key`. */
 const stats = (server: TestServer.TestServer["Service"], key: string) =>
-  Effect.flatMap(
-    Effect.promise(() => fetch(server.urlFor(`/ratelimit/stats?key=${key}`)).then((r) => r.json())),
-    Schema.decodeUnknownEffect(Stats)
-  )
+  ServerControl.make(server.url).rateLimitStats(key)
 
 describe("ResilientClient with a rate limiter, over sockets", () => {
   it.live("a limit kept below the server's means the server refuses nothing", () =>
@@ -48,7 +44,7 @@ describe("ResilientClient with a rate limiter, over sockets", () => {
         { concurrency: "unbounded" }
       )
       const elapsed = Date.now() - started
-      assert.deepStrictEqual(yield* stats(server, "steady"), { allowed: 12, refused: 0 })
+      assert.deepStrictEqual(yield* stats(server, "steady"), { key: "steady", allowed: 12, refused: 0 })
       // Eleven gaps of 250 ms.
       assert.isAtLeast(elapsed, 2_600)
     }))
@@ -77,10 +73,10 @@ describe("ResilientClient with a rate limiter, over sockets", () => {
         )
       const policies = [Policy.rate({ limit: 1_000, window: "1 second", burst: 1_000 })]
       yield* sendSix(yield* limitedClient({ policies }, { retry: noRetry }), "heeded")
-      assert.deepStrictEqual(yield* stats(server, "heeded"), { allowed: 6, refused: 0 })
+      assert.deepStrictEqual(yield* stats(server, "heeded"), { key: "heeded", allowed: 6, refused: 0 })
       // The control: the same limiter told to ignore feedback meets the server's 429s.
       yield* sendSix(yield* limitedClient({ policies, maxHold: false }, { retry: noRetry }), "ignored")
-      assert.deepStrictEqual(yield* stats(server, "ignored"), { allowed: 2, refused: 4 })
+      assert.deepStrictEqual(yield* stats(server, "ignored"), { key: "ignored", allowed: 2, refused: 4 })
     }))
 
   it.live("a 429 with Retry-After holds every later call to that host, on any path", () =>
@@ -152,7 +148,7 @@ describe("ResilientClient with a rate limiter, over sockets", () => {
         { policies: [Policy.window({ limit: 3, window: "30 seconds" })], onLimit: "fail" },
         { retry: { maxAttempts: 3, minDelay: 1, maxDelay: 5 } }
       )
-      yield* Effect.promise(() => fetch(server.urlFor("/fail/count/2"), { method: "POST" }))
+      yield* ServerControl.make(server.url).failNext(2)
       yield* client.get(server.urlFor("/msg"))
       assert.strictEqual((yield* server.requestsTo("/msg")).length, 3)
       const error = yield* Effect.flip(client.get(server.urlFor("/msg")))
