@@ -8,6 +8,7 @@
  */
 import * as NodeRedis from "@effect/platform-node/NodeRedis"
 import { assert, it } from "@effect/vitest"
+import * as RedisPrefix from "@httpkit/testing/RedisPrefix"
 import * as RedisProxy from "@httpkit/testing/RedisProxy"
 import * as RedisTest from "@httpkit/testing/RedisTest"
 import * as TestServer from "@httpkit/testing/TestServer"
@@ -131,7 +132,7 @@ await RedisTest.describeWithRedis("the circuit breaker on Effect's Redis store",
     () =>
       Effect.gen(function*() {
         const server = yield* TestServer.make()
-        const prefix = `httpkit-test-breaker-${crypto.randomUUID()}:`
+        const prefix = yield* RedisPrefix.make("breaker")
         // Two clients with their own Redis connections: the state they share lives only in Redis.
         const first = yield* clientWith(server.url, redisStore(prefix))
         const second = yield* clientWith(server.url, redisStore(prefix))
@@ -165,7 +166,7 @@ await RedisTest.describeWithRedis("the circuit breaker on Effect's Redis store",
             const server = yield* TestServer.make()
             const proxy = yield* RedisProxy.make()
             yield* proxy.start
-            const prefix = `httpkit-test-breaker-${crypto.randomUUID()}:`
+            const prefix = yield* RedisPrefix.make("breaker")
             const first = yield* clientWith(server.url, proxiedStore(proxy.url, prefix))
             // Whatever happens below, the proxy's connections are dropped before the connection closes,
             // which would otherwise wait for replies a hanging proxy never sends.
@@ -225,7 +226,7 @@ await RedisTest.describeWithRedis("the circuit breaker on Effect's Redis store",
           const server = yield* TestServer.make()
           const proxy = yield* RedisProxy.make()
           yield* proxy.start
-          const prefix = `httpkit-test-breaker-${crypto.randomUUID()}:`
+          const prefix = yield* RedisPrefix.make("breaker")
           const first = yield* clientWith(server.url, selfHealingStore(proxy.url, prefix))
           yield* Effect.addFinalizer(() => proxy.stop)
           const second = yield* clientWith(server.url, redisStore(prefix))
@@ -251,7 +252,7 @@ await RedisTest.describeWithRedis("the circuit breaker on Effect's Redis store",
           const server = yield* TestServer.make()
           const proxy = yield* RedisProxy.make()
           yield* proxy.start
-          const prefix = `httpkit-test-breaker-${crypto.randomUUID()}:`
+          const prefix = yield* RedisPrefix.make("breaker")
           const first = yield* clientWith(server.url, proxiedStore(proxy.url, prefix))
           yield* Effect.addFinalizer(() => proxy.stop)
           const second = yield* clientWith(server.url, redisStore(prefix))
@@ -272,7 +273,7 @@ await RedisTest.describeWithRedis("the circuit breaker on Effect's Redis store",
         logs,
         Effect.gen(function*() {
           const server = yield* TestServer.make()
-          const prefix = `httpkit-test-breaker-${crypto.randomUUID()}:`
+          const prefix = yield* RedisPrefix.make("breaker")
           const first = yield* clientWith(server.url, redisStore(prefix))
           const second = yield* clientWith(server.url, redisStore(prefix))
           assert.strictEqual((yield* first.get("/health")).status, 200)
