@@ -4,7 +4,8 @@
  * per second and answers 429 past that, and count what came back.
  */
 import * as ResilientClient from "@httpkit/client/ResilientClient"
-import { ClientRateLimit, Policy, RateLimiter } from "@httpkit/rate-limiter"
+import { Policy, RateLimiter } from "@httpkit/rate-limiter"
+import * as ClientRateLimit from "@httpkit/rate-limiter/ClientRateLimit"
 import { Effect, Layer } from "effect"
 
 /** The server's budget: 20 requests per 1-second window for the key `crawl`. */

@@ -13,7 +13,7 @@
  */
 import * as NodeRedis from "@effect/platform-node/NodeRedis"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import * as Redact from "@httpkit/client/Redact"
+import * as Redact from "@httpkit/core/Redact"
 import * as Checksum from "@httpkit/downloader/Checksum"
 import * as DownloadQueue from "@httpkit/downloader/DownloadQueue"
 import * as QueueTask from "@httpkit/downloader/QueueTask"

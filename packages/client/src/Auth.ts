@@ -36,10 +36,9 @@ import * as Config from "effect/Config"
  *
  * **Gotchas**
  *
- * - The default `ClientAuth` (when no layer provides one) sends no headers and
- *   is shared by the whole process, so its `set` fails with
- *   `AuthConfigError` (`reason: "fixed"`). Provide a layer, even
- *   `layerNone`, to change credentials at run time.
+ * - A client built without a `ClientAuth` in its context sends no
+ *   credentials and never will. Provide a layer, even `layerNone`, to set
+ *   credentials at run time.
  * - The refresh hook runs in its own fiber, so the caller that triggered it
  *   can be interrupted without cancelling the run the others wait for.
  * - `anthropic-version` is not a secret, but it is carried like the key (as a
@@ -186,8 +185,7 @@ export const defaultRefreshTimeout: Duration.Duration = Duration.seconds(30)
 /**
  * Credentials were refused before anything was sent: a header name that is
  * not an HTTP token, a value that is empty or holds CR, LF, NUL or another
- * control character, a name given twice, or `set` on the fixed default
- * `ClientAuth`. Neither the value nor an invalid name is kept; `header` is
+ * control character, or a name given twice. Neither the value nor an invalid name is kept; `header` is
  * there only when the name is valid, `position` is the header's index.
  *
  * @category errors
@@ -198,8 +196,7 @@ export class AuthConfigError extends Schema.TaggedError<AuthConfigError>()("Auth
     "invalid-header-name",
     "invalid-header-value",
     "empty-header-value",
-    "duplicate-header-name",
-    "fixed"
+    "duplicate-header-name"
   ]),
   /** The lower-case header name, when it is a valid token. */
   header: Schema.optionalKey(Schema.String),
@@ -219,8 +216,6 @@ export class AuthConfigError extends Schema.TaggedError<AuthConfigError>()("Auth
         return `invalid auth header value${where}: empty`
       case "duplicate-header-name":
         return `auth header${where} given more than once`
-      case "fixed":
-        return "the default ClientAuth sends no credentials and cannot be changed; provide a ClientAuth layer"
     }
   }
 }
@@ -588,24 +583,16 @@ export const headers = <E = never, R = never>(
 // service
 // -----------------------------------------------------------------------------
 
-const fixedNone: Auth = withDescription({
-  current: Effect.succeed(Object.freeze({ headers: Object.freeze([]), generation: 0 })),
-  refresh: () => Effect.succeed(false),
-  set: () => Effect.fail(new AuthConfigError({ reason: "fixed" })),
-  secretHeaderNames: new Set()
-}, "none")
-
 /**
- * The client's credentials, read from the context. Without a layer it is a
- * shared `none` whose `set` fails (reason `"fixed"`): provide one of the
- * layers below to send or change credentials.
+ * The client's credentials, one of the client's plug-ins: a client looks it
+ * up in its context when it is built (`ResilientClient.layer`, `make`), and
+ * sends no credentials when it finds none. Provide it with one of the layers
+ * below.
  *
  * @category services
  * @since 0.1.0
  */
-export const ClientAuth: Context.Reference<Auth> = Context.Reference<Auth>("@httpkit/client/ClientAuth", {
-  defaultValue: () => fixedNone
-})
+export class ClientAuth extends Context.Service<ClientAuth, Auth>()("@httpkit/client/ClientAuth") {}
 
 // -----------------------------------------------------------------------------
 // layers
@@ -617,7 +604,7 @@ export const ClientAuth: Context.Reference<Auth> = Context.Reference<Auth>("@htt
  * @category layers
  * @since 0.1.0
  */
-export const layer = <E = never, R = never>(auth: Effect.Effect<Auth, E, R>): Layer.Layer<never, E, R> =>
+export const layer = <E = never, R = never>(auth: Effect.Effect<Auth, E, R>): Layer.Layer<ClientAuth, E, R> =>
   Layer.effect(ClientAuth, auth)
 
 /**
@@ -626,7 +613,7 @@ export const layer = <E = never, R = never>(auth: Effect.Effect<Auth, E, R>): La
  * @category layers
  * @since 0.1.0
  */
-export const layerNone: Layer.Layer<never> = layer(none)
+export const layerNone: Layer.Layer<ClientAuth> = layer(none)
 
 /**
  * `ClientAuth` from `bearer`.
@@ -637,7 +624,7 @@ export const layerNone: Layer.Layer<never> = layer(none)
 export const layerBearer = <E = never, R = never>(
   token: Redacted.Redacted<string> | string,
   options?: RefreshOptions<Redacted.Redacted<string> | string, E, R>
-): Layer.Layer<never, AuthConfigError, R> => layer(bearer(token, options))
+): Layer.Layer<ClientAuth, AuthConfigError, R> => layer(bearer(token, options))
 
 /**
  * `ClientAuth` from `bearer`, the token read from `Config`, e.g.
@@ -649,7 +636,7 @@ export const layerBearer = <E = never, R = never>(
 export const layerBearerConfig = <E = never, R = never>(
   token: Config.Config<Redacted.Redacted<string> | string>,
   options?: RefreshOptions<Redacted.Redacted<string> | string, E, R>
-): Layer.Layer<never, AuthConfigError | Config.ConfigError, R> =>
+): Layer.Layer<ClientAuth, AuthConfigError | Config.ConfigError, R> =>
   layer(Effect.flatMap(token, (value) => bearer(value, options)))
 
 /**
@@ -662,7 +649,7 @@ export const layerApiKey = <E = never, R = never>(
   header: string,
   key: Redacted.Redacted<string> | string,
   options?: RefreshOptions<Redacted.Redacted<string> | string, E, R>
-): Layer.Layer<never, AuthConfigError, R> => layer(apiKey(header, key, options))
+): Layer.Layer<ClientAuth, AuthConfigError, R> => layer(apiKey(header, key, options))
 
 /**
  * `ClientAuth` from `apiKey`, the key read from `Config`, e.g.
@@ -675,7 +662,7 @@ export const layerApiKeyConfig = <E = never, R = never>(
   header: string,
   key: Config.Config<Redacted.Redacted<string> | string>,
   options?: RefreshOptions<Redacted.Redacted<string> | string, E, R>
-): Layer.Layer<never, AuthConfigError | Config.ConfigError, R> =>
+): Layer.Layer<ClientAuth, AuthConfigError | Config.ConfigError, R> =>
   layer(Effect.flatMap(key, (value) => apiKey(header, value, options)))
 
 /**
@@ -687,7 +674,7 @@ export const layerApiKeyConfig = <E = never, R = never>(
 export const layerAnthropic = <E = never, R = never>(
   key: Redacted.Redacted<string> | string,
   options?: AnthropicOptions<E, R>
-): Layer.Layer<never, AuthConfigError, R> => layer(anthropic(key, options))
+): Layer.Layer<ClientAuth, AuthConfigError, R> => layer(anthropic(key, options))
 
 /**
  * `ClientAuth` from `anthropic`, the key read from `Config`, e.g.
@@ -699,7 +686,7 @@ export const layerAnthropic = <E = never, R = never>(
 export const layerAnthropicConfig = <E = never, R = never>(
   key: Config.Config<Redacted.Redacted<string> | string>,
   options?: AnthropicOptions<E, R>
-): Layer.Layer<never, AuthConfigError | Config.ConfigError, R> =>
+): Layer.Layer<ClientAuth, AuthConfigError | Config.ConfigError, R> =>
   layer(Effect.flatMap(key, (value) => anthropic(value, options)))
 
 /**
@@ -711,7 +698,7 @@ export const layerAnthropicConfig = <E = never, R = never>(
 export const layerHeaders = <E = never, R = never>(
   record: Readonly<Record<string, Redacted.Redacted<string> | string>>,
   options?: RefreshOptions<Readonly<Record<string, Redacted.Redacted<string> | string>>, E, R>
-): Layer.Layer<never, AuthConfigError, R> => layer(headers(record, options))
+): Layer.Layer<ClientAuth, AuthConfigError, R> => layer(headers(record, options))
 
 /**
  * `ClientAuth` from `headers`, the record read from `Config`, e.g.
@@ -723,5 +710,5 @@ export const layerHeaders = <E = never, R = never>(
 export const layerHeadersConfig = <E = never, R = never>(
   record: Config.Config<Readonly<Record<string, Redacted.Redacted<string> | string>>>,
   options?: RefreshOptions<Readonly<Record<string, Redacted.Redacted<string> | string>>, E, R>
-): Layer.Layer<never, AuthConfigError | Config.ConfigError, R> =>
+): Layer.Layer<ClientAuth, AuthConfigError | Config.ConfigError, R> =>
   layer(Effect.flatMap(record, (value) => headers(value, options)))

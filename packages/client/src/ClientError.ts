@@ -28,7 +28,27 @@
  *
  * @since 0.1.0
  */
+import { RateLimiterUnavailableError, RateLimitExceededError } from "@httpkit/core/RateLimitError"
 import * as Schema from "effect/Schema"
+
+export {
+  /**
+   * The rate limiter's shared store could not be used; defined in
+   * `@httpkit/core/RateLimitError`, shared with `@httpkit/rate-limiter`.
+   *
+   * @category errors
+   * @since 0.1.0
+   */
+  RateLimiterUnavailableError,
+  /**
+   * The caller's own rate limiter refused the request; defined in
+   * `@httpkit/core/RateLimitError`, shared with `@httpkit/rate-limiter`.
+   *
+   * @category errors
+   * @since 0.1.0
+   */
+  RateLimitExceededError
+}
 
 const common = {
   /** The request method. */
@@ -327,66 +347,6 @@ export class BodyNotReplayableError extends Schema.TaggedError<BodyNotReplayable
 }) {
   override get message(): string {
     return `${describe(this, `the request body cannot be sent again for a ${this.reason} (after ${this.after})`)}`
-  }
-}
-
-const limiterContext = {
-  /** The request method, when the limit was met by a `ResilientClient` call. */
-  method: Schema.optionalKey(Schema.String),
-  /** The redacted URL, when the limit was met by a `ResilientClient` call. */
-  url: Schema.optionalKey(Schema.String),
-  /** The call's `X-Request-ID`, when there is one. */
-  requestId: Schema.optionalKey(Schema.String),
-  /** Whether trying again later could succeed. The client never retries these itself. */
-  retryable: Schema.Boolean
-}
-
-const describeCall = (error: { readonly method?: string | undefined; readonly url?: string | undefined }): string =>
-  error.method === undefined || error.url === undefined ? "" : ` (${error.method} ${error.url})`
-
-/**
- * The caller's own rate limiter (`@httpkit/rate-limiter`) refused the request:
- * no slot was free, and waiting for one would take longer than allowed (or the
- * limiter is set to fail at once). Nothing was sent. This is not a server's
- * 429, which is `RateLimitedError`.
- *
- * @category errors
- * @since 0.1.0
- */
-export class RateLimitExceededError extends Schema.TaggedError<RateLimitExceededError>()("RateLimitExceededError", {
-  ...limiterContext,
-  /** The limited key: a host by default, or the caller's own key. */
-  key: Schema.String,
-  /** The policy that refused, such as `rate 50/1s` or `window 100/60s`. */
-  policy: Schema.String,
-  /** How long until a slot frees up, in milliseconds. */
-  retryAfterMillis: Schema.Number
-}) {
-  override get message(): string {
-    return `rate limit ${this.policy} reached for ${this.key}${
-      describeCall(this)
-    }: a slot frees up in ${this.retryAfterMillis} ms`
-  }
-}
-
-/**
- * The rate limiter's shared store (Redis, or the local multi-process file)
- * could not be used, and the limiter is set to fail closed. Nothing was sent.
- *
- * @category errors
- * @since 0.1.0
- */
-export class RateLimiterUnavailableError
-  extends Schema.TaggedError<RateLimiterUnavailableError>()("RateLimiterUnavailableError", {
-    ...limiterContext,
-    /** Which store failed: `redis` or `local`. */
-    backend: Schema.String,
-    /** What went wrong, without secrets. */
-    detail: Schema.String
-  })
-{
-  override get message(): string {
-    return `rate limiter store ${this.backend} unavailable${describeCall(this)}: ${this.detail}`
   }
 }
 

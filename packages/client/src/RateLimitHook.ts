@@ -76,6 +76,4 @@ export interface RateLimitHook {
  * @category services
  * @since 0.1.0
  */
-export const RateLimit = Context.Reference<RateLimitHook | undefined>("@httpkit/client/RateLimit", {
-  defaultValue: () => undefined
-})
+export class RateLimit extends Context.Service<RateLimit, RateLimitHook>()("@httpkit/client/RateLimit") {}

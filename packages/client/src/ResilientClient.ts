@@ -166,7 +166,15 @@ export class ResilientClient extends Context.Service<ResilientClient, Service>()
  * @category services
  * @since 0.1.0
  */
-export const RateLimit = RateLimitHook.RateLimit
+export const RateLimit: typeof RateLimitHook.RateLimit = RateLimitHook.RateLimit
+
+/**
+ * The type of the `RateLimit` service.
+ *
+ * @category services
+ * @since 0.1.0
+ */
+export type RateLimit = RateLimitHook.RateLimit
 
 /**
  * Options in code: the configuration fields plus what cannot be configuration.
@@ -295,10 +303,11 @@ export const makeWith = Effect.fnUntraced(function*(
   retrySchedule?: Schedule.Schedule<unknown, ClientError>,
   transportDeadlines = false
 ) {
-  const auth = yield* Auth.ClientAuth
+  // The plug-ins, each an optional service: absent means off.
+  const auth = yield* Effect.serviceOption(Auth.ClientAuth)
   const profiles = yield* Effect.serviceOption(BrowserProfile.BrowserProfiles)
   const cookies = yield* Effect.serviceOption(CookieJar.ClientCookies)
-  const rateLimit = yield* RateLimit
+  const rateLimit = yield* Effect.serviceOption(RateLimitHook.RateLimit)
   const metrics = resolved.metrics ? yield* Metrics.make(resolved.name) : Metrics.disabled
   // Memory by default (no per-call fiber or store round trip); Effect's breaker over a store in context.
   let breaker: Breaker.Breaker
@@ -343,11 +352,10 @@ export const makeWith = Effect.fnUntraced(function*(
     transport,
     breaker,
     bulkhead,
-    // Only the shared default (which can never be set) is skipped: any provided auth may get credentials later.
-    auth: auth === Auth.ClientAuth.defaultValue() ? undefined : auth,
+    auth: Option.getOrUndefined(auth),
     cookies: Option.getOrUndefined(cookies),
     profiles: Option.getOrUndefined(profiles),
-    rateLimit,
+    rateLimit: Option.getOrUndefined(rateLimit),
     retrySchedule,
     transportDeadlines,
     metrics: resolved.metrics ? metrics : undefined

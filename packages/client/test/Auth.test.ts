@@ -1,7 +1,20 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Auth from "@httpkit/client/Auth"
 import { ServerSuite, TestServer } from "@httpkit/testing"
-import { Config, ConfigProvider, Context, Deferred, Effect, Fiber, Layer, Logger, Redacted, Ref, Schema } from "effect"
+import {
+  Config,
+  ConfigProvider,
+  Context,
+  Deferred,
+  Effect,
+  Fiber,
+  Layer,
+  Logger,
+  Option,
+  Redacted,
+  Ref,
+  Schema
+} from "effect"
 import { HttpClient, HttpClientRequest } from "effect/http"
 import { TestClock } from "effect/testing"
 import { inspect } from "node:util"
@@ -372,14 +385,9 @@ describe("Auth refresh", () => {
 })
 
 describe("ClientAuth", () => {
-  it.effect("defaults to a fixed none whose set fails", () =>
+  it.effect("is absent unless a layer provides it: a client built without it sends no credentials", () =>
     Effect.gen(function*() {
-      const auth = yield* Auth.ClientAuth
-      assert.deepStrictEqual(yield* revealed(auth), { generation: 0, headers: [] })
-      assert.isFalse(yield* auth.refresh(0))
-      const error = yield* Effect.flip(auth.set([["x-api-key", "k"]]))
-      assert.strictEqual(error.reason, "fixed")
-      assert.strictEqual((yield* auth.current).headers.length, 0)
+      assert.isTrue(Option.isNone(yield* Effect.serviceOption(Auth.ClientAuth)))
     }))
 
   it.effect("layers provide it; layerNone can be changed at run time", () =>
@@ -419,7 +427,7 @@ describe("ClientAuth", () => {
         ANTHROPIC_API_KEY: "sk-ant-env",
         TENANT_KEY: "tenant-secret"
       }))
-      const read = <E>(layer: Layer.Layer<never, E>) =>
+      const read = <E>(layer: Layer.Layer<Auth.ClientAuth, E>) =>
         Effect.flatMap(Effect.service(Auth.ClientAuth), revealed).pipe(
           Effect.provide(Layer.provide(layer, env)),
           Effect.map((r) => r.headers)

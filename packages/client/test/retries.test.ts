@@ -427,6 +427,40 @@ describe("ResilientClient retries on TestTransport", () => {
       assert.deepStrictEqual(yield* callTimes, [0, 2_500])
     }).pipe(withClient({ retry: { jitter: false, minDelay: 100, maxAttempts: 3 } })))
 
+  it.effect("a 429 without Retry-After waits for the reset of the budget it reports empty (X-RateLimit-*)", () =>
+    Effect.gen(function*() {
+      const transport = yield* TestTransport.TestTransport
+      const client = yield* ResilientClient.ResilientClient
+      yield* transport.enqueue(
+        route,
+        TestTransport.respond(429, { headers: { "x-ratelimit-remaining": "0", "x-ratelimit-reset": "3" } }),
+        TestTransport.respond(200)
+      )
+      const fiber = yield* Effect.forkChild(client.get(`${base}/r`))
+      yield* TestClock.adjust("2999 millis")
+      assert.deepStrictEqual(yield* callTimes, [0])
+      yield* TestClock.adjust("1 millis")
+      assert.strictEqual((yield* Fiber.join(fiber)).status, 200)
+      assert.deepStrictEqual(yield* callTimes, [0, 3_000])
+    }).pipe(withClient({ retry: { jitter: false, minDelay: 100, maxAttempts: 3 } })))
+
+  it.effect("a budget that is not empty, or a reset on a 503, does not lengthen the backoff step", () =>
+    Effect.gen(function*() {
+      const transport = yield* TestTransport.TestTransport
+      const client = yield* ResilientClient.ResilientClient
+      yield* transport.enqueue(
+        route,
+        TestTransport.respond(429, { headers: { "ratelimit": "limit=10, remaining=4, reset=30" } }),
+        TestTransport.respond(503, { headers: { "x-ratelimit-remaining": "0", "x-ratelimit-reset": "30" } }),
+        TestTransport.respond(200)
+      )
+      const fiber = yield* Effect.forkChild(client.get(`${base}/r`))
+      yield* TestClock.adjust("100 millis")
+      yield* TestClock.adjust("200 millis")
+      assert.strictEqual((yield* Fiber.join(fiber)).status, 200)
+      assert.deepStrictEqual(yield* callTimes, [0, 100, 300])
+    }).pipe(withClient({ retry: { jitter: false, minDelay: 100, maxAttempts: 3 } })))
+
   it.effect("timeout.total: a Retry-After past the deadline fails at once, without sleeping", () =>
     Effect.gen(function*() {
       const transport = yield* TestTransport.TestTransport

@@ -11,7 +11,7 @@
  *
  * @since 0.1.0
  */
-import * as Redact from "@httpkit/client/Redact"
+import * as Redact from "@httpkit/core/Redact"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"

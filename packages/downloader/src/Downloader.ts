@@ -37,8 +37,8 @@
  *
  * @since 0.1.0
  */
-import * as Redact from "@httpkit/client/Redact"
 import * as ResilientClient from "@httpkit/client/ResilientClient"
+import * as Redact from "@httpkit/core/Redact"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"

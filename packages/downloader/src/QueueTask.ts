@@ -6,7 +6,7 @@
  *
  * @since 0.1.0
  */
-import * as Redact from "@httpkit/client/Redact"
+import * as Redact from "@httpkit/core/Redact"
 import * as Schema from "effect/Schema"
 import type * as Batch from "./Batch.ts"
 import * as Checksum from "./Checksum.ts"

@@ -24,7 +24,7 @@
  *
  * @since 0.1.0
  */
-import type { RateLimiterUnavailableError } from "@httpkit/client/ClientError"
+import type { RateLimiterUnavailableError } from "@httpkit/core/RateLimitError"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"

@@ -48,7 +48,7 @@
  *
  * @since 0.1.0
  */
-import { RateLimiterUnavailableError } from "@httpkit/client/ClientError"
+import { RateLimiterUnavailableError } from "@httpkit/core/RateLimitError"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"

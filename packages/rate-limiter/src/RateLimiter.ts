@@ -47,7 +47,7 @@
  *
  * @since 0.1.0
  */
-import { RateLimiterUnavailableError, RateLimitExceededError } from "@httpkit/client/ClientError"
+import { RateLimiterUnavailableError, RateLimitExceededError } from "@httpkit/core/RateLimitError"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"

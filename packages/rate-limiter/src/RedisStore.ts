@@ -65,8 +65,8 @@
  * @since 0.1.0
  */
 import * as NodeRedis from "@effect/platform-node/NodeRedis"
-import { RateLimiterUnavailableError } from "@httpkit/client/ClientError"
-import * as Redact from "@httpkit/client/Redact"
+import { RateLimiterUnavailableError } from "@httpkit/core/RateLimitError"
+import * as Redact from "@httpkit/core/Redact"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Config from "effect/Config"

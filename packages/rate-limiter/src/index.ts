@@ -1,16 +1,11 @@
 /**
  * @httpkit/rate-limiter: one rate limit shared by fibers, processes and
- * machines, wired into `ResilientClient`.
+ * machines. It needs no HTTP client; the adapter for `ResilientClient` is the
+ * subpath `@httpkit/rate-limiter/ClientRateLimit`, which alone needs
+ * `@httpkit/client` (an optional peer dependency).
  *
  * @since 0.1.0
  */
-
-/**
- * Plugs a `RateLimiter` into `ResilientClient`.
- *
- * @since 0.1.0
- */
-export * as ClientRateLimit from "./ClientRateLimit.ts"
 
 /**
  * The store contract and the in-memory store.
@@ -59,4 +54,4 @@ export * as ServerFeedback from "./ServerFeedback.ts"
  *
  * @since 0.1.0
  */
-export { RateLimiterUnavailableError, RateLimitExceededError } from "@httpkit/client/ClientError"
+export { RateLimiterUnavailableError, RateLimitExceededError } from "@httpkit/core/RateLimitError"

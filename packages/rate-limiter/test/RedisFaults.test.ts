@@ -8,7 +8,7 @@
  * within a bound.
  */
 import { assert, it } from "@effect/vitest"
-import { RateLimiterUnavailableError } from "@httpkit/client/ClientError"
+import { RateLimiterUnavailableError } from "@httpkit/rate-limiter"
 import * as RedisProxy from "@httpkit/testing/RedisProxy"
 import * as RedisTest from "@httpkit/testing/RedisTest"
 import { Effect, Exit, Fiber, Scope } from "effect"

@@ -5,6 +5,7 @@
  * the status: the accepted response handed to the consumer, or the status's
  * typed error.
  */
+import * as ServerFeedback from "@httpkit/core/ServerFeedback"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import type * as Headers from "effect/http/Headers"
@@ -13,7 +14,6 @@ import type * as HttpClientResponse from "effect/http/HttpClientResponse"
 import * as Redacted from "effect/Redacted"
 import { type ClientError, fromStatus, RedirectError } from "../ClientError.ts"
 import * as Redact from "../Redact.ts"
-import * as RetryAfter from "../RetryAfter.ts"
 import type { Call, Profile } from "./call.ts"
 import * as Deadline from "./deadline.ts"
 import type { AuthHook } from "./env.ts"
@@ -240,7 +240,7 @@ export class Attempt<A, E, R> {
       })
     }
     return Effect.flatMap(Clock.currentTimeMillis, (now) => {
-      const retryAfterMillis = RetryAfter.fromHeaders(responseHeaders, now)
+      const retryAfterMillis = ServerFeedback.retryDelay(responseHeaders, { status: response.status, now })
       return Effect.flatMap(discard(response), (): Effect.Effect<never, ClientError | Unauthorized> => {
         const error = fromStatus({
           ...call.context,

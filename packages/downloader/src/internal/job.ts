@@ -4,8 +4,8 @@
  * a download (destination, resume plan, transfer, finish) reads, as one
  * object instead of variables shared by closures.
  */
-import * as Redact from "@httpkit/client/Redact"
 import type * as ResilientClient from "@httpkit/client/ResilientClient"
+import * as Redact from "@httpkit/core/Redact"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Checksum from "../Checksum.ts"

@@ -5,7 +5,7 @@
  * warning, and the store is tried again after that, with a line when it is
  * back.
  */
-import { RateLimiterUnavailableError } from "@httpkit/client/ClientError"
+import { RateLimiterUnavailableError } from "@httpkit/core/RateLimitError"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import type * as LimiterStore from "../LimiterStore.ts"

@@ -6,7 +6,7 @@
  * pins these, so a test turns red when an upstream fixes one. A child process
  * of its own, so the pollution never reaches the test runner.
  */
-import { RateLimiterUnavailableError } from "@httpkit/client/ClientError"
+import { RateLimiterUnavailableError } from "@httpkit/rate-limiter"
 import * as Schema from "effect/Schema"
 import * as Fs from "node:fs"
 import * as Net from "node:net"

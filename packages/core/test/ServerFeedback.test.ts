@@ -469,6 +469,47 @@ const assertSane = (feedback: ServerFeedback.Feedback, context: string) => {
   }
 }
 
+describe("ServerFeedback.retryDelay", () => {
+  const now = Date.UTC(2026, 11, 5, 12, 0, 0)
+
+  it("takes retry-after-ms over Retry-After, on any status", () => {
+    assert.strictEqual(ServerFeedback.retryDelay({ "retry-after": "3" }, { status: 503, now }), 3_000)
+    assert.strictEqual(
+      ServerFeedback.retryDelay({ "retry-after": "3", "retry-after-ms": "1500" }, { status: 429, now }),
+      1_500
+    )
+    assert.strictEqual(
+      ServerFeedback.retryDelay({ "retry-after": "Sat, 05 Dec 2026 12:00:07 GMT" }, { status: 503, now }),
+      7_000
+    )
+  })
+
+  it("on a 429 without Retry-After, waits for the latest reset among the empty budgets", () => {
+    const headers = {
+      "x-ratelimit-remaining-requests": "0",
+      "x-ratelimit-reset-requests": "1m30s",
+      "x-ratelimit-remaining-tokens": "0",
+      "x-ratelimit-reset-tokens": "2s",
+      "ratelimit": "limit=10, remaining=3, reset=500"
+    }
+    assert.strictEqual(ServerFeedback.retryDelay(headers, { status: 429, now }), 90_000)
+  })
+
+  it("says nothing on other statuses without Retry-After, or when no budget is empty", () => {
+    const empty = { "x-ratelimit-remaining": "0", "x-ratelimit-reset": "30" }
+    assert.strictEqual(ServerFeedback.retryDelay(empty, { status: 503, now }), undefined)
+    assert.strictEqual(ServerFeedback.retryDelay({ "x-ratelimit-remaining": "2" }, { status: 429, now }), undefined)
+    assert.strictEqual(ServerFeedback.retryDelay({}, { status: 429, now }), undefined)
+    assert.strictEqual(ServerFeedback.retryDelay({ "retry-after": "soon" }, { status: 429, now }), undefined)
+  })
+
+  it("has no cap and no fallback, unlike holdOff: the caller applies its own", () => {
+    const headers = { "retry-after": "3600" }
+    assert.strictEqual(ServerFeedback.retryDelay(headers, { status: 429, now }), 3_600_000)
+    assert.strictEqual(ServerFeedback.holdOff(ServerFeedback.parse(headers, { now }), { status: 429 }), 600_000)
+  })
+})
+
 describe("ServerFeedback against hostile input", () => {
   it("a seeded fuzz: never throws, never a negative, fractional or infinite number, never a wait beyond the cap", () => {
     const next = random(20_260_101)

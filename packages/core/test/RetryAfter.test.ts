@@ -3,7 +3,7 @@
  * `retry-after-ms`, repeats and hostile values.
  */
 import { assert, describe, it } from "@effect/vitest"
-import * as RetryAfter from "@httpkit/client/RetryAfter"
+import * as RetryAfter from "../src/RetryAfter.ts"
 
 const now = Date.UTC(2026, 11, 5, 12, 0, 0)
 

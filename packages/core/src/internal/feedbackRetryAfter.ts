@@ -5,7 +5,7 @@
  * (`RetryAfter.fromValues`), so a retry and the limiter's feedback read a
  * response the same way.
  */
-import * as RetryAfter from "@httpkit/client/RetryAfter"
+import * as RetryAfter from "../RetryAfter.ts"
 import type { HeaderValues } from "./feedbackHeaders.ts"
 
 /** Milliseconds to wait, or `undefined`; HTTP-dates need `now`. */

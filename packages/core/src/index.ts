@@ -1,0 +1,43 @@
+/**
+ * What every httpkit package shares. Each module is also importable on its
+ * own, as `@httpkit/core/<Module>`.
+ *
+ * @since 0.1.0
+ */
+
+/**
+ * Whether header names and values may be sent: tokens for names, no CR, LF
+ * or NUL in values.
+ *
+ * @since 0.1.0
+ */
+export * as HeaderSyntax from "./HeaderSyntax.ts"
+
+/**
+ * The rate limiter's own errors, shared by `@httpkit/rate-limiter` and
+ * `@httpkit/client`.
+ *
+ * @since 0.1.0
+ */
+export { RateLimiterUnavailableError, RateLimitExceededError } from "./RateLimitError.ts"
+
+/**
+ * Redaction of secrets in URLs and headers.
+ *
+ * @since 0.1.0
+ */
+export * as Redact from "./Redact.ts"
+
+/**
+ * How long a server asks us to wait: `Retry-After` and `retry-after-ms`.
+ *
+ * @since 0.1.0
+ */
+export * as RetryAfter from "./RetryAfter.ts"
+
+/**
+ * What a server says about its rate limits, and how long to hold off.
+ *
+ * @since 0.1.0
+ */
+export * as ServerFeedback from "./ServerFeedback.ts"
