@@ -5,6 +5,7 @@
  * returns. Two limiters on one Redis show whether the limit is shared.
  */
 import { assert, it } from "@effect/vitest"
+import * as RedisPrefix from "@httpkit/testing/RedisPrefix"
 import * as RedisProxy from "@httpkit/testing/RedisProxy"
 import * as RedisTest from "@httpkit/testing/RedisTest"
 import { Effect, Logger } from "effect"
@@ -12,7 +13,6 @@ import * as LimiterStore from "../src/LimiterStore.ts"
 import * as Policy from "../src/Policy.ts"
 import * as RateLimiter from "../src/RateLimiter.ts"
 import * as RedisStore from "../src/RedisStore.ts"
-import { freshPrefix } from "./support/items.ts"
 
 /** One request per minute for everyone: a second limiter is refused only if the limit is shared. */
 const policies = [Policy.window({ limit: 1, window: "1 minute", keyBy: "global" })]
@@ -58,7 +58,7 @@ await RedisTest.describeWithRedis("RateLimiter when Redis fails", () => {
     () =>
       Effect.gen(function*() {
         const proxy = yield* RedisProxy.make()
-        const prefix = freshPrefix()
+        const prefix = yield* RedisPrefix.make("rl")
         const limiter = yield* limiterOn(proxy.url, prefix, "fail")
         const down = yield* outcome(limiter)
         assert.strictEqual(down.tag, "RateLimiterUnavailableError")
@@ -84,7 +84,7 @@ await RedisTest.describeWithRedis("RateLimiter when Redis fails", () => {
         const logs: Array<string> = []
         const proxy = yield* RedisProxy.make()
         yield* proxy.start
-        const prefix = freshPrefix()
+        const prefix = yield* RedisPrefix.make("rl")
         const limiter = yield* limiterOn(proxy.url, prefix, "local")
         const other = yield* limiterOn(RedisTest.url, prefix, "fail")
         // Lost mid-run: this limiter goes on under its own limit (one a minute), with a warning.
@@ -114,8 +114,8 @@ await RedisTest.describeWithRedis("RateLimiter when Redis fails", () => {
       Effect.gen(function*() {
         const proxy = yield* RedisProxy.make()
         yield* proxy.start
-        const closed = yield* limiterOn(proxy.url, freshPrefix(), "fail")
-        const open = yield* limiterOn(proxy.url, freshPrefix(), "local")
+        const closed = yield* limiterOn(proxy.url, RedisPrefix.fresh("rl"), "fail")
+        const open = yield* limiterOn(proxy.url, RedisPrefix.fresh("rl"), "local")
         // Connected first, then slowed down.
         assert.strictEqual((yield* outcome(closed)).tag, "ok")
         assert.strictEqual((yield* outcome(open)).tag, "ok")

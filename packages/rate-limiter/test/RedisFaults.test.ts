@@ -9,6 +9,7 @@
  */
 import { assert, it } from "@effect/vitest"
 import { RateLimiterUnavailableError } from "@httpkit/rate-limiter"
+import * as RedisPrefix from "@httpkit/testing/RedisPrefix"
 import * as RedisProxy from "@httpkit/testing/RedisProxy"
 import * as RedisTest from "@httpkit/testing/RedisTest"
 import { Effect, Exit, Fiber, Scope } from "effect"
@@ -20,7 +21,7 @@ import * as LimiterStore from "../src/LimiterStore.ts"
 import * as Policy from "../src/Policy.ts"
 import * as RateLimiter from "../src/RateLimiter.ts"
 import * as RedisStore from "../src/RedisStore.ts"
-import { freshPrefix, take, windowItem } from "./support/items.ts"
+import { take, windowItem } from "./support/items.ts"
 
 const timeoutMillis = 250
 /** Room for a loaded machine on top of the store's own timeout. */
@@ -65,7 +66,11 @@ await RedisTest.describeWithRedis("RedisStore under faults", () => {
     () =>
       Effect.gen(function*() {
         const proxy = yield* RedisProxy.make()
-        const store = yield* RedisStore.make({ url: proxy.url, prefix: freshPrefix(), timeout: timeoutMillis })
+        const store = yield* RedisStore.make({
+          url: proxy.url,
+          prefix: RedisPrefix.fresh("rl"),
+          timeout: timeoutMillis
+        })
         for (let i = 0; i < 3; i++) {
           const error = yield* failsFast(store, windowItem("down", 1, 60_000))
           assert.match(error.detail, /not connected/)
@@ -97,7 +102,11 @@ await RedisTest.describeWithRedis("RedisStore under faults", () => {
       Effect.gen(function*() {
         const proxy = yield* RedisProxy.make()
         yield* proxy.start
-        const store = yield* RedisStore.make({ url: proxy.url, prefix: freshPrefix(), timeout: timeoutMillis })
+        const store = yield* RedisStore.make({
+          url: proxy.url,
+          prefix: RedisPrefix.fresh("rl"),
+          timeout: timeoutMillis
+        })
         assert.strictEqual((yield* take(store, windowItem("before", 1, 60_000)))._tag, "Granted")
         const acceptedBefore = proxy.accepted()
 
@@ -125,7 +134,11 @@ await RedisTest.describeWithRedis("RedisStore under faults", () => {
       Effect.gen(function*() {
         const proxy = yield* RedisProxy.make()
         yield* proxy.start
-        const store = yield* RedisStore.make({ url: proxy.url, prefix: freshPrefix(), timeout: timeoutMillis })
+        const store = yield* RedisStore.make({
+          url: proxy.url,
+          prefix: RedisPrefix.fresh("rl"),
+          timeout: timeoutMillis
+        })
         assert.strictEqual((yield* take(store, windowItem("warm", 1, 60_000)))._tag, "Granted")
 
         yield* proxy.slow(1_000)
@@ -147,7 +160,11 @@ await RedisTest.describeWithRedis("RedisStore under faults", () => {
         (c) => Effect.sync(() => c.destroy())
       )
       const sha = createHash("sha1").update(Script.reserve.lua).digest("hex")
-      const store = yield* RedisStore.make({ url: RedisTest.url, prefix: freshPrefix(), timeout: "5 seconds" })
+      const store = yield* RedisStore.make({
+        url: RedisTest.url,
+        prefix: RedisPrefix.fresh("rl"),
+        timeout: "5 seconds"
+      })
       assert.strictEqual((yield* take(store, windowItem("a", 1, 60_000)))._tag, "Granted")
       yield* Effect.promise(() => client.scriptFlush())
       assert.deepStrictEqual(yield* Effect.promise(() => client.scriptExists(sha)), [0])
@@ -165,7 +182,11 @@ await RedisTest.describeWithRedis("RedisStore under faults", () => {
 
         // Closing while a call waits on a silent Redis.
         const scope = yield* Scope.make()
-        const store = yield* RedisStore.make({ url: proxy.url, prefix: freshPrefix(), timeout: timeoutMillis }).pipe(
+        const store = yield* RedisStore.make({
+          url: proxy.url,
+          prefix: RedisPrefix.fresh("rl"),
+          timeout: timeoutMillis
+        }).pipe(
           Scope.provide(scope)
         )
         assert.strictEqual((yield* take(store, windowItem("warm", 1, 60_000)))._tag, "Granted")
@@ -216,7 +237,11 @@ await RedisTest.describeWithRedis("RedisStore on a busy machine: slow is not dow
       Effect.gen(function*() {
         const proxy = yield* RedisProxy.make()
         yield* proxy.start
-        const store = yield* RedisStore.make({ url: proxy.url, prefix: freshPrefix(), timeout: timeoutMillis })
+        const store = yield* RedisStore.make({
+          url: proxy.url,
+          prefix: RedisPrefix.fresh("rl"),
+          timeout: timeoutMillis
+        })
         assert.strictEqual((yield* take(store, windowItem("warm", 1, 60_000)))._tag, "Granted")
 
         yield* proxy.slow(400)
@@ -244,7 +269,11 @@ await RedisTest.describeWithRedis("RedisStore on a busy machine: slow is not dow
       Effect.gen(function*() {
         const proxy = yield* RedisProxy.make()
         yield* proxy.start
-        const store = yield* RedisStore.make({ url: proxy.url, prefix: freshPrefix(), timeout: timeoutMillis })
+        const store = yield* RedisStore.make({
+          url: proxy.url,
+          prefix: RedisPrefix.fresh("rl"),
+          timeout: timeoutMillis
+        })
         const limiter = yield* limiterOn(store, { maxWait: "10 seconds" }, 2)
         yield* proxy.slow(400)
         const first = yield* acquired(limiter)
@@ -264,7 +293,7 @@ await RedisTest.describeWithRedis("RedisStore on a busy machine: slow is not dow
         yield* proxy.start
         const store = yield* RedisStore.make({
           url: proxy.url,
-          prefix: freshPrefix(),
+          prefix: RedisPrefix.fresh("rl"),
           timeout: timeoutMillis,
           maxTimeout: "1 second"
         })
@@ -290,7 +319,11 @@ await RedisTest.describeWithRedis("RedisStore on a busy machine: slow is not dow
     "a 400 ms stall of the event loop while a call is in flight does not fail it, 250 ms timeout or not",
     () =>
       Effect.gen(function*() {
-        const store = yield* RedisStore.make({ url: RedisTest.url, prefix: freshPrefix(), timeout: timeoutMillis })
+        const store = yield* RedisStore.make({
+          url: RedisTest.url,
+          prefix: RedisPrefix.fresh("rl"),
+          timeout: timeoutMillis
+        })
         assert.strictEqual((yield* take(store, windowItem("warm", 1, 60_000)))._tag, "Granted")
         // No wait budget (`take` asks with maxWaitMillis 0): only the 250 ms timeout bounds these calls.
         for (let i = 0; i < 5; i++) {

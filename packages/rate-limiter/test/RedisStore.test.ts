@@ -1,5 +1,6 @@
 import * as NodeRedis from "@effect/platform-node/NodeRedis"
 import { assert, it } from "@effect/vitest"
+import * as RedisPrefix from "@httpkit/testing/RedisPrefix"
 import * as RedisTest from "@httpkit/testing/RedisTest"
 import { ConfigProvider, Effect, Layer } from "effect"
 import { createClient } from "redis"
@@ -7,7 +8,7 @@ import * as Algorithm from "../src/internal/algorithm.ts"
 import * as Script from "../src/internal/redisScript.ts"
 import * as LimiterStore from "../src/LimiterStore.ts"
 import * as RedisStore from "../src/RedisStore.ts"
-import { freshPrefix, sleepLive, take, windowItem } from "./support/items.ts"
+import { sleepLive, take, windowItem } from "./support/items.ts"
 import { storeSuite } from "./support/storeSuite.ts"
 
 /** A raw node-redis client to look at what the store wrote. */
@@ -37,7 +38,7 @@ const grantsOnceThenRefuses = (store: LimiterStore.Store, id: string) =>
   })
 
 await RedisTest.describeWithRedis("RedisStore", () => {
-  storeSuite("redis", RedisStore.layer({ url: RedisTest.url, prefix: freshPrefix() }), {
+  storeSuite("redis", RedisStore.layer({ url: RedisTest.url, prefix: RedisPrefix.fresh("rl") }), {
     tolerance: 60,
     pass: sleepLive,
     live: true
@@ -47,7 +48,7 @@ await RedisTest.describeWithRedis("RedisStore", () => {
     "two stores on two connections admit exactly a window's limit out of 200 at once",
     () =>
       Effect.gen(function*() {
-        const prefix = freshPrefix()
+        const prefix = yield* RedisPrefix.make("rl")
         // A generous timeout: this test is about atomicity, not latency.
         const a = yield* RedisStore.make({ url: RedisTest.url, prefix, timeout: "10 seconds" })
         const b = yield* RedisStore.make({ url: RedisTest.url, prefix, timeout: "10 seconds" })
@@ -70,7 +71,7 @@ await RedisTest.describeWithRedis("RedisStore", () => {
 
   it.live("two stores on two connections grant a rate's burst exactly once", () =>
     Effect.gen(function*() {
-      const prefix = freshPrefix()
+      const prefix = yield* RedisPrefix.make("rl")
       const a = yield* RedisStore.make({ url: RedisTest.url, prefix, timeout: "10 seconds" })
       const b = yield* RedisStore.make({ url: RedisTest.url, prefix, timeout: "10 seconds" })
       // One unit a minute, five at once: however long the burst of calls takes, five pass.
@@ -85,7 +86,7 @@ await RedisTest.describeWithRedis("RedisStore", () => {
 
   it.live("every key expires when its state stops mattering, and idle keys vanish", () =>
     Effect.gen(function*() {
-      const prefix = freshPrefix()
+      const prefix = yield* RedisPrefix.make("rl")
       const client = yield* raw
       const store = yield* RedisStore.make({ url: RedisTest.url, prefix, timeout: "5 seconds" })
       yield* store.reserve({
@@ -114,7 +115,7 @@ await RedisTest.describeWithRedis("RedisStore", () => {
 
   it.live("ids with any characters work, stay apart, and make bounded key names", () =>
     Effect.gen(function*() {
-      const prefix = freshPrefix()
+      const prefix = yield* RedisPrefix.make("rl")
       const client = yield* raw
       const store = yield* RedisStore.make({ url: RedisTest.url, prefix, timeout: "5 seconds" })
       const long = "x".repeat(10_000)
@@ -194,7 +195,7 @@ await RedisTest.describeWithRedis("RedisStore", () => {
         let granted = 0
         let refused = 0
         for (const seed of [1, 2, 3, 4]) {
-          const names = Script.keys(freshPrefix())
+          const names = Script.keys(RedisPrefix.fresh("rl"))
           const states = new Map<string, Algorithm.ItemState>()
           const blocks = new Map<string, number>()
           const leases = new Map<string, Algorithm.Leases>()
@@ -286,7 +287,9 @@ await RedisTest.describeWithRedis("RedisStore", () => {
       yield* grantsOnceThenRefuses(yield* LimiterStore.LimiterStore, "mine")
     }).pipe(
       Effect.provide(
-        RedisStore.layerRedis({ prefix: freshPrefix() }).pipe(Layer.provide(NodeRedis.layer({ url: RedisTest.url })))
+        RedisStore.layerRedis({ prefix: RedisPrefix.fresh("rl") }).pipe(
+          Layer.provide(NodeRedis.layer({ url: RedisTest.url }))
+        )
       )
     ), 30_000)
 
@@ -295,7 +298,7 @@ await RedisTest.describeWithRedis("RedisStore", () => {
       yield* grantsOnceThenRefuses(yield* LimiterStore.LimiterStore, "config")
     }).pipe(
       Effect.provide(
-        RedisStore.layerConfig({ prefix: freshPrefix() }).pipe(
+        RedisStore.layerConfig({ prefix: RedisPrefix.fresh("rl") }).pipe(
           Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({ REDIS_URL: RedisTest.url })))
         )
       )

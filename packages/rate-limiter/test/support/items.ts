@@ -1,6 +1,6 @@
 /**
  * Small helpers the store tests share: items, one fail-fast reservation, a
- * live sleep, a fresh Redis prefix, and the busiest span of admission times.
+ * live sleep, and the busiest span of admission times.
  */
 import { Effect } from "effect"
 import type * as LimiterStore from "../../src/LimiterStore.ts"
@@ -32,9 +32,6 @@ export const take = (store: LimiterStore.Store, item: LimiterStore.Item, blockKe
 /** Real time passes, whatever clock the test runs on (stores that keep real time do not follow `TestClock`). */
 export const sleepLive = (millis: number) =>
   Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, millis)))
-
-/** A Redis key prefix of this test's own, so no two runs (or agents) share keys. */
-export const freshPrefix = () => `httpkit:rl:test:${crypto.randomUUID()}:`
 
 /** The largest number of `times` (sorted) inside any span `[t, t + spanMillis)`. */
 export const busiestSpan = (times: ReadonlyArray<number>, spanMillis: number): number => {
