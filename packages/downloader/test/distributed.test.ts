@@ -16,13 +16,13 @@
  */
 import { assert, it } from "@effect/vitest"
 import * as Content from "@httpkit/testing/Content"
+import * as RedisPrefix from "@httpkit/testing/RedisPrefix"
 import * as RedisTest from "@httpkit/testing/RedisTest"
 import * as TestServer from "@httpkit/testing/TestServer"
 import { Effect } from "effect"
 import { randomUUID } from "node:crypto"
 import * as Path from "node:path"
 import * as LineChild from "./support/lineChild.ts"
-import { deleteUnder, redisLayer } from "./support/queueRedis.ts"
 import { listing, sha256Of, tempFolder } from "./support/setup.ts"
 
 const root = Path.join(import.meta.dirname, "..", "..", "..")
@@ -54,12 +54,8 @@ await RedisTest.describeWithRedis("a download queue shared by worker processes t
         const server = yield* TestServer.make()
         const folder = yield* tempFolder
         const queue = `dist-${randomUUID()}`
-        yield* Effect.addFinalizer(() =>
-          Effect.all([deleteUnder(`httpkit:dq:${queue}`), deleteUnder(`httpkit:rl:dq:${queue}:`)]).pipe(
-            Effect.provide(redisLayer()),
-            Effect.ignore
-          )
-        )
+        yield* RedisPrefix.cleanupUnder(`httpkit:dq:${queue}`)
+        yield* RedisPrefix.cleanupUnder(`httpkit:rl:dq:${queue}:`)
         const files = [
           // Trickled at 1 MiB/s: about 4 s, so the kill lands mid-file.
           { name: "big.bin", size: 4 * MiB, seed: 100, rate: MiB },
