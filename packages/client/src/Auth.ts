@@ -449,16 +449,16 @@ const makeCore = <E, R>(
           }))
         )
 
-    const set = (input: HeadersInput): Effect.Effect<void, AuthConfigError> =>
-      Effect.suspend(() => {
-        const next = normalize(input)
-        if (Result.isFailure(next)) return Effect.fail(next.failure)
-        for (const [name] of next.success) secretHeaderNames.add(name)
-        return Ref.update(state, (s) => ({
-          ...s,
-          snapshot: Object.freeze({ headers: next.success, generation: s.snapshot.generation + 1 })
-        }))
-      })
+    // Not on the per-request path, so it gets a span (never with the credentials as attributes).
+    const set = Effect.fn("ClientAuth.set")(function*(input: HeadersInput) {
+      const next = normalize(input)
+      if (Result.isFailure(next)) return yield* next.failure
+      for (const [name] of next.success) secretHeaderNames.add(name)
+      yield* Ref.update(state, (s) => ({
+        ...s,
+        snapshot: Object.freeze({ headers: next.success, generation: s.snapshot.generation + 1 })
+      }))
+    })
 
     return withDescription({
       current: Effect.map(Ref.get(state), (s) => s.snapshot),

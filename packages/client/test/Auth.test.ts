@@ -1,6 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Auth from "@httpkit/client/Auth"
 import { ServerSuite, TestServer } from "@httpkit/testing"
+import { recordingTracer } from "@httpkit/testing/TracingTest"
 import {
   Config,
   ConfigProvider,
@@ -417,6 +418,18 @@ describe("ClientAuth", () => {
       assert.deepStrictEqual(changed, { generation: 1, headers: [["x-api-key", "later"]] })
       const invalid = yield* Effect.flip(read.pipe(Effect.provide(Auth.layerBearer("a\nb"))))
       assert.strictEqual(invalid._tag, "AuthConfigError")
+    }))
+
+  it.effect("set runs in a span named ClientAuth.set, with no credential among its attributes", () =>
+    Effect.gen(function*() {
+      const { spans, tracer } = recordingTracer()
+      yield* Effect.gen(function*() {
+        const auth = yield* Auth.ClientAuth
+        yield* auth.set([["x-api-key", "span-secret-1"]])
+      }).pipe(Effect.provide(Auth.layerNone), Effect.withTracer(tracer))
+      const set = spans.filter((span) => span.name === "ClientAuth.set")
+      assert.strictEqual(set.length, 1)
+      assert.notInclude(JSON.stringify([...set[0]!.attributes]), "span-secret-1")
     }))
 
   it.effect("config layers read Config.Redacted from the environment", () =>

@@ -312,7 +312,7 @@ export const make: Effect.Effect<Service, never, Store.DownloadQueueStore | Scop
     state
   }))
 
-  const shutdown: Service["shutdown"] = (options) =>
+  const stopQueue: Service["shutdown"] = (options) =>
     Effect.suspend(() => {
       if (state !== "open") return Deferred.await(finished)
       const mode = own(options ?? {}, "mode") ?? "drain"
@@ -335,6 +335,10 @@ export const make: Effect.Effect<Service, never, Store.DownloadQueueStore | Scop
         return result
       })
     })
+
+  const shutdown: Service["shutdown"] = Effect.fn("DownloadQueue.shutdown")(function*(options) {
+    return yield* stopQueue(options)
+  })
 
   const runWorkers = <E = never, R = never>(
     options: WorkerOptions<E, R> = {}

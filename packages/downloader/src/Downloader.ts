@@ -209,8 +209,12 @@ export const makeWith = (config: DownloadConfig.Resolved, client: ResilientClien
   return {
     download,
     downloadWithProgress,
-    downloadAll: (tasks, options) => Batch.run(downloadOne, tasks, options),
-    retryFailed: (result, options) => Batch.retryFailed(downloadOne, result, options),
+    downloadAll: Effect.fn("Downloader.downloadAll")(function*(tasks, options) {
+      return yield* Batch.run(downloadOne, tasks, options)
+    }),
+    retryFailed: Effect.fn("Downloader.retryFailed")(function*(result, options) {
+      return yield* Batch.retryFailed(downloadOne, result, options)
+    }),
     config
   }
 }
