@@ -78,7 +78,7 @@ import * as FeedbackIetf from "./internal/feedbackIetf.ts"
 import * as FeedbackOpenAi from "./internal/feedbackOpenAi.ts"
 import * as FeedbackRetryAfter from "./internal/feedbackRetryAfter.ts"
 import * as FeedbackX from "./internal/feedbackX.ts"
-import * as Own from "./internal/own.ts"
+import * as Own from "./Own.ts"
 
 // ---------------------------------------------------------------------------
 // Models
@@ -261,7 +261,7 @@ export const parseRfc3339: (value: string) => number | undefined = FeedbackAnthr
  */
 export const parse = (headers: Headers, options: ParseOptions): Feedback => {
   try {
-    const given = Own.get(options, "now")
+    const given = Own.own(options, "now")
     const now = typeof given === "number" && Number.isFinite(given) ? given : undefined
     const collected = FeedbackHeaders.collect(headers)
     if (collected.size === 0) return { budgets: [] }
@@ -301,11 +301,11 @@ const option = (value: unknown): number | undefined =>
  * @since 0.1.0
  */
 export const isExhausted = (budget: Budget, options?: { readonly tokens?: number | undefined }): boolean => {
-  const remaining = option(Own.get(budget, "remaining"))
+  const remaining = option(Own.own(budget, "remaining"))
   if (remaining === undefined) return false
-  if (Own.get(budget, "unit") === "requests") return remaining < 1
-  const limit = option(Own.get(budget, "limit"))
-  const tokens = Math.min(option(Own.get(options, "tokens")) ?? 0, limit ?? Number.MAX_SAFE_INTEGER)
+  if (Own.own(budget, "unit") === "requests") return remaining < 1
+  const limit = option(Own.own(budget, "limit"))
+  const tokens = Math.min(option(Own.own(options, "tokens")) ?? 0, limit ?? Number.MAX_SAFE_INTEGER)
   return remaining < Math.max(1, tokens)
 }
 
@@ -335,25 +335,25 @@ export const isExhausted = (budget: Budget, options?: { readonly tokens?: number
  * @since 0.1.0
  */
 export const holdOff = (feedback: Feedback, options: HoldOffOptions): number | undefined => {
-  const max = option(Own.get(options, "maxMillis")) ?? defaultMaxMillis
+  const max = option(Own.own(options, "maxMillis")) ?? defaultMaxMillis
   const cap = (value: number): number => Math.min(Math.ceil(value), max)
-  const latest = latestReset(feedback, Own.get(options, "tokens"))
-  if (Own.get(options, "status") === 429) {
-    const retryAfter = option(Own.get(feedback, "retryAfterMillis"))
+  const latest = latestReset(feedback, Own.own(options, "tokens"))
+  if (Own.own(options, "status") === 429) {
+    const retryAfter = option(Own.own(feedback, "retryAfterMillis"))
     if (retryAfter !== undefined) return cap(retryAfter)
-    return cap(latest ?? option(Own.get(options, "fallbackMillis")) ?? defaultFallbackMillis)
+    return cap(latest ?? option(Own.own(options, "fallbackMillis")) ?? defaultFallbackMillis)
   }
   return latest === undefined ? undefined : cap(latest)
 }
 
 /** The latest reset (or, without one, the window) among the budgets that leave nothing for a request of `tokens`. */
 const latestReset = (feedback: Feedback, tokens: number | undefined): number | undefined => {
-  const given = Own.get(feedback, "budgets")
+  const given = Own.own(feedback, "budgets")
   const budgets: ReadonlyArray<Budget> = Array.isArray(given) ? given : []
   let latest: number | undefined
   for (const item of budgets) {
     if (!isExhausted(item, { tokens })) continue
-    const reset = option(Own.get(item, "resetAfterMillis")) ?? option(Own.get(item, "windowMillis"))
+    const reset = option(Own.own(item, "resetAfterMillis")) ?? option(Own.own(item, "windowMillis"))
     if (reset !== undefined) latest = latest === undefined ? reset : Math.max(latest, reset)
   }
   return latest
@@ -397,9 +397,9 @@ export interface RetryDelayOptions {
  * @since 0.1.0
  */
 export const retryDelay = (headers: Headers, options: RetryDelayOptions): number | undefined => {
-  const feedback = parse(headers, { now: Own.get(options, "now") ?? Number.NaN })
+  const feedback = parse(headers, { now: Own.own(options, "now") ?? Number.NaN })
   if (feedback.retryAfterMillis !== undefined) return feedback.retryAfterMillis
-  if (Own.get(options, "status") !== 429) return undefined
+  if (Own.own(options, "status") !== 429) return undefined
   const latest = latestReset(feedback, 0)
   return latest === undefined ? undefined : Math.ceil(latest)
 }

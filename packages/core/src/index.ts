@@ -14,6 +14,14 @@
 export * as HeaderSyntax from "./HeaderSyntax.ts"
 
 /**
+ * Reading options by their own keys only, so a polluted `Object.prototype`
+ * changes nothing.
+ *
+ * @since 0.1.0
+ */
+export * as Own from "./Own.ts"
+
+/**
  * The rate limiter's own errors, shared by `@httpkit/rate-limiter` and
  * `@httpkit/client`.
  *

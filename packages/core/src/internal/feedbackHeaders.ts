@@ -3,8 +3,8 @@
  * the relevant headers, reading a repeated header with its most cautious
  * value, the number forms the dialects use, and building a `Budget`.
  */
+import * as Own from "../Own.ts"
 import type { Budget, Dialect, Headers, Unit } from "../ServerFeedback.ts"
-import * as Own from "./own.ts"
 
 /** Header values longer than this (in characters) are ignored (public as `ServerFeedback.maxValueLength`). */
 export const maxValueLength = 4_096
@@ -113,10 +113,10 @@ export const budget = (
   }
 ): Budget | undefined => {
   // Own keys only: callers leave `windowMillis` out, and an inherited one must not become the window.
-  const limit = count(Own.get(fields, "limit"))
-  const remaining = count(Own.get(fields, "remaining"))
-  const resetAfterMillis = millis(Own.get(fields, "resetAfterMillis"))
-  const windowMillis = millis(Own.get(fields, "windowMillis"))
+  const limit = count(Own.own(fields, "limit"))
+  const remaining = count(Own.own(fields, "remaining"))
+  const resetAfterMillis = millis(Own.own(fields, "resetAfterMillis"))
+  const windowMillis = millis(Own.own(fields, "windowMillis"))
   if (limit === undefined && remaining === undefined && resetAfterMillis === undefined) return undefined
   return {
     unit,

@@ -1,0 +1,114 @@
+/**
+ * Reading what callers hand in by its own keys only, so that a polluted
+ * `Object.prototype` changes nothing (RELIABILITY 10): with
+ * `Object.prototype.timeout` set by some other code, an option the caller left
+ * out stays out instead of taking the polluted value. Objects handed to
+ * undici, Node or Effect's Schema are built the same way: without a
+ * prototype, and with every option they read pinned as an own property, so
+ * that the object literals they are copied into (`{ ...options }`) cannot
+ * inherit either. Every httpkit package reads its options through this module.
+ *
+ * @since 0.1.0
+ */
+import * as Duration from "effect/Duration"
+
+/**
+ * `record[key]` when `record` has `key` as its own property, otherwise `undefined`.
+ *
+ * @category utils
+ * @since 0.1.0
+ */
+export const own = <T extends object, K extends keyof T>(record: T | null | undefined, key: K): T[K] | undefined =>
+  record !== null && record !== undefined && Object.hasOwn(record, key) ? record[key] : undefined
+
+/**
+ * `fields` as an object with a null prototype: exactly these keys, nothing inherited.
+ *
+ * @category utils
+ * @since 0.1.0
+ */
+export const exactly = <A extends object>(fields: A): A => Object.assign(Object.create(null), fields)
+
+/**
+ * `fields`, with a null prototype, and every name in `pinned` that `fields`
+ * lacks set to `undefined` as an own property: a copy made with `{ ...object }`
+ * keeps them, so reading them from the copy never reaches `Object.prototype`.
+ *
+ * @category utils
+ * @since 0.1.0
+ */
+export const pinned = <A extends object>(pinnedNames: ReadonlyArray<string>, fields: A): A => {
+  const out: Record<string, unknown> = Object.create(null)
+  for (const name of pinnedNames) out[name] = undefined
+  return Object.assign(out, fields) as A
+}
+
+const isPlainObject = (value: object): boolean => {
+  const proto = Object.getPrototypeOf(value)
+  return proto === Object.prototype || proto === null
+}
+
+/**
+ * A deep copy of plain data keeping own enumerable string keys only: every
+ * plain object (a literal or a null-prototype object) becomes a null-prototype
+ * object and every array a dense array; anything else (a class instance, a
+ * function, a `Duration`, a `Redacted`) is kept as it is. Reading an absent
+ * key of the copy gives `undefined` whatever `Object.prototype` holds, and a
+ * decoder given the copy (Effect's `Schema` reads optional fields with `in`)
+ * cannot pick an inherited value up.
+ *
+ * @category utils
+ * @since 0.1.0
+ */
+export const ownData = <A>(value: A): A => copy(value, new Map()) as A
+
+const copy = (value: unknown, seen: Map<object, unknown>): unknown => {
+  if (typeof value !== "object" || value === null) return value
+  const known = seen.get(value)
+  if (known !== undefined) return known
+  if (Array.isArray(value)) {
+    const out: Array<unknown> = []
+    seen.set(value, out)
+    for (let i = 0; i < value.length; i++) out.push(Object.hasOwn(value, i) ? copy(value[i], seen) : undefined)
+    return out
+  }
+  if (!isPlainObject(value)) return value
+  const out: Record<string, unknown> = Object.create(null)
+  seen.set(value, out)
+  for (const key of Object.keys(value)) out[key] = copy((value as Record<string, unknown>)[key], seen)
+  return out
+}
+
+/** Every field of `Duration`'s object form. */
+const durationFields = [
+  "weeks",
+  "days",
+  "hours",
+  "minutes",
+  "seconds",
+  "milliseconds",
+  "microseconds",
+  "nanoseconds"
+] as const
+
+/** The prototype of every `Duration` value. */
+const durationPrototype: unknown = Object.getPrototypeOf(Duration.zero)
+
+/**
+ * A `Duration.Input` that Effect reads by its own fields: a `Duration` value,
+ * a number, string, bigint or pair as it is, and the object form copied field
+ * by own field onto an object without a prototype (Effect's
+ * `Duration.fromInput` reads the object form's fields with plain reads).
+ *
+ * @category utils
+ * @since 0.1.0
+ */
+export const ownDuration = (input: Duration.Input): Duration.Input => {
+  if (typeof input !== "object" || input === null || Array.isArray(input)) return input
+  if (Object.getPrototypeOf(input) === durationPrototype) return input
+  const copy: Record<string, unknown> = Object.create(null)
+  for (const field of durationFields) {
+    if (Object.hasOwn(input, field)) copy[field] = (input as Readonly<Record<string, unknown>>)[field]
+  }
+  return copy as Duration.Input
+}
