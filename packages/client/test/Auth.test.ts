@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Auth from "@httpkit/client/Auth"
-import { ServerSuite, TestServer } from "@httpkit/testing"
+import { ServerControl, ServerSuite, TestServer } from "@httpkit/testing"
 import { recordingTracer } from "@httpkit/testing/TracingTest"
 import {
   Config,
@@ -478,10 +478,8 @@ const authorize = (auth: Auth.Auth, request: HttpClientRequest.HttpClientRequest
 /** A refresh hook that asks the server for its current token. */
 const fetchToken = Effect.gen(function*() {
   const server = yield* TestServer.TestServer
-  const http = yield* HttpClient.HttpClient
-  const response = yield* http.get(server.urlFor("/auth/token"))
-  const body = (yield* response.json) as { readonly token: string }
-  return Redacted.make(body.token)
+  const { token } = yield* ServerControl.make(server.url).token
+  return Redacted.make(token)
 })
 
 /** One call with at most one refresh and retry after a 401, as the pipeline does. */
@@ -513,7 +511,7 @@ ServerSuite.describe("Auth against the test server", (it) => {
       assert.strictEqual(ok.status, 200)
       assert.deepStrictEqual(yield* ok.json, { authenticated: true, token_generation: 1 })
 
-      yield* http.post(server.urlFor("/auth/rotate"))
+      yield* ServerControl.make(server.url).rotateToken()
       const stale = yield* authorize(auth, HttpClientRequest.get(url))
       assert.strictEqual((yield* http.execute(stale.request)).status, 401)
       assert.isTrue(yield* auth.refresh(stale.generation))
@@ -527,13 +525,12 @@ ServerSuite.describe("Auth against the test server", (it) => {
   it.effect("20 concurrent calls after a rotation: one refresh, every retry passes", () =>
     Effect.gen(function*() {
       const server = yield* TestServer.TestServer
-      const http = yield* HttpClient.HttpClient
       yield* server.reset
       const runs = yield* Ref.make(0)
       const auth = yield* Auth.bearer("token-1", {
         onUnauthorized: Ref.update(runs, (n) => n + 1).pipe(Effect.andThen(fetchToken))
       })
-      yield* http.post(server.urlFor("/auth/rotate"))
+      yield* ServerControl.make(server.url).rotateToken()
       const results = yield* Effect.forEach(
         Array.from({ length: 20 }),
         () => call(auth, server.urlFor("/auth/bearer")),

@@ -9,7 +9,7 @@
  */
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { assert, describe, it, layer } from "@effect/vitest"
-import { TestServer } from "@httpkit/testing"
+import { ServerControl, TestServer } from "@httpkit/testing"
 import * as TestTransport from "@httpkit/testing/TestTransport"
 import { Clock, Effect, Fiber, Layer, Ref, Schedule, Schema } from "effect"
 import { HttpClient } from "effect/http"
@@ -32,12 +32,8 @@ const makeClient = (options: ResilientClient.Options = {}) =>
     retry: { minDelay: 10, maxDelay: 50, ...options.retry }
   })
 
-/** Sends a control request (arming failures, rotating tokens) outside the client under test. */
-const control = (url: string, method: "GET" | "POST" = "POST") =>
-  Effect.promise(async () => {
-    const response = await fetch(url, { method })
-    return (await response.json()) as Record<string, unknown>
-  })
+/** The server's switches (arming failures, rotating tokens), outside the client under test. */
+const control = (server: TestServer.TestServer["Service"]) => ServerControl.make(server.url)
 
 /** What the server saw on `path`, oldest first. */
 
@@ -61,7 +57,7 @@ layer(Layer.merge(TestServer.layer(), NodeHttpClient.layerUndici), { excludeTest
         const server = yield* TestServer.TestServer
         for (const n of [1, 2, 4]) {
           yield* server.reset
-          yield* control(server.urlFor(`/fail/count/${n}?status=503`))
+          yield* control(server).failNext(n, { status: 503 })
           const client = yield* makeClient({ retry: { maxAttempts: n + 1 } })
           const message = yield* client.getJson(server.urlFor("/msg"), Message)
           assert.strictEqual(message.method, "GET")
@@ -77,7 +73,7 @@ layer(Layer.merge(TestServer.layer(), NodeHttpClient.layerUndici), { excludeTest
       Effect.gen(function*() {
         const server = yield* TestServer.TestServer
         yield* server.reset
-        yield* control(server.urlFor("/fail/count/2?status=503"))
+        yield* control(server).failNext(2, { status: 503 })
         const client = yield* makeClient()
         const first = yield* client.postJson(server.urlFor("/msg"), { text: "hello" }, Message, {
           idempotencyKey: true
@@ -104,7 +100,7 @@ layer(Layer.merge(TestServer.layer(), NodeHttpClient.layerUndici), { excludeTest
       Effect.gen(function*() {
         const server = yield* TestServer.TestServer
         yield* server.reset
-        yield* control(server.urlFor("/fail/count/1?status=503"))
+        yield* control(server).failNext(1, { status: 503 })
         const client = yield* makeClient({ retry: { maxAttempts: 5 } })
         const error = yield* Effect.flip(client.postJson(server.urlFor("/msg"), { text: "once" }, Message))
         assert.strictEqual(error._tag, "ServiceUnavailableError")
@@ -139,7 +135,7 @@ layer(Layer.merge(TestServer.layer(), NodeHttpClient.layerUndici), { excludeTest
       Effect.gen(function*() {
         const server = yield* TestServer.TestServer
         yield* server.reset
-        yield* control(server.urlFor("/fail/count/2?status=503"))
+        yield* control(server).failNext(2, { status: 503 })
         const client = yield* makeClient({ retry: { idempotencyKeys: true } })
         yield* client.postJson(server.urlFor("/msg"), { n: 1 }, Message)
         const attempts = yield* server.requestsTo("/msg")
@@ -201,7 +197,7 @@ layer(Layer.merge(TestServer.layer(), NodeHttpClient.layerUndici), { excludeTest
       Effect.gen(function*() {
         const server = yield* TestServer.TestServer
         yield* server.reset
-        yield* control(server.urlFor("/fail/count/1?status=429&retry_after=1"))
+        yield* control(server).failNext(1, { status: 429, retryAfter: 1 })
         const client = yield* makeClient()
         yield* client.getJson(server.urlFor("/msg"), Message)
         const [first, second] = yield* server.requestsTo("/msg")
@@ -213,7 +209,7 @@ layer(Layer.merge(TestServer.layer(), NodeHttpClient.layerUndici), { excludeTest
       Effect.gen(function*() {
         const server = yield* TestServer.TestServer
         yield* server.reset
-        yield* control(server.urlFor("/fail/count/1?status=429&retry_after_ms=1500"))
+        yield* control(server).failNext(1, { status: 429, retryAfterMs: 1500 })
         const client = yield* makeClient()
         yield* client.getJson(server.urlFor("/msg"), Message)
         const [first, second] = yield* server.requestsTo("/msg")
@@ -228,7 +224,7 @@ layer(Layer.merge(TestServer.layer(), NodeHttpClient.layerUndici), { excludeTest
         yield* server.reset
         // Whole seconds: a date 2 s ahead is 1 to 2 s away once truncated.
         const date = new Date(Date.now() + 2_000).toUTCString()
-        yield* control(server.urlFor(`/fail/count/1?status=503&retry_after=${encodeURIComponent(date)}`))
+        yield* control(server).failNext(1, { status: 503, retryAfter: date })
         const client = yield* makeClient()
         yield* client.getJson(server.urlFor("/msg"), Message)
         const [first, second] = yield* server.requestsTo("/msg")
@@ -296,8 +292,8 @@ layer(Layer.merge(TestServer.layer(), NodeHttpClient.layerUndici), { excludeTest
         yield* server.reset
         const runs = yield* Ref.make(0)
         const fetchToken = Ref.update(runs, (n) => n + 1).pipe(
-          Effect.andThen(control(server.urlFor("/auth/token"), "GET")),
-          Effect.map((body) => body["token"] as string)
+          Effect.andThen(control(server).token),
+          Effect.map(({ token }) => token)
         )
         const client = yield* makeClient().pipe(
           Effect.provide(Auth.layerBearer("token-1", { onUnauthorized: fetchToken }))
@@ -306,7 +302,7 @@ layer(Layer.merge(TestServer.layer(), NodeHttpClient.layerUndici), { excludeTest
         const ok = yield* client.get(url)
         assert.strictEqual(ok.status, 200)
 
-        yield* control(server.urlFor("/auth/rotate"))
+        yield* control(server).rotateToken()
         const after = yield* client.get(url)
         assert.strictEqual(after.status, 200)
         assert.strictEqual(after.attempt, 1, "the retry with new credentials is not counted as an attempt")
@@ -319,7 +315,7 @@ layer(Layer.merge(TestServer.layer(), NodeHttpClient.layerUndici), { excludeTest
           "Bearer token-2"
         ])
 
-        yield* control(server.urlFor("/auth/rotate"))
+        yield* control(server).rotateToken()
         const results = yield* Effect.forEach(
           Array.from({ length: 10 }),
           () => Effect.flatMap(client.get(url), (response) => response.json),
