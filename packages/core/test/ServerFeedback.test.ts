@@ -6,7 +6,7 @@
  * after the wait.
  */
 import { assert, describe, it, layer } from "@effect/vitest"
-import { TestServer } from "@httpkit/testing"
+import { ServerControl, TestServer } from "@httpkit/testing"
 import { Effect } from "effect"
 import * as ServerFeedback from "../src/ServerFeedback.ts"
 
@@ -704,8 +704,11 @@ layer(TestServer.layer(), { excludeTestServices: true })("ServerFeedback over so
         yield* sleepUntil(refused.parsedAt + refused.wait!)
         const after = yield* send(url)
         assert.strictEqual(after.status, 200, JSON.stringify(after.body))
-        const stats = yield* send(server.urlFor(`/ratelimit/stats?key=${key}`))
-        assert.deepStrictEqual(stats.body, { key, allowed: 3, refused: 1 })
+        assert.deepStrictEqual(yield* ServerControl.make(server.url).rateLimitStats(key), {
+          key,
+          allowed: 3,
+          refused: 1
+        })
       }))
   }
 
