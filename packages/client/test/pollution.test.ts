@@ -19,9 +19,8 @@
  * option undici and Node's `net`/`tls` read when connecting and sending.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { TestServer, TlsTest } from "@httpkit/testing"
+import { NodeChild, TestServer, TlsTest } from "@httpkit/testing"
 import { Effect, Exit, Scope } from "effect"
-import { spawn } from "node:child_process"
 import { mkdtempSync, rmSync } from "node:fs"
 import * as Net from "node:net"
 import { tmpdir } from "node:os"
@@ -346,19 +345,10 @@ const runChild = async (
   let stderr = ""
   let remaining = keys
   while (remaining.length > 0) {
-    const { stdout, errors } = await new Promise<{ stdout: string; errors: string }>((resolve, reject) => {
-      const child = spawn(
-        process.execPath,
-        [join(import.meta.dirname, "pollution-child.ts"), JSON.stringify({ ...input, socketPath, keys: remaining })],
-        { stdio: ["ignore", "pipe", "pipe"], timeout: childTimeout, killSignal: "SIGKILL" }
-      )
-      let out = ""
-      let err = ""
-      child.stdout.setEncoding("utf8").on("data", (chunk: string) => (out += chunk))
-      child.stderr.setEncoding("utf8").on("data", (chunk: string) => (err += chunk))
-      child.on("error", reject)
-      child.on("close", () => resolve({ stdout: out, errors: err }))
-    })
+    const { stderr: errors, stdout } = await NodeChild.run(
+      [join(import.meta.dirname, "pollution-child.ts"), JSON.stringify({ ...input, socketPath, keys: remaining })],
+      { timeoutMillis: childTimeout }
+    )
     stderr += errors
     const done = stdout.split("\n").filter((line) => line.startsWith("@@pollution ")).map((line) =>
       JSON.parse(line.slice("@@pollution ".length)) as Outcome

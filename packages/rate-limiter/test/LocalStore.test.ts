@@ -1,4 +1,5 @@
 import { afterAll, assert, describe, it } from "@effect/vitest"
+import * as NodeChild from "@httpkit/testing/NodeChild"
 import { Effect, Layer } from "effect"
 import { execFile, fork } from "node:child_process"
 import { createHash, randomUUID } from "node:crypto"
@@ -464,17 +465,12 @@ describe("LocalStore", () => {
       Effect.gen(function*() {
         const path = freshPath("race")
         const script = fileURLToPath(new URL("./support/localOpen.ts", import.meta.url))
-        const open = () =>
-          new Promise<string>((resolve, reject) =>
-            execFile(
-              process.execPath,
-              [script, path],
-              { timeout: 30_000 },
-              (error, stdout, stderr) => error ? reject(new Error(`${error.message}\n${stderr}`)) : resolve(stdout)
-            )
-          )
-        const outputs = yield* Effect.promise(() => Promise.all(Array.from({ length: 8 }, open)))
-        for (const output of outputs) assert.deepStrictEqual(JSON.parse(output.trim()), { opened: true })
+        const open = () => NodeChild.run([script, path], { timeoutMillis: 30_000 })
+        const runs = yield* Effect.promise(() => Promise.all(Array.from({ length: 8 }, open)))
+        for (const run of runs) {
+          assert.strictEqual(run.code, 0, run.output)
+          assert.deepStrictEqual(JSON.parse(run.stdout.trim()), { opened: true })
+        }
       }),
     60_000
   )

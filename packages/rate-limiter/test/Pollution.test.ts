@@ -15,8 +15,8 @@
  * pollution is deleted in a `finally` there.
  */
 import { assert, describe, it } from "@effect/vitest"
+import * as NodeChild from "@httpkit/testing/NodeChild"
 import * as RedisTest from "@httpkit/testing/RedisTest"
-import { execFile } from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
@@ -107,16 +107,15 @@ const cases: ReadonlyArray<Case> = [
   { name: "readBigInts", value: true }
 ]
 
-/** Runs `support/<script>` with the pinned node; its stdout. */
-const runChild = (script: string, args: ReadonlyArray<string>) =>
-  new Promise<string>((resolve, reject) =>
-    execFile(
-      process.execPath,
-      [Path.join(here, "support", script), ...args],
-      { cwd: Path.join(here, ".."), timeout: 240_000, maxBuffer: 64 * 1024 * 1024 },
-      (error, stdout, stderr) => error ? reject(new Error(`${error.message}\n${stderr}`)) : resolve(stdout)
-    )
-  )
+/** Runs `support/<script>` with the pinned node; its stdout, or a failure with its stderr when it did not exit 0. */
+const runChild = async (script: string, args: ReadonlyArray<string>) => {
+  const run = await NodeChild.run([Path.join(here, "support", script), ...args], {
+    cwd: Path.join(here, ".."),
+    timeoutMillis: 240_000
+  })
+  if (run.code !== 0) throw new Error(`${script} ended with ${run.code ?? run.signal}\n${run.stderr}`)
+  return run.stdout
+}
 
 /** Where `actual` differs from `expected`, as `path: expected -> actual` lines. */
 const differences = (expected: unknown, actual: unknown, path = ""): Array<string> => {
