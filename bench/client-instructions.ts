@@ -32,22 +32,17 @@
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as ClientConfigModule from "@httpkit/client/ClientConfig"
 import * as ResilientClientModule from "@httpkit/client/ResilientClient"
-import { Context, Effect, Exit, Layer, Schema, Scope } from "effect"
+import { Context, Effect, Exit, Layer, Scope } from "effect"
 import { HttpClient, HttpClientResponse } from "effect/http"
 import { spawn } from "node:child_process"
-import { once } from "node:events"
-import * as Http from "node:http"
 import * as Path from "node:path"
-import { parseArgs } from "node:util"
-
-const payload = { id: 1, name: "httpkit", tags: ["bench", "json"], ok: true }
-const Payload = Schema.Struct({
-  id: Schema.Number,
-  name: Schema.String,
-  tags: Schema.Array(Schema.String),
-  ok: Schema.Boolean
-})
-const body = JSON.stringify(payload)
+import { fail, idList, parseFlags } from "./support/args.ts"
+import { serveJson, startJsonServer } from "./support/jsonServer.ts"
+import { memoryTransport } from "./support/memoryTransport.ts"
+import { Payload } from "./support/payload.ts"
+import { inFreshProcess, pairedRounds, reportToParent } from "./support/rounds.ts"
+import { effectRunner } from "./support/runners.ts"
+import { median, medianOfRatios } from "./support/stats.ts"
 
 const cases = [
   "memory-bare",
@@ -61,7 +56,25 @@ const cases = [
 ] as const
 type Case = typeof cases[number]
 
-const { values } = parseArgs({
+const usage = `Usage: node bench/client-instructions.ts [options]
+
+  --cases LIST         comma-separated cases (default every one):
+                       ${cases.join(", ")}
+  --concurrency C      calls in flight (default 1)
+  --calls N            measured calls per run (callgrind: runs of N and 2N; default socket 1,500, memory 4,000;
+                       --cpu-pairs: socket 8,000 at c=1 and 40,000 above, memory 100,000)
+  --warmup N           warm-up calls before them (callgrind: socket 4,000, memory 30,000; --cpu-pairs: socket
+                       12,000 at c=1 and 20,000 above, memory 30,000)
+  --src DIR            run ResilientClient from another copy of packages/client/src (a variant to compare)
+  --cpu-pairs R        CPU time instead of instructions: R rounds, every case in a fresh process, ratios taken
+                       within each round, their median printed (no valgrind)
+  --help               this text
+
+Internal (the script runs itself as child processes):
+  --run CASE           one run of a case, no valgrind; with --cpu it prints { cpuMicros } as one JSON line
+  --serve              the keep-alive JSON server for the socket cases; prints its port`
+
+const { values } = parseFlags({
   options: {
     run: { type: "string" },
     serve: { type: "boolean", default: false },
@@ -71,39 +84,10 @@ const { values } = parseArgs({
     concurrency: { type: "string" },
     src: { type: "string" },
     "cpu-pairs": { type: "string" },
-    cpu: { type: "boolean", default: false }
+    cpu: { type: "boolean", default: false },
+    help: { type: "boolean", default: false }
   }
-})
-
-// ---------------------------------------------------------------------------
-// The server for the socket cases (a child process, not traced)
-// ---------------------------------------------------------------------------
-
-const serve = (): void => {
-  const bytes = Buffer.from(body)
-  const headers = { "content-type": "application/json", "content-length": String(bytes.byteLength) }
-  const server = Http.createServer((request, response) => {
-    request.resume()
-    response.writeHead(200, headers)
-    response.end(bytes)
-  })
-  server.keepAliveTimeout = 120_000
-  server.listen(0, "127.0.0.1", () => {
-    const address = server.address()
-    process.stdout.write(`${typeof address === "object" && address !== null ? address.port : 0}\n`)
-  })
-  process.stdin.on("end", () => process.exit(0))
-  process.stdin.resume()
-}
-
-const startServer = async () => {
-  const child = spawn(process.execPath, [import.meta.filename, "--serve"], { stdio: ["pipe", "pipe", "inherit"] })
-  const [chunk] = (await once(child.stdout, "data")) as [Buffer]
-  return {
-    url: `http://127.0.0.1:${Number.parseInt(chunk.toString("utf8"), 10)}/payload`,
-    stop: () => child.stdin.end()
-  }
-}
+}, usage)
 
 // ---------------------------------------------------------------------------
 // One run: warm up, then the measured calls
@@ -112,21 +96,13 @@ const startServer = async () => {
 /** A full collection (the runs under callgrind expose `gc`). */
 const collectGarbage = (): void => (globalThis as { gc?: () => void }).gc?.()
 
-const check = (value: unknown): void => {
-  if ((value as { id?: unknown } | null)?.id !== 1) throw new Error(`unexpected body: ${JSON.stringify(value)}`)
-}
-
 const runOne = async (which: Case, calls: number, warmup: number, concurrency: number): Promise<void> => {
   const scope = Effect.runSync(Scope.make())
   const inScope = <A, E>(effect: Effect.Effect<A, E, Scope.Scope>): Promise<A> =>
     Effect.runPromise(Effect.provideService(effect, Scope.Scope, scope))
-  const server = which.startsWith("socket-") ? await startServer() : undefined
+  const server = which.startsWith("socket-") ? await startJsonServer() : undefined
   const url = server?.url ?? "http://bench.test/payload"
-  const memory = HttpClient.make((request) =>
-    Effect.succeed(
-      HttpClientResponse.fromWeb(request, new Response(body, { headers: { "content-length": String(body.length) } }))
-    )
-  )
+  const memory = memoryTransport
   // `--src DIR`: another copy of the client's sources (a variant to compare), instead of the workspace's.
   const { ClientConfig, ResilientClient } = values.src === undefined
     ? { ClientConfig: ClientConfigModule, ResilientClient: ResilientClientModule }
@@ -158,20 +134,8 @@ const runOne = async (which: Case, calls: number, warmup: number, concurrency: n
         (response) => response.attempt === 1 ? response.json : Effect.die(new Error(`attempt ${response.attempt}`))
       )
   }
-  const loop = (n: number) => {
-    let next = 0
-    const worker = Effect.gen(function*() {
-      while (next < n) {
-        next++
-        check(yield* call)
-      }
-    })
-    return Effect.runPromise(
-      concurrency === 1
-        ? worker
-        : Effect.forEach(Array.from({ length: concurrency }), () => worker, { concurrency: "unbounded", discard: true })
-    )
-  }
+  const run = effectRunner(call)
+  const loop = (n: number) => run(n, concurrency)
   await loop(warmup)
   // A full collection before the measured calls. Without it the old generation (never collected under the
   // large fixed heap below) keeps every warm-up call's promoted garbage, and each measured call costs more the
@@ -182,9 +146,9 @@ const runOne = async (which: Case, calls: number, warmup: number, concurrency: n
   await loop(calls)
   const cpuUsed = process.cpuUsage(cpuBefore)
   // `--cpu`: the CPU time (user and system, every thread) of the measured calls, in µs per call.
-  if (values.cpu) process.stdout.write(`${JSON.stringify({ cpuMicros: (cpuUsed.user + cpuUsed.system) / calls })}\n`)
+  if (values.cpu) reportToParent({ cpuMicros: (cpuUsed.user + cpuUsed.system) / calls })
   await Effect.runPromise(Scope.close(scope, Exit.void))
-  server?.stop()
+  await server?.stop()
 }
 
 // ---------------------------------------------------------------------------
@@ -206,13 +170,7 @@ const runArguments = (which: Case, calls: number, warmup: number, concurrency: n
 ]
 
 /** The cases asked for with `--cases` (every case by default), refused if one is unknown. */
-const selectedCases = (): ReadonlyArray<Case> => {
-  const selected = (values.cases?.split(",") ?? cases) as ReadonlyArray<Case>
-  for (const id of selected) {
-    if (!cases.includes(id)) throw new Error(`unknown case ${id}; known: ${cases.join(", ")}`)
-  }
-  return selected
-}
+const selectedCases = (): ReadonlyArray<Case> => idList("case", values.cases, cases) ?? cases
 
 /**
  * What a case is compared with: get + json with the bare client; getJson (which decodes with a Schema) with the
@@ -258,52 +216,37 @@ const instructions = (which: Case, calls: number, warmup: number, concurrency: n
   })
 
 /**
- * `--cpu-pairs R`: CPU time instead of instructions. R rounds; each runs every case once in a fresh process (no
- * valgrind, V8's own defaults), in the order given; each case's ratio to its anchor is taken within the round and
- * the median over rounds is printed. Isolated processes and per-round ratios are what make CPU time usable on a
- * noisy machine: no case shares JIT state or garbage with another, and a slow spell hits the cases of one round alike.
+ * `--cpu-pairs R`: CPU time instead of instructions, by the benchmarks' one method for it (`support/rounds.ts`). R
+ * rounds; each runs every case once in a fresh process (no valgrind, V8's own defaults), in the order given; each
+ * case's ratio to its anchor is taken within the round and the median over rounds is printed. Isolated processes
+ * and per-round ratios are what make CPU time usable on a noisy machine: no case shares JIT state or garbage with
+ * another, and a slow spell hits the cases of one round alike.
  */
-const cpuTime = (which: Case, calls: number, warmup: number, concurrency: number): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...runArguments(which, calls, warmup, concurrency), "--cpu"], {
-      stdio: ["ignore", "pipe", "inherit"]
-    })
-    let stdout = ""
-    child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
-      stdout += chunk
-    })
-    child.on("close", (status) => {
-      const line = stdout.trim().split("\n").at(-1) ?? ""
-      if (status !== 0 || !line.startsWith("{")) reject(new Error(`${which} failed (status ${status}): ${stdout}`))
-      else resolve((JSON.parse(line) as { cpuMicros: number }).cpuMicros)
-    })
-  })
-
-const median = (values: ReadonlyArray<number>): number => {
-  const sorted = values.toSorted((a, b) => a - b)
-  const mid = sorted.length >> 1
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
-}
+const cpuTime = async (which: Case, calls: number, warmup: number, concurrency: number): Promise<number> =>
+  (await inFreshProcess<{ cpuMicros: number }>([...runArguments(which, calls, warmup, concurrency), "--cpu"], which))
+    .cpuMicros
 
 const driveCpu = async (rounds: number): Promise<void> => {
-  if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--cpu-pairs takes a number of rounds, not ${rounds}`)
+  if (!Number.isInteger(rounds) || rounds < 1) fail(`--cpu-pairs takes a number of rounds, not ${rounds}`)
   const selected = selectedCases()
   const concurrency = Number(values.concurrency ?? 1)
   process.stdout.write(`CPU µs per call, ${rounds} rounds of fresh processes, concurrency ${concurrency}\n`)
-  const samples = new Map<Case, Array<number>>(selected.map((id) => [id, []]))
-  for (let round = 0; round < rounds; round++) {
-    for (const id of selected) {
+  const samples = await pairedRounds({
+    cases: selected,
+    rounds,
+    order: (all) => all,
+    run: (id) => {
       const socket = id.startsWith("socket-")
       const calls = Number(values.calls ?? (socket ? (concurrency === 1 ? 8_000 : 40_000) : 100_000))
       const warmup = Number(values.warmup ?? (socket ? (concurrency === 1 ? 12_000 : 20_000) : 30_000))
-      samples.get(id)!.push(await cpuTime(id, calls, warmup, concurrency))
+      return cpuTime(id, calls, warmup, concurrency)
     }
-  }
+  })
   for (const id of selected) {
     const mine = samples.get(id)!
     const anchorId = anchorOf(id, (other) => samples.has(other))
     const anchor = anchorId === undefined ? undefined : samples.get(anchorId)
-    const ratio = anchor === undefined ? undefined : median(mine.map((value, i) => value / anchor[i]!))
+    const ratio = anchor === undefined ? undefined : medianOfRatios(mine, anchor)
     process.stdout.write(
       `  ${id.padEnd(16)} ${median(mine).toFixed(1).padStart(7)} µs/call` +
         (ratio === undefined ? "\n" : `  ${ratio.toFixed(3)}x ${anchorId} (median of per-round ratios)\n`)
@@ -353,7 +296,7 @@ const drive = async (): Promise<void> => {
 }
 
 if (values.serve) {
-  serve()
+  serveJson()
 } else if (values.run !== undefined) {
   await runOne(
     values.run as Case,

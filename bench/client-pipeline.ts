@@ -3,7 +3,7 @@
  * bare Effect client and `ResilientClient` over the same in-memory transport
  * (an `HttpClient.make` answering a canned `Response`), in one run.
  *
- *   node bench/client-pipeline.ts [--requests N] [--rounds R]
+ *   node bench/client-pipeline.ts [--requests N] [--rounds R] [--help]
  *
  * Cases: `get` + `json` against the bare client's `get` + `json` (with the
  * client's metrics on, and off), and `getJson(Schema)` against the bare
@@ -21,20 +21,23 @@
  */
 import * as ClientConfig from "@httpkit/client/ClientConfig"
 import * as ResilientClient from "@httpkit/client/ResilientClient"
-import { Effect, Schema } from "effect"
-import { HttpClient, HttpClientResponse } from "effect/http"
-import { parseArgs } from "node:util"
+import { Effect } from "effect"
+import { HttpClientResponse } from "effect/http"
+import { parseFlags, positiveInt } from "./support/args.ts"
+import { memoryTransport as transport } from "./support/memoryTransport.ts"
+import { Payload } from "./support/payload.ts"
 
-const { values } = parseArgs({ options: { requests: { type: "string" }, rounds: { type: "string" } } })
-const requests = Number(values.requests ?? 20_000)
-const rounds = Number(values.rounds ?? 9)
+const usage = `Usage: node bench/client-pipeline.ts [options]
 
-const body = JSON.stringify({ id: 1, name: "httpkit" })
-const transport = HttpClient.make((request) =>
-  Effect.succeed(
-    HttpClientResponse.fromWeb(request, new Response(body, { headers: { "content-length": String(body.length) } }))
-  )
-)
+  --requests N   calls per round (default 20000)
+  --rounds R     measured rounds after one warm-up round; the least CPU per call is kept (default 9)
+  --help         this text`
+
+const { values } = parseFlags({
+  options: { requests: { type: "string" }, rounds: { type: "string" }, help: { type: "boolean", default: false } }
+}, usage)
+const requests = positiveInt("--requests", values.requests) ?? 20_000
+const rounds = positiveInt("--rounds", values.rounds) ?? 9
 
 /** The least CPU per call over the rounds, in microseconds. */
 const cpuPerCall = async (call: Effect.Effect<unknown, unknown>): Promise<number> => {
@@ -63,7 +66,6 @@ const clientWith = (options: ClientConfig.Options) =>
   )
 const client = await clientWith({})
 const quiet = await clientWith({ metrics: false })
-const Payload = Schema.Struct({ id: Schema.Number, name: Schema.String })
 const url = "http://bench.test/a"
 
 const bare = await cpuPerCall(Effect.flatMap(transport.get(url), (response) => response.json))

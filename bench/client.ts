@@ -18,51 +18,22 @@
  */
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as ResilientClient from "@httpkit/client/ResilientClient"
-import { Context, Effect, Exit, Layer, Schedule, Schema, Scope } from "effect"
+import { Context, Effect, Exit, Layer, Schedule, Scope } from "effect"
 import { HttpClient, HttpClientResponse } from "effect/http"
 import { CircuitBreaker, RateLimiter } from "effect/persistence"
-import { spawn } from "node:child_process"
-import { once } from "node:events"
 import * as Http from "node:http"
 import * as Os from "node:os"
 import { performance } from "node:perf_hooks"
-import { parseArgs } from "node:util"
 import * as V8 from "node:v8"
 import * as Vm from "node:vm"
 import * as Undici from "undici"
-
-// ---------------------------------------------------------------------------
-// The server (child process)
-// ---------------------------------------------------------------------------
-
-const payload = { id: 1, name: "httpkit", tags: ["bench", "json"], ok: true }
-
-const Payload = Schema.Struct({
-  id: Schema.Number,
-  name: Schema.String,
-  tags: Schema.Array(Schema.String),
-  ok: Schema.Boolean
-})
-
-const serve = (): void => {
-  const body = Buffer.from(JSON.stringify(payload))
-  const headers = { "content-type": "application/json", "content-length": String(body.byteLength) }
-  const server = Http.createServer((request, response) => {
-    request.resume()
-    response.writeHead(200, headers)
-    response.end(body)
-  })
-  server.keepAliveTimeout = 120_000
-  server.headersTimeout = 130_000
-  server.listen(0, "127.0.0.1", () => {
-    const address = server.address()
-    process.stdout.write(`${typeof address === "object" && address !== null ? address.port : 0}\n`)
-  })
-  // The parent closes our stdin when it ends (even if it crashes): stop then.
-  process.stdin.on("end", () => process.exit(0))
-  process.stdin.resume()
-  process.on("SIGTERM", () => process.exit(0))
-}
+import { fail, idList, parseFlags, positiveInt } from "./support/args.ts"
+import { serveJson, startJsonServer } from "./support/jsonServer.ts"
+import { Payload, payload } from "./support/payload.ts"
+import { inFreshProcess, pairedRounds, reportRound, reportToParent, rotated } from "./support/rounds.ts"
+import { effectRunner, promiseRunner, type Runner } from "./support/runners.ts"
+import { median, medianOfRatios } from "./support/stats.ts"
+import { fixed, table } from "./support/table.ts"
 
 // ---------------------------------------------------------------------------
 // Options
@@ -71,19 +42,22 @@ const serve = (): void => {
 const usage = (clientIds: ReadonlyArray<string>): string =>
   `Usage: node bench/client.ts [options]
 
-  --quick                 smoke run: 1 round, about 0.3 s per case (under 15 s in all)
+  --quick                 smoke run: 1 round, about 0.3 s per case (about a minute in all)
   --seconds S             target measured time per case; N is calibrated from the warm-up in
                           round 1 and kept for later rounds (env BENCH_SECONDS; default 3, quick 0.2)
   --requests N            fixed N per case instead of calibrating (env BENCH_REQUESTS)
   --warmup N              warm-up requests per case (env BENCH_WARMUP; default: as many as fit
-                          in 0.5 s, quick 0.1 s, in batches of 4 per connection)
+                          in 5 s, --shared 0.5 s, quick 0.1 s, in batches of 4 per connection)
   --rounds R              rounds (env BENCH_ROUNDS; default 5, quick 1)
   --concurrency LIST      comma-separated (env BENCH_CONCURRENCY; default 1,64)
   --clients LIST          comma-separated client ids (env BENCH_CLIENTS; default all):
                           ${clientIds.join(", ")}
-  --isolate               every case in a fresh process of its own, with only its client running
-                          (env BENCH_ISOLATE=1; warm-up 5 s unless --warmup): no client's JIT state or
-                          garbage is shared with another's
+  --isolate               every case in a fresh process of its own, with only its client built and
+                          running (env BENCH_ISOLATE=1): the default, and the canonical method for CPU
+                          per request (see bench/README.md); no client's JIT state or garbage is
+                          shared with another's
+  --shared                every case in this one process instead (env BENCH_SHARED=1): quicker, but
+                          a client's figures then move with which other clients share the process
   --help                  this text`
 
 interface Settings {
@@ -94,64 +68,37 @@ interface Settings {
   readonly warmup: number | undefined
   readonly rounds: number
   readonly concurrency: ReadonlyArray<number>
-  readonly clients: ReadonlyArray<string> | undefined
+  readonly clients: ReadonlyArray<ClientId> | undefined
   readonly isolate: boolean
 }
 
-const positiveInt = (name: string, value: string | undefined): number | undefined => {
-  if (value === undefined || value === "") return undefined
-  const n = Number(value)
-  if (!Number.isInteger(n) || n < 1) {
-    process.stderr.write(`${name} must be a positive integer, got ${JSON.stringify(value)}\n`)
-    process.exit(2)
-  }
-  return n
-}
-
-const readSettings = (clientIds: ReadonlyArray<string>): Settings => {
-  let parsed
-  try {
-    parsed = parseArgs({
-      options: {
-        quick: { type: "boolean", default: false },
-        seconds: { type: "string" },
-        requests: { type: "string" },
-        warmup: { type: "string" },
-        rounds: { type: "string" },
-        concurrency: { type: "string" },
-        clients: { type: "string" },
-        isolate: { type: "boolean", default: false },
-        help: { type: "boolean", default: false }
-      },
-      strict: true
-    }).values
-  } catch (error) {
-    process.stderr.write(`${(error as Error).message}\n\n${usage(clientIds)}\n`)
-    process.exit(2)
-  }
-  if (parsed.help) {
-    process.stdout.write(`${usage(clientIds)}\n`)
-    process.exit(0)
-  }
+const readSettings = (): Settings => {
+  const { values: parsed } = parseFlags({
+    options: {
+      quick: { type: "boolean", default: false },
+      seconds: { type: "string" },
+      requests: { type: "string" },
+      warmup: { type: "string" },
+      rounds: { type: "string" },
+      concurrency: { type: "string" },
+      clients: { type: "string" },
+      isolate: { type: "boolean", default: false },
+      shared: { type: "boolean", default: false },
+      help: { type: "boolean", default: false }
+    },
+    strict: true
+  }, usage(clientIds))
   const env = process.env
   const quick = parsed.quick || env["BENCH_QUICK"] === "1"
   const concurrency = (parsed.concurrency ?? env["BENCH_CONCURRENCY"] ?? "1,64")
     .split(",")
     .map((item) => positiveInt("--concurrency", item.trim())!)
-  const clientList = parsed.clients ?? env["BENCH_CLIENTS"]
-  const clients = clientList === undefined ? undefined : clientList.split(",").map((item) => item.trim())
-  for (const id of clients ?? []) {
-    if (!clientIds.includes(id)) {
-      process.stderr.write(`unknown client ${JSON.stringify(id)}; known: ${clientIds.join(", ")}\n`)
-      process.exit(2)
-    }
-  }
+  const clients = idList("client", parsed.clients ?? env["BENCH_CLIENTS"], clientIds)
   const seconds = Number(parsed.seconds ?? env["BENCH_SECONDS"] ?? (quick ? 0.2 : 3))
-  if (!(seconds > 0)) {
-    process.stderr.write(`--seconds must be a positive number\n`)
-    process.exit(2)
-  }
-  const isolate = parsed.isolate || env["BENCH_ISOLATE"] === "1"
+  if (!(seconds > 0)) fail(`--seconds must be a positive number`)
+  const shared = parsed.shared || env["BENCH_SHARED"] === "1"
+  if (shared && (parsed.isolate || env["BENCH_ISOLATE"] === "1")) fail("--isolate and --shared exclude each other")
+  const isolate = !shared
   return {
     quick,
     seconds,
@@ -170,46 +117,9 @@ const readSettings = (clientIds: ReadonlyArray<string>): Settings => {
 // Clients
 // ---------------------------------------------------------------------------
 
-/** Sends `n` requests with `c` in flight. */
-type Runner = (n: number, c: number) => Promise<void>
-
 interface Client {
-  readonly id: string
-  readonly label: string
+  readonly id: ClientId
   readonly run: Runner
-}
-
-const check = (body: unknown): void => {
-  if ((body as { id?: unknown } | null)?.id !== 1) throw new Error(`unexpected body: ${JSON.stringify(body)}`)
-}
-
-/** `c` async workers taking requests from a shared counter. */
-const promiseRunner = (send: () => Promise<unknown>): Runner => async (n, c) => {
-  let next = 0
-  const worker = async () => {
-    while (next < n) {
-      next++
-      check(await send())
-    }
-  }
-  await Promise.all(Array.from({ length: Math.min(c, n) }, worker))
-}
-
-/** `c` fibers taking requests from a shared counter, in one `runPromise` per case. */
-const effectRunner = (send: Effect.Effect<unknown, unknown>): Runner => (n, c) => {
-  let next = 0
-  const worker = Effect.gen(function*() {
-    while (next < n) {
-      next++
-      check(yield* send)
-    }
-  })
-  return Effect.runPromise(
-    c === 1 ? worker : Effect.forEach(Array.from({ length: Math.min(c, n) }), () => worker, {
-      concurrency: "unbounded",
-      discard: true
-    })
-  )
 }
 
 const clientIds = [
@@ -224,90 +134,137 @@ const clientIds = [
   "axios",
   "ky"
 ] as const
+type ClientId = typeof clientIds[number]
 
-const makeClients = async (url: string, scope: Scope.Scope): Promise<ReadonlyArray<Client>> => {
+/** How each client is named in the table. */
+const clientLabels: Record<ClientId, string> = {
+  undici: "undici request (raw)",
+  effect: "Effect HttpClient (undici)",
+  "effect-schema": "Effect + schemaBodyJson",
+  "effect-stack": "Effect + limiter+retry+breaker",
+  "resilient-getJson": "ResilientClient getJson(Schema)",
+  "resilient-get": "ResilientClient get + json",
+  fetch: "global fetch",
+  got: "got",
+  axios: "axios",
+  ky: "ky"
+}
+
+/**
+ * The clients asked for, built in `scope`, in the order of `clientIds`. Only these are built and only their
+ * libraries loaded, so a fresh process that runs one client holds nothing of the others.
+ */
+const makeClients = async (
+  url: string,
+  scope: Scope.Scope,
+  wanted: ReadonlyArray<ClientId>
+): Promise<ReadonlyArray<Client>> => {
   const inScope = <A, E>(effect: Effect.Effect<A, E, Scope.Scope>): Promise<A> =>
     Effect.runPromise(Effect.provideService(effect, Scope.Scope, scope))
 
-  // 1. Raw undici: its own keep-alive Agent (default options, as layerUndici's).
-  const agent = new Undici.Agent()
-  const undici: Client = {
-    id: "undici",
-    label: "undici request (raw)",
-    run: promiseRunner(async () => {
-      const { statusCode, body } = await Undici.request(url, { dispatcher: agent })
-      if (statusCode !== 200) throw new Error(`status ${statusCode}`)
-      return body.json()
-    })
-  }
-
-  // 2. Bare Effect HttpClient on undici (its own Agent, from layerUndici).
-  const bare = Context.get(await inScope(Layer.build(NodeHttpClient.layerUndici)), HttpClient.HttpClient)
-  const effect: Client = {
-    id: "effect",
-    label: "Effect HttpClient (undici)",
-    run: effectRunner(Effect.flatMap(bare.get(url), (response) => response.json))
-  }
-  const effectSchema: Client = {
-    id: "effect-schema",
-    label: "Effect + schemaBodyJson",
-    run: effectRunner(Effect.flatMap(bare.get(url), HttpClientResponse.schemaBodyJson(Payload)))
-  }
-
-  // 3. Effect's own pieces stacked in the documented order: status, limiter, retry, breaker.
-  const stack = await inScope(Effect.gen(function*() {
-    const limiter = yield* RateLimiter.make.pipe(Effect.provide(RateLimiter.layerStoreMemory))
-    const breaker = yield* CircuitBreaker.make({
-      tripPolicy: CircuitBreaker.consecutive(5),
-      openDuration: "30 seconds"
-    }).pipe(Effect.provide(CircuitBreaker.layerStoreMemory()))
-    return bare.pipe(
-      HttpClient.filterStatusOk,
-      HttpClient.withRateLimiter({ limiter, key: "bench", limit: 1_000_000_000, window: "1 second", times: 3 }),
-      HttpClient.retryTransient({ times: 3, schedule: Schedule.exponential("100 millis") }),
-      HttpClient.withCircuitBreaker({ breaker })
+  // The bare Effect HttpClient on undici (its own Agent, from layerUndici), built once for the clients that use it.
+  let bareClient: Promise<HttpClient.HttpClient> | undefined
+  const bare = () =>
+    bareClient ??= inScope(Layer.build(NodeHttpClient.layerUndici)).then((context) =>
+      Context.get(context, HttpClient.HttpClient)
     )
-  }))
-  const effectStack: Client = {
-    id: "effect-stack",
-    label: "Effect + limiter+retry+breaker",
-    run: effectRunner(Effect.flatMap(stack.get(url), (response) => response.json))
-  }
+  // got and axios share one keep-alive node:http Agent.
+  let httpAgentShared: Http.Agent | undefined
+  const httpAgent = () => httpAgentShared ??= new Http.Agent({ keepAlive: true })
 
-  // 4. httpkit ResilientClient, defaults (retries, breaker, request id, timeouts), its own undici Agent.
-  const resilient = await inScope(ResilientClient.make())
-  const resilientGetJson: Client = {
-    id: "resilient-getJson",
-    label: "ResilientClient getJson(Schema)",
-    run: effectRunner(resilient.getJson(url, Payload))
+  const builders: Record<ClientId, () => Promise<Client>> = {
+    // 1. Raw undici: its own keep-alive Agent (default options, as layerUndici's).
+    undici: async () => {
+      const agent = new Undici.Agent()
+      return {
+        id: "undici",
+        run: promiseRunner(async () => {
+          const { statusCode, body } = await Undici.request(url, { dispatcher: agent })
+          if (statusCode !== 200) throw new Error(`status ${statusCode}`)
+          return body.json()
+        })
+      }
+    },
+    // 2. Bare Effect HttpClient on undici.
+    effect: async () => {
+      const client = await bare()
+      return {
+        id: "effect",
+        run: effectRunner(Effect.flatMap(client.get(url), (response) => response.json))
+      }
+    },
+    "effect-schema": async () => {
+      const client = await bare()
+      return {
+        id: "effect-schema",
+        run: effectRunner(Effect.flatMap(client.get(url), HttpClientResponse.schemaBodyJson(Payload)))
+      }
+    },
+    // 3. Effect's own pieces stacked in the documented order: status, limiter, retry, breaker.
+    "effect-stack": async () => {
+      const client = await bare()
+      const stack = await inScope(Effect.gen(function*() {
+        const limiter = yield* RateLimiter.make.pipe(Effect.provide(RateLimiter.layerStoreMemory))
+        const breaker = yield* CircuitBreaker.make({
+          tripPolicy: CircuitBreaker.consecutive(5),
+          openDuration: "30 seconds"
+        }).pipe(Effect.provide(CircuitBreaker.layerStoreMemory()))
+        return client.pipe(
+          HttpClient.filterStatusOk,
+          HttpClient.withRateLimiter({ limiter, key: "bench", limit: 1_000_000_000, window: "1 second", times: 3 }),
+          HttpClient.retryTransient({ times: 3, schedule: Schedule.exponential("100 millis") }),
+          HttpClient.withCircuitBreaker({ breaker })
+        )
+      }))
+      return {
+        id: "effect-stack",
+        run: effectRunner(Effect.flatMap(stack.get(url), (response) => response.json))
+      }
+    },
+    // 4. httpkit ResilientClient, defaults (retries, breaker, request id, timeouts), its own undici Agent.
+    "resilient-getJson": async () => {
+      const resilient = await inScope(ResilientClient.make())
+      return {
+        id: "resilient-getJson",
+        run: effectRunner(resilient.getJson(url, Payload))
+      }
+    },
+    "resilient-get": async () => {
+      const resilient = await inScope(ResilientClient.make())
+      return {
+        id: "resilient-get",
+        // A retried call would bill two requests to one: the attempt number proves there was none.
+        run: effectRunner(
+          Effect.flatMap(
+            resilient.get(url),
+            (response) => response.attempt === 1 ? response.json : Effect.die(new Error(`attempt ${response.attempt}`))
+          )
+        )
+      }
+    },
+    // 5. Others, with their defaults.
+    fetch: async () => ({
+      id: "fetch",
+      run: promiseRunner(() => fetch(url).then((r) => r.json()))
+    }),
+    got: async () => {
+      const { default: got } = await import("got")
+      const client = got.extend({ agent: { http: httpAgent() } })
+      return { id: "got", run: promiseRunner(() => client(url).json()) }
+    },
+    axios: async () => {
+      const { default: axios } = await import("axios")
+      const client = axios.create({ httpAgent: httpAgent() })
+      return { id: "axios", run: promiseRunner(() => client.get(url).then((r) => r.data)) }
+    },
+    ky: async () => {
+      const { default: ky } = await import("ky")
+      return { id: "ky", run: promiseRunner(() => ky.get(url).json()) }
+    }
   }
-  const resilientGet: Client = {
-    id: "resilient-get",
-    label: "ResilientClient get + json",
-    // A retried call would bill two requests to one: the attempt number proves there was none.
-    run: effectRunner(
-      Effect.flatMap(
-        resilient.get(url),
-        (response) => response.attempt === 1 ? response.json : Effect.die(new Error(`attempt ${response.attempt}`))
-      )
-    )
-  }
-
-  // 5. Others, with their defaults; got and axios over one keep-alive node:http Agent.
-  const httpAgent = new Http.Agent({ keepAlive: true })
-  const { default: got } = await import("got")
-  const { default: axios } = await import("axios")
-  const { default: ky } = await import("ky")
-  const gotClient = got.extend({ agent: { http: httpAgent } })
-  const axiosClient = axios.create({ httpAgent })
-  const others: ReadonlyArray<Client> = [
-    { id: "fetch", label: "global fetch", run: promiseRunner(() => fetch(url).then((r) => r.json())) },
-    { id: "got", label: "got", run: promiseRunner(() => gotClient(url).json()) },
-    { id: "axios", label: "axios", run: promiseRunner(() => axiosClient.get(url).then((r) => r.data)) },
-    { id: "ky", label: "ky", run: promiseRunner(() => ky.get(url).json()) }
-  ]
-
-  return [undici, effect, effectSchema, effectStack, resilientGetJson, resilientGet, ...others]
+  const clients: Array<Client> = []
+  for (const id of clientIds) if (wanted.includes(id)) clients.push(await builders[id]())
+  return clients
 }
 
 // ---------------------------------------------------------------------------
@@ -327,6 +284,9 @@ interface Sample {
   /** The share of that CPU time spent in the kernel (system calls: the sockets, timers). */
   readonly systemShare: number
 }
+
+/** What one case needs of the settings. */
+type CaseSettings = Pick<Settings, "seconds" | "warmupSeconds" | "warmup">
 
 /**
  * Warms up (a fixed count, or batches until `warmupSeconds` passed) and
@@ -361,166 +321,118 @@ const measure = async (client: Client, n: number, c: number): Promise<Sample> =>
   }
 }
 
+/** What one case measured, with the N it ran (calibrated in round 1, then kept). */
+interface CaseResult {
+  readonly n: number
+  readonly sample: Sample
+}
+
 /** One case: warm up, then `n` requests (calibrated from the warm-up rate when not given). */
 const runCase = async (
   client: Client,
   c: number,
   given: number | undefined,
   settings: CaseSettings
-): Promise<{ readonly n: number; readonly sample: Sample }> => {
+): Promise<CaseResult> => {
   const rate = await warmUp(client, c, settings)
   const n = given ?? Math.max(4 * c, 100, Math.round((rate * settings.seconds) / 100) * 100)
   return { n, sample: await measure(client, n, c) }
 }
 
-/** What one case needs of the settings. */
-type CaseSettings = Pick<Settings, "seconds" | "warmupSeconds" | "warmup">
-
-/** Arguments of a case run in a process of its own (`--isolate`). */
+/** Arguments of a case run in a process of its own (`--case`, the default). */
 interface IsolatedCase extends CaseSettings {
-  readonly client: string
+  readonly client: ClientId
   readonly c: number
   readonly n: number | undefined
   readonly url: string
 }
 
-/** Runs one case in a fresh process with only its client, and reads back what it measured. */
-const runIsolated = async (
-  client: string,
-  c: number,
-  n: number | undefined,
-  url: string,
-  settings: Settings
-): Promise<{ readonly n: number; readonly sample: Sample }> => {
-  const job: IsolatedCase = {
-    client,
-    c,
-    n,
-    url,
-    seconds: settings.seconds,
-    warmupSeconds: settings.warmupSeconds,
-    warmup: settings.warmup
-  }
-  const child = spawn(process.execPath, [import.meta.filename, "--case", JSON.stringify(job)], {
-    stdio: ["ignore", "pipe", "inherit"]
-  })
-  let output = ""
-  child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
-    output += chunk
-  })
-  const [status] = (await once(child, "close")) as [number | null]
-  if (status !== 0) throw new Error(`the case ${client} at c=${c} exited with ${status}: ${output.slice(-500)}`)
-  return JSON.parse(output) as { n: number; sample: Sample }
-}
-
-/** The child's side of `--isolate`: build the clients, run one of them, print `{ n, sample }`. */
+/** The child's side of a fresh-process case: build its one client, run it, report `{ n, sample }`. */
 const isolatedCase = async (job: IsolatedCase): Promise<void> => {
   const scope = Effect.runSync(Scope.make())
   try {
-    const client = (await makeClients(job.url, scope)).find((candidate) => candidate.id === job.client)
+    const [client] = await makeClients(job.url, scope, [job.client])
     if (client === undefined) throw new Error(`unknown client ${job.client}`)
-    process.stdout.write(JSON.stringify(await runCase(client, job.c, job.n, job)))
+    reportToParent(await runCase(client, job.c, job.n, job))
   } finally {
     await Effect.runPromise(Scope.close(scope, Exit.void))
   }
-}
-
-const median = (values: ReadonlyArray<number>): number => {
-  const sorted = values.toSorted((a, b) => a - b)
-  const mid = sorted.length >> 1
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
-}
-
-// ---------------------------------------------------------------------------
-// Output
-// ---------------------------------------------------------------------------
-
-const fixed = (value: number, digits: number): string => Number.isFinite(value) ? value.toFixed(digits) : "-"
-
-const table = (rows: ReadonlyArray<ReadonlyArray<string>>, rightAligned: ReadonlySet<number>): string => {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)))
-  const line = (row: ReadonlyArray<string>) =>
-    row.map((cell, i) => rightAligned.has(i) ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!)).join("  ")
-      .trimEnd()
-  return [line(rows[0]!), widths.map((w) => "-".repeat(w)).join("  "), ...rows.slice(1).map(line)].join("\n")
 }
 
 // ---------------------------------------------------------------------------
 // Main
 // ---------------------------------------------------------------------------
 
-const startServer = async () => {
-  const child = spawn(process.execPath, [import.meta.filename, "--serve"], {
-    stdio: ["pipe", "pipe", "inherit"]
-  })
-  const [chunk] = (await Promise.race([
-    once(child.stdout, "data"),
-    once(child, "exit").then(() => {
-      throw new Error("the server process exited before it listened")
-    })
-  ])) as [Buffer]
-  const port = Number.parseInt(chunk.toString("utf8"), 10)
-  if (!(port > 0)) throw new Error(`the server printed no port: ${JSON.stringify(chunk.toString("utf8"))}`)
-  return {
-    url: `http://127.0.0.1:${port}/payload`,
-    stop: () => {
-      child.stdin.end()
-      child.kill("SIGTERM")
-    }
-  }
-}
+/** A ratio as a signed percentage: 1.12 is `+12%`. */
+const pct = (r: number) => `${r >= 1 ? "+" : ""}${fixed((r - 1) * 100, 0)}%`
 
 const main = async (): Promise<void> => {
-  const settings = readSettings(clientIds)
-  const server = await startServer()
+  const settings = readSettings()
+  const server = await startJsonServer()
   const scope = Effect.runSync(Scope.make())
   try {
-    const all = await makeClients(server.url, scope)
-    const clients = settings.clients === undefined ? all : all.filter((c) => settings.clients!.includes(c.id))
+    const wanted = settings.clients ?? clientIds
+    const ids = clientIds.filter((id) => wanted.includes(id))
+    // With --shared every client is built here; by default each case builds its own client in its own process.
+    const clients = settings.isolate ? [] : await makeClients(server.url, scope, ids)
 
     const cpus = Os.cpus()
     process.stdout.write(
       `bench/client.ts: node ${process.version}, ${cpus.length} x ${cpus[0]?.model.trim() ?? "?"}, ` +
         `load ${Os.loadavg().map((l) => l.toFixed(2)).join(" ")}\n` +
         `server: child process, ${server.url}, ${JSON.stringify(payload).length}-byte JSON, keep-alive\n` +
-        `rounds ${settings.rounds}${settings.isolate ? ", every case in its own process" : ""}; N per case ${
+        `rounds ${settings.rounds}${
+          settings.isolate ? ", every case in its own process" : ", every case in this one process (--shared)"
+        }; N per case ${
           settings.requests === undefined ? `calibrated for ${settings.seconds} s` : settings.requests
-        }; clients ${clients.map((c) => c.id).join(", ")}\n\n`
+        }; clients ${ids.join(", ")}\n\n`
     )
 
-    // samples[clientId][c] = one Sample per round; requests[clientId][c] = N, fixed after round 1
-    const samples = new Map<string, Map<number, Array<Sample>>>()
-    const requests = new Map<string, Map<number, number>>()
-    for (const client of clients) {
-      samples.set(client.id, new Map(settings.concurrency.map((c) => [c, []])))
-      requests.set(client.id, new Map())
-    }
-
-    for (let round = 0; round < settings.rounds; round++) {
-      const order = clients.map((_, i) => clients[(i + round) % clients.length]!)
-      const started = performance.now()
-      for (const c of round % 2 === 0 ? settings.concurrency : settings.concurrency.toReversed()) {
-        for (const client of order) {
-          const fixedN = requests.get(client.id)!
-          const { n, sample } = settings.isolate
-            ? await runIsolated(client.id, c, fixedN.get(c) ?? settings.requests, server.url, settings)
-            : await runCase(client, c, fixedN.get(c) ?? settings.requests, settings)
-          fixedN.set(c, n)
-          samples.get(client.id)!.get(c)!.push(sample)
-        }
-      }
-      process.stderr.write(
-        `round ${round + 1}/${settings.rounds} done in ${((performance.now() - started) / 1000).toFixed(1)} s\n`
-      )
+    // One case per client and concurrency; N per case fixed after round 1.
+    const cases = settings.concurrency.flatMap((c) => ids.map((id) => ({ id, c })))
+    const requests = new Map<(typeof cases)[number], number>()
+    const samples = await pairedRounds({
+      cases,
+      rounds: settings.rounds,
+      // Clients in a rotated order each round; the concurrency order alternates.
+      order: (all, round) =>
+        (round % 2 === 0 ? settings.concurrency : settings.concurrency.toReversed()).flatMap((c) =>
+          rotated(all.filter((item) => item.c === c), round)
+        ),
+      run: async (item) => {
+        const given = requests.get(item) ?? settings.requests
+        const { n, sample } = settings.isolate
+          ? await inFreshProcess<CaseResult>([
+            import.meta.filename,
+            "--case",
+            JSON.stringify(
+              {
+                client: item.id,
+                c: item.c,
+                n: given,
+                url: server.url,
+                seconds: settings.seconds,
+                warmupSeconds: settings.warmupSeconds,
+                warmup: settings.warmup
+              } satisfies IsolatedCase
+            )
+          ], `the case ${item.id} at c=${item.c}`)
+          : await runCase(clients.find((client) => client.id === item.id)!, item.c, given, settings)
+        requests.set(item, n)
+        return sample
+      },
+      onRound: reportRound(settings.rounds)
+    })
+    const find = (id: string, c: number) => cases.find((item) => item.id === id && item.c === c)
+    const runsOf = (id: string, c: number) => {
+      const item = find(id, c)
+      return item === undefined ? undefined : samples.get(item)
     }
 
     // Per-round ratio against a reference client in the same round, then the median.
-    const ratio = (id: string, reference: string, c: number): number => {
-      const mine = samples.get(id)?.get(c)
-      const theirs = samples.get(reference)?.get(c)
-      if (mine === undefined || theirs === undefined) return Number.NaN
-      return median(mine.map((s, i) => s.cpuMicros / theirs[i]!.cpuMicros))
-    }
+    const ratio = (id: string, reference: string, c: number): number =>
+      medianOfRatios(runsOf(id, c)?.map((s) => s.cpuMicros), runsOf(reference, c)?.map((s) => s.cpuMicros))
+    const has = (id: string) => (ids as ReadonlyArray<string>).includes(id)
 
     const rows: Array<Array<string>> = [[
       "client",
@@ -534,19 +446,19 @@ const main = async (): Promise<void> => {
       "× Effect"
     ]]
     for (const c of settings.concurrency) {
-      for (const client of clients) {
-        const runs = samples.get(client.id)!.get(c)!
+      for (const id of ids) {
+        const runs = runsOf(id, c)!
         const cpu = runs.map((s) => s.cpuMicros)
         rows.push([
-          client.label,
+          clientLabels[id],
           String(c),
-          String(requests.get(client.id)!.get(c)),
+          String(requests.get(find(id, c)!)),
           fixed(median(runs.map((s) => s.rps)), 0),
           fixed(median(cpu), 0),
           `${fixed(Math.min(...cpu), 0)}-${fixed(Math.max(...cpu), 0)}`,
           `${fixed(median(runs.map((s) => s.systemShare)) * 100, 0)}%`,
-          fixed(ratio(client.id, "undici", c), 2),
-          fixed(ratio(client.id, "effect", c), 2)
+          fixed(ratio(id, "undici", c), 2),
+          fixed(ratio(id, "effect", c), 2)
         ])
       }
     }
@@ -557,20 +469,18 @@ const main = async (): Promise<void> => {
 
     // Verdicts.
     const budget = 1.15
-    const pct = (r: number) => `${r >= 1 ? "+" : ""}${fixed((r - 1) * 100, 0)}%`
-    for (const id of ["resilient-get", "resilient-getJson"]) {
+    for (const id of ["resilient-get", "resilient-getJson"] as const) {
       // getJson decodes with a Schema: its like-for-like anchor is the bare client with schemaBodyJson.
-      const anchor = id === "resilient-getJson" && samples.has("effect-schema") ? "effect-schema" : "effect"
-      if (!samples.has(id) || !samples.has(anchor)) continue
-      const label = clients.find((c) => c.id === id)!.label
+      const anchor = id === "resilient-getJson" && has("effect-schema") ? "effect-schema" : "effect"
+      if (!has(id) || !has(anchor)) continue
       const anchorLabel = anchor === "effect" ? "bare Effect" : "bare Effect + schemaBodyJson"
       const parts = settings.concurrency.map((c) => ({ c, r: ratio(id, anchor, c) }))
       const within = parts.every((p) => p.r <= budget)
       process.stdout.write(
-        `${label} vs ${anchorLabel}: ${parts.map((p) => `c=${p.c} ${pct(p.r)}`).join(", ")}` +
+        `${clientLabels[id]} vs ${anchorLabel}: ${parts.map((p) => `c=${p.c} ${pct(p.r)}`).join(", ")}` +
           ` -> ${within ? "WITHIN" : "OVER"} the +15% CPU budget\n`
       )
-      const rivals = ["effect-stack", "got", "axios", "ky"].filter((r) => samples.has(r))
+      const rivals = ["effect-stack", "got", "axios", "ky"].filter(has)
       for (const c of rivals.length === 0 ? [] : settings.concurrency) {
         const against = rivals.map((r) => `${r} ${fixed(ratio(id, r, c), 2)}×`).join(", ")
         const beaten = rivals.filter((r) => ratio(id, r, c) < 1)
@@ -581,13 +491,13 @@ const main = async (): Promise<void> => {
     }
   } finally {
     await Effect.runPromise(Scope.close(scope, Exit.void))
-    server.stop()
+    await server.stop()
   }
 }
 
 const caseIndex = process.argv.indexOf("--case")
 if (process.argv.includes("--serve")) {
-  serve()
+  serveJson()
 } else if (caseIndex !== -1) {
   isolatedCase(JSON.parse(process.argv[caseIndex + 1]!) as IsolatedCase).then(
     () => process.exit(0),

@@ -32,10 +32,14 @@ import * as Os from "node:os"
 import * as Path from "node:path"
 import { performance } from "node:perf_hooks"
 import { pipeline } from "node:stream/promises"
-import { parseArgs } from "node:util"
+import { fail, idList, parseFlags, positiveInt } from "./support/args.ts"
+import { reportToParent, rotated } from "./support/rounds.ts"
+import { listenInChild, startServerProcess } from "./support/server.ts"
+import { median } from "./support/stats.ts"
+import { fixed, table } from "./support/table.ts"
 
-// Only `node:` modules are imported statically: a child that runs raw undici loads neither Effect nor httpkit,
-// so its peak RSS is undici's own.
+// Only `node:` modules, and `./support/` modules that import nothing else, are imported statically: a child that
+// runs raw undici loads neither Effect nor httpkit, so its peak RSS is undici's own.
 
 const KiB = 1024
 const MiB = 1024 * KiB
@@ -117,14 +121,7 @@ const serve = (root: string): void => {
     })
   })
   server.keepAliveTimeout = 30_000
-  server.listen(0, "127.0.0.1", () => {
-    const address = server.address()
-    process.stdout.write(`${typeof address === "object" && address !== null ? address.port : 0}\n`)
-  })
-  // The parent closes our stdin when it ends (even if it crashes): stop then.
-  process.stdin.on("end", () => process.exit(0))
-  process.stdin.resume()
-  process.on("SIGTERM", () => process.exit(0))
+  listenInChild(server)
 }
 
 // ---------------------------------------------------------------------------
@@ -286,7 +283,7 @@ const runChild = async (id: string, url: string, dest: string): Promise<void> =>
     throw new Error(`--run takes undici, undici-sha256, undici-seg4, httpkit-single, httpkit-seg4 or httpkit-seg8`)
   }
   const report: ChildReport = { ...transfer, maxRssKiB: process.resourceUsage().maxRSS }
-  process.stdout.write(`${JSON.stringify(report)}\n`)
+  reportToParent(report)
 }
 
 // ---------------------------------------------------------------------------
@@ -342,38 +339,27 @@ interface Settings {
   readonly clean: boolean
 }
 
-const parseOptions = () => {
-  try {
-    return parseArgs({
-      options: {
-        size: { type: "string" },
-        dir: { type: "string" },
-        rounds: { type: "string" },
-        clients: { type: "string" },
-        server: { type: "string" },
-        "verify-all": { type: "boolean", default: false },
-        "rss-scaling": { type: "boolean", default: false },
-        "rss-sizes": { type: "string" },
-        clean: { type: "boolean", default: false },
-        help: { type: "boolean", default: false },
-        serve: { type: "string" },
-        run: { type: "string" },
-        url: { type: "string" },
-        dest: { type: "string" }
-      },
-      strict: true,
-      allowPositionals: false
-    }).values
-  } catch (error) {
-    return fail(`${(error as Error).message}\n\n${usage}`)
-  }
-}
-
-/** A bad option: the message, then exit 2. */
-function fail(message: string): never {
-  process.stderr.write(`${message}\n`)
-  process.exit(2)
-}
+const parseOptions = () =>
+  parseFlags({
+    options: {
+      size: { type: "string" },
+      dir: { type: "string" },
+      rounds: { type: "string" },
+      clients: { type: "string" },
+      server: { type: "string" },
+      "verify-all": { type: "boolean", default: false },
+      "rss-scaling": { type: "boolean", default: false },
+      "rss-sizes": { type: "string" },
+      clean: { type: "boolean", default: false },
+      help: { type: "boolean", default: false },
+      serve: { type: "string" },
+      run: { type: "string" },
+      url: { type: "string" },
+      dest: { type: "string" }
+    },
+    strict: true,
+    allowPositionals: false
+  }, usage).values
 
 const readSettings = async (values: ReturnType<typeof parseOptions>): Promise<Settings> => {
   // The downloader's own size parser ("1GiB", "256 MiB", "1.5GB", plain bytes), loaded by the parent only.
@@ -385,17 +371,8 @@ const readSettings = async (values: ReturnType<typeof parseOptions>): Promise<Se
     }
     return bytes
   }
-  const rounds = Number(values.rounds ?? "3")
-  if (!Number.isInteger(rounds) || rounds < 1) {
-    fail(`--rounds must be a positive integer, got ${JSON.stringify(values.rounds)}`)
-  }
-  const clients = values.clients?.split(",").map((item) => item.trim()).filter((item) => item !== "")
-  for (const id of clients ?? []) {
-    if (!(clientIds as ReadonlyArray<string>).includes(id)) {
-      fail(`unknown client ${JSON.stringify(id)}; known: ${clientIds.join(", ")}`)
-    }
-  }
-  if (clients !== undefined && clients.length === 0) fail("--clients names no client")
+  const rounds = positiveInt("--rounds", values.rounds) ?? 3
+  const clients = idList("client", values.clients, clientIds)
   const server = values.server ?? "auto"
   if (server !== "auto" && server !== "nginx" && server !== "node") {
     fail(`--server takes auto, nginx or node, got ${JSON.stringify(server)}`)
@@ -405,7 +382,7 @@ const readSettings = async (values: ReturnType<typeof parseOptions>): Promise<Se
     size: size("--size", values.size ?? "1GiB"),
     dir: Path.resolve(values.dir ?? Os.tmpdir()),
     rounds,
-    clients: clients as ReadonlyArray<ClientId> | undefined,
+    clients,
     server,
     verifyAll: values["verify-all"],
     rssSizes: rssScaling
@@ -511,27 +488,12 @@ interface Server {
 }
 
 const startNodeServer = async (root: string): Promise<Server> => {
-  const child = spawn(process.execPath, [import.meta.filename, "--serve", root], {
-    stdio: ["pipe", "pipe", "inherit"]
-  })
-  const [chunk] = (await Promise.race([
-    once(child.stdout, "data"),
-    once(child, "exit").then(() => {
-      throw new Error("the server process exited before it listened")
-    })
-  ])) as [Buffer]
-  const port = Number.parseInt(chunk.toString("utf8"), 10)
-  if (!(port > 0)) throw new Error(`the server printed no port: ${JSON.stringify(chunk.toString("utf8"))}`)
+  const { port, pid, stop } = await startServerProcess([import.meta.filename, "--serve", root])
   return {
-    description: `node (node:http + fs.createReadStream with 1 MiB reads, child process pid ${child.pid}, ` +
+    description: `node (node:http + fs.createReadStream with 1 MiB reads, child process pid ${pid}, ` +
       `127.0.0.1:${port})`,
     url: (fileName) => `http://127.0.0.1:${port}/${fileName}`,
-    stop: async () => {
-      const exited = once(child, "exit")
-      child.stdin.end()
-      child.kill("SIGTERM")
-      await exited
-    }
+    stop
   }
 }
 
@@ -768,23 +730,6 @@ const download = async (
 // Output
 // ---------------------------------------------------------------------------
 
-const median = (values: ReadonlyArray<number>): number => {
-  if (values.length === 0) return Number.NaN
-  const sorted = values.toSorted((a, b) => a - b)
-  const mid = sorted.length >> 1
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
-}
-
-const fixed = (value: number, digits: number): string => Number.isFinite(value) ? value.toFixed(digits) : "-"
-
-const table = (rows: ReadonlyArray<ReadonlyArray<string>>, rightAligned: ReadonlySet<number>): string => {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)))
-  const line = (row: ReadonlyArray<string>) =>
-    row.map((cell, i) => rightAligned.has(i) ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!)).join("  ")
-      .trimEnd()
-  return [line(rows[0]!), widths.map((w) => "-".repeat(w)).join("  "), ...rows.slice(1).map(line)].join("\n")
-}
-
 const verdict = (ok: boolean): string => ok ? "MET" : "MISSED"
 
 const megabytesPerSecond = (size: number, sample: Sample): number => size / 1e6 / sample.seconds
@@ -934,7 +879,7 @@ const sideBySide = async (
   )
   for (let round = 0; round < settings.rounds; round++) {
     const started = performance.now()
-    const order = clients.map((_, i) => clients[(i + round) % clients.length]!)
+    const order = rotated(clients, round)
     // One client per round (another each round) has its file hashed by the parent; all of them with --verify-all.
     const checked = clients[round % clients.length]!.id
     for (const client of order) {

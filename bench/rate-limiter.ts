@@ -19,29 +19,44 @@
  */
 import * as NodeRedis from "@effect/platform-node/NodeRedis"
 import { LimiterStore, Policy, RateLimiter, RedisStore } from "@httpkit/rate-limiter"
-import { Effect, Layer } from "effect"
+import { Effect, Fiber, Layer } from "effect"
 import * as Redis from "effect/persistence/Redis"
-import { spawn } from "node:child_process"
-import { fileURLToPath } from "node:url"
-import { parseArgs } from "node:util"
+import { parseFlags, positiveInt } from "./support/args.ts"
+import { inFreshProcess, reportToParent } from "./support/rounds.ts"
+import { quantile } from "./support/stats.ts"
 
-const { values } = parseArgs({
+const usage = `Usage: node bench/rate-limiter.ts [options]   (Redis at REDIS_URL, default redis://127.0.0.1:6379)
+
+  --rounds R           part 1: calls of each variant = R × --calls (default 5)
+  --calls N            part 1: see --rounds (default 2000)
+  --seconds S          part 2: how long the four processes share the limit (default 10)
+  --limit L            part 2: the shared limit per second (default 100)
+  --skip-processes     part 1 only
+  --help               this text
+
+Internal (the script runs itself as the processes of part 2):
+  --limited KIND --key KEY --start MS
+                       16 fibers acquire from Policy.rate (KIND rate) or Policy.window (KIND window) on Redis
+                       from epoch MS for --seconds; prints { admitted } (epoch ms) as one JSON line`
+
+const { values } = parseFlags({
   options: {
     rounds: { type: "string", default: "5" },
     calls: { type: "string", default: "2000" },
     seconds: { type: "string", default: "10" },
     limit: { type: "string", default: "100" },
-    "skip-processes": { type: "boolean", default: false }
+    "skip-processes": { type: "boolean", default: false },
+    limited: { type: "string" },
+    key: { type: "string" },
+    start: { type: "string" },
+    help: { type: "boolean", default: false }
   }
-})
-const rounds = Number(values.rounds)
-const calls = Number(values.calls)
-const seconds = Number(values.seconds)
-const limit = Number(values.limit)
+}, usage)
+const rounds = positiveInt("--rounds", values.rounds)!
+const calls = positiveInt("--calls", values.calls)!
+const seconds = positiveInt("--seconds", values.seconds)!
+const limit = positiveInt("--limit", values.limit)!
 const redisUrl = process.env.REDIS_URL ?? "redis://127.0.0.1:6379"
-
-const quantile = (sorted: ReadonlyArray<number>, q: number) =>
-  sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!
 
 /** Times `calls` sequential runs of `effect`, in microseconds each. */
 const timeEach = <E>(effect: Effect.Effect<unknown, E>) =>
@@ -70,9 +85,9 @@ interface ScriptModule {
   ) => readonly [ReadonlyArray<string>, ReadonlyArray<string | number>]
 }
 const scriptPath = "../packages/rate-limiter/src/internal/redisScript.ts"
-const Script = (await import(scriptPath)) as ScriptModule
 
 const latency = Effect.gen(function*() {
+  const Script = (yield* Effect.promise(() => import(scriptPath))) as ScriptModule
   const redis = yield* Redis.Redis
   const { client } = yield* NodeRedis.NodeRedis
   const memory = yield* RateLimiter.make({ policies }).pipe(Effect.provide(LimiterStore.layerMemory()))
@@ -139,19 +154,59 @@ const latency = Effect.gen(function*() {
   }
 })
 
-const processScript = fileURLToPath(
-  new URL("../packages/rate-limiter/test/support/limitedProcess.ts", import.meta.url)
-)
+/**
+ * One process of part 2 (`--limited KIND`): 16 fibers acquire permits of one global limit on Redis from `start`
+ * (epoch ms) for `seconds`; it reports the times each acquisition was let go.
+ */
+const limitedProcess = (kind: "rate" | "window", key: string, start: number) =>
+  Effect.gen(function*() {
+    const limiter = yield* RateLimiter.RateLimiter
+    const end = start + seconds * 1_000
+    const admitted: Array<number> = []
+    yield* Effect.sleep(Math.max(0, start - Date.now()))
+    const worker = Effect.gen(function*() {
+      while (Date.now() < end) {
+        const exit = yield* Effect.exit(Effect.scoped(limiter.acquire({ key })))
+        const at = Date.now()
+        if (exit._tag === "Failure") {
+          yield* Effect.sleep(10)
+          continue
+        }
+        if (at < end) admitted.push(at)
+      }
+    })
+    const running = yield* Effect.forEach(Array.from({ length: 16 }), () => Effect.forkChild(worker))
+    yield* Effect.sleep(Math.max(0, end - Date.now()))
+    yield* Effect.forEach(running, Fiber.interrupt)
+    reportToParent({ admitted })
+  }).pipe(
+    Effect.provide(
+      RateLimiter.layer({
+        policies: [
+          kind === "window"
+            ? Policy.window({ limit, window: "1 second", keyBy: "global" })
+            : Policy.rate({ limit, window: "1 second", keyBy: "global" })
+        ],
+        maxWait: `${seconds * 2} seconds`
+      }).pipe(Layer.provide(RedisStore.layer({ url: redisUrl, prefix: `httpkit:bench:${key}:` })))
+    )
+  )
 
-/** Runs one limited process; its admission times. */
-const runProcess = (args: ReadonlyArray<string>) =>
-  new Promise<ReadonlyArray<number>>((resolve, reject) => {
-    const child = spawn(process.execPath, [processScript, ...args], { stdio: ["ignore", "pipe", "inherit"] })
-    let out = ""
-    child.stdout.setEncoding("utf8").on("data", (chunk: string) => (out += chunk))
-    child.on("close", (code) =>
-      code === 0 ? resolve(JSON.parse(out.trim()) as Array<number>) : reject(new Error(`exit ${code}`)))
-  })
+/** Runs one limited process in a fresh process; its admission times. */
+const runProcess = async (kind: "rate" | "window", key: string, start: number): Promise<ReadonlyArray<number>> =>
+  (await inFreshProcess<{ admitted: Array<number> }>([
+    import.meta.filename,
+    "--limited",
+    kind,
+    "--key",
+    key,
+    "--start",
+    String(start),
+    "--limit",
+    String(limit),
+    "--seconds",
+    String(seconds)
+  ], `the ${kind} process`)).admitted
 
 const busiestSecond = (times: ReadonlyArray<number>) => {
   let busiest = 0
@@ -168,11 +223,7 @@ const processes = async () => {
   for (const kind of ["rate", "window"] as const) {
     const key = `bench-${kind}-${process.pid}-${Date.now()}`
     const start = Date.now() + 3_000
-    const runs = await Promise.all(
-      [0, 1, 2, 3].map(() =>
-        runProcess(["redis", redisUrl, key, String(limit), String(seconds), String(start), "16", kind])
-      )
-    )
+    const runs = await Promise.all([0, 1, 2, 3].map(() => runProcess(kind, key, start)))
     const times = runs.flat().map((t) => t - start).toSorted((a, b) => a - b)
     const target = limit * seconds
     const busiest = busiestSecond(times)
@@ -185,7 +236,13 @@ const processes = async () => {
   }
 }
 
-await Effect.runPromise(
-  latency.pipe(Effect.provide(NodeRedis.layer({ url: redisUrl }) as Layer.Layer<Redis.Redis | NodeRedis.NodeRedis>))
-)
-if (!values["skip-processes"]) await processes()
+if (values.limited !== undefined) {
+  const kind = values.limited === "window" ? "window" : "rate"
+  await Effect.runPromise(limitedProcess(kind, values.key ?? "bench", Number(values.start ?? Date.now())))
+  process.exit(0)
+} else {
+  await Effect.runPromise(
+    latency.pipe(Effect.provide(NodeRedis.layer({ url: redisUrl }) as Layer.Layer<Redis.Redis | NodeRedis.NodeRedis>))
+  )
+  if (!values["skip-processes"]) await processes()
+}
