@@ -21,8 +21,11 @@ import * as NodeRedis from "@effect/platform-node/NodeRedis"
 import { LimiterStore, Policy, RateLimiter, RedisStore } from "@httpkit/rate-limiter"
 import { Effect, Fiber, Layer } from "effect"
 import * as Redis from "effect/persistence/Redis"
+import { spawn } from "node:child_process"
+import { once } from "node:events"
+import { createInterface } from "node:readline"
 import { parseFlags, positiveInt } from "./support/args.ts"
-import { inFreshProcess, reportToParent } from "./support/rounds.ts"
+import { reportToParent } from "./support/rounds.ts"
 import { quantile } from "./support/stats.ts"
 
 const usage = `Usage: node bench/rate-limiter.ts [options]   (Redis at REDIS_URL, default redis://127.0.0.1:6379)
@@ -35,9 +38,10 @@ const usage = `Usage: node bench/rate-limiter.ts [options]   (Redis at REDIS_URL
   --help               this text
 
 Internal (the script runs itself as the processes of part 2):
-  --limited KIND --key KEY --start MS
+  --limited KIND --key KEY
                        16 fibers acquire from Policy.rate (KIND rate) or Policy.window (KIND window) on Redis
-                       from epoch MS for --seconds; prints { admitted } (epoch ms) as one JSON line`
+                       for --seconds: prints ready, reads the start (epoch ms) as a line on stdin, then prints
+                       { admitted } (epoch ms) as one JSON line`
 
 const { values } = parseFlags({
   options: {
@@ -48,7 +52,6 @@ const { values } = parseFlags({
     "skip-processes": { type: "boolean", default: false },
     limited: { type: "string" },
     key: { type: "string" },
-    start: { type: "string" },
     help: { type: "boolean", default: false }
   }
 }, usage)
@@ -154,13 +157,25 @@ const latency = Effect.gen(function*() {
   }
 })
 
+/** The next line on stdin, as a number. */
+const readStart = Effect.promise(async () => {
+  const lines = createInterface({ input: process.stdin })
+  const [line] = (await once(lines, "line")) as [string]
+  lines.close()
+  return Number(line)
+})
+
 /**
- * One process of part 2 (`--limited KIND`): 16 fibers acquire permits of one global limit on Redis from `start`
- * (epoch ms) for `seconds`; it reports the times each acquisition was let go.
+ * One process of part 2 (`--limited KIND`): once its limiter is built it prints `ready` and reads the start time
+ * (epoch ms) from stdin, so that a process slow to load on a busy machine delays the run instead of missing part of
+ * it; then 16 fibers acquire permits of one global limit on Redis for `seconds`, and it reports the times each
+ * acquisition was let go.
  */
-const limitedProcess = (kind: "rate" | "window", key: string, start: number) =>
+const limitedProcess = (kind: "rate" | "window", key: string) =>
   Effect.gen(function*() {
     const limiter = yield* RateLimiter.RateLimiter
+    process.stdout.write("ready\n")
+    const start = yield* readStart
     const end = start + seconds * 1_000
     const admitted: Array<number> = []
     yield* Effect.sleep(Math.max(0, start - Date.now()))
@@ -192,21 +207,29 @@ const limitedProcess = (kind: "rate" | "window", key: string, start: number) =>
     )
   )
 
-/** Runs one limited process in a fresh process; its admission times. */
-const runProcess = async (kind: "rate" | "window", key: string, start: number): Promise<ReadonlyArray<number>> =>
-  (await inFreshProcess<{ admitted: Array<number> }>([
-    import.meta.filename,
-    "--limited",
-    kind,
-    "--key",
-    key,
-    "--start",
-    String(start),
-    "--limit",
-    String(limit),
-    "--seconds",
-    String(seconds)
-  ], `the ${kind} process`)).admitted
+/** One process of part 2 running: it has printed `ready`; `go` sends the start time and resolves with its report. */
+interface Limited {
+  readonly go: (start: number) => Promise<ReadonlyArray<number>>
+}
+
+/** Spawns one limited process (this script with `--limited`) and resolves once it is ready. */
+const startLimited = async (kind: "rate" | "window", key: string): Promise<Limited> => {
+  const args = ["--limited", kind, "--key", key, "--limit", String(limit), "--seconds", String(seconds)]
+  const child = spawn(process.execPath, [import.meta.filename, ...args], { stdio: ["pipe", "pipe", "inherit"] })
+  const lines = createInterface({ input: child.stdout })
+  const exited = once(child, "close") as Promise<[number | null]>
+  const [first] = (await Promise.race([once(lines, "line"), exited.then(([code]) => [`exit ${code}`])])) as [string]
+  if (first !== "ready") throw new Error(`a ${kind} process did not start: ${first}`)
+  return {
+    go: async (start) => {
+      const report = once(lines, "line") as Promise<[string]>
+      child.stdin.end(`${start}\n`)
+      const [[line], [code]] = await Promise.all([report, exited])
+      if (code !== 0) throw new Error(`a ${kind} process exited with ${code}`)
+      return (JSON.parse(line) as { admitted: Array<number> }).admitted
+    }
+  }
+}
 
 const busiestSecond = (times: ReadonlyArray<number>) => {
   let busiest = 0
@@ -222,8 +245,9 @@ const processes = async () => {
   console.log(`${"policy".padEnd(34)}${"admitted".padStart(9)}${"× target".padStart(10)}${"busiest 1 s".padStart(13)}`)
   for (const kind of ["rate", "window"] as const) {
     const key = `bench-${kind}-${process.pid}-${Date.now()}`
-    const start = Date.now() + 3_000
-    const runs = await Promise.all([0, 1, 2, 3].map(() => runProcess(kind, key, start)))
+    const ready = await Promise.all([0, 1, 2, 3].map(() => startLimited(kind, key)))
+    const start = Date.now() + 500
+    const runs = await Promise.all(ready.map((limited) => limited.go(start)))
     const times = runs.flat().map((t) => t - start).toSorted((a, b) => a - b)
     const target = limit * seconds
     const busiest = busiestSecond(times)
@@ -238,7 +262,7 @@ const processes = async () => {
 
 if (values.limited !== undefined) {
   const kind = values.limited === "window" ? "window" : "rate"
-  await Effect.runPromise(limitedProcess(kind, values.key ?? "bench", Number(values.start ?? Date.now())))
+  await Effect.runPromise(limitedProcess(kind, values.key ?? "bench"))
   process.exit(0)
 } else {
   await Effect.runPromise(
