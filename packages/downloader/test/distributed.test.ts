@@ -16,13 +16,14 @@
  */
 import { assert, it } from "@effect/vitest"
 import * as Content from "@httpkit/testing/Content"
+import * as NodeChild from "@httpkit/testing/NodeChild"
 import * as RedisPrefix from "@httpkit/testing/RedisPrefix"
 import * as RedisTest from "@httpkit/testing/RedisTest"
 import * as TestServer from "@httpkit/testing/TestServer"
 import { Effect } from "effect"
 import { randomUUID } from "node:crypto"
 import * as Path from "node:path"
-import * as LineChild from "./support/lineChild.ts"
+
 import { listing, sha256Of, tempFolder } from "./support/setup.ts"
 
 const root = Path.join(import.meta.dirname, "..", "..", "..")
@@ -68,7 +69,7 @@ await RedisTest.describeWithRedis("a download queue shared by worker processes t
         )
 
         // The producer queues the 9 tasks, and exits.
-        const producer = yield* LineChild.start([
+        const producer = yield* NodeChild.start([
           producerScript,
           "--redis",
           RedisTest.url,
@@ -88,7 +89,7 @@ await RedisTest.describeWithRedis("a download queue shared by worker processes t
         // Three workers; small write batches and frequent checkpoints, so the killed worker leaves bytes to resume.
         const names = ["w1", "w2", "w3"]
         const workers = yield* Effect.forEach(names, (id) =>
-          LineChild.start([
+          NodeChild.start([
             workerScript,
             "--redis",
             RedisTest.url,
@@ -171,7 +172,7 @@ await RedisTest.describeWithRedis("a download queue shared by worker processes t
         assert.isTrue(starts.some((start) => start > 0), `GETs of big.bin from: ${starts}`)
 
         // Nothing left in the queue, no dead letters (read by the producer example's --stats).
-        const inspector = yield* LineChild.start([
+        const inspector = yield* NodeChild.start([
           producerScript,
           "--redis",
           RedisTest.url,

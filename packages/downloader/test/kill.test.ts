@@ -26,6 +26,7 @@
 import { assert, it } from "@effect/vitest"
 import * as ResilientClient from "@httpkit/client/ResilientClient"
 import * as Content from "@httpkit/testing/Content"
+import * as NodeChild from "@httpkit/testing/NodeChild"
 import * as TestServer from "@httpkit/testing/TestServer"
 import { Deferred, Effect, Exit, Fiber } from "effect"
 import { createHash } from "node:crypto"
@@ -34,7 +35,6 @@ import * as Os from "node:os"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
 import * as Downloader from "../src/Downloader.ts"
-import * as LineChild from "./support/lineChild.ts"
 
 const script = fileURLToPath(new URL("./support/killChild.ts", import.meta.url))
 
@@ -172,7 +172,7 @@ interface Line {
  * SIGKILL if it is still running (an assertion failed), and waits for it.
  */
 const startChild = (url: string, destination: string, expected: string) =>
-  LineChild.start<Line>([script, url, destination, expected], { timeoutMillis: lineTimeout })
+  NodeChild.start<Line>([script, url, destination, expected], { timeoutMillis: lineTimeout })
 
 /** The `Range` header of every GET of `path` the server recorded, oldest first (`undefined`: the whole file). */
 const rangesOf = (server: TestServer.TestServer["Service"], path: string) =>

@@ -11,9 +11,23 @@
  * const run = yield* Effect.tryPromise((signal) => NodeChild.run(["worker.ts"], { signal }))
  * ```
  *
+ * `start` is for a child watched while it runs, one JSON line at a time: wait
+ * for a line, kill it at a chosen one, talk to it on its standard input.
+ *
+ * ```ts
+ * const worker = yield* NodeChild.start<{ event: string }>(["worker.ts"])
+ * yield* worker.until("the first download", (line) => line.event === "progress")
+ * yield* worker.kill("SIGKILL")
+ * assert.deepStrictEqual(yield* worker.ended, { code: null, signal: "SIGKILL" }, worker.diagnostics())
+ * ```
+ *
  * @since 0.1.0
  */
-import { spawn } from "node:child_process"
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
+import { type ChildProcessByStdio, spawn } from "node:child_process"
+import type { Readable, Writable } from "node:stream"
 
 /**
  * How a child ended, and what it printed.
@@ -60,6 +74,15 @@ export interface Options {
 const dropped = (name: string, patterns: ReadonlyArray<string>): boolean =>
   patterns.some((pattern) => pattern.endsWith("*") ? name.startsWith(pattern.slice(0, -1)) : name === pattern)
 
+/** The parent's environment without `dropEnv`, with `env` over it. */
+const childEnv = (options: Pick<Options, "env" | "dropEnv">): NodeJS.ProcessEnv => {
+  const env: NodeJS.ProcessEnv = {}
+  for (const [name, value] of Object.entries(process.env)) {
+    if (!dropped(name, options.dropEnv ?? [])) env[name] = value
+  }
+  return Object.assign(env, options.env)
+}
+
 /**
  * Runs `node ...args` to its end.
  *
@@ -68,14 +91,9 @@ const dropped = (name: string, patterns: ReadonlyArray<string>): boolean =>
  */
 export const run = (args: ReadonlyArray<string>, options: Options = {}): Promise<Run> =>
   new Promise((resolve, reject) => {
-    const env: NodeJS.ProcessEnv = {}
-    for (const [name, value] of Object.entries(process.env)) {
-      if (!dropped(name, options.dropEnv ?? [])) env[name] = value
-    }
-    Object.assign(env, options.env)
     const child = spawn(process.execPath, [...args], {
       ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
-      env,
+      env: childEnv(options),
       stdio: ["ignore", "pipe", "pipe"],
       timeout: options.timeoutMillis ?? 60_000,
       killSignal: "SIGKILL",
@@ -95,3 +113,207 @@ export const run = (args: ReadonlyArray<string>, options: Options = {}): Promise
     child.on("error", reject)
     child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr, output }))
   })
+
+/**
+ * One line a watched child printed, as JSON (a caller that knows its child's
+ * lines narrows the type with `start<L>`).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type Line = Readonly<Record<string, unknown>>
+
+/**
+ * How a watched child ended.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Ended {
+  /** The exit code, or `null` when a signal ended it. */
+  readonly code: number | null
+  readonly signal: NodeJS.Signals | null
+}
+
+/**
+ * A child started with `start`, read line by line while it runs.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Child<L = Line> {
+  readonly pid: number | undefined
+  /** Every line so far that `parse` read (by default: every JSON line), oldest first. */
+  readonly lines: ReadonlyArray<L>
+  /**
+   * Waits for the first line, from the start, that matches; fails with
+   * `NodeChildError` when the child ends first, or after `timeoutMillis`.
+   * `what` names the line in that error.
+   */
+  readonly until: (what: string, match: (line: L) => boolean) => Effect.Effect<L, NodeChildError>
+  /** Writes `text` to the child's standard input (`stdin: true`); `end: true` closes it after. */
+  readonly write: (text: string, options?: { readonly end?: boolean | undefined }) => Effect.Effect<void>
+  /** Sends `signal`, unless the child has already ended. */
+  readonly kill: (signal: NodeJS.Signals) => Effect.Effect<void>
+  /** Waits for its end, all its output read; fails with `NodeChildError` after `timeoutMillis`. */
+  readonly ended: Effect.Effect<Ended, NodeChildError>
+  /** Its standard error and the standard output lines `parse` did not read, the last 4,000 characters, for failure messages. */
+  readonly diagnostics: () => string
+}
+
+/**
+ * Options of `start`.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface StartOptions<L> extends Pick<Options, "cwd" | "env" | "dropEnv"> {
+  /**
+   * The longest each `until` and `ended` waits.
+   *
+   * @default 120000
+   */
+  readonly timeoutMillis?: number | undefined
+  /**
+   * Gives the child a standard input pipe for `write` (otherwise it reads nothing).
+   *
+   * @default false
+   */
+  readonly stdin?: boolean | undefined
+  /**
+   * Reads one line of standard output into a value, or `undefined` for a line
+   * that goes to `diagnostics` instead.
+   *
+   * @default a line that is JSON, parsed
+   */
+  readonly parse?: ((line: string) => L | undefined) | undefined
+}
+
+/**
+ * A watched child failed to show what a test waited for: it ended first, or
+ * the wait ran out.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class NodeChildError extends Data.TaggedError("NodeChildError")<{ readonly message: string }> {}
+
+const parseJson = <L>(line: string): L | undefined => {
+  try {
+    return JSON.parse(line) as L
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Starts `node ...args` and reads its standard output line by line. A child
+ * still running when the scope closes is killed with SIGKILL, and the scope
+ * waits for its end.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const start = <L = Line>(
+  args: ReadonlyArray<string>,
+  options: StartOptions<L> = {}
+): Effect.Effect<Child<L>, never, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.sync((): Child<L> => {
+      const timeoutMillis = options.timeoutMillis ?? 120_000
+      const parse = options.parse ?? parseJson<L>
+      // Standard output and error are pipes; standard input is one only with `stdin: true`.
+      const child = spawn(process.execPath, [...args], {
+        ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
+        env: childEnv(options),
+        stdio: [options.stdin === true ? "pipe" : "ignore", "pipe", "pipe"]
+      }) as ChildProcessByStdio<Writable | null, Readable, Readable>
+      const lines: Array<L> = []
+      let other = ""
+      let partial = ""
+      let end: Ended | undefined
+      const listeners = new Set<() => void>()
+      // A listener that is done removes itself while the set is walked: `Set` iteration allows it.
+      const changed = () => listeners.forEach((listener) => listener())
+      child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+        const parts = (partial + chunk).split("\n")
+        partial = parts.pop()!
+        for (const text of parts) {
+          const line = parse(text)
+          if (line === undefined) other += `${text}\n`
+          else lines.push(line)
+        }
+        changed()
+      })
+      child.stderr.setEncoding("utf8").on("data", (chunk: string) => (other += chunk))
+      child.stdin?.on("error", () => {})
+      child.on("error", (error) => (other += `spawn error: ${String(error)}\n`))
+      child.on("close", (code, signal) => {
+        end = { code, signal }
+        changed()
+      })
+      const diagnostics = () => `${other}${partial}`.slice(-4_000)
+      /** Succeeds when `check` gives a value; fails when it throws, or after `timeoutMillis`. */
+      const waitFor = <A>(what: string, check: () => A | undefined) =>
+        Effect.callback<A, NodeChildError>((resume) => {
+          const finish = (outcome: Effect.Effect<A, NodeChildError>) => {
+            clearTimeout(timer)
+            listeners.delete(listener)
+            resume(outcome)
+          }
+          const timer = setTimeout(
+            () =>
+              finish(Effect.fail(
+                new NodeChildError({ message: `no ${what} within ${timeoutMillis} ms; child output: ${diagnostics()}` })
+              )),
+            timeoutMillis
+          )
+          const listener = () => {
+            try {
+              const value = check()
+              if (value !== undefined) finish(Effect.succeed(value))
+            } catch (error) {
+              finish(
+                Effect.fail(new NodeChildError({ message: error instanceof Error ? error.message : String(error) }))
+              )
+            }
+          }
+          listeners.add(listener)
+          listener()
+          return Effect.sync(() => {
+            clearTimeout(timer)
+            listeners.delete(listener)
+          })
+        })
+      return {
+        pid: child.pid,
+        lines,
+        until: (what, match) =>
+          waitFor(what, () => {
+            const found = lines.find(match)
+            if (found !== undefined) return found
+            if (end !== undefined) {
+              throw new Error(
+                `the child ended (code ${end.code}, signal ${end.signal}) before ${what}; last line ${
+                  JSON.stringify(lines.at(-1))
+                }; child output: ${diagnostics()}`
+              )
+            }
+            return undefined
+          }),
+        write: (text, writeOptions = {}) =>
+          Effect.sync(() => {
+            if (child.stdin === null || child.stdin.destroyed) return
+            if (writeOptions.end === true) child.stdin.end(text)
+            else child.stdin.write(text)
+          }),
+        kill: (signal) =>
+          Effect.sync(() => {
+            if (end === undefined) child.kill(signal)
+          }),
+        ended: waitFor("exit", () => end),
+        diagnostics
+      }
+    }),
+    (child) => child.kill("SIGKILL").pipe(Effect.andThen(child.ended), Effect.ignore)
+  )

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Fiber, Schedule } from "effect"
+import { Effect, Exit, Fiber, Schedule, Scope } from "effect"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
@@ -59,14 +59,6 @@ describe("NodeChild.run", () => {
           )
         )
       )
-      const alive = (pid: number) => {
-        try {
-          process.kill(pid, 0)
-          return true
-        } catch {
-          return false
-        }
-      }
       const pid = yield* Effect.sync(() => Fs.existsSync(pidFile) ? Number(Fs.readFileSync(pidFile, "utf8")) : 0).pipe(
         Effect.repeat({ until: (pid) => pid > 0, schedule: Schedule.spaced("20 millis") }),
         Effect.timeout("20 seconds")
@@ -78,5 +70,99 @@ describe("NodeChild.run", () => {
         Effect.timeout("20 seconds")
       )
       assert.isTrue(gone)
+    }))
+})
+
+/** Whether a process with this id still runs. */
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+describe("NodeChild.start", () => {
+  it.live("reads JSON lines as they come; other lines and stderr go to diagnostics; ended gives the exit code 0", () =>
+    Effect.gen(function*() {
+      const child = yield* NodeChild.start<{ readonly n: number }>([
+        "-e",
+        `console.log(JSON.stringify({ n: 1 })); console.log("not json"); console.error("on stderr");
+         setTimeout(() => console.log(JSON.stringify({ n: 2 })), 100)`
+      ])
+      assert.deepStrictEqual(yield* child.until("n = 2", (line) => line.n === 2), { n: 2 })
+      assert.deepStrictEqual(yield* child.ended, { code: 0, signal: null })
+      assert.deepStrictEqual(child.lines, [{ n: 1 }, { n: 2 }])
+      assert.include(child.diagnostics(), "not json\n")
+      assert.include(child.diagnostics(), "on stderr\n")
+    }))
+
+  it.live("until fails with NodeChildError naming the line when the child ends (code 4) without it", () =>
+    Effect.gen(function*() {
+      const child = yield* NodeChild.start(["-e", `console.log("{}"); process.exit(4)`])
+      const error = yield* Effect.flip(child.until("the done line", (line) => line["event"] === "done"))
+      assert.strictEqual(error._tag, "NodeChildError")
+      assert.match(error.message, /^the child ended \(code 4, signal null\) before the done line; last line \{\}/)
+    }))
+
+  it.live("until fails after timeoutMillis (300) when no line matches; kill(SIGKILL) ends the child", () =>
+    Effect.gen(function*() {
+      const child = yield* NodeChild.start(["-e", `setInterval(() => {}, 1000)`], { timeoutMillis: 300 })
+      const error = yield* Effect.flip(child.until("a line", () => true))
+      assert.match(error.message, /^no a line within 300 ms/)
+      yield* child.kill("SIGKILL")
+      assert.deepStrictEqual(yield* Effect.timeout(child.ended, "20 seconds"), { code: null, signal: "SIGKILL" })
+    }))
+
+  it.live("stdin: true lets the parent talk: each line written comes back; end closes the input and the child exits", () =>
+    Effect.gen(function*() {
+      const child = yield* NodeChild.start<{ readonly echo: string }>([
+        "-e",
+        `require("node:readline").createInterface({ input: process.stdin })
+           .on("line", (line) => console.log(JSON.stringify({ echo: line })))`
+      ], { stdin: true })
+      yield* child.write("one\n")
+      assert.deepStrictEqual(yield* child.until("one", (line) => line.echo === "one"), { echo: "one" })
+      yield* child.write("two\n", { end: true })
+      assert.deepStrictEqual(yield* child.ended, { code: 0, signal: null })
+      assert.deepStrictEqual(child.lines, [{ echo: "one" }, { echo: "two" }])
+    }))
+
+  it.live("parse reads lines that are not JSON: a child that prints ready", () =>
+    Effect.gen(function*() {
+      const child = yield* NodeChild.start(["-e", `console.log("ready"); console.log("ignored")`], {
+        parse: (line) => line === "ready" ? "ready" : undefined
+      })
+      assert.strictEqual(yield* child.until("ready", (line) => line === "ready"), "ready")
+      yield* child.ended
+      assert.deepStrictEqual(child.lines, ["ready"])
+      assert.strictEqual(child.diagnostics(), "ignored\n")
+    }))
+
+  it.live("env and dropEnv reach the child as with run", () =>
+    Effect.gen(function*() {
+      process.env.NODECHILD_START_DROPPED = "dropped"
+      const child = yield* NodeChild.start<Record<string, string | undefined>>([
+        "-e",
+        `console.log(JSON.stringify({ set: process.env.NODECHILD_START_SET, dropped: process.env.NODECHILD_START_DROPPED ?? "none" }))`
+      ], { env: { NODECHILD_START_SET: "set" }, dropEnv: ["NODECHILD_START_*"] }).pipe(
+        Effect.ensuring(Effect.sync(() => delete process.env.NODECHILD_START_DROPPED))
+      )
+      yield* child.ended
+      assert.deepStrictEqual(child.lines, [{ set: "set", dropped: "none" }])
+    }))
+
+  it.live("closing the scope kills a child that still runs, and waits for its end", () =>
+    Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      const child = yield* NodeChild.start(["-e", `console.log("{}"); setInterval(() => {}, 1000)`]).pipe(
+        Scope.provide(scope)
+      )
+      yield* child.until("the first line", () => true)
+      const pid = child.pid!
+      assert.isTrue(alive(pid))
+      yield* Scope.close(scope, Exit.void)
+      assert.isFalse(alive(pid))
     }))
 })
