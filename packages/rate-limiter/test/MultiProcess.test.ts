@@ -7,13 +7,12 @@
  * store, so a slow start on a loaded machine does not shorten the run.
  */
 import { assert, it } from "@effect/vitest"
+import * as NodeChild from "@httpkit/testing/NodeChild"
 import * as RedisTest from "@httpkit/testing/RedisTest"
 import { Effect } from "effect"
-import { type ChildProcessByStdio, spawn } from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import type { Readable, Writable } from "node:stream"
 import { fileURLToPath } from "node:url"
 
 const script = fileURLToPath(new URL("./support/limitedProcess.ts", import.meta.url))
@@ -26,49 +25,32 @@ interface Recorded {
   readonly errors: ReadonlyArray<string>
 }
 
-/** A running `limitedProcess.ts`: ready once its store is open, then started with `go`. */
-interface Running {
-  readonly ready: Promise<void>
-  readonly go: (start: number) => void
-  readonly done: Promise<Recorded>
-  readonly kill: () => void
-}
+/** What a `limitedProcess.ts` prints: `ready` once its store is open, then what it recorded. */
+type Printed = { readonly _tag: "ready" } | { readonly _tag: "recorded"; readonly recorded: Recorded }
 
-/** Starts one `limitedProcess.ts` that waits for its start time on stdin; killed after 90 s at most. */
-const startProcess = (args: ReadonlyArray<string>): Running => {
-  const child: ChildProcessByStdio<Writable, Readable, Readable> = spawn(process.execPath, [script, ...args], {
-    stdio: ["pipe", "pipe", "pipe"]
-  })
-  const ready = Promise.withResolvers<void>()
-  const done = Promise.withResolvers<Recorded>()
-  ready.promise.catch(() => {})
-  done.promise.catch(() => {})
-  let out = ""
-  let err = ""
-  child.stdout.on("data", (chunk: Buffer) => {
-    out += chunk.toString()
-    if (out.startsWith("ready\n")) ready.resolve()
-  })
-  child.stderr.on("data", (chunk: Buffer) => (err += chunk.toString()))
-  const timer = setTimeout(() => child.kill("SIGKILL"), 90_000)
-  child.on("close", (code) => {
-    clearTimeout(timer)
-    const failure = new Error(`limitedProcess exited ${code}: ${err}`)
-    ready.reject(failure)
-    if (code !== 0) return done.reject(failure)
-    try {
-      done.resolve(JSON.parse(out.slice("ready\n".length).trim()) as Recorded)
-    } catch (cause) {
-      done.reject(new Error(`bad output ${out.slice(0, 200)}: ${String(cause)}`))
+/** Starts one `limitedProcess.ts` that waits for its start time on stdin; each wait at most 90 s. */
+const startProcess = (args: ReadonlyArray<string>) =>
+  NodeChild.start<Printed>([script, ...args], {
+    stdin: true,
+    timeoutMillis: 90_000,
+    parse: (line) => {
+      if (line === "ready") return { _tag: "ready" }
+      try {
+        return { _tag: "recorded", recorded: JSON.parse(line) as Recorded }
+      } catch {
+        return undefined
+      }
     }
   })
-  return {
-    ready: ready.promise,
-    go: (start) => child.stdin.end(`${start}\n`),
-    done: done.promise,
-    kill: () => child.kill("SIGKILL")
-  }
-}
+
+/** What a started process recorded, once it exited 0. */
+const recordedBy = (child: NodeChild.Child<Printed>) =>
+  Effect.gen(function*() {
+    const line = yield* child.until("its record", (line) => line._tag === "recorded")
+    const ended = yield* child.ended
+    assert.strictEqual(ended.code, 0, `limitedProcess exited ${ended.code}: ${child.diagnostics()}`)
+    return (line as Extract<Printed, { _tag: "recorded" }>).recorded
+  })
 
 /**
  * Four processes share `limit` per second for `seconds`, started together
@@ -78,16 +60,15 @@ const startProcess = (args: ReadonlyArray<string>): Running => {
 const fourProcesses = (backend: "redis" | "local", target: string, limit: number, seconds: number) =>
   Effect.gen(function*() {
     const key = `multi-${crypto.randomUUID()}`
-    const running = yield* Effect.acquireRelease(
-      Effect.sync(() =>
-        Array.from({ length: 4 }, () => startProcess([backend, target, key, String(limit), String(seconds), "stdin"]))
-      ),
-      (all) => Effect.sync(() => all.forEach((one) => one.kill()))
+    const running = yield* Effect.all(
+      Array.from({ length: 4 }, () => startProcess([backend, target, key, String(limit), String(seconds), "stdin"]))
     )
-    yield* Effect.promise(() => Promise.all(running.map((one) => one.ready)))
+    yield* Effect.all(running.map((one) => one.until("ready", (line) => line._tag === "ready")), {
+      concurrency: "unbounded"
+    })
     const start = Date.now() + 200
-    for (const one of running) one.go(start)
-    const runs = yield* Effect.promise(() => Promise.all(running.map((one) => one.done)))
+    for (const one of running) yield* one.write(`${start}\n`, { end: true })
+    const runs = yield* Effect.all(running.map(recordedBy), { concurrency: "unbounded" })
     assert.ok(runs.every((run) => run.admitted.length > 0), "every process was admitted at least once")
     return {
       times: runs.flatMap((run) => run.admitted).map((t) => t - start).toSorted((a, b) => a - b),
