@@ -53,13 +53,13 @@ const discard = (response: HttpClientResponse.HttpClientResponse): Effect.Effect
 
 /** Attempt `number` of `call`, under `deadlines` (enforced by `native` with our transport). */
 export class Attempt<A, E, R> {
-  readonly call: Call<A, E, R>
-  readonly number: number
-  readonly deadlines: Deadline.Deadlines
-  readonly native: Deadline.AttemptDeadline | undefined
-  readonly endsAt: number
+  declare readonly call: Call<A, E, R>
+  declare readonly number: number
+  declare readonly deadlines: Deadline.Deadlines
+  declare readonly native: Deadline.AttemptDeadline | undefined
+  declare readonly endsAt: number
   /** The auth provider's credentials for this attempt. */
-  snapshot: Snapshot | undefined = undefined
+  declare snapshot: Snapshot | undefined
 
   constructor(
     call: Call<A, E, R>,
@@ -68,6 +68,7 @@ export class Attempt<A, E, R> {
     native: Deadline.AttemptDeadline | undefined,
     endsAt: number
   ) {
+    this.snapshot = undefined
     this.call = call
     this.number = number
     this.deadlines = deadlines

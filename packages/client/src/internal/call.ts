@@ -34,58 +34,58 @@ const ok = (status: number): boolean => status >= 200 && status < 300
 
 /** One logical call through the pipeline, handing an accepted response to `consume`. */
 export class Call<A, E, R> {
-  readonly state: ClientState
+  declare readonly state: ClientState
   /** The fiber that made the call (its context is where metrics are recorded). */
-  readonly fiber: Fiber.Fiber<unknown, unknown>
-  readonly clock: Clock.Clock
+  declare readonly fiber: Fiber.Fiber<unknown, unknown>
+  declare readonly clock: Clock.Clock
   /** Whether this call's attempts are logged. */
-  readonly logs: boolean
-  readonly method: string
-  readonly url: URL
-  readonly requestId: string
-  readonly context: ErrorContext
-  readonly headers: Record<string, string>
-  readonly ownHeaders: Readonly<Record<string, string>> | undefined
-  readonly idempotencyKey: string | undefined
-  readonly base: HttpClientRequest.HttpClientRequest
-  readonly bodySource: ReplayBody.Source | undefined
-  readonly timeouts: Deadline.Timeouts
+  declare readonly logs: boolean
+  declare readonly method: string
+  declare readonly url: URL
+  declare readonly requestId: string
+  declare readonly context: ErrorContext
+  declare readonly headers: Record<string, string>
+  declare readonly ownHeaders: Readonly<Record<string, string>> | undefined
+  declare readonly idempotencyKey: string | undefined
+  declare readonly base: HttpClientRequest.HttpClientRequest
+  declare readonly bodySource: ReplayBody.Source | undefined
+  declare readonly timeouts: Deadline.Timeouts
   /** The deadlines of an attempt that ends by its own deadline. */
-  readonly attemptDeadlines: Deadline.Deadlines
+  declare readonly attemptDeadlines: Deadline.Deadlines
   /** What our undici transport enforces for the call (its own deadlines, each attempt's), when it enforces them. */
-  readonly transportDeadlines: Deadline.TransportDeadlines | undefined
-  readonly maxAttempts: number
-  readonly schedule: Schedule.Schedule<unknown, ClientError> | undefined
-  readonly accept: (status: number) => boolean
+  declare readonly transportDeadlines: Deadline.TransportDeadlines | undefined
+  declare readonly maxAttempts: number
+  declare readonly schedule: Schedule.Schedule<unknown, ClientError> | undefined
+  declare readonly accept: (status: number) => boolean
   /** The circuit breaker's key: the host or the origin. */
-  readonly key: string
-  readonly limiterKey: string | undefined
-  readonly limiterTokens: number
-  readonly consume: (received: Received) => Effect.Effect<A, E, R>
+  declare readonly key: string
+  declare readonly limiterKey: string | undefined
+  declare readonly limiterTokens: number
+  declare readonly consume: (received: Received) => Effect.Effect<A, E, R>
   /** When the call started, and when it must end: before any bulkhead or limiter wait. */
-  readonly startedAt: number
-  readonly deadline: number
+  declare readonly startedAt: number
+  declare readonly deadline: number
 
   /** Whether a request has been handed to the transport: every send after that is a resend. */
-  sentOnce = false
+  declare sentOnce: boolean
   /** The attempt as the rate limiter saw it last. */
-  limiterRequest: LimitedRequest | undefined = undefined
+  declare limiterRequest: LimitedRequest | undefined
   /** The status of the last response routed (accepted or an error), for the metrics. */
-  lastStatus: number | undefined = undefined
-  profile: Profile | undefined = undefined
+  declare lastStatus: number | undefined
+  declare profile: Profile | undefined
   /** The user's retry schedule, once a failure has stepped it. */
-  stepper: Retry.Stepper | undefined = undefined
+  declare stepper: Retry.Stepper | undefined
   /** Whether the auth provider has refreshed its credentials for this call. */
-  refreshed = false
+  declare refreshed: boolean
   /** The transport's deadline of the running (or last) attempt, cancelled when the next starts or the call ends. */
-  attemptDeadline: Deadline.AttemptDeadline | undefined = undefined
+  declare attemptDeadline: Deadline.AttemptDeadline | undefined
   /** Whether the call is counted as started in the metrics (and not yet as ended). */
-  counted = false
+  declare counted: boolean
   /** The in-memory breaker's admission of this call, when asked inline. */
-  admission: MemoryBreaker.Admission | undefined = undefined
+  declare admission: MemoryBreaker.Admission | undefined
   /** The fiber running the call and its context before the call changed it. */
-  running: Fiber.Fiber<unknown, unknown> | undefined = undefined
-  outer: Context.Context<never> | undefined = undefined
+  declare running: Fiber.Fiber<unknown, unknown> | undefined
+  declare outer: Context.Context<never> | undefined
 
   constructor(
     state: ClientState,
@@ -94,6 +94,17 @@ export class Call<A, E, R> {
     call: RequestOptions,
     consume: (received: Received) => Effect.Effect<A, E, R>
   ) {
+    this.limiterRequest = undefined
+    this.lastStatus = undefined
+    this.profile = undefined
+    this.stepper = undefined
+    this.attemptDeadline = undefined
+    this.admission = undefined
+    this.running = undefined
+    this.outer = undefined
+    this.sentOnce = false
+    this.refreshed = false
+    this.counted = false
     const { options } = state
     this.state = state
     this.fiber = fiber
