@@ -108,7 +108,10 @@ const judge = (
     return Effect.succeed({ _tag: "Restart", reason: "the server refused the range (416)" })
   }
   if (response.status === 200) {
-    if (from === 0 && segment.start === 0) {
+    // A 200 completes a single stream from zero. A segment (the first one too) asked for a range: a 200 sends the
+    // whole file, so it is a range not honoured, decided on the status before any byte is written, whichever
+    // segment's answer comes first.
+    if (single && from === 0 && segment.start === 0) {
       const change = Remote.changeBetween(context.known, now)
       return Effect.succeed(change === undefined ? { _tag: "Append" } : { _tag: "FromZero", reason: change })
     }
