@@ -10,11 +10,11 @@
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { assert, describe, it, layer } from "@effect/vitest"
 import { ServerControl, TestServer } from "@httpkit/testing"
+import * as Ports from "@httpkit/testing/Ports"
 import * as TestTransport from "@httpkit/testing/TestTransport"
 import { Clock, Effect, Fiber, Layer, Ref, Schedule, Schema } from "effect"
 import { HttpClient } from "effect/http"
 import { TestClock } from "effect/testing"
-import * as Net from "node:net"
 import * as Auth from "../src/Auth.ts"
 import * as ClientConfig from "../src/ClientConfig.ts"
 import * as ResilientClient from "../src/ResilientClient.ts"
@@ -34,20 +34,6 @@ const makeClient = (options: ResilientClient.Options = {}) =>
 
 /** The server's switches (arming failures, rotating tokens), outside the client under test. */
 const control = (server: TestServer.TestServer["Service"]) => ServerControl.make(server.url)
-
-/** What the server saw on `path`, oldest first. */
-
-/** A loopback port nothing listens on: bound, noted, closed. */
-const closedPort = Effect.promise(() =>
-  new Promise<number>((resolve, reject) => {
-    const server = Net.createServer()
-    server.once("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as Net.AddressInfo
-      server.close(() => resolve(port))
-    })
-  })
-)
 
 layer(Layer.merge(TestServer.layer(), NodeHttpClient.layerUndici), { excludeTestServices: true })(
   "ResilientClient retries over sockets",
@@ -114,7 +100,7 @@ layer(Layer.merge(TestServer.layer(), NodeHttpClient.layerUndici), { excludeTest
 
     it.effect("a POST without a key is retried after ECONNREFUSED: ConnectionError with sent: false", () =>
       Effect.gen(function*() {
-        const port = yield* closedPort
+        const port = yield* Ports.unused
         // Count attempts at the transport: nothing reaches a server, so no server log can.
         const attempts = yield* Ref.make(0)
         const transport = (yield* HttpClient.HttpClient).pipe(

@@ -23,6 +23,7 @@
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import * as Net from "node:net"
+import * as Ports from "./Ports.ts"
 import * as RedisTest from "./RedisTest.ts"
 
 /**
@@ -56,19 +57,6 @@ export interface RedisProxy {
 
 /** Bytes no RESP parser accepts: an unknown type byte, then binary noise. */
 const garbageReply = Buffer.from("\u00a7\u0000garbage\r\n\u00ff\r\n", "latin1")
-
-/** A loopback port free right now (the OS picks it). */
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const server = Net.createServer()
-    server.once("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address()
-      server.close(() =>
-        typeof address === "object" && address !== null ? resolve(address.port) : reject(new Error("no port"))
-      )
-    })
-  })
 
 /**
  * Forwards chunks from `from` to `to`, each held `delay()` ms, never
@@ -116,7 +104,7 @@ export const make = (upstream: string = RedisTest.url): Effect.Effect<RedisProxy
       const target = new URL(upstream)
       const upstreamHost = target.hostname.replace(/^\[|\]$/g, "") || "127.0.0.1"
       const upstreamPort = target.port === "" ? 6379 : Number(target.port)
-      const port = await freePort()
+      const port = await Ports.unusedPromise()
       const url = new URL(upstream)
       url.hostname = "127.0.0.1"
       url.port = String(port)

@@ -96,3 +96,10 @@ export * as ServerControl from "./ServerControl.ts"
  * @since 0.1.0
  */
 export * as RedisPrefix from "./RedisPrefix.ts"
+
+/**
+ * Loopback ports nothing listens on, for refused-connection cases.
+ *
+ * @since 0.1.0
+ */
+export * as Ports from "./Ports.ts"

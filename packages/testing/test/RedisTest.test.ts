@@ -1,18 +1,11 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Net from "node:net"
+import * as Ports from "../src/Ports.ts"
 import * as RedisTest from "../src/RedisTest.ts"
-
-const closedPort = async (): Promise<number> => {
-  const server = Net.createServer()
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
-  const port = (server.address() as Net.AddressInfo).port
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return port
-}
 
 describe("RedisTest", () => {
   it("reports a closed port as unreachable with the reason", async () => {
-    const port = await closedPort()
+    const port = await Ports.unusedPromise()
     const result = await RedisTest.probe(`redis://127.0.0.1:${port}`)
     assert.strictEqual(result.reachable, false)
     if (!result.reachable) assert.match(result.reason, /ECONNREFUSED/)

@@ -1,23 +1,11 @@
 import { assert, layer } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import { HttpClient } from "effect/http"
-import * as Net from "node:net"
+import * as Ports from "../src/Ports.ts"
 import * as ServerControl from "../src/ServerControl.ts"
 import * as ServerSuite from "../src/ServerSuite.ts"
 import * as TestServer from "../src/TestServer.ts"
 import * as TracingTest from "../src/TracingTest.ts"
-
-/** A loopback port nothing listens on: bound, noted, closed. */
-const closedPort = Effect.promise(() =>
-  new Promise<number>((resolve, reject) => {
-    const server = Net.createServer()
-    server.once("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as Net.AddressInfo
-      server.close(() => resolve(port))
-    })
-  })
-)
 
 layer(Layer.provideMerge(ServerControl.layerTestServer, ServerSuite.layerServerAndClient()), {
   excludeTestServices: true
@@ -151,7 +139,7 @@ layer(Layer.provideMerge(ServerControl.layerTestServer, ServerSuite.layerServerA
 
   it.effect("an unreachable server fails with ServerControlError without a status", () =>
     Effect.gen(function*() {
-      const port = yield* closedPort
+      const port = yield* Ports.unused
       const error = yield* Effect.flip(ServerControl.make(`http://127.0.0.1:${port}`).requests)
       assert.strictEqual(error._tag, "ServerControlError")
       assert.strictEqual(error.operation, "GET /__requests")
