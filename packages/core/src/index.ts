@@ -6,6 +6,22 @@
  */
 
 /**
+ * One shape for every configuration error: the setting as the user wrote it
+ * (variable or option path), the value received, what is expected.
+ *
+ * @since 0.1.0
+ */
+export * as ConfigProblem from "./ConfigProblem.ts"
+
+/**
+ * Durations as people write them (`250ms`, `20s`, `1.5 min`, `1h30m`), or
+ * milliseconds.
+ *
+ * @since 0.1.0
+ */
+export * as DurationInput from "./DurationInput.ts"
+
+/**
  * Whether header names and values may be sent: tokens for names, no CR, LF
  * or NUL in values.
  *
@@ -42,6 +58,15 @@ export * as Redact from "./Redact.ts"
  * @since 0.1.0
  */
 export * as RetryAfter from "./RetryAfter.ts"
+
+/**
+ * The environment variables of every httpkit package: reading them with
+ * errors named by variable, and unknown names reported with the closest
+ * known one.
+ *
+ * @since 0.1.0
+ */
+export * as Settings from "./Settings.ts"
 
 /**
  * What a server says about its rate limits, and how long to hold off.
