@@ -21,6 +21,11 @@
  * it; `GET /__requests` (or `TestServer.requests`) lists them and
  * `POST /__reset` (or `TestServer.reset`) clears the log and every switch.
  *
+ * The server explains itself: `GET /` lists every route with its switches
+ * (text, or JSON with `Accept: application/json`), and a path no route
+ * matches answers 404 naming the closest route. Both come from the route
+ * table the router is built from, which the package README documents.
+ *
  * @since 0.1.0
  */
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
@@ -30,21 +35,24 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Headers from "effect/http/Headers"
 import * as HttpRouter from "effect/http/HttpRouter"
-import { ServeError } from "effect/http/HttpServerError"
+import { isHttpServerError, ServeError } from "effect/http/HttpServerError"
 import * as HttpServerRequest from "effect/http/HttpServerRequest"
 import * as Layer from "effect/Layer"
 import * as Http from "node:http"
 import * as Http2 from "node:http2"
 import type * as Net from "node:net"
+import * as Guide from "./internal/guide.ts"
 import { connectionOf, headerRecord, numberConnections, requestUrl } from "./internal/http.ts"
 import { exactly, own, pinAbsent, pinned } from "./internal/own.ts"
 import * as Raw from "./internal/raw.ts"
+import * as RequestLog from "./internal/requestLog.ts"
 import * as Auth from "./internal/routes/auth.ts"
 import * as Basic from "./internal/routes/basic.ts"
 import * as Files from "./internal/routes/files.ts"
 import * as Mocks from "./internal/routes/mocks.ts"
 import * as RateLimit from "./internal/routes/ratelimit.ts"
 import * as Redirects from "./internal/routes/redirects.ts"
+import { type RouteEntry, toRouterRoutes } from "./internal/routeTable.ts"
 import { ServerState } from "./internal/state.ts"
 import type { RecordedRequest } from "./RecordedRequest.ts"
 
@@ -85,6 +93,14 @@ export interface Options {
    * @default 5000
    */
   readonly keepAliveTimeout?: number | undefined
+  /**
+   * Called with one line per request of the HTTP listener once its answer
+   * is sent or cut short, for example `GET /status/503?x=1 -> 503 12ms`
+   * (` (not completed)` when the connection closed first). No header is
+   * written, and query values named like secrets (`token`, `api_key`...) and
+   * user-info in values are replaced by `REDACTED`.
+   */
+  readonly log?: ((line: string) => void) | undefined
 }
 
 /**
@@ -286,7 +302,7 @@ const ownHeaders = (request: HttpServerRequest.HttpServerRequest): Headers.Heade
 }
 
 /** Paths that are not recorded, so that introspection does not pollute the log. */
-const unrecordedPaths = new Set(["/__requests", "/__reset"])
+const unrecordedPaths = new Set([Guide.indexPath, "/__requests", "/__reset"])
 
 /**
  * Starts a server in the current scope; it stops when the scope closes.
@@ -299,6 +315,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
   // `exclusive`, `insecureHTTPParser`, `IncomingMessage`...) changes neither where nor how it listens.
   const host = own(options, "host") ?? "127.0.0.1"
   const tls = own(options, "tls")
+  const log = own(options, "log")
   const state = new ServerState()
 
   const server = yield* NodeHttpServer.make(
@@ -327,21 +344,34 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
   state.baseUrl = url
   state.rawUrl = raw.url
 
-  const router = yield* HttpRouter.make
-  yield* router.addAll([
+  // The route table: the router is built from it, and `GET /`, the 404 and the README tests read it.
+  const listeners: Guide.Listeners = { url, rawUrl: raw.url, rawUsages: Raw.scenarioUsages }
+  const table: ReadonlyArray<RouteEntry> = [
+    Guide.indexRoute(() => table, () => listeners),
     ...Basic.routes(state),
     ...Files.routes(state),
     ...Redirects.routes(state),
     ...Auth.routes(state),
     ...Mocks.routes(state),
     ...RateLimit.routes(state)
-  ])
+  ]
+  const router = yield* HttpRouter.make
+  yield* router.addAll(toRouterRoutes(table))
 
-  const routed = router.asHttpEffect()
+  const routed = router.asHttpEffect().pipe(
+    Effect.catch((error) =>
+      isHttpServerError(error) && error.reason._tag === "RouteNotFound"
+        ? Guide.notFound(table, raw.url, Raw.scenarioPaths, error.reason.description)
+        : Effect.fail(error)
+    )
+  )
   const app = Effect.flatMap(HttpServerRequest.HttpServerRequest, (received) => {
     // Headers from Node's raw list, not from its parsed object, which a polluted `Object.prototype` steers.
     const request = received.modify(exactly({ headers: ownHeaders(received) }))
     const parsed = requestUrl(request)
+    if (log !== undefined) {
+      RequestLog.watch(NodeHttpServerRequest.toServerResponse(request), request.method, request.url, log)
+    }
     if (!unrecordedPaths.has(parsed.pathname)) {
       state.record({
         listener: "http",

@@ -1,10 +1,13 @@
 #!/usr/bin/env node
 /**
  * The fault-injection server as a standalone process:
- * `pnpm test-server --port 8080 [--host 127.0.0.1]`.
+ * `pnpm test-server --port 8080 [--host 127.0.0.1] [--log]`; `--help` lists
+ * every flag (`internal/cli.ts`).
  *
  * The first line of output is the base URL; the second names the raw-socket
- * listener. SIGINT and SIGTERM stop it cleanly (open connections are closed).
+ * listener. With `--log`, one line per request goes to stderr, so stdout
+ * stays those two lines. SIGINT and SIGTERM stop it cleanly (open
+ * connections are closed).
  *
  * @since 0.1.0
  */
@@ -15,9 +18,8 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Runtime from "effect/Runtime"
 import { parseArgs } from "node:util"
+import { flags, help, usage } from "./internal/cli.ts"
 import * as TestServer from "./TestServer.ts"
-
-const usage = "usage: httpkit-test-server [--port N] [--host ADDRESS]"
 
 const parsePort = (value: string | undefined): number | undefined => {
   if (value === undefined) return 0
@@ -33,17 +35,21 @@ const main = Effect.gen(function*() {
   const { values } = yield* Effect.try({
     try: () =>
       parseArgs({
-        options: { port: { type: "string", short: "p" }, host: { type: "string" }, help: { type: "boolean" } },
+        options: flags,
         strict: true
       }),
     catch: (error) => new UsageError({ message: (error as Error).message })
   })
-  if (values.help === true) return yield* Console.log(usage)
+  if (values.help === true) return yield* Effect.sync(() => process.stdout.write(help()))
   const port = parsePort(values.port)
   if (port === undefined) {
     return yield* Effect.fail(new UsageError({ message: "--port must be an integer from 0 to 65535" }))
   }
-  const server = yield* TestServer.make({ port, host: values.host })
+  const server = yield* TestServer.make({
+    port,
+    host: values.host,
+    log: values.log === true ? (line) => process.stderr.write(`${line}\n`) : undefined
+  })
   yield* Console.log(server.url)
   yield* Console.log(`raw-socket listener: ${server.rawUrl}`)
   return yield* Effect.never

@@ -1,6 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { type ChildProcess, spawn } from "node:child_process"
 import { fileURLToPath } from "node:url"
+import { flags } from "../src/internal/cli.ts"
 
 const bin = fileURLToPath(new URL("../src/bin.ts", import.meta.url))
 
@@ -30,6 +31,9 @@ const start = (...args: Array<string>): Started => {
   return { child, firstLine, exited }
 }
 
+/** The status, once the body was read to its end. */
+const status = (response: Response): Promise<number> => response.text().then(() => response.status)
+
 const withDeadline = <A>(promise: Promise<A>, millis: number, what: string): Promise<A> =>
   Promise.race([
     promise,
@@ -55,6 +59,56 @@ describe("the standalone server process", () => {
       }
     }, 40_000)
   }
+
+  it("--help documents every flag parseArgs accepts, on stdout, with exit 0", async () => {
+    const { code, stdout } = await withDeadline(start("--help").exited, 20_000, "exit")
+    assert.strictEqual(code, 0)
+    assert.isTrue(stdout.startsWith("usage: httpkit-test-server [--port N] [--host ADDRESS] [--log] [--help]\n"))
+    assert.deepStrictEqual(Object.keys(flags).toSorted(), ["help", "host", "log", "port"])
+    for (const [name, flag] of Object.entries(flags)) {
+      const row = stdout.split("\n").find((line) => line.includes(`--${name}`) && line.includes(flag.description))
+      assert.isDefined(row, `--${name} is not documented`)
+      if ("short" in flag) assert.include(row, `-${flag.short}, --${name}`)
+    }
+    assert.include(stdout, "GET <url>/ lists every route and its switches")
+    const short = await withDeadline(start("-h").exited, 20_000, "exit")
+    assert.strictEqual(short.stdout, stdout)
+  }, 40_000)
+
+  it("--log writes one line per request to stderr; stdout stays the URL then the raw listener", async () => {
+    const server = start("--port", "0", "--log")
+    try {
+      const url = await withDeadline(server.firstLine, 20_000, "start-up")
+      assert.strictEqual(await fetch(`${url}/status/503?x=1`).then(status), 503)
+      assert.strictEqual(await fetch(`${url}/auth/rotate?token=t0ps3cret`, { method: "POST" }).then(status), 200)
+      assert.strictEqual(await fetch(`${url}/nope`).then(status), 404)
+      server.child.kill("SIGTERM")
+      const { code, stdout, stderr } = await withDeadline(server.exited, 10_000, "shutdown")
+      assert.strictEqual(code, 0)
+      assert.match(stdout, /^http:\/\/127\.0\.0\.1:\d+\nraw-socket listener: http:\/\/127\.0\.0\.1:\d+\n$/)
+      const lines = stderr.trimEnd().split("\n")
+      assert.lengthOf(lines, 3, stderr)
+      assert.match(lines[0]!, /^GET \/status\/503\?x=1 -> 503 \d+ms$/)
+      assert.match(lines[1]!, /^POST \/auth\/rotate\?token=REDACTED -> 200 \d+ms$/)
+      assert.match(lines[2]!, /^GET \/nope -> 404 \d+ms$/)
+    } finally {
+      server.child.kill("SIGKILL")
+    }
+  }, 40_000)
+
+  it("without --log nothing is written per request", async () => {
+    const server = start("--port", "0")
+    try {
+      const url = await withDeadline(server.firstLine, 20_000, "start-up")
+      assert.strictEqual((await fetch(`${url}/status/503`)).status, 503)
+      server.child.kill("SIGTERM")
+      const { code, stderr } = await withDeadline(server.exited, 10_000, "shutdown")
+      assert.strictEqual(code, 0)
+      assert.strictEqual(stderr, "")
+    } finally {
+      server.child.kill("SIGKILL")
+    }
+  }, 40_000)
 
   it("refuses a bad --port with a usage message and exit 2", async () => {
     const { code, stderr } = await withDeadline(start("--port", "http").exited, 20_000, "exit")

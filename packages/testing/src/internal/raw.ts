@@ -713,3 +713,9 @@ const scenarios: Record<string, Scenario> = {
 const notFoundBody = `unknown raw-socket path; the scenarios are:\n${
   Object.values(scenarios).map((scenario) => `${scenario.usage}\n`).join("")
 }`
+
+/** Every scenario with its parameters and defaults, as `GET /` of the HTTP listener and the 404 above list them. */
+export const scenarioUsages: ReadonlyArray<string> = Object.values(scenarios).map((scenario) => scenario.usage)
+
+/** The paths of the scenarios, for the HTTP listener's 404 to point at the raw-socket listener. */
+export const scenarioPaths: ReadonlyArray<string> = Object.keys(scenarios)

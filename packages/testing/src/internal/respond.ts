@@ -37,6 +37,10 @@ const pin = (options: Options | undefined) => pinned(optionNames, options ?? {})
 export const jsonUnsafe = (body: unknown, options?: Options): HttpServerResponse.HttpServerResponse =>
   HttpServerResponse.jsonUnsafe(body, pin(options))
 
+/** `HttpServerResponse.text`, its options read by own keys only. */
+export const text = (body: string, options?: Options): HttpServerResponse.HttpServerResponse =>
+  HttpServerResponse.text(body, pin(options))
+
 /** `HttpServerResponse.empty`, its options read by own keys only. */
 export const empty = (options?: Options): HttpServerResponse.HttpServerResponse =>
   HttpServerResponse.empty(pin(options))

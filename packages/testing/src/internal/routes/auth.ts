@@ -13,11 +13,11 @@
  */
 import * as Effect from "effect/Effect"
 import * as Cookies from "effect/http/Cookies"
-import * as HttpRouter from "effect/http/HttpRouter"
 import * as HttpServerRequest from "effect/http/HttpServerRequest"
 import * as HttpServerResponse from "effect/http/HttpServerResponse"
 import { badRequest, intParam, query } from "../http.ts"
 import * as Respond from "../respond.ts"
+import type { RouteEntry } from "../routeTable.ts"
 import type { ServerState } from "../state.ts"
 
 /** The realm every bearer challenge names. */
@@ -116,11 +116,12 @@ const cookieAnswer = (
     ? Respond.redirect("/cookies", { status: 302, cookies })
     : Respond.jsonUnsafe(body, { cookies })
 
-export const routes = (state: ServerState): ReadonlyArray<HttpRouter.Route> => [
-  HttpRouter.route(
-    "*",
-    "/auth/bearer",
-    Effect.gen(function*() {
+export const routes = (state: ServerState): ReadonlyArray<RouteEntry> => [
+  {
+    methods: "*",
+    path: "/auth/bearer",
+    summary: "200 with Authorization: Bearer <current token>, else 401 with WWW-Authenticate",
+    handler: Effect.gen(function*() {
       const request = yield* HttpServerRequest.HttpServerRequest
       const header = request.headers["authorization"]
       if (header === undefined) return unauthorized("an Authorization: Bearer header is required")
@@ -129,12 +130,14 @@ export const routes = (state: ServerState): ReadonlyArray<HttpRouter.Route> => [
       if (token !== state.bearerToken) return unauthorized("the bearer token is wrong or expired")
       return Respond.jsonUnsafe({ authenticated: true, token_generation: state.tokenGeneration })
     })
-  ),
+  },
 
-  HttpRouter.route(
-    "POST",
-    "/auth/rotate",
-    Effect.gen(function*() {
+  {
+    methods: ["POST"],
+    path: "/auth/rotate",
+    summary: "replaces the bearer token; the old one is refused from then on",
+    switches: { token: `the new token, 1-${maxTokenLength} visible ASCII characters; default token-<generation>` },
+    handler: Effect.gen(function*() {
       const params = yield* query
       const requested = params.get("token")
       if (requested !== null && !tokenPattern.test(requested)) {
@@ -144,27 +147,36 @@ export const routes = (state: ServerState): ReadonlyArray<HttpRouter.Route> => [
       state.bearerToken = requested ?? `token-${state.tokenGeneration}`
       return Respond.jsonUnsafe({ token: state.bearerToken, token_generation: state.tokenGeneration })
     })
-  ),
+  },
 
-  HttpRouter.route(
-    "GET",
-    "/auth/token",
-    Effect.sync(() => Respond.jsonUnsafe({ token: state.bearerToken, token_generation: state.tokenGeneration }))
-  ),
+  {
+    methods: ["GET"],
+    path: "/auth/token",
+    summary: "the current { token, token_generation }",
+    handler: Effect.sync(() =>
+      Respond.jsonUnsafe({ token: state.bearerToken, token_generation: state.tokenGeneration })
+    )
+  },
 
-  HttpRouter.route(
-    "*",
-    "/cookies",
-    Effect.map(
+  {
+    methods: "*",
+    path: "/cookies",
+    summary: "{ cookies } as the Cookie header sent them",
+    handler: Effect.map(
       HttpServerRequest.HttpServerRequest,
       (request) => Respond.jsonUnsafe({ cookies: parseCookieHeader(request.headers["cookie"]) })
     )
-  ),
+  },
 
-  HttpRouter.route(
-    "*",
-    "/cookies/set",
-    Effect.gen(function*() {
+  {
+    methods: "*",
+    path: "/cookies/set",
+    summary: "one Set-Cookie: name=value; Path=/ per other parameter, verbatim",
+    switches: {
+      redirect: "0 or 1: 302 to /cookies",
+      "name=value": `the cookies to set, at most ${maxCookiesPerRequest}`
+    },
+    handler: Effect.gen(function*() {
       const params = yield* query
       const redirect = redirectFlag(params)
       if (redirect === undefined) return badRequest("redirect must be 0 or 1")
@@ -183,12 +195,14 @@ export const routes = (state: ServerState): ReadonlyArray<HttpRouter.Route> => [
       // Parsing our own header keeps the value verbatim, where `setCookie` would percent-encode it.
       return cookieAnswer({ cookies: set }, redirect, Cookies.fromSetCookie(headers))
     })
-  ),
+  },
 
-  HttpRouter.route(
-    "*",
-    "/cookies/delete",
-    Effect.gen(function*() {
+  {
+    methods: "*",
+    path: "/cookies/delete",
+    summary: "expires the cookies named by the other parameters",
+    switches: { redirect: "0 or 1: 302 to /cookies", name: `the cookies to expire, at most ${maxCookiesPerRequest}` },
+    handler: Effect.gen(function*() {
       const params = yield* query
       const redirect = redirectFlag(params)
       if (redirect === undefined) return badRequest("redirect must be 0 or 1")
@@ -199,12 +213,25 @@ export const routes = (state: ServerState): ReadonlyArray<HttpRouter.Route> => [
       const cookies = Cookies.fromSetCookie(names.map((name) => `${name}=; Path=/; Max-Age=0; Expires=${epoch}`))
       return cookieAnswer({ deleted: names }, redirect, cookies)
     })
-  ),
+  },
 
-  HttpRouter.route(
-    "*",
-    "/cookies/set-with",
-    Effect.gen(function*() {
+  {
+    methods: "*",
+    path: "/cookies/set-with",
+    summary: "one Set-Cookie with exactly the attributes asked",
+    switches: {
+      name: "required, an RFC 6265 token",
+      value: "cookie-octets",
+      domain: "any, co.uk included",
+      path: "default /; empty sends none",
+      max_age: "seconds",
+      expires: "verbatim",
+      secure: "0 or 1",
+      httponly: "0 or 1",
+      partitioned: "0 or 1",
+      samesite: "Lax, Strict or None"
+    },
+    handler: Effect.gen(function*() {
       const params = yield* query
       const name = params.get("name")
       const value = params.get("value") ?? ""
@@ -253,5 +280,5 @@ export const routes = (state: ServerState): ReadonlyArray<HttpRouter.Route> => [
       // One cookie, so a raw header: every attribute is sent exactly as asked (Effect's cookie model would normalize them).
       return Respond.jsonUnsafe({ set_cookie: header }, { headers: { "set-cookie": header } })
     })
-  )
+  }
 ]

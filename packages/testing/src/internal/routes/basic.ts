@@ -16,6 +16,7 @@ import {
   requestUrl
 } from "../http.ts"
 import * as Respond from "../respond.ts"
+import type { RouteEntry } from "../routeTable.ts"
 import type { ServerState } from "../state.ts"
 
 /** Largest request body `/echo` and `/msg` read, in bytes. */
@@ -44,13 +45,21 @@ const isSendableStatus = (code: number | undefined): code is number => code !== 
 
 const statusBody = (status: number) => ({ status, message: `status ${status} as requested` })
 
-export const routes = (state: ServerState): ReadonlyArray<HttpRouter.Route> => [
-  HttpRouter.route("GET", "/health", Effect.sync(() => Respond.jsonUnsafe({ status: "ok" }))),
+export const routes = (state: ServerState): ReadonlyArray<RouteEntry> => [
+  {
+    methods: ["GET"],
+    path: "/health",
+    summary: "{ status: \"ok\" }",
+    handler: Effect.sync(() => Respond.jsonUnsafe({ status: "ok" }))
+  },
 
-  HttpRouter.route(
-    "*",
-    "/msg",
-    Effect.gen(function*() {
+  {
+    methods: "*",
+    serves: ["GET", "POST"],
+    path: "/msg",
+    summary: "a message id, the same for a repeated Idempotency-Key or X-Request-ID; fails while /fail/count is armed",
+    switches: { delay: `ms before answering, 0-${maxDelayMillis}` },
+    handler: Effect.gen(function*() {
       const request = yield* HttpServerRequest.HttpServerRequest
       if (request.method !== "GET" && request.method !== "POST") return methodNotAllowed(["GET", "POST"])
       const params = yield* query
@@ -81,12 +90,18 @@ export const routes = (state: ServerState): ReadonlyArray<HttpRouter.Route> => [
         body: parseJsonOrText(body.text)
       })
     })
-  ),
+  },
 
-  HttpRouter.route(
-    "POST",
-    "/fail/count/:n",
-    Effect.gen(function*() {
+  {
+    methods: ["POST"],
+    path: "/fail/count/:n",
+    summary: "arms a failure: the next n requests to /msg answer that status",
+    switches: {
+      status: "200-599, default 503",
+      retry_after: "sent verbatim as Retry-After",
+      retry_after_ms: "sent verbatim as retry-after-ms"
+    },
+    handler: Effect.gen(function*() {
       const { n } = yield* HttpRouter.params
       const params = yield* query
       const count = n !== undefined && /^\d+$/.test(n) ? Number(n) : undefined
@@ -101,21 +116,27 @@ export const routes = (state: ServerState): ReadonlyArray<HttpRouter.Route> => [
       }
       return Respond.jsonUnsafe({ failing: count, status })
     })
-  ),
+  },
 
-  HttpRouter.route(
-    "POST",
-    "/fail/reset",
-    Effect.sync(() => {
+  {
+    methods: ["POST"],
+    path: "/fail/reset",
+    summary: "disarms the failures",
+    handler: Effect.sync(() => {
       state.failure = { remaining: 0, status: 503, retryAfter: undefined }
       return Respond.jsonUnsafe({ failing: 0 })
     })
-  ),
+  },
 
-  HttpRouter.route(
-    "*",
-    "/status/:code",
-    Effect.gen(function*() {
+  {
+    methods: "*",
+    path: "/status/:code",
+    summary: "that status (200-599) with a JSON body (none for 204, 205, 304)",
+    switches: {
+      retry_after: "seconds or an HTTP-date, sent verbatim as Retry-After",
+      retry_after_ms: "sent verbatim as retry-after-ms"
+    },
+    handler: Effect.gen(function*() {
       const { code } = yield* HttpRouter.params
       const status = code !== undefined && /^\d{3}$/.test(code) ? Number(code) : undefined
       if (!isSendableStatus(status)) return badRequest("code must be a status from 200 to 599")
@@ -129,12 +150,13 @@ export const routes = (state: ServerState): ReadonlyArray<HttpRouter.Route> => [
       if (status === 204 || status === 304 || status === 205) return Respond.empty({ status, headers })
       return Respond.jsonUnsafe(statusBody(status), { status, headers })
     })
-  ),
+  },
 
-  HttpRouter.route(
-    "*",
-    "/delay/:ms",
-    Effect.gen(function*() {
+  {
+    methods: "*",
+    path: "/delay/:ms",
+    summary: `{ delayed_ms } after ms milliseconds (0-${maxDelayMillis})`,
+    handler: Effect.gen(function*() {
       const { ms } = yield* HttpRouter.params
       const millis = ms !== undefined && /^\d+$/.test(ms) ? Number(ms) : undefined
       if (millis === undefined || millis > maxDelayMillis) {
@@ -143,12 +165,13 @@ export const routes = (state: ServerState): ReadonlyArray<HttpRouter.Route> => [
       yield* pause(millis)
       return Respond.jsonUnsafe({ delayed_ms: millis })
     })
-  ),
+  },
 
-  HttpRouter.route(
-    "*",
-    "/echo",
-    Effect.gen(function*() {
+  {
+    methods: "*",
+    path: "/echo",
+    summary: "{ method, path, query, headers, body } of the request (body up to 10 MiB)",
+    handler: Effect.gen(function*() {
       const request = yield* HttpServerRequest.HttpServerRequest
       const url = requestUrl(request)
       const body = yield* readBodyText
@@ -161,16 +184,22 @@ export const routes = (state: ServerState): ReadonlyArray<HttpRouter.Route> => [
         body: body.text
       })
     })
-  ),
+  },
 
-  HttpRouter.route("GET", "/__requests", Effect.sync(() => Respond.jsonUnsafe(state.requests))),
+  {
+    methods: ["GET"],
+    path: "/__requests",
+    summary: "the request log, oldest first (introspection requests are not logged)",
+    handler: Effect.sync(() => Respond.jsonUnsafe(state.requests))
+  },
 
-  HttpRouter.route(
-    "POST",
-    "/__reset",
-    Effect.sync(() => {
+  {
+    methods: ["POST"],
+    path: "/__reset",
+    summary: "clears the log and every switch (failures, dedupe, token, rate windows, per-file counters)",
+    handler: Effect.sync(() => {
       state.reset()
       return Respond.jsonUnsafe({ reset: true })
     })
-  )
+  }
 ]

@@ -51,6 +51,7 @@ import {
   writeChunk
 } from "../http.ts"
 import * as Respond from "../respond.ts"
+import type { RouteEntry } from "../routeTable.ts"
 import type { ServerState } from "../state.ts"
 
 /** Default file size: 1 MiB. */
@@ -403,11 +404,35 @@ const respondRaw = (plan: Plan) =>
 /** Whether the answer needs Node's response directly. */
 const needsRaw = (plan: Plan): boolean => plan.limit !== undefined || plan.rate !== undefined || plan.longer
 
-export const routes = (state: ServerState): ReadonlyArray<HttpRouter.Route> => [
-  HttpRouter.route(
-    "*",
-    "/files/:name",
-    Effect.gen(function*() {
+export const routes = (state: ServerState): ReadonlyArray<RouteEntry> => [
+  {
+    methods: "*",
+    serves: ["GET", "HEAD"],
+    path: "/files/:name",
+    summary: "deterministic bytes with ranges, validators and download faults",
+    switches: {
+      size: "bytes, 0 to 16 GiB, default 1048576",
+      seed: "content seed, default 0",
+      ignore_range: "1: always 200 with the whole body",
+      chunked: "1: no Content-Length",
+      drop_after: "N: the connection drops after N body bytes",
+      drop_times: "k: only the first k GETs drop",
+      rate: "bytes per second: a trickled body",
+      mutate: "1: content and validators change from the second GET on",
+      weak_etag: "1: a weak ETag only",
+      no_etag: "1: no ETag",
+      no_last_modified: "1: no Last-Modified",
+      range_early: "N: a 206 that starts N bytes early",
+      range_200: "1: a range answered with 200 and the whole body",
+      filename: "Content-Disposition: attachment; filename=...",
+      short_by: "N: a body N bytes shorter than its Content-Length",
+      long_by: "N: a body N bytes longer than its Content-Length",
+      gzip: "1: Content-Encoding: gzip",
+      bomb: "N: gzip that inflates to N zero bytes",
+      head_status: "S: HEAD answered with status S",
+      head_length: "N: HEAD announces Content-Length: N"
+    },
+    handler: Effect.gen(function*() {
       const request = yield* HttpServerRequest.HttpServerRequest
       if (request.method !== "GET" && request.method !== "HEAD") return methodNotAllowed(["GET", "HEAD"])
       const name = (yield* HttpRouter.params).name ?? ""
@@ -429,5 +454,5 @@ export const routes = (state: ServerState): ReadonlyArray<HttpRouter.Route> => [
       }
       return head || plan.status === 416 || !needsRaw(plan) ? respond(plan) : yield* respondRaw(plan)
     })
-  )
+  }
 ]

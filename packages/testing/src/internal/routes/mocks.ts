@@ -23,7 +23,6 @@
 import * as ByteSize from "effect/ByteSize"
 import * as Effect from "effect/Effect"
 import * as HttpIncomingMessage from "effect/http/HttpIncomingMessage"
-import * as HttpRouter from "effect/http/HttpRouter"
 import * as HttpServerError from "effect/http/HttpServerError"
 import * as HttpServerRequest from "effect/http/HttpServerRequest"
 import * as Schema from "effect/Schema"
@@ -31,6 +30,7 @@ import * as Stream from "effect/Stream"
 import { intParam, query } from "../http.ts"
 import { ownData } from "../own.ts"
 import * as Respond from "../respond.ts"
+import type { RouteEntry } from "../routeTable.ts"
 import type { RateWindow, ServerState } from "../state.ts"
 import { AnthropicMessagesRequest, ChatCompletionRequest, contentText, describeSchemaError } from "./mockSchemas.ts"
 import {
@@ -193,7 +193,7 @@ const choiceDelta = (index: number, delta: object, finish: string | null = null)
 const namedEvent = (name: string, data: object): string =>
   `event: ${name}\ndata: ${JSON.stringify({ type: name, ...data })}\n\n`
 
-export const routes = (state: ServerState): ReadonlyArray<HttpRouter.Route> => {
+export const routes = (state: ServerState): ReadonlyArray<RouteEntry> => {
   const windows = new Map<string, MockWindow>()
   state.onReset(() => windows.clear())
 
@@ -460,7 +460,19 @@ export const routes = (state: ServerState): ReadonlyArray<HttpRouter.Route> => {
   })
 
   return [
-    HttpRouter.route("POST", "/v1/chat/completions", chatCompletions),
-    HttpRouter.route("POST", "/v1/messages", messages)
+    {
+      methods: ["POST"],
+      path: "/v1/chat/completions",
+      summary: "an OpenAI-compatible chat completion (Bearer sk-test...), streamed as SSE with stream: true",
+      switches: { rpm: `requests a minute before 429, 1-${maxLimit} (or the header x-mock-rpm)` },
+      handler: chatCompletions
+    },
+    {
+      methods: ["POST"],
+      path: "/v1/messages",
+      summary: "an Anthropic-style message (x-api-key sk-ant-test..., anthropic-version), SSE with stream: true",
+      switches: { rpm: `requests a minute before 429, 1-${maxLimit} (or the header x-mock-rpm)` },
+      handler: messages
+    }
   ]
 }

@@ -24,9 +24,9 @@
  * `Retry-After` (whole seconds, rounded up, at least 1) is on every 429.
  */
 import * as Effect from "effect/Effect"
-import * as HttpRouter from "effect/http/HttpRouter"
 import { badRequest, intParam, query } from "../http.ts"
 import * as Respond from "../respond.ts"
+import type { RouteEntry } from "../routeTable.ts"
 import type { RateWindow, ServerState } from "../state.ts"
 
 /** Most distinct keys whose windows (and stats) are kept; the oldest is dropped first. */
@@ -165,7 +165,7 @@ interface KeyStats {
   refused: number
 }
 
-export const routes = (state: ServerState): ReadonlyArray<HttpRouter.Route> => {
+export const routes = (state: ServerState): ReadonlyArray<RouteEntry> => {
   const stats = new Map<string, KeyStats>()
   state.onReset(() => stats.clear())
 
@@ -236,12 +236,25 @@ export const routes = (state: ServerState): ReadonlyArray<HttpRouter.Route> => {
   })
 
   return [
-    HttpRouter.route("GET", "/ratelimit", limited),
-    HttpRouter.route("POST", "/ratelimit", limited),
-    HttpRouter.route(
-      "GET",
-      "/ratelimit/stats",
-      Effect.gen(function*() {
+    {
+      methods: ["GET", "POST"],
+      path: "/ratelimit",
+      summary: "a fixed window per key: 200 within budget, 429 with Retry-After and rate-limit headers once spent",
+      switches: {
+        limit: `requests per window, 1-${maxLimit}, default 10`,
+        window: `ms, 1-${maxWindowMillis}, default 1000`,
+        key: "the window's key, default default",
+        cost: "what this request spends, 0 to limit, default 1",
+        dialect: "ietf, x, openai, anthropic or all, comma-separated; default ietf,x"
+      },
+      handler: limited
+    },
+    {
+      methods: ["GET"],
+      path: "/ratelimit/stats",
+      summary: "how many requests each key was allowed and refused",
+      switches: { key: "one key; default every key" },
+      handler: Effect.gen(function*() {
         const key = (yield* query).get("key")
         if (key !== null) {
           const entry = stats.get(key) ?? { allowed: 0, refused: 0 }
@@ -257,6 +270,6 @@ export const routes = (state: ServerState): ReadonlyArray<HttpRouter.Route> => {
         }
         return Respond.jsonUnsafe({ allowed, refused, keys })
       })
-    )
+    }
   ]
 }

@@ -22,6 +22,7 @@ import * as HttpServerRequest from "effect/http/HttpServerRequest"
 import * as HttpServerResponse from "effect/http/HttpServerResponse"
 import { badRequest, intParam, requestUrl } from "../http.ts"
 import * as Respond from "../respond.ts"
+import type { RouteEntry } from "../routeTable.ts"
 import type { ServerState } from "../state.ts"
 
 /** The longest chain `/redirect/:n` builds. */
@@ -59,11 +60,13 @@ const redirectTo = (location: string, status: number): HttpServerResponse.HttpSe
     ? Respond.empty({ status, headers: { location } })
     : Respond.jsonUnsafe({ redirect: location, status }, { status, headers: { location } })
 
-export const routes = (state: ServerState): ReadonlyArray<HttpRouter.Route> => [
-  HttpRouter.route(
-    "*",
-    "/redirect/loop",
-    Effect.gen(function*() {
+export const routes = (state: ServerState): ReadonlyArray<RouteEntry> => [
+  {
+    methods: "*",
+    path: "/redirect/loop",
+    summary: "always redirects to itself, to test hop limits",
+    switches: { status: "301, 302, 303, 307 or 308, default 302", absolute: "0 or 1: an absolute Location" },
+    handler: Effect.gen(function*() {
       const request = yield* HttpServerRequest.HttpServerRequest
       const url = requestUrl(request)
       const status = chainStatus(url.searchParams)
@@ -73,12 +76,18 @@ export const routes = (state: ServerState): ReadonlyArray<HttpRouter.Route> => [
       const path = `/redirect/loop${url.search}`
       return redirectTo(absolute ? state.baseUrl + path : path, status)
     })
-  ),
+  },
 
-  HttpRouter.route(
-    "*",
-    "/redirect/:n",
-    Effect.gen(function*() {
+  {
+    methods: "*",
+    path: "/redirect/:n",
+    summary: `exactly n redirects (1-${maxRedirectHops}) ending at to`,
+    switches: {
+      status: "301, 302, 303, 307 or 308, default 302",
+      to: "where the last hop points, default /echo",
+      absolute: "0 or 1: absolute Locations on this server"
+    },
+    handler: Effect.gen(function*() {
       const request = yield* HttpServerRequest.HttpServerRequest
       const { n } = yield* HttpRouter.params
       const url = requestUrl(request)
@@ -105,12 +114,14 @@ export const routes = (state: ServerState): ReadonlyArray<HttpRouter.Route> => [
       }
       return isSendableLocation(target) ? redirectTo(target, status) : badRequest(`to ${locationError}`)
     })
-  ),
+  },
 
-  HttpRouter.route(
-    "*",
-    "/redirect-to",
-    Effect.gen(function*() {
+  {
+    methods: "*",
+    path: "/redirect-to",
+    summary: "a redirect to url verbatim, whatever its origin or scheme",
+    switches: { url: "the Location, required", status: "300-399, default 302" },
+    handler: Effect.gen(function*() {
       const request = yield* HttpServerRequest.HttpServerRequest
       const params = requestUrl(request).searchParams
       const status = intParam(params, "status", 302, 300, 399)
@@ -120,5 +131,5 @@ export const routes = (state: ServerState): ReadonlyArray<HttpRouter.Route> => [
       if (!isSendableLocation(target)) return badRequest(`url ${locationError}`)
       return redirectTo(target, status)
     })
-  )
+  }
 ]
