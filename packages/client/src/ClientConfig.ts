@@ -6,28 +6,44 @@
  * `HTTPKIT_RETRY_MAX_ATTEMPTS`).
  *
  * Invalid configuration fails when the layer is built, with a
- * `ClientConfigError` whose message names the field and the problem.
+ * `ClientConfigError` whose message names each setting at fault as the user
+ * wrote it (the variable, `HTTPKIT_RETRY_MAX_ATTEMPTS`, or the option path,
+ * `retry.maxAttempts`), the value received and what is expected. A variable
+ * under `HTTPKIT_` that no httpkit package reads is reported as a warning
+ * with the closest known name (`@httpkit/core/Settings`).
  *
- * Durations are milliseconds (a number) or a duration string such as
- * `"5 seconds"` or `"250 millis"`.
+ * Durations are milliseconds (a number, or a string of digits) or a
+ * duration as people write it: `250ms`, `20s`, `1.5 min`, `2m`, `1h`,
+ * `1h30m`, `"5 seconds"` (`@httpkit/core/DurationInput`).
  *
  * @since 0.1.0
  */
-import * as Config from "effect/Config"
-import * as ConfigProvider from "effect/ConfigProvider"
+import * as ConfigProblem from "@httpkit/core/ConfigProblem"
+import { DurationInput } from "@httpkit/core/DurationInput"
+import { ownDuration } from "@httpkit/core/Own"
+import * as Settings from "@httpkit/core/Settings"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Schema from "effect/Schema"
 import { ownData } from "./internal/own.ts"
 
-/** A duration in milliseconds or a duration string. */
-const DurationInput = Schema.Union([Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0)), Schema.DurationFromString])
-
-const PositiveInt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(1))
-const NonNegativeInt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
-const Status = Schema.Int.check(Schema.isGreaterThanOrEqualTo(100), Schema.isLessThanOrEqualTo(599))
-const HeaderName = Schema.String.check(Schema.isPattern(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/))
+// What each check expects, worded for a `ConfigProblem` ("expected an integer of at least 1").
+const PositiveInt = Schema.Int.annotate({ expected: "an integer" }).check(
+  Schema.isGreaterThanOrEqualTo(1, { expected: "an integer of at least 1" })
+)
+const NonNegativeInt = Schema.Int.annotate({ expected: "an integer" }).check(
+  Schema.isGreaterThanOrEqualTo(0, { expected: "an integer of at least 0" })
+)
+const Status = Schema.Int.annotate({ expected: "an HTTP status from 100 to 599" }).check(
+  Schema.isGreaterThanOrEqualTo(100, { expected: "an HTTP status from 100 to 599" }),
+  Schema.isLessThanOrEqualTo(599, { expected: "an HTTP status from 100 to 599" })
+)
+const HeaderName = Schema.String.check(
+  Schema.isPattern(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, {
+    expected: "a header name (letters, digits and !#$%&'*+.^_`|~-, no spaces)"
+  })
+)
 
 /** The timeouts a call may set for itself (every one but `connect`, which belongs to the connection). */
 const CallTimeout = Schema.Struct({
@@ -67,9 +83,15 @@ export const CallOptions = Schema.Struct({
  */
 export const Options = Schema.Struct({
   /** This client's name, in the `client` attribute of its metrics. */
-  name: Schema.optionalKey(Schema.String.check(Schema.isPattern(/^[A-Za-z0-9_.:-]{1,64}$/))),
+  name: Schema.optionalKey(
+    Schema.String.check(
+      Schema.isPattern(/^[A-Za-z0-9_.:-]{1,64}$/, { expected: "1 to 64 letters, digits or _ . : -" })
+    )
+  ),
   /** Prefixed to relative request URLs. */
-  baseUrl: Schema.optionalKey(Schema.String.check(Schema.isPattern(/^https?:\/\//i))),
+  baseUrl: Schema.optionalKey(
+    Schema.String.check(Schema.isPattern(/^https?:\/\//i, { expected: "an absolute http:// or https:// URL" }))
+  ),
   /** Sent with every request; a request's own headers win. */
   headers: Schema.optionalKey(Schema.Record(Schema.String, Schema.String)),
   userAgent: Schema.optionalKey(Schema.String),
@@ -83,7 +105,11 @@ export const Options = Schema.Struct({
     maxAttempts: Schema.optionalKey(PositiveInt),
     minDelay: Schema.optionalKey(DurationInput),
     maxDelay: Schema.optionalKey(DurationInput),
-    multiplier: Schema.optionalKey(Schema.Finite.check(Schema.isGreaterThanOrEqualTo(1))),
+    multiplier: Schema.optionalKey(
+      Schema.Finite.annotate({ expected: "a number" }).check(
+        Schema.isGreaterThanOrEqualTo(1, { expected: "a number of at least 1" })
+      )
+    ),
     /** Full jitter: each delay is uniform between 0 and the exponential step. */
     jitter: Schema.optionalKey(Schema.Boolean),
     statuses: Schema.optionalKey(Schema.Array(Status)),
@@ -246,19 +272,56 @@ export const defaults: Resolved = {
 }
 
 /**
- * Invalid client configuration; the message names the field and the problem.
+ * Invalid client configuration. `problems` names each setting at fault as
+ * the user wrote it (`HTTPKIT_RETRY_MAX_ATTEMPTS` from the environment,
+ * `retry.maxAttempts` in code), the value received (left out for header
+ * values, which may be secrets) and what is expected; the message is
+ * `invalid client configuration: ` and each problem as
+ * `<setting> is <received>, expected <expected>`, separated by `; `
+ * (`@httpkit/core/ConfigProblem`).
  *
  * @category errors
  * @since 0.1.0
  */
 export class ClientConfigError extends Schema.TaggedError<ClientConfigError>()("ClientConfigError", {
-  message: Schema.String
+  message: Schema.String,
+  /** Each setting at fault. */
+  problems: Schema.Array(ConfigProblem.ConfigProblem)
 }) {}
 
-const millis = (value: number | Duration.Duration | undefined, fallback: number): number =>
-  value === undefined ? fallback : typeof value === "number" ? value : Duration.toMillis(value)
+const configError = (problems: ReadonlyArray<ConfigProblem.ConfigProblem>): ClientConfigError =>
+  new ClientConfigError({ message: ConfigProblem.message("client configuration", problems), problems })
+
+const millis = (value: number | undefined, fallback: number): number => value ?? fallback
 
 const decodeOptions = Schema.decodeUnknownEffect(Options)
+
+/** Where the options came from: code (`retry.maxAttempts`) or the environment under a prefix (`HTTPKIT_RETRY_MAX_ATTEMPTS`). */
+interface Source {
+  readonly name: (path: ReadonlyArray<PropertyKey>) => string
+  /** The options as given, to show what was received. */
+  readonly input: unknown
+}
+
+/** A header value may be a secret: never shown. */
+const secretPath = (path: ReadonlyArray<PropertyKey>): boolean => path[0] === "headers" && path.length > 1
+
+const namingOf = (source: Source): ConfigProblem.Naming => ({
+  setting: source.name,
+  received: (path) => secretPath(path) ? undefined : ConfigProblem.show(ConfigProblem.at(source.input, path))
+})
+
+/** A problem found after decoding, named like the decoding ones. */
+const problem = (
+  source: Source,
+  path: ReadonlyArray<PropertyKey>,
+  expected: string
+): ConfigProblem.ConfigProblem => {
+  const received = namingOf(source).received(path)
+  return received === undefined
+    ? { setting: source.name(path), expected }
+    : { setting: source.name(path), received, expected }
+}
 
 const absent: object = Object.freeze(Object.create(null))
 /** A group of options, or when absent an empty one with nothing to inherit. */
@@ -277,9 +340,14 @@ const orAbsent = <A extends object>(group: A | undefined): A => group ?? (absent
  * @category constructors
  * @since 0.1.0
  */
-export const resolve = (options: Options = {}): Effect.Effect<Resolved, ClientConfigError> =>
-  decodeOptions(ownData(options)).pipe(
-    Effect.mapError((error) => new ClientConfigError({ message: `invalid client configuration: ${error.message}` })),
+export const resolve = (options: Options = {}): Effect.Effect<Resolved, ClientConfigError> => {
+  const input = ownData(options)
+  return resolveFrom(input, { name: ConfigProblem.optionPath, input })
+}
+
+const resolveFrom = (input: unknown, source: Source): Effect.Effect<Resolved, ClientConfigError> =>
+  decodeOptions(input, { errors: "all" }).pipe(
+    Effect.mapError((error) => configError(ConfigProblem.fromIssue(error.issue, namingOf(source)))),
     Effect.flatMap((decoded) => {
       // Decoding builds ordinary objects again: read them, own keys only, through a null-prototype copy.
       const o = ownData(decoded)
@@ -346,7 +414,7 @@ export const resolve = (options: Options = {}): Effect.Effect<Resolved, ClientCo
         idempotencyKeyHeader: (o.idempotencyKeyHeader ?? d.idempotencyKeyHeader).toLowerCase(),
         secretHeaders: new Set((o.secretHeaders ?? []).map((name) => name.toLowerCase()))
       }
-      return crossCheck(resolved)
+      return crossCheck(resolved, source)
     })
   )
 
@@ -363,12 +431,20 @@ export interface CallOverrides {
   readonly maxAttempts: number | undefined
 }
 
-/** A decoded duration in milliseconds, or undefined when absent. */
-const optionalMillis = (value: number | Duration.Duration | undefined): number | undefined =>
-  value === undefined ? undefined : millis(value, 0)
-
-/** A `Duration` given in code, as the milliseconds the schema takes; anything else as given. */
-const durationAsMillis = (value: unknown): unknown => Duration.isDuration(value) ? Duration.toMillis(value) : value
+/**
+ * A `Duration`, or any other `Duration.Input` given in code (an object such as `{ seconds: 30 }`, a
+ * `[seconds, nanos]` pair, nanoseconds as a bigint), as the milliseconds the schema takes; numbers, strings
+ * and what is no duration at all as given, for the schema to judge.
+ */
+const durationAsMillis = (value: unknown): unknown => {
+  if (typeof value === "number" || typeof value === "string") return value
+  if (Duration.isDuration(value)) return Duration.toMillis(value)
+  if ((typeof value === "object" && value !== null) || typeof value === "bigint") {
+    const duration = Duration.fromInput(ownDuration(value as Duration.Input))
+    if (duration._tag === "Some") return Duration.toMillis(duration.value)
+  }
+  return value
+}
 
 /**
  * Checks a call's own `timeout` and `retry.maxAttempts` (given in code: a
@@ -400,10 +476,12 @@ export const resolveCall = (timeout: unknown, retry: unknown): CallOverrides | {
   } else if (retry !== undefined && retry !== false) {
     input.retry = retry
   }
-  const decoded = decodeCallOptions(input)
+  const decoded = decodeCallOptions(input, { errors: "all" })
   if (decoded._tag === "Failure") {
     const error = Exit.findErrorOption(decoded)
-    return { problem: `invalid request options: ${error._tag === "Some" ? error.value.message : "not decodable"}` }
+    if (error._tag === "None") return { problem: "invalid request options: not decodable" }
+    const problems = ConfigProblem.fromIssue(error.value.issue, namingOf({ name: ConfigProblem.optionPath, input }))
+    return { problem: ConfigProblem.message("request options", problems) }
   }
   const o = ownData(decoded.value)
   const t = o.timeout === undefined ? undefined : ownData(o.timeout)
@@ -411,31 +489,45 @@ export const resolveCall = (timeout: unknown, retry: unknown): CallOverrides | {
     timeout: t === undefined
       ? undefined
       : {
-        headers: optionalMillis(t.headers),
-        idle: optionalMillis(t.idle),
-        attempt: optionalMillis(t.attempt),
-        total: optionalMillis(t.total)
+        headers: t.headers,
+        idle: t.idle,
+        attempt: t.attempt,
+        total: t.total
       },
     maxAttempts: o.retry?.maxAttempts
   }
 }
 
-/** Checks that need more than one field. */
-const crossCheck = (resolved: Resolved): Effect.Effect<Resolved, ClientConfigError> => {
-  const problems: Array<string> = []
+/** Checks that need more than one field, or the whole of one (header values). */
+const crossCheck = (resolved: Resolved, source: Source): Effect.Effect<Resolved, ClientConfigError> => {
+  const problems: Array<ConfigProblem.ConfigProblem> = []
   if (resolved.retry.minDelay > resolved.retry.maxDelay) {
     problems.push(
-      `retry.minDelay (${resolved.retry.minDelay} ms) is above retry.maxDelay (${resolved.retry.maxDelay} ms)`
+      problem(
+        source,
+        ["retry", "minDelay"],
+        `at most ${
+          source.name(["retry", "maxDelay"])
+        } (${resolved.retry.maxDelay} ms; this is ${resolved.retry.minDelay} ms)`
+      )
     )
   }
-  for (const [name, value] of Object.entries(resolved.headers)) {
-    if (!/^[!#$%&'*+.^_`|~0-9a-z-]+$/.test(name)) problems.push(`headers: ${JSON.stringify(name)} is not a header name`)
-    if (/[\r\n\0]/.test(value)) problems.push(`headers.${name}: the value contains CR, LF or NUL`)
+  const given = ConfigProblem.at(source.input, ["headers"])
+  for (const name of typeof given === "object" && given !== null ? Object.keys(given) : []) {
+    if (!/^[!#$%&'*+.^_`|~0-9a-z-]+$/i.test(name)) {
+      problems.push({
+        setting: source.name(["headers"]),
+        received: `an object with the key ${ConfigProblem.show(name)}`,
+        expected: "header names as keys (letters, digits and !#$%&'*+.^_`|~-, no spaces)"
+      })
+    } else if (/[\r\n\0]/.test(String(resolved.headers[name.toLowerCase()]))) {
+      problems.push(problem(source, ["headers", name], "a header value without CR, LF or NUL"))
+    }
   }
-  if (/[\r\n\0]/.test(resolved.userAgent)) problems.push("userAgent: the value contains CR, LF or NUL")
-  return problems.length === 0
-    ? Effect.succeed(resolved)
-    : Effect.fail(new ClientConfigError({ message: `invalid client configuration: ${problems.join("; ")}` }))
+  if (/[\r\n\0]/.test(resolved.userAgent)) {
+    problems.push(problem(source, ["userAgent"], "a header value without CR, LF or NUL"))
+  }
+  return problems.length === 0 ? Effect.succeed(resolved) : Effect.fail(configError(problems))
 }
 
 const lowerCaseKeys = (record: Readonly<Record<string, string>>): Record<string, string> => {
@@ -445,54 +537,29 @@ const lowerCaseKeys = (record: Readonly<Record<string, string>>): Record<string,
 }
 
 /**
- * The fields of `schema` from the current `ConfigProvider` under `prefix`,
- * in CONSTANT_CASE (`HTTPKIT_TIMEOUT_CONNECT` for `timeout.connect` under
- * `httpkit`), as their encoded form; an empty object when no variable under
- * the prefix is set. For every httpkit package's `layerConfig`.
- *
- * **Details**
- *
- * `ConfigProvider.fromEnv` finds a group (a nested struct) by splitting
- * variable names on `_`, so a group whose name has several words
- * (`circuitBreaker`: `HTTPKIT_CIRCUIT_BREAKER_...`) or a prefix of several
- * words (`httpkit_download`) is found only with one path segment per word;
- * values are still read by their whole names.
- *
- * @category constructors
- * @since 0.1.0
- */
-export const readEncoded = <S extends Schema.Top>(
-  schema: S,
-  prefix: string
-): Effect.Effect<S["Encoded"], Config.ConfigError> =>
-  Effect.gen(function*() {
-    const provider = yield* ConfigProvider.ConfigProvider
-    const cased = ConfigProvider.constantCase(provider)
-    const perWord = ConfigProvider.mapInput(
-      cased,
-      (path) =>
-        path.flatMap((segment): ReadonlyArray<string | number> =>
-          typeof segment === "number" ? [segment] : segment.split("_")
-        )
-    )
-    return yield* Config.schema(Schema.toEncoded(schema), prefix).pipe(
-      Config.withDefault({} as S["Encoded"]),
-      Effect.provideService(ConfigProvider.ConfigProvider, ConfigProvider.orElse(cased, perWord))
-    )
-  })
-
-/**
  * Reads the options from the current `ConfigProvider` under `prefix`, in
  * CONSTANT_CASE: with the default provider (the environment) `HTTPKIT_BASE_URL`,
  * `HTTPKIT_TIMEOUT_CONNECT`, `HTTPKIT_RETRY_MAX_ATTEMPTS`,
  * `HTTPKIT_CIRCUIT_BREAKER_FAILURE_THRESHOLD`, and so on. No variable at all
  * gives the defaults.
  *
+ * **Details**
+ *
+ * A `ClientConfigError` names the variables at fault
+ * (`HTTPKIT_RETRY_MAX_ATTEMPTS is "0", expected an integer of at least 1`).
+ * A variable under the prefix that no httpkit package reads is logged as a
+ * warning with the closest known name, and otherwise ignored
+ * (`@httpkit/core/Settings.warnUnknown`); `HTTPKIT_DOWNLOAD_*` is left to
+ * `@httpkit/downloader`.
+ *
  * @category constructors
  * @since 0.1.0
  */
 export const fromConfig = (prefix = "httpkit"): Effect.Effect<Resolved, ClientConfigError> =>
-  readEncoded(Options, prefix).pipe(
-    Effect.mapError((error) => new ClientConfigError({ message: `invalid client configuration: ${error.message}` })),
-    Effect.flatMap(resolve)
+  Settings.warnUnknown(Settings.client, prefix).pipe(
+    Effect.andThen(Settings.read(Options, prefix)),
+    Effect.mapError(configError),
+    Effect.flatMap((encoded) =>
+      resolveFrom(encoded, { name: (path) => ConfigProblem.variableName(prefix, path), input: encoded })
+    )
   )

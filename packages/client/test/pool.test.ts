@@ -186,7 +186,7 @@ describe("configuration", () => {
       )
     }).pipe(Effect.scoped), 30_000)
 
-  it.effect("an invalid pool variable fails layer construction with a ClientConfigError naming the field", () =>
+  it.effect("an invalid pool variable fails layer construction with a ClientConfigError naming the variable and value", () =>
     Effect.gen(function*() {
       for (const value of ["0", "two", "1.5"]) {
         const error = yield* Effect.gen(function*() {
@@ -197,7 +197,7 @@ describe("configuration", () => {
           Effect.flip
         )
         assert.strictEqual(error._tag, "ClientConfigError")
-        assert.match(error.message, /connectionsPerOrigin/, value)
+        assert.include(error.message, `HTTPKIT_POOL_CONNECTIONS_PER_ORIGIN is "${value}", expected a`, value)
       }
     }))
 })

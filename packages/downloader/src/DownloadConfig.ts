@@ -6,25 +6,33 @@
  * `HTTPKIT_DOWNLOAD_SEGMENT_THRESHOLD`, `HTTPKIT_DOWNLOAD_IF_EXISTS`, ...).
  *
  * Invalid configuration fails when the layer is built, with a
- * `DownloadConfigError` whose message names the field and the problem.
+ * `DownloadConfigError` whose message names each setting at fault as the user
+ * wrote it (`HTTPKIT_DOWNLOAD_SEGMENTS`, or `segments` in code), the value
+ * received and what is expected. A variable under `HTTPKIT_DOWNLOAD_` that
+ * the downloader does not read is reported as a warning with the closest
+ * known name (`@httpkit/core/Settings`).
  * Sizes are bytes (a number) or a string with a unit (`"64 MiB"`, `"1.5GB"`);
- * durations are milliseconds or a duration string (`"250 millis"`).
+ * durations are milliseconds or a duration as people write it (`250ms`,
+ * `20s`, `1.5 min`, `"250 millis"`; `@httpkit/core/DurationInput`).
  *
  * @since 0.1.0
  */
-import * as ClientConfig from "@httpkit/client/ClientConfig"
-import * as Duration from "effect/Duration"
+import * as ConfigProblem from "@httpkit/core/ConfigProblem"
+import { DurationInput } from "@httpkit/core/DurationInput"
+import * as Settings from "@httpkit/core/Settings"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import { ownData } from "./internal/own.ts"
 
-const DurationInput = Schema.Union([Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0)), Schema.DurationFromString])
-const PositiveInt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(1))
+const PositiveInt = Schema.Int.annotate({ expected: "an integer" }).check(
+  Schema.isGreaterThanOrEqualTo(1, { expected: "an integer of at least 1" })
+)
 const sizePattern = /^\s*(\d+(?:\.\d+)?)\s*(B|KB|KiB|MB|MiB|GB|GiB|TB|TiB)?\s*$/i
+const sizeExpected = "a size in bytes, or with a unit such as 64 MiB or 1.5GB (B, KB, KiB, MB, MiB, GB, GiB, TB, TiB)"
 const ByteSize = Schema.Union([
-  Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)),
-  Schema.String.check(Schema.isPattern(sizePattern))
-])
+  Schema.Int.check(Schema.isGreaterThanOrEqualTo(0, { expected: sizeExpected })),
+  Schema.String.check(Schema.isPattern(sizePattern, { expected: sizeExpected }))
+]).annotate({ expected: sizeExpected })
 
 /**
  * What to do when the destination already exists: fail (the default),
@@ -50,7 +58,9 @@ export type IfExists = typeof IfExists.Type
  */
 export const Options = Schema.Struct({
   /** Connections per file for a segmented download (files at or above `segmentThreshold` whose server takes ranges). */
-  segments: Schema.optionalKey(PositiveInt.check(Schema.isLessThanOrEqualTo(64))),
+  segments: Schema.optionalKey(
+    PositiveInt.check(Schema.isLessThanOrEqualTo(64, { expected: "an integer from 1 to 64" }))
+  ),
   /** Files this large or larger are fetched in `segments` parts; smaller ones in one stream. */
   segmentThreshold: Schema.optionalKey(ByteSize),
   /** Continue a `.part` left by an earlier run. */
@@ -59,7 +69,11 @@ export const Options = Schema.Struct({
   /** When the file changes on the server mid-download, start over (else fail with `ContentChangedError`). */
   restartOnChange: Schema.optionalKey(Schema.Boolean),
   /** Restarts from zero allowed per download. */
-  maxRestarts: Schema.optionalKey(Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))),
+  maxRestarts: Schema.optionalKey(
+    Schema.Int.annotate({ expected: "an integer" }).check(
+      Schema.isGreaterThanOrEqualTo(0, { expected: "an integer of at least 0" })
+    )
+  ),
   /** Consecutive broken bodies without a byte of progress before the download fails; default: the client's `retry.maxAttempts`. */
   maxStalls: Schema.optionalKey(PositiveInt),
   /** Least time between two progress events. */
@@ -129,14 +143,25 @@ export const defaults: Resolved = {
 }
 
 /**
- * Invalid downloader configuration or options; the message names the field and the problem.
+ * Invalid downloader configuration or options. For the downloader's settings
+ * (`resolve`, `fromConfig`), `problems` names each setting at fault as the
+ * user wrote it (`HTTPKIT_DOWNLOAD_SEGMENTS`, or `segments` in code), the
+ * value received and what is expected, and the message is
+ * `invalid downloader configuration: <setting> is <received>, expected <expected>`
+ * (`@httpkit/core/ConfigProblem`); a bad per-download option (a checksum, a
+ * queue task) has only the message.
  *
  * @category errors
  * @since 0.1.0
  */
 export class DownloadConfigError extends Schema.TaggedError<DownloadConfigError>()("DownloadConfigError", {
-  message: Schema.String
+  message: Schema.String,
+  /** Each setting at fault, when the error is about the downloader's settings. */
+  problems: Schema.optionalKey(Schema.Array(ConfigProblem.ConfigProblem))
 }) {}
+
+const configError = (problems: ReadonlyArray<ConfigProblem.ConfigProblem>): DownloadConfigError =>
+  new DownloadConfigError({ message: ConfigProblem.message("downloader configuration", problems), problems })
 
 const unitBytes: Record<string, number> = {
   b: 1,
@@ -163,10 +188,29 @@ export const bytesOf = (value: number | string): number => {
   return Math.round(Number(match[1]) * (unitBytes[(match[2] ?? "b").toLowerCase()] ?? Number.NaN))
 }
 
-const millis = (value: number | Duration.Duration | undefined, fallback: number): number =>
-  value === undefined ? fallback : typeof value === "number" ? value : Duration.toMillis(value)
+const millis = (value: number | undefined, fallback: number): number => value ?? fallback
 
 const decodeOptions = Schema.decodeUnknownEffect(Options)
+
+/** How a source names its settings, and what it received. */
+const namingOf = (
+  name: (path: ReadonlyArray<PropertyKey>) => string,
+  input: unknown
+): ConfigProblem.Naming => ({
+  setting: name,
+  received: (path) => ConfigProblem.show(ConfigProblem.at(input, path))
+})
+
+/** A problem found after decoding, named like the decoding ones. */
+const fieldProblem = (
+  naming: ConfigProblem.Naming,
+  field: string,
+  expected: string
+): ConfigProblem.ConfigProblem => ({
+  setting: naming.setting([field]),
+  received: naming.received([field]) ?? "set",
+  expected
+})
 
 /**
  * Validates options and fills in the defaults; only the options' own keys count.
@@ -174,11 +218,14 @@ const decodeOptions = Schema.decodeUnknownEffect(Options)
  * @category constructors
  * @since 0.1.0
  */
-export const resolve = (options: Options = {}): Effect.Effect<Resolved, DownloadConfigError> =>
-  decodeOptions(ownData(options)).pipe(
-    Effect.mapError((error) =>
-      new DownloadConfigError({ message: `invalid downloader configuration: ${error.message}` })
-    ),
+export const resolve = (options: Options = {}): Effect.Effect<Resolved, DownloadConfigError> => {
+  const input = ownData(options)
+  return resolveFrom(input, namingOf(ConfigProblem.optionPath, input))
+}
+
+const resolveFrom = (input: unknown, naming: ConfigProblem.Naming): Effect.Effect<Resolved, DownloadConfigError> =>
+  decodeOptions(input, { errors: "all" }).pipe(
+    Effect.mapError((error) => configError(ConfigProblem.fromIssue(error.issue, naming))),
     Effect.flatMap((decoded) => {
       const o = ownData(decoded)
       const d = defaults
@@ -197,14 +244,15 @@ export const resolve = (options: Options = {}): Effect.Effect<Resolved, Download
         createFolders: o.createFolders ?? d.createFolders,
         metrics: o.metrics ?? d.metrics
       }
-      const problems: Array<string> = []
-      if (!Number.isSafeInteger(resolved.segmentThreshold)) problems.push("segmentThreshold is too large")
-      if (!Number.isSafeInteger(resolved.writeBatch) || resolved.writeBatch < 4096) {
-        problems.push(`writeBatch must be at least 4096 bytes`)
-      } else if (resolved.writeBatch > 256 * 1024 * 1024) problems.push("writeBatch must be at most 256 MiB")
-      return problems.length === 0
-        ? Effect.succeed(resolved)
-        : Effect.fail(new DownloadConfigError({ message: `invalid downloader configuration: ${problems.join("; ")}` }))
+      const problems: Array<ConfigProblem.ConfigProblem> = []
+      if (!Number.isSafeInteger(resolved.segmentThreshold)) {
+        problems.push(fieldProblem(naming, "segmentThreshold", `${sizeExpected}, at most 8 PiB`))
+      }
+      if (
+        !Number.isSafeInteger(resolved.writeBatch) || resolved.writeBatch < 4096 ||
+        resolved.writeBatch > 256 * 1024 * 1024
+      ) problems.push(fieldProblem(naming, "writeBatch", "a size from 4096 bytes to 256 MiB"))
+      return problems.length === 0 ? Effect.succeed(resolved) : Effect.fail(configError(problems))
     })
   )
 
@@ -214,13 +262,22 @@ export const resolve = (options: Options = {}): Effect.Effect<Resolved, Download
  * `HTTPKIT_DOWNLOAD_SEGMENTS`, `HTTPKIT_DOWNLOAD_SEGMENT_THRESHOLD`,
  * `HTTPKIT_DOWNLOAD_IF_EXISTS`, `HTTPKIT_DOWNLOAD_WRITE_BATCH`, and so on.
  *
+ * **Details**
+ *
+ * A `DownloadConfigError` names the variables at fault
+ * (`HTTPKIT_DOWNLOAD_SEGMENTS is "0", expected an integer of at least 1`).
+ * A variable under the prefix that the downloader does not read is logged as
+ * a warning with the closest known name, and otherwise ignored
+ * (`@httpkit/core/Settings.warnUnknown`).
+ *
  * @category constructors
  * @since 0.1.0
  */
 export const fromConfig = (prefix = "httpkit_download"): Effect.Effect<Resolved, DownloadConfigError> =>
-  ClientConfig.readEncoded(Options, prefix).pipe(
-    Effect.mapError((error) =>
-      new DownloadConfigError({ message: `invalid downloader configuration: ${error.message}` })
-    ),
-    Effect.flatMap(resolve)
+  Settings.warnUnknown(Settings.downloader, prefix).pipe(
+    Effect.andThen(Settings.read(Options, prefix)),
+    Effect.mapError(configError),
+    Effect.flatMap((encoded) =>
+      resolveFrom(encoded, namingOf((path) => ConfigProblem.variableName(prefix, path), encoded))
+    )
   )

@@ -1,6 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as ResilientClient from "@httpkit/client/ResilientClient"
-import { ConfigProvider, Effect, Layer } from "effect"
+import * as DurationInput from "@httpkit/core/DurationInput"
+import * as Settings from "@httpkit/core/Settings"
+import { ConfigProvider, Effect, Layer, Logger } from "effect"
 import * as Path from "node:path"
 import * as DownloadConfig from "../src/DownloadConfig.ts"
 import * as Downloader from "../src/Downloader.ts"
@@ -8,6 +10,8 @@ import { assertContent, setup } from "./support/setup.ts"
 
 const withEnv = <A, E, R>(env: Record<string, string>, effect: Effect.Effect<A, E, R>) =>
   Effect.provideService(effect, ConfigProvider.ConfigProvider, ConfigProvider.fromEnv({ env }))
+
+const invalid = (problems: string) => `invalid downloader configuration: ${problems}`
 
 describe("DownloadConfig", () => {
   it.effect("HTTPKIT_DOWNLOAD_* variables are read, sizes and durations in the forms people write", () =>
@@ -35,18 +39,75 @@ describe("DownloadConfig", () => {
       assert.deepStrictEqual(yield* withEnv({}, DownloadConfig.fromConfig()), DownloadConfig.defaults)
     }))
 
-  it.effect("a bad value fails with DownloadConfigError naming the field", () =>
+  it.effect("a bad value fails with DownloadConfigError naming the variable or option path, the value and what is expected", () =>
     Effect.gen(function*() {
       const error = yield* Effect.flip(withEnv({ HTTPKIT_DOWNLOAD_SEGMENTS: "0" }, DownloadConfig.fromConfig()))
       assert.strictEqual(error._tag, "DownloadConfigError")
-      assert.include(error.message, "segments")
+      assert.strictEqual(error.message, invalid(`HTTPKIT_DOWNLOAD_SEGMENTS is "0", expected an integer of at least 1`))
+      assert.deepStrictEqual(error.problems, [
+        { setting: "HTTPKIT_DOWNLOAD_SEGMENTS", received: "\"0\"", expected: "an integer of at least 1" }
+      ])
+      const interval = yield* Effect.flip(
+        withEnv({ HTTPKIT_DOWNLOAD_PROGRESS_INTERVAL: "often" }, DownloadConfig.fromConfig())
+      )
+      assert.strictEqual(
+        interval.message,
+        invalid(`HTTPKIT_DOWNLOAD_PROGRESS_INTERVAL is "often", expected ${DurationInput.accepted}`)
+      )
+      const tooMany = yield* Effect.flip(withEnv({ HTTPKIT_DOWNLOAD_SEGMENTS: "65" }, DownloadConfig.fromConfig()))
+      assert.strictEqual(
+        tooMany.message,
+        invalid(`HTTPKIT_DOWNLOAD_SEGMENTS is "65", expected an integer from 1 to 64`)
+      )
       const ifExists = yield* Effect.flip(DownloadConfig.resolve({ ifExists: "sometimes" as "fail" }))
-      assert.include(ifExists.message, "ifExists")
+      assert.strictEqual(
+        ifExists.message,
+        invalid(`ifExists is "sometimes", expected "fail" | "overwrite" | "skip-if-match"`)
+      )
       const batch = yield* Effect.flip(DownloadConfig.resolve({ writeBatch: 10 }))
-      assert.include(batch.message, "writeBatch")
-      const size = yield* Effect.flip(DownloadConfig.resolve({ segmentThreshold: "lots" }))
-      assert.include(size.message, "segmentThreshold")
+      assert.strictEqual(batch.message, invalid("writeBatch is 10, expected a size from 4096 bytes to 256 MiB"))
+      const size = yield* Effect.flip(DownloadConfig.resolve({ segmentThreshold: "lots", maxStalls: 0 }))
+      assert.strictEqual(
+        size.message,
+        invalid(
+          `segmentThreshold is "lots", expected a size in bytes, or with a unit such as 64 MiB or 1.5GB ` +
+            `(B, KB, KiB, MB, MiB, GB, GiB, TB, TiB); maxStalls is 0, expected an integer of at least 1`
+        )
+      )
     }))
+
+  it.effect("durations in the forms people write: 250ms, 1.5 min, bare milliseconds", () =>
+    Effect.gen(function*() {
+      const resolved = yield* withEnv({
+        HTTPKIT_DOWNLOAD_PROGRESS_INTERVAL: "250ms",
+        HTTPKIT_DOWNLOAD_CHECKPOINT_INTERVAL: "1.5 min"
+      }, DownloadConfig.fromConfig())
+      assert.strictEqual(resolved.progressInterval, 250)
+      assert.strictEqual(resolved.checkpointInterval, 90_000)
+      assert.strictEqual((yield* DownloadConfig.resolve({ progressInterval: "2s" })).progressInterval, 2_000)
+    }))
+
+  it.effect("an unknown HTTPKIT_DOWNLOAD_* variable is a warning with the closest known name; the client's are not its", () =>
+    Effect.gen(function*() {
+      const lines: Array<unknown> = []
+      const logger = Logger.make((options) => {
+        if (options.logLevel === "Warn") lines.push(options.message)
+      })
+      const resolved = yield* withEnv(
+        { HTTPKIT_DOWNLOAD_SEGMENT: "8", HTTPKIT_RETRY_MAX_ATEMPTS: "2", HTTPKIT_DOWNLOAD_RESUME: "false" },
+        DownloadConfig.fromConfig()
+      ).pipe(Effect.provideService(Logger.CurrentLoggers, new Set([logger])))
+      assert.deepStrictEqual(lines, [[
+        "HTTPKIT_DOWNLOAD_SEGMENT is not a known setting of @httpkit/downloader and is ignored; " +
+        "did you mean HTTPKIT_DOWNLOAD_SEGMENTS?"
+      ]])
+      assert.strictEqual(resolved.segments, DownloadConfig.defaults.segments)
+      assert.isFalse(resolved.resume)
+    }))
+
+  it("@httpkit/core's table lists exactly the variables DownloadConfig.Options reads", () => {
+    assert.deepStrictEqual(Settings.namesOf(DownloadConfig.Options), Settings.downloader.names)
+  })
 
   it("bytesOf reads decimal and binary units", () => {
     assert.strictEqual(DownloadConfig.bytesOf("1.5GB"), 1_500_000_000)

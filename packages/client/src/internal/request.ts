@@ -52,9 +52,13 @@ export const buildUrl = (
   query: RequestOptions["query"]
 ): URL | string => {
   let url: URL
+  const relative = typeof input === "string" && !/^[a-z][a-z0-9+.-]*:/i.test(input)
+  if (relative && base === undefined) {
+    return "the URL is relative and the client has no baseUrl: set baseUrl (HTTPKIT_BASE_URL) or pass an absolute URL"
+  }
   try {
     url = typeof input === "string"
-      ? (base !== undefined && !/^[a-z][a-z0-9+.-]*:/i.test(input)
+      ? (base !== undefined && relative
         ? new URL(base + (input.startsWith("/") ? input : `/${input}`))
         : new URL(input))
       : new URL(input.href)

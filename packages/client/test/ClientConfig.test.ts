@@ -1,0 +1,174 @@
+/**
+ * Configuration errors a user can act on (`ClientConfig`): each names the
+ * variable or option path, the value received and what is expected; the
+ * durations people write are taken; an unknown `HTTPKIT_*` variable is
+ * reported with the closest known name.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import * as ClientConfig from "@httpkit/client/ClientConfig"
+import * as ResilientClient from "@httpkit/client/ResilientClient"
+import * as DurationInput from "@httpkit/core/DurationInput"
+import * as Settings from "@httpkit/core/Settings"
+import { ConfigProvider, Duration, Effect, Logger, References } from "effect"
+
+const fromEnv = (env: Record<string, string>) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.provideService(effect, ConfigProvider.ConfigProvider, ConfigProvider.fromEnv({ env }))
+
+const invalid = (problems: string) => `invalid client configuration: ${problems}`
+
+describe("ClientConfig durations", () => {
+  it.effect("the forms people write are read from the environment: 20s, 1.5 min, 250ms, 2m, 1h, 1h30m, bare milliseconds", () =>
+    Effect.gen(function*() {
+      const resolved = yield* ClientConfig.fromConfig().pipe(fromEnv({
+        HTTPKIT_TIMEOUT_TOTAL: "20s",
+        HTTPKIT_TIMEOUT_IDLE: "1.5 min",
+        HTTPKIT_TIMEOUT_CONNECT: "250ms",
+        HTTPKIT_RETRY_MAX_DELAY: "2m",
+        HTTPKIT_CIRCUIT_BREAKER_OPEN_DURATION: "1h",
+        HTTPKIT_RETRY_RETRY_AFTER_CEILING: "1h30m",
+        HTTPKIT_RETRY_MIN_DELAY: "2500",
+        HTTPKIT_TIMEOUT_ATTEMPT: "5 seconds"
+      }))
+      assert.strictEqual(resolved.timeout.total, 20_000)
+      assert.strictEqual(resolved.timeout.idle, 90_000)
+      assert.strictEqual(resolved.timeout.connect, 250)
+      assert.strictEqual(resolved.retry.maxDelay, 120_000)
+      assert.strictEqual(resolved.circuitBreaker.openDuration, 3_600_000)
+      assert.strictEqual(resolved.retry.retryAfterCeiling, 5_400_000)
+      assert.strictEqual(resolved.retry.minDelay, 2_500)
+      assert.strictEqual(resolved.timeout.attempt, 5_000)
+    }))
+
+  it.effect("and in code, where a number is milliseconds", () =>
+    Effect.gen(function*() {
+      const resolved = yield* ClientConfig.resolve({ timeout: { total: "20s", idle: 1_500, attempt: "1.5 min" } })
+      assert.deepStrictEqual([resolved.timeout.total, resolved.timeout.idle, resolved.timeout.attempt], [
+        20_000,
+        1_500,
+        90_000
+      ])
+    }))
+
+  it.effect("a refused duration names the variable or the option path and lists the accepted forms", () =>
+    Effect.gen(function*() {
+      const fromVariable = yield* Effect.flip(
+        ClientConfig.fromConfig().pipe(fromEnv({ HTTPKIT_TIMEOUT_TOTAL: "20 secs please" }))
+      )
+      assert.strictEqual(
+        fromVariable.message,
+        invalid(`HTTPKIT_TIMEOUT_TOTAL is "20 secs please", expected ${DurationInput.accepted}`)
+      )
+      assert.deepStrictEqual(fromVariable.problems, [
+        { setting: "HTTPKIT_TIMEOUT_TOTAL", received: "\"20 secs please\"", expected: DurationInput.accepted }
+      ])
+      const inCode = yield* Effect.flip(ClientConfig.resolve({ timeout: { total: -1 } }))
+      assert.strictEqual(inCode.message, invalid(`timeout.total is -1, expected ${DurationInput.accepted}`))
+    }))
+})
+
+describe("ClientConfig errors", () => {
+  it.effect("every problem in code is reported at once, each in the same shape", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(ClientConfig.resolve({
+        retry: { maxAttempts: 0, statuses: [99] },
+        circuitBreaker: { keyBy: "path" as "host" },
+        bulkhead: { maxConcurrency: 2.5 }
+      }))
+      assert.strictEqual(
+        error.message,
+        invalid(
+          "retry.maxAttempts is 0, expected an integer of at least 1; " +
+            "retry.statuses[0] is 99, expected an HTTP status from 100 to 599; " +
+            "circuitBreaker.keyBy is \"path\", expected \"origin\" | \"host\"; " +
+            "bulkhead.maxConcurrency is 2.5, expected an integer"
+        )
+      )
+      assert.strictEqual(error.problems.length, 4)
+    }))
+
+  it.effect("a header value is never shown, from the environment or in code", () =>
+    Effect.gen(function*() {
+      const fromVariable = yield* Effect.flip(
+        ClientConfig.fromConfig().pipe(fromEnv({ HTTPKIT_HEADERS_AUTHORIZATION: "Bearer s3cret\r\nX-Injected: 1" }))
+      )
+      assert.strictEqual(
+        fromVariable.message,
+        invalid("HTTPKIT_HEADERS_AUTHORIZATION is set (value not shown), expected a header value without CR, LF or NUL")
+      )
+      const inCode = yield* Effect.flip(ClientConfig.resolve({ headers: { authorization: "Bearer s3cret\n" } }))
+      assert.strictEqual(
+        inCode.message,
+        invalid("headers.authorization is set (value not shown), expected a header value without CR, LF or NUL")
+      )
+      assert.notInclude(JSON.stringify([fromVariable, inCode]), "s3cret")
+    }))
+
+  it.effect("a list from the environment says it takes one variable per item", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(ClientConfig.fromConfig().pipe(fromEnv({ HTTPKIT_RETRY_STATUSES: "500,503" })))
+      assert.strictEqual(
+        error.message,
+        invalid(
+          "HTTPKIT_RETRY_STATUSES is \"500,503\", expected a list, one variable per item: " +
+            "HTTPKIT_RETRY_STATUSES_0, HTTPKIT_RETRY_STATUSES_1, ..."
+        )
+      )
+      const read = yield* ClientConfig.fromConfig().pipe(
+        fromEnv({ HTTPKIT_RETRY_STATUSES_0: "500", HTTPKIT_RETRY_STATUSES_1: "503" })
+      )
+      assert.deepStrictEqual([...read.retry.statuses], [500, 503])
+    }))
+
+  it("a call's own options are refused in the same shape, named by option path", () => {
+    const checked = ClientConfig.resolveCall({ attempt: "soon" }, { maxAttempts: 0 })
+    assert.deepStrictEqual(checked, {
+      problem: "invalid request options: " +
+        `timeout.attempt is "soon", expected ${DurationInput.accepted}; ` +
+        "retry.maxAttempts is 0, expected an integer of at least 1"
+    })
+    // Any Duration.Input given in code is taken: a Duration, an object, a [seconds, nanos] pair.
+    const taken = ClientConfig.resolveCall(
+      { total: Duration.seconds(2), attempt: { seconds: 1, milliseconds: 500 }, idle: [0, 5_000_000], headers: "20s" },
+      undefined
+    )
+    assert.deepStrictEqual(taken, {
+      timeout: { total: 2_000, attempt: 1_500, idle: 5, headers: 20_000 },
+      maxAttempts: undefined
+    })
+  })
+})
+
+describe("unknown HTTPKIT_* variables", () => {
+  it.effect("layerConfig logs a warning naming the unknown variable and the closest known one, and builds the client", () =>
+    Effect.gen(function*() {
+      const lines: Array<{ readonly level: string; readonly message: unknown }> = []
+      const logger = Logger.make((options) => {
+        if (options.fiber.getRef(References.CurrentLogAnnotations).variable !== undefined) {
+          lines.push({ level: options.logLevel, message: options.message })
+        }
+      })
+      const client = yield* Effect.service(ResilientClient.ResilientClient).pipe(
+        Effect.provide(ResilientClient.layerConfig()),
+        fromEnv({
+          HTTPKIT_RETRY_MAX_ATEMPTS: "5",
+          HTTPKIT_DOWNLOAD_SEGMENTS: "8",
+          HTTPKIT_TIMEOUT_TOTAL: "20s"
+        }),
+        Effect.provideService(Logger.CurrentLoggers, new Set([logger]))
+      )
+      assert.deepStrictEqual(lines, [{
+        level: "Warn",
+        message: [
+          "HTTPKIT_RETRY_MAX_ATEMPTS is not a known setting of @httpkit/client and is ignored; " +
+          "did you mean HTTPKIT_RETRY_MAX_ATTEMPTS?"
+        ]
+      }])
+      // Ignored: the default stands; the known variable is read.
+      assert.strictEqual(client.config.retry.maxAttempts, 3)
+      assert.strictEqual(client.config.timeout.total, 20_000)
+    }))
+
+  it("@httpkit/core's table lists exactly the variables ClientConfig.Options reads", () => {
+    assert.deepStrictEqual(Settings.namesOf(ClientConfig.Options), Settings.client.names)
+  })
+})
