@@ -58,13 +58,17 @@
  *   treated as away.
  * - Timeouts and backoff follow Effect's `Clock`: under `TestClock` they wait
  *   for the test to move it.
- * - An invalid `url` is a defect when the store is built.
+ * - An invalid `url` (not a URL, another scheme than `redis:` or `rediss:`,
+ *   no host, port 0, a path that is not a database number) fails the store
+ *   with `RedisUrlError` when it is built, credentials redacted, before
+ *   anything connects.
  * - `layerRedis` uses a `Redis` service you already have; its connection
  *   policy (offline queue, reconnection) is then yours.
  *
  * @since 0.1.0
  */
 import * as NodeRedis from "@effect/platform-node/NodeRedis"
+import * as ConfigProblem from "@httpkit/core/ConfigProblem"
 import { RateLimiterUnavailableError } from "@httpkit/core/RateLimitError"
 import * as Redact from "@httpkit/core/Redact"
 import * as Cause from "effect/Cause"
@@ -78,11 +82,13 @@ import * as Layer from "effect/Layer"
 import * as Redis from "effect/persistence/Redis"
 import * as Redacted from "effect/Redacted"
 import * as References from "effect/References"
+import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import { createHash } from "node:crypto"
 import * as LagTimer from "./internal/lagTimer.ts"
 import * as Own from "./internal/own.ts"
 import * as Script from "./internal/redisScript.ts"
+import * as RedisUrl from "./internal/redisUrl.ts"
 import * as LimiterStore from "./LimiterStore.ts"
 
 /**
@@ -602,35 +608,64 @@ const connect = Effect.fnUntraced(function*(url: string, options: Options, redac
   return (): Session | string => current ?? `not connected to Redis at ${where}: ${lastError}`
 })
 
-/** The URL as a string, checked to be a Redis URL (a defect otherwise, without the URL's secrets). */
-const checkedUrl = (input: string | Redacted.Redacted<string> | undefined): string => {
-  const url = input === undefined ? defaultUrl : typeof input === "string" ? input : Redacted.value(input)
-  let protocol: string
-  try {
-    protocol = new URL(url).protocol
-  } catch {
-    throw new Error("RedisStore: url is not a URL")
+/**
+ * The Redis URL given to the store is not one it can use: not a URL, a
+ * scheme other than `redis:` or `rediss:`, no host, port 0, or a path that
+ * is not a database number. `url` is the text received with its credentials
+ * redacted; the message is in the shape of every httpkit configuration
+ * error: `invalid Redis store configuration: REDIS_URL is "http://REDACTED@host/",
+ * expected a URL redis://[[user]:password@]host[:port][/db], or rediss:// for TLS, not http://`.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class RedisUrlError extends Schema.TaggedError<RedisUrlError>()("RedisUrlError", {
+  /** Where the URL came from: `url` (the option) or `REDIS_URL` (`layerConfig`). */
+  setting: Schema.String,
+  /** The URL received, credentials redacted. */
+  url: Schema.String,
+  /** What the store takes instead. */
+  expected: Schema.String
+}) {
+  override get message(): string {
+    return ConfigProblem.message("Redis store configuration", [{
+      setting: this.setting,
+      received: JSON.stringify(this.url),
+      expected: this.expected
+    }])
   }
-  if (protocol !== "redis:" && protocol !== "rediss:") {
-    throw new Error(`RedisStore: url must start with redis:// or rediss://, not ${protocol}//`)
-  }
-  return url
 }
 
+/** The URL as a string, checked to be a Redis URL the store can use. */
+const checkedUrl = (
+  input: string | Redacted.Redacted<string> | undefined,
+  setting: string
+): Effect.Effect<string, RedisUrlError> => {
+  const url = input === undefined ? defaultUrl : typeof input === "string" ? input : Redacted.value(input)
+  const expected = RedisUrl.problem(url)
+  return expected === undefined
+    ? Effect.succeed(url)
+    : Effect.fail(new RedisUrlError({ setting, url: RedisUrl.redacted(url), expected }))
+}
+
+const makeFrom = (options: Options, setting: string): Effect.Effect<LimiterStore.Store, RedisUrlError, Scope.Scope> =>
+  Effect.flatMap(checkedUrl(Own.get(options, "url"), setting), (url) => {
+    const redact = redactorFor(url)
+    return Effect.map(connect(url, options, redact), (current) => makeStore(current, options, redact))
+  })
+
 /**
- * A store that owns its Redis connection for the life of the scope. It never
- * fails: while Redis is away, calls fail with `RateLimiterUnavailableError`
- * and the connection is retried in the background.
+ * A store that owns its Redis connection for the life of the scope. Once
+ * built it never fails: while Redis is away, calls fail with
+ * `RateLimiterUnavailableError` and the connection is retried in the
+ * background. A `url` that is not a Redis URL fails it at once with
+ * `RedisUrlError`.
  *
  * @category constructors
  * @since 0.1.0
  */
-export const make = (options: Options = {}): Effect.Effect<LimiterStore.Store, never, Scope.Scope> =>
-  Effect.suspend(() => {
-    const url = checkedUrl(Own.get(options, "url"))
-    const redact = redactorFor(url)
-    return Effect.map(connect(url, options, redact), (current) => makeStore(current, options, redact))
-  })
+export const make = (options: Options = {}): Effect.Effect<LimiterStore.Store, RedisUrlError, Scope.Scope> =>
+  makeFrom(options, "url")
 
 /**
  * A store on a `Redis` service from the context (for users who already have
@@ -657,24 +692,25 @@ export const makeRedis = (options: RedisOptions = {}): Effect.Effect<LimiterStor
  * @category layers
  * @since 0.1.0
  */
-export const layer = (options: Options = {}): Layer.Layer<LimiterStore.LimiterStore> =>
+export const layer = (options: Options = {}): Layer.Layer<LimiterStore.LimiterStore, RedisUrlError> =>
   Layer.effect(LimiterStore.LimiterStore, make(options))
 
 /**
  * The Redis store as a layer, reading the URL from `REDIS_URL` (default
- * `redis://127.0.0.1:6379`), kept redacted.
+ * `redis://127.0.0.1:6379`), kept redacted; a value that is not a Redis URL
+ * fails it with a `RedisUrlError` naming `REDIS_URL`.
  *
  * @category layers
  * @since 0.1.0
  */
 export const layerConfig = (
   options: Omit<Options, "url"> = {}
-): Layer.Layer<LimiterStore.LimiterStore, Config.ConfigError> =>
+): Layer.Layer<LimiterStore.LimiterStore, Config.ConfigError | RedisUrlError> =>
   Layer.effect(
     LimiterStore.LimiterStore,
     Effect.gen(function*() {
       const url = yield* Config.Redacted("REDIS_URL").pipe(Config.withDefault(Redacted.make(defaultUrl)))
-      return yield* make({ ...options, url })
+      return yield* makeFrom({ ...options, url }, "REDIS_URL")
     })
   )
 

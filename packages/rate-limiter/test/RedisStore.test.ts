@@ -304,3 +304,53 @@ await RedisTest.describeWithRedis("RedisStore", () => {
       )
     ), 30_000)
 })
+
+it.effect("a Redis URL the store cannot use fails with RedisUrlError, credentials redacted, before anything connects", () =>
+  Effect.gen(function*() {
+    const shape = "redis://[[user]:password@]host[:port][/db], or rediss:// for TLS"
+    const cases: ReadonlyArray<readonly [string, string, string]> = [
+      ["redis//user:s3cret@127.0.0.1:6379", "redis//REDACTED@127.0.0.1:6379", `a URL ${shape}`],
+      ["http://user:s3cret@127.0.0.1:6379", "http://REDACTED@127.0.0.1:6379/", `a URL ${shape}, not http://`],
+      ["redis://127.0.0.1:70000", "redis://127.0.0.1:70000", `a URL ${shape}`],
+      ["redis://127.0.0.1:0", "redis://127.0.0.1:0", `a port from 1 to 65535, ${shape}`],
+      ["redis://", "redis://", `a URL with a host, ${shape}`],
+      [
+        "rediss://:s3cret@127.0.0.1:6379/cache",
+        "rediss://REDACTED@127.0.0.1:6379/cache",
+        `a database number after the host (/0, /1, ...), ${shape}`
+      ]
+    ]
+    for (const [url, shown, expected] of cases) {
+      const error = yield* Effect.flip(Effect.scoped(RedisStore.make({ url })))
+      assert.strictEqual(error._tag, "RedisUrlError", url)
+      assert.deepStrictEqual({ setting: error.setting, url: error.url, expected: error.expected }, {
+        setting: "url",
+        url: shown,
+        expected
+      })
+      assert.strictEqual(
+        error.message,
+        `invalid Redis store configuration: url is ${JSON.stringify(shown)}, expected ${expected}`
+      )
+      assert.notInclude(JSON.stringify(error) + error.message, "s3cret")
+    }
+  }))
+
+it.effect("layerConfig names REDIS_URL in its RedisUrlError", () =>
+  Effect.gen(function*() {
+    const error = yield* Effect.flip(
+      Effect.service(LimiterStore.LimiterStore).pipe(
+        Effect.provide(
+          RedisStore.layerConfig().pipe(
+            Layer.provide(ConfigProvider.layer(ConfigProvider.fromEnv({ env: { REDIS_URL: "localhost:6379" } })))
+          )
+        )
+      )
+    )
+    assert.strictEqual(error._tag, "RedisUrlError")
+    assert.strictEqual(
+      error.message,
+      "invalid Redis store configuration: REDIS_URL is \"localhost:6379\", expected a URL " +
+        "redis://[[user]:password@]host[:port][/db], or rediss:// for TLS"
+    )
+  }))
