@@ -4,7 +4,7 @@
  *
  * Build an `Auth` with a constructor (`bearer`, `apiKey`, `anthropic`,
  * `headers`, `none`) or provide one to the ambient `ClientAuth` with a layer
- * (`layerBearer`, `layerBearerConfig(Config.Redacted("HTTPKIT_TOKEN"))`, ...).
+ * (`layerBearer`, `layerBearerConfig(Config.Redacted("API_TOKEN"))`, ...).
  * The client reads `current` at every attempt, so a key changed with `set`
  * applies to the next attempt, and calls `refresh(generation)` when a 401
  * answered an attempt made with that generation.
@@ -15,7 +15,7 @@
 import * as Config from "effect/Config"
  *
  * // from the environment
- * const AuthLive = Auth.layerBearerConfig(Config.Redacted("HTTPKIT_TOKEN"), {
+ * const AuthLive = Auth.layerBearerConfig(Config.Redacted("API_TOKEN"), {
  *   onUnauthorized: fetchNewToken // Effect<string | Redacted<string>, E, R>
  * })
  * ```
@@ -628,7 +628,7 @@ export const layerBearer = <E = never, R = never>(
 
 /**
  * `ClientAuth` from `bearer`, the token read from `Config`, e.g.
- * `layerBearerConfig(Config.Redacted("HTTPKIT_TOKEN"))`.
+ * `layerBearerConfig(Config.Redacted("API_TOKEN"))`.
  *
  * @category layers
  * @since 0.1.0
