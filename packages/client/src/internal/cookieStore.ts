@@ -13,7 +13,8 @@
  */
 import * as Duration from "effect/Duration"
 import * as Cookies from "effect/http/Cookies"
-import { getDomain } from "tldts"
+import { createRequire } from "node:module"
+import type * as Tldts from "tldts"
 import { own, ownData } from "./own.ts"
 
 /** How many cookies the jar keeps, and how large one may be. */
@@ -60,13 +61,25 @@ const isIpAddress = (host: string): boolean => host.startsWith("[") || ipv4Patte
 
 const suffixOptions = { allowPrivateDomains: true, extractHostname: false } as const
 
+let tldts: typeof Tldts | undefined
+
+/**
+ * `tldts`'s `getDomain`, the module loaded on the first call: it holds the
+ * Public Suffix List (about 200 KiB of JavaScript), which a client that never
+ * stores a cookie, and every script's start-up, need not pay for
+ * (`bench/startup.ts`). A synchronous `require` keeps the jar's functions
+ * synchronous; `tldts` ships CommonJS as its main entry, which is what an
+ * `import` of it loads too.
+ */
+const getDomain = (domain: string): string | null =>
+  (tldts ??= createRequire(import.meta.url)("tldts") as typeof Tldts).getDomain(domain, suffixOptions)
+
 /**
  * Whether `domain` is a public suffix (ICANN or private section of the Public
  * Suffix List, so `co.uk`, `com` and `github.io` all are). A name under no
  * listed suffix counts as one too (the list's `*` rule), like `localhost`.
  */
-export const isPublicSuffix = (domain: string): boolean =>
-  !isIpAddress(domain) && getDomain(domain, suffixOptions) === null
+export const isPublicSuffix = (domain: string): boolean => !isIpAddress(domain) && getDomain(domain) === null
 
 const groups = new WeakMap<Cookies.Cookie, string>()
 
@@ -75,7 +88,7 @@ const groupOf = (cookie: Cookies.Cookie): string => {
   const cached = groups.get(cookie)
   if (cached !== undefined) return cached
   const domain = own(cookie.options, "domain") ?? ""
-  const group = isIpAddress(domain) ? domain : (getDomain(domain, suffixOptions) ?? domain)
+  const group = isIpAddress(domain) ? domain : (getDomain(domain) ?? domain)
   groups.set(cookie, group)
   return group
 }

@@ -16,7 +16,6 @@
  * (`Deadline.TransportDeadlines`) that our client puts in each request's
  * options under a symbol.
  */
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as Effect from "effect/Effect"
 import type * as HttpClient from "effect/http/HttpClient"
 import type * as Scope from "effect/Scope"
@@ -28,6 +27,7 @@ import * as Deadline from "./deadline.ts"
 import * as Metrics from "./metrics.ts"
 import { exactly, own } from "./own.ts"
 import * as UndiciClient from "./undiciClient.ts"
+import * as UndiciParts from "./undiciParts.ts"
 
 /**
  * The client's undici agent and Effect's `HttpClient` over it.
@@ -46,7 +46,8 @@ import * as UndiciClient from "./undiciClient.ts"
  */
 export const makeUndici = (options: Resolved): Effect.Effect<HttpClient.HttpClient, never, Scope.Scope> =>
   Effect.gen(function*() {
-    const undici = yield* Effect.promise(() => import("undici"))
+    // undici's pieces from their own modules, not its root, which loads all of undici (undiciParts.ts).
+    const undici = UndiciParts.load()
     const connect = Connector.make({
       timeout: options.timeout.connect,
       allowH2: options.http2,
@@ -76,13 +77,19 @@ export const makeUndici = (options: Resolved): Effect.Effect<HttpClient.HttpClie
     const defaultFactory = originFactory(options.http2)
     // undici keeps a separate HTTP/1.1-only pool per origin for requests that set `allowH2: false`.
     const http1Factory = options.http2 ? originFactory(false) : defaultFactory
-    const agent = yield* NodeHttpClient.makeDispatcherOptions(exactly({
-      allowH2: options.http2,
-      factory: (origin: string | URL, agentOptions: object) =>
-        own(agentOptions as { readonly allowH2?: boolean }, "allowH2") === false
-          ? http1Factory(origin)
-          : defaultFactory(origin)
-    }))
+    // As Effect's `NodeHttpClient.makeDispatcherOptions` does, with the `Agent` of `undici`.
+    const agent = yield* Effect.acquireRelease(
+      Effect.sync(() =>
+        new undici.Agent(exactly({
+          allowH2: options.http2,
+          factory: (origin: string | URL, agentOptions: object) =>
+            own(agentOptions as { readonly allowH2?: boolean }, "allowH2") === false
+              ? http1Factory(origin)
+              : defaultFactory(origin)
+        }))
+      ),
+      (agent) => Effect.promise(() => agent.destroy())
+    )
     const dispatcher = agent.compose(deadlineInterceptor(options.timeout))
     if (options.metrics) yield* registerPoolGauges(agent, options.name)
     return UndiciClient.make(dispatcher)

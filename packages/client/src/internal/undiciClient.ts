@@ -42,10 +42,12 @@ import type * as Socket from "effect/socket/Socket"
 import type * as Stream from "effect/Stream"
 import type * as Undici from "undici"
 import * as Deadline from "./deadline.ts"
+import * as UndiciParts from "./undiciParts.ts"
 
 /** An Effect `HttpClient` sending every request through `dispatcher`. */
-export const make = (dispatcher: Undici.Dispatcher): HttpClient.HttpClient =>
-  HttpClient.make((request, url, signal, fiber) => {
+export const make = (dispatcher: Undici.Dispatcher): HttpClient.HttpClient => {
+  const { request: dispatch } = UndiciParts.load()
+  return HttpClient.make((request, url, signal, fiber) => {
     const send = (body: RequestBody, headers: Headers.Headers = request.headers) =>
       Effect.tryPromise({
         try: (): Promise<Undici.Dispatcher.ResponseData> => {
@@ -65,7 +67,7 @@ export const make = (dispatcher: Undici.Dispatcher): HttpClient.HttpClient =>
           options.body = body
           options.signal = signal
           if (http2Unsafe()) (options as { allowH2?: boolean }).allowH2 = false
-          return dispatcher.request(options)
+          return dispatch.call(dispatcher, options)
         },
         catch: (cause) =>
           new HttpClientError.HttpClientError({ reason: new HttpClientError.TransportError({ request, cause }) })
@@ -90,6 +92,7 @@ export const make = (dispatcher: Undici.Dispatcher): HttpClient.HttpClient =>
         )
     }
   })
+}
 
 /** undici sends only a `FormData` of its own, not the web one. */
 const undiciFormData = (body: HttpBody.FormData) =>
