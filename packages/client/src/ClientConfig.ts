@@ -558,8 +558,17 @@ const lowerCaseKeys = (record: Readonly<Record<string, string>>): Record<string,
 export const fromConfig = (prefix = "httpkit"): Effect.Effect<Resolved, ClientConfigError> =>
   Settings.warnUnknown(Settings.client, prefix).pipe(
     Effect.andThen(Settings.read(Options, prefix)),
-    Effect.mapError(configError),
-    Effect.flatMap((encoded) =>
-      resolveFrom(encoded, { name: (path) => ConfigProblem.variableName(prefix, path), input: encoded })
-    )
+    Effect.flatMap(({ encoded, problems }) => {
+      const resolved = resolveFrom(encoded, {
+        name: (path) => ConfigProblem.variableName(prefix, path),
+        input: encoded
+      })
+      // What could not be read is reported with what is wrong in the rest, all at once.
+      return problems.length === 0 ? resolved : resolved.pipe(
+        Effect.matchEffect({
+          onFailure: (error) => Effect.fail(configError(ConfigProblem.merge(problems, error.problems))),
+          onSuccess: () => Effect.fail(configError(problems))
+        })
+      )
+    })
   )

@@ -86,6 +86,34 @@ describe("ClientConfig errors", () => {
       assert.strictEqual(error.problems.length, 4)
     }))
 
+  it.effect("every problem in the environment is reported at once: values that cannot be read and values out of range", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(
+        ClientConfig.fromConfig().pipe(fromEnv({
+          HTTPKIT_RETRY_MAX_ATTEMPTS: "two",
+          HTTPKIT_HTTP2: "maybe",
+          HTTPKIT_TIMEOUT_TOTAL: "20 secs please",
+          HTTPKIT_CIRCUIT_BREAKER_FAILURE_THRESHOLD: "0",
+          HTTPKIT_TIMEOUT_CONNECT: "5s"
+        }))
+      )
+      assert.deepStrictEqual(error.problems.map((problem) => problem.setting), [
+        "HTTPKIT_RETRY_MAX_ATTEMPTS",
+        "HTTPKIT_CIRCUIT_BREAKER_FAILURE_THRESHOLD",
+        "HTTPKIT_HTTP2",
+        "HTTPKIT_TIMEOUT_TOTAL"
+      ])
+      assert.strictEqual(
+        error.message,
+        invalid(
+          "HTTPKIT_RETRY_MAX_ATTEMPTS is \"two\", expected a number; " +
+            "HTTPKIT_CIRCUIT_BREAKER_FAILURE_THRESHOLD is \"0\", expected an integer of at least 1; " +
+            "HTTPKIT_HTTP2 is \"maybe\", expected true or false; " +
+            `HTTPKIT_TIMEOUT_TOTAL is "20 secs please", expected ${DurationInput.accepted}`
+        )
+      )
+    }))
+
   it.effect("a header value is never shown, from the environment or in code", () =>
     Effect.gen(function*() {
       const fromVariable = yield* Effect.flip(

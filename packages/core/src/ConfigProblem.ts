@@ -69,6 +69,21 @@ export const format = (problem: ConfigProblem): string =>
 export const message = (subject: string, problems: ReadonlyArray<ConfigProblem>): string =>
   `invalid ${subject}: ${problems.map(format).join("; ")}`
 
+/**
+ * The problems of two checks of one configuration, one per setting: a setting
+ * already in `first` is not repeated from `second`.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const merge = (
+  first: ReadonlyArray<ConfigProblem>,
+  second: ReadonlyArray<ConfigProblem>
+): ReadonlyArray<ConfigProblem> => {
+  const named = new Set(first.map((problem) => problem.setting))
+  return [...first, ...second.filter((problem) => !named.has(problem.setting))]
+}
+
 const maxShown = 80
 const urlLike = /^\s*[a-z][a-z0-9+.-]*:\/\//i
 

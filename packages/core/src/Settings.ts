@@ -172,11 +172,27 @@ export const namesOf = (schema: Schema.Top): ReadonlyArray<string> => {
 const envPrefix = (prefix: string): string => ConfigProblem.variableName(prefix, [])
 
 /**
+ * What `read` found: the encoded options from every variable that could be
+ * read, and a problem for each one that could not.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Read<A> {
+  readonly encoded: A
+  readonly problems: ReadonlyArray<ConfigProblem.ConfigProblem>
+}
+
+/** At most this many unreadable variables are reported at once. */
+const maxProblems = 64
+
+/**
  * Reads the fields of `schema` from the current `ConfigProvider` under
  * `prefix`, in CONSTANT_CASE (`HTTPKIT_TIMEOUT_CONNECT` for `timeout.connect`
  * under `httpkit`), as their encoded form; an empty object when no variable
- * under the prefix is set. A value that cannot be read fails with its
- * problem, named by its variable.
+ * under the prefix is set. A value that cannot be read (`"two"` for a
+ * number) is a problem named by its variable, and the rest is still read, so
+ * that every problem is reported at once.
  *
  * **Details**
  *
@@ -184,31 +200,50 @@ const envPrefix = (prefix: string): string => ConfigProblem.variableName(prefix,
  * variable names on `_`, so a group whose name has several words
  * (`circuitBreaker`: `HTTPKIT_CIRCUIT_BREAKER_...`) or a prefix of several
  * words (`httpkit_download`) is found only with one path segment per word;
- * values are still read by their whole names.
+ * values are still read by their whole names. Effect's `Config` stops at the
+ * first value it cannot read: that variable is then hidden and the reading
+ * done again, up to 64 times.
  *
  * @category constructors
  * @since 0.1.0
  */
-export const read = <S extends Schema.Top>(
-  schema: S,
-  prefix: string
-): Effect.Effect<S["Encoded"], ReadonlyArray<ConfigProblem.ConfigProblem>> =>
+export const read = <S extends Schema.Top>(schema: S, prefix: string): Effect.Effect<Read<S["Encoded"]>> =>
   Effect.gen(function*() {
     const provider = yield* ConfigProvider.ConfigProvider
-    const cased = ConfigProvider.constantCase(provider)
-    const perWord = ConfigProvider.mapInput(
-      cased,
-      (path) =>
-        path.flatMap((segment): ReadonlyArray<string | number> =>
-          typeof segment === "number" ? [segment] : segment.split("_")
-        )
-    )
-    return yield* Config.schema(Schema.toEncoded(schema), prefix).pipe(
-      Config.withDefault({} as S["Encoded"]),
-      Effect.provideService(ConfigProvider.ConfigProvider, ConfigProvider.orElse(cased, perWord)),
-      Effect.catch((error) => Effect.flatMap(problemsOf(error, provider), Effect.fail))
-    )
+    const hidden = new Set<string>()
+    const problems: Array<ConfigProblem.ConfigProblem> = []
+    while (problems.length < maxProblems) {
+      const visible = hidden.size === 0 ?
+        provider :
+        ConfigProvider.make((path) => hidden.has(path.join("_")) ? Effect.succeed(undefined) : provider.load(path))
+      const result = yield* Effect.result(readOnce(schema, prefix, visible))
+      if (result._tag === "Success") return { encoded: result.success, problems }
+      const found = (yield* problemsOf(result.failure, provider)).filter((problem) => !hidden.has(problem.setting))
+      problems.push(...found)
+      if (found.length === 0 || !Schema.isSchemaError(result.failure.cause)) break
+      for (const problem of found) hidden.add(problem.setting)
+    }
+    return { encoded: {} as S["Encoded"], problems }
   })
+
+const readOnce = <S extends Schema.Top>(
+  schema: S,
+  prefix: string,
+  provider: ConfigProvider.ConfigProvider
+): Effect.Effect<S["Encoded"], Config.ConfigError> => {
+  const cased = ConfigProvider.constantCase(provider)
+  const perWord = ConfigProvider.mapInput(
+    cased,
+    (path) =>
+      path.flatMap((segment): ReadonlyArray<string | number> =>
+        typeof segment === "number" ? [segment] : segment.split("_")
+      )
+  )
+  return Config.schema(Schema.toEncoded(schema), prefix).pipe(
+    Config.withDefault({} as S["Encoded"]),
+    Effect.provideService(ConfigProvider.ConfigProvider, ConfigProvider.orElse(cased, perWord))
+  )
+}
 
 /** The problems of a `ConfigError`, with each value as the provider holds it. */
 const problemsOf = (

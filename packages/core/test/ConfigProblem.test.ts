@@ -68,6 +68,15 @@ describe("ConfigProblem", () => {
       ])
     }))
 
+  it("merge keeps one problem per setting, the first check's", () => {
+    const first = [{ setting: "HTTPKIT_RETRY_MIN_DELAY", received: "\"x\"", expected: "a duration" }]
+    const second = [
+      { setting: "HTTPKIT_RETRY_MIN_DELAY", expected: "at most HTTPKIT_RETRY_MAX_DELAY" },
+      { setting: "HTTPKIT_NAME", received: "\"a b\"", expected: "1 to 64 letters" }
+    ]
+    assert.deepStrictEqual(ConfigProblem.merge(first, second), [first[0]!, second[1]!])
+  })
+
   it("at reads own keys only", () => {
     const polluted = Object.create({ inherited: 1 }) as Record<string, unknown>
     polluted.own = { deep: 2 }

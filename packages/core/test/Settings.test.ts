@@ -143,34 +143,36 @@ describe("Settings.read", () => {
         })
       )
       assert.deepStrictEqual(encoded, {
-        timeout: { total: "20s" },
-        retry: { statuses: [500] },
-        circuitBreaker: { enabled: false }
+        encoded: {
+          timeout: { total: "20s" },
+          retry: { statuses: [500] },
+          circuitBreaker: { enabled: false }
+        },
+        problems: []
       })
     }))
 
-  it.effect("a value that cannot be read is a problem naming its variable and the value", () =>
+  it.effect("every value that cannot be read is a problem naming its variable and the value; the rest is read", () =>
     Effect.gen(function*() {
-      const notNumber = yield* Effect.flip(
-        Settings.read(Options, "httpkit").pipe(withEnv({ HTTPKIT_RETRY_MAX_ATTEMPTS: "two" }))
-      )
-      assert.deepStrictEqual(notNumber, [
-        { setting: "HTTPKIT_RETRY_MAX_ATTEMPTS", received: "\"two\"", expected: "a number" }
-      ])
-      const list = yield* Effect.flip(
-        Settings.read(Options, "httpkit").pipe(withEnv({ HTTPKIT_RETRY_STATUSES: "500,503" }))
-      )
-      assert.deepStrictEqual(list, [{
-        setting: "HTTPKIT_RETRY_STATUSES",
-        received: "\"500,503\"",
-        expected: "a list, one variable per item: HTTPKIT_RETRY_STATUSES_0, HTTPKIT_RETRY_STATUSES_1, ..."
-      }])
-      const flag = yield* Effect.flip(
-        Settings.read(Options, "httpkit").pipe(withEnv({ HTTPKIT_CIRCUIT_BREAKER_ENABLED: "maybe" }))
-      )
-      assert.deepStrictEqual(flag, [
-        { setting: "HTTPKIT_CIRCUIT_BREAKER_ENABLED", received: "\"maybe\"", expected: "true or false" }
-      ])
+      const read = yield* Settings.read(Options, "httpkit").pipe(withEnv({
+        HTTPKIT_RETRY_MAX_ATTEMPTS: "two",
+        HTTPKIT_RETRY_STATUSES: "500,503",
+        HTTPKIT_CIRCUIT_BREAKER_ENABLED: "maybe",
+        HTTPKIT_TIMEOUT_TOTAL: "20s"
+      }))
+      assert.deepStrictEqual(read, {
+        // The groups whose variables are hidden stay, empty.
+        encoded: { timeout: { total: "20s" }, retry: {}, circuitBreaker: {} },
+        problems: [
+          { setting: "HTTPKIT_RETRY_MAX_ATTEMPTS", received: "\"two\"", expected: "a number" },
+          {
+            setting: "HTTPKIT_RETRY_STATUSES",
+            received: "\"500,503\"",
+            expected: "a list, one variable per item: HTTPKIT_RETRY_STATUSES_0, HTTPKIT_RETRY_STATUSES_1, ..."
+          },
+          { setting: "HTTPKIT_CIRCUIT_BREAKER_ENABLED", received: "\"maybe\"", expected: "true or false" }
+        ]
+      })
     }))
 
   it("namesOf lists the variables a schema reads, lists and records as NAME_*", () => {

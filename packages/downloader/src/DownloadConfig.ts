@@ -276,8 +276,14 @@ const resolveFrom = (input: unknown, naming: ConfigProblem.Naming): Effect.Effec
 export const fromConfig = (prefix = "httpkit_download"): Effect.Effect<Resolved, DownloadConfigError> =>
   Settings.warnUnknown(Settings.downloader, prefix).pipe(
     Effect.andThen(Settings.read(Options, prefix)),
-    Effect.mapError(configError),
-    Effect.flatMap((encoded) =>
-      resolveFrom(encoded, namingOf((path) => ConfigProblem.variableName(prefix, path), encoded))
-    )
+    Effect.flatMap(({ encoded, problems }) => {
+      const resolved = resolveFrom(encoded, namingOf((path) => ConfigProblem.variableName(prefix, path), encoded))
+      // What could not be read is reported with what is wrong in the rest, all at once.
+      return problems.length === 0 ? resolved : resolved.pipe(
+        Effect.matchEffect({
+          onFailure: (error) => Effect.fail(configError(ConfigProblem.merge(problems, error.problems ?? []))),
+          onSuccess: () => Effect.fail(configError(problems))
+        })
+      )
+    })
   )
