@@ -106,7 +106,7 @@ describe("ClientConfig errors", () => {
       assert.strictEqual(
         error.message,
         invalid(
-          "HTTPKIT_RETRY_MAX_ATTEMPTS is \"two\", expected a number; " +
+          "HTTPKIT_RETRY_MAX_ATTEMPTS is \"two\", expected an integer of at least 1; " +
             "HTTPKIT_CIRCUIT_BREAKER_FAILURE_THRESHOLD is \"0\", expected an integer of at least 1; " +
             "HTTPKIT_HTTP2 is \"maybe\", expected true or false; " +
             `HTTPKIT_TIMEOUT_TOTAL is "20 secs please", expected ${DurationInput.accepted}`

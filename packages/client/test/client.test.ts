@@ -536,7 +536,10 @@ describe("configuration", () => {
         )
       const cases: ReadonlyArray<readonly [Record<string, string>, string]> = [
         [{ HTTPKIT_RETRY_MAX_ATTEMPTS: "0" }, `HTTPKIT_RETRY_MAX_ATTEMPTS is "0", expected an integer of at least 1`],
-        [{ HTTPKIT_RETRY_MAX_ATTEMPTS: "two" }, `HTTPKIT_RETRY_MAX_ATTEMPTS is "two", expected a number`],
+        [
+          { HTTPKIT_RETRY_MAX_ATTEMPTS: "two" },
+          `HTTPKIT_RETRY_MAX_ATTEMPTS is "two", expected an integer of at least 1`
+        ],
         [{ HTTPKIT_TIMEOUT_TOTAL: "abc" }, `HTTPKIT_TIMEOUT_TOTAL is "abc", expected ${DurationInput.accepted}`],
         [
           { HTTPKIT_BASE_URL: "ftp://user:s3cret@example.test" },

@@ -197,7 +197,12 @@ describe("configuration", () => {
           Effect.flip
         )
         assert.strictEqual(error._tag, "ClientConfigError")
-        assert.include(error.message, `HTTPKIT_POOL_CONNECTIONS_PER_ORIGIN is "${value}", expected a`, value)
+        assert.strictEqual(
+          error.message,
+          `invalid client configuration: HTTPKIT_POOL_CONNECTIONS_PER_ORIGIN is "${value}", expected an integer${
+            value === "1.5" ? "" : " of at least 1"
+          }`
+        )
       }
     }))
 })

@@ -218,7 +218,9 @@ export const read = <S extends Schema.Top>(schema: S, prefix: string): Effect.Ef
         ConfigProvider.make((path) => hidden.has(path.join("_")) ? Effect.succeed(undefined) : provider.load(path))
       const result = yield* Effect.result(readOnce(schema, prefix, visible))
       if (result._tag === "Success") return { encoded: result.success, problems }
-      const found = (yield* problemsOf(result.failure, provider)).filter((problem) => !hidden.has(problem.setting))
+      const found = (yield* problemsOf(result.failure, provider, schema.ast)).filter((problem) =>
+        !hidden.has(problem.setting)
+      )
       problems.push(...found)
       if (found.length === 0 || !Schema.isSchemaError(result.failure.cause)) break
       for (const problem of found) hidden.add(problem.setting)
@@ -248,7 +250,8 @@ const readOnce = <S extends Schema.Top>(
 /** The problems of a `ConfigError`, with each value as the provider holds it. */
 const problemsOf = (
   error: Config.ConfigError,
-  provider: ConfigProvider.ConfigProvider
+  provider: ConfigProvider.ConfigProvider,
+  ast: SchemaAST.AST
 ): Effect.Effect<ReadonlyArray<ConfigProblem.ConfigProblem>> => {
   if (!Schema.isSchemaError(error.cause)) {
     return Effect.succeed([{
@@ -258,12 +261,22 @@ const problemsOf = (
   }
   const issue = error.cause.issue
   return Effect.gen(function*() {
+    const paths = new Map<string, ReadonlyArray<PropertyKey>>()
     const named = ConfigProblem.fromIssue(issue, {
-      setting: (path) => ConfigProblem.variableName("", path),
+      setting: (path) => {
+        const name = ConfigProblem.variableName("", path)
+        paths.set(name, path)
+        return name
+      },
       received: () => undefined
     })
     const problems: Array<ConfigProblem.ConfigProblem> = []
-    for (const problem of named) {
+    for (const found_ of named) {
+      // "two" for a number: say what the field takes ("an integer of at least 1"), not only "a number".
+      const field = found_.expected === "a number"
+        ? expectedAt(ast, (paths.get(found_.setting) ?? []).slice(1))
+        : undefined
+      const problem = field === undefined ? found_ : { ...found_, expected: field }
       const value = yield* rawValue(provider, problem.setting)
       // A list is one variable per item: Effect's environment provider reads no separated string.
       const listed = problem.expected === "a list"
@@ -273,6 +286,23 @@ const problemsOf = (
     }
     return problems
   })
+}
+
+/** What the field at `path` of a struct schema takes, from its last check's `expected` annotation or its own. */
+const expectedAt = (ast: SchemaAST.AST, path: ReadonlyArray<PropertyKey>): string | undefined => {
+  let current = ast
+  for (const segment of path) {
+    const next: SchemaAST.AST | undefined = current._tag === "Objects"
+      ? current.propertySignatures.find((property) => property.name === segment)?.type
+      : current._tag === "Arrays"
+      ? current.rest[0]
+      : undefined
+    if (next === undefined) return undefined
+    current = next
+  }
+  const last = current.checks?.[current.checks.length - 1]
+  const expected = last?.annotations?.expected ?? current.annotations?.expected
+  return typeof expected === "string" ? expected : undefined
 }
 
 /** The value of one variable as the provider holds it (the environment joins path segments with `_`). */

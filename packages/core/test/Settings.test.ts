@@ -164,7 +164,8 @@ describe("Settings.read", () => {
         // The groups whose variables are hidden stay, empty.
         encoded: { timeout: { total: "20s" }, retry: {}, circuitBreaker: {} },
         problems: [
-          { setting: "HTTPKIT_RETRY_MAX_ATTEMPTS", received: "\"two\"", expected: "a number" },
+          // What the field takes (Schema.Int's own "an integer"), not only that "two" is no number.
+          { setting: "HTTPKIT_RETRY_MAX_ATTEMPTS", received: "\"two\"", expected: "an integer" },
           {
             setting: "HTTPKIT_RETRY_STATUSES",
             received: "\"500,503\"",
