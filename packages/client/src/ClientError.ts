@@ -157,7 +157,8 @@ export class NotFoundError extends Schema.TaggedError<NotFoundError>()("NotFound
 
 /**
  * 400 or 422 from the server, or (without a status) a request refused before
- * anything was sent, such as a header value with CR, LF or NUL.
+ * anything was sent, such as a header value with CR, LF or NUL, or a relative
+ * URL when the client has no `baseUrl` (`detail` says which).
  *
  * @category errors
  * @since 0.1.0
