@@ -94,9 +94,10 @@ export interface Options {
    */
   readonly keepAliveTimeout?: number | undefined
   /**
-   * Called with one line per request of the HTTP listener once its answer
-   * is sent or cut short, for example `GET /status/503?x=1 -> 503 12ms`
-   * (` (not completed)` when the connection closed first). No header is
+   * Called with one line per request once its answer is sent or cut short,
+   * for example `GET /status/503?x=1 -> 503 12ms`; ` (not completed)` when
+   * the connection closed first, `no answer` when it closed before any, and
+   * `raw ` before the requests of the raw-socket listener. No header is
    * written, and query values named like secrets (`token`, `api_key`...) and
    * user-info in values are replaced by `REDACTED`.
    */
@@ -340,7 +341,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
   const address = server.address
   const port = "port" in address ? address.port : 0
   const url = `${tls === undefined ? "http" : "https"}://${Raw.formatHost(host)}:${port}`
-  const raw = yield* Raw.start(state, host)
+  const raw = yield* Raw.start(state, host, Raw.defaultLimits, log)
   state.baseUrl = url
   state.rawUrl = raw.url
 

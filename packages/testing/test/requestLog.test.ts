@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
+import * as Net from "node:net"
 import { format, redactTarget } from "../src/internal/requestLog.ts"
 import * as TestServer from "../src/TestServer.ts"
 
@@ -13,6 +14,20 @@ const linesFor = (lines: ReadonlyArray<string>, count: number) =>
     while (lines.length < count && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10))
     return lines.slice()
   })
+
+/** Sends one request head to the raw-socket listener and resolves when the connection is gone, whatever came back. */
+const rawRequest = (rawUrl: string, target: string) =>
+  Effect.promise(() =>
+    new Promise<void>((resolve) => {
+      const { hostname, port } = new URL(rawUrl)
+      const socket = Net.connect({ host: hostname, port: Number(port) }, () => {
+        socket.write(`GET ${target} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer sekrit\r\n\r\n`)
+      })
+      socket.on("data", () => {})
+      socket.on("error", () => resolve())
+      socket.on("close", () => resolve())
+    })
+  )
 
 describe("request log lines", () => {
   it("keep the target verbatim, with the values of secret-named parameters and user-info in values REDACTED", () => {
@@ -78,6 +93,35 @@ describe("TestServer's log option", () => {
       assert.match(logged[2]!, /^POST \/nope -> 404 \d+ms$/)
       assert.match(logged[3]!, /^GET \/files\/log\.bin\?size=100000&drop_after=10 -> 200 \d+ms \(not completed\)$/)
       for (const line of logged) assert.notInclude(line, secret)
+    }).pipe(Effect.scoped))
+
+  it.live("the raw-socket listener's requests log raw lines: its status, no answer, bytes, cut short, redacted", () =>
+    Effect.gen(function*() {
+      const lines: Array<string> = []
+      const server = yield* TestServer.make({ log: (line) => lines.push(line) })
+      const targets = [
+        "/health",
+        "/hang?hold=50",
+        "/close",
+        "/bytes?b64=aGk",
+        "/chunked-no-end?chunks=1&hold=50",
+        "/retry-after?value=1&api_key=sekrit",
+        "/nope"
+      ]
+      for (const target of targets) yield* rawRequest(server.rawUrl, target)
+      const logged = yield* linesFor(lines, targets.length)
+      const expected = [
+        /^raw GET \/health -> 200 \d+ms$/,
+        /^raw GET \/hang\?hold=50 -> no answer \d+ms$/,
+        /^raw GET \/close -> no answer \d+ms$/,
+        /^raw GET \/bytes\?b64=aGk -> bytes \d+ms$/,
+        /^raw GET \/chunked-no-end\?chunks=1&hold=50 -> 200 \d+ms \(not completed\)$/,
+        /^raw GET \/retry-after\?value=1&api_key=REDACTED -> 503 \d+ms$/,
+        /^raw GET \/nope -> 404 \d+ms$/
+      ]
+      assert.lengthOf(logged, expected.length, logged.join("\n"))
+      logged.forEach((line, i) => assert.match(line, expected[i]!))
+      for (const line of logged) assert.notInclude(line, "sekrit")
     }).pipe(Effect.scoped))
 
   it.live("a request whose client leaves before the answer logs no answer, with the time it was open", () =>

@@ -17,6 +17,7 @@ import { ServeError } from "effect/http/HttpServerError"
 import { STATUS_CODES } from "node:http"
 import * as Net from "node:net"
 import { exactly, own, pinAbsent, pinned } from "./own.ts"
+import * as RequestLog from "./requestLog.ts"
 import type { ServerState } from "./state.ts"
 
 /** The address of a started raw listener. */
@@ -55,10 +56,15 @@ export const maxBodyLength = 16 * 1024 * 1024
  * Starts the raw listener on `host` (a free port), closing it, every open
  * socket and every pending timer with the scope.
  */
-export const start = (state: ServerState, host: string, limits: Limits = defaultLimits) =>
+export const start = (
+  state: ServerState,
+  host: string,
+  limits: Limits = defaultLimits,
+  log?: ((line: string) => void) | undefined
+) =>
   Effect.acquireRelease(
     Effect.callback<Listener, ServeError>((resume) => {
-      const listener = new Listener(state, limits)
+      const listener = new Listener(state, limits, log)
       const onError = (cause: unknown) => {
         listener.server.close()
         resume(Effect.fail(new ServeError({ cause })))
@@ -108,10 +114,13 @@ class Listener {
   private closing = false
   readonly state: ServerState
   readonly limits: Limits
+  /** Called with one line per request once its connection is gone (`TestServer`'s `log`). */
+  readonly log: ((line: string) => void) | undefined
 
-  constructor(state: ServerState, limits: Limits) {
+  constructor(state: ServerState, limits: Limits, log: ((line: string) => void) | undefined) {
     this.state = state
     this.limits = limits
+    this.log = log
     // `net.createServer` copies its options into an object literal: every option it reads is given, so the copy
     // cannot take one from a polluted `Object.prototype` (RELIABILITY 10).
     this.server = Net.createServer(pinned(netServerOptionNames, { allowHalfOpen: true }), (socket) => {
@@ -187,6 +196,10 @@ class Connection implements Exchange {
   private disposed = false
   /** Whether the answer was ended and flushed to the kernel. */
   private flushed = false
+  /** When the request head was read, for the log line. */
+  private receivedAt = 0
+  /** What the first bytes written were, for the log line: a status line's status, or other bytes. */
+  private status: number | "bytes" | undefined
   private readonly deadline: ReturnType<typeof setTimeout> | undefined
 
   readonly listener: Listener
@@ -212,6 +225,7 @@ class Connection implements Exchange {
   /** Destroys the socket and clears every timer; safe to call twice. */
   dispose(): void {
     if (this.disposed) return
+    this.logLine()
     this.disposed = true
     for (const timer of this.timers) clearTimeout(timer)
     this.timers.clear()
@@ -227,6 +241,28 @@ class Connection implements Exchange {
     }, millis)
     this.timers.add(timer)
     return timer
+  }
+
+  /** Notes the status of the answer from its first bytes, when they are a status line. */
+  private noteStatus(bytes: Uint8Array | undefined): void {
+    if (this.status !== undefined || bytes === undefined || this.listener.log === undefined) return
+    const match = /^HTTP\/\d\.\d (\d{3})/.exec(Buffer.from(bytes.subarray(0, 16)).toString("latin1"))
+    this.status = match === null ? "bytes" : Number(match[1])
+  }
+
+  /** The log line of the request this connection carried, once, when it goes. */
+  private logLine(): void {
+    const request = this.request
+    if (this.listener.log === undefined || request === undefined) return
+    this.listener.log(`raw ${
+      RequestLog.format({
+        method: request.method,
+        target: request.query === "" ? request.path : `${request.path}?${request.query}`,
+        status: this.status,
+        millis: performance.now() - this.receivedAt,
+        completed: this.flushed
+      })
+    }`)
   }
 
   private onEnd(): void {
@@ -275,6 +311,7 @@ class Connection implements Exchange {
       return this.finish(plain(400, "malformed request head\n"))
     }
     this.request = parsed
+    this.receivedAt = performance.now()
     this.listener.state.record({
       listener: "raw",
       httpVersion: parsed.httpVersion,
@@ -331,11 +368,13 @@ class Connection implements Exchange {
   // Exchange ------------------------------------------------------------------
 
   readonly write = (bytes: Uint8Array): void => {
+    this.noteStatus(bytes)
     if (!this.disposed && this.socket.writable) this.socket.write(bytes)
   }
 
   readonly finish = (bytes?: Uint8Array): void => {
     if (this.disposed || this.phase === "done") return
+    this.noteStatus(bytes)
     this.phase = "done"
     const afterFlush = () => {
       this.flushed = true
@@ -359,6 +398,7 @@ class Connection implements Exchange {
 
   readonly reset = (): void => {
     if (this.disposed) return
+    this.logLine()
     this.disposed = true
     for (const timer of this.timers) clearTimeout(timer)
     this.timers.clear()

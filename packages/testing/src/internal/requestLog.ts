@@ -49,8 +49,11 @@ export interface Entry {
   readonly method: string
   /** The request target as received: path and query. */
   readonly target: string
-  /** The status sent; `undefined` when the connection closed before any answer. */
-  readonly status: number | undefined
+  /**
+   * The status sent; `"bytes"` for an answer that is not HTTP (the raw-socket
+   * listener's `/bytes`); `undefined` when the connection closed before any answer.
+   */
+  readonly status: number | "bytes" | undefined
   readonly millis: number
   /** False when the answer did not end normally: the server dropped the connection or the client left. */
   readonly completed: boolean
