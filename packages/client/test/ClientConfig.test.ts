@@ -131,20 +131,21 @@ describe("ClientConfig errors", () => {
       assert.notInclude(JSON.stringify([fromVariable, inCode]), "s3cret")
     }))
 
-  it.effect("a list from the environment says it takes one variable per item", () =>
+  it.effect("a list from the environment is separated by commas or one variable per item; a bad item is named", () =>
     Effect.gen(function*() {
-      const error = yield* Effect.flip(ClientConfig.fromConfig().pipe(fromEnv({ HTTPKIT_RETRY_STATUSES: "500,503" })))
-      assert.strictEqual(
-        error.message,
-        invalid(
-          "HTTPKIT_RETRY_STATUSES is \"500,503\", expected a list, one variable per item: " +
-            "HTTPKIT_RETRY_STATUSES_0, HTTPKIT_RETRY_STATUSES_1, ..."
-        )
-      )
-      const read = yield* ClientConfig.fromConfig().pipe(
+      const commas = yield* ClientConfig.fromConfig().pipe(fromEnv({ HTTPKIT_RETRY_STATUSES: "500, 503" }))
+      assert.deepStrictEqual([...commas.retry.statuses], [500, 503])
+      const items = yield* ClientConfig.fromConfig().pipe(
         fromEnv({ HTTPKIT_RETRY_STATUSES_0: "500", HTTPKIT_RETRY_STATUSES_1: "503" })
       )
-      assert.deepStrictEqual([...read.retry.statuses], [500, 503])
+      assert.deepStrictEqual([...items.retry.statuses], [500, 503])
+      const bad = yield* Effect.flip(ClientConfig.fromConfig().pipe(fromEnv({ HTTPKIT_RETRY_STATUSES: "500,5O3" })))
+      assert.strictEqual(
+        bad.message,
+        invalid(
+          "HTTPKIT_RETRY_STATUSES is \"500,5O3\", expected an HTTP status from 100 to 599 in every item (\"5O3\" is not)"
+        )
+      )
     }))
 
   it("a call's own options are refused in the same shape, named by option path", () => {

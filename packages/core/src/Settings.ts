@@ -147,25 +147,32 @@ export const registry: ReadonlyArray<Space> = [client, downloader]
  * @category naming
  * @since 0.1.0
  */
-export const namesOf = (schema: Schema.Top): ReadonlyArray<string> => {
-  const out: Array<string> = []
+export const namesOf = (schema: Schema.Top): ReadonlyArray<string> => [
+  ...new Set(fieldsOf(schema).map((field) => field.kind === "value" ? field.name : `${field.name}_*`))
+]
+
+/** Each field `Config.schema` reads for a struct schema, by variable name after the prefix, and its shape. */
+const fieldsOf = (
+  schema: Schema.Top
+): ReadonlyArray<{ readonly name: string; readonly kind: "value" | "list" | "record" }> => {
+  const out: Array<{ readonly name: string; readonly kind: "value" | "list" | "record" }> = []
   const walk = (ast: SchemaAST.AST, name: string): void => {
     const encoded = SchemaAST.toEncoded(ast)
     if (encoded._tag === "Objects") {
       for (const property of encoded.propertySignatures) {
         walk(property.type, ConfigProblem.variableName(name, [property.name]))
       }
-      if (encoded.indexSignatures.length > 0) out.push(`${name}_*`)
+      if (encoded.indexSignatures.length > 0) out.push({ name, kind: "record" })
     } else if (encoded._tag === "Arrays") {
-      out.push(`${name}_*`)
+      out.push({ name, kind: "list" })
     } else if (encoded._tag === "Union" && encoded.types.some((member) => member._tag === "Objects")) {
       for (const member of encoded.types) walk(member, name)
     } else {
-      out.push(name)
+      out.push({ name, kind: "value" })
     }
   }
   walk(schema.ast, "")
-  return [...new Set(out)]
+  return out
 }
 
 /** A prefix as the environment spells it: `httpkit_download` is `HTTPKIT_DOWNLOAD`. */
@@ -210,23 +217,55 @@ const maxProblems = 64
 export const read = <S extends Schema.Top>(schema: S, prefix: string): Effect.Effect<Read<S["Encoded"]>> =>
   Effect.gen(function*() {
     const provider = yield* ConfigProvider.ConfigProvider
+    const root = envPrefix(prefix)
+    const lists = new Set(
+      fieldsOf(schema).filter((field) => field.kind === "list").map((field) => `${root}_${field.name}`)
+    )
     const hidden = new Set<string>()
     const problems: Array<ConfigProblem.ConfigProblem> = []
     while (problems.length < maxProblems) {
-      const visible = hidden.size === 0 ?
-        provider :
-        ConfigProvider.make((path) => hidden.has(path.join("_")) ? Effect.succeed(undefined) : provider.load(path))
+      const visible = ConfigProvider.make((path) => {
+        const name = path.join("_")
+        if (hidden.has(name)) return Effect.succeed(undefined)
+        if (lists.has(name)) return Effect.map(provider.load(path), listNode)
+        const parent = path.slice(0, -1).join("_")
+        const index = path[path.length - 1]
+        return lists.has(parent) && /^\d+$/.test(String(index))
+          ? Effect.flatMap(
+            provider.load(path.slice(0, -1)),
+            (node) => node?._tag === "Value" ? Effect.succeed(itemNode(node.value, Number(index))) : provider.load(path)
+          )
+          : provider.load(path)
+      })
       const result = yield* Effect.result(readOnce(schema, prefix, visible))
       if (result._tag === "Success") return { encoded: result.success, problems }
-      const found = (yield* problemsOf(result.failure, provider, schema.ast)).filter((problem) =>
+      const found = (yield* problemsOf(result.failure, provider, schema.ast, lists)).filter((problem) =>
         !hidden.has(problem.setting)
       )
       problems.push(...found)
       if (found.length === 0 || !Schema.isSchemaError(result.failure.cause)) break
-      for (const problem of found) hidden.add(problem.setting)
+      for (const problem of found) {
+        hidden.add(problem.setting)
+        // An item of a list: the list goes, since a list with a hole cannot be read.
+        const list = /^(.*)_\d+$/.exec(problem.setting)
+        if (list !== null && lists.has(list[1]!)) hidden.add(list[1]!)
+      }
     }
     return { encoded: {} as S["Encoded"], problems }
   })
+
+/** A list given as one value, `500, 502,503`: its items, trimmed, empty ones left out. */
+const items = (value: string): ReadonlyArray<string> =>
+  value.split(",").map((item) => item.trim()).filter((item) => item !== "")
+
+/** A list's node: one value separated by commas is a list of its items; one variable per item stays as it is. */
+const listNode = (node: ConfigProvider.Node | undefined): ConfigProvider.Node | undefined =>
+  node?._tag === "Value" ? ConfigProvider.makeArray(items(node.value).length) : node
+
+const itemNode = (value: string, index: number): ConfigProvider.Node | undefined => {
+  const item = items(value)[index]
+  return item === undefined ? undefined : ConfigProvider.makeValue(item)
+}
 
 const readOnce = <S extends Schema.Top>(
   schema: S,
@@ -251,7 +290,8 @@ const readOnce = <S extends Schema.Top>(
 const problemsOf = (
   error: Config.ConfigError,
   provider: ConfigProvider.ConfigProvider,
-  ast: SchemaAST.AST
+  ast: SchemaAST.AST,
+  lists: ReadonlySet<string>
 ): Effect.Effect<ReadonlyArray<ConfigProblem.ConfigProblem>> => {
   if (!Schema.isSchemaError(error.cause)) {
     return Effect.succeed([{
@@ -271,18 +311,26 @@ const problemsOf = (
       received: () => undefined
     })
     const problems: Array<ConfigProblem.ConfigProblem> = []
-    for (const found_ of named) {
+    for (const draft of named) {
       // "two" for a number: say what the field takes ("an integer of at least 1"), not only "a number".
-      const field = found_.expected === "a number"
-        ? expectedAt(ast, (paths.get(found_.setting) ?? []).slice(1))
+      const field = draft.expected === "a number"
+        ? expectedAt(ast, (paths.get(draft.setting) ?? []).slice(1))
         : undefined
-      const problem = field === undefined ? found_ : { ...found_, expected: field }
+      const problem = field === undefined ? draft : { ...draft, expected: field }
       const value = yield* rawValue(provider, problem.setting)
-      // A list is one variable per item: Effect's environment provider reads no separated string.
-      const listed = problem.expected === "a list"
-        ? { ...problem, expected: `a list, one variable per item: ${problem.setting}_0, ${problem.setting}_1, ...` }
-        : problem
-      problems.push(value === undefined ? listed : { ...listed, received: ConfigProblem.show(value) })
+      const list = /^(.*)_(\d+)$/.exec(problem.setting)
+      if (value === undefined && list !== null && lists.has(list[1]!)) {
+        // An item of a list given as one value: the problem is the list's, the item named.
+        const whole = (yield* rawValue(provider, list[1]!)) ?? ""
+        const item = items(whole)[Number(list[2])] ?? ""
+        problems.push({
+          setting: list[1]!,
+          received: ConfigProblem.show(whole),
+          expected: `${problem.expected} in every item (${ConfigProblem.show(item)} is not)`
+        })
+      } else {
+        problems.push(value === undefined ? problem : { ...problem, received: ConfigProblem.show(value) })
+      }
     }
     return problems
   })

@@ -138,14 +138,14 @@ describe("Settings.read", () => {
       const encoded = yield* Settings.read(Options, "httpkit").pipe(
         withEnv({
           HTTPKIT_TIMEOUT_TOTAL: "20s",
-          HTTPKIT_RETRY_STATUSES_0: "500",
+          HTTPKIT_RETRY_STATUSES: "500, 502,503",
           HTTPKIT_CIRCUIT_BREAKER_ENABLED: "false"
         })
       )
       assert.deepStrictEqual(encoded, {
         encoded: {
           timeout: { total: "20s" },
-          retry: { statuses: [500] },
+          retry: { statuses: [500, 502, 503] },
           circuitBreaker: { enabled: false }
         },
         problems: []
@@ -156,7 +156,7 @@ describe("Settings.read", () => {
     Effect.gen(function*() {
       const read = yield* Settings.read(Options, "httpkit").pipe(withEnv({
         HTTPKIT_RETRY_MAX_ATTEMPTS: "two",
-        HTTPKIT_RETRY_STATUSES: "500,503",
+        HTTPKIT_RETRY_STATUSES: "500,abc",
         HTTPKIT_CIRCUIT_BREAKER_ENABLED: "maybe",
         HTTPKIT_TIMEOUT_TOTAL: "20s"
       }))
@@ -166,14 +166,37 @@ describe("Settings.read", () => {
         problems: [
           // What the field takes (Schema.Int's own "an integer"), not only that "two" is no number.
           { setting: "HTTPKIT_RETRY_MAX_ATTEMPTS", received: "\"two\"", expected: "an integer" },
+          // A list given as one value: the list named, and the item at fault.
           {
             setting: "HTTPKIT_RETRY_STATUSES",
-            received: "\"500,503\"",
-            expected: "a list, one variable per item: HTTPKIT_RETRY_STATUSES_0, HTTPKIT_RETRY_STATUSES_1, ..."
+            received: "\"500,abc\"",
+            expected: "an integer in every item (\"abc\" is not)"
           },
           { setting: "HTTPKIT_CIRCUIT_BREAKER_ENABLED", received: "\"maybe\"", expected: "true or false" }
         ]
       })
+    }))
+
+  it.effect("a list is one value separated by commas or one variable per item; an item at fault is named", () =>
+    Effect.gen(function*() {
+      const read = (env: Record<string, string>) => Settings.read(Options, "httpkit").pipe(withEnv(env))
+      assert.deepStrictEqual((yield* read({ HTTPKIT_RETRY_STATUSES: " 500,,503 " })).encoded, {
+        retry: { statuses: [500, 503] }
+      })
+      assert.deepStrictEqual(
+        (yield* read({ HTTPKIT_RETRY_STATUSES_0: "500", HTTPKIT_RETRY_STATUSES_1: "503" })).encoded,
+        { retry: { statuses: [500, 503] } }
+      )
+      const item = yield* read({
+        HTTPKIT_RETRY_STATUSES_0: "500",
+        HTTPKIT_RETRY_STATUSES_1: "x",
+        HTTPKIT_TIMEOUT_TOTAL: "1s"
+      })
+      assert.deepStrictEqual(item.problems, [
+        { setting: "HTTPKIT_RETRY_STATUSES_1", received: "\"x\"", expected: "an integer" }
+      ])
+      // The list goes as a whole; the rest is read.
+      assert.deepStrictEqual(item.encoded, { timeout: { total: "1s" }, retry: {} })
     }))
 
   it("namesOf lists the variables a schema reads, lists and records as NAME_*", () => {
