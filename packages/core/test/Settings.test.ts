@@ -133,6 +133,8 @@ describe("Settings.read", () => {
     circuitBreaker: Schema.optionalKey(Schema.Struct({ enabled: Schema.optionalKey(Schema.Boolean) }))
   })
 
+  const readEnv = (env: Record<string, string>) => Settings.read(Options, "httpkit").pipe(withEnv(env))
+
   it.effect("reads nested groups of several words, each value as written", () =>
     Effect.gen(function*() {
       const encoded = yield* Settings.read(Options, "httpkit").pipe(
@@ -179,15 +181,14 @@ describe("Settings.read", () => {
 
   it.effect("a list is one value separated by commas or one variable per item; an item at fault is named", () =>
     Effect.gen(function*() {
-      const read = (env: Record<string, string>) => Settings.read(Options, "httpkit").pipe(withEnv(env))
-      assert.deepStrictEqual((yield* read({ HTTPKIT_RETRY_STATUSES: " 500,,503 " })).encoded, {
+      assert.deepStrictEqual((yield* readEnv({ HTTPKIT_RETRY_STATUSES: " 500,,503 " })).encoded, {
         retry: { statuses: [500, 503] }
       })
       assert.deepStrictEqual(
-        (yield* read({ HTTPKIT_RETRY_STATUSES_0: "500", HTTPKIT_RETRY_STATUSES_1: "503" })).encoded,
+        (yield* readEnv({ HTTPKIT_RETRY_STATUSES_0: "500", HTTPKIT_RETRY_STATUSES_1: "503" })).encoded,
         { retry: { statuses: [500, 503] } }
       )
-      const item = yield* read({
+      const item = yield* readEnv({
         HTTPKIT_RETRY_STATUSES_0: "500",
         HTTPKIT_RETRY_STATUSES_1: "x",
         HTTPKIT_TIMEOUT_TOTAL: "1s"
