@@ -197,9 +197,11 @@ const maxProblems = 64
  * Reads the fields of `schema` from the current `ConfigProvider` under
  * `prefix`, in CONSTANT_CASE (`HTTPKIT_TIMEOUT_CONNECT` for `timeout.connect`
  * under `httpkit`), as their encoded form; an empty object when no variable
- * under the prefix is set. A value that cannot be read (`"two"` for a
- * number) is a problem named by its variable, and the rest is still read, so
- * that every problem is reported at once.
+ * under the prefix is set. A list is one value separated by commas
+ * (`HTTPKIT_RETRY_STATUSES=500,503`) or one variable per item
+ * (`HTTPKIT_RETRY_STATUSES_0=500`). A value that cannot be read (`"two"` for
+ * a number) is a problem named by its variable, and the rest is still read,
+ * so that every problem is reported at once.
  *
  * **Details**
  *
