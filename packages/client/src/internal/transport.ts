@@ -104,9 +104,15 @@ export const deadlineInterceptor = (
 ): Undici.Dispatcher.DispatcherComposeInterceptor =>
 (dispatch) =>
 (request, handler) => {
-  // The options are the object Effect's client made for this one request: set in place, not copied.
-  // Read by own keys: a deadline on `Object.prototype` is not this request's (RELIABILITY 10).
-  const options = request as Mutable<Undici.Dispatcher.DispatchOptions>
+  // The options are the object our client made for this one request, with a null prototype (undiciClient.ts): set
+  // in place, not copied. undici 8.14 copies the options of a request that has a signal into a plain object on the
+  // way here (`dispatchWithSignal`), whose prototype is `Object.prototype`, so such a copy is copied back into a
+  // null-prototype object: undici reads `query`, `upgrade`, `reset` and more from it, and must find none of them on
+  // a polluted `Object.prototype` (RELIABILITY 10). Read by own keys: a deadline on `Object.prototype` is not this
+  // request's.
+  const options = (Object.getPrototypeOf(request) === null
+    ? request
+    : Object.assign(Object.create(null), request)) as Mutable<Undici.Dispatcher.DispatchOptions>
   const deadlines = Deadline.ofRequest(options)
   options.headersTimeout = deadlines?.headersMillis ?? defaults.headers
   options.bodyTimeout = deadlines?.idleMillis ?? defaults.idle
