@@ -316,7 +316,11 @@ export const warnUnknown = (space: Space, prefix: string = space.prefix): Effect
     (unknown) =>
       Effect.forEach(unknown, (entry) =>
         Effect.logWarning(unknownMessage(space, entry)).pipe(
-          Effect.annotateLogs({ variable: entry.variable, suggestion: entry.suggestion ?? "" })
+          Effect.annotateLogs(
+            entry.suggestion === undefined
+              ? { variable: entry.variable }
+              : { variable: entry.variable, suggestion: entry.suggestion }
+          )
         ), { discard: true })
   )
 

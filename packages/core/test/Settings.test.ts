@@ -107,6 +107,7 @@ describe("Settings.unknownVariables", () => {
         variable: "HTTPKIT_RETRY_MAX_ATEMPTS",
         suggestion: "HTTPKIT_RETRY_MAX_ATTEMPTS"
       })
+      assert.deepStrictEqual(lines[1]!.annotations, { variable: "HTTPKIT_TOKEN" })
       assert.notInclude(JSON.stringify(lines), "s3cret-value")
     }))
 })
