@@ -3,10 +3,10 @@
  * that does not move with the machine's load, for comparing variants of the
  * client on a busy box where CPU times swing by tens of percent.
  *
- *   node bench/client-instructions.ts                       # every case
- *   node bench/client-instructions.ts --cases memory-bare,memory-get
- *   node bench/client-instructions.ts --run memory-get --calls 2000   # one run, no valgrind
- *   node bench/client-instructions.ts --cases socket-bare,socket-get --cpu-pairs 11   # CPU time, no valgrind
+ *   npm run bench -- client-instructions                       # every case
+ *   npm run bench -- client-instructions --cases memory-bare,memory-get
+ *   npm run bench -- client-instructions --run memory-get --calls 2000   # one run, no valgrind
+ *   npm run bench -- client-instructions --cases socket-bare,socket-get --cpu-pairs 11   # CPU time, no valgrind
  *
  * Each case runs twice under `valgrind --tool=callgrind` in a fresh process,
  * with the same warm-up and `--calls` then `2 × --calls` measured calls; the
@@ -36,7 +36,7 @@ import { Context, Effect, Exit, Layer, Scope } from "effect"
 import { HttpClient, HttpClientResponse } from "effect/http"
 import { spawn } from "node:child_process"
 import * as Path from "node:path"
-import { fail, idList, parseFlags } from "./support/args.ts"
+import { idList, parseFlags, positiveInt } from "../scripts/args.ts"
 import { serveJson, startJsonServer } from "./support/jsonServer.ts"
 import { memoryTransport } from "./support/memoryTransport.ts"
 import { Payload } from "./support/payload.ts"
@@ -56,7 +56,7 @@ const cases = [
 ] as const
 type Case = typeof cases[number]
 
-const usage = `Usage: node bench/client-instructions.ts [options]
+const usage = `Usage: npm run bench -- client-instructions [options]
 
   --cases LIST         comma-separated cases (default every one):
                        ${cases.join(", ")}
@@ -88,6 +88,10 @@ const { values } = parseFlags({
     help: { type: "boolean", default: false }
   }
 }, usage)
+const concurrencyFlag = positiveInt("--concurrency", values.concurrency) ?? 1
+const callsFlag = positiveInt("--calls", values.calls)
+const warmupFlag = positiveInt("--warmup", values.warmup)
+const cpuPairs = positiveInt("--cpu-pairs", values["cpu-pairs"])
 
 // ---------------------------------------------------------------------------
 // One run: warm up, then the measured calls
@@ -227,9 +231,8 @@ const cpuTime = async (which: Case, calls: number, warmup: number, concurrency: 
     .cpuMicros
 
 const driveCpu = async (rounds: number): Promise<void> => {
-  if (!Number.isInteger(rounds) || rounds < 1) fail(`--cpu-pairs takes a number of rounds, not ${rounds}`)
   const selected = selectedCases()
-  const concurrency = Number(values.concurrency ?? 1)
+  const concurrency = concurrencyFlag
   process.stdout.write(`CPU µs per call, ${rounds} rounds of fresh processes, concurrency ${concurrency}\n`)
   const samples = await pairedRounds({
     cases: selected,
@@ -237,8 +240,8 @@ const driveCpu = async (rounds: number): Promise<void> => {
     order: (all) => all,
     run: (id) => {
       const socket = id.startsWith("socket-")
-      const calls = Number(values.calls ?? (socket ? (concurrency === 1 ? 8_000 : 40_000) : 100_000))
-      const warmup = Number(values.warmup ?? (socket ? (concurrency === 1 ? 12_000 : 20_000) : 30_000))
+      const calls = callsFlag ?? (socket ? (concurrency === 1 ? 8_000 : 40_000) : 100_000)
+      const warmup = warmupFlag ?? (socket ? (concurrency === 1 ? 12_000 : 20_000) : 30_000)
       return cpuTime(id, calls, warmup, concurrency)
     }
   })
@@ -256,7 +259,7 @@ const driveCpu = async (rounds: number): Promise<void> => {
 
 const drive = async (): Promise<void> => {
   const selected = selectedCases()
-  const concurrency = Number(values.concurrency ?? 1)
+  const concurrency = concurrencyFlag
   process.stdout.write(`callgrind instructions per call (difference of two runs), concurrency ${concurrency}\n`)
   const perCase = new Map<Case, number>()
   const report = (id: Case) => {
@@ -275,8 +278,8 @@ const drive = async (): Promise<void> => {
   // Two runs at a time (callgrind counts do not depend on load), in the order the cases were given.
   const jobs = selected.flatMap((id) => {
     const socket = id.startsWith("socket-")
-    const calls = Number(values.calls ?? (socket ? 1_500 : 4_000))
-    const warmup = Number(values.warmup ?? (socket ? 4_000 : 30_000))
+    const calls = callsFlag ?? (socket ? 1_500 : 4_000)
+    const warmup = warmupFlag ?? (socket ? 4_000 : 30_000)
     return [{ id, calls, warmup, n: calls }, { id, calls, warmup, n: 2 * calls }]
   })
   const totals = new Map<string, number>()
@@ -299,14 +302,14 @@ if (values.serve) {
   serveJson()
 } else if (values.run !== undefined) {
   await runOne(
-    values.run as Case,
-    Number(values.calls ?? 1000),
-    Number(values.warmup ?? 1000),
-    Number(values.concurrency ?? 1)
+    idList("case", values.run, cases)![0]!,
+    callsFlag ?? 1000,
+    warmupFlag ?? 1000,
+    concurrencyFlag
   )
   process.exit(0)
-} else if (values["cpu-pairs"] !== undefined) {
-  await driveCpu(Number(values["cpu-pairs"]))
+} else if (cpuPairs !== undefined) {
+  await driveCpu(cpuPairs)
 } else {
   await drive()
 }

@@ -3,7 +3,7 @@
  * bare Effect client and `ResilientClient` over the same in-memory transport
  * (an `HttpClient.make` answering a canned `Response`), in one run.
  *
- *   node bench/client-pipeline.ts [--requests N] [--rounds R] [--help]
+ *   npm run bench -- client-pipeline [--requests N] [--rounds R] [--help]
  *
  * Cases: `get` + `json` against the bare client's `get` + `json` (with the
  * client's metrics on, and off), and `getJson(Schema)` against the bare
@@ -23,11 +23,11 @@ import * as ClientConfig from "@httpkit/client/ClientConfig"
 import * as ResilientClient from "@httpkit/client/ResilientClient"
 import { Effect } from "effect"
 import { HttpClientResponse } from "effect/http"
-import { parseFlags, positiveInt } from "./support/args.ts"
+import { parseFlags, positiveInt } from "../scripts/args.ts"
 import { memoryTransport as transport } from "./support/memoryTransport.ts"
 import { Payload } from "./support/payload.ts"
 
-const usage = `Usage: node bench/client-pipeline.ts [options]
+const usage = `Usage: npm run bench -- client-pipeline [options]
 
   --requests N   calls per round (default 20000)
   --rounds R     measured rounds after one warm-up round; the least CPU per call is kept (default 9)

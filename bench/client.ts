@@ -10,9 +10,9 @@
  * rounds. Ratios are medians of per-round ratios (each case against the
  * anchor measured in the same round), which cancels slow drift on a noisy box.
  *
- *   node bench/client.ts                 # the full run (5 rounds, a few minutes)
- *   node bench/client.ts --quick         # a smoke run in seconds
- *   node bench/client.ts --help          # every flag
+ *   npm run bench -- client                 # the full run (5 rounds, a few minutes)
+ *   npm run bench -- client --quick         # a smoke run in seconds
+ *   npm run bench -- client --help          # every flag
  *
  * See bench/README.md for how to read the output.
  */
@@ -27,7 +27,7 @@ import { performance } from "node:perf_hooks"
 import * as V8 from "node:v8"
 import * as Vm from "node:vm"
 import * as Undici from "undici"
-import { fail, idList, parseFlags, positiveInt } from "./support/args.ts"
+import { fail, idList, parseFlags, positiveInt } from "../scripts/args.ts"
 import { serveJson, startJsonServer } from "./support/jsonServer.ts"
 import { Payload, payload } from "./support/payload.ts"
 import { inFreshProcess, pairedRounds, reportRound, reportToParent, rotated } from "./support/rounds.ts"
@@ -40,7 +40,7 @@ import { fixed, table } from "./support/table.ts"
 // ---------------------------------------------------------------------------
 
 const usage = (clientIds: ReadonlyArray<string>): string =>
-  `Usage: node bench/client.ts [options]
+  `Usage: npm run bench -- client [options]
 
   --quick                 smoke run: 1 round, about 0.3 s per case (about a minute in all)
   --seconds S             target measured time per case; N is calibrated from the warm-up in

@@ -14,10 +14,10 @@
  * client per round and for every httpkit run) and then deleted. A round runs
  * every client once, in an order rotated per round; figures are medians.
  *
- *   node bench/download.ts                            # 1 GiB, 3 rounds
- *   node bench/download.ts --size 256MiB --rounds 1   # a smoke run
- *   node bench/download.ts --rss-scaling              # httpkit single stream at 1 GiB and 4 GiB: peak RSS
- *   node bench/download.ts --help                     # every flag
+ *   npm run bench -- download                            # 1 GiB, 3 rounds
+ *   npm run bench -- download --size 256MiB --rounds 1   # a smoke run
+ *   npm run bench -- download --rss-scaling              # httpkit single stream at 1 GiB and 4 GiB: peak RSS
+ *   npm run bench -- download --help                     # every flag
  *
  * See bench/README.md for how to read the output.
  */
@@ -32,7 +32,7 @@ import * as Os from "node:os"
 import * as Path from "node:path"
 import { performance } from "node:perf_hooks"
 import { pipeline } from "node:stream/promises"
-import { fail, idList, parseFlags, positiveInt } from "./support/args.ts"
+import { fail, idList, parseFlags, positiveInt } from "../scripts/args.ts"
 import { reportToParent, rotated } from "./support/rounds.ts"
 import { listenInChild, startServerProcess } from "./support/server.ts"
 import { median } from "./support/stats.ts"
@@ -303,7 +303,7 @@ const clientIds = [
 ] as const
 type ClientId = typeof clientIds[number]
 
-const usage = `Usage: node bench/download.ts [options]
+const usage = `Usage: npm run bench -- download [options]
 
   --size SIZE          the file served: bytes, or with a unit (256MiB, 1GiB, 1.5GB); at least 1 MiB
                        (default 1GiB)

@@ -14,21 +14,23 @@
  *    the most admitted in any one-second span, for `Policy.rate` (evenly
  *    spaced) and `Policy.window` (bursts allowed).
  *
- * `node bench/rate-limiter.ts [--rounds 5] [--calls 2000] [--seconds 10] [--limit 100] [--skip-processes]`
+ * `npm run bench -- rate-limiter [--rounds 5] [--calls 2000] [--seconds 10] [--limit 100] [--skip-processes]`
  * (Redis at `REDIS_URL`, default `redis://127.0.0.1:6379`).
  */
 import * as NodeRedis from "@effect/platform-node/NodeRedis"
+import * as Redact from "@httpkit/client/Redact"
 import { LimiterStore, Policy, RateLimiter, RedisStore } from "@httpkit/rate-limiter"
 import { Effect, Fiber, Layer } from "effect"
 import * as Redis from "effect/persistence/Redis"
 import { spawn } from "node:child_process"
 import { once } from "node:events"
 import { createInterface } from "node:readline"
-import { parseFlags, positiveInt } from "./support/args.ts"
+import { parseFlags, positiveInt } from "../scripts/args.ts"
+import { requireReachable } from "../scripts/reachable.ts"
 import { reportToParent } from "./support/rounds.ts"
 import { quantile } from "./support/stats.ts"
 
-const usage = `Usage: node bench/rate-limiter.ts [options]   (Redis at REDIS_URL, default redis://127.0.0.1:6379)
+const usage = `Usage: npm run bench -- rate-limiter [options]   (Redis at REDIS_URL, default redis://127.0.0.1:6379)
 
   --rounds R           part 1: calls of each variant = R × --calls (default 5)
   --calls N            part 1: see --rounds (default 2000)
@@ -265,6 +267,7 @@ if (values.limited !== undefined) {
   await Effect.runPromise(limitedProcess(kind, values.key ?? "bench"))
   process.exit(0)
 } else {
+  await requireReachable("Redis", redisUrl, Redact.url)
   await Effect.runPromise(
     latency.pipe(Effect.provide(NodeRedis.layer({ url: redisUrl }) as Layer.Layer<Redis.Redis | NodeRedis.NodeRedis>))
   )

@@ -8,16 +8,23 @@
  * `Echo: <last user message>` in Anthropic's format and accepts any key
  * starting with `sk-ant-test`.
  *
- * Run it with `node examples/client-anthropic-message.ts` (starts the
+ * Run it with `npm run example -- client-anthropic-message` (starts the
  * fault-injection server embedded), or against a server started with
- * `pnpm test-server`: `node examples/client-anthropic-message.ts --url http://127.0.0.1:PORT`.
+ * `pnpm test-server`: `npm run example -- client-anthropic-message --url http://127.0.0.1:PORT`.
  */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as Auth from "@httpkit/client/Auth"
 import * as ResilientClient from "@httpkit/client/ResilientClient"
 import * as ServerControl from "@httpkit/testing/ServerControl"
 import { Console, Effect, Layer, Schema } from "effect"
-import { serverUrl } from "./server.ts"
+import { serverFlags, serverHelp, serverUrl } from "./support/server.ts"
+
+const usage = `Usage: npm run example -- client-anthropic-message [--url URL]
+
+An Anthropic-style message through ResilientClient with Auth.layerAnthropic.
+
+${serverHelp}`
+const flags = serverFlags(usage)
 
 /** The part of a `message` this program uses. */
 const Message = Schema.Struct({
@@ -56,7 +63,7 @@ const program = (baseUrl: string) =>
   })
 
 const main = Effect.gen(function*() {
-  const baseUrl = yield* serverUrl
+  const baseUrl = yield* serverUrl(flags.url)
   // In production: baseUrl "https://api.anthropic.com" and the key from the environment,
   // `Auth.layerAnthropicConfig(Config.Redacted("ANTHROPIC_API_KEY"))`.
   const ClientLive = ResilientClient.layer({ baseUrl }).pipe(

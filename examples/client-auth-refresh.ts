@@ -8,9 +8,9 @@
  * call its token endpoint) and repeats the attempt with the new token, which
  * succeeds. The caller only sees the success.
  *
- * Run it with `node examples/client-auth-refresh.ts` (starts the
+ * Run it with `npm run example -- client-auth-refresh` (starts the
  * fault-injection server embedded), or against a server started with
- * `pnpm test-server`: `node examples/client-auth-refresh.ts --url http://127.0.0.1:PORT`
+ * `pnpm test-server`: `npm run example -- client-auth-refresh --url http://127.0.0.1:PORT`
  * (it resets that server's state).
  */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
@@ -18,7 +18,14 @@ import * as Auth from "@httpkit/client/Auth"
 import * as ResilientClient from "@httpkit/client/ResilientClient"
 import * as ServerControl from "@httpkit/testing/ServerControl"
 import { Console, Effect, Layer, Schema } from "effect"
-import { serverUrl } from "./server.ts"
+import { serverFlags, serverHelp, serverUrl } from "./support/server.ts"
+
+const usage = `Usage: npm run example -- client-auth-refresh [--url URL]
+
+Bearer auth refreshed after a 401: the server rotates its token, the client fetches the new one.
+
+${serverHelp}`
+const flags = serverFlags(usage)
 
 const Authenticated = Schema.Struct({ authenticated: Schema.Boolean, token_generation: Schema.Number })
 
@@ -44,7 +51,7 @@ const program = (control: ServerControl.ServerControl["Service"]) =>
   })
 
 const main = Effect.gen(function*() {
-  const baseUrl = yield* serverUrl
+  const baseUrl = yield* serverUrl(flags.url)
 
   // The server's switches, and here its token endpoint too, through a client of their own.
   const control = ServerControl.make(baseUrl)

@@ -10,9 +10,9 @@
  * client built from that file still sends `session`. `theme` has no expiry,
  * so like a browser's session cookie it is not persisted.
  *
- * Run it with `node examples/client-cookie-session.ts` (starts the
+ * Run it with `npm run example -- client-cookie-session` (starts the
  * fault-injection server embedded), or against a server started with
- * `pnpm test-server`: `node examples/client-cookie-session.ts --url http://127.0.0.1:PORT`.
+ * `pnpm test-server`: `npm run example -- client-cookie-session --url http://127.0.0.1:PORT`.
  */
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
@@ -20,7 +20,14 @@ import { ClientCookies } from "@httpkit/client/CookieJar"
 import * as ResilientClient from "@httpkit/client/ResilientClient"
 import { Console, Effect, FileSystem, Layer, Schema } from "effect"
 import { join } from "node:path"
-import { serverUrl } from "./server.ts"
+import { serverFlags, serverHelp, serverUrl } from "./support/server.ts"
+
+const usage = `Usage: npm run example -- client-cookie-session [--url URL]
+
+A cookie session persisted to a file and loaded by a second client.
+
+${serverHelp}`
+const flags = serverFlags(usage)
 
 /** What `/cookies` answers: the cookies it received. */
 const Received = Schema.Struct({ cookies: Schema.Record(Schema.String, Schema.String) })
@@ -55,7 +62,7 @@ const secondSession = Effect.gen(function*() {
 })
 
 const main = Effect.gen(function*() {
-  const baseUrl = yield* serverUrl
+  const baseUrl = yield* serverUrl(flags.url)
   const fs = yield* FileSystem.FileSystem
   const file = join(yield* fs.makeTempDirectoryScoped({ prefix: "httpkit-cookies-" }), "cookies.json")
 

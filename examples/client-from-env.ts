@@ -7,26 +7,32 @@
  * (`HTTPKIT_BASE_URL` to the server's URL), prints the configuration the
  * client resolved, then sends a request to show it in use. Variables already
  * set in your shell win, so try
- * `HTTPKIT_RETRY_MAX_ATTEMPTS=5 node examples/client-from-env.ts`, or an
+ * `HTTPKIT_RETRY_MAX_ATTEMPTS=5 npm run example -- client-from-env`, or an
  * invalid value such as `HTTPKIT_TIMEOUT_CONNECT=soon` to see the
  * `ClientConfigError`.
  *
- * Run it with `node examples/client-from-env.ts` (starts the fault-injection
+ * Run it with `npm run example -- client-from-env` (starts the fault-injection
  * server embedded, unless `HTTPKIT_BASE_URL` is set), or against a server
- * started with `pnpm test-server`: `node examples/client-from-env.ts --url http://127.0.0.1:PORT`.
+ * started with `pnpm test-server`: `npm run example -- client-from-env --url http://127.0.0.1:PORT`.
  */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as ResilientClient from "@httpkit/client/ResilientClient"
 import * as TestServer from "@httpkit/testing/TestServer"
 import { Console, Effect, Schema } from "effect"
-import { parseArgs } from "node:util"
+import { serverFlags, serverHelp } from "./support/server.ts"
+
+const usage = `Usage: [HTTPKIT_NAME=VALUE ...] npm run example -- client-from-env [--url URL]
+
+A client configured from HTTPKIT_* variables (ResilientClient.layerConfig); variables set in the shell win.
+
+${serverHelp}`
+const flags = serverFlags(usage)
 
 const Echo = Schema.Struct({ headers: Schema.Record(Schema.String, Schema.String) })
 
 /** The base URL given with `--url` (which wins) or `HTTPKIT_BASE_URL`, or an embedded server's. */
 const serverUrl = Effect.gen(function*() {
-  const { values } = parseArgs({ options: { url: { type: "string" } } })
-  if (values.url !== undefined) process.env["HTTPKIT_BASE_URL"] = values.url.replace(/\/$/, "")
+  if (flags.url !== undefined) process.env["HTTPKIT_BASE_URL"] = flags.url.replace(/\/$/, "")
   const given = process.env["HTTPKIT_BASE_URL"]
   if (given !== undefined) return given
   const server = yield* TestServer.make()

@@ -6,14 +6,21 @@
  * does not match its Schema caught as `DecodeError`, each with
  * `Effect.catchTag`.
  *
- * Run it with `node examples/client-json-schema.ts` (starts the
+ * Run it with `npm run example -- client-json-schema` (starts the
  * fault-injection server embedded), or against a server started with
- * `pnpm test-server`: `node examples/client-json-schema.ts --url http://127.0.0.1:PORT`.
+ * `pnpm test-server`: `npm run example -- client-json-schema --url http://127.0.0.1:PORT`.
  */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as ResilientClient from "@httpkit/client/ResilientClient"
 import { Console, Effect, Schema } from "effect"
-import { serverUrl } from "./server.ts"
+import { serverFlags, serverHelp, serverUrl } from "./support/server.ts"
+
+const usage = `Usage: npm run example -- client-json-schema [--url URL]
+
+getJson with a Schema; a 404 and a body that does not match the Schema, each handled by its tag.
+
+${serverHelp}`
+const flags = serverFlags(usage)
 
 /** What `GET /msg` answers (fields not named here are ignored). */
 const Message = Schema.Struct({
@@ -48,7 +55,7 @@ const program = Effect.gen(function*() {
 })
 
 const main = Effect.gen(function*() {
-  const baseUrl = yield* serverUrl
+  const baseUrl = yield* serverUrl(flags.url)
   yield* program.pipe(Effect.provide(ResilientClient.layer({ baseUrl })))
   yield* Console.log("done")
 }).pipe(Effect.scoped)

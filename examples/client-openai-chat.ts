@@ -9,15 +9,22 @@
  * `Echo: <last user message>` in OpenAI's format and accepts any key
  * starting with `sk-test`.
  *
- * Run it with `node examples/client-openai-chat.ts` (starts the
+ * Run it with `npm run example -- client-openai-chat` (starts the
  * fault-injection server embedded), or against a server started with
- * `pnpm test-server`: `node examples/client-openai-chat.ts --url http://127.0.0.1:PORT`.
+ * `pnpm test-server`: `npm run example -- client-openai-chat --url http://127.0.0.1:PORT`.
  */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as Auth from "@httpkit/client/Auth"
 import * as ResilientClient from "@httpkit/client/ResilientClient"
 import { Console, Context, Effect, Layer, Schema } from "effect"
-import { serverUrl } from "./server.ts"
+import { serverFlags, serverHelp, serverUrl } from "./support/server.ts"
+
+const usage = `Usage: npm run example -- client-openai-chat [--url URL]
+
+An OpenAI-compatible chat completion, decoded with a Schema.
+
+${serverHelp}`
+const flags = serverFlags(usage)
 
 /** The part of a `chat.completion` this program uses. */
 const ChatCompletion = Schema.Struct({
@@ -57,7 +64,7 @@ const program = Effect.gen(function*() {
 })
 
 const main = Effect.gen(function*() {
-  const base = yield* serverUrl
+  const base = yield* serverUrl(flags.url)
   // In production: baseUrl "https://api.openai.com/v1" and the key from the environment,
   // `Auth.layerBearerConfig(Config.Redacted("OPENAI_API_KEY"))`.
   const OpenAILive = ResilientClient.layerAs(OpenAI, { baseUrl: `${base}/v1` }).pipe(

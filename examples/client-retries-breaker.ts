@@ -12,16 +12,23 @@
  * 4. What the client counted, as Effect `Metric`s (`ClientMetrics`): calls by
  *    outcome, retries by reason, circuit transitions.
  *
- * Run it with `node examples/client-retries-breaker.ts` (starts the
+ * Run it with `npm run example -- client-retries-breaker` (starts the
  * fault-injection server embedded), or against a server started with
- * `pnpm test-server`: `node examples/client-retries-breaker.ts --url http://127.0.0.1:PORT`
+ * `pnpm test-server`: `npm run example -- client-retries-breaker --url http://127.0.0.1:PORT`
  * (it resets that server's state).
  */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as ResilientClient from "@httpkit/client/ResilientClient"
 import * as ServerControl from "@httpkit/testing/ServerControl"
 import { Console, Effect, Metric, Schema } from "effect"
-import { serverUrl } from "./server.ts"
+import { serverFlags, serverHelp, serverUrl } from "./support/server.ts"
+
+const usage = `Usage: npm run example -- client-retries-breaker [--url URL]
+
+Retries with one request id, idempotency keys, the circuit breaker, the client's metrics.
+
+${serverHelp}`
+const flags = serverFlags(usage)
 
 const Message = Schema.Struct({ message_id: Schema.String, deduplicated: Schema.Boolean })
 
@@ -29,7 +36,7 @@ const Message = Schema.Struct({ message_id: Schema.String, deduplicated: Schema.
 const check = (ok: boolean, what: string) => ok ? Effect.void : Effect.fail(new Error(`unexpected: ${what}`))
 
 const main = Effect.gen(function*() {
-  const baseUrl = yield* serverUrl
+  const baseUrl = yield* serverUrl(flags.url)
   // The server's switches and log, through a client of their own (so they never touch the breaker below).
   const control = ServerControl.make(baseUrl)
   const injectFailures = (n: number) => control.failNext(n, { status: 503 })

@@ -16,12 +16,19 @@ import * as ResilientClient from "@httpkit/client/ResilientClient"
 import * as Content from "@httpkit/testing/Content"
 import * as ServerControl from "@httpkit/testing/ServerControl"
 import { Console, Effect, Schema } from "effect"
-import { serverUrl } from "./server.ts"
+import { serverFlags, serverHelp, serverUrl } from "./support/server.ts"
+
+const usage = `Usage: npm run example -- demo [--url URL]
+
+The httpkit demo (the same as npm run demo).
+
+${serverHelp}`
+const flags = serverFlags(usage)
 
 const MessageAnswer = Schema.Struct({ message_id: Schema.String })
 
 const main = Effect.gen(function*() {
-  const base = yield* serverUrl
+  const base = yield* serverUrl(flags.url)
   // The server's switches and its request log, through a client of their own.
   const control = ServerControl.make(base)
   const client = yield* ResilientClient.make({ baseUrl: base, retry: { maxAttempts: 4, minDelay: "50 millis" } })

@@ -6,8 +6,8 @@
  * failure and reports each one typed; the second pass fetches the 3 that
  * can now succeed, and keeps the 2 that cannot.
  *
- * Run it with `node examples/download-batch-retry.ts` (starts the server
- * embedded), or `node examples/download-batch-retry.ts --url http://127.0.0.1:PORT`
+ * Run it with `npm run example -- download-batch-retry` (starts the server
+ * embedded), or `npm run example -- download-batch-retry --url http://127.0.0.1:PORT`
  * against a freshly started `pnpm test-server`.
  */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
@@ -18,10 +18,17 @@ import { Console, Effect, Layer } from "effect"
 import * as Fs from "node:fs/promises"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { serverUrl } from "./server.ts"
+import { serverFlags, serverHelp, serverUrl } from "./support/server.ts"
+
+const usage = `Usage: npm run example -- download-batch-retry [--url URL]
+
+A batch of 10 files with 5 typed failures, then retryFailed recovers 3.
+
+${serverHelp}`
+const flags = serverFlags(usage)
 
 const main = Effect.gen(function*() {
-  const baseUrl = yield* serverUrl
+  const baseUrl = yield* serverUrl(flags.url)
   const dir = yield* Effect.acquireRelease(
     Effect.promise(() => Fs.mkdtemp(Path.join(Os.tmpdir(), "httpkit-batch-"))),
     (dir) => Effect.promise(() => Fs.rm(dir, { recursive: true, force: true }))

@@ -3,8 +3,8 @@
  * from two hosts, 8 at a time and at most 3 per host, each verified; the
  * aggregate progress (files and bytes) on one line.
  *
- * Run it with `node examples/download-images.ts` (starts the server embedded),
- * or `node examples/download-images.ts --url http://127.0.0.1:PORT`.
+ * Run it with `npm run example -- download-images` (starts the server embedded),
+ * or `npm run example -- download-images --url http://127.0.0.1:PORT`.
  */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as ResilientClient from "@httpkit/client/ResilientClient"
@@ -15,13 +15,20 @@ import { Console, Effect, Layer } from "effect"
 import * as Fs from "node:fs/promises"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { serverUrl } from "./server.ts"
+import { serverFlags, serverHelp, serverUrl } from "./support/server.ts"
+
+const usage = `Usage: npm run example -- download-images [--url URL]
+
+60 small files from two hosts, 8 at once and at most 3 per host, each verified.
+
+${serverHelp}`
+const flags = serverFlags(usage)
 
 /** The per-host limit's key: host and port. */
 const host = (task: { readonly url: string }) => new URL(task.url).host
 
 const main = Effect.gen(function*() {
-  const baseUrl = yield* serverUrl
+  const baseUrl = yield* serverUrl(flags.url)
   // The same server under two names: two hosts as far as the per-host limit is concerned.
   const hosts = [baseUrl, baseUrl.replace("127.0.0.1", "localhost")]
   const dir = yield* Effect.acquireRelease(

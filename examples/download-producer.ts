@@ -7,7 +7,7 @@
  * folder, so offering the same URLs again queues nothing new. `--stats`
  * prints the queue's counts and its dead letters instead.
  *
- * Run it with `node examples/download-producer.ts --redis redis://127.0.0.1:6379
+ * Run it with `npm run example -- download-producer --redis redis://127.0.0.1:6379
  * --dest downloads/ https://example.com/a.bin#sha256=...` (`--help` lists the
  * options). It prints one JSON object per line.
  */
@@ -20,12 +20,13 @@ import * as QueueTask from "@httpkit/downloader/QueueTask"
 import { Effect, Layer } from "effect"
 import { createHash } from "node:crypto"
 import * as Path from "node:path"
-import { parseArgs } from "node:util"
+import { fail, parseFlags } from "../scripts/args.ts"
+import { requireReachable } from "../scripts/reachable.ts"
 
-const usage = `usage: node examples/download-producer.ts --redis URL [--queue NAME] [--dest DIR] URL[#sha256=HEX]...
-       node examples/download-producer.ts --redis URL [--queue NAME] --stats
+const usage = `Usage: npm run example -- download-producer --redis URL [--queue NAME] [--dest DIR] URL[#sha256=HEX]...
+       npm run example -- download-producer --redis URL [--queue NAME] --stats
 
-Offers one download task per URL to a Redis queue; download-worker.ts processes take them.
+Offers one download task per URL to a Redis queue; download-worker processes take them.
 
   --redis URL     the Redis holding the queue (default: REDIS_URL)
   --queue NAME    the queue's name (default: downloads)
@@ -37,42 +38,24 @@ Offers one download task per URL to a Redis queue; download-worker.ts processes 
 A URL may end with #sha256=<hex> (or #sha512=, #sha1=, #md5=): the file is verified, and a task delivered twice
 keeps the complete file. Offering a URL again for the same folder does nothing.`
 
-/** Exits with a clear message about the command line. */
-const refuse = (message: string): never => {
-  process.stderr.write(`download-producer: ${message}\nRun with --help for the options.\n`)
-  process.exit(2)
-}
+const parsed = parseFlags({
+  options: {
+    redis: { type: "string" },
+    queue: { type: "string" },
+    dest: { type: "string" },
+    stats: { type: "boolean" },
+    help: { type: "boolean", short: "h" }
+  },
+  allowPositionals: true
+}, usage)
 
-const parsed = (() => {
-  try {
-    return parseArgs({
-      options: {
-        redis: { type: "string" },
-        queue: { type: "string" },
-        dest: { type: "string" },
-        stats: { type: "boolean" },
-        help: { type: "boolean", short: "h" }
-      },
-      strict: true,
-      allowPositionals: true
-    })
-  } catch (error) {
-    return refuse(error instanceof Error ? error.message : String(error))
-  }
-})()
-
-if (parsed.values.help === true) {
-  process.stdout.write(`${usage}\n`)
-  process.exit(0)
-}
-
-const redisUrl = parsed.values.redis ?? process.env.REDIS_URL ?? refuse("--redis URL is required (or set REDIS_URL)")
-if (!/^rediss?:\/\//.test(redisUrl)) refuse(`--redis must be a redis:// or rediss:// URL`)
+const redisUrl = parsed.values.redis ?? process.env.REDIS_URL ?? fail("--redis URL is required (or set REDIS_URL)")
+if (!/^rediss?:\/\//.test(redisUrl)) fail(`--redis must be a redis:// or rediss:// URL`)
 const queueName = parsed.values.queue ?? "downloads"
 // A folder (the trailing separator): the downloader names each file.
 const folder = `${Path.resolve(parsed.values.dest ?? "downloads")}${Path.sep}`
 const statsOnly = parsed.values.stats === true
-if (!statsOnly && parsed.positionals.length === 0) refuse("give at least one URL to download (or --stats)")
+if (!statsOnly && parsed.positionals.length === 0) fail("give at least one URL to download (or --stats)")
 
 /** A task from `URL[#algorithm=hex]`. */
 const taskOf = (argument: string): QueueTask.TaskInput => {
@@ -80,18 +63,18 @@ const taskOf = (argument: string): QueueTask.TaskInput => {
   try {
     url = new URL(argument)
   } catch {
-    return refuse(`not a URL: ${JSON.stringify(argument)}`)
+    return fail(`not a URL: ${JSON.stringify(argument)}`)
   }
-  if (url.protocol !== "http:" && url.protocol !== "https:") refuse(`not an http(s) URL: ${Redact.url(url)}`)
+  if (url.protocol !== "http:" && url.protocol !== "https:") fail(`not an http(s) URL: ${Redact.url(url)}`)
   const fragment = /^#(md5|sha1|sha256|sha512)=([0-9a-fA-F]+)$/.exec(url.hash)
   if (url.hash !== "" && fragment === null) {
-    refuse(`the fragment of ${Redact.url(url)} must be #sha256=<hex> (or #sha512=, #sha1=, #md5=)`)
+    fail(`the fragment of ${Redact.url(url)} must be #sha256=<hex> (or #sha512=, #sha1=, #md5=)`)
   }
   url.hash = ""
   const checksum = fragment === null ? undefined : `${fragment[1]}:${fragment[2]!.toLowerCase()}`
   if (checksum !== undefined) {
     const problem = Checksum.resolve(checksum)
-    if (typeof problem === "string") refuse(`${Redact.url(url)}: ${problem}`)
+    if (typeof problem === "string") fail(`${Redact.url(url)}: ${problem}`)
   }
   const id = createHash("sha256").update(`${url.href}\n${folder}`).digest("hex").slice(0, 32)
   return { id, url: url.href, destination: folder, ...(checksum === undefined ? {} : { checksum }) }
@@ -122,6 +105,8 @@ const main = Effect.gen(function*() {
     for (const letter of yield* queue.deadLetters) line({ event: "dead", ...(letter.toJSON() as object) })
   }
 })
+
+await requireReachable("Redis", redisUrl, Redact.url)
 
 const Live = DownloadQueue.layerRedis({ name: queueName }).pipe(Layer.provide(NodeRedis.layer({ url: redisUrl })))
 

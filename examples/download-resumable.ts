@@ -5,8 +5,8 @@
  * file appears only once it is whole. Stop it with Ctrl-C and run it again:
  * it continues the `.part` it left.
  *
- * Run it with `node examples/download-resumable.ts` (starts the server
- * embedded), or `node examples/download-resumable.ts --url http://127.0.0.1:PORT`
+ * Run it with `npm run example -- download-resumable` (starts the server
+ * embedded), or `npm run example -- download-resumable --url http://127.0.0.1:PORT`
  * against one started with `pnpm test-server`. `--dir DIR` keeps the file
  * (default: a temporary folder, removed at the end).
  */
@@ -19,15 +19,22 @@ import { Console, Effect, Layer } from "effect"
 import * as Fs from "node:fs/promises"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { parseArgs } from "node:util"
-import { serverUrl } from "./server.ts"
+import { serverFlags, serverHelp, serverUrl } from "./support/server.ts"
+
+const usage = `Usage: npm run example -- download-resumable [--url URL] [--dir DIR]
+
+24 MiB cut every 4 MiB: each break continued, sha256 verified; stopped with Ctrl-C, the next run resumes it.
+
+  --dir DIR     keep the file in DIR, so that a run stopped with Ctrl-C is resumed by the next
+                (default: a temporary folder, removed at the end)
+${serverHelp}`
+const flags = serverFlags(usage, { dir: { type: "string" } })
 
 const size = 24 * 1024 * 1024
 const seed = 2026
 
 const folder = Effect.gen(function*() {
-  const { values } = parseArgs({ options: { dir: { type: "string" } }, strict: false })
-  if (typeof values.dir === "string") return Path.resolve(values.dir)
+  if (flags.dir !== undefined) return Path.resolve(flags.dir)
   return yield* Effect.acquireRelease(
     Effect.promise(() => Fs.mkdtemp(Path.join(Os.tmpdir(), "httpkit-example-"))),
     (dir) => Effect.promise(() => Fs.rm(dir, { recursive: true, force: true }))
@@ -35,7 +42,7 @@ const folder = Effect.gen(function*() {
 })
 
 const main = Effect.gen(function*() {
-  const baseUrl = yield* serverUrl
+  const baseUrl = yield* serverUrl(flags.url)
   const dir = yield* folder
   const downloader = yield* Downloader.Downloader
   const url = `${baseUrl}/files/dataset.bin?size=${size}&seed=${seed}&rate=${16 * 1024 * 1024}&drop_after=${

@@ -6,7 +6,7 @@
  * lease lapses, and that worker continues the `.part` it left (when the
  * destination folder is shared).
  *
- * Run it with `node examples/download-worker.ts --redis redis://127.0.0.1:6379`
+ * Run it with `npm run example -- download-worker --redis redis://127.0.0.1:6379`
  * (`--help` lists the options). It prints one JSON object per line: `start`,
  * `take`, `progress`, `done`, `error`, and `stopped` with its report. Ctrl-C
  * or SIGTERM parks: downloads in flight stop, their `.part` files stay, and
@@ -16,6 +16,7 @@
 import * as NodeRedis from "@effect/platform-node/NodeRedis"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as ResilientClient from "@httpkit/client/ResilientClient"
+import * as Redact from "@httpkit/core/Redact"
 import * as Downloader from "@httpkit/downloader/Downloader"
 import * as DownloadQueue from "@httpkit/downloader/DownloadQueue"
 import * as ClientRateLimit from "@httpkit/rate-limiter/ClientRateLimit"
@@ -24,11 +25,12 @@ import * as RateLimiter from "@httpkit/rate-limiter/RateLimiter"
 import * as RedisStore from "@httpkit/rate-limiter/RedisStore"
 import { Duration, Effect, Layer, Option } from "effect"
 import * as Os from "node:os"
-import { parseArgs } from "node:util"
+import { fail, parseFlags, positiveInt } from "../scripts/args.ts"
+import { requireReachable } from "../scripts/reachable.ts"
 
-const usage = `usage: node examples/download-worker.ts --redis URL [options]
+const usage = `Usage: npm run example -- download-worker --redis URL [options]
 
-Takes download tasks from a Redis queue (filled by download-producer.ts) and downloads them.
+Takes download tasks from a Redis queue (filled by download-producer) and downloads them.
 
   --redis URL          the Redis holding the queue (default: REDIS_URL)
   --queue NAME         the queue's name (default: downloads)
@@ -45,59 +47,34 @@ Takes download tasks from a Redis queue (filled by download-producer.ts) and dow
 Prints one JSON object per line. Ctrl-C or SIGTERM parks the downloads in flight: their .part files stay and
 their tasks go back to the queue.`
 
-/** Exits with a clear message about the command line. */
-const refuse = (message: string): never => {
-  process.stderr.write(`download-worker: ${message}\nRun with --help for the options.\n`)
-  process.exit(2)
-}
-
-const parsed = (() => {
-  try {
-    return parseArgs({
-      options: {
-        redis: { type: "string" },
-        queue: { type: "string" },
-        concurrency: { type: "string" },
-        "per-host": { type: "string" },
-        rate: { type: "string" },
-        until: { type: "string" },
-        lease: { type: "string" },
-        "max-attempts": { type: "string" },
-        id: { type: "string" },
-        help: { type: "boolean", short: "h" }
-      },
-      strict: true,
-      allowPositionals: false
-    }).values
-  } catch (error) {
-    return refuse(error instanceof Error ? error.message : String(error))
+const parsed = parseFlags({
+  options: {
+    redis: { type: "string" },
+    queue: { type: "string" },
+    concurrency: { type: "string" },
+    "per-host": { type: "string" },
+    rate: { type: "string" },
+    until: { type: "string" },
+    lease: { type: "string" },
+    "max-attempts": { type: "string" },
+    id: { type: "string" },
+    help: { type: "boolean", short: "h" }
   }
-})()
+}, usage).values
 
-if (parsed.help === true) {
-  process.stdout.write(`${usage}\n`)
-  process.exit(0)
-}
-
-const positive = (flag: string, value: string | undefined, fallback: number): number => {
-  if (value === undefined) return fallback
-  const number = Number(value)
-  return Number.isInteger(number) && number >= 1 ? number : refuse(`${flag} must be a positive integer, got "${value}"`)
-}
-
-const redisUrl = parsed.redis ?? process.env.REDIS_URL ?? refuse("--redis URL is required (or set REDIS_URL)")
-if (!/^rediss?:\/\//.test(redisUrl)) refuse(`--redis must be a redis:// or rediss:// URL`)
+const redisUrl = parsed.redis ?? process.env.REDIS_URL ?? fail("--redis URL is required (or set REDIS_URL)")
+if (!/^rediss?:\/\//.test(redisUrl)) fail(`--redis must be a redis:// or rediss:// URL`)
 const queueName = parsed.queue ?? "downloads"
-const concurrency = positive("--concurrency", parsed.concurrency, 2)
-const perHost = positive("--per-host", parsed["per-host"], 2)
-const rate = parsed.rate === undefined ? undefined : positive("--rate", parsed.rate, 1)
+const concurrency = positiveInt("--concurrency", parsed.concurrency) ?? 2
+const perHost = positiveInt("--per-host", parsed["per-host"]) ?? 2
+const rate = positiveInt("--rate", parsed.rate)
 const until = parsed.until ?? "shutdown"
-if (until !== "idle" && until !== "shutdown") refuse(`--until must be "idle" or "shutdown", got "${until}"`)
+if (until !== "idle" && until !== "shutdown") fail(`--until must be "idle" or "shutdown", got "${until}"`)
 const lease = Option.getOrElse(
   Duration.fromInput((parsed.lease ?? "30 seconds") as Duration.Input),
-  () => refuse(`--lease must be a duration such as "30 seconds", got "${parsed.lease}"`)
+  () => fail(`--lease must be a duration such as "30 seconds", got "${parsed.lease}"`)
 )
-const maxAttempts = positive("--max-attempts", parsed["max-attempts"], 5)
+const maxAttempts = positiveInt("--max-attempts", parsed["max-attempts"]) ?? 5
 const worker = parsed.id ?? `${Os.hostname()}:${process.pid}`
 
 /** One line on stdout (a pipe on Linux is written synchronously: a kill never cuts a line). */
@@ -141,6 +118,8 @@ const main = Effect.gen(function*() {
   }).pipe(Effect.onInterrupt(() => Effect.sync(() => line({ event: "parked" }))))
   line({ event: "stopped", report })
 })
+
+await requireReachable("Redis", redisUrl, Redact.url)
 
 const Client = rate === undefined
   ? ResilientClient.layer({ retry: { maxAttempts: 3 }, timeout: { idle: "30 seconds" } })

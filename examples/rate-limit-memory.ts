@@ -3,19 +3,26 @@
  * memory backend: 60 pages fetched by 30 fibers at once, never faster than
  * the server allows, so the server refuses none of them.
  *
- * Run it with `node examples/rate-limit-memory.ts` (starts the fault-injection
- * server embedded), or `node examples/rate-limit-memory.ts --url http://127.0.0.1:PORT`
+ * Run it with `npm run example -- rate-limit-memory` (starts the fault-injection
+ * server embedded), or `npm run example -- rate-limit-memory --url http://127.0.0.1:PORT`
  * against one started with `pnpm test-server` (it resets that server).
  */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { LimiterStore } from "@httpkit/rate-limiter"
 import * as ServerControl from "@httpkit/testing/ServerControl"
 import { Console, Effect, Layer } from "effect"
-import { crawl, crawlKey, limitedClient, limiter, ourLimit, serverLimit } from "./crawl.ts"
-import { serverUrl } from "./server.ts"
+import { crawl, crawlKey, limitedClient, limiter, ourLimit, serverLimit } from "./support/crawl.ts"
+import { serverFlags, serverHelp, serverUrl } from "./support/server.ts"
+
+const usage = `Usage: npm run example -- rate-limit-memory [--url URL]
+
+30 fibers fetch 60 pages under one limit on the memory store; the server refuses none.
+
+${serverHelp}`
+const flags = serverFlags(usage)
 
 const main = Effect.gen(function*() {
-  const baseUrl = yield* serverUrl
+  const baseUrl = yield* serverUrl(flags.url)
   const control = ServerControl.make(baseUrl)
   yield* control.reset
 

@@ -15,7 +15,16 @@
 // Plain JavaScript on purpose: it must run before TypeScript support exists.
 import { spawn, spawnSync } from "node:child_process"
 import { createHash } from "node:crypto"
-import { existsSync, mkdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from "node:fs"
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync
+} from "node:fs"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { chooseNode } from "./toolchain.mjs"
@@ -172,19 +181,60 @@ const runTask = (script, args) => {
   child.on("exit", (code, signal) => process.exit(code ?? (signal === "SIGINT" || signal === "SIGTERM" ? 0 : 1)))
 }
 
-/** @type {Record<string, string>} */
+/**
+ * The tasks: the script each runs, or for `example` and `bench` the folder
+ * whose `<name>.ts` the first argument names (`npm run example -- <name> [flags]`).
+ * @type {Record<string, string | { readonly folder: string }>}
+ */
 const tasks = {
   demo: "examples/demo.ts",
+  example: { folder: "examples" },
+  bench: { folder: "bench" },
   "test-server": "packages/testing/src/bin.ts",
   test: "scripts/test.mjs"
 }
 
-const [task, ...args] = process.argv.slice(2)
-const selected = task === undefined ? undefined : tasks[task]
-if (selected === undefined) {
-  log(`usage: node scripts/bootstrap.mjs <${Object.keys(tasks).join("|")}> [args...]`)
-  process.exit(2)
+/**
+ * The scripts of a folder task: its `*.ts` files, by name (their helpers live in its `support/`).
+ * @param {string} folder
+ */
+const scriptsIn = (folder) =>
+  // oxlint-disable-next-line unicorn/no-array-sort -- a new array; toSorted needs Node 20, this file runs on 18
+  readdirSync(join(root, folder)).filter((file) => file.endsWith(".ts")).map((file) => file.slice(0, -3)).sort()
+
+/**
+ * The script a task runs and its arguments; exits with the usage (status 2) when
+ * the task or the script is unknown, and lists a folder's scripts on `--help` (status 0).
+ * @param {string | undefined} task
+ * @param {ReadonlyArray<string>} args
+ * @returns {{ readonly script: string, readonly args: ReadonlyArray<string> }}
+ */
+const selectTask = (task, args) => {
+  const entry = task !== undefined && Object.hasOwn(tasks, task) ? tasks[task] : undefined
+  if (entry === undefined) {
+    log(`usage: node scripts/bootstrap.mjs <${Object.keys(tasks).join("|")}> [args...]`)
+    return process.exit(2)
+  }
+  if (typeof entry === "string") return { script: entry, args }
+  const [given, ...rest] = args
+  const names = scriptsIn(entry.folder)
+  const list = `usage: npm run ${task} -- <name> [flags] (--help after the name lists its flags), name one of: ${
+    names.join(", ")
+  }`
+  if (given === "--help" || given === "-h") {
+    process.stdout.write(`${list}\n`)
+    return process.exit(0)
+  }
+  const name = given?.replace(/\.ts$/, "")
+  if (name === undefined || !names.includes(name)) {
+    log(given === undefined ? `no ${task} named` : `unknown ${task} ${JSON.stringify(given)}`)
+    log(list)
+    return process.exit(2)
+  }
+  return { script: `${entry.folder}/${name}.ts`, args: rest }
 }
+
+const selected = selectTask(process.argv[2], process.argv.slice(3))
 ensureToolchain()
 ensureWorkspace()
-runTask(selected, args)
+runTask(selected.script, selected.args)

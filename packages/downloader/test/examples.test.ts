@@ -1,53 +1,100 @@
 /**
- * Runs the download examples under `examples/` as real child processes
- * (`node examples/<file>`, from the repository root), each with its embedded
- * fault-injection server, and checks the line that proves each one's point.
+ * Runs every command of the examples table of `packages/downloader/README.md`
+ * exactly as written there: `npm run example -- <name> [flags]`, which npm
+ * runs as the root `package.json`'s `example` script,
+ * `node scripts/bootstrap.mjs example`, followed by the flags
+ * (`test/commandLines.test.ts` of `@httpkit/testing` checks that script).
+ * Each must exit 0 and print the line that proves its point; a README row
+ * without an expected line here, or an expected line whose row is gone,
+ * fails. Then the queue examples' command lines: bad flags exit 2 and say
+ * which, an unreachable Redis is one line naming it.
  */
-import { assert, it } from "@effect/vitest"
+import { assert, describe, it } from "@effect/vitest"
 import * as NodeChild from "@httpkit/testing/NodeChild"
+import * as Ports from "@httpkit/testing/Ports"
+import * as RedisTest from "@httpkit/testing/RedisTest"
+import { readFileSync } from "node:fs"
 import { join } from "node:path"
 
 const root = join(import.meta.dirname, "..", "..", "..")
 
-/** Runs `node examples/<file>` from the repository root, killed after 90 s. */
-const runExample = (file: string) => NodeChild.run([join("examples", file)], { cwd: root, timeoutMillis: 90_000 })
+/** The `npm run example -- ...` commands in the first column of the README's tables. */
+const commands = [
+  ...readFileSync(join(root, "packages/downloader/README.md"), "utf8").matchAll(/^\| `(npm run example -- [^`]+)`/gm)
+].map(([, command]) => command!)
 
-it("node examples/download-resumable.ts: 24 MiB cut every 4 MiB arrives verified, every break continued", async () => {
-  const run = await runExample("download-resumable.ts")
-  assert.strictEqual(run.code, 0, run.output)
-  assert.match(run.output, /dataset\.bin: 24\.0 MiB, sha256 verified: true, broken bodies continued: 5,/, run.output)
-}, 100_000)
+/** Runs a documented command as npm does, killed after 90 s. */
+const runDocumented = (command: string) =>
+  NodeChild.run(["scripts/bootstrap.mjs", "example", ...command.slice("npm run example -- ".length).split(" ")], {
+    cwd: root,
+    dropEnv: ["HTTPKIT_*", "REDIS_URL"],
+    timeoutMillis: 90_000
+  })
 
-it("node examples/download-images.ts: 60 files verified, at most 3 at once per host", async () => {
-  const run = await runExample("download-images.ts")
-  assert.strictEqual(run.code, 0, run.output)
-  assert.match(run.output, /^60 of 60 files verified in [\d.]+ s, at most [123] at once per host$/m, run.output)
-}, 100_000)
-
-it(
-  "node examples/download-batch-retry.ts: the first pass reports 5 typed failures, retryFailed recovers 3",
-  async () => {
-    const run = await runExample("download-batch-retry.ts")
-    assert.strictEqual(run.code, 0, run.output)
-    assert.match(run.output, /^first pass: 5 succeeded, 5 failed$/m, run.output)
-    assert.match(run.output, /^after retryFailed: 8 succeeded, 2 failed$/m, run.output)
-    assert.match(run.output, /^ {2}file-3: NotFoundError$/m, run.output)
-    assert.match(run.output, /^ {2}file-4: ChecksumMismatchError$/m, run.output)
+/** Each command, whether it needs the Redis it names, and the lines (over stdout and stderr) that prove its point. */
+const expected: Readonly<Record<string, { readonly redis: boolean; readonly lines: ReadonlyArray<RegExp> }>> = {
+  // 24 MiB cut every 4 MiB arrives verified, every break continued.
+  "npm run example -- download-resumable": {
+    redis: false,
+    lines: [/dataset\.bin: 24\.0 MiB, sha256 verified: true, broken bodies continued: 5,/]
   },
-  100_000
-)
+  // 60 files verified, at most 3 at once per host.
+  "npm run example -- download-images": {
+    redis: false,
+    lines: [/^60 of 60 files verified in [\d.]+ s, at most [123] at once per host$/m]
+  },
+  // The first pass reports 5 typed failures, retryFailed recovers 3.
+  "npm run example -- download-batch-retry": {
+    redis: false,
+    lines: [
+      /^first pass: 5 succeeded, 5 failed$/m,
+      /^after retryFailed: 8 succeeded, 2 failed$/m,
+      /^ {2}file-3: NotFoundError$/m,
+      /^ {2}file-4: ChecksumMismatchError$/m
+    ]
+  },
+  // The queue's counts, as one JSON line.
+  "npm run example -- download-producer --redis redis://127.0.0.1:6379 --queue readme --stats": {
+    redis: true,
+    lines: [/^\{"event":"stats","queue":"readme","queued":\d+,"delayed":\d+,"inFlight":\d+,"deadLetters":\d+\}$/m]
+  },
+  // A worker that starts, finds the queue empty and stops with its report.
+  "npm run example -- download-worker --redis redis://127.0.0.1:6379 --queue readme --until idle": {
+    redis: true,
+    lines: [/^\{"event":"start",.*"queue":"readme"/m, /^\{"event":"stopped","report":\{/m]
+  }
+}
 
-it(
-  "node examples/download-worker.ts and download-producer.ts: --help prints the usage; a bad argument exits 2 and says which",
-  async () => {
-    for (const file of ["download-worker.ts", "download-producer.ts"]) {
-      const help = await NodeChild.run([join("examples", file), "--help"], { cwd: root })
+it("every documented command has its expected lines, and every expected line its command", () => {
+  assert.deepStrictEqual(commands.toSorted(), Object.keys(expected).toSorted())
+})
+
+const assertDocumented = async (command: string) => {
+  const run = await runDocumented(command)
+  assert.strictEqual(run.code, 0, run.output)
+  for (const line of expected[command]!.lines) assert.match(run.output, line, run.output)
+}
+
+for (const command of commands.filter((command) => expected[command]?.redis === false)) {
+  it(`${command}`, () => assertDocumented(command), 100_000)
+}
+
+await RedisTest.describeWithRedis("the queue examples, on the Redis they name", () => {
+  for (const command of commands.filter((command) => expected[command]?.redis === true)) {
+    it.skipIf(RedisTest.url.replace(/\/$/, "") !== "redis://127.0.0.1:6379")(
+      `${command}`,
+      () => assertDocumented(command),
+      100_000
+    )
+  }
+})
+
+describe("download-worker and download-producer command lines", () => {
+  it("--help prints the usage and exits 0; a bad argument exits 2 and says which", async () => {
+    for (const name of ["download-worker", "download-producer"]) {
+      const help = await NodeChild.run([join("examples", `${name}.ts`), "--help"], { cwd: root })
       assert.strictEqual(help.code, 0, help.output)
-      assert.match(
-        help.stdout,
-        new RegExp(`^usage: node examples/${file.replace(".", "\\.")} --redis URL`),
-        help.output
-      )
+      assert.match(help.stdout, new RegExp(`^Usage: npm run example -- ${name} --redis URL`), help.output)
     }
     const bad = [
       [
@@ -76,6 +123,27 @@ it(
       assert.strictEqual(run.code, 2, `${file} ${args.join(" ")}: ${run.output}`)
       assert.match(run.stderr, message, run.output)
     }
-  },
-  100_000
-)
+  }, 100_000)
+
+  it("an unreachable Redis is one line naming its URL, without the password, and exit 1", async () => {
+    const port = await Ports.unusedPromise()
+    const url = `redis://user:s3cret@127.0.0.1:${port}`
+    for (
+      const args of [
+        ["examples/download-producer.ts", "--redis", url, "--stats"],
+        ["examples/download-producer.ts", "--redis", url, "http://127.0.0.1:1/a.bin"],
+        ["examples/download-worker.ts", "--redis", url, "--until", "idle"],
+        ["examples/download-worker.ts", "--redis", url, "--rate", "5"]
+      ]
+    ) {
+      const run = await NodeChild.run(args, { cwd: root, dropEnv: ["REDIS_URL"] })
+      assert.strictEqual(run.code, 1, `${args.join(" ")}: ${run.output}`)
+      assert.strictEqual(
+        run.stderr,
+        `Redis was unreachable at redis://REDACTED@127.0.0.1:${port} (ECONNREFUSED)\n`,
+        run.output
+      )
+      assert.notInclude(run.output, "s3cret")
+    }
+  }, 60_000)
+})

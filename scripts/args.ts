@@ -1,20 +1,25 @@
 /**
- * Command-line flags, read the same way by every benchmark: unknown flags and
- * bad values print a message and exit with status 2, `--help` prints the usage
- * and exits with 0.
+ * Command-line flags, read the same way by every example and benchmark:
+ * unknown flags and bad values print a message and exit with status 2,
+ * `--help` prints the usage and exits with 0.
+ *
+ * ```ts
+ * const { values } = parseFlags({ options: { rounds: { type: "string" }, help: { type: "boolean" } } }, usage)
+ * const rounds = positiveInt("--rounds", values.rounds) ?? 5
+ * ```
  */
 import { parseArgs, type ParseArgsConfig } from "node:util"
 
-/** A bad flag: `message` on stderr, then exit with status 2. */
-export function fail(message: string): never {
+/** A failure the script reports in one line: `message` on stderr, then exit with `code` (2: a bad command line). */
+export function fail(message: string, code = 2): never {
   process.stderr.write(`${message}\n`)
-  process.exit(2)
+  process.exit(code)
 }
 
 /**
- * `parseArgs(config)`, strict unless `config` says otherwise; an unknown flag
- * or a missing value fails with the usage, and `--help` (when `config` has a
- * `help` option) prints `usage` and exits.
+ * `parseArgs(config)`, strict unless `config` says otherwise; an unknown flag,
+ * a stray argument or a missing value fails with the usage, and `--help` (when
+ * `config` has a `help` option) prints `usage` and exits.
  */
 export const parseFlags = <T extends ParseArgsConfig>(config: T, usage: string): ReturnType<typeof parseArgs<T>> => {
   let parsed: ReturnType<typeof parseArgs<T>>

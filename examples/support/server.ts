@@ -1,0 +1,37 @@
+/**
+ * Where the examples and the demo send their requests: the server given with
+ * `--url http://127.0.0.1:PORT` (one started with `pnpm test-server`), or a
+ * fault-injection server started embedded, in the caller's scope. Also the
+ * flags every such example takes, read with the shared `scripts/args.ts`.
+ */
+import * as TestServer from "@httpkit/testing/TestServer"
+import { Console, Effect } from "effect"
+import { parseFlags } from "../../scripts/args.ts"
+
+/** The help lines of `--url` and `--help`, for an example's usage text. */
+export const serverHelp =
+  `  --url URL     send the requests to a server started with \`pnpm test-server\` (default: one started embedded)
+  -h, --help    this text`
+
+/**
+ * The flags of an example that talks to the fault-injection server, `--url`
+ * and `--help`, plus `options` of its own; an unknown flag or a stray
+ * argument prints `usage` and exits with status 2, `--help` prints it and
+ * exits with 0.
+ */
+export const serverFlags = <const O extends Record<string, { readonly type: "string" | "boolean" }>>(
+  usage: string,
+  options: O = {} as O
+) =>
+  parseFlags({
+    options: { ...options, url: { type: "string" }, help: { type: "boolean", short: "h" } }
+  }, usage).values
+
+/** The base URL given (`--url`), or an embedded server's. */
+export const serverUrl = (given: string | undefined) =>
+  Effect.gen(function*() {
+    if (given !== undefined) return given.replace(/\/$/, "")
+    const server = yield* TestServer.make()
+    yield* Console.log(`fault-injection server embedded at ${server.url}`)
+    return server.url
+  })

@@ -1,0 +1,126 @@
+/**
+ * The command lines of every example (`examples/*.ts`) and every benchmark
+ * (`bench/*.ts`), run as child processes: `--help` prints the usage and exits
+ * 0; an unknown flag prints its name and the usage and exits 2; a bad number
+ * for `--rounds` or `--concurrency` (where the usage lists it) is one line and
+ * exit 2, never a stack trace. They all read their flags with the shared
+ * `scripts/args.ts`. Also the way the READMEs run them: `npm run example --
+ * <name> [flags]` and `npm run bench -- <name> [flags]`, the root
+ * `package.json`'s scripts over `scripts/bootstrap.mjs`.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { execFile } from "node:child_process"
+import * as Fs from "node:fs"
+import * as Path from "node:path"
+import { fileURLToPath } from "node:url"
+import * as NodeChild from "../src/NodeChild.ts"
+
+const root = fileURLToPath(new URL("../../../", import.meta.url))
+
+/** The scripts of a folder: its `*.ts` files (helpers live in its `support/`). */
+const scriptsIn = (folder: string): ReadonlyArray<string> =>
+  Fs.readdirSync(Path.join(root, folder)).filter((file) => file.endsWith(".ts")).map((file) => `${folder}/${file}`)
+
+const scripts = [...scriptsIn("examples"), ...scriptsIn("bench")]
+
+/** Runs `node script ...args` from the root, with a `REDIS_URL` that no check before the flags' reaches. */
+const run = (args: ReadonlyArray<string>) =>
+  NodeChild.run(args, { cwd: root, env: { REDIS_URL: "redis://127.0.0.1:6379" }, timeoutMillis: 30_000 })
+
+/** What a run printed, for assertion messages. */
+const shown = (result: NodeChild.Run) => `exit ${result.code ?? result.signal}\n${result.output}`
+
+/** `f` over `items`, `limit` at a time (each run is a Node process loading Effect). */
+const eachLimited = async <A>(items: ReadonlyArray<A>, limit: number, f: (item: A) => Promise<void>) => {
+  let next = 0
+  await Promise.all(Array.from({ length: limit }, async () => {
+    while (next < items.length) await f(items[next++]!)
+  }))
+}
+
+describe("command lines of examples and benchmarks", () => {
+  it("there are scripts to check", () => {
+    assert.include(scripts, "examples/demo.ts")
+    assert.include(scripts, "examples/download-worker.ts")
+    assert.include(scripts, "bench/client.ts")
+  })
+
+  it("an example takes no argument but its flags: a stray one is refused with the usage, exit 2", async () => {
+    const stray = await run(["examples/client-json-schema.ts", "stray"])
+    assert.strictEqual(stray.code, 2, shown(stray))
+    assert.match(stray.stderr, /^Unexpected argument 'stray'/, shown(stray))
+    assert.include(stray.stderr, "\nUsage: npm run example -- client-json-schema", shown(stray))
+  })
+
+  it("every script: --help prints its usage and exits 0; an unknown flag prints it and the usage, exit 2", async () => {
+    await eachLimited(scripts, 2, async (script) => {
+      const help = await run([script, "--help"])
+      assert.strictEqual(help.code, 0, `${script} --help: ${shown(help)}`)
+      assert.match(help.stdout, /^Usage: /, `${script} --help: ${shown(help)}`)
+      assert.include(help.stdout, "--help", `${script} --help: ${shown(help)}`)
+      assert.strictEqual(help.stderr, "", `${script} --help: ${shown(help)}`)
+
+      const unknown = await run([script, "--no-such-flag"])
+      assert.strictEqual(unknown.code, 2, `${script} --no-such-flag: ${shown(unknown)}`)
+      assert.match(unknown.stderr, /^Unknown option '--no-such-flag'/, `${script} --no-such-flag: ${shown(unknown)}`)
+      assert.include(unknown.stderr, "\nUsage: ", `${script} --no-such-flag: ${shown(unknown)}`)
+      assert.notMatch(unknown.stderr, /^\s+at /m, `${script} --no-such-flag: ${shown(unknown)}`)
+      assert.strictEqual(unknown.stdout, "", `${script} --no-such-flag: ${shown(unknown)}`)
+
+      // A bad number for a flag the usage lists: one line naming the flag and the value, exit 2.
+      for (const [flag, value] of [["--rounds", "abc"], ["--concurrency", "0"]] as const) {
+        if (!new RegExp(`^\\s+${flag} `, "m").test(help.stdout)) continue
+        const bad = await run([script, flag, value])
+        assert.strictEqual(bad.code, 2, `${script} ${flag} ${value}: ${shown(bad)}`)
+        assert.strictEqual(bad.stderr, `${flag} must be a positive integer, got "${value}"\n`, shown(bad))
+      }
+    })
+  }, 240_000)
+})
+
+describe("npm run example and npm run bench", () => {
+  it("the root package.json runs them through scripts/bootstrap.mjs", () => {
+    const { scripts: npmScripts } = JSON.parse(Fs.readFileSync(Path.join(root, "package.json"), "utf8")) as {
+      readonly scripts: Readonly<Record<string, string>>
+    }
+    assert.strictEqual(npmScripts["example"], "node scripts/bootstrap.mjs example")
+    assert.strictEqual(npmScripts["bench"], "node scripts/bootstrap.mjs bench")
+  })
+
+  it("npm run example -- <name> --help reaches the example with its flags", async () => {
+    const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>(
+      (resolve) => {
+        const child = execFile(
+          "npm",
+          ["run", "--silent", "example", "--", "client-json-schema", "--help"],
+          { cwd: root, timeout: 60_000 },
+          (_error, stdout, stderr) => resolve({ code: child.exitCode, stdout, stderr })
+        )
+      }
+    )
+    assert.strictEqual(code, 0, `${stdout}${stderr}`)
+    assert.match(stdout, /^Usage: npm run example -- client-json-schema \[--url URL\]$/m, `${stdout}${stderr}`)
+  }, 70_000)
+
+  it("an unknown name lists the examples and exits 2; --help lists them and exits 0; bench likewise", async () => {
+    const examples = scriptsIn("examples").map((file) => Path.basename(file, ".ts"))
+    const unknown = await NodeChild.run(["scripts/bootstrap.mjs", "example", "no-such-example"], { cwd: root })
+    assert.strictEqual(unknown.code, 2, shown(unknown))
+    assert.include(unknown.stderr, `unknown example "no-such-example"`)
+    for (const name of examples) assert.include(unknown.stderr, name)
+
+    const none = await NodeChild.run(["scripts/bootstrap.mjs", "example"], { cwd: root })
+    assert.strictEqual(none.code, 2, shown(none))
+
+    const list = await NodeChild.run(["scripts/bootstrap.mjs", "example", "--help"], { cwd: root })
+    assert.strictEqual(list.code, 0, shown(list))
+    for (const name of examples) assert.include(list.stdout, name)
+
+    const bench = await NodeChild.run(["scripts/bootstrap.mjs", "bench", "client-pipeline", "--help"], { cwd: root })
+    assert.strictEqual(bench.code, 0, shown(bench))
+    assert.match(bench.stdout, /^Usage: npm run bench -- client-pipeline /m, shown(bench))
+
+    const escape = await NodeChild.run(["scripts/bootstrap.mjs", "example", "../scripts/test.mjs"], { cwd: root })
+    assert.strictEqual(escape.code, 2, shown(escape))
+  }, 60_000)
+})
