@@ -6,12 +6,16 @@
  *
  * @since 0.1.0
  */
+import * as ConfigProblem from "@httpkit/core/ConfigProblem"
+import * as DurationInput from "@httpkit/core/DurationInput"
+import { ownDuration } from "@httpkit/core/Own"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as PersistedQueue from "effect/persistence/PersistedQueue"
 import * as Redis from "effect/persistence/Redis"
 import * as Schedule from "effect/Schedule"
@@ -157,42 +161,44 @@ export interface RedisOptions extends StoreOptions {
   readonly timeout?: Duration.Input | undefined
 }
 
-/** The problems found in a store's options, named by field; thrown nowhere, failed with at the end. */
+/**
+ * The problems found in a store's options, named by field, in the shape of every httpkit configuration error
+ * (`@httpkit/core/ConfigProblem`); thrown nowhere, failed with at the end.
+ */
 class Problems {
-  readonly found: Array<string> = []
+  readonly found: Array<ConfigProblem.ConfigProblem> = []
+  add(name: string, value: unknown, expected: string): void {
+    this.found.push({ setting: name, received: ConfigProblem.show(value), expected })
+  }
   /** A positive integer, or `fallback` when absent. */
   positiveInteger(value: unknown, fallback: number, name: string): number {
     if (value === undefined) return fallback
     if (typeof value === "number" && Number.isSafeInteger(value) && value >= 1) return value
-    this.found.push(`${name} must be a positive integer, got ${describe(value)}`)
+    this.add(name, value, "an integer of at least 1")
     return fallback
   }
-  /** A duration in milliseconds (non-negative, finite), or `fallback` when absent. */
+  /** A duration in milliseconds (non-negative, finite; `"20s"` and any `Duration.Input`), or `fallback` when absent. */
   millis(value: unknown, fallback: Duration.Input, name: string): number {
-    // `Duration.fromInput` reads NaN as zero: a number must be finite and non-negative itself.
-    const number = typeof value !== "number" || (Number.isFinite(value) && value >= 0)
-    const duration = Duration.fromInput((value ?? fallback) as Duration.Input)
-    if (
-      number && duration._tag === "Some" && Duration.isFinite(duration.value) && Duration.toMillis(duration.value) >= 0
-    ) {
-      return Duration.toMillis(duration.value)
-    }
-    this.found.push(
-      `${name} must be a finite duration (milliseconds or a string such as "5 seconds"), got ${describe(value)}`
-    )
+    if (value === undefined) return Duration.toMillis(Duration.fromInputUnsafe(fallback))
+    const millis = DurationInput.toMillis(value) ??
+      ((typeof value === "object" && value !== null) || typeof value === "bigint"
+        ? DurationInput.toMillis(Duration.fromInput(ownDuration(value as Duration.Input)).pipe(Option.getOrUndefined))
+        : undefined)
+    if (millis !== undefined) return millis
+    this.add(name, value, DurationInput.accepted)
     return Duration.toMillis(Duration.fromInputUnsafe(fallback))
   }
   /** Fails with every problem found, or succeeds with `value`. */
   check<A>(value: A): Effect.Effect<A, DownloadConfigError> {
     return this.found.length === 0
       ? Effect.succeed(value)
-      : Effect.fail(new DownloadConfigError({ message: `invalid queue store options: ${this.found.join("; ")}` }))
+      : Effect.fail(
+        new DownloadConfigError({
+          message: ConfigProblem.message("queue store options", this.found),
+          problems: this.found
+        })
+      )
   }
-}
-
-const describe = (value: unknown): string => {
-  const text = typeof value === "string" ? JSON.stringify(value) : String(value)
-  return text.length > 80 ? `${text.slice(0, 80)}...` : text
 }
 
 interface RetryPolicy {
@@ -326,10 +332,10 @@ export const makeRedis = (
     const policy = retryPolicy(options, problems)
     const givenName: unknown = own(options, "name")
     const name = typeof givenName === "string" ? givenName : ""
-    if (name === "") problems.found.push(`name must be a non-empty string, got ${describe(givenName)}`)
+    if (name === "") problems.add("name", givenName, "a non-empty string")
     const givenPrefix: unknown = own(options, "prefix") ?? "httpkit:dq:"
     const prefix = typeof givenPrefix === "string" ? givenPrefix : ""
-    if (typeof givenPrefix !== "string") problems.found.push(`prefix must be a string, got ${describe(givenPrefix)}`)
+    if (typeof givenPrefix !== "string") problems.add("prefix", givenPrefix, "a string")
     const pollMillis = Math.max(1, problems.millis(own(options, "pollInterval"), "500 millis", "pollInterval"))
     const leaseMillis = Math.max(1, problems.millis(own(options, "lease"), "30 seconds", "lease"))
     const refreshMillis = Math.max(
