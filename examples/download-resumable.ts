@@ -34,7 +34,11 @@ const size = 24 * 1024 * 1024
 const seed = 2026
 
 const folder = Effect.gen(function*() {
-  if (flags.dir !== undefined) return Path.resolve(flags.dir)
+  if (flags.dir !== undefined) {
+    const dir = Path.resolve(flags.dir)
+    yield* Effect.promise(() => Fs.mkdir(dir, { recursive: true }))
+    return dir
+  }
   return yield* Effect.acquireRelease(
     Effect.promise(() => Fs.mkdtemp(Path.join(Os.tmpdir(), "httpkit-example-"))),
     (dir) => Effect.promise(() => Fs.rm(dir, { recursive: true, force: true }))

@@ -168,12 +168,13 @@ const ensureWorkspace = () =>
   )
 
 /**
- * Runs the task's Node script, forwarding SIGINT and SIGTERM, and exits with its status.
+ * Runs the task's Node script in `cwd`, forwarding SIGINT and SIGTERM, and exits with its status.
  * @param {string} script
  * @param {ReadonlyArray<string>} args
+ * @param {string} [cwd]
  */
-const runTask = (script, args) => {
-  const child = spawn(nodeBin, [join(root, script), ...args], { cwd: root, env, stdio: "inherit" })
+const runTask = (script, args, cwd = root) => {
+  const child = spawn(nodeBin, [join(root, script), ...args], { cwd, env, stdio: "inherit" })
   /** @param {NodeJS.Signals} signal */
   const forward = (signal) => child.kill(signal)
   process.on("SIGINT", forward)
@@ -184,11 +185,13 @@ const runTask = (script, args) => {
 /**
  * The tasks: the script each runs, or for `example` and `bench` the folder
  * whose `<name>.ts` the first argument names (`npm run example -- <name> [flags]`).
- * @type {Record<string, string | { readonly folder: string }>}
+ * An example runs in the folder npm was started from (`INIT_CWD`), so that a
+ * relative `--dest` or `--dir` is the caller's; everything else in the root.
+ * @type {Record<string, string | { readonly folder: string, readonly callerCwd?: boolean }>}
  */
 const tasks = {
   demo: "examples/demo.ts",
-  example: { folder: "examples" },
+  example: { folder: "examples", callerCwd: true },
   bench: { folder: "bench" },
   "test-server": "packages/testing/src/bin.ts",
   test: "scripts/test.mjs"
@@ -207,7 +210,7 @@ const scriptsIn = (folder) =>
  * the task or the script is unknown, and lists a folder's scripts on `--help` (status 0).
  * @param {string | undefined} task
  * @param {ReadonlyArray<string>} args
- * @returns {{ readonly script: string, readonly args: ReadonlyArray<string> }}
+ * @returns {{ readonly script: string, readonly args: ReadonlyArray<string>, readonly cwd?: string }}
  */
 const selectTask = (task, args) => {
   const entry = task !== undefined && Object.hasOwn(tasks, task) ? tasks[task] : undefined
@@ -231,10 +234,11 @@ const selectTask = (task, args) => {
     log(list)
     return process.exit(2)
   }
-  return { script: `${entry.folder}/${name}.ts`, args: rest }
+  const cwd = entry.callerCwd === true ? process.env.INIT_CWD ?? process.cwd() : root
+  return { script: `${entry.folder}/${name}.ts`, args: rest, cwd }
 }
 
 const selected = selectTask(process.argv[2], process.argv.slice(3))
 ensureToolchain()
 ensureWorkspace()
-runTask(selected.script, selected.args)
+runTask(selected.script, selected.args, selected.cwd)
