@@ -10,7 +10,7 @@
  *
  * Run it with `npm run example -- client-anthropic-message` (starts the
  * fault-injection server embedded), or against a server started with
- * `pnpm test-server`: `npm run example -- client-anthropic-message --url http://127.0.0.1:PORT`.
+ * `npm run test-server`: `npm run example -- client-anthropic-message --url http://127.0.0.1:PORT`.
  */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as Auth from "@httpkit/client/Auth"

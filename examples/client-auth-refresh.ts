@@ -10,7 +10,7 @@
  *
  * Run it with `npm run example -- client-auth-refresh` (starts the
  * fault-injection server embedded), or against a server started with
- * `pnpm test-server`: `npm run example -- client-auth-refresh --url http://127.0.0.1:PORT`
+ * `npm run test-server`: `npm run example -- client-auth-refresh --url http://127.0.0.1:PORT`
  * (it resets that server's state).
  */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"

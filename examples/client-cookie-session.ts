@@ -12,7 +12,7 @@
  *
  * Run it with `npm run example -- client-cookie-session` (starts the
  * fault-injection server embedded), or against a server started with
- * `pnpm test-server`: `npm run example -- client-cookie-session --url http://127.0.0.1:PORT`.
+ * `npm run test-server`: `npm run example -- client-cookie-session --url http://127.0.0.1:PORT`.
  */
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"

@@ -13,7 +13,7 @@
  *
  * Run it with `npm run example -- client-from-env` (starts the fault-injection
  * server embedded, unless `HTTPKIT_BASE_URL` is set), or against a server
- * started with `pnpm test-server`: `npm run example -- client-from-env --url http://127.0.0.1:PORT`.
+ * started with `npm run test-server`: `npm run example -- client-from-env --url http://127.0.0.1:PORT`.
  */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as ResilientClient from "@httpkit/client/ResilientClient"

@@ -8,7 +8,7 @@
  *
  * Run it with `npm run example -- client-json-schema` (starts the
  * fault-injection server embedded), or against a server started with
- * `pnpm test-server`: `npm run example -- client-json-schema --url http://127.0.0.1:PORT`.
+ * `npm run test-server`: `npm run example -- client-json-schema --url http://127.0.0.1:PORT`.
  */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as ResilientClient from "@httpkit/client/ResilientClient"

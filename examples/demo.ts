@@ -9,7 +9,7 @@
  * server's deterministic content.
  *
  * Pass `--url http://127.0.0.1:PORT` to drive a server started separately with
- * `pnpm test-server` instead of the embedded one.
+ * `npm run test-server` instead of the embedded one.
  */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as ResilientClient from "@httpkit/client/ResilientClient"

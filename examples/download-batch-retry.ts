@@ -8,7 +8,7 @@
  *
  * Run it with `npm run example -- download-batch-retry` (starts the server
  * embedded), or `npm run example -- download-batch-retry --url http://127.0.0.1:PORT`
- * against a freshly started `pnpm test-server`.
+ * against a freshly started `npm run test-server`.
  */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as ResilientClient from "@httpkit/client/ResilientClient"

@@ -7,7 +7,7 @@
  *
  * Run it with `npm run example -- download-resumable` (starts the server
  * embedded), or `npm run example -- download-resumable --url http://127.0.0.1:PORT`
- * against one started with `pnpm test-server`. `--dir DIR` keeps the file
+ * against one started with `npm run test-server`. `--dir DIR` keeps the file
  * (default: a temporary folder, removed at the end).
  */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"

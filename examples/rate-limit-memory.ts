@@ -5,7 +5,7 @@
  *
  * Run it with `npm run example -- rate-limit-memory` (starts the fault-injection
  * server embedded), or `npm run example -- rate-limit-memory --url http://127.0.0.1:PORT`
- * against one started with `pnpm test-server` (it resets that server).
+ * against one started with `npm run test-server` (it resets that server).
  */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { LimiterStore } from "@httpkit/rate-limiter"

@@ -1,6 +1,6 @@
 /**
  * Where the examples and the demo send their requests: the server given with
- * `--url http://127.0.0.1:PORT` (one started with `pnpm test-server`), or a
+ * `--url http://127.0.0.1:PORT` (one started with `npm run test-server`), or a
  * fault-injection server started embedded, in the caller's scope. Also the
  * flags every such example takes, read with the shared `scripts/args.ts`.
  */
@@ -10,7 +10,7 @@ import { parseFlags } from "../../scripts/args.ts"
 
 /** The help lines of `--url` and `--help`, for an example's usage text. */
 export const serverHelp =
-  `  --url URL     send the requests to a server started with \`pnpm test-server\` (default: one started embedded)
+  `  --url URL     send the requests to a server started with \`npm run test-server\` (default: one started embedded)
   -h, --help    this text`
 
 /**

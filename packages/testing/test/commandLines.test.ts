@@ -14,6 +14,7 @@ import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
 import * as NodeChild from "../src/NodeChild.ts"
+import * as Ports from "../src/Ports.ts"
 
 const root = fileURLToPath(new URL("../../../", import.meta.url))
 
@@ -84,6 +85,22 @@ describe("command lines of examples and benchmarks", () => {
     })
   }, 240_000)
 })
+
+it(
+  "bench/rate-limiter.ts with Redis on a closed port: one line naming its URL without the password, exit 1",
+  async () => {
+    const port = await Ports.unusedPromise()
+    const result = await NodeChild.run(["bench/rate-limiter.ts", "--rounds", "1"], {
+      cwd: root,
+      env: { REDIS_URL: `redis://:s3cret@127.0.0.1:${port}` },
+      timeoutMillis: 30_000
+    })
+    assert.strictEqual(result.code, 1, shown(result))
+    assert.strictEqual(result.stderr, `Redis was unreachable at redis://REDACTED@127.0.0.1:${port} (ECONNREFUSED)\n`)
+    assert.notInclude(result.output, "s3cret")
+  },
+  40_000
+)
 
 describe("npm run example and npm run bench", () => {
   it("the root package.json runs them through scripts/bootstrap.mjs", () => {
