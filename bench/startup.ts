@@ -303,8 +303,8 @@ const runStartup = async (settings: Settings, dir: (shape: Shape) => string): Pr
   const cases: ReadonlyArray<CaseId> = ["fetch" as const, ...wanted.filter((id) => id !== "fetch")]
 
   const server = await startJsonServer()
+  const cacheDir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "httpkit-bench-compile-cache-"))
   try {
-    const cacheDir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "httpkit-bench-compile-cache-"))
     const files = new Map<CaseId, string>()
     for (const id of cases) {
       const file = Path.join(dir(caseSpecs[id].shape), `startup-${id}.mjs`)
@@ -329,7 +329,6 @@ const runStartup = async (settings: Settings, dir: (shape: Shape) => string): Pr
         ),
       onRound: reportRound(settings.rounds)
     })
-    Fs.rmSync(cacheDir, { recursive: true, force: true })
 
     const of = (id: CaseId, read: (sample: { report: ChildReport; wall: number }) => number) =>
       samples.get(id)!.map(read)
@@ -378,6 +377,7 @@ const runStartup = async (settings: Settings, dir: (shape: Shape) => string): Pr
       )
     }
   } finally {
+    Fs.rmSync(cacheDir, { recursive: true, force: true })
     await server.stop()
   }
 }
