@@ -1,6 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Auth from "@httpkit/client/Auth"
-import { ServerControl, ServerSuite, TestServer } from "@httpkit/testing"
+import { ServerControl, TestServer } from "@httpkit/testing"
+import * as ServerSuite from "@httpkit/testing/ServerSuite"
 import { recordingTracer } from "@httpkit/testing/TracingTest"
 import {
   Config,

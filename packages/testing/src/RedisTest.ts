@@ -9,7 +9,6 @@
  * @since 0.1.0
  */
 import * as Net from "node:net"
-import { describe } from "vitest"
 import { exactly } from "./internal/own.ts"
 
 /**
@@ -102,6 +101,8 @@ export const decide = (
  * @since 0.1.0
  */
 export const describeWithRedis = async (name: string, body: () => void): Promise<void> => {
+  // Loaded here, not at the top: `vitest` is an optional peer, and the other helpers work without it.
+  const { describe } = await import("vitest")
   const decision = decide(await probe(), process.env.CI === "true")
   switch (decision._tag) {
     case "Run":

@@ -3,7 +3,8 @@
  * on undici beside it:
  *
  * ```ts
- * import { ServerSuite, TestServer } from "@httpkit/testing"
+ * import { TestServer } from "@httpkit/testing"
+ * import * as ServerSuite from "@httpkit/testing/ServerSuite"
  *
  * ServerSuite.describe("my client", (it) => {
  *   it.effect("retries", () => Effect.gen(function*() {

@@ -1,6 +1,9 @@
 /**
  * @httpkit/testing: the fault-injection HTTP server and test helpers.
  *
+ * `ServerSuite` is not in this barrel: it needs `@effect/vitest` (an optional
+ * peer), so it is imported on its own, `@httpkit/testing/ServerSuite`.
+ *
  * @since 0.1.0
  */
 
@@ -24,13 +27,6 @@ export * as TestServer from "./TestServer.ts"
  * @since 0.1.0
  */
 export * as RedisTest from "./RedisTest.ts"
-
-/**
- * One fault-injection server per test file, with an HTTP client beside it.
- *
- * @since 0.1.0
- */
-export * as ServerSuite from "./ServerSuite.ts"
 
 /**
  * Self-signed certificates for TLS and HTTP/2 tests.
