@@ -53,7 +53,7 @@ export type ConfigProblem = typeof ConfigProblem.Type
 /**
  * One problem as text: `<setting> is <received>, expected <expected>`.
  *
- * @category formatting
+ * @category utils
  * @since 0.1.0
  */
 export const format = (problem: ConfigProblem): string =>
@@ -63,7 +63,7 @@ export const format = (problem: ConfigProblem): string =>
  * The message of a configuration error: `invalid <subject>: ` then every
  * problem, separated by `; `.
  *
- * @category formatting
+ * @category utils
  * @since 0.1.0
  */
 export const message = (subject: string, problems: ReadonlyArray<ConfigProblem>): string =>
@@ -92,7 +92,7 @@ const urlLike = /^\s*[a-z][a-z0-9+.-]*:\/\//i
  * redacted, cut at 80 characters), numbers and booleans as they are, a list
  * or an object by its kind only.
  *
- * @category formatting
+ * @category utils
  * @since 0.1.0
  */
 export const show = (value: unknown): string => {
@@ -118,7 +118,7 @@ export const show = (value: unknown): string => {
  * The option path of a setting in code: `retry.maxAttempts`,
  * `retry.statuses[1]`, `headers.x-api-key`.
  *
- * @category naming
+ * @category utils
  * @since 0.1.0
  */
 export const optionPath = (path: ReadonlyArray<PropertyKey>): string =>
@@ -134,7 +134,7 @@ export const optionPath = (path: ReadonlyArray<PropertyKey>): string =>
  * them (`variableName("httpkit", ["retry", "maxAttempts"])` is
  * `HTTPKIT_RETRY_MAX_ATTEMPTS`).
  *
- * @category naming
+ * @category utils
  * @since 0.1.0
  */
 export const variableName = (prefix: string, path: ReadonlyArray<PropertyKey>): string =>

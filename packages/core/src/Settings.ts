@@ -144,7 +144,7 @@ export const registry: ReadonlyArray<Space> = [client, downloader]
  * lists and records as `NAME_*`. Each package's tests compare it with its
  * `registry` entry.
  *
- * @category naming
+ * @category utils
  * @since 0.1.0
  */
 export const namesOf = (schema: Schema.Top): ReadonlyArray<string> => [
@@ -327,7 +327,7 @@ export const warnUnknown = (space: Space, prefix: string = space.prefix): Effect
 /**
  * The warning for one unknown variable.
  *
- * @category formatting
+ * @category utils
  * @since 0.1.0
  */
 export const unknownMessage = (space: Space, entry: UnknownVariable): string =>
@@ -358,7 +358,7 @@ const matches = (pattern: Pattern, name: string): boolean =>
  * dropped, changed or swapped), at most a third of the name after the
  * prefix (and at least 2).
  *
- * @category naming
+ * @category utils
  * @since 0.1.0
  */
 export const closest: (name: string, known: ReadonlyArray<string>, prefix?: string) => string | undefined =
