@@ -138,7 +138,7 @@ describe("the bootstrap's choice of Node.js", () => {
           assert.strictEqual(result.code, 1, result.output)
           assert.include(result.stderr, expected)
           assert.deepStrictEqual(Fs.readdirSync(Path.join(folder, "tools")), ["package.json"])
-          assert.deepStrictEqual(Fs.readdirSync(folder).sort(), ["package.json", "scripts", "tools"])
+          assert.deepStrictEqual(Fs.readdirSync(folder).toSorted(), ["package.json", "scripts", "tools"])
           assert.isFalse(Fs.existsSync(Path.join(folder, "node_modules")))
         }
       } finally {
