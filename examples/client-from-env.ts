@@ -68,12 +68,20 @@ const main = Effect.gen(function*() {
   yield* setDefault("HTTPKIT_BASE_URL", yield* serverUrl)
   yield* setDefault("HTTPKIT_USER_AGENT", "httpkit-example/1.0")
   yield* setDefault("HTTPKIT_RETRY_MAX_ATTEMPTS", "2")
-  yield* setDefault("HTTPKIT_RETRY_MIN_DELAY", "50 millis")
-  yield* setDefault("HTTPKIT_TIMEOUT_ATTEMPT", "5 seconds")
+  yield* setDefault("HTTPKIT_RETRY_MIN_DELAY", "50ms")
+  yield* setDefault("HTTPKIT_TIMEOUT_ATTEMPT", "5s")
 
   // The layer reads the variables when it is built, i.e. now, after they were set.
   yield* program.pipe(Effect.provide(ResilientClient.layerConfig()))
   yield* Console.log("done")
-}).pipe(Effect.scoped)
+}).pipe(
+  Effect.scoped,
+  // A bad variable is the user's to fix: its message (which names it) on one line, exit status 1, no stack trace.
+  Effect.catchTag("ClientConfigError", (error) =>
+    Effect.sync(() => {
+      process.stderr.write(`${error._tag}: ${error.message}\n`)
+      process.exitCode = 1
+    }))
+)
 
 NodeRuntime.runMain(main)

@@ -56,4 +56,27 @@ describe("examples, as the READMEs write them", () => {
       assert.match(run.stdout, /^done$/m, output)
     }, 40_000)
   }
+
+  it(
+    "client-from-env with a misspelt and a bad variable: a warning naming the closest setting, then the error on one line, exit 1",
+    async () => {
+      const run = await NodeChild.run(["scripts/bootstrap.mjs", "example", "client-from-env"], {
+        cwd: root,
+        dropEnv: ["HTTPKIT_*"],
+        env: { HTTPKIT_TIMEOUT_CONNECT: "soon", HTTPKIT_RETRY_MAX_ATEMPTS: "3" },
+        timeoutMillis: 30_000
+      })
+      const output = `exit ${run.code ?? run.signal}\n--- stdout\n${run.stdout}--- stderr\n${run.stderr}`
+      assert.strictEqual(run.code, 1, output)
+      assert.include(run.stdout, "did you mean HTTPKIT_RETRY_MAX_ATTEMPTS?", output)
+      assert.match(
+        run.stderr,
+        /^ClientConfigError: invalid client configuration: HTTPKIT_TIMEOUT_CONNECT is "soon", expected a duration such as 250ms, 20s/m,
+        output
+      )
+      assert.notMatch(run.stderr, /^\s+at /m, output)
+      assert.notMatch(run.stdout, /^done$/m, output)
+    },
+    40_000
+  )
 })
