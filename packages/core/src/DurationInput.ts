@@ -31,6 +31,26 @@ import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import * as SchemaIssue from "effect/SchemaIssue"
 import * as SchemaTransformation from "effect/SchemaTransformation"
+import * as ConfigProblem from "./ConfigProblem.ts"
+
+/**
+ * The type of a duration option in code: any `Duration.Input` (a `Duration`,
+ * milliseconds, `"5 seconds"`, `{ seconds: 5 }`, a `[seconds, nanos]` pair,
+ * nanoseconds as a bigint) or a string that starts with a number, so
+ * `"20s"`, `"250ms"` and `"1h30m"` compile without a cast, and a boolean, a
+ * `Date` or `"soon"` do not.
+ *
+ * **Gotchas**
+ *
+ * The type cannot check the unit: `"20 parsecs"` compiles and is refused
+ * when the options are read, with the forms that are accepted. `"Infinity"`
+ * (part of `Duration.Input`) compiles and is refused too: no httpkit duration
+ * can be infinite.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type Input = Duration.Input | `${number}${string}`
 
 /**
  * What a refused duration is told it should have been; ends every such
@@ -124,6 +144,83 @@ export const toMillis = (input: unknown): number | undefined => {
   if (Duration.isDuration(input)) return finite(Duration.toMillis(input))
   return undefined
 }
+
+/** The fields of `Duration`'s object form, and the milliseconds of one of each. */
+const objectFieldMillis: Record<string, number> = {
+  weeks: 604_800_000,
+  days: 86_400_000,
+  hours: 3_600_000,
+  minutes: 60_000,
+  seconds: 1_000,
+  milliseconds: 1,
+  microseconds: 1e-3,
+  nanoseconds: 1e-6
+}
+
+const isPlainObject = (value: object): boolean => {
+  const proto = Object.getPrototypeOf(value)
+  return proto === Object.prototype || proto === null
+}
+
+/**
+ * The milliseconds of any duration given in code (an `Input`): what
+ * `toMillis` takes, and Effect's other forms, read by own fields only: the
+ * object form (`{ minutes: 1, seconds: 30 }`: known fields only, at least
+ * one, each a finite number of at least 0), a `[seconds, nanos]` pair and
+ * nanoseconds as a bigint. `undefined` for anything else, and for what is
+ * negative or infinite. Unlike Effect's `Duration.fromInput`, an object with
+ * no known field (`{ secs: 20 }`) is refused, not read as zero.
+ *
+ * @category parsing
+ * @since 0.1.0
+ */
+export const fromInput = (input: unknown): number | undefined => {
+  switch (typeof input) {
+    case "number":
+    case "string":
+      return toMillis(input)
+    case "bigint":
+      return input >= 0n ? finite(Number(input) / 1e6) : undefined
+    case "object": {
+      if (input === null) return undefined
+      if (Duration.isDuration(input)) return toMillis(input)
+      if (Array.isArray(input)) {
+        const [seconds, nanos] = input as ReadonlyArray<unknown>
+        return input.length === 2 && typeof seconds === "number" && typeof nanos === "number" && seconds >= 0 &&
+            nanos >= 0
+          ? finite(seconds * 1_000 + nanos / 1e6)
+          : undefined
+      }
+      if (!isPlainObject(input)) return undefined
+      const keys = Object.keys(input)
+      if (keys.length === 0) return undefined
+      let total = 0
+      for (const key of keys) {
+        const unit = Object.hasOwn(objectFieldMillis, key) ? objectFieldMillis[key] : undefined
+        const value = (input as Readonly<Record<string, unknown>>)[key]
+        if (unit === undefined || typeof value !== "number" || !(value >= 0)) return undefined
+        total += value * unit
+      }
+      return finite(total)
+    }
+    default:
+      return undefined
+  }
+}
+
+/**
+ * The problem of a duration option that `fromInput` refuses: the setting as
+ * the user wrote it (`policies[0].window`, `timeout`), the value received
+ * (`ConfigProblem.show`) and the accepted forms.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const problem = (setting: string, received: unknown): ConfigProblem.ConfigProblem => ({
+  setting,
+  received: ConfigProblem.show(received),
+  expected: accepted
+})
 
 /**
  * A duration option: written as a number of milliseconds or an accepted

@@ -86,3 +86,105 @@ describe("DurationInput schema", () => {
       }
     }))
 })
+
+describe("DurationInput.fromInput", () => {
+  it("reads every Duration.Input form as well as the short strings, by own fields", () => {
+    const cases: ReadonlyArray<readonly [unknown, number]> = [
+      ["20s", 20_000],
+      ["1h30m", 5_400_000],
+      ["5 seconds", 5_000],
+      [250, 250],
+      [Duration.minutes(2), 120_000],
+      [{ minutes: 1, seconds: 30 }, 90_000],
+      [{ milliseconds: 1.5, microseconds: 500 }, 2],
+      [[2, 500_000_000], 2_500],
+      [3_000_000n, 3],
+      [Object.assign(Object.create(null), { seconds: 1 }), 1_000]
+    ]
+    for (const [index, [input, millis]] of cases.entries()) {
+      assert.strictEqual(DurationInput.fromInput(input), millis, `case ${index}`)
+    }
+  })
+
+  it("refuses what is not a duration, an object with no known field, negative and infinite values", () => {
+    const refused: ReadonlyArray<unknown> = [
+      "soon",
+      "20 parsecs",
+      "Infinity",
+      -1,
+      -1n,
+      {},
+      { secs: 20 },
+      { seconds: 20, extra: 1 },
+      { seconds: "20" },
+      { seconds: -1 },
+      [1],
+      [1, -1],
+      Duration.infinity,
+      true,
+      null,
+      new Date(0)
+    ]
+    for (const input of refused) assert.isUndefined(DurationInput.fromInput(input), String(input))
+  })
+
+  it("an inherited field is not read: a polluted Object.prototype adds no time", () => {
+    const proto = Object.prototype as Record<string, unknown>
+    proto.minutes = 60
+    try {
+      assert.strictEqual(DurationInput.fromInput({ seconds: 1 }), 1_000)
+    } finally {
+      delete proto.minutes
+    }
+  })
+
+  it("problem names the setting, shows the value and lists the accepted forms", () => {
+    assert.deepStrictEqual(DurationInput.problem("policies[0].window", "20 sex"), {
+      setting: "policies[0].window",
+      received: "\"20 sex\"",
+      expected: DurationInput.accepted
+    })
+    assert.strictEqual(
+      ConfigProblem.message("rate limiter configuration", [DurationInput.problem("maxWait", true)]),
+      `invalid rate limiter configuration: maxWait is true, expected ${DurationInput.accepted}`
+    )
+  })
+})
+
+describe("DurationInput.Input", () => {
+  it("takes the short strings and every Duration.Input without a cast; refuses other types", () => {
+    const inputs: ReadonlyArray<DurationInput.Input> = [
+      "20s",
+      "250ms",
+      "1.5 min",
+      "1h30m",
+      "5 seconds",
+      1_000,
+      Duration.seconds(1),
+      { seconds: 1 },
+      [1, 0],
+      1n
+    ]
+    // @ts-expect-error a boolean is no duration
+    const flag: DurationInput.Input = true
+    // @ts-expect-error a string that does not start with a number is no duration
+    const word: DurationInput.Input = "soon"
+    // @ts-expect-error a Date is no duration
+    const date: DurationInput.Input = new Date(0)
+    // @ts-expect-error a number in an object is no duration either
+    const boxed: DurationInput.Input = { value: 20 }
+    assert.deepStrictEqual(inputs.map(DurationInput.fromInput), [
+      20_000,
+      250,
+      90_000,
+      5_400_000,
+      5_000,
+      1_000,
+      1_000,
+      1_000,
+      1_000,
+      0.000001
+    ])
+    for (const wrong of [flag, word, date, boxed]) assert.isUndefined(DurationInput.fromInput(wrong))
+  })
+})
