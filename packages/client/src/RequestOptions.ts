@@ -1,13 +1,16 @@
 /**
  * The options of one call of `ResilientClient`: query, headers, body,
  * deadlines, retries, idempotency key, request id, accepted statuses and the
- * rate limiter's key and cost.
+ * rate limiter's key and cost; and undici's own request options, which a
+ * call finds in its context (`UndiciOptions`).
  *
  * @since 0.1.0
  */
+import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import type * as HttpBody from "effect/http/HttpBody"
 import type * as Schedule from "effect/Schedule"
+import type * as Undici from "undici"
 import type { ClientError } from "./ClientError.ts"
 
 /**
@@ -51,3 +54,36 @@ export interface RequestOptions {
   /** For a rate limiter: this call's key (default: the limiter's, per host) and token cost (default 1). */
   readonly rateLimit?: { readonly key?: string | undefined; readonly tokens?: number | undefined } | undefined
 }
+
+/**
+ * undici's own request options for every call made inside an effect, as
+ * `@effect/platform-node`'s `NodeHttpClient.UndiciOptions`: provide them
+ * around the calls with `Effect.provideService(UndiciOptions, { ... })`.
+ * They are copied, own keys only, into each request the client's transport
+ * sends.
+ *
+ * **Details**
+ *
+ * This is the same key as `NodeHttpClient.UndiciOptions`
+ * (`"@effect/platform-node/NodeHttpClient/UndiciOptions"`), and Effect finds a
+ * context value by its key: a value provided through either reference is the
+ * value of both, so code written for Effect's undici client works unchanged
+ * with `ResilientClient`. The client declares its own reference so that it
+ * does not depend on `@effect/platform-node`, whose `redis` peer would
+ * otherwise be installed for every user of the client.
+ *
+ * **Gotchas**
+ *
+ * The client sets `method`, `headers`, `origin`, `path`, `body` and `signal`
+ * itself, and its dispatcher sets `headersTimeout` and `bodyTimeout` from the
+ * call's deadlines (`timeout.headers`, `timeout.idle`): values given here for
+ * those keys are overridden. A client built over an `HttpClient` of yours
+ * (`ResilientClient.layerHttpClient`) passes them to whatever that client does
+ * with them.
+ *
+ * @category services
+ * @since 0.1.0
+ */
+export const UndiciOptions: Context.Reference<Partial<Undici.Dispatcher.RequestOptions<null>>> = Context.Reference<
+  Partial<Undici.Dispatcher.RequestOptions<null>>
+>("@effect/platform-node/NodeHttpClient/UndiciOptions", { defaultValue: () => ({}) })

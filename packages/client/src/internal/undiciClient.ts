@@ -16,14 +16,14 @@
  *
  * The call's deadlines (`Deadline.CurrentTransportDeadlines`) go into the
  * options under a symbol, for our dispatcher's interceptor. Other
- * per-request undici options still come from `NodeHttpClient.UndiciOptions`,
- * copied first as Effect does, into an object with a null prototype: undici
+ * per-request undici options still come from `RequestOptions.UndiciOptions`
+ * (the key of `@effect/platform-node`'s `NodeHttpClient.UndiciOptions`, so a
+ * value set through either is read here), copied first as Effect does, into an object with a null prototype: undici
  * reads many more request options than we set, and none may come from a
  * polluted `Object.prototype`. Connection upgrades (`101`) are not offered:
  * `ResilientClient` has no use for them, and undici's `request` refuses them.
  */
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
-import * as NodeStream from "@effect/platform-node/NodeStream"
+import * as NodeStream from "@effect/platform-node-shared/NodeStream"
 import * as Effect from "effect/Effect"
 import * as Cookies from "effect/http/Cookies"
 import * as Headers from "effect/http/Headers"
@@ -41,6 +41,7 @@ import type * as Schema from "effect/Schema"
 import type * as Socket from "effect/socket/Socket"
 import type * as Stream from "effect/Stream"
 import type * as Undici from "undici"
+import { UndiciOptions } from "../RequestOptions.ts"
 import * as Deadline from "./deadline.ts"
 import * as UndiciParts from "./undiciParts.ts"
 
@@ -54,7 +55,7 @@ export const make = (dispatcher: Undici.Dispatcher): HttpClient.HttpClient => {
           // A null prototype: undici reads a dozen more options (`query`, `upgrade`, `reset`, `throwOnError`,
           // `dispatcher`...) from this object, and must find none of them on `Object.prototype` (RELIABILITY 10).
           const options: Mutable<Undici.Dispatcher.RequestOptions> = Object.create(null)
-          Object.assign(options, fiber.getRef(NodeHttpClient.UndiciOptions))
+          Object.assign(options, fiber.getRef(UndiciOptions))
           // The call's deadlines, for the interceptor on our dispatcher (transport.ts).
           const deadlines = fiber.getRef(Deadline.CurrentTransportDeadlines)
           if (deadlines !== undefined) {
