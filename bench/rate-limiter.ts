@@ -19,7 +19,8 @@
  */
 import * as NodeRedis from "@effect/platform-node/NodeRedis"
 import * as Redact from "@httpkit/client/Redact"
-import { LimiterStore, Policy, RateLimiter, RedisStore } from "@httpkit/rate-limiter"
+import { LimiterStore, Policy, RateLimiter } from "@httpkit/rate-limiter"
+import * as RedisStore from "@httpkit/rate-limiter/RedisStore"
 import { Effect, Fiber, Layer } from "effect"
 import * as Redis from "effect/persistence/Redis"
 import { spawn } from "node:child_process"

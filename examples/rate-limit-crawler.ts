@@ -18,7 +18,7 @@
  */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as Redact from "@httpkit/core/Redact"
-import { RedisStore } from "@httpkit/rate-limiter"
+import * as RedisStore from "@httpkit/rate-limiter/RedisStore"
 import * as NodeChild from "@httpkit/testing/NodeChild"
 import * as ServerControl from "@httpkit/testing/ServerControl"
 import { Console, Data, Effect, Layer } from "effect"

@@ -2,7 +2,10 @@
  * @httpkit/rate-limiter: one rate limit shared by fibers, processes and
  * machines. It needs no HTTP client; the adapter for `ResilientClient` is the
  * subpath `@httpkit/rate-limiter/ClientRateLimit`, which alone needs
- * `@httpkit/client` (an optional peer dependency).
+ * `@httpkit/client` (an optional peer dependency). Nor does it need Redis:
+ * the Redis store is the subpath `@httpkit/rate-limiter/RedisStore`, which
+ * alone needs `redis` and `@effect/platform-node` (optional peers), so this
+ * root loads neither.
  *
  * @since 0.1.0
  */
@@ -34,13 +37,6 @@ export * as Policy from "./Policy.ts"
  * @since 0.1.0
  */
 export * as RateLimiter from "./RateLimiter.ts"
-
-/**
- * The Redis store, shared by processes and machines.
- *
- * @since 0.1.0
- */
-export * as RedisStore from "./RedisStore.ts"
 
 /**
  * Server feedback: rate-limit headers of the common API dialects.
