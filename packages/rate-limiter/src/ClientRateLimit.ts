@@ -40,14 +40,20 @@ import * as RateLimiter from "./RateLimiter.ts"
  */
 export const hook = (limiter: RateLimiter.Service): RateLimitHook.RateLimitHook => ({
   // Every field read by own key, so a polluted `Object.prototype` cannot supply a missing one.
-  around: (request, attempt) =>
-    limiter.withPermit({
+  around: (request, attempt) => {
+    // What is left of the call's deadline: spent (negative) is no wait, a number that is not finite is no bound.
+    const left = Own.get(request, "maxWaitMillis")
+    return limiter.withPermit({
       key: Own.get(request, "key"),
       url: Own.get(request, "url"),
       tokens: Own.get(request, "tokens"),
-      maxWait: Own.get(request, "maxWaitMillis"),
+      maxWait: typeof left === "number" && Number.isFinite(left) ? Math.max(0, left) : undefined,
       call: Own.get(request, "context")
-    })(attempt),
+    })(attempt).pipe(
+      // A finite number of at least 0 is always a duration, so this wait cannot be refused.
+      Effect.catchTag("PolicyError", (error) => Effect.die(error))
+    )
+  },
   observe: (request, response) =>
     limiter.observe({
       key: Own.get(request, "key"),

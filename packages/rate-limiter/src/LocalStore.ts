@@ -45,11 +45,18 @@
  *   `RateLimiterUnavailableError` with `backend: "local"`; `retryable` is true
  *   for a busy or locked database and I/O errors, false for a file that can
  *   never work (not a database, wrong schema, no permission).
+ * - A `timeout` that is no duration (`"20s"`, `"250ms"`, `"1 second"` and
+ *   milliseconds are) or is longer than SQLite takes fails `make`, before
+ *   the file is touched, with a `RateLimiterUnavailableError` (`retryable:
+ *   false`) whose detail is in the shape of every httpkit configuration
+ *   error: `invalid local store configuration: timeout is "soon", expected a
+ *   duration such as 250ms, ...`.
  *
  * @since 0.1.0
  */
+import * as ConfigProblem from "@httpkit/core/ConfigProblem"
+import type * as DurationInput from "@httpkit/core/DurationInput"
 import { RateLimiterUnavailableError } from "@httpkit/core/RateLimitError"
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
@@ -79,7 +86,7 @@ export interface Options {
    *
    * @default "1 second"
    */
-  readonly timeout?: Duration.Input | undefined
+  readonly timeout?: DurationInput.Input | undefined
 }
 
 /** The busy timeout SQLite accepts: a 32-bit count of milliseconds. */
@@ -114,12 +121,26 @@ const unavailable = (operation: string, cause: unknown): RateLimiterUnavailableE
   return new RateLimiterUnavailableError(Own.bare({ backend: "local", retryable, detail: `${operation}: ${detail}` }))
 }
 
-const timeoutMillisOf = (input: Duration.Input): number => {
-  const millis = Duration.toMillis(Own.duration(input))
-  if (!(millis >= 0 && millis <= maxTimeoutMillis)) {
-    throw new LocalDatabase.LocalFailure(`timeout must be between 0 and ${maxTimeoutMillis} ms, got ${millis}`, false)
+/** The busy timeout in whole milliseconds, or the problem with `timeout`. */
+const timeoutMillisOf = (input: unknown): Effect.Effect<number, RateLimiterUnavailableError> => {
+  const problems: Array<ConfigProblem.ConfigProblem> = []
+  const millis = Own.checkedMillis(input, 1_000, "timeout", problems)
+  if (problems.length === 0 && millis > maxTimeoutMillis) {
+    problems.push({
+      setting: "timeout",
+      received: `${millis} ms`,
+      expected: `a duration of at most ${maxTimeoutMillis} ms (SQLite's busy timeout)`
+    })
   }
-  return Math.ceil(millis)
+  return problems.length === 0
+    ? Effect.succeed(Math.ceil(millis))
+    : Effect.fail(
+      new RateLimiterUnavailableError(Own.bare({
+        backend: "local",
+        retryable: false,
+        detail: ConfigProblem.message("local store configuration", problems)
+      }))
+    )
 }
 
 const run = <A>(operation: string, body: () => A): Effect.Effect<A, RateLimiterUnavailableError> =>
@@ -129,7 +150,9 @@ const run = <A>(operation: string, body: () => A): Effect.Effect<A, RateLimiterU
  * Opens (creating when missing) the store's file; the database closes when
  * the scope does. Fails with `RateLimiterUnavailableError` when the file
  * cannot be created or opened, is not a database, or belongs to another
- * application; such a file is left untouched.
+ * application; such a file is left untouched, and when `timeout` cannot be
+ * used (`invalid local store configuration: timeout is "soon", expected a
+ * duration such as 250ms, ...`).
  *
  * @category constructors
  * @since 0.1.0
@@ -138,10 +161,10 @@ export const make = (
   options: Options = {}
 ): Effect.Effect<LimiterStore.Store, RateLimiterUnavailableError, Scope.Scope> =>
   Effect.gen(function*() {
+    const timeoutMillis = yield* timeoutMillisOf(Own.get(options, "timeout"))
     const database = yield* Effect.acquireRelease(
       Effect.try({
         try: () => {
-          const timeoutMillis = timeoutMillisOf(Own.get(options, "timeout") ?? "1 second")
           const path = Own.get(options, "path")
           return path === undefined
             ? LocalDatabase.open(defaultPath(), timeoutMillis, true)

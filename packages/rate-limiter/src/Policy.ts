@@ -18,9 +18,17 @@
  * (`unit: "requests"`) or the tokens a request says it costs
  * (`unit: "tokens"`), for APIs that budget tokens per minute.
  *
+ * Durations (`window`, `lease`) take what every httpkit duration takes:
+ * `"20s"`, `"250ms"`, `"1.5 min"`, `"1h30m"`, Effect's `"1 second"`, a
+ * `Duration`, or milliseconds (`@httpkit/core/DurationInput`). A value that
+ * is none of them does not throw: the policy carries the problem, and
+ * `RateLimiter.make` fails with a `PolicyError` that names it
+ * (`policies[0].window is "20 sex", expected a duration such as 250ms, ...`).
+ *
  * @since 0.1.0
  */
-import * as Duration from "effect/Duration"
+import * as ConfigProblem from "@httpkit/core/ConfigProblem"
+import * as DurationInput from "@httpkit/core/DurationInput"
 import * as Schema from "effect/Schema"
 import * as Own from "./internal/own.ts"
 
@@ -55,6 +63,8 @@ export interface Rate {
   readonly burst: number
   readonly unit: Unit
   readonly keyBy: KeyBy
+  /** Options the constructor could not read (named by option: `window`); `RateLimiter.make` fails with them. */
+  readonly problems?: ReadonlyArray<ConfigProblem.ConfigProblem> | undefined
 }
 
 /**
@@ -70,6 +80,8 @@ export interface Window {
   readonly windowMillis: number
   readonly unit: Unit
   readonly keyBy: KeyBy
+  /** Options the constructor could not read (named by option: `window`); `RateLimiter.make` fails with them. */
+  readonly problems?: ReadonlyArray<ConfigProblem.ConfigProblem> | undefined
 }
 
 /**
@@ -85,6 +97,8 @@ export interface Concurrency {
   /** How long a slot is held at most, should its holder die without giving it back. */
   readonly leaseMillis: number
   readonly keyBy: KeyBy
+  /** Options the constructor could not read (named by option: `lease`); `RateLimiter.make` fails with them. */
+  readonly problems?: ReadonlyArray<ConfigProblem.ConfigProblem> | undefined
 }
 
 /**
@@ -109,8 +123,8 @@ interface Common {
 interface Counted extends Common {
   /** How many units one window allows. */
   readonly limit: number
-  /** The window, such as `"1 second"` or `"1 minute"`. */
-  readonly window: Duration.Input
+  /** The window, such as `"1s"`, `"1 minute"` or `Duration.seconds(10)`. */
+  readonly window: DurationInput.Input
   /**
    * What is counted.
    *
@@ -120,15 +134,36 @@ interface Counted extends Common {
 }
 
 const shortDuration = (millis: number): string =>
-  millis % 60_000 === 0 ? `${millis / 60_000}m` : millis % 1_000 === 0 ? `${millis / 1_000}s` : `${millis}ms`
+  !Number.isFinite(millis)
+    ? "?"
+    : millis % 60_000 === 0
+    ? `${millis / 60_000}m`
+    : millis % 1_000 === 0
+    ? `${millis / 1_000}s`
+    : `${millis}ms`
 
 const unitSuffix = (unit: Unit) => unit === "tokens" ? " tokens" : ""
 
-/** The window in milliseconds; a missing one is NaN, which `validate` refuses. */
-const windowOf = (options: Counted): number => {
-  const input = Own.get(options, "window")
-  return input === undefined ? Number.NaN : Duration.toMillis(Duration.fromInputUnsafe(Own.duration(input)))
+/**
+ * A duration option in milliseconds, read by own fields (`DurationInput.fromInput`); one that is absent
+ * (with no `fallback`) or unreadable is NaN, with its problem added to `problems`.
+ */
+const durationOption = (
+  options: object,
+  name: string,
+  problems: Array<ConfigProblem.ConfigProblem>,
+  fallback?: number
+): number => {
+  const input = Own.get(options as Record<string, unknown>, name)
+  if (input === undefined && fallback !== undefined) return fallback
+  const millis = DurationInput.fromInput(input)
+  if (millis !== undefined) return millis
+  problems.push(DurationInput.problem(name, input))
+  return Number.NaN
 }
+
+/** `problems`, as the optional field of a policy: absent when there are none. */
+const withProblems = (problems: ReadonlyArray<ConfigProblem.ConfigProblem>) => problems.length === 0 ? {} : { problems }
 
 /**
  * A steady rate of `limit` per `window`, with up to `burst` at once.
@@ -138,7 +173,7 @@ const windowOf = (options: Counted): number => {
  * import { Policy } from "@httpkit/rate-limiter"
  *
  * // 50 requests per second per host, at most 10 at once.
- * Policy.rate({ limit: 50, window: "1 second", burst: 10 })
+ * Policy.rate({ limit: 50, window: "1s", burst: 10 })
  * ```
  *
  * @category constructors
@@ -154,8 +189,9 @@ export const rate = (
     readonly burst?: number | undefined
   }
 ): Rate => {
+  const problems: Array<ConfigProblem.ConfigProblem> = []
   const limit = Own.get(options, "limit") as number
-  const windowMillis = windowOf(options)
+  const windowMillis = durationOption(options, "window", problems)
   const unit = Own.get(options, "unit") ?? "requests"
   const burst = Own.get(options, "burst") ?? 1
   return {
@@ -165,7 +201,8 @@ export const rate = (
     windowMillis,
     burst,
     unit,
-    keyBy: Own.get(options, "keyBy") ?? "host"
+    keyBy: Own.get(options, "keyBy") ?? "host",
+    ...withProblems(problems)
   }
 }
 
@@ -187,8 +224,9 @@ export const rate = (
  * @since 0.1.0
  */
 export const window = (options: Counted): Window => {
+  const problems: Array<ConfigProblem.ConfigProblem> = []
   const limit = Own.get(options, "limit") as number
-  const windowMillis = windowOf(options)
+  const windowMillis = durationOption(options, "window", problems)
   const unit = Own.get(options, "unit") ?? "requests"
   return {
     _tag: "Window",
@@ -196,7 +234,8 @@ export const window = (options: Counted): Window => {
     limit,
     windowMillis,
     unit,
-    keyBy: Own.get(options, "keyBy") ?? "host"
+    keyBy: Own.get(options, "keyBy") ?? "host",
+    ...withProblems(problems)
   }
 }
 
@@ -214,67 +253,108 @@ export const concurrency = (
      *
      * @default "1 minute"
      */
-    readonly lease?: Duration.Input | undefined
+    readonly lease?: DurationInput.Input | undefined
   }
 ): Concurrency => {
+  const problems: Array<ConfigProblem.ConfigProblem> = []
   const max = Own.get(options, "max") as number
   return {
     _tag: "Concurrency",
     name: Own.get(options, "name") ?? `concurrency ${max}`,
     max,
-    leaseMillis: Own.millis(Own.get(options, "lease"), 60_000),
-    keyBy: Own.get(options, "keyBy") ?? "host"
+    leaseMillis: durationOption(options, "lease", problems, 60_000),
+    keyBy: Own.get(options, "keyBy") ?? "host",
+    ...withProblems(problems)
   }
 }
 
 /**
- * A policy that cannot work (a limit below 1, a window under 1 ms, a burst
- * that is not a whole number of at least 1, an empty list of policies).
+ * A rate limiter that cannot work: a policy that cannot (a limit below 1, a
+ * window under 1 ms or not a duration, a burst that is not a whole number of
+ * at least 1), an empty list of policies, or a limiter option that is not
+ * what it takes (`maxWait: "soon"`). `problems` names each setting at fault
+ * by its option path (`policies[0].window`, `maxWait`; an acquisition's own
+ * `acquire.maxWait`), with the value received and what is expected; the
+ * message is `invalid rate limiter configuration: ` and each problem as
+ * `<setting> is <received>, expected <expected>`, separated by `; `
+ * (`@httpkit/core/ConfigProblem`).
  *
  * @category errors
  * @since 0.1.0
  */
 export class PolicyError extends Schema.TaggedError<PolicyError>()("PolicyError", {
-  /** The policy's name. */
+  /** The name of the first policy at fault; `(none)` when no policy is (the list, or the limiter's options). */
   policy: Schema.String,
-  /** What is wrong with it. */
-  detail: Schema.String
+  /** What is wrong: the problems, as the message gives them. */
+  detail: Schema.String,
+  /** Each setting at fault. */
+  problems: Schema.Array(ConfigProblem.ConfigProblem)
 }) {
+  /** An error for `problems` (at least one), the first of them in the policy named `policy`. */
+  static fromProblems(policy: string, problems: ReadonlyArray<ConfigProblem.ConfigProblem>): PolicyError {
+    return new PolicyError({ policy, detail: problems.map(ConfigProblem.format).join("; "), problems })
+  }
+
   override get message(): string {
-    return `invalid rate-limit policy ${this.policy}: ${this.detail}`
+    return ConfigProblem.message("rate limiter configuration", this.problems)
   }
 }
 
-const isWhole = (value: number, min: number) => Number.isSafeInteger(value) && value >= min
+const isWhole = (value: unknown, min: number) => Number.isSafeInteger(value) && (value as number) >= min
+
+/** A resolved duration field, shown as received: milliseconds with their unit. */
+const showMillis = (millis: unknown): string =>
+  typeof millis === "number" && Number.isFinite(millis) ? `${millis} ms` : ConfigProblem.show(millis)
 
 /**
- * Checks a policy, returning what is wrong with it, if anything.
+ * What is wrong with a policy, each problem named by its option (`window`,
+ * `burst`), under `path` when given (`validate(policy, "policies[0]")` names
+ * `policies[0].window`). Empty when the policy can work.
  *
  * @category predicates
  * @since 0.1.0
  */
-export const validate = (policy: Policy): PolicyError | undefined => {
-  const fail = (detail: string) =>
-    new PolicyError({ policy: typeof policy.name === "string" ? policy.name : "(unnamed)", detail })
+export const problemsOf = (policy: Policy, path?: string): ReadonlyArray<ConfigProblem.ConfigProblem> => {
+  const found: Array<ConfigProblem.ConfigProblem> = []
+  const add = (setting: string, received: string, expected: string) => found.push({ setting, received, expected })
   if (typeof policy.name !== "string" || policy.name.length === 0 || policy.name.length > 200) {
-    return fail("the name must have 1 to 200 characters")
+    add("name", ConfigProblem.show(policy.name), "a name of 1 to 200 characters")
   }
   if (policy.keyBy !== "host" && policy.keyBy !== "origin" && policy.keyBy !== "global") {
-    return fail(`keyBy must be "host", "origin" or "global"`)
+    add("keyBy", ConfigProblem.show(policy.keyBy), `"host", "origin" or "global"`)
   }
   if (policy._tag === "Concurrency") {
-    if (!isWhole(policy.max, 1)) return fail(`max must be a whole number of at least 1, not ${policy.max}`)
+    if (!isWhole(policy.max, 1)) add("max", ConfigProblem.show(policy.max), "a whole number of at least 1")
     if (!(policy.leaseMillis >= 1 && Number.isFinite(policy.leaseMillis))) {
-      return fail("the lease must be at least 1 ms")
+      add("lease", showMillis(policy.leaseMillis), "a duration of at least 1 ms")
     }
-    return undefined
+  } else {
+    if (!(typeof policy.limit === "number" && policy.limit > 0 && Number.isFinite(policy.limit))) {
+      add("limit", ConfigProblem.show(policy.limit), "a number above 0")
+    }
+    if (!(policy.windowMillis >= 1 && Number.isFinite(policy.windowMillis))) {
+      add("window", showMillis(policy.windowMillis), "a duration of at least 1 ms")
+    }
+    if (policy._tag === "Rate" && !isWhole(policy.burst, 1)) {
+      add("burst", ConfigProblem.show(policy.burst), "a whole number of at least 1")
+    }
   }
-  if (!(policy.limit > 0 && Number.isFinite(policy.limit))) return fail(`limit must be above 0, not ${policy.limit}`)
-  if (!(policy.windowMillis >= 1 && Number.isFinite(policy.windowMillis))) {
-    return fail("the window must be at least 1 ms")
-  }
-  if (policy._tag === "Rate" && !isWhole(policy.burst, 1)) {
-    return fail(`burst must be a whole number of at least 1, not ${policy.burst}`)
-  }
-  return undefined
+  const given = Own.get(policy, "problems")
+  const all = ConfigProblem.merge(Array.isArray(given) ? given : [], found)
+  return path === undefined ? all : all.map((problem) => ({ ...problem, setting: `${path}.${problem.setting}` }))
+}
+
+/**
+ * Checks a policy, returning what is wrong with it, if anything: a
+ * `PolicyError` with every problem (`problemsOf`), named under `path` when
+ * given.
+ *
+ * @category predicates
+ * @since 0.1.0
+ */
+export const validate = (policy: Policy, path?: string): PolicyError | undefined => {
+  const problems = problemsOf(policy, path)
+  return problems.length === 0
+    ? undefined
+    : PolicyError.fromProblems(typeof policy.name === "string" ? policy.name : "(unnamed)", problems)
 }

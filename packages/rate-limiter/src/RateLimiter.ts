@@ -43,15 +43,20 @@
  * failing it (see `RedisStore`).
  *
  * Every options object is read by its own keys only: a polluted
- * `Object.prototype` changes no limit.
+ * `Object.prototype` changes no limit. Durations take `"20s"`, `"250ms"`,
+ * `"1.5 min"`, Effect's `"1 second"`, a `Duration` or milliseconds
+ * (`@httpkit/core/DurationInput`); a value that is none of them fails `make`
+ * (or the acquisition it was given to) with a `PolicyError` naming the
+ * option, the value and the forms accepted.
  *
  * @since 0.1.0
  */
+import * as ConfigProblem from "@httpkit/core/ConfigProblem"
+import * as DurationInput from "@httpkit/core/DurationInput"
 import { RateLimiterUnavailableError, RateLimitExceededError } from "@httpkit/core/RateLimitError"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import { dual } from "effect/Function"
 import * as Layer from "effect/Layer"
@@ -85,7 +90,7 @@ export interface Options {
    *
    * @default "1 minute"
    */
-  readonly maxWait?: Duration.Input | undefined
+  readonly maxWait?: DurationInput.Input | undefined
   /**
    * When the store fails: fail closed with `RateLimiterUnavailableError`, or
    * fall back to a limit in this process's memory.
@@ -106,21 +111,21 @@ export interface Options {
    *
    * @default "1 second"
    */
-  readonly retryStoreAfter?: Duration.Input | undefined
+  readonly retryStoreAfter?: DurationInput.Input | undefined
   /**
    * A bound on every call to a store that does not bound its own calls (the
    * memory, Redis and local stores do).
    *
    * @default "2 seconds"
    */
-  readonly storeTimeout?: Duration.Input | undefined
+  readonly storeTimeout?: DurationInput.Input | undefined
   /**
    * The longest hold that server feedback may impose on a key; larger hints
    * are cut to it. `false` ignores server feedback.
    *
    * @default "10 minutes"
    */
-  readonly maxHold?: Duration.Input | false | undefined
+  readonly maxHold?: DurationInput.Input | false | undefined
   /**
    * A request that gets to go more than this after the instant it booked (its
    * process was busy, paused or starved of CPU) books again instead, at most
@@ -135,7 +140,7 @@ export interface Options {
    *
    * @default "100 millis"
    */
-  readonly maxLateness?: Duration.Input | false | undefined
+  readonly maxLateness?: DurationInput.Input | false | undefined
 }
 
 /**
@@ -156,8 +161,12 @@ export interface AcquireOptions {
    * @default 1
    */
   readonly tokens?: number | undefined
-  /** The longest this request may wait, when shorter than the limiter's `maxWait`. */
-  readonly maxWait?: Duration.Input | undefined
+  /**
+   * The longest this request may wait, when shorter than the limiter's
+   * `maxWait`. A negative number is no wait; a value that is no duration
+   * fails the acquisition with `PolicyError` (`acquire.maxWait`).
+   */
+  readonly maxWait?: DurationInput.Input | undefined
   /** The HTTP call this is for, named in the limiter's errors (`ResilientClient` passes it). */
   readonly call?: { readonly method: string; readonly url: string; readonly requestId: string } | undefined
 }
@@ -203,7 +212,7 @@ export interface Service {
    */
   readonly acquire: (
     options?: AcquireOptions
-  ) => Effect.Effect<Permit, RateLimitExceededError | RateLimiterUnavailableError, Scope.Scope>
+  ) => Effect.Effect<Permit, RateLimitExceededError | RateLimiterUnavailableError | Policy.PolicyError, Scope.Scope>
   /**
    * Runs `effect` inside a permit, giving concurrency slots back when it
    * ends: `effect.pipe(limiter.withPermit(options))` or
@@ -214,16 +223,23 @@ export interface Service {
       options?: AcquireOptions
     ): <A, E, R>(
       effect: Effect.Effect<A, E, R>
-    ) => Effect.Effect<A, E | RateLimitExceededError | RateLimiterUnavailableError, R>
+    ) => Effect.Effect<A, E | RateLimitExceededError | RateLimiterUnavailableError | Policy.PolicyError, R>
     <A, E, R>(
       effect: Effect.Effect<A, E, R>,
       options?: AcquireOptions
-    ): Effect.Effect<A, E | RateLimitExceededError | RateLimiterUnavailableError, R>
+    ): Effect.Effect<A, E | RateLimitExceededError | RateLimiterUnavailableError | Policy.PolicyError, R>
   }
   /** Server feedback: a 429 or an empty budget holds every request of the key until the reset. */
   readonly observe: (options: ObserveOptions) => Effect.Effect<void>
-  /** Holds every request of `key`, in every process sharing the store, for `duration`. */
-  readonly hold: (key: string, duration: Duration.Input) => Effect.Effect<void, RateLimiterUnavailableError>
+  /**
+   * Holds every request of `key`, in every process sharing the store, for
+   * `duration`; a `duration` that is no duration fails with `PolicyError`
+   * (`hold.duration`).
+   */
+  readonly hold: (
+    key: string,
+    duration: DurationInput.Input
+  ) => Effect.Effect<void, RateLimiterUnavailableError | Policy.PolicyError>
   /** The resolved policies, in order. */
   readonly policies: ReadonlyArray<Policy.Policy>
 }
@@ -365,9 +381,10 @@ const maxLeasePollMillis = 250
 const ownPolicy = (policy: Policy.Policy): Policy.Policy => {
   const field = <K extends string>(key: K) => Own.get(policy as Partial<Record<K, unknown>>, key) as never
   const common = { name: field("name"), keyBy: field("keyBy") }
+  const problems = field("problems") as ReadonlyArray<ConfigProblem.ConfigProblem> | undefined
   switch (Own.get(policy, "_tag")) {
     case "Concurrency":
-      return { _tag: "Concurrency", ...common, max: field("max"), leaseMillis: field("leaseMillis") }
+      return { _tag: "Concurrency", ...common, max: field("max"), leaseMillis: field("leaseMillis"), problems }
     case "Rate":
       return {
         _tag: "Rate",
@@ -375,7 +392,8 @@ const ownPolicy = (policy: Policy.Policy): Policy.Policy => {
         limit: field("limit"),
         windowMillis: field("windowMillis"),
         burst: field("burst"),
-        unit: field("unit")
+        unit: field("unit"),
+        problems
       }
     default:
       return {
@@ -383,7 +401,8 @@ const ownPolicy = (policy: Policy.Policy): Policy.Policy => {
         ...common,
         limit: field("limit"),
         windowMillis: field("windowMillis"),
-        unit: field("unit")
+        unit: field("unit"),
+        problems
       }
   }
 }
@@ -400,29 +419,48 @@ export const make = (
   const option = <K extends keyof Options>(key: K) => Own.get(options, key)
   return Effect.gen(function*() {
     const store = yield* LimiterStore.LimiterStore
-    const policies = Array.from(option("policies") ?? [], ownPolicy)
+    const given = option("policies")
+    const policies = Array.from(Array.isArray(given) ? given : [], ownPolicy)
+    // Every problem at once: the limiter's options, then each policy's, named by option path.
+    const problems: Array<ConfigProblem.ConfigProblem> = []
+    const duration = (
+      name: "maxWait" | "retryStoreAfter" | "storeTimeout" | "maxHold" | "maxLateness",
+      fallback: number
+    ) => Own.checkedMillis(option(name), fallback, name, problems)
+    const maxHoldOption = option("maxHold")
+    const maxLatenessOption = option("maxLateness")
+    const limiterWait = duration("maxWait", 60_000)
+    const maxWaitMillis = option("onLimit") === "fail" ? 0 : limiterWait
+    const maxHold = maxHoldOption === false ? 0 : duration("maxHold", 600_000)
+    const maxLateness = maxLatenessOption === false ? Number.POSITIVE_INFINITY : duration("maxLateness", 100)
+    const retryStoreAfterMillis = duration("retryStoreAfter", 1_000)
+    const storeTimeoutMillis = duration("storeTimeout", 2_000)
     if (policies.length === 0) {
-      return yield* Effect.fail(new Policy.PolicyError({ policy: "(none)", detail: "at least one policy is needed" }))
+      problems.push({
+        setting: "policies",
+        received: ConfigProblem.show(given),
+        expected: "a list of at least one policy"
+      })
     }
-    for (const policy of policies) {
-      const invalid = Policy.validate(policy)
-      if (invalid !== undefined) return yield* Effect.fail(invalid)
+    let firstAtFault: string | undefined
+    policies.forEach((policy, index) => {
+      const found = Policy.problemsOf(policy, `policies[${index}]`)
+      if (found.length === 0) return
+      firstAtFault ??= typeof policy.name === "string" ? policy.name : "(unnamed)"
+      problems.push(...found)
+    })
+    if (problems.length > 0) {
+      return yield* Effect.fail(Policy.PolicyError.fromProblems(firstAtFault ?? "(none)", problems))
     }
     const counted = policies.filter((policy): policy is Policy.Rate | Policy.Window => policy._tag !== "Concurrency")
     const concurrent = policies.filter((policy): policy is Policy.Concurrency => policy._tag === "Concurrency")
-    const maxWait = option("maxWait")
-    const maxHoldOption = option("maxHold")
-    const maxLatenessOption = option("maxLateness")
-    const maxWaitMillis = option("onLimit") === "fail" ? 0 : Own.millis(maxWait, 60_000)
-    const maxHold = maxHoldOption === false ? 0 : Own.millis(maxHoldOption, 600_000)
-    const maxLateness = maxLatenessOption === false ? Number.POSITIVE_INFINITY : Own.millis(maxLatenessOption, 100)
 
     const failover = Failover.make({
       store,
       fallback: option("onStoreFailure") === "local" ? yield* LimiterStore.makeMemory() : undefined,
       share: Math.max(1, Math.floor(option("fallbackShare") ?? 1)),
-      retryStoreAfterMillis: Own.millis(option("retryStoreAfter"), 1_000),
-      storeTimeoutMillis: Own.millis(option("storeTimeout"), 2_000)
+      retryStoreAfterMillis,
+      storeTimeoutMillis
     })
 
     /**
@@ -550,10 +588,23 @@ export const make = (
     /** Admits a request; concurrency slots (when a policy asks for them) are held in the scope. */
     const acquire = (
       acquireOptions?: AcquireOptions
-    ): Effect.Effect<Permit, RateLimitExceededError | RateLimiterUnavailableError, Scope.Scope> =>
-      Effect.flatMap(Clock.currentTimeMillis, (started) => {
+    ): Effect.Effect<Permit, RateLimitExceededError | RateLimiterUnavailableError | Policy.PolicyError, Scope.Scope> =>
+      Effect.flatMap(Clock.currentTimeMillis, (
+        started
+      ): Effect.Effect<
+        Permit,
+        RateLimitExceededError | RateLimiterUnavailableError | Policy.PolicyError,
+        Scope.Scope
+      > => {
         const key = requestKey(acquireOptions, "host")
-        const wait = Math.min(maxWaitMillis, Own.millis(Own.get(acquireOptions, "maxWait"), maxWaitMillis))
+        const ownWait = Own.get(acquireOptions, "maxWait")
+        const problems: Array<ConfigProblem.ConfigProblem> = []
+        // A negative number is a deadline already past (a caller's budget spent): no wait, not a mistake.
+        const callWait = typeof ownWait === "number" && ownWait < 0
+          ? 0
+          : Own.checkedMillis(ownWait, maxWaitMillis, "acquire.maxWait", problems)
+        if (problems.length > 0) return Effect.fail(Policy.PolicyError.fromProblems("(none)", problems))
+        const wait = Math.min(maxWaitMillis, callWait)
         const deadline = started + wait
         let program: Effect.Effect<void, RateLimitExceededError | RateLimiterUnavailableError, Scope.Scope> =
           counted.length === 0 ? Effect.void : book(acquireOptions, key, deadline)
@@ -573,8 +624,14 @@ export const make = (
           }))
       })
 
-    const hold = Effect.fn("RateLimiter.hold")(function*(key: string, duration: Duration.Input) {
-      yield* failover.run((target) => target.block(key, Duration.toMillis(Own.duration(duration))))
+    const hold = Effect.fn("RateLimiter.hold")(function*(key: string, duration: DurationInput.Input) {
+      const millis = DurationInput.fromInput(duration)
+      if (millis === undefined) {
+        return yield* Effect.fail(
+          Policy.PolicyError.fromProblems("(none)", [DurationInput.problem("hold.duration", duration)])
+        )
+      }
+      yield* failover.run((target) => target.block(key, millis))
     })
 
     const observe = (observed: ObserveOptions): Effect.Effect<void> => {
@@ -604,12 +661,15 @@ export const make = (
           // Without concurrency policies nothing is held, so no scope is needed.
           (concurrent.length === 0
             ? Effect.andThen(
-              acquire(acquireOptions) as Effect.Effect<Permit, RateLimitExceededError | RateLimiterUnavailableError>,
+              acquire(acquireOptions) as Effect.Effect<
+                Permit,
+                RateLimitExceededError | RateLimiterUnavailableError | Policy.PolicyError
+              >,
               effect
             )
             : Effect.scoped(Effect.andThen(acquire(acquireOptions), effect))) as Effect.Effect<
               A,
-              E | RateLimitExceededError | RateLimiterUnavailableError,
+              E | RateLimitExceededError | RateLimiterUnavailableError | Policy.PolicyError,
               R
             >
       ),

@@ -1,4 +1,5 @@
 import { afterAll, assert, describe, it } from "@effect/vitest"
+import * as DurationInput from "@httpkit/core/DurationInput"
 import * as NodeChild from "@httpkit/testing/NodeChild"
 import { Effect, Layer } from "effect"
 import { execFile, fork } from "node:child_process"
@@ -242,12 +243,44 @@ describe("LocalStore", () => {
       }
     }))
 
-  it.live("an unbounded timeout is refused", () =>
+  it.live("a timeout that is no duration, or beyond SQLite's 2^31-1 ms, is refused in the one shape; no file is made", () =>
     Effect.gen(function*() {
-      const error = yield* openFailure({ path: freshPath("unbounded"), timeout: "Infinity" })
-      assert.strictEqual(error._tag, "RateLimiterUnavailableError")
-      assert.match(error.detail, /timeout must be between/)
+      const cases: ReadonlyArray<readonly [unknown, string]> = [
+        ["Infinity", `timeout is "Infinity", expected ${DurationInput.accepted}`],
+        ["soon", `timeout is "soon", expected ${DurationInput.accepted}`],
+        [-1, `timeout is -1, expected ${DurationInput.accepted}`],
+        ["30d", "timeout is 2592000000 ms, expected a duration of at most 2147483647 ms (SQLite's busy timeout)"]
+      ]
+      for (const [timeout, problem] of cases) {
+        const path = freshPath("bad-timeout")
+        const error = yield* openFailure({ path, timeout: timeout as DurationInput.Input })
+        assert.strictEqual(error._tag, "RateLimiterUnavailableError")
+        assert.strictEqual(error.retryable, false)
+        assert.strictEqual(error.detail, `invalid local store configuration: ${problem}`)
+        assert.isFalse(Fs.existsSync(Path.dirname(path)))
+      }
     }))
+
+  it.live("a timeout of \"250ms\" is SQLite's busy timeout of 250 ms", () =>
+    Effect.gen(function*() {
+      const path = freshPath("short-timeout")
+      const store = yield* LocalStore.make({ path, timeout: "250ms" })
+      assert.strictEqual(store.backend, "local")
+      const probe = new DatabaseSync(path)
+      try {
+        // A second connection holding the write lock makes the store wait its busy timeout, then fail.
+        probe.exec("BEGIN IMMEDIATE")
+        const started = performance.now()
+        const error = yield* Effect.flip(store.block("k", 1_000))
+        const waited = performance.now() - started
+        probe.exec("ROLLBACK")
+        assert.strictEqual(error._tag, "RateLimiterUnavailableError")
+        assert.isAtLeast(waited, 200)
+        assert.isBelow(waited, 5_000)
+      } finally {
+        probe.close()
+      }
+    }).pipe(Effect.scoped))
 
   it.live("names SQLite would read as a private database are files like any other", () =>
     Effect.gen(function*() {

@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Clock, Deferred, Effect, Fiber, Layer, Logger, Ref } from "effect"
+import * as DurationInput from "@httpkit/core/DurationInput"
+import { Clock, Deferred, Duration, Effect, Fiber, Layer, Logger, Ref } from "effect"
 import { TestClock } from "effect/testing"
 import { RateLimiterUnavailableError } from "../src/index.ts"
 import * as LimiterStore from "../src/LimiterStore.ts"
@@ -189,16 +190,172 @@ describe("RateLimiter policy arithmetic (TestClock)", () => {
       assert.deepStrictEqual(yield* settle([...a, ...b], 5_000), [2_000, 2_000, 2_000, 0])
     }))
 
-  it.effect("invalid policies fail with PolicyError", () =>
+  it.effect("invalid policies fail with PolicyError, each setting named by its option path", () =>
     Effect.gen(function*() {
       const error = yield* Effect.flip(limiterWith({ policies: [Policy.rate({ limit: 0, window: "1 second" })] }))
       assert.strictEqual(error._tag, "PolicyError")
-      const burst = yield* Effect.flip(
-        limiterWith({ policies: [Policy.rate({ limit: 5, window: "1 second", burst: 1.5 })] })
+      assert.strictEqual(error.policy, "rate 0/1s burst 1")
+      assert.strictEqual(
+        error.message,
+        "invalid rate limiter configuration: policies[0].limit is 0, expected a number above 0"
       )
-      assert.match(burst.message, /burst must be a whole number/)
-      assert.strictEqual((yield* Effect.flip(limiterWith({ policies: [] })))._tag, "PolicyError")
+      const burst = yield* Effect.flip(
+        limiterWith({
+          policies: [
+            Policy.window({ limit: 5, window: "1s" }),
+            Policy.rate({ limit: 5, window: "1 second", burst: 1.5, name: "api" })
+          ]
+        })
+      )
+      assert.strictEqual(burst.policy, "api")
+      assert.strictEqual(
+        burst.message,
+        "invalid rate limiter configuration: policies[1].burst is 1.5, expected a whole number of at least 1"
+      )
+      assert.deepStrictEqual(burst.problems, [{
+        setting: "policies[1].burst",
+        received: "1.5",
+        expected: "a whole number of at least 1"
+      }])
+      const none = yield* Effect.flip(limiterWith({ policies: [] }))
+      assert.strictEqual(none.policy, "(none)")
+      assert.strictEqual(
+        none.message,
+        "invalid rate limiter configuration: policies is a list of 0, expected a list of at least one policy"
+      )
     }))
+})
+
+describe("RateLimiter durations as people write them", () => {
+  it.effect("a window of \"1s\" limits as Duration.seconds(1) does, and resolves to the same policy", () =>
+    Effect.gen(function*() {
+      const written = Policy.rate({ limit: 10, window: "1s", burst: 2 })
+      const made = Policy.rate({ limit: 10, window: Duration.seconds(1), burst: 2 })
+      assert.deepStrictEqual(written, made)
+      assert.strictEqual(written.windowMillis, 1_000)
+      const admitted: Array<ReadonlyArray<number | string>> = []
+      for (const policy of [written, made]) {
+        const limiter = yield* limiterWith({ policies: [policy] })
+        admitted.push(yield* settle(yield* admitAll(limiter, 5), 1_000))
+      }
+      assert.deepStrictEqual(admitted, [[0, 0, 100, 200, 300], [0, 0, 100, 200, 300]])
+      assert.strictEqual(Policy.window({ limit: 1, window: "1h30m" }).windowMillis, 5_400_000)
+      assert.strictEqual(Policy.window({ limit: 1, window: "1.5 min" }).windowMillis, 90_000)
+      assert.strictEqual(Policy.concurrency({ max: 1, lease: "250ms" }).leaseMillis, 250)
+    }))
+
+  it.effect("maxWait \"1.5s\" refuses a wait of 2 s at once, as \"1500 millis\" does", () =>
+    Effect.gen(function*() {
+      const limiter = yield* limiterWith({
+        policies: [Policy.rate({ limit: 1, window: "1s", keyBy: "global" })],
+        maxWait: "1.5s"
+      })
+      const fibers = yield* admitAll(limiter, 3)
+      assert.deepStrictEqual(yield* settle(fibers, 2_000), [0, 1_000, "RateLimitExceededError"])
+      // The next slot is now; the one after it a second away, beyond this call's own "0.5s".
+      const perCall = yield* admitAll(limiter, 2, { maxWait: "0.5s" })
+      assert.deepStrictEqual(yield* settle(perCall, 1_000), [0, "RateLimitExceededError"])
+    }))
+
+  it.effect("a window that is no duration does not throw; make fails with the option path, value and forms", () =>
+    Effect.gen(function*() {
+      const policy = Policy.window({ limit: 5, window: "20 sex" as DurationInput.Input })
+      assert.strictEqual(policy.name, "window 5/?")
+      const error = yield* Effect.flip(limiterWith({ policies: [Policy.rate({ limit: 1, window: "1s" }), policy] }))
+      assert.strictEqual(error._tag, "PolicyError")
+      assert.strictEqual(error.policy, "window 5/?")
+      assert.strictEqual(
+        error.message,
+        `invalid rate limiter configuration: policies[1].window is "20 sex", expected ${DurationInput.accepted}`
+      )
+      const alone = Policy.validate(Policy.concurrency({ max: 2, lease: { secs: 5 } as DurationInput.Input }))
+      assert.strictEqual(
+        alone?.message,
+        `invalid rate limiter configuration: lease is an object, expected ${DurationInput.accepted}`
+      )
+      const missing = Policy.validate(Policy.rate({ limit: 5 } as Parameters<typeof Policy.rate>[0]))
+      assert.strictEqual(
+        missing?.message,
+        `invalid rate limiter configuration: window is absent, expected ${DurationInput.accepted}`
+      )
+      const zero = Policy.validate(Policy.rate({ limit: 5, window: "0s" }))
+      assert.strictEqual(
+        zero?.message,
+        "invalid rate limiter configuration: window is 0 ms, expected a duration of at least 1 ms"
+      )
+    }))
+
+  it.effect("every bad limiter duration is reported at once, with the policies' problems", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(limiterWith({
+        policies: [Policy.rate({ limit: 5, window: "1 fortnight" as DurationInput.Input })],
+        maxWait: "soon" as DurationInput.Input,
+        maxHold: true as unknown as DurationInput.Input,
+        storeTimeout: -5
+      }))
+      assert.strictEqual(error.policy, "rate 5/? burst 1")
+      assert.strictEqual(
+        error.message,
+        "invalid rate limiter configuration: " + [
+          `maxWait is "soon", expected ${DurationInput.accepted}`,
+          `maxHold is true, expected ${DurationInput.accepted}`,
+          `storeTimeout is -5, expected ${DurationInput.accepted}`,
+          `policies[0].window is "1 fortnight", expected ${DurationInput.accepted}`
+        ].join("; ")
+      )
+      assert.deepStrictEqual(error.problems.map((problem) => problem.setting), [
+        "maxWait",
+        "maxHold",
+        "storeTimeout",
+        "policies[0].window"
+      ])
+    }))
+
+  it.effect("an acquisition's own maxWait and hold's duration that are no duration fail with PolicyError", () =>
+    Effect.gen(function*() {
+      const limiter = yield* limiterWith({ policies: [Policy.rate({ limit: 5, window: "1s" })] })
+      const acquired = yield* Effect.flip(Effect.scoped(limiter.acquire({ maxWait: "later" as DurationInput.Input })))
+      assert.strictEqual(acquired._tag, "PolicyError")
+      assert.strictEqual(
+        acquired.message,
+        `invalid rate limiter configuration: acquire.maxWait is "later", expected ${DurationInput.accepted}`
+      )
+      const refused = yield* Effect.flip(limiter.hold("k", "a while" as DurationInput.Input))
+      assert.strictEqual(
+        refused.message,
+        `invalid rate limiter configuration: hold.duration is "a while", expected ${DurationInput.accepted}`
+      )
+      // A spent budget (negative) is no wait, not a mistake; "2s" holds the key for 2 seconds.
+      yield* limiter.hold("k", "2s")
+      const fibers = yield* admitAll(limiter, 1, { key: "k" })
+      assert.deepStrictEqual(yield* settle(fibers, 3_000), [2_000])
+      const spent = yield* admitAll(limiter, 1, { key: "k", maxWait: -10 })
+      assert.deepStrictEqual(yield* settle(spent, 1_000), [0])
+      yield* limiter.hold("k", "500ms")
+      const held = yield* admitAll(limiter, 1, { key: "k", maxWait: -10 })
+      assert.deepStrictEqual(yield* settle(held, 1_000), ["RateLimitExceededError"])
+    }))
+
+  it("durations type as DurationInput.Input: \"20s\" compiles, a boolean or a word does not", () => {
+    const rate = Policy.rate({ limit: 1, window: "20s" })
+    const options: RateLimiter.Options = {
+      policies: [rate, Policy.concurrency({ max: 1, lease: "1m" })],
+      maxWait: "250ms",
+      retryStoreAfter: "1.5 min",
+      storeTimeout: Duration.seconds(2),
+      maxHold: "10m",
+      maxLateness: 100
+    }
+    // @ts-expect-error a boolean is no window
+    Policy.window({ limit: 1, window: true })
+    // @ts-expect-error a word is no window
+    Policy.window({ limit: 1, window: "soon" })
+    // @ts-expect-error a Date is no maxWait
+    const wrong: RateLimiter.Options = { policies: [], maxWait: new Date(0) }
+    assert.strictEqual(rate.windowMillis, 20_000)
+    assert.strictEqual(options.policies.length, 2)
+    assert.isDefined(wrong)
+  })
 })
 
 /** `effect`, or a failure or a hang, as `mode` says. */
