@@ -6,8 +6,12 @@
  * workspace. Then, in that project: what the tarballs hold, a type check of
  * every public module under `strict` and `moduleResolution: nodenext` with
  * the library check on, every module loaded by Node, a retried call through
- * `ResilientClient` to the test server started from the installed bin, and
- * a loop under a limit kept by `@httpkit/rate-limiter` on its memory store.
+ * `ResilientClient` to the test server started from the installed bin, a
+ * loop under a limit kept by `@httpkit/rate-limiter` on its memory store,
+ * and the rate limiter's root loading no Redis client. In a second project,
+ * only `@httpkit/core`, `@httpkit/client` and `@httpkit/downloader` (with
+ * `effect`): no `redis` and no `@effect/platform-node` installed, and a
+ * retried call that works.
  *
  * **Details**
  *
@@ -162,7 +166,11 @@ const prepare = async () => {
   const pins = await Promise.all(
     ["effect", "typescript", "@types/node"].map(async (name) => `${name}@${await rootPin(name)}`)
   )
-  const platformNode = (get("client").manifest.dependencies as Record<string, string>)["@effect/platform-node"]
+  // No package depends on it any more (its `redis` peer is required); the rate limiter's `RedisStore` and the
+  // consumer's programs use it, at the pin the rate limiter develops with.
+  const platformNode = (await readJson<{ readonly devDependencies: Record<string, string> }>(
+    Path.join(get("rate-limiter").directory, "package.json")
+  )).devDependencies["@effect/platform-node"]
   await mustRun("npm", [
     "install",
     "--no-audit",
@@ -275,11 +283,16 @@ describe("packed and installed with npm outside the workspace", () => {
     assert.deepStrictEqual(get("testing").manifest.bin, { "httpkit-test-server": "./dist/bin.js" })
   })
 
-  it("redis, vitest and @effect/vitest are optional peers where one feature needs them, and nothing else", () => {
+  it("redis, @effect/platform-node, vitest and @effect/vitest are optional peers where one feature needs them, and nothing else", () => {
     const none = { dependency: false, peer: false, optional: false }
     const optionalPeer = { dependency: false, peer: true, optional: true }
-    for (const name of ["core", "client", "downloader"]) assert.deepStrictEqual(wants(name, "redis"), none, name)
+    for (const name of ["core", "client", "downloader"]) {
+      assert.deepStrictEqual(wants(name, "redis"), none, name)
+      assert.deepStrictEqual(wants(name, "@effect/platform-node"), none, name)
+    }
+    assert.deepStrictEqual(wants("client", "@effect/platform-node-shared"), { ...none, dependency: true })
     assert.deepStrictEqual(wants("rate-limiter", "redis"), optionalPeer)
+    assert.deepStrictEqual(wants("rate-limiter", "@effect/platform-node"), optionalPeer)
     for (const dependency of ["redis", "vitest", "@effect/vitest"]) {
       assert.deepStrictEqual(wants("testing", dependency), optionalPeer, dependency)
     }
@@ -372,5 +385,72 @@ describe("packed and installed with npm outside the workspace", () => {
       // Unlimited, six calls over one loopback connection arrive within a few milliseconds; the
       // margin under 1000 ms is for a first request slowed by its connection on a busy machine.
       for (let n = 3; n < 6; n++) assert.isAtLeast(arrivals[n]! - arrivals[n - 3]!, 500, `call ${n + 1}`)
+    }))
+
+  it.effect("importing @httpkit/rate-limiter resolves nothing of redis or @effect/platform-node; importing its RedisStore resolves both", () =>
+    Effect.gen(function*() {
+      const [loads] = yield* runProgram("root-loads.ts", "")
+      assert.deepStrictEqual(loads?.root, [])
+      // The control: the hook sees these packages when something loads them.
+      assert.includeMembers(loads?.redisStore as Array<string>, ["@effect/platform-node", "redis"])
+    }))
+})
+
+const clientOnlyPackages = ["core", "client", "downloader"] as const
+let clientOnly = ""
+
+/** Installs only core, client and downloader (and `effect`) into a project of their own; `prepare` packed them. */
+const prepareClientOnly = async () => {
+  clientOnly = Path.join(temp, "client-only")
+  await Fs.mkdir(clientOnly)
+  await Fs.writeFile(
+    Path.join(clientOnly, "package.json"),
+    JSON.stringify({ name: "httpkit-client-only", private: true, type: "module" }, null, 2)
+  )
+  await Fs.copyFile(Path.join(fixtures, "client-only.ts"), Path.join(clientOnly, "client-only.ts"))
+  await mustRun("npm", [
+    "install",
+    "--no-audit",
+    "--no-fund",
+    "--prefer-offline",
+    "--loglevel=error",
+    ...clientOnlyPackages.map((name) => get(name).tarball),
+    `effect@${await rootPin("effect")}`
+  ], clientOnly)
+}
+
+/** Whether `node_modules/<name>` exists in the client-only project. */
+const presentInClientOnly = (name: string) =>
+  Fs.access(Path.join(clientOnly, "node_modules", name)).then(() => true, () => false)
+
+describe("core, client and downloader installed without the rest", () => {
+  beforeAll(prepareClientOnly, 600_000)
+
+  it("the project holds the three and @effect/platform-node-shared, and no redis, no @redis/client and no @effect/platform-node", async () => {
+    for (const name of clientOnlyPackages) assert.isTrue(await presentInClientOnly(`@httpkit/${name}`), name)
+    assert.isTrue(await presentInClientOnly("@effect/platform-node-shared"))
+    for (const name of ["redis", "@redis/client", "@effect/platform-node"]) {
+      assert.isFalse(await presentInClientOnly(name), `${name} was installed`)
+    }
+  })
+
+  it.effect("there, a GET through ResilientClient that the test server fails once with a 503 succeeds on attempt 2; the server saw two attempts with one request id", () =>
+    Effect.gen(function*() {
+      // The test server installed in the first project: this one has no @httpkit/testing.
+      const url = yield* installedServer
+      const control = ServerControl.make(url)
+      yield* control.reset
+      yield* control.failNext(1, { status: 503 })
+      const run = yield* Effect.promise(() =>
+        NodeChild.run(["client-only.ts", `${url}/msg`], { cwd: clientOnly, timeoutMillis: 60_000 })
+      )
+      assert.strictEqual(run.code, 0, run.output)
+      const result = JSON.parse(run.stdout.trim().split("\n").at(-1) ?? "") as Record<string, unknown>
+      assert.deepStrictEqual([result.status, result.attempt, result.roots], [200, 2, [true, true]])
+      const attempts = yield* control.requestsTo("/msg", "GET")
+      assert.deepStrictEqual(attempts.map((request) => request.headers["x-request-id"]), [
+        result.requestId,
+        result.requestId
+      ])
     }))
 })
