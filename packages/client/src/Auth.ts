@@ -32,7 +32,13 @@ import * as Config from "effect/Config"
  * - Header names must be HTTP tokens; values must be non-empty and free of
  *   control characters other than tab (so no CR, LF or NUL) and of characters
  *   above U+00FF. Invalid credentials fail with `AuthConfigError`, whose
- *   message never contains the value (nor a name that is not a valid token).
+ *   message never contains the value (nor a name that is not a valid token),
+ *   in the shape of every httpkit configuration error:
+ *   `invalid auth configuration: headers.authorization is set (value not
+ *   shown), expected a header value without CR, LF, NUL, ...`.
+ * - `refreshTimeout` takes `"20s"`, `"250ms"`, Effect's `"5 seconds"`, a
+ *   `Duration` or milliseconds (`@httpkit/core/DurationInput`); another
+ *   value fails the constructor with `AuthConfigError` (`refreshTimeout`).
  *
  * **Gotchas**
  *
@@ -48,6 +54,8 @@ import * as Config from "effect/Config"
  *
  * @since 0.1.0
  */
+import * as ConfigProblem from "@httpkit/core/ConfigProblem"
+import * as DurationInput from "@httpkit/core/DurationInput"
 import * as Cause from "effect/Cause"
 import * as Config from "effect/Config"
 import * as Context from "effect/Context"
@@ -142,7 +150,7 @@ export interface RefreshOptions<A, E = never, R = never> {
    *
    * @default "30 seconds"
    */
-  readonly refreshTimeout?: Duration.Input | undefined
+  readonly refreshTimeout?: DurationInput.Input | undefined
 }
 
 /**
@@ -185,8 +193,14 @@ export const defaultRefreshTimeout: Duration.Duration = Duration.seconds(30)
 /**
  * Credentials were refused before anything was sent: a header name that is
  * not an HTTP token, a value that is empty or holds CR, LF, NUL or another
- * control character, or a name given twice. Neither the value nor an invalid name is kept; `header` is
+ * control character, or a name given twice; or a `refreshTimeout` that is no
+ * duration. Neither the value nor an invalid name is kept; `header` is
  * there only when the name is valid, `position` is the header's index.
+ * `problems` names the setting at fault (`headers.authorization`,
+ * `headers[2]` for a name that is not shown, `refreshTimeout`), the value
+ * where it may be shown (an empty one, a timeout), and what is expected; the
+ * message is `invalid auth configuration: <setting> is <received>, expected
+ * <expected>` (`@httpkit/core/ConfigProblem`).
  *
  * @category errors
  * @since 0.1.0
@@ -196,28 +210,44 @@ export class AuthConfigError extends Schema.TaggedError<AuthConfigError>()("Auth
     "invalid-header-name",
     "invalid-header-value",
     "empty-header-value",
-    "duplicate-header-name"
+    "duplicate-header-name",
+    "invalid-refresh-timeout"
   ]),
   /** The lower-case header name, when it is a valid token. */
   header: Schema.optionalKey(Schema.String),
   /** The index of the offending header in what was given. */
-  position: Schema.optionalKey(Schema.Number)
+  position: Schema.optionalKey(Schema.Number),
+  /** The setting at fault, without a secret. */
+  problems: Schema.Array(ConfigProblem.ConfigProblem)
 }) {
   override get message(): string {
-    const where = this.header === undefined
-      ? this.position === undefined ? "" : ` at position ${this.position}`
-      : ` "${this.header}"`
-    switch (this.reason) {
-      case "invalid-header-name":
-        return `invalid auth header name${where}: not an HTTP token`
-      case "invalid-header-value":
-        return `invalid auth header value${where}: CR, LF, NUL, another control character or a character above U+00FF`
-      case "empty-header-value":
-        return `invalid auth header value${where}: empty`
-      case "duplicate-header-name":
-        return `auth header${where} given more than once`
-    }
+    return ConfigProblem.message("auth configuration", this.problems)
   }
+}
+
+/** What a header name must be. */
+const tokenExpected = "a header name that is an HTTP token (letters, digits and !#$%&'*+.^_`|~-, no spaces)"
+
+/** The error for a refused header, its problem named by the header (or its position when the name is not shown). */
+const headerError = (
+  reason: "invalid-header-name" | "invalid-header-value" | "empty-header-value" | "duplicate-header-name",
+  header: string | undefined,
+  position: number
+): AuthConfigError => {
+  const setting = header === undefined ? `headers[${position}]` : `headers.${header}`
+  const problem: ConfigProblem.ConfigProblem = reason === "invalid-header-name"
+    ? { setting, expected: tokenExpected }
+    : reason === "invalid-header-value"
+    ? { setting, expected: "a header value without CR, LF, NUL, other control characters or characters above U+00FF" }
+    : reason === "empty-header-value"
+    ? { setting, received: "\"\"", expected: "a header value that is not empty" }
+    : { setting, received: `given again at position ${position}`, expected: "each header name once (in any case)" }
+  return new AuthConfigError({
+    reason,
+    ...(header === undefined ? {} : { header }),
+    position,
+    problems: [problem]
+  })
 }
 
 // -----------------------------------------------------------------------------
@@ -235,9 +265,8 @@ const checkValue = (
   header: string | undefined,
   position: number
 ): AuthConfigError | undefined => {
-  const where = { ...(header === undefined ? {} : { header }), position }
-  if (value.length === 0) return new AuthConfigError({ reason: "empty-header-value", ...where })
-  if (invalidValuePattern.test(value)) return new AuthConfigError({ reason: "invalid-header-value", ...where })
+  if (value.length === 0) return headerError("empty-header-value", header, position)
+  if (invalidValuePattern.test(value)) return headerError("invalid-header-value", header, position)
   return undefined
 }
 
@@ -247,11 +276,11 @@ const normalize = (input: HeadersInput): Result.Result<ReadonlyArray<Header>, Au
   for (let position = 0; position < input.length; position++) {
     const [rawName, rawValue] = input[position]!
     if (typeof rawName !== "string" || !tokenPattern.test(rawName)) {
-      return Result.fail(new AuthConfigError({ reason: "invalid-header-name", position }))
+      return Result.fail(headerError("invalid-header-name", undefined, position))
     }
     const name = rawName.toLowerCase()
     if (seen.has(name)) {
-      return Result.fail(new AuthConfigError({ reason: "duplicate-header-name", header: name, position }))
+      return Result.fail(headerError("duplicate-header-name", name, position))
     }
     seen.add(name)
     const value = reveal(rawValue)
@@ -341,11 +370,10 @@ const makeCore = <E, R>(
   kind: string,
   initial: ReadonlyArray<Header>,
   hook: Effect.Effect<Update, E, R> | undefined,
-  refreshTimeout: Duration.Input | undefined
+  timeout: Duration.Input
 ): Effect.Effect<Auth, never, R> =>
   Effect.gen(function*() {
     const context = yield* Effect.context<R>()
-    const timeout = refreshTimeout ?? defaultRefreshTimeout
     const secretHeaderNames = new Set(initial.map(([name]) => name))
     const state = yield* Ref.make<State>({
       snapshot: Object.freeze({ headers: initial, generation: 0 }),
@@ -491,7 +519,17 @@ const fromInput = <A, E, R>(
     // Own keys only: a refresh hook or timeout on `Object.prototype` is nobody's (RELIABILITY 10).
     const onUnauthorized = own(options, "onUnauthorized")
     const hook = onUnauthorized === undefined ? undefined : Effect.map(onUnauthorized, toUpdate)
-    return makeCore(kind, headers.success, hook, own(options, "refreshTimeout"))
+    const refreshTimeout = own(options, "refreshTimeout")
+    if (refreshTimeout === undefined) return makeCore(kind, headers.success, hook, defaultRefreshTimeout)
+    const millis = DurationInput.fromInput(refreshTimeout)
+    return millis === undefined
+      ? Effect.fail(
+        new AuthConfigError({
+          reason: "invalid-refresh-timeout",
+          problems: [DurationInput.problem("refreshTimeout", refreshTimeout)]
+        })
+      )
+      : makeCore(kind, headers.success, hook, millis)
   })
 
 // -----------------------------------------------------------------------------
@@ -504,7 +542,7 @@ const fromInput = <A, E, R>(
  * @category constructors
  * @since 0.1.0
  */
-export const none: Effect.Effect<Auth> = makeCore("none", [], undefined, undefined)
+export const none: Effect.Effect<Auth> = makeCore("none", [], undefined, defaultRefreshTimeout)
 
 /**
  * `authorization: Bearer <token>`. On refresh, the token `onUnauthorized`

@@ -6,8 +6,8 @@
  *
  * @since 0.1.0
  */
+import type * as DurationInput from "@httpkit/core/DurationInput"
 import * as Context from "effect/Context"
-import type * as Duration from "effect/Duration"
 import type * as HttpBody from "effect/http/HttpBody"
 import type * as Schedule from "effect/Schedule"
 import type * as Undici from "undici"
@@ -33,12 +33,18 @@ export interface RequestOptions {
    * otherwise that resend fails with `BodyNotReplayableError`.
    */
   readonly body?: HttpBody.HttpBody | (() => HttpBody.HttpBody) | undefined
-  /** The call's own deadlines, each replacing the client's (milliseconds, a duration string or a `Duration`). */
+  /**
+   * The call's own deadlines, each replacing the client's: milliseconds, a
+   * duration as people write it (`"20s"`, `"250ms"`, `"1.5 min"`, Effect's
+   * `"5 seconds"`) or a `Duration` (`@httpkit/core/DurationInput`); a value
+   * that is none of them fails the call with the problem named
+   * (`timeout.total is "soon", expected a duration such as 250ms, ...`).
+   */
   readonly timeout?: {
-    readonly headers?: Duration.Input | undefined
-    readonly idle?: Duration.Input | undefined
-    readonly attempt?: Duration.Input | undefined
-    readonly total?: Duration.Input | undefined
+    readonly headers?: DurationInput.Input | undefined
+    readonly idle?: DurationInput.Input | undefined
+    readonly attempt?: DurationInput.Input | undefined
+    readonly total?: DurationInput.Input | undefined
   } | undefined
   /** `false`: one attempt only; otherwise the call's own attempts in all, or its own retry `Schedule`. */
   readonly retry?: false | {

@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Auth from "@httpkit/client/Auth"
+import * as DurationInput from "@httpkit/core/DurationInput"
 import { ServerControl, TestServer } from "@httpkit/testing"
 import * as ServerSuite from "@httpkit/testing/ServerSuite"
 import { recordingTracer } from "@httpkit/testing/TracingTest"
@@ -191,7 +192,15 @@ describe("Auth secrets", () => {
       }
       const crlf = yield* Effect.flip(Auth.bearer("a\r\nb"))
       assert.strictEqual(crlf.header, "authorization")
-      assert.include(crlf.message, `invalid auth header value "authorization"`)
+      assert.strictEqual(
+        crlf.message,
+        "invalid auth configuration: headers.authorization is set (value not shown), " +
+          "expected a header value without CR, LF, NUL, other control characters or characters above U+00FF"
+      )
+      assert.deepStrictEqual(crlf.problems, [{
+        setting: "headers.authorization",
+        expected: "a header value without CR, LF, NUL, other control characters or characters above U+00FF"
+      }])
       const version = yield* Effect.flip(Auth.anthropic("k", { version: "2023-06-01\r\nx: y" }))
       assert.strictEqual(version.header, "anthropic-version")
     }))
@@ -210,6 +219,20 @@ describe("Auth secrets", () => {
       const duplicate = yield* Effect.flip(Auth.headers({ "X-A": "1", "x-a": "2" }))
       assert.strictEqual(duplicate.reason, "duplicate-header-name")
       assert.strictEqual(duplicate.position, 1)
+      // One shape for every configuration error: setting, value (when it may be shown), what is expected.
+      assert.strictEqual(
+        name.message,
+        "invalid auth configuration: headers[0] is set (value not shown), " +
+          "expected a header name that is an HTTP token (letters, digits and !#$%&'*+.^_`|~-, no spaces)"
+      )
+      assert.strictEqual(
+        (yield* Effect.flip(Auth.bearer(""))).message,
+        "invalid auth configuration: headers.authorization is \"\", expected a header value that is not empty"
+      )
+      assert.strictEqual(
+        duplicate.message,
+        "invalid auth configuration: headers.x-a is given again at position 1, expected each header name once (in any case)"
+      )
     }))
 
   it.effect("set refuses invalid credentials and keeps the old ones", () =>
@@ -305,6 +328,30 @@ describe("Auth refresh", () => {
       assert.deepStrictEqual(results.map((r) => r.lines.length), [1, 0, 0])
       assert.include(results[0]!.lines[0]!, "refresh failed (timeout)")
       assert.strictEqual((yield* auth.current).generation, 0)
+    }))
+
+  it.effect("refreshTimeout takes \"5s\" as \"5 seconds\"; one that is no duration fails with AuthConfigError", () =>
+    Effect.gen(function*() {
+      const auth = yield* Auth.bearer("token-1", {
+        onUnauthorized: Effect.sleep("10 seconds").pipe(Effect.as("token-2")),
+        refreshTimeout: "5s"
+      })
+      const fiber = yield* Effect.forkChild(auth.refresh(0))
+      yield* TestClock.adjust("4999 millis")
+      assert.isUndefined(fiber.pollUnsafe())
+      yield* TestClock.adjust("1 milli")
+      assert.isFalse(yield* Fiber.join(fiber))
+      const error = yield* Effect.flip(
+        Auth.apiKey("x-api-key", "k", { refreshTimeout: "5 secs please" as DurationInput.Input })
+      )
+      assert.strictEqual(error.reason, "invalid-refresh-timeout")
+      assert.strictEqual(
+        error.message,
+        `invalid auth configuration: refreshTimeout is "5 secs please", expected ${DurationInput.accepted}`
+      )
+      // @ts-expect-error a boolean is no refreshTimeout
+      const wrong: Auth.RefreshOptions<string> = { refreshTimeout: true }
+      assert.strictEqual((yield* Effect.flip(Auth.bearer("t", wrong))).reason, "invalid-refresh-timeout")
     }))
 
   it.effect("refreshTimeout bounds the hook", () =>

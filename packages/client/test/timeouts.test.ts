@@ -18,6 +18,7 @@ import * as Auth from "../src/Auth.ts"
 import * as ClientConfig from "../src/ClientConfig.ts"
 import type { ClientError } from "../src/ClientError.ts"
 import * as Transport from "../src/internal/transport.ts"
+import type * as RequestOptions from "../src/RequestOptions.ts"
 import * as ResilientClient from "../src/ResilientClient.ts"
 
 /** A client on real sockets with short retry delays (options merged one level deep). */
@@ -192,6 +193,25 @@ layer(TestServer.layer(), { excludeTestServices: true })(
         assert.isTrue(error.retryable)
         assert.isBelow(elapsed, 2_500)
         assert.lengthOf(yield* server.requestsTo("/delay/3000"), 2)
+      }))
+
+    it.effect("a call's own timeout.attempt \"300ms\" (no cast) bounds /delay/3000 as 300 does", () =>
+      Effect.gen(function*() {
+        const server = yield* TestServer.TestServer
+        yield* server.reset
+        const client = yield* makeClient({ retry: { maxAttempts: 1 } })
+        const { value: error, elapsed } = yield* timed(
+          Effect.flip(client.get(server.urlFor("/delay/3000"), { timeout: { attempt: "300ms", total: "20s" } }))
+        )
+        assertTimeout(error, "attempt", 300)
+        assert.isBelow(elapsed, 2_500)
+        assert.lengthOf(yield* server.requestsTo("/delay/3000"), 1)
+        // @ts-expect-error a boolean is no deadline
+        const wrong: RequestOptions.RequestOptions = { timeout: { total: true } }
+        // @ts-expect-error a word is no deadline
+        const word: RequestOptions.RequestOptions = { timeout: { idle: "soon" } }
+        assert.isDefined(wrong.timeout)
+        assert.isDefined(word.timeout)
       }))
 
     it.effect("attempt timeout covers a buffered body: getJson on headers-then-hang fails with phase attempt", () =>
