@@ -8,14 +8,12 @@
  */
 import * as ConfigProblem from "@httpkit/core/ConfigProblem"
 import * as DurationInput from "@httpkit/core/DurationInput"
-import { ownDuration } from "@httpkit/core/Own"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
 import * as PersistedQueue from "effect/persistence/PersistedQueue"
 import * as Redis from "effect/persistence/Redis"
 import * as Schedule from "effect/Schedule"
@@ -116,9 +114,9 @@ export interface StoreOptions {
   /** Attempts per task, the first included. @default 5 */
   readonly maxAttempts?: number | undefined
   /** Delay before the first retry, doubled for each one after. @default "1 second" */
-  readonly retryDelay?: Duration.Input | undefined
+  readonly retryDelay?: DurationInput.Input | undefined
   /** The longest delay between two attempts. @default "1 minute" */
-  readonly maxRetryDelay?: Duration.Input | undefined
+  readonly maxRetryDelay?: DurationInput.Input | undefined
   /** Dead letters kept, the oldest dropped first. @default 10000 */
   readonly maxDeadLetters?: number | undefined
 }
@@ -146,7 +144,7 @@ export interface RedisOptions extends StoreOptions {
   /** Prefix of every key. @default "httpkit:dq:" */
   readonly prefix?: string | undefined
   /** How often an idle worker looks for tasks offered by other processes (and for full-queue room). @default "500 millis" */
-  readonly pollInterval?: Duration.Input | undefined
+  readonly pollInterval?: DurationInput.Input | undefined
   /**
    * How long a task stays with a worker that stops renewing its claim (a
    * process killed): the task then goes to another worker. Its lock expires
@@ -154,11 +152,11 @@ export interface RedisOptions extends StoreOptions {
    *
    * @default "30 seconds"
    */
-  readonly lease?: Duration.Input | undefined
+  readonly lease?: DurationInput.Input | undefined
   /** How often a worker renews its claims and locks; well under `lease`. @default lease / 3 */
-  readonly leaseRefresh?: Duration.Input | undefined
+  readonly leaseRefresh?: DurationInput.Input | undefined
   /** The longest wait for one answer from Redis (offers, counts, locks, dead letters). @default "5 seconds" */
-  readonly timeout?: Duration.Input | undefined
+  readonly timeout?: DurationInput.Input | undefined
 }
 
 /**
@@ -177,13 +175,13 @@ class Problems {
     this.add(name, value, "an integer of at least 1")
     return fallback
   }
-  /** A duration in milliseconds (non-negative, finite; `"20s"` and any `Duration.Input`), or `fallback` when absent. */
+  /**
+   * A duration in milliseconds (non-negative, finite; `"20s"` and any `Duration.Input`, read by own fields:
+   * `DurationInput.fromInput`), or `fallback` when absent.
+   */
   millis(value: unknown, fallback: Duration.Input, name: string): number {
     if (value === undefined) return Duration.toMillis(Duration.fromInputUnsafe(fallback))
-    const millis = DurationInput.toMillis(value) ??
-      ((typeof value === "object" && value !== null) || typeof value === "bigint"
-        ? DurationInput.toMillis(Duration.fromInput(ownDuration(value as Duration.Input)).pipe(Option.getOrUndefined))
-        : undefined)
+    const millis = DurationInput.fromInput(value)
     if (millis !== undefined) return millis
     this.add(name, value, DurationInput.accepted)
     return Duration.toMillis(Duration.fromInputUnsafe(fallback))

@@ -9,9 +9,10 @@ import { assert, it } from "@effect/vitest"
 import * as DurationInput from "@httpkit/core/DurationInput"
 import * as RedisProxy from "@httpkit/testing/RedisProxy"
 import * as RedisTest from "@httpkit/testing/RedisTest"
-import { Context, Duration, Effect, Fiber, Layer, Schema } from "effect"
+import { Context, Effect, Fiber, Layer, Schema } from "effect"
 import * as PersistedQueue from "effect/persistence/PersistedQueue"
 import * as Redis from "effect/persistence/Redis"
+import { TestClock } from "effect/testing"
 import { randomUUID } from "node:crypto"
 import * as DownloadQueue from "../src/DownloadQueue.ts"
 import * as DownloadQueueStore from "../src/DownloadQueueStore.ts"
@@ -57,9 +58,16 @@ it.effect("invalid store options fail with DownloadConfigError naming every bad 
         "maxIds is -1, expected an integer of at least 1"
     )
     assert.strictEqual(memory.problems?.length, 4)
-    // Durations as people write them, and any Duration.Input.
-    // (The option's type says Duration.Input; a value from a configuration file may be written "250ms".)
-    yield* DownloadQueueStore.makeMemory({ retryDelay: "250ms" as Duration.Input, maxRetryDelay: { minutes: 2 } })
+    // Durations as people write them ("250ms" needs no cast), and any Duration.Input.
+    yield* DownloadQueueStore.makeMemory({ retryDelay: "250ms", maxRetryDelay: { minutes: 2 } })
+    // An object with no known field is no duration (Effect's own reading would make it zero).
+    const unknownField = yield* Effect.flip(
+      DownloadQueueStore.makeMemory({ maxRetryDelay: { secs: 20 } as DurationInput.Input })
+    )
+    assert.strictEqual(
+      unknownField.message,
+      `invalid queue store options: maxRetryDelay is an object, expected ${DurationInput.accepted}`
+    )
     // Redis options are checked before any connection is made (the Redis service here is never reached).
     const redis = yield* Effect.flip(
       Effect.scoped(DownloadQueueStore.makeRedis({ name: "", lease: Number.NaN, timeout: -5 })).pipe(
@@ -71,6 +79,24 @@ it.effect("invalid store options fail with DownloadConfigError naming every bad 
     // The queue's layers carry the same error.
     const layered = yield* Effect.flip(Layer.build(DownloadQueue.layerMemory({ capacity: -1 })).pipe(Effect.scoped))
     assert.strictEqual(layered._tag, "DownloadConfigError")
+  }))
+
+it.effect("a retryDelay of \"1.5s\" makes a failed task visible again 1.5 s later (TestClock)", () =>
+  Effect.gen(function*() {
+    const store = yield* DownloadQueueStore.makeMemory({ retryDelay: "1.5s", maxAttempts: 3 })
+    yield* store.offer(task("a"))
+    yield* Effect.flip(store.take(() => Effect.fail("first attempt fails")))
+    const second = yield* Effect.forkChild(store.take((taken, attempt) => Effect.succeed(`${taken.id} ${attempt}`)))
+    yield* TestClock.adjust(1_499)
+    assert.isUndefined(second.pollUnsafe())
+    yield* TestClock.adjust(1)
+    assert.strictEqual(yield* Fiber.join(second), "a 2")
+    // @ts-expect-error a boolean is no retryDelay
+    const wrong: DownloadQueueStore.MemoryOptions = { retryDelay: true }
+    // @ts-expect-error a word is no lease
+    const word: Partial<DownloadQueueStore.RedisOptions> = { lease: "soon" }
+    assert.isDefined(wrong)
+    assert.isDefined(word)
   }))
 
 /** A Redis store of queue `name` on a connection of its own, for the current scope. */
