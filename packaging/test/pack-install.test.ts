@@ -245,15 +245,16 @@ const wants = (name: string, dependency: string) => {
 }
 
 describe("packed and installed with npm outside the workspace", () => {
-  it("each tarball holds dist (JavaScript, declarations, source maps), the src its maps point to, README.md, package.json (and CHANGELOG.md once versioned): no tests, no build records", () => {
+  it("each tarball holds dist (JavaScript, declarations, source maps), the src its maps point to, README.md, LICENSE, package.json (and CHANGELOG.md once versioned): no tests, no build records", () => {
     assert.isFalse(temp.startsWith(root), `the project must be outside the workspace: ${temp}`)
     for (const name of packageNames) {
       const { files, modules } = get(name)
       const strays = files.filter((file) =>
-        !(["package.json", "README.md", "CHANGELOG.md"].includes(file) || file.startsWith("dist/") ||
+        !(["package.json", "README.md", "LICENSE", "CHANGELOG.md"].includes(file) || file.startsWith("dist/") ||
           file.startsWith("src/"))
       )
       assert.deepStrictEqual(strays, [], `${name}: files outside dist/ and src/`)
+      assert.include(files, "LICENSE", `${name}: the license its manifest names`)
       assert.deepStrictEqual(files.filter((file) => /(^|\/)test\/|\.test\.|tsbuildinfo/.test(file)), [], name)
       for (const module of modules) {
         for (const file of [`src/${module}.ts`, `dist/${module}.js`, `dist/${module}.js.map`, `dist/${module}.d.ts`]) {
