@@ -7,7 +7,8 @@ import type { RateLimitExceededError } from "@httpkit/client/ClientError"
 import * as ResilientClient from "@httpkit/client/ResilientClient"
 import * as ServerControl from "@httpkit/testing/ServerControl"
 import * as TestServer from "@httpkit/testing/TestServer"
-import { Effect, Layer } from "effect"
+import { Effect, Fiber, Layer } from "effect"
+import { TestClock } from "effect/testing"
 import * as ClientRateLimit from "../src/ClientRateLimit.ts"
 import * as LimiterStore from "../src/LimiterStore.ts"
 import * as Policy from "../src/Policy.ts"
@@ -211,5 +212,32 @@ describe("ResilientClient with a rate limiter, over sockets", () => {
         return (yield* Effect.flip(client.get(server.urlFor("/health"))))._tag
       }).pipe(Effect.provide(Client))
       assert.strictEqual(tags, "RateLimitExceededError")
+    }))
+})
+
+describe("ClientRateLimit.hook: the client's wait budget", () => {
+  const request = (maxWaitMillis: number) => ({
+    method: "GET",
+    url: new URL("http://a.test/x"),
+    key: undefined,
+    tokens: 1,
+    attempt: 1,
+    maxWaitMillis,
+    context: { method: "GET", url: "http://a.test/x", requestId: "r1" }
+  })
+
+  it.effect("a spent budget (negative) is no wait: a free slot is taken, a busy one refused, never a defect", () =>
+    Effect.gen(function*() {
+      const limiter = yield* RateLimiter.make({ policies: [Policy.rate({ limit: 1, window: "1s" })] }).pipe(
+        Effect.provide(LimiterStore.layerMemory())
+      )
+      const hook = ClientRateLimit.hook(limiter)
+      assert.strictEqual(yield* hook.around(request(-5), Effect.succeed("sent")), "sent")
+      const refused = yield* Effect.flip(hook.around(request(-5), Effect.succeed("sent")))
+      assert.strictEqual(refused._tag, "RateLimitExceededError")
+      // A budget that is no finite number is no bound of the client's: the limiter's own maxWait applies.
+      const unbounded = yield* Effect.forkChild(hook.around(request(Number.NaN), Effect.succeed("sent")))
+      yield* TestClock.adjust(1_000)
+      assert.strictEqual(yield* Fiber.join(unbounded), "sent")
     }))
 })
