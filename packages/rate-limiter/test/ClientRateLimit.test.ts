@@ -215,17 +215,18 @@ describe("ResilientClient with a rate limiter, over sockets", () => {
     }))
 })
 
-describe("ClientRateLimit.hook: the client's wait budget", () => {
-  const request = (maxWaitMillis: number) => ({
-    method: "GET",
-    url: new URL("http://a.test/x"),
-    key: undefined,
-    tokens: 1,
-    attempt: 1,
-    maxWaitMillis,
-    context: { method: "GET", url: "http://a.test/x", requestId: "r1" }
-  })
+/** One attempt to `a.test` as the client hands it to the hook, with `maxWaitMillis` left of its deadline. */
+const request = (maxWaitMillis: number) => ({
+  method: "GET",
+  url: new URL("http://a.test/x"),
+  key: undefined,
+  tokens: 1,
+  attempt: 1,
+  maxWaitMillis,
+  context: { method: "GET", url: "http://a.test/x", requestId: "r1" }
+})
 
+describe("ClientRateLimit.hook: the client's wait budget", () => {
   it.effect("a spent budget (negative) is no wait: a free slot is taken, a busy one refused, never a defect", () =>
     Effect.gen(function*() {
       const limiter = yield* RateLimiter.make({ policies: [Policy.rate({ limit: 1, window: "1s" })] }).pipe(
