@@ -173,6 +173,8 @@ describe("DurationInput.Input", () => {
     const date: DurationInput.Input = new Date(0)
     // @ts-expect-error a number in an object is no duration either
     const boxed: DurationInput.Input = { value: 20 }
+    // @ts-expect-error nor is a Number object, though it reads as 20
+    const numberObject: DurationInput.Input = new Number(20)
     assert.deepStrictEqual(inputs.map(DurationInput.fromInput), [
       20_000,
       250,
@@ -185,6 +187,6 @@ describe("DurationInput.Input", () => {
       1_000,
       0.000001
     ])
-    for (const wrong of [flag, word, date, boxed]) assert.isUndefined(DurationInput.fromInput(wrong))
+    for (const wrong of [flag, word, date, boxed, numberObject]) assert.isUndefined(DurationInput.fromInput(wrong))
   })
 })
