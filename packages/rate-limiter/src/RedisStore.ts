@@ -69,6 +69,7 @@
  */
 import * as NodeRedis from "@effect/platform-node/NodeRedis"
 import * as ConfigProblem from "@httpkit/core/ConfigProblem"
+import type * as DurationInput from "@httpkit/core/DurationInput"
 import { RateLimiterUnavailableError } from "@httpkit/core/RateLimitError"
 import * as Redact from "@httpkit/core/Redact"
 import * as Cause from "effect/Cause"
@@ -76,7 +77,6 @@ import * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redis from "effect/persistence/Redis"
@@ -90,6 +90,7 @@ import * as Own from "./internal/own.ts"
 import * as Script from "./internal/redisScript.ts"
 import * as RedisUrl from "./internal/redisUrl.ts"
 import * as LimiterStore from "./LimiterStore.ts"
+import { PolicyError } from "./Policy.ts"
 
 /**
  * Options of a store on a `Redis` service you provide (`makeRedis`,
@@ -114,7 +115,7 @@ export interface RedisOptions {
    *
    * @default "250 millis"
    */
-  readonly timeout?: Duration.Input | undefined
+  readonly timeout?: DurationInput.Input | undefined
   /**
    * The longest any call waits for Redis's answer. A call whose caller has a
    * longer wait budget than `timeout` (a reservation's `maxWaitMillis`, which
@@ -125,7 +126,7 @@ export interface RedisOptions {
    *
    * @default "2 seconds"
    */
-  readonly maxTimeout?: Duration.Input | undefined
+  readonly maxTimeout?: DurationInput.Input | undefined
 }
 
 /**
@@ -150,14 +151,14 @@ export interface Options extends RedisOptions {
    *
    * @default "2 seconds"
    */
-  readonly connectTimeout?: Duration.Input | undefined
+  readonly connectTimeout?: DurationInput.Input | undefined
   /**
    * Longest pause between two connection attempts while Redis is away (the
    * backoff starts at 50 ms and doubles, with jitter).
    *
    * @default "2 seconds"
    */
-  readonly maxBackoff?: Duration.Input | undefined
+  readonly maxBackoff?: DurationInput.Input | undefined
 }
 
 const defaultUrl = "redis://127.0.0.1:6379"
@@ -171,13 +172,28 @@ interface Patience {
   readonly maxTimeoutMillis: number
 }
 
-/** Reads `timeout` and `maxTimeout` (own keys only). */
-const patienceOf = (options: RedisOptions): Patience => {
-  const timeoutMillis = Own.millis(Own.get(options, "timeout"), defaultTimeoutMillis)
-  return {
+/** The store's durations, in milliseconds. */
+interface Durations extends Patience {
+  readonly connectTimeoutMillis: number
+  readonly maxBackoffMillis: number
+}
+
+/**
+ * Reads `timeout`, `maxTimeout`, `connectTimeout` and `maxBackoff` (own keys only; `"250ms"`, `"2s"`, any
+ * `Duration.Input`); every one that is no duration is a problem of one `PolicyError`.
+ */
+const durationsOf = (options: Options): Effect.Effect<Durations, PolicyError> => {
+  const problems: Array<ConfigProblem.ConfigProblem> = []
+  const read = (name: "timeout" | "maxTimeout" | "connectTimeout" | "maxBackoff", fallback: number) =>
+    Own.checkedMillis(Own.get(options, name), fallback, name, problems)
+  const timeoutMillis = read("timeout", defaultTimeoutMillis)
+  const durations: Durations = {
     timeoutMillis,
-    maxTimeoutMillis: Math.max(timeoutMillis, Own.millis(Own.get(options, "maxTimeout"), defaultMaxTimeoutMillis))
+    maxTimeoutMillis: Math.max(timeoutMillis, read("maxTimeout", defaultMaxTimeoutMillis)),
+    connectTimeoutMillis: read("connectTimeout", 2_000),
+    maxBackoffMillis: read("maxBackoff", 2_000)
   }
+  return problems.length === 0 ? Effect.succeed(durations) : Effect.fail(PolicyError.fromProblems("(none)", problems))
 }
 
 /** How long one call waits, given how long its caller can wait (`budgetMillis`, 0 for none). */
@@ -317,9 +333,13 @@ const unavailable = (detail: string) =>
   new RateLimiterUnavailableError(Own.bare({ backend: "redis", retryable: true, detail }))
 
 /** Builds the store on a source of sessions. */
-const makeStore = (current: () => Session | string, options: RedisOptions, redact: (text: string) => string) => {
+const makeStore = (
+  current: () => Session | string,
+  options: RedisOptions,
+  patience: Patience,
+  redact: (text: string) => string
+) => {
   const names = Script.keys(Own.get(options, "prefix") ?? defaultPrefix)
-  const patience = patienceOf(options)
 
   /** Runs one call on the current session, or fails at once when there is none. */
   const call = <A>(
@@ -518,9 +538,9 @@ const terminated = (client: NodeRedis.NodeRedis["Service"]["client"]): Effect.Ef
  * Keeps one `NodeRedis` connection up in a background fiber for the life of
  * the scope, and says which session to use now (or why there is none).
  */
-const connect = Effect.fnUntraced(function*(url: string, options: Options, redact: (text: string) => string) {
-  const connectTimeout = Own.millis(Own.get(options, "connectTimeout"), 2_000)
-  const maxBackoff = Own.millis(Own.get(options, "maxBackoff"), 2_000)
+const connect = Effect.fnUntraced(function*(url: string, durations: Durations, redact: (text: string) => string) {
+  const connectTimeout = durations.connectTimeoutMillis
+  const maxBackoff = durations.maxBackoffMillis
   const where = Redact.url(url)
   let current: Session | undefined
   let lastError = "no connection attempt yet"
@@ -648,10 +668,16 @@ const checkedUrl = (
     : Effect.fail(new RedisUrlError({ setting, url: RedisUrl.redacted(url), expected }))
 }
 
-const makeFrom = (options: Options, setting: string): Effect.Effect<LimiterStore.Store, RedisUrlError, Scope.Scope> =>
-  Effect.flatMap(checkedUrl(Own.get(options, "url"), setting), (url) => {
+const makeFrom = (
+  options: Options,
+  setting: string
+): Effect.Effect<LimiterStore.Store, RedisUrlError | PolicyError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const url = yield* checkedUrl(Own.get(options, "url"), setting)
+    const durations = yield* durationsOf(options)
     const redact = redactorFor(url)
-    return Effect.map(connect(url, options, redact), (current) => makeStore(current, options, redact))
+    const current = yield* connect(url, durations, redact)
+    return makeStore(current, options, durations, redact)
   })
 
 /**
@@ -659,31 +685,39 @@ const makeFrom = (options: Options, setting: string): Effect.Effect<LimiterStore
  * built it never fails: while Redis is away, calls fail with
  * `RateLimiterUnavailableError` and the connection is retried in the
  * background. A `url` that is not a Redis URL fails it at once with
- * `RedisUrlError`.
+ * `RedisUrlError`; a duration option that is no duration (`"250ms"`, `"2s"`
+ * and any `Duration.Input` are) with `PolicyError`, before anything connects.
  *
  * @category constructors
  * @since 0.1.0
  */
-export const make = (options: Options = {}): Effect.Effect<LimiterStore.Store, RedisUrlError, Scope.Scope> =>
-  makeFrom(options, "url")
+export const make = (
+  options: Options = {}
+): Effect.Effect<LimiterStore.Store, RedisUrlError | PolicyError, Scope.Scope> => makeFrom(options, "url")
 
 /**
  * A store on a `Redis` service from the context (for users who already have
  * one; its offline queue and reconnection policy apply). Calls are still
- * bounded by `timeout` and `maxTimeout`.
+ * bounded by `timeout` and `maxTimeout`; one that is no duration fails with
+ * `PolicyError`.
  *
  * @category constructors
  * @since 0.1.0
  */
-export const makeRedis = (options: RedisOptions = {}): Effect.Effect<LimiterStore.Store, never, Redis.Redis> =>
+export const makeRedis = (options: RedisOptions = {}): Effect.Effect<LimiterStore.Store, PolicyError, Redis.Redis> =>
   Effect.gen(function*() {
+    // Only `timeout` and `maxTimeout` are read here: the connection is the caller's.
+    const patience = yield* durationsOf({
+      timeout: Own.get(options, "timeout"),
+      maxTimeout: Own.get(options, "maxTimeout")
+    })
     const redis = yield* Effect.service(Redis.Redis)
     // With node-redis's own client in context too (`NodeRedis.layer` provides both), scripts take the direct path.
     const node = yield* Effect.serviceOption(NodeRedis.NodeRedis)
     const now = node._tag === "Some"
       ? directSession(node.value.client, () => undefined, identity)
       : session(redis, identity)
-    return makeStore(() => now, options, identity)
+    return makeStore(() => now, options, patience, identity)
   })
 
 /**
@@ -692,7 +726,7 @@ export const makeRedis = (options: RedisOptions = {}): Effect.Effect<LimiterStor
  * @category layers
  * @since 0.1.0
  */
-export const layer = (options: Options = {}): Layer.Layer<LimiterStore.LimiterStore, RedisUrlError> =>
+export const layer = (options: Options = {}): Layer.Layer<LimiterStore.LimiterStore, RedisUrlError | PolicyError> =>
   Layer.effect(LimiterStore.LimiterStore, make(options))
 
 /**
@@ -705,7 +739,7 @@ export const layer = (options: Options = {}): Layer.Layer<LimiterStore.LimiterSt
  */
 export const layerConfig = (
   options: Omit<Options, "url"> = {}
-): Layer.Layer<LimiterStore.LimiterStore, Config.ConfigError | RedisUrlError> =>
+): Layer.Layer<LimiterStore.LimiterStore, Config.ConfigError | RedisUrlError | PolicyError> =>
   Layer.effect(
     LimiterStore.LimiterStore,
     Effect.gen(function*() {
@@ -721,5 +755,7 @@ export const layerConfig = (
  * @category layers
  * @since 0.1.0
  */
-export const layerRedis = (options: RedisOptions = {}): Layer.Layer<LimiterStore.LimiterStore, never, Redis.Redis> =>
+export const layerRedis = (
+  options: RedisOptions = {}
+): Layer.Layer<LimiterStore.LimiterStore, PolicyError, Redis.Redis> =>
   Layer.effect(LimiterStore.LimiterStore, makeRedis(options))

@@ -1,8 +1,10 @@
 import * as NodeRedis from "@effect/platform-node/NodeRedis"
 import { assert, it } from "@effect/vitest"
+import * as DurationInput from "@httpkit/core/DurationInput"
 import * as RedisPrefix from "@httpkit/testing/RedisPrefix"
 import * as RedisTest from "@httpkit/testing/RedisTest"
 import { ConfigProvider, Effect, Layer } from "effect"
+import * as Redis from "effect/persistence/Redis"
 import { createClient } from "redis"
 import * as Algorithm from "../src/internal/algorithm.ts"
 import * as Script from "../src/internal/redisScript.ts"
@@ -322,7 +324,7 @@ it.effect("a Redis URL the store cannot use fails with RedisUrlError, credential
     ]
     for (const [url, shown, expected] of cases) {
       const error = yield* Effect.flip(Effect.scoped(RedisStore.make({ url })))
-      assert.strictEqual(error._tag, "RedisUrlError", url)
+      if (error._tag !== "RedisUrlError") return assert.fail(`${url}: ${error._tag}`)
       assert.deepStrictEqual({ setting: error.setting, url: error.url, expected: error.expected }, {
         setting: "url",
         url: shown,
@@ -335,6 +337,53 @@ it.effect("a Redis URL the store cannot use fails with RedisUrlError, credential
       assert.notInclude(JSON.stringify(error) + error.message, "s3cret")
     }
   }))
+
+it.effect(
+  "durations as people write them: \"250ms\" and \"2s\" connect; one that is no duration fails with PolicyError, before anything connects",
+  () =>
+    Effect.gen(function*() {
+      const prefix = RedisPrefix.fresh("rl")
+      const store = yield* RedisStore.make({
+        url: RedisTest.url,
+        prefix,
+        timeout: "250ms",
+        maxTimeout: "2s",
+        connectTimeout: "1.5 s",
+        maxBackoff: "500ms"
+      })
+      const granted = yield* store.reserve({
+        items: [windowItem(`${prefix}w`, 1, 1_000)],
+        blockKey: "k",
+        maxWaitMillis: 0
+      })
+      assert.strictEqual(granted._tag, "Granted")
+      // A closed port: a store that tried to connect would wait; this one is refused first.
+      const error = yield* Effect.flip(RedisStore.make({
+        url: "redis://127.0.0.1:1",
+        timeout: "quick" as DurationInput.Input,
+        maxBackoff: -1
+      }))
+      assert.strictEqual(error._tag, "PolicyError")
+      assert.strictEqual(
+        error.message,
+        `invalid rate limiter configuration: timeout is "quick", expected ${DurationInput.accepted}; ` +
+          `maxBackoff is -1, expected ${DurationInput.accepted}`
+      )
+      const onYours = yield* Effect.flip(
+        RedisStore.makeRedis({ maxTimeout: { secs: 2 } as DurationInput.Input }).pipe(
+          Effect.provideService(Redis.Redis, undefined as never)
+        )
+      )
+      assert.strictEqual(
+        onYours.message,
+        `invalid rate limiter configuration: maxTimeout is an object, expected ${DurationInput.accepted}`
+      )
+      // @ts-expect-error a boolean is no timeout
+      const wrong: RedisStore.Options = { timeout: true }
+      assert.isDefined(wrong)
+    }).pipe(Effect.scoped),
+  30_000
+)
 
 it.effect("layerConfig names REDIS_URL in its RedisUrlError", () =>
   Effect.gen(function*() {
