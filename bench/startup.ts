@@ -255,7 +255,8 @@ const makeFolders = (distRoot: string | undefined, baseline: string | undefined)
           : shape === "baseline"
           ? installPublished(["@httpkit/client"], { distRoot: baseline })
           : shape === "sources"
-          ? installSources(["@httpkit/client"])
+          // The Effect floor's script imports @effect/platform-node, which the client does not depend on.
+          ? installSources(["@httpkit/client"], ["@effect/platform-node"])
           : installSources([])
         made.set(shape, installed)
       }

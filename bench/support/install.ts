@@ -129,13 +129,20 @@ export const installPublished = (names: ReadonlyArray<string>, options: InstallO
   return { dir, remove: () => Fs.rmSync(dir, { recursive: true, force: true }) }
 }
 
-/** Installs `names` (`@httpkit/*` packages) as their workspace folders: sources, run by type stripping. */
-export const installSources = (names: ReadonlyArray<string>): Installed => {
+/**
+ * Installs `names` (`@httpkit/*` packages) as their workspace folders: sources, run by type stripping;
+ * `also` names other packages to link as the bench workspace installed them (a script's own imports).
+ */
+export const installSources = (names: ReadonlyArray<string>, also: ReadonlyArray<string> = []): Installed => {
   const dir = temporaryDir("sources")
   for (const name of names) {
     const from = workspaceDir(name)
     link(dir, name, from)
     linkDependencies(dir, from, readManifest(from), () => {})
   }
+  linkDependencies(dir, Path.join(repositoryRoot, "bench"), {
+    name: "@httpkit/bench",
+    dependencies: Object.fromEntries(also.map((name) => [name, "*"]))
+  }, () => {})
   return { dir, remove: () => Fs.rmSync(dir, { recursive: true, force: true }) }
 }
