@@ -99,6 +99,10 @@ const mustRun = (command: string, args: ReadonlyArray<string>, cwd: string): Pro
     )
   })
 
+/** Plain `npm install` of `specs` (tarballs and `name@pin`) into the project at `cwd`, quietly, from the cache first. */
+const npmInstall = (specs: ReadonlyArray<string>, cwd: string): Promise<string> =>
+  mustRun("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", "--loglevel=error", ...specs], cwd)
+
 const readJson = async <A>(file: string): Promise<A> => JSON.parse(await Fs.readFile(file, "utf8")) as A
 
 /** The repository's pin of a development tool, from the root `package.json`. */
@@ -171,12 +175,7 @@ const prepare = async () => {
   const platformNode = (await readJson<{ readonly devDependencies: Record<string, string> }>(
     Path.join(get("rate-limiter").directory, "package.json")
   )).devDependencies["@effect/platform-node"]
-  await mustRun("npm", [
-    "install",
-    "--no-audit",
-    "--no-fund",
-    "--prefer-offline",
-    "--loglevel=error",
+  await npmInstall([
     ...packageNames.map((name) => get(name).tarball),
     ...pins,
     `@effect/platform-node@${platformNode}`
@@ -409,15 +408,10 @@ const prepareClientOnly = async () => {
     JSON.stringify({ name: "httpkit-client-only", private: true, type: "module" }, null, 2)
   )
   await Fs.copyFile(Path.join(fixtures, "client-only.ts"), Path.join(clientOnly, "client-only.ts"))
-  await mustRun("npm", [
-    "install",
-    "--no-audit",
-    "--no-fund",
-    "--prefer-offline",
-    "--loglevel=error",
-    ...clientOnlyPackages.map((name) => get(name).tarball),
-    `effect@${await rootPin("effect")}`
-  ], clientOnly)
+  await npmInstall(
+    [...clientOnlyPackages.map((name) => get(name).tarball), `effect@${await rootPin("effect")}`],
+    clientOnly
+  )
 }
 
 /** Whether `node_modules/<name>` exists in the client-only project. */
