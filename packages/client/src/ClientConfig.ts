@@ -19,8 +19,7 @@
  * @since 0.1.0
  */
 import * as ConfigProblem from "@httpkit/core/ConfigProblem"
-import { DurationInput } from "@httpkit/core/DurationInput"
-import { ownDuration } from "@httpkit/core/Own"
+import { DurationInput, fromInput as durationMillis } from "@httpkit/core/DurationInput"
 import * as Settings from "@httpkit/core/Settings"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -433,17 +432,13 @@ export interface CallOverrides {
 
 /**
  * A `Duration`, or any other `Duration.Input` given in code (an object such as `{ seconds: 30 }`, a
- * `[seconds, nanos]` pair, nanoseconds as a bigint), as the milliseconds the schema takes; numbers, strings
- * and what is no duration at all as given, for the schema to judge.
+ * `[seconds, nanos]` pair, nanoseconds as a bigint), as the milliseconds the schema takes, read by
+ * `DurationInput.fromInput`; numbers, strings and what is no duration at all as given, for the schema to judge.
  */
 const durationAsMillis = (value: unknown): unknown => {
   if (typeof value === "number" || typeof value === "string") return value
   if (Duration.isDuration(value)) return Duration.toMillis(value)
-  if ((typeof value === "object" && value !== null) || typeof value === "bigint") {
-    const duration = Duration.fromInput(ownDuration(value as Duration.Input))
-    if (duration._tag === "Some") return Duration.toMillis(duration.value)
-  }
-  return value
+  return durationMillis(value) ?? value
 }
 
 /**

@@ -164,6 +164,11 @@ describe("ClientConfig errors", () => {
       timeout: { total: 2_000, attempt: 1_500, idle: 5, headers: 20_000 },
       maxAttempts: undefined
     })
+    // An object with no field a duration has (a typo) is refused, not read as zero, as everywhere durations are read.
+    const typo = ClientConfig.resolveCall({ attempt: { secs: 20 } }, undefined)
+    assert.deepStrictEqual(typo, {
+      problem: `invalid request options: timeout.attempt is an object, expected ${DurationInput.accepted}`
+    })
   })
 })
 
