@@ -12,7 +12,7 @@
  * **Details**
  *
  * - Prefix spaces: `@httpkit/client` reads `HTTPKIT_*`, `@httpkit/downloader`
- *   reads `HTTPKIT_DOWNLOAD_*`. Each package checks its own space when its
+ *   reads `HTTPKIT_DOWNLOAD_*`, `@httpkit/metrics` `HTTPKIT_METRICS_*`. Each package checks its own space when its
  *   `layerConfig` reads it, leaving out the spaces of the other packages
  *   inside it (the client does not report `HTTPKIT_DOWNLOAD_*`), so a name is
  *   reported once, by the package whose space it is in. Suggestions come from
@@ -96,6 +96,7 @@ export const client: Space = {
     "LOGGING_LEVEL",
     "LOGGING_JSON",
     "METRICS",
+    "TRACING",
     "MAX_BODY_BYTES",
     "REQUEST_ID_HEADER",
     "IDEMPOTENCY_KEY_HEADER",
@@ -131,12 +132,25 @@ export const downloader: Space = {
 }
 
 /**
+ * `@httpkit/metrics`'s variables (`MetricsConfig.Options`: the Prometheus
+ * endpoint), under `HTTPKIT_METRICS_`.
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const metrics: Space = {
+  package: "@httpkit/metrics",
+  prefix: "httpkit_metrics",
+  names: ["PORT", "HOST", "PATH"]
+}
+
+/**
  * Every package's variables.
  *
  * @category constants
  * @since 0.1.0
  */
-export const registry: ReadonlyArray<Space> = [client, downloader]
+export const registry: ReadonlyArray<Space> = [client, downloader, metrics]
 
 /**
  * The variable names (after the prefix) that `Config.schema` reads for a
@@ -199,6 +213,9 @@ export const read = <S extends Schema.Top>(schema: S, prefix: string): Effect.Ef
     const lists = new Set(
       fieldsOf(schema).filter((field) => field.kind === "list").map((field) => `${root}_${field.name}`)
     )
+    const values = new Set(
+      fieldsOf(schema).filter((field) => field.kind === "value").map((field) => `${root}_${field.name}`)
+    )
     const hidden = new Set<string>()
     const problems: Array<ConfigProblem.ConfigProblem> = []
     while (problems.length < maxProblems) {
@@ -206,6 +223,16 @@ export const read = <S extends Schema.Top>(schema: S, prefix: string): Effect.Ef
         const name = path.join("_")
         if (hidden.has(name)) return Effect.succeed(undefined)
         if (lists.has(name)) return Effect.map(provider.load(path), listNode)
+        // The prefix is a group even when a variable has its name (`HTTPKIT_METRICS`, the client's switch, under
+        // which `@httpkit/metrics` reads `HTTPKIT_METRICS_PORT`): the environment would load it as a plain value.
+        if (name === root && path.length === 1) return provider.load(root.split("_"))
+        // A value is absent when only names under it are set (`HTTPKIT_METRICS_PORT` without `HTTPKIT_METRICS`).
+        if (values.has(name)) {
+          return Effect.map(
+            provider.load(path),
+            (node) => node?._tag === "Record" && node.value === undefined ? undefined : node
+          )
+        }
         const parent = path.slice(0, -1).join("_")
         const index = path[path.length - 1]
         return lists.has(parent) && /^\d+$/.test(String(index))

@@ -14,6 +14,15 @@
 export * as ConfigProblem from "./ConfigProblem.ts"
 
 /**
+ * Histogram bucket boundaries shared by every httpkit latency metric
+ * (`seconds`: 2^-13 s to 2^11 s by factor √2), with the error bound of a
+ * quantile read from them.
+ *
+ * @since 0.1.0
+ */
+export * as MetricBoundaries from "./MetricBoundaries.ts"
+
+/**
  * Durations as people write them (`250ms`, `20s`, `1.5 min`, `1h30m`), or
  * milliseconds.
  *
