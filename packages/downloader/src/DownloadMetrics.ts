@@ -11,6 +11,7 @@
  *
  * @since 0.1.0
  */
+import * as MetricBoundaries from "@httpkit/core/MetricBoundaries"
 import * as Metric from "effect/Metric"
 
 /**
@@ -94,30 +95,16 @@ export const checksumFailures: Metric.Counter<number> = Metric.counter("httpkit_
 })
 
 /**
- * The bucket boundaries of `duration`, in seconds: from a small file on a
- * fast link to an hour-long transfer.
+ * The bucket boundaries of `duration`, in seconds: the shared
+ * `MetricBoundaries.seconds` (2^-13 s to 2^11 s by factor √2), as every
+ * httpkit latency histogram uses, so a quantile read from it is off by at
+ * most its bucket's width. Downloads longer than 2048 s (34 min) fall in the
+ * overflow bucket, bounded by the recorded maximum.
  *
  * @category constants
  * @since 0.1.0
  */
-export const durationBoundaries: ReadonlyArray<number> = [
-  0.01,
-  0.05,
-  0.1,
-  0.25,
-  0.5,
-  1,
-  2.5,
-  5,
-  10,
-  30,
-  60,
-  120,
-  300,
-  600,
-  1800,
-  3600
-]
+export const durationBoundaries: ReadonlyArray<number> = MetricBoundaries.seconds
 
 /**
  * How long downloads took, in seconds, precheck to rename: attributes `host` and `outcome`.

@@ -1,7 +1,10 @@
 import { assert, it } from "@effect/vitest"
+import * as MetricBoundaries from "@httpkit/core/MetricBoundaries"
+import * as Content from "@httpkit/testing/Content"
 import * as MetricsTest from "@httpkit/testing/MetricsTest"
 import * as TracingTest from "@httpkit/testing/TracingTest"
 import { Effect, Metric } from "effect"
+import * as Fs from "node:fs/promises"
 import * as Path from "node:path"
 import { expectedSha256, setup } from "./support/setup.ts"
 
@@ -38,6 +41,55 @@ it.live("downloads are counted by host and outcome, with bytes, continuations, s
     for (const entry of metrics.snapshot()) {
       for (const value of Object.values(entry.attributes ?? {})) assert.notInclude(String(value), "/files")
     }
+  }).pipe(Effect.scoped))
+
+it.live("a resumed part and a file changed mid-way: 1 resume, 1 restart, resumed bytes not counted, durations in the shared boundaries", () =>
+  Effect.gen(function*() {
+    const metrics = MetricsTest.makeRegistry()
+    const { downloader, folder, server } = yield* setup()
+    const host = new URL(server.url).host
+    const run = <A, E>(effect: Effect.Effect<A, E>) =>
+      Effect.provideService(effect, Metric.MetricRegistry, metrics.registry)
+    // A part of 750,000 bytes left by an earlier run, with its sidecar.
+    const size = 2_000_000
+    const url = server.urlFor(`/files/r.bin?size=${size}&seed=4`)
+    const path = Path.join(folder, "r.bin")
+    yield* Effect.promise(async () => {
+      await Fs.writeFile(`${path}.part`, Content.bytesAt(4, 0, 750_000))
+      await Fs.writeFile(
+        `${path}.part.json`,
+        JSON.stringify({
+          version: 1,
+          url,
+          size,
+          etag: Content.entityTag({ name: "r.bin", size, seed: 4, encoding: "identity" }),
+          segments: [{ start: 0, end: size, done: 750_000 }]
+        })
+      )
+    })
+    const resumed = yield* run(downloader.download(url, path))
+    assert.isTrue(resumed.resumed)
+    // The first GET drops after 1 MiB; the range asked next meets a new version, which arrives whole.
+    const changing = 3 * 1024 * 1024
+    const restarted = yield* run(downloader.download(
+      server.urlFor(`/files/m.bin?size=${changing}&seed=20&mutate=1&drop_after=1048576&drop_times=1`),
+      Path.join(folder, "m.bin")
+    ))
+    assert.strictEqual(restarted.restarts, 1)
+
+    assert.strictEqual(metrics.count("httpkit_download_resumes_total", { host }), 1)
+    assert.strictEqual(metrics.count("httpkit_download_restarts_total", { host }), 1)
+    assert.strictEqual(metrics.count("httpkit_download_files_total", { host, outcome: "success" }), 2)
+    assert.strictEqual(
+      metrics.count("httpkit_download_bytes_total", { host }),
+      resumed.bytesTransferred + restarted.bytesTransferred
+    )
+    assert.strictEqual(resumed.bytesTransferred, size - 750_000)
+    const duration = metrics.series("httpkit_download_duration_seconds", { host, outcome: "success" })?.state as
+      | { count: number; buckets: ReadonlyArray<readonly [number, number]> }
+      | undefined
+    assert.strictEqual(duration?.count, 2)
+    assert.deepStrictEqual(duration?.buckets.map(([boundary]) => boundary), [...MetricBoundaries.seconds])
   }).pipe(Effect.scoped))
 
 it.live("metrics: false records nothing", () =>

@@ -53,6 +53,7 @@
  */
 import * as ConfigProblem from "@httpkit/core/ConfigProblem"
 import * as DurationInput from "@httpkit/core/DurationInput"
+import * as MetricBoundaries from "@httpkit/core/MetricBoundaries"
 import { RateLimiterUnavailableError, RateLimitExceededError } from "@httpkit/core/RateLimitError"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
@@ -65,6 +66,7 @@ import type * as Scope from "effect/Scope"
 import type * as Algorithm from "./internal/algorithm.ts"
 import * as Failover from "./internal/failover.ts"
 import * as LoopIdle from "./internal/loopIdle.ts"
+import * as Metrics from "./internal/metrics.ts"
 import * as Own from "./internal/own.ts"
 import * as LimiterStore from "./LimiterStore.ts"
 import * as Policy from "./Policy.ts"
@@ -253,36 +255,69 @@ export interface Service {
 export class RateLimiter extends Context.Service<RateLimiter, Service>()("@httpkit/rate-limiter/RateLimiter") {}
 
 /**
- * How long requests waited for their slot, in seconds, per policy set.
+ * How long admitted requests waited for their slot, in seconds: attribute
+ * `key` (see `maxKeys`). Boundaries: `MetricBoundaries.seconds`.
  *
  * @category metrics
  * @since 0.1.0
  */
-export const waitTime = Metric.histogram("httpkit_rate_limiter_wait_seconds", {
-  description: "How long requests waited for a rate-limit slot",
-  boundaries: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]
+export const waitTime: Metric.Histogram<number> = Metric.histogram("httpkit_rate_limiter_wait_seconds", {
+  description: "How long requests waited for a rate-limit slot, by key",
+  boundaries: MetricBoundaries.seconds
 })
 
 /**
- * Acquisitions by outcome: `granted`, `refused` (limit), `unavailable`
- * (store failed closed), `fallback` (granted by the local fallback), `late`
- * (woke too long after its slot and booked again: the process is starved).
+ * Acquisitions by `key` and `outcome`: `granted`, `refused` (limit),
+ * `unavailable` (store failed closed), `fallback` (granted by the local
+ * fallback), `late` (woke too long after its slot and booked again: the
+ * process is starved).
  *
  * @category metrics
  * @since 0.1.0
  */
-export const acquisitions = Metric.counter("httpkit_rate_limiter_acquisitions_total", {
-  description: "Rate-limit acquisitions by outcome",
+export const acquisitions: Metric.Counter<number> = Metric.counter("httpkit_rate_limiter_acquisitions_total", {
+  description: "Rate-limit acquisitions by key and outcome",
   incremental: true
 })
 
-const outcome = (name: "granted" | "refused" | "unavailable" | "fallback" | "late") =>
-  Metric.withAttributes(acquisitions, { outcome: name })
-const grantedCount = outcome("granted")
-const refusedCount = outcome("refused")
-const unavailableCount = outcome("unavailable")
-const fallbackCount = outcome("fallback")
-const lateCount = outcome("late")
+/**
+ * Holds put on a key, by `key` and `reason`: `retry_after` (a 429 with
+ * `Retry-After` or `retry-after-ms`), `too_many_requests` (a 429 without
+ * them: the hold comes from an empty budget's reset or the 1 s fallback),
+ * `budget_exhausted` (another status whose rate-limit headers report an empty
+ * budget), `manual` (`hold` called by the caller). Counted once the store
+ * recorded the hold.
+ *
+ * @category metrics
+ * @since 0.1.0
+ */
+export const holds: Metric.Counter<number> = Metric.counter("httpkit_rate_limiter_holds_total", {
+  description: "Holds put on a rate-limit key by server feedback (or by hand), by key and reason",
+  incremental: true
+})
+
+/**
+ * The length of the holds counted by `holds`, in seconds, as imposed (after
+ * the `maxHold` cap): attribute `key`.
+ *
+ * @category metrics
+ * @since 0.1.0
+ */
+export const holdSeconds: Metric.Counter<number> = Metric.counter("httpkit_rate_limiter_hold_seconds_total", {
+  description: "Seconds of holds put on a rate-limit key, by key",
+  incremental: true
+})
+
+/**
+ * Most distinct `key` attributes per limiter. The attribute is the limiter
+ * key when it came from the request's URL (its host), `custom` when the
+ * caller gave the key (it may hold a user id or a token), `default` without
+ * URL or key; keys past this bound count as `other`.
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const maxKeys = 1_000
 
 const noUrlKey = "default"
 
@@ -348,19 +383,29 @@ const callOf = (acquire: AcquireOptions | undefined): {
 }
 
 /** Fails with `RateLimitExceededError`, counted. */
-const exceeded = (acquire: AcquireOptions | undefined, key: string, policy: string, retryAfterMillis: number) =>
+const exceeded = (
+  series: Metrics.Series,
+  acquire: AcquireOptions | undefined,
+  key: string,
+  policy: string,
+  retryAfterMillis: number
+) =>
   Effect.andThen(
-    Metric.update(refusedCount, 1),
+    series.acquired("refused"),
     Effect.fail(
       new RateLimitExceededError(Own.bare({ ...callOf(acquire), key, policy, retryAfterMillis, retryable: true }))
     )
   )
 
 /** Counts a store failure, and names the call in its error. */
-const counting = <A>(acquire: AcquireOptions | undefined, effect: Effect.Effect<A, RateLimiterUnavailableError>) =>
+const counting = <A>(
+  series: Metrics.Series,
+  acquire: AcquireOptions | undefined,
+  effect: Effect.Effect<A, RateLimiterUnavailableError>
+) =>
   Effect.catch(effect, (error) =>
     Effect.andThen(
-      Metric.update(unavailableCount, 1),
+      series.acquired("unavailable"),
       Effect.fail(
         Own.get(acquire, "call") === undefined ? error : new RateLimiterUnavailableError(Own.bare({
           ...callOf(acquire),
@@ -455,6 +500,8 @@ export const make = (
     const counted = policies.filter((policy): policy is Policy.Rate | Policy.Window => policy._tag !== "Concurrency")
     const concurrent = policies.filter((policy): policy is Policy.Concurrency => policy._tag === "Concurrency")
 
+    const metrics = Metrics.make({ waitTime, acquisitions, holds, holdSeconds, maxKeys })
+
     const failover = Failover.make({
       store,
       fallback: option("onStoreFailure") === "local" ? yield* LimiterStore.makeMemory() : undefined,
@@ -489,6 +536,7 @@ export const make = (
       policy: Policy.Concurrency,
       acquire: AcquireOptions | undefined,
       key: string,
+      series: Metrics.Series,
       deadline: number
     ): Effect.Effect<void, RateLimitExceededError | RateLimiterUnavailableError, Scope.Scope> => {
       const id = stateId(policy, acquire)
@@ -498,6 +546,7 @@ export const make = (
         .flatMap(
           Effect.flatMap(Clock.currentTimeMillis, (asked) =>
             counting(
+              series,
               acquire,
               failover.run((target, scale) =>
                 target.lease({
@@ -518,7 +567,7 @@ export const make = (
             const signal = signalOf(id)
             return Effect.flatMap(Clock.currentTimeMillis, (now) => {
               const wait = Math.min(poll, result.retryAfterMillis)
-              if (now >= deadline) return exceeded(acquire, key, policy.name, result.retryAfterMillis)
+              if (now >= deadline) return exceeded(series, acquire, key, policy.name, result.retryAfterMillis)
               poll = Math.min(maxLeasePollMillis, poll * 2)
               return Effect.andThen(
                 Effect.raceFirst(Effect.sleep(Math.min(wait, deadline - now)), Deferred.await(signal)),
@@ -539,6 +588,7 @@ export const make = (
     const book = (
       acquire: AcquireOptions | undefined,
       key: string,
+      series: Metrics.Series,
       deadline: number,
       rebooked = 0
     ): Effect.Effect<void, RateLimitExceededError | RateLimiterUnavailableError> =>
@@ -551,7 +601,9 @@ export const make = (
             maxWaitMillis: Math.max(0, deadline - now)
           })
         )
-        const answered = rebooked === 0 ? counting(acquire, reserved) : Effect.catch(reserved, () => Effect.void)
+        const answered = rebooked === 0
+          ? counting(series, acquire, reserved)
+          : Effect.catch(reserved, () => Effect.void)
         return Effect.flatMap(answered, (answer) => {
           if (answer === undefined) return Effect.void
           const [reservation] = answer
@@ -568,7 +620,7 @@ export const make = (
                 wait,
                 Effect.flatMap(Clock.currentTimeMillis, (woke) =>
                   woke - booked > maxLateness && woke < deadline
-                    ? Effect.andThen(Metric.update(lateCount, 1), book(acquire, key, deadline, rebooked + 1))
+                    ? Effect.andThen(series.acquired("late"), book(acquire, key, series, deadline, rebooked + 1))
                     : Effect.void)
               )
             })
@@ -576,12 +628,15 @@ export const make = (
           if (reservation.item === -1) {
             // The server asked every caller of this key to hold off: wait it out, then ask again.
             if (now + reservation.retryAfterMillis > deadline) {
-              return exceeded(acquire, key, "server hold", reservation.retryAfterMillis)
+              return exceeded(series, acquire, key, "server hold", reservation.retryAfterMillis)
             }
-            return Effect.andThen(Effect.sleep(reservation.retryAfterMillis), book(acquire, key, deadline, rebooked))
+            return Effect.andThen(
+              Effect.sleep(reservation.retryAfterMillis),
+              book(acquire, key, series, deadline, rebooked)
+            )
           }
           if (rebooked > 0) return Effect.void
-          return exceeded(acquire, key, counted[reservation.item]!.name, reservation.retryAfterMillis)
+          return exceeded(series, acquire, key, counted[reservation.item]!.name, reservation.retryAfterMillis)
         })
       })
 
@@ -597,6 +652,7 @@ export const make = (
         Scope.Scope
       > => {
         const key = requestKey(acquireOptions, "host")
+        const series = metrics.of(acquireOptions, key)
         const ownWait = Own.get(acquireOptions, "maxWait")
         const problems: Array<ConfigProblem.ConfigProblem> = []
         // A negative number is a deadline already past (a caller's budget spent): no wait, not a mistake.
@@ -607,17 +663,17 @@ export const make = (
         const wait = Math.min(maxWaitMillis, callWait)
         const deadline = started + wait
         let program: Effect.Effect<void, RateLimitExceededError | RateLimiterUnavailableError, Scope.Scope> =
-          counted.length === 0 ? Effect.void : book(acquireOptions, key, deadline)
+          counted.length === 0 ? Effect.void : book(acquireOptions, key, series, deadline)
         for (let i = concurrent.length - 1; i >= 0; i--) {
-          program = Effect.andThen(takeLease(concurrent[i]!, acquireOptions, key, deadline), program)
+          program = Effect.andThen(takeLease(concurrent[i]!, acquireOptions, key, series, deadline), program)
         }
         return Effect.flatMap(program, () =>
           Effect.flatMap(Clock.currentTimeMillis, (now) => {
             const waitedMillis = now - started
             return Effect.as(
               Effect.andThen(
-                Metric.update(failover.degraded(now) ? fallbackCount : grantedCount, 1),
-                Metric.update(waitTime, waitedMillis / 1_000)
+                series.acquired(failover.degraded(now) ? "fallback" : "granted"),
+                series.waited(waitedMillis)
               ),
               { key, waitedMillis }
             )
@@ -632,6 +688,7 @@ export const make = (
         )
       }
       yield* failover.run((target) => target.block(key, millis))
+      yield* metrics.custom().held("manual", millis)
     })
 
     const observe = (observed: ObserveOptions): Effect.Effect<void> => {
@@ -647,7 +704,13 @@ export const make = (
         })
         if (millis === undefined || millis <= 0) return Effect.void
         const key = requestKey(observed, "host")
-        return hold(key, millis).pipe(
+        const reason: Metrics.HoldReason = Own.get(observed, "status") !== 429
+          ? "budget_exhausted"
+          : Own.get(feedback, "retryAfterMillis") === undefined
+          ? "too_many_requests"
+          : "retry_after"
+        return failover.run((target) => target.block(key, millis)).pipe(
+          Effect.andThen(metrics.of(observed, key).held(reason, millis)),
           Effect.catch((error) => Effect.logWarning(`rate limiter could not record server feedback: ${error.detail}`))
         )
       })

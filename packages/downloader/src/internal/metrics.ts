@@ -1,7 +1,8 @@
 /**
  * Records `DownloadMetrics` for one download: bytes as they are checkpointed,
- * and the rest once it ends. Downloads are few next to requests, so the
- * series are updated with `Metric.withAttributes` directly.
+ * and the rest once it ends. Each attribute set's series is made once and
+ * kept (as the client's recorder does), never with `Metric.withAttributes`,
+ * which copies the fiber's context on every update.
  */
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -48,8 +49,31 @@ export const tally = (url: string): Tally => ({
   mismatch: undefined
 })
 
-const add = (metric: Metric.Counter<number>, attributes: Record<string, string>, amount: number) =>
-  amount > 0 ? Metric.update(Metric.withAttributes(metric, attributes), amount) : Effect.void
+/** Series made so far, by metric id and attributes; bounded by the hosts (and outcomes, algorithms) they hold. */
+const made = new Map<string, Metric.Metric<number, unknown>>()
+
+/** The series of `metric` with `attributes`, made on first use. */
+const seriesOf = (
+  metric: Metric.Counter<number> | Metric.Histogram<number>,
+  attributes: Readonly<Record<string, string>>
+): Metric.Metric<number, unknown> => {
+  const key = `${metric.id}\n${Object.values(attributes).join("\n")}`
+  let series = made.get(key)
+  if (series === undefined) {
+    series = metric.type === "Histogram"
+      ? Metric.histogram(metric.id, {
+        description: metric.description,
+        boundaries: DownloadMetrics.durationBoundaries,
+        attributes
+      })
+      : Metric.counter(metric.id, { description: metric.description, incremental: true, attributes })
+    made.set(key, series)
+  }
+  return series
+}
+
+const add = (metric: Metric.Counter<number>, attributes: Readonly<Record<string, string>>, amount: number) =>
+  amount > 0 ? Metric.update(seriesOf(metric, attributes), amount) : Effect.void
 
 /** Adds the bytes received since the last report. */
 export const reportBytes = (t: Tally): Effect.Effect<void> =>
@@ -75,5 +99,5 @@ export const ended = (t: Tally, exit: Exit.Exit<DownloadResult, { readonly _tag:
     yield* add(DownloadMetrics.continuations, host, t.continuations)
     yield* add(DownloadMetrics.segments, host, t.segments)
     if (t.mismatch !== undefined) yield* add(DownloadMetrics.checksumFailures, { ...host, algorithm: t.mismatch }, 1)
-    yield* Metric.update(Metric.withAttributes(DownloadMetrics.duration, { ...host, outcome }), millis / 1000)
+    yield* Metric.update(seriesOf(DownloadMetrics.duration, { ...host, outcome }), millis / 1000)
   })

@@ -69,7 +69,7 @@ const program = Effect.gen(function*() {
   const running = yield* Effect.forEach(Array.from({ length: fibers }), () => Effect.forkChild(worker))
   yield* Effect.sleep(Math.max(0, end - Date.now()))
   yield* Effect.forEach(running, Fiber.interrupt)
-  const late = yield* Metric.value(Metric.withAttributes(RateLimiter.acquisitions, { outcome: "late" }))
+  const late = yield* Metric.value(Metric.withAttributes(RateLimiter.acquisitions, { key: "custom", outcome: "late" }))
   process.stdout.write(`${JSON.stringify(fromStdin ? { admitted, late: late.count, failed, errors } : admitted)}\n`)
 }).pipe(
   Effect.provide(
