@@ -25,6 +25,9 @@
  *   `memory-getJson` run `ResilientClient` with `transportDeadlines` on, as
  *   `ResilientClient.make` does (the attempt deadline is left to the
  *   transport, which here ignores it).
+ * - `memory-get-untraced`, `memory-getJson-untraced`: the same with
+ *   `tracing: false` (no span, no trace header); `memory-get-off`,
+ *   `memory-getJson-off`: with `metrics: false` too, everything off.
  * - `socket-*`: over loopback, one request at a time: the bare Effect client
  *   (`NodeHttpClient.layerUndici`) and `ResilientClient.make()` with its own
  *   undici dispatcher, as `bench/client.ts` runs them.
@@ -49,6 +52,10 @@ const cases = [
   "memory-schema",
   "memory-get",
   "memory-getJson",
+  "memory-get-untraced",
+  "memory-getJson-untraced",
+  "memory-get-off",
+  "memory-getJson-off",
   "socket-bare",
   "socket-schema",
   "socket-get",
@@ -123,15 +130,21 @@ const runOne = async (which: Case, calls: number, warmup: number, concurrency: n
       ? Effect.flatMap(client.get(url), (response) => response.json)
       : Effect.flatMap(client.get(url), HttpClientResponse.schemaBodyJson(Payload))
   } else {
+    // `-untraced`: tracing off; `-off`: tracing and metrics off.
+    const options = which.endsWith("-off")
+      ? { tracing: false, metrics: false }
+      : which.endsWith("-untraced")
+      ? { tracing: false }
+      : {}
     const client = which.startsWith("memory-")
       ? await inScope(
         Effect.flatMap(
-          ClientConfig.resolve(),
+          ClientConfig.resolve(options),
           (resolved) => ResilientClient.makeWith(resolved, memory, undefined, true)
         )
       )
-      : await inScope(ResilientClient.make())
-    call = which.endsWith("getJson")
+      : await inScope(ResilientClient.make(options))
+    call = which.includes("getJson")
       ? client.getJson(url, Payload)
       : Effect.flatMap(
         client.get(url),
@@ -183,7 +196,7 @@ const selectedCases = (): ReadonlyArray<Case> => idList("case", values.cases, ca
 const anchorOf = (id: Case, measured: (id: Case) => boolean): Case | undefined => {
   if (id.endsWith("-bare") || id.endsWith("-schema")) return undefined
   const kind = id.startsWith("socket-") ? "socket" : "memory"
-  return id.endsWith("getJson") && measured(`${kind}-schema`) ? `${kind}-schema` : `${kind}-bare`
+  return id.includes("getJson") && measured(`${kind}-schema`) ? `${kind}-schema` : `${kind}-bare`
 }
 
 /** Total instructions of one run under callgrind. */

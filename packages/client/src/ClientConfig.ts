@@ -162,6 +162,11 @@ export const Options = Schema.Struct({
   })),
   /** Report `ClientMetrics` (Effect `Metric`s); on by default. */
   metrics: Schema.optionalKey(Schema.Boolean),
+  /**
+   * Make spans (one per call, one per request sent) and send `traceparent`; on by default. Off: no span at all,
+   * Effect's own client spans included, and no trace header.
+   */
+  tracing: Schema.optionalKey(Schema.Boolean),
   /** Largest body the buffered helpers (json, text, bytes) read. */
   maxBodyBytes: Schema.optionalKey(PositiveInt),
   requestIdHeader: Schema.optionalKey(HeaderName),
@@ -227,6 +232,7 @@ export interface Resolved {
     readonly json: boolean
   }
   readonly metrics: boolean
+  readonly tracing: boolean
   readonly maxBodyBytes: number
   readonly requestIdHeader: string
   readonly idempotencyKeyHeader: string
@@ -264,6 +270,7 @@ export const defaults: Resolved = {
   tls: { ca: undefined, dangerouslyDisableVerification: false },
   logging: { level: "debug", json: false },
   metrics: true,
+  tracing: true,
   maxBodyBytes: 10 * 1024 * 1024,
   requestIdHeader: "x-request-id",
   idempotencyKeyHeader: "idempotency-key",
@@ -408,6 +415,7 @@ const resolveFrom = (input: unknown, source: Source): Effect.Effect<Resolved, Cl
         },
         logging: { level: o.logging?.level ?? d.logging.level, json: o.logging?.json ?? d.logging.json },
         metrics: o.metrics ?? d.metrics,
+        tracing: o.tracing ?? d.tracing,
         maxBodyBytes: o.maxBodyBytes ?? d.maxBodyBytes,
         requestIdHeader: (o.requestIdHeader ?? d.requestIdHeader).toLowerCase(),
         idempotencyKeyHeader: (o.idempotencyKeyHeader ?? d.idempotencyKeyHeader).toLowerCase(),

@@ -1,8 +1,9 @@
 /**
- * What `ResilientClient` reports as Effect `Metric`s: calls by outcome and
- * status, their durations, retries, calls in flight, circuit transitions and
- * open circuits, and the connection pool of its undici transport. Effect's
- * own `HttpClient`, retry and circuit breaker emit none of these.
+ * What `ResilientClient` reports as Effect `Metric`s: calls by outcome,
+ * status and status class, their durations, retries, calls in flight,
+ * bulkhead rejections, circuit transitions, open circuits and each circuit's
+ * state, and the connection pool of its undici transport. Effect's own
+ * `HttpClient`, retry and circuit breaker emit none of these.
  *
  * Every series carries a `client` attribute (the `name` option, `default`
  * unless set), so several clients in one application stay apart. Attributes
@@ -16,43 +17,33 @@
  *
  * @since 0.1.0
  */
+import * as MetricBoundaries from "@httpkit/core/MetricBoundaries"
 import * as Metric from "effect/Metric"
 
 /**
  * Logical calls that ended, retries included in one call: attributes
  * `client`, `method`, `host`, `status` (the last response's status, or
- * `none`) and `outcome` (`success`, the error's tag, or `interrupted`).
+ * `none`), `status_class` (`1xx` to `5xx`, or `none`) and `outcome`
+ * (`success`, the error's tag, or `interrupted`).
  *
  * @category metrics
  * @since 0.1.0
  */
 export const requests: Metric.Counter<number> = Metric.counter("httpkit_client_requests_total", {
-  description: "Calls of a ResilientClient that ended, by method, host, status and outcome",
+  description: "Calls of a ResilientClient that ended, by method, host, status, status class and outcome",
   incremental: true
 })
 
 /**
- * The bucket boundaries of `requestDuration`, in seconds.
+ * The bucket boundaries of `requestDuration`, in seconds: the shared
+ * `MetricBoundaries.seconds` (2^-13 s to 2^11 s by factor √2), so a 2 ms
+ * loopback call and a 30 s transfer both resolve, and a quantile read from
+ * the histogram is off by at most its bucket's width.
  *
  * @category constants
  * @since 0.1.0
  */
-export const durationBoundaries: ReadonlyArray<number> = [
-  0.005,
-  0.01,
-  0.025,
-  0.05,
-  0.1,
-  0.25,
-  0.5,
-  1,
-  2.5,
-  5,
-  10,
-  30,
-  60,
-  120
-]
+export const durationBoundaries: ReadonlyArray<number> = MetricBoundaries.seconds
 
 /**
  * How long calls took, in seconds, from the call to its end (bulkhead,
@@ -92,6 +83,18 @@ export const inFlight: Metric.Gauge<number> = Metric.gauge("httpkit_client_in_fl
 })
 
 /**
+ * Calls refused by a full bulkhead (`BulkheadFullError`, after waiting
+ * `bulkhead.acquireTimeout` for a slot): attributes `client` and `host`.
+ *
+ * @category metrics
+ * @since 0.1.0
+ */
+export const bulkheadRejections: Metric.Counter<number> = Metric.counter(
+  "httpkit_client_bulkhead_rejections_total",
+  { description: "Calls of a ResilientClient refused by a full bulkhead, by host", incremental: true }
+)
+
+/**
  * Circuit breaker transitions: attributes `client`, `from` and `to`
  * (`closed`, `open`, `half_open`). Not per key, so the series stay few; a
  * call refused by an open circuit counts in `requests` with outcome
@@ -114,6 +117,22 @@ export const circuitTransitions: Metric.Counter<number> = Metric.counter(
  */
 export const circuitsOpen: Metric.Gauge<number> = Metric.gauge("httpkit_client_circuits_open", {
   description: "Circuits of a ResilientClient that are open or half-open"
+})
+
+/**
+ * Each circuit's state: `0` closed, `1` half-open, `2` open; attributes
+ * `client` and `key` (the breaker's key, the host or the origin, as
+ * `circuitBreaker.keyBy` says). A key's series appears at its circuit's first
+ * transition and is read when the registry is read; at most `maxHosts` keys
+ * per client, the circuits of further keys share the series `other`, which
+ * shows the highest state among them. Removed when the client's scope closes.
+ * With a shared store (Redis), the state this process's breaker has seen.
+ *
+ * @category metrics
+ * @since 0.1.0
+ */
+export const circuitState: Metric.Gauge<number> = Metric.gauge("httpkit_client_circuit_state", {
+  description: "State of each circuit of a ResilientClient: 0 closed, 1 half-open, 2 open"
 })
 
 /**
@@ -142,8 +161,8 @@ export const poolRequests: Metric.Gauge<number> = Metric.gauge("httpkit_client_p
 })
 
 /**
- * Most distinct `host` values per client; calls to further hosts count under
- * `other`.
+ * Most distinct `host` values per client (and breaker keys, for
+ * `circuitState`); calls to further hosts count under `other`.
  *
  * @category constants
  * @since 0.1.0

@@ -1,8 +1,8 @@
 /**
  * The options of one call of `ResilientClient`: query, headers, body,
- * deadlines, retries, idempotency key, request id, accepted statuses and the
- * rate limiter's key and cost; and undici's own request options, which a
- * call finds in its context (`UndiciOptions`).
+ * deadlines, retries, idempotency key, request id, accepted statuses, the
+ * rate limiter's key and cost, and whether the call is traced; and undici's
+ * own request options, which a call finds in its context (`UndiciOptions`).
  *
  * @since 0.1.0
  */
@@ -59,6 +59,11 @@ export interface RequestOptions {
   readonly acceptStatus?: ((status: number) => boolean) | undefined
   /** For a rate limiter: this call's key (default: the limiter's, per host) and token cost (default 1). */
   readonly rateLimit?: { readonly key?: string | undefined; readonly tokens?: number | undefined } | undefined
+  /**
+   * `false`: this call makes no span and sends no `traceparent`, though the client's `tracing` is on (a health
+   * check polled every second, say). `true` cannot turn on what the client turned off.
+   */
+  readonly tracing?: boolean | undefined
 }
 
 /**

@@ -25,6 +25,11 @@
  * helpers (`json`, `text`, `getJson`) read the body inside the attempt, so a
  * body cut off mid-way is retried like any other transient failure.
  *
+ * Each call is a span (`HTTP GET`, a child of the caller's) with a client
+ * span per request sent under it and `traceparent` on that request, after
+ * OpenTelemetry's HTTP conventions; `tracing: false` (the client's option or
+ * a call's) makes none and sends none.
+ *
  * Several differently configured clients live side by side: build each with
  * `make` under its own service key (see `layerAs`).
  *
@@ -345,7 +350,12 @@ export const makeWith = Effect.fnUntraced(function*(
   }
   const bulkhead = resolved.bulkhead.maxConcurrency === undefined
     ? undefined
-    : Bulkhead.make(resolved.bulkhead.maxConcurrency, resolved.bulkhead.acquireTimeout, resolved.bulkhead.perHost)
+    : Bulkhead.make(
+      resolved.bulkhead.maxConcurrency,
+      resolved.bulkhead.acquireTimeout,
+      resolved.bulkhead.perHost,
+      metrics.bulkheadRejected
+    )
 
   const run = Pipeline.make({
     options: resolved,
@@ -423,7 +433,7 @@ const observeTransitions = (
         Effect.sync(() => {
           if (transition.to === "Closed") notClosed.delete(transition.key)
           else notClosed.add(transition.key)
-          metrics.transition(context, circuitStates[transition.from], circuitStates[transition.to])
+          metrics.transition(context, circuitStates[transition.from], circuitStates[transition.to], transition.key)
         })
       ),
       Effect.forkScoped({ startImmediately: true })

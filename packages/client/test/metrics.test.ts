@@ -7,6 +7,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as ResilientClient from "@httpkit/client/ResilientClient"
+import * as MetricBoundaries from "@httpkit/core/MetricBoundaries"
 import { TestServer } from "@httpkit/testing"
 import * as TestTransport from "@httpkit/testing/TestTransport"
 import { ConfigProvider, Effect, Fiber, Layer, Metric, Schedule, Scheduler } from "effect"
@@ -17,6 +18,7 @@ import { failsWith, noRetry } from "./support.ts"
 
 const requests = "httpkit_client_requests_total"
 const transitions = "httpkit_client_circuit_transitions_total"
+const circuitState = "httpkit_client_circuit_state"
 
 /** Waits (polling the server's log, bounded) until `path` has been requested `n` times. */
 const untilRequested = (server: TestServer.TestServer["Service"], path: string, n = 1) =>
@@ -143,6 +145,71 @@ describe("client metrics over sockets", () => {
   })
 })
 
+describe("client metrics over sockets: known traffic", () => {
+  it.live("3 x 200 and 2 x 404 to one host, 1 x 503 to another: counts per host, status class and outcome", () => {
+    const metrics = makeRegistry()
+    return Effect.gen(function*() {
+      const first = yield* TestServer.make()
+      const second = yield* TestServer.make()
+      const client = yield* ResilientClient.make({ name: "known", retry: noRetry })
+      for (let i = 0; i < 3; i++) yield* client.get(first.urlFor("/health"))
+      for (let i = 0; i < 2; i++) yield* failsWith(client.get(first.urlFor("/status/404")), "NotFoundError")
+      yield* failsWith(client.post(second.urlFor("/status/503")), "ServiceUnavailableError")
+
+      const a = new URL(first.url).host
+      const b = new URL(second.url).host
+      const count = (attributes: Record<string, string>) => metrics.count(requests, { client: "known", ...attributes })
+      assert.strictEqual(
+        count({ method: "GET", host: a, status: "200", status_class: "2xx", outcome: "success" }),
+        3
+      )
+      assert.strictEqual(
+        count({ method: "GET", host: a, status: "404", status_class: "4xx", outcome: "NotFoundError" }),
+        2
+      )
+      assert.strictEqual(
+        count({ method: "POST", host: b, status: "503", status_class: "5xx", outcome: "ServiceUnavailableError" }),
+        1
+      )
+      // Nothing else was counted: 6 calls in 3 series.
+      const series = metrics.snapshot().filter((entry) => entry.id === requests)
+      assert.strictEqual(series.length, 3)
+      assert.strictEqual(series.reduce((sum, entry) => sum + Number((entry.state as { count: number }).count), 0), 6)
+
+      // Durations per host, in the shared boundaries.
+      const duration = (host: string, method: string) =>
+        metrics.series("httpkit_client_request_duration_seconds", { client: "known", host, method })?.state as
+          | { count: number; buckets: ReadonlyArray<readonly [number, number]> }
+          | undefined
+      assert.strictEqual(duration(a, "GET")?.count, 5)
+      assert.strictEqual(duration(b, "POST")?.count, 1)
+      assert.deepStrictEqual(duration(a, "GET")?.buckets.map(([boundary]) => boundary), [...MetricBoundaries.seconds])
+    }).pipe(Effect.scoped, Effect.provideService(Metric.MetricRegistry, metrics.registry))
+  })
+
+  it.live("a bulkhead of 1 full for 200 ms refuses the second call: one rejection counted for its host", () => {
+    const metrics = makeRegistry()
+    return Effect.gen(function*() {
+      const server = yield* TestServer.make()
+      const client = yield* ResilientClient.make({
+        name: "bulk",
+        retry: noRetry,
+        bulkhead: { maxConcurrency: 1, acquireTimeout: "200 millis" }
+      })
+      const holder = yield* Effect.forkChild(client.get(server.urlFor("/delay/1500")))
+      yield* untilRequested(server, "/delay/1500")
+      yield* failsWith(client.get(server.urlFor("/health")), "BulkheadFullError")
+      const host = new URL(server.url).host
+      assert.strictEqual(metrics.count("httpkit_client_bulkhead_rejections_total", { client: "bulk", host }), 1)
+      assert.strictEqual(metrics.count(requests, { client: "bulk", outcome: "BulkheadFullError", status: "none" }), 1)
+      assert.strictEqual((yield* Fiber.join(holder)).status, 200)
+      // The refused call never reached the server.
+      assert.strictEqual((yield* server.requestsTo("/health")).length, 0)
+      assert.strictEqual(metrics.count("httpkit_client_bulkhead_rejections_total"), 1)
+    }).pipe(Effect.scoped, Effect.provideService(Metric.MetricRegistry, metrics.registry))
+  })
+})
+
 describe("client calls interrupted at every step", () => {
   /** `n` steps that do nothing: shifts where, in a call, the scheduler's yields fall. */
   const steps = (n: number): Effect.Effect<void> =>
@@ -262,6 +329,81 @@ describe("client metrics under TestClock", () => {
     )
   })
 
+  /**
+   * One circuit's state gauge through its life: absent until the first
+   * transition, 2 when open, 1 while the probe (held 1 s by the transport)
+   * runs, 0 once it succeeded; gone when the client's scope closes.
+   */
+  const assertCircuitStates = (metrics: ReturnType<typeof makeRegistry>) =>
+    Effect.gen(function*() {
+      yield* Effect.gen(function*() {
+        const transport = yield* TestTransport.TestTransport
+        const client = yield* ResilientClient.ResilientClient
+        const series = { client: "default", key: "http://api.test" }
+        yield* transport.enqueue(
+          route,
+          TestTransport.respond(503),
+          TestTransport.respond(503),
+          TestTransport.respond(200, { delay: "1 second" })
+        )
+        assert.isUndefined(metrics.gauge(circuitState, series))
+        yield* failsWith(client.get(url), "ServiceUnavailableError")
+        yield* failsWith(client.get(url), "ServiceUnavailableError")
+        yield* Effect.yieldNow
+        assert.strictEqual(metrics.gauge(circuitState, series), 2)
+
+        yield* TestClock.adjust("30 seconds")
+        const probe = yield* Effect.forkChild(client.get(url))
+        for (let i = 0; i < 5; i++) yield* Effect.yieldNow
+        assert.strictEqual(metrics.gauge(circuitState, series), 1)
+        yield* TestClock.adjust("1 second")
+        assert.strictEqual((yield* Fiber.join(probe)).status, 200)
+        yield* Effect.yieldNow
+        assert.strictEqual(metrics.gauge(circuitState, series), 0)
+      }).pipe(
+        Effect.provide(clientLayer.pipe(Layer.provideMerge(TestTransport.layer())))
+      )
+      // The client's scope closed: its circuit series are gone.
+      assert.strictEqual(metrics.snapshot().filter((entry) => entry.id === circuitState).length, 0)
+    })
+
+  it.effect("the in-memory breaker's circuit state: absent, 2 (open), 1 (half-open probe), 0 (closed)", () => {
+    const metrics = makeRegistry()
+    return assertCircuitStates(metrics).pipe(Effect.provideService(Metric.MetricRegistry, metrics.registry))
+  })
+
+  it.effect("Effect's breaker over a store: the same circuit states, from its transitions stream", () => {
+    const metrics = makeRegistry()
+    return assertCircuitStates(metrics).pipe(
+      Effect.provide(CircuitBreaker.layerStoreMemory()),
+      Effect.provideService(Metric.MetricRegistry, metrics.registry)
+    )
+  })
+
+  it.effect("circuit keys are bounded: 1,002 open circuits give 1,000 key series and other = 2", () => {
+    const metrics = makeRegistry()
+    return Effect.gen(function*() {
+      const transport = yield* TestTransport.TestTransport
+      const client = yield* ResilientClient.ResilientClient
+      yield* transport.setDefault({ path: "/" }, TestTransport.respond(503))
+      for (let i = 0; i < 1_002; i++) yield* failsWith(client.get(`http://c${i}.test/`), "ServiceUnavailableError")
+      const keys = metrics.snapshot().filter((entry) => entry.id === circuitState)
+      assert.strictEqual(keys.length, 1_001)
+      assert.strictEqual(metrics.gauge(circuitState, { key: "http://c0.test" }), 2)
+      assert.strictEqual(metrics.gauge(circuitState, { key: "http://c999.test" }), 2)
+      assert.isUndefined(metrics.gauge(circuitState, { key: "http://c1000.test" }))
+      assert.strictEqual(metrics.gauge(circuitState, { key: "other" }), 2)
+      assert.strictEqual(metrics.gauge("httpkit_client_circuits_open", { client: "default" }), 1_002)
+    }).pipe(
+      Effect.provide(
+        ResilientClient.layerWith({ retry: noRetry, circuitBreaker: { failureThreshold: 1 } }).pipe(
+          Layer.provideMerge(TestTransport.layer())
+        )
+      ),
+      Effect.provideService(Metric.MetricRegistry, metrics.registry)
+    )
+  })
+
   it.effect("retries by reason; attempts are calls plus retries", () => {
     const metrics = makeRegistry()
     return Effect.gen(function*() {
@@ -304,6 +446,10 @@ describe("client metrics under TestClock", () => {
       yield* TestClock.adjust("10 seconds")
       assert.strictEqual((yield* Fiber.join(holder))._tag, "TimeoutError")
       assert.strictEqual(metrics.count(requests, { outcome: "BulkheadFullError" }), 1)
+      assert.strictEqual(
+        metrics.count("httpkit_client_bulkhead_rejections_total", { client: "default", host: "api.test" }),
+        1
+      )
       assert.strictEqual(metrics.count(requests, { outcome: "TimeoutError" }), 1)
       assert.strictEqual(metrics.gauge("httpkit_client_in_flight", { client: "default" }), 0)
     }).pipe(

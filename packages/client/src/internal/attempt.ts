@@ -162,8 +162,31 @@ export class Attempt<A, E, R> {
     )
   }
 
-  /** Sends the hop's request; the response's cookies are stored and the limiter told before it is routed. */
+  /**
+   * Sends the hop's request, in a client span of its own when the call is
+   * traced. The span starts when the request is sent, not when this effect
+   * is built: a call's first attempt is built before the call begins.
+   */
   exchange(
+    current: HttpClientRequest.HttpClientRequest,
+    currentUrl: URL,
+    authorized: boolean,
+    hops: number
+  ): Effect.Effect<A, ClientError | E | Unauthorized, R> {
+    if (this.call.tracing === undefined) return this.dispatch(current, currentUrl, authorized, hops)
+    return Effect.suspend(() => {
+      const trace = this.call.trace
+      return this.dispatch(
+        trace === undefined ? current : trace.send(current, currentUrl),
+        currentUrl,
+        authorized,
+        hops
+      )
+    })
+  }
+
+  /** Sends the hop's request; the response's cookies are stored and the limiter told before it is routed. */
+  dispatch(
     current: HttpClientRequest.HttpClientRequest,
     currentUrl: URL,
     authorized: boolean,
@@ -173,6 +196,7 @@ export class Attempt<A, E, R> {
     const { env } = call.state
     const received = (response: HttpClientResponse.HttpClientResponse) => {
       const responseHeaders = response.headers
+      call.trace?.received(response.status, responseHeaders)
       const route = () => this.route(response, responseHeaders, current, currentUrl, authorized, hops)
       const observe = env.rateLimit?.observe
       const limited = call.limiterRequest

@@ -1,9 +1,11 @@
 /**
  * A bulkhead: at most `maxConcurrency` calls in flight, a bounded wait for a
  * slot, then `BulkheadFullError`. Optionally one bulkhead per key (origin),
- * with the number of keys held bounded.
+ * with the number of keys held bounded. Each refusal is reported to
+ * `onRejected` (the metrics), with the call's context and redacted URL.
  */
 import * as Clock from "effect/Clock"
+import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Semaphore from "effect/Semaphore"
 import { BulkheadFullError } from "../ClientError.ts"
@@ -26,7 +28,15 @@ export interface Bulkhead {
   ) => Effect.Effect<A, E | BulkheadFullError, R>
 }
 
-export const make = (maxConcurrency: number, acquireTimeoutMillis: number, perKey: boolean): Bulkhead => {
+/** Told of every call the bulkhead refused: the refused call's fiber context and (redacted) URL. */
+export type OnRejected = (context: Context.Context<never>, url: string) => void
+
+export const make = (
+  maxConcurrency: number,
+  acquireTimeoutMillis: number,
+  perKey: boolean,
+  onRejected: OnRejected = () => {}
+): Bulkhead => {
   const shared: Slot = { semaphore: Semaphore.makeUnsafe(maxConcurrency), users: 0 }
   const byKey = new Map<string, Slot>()
   /** The slot of `key`, counted as used until `leave`. Only idle keys are dropped, so a busy key keeps its limit. */
@@ -68,6 +78,7 @@ export const make = (maxConcurrency: number, acquireTimeoutMillis: number, perKe
             ))
             if (!acquired) {
               const now = yield* Clock.currentTimeMillis
+              onRejected(yield* Effect.context<never>(), context.url)
               return yield* new BulkheadFullError({
                 ...context,
                 retryable: true,

@@ -12,7 +12,7 @@ import type * as Effect from "effect/Effect"
 import type * as Fiber from "effect/Fiber"
 import type * as HttpClientRequest from "effect/http/HttpClientRequest"
 import type * as Schedule from "effect/Schedule"
-import { BodyNotReplayableError, type ClientError } from "../ClientError.ts"
+import { BodyNotReplayableError, type ClientError, fromStatus } from "../ClientError.ts"
 import type { LimitedRequest } from "../RateLimitHook.ts"
 import type { RequestOptions } from "../RequestOptions.ts"
 import type { Received } from "./attempt.ts"
@@ -24,6 +24,7 @@ import { own } from "./own.ts"
 import type * as ReplayBody from "./replayBody.ts"
 import type { Request } from "./request.ts"
 import type * as Retry from "./retry.ts"
+import type * as Tracing from "./tracing.ts"
 
 /** A browser profile's headers, chosen once per call. */
 export interface Profile {
@@ -65,6 +66,8 @@ export class Call<A, E, R> {
   /** When the call started, and when it must end: before any bulkhead or limiter wait. */
   declare readonly startedAt: number
   declare readonly deadline: number
+  /** How the call is traced; undefined when it is not (the client's `tracing`, the call's, or the fiber's). */
+  declare readonly tracing: Tracing.Setup | undefined
 
   /** Whether a request has been handed to the transport: every send after that is a resend. */
   declare sentOnce: boolean
@@ -86,6 +89,8 @@ export class Call<A, E, R> {
   /** The fiber running the call and its context before the call changed it. */
   declare running: Fiber.Fiber<unknown, unknown> | undefined
   declare outer: Context.Context<never> | undefined
+  /** The call's spans, from when it begins. */
+  declare trace: Tracing.CallTrace | undefined
 
   constructor(
     state: ClientState,
@@ -102,6 +107,7 @@ export class Call<A, E, R> {
     this.admission = undefined
     this.running = undefined
     this.outer = undefined
+    this.trace = undefined
     this.sentOnce = false
     this.refreshed = false
     this.counted = false
@@ -138,6 +144,12 @@ export class Call<A, E, R> {
     this.consume = consume
     this.startedAt = this.clock.currentTimeMillisUnsafe()
     this.deadline = this.startedAt + this.timeouts.total
+    this.tracing = state.tracing === undefined || own(call, "tracing") === false ? undefined : state.tracing
+  }
+
+  /** The error of a 4xx or 5xx the call accepted (`acceptStatus`), for the span of the request that got it. */
+  statusError(status: number): ClientError {
+    return fromStatus({ ...this.context, status, retryableStatuses: this.state.options.retry.statuses })
   }
 
   /** The refusal of a resend whose body cannot be read again. */

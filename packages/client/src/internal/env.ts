@@ -24,6 +24,7 @@ import { headerProblem } from "./headerSyntax.ts"
 import type * as MemoryBreaker from "./memoryBreaker.ts"
 import type { Recorder } from "./metrics.ts"
 import { Redaction } from "./redaction.ts"
+import * as Tracing from "./tracing.ts"
 
 /** What the pipeline needs from an auth provider (`Auth.Auth`). */
 export interface AuthHook {
@@ -99,12 +100,18 @@ export class ClientState {
    * breaker, so the breaker is asked and told inside the call's own exit handler, without a frame of its own.
    */
   readonly inlineBreaker: MemoryBreaker.MemoryBreaker | undefined
+  /** The context of calls that are not traced, though their fiber traces: Effect's client spans off. */
+  readonly untraced: Tracing.Untraced
+  /** Whether a header is a secret, for header attributes of spans. */
+  readonly isSecret: Tracing.IsSecret
 
   readonly #logLevel: LogLevel.LogLevel | undefined
   // What a call reads from its fiber's context, kept for the last context seen (a context never changes).
   #lastContext: Context.Context<never> | undefined = undefined
   #lastClock: Clock.Clock = Clock.Clock.defaultValue()
   #lastLogs = false
+  #lastTraces = false
+  #lastSetup: Tracing.Setup | undefined = undefined
 
   constructor(env: PipelineEnv) {
     const { options } = env
@@ -127,15 +134,23 @@ export class ClientState {
     this.outerDeadline = env.bulkhead !== undefined || env.breaker?._tag === "Effect" ||
       env.rateLimit !== undefined || env.auth !== undefined || env.cookies !== undefined || env.profiles !== undefined
     this.inlineBreaker = env.breaker?._tag === "Memory" && env.bulkhead === undefined ? env.breaker.breaker : undefined
+    this.untraced = new Tracing.Untraced()
+    this.isSecret = (name) => this.redaction.isSecret(name)
   }
 
-  /** Reads the fiber's clock and whether its attempts log, once per distinct context. */
+  /** Reads the fiber's clock, whether its attempts log and how its calls are traced, once per distinct context. */
   observe(fiber: Fiber.Fiber<unknown, unknown>): void {
     if (fiber.context === this.#lastContext) return
+    const context = fiber.context
     this.#lastClock = fiber.getRef(Clock.Clock)
     this.#lastLogs = this.#logLevel !== undefined &&
       LogLevel.isGreaterThanOrEqualTo(this.#logLevel, fiber.getRef(References.MinimumLogLevel))
-    this.#lastContext = fiber.context
+    this.#lastTraces = Tracing.traces(context)
+    // Browser profiles send no trace headers: no browser does.
+    this.#lastSetup = this.options.tracing && this.#lastTraces
+      ? new Tracing.Setup(context, this.#lastClock, this.env.profiles === undefined)
+      : undefined
+    this.#lastContext = context
   }
 
   /** The clock of the fiber last observed. */
@@ -146,5 +161,15 @@ export class ClientState {
   /** Whether the calls of the fiber last observed log their attempts. */
   get logs(): boolean {
     return this.#lastLogs
+  }
+
+  /** Whether the fiber last observed traces at all (`References.TracerEnabled`), whatever the client's option. */
+  get fiberTraces(): boolean {
+    return this.#lastTraces
+  }
+
+  /** How the calls of the fiber last observed are traced; undefined when they are not. */
+  get tracing(): Tracing.Setup | undefined {
+    return this.#lastSetup
   }
 }

@@ -30,6 +30,8 @@ export interface Refusal {
 
 /** One key's circuit. */
 export interface Circuit {
+  /** The key it belongs to (host or origin), for `onTransition`. */
+  readonly key: string
   failures: number
   /** When the circuit opened; undefined while closed. */
   openedAt: number | undefined
@@ -41,8 +43,8 @@ export interface Circuit {
 /** A circuit's state, as reported to `onTransition`. */
 export type State = "closed" | "open" | "half_open"
 
-/** Called on every change of a circuit's state, with the context of the call that caused it. */
-export type OnTransition = (context: Context.Context<never>, from: State, to: State) => void
+/** Called on every change of a circuit's state, with the context of the call that caused it and the circuit's key. */
+export type OnTransition = (context: Context.Context<never>, from: State, to: State, key: string) => void
 
 /** Most circuits kept; closed circuits with no failures are dropped first. */
 const maxKeys = 10_000
@@ -102,7 +104,7 @@ export const make = (
           }
         }
       }
-      circuit = { failures: 0, openedAt: undefined, probing: false, halfOpen: false }
+      circuit = { key, failures: 0, openedAt: undefined, probing: false, halfOpen: false }
       circuits.set(key, circuit)
     }
     lastKey = key
@@ -121,7 +123,7 @@ export const make = (
     circuit.probing = true
     if (!circuit.halfOpen) {
       circuit.halfOpen = true
-      onTransition(context, "open", "half_open")
+      onTransition(context, "open", "half_open", key)
     }
     return { _tag: "Admitted", circuit, probe: true }
   }
@@ -142,10 +144,10 @@ export const make = (
       if (outcome === "Success") {
         circuit.failures = 0
         circuit.openedAt = undefined
-        onTransition(context, "half_open", "closed")
+        onTransition(context, "half_open", "closed", circuit.key)
       } else {
         circuit.openedAt = now
-        onTransition(context, "half_open", "open")
+        onTransition(context, "half_open", "open", circuit.key)
       }
       return
     }
@@ -157,7 +159,7 @@ export const make = (
       circuit.failures += 1
       if (circuit.failures >= threshold) {
         circuit.openedAt = now
-        onTransition(context, "closed", "open")
+        onTransition(context, "closed", "open", circuit.key)
       }
     }
   }

@@ -1,11 +1,14 @@
 /**
  * Records one client's metrics (`ClientMetrics`): per call, a counter and a
- * histogram updated once it ends; per retry, a counter; per circuit
- * transition, a counter. Each attribute set's metric is made once and kept,
- * so a call costs two registry lookups (none of Effect's `withAttributes`,
- * which copies the fiber's context on every update). Gauges (calls in flight, open
- * circuits, the pool) are registered once and read only when the registry is.
+ * histogram updated once it ends; per retry, a counter; per bulkhead
+ * rejection, a counter; per circuit transition, a counter and the circuit's
+ * state. Each attribute set's metric is made once and kept, so a call costs
+ * two registry lookups, none when it repeats the series of the call before
+ * (none of Effect's `withAttributes`, which copies the fiber's context on
+ * every update). Gauges (calls in flight, open circuits, circuit states, the
+ * pool) are registered once and read only when the registry is.
  */
+import * as MetricBoundaries from "@httpkit/core/MetricBoundaries"
 import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Metric from "effect/Metric"
@@ -14,6 +17,9 @@ import * as ClientMetrics from "../ClientMetrics.ts"
 
 /** A circuit's state as the metrics name it. */
 export type CircuitState = "closed" | "open" | "half_open"
+
+/** The value of `ClientMetrics.circuitState` for each state. */
+const stateValues: Record<CircuitState, number> = { closed: 0, half_open: 1, open: 2 }
 
 /** What the pipeline and the breakers report. */
 export interface Recorder {
@@ -30,8 +36,10 @@ export interface Recorder {
   ) => void
   /** An attempt failed with `reason` and is tried again. */
   readonly retried: (context: Context.Context<never>, url: URL, reason: string) => void
-  /** A circuit changed state. */
-  readonly transition: (context: Context.Context<never>, from: CircuitState, to: CircuitState) => void
+  /** A call was refused by a full bulkhead; `url` is the call's (redacted) URL. */
+  readonly bulkheadRejected: (context: Context.Context<never>, url: string) => void
+  /** The circuit of `key` (the breaker's key: host or origin) changed state. */
+  readonly transition: (context: Context.Context<never>, from: CircuitState, to: CircuitState, key: string) => void
 }
 
 const knownMethods = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"])
@@ -41,8 +49,13 @@ export const disabled: Recorder = {
   started: () => {},
   ended: () => {},
   retried: () => {},
+  bulkheadRejected: () => {},
   transition: () => {}
 }
+
+/** The `status_class` of a status: `2xx` for 200 to 299, `none` without a status (or outside 100 to 599). */
+const statusClassOf = (status: number | undefined): string =>
+  status !== undefined && status >= 100 && status < 600 ? `${Math.floor(status / 100)}xx` : "none"
 
 /** One metric per attribute set (joined into `key`), made on first use. */
 const cached = <M>(make: (key: string) => M) => {
@@ -84,14 +97,14 @@ export const make = (client: string): Effect.Effect<Recorder, never, Scope.Scope
       return host
     }
     const requests = cached((key) => {
-      const [method, host, status, outcome] = key.split("\n") as [string, string, string, string]
-      return counterOf(ClientMetrics.requests, { client, method, host, status, outcome })
+      const [method, host, status, statusClass, outcome] = key.split("\n") as [string, string, string, string, string]
+      return counterOf(ClientMetrics.requests, { client, method, host, status, status_class: statusClass, outcome })
     })
     const durations = cached((key) => {
       const [method, host] = key.split("\n") as [string, string]
       return Metric.histogram(ClientMetrics.requestDuration.id, {
         description: ClientMetrics.requestDuration.description,
-        boundaries: ClientMetrics.durationBoundaries,
+        boundaries: MetricBoundaries.seconds,
         attributes: { client, method, host }
       })
     })
@@ -103,6 +116,8 @@ export const make = (client: string): Effect.Effect<Recorder, never, Scope.Scope
       const [from, to] = key.split("\n") as [string, string]
       return counterOf(ClientMetrics.circuitTransitions, { client, from, to })
     })
+    const rejections = cached((host) => counterOf(ClientMetrics.bulkheadRejections, { client, host }))
+    const circuits = yield* circuitStates(client)
 
     // The last call's series: most calls repeat the one before (same method, host, status and outcome),
     // which then costs no key building or lookup here.
@@ -134,7 +149,7 @@ export const make = (client: string): Effect.Effect<Recorder, never, Scope.Scope
             host: rawHost,
             status,
             outcome,
-            counter: requests(`${methodLabel}\n${host}\n${statusLabel}\n${outcome}`),
+            counter: requests(`${methodLabel}\n${host}\n${statusLabel}\n${statusClassOf(status)}\n${outcome}`),
             histogram: durations(`${methodLabel}\n${host}`)
           }
         }
@@ -144,8 +159,18 @@ export const make = (client: string): Effect.Effect<Recorder, never, Scope.Scope
       retried: (context, url, reason) => {
         retries(`${hostOf(url)}\n${reason}`).updateUnsafe(1, context)
       },
-      transition: (context, from, to) => {
+      bulkheadRejected: (context, url) => {
+        let parsed: URL | undefined
+        try {
+          parsed = new URL(url)
+        } catch {
+          parsed = undefined
+        }
+        rejections(hostOf(parsed)).updateUnsafe(1, context)
+      },
+      transition: (context, from, to, key) => {
         transitions(`${from}\n${to}`).updateUnsafe(1, context)
+        circuits.set(key, to)
       }
     } satisfies Recorder
   })
@@ -166,4 +191,60 @@ export const register = (
       modify: () => {}
     })
     return Effect.addFinalizer(() => Effect.sync(registration.remove))
+  })
+
+/**
+ * The circuits' states of the client named `client`, as the gauge
+ * `ClientMetrics.circuitState` shows them: a key's series is registered at its
+ * first transition (in the registry of the context `make` ran in) and reads
+ * the state kept here; beyond `maxHosts` keys, the series `other` shows the
+ * highest state among the rest. Every series is removed when the scope closes.
+ */
+const circuitStates = (
+  client: string
+): Effect.Effect<{ readonly set: (key: string, state: CircuitState) => void }, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const context = yield* Effect.context<never>()
+    const registrations: Array<Metric.Registration> = []
+    yield* Effect.addFinalizer(() =>
+      Effect.sync(() => {
+        for (const registration of registrations) registration.remove()
+      })
+    )
+    const registerKey = (key: string, read: () => number) => {
+      registrations.push(Metric.registerUnsafe(
+        Metric.gauge(ClientMetrics.circuitState.id, {
+          description: ClientMetrics.circuitState.description,
+          attributes: { client, key }
+        }),
+        context,
+        { get: () => ({ value: read() }), update: () => {}, modify: () => {} }
+      ))
+    }
+    const tracked = new Map<string, CircuitState>()
+    // The keys beyond `maxHosts` whose circuit is not closed: the series `other` shows the highest state among them.
+    const others = new Map<string, CircuitState>()
+    let otherRegistered = false
+    const otherValue = () => {
+      let highest = 0
+      for (const state of others.values()) highest = Math.max(highest, stateValues[state])
+      return highest
+    }
+    return {
+      set: (key, state) => {
+        if (tracked.has(key)) {
+          tracked.set(key, state)
+        } else if (tracked.size < ClientMetrics.maxHosts) {
+          tracked.set(key, state)
+          registerKey(key, () => stateValues[tracked.get(key)!])
+        } else {
+          if (state === "closed") others.delete(key)
+          else others.set(key, state)
+          if (!otherRegistered) {
+            otherRegistered = true
+            registerKey("other", otherValue)
+          }
+        }
+      }
+    }
   })

@@ -4,11 +4,13 @@
  * them in order, for one logical call:
  *
  *   request (request.ts: URL, headers, request id, idempotency key, body)
- *   -> the call's state (call.ts) -> metrics counted, breaker asked inline
+ *   -> the call's state (call.ts) -> the call's span (tracing.ts), metrics
+ *   counted, breaker asked inline
  *   -> bulkhead (bulkhead.ts) -> circuit breaker per origin (breaker.ts)
  *   -> retry loop (retry.ts) { rate limit -> the attempt's deadline
  *      (deadline.ts) -> attempt log (attemptLog.ts) -> the attempt
- *      (attempt.ts: auth, profile, cookies, transport, redirects, status) }
+ *      (attempt.ts: auth, profile, cookies, a client span per request sent,
+ *      transport, redirects, status) }
  *   -> the call's total deadline around everything that can wait outside an
  *      attempt
  *
@@ -26,6 +28,8 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import type * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
+import * as HttpClient from "effect/http/HttpClient"
+import * as Tracer from "effect/Tracer"
 import type { ClientError } from "../ClientError.ts"
 import type { RequestOptions } from "../RequestOptions.ts"
 import { Attempt, type Received } from "./attempt.ts"
@@ -35,8 +39,10 @@ import { Call } from "./call.ts"
 import * as Deadline from "./deadline.ts"
 import { ClientState, type PipelineEnv } from "./env.ts"
 import { failureLabel, findFailure, isClientError, Unauthorized } from "./outcome.ts"
+import { own } from "./own.ts"
 import * as Request from "./request.ts"
 import * as Retry from "./retry.ts"
+import * as Tracing from "./tracing.ts"
 
 type Step<A, E, R> = Effect.Effect<A, ClientError | E | Unauthorized, R>
 
@@ -67,10 +73,18 @@ const startAttempt = <A, E, R>(call: Call<A, E, R>, number: number, now: number)
       attempt: number
     }, attempt)
   }
-  if (native !== undefined) return attempt
-  return Effect.timeoutOrElse(attempt, {
-    duration: budget.budgetMillis,
-    orElse: () => Effect.fail(Deadline.attemptTimedOut(call.context, budget.byTotal, call.timeouts))
+  if (native === undefined) {
+    attempt = Effect.timeoutOrElse(attempt, {
+      duration: budget.budgetMillis,
+      orElse: () => Effect.fail(Deadline.attemptTimedOut(call.context, budget.byTotal, call.timeouts))
+    })
+  }
+  if (call.tracing === undefined) return attempt
+  // The request in flight ends with the attempt, its timeout included (read when it ends: a call's first attempt
+  // is built before the call, and its span, begin).
+  return Effect.onExitPrimitive(attempt, (exit) => {
+    call.trace?.endHop(exit, (status) => call.statusError(status))
+    return undefined
   })
 }
 
@@ -84,19 +98,24 @@ const runAttempt = <A, E, R>(call: Call<A, E, R>, number: number, atOnce: boolea
   }
   // Every attempt spends a slot: a retry reaches the server like the first attempt did.
   return Effect.suspend(() => {
+    const asked = call.clock.currentTimeMillisUnsafe()
     call.limiterRequest = {
       method: call.method,
       url: call.url,
       key: call.limiterKey,
       tokens: call.limiterTokens,
       attempt: number,
-      maxWaitMillis: Math.max(0, call.deadline - call.clock.currentTimeMillisUnsafe() - Deadline.deadlineMargin),
+      maxWaitMillis: Math.max(0, call.deadline - asked - Deadline.deadlineMargin),
       context: call.context
     }
     // The attempt, and its deadline, start once the limiter has let it through.
     return rateLimit.around(
       call.limiterRequest,
-      Effect.suspend(() => startAttempt(call, number, call.clock.currentTimeMillisUnsafe()))
+      Effect.suspend(() => {
+        const now = call.clock.currentTimeMillisUnsafe()
+        if (call.trace !== undefined && now > asked) call.trace.rateLimitWait(number, now - asked)
+        return startAttempt(call, number, now)
+      })
     )
   })
 }
@@ -121,7 +140,9 @@ const afterFailure = <A, E, R>(call: Call<A, E, R>, number: number, failure: Cli
         }
         call.refreshed = true
         // The retry with new credentials does not count as an attempt.
-        if (yield* env.auth.refresh(failure.generation)) {
+        const refreshed = yield* env.auth.refresh(failure.generation)
+        call.trace?.tokenRefresh(number, refreshed)
+        if (refreshed) {
           metrics?.retried(call.fiber.context, call.url, failure.error._tag)
           return yield* attemptFrom(call, number, false)
         }
@@ -153,17 +174,24 @@ const afterFailure = <A, E, R>(call: Call<A, E, R>, number: number, failure: Cli
       )
     }
     metrics?.retried(call.fiber.context, call.url, error._tag)
+    call.trace?.retry(number, error._tag, wait)
     yield* Effect.sleep(wait)
     return yield* attemptFrom(call, number + 1, false)
   })
 
-/** Counts the call as ended, if it was counted as started. */
+/** Counts the call as ended, if it was counted as started, and ends its span, if it has one. */
 const recordEnd = (call: Call<unknown, unknown, unknown>, exit: Exit.Exit<unknown, unknown>): void => {
   const metrics = call.state.metrics
-  if (metrics === undefined || !call.counted) return
-  call.counted = false
+  const trace = call.trace
+  if ((metrics === undefined || !call.counted) && trace === undefined) return
   const error = exit._tag === "Failure" ? findFailure(exit.cause) : undefined
   const status = exit._tag === "Success" ? call.lastStatus : (error as { status?: unknown } | undefined)?.status
+  if (trace !== undefined) {
+    call.trace = undefined
+    trace.end(exit, typeof status === "number" ? status : undefined)
+  }
+  if (metrics === undefined || !call.counted) return
+  call.counted = false
   metrics.ended(
     call.fiber.context,
     call.method,
@@ -174,7 +202,10 @@ const recordEnd = (call: Call<unknown, unknown, unknown>, exit: Exit.Exit<unknow
   )
 }
 
-/** Starts the call in `self`: counted, admitted by an inline breaker, the call's context set; then `program`. */
+/**
+ * Starts the call in `self`: its span started, counted, admitted by an inline breaker, the call's context set
+ * (the call's span as the parent of what runs inside it); then `program`.
+ */
 const begin = <A, E, R>(
   call: Call<A, E, R>,
   self: Fiber.Fiber<unknown, unknown>,
@@ -184,6 +215,10 @@ const begin = <A, E, R>(
   call.running = self
   const outer = self.context
   call.outer = outer
+  const tracing = call.tracing
+  if (tracing !== undefined) {
+    call.trace = new Tracing.CallTrace(tracing, state.options.name, call.method, call.url, state.isSecret)
+  }
   if (state.metrics !== undefined) {
     state.metrics.started()
     call.counted = true
@@ -195,11 +230,23 @@ const begin = <A, E, R>(
     }
     call.admission = admitted
   }
-  const named = state.redaction.contextFor(outer, state.redaction.headerNames())
+  let context = state.redaction.contextFor(outer, state.redaction.headerNames())
+  const trace = call.trace
+  if (trace !== undefined) {
+    // Effect's client makes no span for the request the call sends: the call's own span stands for it.
+    context = Context.add(
+      Context.add(context, HttpClient.TracerDisabledWhen, trace.disabledWhen),
+      Tracer.ParentSpan,
+      trace.span
+    )
+  } else if (state.fiberTraces) {
+    // Not traced, though the fiber traces: Effect's client makes no span either.
+    context = state.untraced.contextFor(context)
+  }
   self.setContext(
     call.transportDeadlines === undefined
-      ? named
-      : Context.add(named, Deadline.CurrentTransportDeadlines, call.transportDeadlines)
+      ? context
+      : Context.add(context, Deadline.CurrentTransportDeadlines, call.transportDeadlines)
   )
   return program
 }
@@ -238,10 +285,13 @@ export const make = (env: PipelineEnv) => {
       state.observe(fiber)
       const request = Request.build(state, method.toUpperCase(), input, options)
       if (request._tag === "Refused") {
-        // A call refused before anything was sent, counted like any other.
+        // A call refused before anything was sent, counted and traced like any other.
         if (state.metrics !== undefined) {
           state.metrics.started()
           state.metrics.ended(fiber.context, request.error.method, request.url, undefined, request.error._tag, 0)
+        }
+        if (state.tracing !== undefined && own(options, "tracing") !== false) {
+          Tracing.refused(state.tracing, state.options.name, request.error.method, request.url, request.error)
         }
         return Effect.fail(request.error)
       }
@@ -270,9 +320,11 @@ export const make = (env: PipelineEnv) => {
         duration: call.timeouts.total,
         orElse: () => Effect.fail(Deadline.totalTimedOut(call.context, call.timeouts))
       })
-      return state.metrics === undefined ? timed : Effect.onExitPrimitive(timed, (exit) => {
-        recordEnd(call as Call<unknown, unknown, unknown>, exit)
-        return undefined
-      })
+      return state.metrics === undefined && call.tracing === undefined ?
+        timed :
+        Effect.onExitPrimitive(timed, (exit) => {
+          recordEnd(call as Call<unknown, unknown, unknown>, exit)
+          return undefined
+        })
     })
 }
