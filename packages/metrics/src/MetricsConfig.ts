@@ -1,0 +1,176 @@
+/**
+ * The configuration of the Prometheus endpoint (`MetricsServer`), described
+ * with `Schema` so the same fields load from code
+ * (`MetricsServer.layer({ port: 9464 })`) and from the environment
+ * (`MetricsServer.layerConfig()`: `HTTPKIT_METRICS_PORT`,
+ * `HTTPKIT_METRICS_HOST`, `HTTPKIT_METRICS_PATH`), and the package's one
+ * configuration error, `MetricsConfigError`, which the OTLP layer
+ * (`Telemetry.layerConfig`) raises too.
+ *
+ * Invalid configuration fails when the layer is built, with a
+ * `MetricsConfigError` whose message names each setting at fault as the user
+ * wrote it (`HTTPKIT_METRICS_PORT`, or `port` in code), the value received and
+ * what is expected (`@httpkit/core/ConfigProblem`). A variable under
+ * `HTTPKIT_METRICS_` that the package does not read is logged as a warning
+ * with the closest known name (`@httpkit/core/Settings`).
+ *
+ * @since 0.1.0
+ */
+import * as ConfigProblem from "@httpkit/core/ConfigProblem"
+import { ownData } from "@httpkit/core/Own"
+import * as Settings from "@httpkit/core/Settings"
+import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
+
+const portExpected = "a port from 0 to 65535 (0: any free port)"
+const pathExpected = "a path starting with /, without ? or #"
+
+/**
+ * Every configurable field; all optional, defaults in `defaults`.
+ *
+ * @category schemas
+ * @since 0.1.0
+ */
+export const Options = Schema.Struct({
+  /** The TCP port to listen on; 0 takes any free port (read it from `MetricsServer.port`). */
+  port: Schema.optionalKey(
+    Schema.Int.annotate({ expected: portExpected }).check(
+      Schema.isGreaterThanOrEqualTo(0, { expected: portExpected }),
+      Schema.isLessThanOrEqualTo(65535, { expected: portExpected })
+    )
+  ),
+  /** The address to listen on: `127.0.0.1` (this machine only), `0.0.0.0` or `::` (every interface). */
+  host: Schema.optionalKey(
+    Schema.String.check(Schema.isMinLength(1, { expected: "a host name or an IP address" }))
+  ),
+  /** The path that serves the metrics; every other path answers 404. */
+  path: Schema.optionalKey(
+    Schema.String.check(Schema.isPattern(/^\/[^?#\s]*$/, { expected: pathExpected }))
+  )
+})
+
+/**
+ * Options in code.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Options {
+  /** @default 9464 */
+  readonly port?: number
+  /** @default "127.0.0.1" */
+  readonly host?: string
+  /** @default "/metrics" */
+  readonly path?: string
+}
+
+/**
+ * The options with every default filled in.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Resolved {
+  readonly port: number
+  readonly host: string
+  readonly path: string
+}
+
+/**
+ * The defaults: port 9464 (the port OpenTelemetry's Prometheus exporter
+ * uses), `127.0.0.1`, `/metrics`.
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const defaults: Resolved = { port: 9464, host: "127.0.0.1", path: "/metrics" }
+
+/**
+ * Invalid configuration of `@httpkit/metrics`. `problems` names each setting
+ * at fault as the user wrote it (`HTTPKIT_METRICS_PORT`, `port`,
+ * `OTEL_EXPORTER_OTLP_ENDPOINT`), the value received (left out for header
+ * values, which may be secrets) and what is expected; the message is
+ * `invalid <subject>: ` and each problem as `<setting> is <received>, expected
+ * <expected>`, separated by `; `.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class MetricsConfigError extends Schema.TaggedError<MetricsConfigError>()("MetricsConfigError", {
+  message: Schema.String,
+  /** Each setting at fault. */
+  problems: Schema.Array(ConfigProblem.ConfigProblem)
+}) {}
+
+/**
+ * A `MetricsConfigError` for `subject` (`metrics endpoint configuration`,
+ * `OTLP configuration`).
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const configError = (
+  subject: string,
+  problems: ReadonlyArray<ConfigProblem.ConfigProblem>
+): MetricsConfigError => new MetricsConfigError({ message: ConfigProblem.message(subject, problems), problems })
+
+const subject = "metrics endpoint configuration"
+const decodeOptions = Schema.decodeUnknownEffect(Options)
+
+const namingOf = (name: (path: ReadonlyArray<PropertyKey>) => string, input: unknown): ConfigProblem.Naming => ({
+  setting: name,
+  received: (path) => ConfigProblem.show(ConfigProblem.at(input, path))
+})
+
+const resolveFrom = (input: unknown, naming: ConfigProblem.Naming): Effect.Effect<Resolved, MetricsConfigError> =>
+  decodeOptions(input, { errors: "all" }).pipe(
+    Effect.mapError((error) => configError(subject, ConfigProblem.fromIssue(error.issue, naming))),
+    Effect.map((decoded) => {
+      const o = ownData(decoded)
+      return { port: o.port ?? defaults.port, host: o.host ?? defaults.host, path: o.path ?? defaults.path }
+    })
+  )
+
+/**
+ * Validates options and fills in the defaults; only the options' own keys
+ * count.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const resolve = (options: Options = {}): Effect.Effect<Resolved, MetricsConfigError> => {
+  const input = ownData(options)
+  return resolveFrom(input, namingOf(ConfigProblem.optionPath, input))
+}
+
+/**
+ * Reads the options from the current `ConfigProvider` under `prefix`, in
+ * CONSTANT_CASE: with the default provider (the environment)
+ * `HTTPKIT_METRICS_PORT`, `HTTPKIT_METRICS_HOST`, `HTTPKIT_METRICS_PATH`. No
+ * variable at all gives the defaults.
+ *
+ * **Details**
+ *
+ * A `MetricsConfigError` names the variables at fault
+ * (`HTTPKIT_METRICS_PORT is "http", expected a port from 0 to 65535`), all
+ * at once. A variable under the prefix that the package does not read is
+ * logged as a warning with the closest known name, and otherwise ignored
+ * (`@httpkit/core/Settings.warnUnknown`).
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const fromConfig = (prefix = "httpkit_metrics"): Effect.Effect<Resolved, MetricsConfigError> =>
+  Settings.warnUnknown(Settings.metrics, prefix).pipe(
+    Effect.andThen(Settings.read(Options, prefix)),
+    Effect.flatMap(({ encoded, problems }) => {
+      const resolved = resolveFrom(encoded, namingOf((path) => ConfigProblem.variableName(prefix, path), encoded))
+      // What could not be read is reported with what is wrong in the rest, all at once.
+      return problems.length === 0 ? resolved : resolved.pipe(
+        Effect.matchEffect({
+          onFailure: (error) => Effect.fail(configError(subject, ConfigProblem.merge(problems, error.problems))),
+          onSuccess: () => Effect.fail(configError(subject, problems))
+        })
+      )
+    })
+  )

@@ -1,0 +1,229 @@
+/**
+ * An endpoint Prometheus can scrape: a small `node:http` server that answers
+ * `GET /metrics` with every metric of the current `Metric.MetricRegistry` in
+ * the text exposition format (version 0.0.4), written by Effect's
+ * `PrometheusMetrics.formatUnsafe`.
+ *
+ * ```ts
+ * import { MetricsServer } from "@httpkit/metrics"
+ *
+ * // http://127.0.0.1:9464/metrics, closed with the application's scope
+ * const Metrics = MetricsServer.layer({ port: 9464 })
+ * ```
+ *
+ * **Details**
+ *
+ * - Other paths answer 404, other methods than GET and HEAD 405 (with
+ *   `Allow: GET, HEAD`); a query string is ignored.
+ * - The server listens when the layer is built and closes, with its open
+ *   connections, when the layer's scope closes. A port that cannot be taken
+ *   (in use, or not allowed) fails the layer with `MetricsServerError`, which
+ *   names the address.
+ * - The registry is the one in context when the layer is built: Effect's
+ *   global registry unless `Metric.MetricRegistry` is provided.
+ *
+ * **Gotchas**
+ *
+ * The default host is `127.0.0.1`: a Prometheus server on another machine
+ * needs `host: "0.0.0.0"` (or `::`). The endpoint has no authentication;
+ * httpkit's metrics carry no secrets (no URL paths, queries or headers), but
+ * your own metrics might.
+ *
+ * @since 0.1.0
+ */
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as PrometheusMetrics from "effect/observability/PrometheusMetrics"
+import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
+import * as Http from "node:http"
+import type { AddressInfo } from "node:net"
+import * as MetricsConfig from "./MetricsConfig.ts"
+
+/**
+ * The running endpoint: where it listens, as bound (with `port: 0`, the port
+ * the system chose).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Service {
+  /** The address the server is bound to (`127.0.0.1`, `::`). */
+  readonly host: string
+  /** The port the server is bound to. */
+  readonly port: number
+  /** The path that serves the metrics (`/metrics`). */
+  readonly path: string
+  /** The endpoint's URL (`http://127.0.0.1:9464/metrics`; an IPv6 address in brackets). */
+  readonly url: string
+}
+
+/**
+ * The Prometheus endpoint of the application.
+ *
+ * @category services
+ * @since 0.1.0
+ */
+export class MetricsServer extends Context.Service<MetricsServer, Service>()("@httpkit/metrics/MetricsServer") {}
+
+/**
+ * The server could not listen on its address: the port is in use
+ * (`EADDRINUSE`), not allowed (`EACCES`), or the host is not an address of
+ * this machine (`EADDRNOTAVAIL`, `ENOTFOUND`).
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class MetricsServerError extends Schema.TaggedError<MetricsServerError>()("MetricsServerError", {
+  message: Schema.String,
+  host: Schema.String,
+  port: Schema.Number,
+  /** Node's error code (`EADDRINUSE`), when it gave one. */
+  code: Schema.optionalKey(Schema.String)
+}) {}
+
+/**
+ * The `Content-Type` of the text exposition format.
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const contentType = "text/plain; version=0.0.4; charset=utf-8"
+
+const reasons: Record<string, string> = {
+  EADDRINUSE: "the address is in use",
+  EACCES: "permission denied",
+  EADDRNOTAVAIL: "the address is not available on this machine",
+  ENOTFOUND: "the host name does not resolve"
+}
+
+const hostPort = (host: string, port: number): string => `${host.includes(":") ? `[${host}]` : host}:${port}`
+
+const bindError = (host: string, port: number, cause: unknown): MetricsServerError => {
+  const code = typeof cause === "object" && cause !== null && "code" in cause && typeof cause.code === "string"
+    ? cause.code
+    : undefined
+  const reason = code === undefined ? "the server could not listen" : reasons[code] ?? code
+  const message = `cannot serve metrics on ${hostPort(host, port)}: ${reason}`
+  return code === undefined
+    ? new MetricsServerError({ message, host, port })
+    : new MetricsServerError({ message, host, port, code })
+}
+
+/** The path of a request target, without its query. */
+const pathOf = (target: string | undefined): string => {
+  const raw = target ?? "/"
+  const end = raw.search(/[?#]/)
+  return end === -1 ? raw : raw.slice(0, end)
+}
+
+const answer = (response: Http.ServerResponse, status: number, body: string, headers: Http.OutgoingHttpHeaders) => {
+  response.writeHead(status, {
+    ...headers,
+    "content-length": Buffer.byteLength(body),
+    "cache-control": "no-store"
+  })
+  response.end(response.req.method === "HEAD" ? undefined : body)
+}
+
+const handler = (context: Context.Context<never>, path: string) =>
+(
+  request: Http.IncomingMessage,
+  response: Http.ServerResponse
+): void => {
+  if (pathOf(request.url) !== path) {
+    answer(response, 404, `not found; the metrics are at ${path}\n`, { "content-type": "text/plain; charset=utf-8" })
+    return
+  }
+  if (request.method !== "GET" && request.method !== "HEAD") {
+    answer(response, 405, "method not allowed; use GET or HEAD\n", {
+      "content-type": "text/plain; charset=utf-8",
+      allow: "GET, HEAD"
+    })
+    return
+  }
+  let body: string
+  try {
+    body = PrometheusMetrics.formatUnsafe(context)
+  } catch {
+    answer(response, 500, "the metrics could not be formatted\n", { "content-type": "text/plain; charset=utf-8" })
+    return
+  }
+  answer(response, 200, body, { "content-type": contentType })
+}
+
+/**
+ * Starts the endpoint with resolved options; it stops when the scope closes.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const makeResolved = (
+  options: MetricsConfig.Resolved
+): Effect.Effect<Service, MetricsServerError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const context = yield* Effect.context<never>()
+    const server = Http.createServer(handler(context, options.path))
+    const address = yield* Effect.acquireRelease(
+      Effect.callback<AddressInfo, MetricsServerError>((resume) => {
+        const onError = (cause: unknown) => resume(Effect.fail(bindError(options.host, options.port, cause)))
+        server.once("error", onError)
+        server.listen(options.port, options.host, () => {
+          server.off("error", onError)
+          // A later socket error must not crash the process: the server keeps serving.
+          server.on("error", () => {})
+          resume(Effect.succeed(server.address() as AddressInfo))
+        })
+        return Effect.sync(() => server.close())
+      }),
+      () =>
+        Effect.callback<void>((resume) => {
+          server.close(() => resume(Effect.void))
+          server.closeAllConnections()
+        })
+    )
+    const host = address.address
+    return {
+      host,
+      port: address.port,
+      path: options.path,
+      url: `http://${hostPort(host, address.port)}${options.path}`
+    }
+  })
+
+/**
+ * Starts the endpoint; it stops when the scope closes.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const make = (
+  options: MetricsConfig.Options = {}
+): Effect.Effect<Service, MetricsConfig.MetricsConfigError | MetricsServerError, Scope.Scope> =>
+  Effect.flatMap(MetricsConfig.resolve(options), makeResolved)
+
+/**
+ * The endpoint with the given options (port 9464, host `127.0.0.1`, path
+ * `/metrics` by default), serving the registry in context.
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layer = (
+  options: MetricsConfig.Options = {}
+): Layer.Layer<MetricsServer, MetricsConfig.MetricsConfigError | MetricsServerError> =>
+  Layer.effect(MetricsServer, make(options))
+
+/**
+ * The endpoint configured from the environment: `HTTPKIT_METRICS_PORT`,
+ * `HTTPKIT_METRICS_HOST`, `HTTPKIT_METRICS_PATH` (see
+ * `MetricsConfig.fromConfig`).
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layerConfig = (
+  prefix = "httpkit_metrics"
+): Layer.Layer<MetricsServer, MetricsConfig.MetricsConfigError | MetricsServerError> =>
+  Layer.effect(MetricsServer, Effect.flatMap(MetricsConfig.fromConfig(prefix), makeResolved))

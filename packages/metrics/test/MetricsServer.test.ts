@@ -1,0 +1,272 @@
+/**
+ * `MetricsServer` over real sockets: known traffic through a `ResilientClient`
+ * against the fault-injection server, then a scrape of the endpoint parsed by
+ * a real exposition-format parser (`parse-prometheus-text-format`), checked
+ * against the registry and against what the test server recorded. Each test
+ * reads a registry of its own.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import * as ClientConfig from "@httpkit/client/ClientConfig"
+import * as ResilientClient from "@httpkit/client/ResilientClient"
+import * as MetricBoundaries from "@httpkit/core/MetricBoundaries"
+import * as Settings from "@httpkit/core/Settings"
+import * as MetricsTest from "@httpkit/testing/MetricsTest"
+import * as TestServer from "@httpkit/testing/TestServer"
+import { ConfigProvider, Context, Effect, Layer, Logger, Metric } from "effect"
+import * as Net from "node:net"
+import parsePrometheusTextFormat from "parse-prometheus-text-format"
+import type { Family, Sample } from "parse-prometheus-text-format"
+import * as MetricsConfig from "../src/MetricsConfig.ts"
+import * as MetricsServer from "../src/MetricsServer.ts"
+
+const withEnv = <A, E, R>(env: Record<string, string>, effect: Effect.Effect<A, E, R>) =>
+  Effect.provideService(effect, ConfigProvider.ConfigProvider, ConfigProvider.fromEnv({ env }))
+
+/** A GET (or another method) over a real socket; the body as text. */
+const scrape = (url: string, method = "GET") =>
+  Effect.promise(async () => {
+    const response = await fetch(url, { method })
+    return { status: response.status, headers: response.headers, body: await response.text() }
+  })
+
+/** Builds a layer in the test's scope and returns its service. */
+const build = <E, R>(layer: Layer.Layer<MetricsServer.MetricsServer, E, R>) =>
+  Effect.map(Layer.build(layer), (context) => Context.get(context, MetricsServer.MetricsServer))
+
+const family = (families: ReadonlyArray<Family>, name: string): Family => {
+  const found = families.find((entry) => entry.name === name)
+  assert.isDefined(found, `family ${name}`)
+  return found!
+}
+
+/** The one sample whose labels include `labels`. */
+const sample = (of: Family, labels: Readonly<Record<string, string>>): Sample => {
+  const matching = of.metrics.filter((entry) =>
+    Object.entries(labels).every(([name, value]) => entry.labels?.[name] === value)
+  )
+  assert.strictEqual(matching.length, 1, `${of.name} ${JSON.stringify(labels)}`)
+  return matching[0]!
+}
+
+/**
+ * One histogram series, parsed by the same parser on its own: version 1.1.1
+ * folds every labelled series of a histogram family into one and drops their
+ * `_sum` and `_count`, so the series' lines are cut out (labels other than
+ * `le` removed) and parsed as a family of one.
+ */
+const histogramSeries = (text: string, name: string, labels: Readonly<Record<string, string>>): Sample => {
+  const lines = text.split("\n").filter((line) =>
+    [`${name}_bucket{`, `${name}_sum{`, `${name}_count{`].some((start) => line.startsWith(start)) &&
+    Object.entries(labels).every(([label, value]) => line.includes(`${label}="${value}"`))
+  )
+  assert.strictEqual(lines.filter((line) => line.startsWith(`${name}_count{`)).length, 1, `${name} series`)
+  const stripped = lines.map((line) =>
+    line.replace(/\{([^}]*)\}/, (_, inner: string) => {
+      const le = /(?:^|,)le="([^"]*)"/.exec(inner)
+      return le === null ? "" : `{le="${le[1]}"}`
+    })
+  )
+  const [parsed] = parsePrometheusTextFormat(`# TYPE ${name} histogram\n${stripped.join("\n")}\n`)
+  assert.strictEqual(parsed?.metrics.length, 1)
+  return parsed!.metrics[0]!
+}
+
+/** A TCP connection attempt: true when something accepts it. */
+const accepts = (port: number) =>
+  Effect.promise(() =>
+    new Promise<boolean>((resolve) => {
+      const socket = Net.connect(port, "127.0.0.1")
+      socket.once("connect", () => {
+        socket.destroy()
+        resolve(true)
+      })
+      socket.once("error", () => resolve(false))
+    })
+  )
+
+describe("MetricsServer", () => {
+  it.live("known traffic: 5 successful calls (2 after a retry on 503) and a 404 are scraped as the server saw them", () => {
+    const metrics = MetricsTest.makeRegistry()
+    return Effect.gen(function*() {
+      const server = yield* TestServer.make()
+      const endpoint = yield* MetricsServer.make({ port: 0 })
+      const client = yield* ResilientClient.make({
+        name: "prom",
+        retry: { maxAttempts: 3, minDelay: 1, maxDelay: 5 }
+      })
+      for (let i = 0; i < 3; i++) yield* client.get(server.urlFor("/msg"))
+      yield* client.post(server.urlFor("/fail/count/2?status=503"))
+      yield* client.get(server.urlFor("/msg"))
+      yield* client.get(server.urlFor("/msg"))
+      const missing = yield* Effect.flip(client.get(server.urlFor("/status/404")))
+      assert.strictEqual(missing._tag, "NotFoundError")
+
+      const scraped = yield* scrape(endpoint.url)
+      assert.strictEqual(scraped.status, 200)
+      assert.strictEqual(scraped.headers.get("content-type"), MetricsServer.contentType)
+      assert.strictEqual(scraped.headers.get("content-type"), "text/plain; version=0.0.4; charset=utf-8")
+      const families = parsePrometheusTextFormat(scraped.body)
+
+      // What crossed the wire: 7 requests to /msg, 2 of them answered 503.
+      const host = new URL(server.url).host
+      const attempts = yield* server.requestsTo("/msg")
+      assert.strictEqual(attempts.length, 7)
+      const common = { client: "prom", method: "GET", host }
+
+      const requests = family(families, "httpkit_client_requests_total")
+      assert.strictEqual(requests.type, "COUNTER")
+      const ok = sample(requests, { ...common, status: "200", status_class: "2xx", outcome: "success" })
+      assert.strictEqual(Number(ok.value), 5)
+      assert.strictEqual(Number(ok.value), metrics.count("httpkit_client_requests_total", ok.labels))
+      const notFound = sample(requests, { ...common, status: "404", status_class: "4xx", outcome: "NotFoundError" })
+      assert.strictEqual(Number(notFound.value), 1)
+      const posts = sample(requests, { client: "prom", method: "POST", host, status: "200" })
+      assert.strictEqual(Number(posts.value), 1)
+
+      const retries = family(families, "httpkit_client_retries_total")
+      assert.strictEqual(retries.type, "COUNTER")
+      assert.strictEqual(
+        Number(sample(retries, { client: "prom", host, reason: "ServiceUnavailableError" }).value),
+        attempts.length - 5
+      )
+
+      assert.strictEqual(family(families, "httpkit_client_in_flight").type, "GAUGE")
+      assert.strictEqual(Number(sample(family(families, "httpkit_client_in_flight"), { client: "prom" }).value), 0)
+
+      const durations = family(families, "httpkit_client_request_duration_seconds")
+      assert.strictEqual(durations.type, "HISTOGRAM")
+      const gets = histogramSeries(scraped.body, "httpkit_client_request_duration_seconds", common)
+      const buckets = Object.entries(gets.buckets ?? {})
+      // One bucket per shared boundary, then +Inf; cumulative counts that end at the total.
+      assert.strictEqual(buckets.length, MetricBoundaries.seconds.length + 1)
+      const bounds = buckets.filter(([le]) => le !== "+Inf").map(([le]) => Number(le)).toSorted((a, b) => a - b)
+      assert.deepStrictEqual(bounds, [...MetricBoundaries.seconds])
+      const cumulative = bounds.map((bound) => Number(gets.buckets![String(bound)]))
+      for (let i = 1; i < cumulative.length; i++) assert.isAtLeast(cumulative[i]!, cumulative[i - 1]!)
+      assert.strictEqual(Number(gets.buckets!["+Inf"]), Number(gets.count))
+      // 6 GET calls: 5 successes and the 404, each one observation.
+      assert.strictEqual(Number(gets.count), 6)
+      const state = metrics.series("httpkit_client_request_duration_seconds", common)?.state as {
+        readonly count: number
+        readonly sum: number
+      }
+      assert.strictEqual(Number(gets.count), state.count)
+      assert.closeTo(Number(gets.sum), state.sum, 1e-9)
+      assert.isAbove(Number(gets.sum), 0)
+    }).pipe(Effect.scoped, Effect.provideService(Metric.MetricRegistry, metrics.registry))
+  })
+
+  it.live("HEAD answers the headers of GET without a body; POST is 405 with Allow; another path is 404", () => {
+    const metrics = MetricsTest.makeRegistry()
+    return Effect.gen(function*() {
+      const counter = Metric.counter("probe_total")
+      yield* Metric.update(counter, 3)
+      const endpoint = yield* MetricsServer.make({ port: 0, path: "/prom" })
+      assert.strictEqual(endpoint.url, `http://127.0.0.1:${endpoint.port}/prom`)
+
+      const got = yield* scrape(`${endpoint.url}?x=1`)
+      assert.strictEqual(got.status, 200)
+      assert.include(got.body, "probe_total 3\n")
+      const head = yield* scrape(endpoint.url, "HEAD")
+      assert.strictEqual(head.status, 200)
+      assert.strictEqual(head.body, "")
+      assert.strictEqual(head.headers.get("content-length"), String(Buffer.byteLength(got.body)))
+      assert.strictEqual(head.headers.get("content-type"), MetricsServer.contentType)
+
+      const post = yield* scrape(endpoint.url, "POST")
+      assert.strictEqual(post.status, 405)
+      assert.strictEqual(post.headers.get("allow"), "GET, HEAD")
+      assert.strictEqual((yield* scrape(`http://127.0.0.1:${endpoint.port}/metrics`)).status, 404)
+    }).pipe(Effect.scoped, Effect.provideService(Metric.MetricRegistry, metrics.registry))
+  })
+
+  it.live("a taken port fails with MetricsServerError naming 127.0.0.1:<port> and EADDRINUSE; the server stops with its scope", () =>
+    Effect.gen(function*() {
+      const first = yield* build(MetricsServer.layer({ port: 0 }))
+      const error = yield* Effect.flip(MetricsServer.makeResolved({ ...MetricsConfig.defaults, port: first.port }))
+      assert.strictEqual(error._tag, "MetricsServerError")
+      assert.strictEqual(error.code, "EADDRINUSE")
+      assert.strictEqual(error.port, first.port)
+      assert.strictEqual(error.message, `cannot serve metrics on 127.0.0.1:${first.port}: the address is in use`)
+
+      const port = yield* Effect.scoped(Effect.gen(function*() {
+        const server = yield* MetricsServer.make({ port: 0 })
+        assert.isTrue(yield* accepts(server.port))
+        return server.port
+      }))
+      assert.isFalse(yield* accepts(port))
+    }).pipe(Effect.scoped))
+
+  it.live("layerConfig reads HTTPKIT_METRICS_PORT, _HOST and _PATH", () =>
+    Effect.gen(function*() {
+      const endpoint = yield* withEnv(
+        { HTTPKIT_METRICS_PORT: "0", HTTPKIT_METRICS_HOST: "127.0.0.1", HTTPKIT_METRICS_PATH: "/internal/metrics" },
+        build(MetricsServer.layerConfig())
+      )
+      assert.strictEqual(endpoint.path, "/internal/metrics")
+      assert.notStrictEqual(endpoint.port, 0)
+      assert.strictEqual((yield* scrape(endpoint.url)).status, 200)
+      assert.deepStrictEqual(yield* withEnv({}, MetricsConfig.fromConfig()), MetricsConfig.defaults)
+    }).pipe(Effect.scoped))
+
+  it.effect("invalid HTTPKIT_METRICS_* variables fail with MetricsConfigError naming each variable, all at once", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(
+        withEnv({ HTTPKIT_METRICS_PORT: "http", HTTPKIT_METRICS_PATH: "metrics" }, MetricsConfig.fromConfig())
+      )
+      assert.strictEqual(error._tag, "MetricsConfigError")
+      assert.deepStrictEqual(error.problems.map((problem) => problem.setting).toSorted(), [
+        "HTTPKIT_METRICS_PATH",
+        "HTTPKIT_METRICS_PORT"
+      ])
+      assert.include(
+        error.message,
+        "HTTPKIT_METRICS_PORT is \"http\", expected a port from 0 to 65535 (0: any free port)"
+      )
+      assert.include(
+        error.message,
+        "HTTPKIT_METRICS_PATH is \"metrics\", expected a path starting with /, without ? or #"
+      )
+      assert.match(error.message, /^invalid metrics endpoint configuration: /)
+
+      const inCode = yield* Effect.flip(MetricsServer.make({ port: 70000 }).pipe(Effect.scoped))
+      assert.strictEqual(
+        inCode.message,
+        "invalid metrics endpoint configuration: port is 70000, expected a port from 0 to 65535 (0: any free port)"
+      )
+    }))
+
+  it.effect("an unknown HTTPKIT_METRICS_* variable is a warning naming the closest known one; beside HTTPKIT_METRICS, the client's switch, both are read", () =>
+    Effect.gen(function*() {
+      const lines: Array<unknown> = []
+      const logger = Logger.make((options) => {
+        if (options.logLevel === "Warn") lines.push(options.message)
+      })
+      const resolved = yield* withEnv(
+        { HTTPKIT_METRICS_PROT: "9100", HTTPKIT_METRICS: "true", HTTPKIT_METRICS_PATH: "/m" },
+        MetricsConfig.fromConfig()
+      ).pipe(Effect.provideService(Logger.CurrentLoggers, new Set([logger])))
+      assert.deepStrictEqual(lines, [[
+        "HTTPKIT_METRICS_PROT is not a known setting of @httpkit/metrics and is ignored; " +
+        "did you mean HTTPKIT_METRICS_PORT?"
+      ]])
+      assert.deepStrictEqual(resolved, { ...MetricsConfig.defaults, path: "/m" })
+
+      // The client reads HTTPKIT_* but leaves HTTPKIT_METRICS_* to this package.
+      lines.length = 0
+      yield* withEnv({ HTTPKIT_METRICS_PROT: "9100", HTTPKIT_METRICS_PORT: "9100" }, ClientConfig.fromConfig()).pipe(
+        Effect.provideService(Logger.CurrentLoggers, new Set([logger]))
+      )
+      assert.deepStrictEqual(lines, [])
+      // ...and still reads its own switch HTTPKIT_METRICS beside them.
+      const client = yield* withEnv(
+        { HTTPKIT_METRICS: "false", HTTPKIT_METRICS_PORT: "9100" },
+        ClientConfig.fromConfig()
+      )
+      assert.isFalse(client.metrics)
+    }))
+
+  it("@httpkit/core's table lists exactly the variables MetricsConfig.Options reads", () => {
+    assert.deepStrictEqual(Settings.namesOf(MetricsConfig.Options), Settings.metrics.names)
+  })
+})

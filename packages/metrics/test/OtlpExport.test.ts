@@ -1,0 +1,273 @@
+/**
+ * `OtlpExport` against a local OTLP/HTTP receiver (`support/otlpReceiver.ts`)
+ * that decodes what it gets: known traffic through a `ResilientClient`
+ * against the fault-injection server gives the expected metric data points,
+ * spans and log records, all sent when the layer's scope closes. Export
+ * intervals are an hour, so every export seen here is the shutdown flush (or
+ * an explicit `flush`).
+ */
+import { assert, describe, it } from "@effect/vitest"
+import * as ResilientClient from "@httpkit/client/ResilientClient"
+import * as MetricBoundaries from "@httpkit/core/MetricBoundaries"
+import * as MetricsTest from "@httpkit/testing/MetricsTest"
+import * as TestServer from "@httpkit/testing/TestServer"
+import { ConfigProvider, Effect, Layer, Metric } from "effect"
+import { OtlpExporter } from "effect/observability"
+import * as OtlpExport from "../src/OtlpExport.ts"
+import * as Receiver from "./support/otlpReceiver.ts"
+
+const hour = "1 hour"
+
+const withEnv = <A, E, R>(env: Record<string, string>, effect: Effect.Effect<A, E, R>) =>
+  Effect.provideService(effect, ConfigProvider.ConfigProvider, ConfigProvider.fromEnv({ env }))
+
+/** The data points of the metric `name` in the receiver's exports, with their attributes as a record. */
+const points = (receiver: Receiver.Receiver, name: string) =>
+  receiver.metrics().filter((metric) => metric.name === name).flatMap((metric) =>
+    (metric.sum ?? metric.gauge ?? metric.histogram)!.dataPoints.map((point) => ({
+      ...point,
+      labels: Receiver.attributesOf(point.attributes)
+    }))
+  )
+
+const matches = (labels: Record<string, unknown>, wanted: Record<string, unknown>) =>
+  Object.entries(wanted).every(([key, value]) => labels[key] === value)
+
+describe("OtlpExport", () => {
+  it.live(
+    "known traffic (4 GET calls, one retried after a 503, one 404) exports its data points, 6 attempt spans and 6 attempt logs at scope close",
+    () => {
+      const metrics = MetricsTest.makeRegistry()
+      return Effect.gen(function*() {
+        const receiver = yield* Receiver.make
+        const server = yield* TestServer.make()
+        yield* Effect.gen(function*() {
+          const client = yield* ResilientClient.make({
+            name: "otlp",
+            retry: { maxAttempts: 3, minDelay: 1, maxDelay: 5 },
+            logging: { level: "info" }
+          })
+          yield* client.get(server.urlFor("/msg"))
+          yield* client.post(server.urlFor("/fail/count/1?status=503"))
+          yield* client.get(server.urlFor("/msg"))
+          yield* client.get(server.urlFor("/msg"))
+          yield* Effect.flip(client.get(server.urlFor("/status/404")))
+          // Nothing is sent before the scope closes: the intervals are an hour.
+          assert.deepStrictEqual(receiver.received(), [])
+        }).pipe(
+          Effect.withSpan("app"),
+          Effect.scoped,
+          Effect.provide(
+            OtlpExport.layer({ baseUrl: receiver.url, serviceName: "otlp-test", exportInterval: hour })
+          )
+        )
+
+        // One POST per signal, all at shutdown, JSON by default.
+        assert.deepStrictEqual(receiver.received().map((entry) => entry.path).toSorted(), [
+          "/v1/logs",
+          "/v1/metrics",
+          "/v1/traces"
+        ])
+        for (const entry of receiver.received()) assert.strictEqual(entry.contentType, "application/json")
+        for (const resource of receiver.resources()) assert.strictEqual(resource["service.name"], "otlp-test")
+
+        const host = new URL(server.url).host
+        const attempts = (yield* server.requests).length
+        assert.strictEqual(attempts, 6)
+
+        const requests = points(receiver, "httpkit_client_requests_total")
+        const ok = requests.filter((point) =>
+          matches(point.labels, {
+            client: "otlp",
+            method: "GET",
+            host,
+            status: "200",
+            status_class: "2xx",
+            outcome: "success"
+          })
+        )
+        assert.strictEqual(ok.length, 1)
+        assert.strictEqual(Number(ok[0]!.asInt ?? ok[0]!.asDouble), 3)
+        const notFound = requests.filter((point) => matches(point.labels, { status: "404", outcome: "NotFoundError" }))
+        assert.strictEqual(Number(notFound[0]!.asInt ?? notFound[0]!.asDouble), 1)
+        const metric = receiver.metrics().find((entry) => entry.name === "httpkit_client_requests_total")!
+        assert.isTrue(metric.sum!.isMonotonic)
+
+        const retries = points(receiver, "httpkit_client_retries_total")
+          .filter((point) => matches(point.labels, { client: "otlp", host, reason: "ServiceUnavailableError" }))
+        assert.strictEqual(Number(retries[0]!.asInt ?? retries[0]!.asDouble), 1)
+
+        const durations = points(receiver, "httpkit_client_request_duration_seconds")
+          .filter((point) => matches(point.labels, { client: "otlp", method: "GET", host }))
+        assert.strictEqual(durations.length, 1)
+        const histogram = durations[0]!
+        assert.strictEqual(Number(histogram.count), 4)
+        assert.deepStrictEqual(histogram.explicitBounds, [...MetricBoundaries.seconds])
+        assert.strictEqual(histogram.bucketCounts!.length, MetricBoundaries.seconds.length + 1)
+        assert.strictEqual(histogram.bucketCounts!.reduce<number>((total, count) => total + Number(count), 0), 4)
+        const state = metrics.series("httpkit_client_request_duration_seconds", { client: "otlp", method: "GET" })
+          ?.state as { readonly sum: number }
+        assert.closeTo(histogram.sum!, state.sum, 1e-9)
+
+        // Spans: the application's, and one per attempt under it, with OTel's HTTP attributes.
+        const spans = receiver.spans()
+        const app = spans.find((span) => span.name === "app")!
+        assert.isDefined(app)
+        const http = spans.filter((span) => Receiver.attributesOf(span.attributes)["http.request.method"] !== undefined)
+        assert.isAtLeast(http.length, attempts)
+        for (const span of http) assert.strictEqual(span.traceId, app.traceId)
+        const missing = http.map((span) => Receiver.attributesOf(span.attributes)).find((attributes) =>
+          attributes["http.response.status_code"] === 404
+        )
+        assert.isDefined(missing)
+        assert.strictEqual(missing!["server.address"], "127.0.0.1")
+        assert.strictEqual(missing!["server.port"], Number(new URL(server.url).port))
+        assert.strictEqual(missing!["url.full"], server.urlFor("/status/404"))
+        assert.isDefined(missing!["error.type"])
+
+        // Logs: one "http attempt" record per request the server saw.
+        const logs = receiver.logs().filter((record) => record.body.stringValue === "http attempt")
+        assert.strictEqual(logs.length, attempts)
+        const failed = logs.map((record) => Receiver.attributesOf(record.attributes)).filter((attributes) =>
+          attributes["error"] === "ServiceUnavailableError"
+        )
+        assert.strictEqual(failed.length, 1)
+        assert.strictEqual(failed[0]!["status"], 503)
+        for (const record of logs) assert.strictEqual(record.traceId, app.traceId)
+
+        // The exporter's own requests are neither traced nor counted.
+        const receiverHost = new URL(receiver.url).host
+        for (const span of spans) {
+          assert.notInclude(String(Receiver.attributesOf(span.attributes)["url.full"] ?? ""), receiverHost)
+        }
+        assert.isFalse(requests.some((point) => point.labels["host"] === receiverHost))
+      }).pipe(Effect.scoped, Effect.provideService(Metric.MetricRegistry, metrics.registry))
+    }
+  )
+
+  it.live("protocol protobuf posts application/x-protobuf to the three paths; flush sends all three at once", () =>
+    Effect.gen(function*() {
+      const receiver = yield* Receiver.make
+      yield* Effect.gen(function*() {
+        yield* Metric.update(Metric.counter("protobuf_probe_total"), 2)
+        yield* Effect.logInfo("protobuf probe")
+        yield* Effect.void.pipe(Effect.withSpan("protobuf-span"))
+        const flusher = yield* OtlpExporter.Flusher
+        yield* flusher.flush
+        assert.deepStrictEqual(receiver.received().map((entry) => entry.path).toSorted(), [
+          "/v1/logs",
+          "/v1/metrics",
+          "/v1/traces"
+        ])
+      }).pipe(
+        Effect.scoped,
+        Effect.provide(OtlpExport.layer({
+          baseUrl: `${receiver.url}/`,
+          protocol: "protobuf",
+          serviceName: "proto",
+          exportInterval: hour
+        }))
+      )
+      const byPath = (path: string) => receiver.received().filter((entry) => entry.path === path)
+      for (const entry of receiver.received()) assert.strictEqual(entry.contentType, "application/x-protobuf")
+      assert.include(byPath("/v1/metrics")[0]!.bytes.toString("latin1"), "protobuf_probe_total")
+      assert.include(byPath("/v1/logs")[0]!.bytes.toString("latin1"), "protobuf probe")
+      assert.include(byPath("/v1/traces")[0]!.bytes.toString("latin1"), "protobuf-span")
+      // The shutdown flush sends the metrics again (a snapshot), and no more spans or logs.
+      assert.strictEqual(byPath("/v1/traces").length, 1)
+      assert.strictEqual(byPath("/v1/metrics").length, 2)
+    }).pipe(Effect.scoped))
+
+  it.live(
+    "layerConfig honours OTEL_EXPORTER_OTLP_ENDPOINT, _HEADERS, a signal's own endpoint, OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES and OTEL_TRACES_EXPORTER=none",
+    () =>
+      Effect.gen(function*() {
+        const receiver = yield* Receiver.make
+        const env = {
+          OTEL_EXPORTER_OTLP_ENDPOINT: `${receiver.url}/collector/`,
+          OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: `${receiver.url}/v1/logs`,
+          OTEL_EXPORTER_OTLP_HEADERS: "x-otlp-key=k%3D1,x-team=obs",
+          OTEL_SERVICE_NAME: "from-env",
+          OTEL_RESOURCE_ATTRIBUTES: "deployment.environment=test",
+          OTEL_TRACES_EXPORTER: "none",
+          OTEL_METRIC_EXPORT_INTERVAL: "3600000",
+          OTEL_BLRP_SCHEDULE_DELAY: "3600000"
+        }
+        yield* Effect.gen(function*() {
+          yield* Effect.logInfo("configured")
+          yield* Effect.void.pipe(Effect.withSpan("not-exported"))
+        }).pipe(Effect.scoped, Effect.provide(OtlpExport.layerConfig()), (effect) => withEnv(env, effect))
+        assert.deepStrictEqual(receiver.received().map((entry) => entry.path).toSorted(), [
+          "/collector/v1/metrics",
+          "/v1/logs"
+        ])
+        for (const entry of receiver.received()) {
+          assert.strictEqual(entry.headers["x-otlp-key"], "k=1")
+          assert.strictEqual(entry.headers["x-team"], "obs")
+          assert.strictEqual(entry.contentType, "application/json")
+        }
+        for (const resource of receiver.resources()) {
+          assert.strictEqual(resource["service.name"], "from-env")
+          assert.strictEqual(resource["deployment.environment"], "test")
+        }
+        assert.deepStrictEqual(receiver.logs().map((record) => record.body.stringValue), ["configured"])
+      }).pipe(Effect.scoped)
+  )
+
+  it.live("OTEL_SDK_DISABLED=true exports nothing; without a service name the resource says unknown_service:node", () =>
+    Effect.gen(function*() {
+      const receiver = yield* Receiver.make
+      yield* Effect.logInfo("dropped").pipe(
+        Effect.scoped,
+        Effect.provide(OtlpExport.layerConfig()),
+        (effect) => withEnv({ OTEL_SDK_DISABLED: "true", OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url }, effect)
+      )
+      assert.deepStrictEqual(receiver.received(), [])
+
+      yield* Effect.logInfo("kept").pipe(
+        Effect.scoped,
+        Effect.provide(OtlpExport.layer({ baseUrl: receiver.url, signals: { metrics: false, traces: false } })),
+        (effect) => withEnv({}, effect)
+      )
+      assert.deepStrictEqual(receiver.received().map((entry) => entry.path), ["/v1/logs"])
+      assert.strictEqual(receiver.resources()[0]!["service.name"], "unknown_service:node")
+    }).pipe(Effect.scoped))
+
+  it.effect("invalid OTEL_* variables fail with one MetricsConfigError naming each (header values never shown), a bad OTEL_RESOURCE_ATTRIBUTES too", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(withEnv({
+        OTEL_EXPORTER_OTLP_ENDPOINT: "collector:4318",
+        OTEL_EXPORTER_OTLP_PROTOCOL: "grpc",
+        OTEL_EXPORTER_OTLP_HEADERS: "api-key",
+        OTEL_EXPORTER_OTLP_TIMEOUT: "3s"
+      }, OtlpExport.fromConfig()))
+      assert.strictEqual(error._tag, "MetricsConfigError")
+      assert.deepStrictEqual(error.problems.map((problem) => problem.setting), [
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_PROTOCOL",
+        "OTEL_EXPORTER_OTLP_TIMEOUT",
+        "OTEL_EXPORTER_OTLP_HEADERS"
+      ])
+      assert.include(
+        error.message,
+        "OTEL_EXPORTER_OTLP_ENDPOINT is \"collector:4318\", expected an http or https URL"
+      )
+      assert.include(error.message, "OTEL_EXPORTER_OTLP_PROTOCOL is \"grpc\", expected http/json or http/protobuf")
+      assert.include(error.message, "OTEL_EXPORTER_OTLP_HEADERS is set (value not shown)")
+      assert.notInclude(error.message, "api-key")
+
+      // Effect's resource reader would die on this one; here it is a typed error.
+      const resource = yield* Effect.flip(withEnv(
+        { OTEL_RESOURCE_ATTRIBUTES: "team=%E0%A4%A" },
+        Layer.build(OtlpExport.layer({ baseUrl: "http://127.0.0.1:4318", serviceName: "named" }))
+      ))
+      assert.strictEqual(resource._tag, "MetricsConfigError")
+      assert.strictEqual(resource.problems[0]!.setting, "OTEL_RESOURCE_ATTRIBUTES")
+
+      const inCode = yield* Effect.flip(Layer.build(OtlpExport.layer({ baseUrl: "ftp://collector/" })))
+      assert.strictEqual(
+        inCode.message,
+        "invalid OTLP configuration: baseUrl is \"ftp://collector/\", expected an http or https URL"
+      )
+    }).pipe(Effect.scoped))
+})

@@ -1,0 +1,178 @@
+/**
+ * A local OTLP/HTTP receiver for tests: a `node:http` server on a free
+ * loopback port that records every POST to `/v1/metrics`, `/v1/traces` and
+ * `/v1/logs`, decodes JSON bodies (gzip too), and answers 200 `{}` as a
+ * collector does. Protobuf bodies are kept as bytes.
+ */
+import { Effect } from "effect"
+import type { Scope } from "effect"
+import * as Http from "node:http"
+import type { AddressInfo } from "node:net"
+import * as Zlib from "node:zlib"
+
+/** One POST as received. */
+export interface Received {
+  readonly path: string
+  readonly contentType: string
+  readonly headers: Http.IncomingHttpHeaders
+  /** The body after `Content-Encoding` is undone. */
+  readonly bytes: Buffer
+  /** The body parsed as JSON, when it was JSON. */
+  readonly json: unknown
+}
+
+/** An OTLP `AnyValue` as JSON carries it. */
+export interface AnyValue {
+  readonly stringValue?: string
+  readonly boolValue?: boolean
+  readonly intValue?: number | string
+  readonly doubleValue?: number
+  readonly arrayValue?: { readonly values: ReadonlyArray<AnyValue> }
+}
+
+export interface KeyValue {
+  readonly key: string
+  readonly value: AnyValue
+}
+
+export interface DataPoint {
+  readonly attributes: ReadonlyArray<KeyValue>
+  readonly asInt?: number | string
+  readonly asDouble?: number
+  readonly count?: number | string
+  readonly sum?: number
+  readonly bucketCounts?: ReadonlyArray<number | string>
+  readonly explicitBounds?: ReadonlyArray<number>
+  readonly min?: number
+  readonly max?: number
+}
+
+export interface Metric {
+  readonly name: string
+  readonly description?: string
+  readonly unit?: string
+  readonly sum?: {
+    readonly dataPoints: ReadonlyArray<DataPoint>
+    readonly isMonotonic: boolean
+    readonly aggregationTemporality: number
+  }
+  readonly gauge?: { readonly dataPoints: ReadonlyArray<DataPoint> }
+  readonly histogram?: { readonly dataPoints: ReadonlyArray<DataPoint>; readonly aggregationTemporality: number }
+}
+
+export interface Span {
+  readonly traceId: string
+  readonly spanId: string
+  readonly parentSpanId?: string
+  readonly name: string
+  readonly kind: number
+  readonly attributes: ReadonlyArray<KeyValue>
+  readonly events: ReadonlyArray<{ readonly name: string; readonly attributes: ReadonlyArray<KeyValue> }>
+  readonly status: { readonly code: number; readonly message?: string }
+}
+
+export interface LogRecord {
+  readonly severityText: string
+  readonly body: AnyValue
+  readonly attributes: ReadonlyArray<KeyValue>
+  readonly traceId?: string
+  readonly spanId?: string
+}
+
+export interface Receiver {
+  /** The base URL to give the exporter (`http://127.0.0.1:<port>`). */
+  readonly url: string
+  /** Every POST so far, oldest first. */
+  readonly received: () => ReadonlyArray<Received>
+  /** Every metric of every JSON export to `/v1/metrics`, oldest first (a metric repeats per export). */
+  readonly metrics: () => ReadonlyArray<Metric>
+  /** Every span of every JSON export to `/v1/traces`. */
+  readonly spans: () => ReadonlyArray<Span>
+  /** Every log record of every JSON export to `/v1/logs`. */
+  readonly logs: () => ReadonlyArray<LogRecord>
+  /** The resource attributes of every JSON export. */
+  readonly resources: () => ReadonlyArray<Readonly<Record<string, unknown>>>
+}
+
+/** An attribute list as a plain record (`intValue` as a number). */
+export const attributesOf = (list: ReadonlyArray<KeyValue> | undefined): Record<string, unknown> => {
+  const out: Record<string, unknown> = {}
+  for (const { key, value } of list ?? []) out[key] = valueOf(value)
+  return out
+}
+
+export const valueOf = (value: AnyValue): unknown =>
+  value.stringValue ?? value.boolValue ?? (value.intValue !== undefined ? Number(value.intValue) : undefined) ??
+    value.doubleValue ?? value.arrayValue?.values.map(valueOf)
+
+interface Resourced {
+  readonly resource: { readonly attributes: ReadonlyArray<KeyValue> }
+}
+interface MetricsBody {
+  readonly resourceMetrics: ReadonlyArray<
+    { readonly scopeMetrics: ReadonlyArray<{ readonly metrics: ReadonlyArray<Metric> }> }
+  >
+}
+interface TracesBody {
+  readonly resourceSpans: ReadonlyArray<{ readonly scopeSpans: ReadonlyArray<{ readonly spans: ReadonlyArray<Span> }> }>
+}
+interface LogsBody {
+  readonly resourceLogs: ReadonlyArray<
+    { readonly scopeLogs: ReadonlyArray<{ readonly logRecords: ReadonlyArray<LogRecord> }> }
+  >
+}
+
+const decode = (bytes: Buffer, encoding: string | undefined): Buffer =>
+  encoding === "gzip" ? Zlib.gunzipSync(bytes) : bytes
+
+/** Starts a receiver; it stops when the scope closes. */
+export const make: Effect.Effect<Receiver, never, Scope.Scope> = Effect.gen(function*() {
+  const received: Array<Received> = []
+  const server = Http.createServer((request, response) => {
+    const chunks: Array<Buffer> = []
+    request.on("data", (chunk: Buffer) => chunks.push(chunk))
+    request.on("end", () => {
+      const bytes = decode(Buffer.concat(chunks), request.headers["content-encoding"])
+      const contentType = request.headers["content-type"] ?? ""
+      let json: unknown = undefined
+      if (contentType.includes("json")) json = JSON.parse(bytes.toString("utf8"))
+      received.push({ path: request.url ?? "", contentType, headers: request.headers, bytes, json })
+      response.writeHead(200, { "content-type": "application/json" })
+      response.end("{}")
+    })
+  })
+  const port = yield* Effect.acquireRelease(
+    Effect.callback<number>((resume) => {
+      server.listen(0, "127.0.0.1", () => resume(Effect.succeed((server.address() as AddressInfo).port)))
+    }),
+    () =>
+      Effect.callback<void>((resume) => {
+        server.close(() => resume(Effect.void))
+        server.closeAllConnections()
+      })
+  )
+  const bodies = <A>(path: string) =>
+    received.filter((entry) => entry.path === path && entry.json !== undefined).map((entry) => entry.json as A)
+  return {
+    url: `http://127.0.0.1:${port}`,
+    received: () => [...received],
+    metrics: () =>
+      bodies<MetricsBody>("/v1/metrics").flatMap((body) =>
+        body.resourceMetrics.flatMap((resource) => resource.scopeMetrics.flatMap((scope) => scope.metrics))
+      ),
+    spans: () =>
+      bodies<TracesBody>("/v1/traces").flatMap((body) =>
+        body.resourceSpans.flatMap((resource) => resource.scopeSpans.flatMap((scope) => scope.spans))
+      ),
+    logs: () =>
+      bodies<LogsBody>("/v1/logs").flatMap((body) =>
+        body.resourceLogs.flatMap((resource) => resource.scopeLogs.flatMap((scope) => scope.logRecords))
+      ),
+    resources: () =>
+      received.flatMap((entry) =>
+        entry.json === undefined ? [] : Object.values(entry.json as Record<string, ReadonlyArray<Resourced>>).flatMap(
+          (resources) => resources.map((resource) => attributesOf(resource.resource.attributes))
+        )
+      )
+  }
+})
