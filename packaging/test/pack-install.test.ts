@@ -40,7 +40,7 @@ import { afterAll, beforeAll, describe } from "vitest"
 
 const root = fileURLToPath(new URL("../..", import.meta.url))
 const fixtures = fileURLToPath(new URL("../consumer", import.meta.url))
-const packageNames = ["core", "testing", "client", "rate-limiter", "downloader"] as const
+const packageNames = ["core", "testing", "client", "rate-limiter", "downloader", "metrics"] as const
 
 /** How long one command (build, pack, install, type check) may run. */
 const commandTimeout = 300_000
@@ -286,7 +286,7 @@ describe("packed and installed with npm outside the workspace", () => {
   it("redis, @effect/platform-node, vitest and @effect/vitest are optional peers where one feature needs them, and nothing else", () => {
     const none = { dependency: false, peer: false, optional: false }
     const optionalPeer = { dependency: false, peer: true, optional: true }
-    for (const name of ["core", "client", "downloader"]) {
+    for (const name of ["core", "client", "downloader", "metrics"]) {
       assert.deepStrictEqual(wants(name, "redis"), none, name)
       assert.deepStrictEqual(wants(name, "@effect/platform-node"), none, name)
     }
@@ -385,6 +385,17 @@ describe("packed and installed with npm outside the workspace", () => {
       // Unlimited, six calls over one loopback connection arrive within a few milliseconds; the
       // margin under 1000 ms is for a first request slowed by its connection on a busy machine.
       for (let n = 3; n < 6; n++) assert.isAtLeast(arrivals[n]! - arrivals[n - 3]!, 500, `call ${n + 1}`)
+    }))
+
+  it.effect("two GETs, the first failed once with a 503, seen by the installed @httpkit/metrics: 2 calls and 1 retry in the snapshot, the same count scraped from its Prometheus endpoint", () =>
+    Effect.gen(function*() {
+      const url = yield* installedServer
+      const [result] = yield* runProgram("observed.ts", url)
+      assert.strictEqual(result?.calls, 2)
+      assert.strictEqual(result?.retries, 1)
+      const scraped = result?.scraped as ReadonlyArray<string>
+      assert.strictEqual(scraped.length, 1, scraped.join("\n"))
+      assert.match(scraped[0]!, /client="installed".*status_class="2xx".*outcome="success"} 2$/)
     }))
 
   it.effect("importing @httpkit/rate-limiter resolves nothing of redis or @effect/platform-node; importing its RedisStore resolves both", () =>
