@@ -37,9 +37,9 @@ import * as ClientConfigModule from "@httpkit/client/ClientConfig"
 import * as ResilientClientModule from "@httpkit/client/ResilientClient"
 import { Context, Effect, Exit, Layer, Scope } from "effect"
 import { HttpClient, HttpClientResponse } from "effect/http"
-import { spawn } from "node:child_process"
 import * as Path from "node:path"
 import { idList, parseFlags, positiveInt } from "../scripts/args.ts"
+import { callgrindInstructions } from "./support/callgrind.ts"
 import { serveJson, startJsonServer } from "./support/jsonServer.ts"
 import { memoryTransport } from "./support/memoryTransport.ts"
 import { Payload } from "./support/payload.ts"
@@ -199,38 +199,9 @@ const anchorOf = (id: Case, measured: (id: Case) => boolean): Case | undefined =
   return id.includes("getJson") && measured(`${kind}-schema`) ? `${kind}-schema` : `${kind}-bare`
 }
 
-/** Total instructions of one run under callgrind. */
+/** Total instructions of one run under callgrind (`support/callgrind.ts`). */
 const instructions = (which: Case, calls: number, warmup: number, concurrency: number): Promise<number> =>
-  new Promise((resolve, reject) => {
-    // Predictable and single-threaded (compilation and GC on the main thread, fixed seeds), a young
-    // generation of fixed size and an old one large enough that no major GC runs: two runs differ only
-    // by their calls and the scavenges they cause (repeat runs agree within about 0.2%; with V8's own
-    // heap sizing a major GC lands in some runs and not in others, which moves a figure by 30%).
-    const child = spawn("valgrind", [
-      "--tool=callgrind",
-      "--callgrind-out-file=/dev/null",
-      process.execPath,
-      "--predictable",
-      "--single-threaded",
-      "--initial-heap-size=2048",
-      "--min-semi-space-size=16",
-      "--max-semi-space-size=16",
-      "--expose-gc",
-      ...runArguments(which, calls, warmup, concurrency)
-    ], { stdio: ["ignore", "ignore", "pipe"] })
-    let stderr = ""
-    child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
-      stderr += chunk
-    })
-    child.on("close", (status) => {
-      const match = /Collected : (\d+)/.exec(stderr)
-      if (status !== 0 || match === null) {
-        reject(new Error(`valgrind failed for ${which} (status ${status}):\n${stderr.slice(-2000)}`))
-      } else {
-        resolve(Number(match[1]))
-      }
-    })
-  })
+  callgrindInstructions(runArguments(which, calls, warmup, concurrency), which)
 
 /**
  * `--cpu-pairs R`: CPU time instead of instructions, by the benchmarks' one method for it (`support/rounds.ts`). R
