@@ -297,7 +297,7 @@ const build = (resolved: Resolved): Effect.Effect<Layer.Layer<OtlpExporter.Flush
       )
     }
     return Layer.mergeAll(Layer.empty, ...layers).pipe(
-      // One flusher for the three signals (Effect's `Otlp.layer` keeps one per signal and exposes the last).
+      // One flusher for the three signals, each exporter with its own endpoint.
       Layer.provideMerge(OtlpExporter.layerFlusher),
       Layer.provide(resolved.protocol === "protobuf" ? OtlpSerialization.layerProtobuf : OtlpSerialization.layerJson),
       // The exporter's own client: not the application's, so its requests are never traced or counted.
