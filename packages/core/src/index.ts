@@ -23,6 +23,14 @@ export * as ConfigProblem from "./ConfigProblem.ts"
 export * as MetricBoundaries from "./MetricBoundaries.ts"
 
 /**
+ * A metric's series with attributes, made once and kept; attribute values
+ * bounded in number, the rest as `other`.
+ *
+ * @since 0.1.0
+ */
+export * as MetricSeries from "./MetricSeries.ts"
+
+/**
  * Durations as people write them (`250ms`, `20s`, `1.5 min`, `1h30m`), or
  * milliseconds.
  *

@@ -9,6 +9,7 @@
  * pool) are registered once and read only when the registry is.
  */
 import * as MetricBoundaries from "@httpkit/core/MetricBoundaries"
+import * as MetricSeries from "@httpkit/core/MetricSeries"
 import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Metric from "effect/Metric"
@@ -71,14 +72,6 @@ const cached = <M>(make: (key: string) => M) => {
 }
 
 /**
- * `counter`'s series with `attributes`, made as a counter of its own (same
- * name, same description) rather than with `Metric.withAttributes`, which
- * copies the fiber's context on every update.
- */
-const counterOf = (counter: Metric.Counter<number>, attributes: Readonly<Record<string, string>>) =>
-  Metric.counter(counter.id, { description: counter.description, incremental: true, attributes })
-
-/**
  * A recorder for the client named `client`, with its in-flight gauge
  * registered in the current registry until the scope closes.
  */
@@ -87,36 +80,32 @@ export const make = (client: string): Effect.Effect<Recorder, never, Scope.Scope
     let inFlight = 0
     yield* register(ClientMetrics.inFlight, { client }, () => inFlight)
 
-    const hosts = new Set<string>()
-    const hostOf = (url: URL | undefined): string => {
-      if (url === undefined) return "none"
-      const host = url.host
-      if (hosts.has(host)) return host
-      if (hosts.size >= ClientMetrics.maxHosts) return "other"
-      hosts.add(host)
-      return host
-    }
+    const boundedHost = MetricSeries.bounded(ClientMetrics.maxHosts)
+    const hostOf = (url: URL | undefined): string => url === undefined ? "none" : boundedHost(url.host)
     const requests = cached((key) => {
       const [method, host, status, statusClass, outcome] = key.split("\n") as [string, string, string, string, string]
-      return counterOf(ClientMetrics.requests, { client, method, host, status, status_class: statusClass, outcome })
+      return MetricSeries.counter(ClientMetrics.requests, {
+        client,
+        method,
+        host,
+        status,
+        status_class: statusClass,
+        outcome
+      })
     })
     const durations = cached((key) => {
       const [method, host] = key.split("\n") as [string, string]
-      return Metric.histogram(ClientMetrics.requestDuration.id, {
-        description: ClientMetrics.requestDuration.description,
-        boundaries: MetricBoundaries.seconds,
-        attributes: { client, method, host }
-      })
+      return MetricSeries.histogram(ClientMetrics.requestDuration, MetricBoundaries.seconds, { client, method, host })
     })
     const retries = cached((key) => {
       const [host, reason] = key.split("\n") as [string, string]
-      return counterOf(ClientMetrics.retries, { client, host, reason })
+      return MetricSeries.counter(ClientMetrics.retries, { client, host, reason })
     })
     const transitions = cached((key) => {
       const [from, to] = key.split("\n") as [string, string]
-      return counterOf(ClientMetrics.circuitTransitions, { client, from, to })
+      return MetricSeries.counter(ClientMetrics.circuitTransitions, { client, from, to })
     })
-    const rejections = cached((host) => counterOf(ClientMetrics.bulkheadRejections, { client, host }))
+    const rejections = cached((host) => MetricSeries.counter(ClientMetrics.bulkheadRejections, { client, host }))
     const circuits = yield* circuitStates(client)
 
     // The last call's series: most calls repeat the one before (same method, host, status and outcome),

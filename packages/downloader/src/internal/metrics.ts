@@ -4,6 +4,7 @@
  * kept (as the client's recorder does), never with `Metric.withAttributes`,
  * which copies the fiber's context on every update.
  */
+import * as MetricSeries from "@httpkit/core/MetricSeries"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Metric from "effect/Metric"
@@ -11,16 +12,10 @@ import * as DownloadMetrics from "../DownloadMetrics.ts"
 import type { DownloadResult } from "../DownloadResult.ts"
 import * as HostLimit from "./hostLimit.ts"
 
-const hosts = new Set<string>()
+const boundedHost = MetricSeries.bounded(DownloadMetrics.maxHosts, new Set(["none"]))
 
 /** The `host` attribute of a URL: host and port only, bounded in number. */
-export const hostOf = (url: string): string => {
-  const host = HostLimit.hostOf(url) || "none"
-  if (host === "none" || hosts.has(host)) return host
-  if (hosts.size >= DownloadMetrics.maxHosts) return "other"
-  hosts.add(host)
-  return host
-}
+export const hostOf = (url: string): string => boundedHost(HostLimit.hostOf(url) || "none")
 
 /** What one download counts while it runs. */
 export interface Tally {
@@ -61,12 +56,8 @@ const seriesOf = (
   let series = made.get(key)
   if (series === undefined) {
     series = metric.type === "Histogram"
-      ? Metric.histogram(metric.id, {
-        description: metric.description,
-        boundaries: DownloadMetrics.durationBoundaries,
-        attributes
-      })
-      : Metric.counter(metric.id, { description: metric.description, incremental: true, attributes })
+      ? MetricSeries.histogram(metric as Metric.Histogram<number>, DownloadMetrics.durationBoundaries, attributes)
+      : MetricSeries.counter(metric as Metric.Counter<number>, attributes)
     made.set(key, series)
   }
   return series

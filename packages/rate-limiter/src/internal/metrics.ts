@@ -7,6 +7,7 @@
  * `Metric.withAttributes`, which copies the fiber's context on every update).
  */
 import * as MetricBoundaries from "@httpkit/core/MetricBoundaries"
+import * as MetricSeries from "@httpkit/core/MetricSeries"
 import * as Effect from "effect/Effect"
 import * as Metric from "effect/Metric"
 import * as Own from "./own.ts"
@@ -41,9 +42,6 @@ export interface Recorder {
   readonly custom: () => Series
 }
 
-const counterOf = (counter: Metric.Counter<number>, attributes: Readonly<Record<string, string>>) =>
-  Metric.counter(counter.id, { description: counter.description, incremental: true, attributes })
-
 /** A recorder for one limiter. */
 export const make = (definitions: Definitions): Recorder => {
   const made = new Map<string, Series>()
@@ -52,17 +50,13 @@ export const make = (definitions: Definitions): Recorder => {
     if (series !== undefined) return series
     const outcomes = new Map<Outcome, Metric.Counter<number>>()
     const reasons = new Map<HoldReason, Metric.Counter<number>>()
-    const wait = Metric.histogram(definitions.waitTime.id, {
-      description: definitions.waitTime.description,
-      boundaries: MetricBoundaries.seconds,
-      attributes: { key }
-    })
-    const holdSeconds = counterOf(definitions.holdSeconds, { key })
+    const wait = MetricSeries.histogram(definitions.waitTime, MetricBoundaries.seconds, { key })
+    const holdSeconds = MetricSeries.counter(definitions.holdSeconds, { key })
     series = {
       acquired: (outcome) => {
         let counter = outcomes.get(outcome)
         if (counter === undefined) {
-          counter = counterOf(definitions.acquisitions, { key, outcome })
+          counter = MetricSeries.counter(definitions.acquisitions, { key, outcome })
           outcomes.set(outcome, counter)
         }
         return Metric.update(counter, 1)
@@ -71,7 +65,7 @@ export const make = (definitions: Definitions): Recorder => {
       held: (reason, millis) => {
         let counter = reasons.get(reason)
         if (counter === undefined) {
-          counter = counterOf(definitions.holds, { key, reason })
+          counter = MetricSeries.counter(definitions.holds, { key, reason })
           reasons.set(reason, counter)
         }
         return Effect.andThen(Metric.update(counter, 1), Metric.update(holdSeconds, millis / 1_000))
@@ -80,16 +74,10 @@ export const make = (definitions: Definitions): Recorder => {
     made.set(key, series)
     return series
   }
-  // Keys past the bound share `other`; `custom` and `default` are always there and not counted against it.
-  const keys = new Set<string>()
+  // Keys past the bound share `other`; `default` is always there and not counted against it.
+  const boundedKey = MetricSeries.bounded(definitions.maxKeys, new Set(["default"]))
   return {
-    of: (options, key) => {
-      if (Own.get(options, "key") !== undefined) return seriesOf("custom")
-      if (key === "default" || keys.has(key)) return seriesOf(key)
-      if (keys.size >= definitions.maxKeys) return seriesOf("other")
-      keys.add(key)
-      return seriesOf(key)
-    },
+    of: (options, key) => seriesOf(Own.get(options, "key") !== undefined ? "custom" : boundedKey(key)),
     custom: () => seriesOf("custom")
   }
 }
