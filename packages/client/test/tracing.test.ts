@@ -323,6 +323,52 @@ describe("ResilientClient tracing", () => {
       }).pipe(Effect.scoped)
   )
 
+  it.live(
+    "no tracing backend (Effect's nativeTracer): each attempt still sends traceparent and b3 in the caller's trace, naming its own span; nothing only a backend could see is recorded",
+    () =>
+      Effect.gen(function*() {
+        const server = yield* TestServer.make()
+        yield* ServerControl.make(server.url).failNext(2, { status: 503 })
+        // What code running inside the call sees as its span: the call's own, made but not recorded.
+        const inside: Array<Tracer.AnySpan> = []
+        const hook: RateLimitHook.RateLimitHook = {
+          around: (_, attempt) =>
+            Effect.andThen(
+              Effect.orDie(Effect.map(Effect.currentParentSpan, (span) => void inside.push(span))),
+              attempt
+            )
+        }
+        const client = yield* ResilientClient.make({
+          retry: { maxAttempts: 3, minDelay: 10, maxDelay: 10, jitter: false }
+        }).pipe(Effect.provideService(RateLimitHook.RateLimit, hook))
+        const caller = yield* client.get(server.urlFor("/msg")).pipe(
+          Effect.andThen(Effect.currentSpan),
+          Effect.withSpan("caller")
+        )
+        assert.strictEqual(yield* Effect.service(Tracer.Tracer), Tracer.nativeTracer)
+
+        const seen = yield* server.requestsTo("/msg")
+        assert.strictEqual(seen.length, 3)
+        const headers = seen.map((request) => traceparent(request.headers["traceparent"]))
+        for (const header of headers) assert.strictEqual(header.traceId, caller.traceId)
+        // Three client spans, none of them the caller's: each attempt names its own.
+        assert.strictEqual(new Set([...headers.map((header) => header.parentId), caller.spanId]).size, 4)
+        // b3's last field is the parent of the request's span: the call's span, the same for every attempt.
+        const b3Parents = seen.map((request) => String(request.headers["b3"]).split("-")[3])
+        assert.strictEqual(new Set(b3Parents).size, 1)
+        assert.notStrictEqual(b3Parents[0], caller.spanId)
+
+        assert.strictEqual(inside.length, 3)
+        const call = inside[0]! as Tracer.Span
+        assert.strictEqual(call.name, "HTTP GET")
+        assert.strictEqual(call.spanId, b3Parents[0])
+        assert.strictEqual(Option.getOrUndefined(call.parent), caller)
+        assert.strictEqual(call.attributes.size, 0)
+        assert.strictEqual(eventsOf(call).length, 0)
+        assert.strictEqual(call.status._tag, "Ended")
+      }).pipe(Effect.scoped)
+  )
+
   it.live("tracing: false (client), tracing: false (call), TracerEnabled false (fiber): zero spans, no traceparent or b3", () =>
     Effect.gen(function*() {
       const server = yield* TestServer.make()

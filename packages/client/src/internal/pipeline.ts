@@ -79,7 +79,8 @@ const startAttempt = <A, E, R>(call: Call<A, E, R>, number: number, now: number)
       orElse: () => Effect.fail(Deadline.attemptTimedOut(call.context, budget.byTotal, call.timeouts))
     })
   }
-  if (call.tracing === undefined) return attempt
+  // Under Effect's nativeTracer no one sees when a span ends: the next request or the call's end ends it.
+  if (call.tracing === undefined || !call.tracing.records) return attempt
   // The request in flight ends with the attempt, its timeout included (read when it ends: a call's first attempt
   // is built before the call, and its span, begin).
   return Effect.onExitPrimitive(attempt, (exit) => {

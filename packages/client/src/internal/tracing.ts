@@ -21,7 +21,11 @@
  *
  * What a span is made with (the tracer, the parent, sampling, the clock) is
  * read from the caller's context once per distinct context, as Effect's
- * `makeSpanUnsafe` reads it per span. Nothing here runs when tracing is off:
+ * `makeSpanUnsafe` reads it per span. Under Effect's `nativeTracer` (no
+ * tracing backend installed) spans are still made, for their ids, which
+ * `traceparent` carries; but nothing only a backend could see is recorded:
+ * no attribute, event or timestamp (as `nativeTracer`'s documentation
+ * suggests). Nothing here runs when tracing is off:
  * the client option `tracing: false`, a call's `tracing: false`, or a fiber
  * whose `References.TracerEnabled` is false.
  *
@@ -125,6 +129,11 @@ const propagatingParent = (span: Tracer.AnySpan | undefined): Tracer.AnySpan | u
 export class Setup {
   readonly tracer: Tracer.Tracer
   readonly clock: Clock.Clock
+  /**
+   * Whether spans are recorded (attributes, events, times): false under
+   * Effect's `nativeTracer`, which keeps spans nowhere.
+   */
+  readonly records: boolean
   readonly timing: boolean
   readonly parent: Option.Option<Tracer.AnySpan>
   readonly sampled: boolean
@@ -142,7 +151,8 @@ export class Setup {
   constructor(context: Context.Context<never>, clock: Clock.Clock, propagate: boolean) {
     this.tracer = Context.get(context, Tracer.Tracer)
     this.clock = clock
-    this.timing = Context.get(context, References.TracerTimingEnabled)
+    this.records = this.tracer !== Tracer.nativeTracer
+    this.timing = this.records && Context.get(context, References.TracerTimingEnabled)
     const parent = propagatingParent(Context.getOrUndefined(context, Tracer.ParentSpan))
     this.parent = parent === undefined ? Option.none() : Option.some(parent)
     this.sampled = parent?.sampled === false
@@ -170,13 +180,13 @@ export class Setup {
       name,
       parent,
       annotations: Context.empty(),
-      links: this.links.length === 0 ? [] : this.links.slice(),
+      links: this.links.length === 0 || !this.records ? [] : this.links.slice(),
       startTime: this.now(),
       kind,
       root: false,
       sampled
     })
-    for (const key in this.annotations) span.attribute(key, this.annotations[key])
+    if (this.records) { for (const key in this.annotations) span.attribute(key, this.annotations[key]) }
     return span
   }
 }
@@ -297,14 +307,17 @@ export class CallTrace {
     this.setup = setup
     this.#isSecret = isSecret
     this.#url = url
-    this.#urlFull = fullUrl(url)
-    this.#address = addressOf(url)
-    this.#port = portOf(url)
+    // Read for attributes only: not at all when nothing is recorded.
+    this.#urlFull = setup.records ? fullUrl(url) : ""
+    this.#address = setup.records ? addressOf(url) : ""
+    this.#port = setup.records ? portOf(url) : undefined
     const span = setup.start(callName(method), "internal", setup.parent, setup.sampled)
-    addMethod(span, method)
-    span.attribute("url.full", this.#urlFull)
-    this.#addServer(span, url)
-    span.attribute("httpkit.client.name", client)
+    if (setup.records) {
+      addMethod(span, method)
+      span.attribute("url.full", this.#urlFull)
+      this.#addServer(span, url)
+      span.attribute("httpkit.client.name", client)
+    }
     this.span = span
     this.#parent = Option.some(span)
     const skip = setup.skip
@@ -334,11 +347,13 @@ export class CallTrace {
       this.#parent,
       this.span.sampled
     )
-    addMethod(span, method)
-    span.attribute("url.full", url === this.#url ? this.#urlFull : fullUrl(url))
-    this.#addServer(span, url)
-    if (resends > 0) span.attribute("http.request.resend_count", resends)
-    if (setup.headerFilter !== undefined) this.#headers(span, "request", request.headers)
+    if (setup.records) {
+      addMethod(span, method)
+      span.attribute("url.full", url === this.#url ? this.#urlFull : fullUrl(url))
+      this.#addServer(span, url)
+      if (resends > 0) span.attribute("http.request.resend_count", resends)
+      if (setup.headerFilter !== undefined) this.#headers(span, "request", request.headers)
+    }
     this.hop = span
     this.hopStatus = undefined
     const sent = setup.propagate ? withTraceHeaders(request, span, this.span.spanId) : request
@@ -359,6 +374,7 @@ export class CallTrace {
     const span = this.hop
     if (span === undefined) return
     this.hopStatus = status
+    if (!this.setup.records) return
     span.attribute("http.response.status_code", status)
     if (status >= 400) span.attribute("error.type", String(status))
     if (this.setup.headerFilter !== undefined) this.#headers(span, "response", headers)
@@ -374,6 +390,7 @@ export class CallTrace {
     const span = this.hop
     if (span === undefined) return
     this.hop = undefined
+    if (!this.setup.records) return span.end(bigint0, exit)
     let ended = exit
     if (exit._tag === "Failure") {
       const error = failureOf(exit)
@@ -395,6 +412,7 @@ export class CallTrace {
   end(exit: Exit.Exit<unknown, unknown>, status: number | undefined): void {
     if (this.hop !== undefined) this.endHop(exit)
     const span = this.span
+    if (!this.setup.records) return span.end(bigint0, exit)
     if (status !== undefined) span.attribute("http.response.status_code", status)
     if (this.sends > 1) span.attribute("http.request.resend_count", this.sends - 1)
     let ended = exit
@@ -411,34 +429,40 @@ export class CallTrace {
 
   /** The limiter held attempt `attempt` for `waitMillis` before letting it through. */
   rateLimitWait(attempt: number, waitMillis: number): void {
-    this.span.event("httpkit.rate_limit.wait", this.setup.now(), {
-      "httpkit.attempt": attempt,
-      "httpkit.rate_limit.wait_ms": waitMillis
-    })
+    if (this.setup.records) {
+      this.span.event("httpkit.rate_limit.wait", this.setup.now(), {
+        "httpkit.attempt": attempt,
+        "httpkit.rate_limit.wait_ms": waitMillis
+      })
+    }
   }
 
   /** Attempt `attempt` failed with `reason` (an error's tag); the next starts after `delayMillis`. */
   retry(attempt: number, reason: string, delayMillis: number): void {
-    this.span.event("httpkit.retry", this.setup.now(), {
-      "httpkit.attempt": attempt,
-      "httpkit.retry.reason": reason,
-      "httpkit.retry.delay_ms": delayMillis
-    })
+    if (this.setup.records) {
+      this.span.event("httpkit.retry", this.setup.now(), {
+        "httpkit.attempt": attempt,
+        "httpkit.retry.reason": reason,
+        "httpkit.retry.delay_ms": delayMillis
+      })
+    }
   }
 
   /** A 401 on attempt `attempt` made the auth provider refresh its credentials (`refreshed`: with new ones). */
   tokenRefresh(attempt: number, refreshed: boolean): void {
-    this.span.event("httpkit.auth.refresh", this.setup.now(), {
-      "httpkit.attempt": attempt,
-      "httpkit.auth.refreshed": refreshed
-    })
+    if (this.setup.records) {
+      this.span.event("httpkit.auth.refresh", this.setup.now(), {
+        "httpkit.attempt": attempt,
+        "httpkit.auth.refreshed": refreshed
+      })
+    }
   }
 
   #circuitRejected(error: unknown): void {
     const { key, retryAfterMillis } = error as { readonly key?: unknown; readonly retryAfterMillis?: unknown }
     const attributes: Record<string, unknown> = { "httpkit.circuit.key": key }
     if (typeof retryAfterMillis === "number") attributes["httpkit.circuit.retry_after_ms"] = retryAfterMillis
-    this.span.event("httpkit.circuit.rejected", this.setup.now(), attributes)
+    if (this.setup.records) this.span.event("httpkit.circuit.rejected", this.setup.now(), attributes)
   }
 
   #headers(span: Tracer.Span, phase: "request" | "response", headers: Headers.Headers): void {
@@ -461,6 +485,7 @@ export const refused = (
   url: URL | undefined,
   error: { readonly _tag: string }
 ): void => {
+  if (!setup.records) return
   const span = setup.start(callName(method), "internal", setup.parent, setup.sampled)
   addMethod(span, method)
   if (url !== undefined) {
