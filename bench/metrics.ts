@@ -9,8 +9,12 @@
  *   npm run bench -- metrics --part snapshot --hosts 100
  *
  * **overhead**: the cases `off` (`metrics: false, tracing: false`),
- * `metrics` (metrics only), `tracing` (spans only, Effect's native tracer)
- * and `on` (both, the default client), each `get` + `json` of a small JSON
+ * `metrics` (metrics only), `tracing` (spans only, Effect's native tracer),
+ * `on` (both, the default client, no tracing backend installed) and
+ * `recorded` (both, with a tracer installed that is not Effect's
+ * `nativeTracer`, as an exporter is: every attribute, event and time is
+ * recorded; it keeps no span, so no exporter's own cost is counted), each
+ * `get` + `json` of a small JSON
  * body over loopback to a keep-alive server in a child process, `--concurrency`
  * calls in flight. CPU time: every case in a fresh process per round, paired
  * rounds (`support/rounds.ts`), the median of the per-round ratios to `off`
@@ -29,7 +33,7 @@ import * as ClientConfig from "@httpkit/client/ClientConfig"
 import * as ResilientClient from "@httpkit/client/ResilientClient"
 import * as HttpkitMetrics from "@httpkit/metrics/HttpkitMetrics"
 import * as MetricsTable from "@httpkit/metrics/MetricsTable"
-import { Context, Effect, Exit, Metric, Scope } from "effect"
+import { Context, Effect, Exit, Metric, Scope, Tracer } from "effect"
 import { HttpClient, HttpClientResponse } from "effect/http"
 import * as PrometheusMetrics from "effect/observability/PrometheusMetrics"
 import { performance } from "node:perf_hooks"
@@ -41,7 +45,7 @@ import { inFreshProcess, pairedRounds, reportRound, reportToParent } from "./sup
 import { effectRunner } from "./support/runners.ts"
 import { median, medianOfRatios } from "./support/stats.ts"
 
-const cases = ["off", "metrics", "tracing", "on"] as const
+const cases = ["off", "metrics", "tracing", "on", "recorded"] as const
 type Case = typeof cases[number]
 const parts = ["overhead", "snapshot"] as const
 
@@ -87,9 +91,12 @@ const hosts = positiveInt("--hosts", values.hosts) ?? 100
 
 /** The client options of a case. */
 const optionsOf = (which: Case): ClientConfig.Options => ({
-  metrics: which === "metrics" || which === "on",
-  tracing: which === "tracing" || which === "on"
+  metrics: which === "metrics" || which === "on" || which === "recorded",
+  tracing: which === "tracing" || which === "on" || which === "recorded"
 })
+
+/** A tracing backend that exports nothing: Effect's in-memory spans, from a tracer that is not `nativeTracer`. */
+const recordingTracer: Tracer.Tracer = Tracer.make({ span: (options) => new Tracer.NativeSpan(options) })
 
 // ---------------------------------------------------------------------------
 // overhead: one run of a case
@@ -111,7 +118,11 @@ const runOne = async (which: Case, calls: number, warmup: number): Promise<void>
       )
     )
     : await inScope(ResilientClient.make(optionsOf(which)))
-  const run = effectRunner(Effect.flatMap(client.get(url), (response) => response.json))
+  const call = Effect.flatMap(client.get(url), (response) => response.json)
+  const run = effectRunner(
+    call,
+    (program) => which === "recorded" ? Effect.withTracer(program, recordingTracer) : program
+  )
   await run(warmup, concurrency)
   collectGarbage()
   const before = process.cpuUsage()

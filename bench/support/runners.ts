@@ -23,8 +23,16 @@ export const promiseRunner = (send: () => Promise<unknown>): Runner => async (n,
   await Promise.all(Array.from({ length: Math.min(c, n) }, worker))
 }
 
-/** `c` fibers running `call`, in one `Effect.runPromise`. */
-export const effectRunner = (call: Effect.Effect<unknown, unknown>): Runner => (n, c) => {
+/**
+ * `c` fibers running `call`, in one `Effect.runPromise`; `around` wraps that
+ * whole program once (a service every call reads, provided once rather than
+ * per call).
+ */
+export const effectRunner = (
+  call: Effect.Effect<unknown, unknown>,
+  around: (program: Effect.Effect<void, unknown>) => Effect.Effect<void, unknown> = (program) => program
+): Runner =>
+(n, c) => {
   let next = 0
   const worker = Effect.gen(function*() {
     while (next < n) {
@@ -32,10 +40,10 @@ export const effectRunner = (call: Effect.Effect<unknown, unknown>): Runner => (
       check(yield* call)
     }
   })
-  return Effect.runPromise(
+  return Effect.runPromise(around(
     c === 1 ? worker : Effect.forEach(Array.from({ length: Math.min(c, n) }), () => worker, {
       concurrency: "unbounded",
       discard: true
     })
-  )
+  ))
 }
