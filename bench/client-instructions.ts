@@ -35,16 +35,16 @@
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as ClientConfigModule from "@httpkit/client/ClientConfig"
 import * as ResilientClientModule from "@httpkit/client/ResilientClient"
-import { Context, Effect, Exit, Layer, Scope } from "effect"
+import { Context, Effect, Layer } from "effect"
 import { HttpClient, HttpClientResponse } from "effect/http"
 import * as Path from "node:path"
 import { idList, parseFlags, positiveInt } from "../scripts/args.ts"
 import { callgrindInstructions } from "./support/callgrind.ts"
 import { serveJson, startJsonServer } from "./support/jsonServer.ts"
+import { measureCalls, runScope } from "./support/measuredRun.ts"
 import { memoryTransport } from "./support/memoryTransport.ts"
 import { Payload } from "./support/payload.ts"
-import { inFreshProcess, pairedRounds, reportToParent } from "./support/rounds.ts"
-import { effectRunner } from "./support/runners.ts"
+import { inFreshProcess, pairedRounds } from "./support/rounds.ts"
 import { median, medianOfRatios } from "./support/stats.ts"
 
 const cases = [
@@ -104,13 +104,9 @@ const cpuPairs = positiveInt("--cpu-pairs", values["cpu-pairs"])
 // One run: warm up, then the measured calls
 // ---------------------------------------------------------------------------
 
-/** A full collection (the runs under callgrind expose `gc`). */
-const collectGarbage = (): void => (globalThis as { gc?: () => void }).gc?.()
-
 const runOne = async (which: Case, calls: number, warmup: number, concurrency: number): Promise<void> => {
-  const scope = Effect.runSync(Scope.make())
-  const inScope = <A, E>(effect: Effect.Effect<A, E, Scope.Scope>): Promise<A> =>
-    Effect.runPromise(Effect.provideService(effect, Scope.Scope, scope))
+  const scope = runScope()
+  const inScope = scope.build
   const server = which.startsWith("socket-") ? await startJsonServer() : undefined
   const url = server?.url ?? "http://bench.test/payload"
   const memory = memoryTransport
@@ -151,20 +147,8 @@ const runOne = async (which: Case, calls: number, warmup: number, concurrency: n
         (response) => response.attempt === 1 ? response.json : Effect.die(new Error(`attempt ${response.attempt}`))
       )
   }
-  const run = effectRunner(call)
-  const loop = (n: number) => run(n, concurrency)
-  await loop(warmup)
-  // A full collection before the measured calls. Without it the old generation (never collected under the
-  // large fixed heap below) keeps every warm-up call's promoted garbage, and each measured call costs more the
-  // longer the warm-up was (socket-bare: about 980k instructions per call after 8,000 warm-up calls, 340k after
-  // 4,000). It runs in both runs, so the difference of their totals cancels it.
-  collectGarbage()
-  const cpuBefore = process.cpuUsage()
-  await loop(calls)
-  const cpuUsed = process.cpuUsage(cpuBefore)
-  // `--cpu`: the CPU time (user and system, every thread) of the measured calls, in µs per call.
-  if (values.cpu) reportToParent({ cpuMicros: (cpuUsed.user + cpuUsed.system) / calls })
-  await Effect.runPromise(Scope.close(scope, Exit.void))
+  await measureCalls(call, { warmup, calls, concurrency, reportCpu: values.cpu === true })
+  await scope.close()
   await server?.stop()
 }
 

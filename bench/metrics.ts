@@ -33,16 +33,16 @@ import * as ClientConfig from "@httpkit/client/ClientConfig"
 import * as ResilientClient from "@httpkit/client/ResilientClient"
 import * as HttpkitMetrics from "@httpkit/metrics/HttpkitMetrics"
 import * as MetricsTable from "@httpkit/metrics/MetricsTable"
-import { Context, Effect, Exit, Metric, Scope, Tracer } from "effect"
+import { Context, Effect, Metric, Tracer } from "effect"
 import { HttpClient, HttpClientResponse } from "effect/http"
 import * as PrometheusMetrics from "effect/observability/PrometheusMetrics"
 import { performance } from "node:perf_hooks"
 import { fail, idList, parseFlags, positiveInt } from "../scripts/args.ts"
 import { callgrindInstructions } from "./support/callgrind.ts"
 import { serveJson, startJsonServer } from "./support/jsonServer.ts"
+import { measureCalls, runScope } from "./support/measuredRun.ts"
 import { memoryTransport } from "./support/memoryTransport.ts"
-import { inFreshProcess, pairedRounds, reportRound, reportToParent } from "./support/rounds.ts"
-import { effectRunner } from "./support/runners.ts"
+import { inFreshProcess, pairedRounds, reportRound } from "./support/rounds.ts"
 import { median, medianOfRatios } from "./support/stats.ts"
 
 const cases = ["off", "metrics", "tracing", "on", "recorded"] as const
@@ -102,34 +102,26 @@ const recordingTracer: Tracer.Tracer = Tracer.make({ span: (options) => new Trac
 // overhead: one run of a case
 // ---------------------------------------------------------------------------
 
-const collectGarbage = (): void => (globalThis as { gc?: () => void }).gc?.()
-
 const runOne = async (which: Case, calls: number, warmup: number): Promise<void> => {
-  const scope = Effect.runSync(Scope.make())
-  const inScope = <A, E>(effect: Effect.Effect<A, E, Scope.Scope>): Promise<A> =>
-    Effect.runPromise(Effect.provideService(effect, Scope.Scope, scope))
+  const scope = runScope()
   const server = values.memory ? undefined : await startJsonServer()
   const url = server?.url ?? "http://bench.test/payload"
   const client = values.memory
-    ? await inScope(
+    ? await scope.build(
       Effect.flatMap(
         ClientConfig.resolve(optionsOf(which)),
         (resolved) => ResilientClient.makeWith(resolved, memoryTransport, undefined, true)
       )
     )
-    : await inScope(ResilientClient.make(optionsOf(which)))
-  const call = Effect.flatMap(client.get(url), (response) => response.json)
-  const run = effectRunner(
-    call,
-    (program) => which === "recorded" ? Effect.withTracer(program, recordingTracer) : program
-  )
-  await run(warmup, concurrency)
-  collectGarbage()
-  const before = process.cpuUsage()
-  await run(calls, concurrency)
-  const used = process.cpuUsage(before)
-  if (values.cpu) reportToParent({ cpuMicros: (used.user + used.system) / calls })
-  await Effect.runPromise(Scope.close(scope, Exit.void))
+    : await scope.build(ResilientClient.make(optionsOf(which)))
+  await measureCalls(Effect.flatMap(client.get(url), (response) => response.json), {
+    warmup,
+    calls,
+    concurrency,
+    reportCpu: values.cpu === true,
+    around: (program) => which === "recorded" ? Effect.withTracer(program, recordingTracer) : program
+  })
+  await scope.close()
   await server?.stop()
 }
 
@@ -227,7 +219,7 @@ const timeIt = (times: number, f: () => unknown): number => {
 const snapshotPart = async (): Promise<void> => {
   const registry: Metric.MetricRegistry = new Map()
   const context = Context.make(Metric.MetricRegistry, registry)
-  const scope = Effect.runSync(Scope.make())
+  const scope = runScope()
   const fill = Effect.gen(function*() {
     const resolved = yield* ClientConfig.resolve({ retry: { maxAttempts: 2, minDelay: 0, maxDelay: 0 } })
     const client = yield* ResilientClient.makeWith(resolved, statusTransport, undefined, true)
@@ -236,8 +228,8 @@ const snapshotPart = async (): Promise<void> => {
         yield* Effect.ignore(client.get(`http://host-${host}.bench.test${path}`))
       }
     }
-  }).pipe(Effect.provideService(Metric.MetricRegistry, registry), Effect.provideService(Scope.Scope, scope))
-  await Effect.runPromise(fill)
+  }).pipe(Effect.provideService(Metric.MetricRegistry, registry))
+  await scope.build(fill)
   const series = Metric.snapshotUnsafe(context).length
   const times = 200
   const snapshot = () => Effect.runSync(Effect.provideService(HttpkitMetrics.snapshot, Metric.MetricRegistry, registry))
@@ -262,7 +254,7 @@ const snapshotPart = async (): Promise<void> => {
       (render / prometheus).toFixed(2)
     }x the anchor\n`
   )
-  await Effect.runPromise(Scope.close(scope, Exit.void))
+  await scope.close()
 }
 
 if (values.serve) {
