@@ -9,15 +9,16 @@
  * an expected line here, or an expected line whose row is gone, fails.
  */
 import { assert, describe, it } from "@effect/vitest"
+import * as DocumentedCommands from "@httpkit/testing/DocumentedCommands"
 import * as NodeChild from "@httpkit/testing/NodeChild"
-import { readFileSync } from "node:fs"
 import { join } from "node:path"
 
 const root = join(import.meta.dirname, "..", "..", "..")
 
+const example = "npm run example -- "
+
 /** The `npm run example -- ...` commands in the first column of a README's tables. */
-const documented = (readme: string): ReadonlyArray<string> =>
-  [...readFileSync(join(root, readme), "utf8").matchAll(/^\| `(npm run example -- [^`]+)`/gm)].map(([, cmd]) => cmd!)
+const documented = (readme: string): ReadonlyArray<string> => DocumentedCommands.inFile(join(root, readme), example)
 
 /** Each command and a line (a regular expression over its stdout) that shows it did what it says. */
 const expected: Readonly<Record<string, RegExp>> = {
@@ -44,7 +45,7 @@ describe("examples, as the READMEs write them", () => {
 
   for (const command of commands) {
     it(`${command}`, async () => {
-      const flags = command.slice("npm run example -- ".length).split(" ")
+      const flags = DocumentedCommands.argumentsOf(command, example)
       const run = await NodeChild.run(["scripts/bootstrap.mjs", "example", ...flags], {
         cwd: root,
         dropEnv: ["HTTPKIT_*"],

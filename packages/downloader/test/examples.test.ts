@@ -10,22 +10,22 @@
  * which, an unreachable Redis is one line naming it.
  */
 import { assert, describe, it } from "@effect/vitest"
+import * as DocumentedCommands from "@httpkit/testing/DocumentedCommands"
 import * as NodeChild from "@httpkit/testing/NodeChild"
 import * as Ports from "@httpkit/testing/Ports"
 import * as RedisTest from "@httpkit/testing/RedisTest"
-import { readFileSync } from "node:fs"
 import { join } from "node:path"
 
 const root = join(import.meta.dirname, "..", "..", "..")
 
+const example = "npm run example -- "
+
 /** The `npm run example -- ...` commands in the first column of the README's tables. */
-const commands = [
-  ...readFileSync(join(root, "packages/downloader/README.md"), "utf8").matchAll(/^\| `(npm run example -- [^`]+)`/gm)
-].map(([, command]) => command!)
+const commands = DocumentedCommands.inFile(join(root, "packages/downloader/README.md"), example)
 
 /** Runs a documented command as npm does, killed after 90 s. */
 const runDocumented = (command: string) =>
-  NodeChild.run(["scripts/bootstrap.mjs", "example", ...command.slice("npm run example -- ".length).split(" ")], {
+  NodeChild.run(["scripts/bootstrap.mjs", "example", ...DocumentedCommands.argumentsOf(command, example)], {
     cwd: root,
     dropEnv: ["HTTPKIT_*", "REDIS_URL"],
     timeoutMillis: 90_000

@@ -8,16 +8,16 @@
  * whose row is gone, fails.
  */
 import { assert, it } from "@effect/vitest"
+import * as DocumentedCommands from "@httpkit/testing/DocumentedCommands"
 import * as NodeChild from "@httpkit/testing/NodeChild"
-import { readFileSync } from "node:fs"
 import { join } from "node:path"
 
 const root = join(import.meta.dirname, "..", "..", "..")
 
+const example = "npm run example -- "
+
 /** The `npm run example -- ...` commands in the first column of the README's tables. */
-const commands = [
-  ...readFileSync(join(root, "packages/metrics/README.md"), "utf8").matchAll(/^\| `(npm run example -- [^`]+)`/gm)
-].map(([, command]) => command!)
+const commands = DocumentedCommands.inFile(join(root, "packages/metrics/README.md"), example)
 
 /** Each command and the lines that prove its point. */
 const expected: Readonly<Record<string, ReadonlyArray<RegExp>>> = {
@@ -39,7 +39,7 @@ it("every documented command has its expected lines, and every expected line its
 for (const command of commands) {
   it(`${command}: the lines that prove its point, exit 0`, async () => {
     const run = await NodeChild.run(
-      ["scripts/bootstrap.mjs", "example", ...command.slice("npm run example -- ".length).split(" ")],
+      ["scripts/bootstrap.mjs", "example", ...DocumentedCommands.argumentsOf(command, example)],
       { cwd: root, timeoutMillis: 90_000 }
     )
     assert.strictEqual(run.code, 0, run.output)

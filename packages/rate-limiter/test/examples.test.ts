@@ -11,24 +11,24 @@
  * that did not hold.
  */
 import { assert, it } from "@effect/vitest"
+import * as DocumentedCommands from "@httpkit/testing/DocumentedCommands"
 import * as NodeChild from "@httpkit/testing/NodeChild"
 import * as Ports from "@httpkit/testing/Ports"
 import * as RedisProxy from "@httpkit/testing/RedisProxy"
 import * as RedisTest from "@httpkit/testing/RedisTest"
 import { Effect } from "effect"
-import { readFileSync } from "node:fs"
 import { join } from "node:path"
 
 const root = join(import.meta.dirname, "..", "..", "..")
 
+const example = "npm run example -- "
+
 /** The `npm run example -- ...` commands in the first column of the README's tables. */
-const commands = [
-  ...readFileSync(join(root, "packages/rate-limiter/README.md"), "utf8").matchAll(/^\| `(npm run example -- [^`]+)`/gm)
-].map(([, command]) => command!)
+const commands = DocumentedCommands.inFile(join(root, "packages/rate-limiter/README.md"), example)
 
 /** Runs a documented command as npm does, with `REDIS_URL` the tests' Redis, killed after 60 s. */
 const runDocumented = (command: string) =>
-  NodeChild.run(["scripts/bootstrap.mjs", "example", ...command.slice("npm run example -- ".length).split(" ")], {
+  NodeChild.run(["scripts/bootstrap.mjs", "example", ...DocumentedCommands.argumentsOf(command, example)], {
     cwd: root,
     env: { REDIS_URL: RedisTest.url },
     timeoutMillis: 60_000

@@ -94,6 +94,13 @@ export * as ServerControl from "./ServerControl.ts"
 export * as RedisPrefix from "./RedisPrefix.ts"
 
 /**
+ * The commands a Markdown document lists in its tables, for tests that run each one as written.
+ *
+ * @since 0.1.0
+ */
+export * as DocumentedCommands from "./DocumentedCommands.ts"
+
+/**
  * Loopback ports nothing listens on, for refused-connection cases.
  *
  * @since 0.1.0
