@@ -41,7 +41,7 @@ import * as Path from "node:path"
 import { idList, parseFlags, positiveInt } from "../scripts/args.ts"
 import { callgrindInstructions } from "./support/callgrind.ts"
 import { serveJson, startJsonServer } from "./support/jsonServer.ts"
-import { measureCalls, runScope } from "./support/measuredRun.ts"
+import { measureCalls, runArguments as childArguments, runScope } from "./support/measuredRun.ts"
 import { memoryTransport } from "./support/memoryTransport.ts"
 import { Payload } from "./support/payload.ts"
 import { inFreshProcess, pairedRounds } from "./support/rounds.ts"
@@ -158,15 +158,7 @@ const runOne = async (which: Case, calls: number, warmup: number, concurrency: n
 
 /** The arguments of one run of a case in a child process (`--run`), with the variant's sources if any. */
 const runArguments = (which: Case, calls: number, warmup: number, concurrency: number): Array<string> => [
-  import.meta.filename,
-  "--run",
-  which,
-  "--calls",
-  String(calls),
-  "--warmup",
-  String(warmup),
-  "--concurrency",
-  String(concurrency),
+  ...childArguments(import.meta.filename, which, { calls, warmup, concurrency }),
   ...(values.src === undefined ? [] : ["--src", values.src])
 ]
 

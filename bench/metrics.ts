@@ -40,7 +40,7 @@ import { performance } from "node:perf_hooks"
 import { fail, idList, parseFlags, positiveInt } from "../scripts/args.ts"
 import { callgrindInstructions } from "./support/callgrind.ts"
 import { serveJson, startJsonServer } from "./support/jsonServer.ts"
-import { measureCalls, runScope } from "./support/measuredRun.ts"
+import { measureCalls, runArguments as childArguments, runScope } from "./support/measuredRun.ts"
 import { memoryTransport } from "./support/memoryTransport.ts"
 import { inFreshProcess, pairedRounds, reportRound } from "./support/rounds.ts"
 import { median, medianOfRatios } from "./support/stats.ts"
@@ -126,15 +126,7 @@ const runOne = async (which: Case, calls: number, warmup: number): Promise<void>
 }
 
 const runArguments = (which: Case, calls: number, warmup: number): Array<string> => [
-  import.meta.filename,
-  "--run",
-  which,
-  "--calls",
-  String(calls),
-  "--warmup",
-  String(warmup),
-  "--concurrency",
-  String(concurrency),
+  ...childArguments(import.meta.filename, which, { calls, warmup, concurrency }),
   ...(values.memory ? ["--memory"] : [])
 ]
 

@@ -25,6 +25,26 @@ export const runScope = (): RunScope => {
   }
 }
 
+/**
+ * The arguments of one run of `which` in a child process of `script`
+ * (its `--run` mode), before the script's own flags.
+ */
+export const runArguments = (
+  script: string,
+  which: string,
+  run: { readonly calls: number; readonly warmup: number; readonly concurrency: number }
+): Array<string> => [
+  script,
+  "--run",
+  which,
+  "--calls",
+  String(run.calls),
+  "--warmup",
+  String(run.warmup),
+  "--concurrency",
+  String(run.concurrency)
+]
+
 /** A full collection where the process exposes `gc` (the runs under callgrind do); nothing elsewhere. */
 const collectGarbage = (): void => (globalThis as { gc?: () => void }).gc?.()
 
