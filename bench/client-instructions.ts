@@ -106,7 +106,6 @@ const cpuPairs = positiveInt("--cpu-pairs", values["cpu-pairs"])
 
 const runOne = async (which: Case, calls: number, warmup: number, concurrency: number): Promise<void> => {
   const scope = runScope()
-  const inScope = scope.build
   const server = which.startsWith("socket-") ? await startJsonServer() : undefined
   const url = server?.url ?? "http://bench.test/payload"
   const memory = memoryTransport
@@ -121,7 +120,7 @@ const runOne = async (which: Case, calls: number, warmup: number, concurrency: n
   if (which.endsWith("-bare") || which.endsWith("-schema")) {
     const client = which.startsWith("memory-")
       ? memory
-      : Context.get(await inScope(Layer.build(NodeHttpClient.layerUndici)), HttpClient.HttpClient)
+      : Context.get(await scope.build(Layer.build(NodeHttpClient.layerUndici)), HttpClient.HttpClient)
     call = which.endsWith("-bare")
       ? Effect.flatMap(client.get(url), (response) => response.json)
       : Effect.flatMap(client.get(url), HttpClientResponse.schemaBodyJson(Payload))
@@ -133,13 +132,13 @@ const runOne = async (which: Case, calls: number, warmup: number, concurrency: n
       ? { tracing: false }
       : {}
     const client = which.startsWith("memory-")
-      ? await inScope(
+      ? await scope.build(
         Effect.flatMap(
           ClientConfig.resolve(options),
           (resolved) => ResilientClient.makeWith(resolved, memory, undefined, true)
         )
       )
-      : await inScope(ResilientClient.make(options))
+      : await scope.build(ResilientClient.make(options))
     call = which.includes("getJson")
       ? client.getJson(url, Payload)
       : Effect.flatMap(

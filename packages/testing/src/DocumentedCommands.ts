@@ -21,7 +21,7 @@ const literal = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, "\
  * @since 0.1.0
  */
 export const inTables = (markdown: string, prefix: string): Array<string> =>
-  [...markdown.matchAll(new RegExp(`^\\| \`(${literal(prefix)}[^\`]*)\``, "gm"))].map(([, command]) => command!)
+  [...markdown.matchAll(new RegExp(`^\\| \`(${literal(prefix)}[^\`]+)\``, "gm"))].map(([, command]) => command!)
 
 /**
  * `inTables` of the Markdown file at `path`.
@@ -32,7 +32,7 @@ export const inTables = (markdown: string, prefix: string): Array<string> =>
 export const inFile = (path: string, prefix: string): Array<string> => inTables(readFileSync(path, "utf8"), prefix)
 
 /**
- * The words of `command` after `prefix`, split on spaces: the arguments to
+ * The words of `command` after `prefix`, split on each space: the arguments to
  * run it with (`npm run example -- demo --port 1` after
  * `npm run example -- ` is `["demo", "--port", "1"]`). Throws when the
  * command does not start with `prefix`.
@@ -44,5 +44,5 @@ export const argumentsOf = (command: string, prefix: string): Array<string> => {
   if (!command.startsWith(prefix)) {
     throw new Error(`${JSON.stringify(command)} does not start with ${JSON.stringify(prefix)}`)
   }
-  return command.slice(prefix.length).split(" ").filter((word) => word !== "")
+  return command.slice(prefix.length).split(" ")
 }
