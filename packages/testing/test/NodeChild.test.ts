@@ -39,8 +39,9 @@ describe("NodeChild.run", () => {
     }
   })
 
-  it("a child still running after timeoutMillis (300) is killed with SIGKILL; what it printed is kept", async () => {
-    const run = await script(`console.log("started"); setInterval(() => {}, 1000)`, { timeoutMillis: 300 })
+  // 4 s: a fresh `node` on a machine with both cores loaded can take over a second to print its first line.
+  it("a child still running after timeoutMillis (4000) is killed with SIGKILL; what it printed is kept", async () => {
+    const run = await script(`console.log("started"); setInterval(() => {}, 1000)`, { timeoutMillis: 4000 })
     assert.deepStrictEqual([run.code, run.signal, run.stdout], [null, "SIGKILL", "started\n"])
   })
 

@@ -595,6 +595,49 @@ layer(TestServer.layer())("GET /files/:name", (it) => {
       assert.deepStrictEqual(response.body, expected(18, 0, 5000))
     }))
 
+  it.effect("range_short=N labels a 206 N bytes short of the range asked and sends zeros to its end", () =>
+    Effect.gen(function*() {
+      const { urlFor } = yield* server
+      const url = urlFor("/files/rshort.bin?size=5000&seed=21&range_short=100")
+      const response = yield* promise(() => httpGet(url, { headers: { range: "bytes=1000-1999" } }))
+      assert.strictEqual(response.status, 206)
+      assert.strictEqual(response.headers["content-range"], "bytes 1000-1899/5000")
+      assert.strictEqual(response.headers["content-length"], "1000")
+      assert.deepStrictEqual(response.body, Buffer.concat([expected(21, 1000, 900), Buffer.alloc(100)]))
+      const plain = yield* promise(() => httpGet(url))
+      assert.strictEqual(plain.status, 200)
+      assert.deepStrictEqual(plain.body, expected(21, 0, 5000))
+    }))
+
+  it.effect("range_no_validators=1 sends 206 answers without ETag or Last-Modified, 200s with both", () =>
+    Effect.gen(function*() {
+      const { urlFor } = yield* server
+      const url = urlFor("/files/rnv.bin?size=5000&seed=22&range_no_validators=1")
+      const ranged = yield* promise(() => httpGet(url, { headers: { range: "bytes=10-19" } }))
+      assert.strictEqual(ranged.status, 206)
+      assert.isUndefined(ranged.headers.etag)
+      assert.isUndefined(ranged.headers["last-modified"])
+      assert.deepStrictEqual(ranged.body, expected(22, 10, 10))
+      const plain = yield* promise(() => httpGet(url))
+      assert.isDefined(plain.headers.etag)
+      assert.isDefined(plain.headers["last-modified"])
+    }))
+
+  it.effect("get_length=N makes a GET announce Content-Length N, send the real body and close; HEAD tells the truth", () =>
+    Effect.gen(function*() {
+      const { port, urlFor } = yield* server
+      const raw = yield* promise(() => rawGet(port, "/files/glen.bin?size=3000&seed=23&get_length=9007199254740991"))
+      assert.strictEqual(rawHeader(raw.head, "content-length"), "9007199254740991")
+      assert.deepStrictEqual(raw.body, expected(23, 0, 3000))
+      const head = yield* promise(() => httpGet(urlFor("/files/glen.bin?size=3000&get_length=10"), { method: "HEAD" }))
+      assert.strictEqual(head.headers["content-length"], "3000")
+      const ranged = yield* promise(() =>
+        httpGet(urlFor("/files/glen.bin?size=3000&seed=23&get_length=10"), { headers: { range: "bytes=0-9" } })
+      )
+      assert.strictEqual(ranged.status, 206)
+      assert.strictEqual(ranged.headers["content-length"], "10")
+    }))
+
   it.effect("filename=NAME sets Content-Disposition, escaped, with filename* for non-ASCII", () =>
     Effect.gen(function*() {
       const { urlFor } = yield* server
@@ -720,6 +763,10 @@ layer(TestServer.layer())("GET /files/:name", (it) => {
         ["weak_etag=3", "weak_etag"],
         ["range_early=x", "range_early"],
         ["range_200=1&ignore_range=1", "range_200"],
+        ["range_short=1&range_early=1", "range_short"],
+        ["range_no_validators=2", "range_no_validators"],
+        ["get_length=-1", "get_length"],
+        ["get_length=10&chunked=1", "get_length"],
         ["short_by=x", "short_by"],
         ["short_by=1&long_by=1", "long_by"],
         ["long_by=1&chunked=1", "long_by"],

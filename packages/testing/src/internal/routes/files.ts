@@ -83,6 +83,12 @@ interface FileOptions {
   readonly noLastModified: boolean
   readonly rangeEarly: number
   readonly range200: boolean
+  /** A 206's `Content-Range` ends this many bytes before the range asked; the body still runs to its end, in zeros. */
+  readonly rangeShort: number
+  /** 206 answers carry neither `ETag` nor `Last-Modified` (200s and `HEAD` keep them). */
+  readonly rangeNoValidators: boolean
+  /** A `GET` answered 200 announces this `Content-Length`, sends the real body, and closes (a `GET` that lies). */
+  readonly getLength: number | undefined
   readonly filename: string | undefined
   readonly shortBy: number
   readonly longBy: number
@@ -128,6 +134,9 @@ const readOptions = (params: URLSearchParams): FileOptions | string => {
     noLastModified: flag("no_last_modified"),
     rangeEarly: int("range_early", 0, Content.maxSize) ?? 0,
     range200: flag("range_200"),
+    rangeShort: int("range_short", 0, Content.maxSize) ?? 0,
+    rangeNoValidators: flag("range_no_validators"),
+    getLength: int("get_length", 0, Number.MAX_SAFE_INTEGER),
     filename: params.get("filename") ?? undefined,
     shortBy: int("short_by", 0, Content.maxSize) ?? 0,
     longBy: int("long_by", 0, Content.maxSize) ?? 0,
@@ -147,8 +156,15 @@ const readOptions = (params: URLSearchParams): FileOptions | string => {
   if (options.dropTimes !== undefined && options.dropAfter === undefined) {
     errors.push("drop_times needs drop_after")
   }
-  const rangeSwitches = [options.ignoreRange, options.rangeEarly > 0, options.range200].filter(Boolean).length
-  if (rangeSwitches > 1) errors.push("ignore_range, range_early and range_200 exclude each other")
+  const rangeSwitches = [options.ignoreRange, options.rangeEarly > 0, options.range200, options.rangeShort > 0]
+    .filter(Boolean).length
+  if (rangeSwitches > 1) errors.push("ignore_range, range_early, range_200 and range_short exclude each other")
+  if (
+    options.getLength !== undefined &&
+    (options.chunked || options.gzip || options.bomb !== undefined || options.shortBy > 0 || options.longBy > 0)
+  ) {
+    errors.push("get_length excludes chunked, gzip, bomb, short_by and long_by")
+  }
   if (options.shortBy > 0 && options.longBy > 0) errors.push("short_by and long_by exclude each other")
   if (options.gzip && options.bomb === undefined && options.shortBy > 0) {
     errors.push("short_by needs a known body length, so not gzip=1 (the gzip length is unknown in advance)")
@@ -304,8 +320,23 @@ const planResponse = (
       start = Math.max(0, range.start - options.rangeEarly)
       end = range.end + 1
       headers["content-range"] = `bytes ${start}-${range.end}/${size}`
+      if (options.rangeNoValidators) {
+        delete headers.etag
+        delete headers["last-modified"]
+      }
     }
-    body = () => Content.chunks(seed, start, end)
+    // `range_short`: the range announced stops short (at least one byte stays announced); zeros run to the end.
+    const announcedEnd = status === 206 && options.rangeShort > 0
+      ? Math.max(start + 1, end - options.rangeShort)
+      : end
+    if (announcedEnd < end) headers["content-range"] = `bytes ${start}-${announcedEnd - 1}/${size}`
+    const from = start
+    body = announcedEnd < end
+      ? function*() {
+        yield* Content.chunks(seed, from, announcedEnd)
+        yield new Uint8Array(end - announcedEnd)
+      }
+      : () => Content.chunks(seed, from, end)
     bodyLength = end - start
   }
 
@@ -313,14 +344,21 @@ const planResponse = (
   const drops = options.dropTimes === undefined || count <= options.dropTimes
   if (options.dropAfter !== undefined && drops) limits.push(options.dropAfter)
   if (options.shortBy > 0 && bodyLength !== undefined) limits.push(Math.max(0, bodyLength - options.shortBy))
+  // `get_length`: the real body, then the connection closes, whatever the length announced.
+  const lies = options.getLength !== undefined && status === 200 && request.method === "GET"
+  if (lies && bodyLength !== undefined) limits.push(bodyLength)
   return {
     status,
     headers,
-    announced: options.chunked || bodyLength === undefined ? undefined : Math.max(0, bodyLength - options.longBy),
+    announced: lies
+      ? options.getLength
+      : options.chunked || bodyLength === undefined
+      ? undefined
+      : Math.max(0, bodyLength - options.longBy),
     body,
     limit: limits.length > 0 ? Math.min(...limits) : undefined,
     rate: options.rate,
-    longer: options.longBy > 0
+    longer: options.longBy > 0 || (lies && bodyLength !== undefined && options.getLength! < bodyLength)
   }
 }
 
@@ -424,6 +462,9 @@ export const routes = (state: ServerState): ReadonlyArray<RouteEntry> => [
       no_last_modified: "1: no Last-Modified",
       range_early: "N: a 206 that starts N bytes early",
       range_200: "1: a range answered with 200 and the whole body",
+      range_short: "N: a 206 whose Content-Range ends N bytes early, zeros to the end of the range asked",
+      range_no_validators: "1: 206 answers without ETag or Last-Modified",
+      get_length: "N: a GET answered 200 announces Content-Length: N",
       filename: "Content-Disposition: attachment; filename=...",
       short_by: "N: a body N bytes shorter than its Content-Length",
       long_by: "N: a body N bytes longer than its Content-Length",
