@@ -38,8 +38,9 @@ export interface DownloadTask {
 }
 
 /**
- * A failed task in a result: the task (its URL redacted when the result is
- * printed or encoded) and the typed error.
+ * A failed task in a result: the task, with its URL redacted (user info,
+ * token-like query parameters), and the typed error. `retryFailed` uses the
+ * URL as given, which the result keeps out of sight.
  *
  * @category models
  * @since 0.1.0
@@ -88,19 +89,24 @@ export class BatchResult extends Schema.Class<BatchResult>("@httpkit/downloader/
   bytes: Schema.Number,
   durationMillis: Schema.Number
 }) {
-  /** For printing and logs: failed tasks' URLs redacted. */
-  toJSON(): unknown {
-    return {
-      succeeded: this.succeeded,
-      failed: this.failed.map((failure) => ({ ...failure, url: Redact.url(failure.url) })),
-      successRate: this.successRate,
-      bytes: this.bytes,
-      durationMillis: this.durationMillis
-    }
-  }
   override toString(): string {
     return `BatchResult(${this.succeeded.length} succeeded, ${this.failed.length} failed, ${this.bytes} bytes)`
   }
+}
+
+/**
+ * The URLs of a result's failed tasks as given (`failed[i]` has
+ * `urls[i]`), for `retryFailed`: a failure itself holds its URL redacted, so
+ * that printing, logging or encoding a result shows no secret. A result
+ * decoded from its encoding has none; its failures are retried at their
+ * redacted URLs.
+ */
+const givenUrls = new WeakMap<BatchResult, ReadonlyArray<string>>()
+
+/** A result whose failures' URLs as given are `urls`. */
+const remembering = (result: BatchResult, urls: ReadonlyArray<string>): BatchResult => {
+  givenUrls.set(result, urls)
+  return result
 }
 
 /**
@@ -191,7 +197,7 @@ export const run = <Options extends object>(
               failed.push({
                 index,
                 ...(task.id === undefined ? {} : { id: task.id }),
-                url: task.url,
+                url: Redact.url(task.url),
                 destination: task.destination,
                 ...(typeof task.checksum === "string" ? { checksum: task.checksum } : {}),
                 error
@@ -206,13 +212,17 @@ export const run = <Options extends object>(
     yield* Effect.forEach(indices, one, { concurrency, discard: true })
     const durationMillis = Math.max(0, clock.currentTimeMillisUnsafe() - startedAt)
     const ordered = succeeded.toSorted((a, b) => a.index - b.index).map((entry) => entry.result)
-    return new BatchResult({
-      succeeded: ordered,
-      failed: failed.toSorted((a, b) => a.index - b.index),
-      successRate: indices.length === 0 ? 1 : ordered.length / indices.length,
-      bytes: ordered.reduce((sum, result) => sum + result.bytesTransferred, 0),
-      durationMillis
-    })
+    const failedInOrder = failed.toSorted((a, b) => a.index - b.index)
+    return remembering(
+      new BatchResult({
+        succeeded: ordered,
+        failed: failedInOrder,
+        successRate: indices.length === 0 ? 1 : ordered.length / indices.length,
+        bytes: ordered.reduce((sum, result) => sum + result.bytesTransferred, 0),
+        durationMillis
+      }),
+      failedInOrder.map((failure) => tasks[failure.index]!.url)
+    )
   })
 
 /**
@@ -228,8 +238,9 @@ export const retryFailed = <Options extends object>(
   options: BatchOptions<Options> = {}
 ): Effect.Effect<BatchResult> =>
   Effect.gen(function*() {
-    const tasks: Array<DownloadTask> = previous.failed.map((failure) => ({
-      url: failure.url,
+    const urls = givenUrls.get(previous)
+    const tasks: Array<DownloadTask> = previous.failed.map((failure, i) => ({
+      url: urls?.[i] ?? failure.url,
       destination: failure.destination,
       ...(failure.id === undefined ? {} : { id: failure.id }),
       ...(failure.checksum === undefined ? {} : { checksum: failure.checksum })
@@ -237,12 +248,15 @@ export const retryFailed = <Options extends object>(
     const again = yield* run(download, tasks, options)
     const all = previous.succeeded.length + previous.failed.length
     const succeeded = [...previous.succeeded, ...again.succeeded]
-    return new BatchResult({
-      succeeded,
-      // The indices of the first batch, so a failure still names its original task.
-      failed: again.failed.map((failure) => ({ ...failure, index: previous.failed[failure.index]!.index })),
-      successRate: all === 0 ? 1 : succeeded.length / all,
-      bytes: previous.bytes + again.bytes,
-      durationMillis: previous.durationMillis + again.durationMillis
-    })
+    return remembering(
+      new BatchResult({
+        succeeded,
+        // The indices of the first batch, so a failure still names its original task.
+        failed: again.failed.map((failure) => ({ ...failure, index: previous.failed[failure.index]!.index })),
+        successRate: all === 0 ? 1 : succeeded.length / all,
+        bytes: previous.bytes + again.bytes,
+        durationMillis: previous.durationMillis + again.durationMillis
+      }),
+      again.failed.map((failure) => tasks[failure.index]!.url)
+    )
   })

@@ -56,8 +56,9 @@ const isAlgorithm = (value: unknown): value is Algorithm =>
   value === "md5" || value === "sha1" || value === "sha256" || value === "sha512"
 
 /**
- * Resolves a checksum input; a string is the problem (unknown algorithm, a
- * digest of the wrong length or not hex).
+ * Resolves a checksum input; a string says what was expected instead (a
+ * known algorithm, a digest of the right length in hex), to complete
+ * `checksum is <received>, expected <string>`.
  *
  * @category constructors
  * @since 0.1.0
@@ -67,18 +68,18 @@ export const resolve = (input: Input): Spec | string => {
   let expected: string | undefined
   if (typeof input === "string") {
     const separator = input.indexOf(":")
-    if (separator < 0) return `checksum ${JSON.stringify(input)} is not "algorithm:hex"`
+    if (separator < 0) return `"algorithm:hex", such as "sha256:" and 64 hex digits`
     algorithm = input.slice(0, separator).toLowerCase()
     expected = input.slice(separator + 1)
   } else {
     algorithm = Object.hasOwn(input, "algorithm") ? input.algorithm : undefined
     expected = Object.hasOwn(input, "expected") ? input.expected : undefined
   }
-  if (!isAlgorithm(algorithm)) return `checksum algorithm must be md5, sha1, sha256 or sha512`
+  if (!isAlgorithm(algorithm)) return `an algorithm of md5, sha1, sha256 or sha512`
   if (expected === undefined) return { algorithm, expected: undefined }
   const hex = expected.trim().toLowerCase()
   if (hex.length !== hexLength[algorithm] || !/^[0-9a-f]+$/.test(hex)) {
-    return `checksum: a ${algorithm} digest is ${hexLength[algorithm]} hex digits`
+    return `a ${algorithm} digest of ${hexLength[algorithm]} hex digits`
   }
   return { algorithm, expected: hex }
 }

@@ -59,6 +59,7 @@
  *
  * @since 0.1.0
  */
+import * as ConfigProblem from "@httpkit/core/ConfigProblem"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
@@ -255,7 +256,11 @@ const normalize = (input: TaskInput): QueueTask | string => {
   }
   if (checksum === undefined) return { id, url, destination }
   const spec = Checksum.resolve(checksum)
-  if (typeof spec === "string") return `task ${JSON.stringify(id)}: ${spec}`
+  if (typeof spec === "string") {
+    return `task ${JSON.stringify(id)}: ${
+      ConfigProblem.format({ setting: "checksum", received: ConfigProblem.show(checksum), expected: spec })
+    }`
+  }
   return {
     id,
     url,

@@ -82,7 +82,7 @@ export interface DownloadOptions {
   readonly onProgress?: ((progress: Progress.Progress) => void) | undefined
   /** When the file changes on the server, start over; otherwise fail with `ContentChangedError`. @default true */
   readonly restartOnChange?: boolean | undefined
-  /** Allow the destination to be a symbolic link. @default false */
+  /** Allow the destination to be a symbolic link: the link is replaced by the file, its target left as it is. @default false */
   readonly allowSymlinks?: boolean | undefined
   /** Create the destination's folder when missing. @default false */
   readonly createFolders?: boolean | undefined
@@ -271,11 +271,9 @@ const exclusively = <A, E>(
     active.add(partPath)
     const staleAfter = Math.max(30_000, 10 * job.config.checkpointInterval)
     return Effect.ensuring(
-      Effect.flatMap(PartLock.acquire(job.redactedUrl, partPath, staleAfter), (lock) =>
-        Effect.ensuring(use(lock), lock.release)),
-      Effect.sync(() =>
-        active.delete(partPath)
-      )
+      // Taken uninterruptibly: a lock file created is always released.
+      Effect.acquireUseRelease(PartLock.acquire(job.redactedUrl, partPath, staleAfter), use, (lock) => lock.release),
+      Effect.sync(() => active.delete(partPath))
     )
   })
 

@@ -100,6 +100,10 @@ export class DeadLetter extends Schema.Class<DeadLetter>("@httpkit/downloader/De
       failedAt: this.failedAt
     }
   }
+  /** For `util.inspect`, `console.log` and Effect's console loggers: the task's URL redacted. */
+  [Symbol.for("nodejs.util.inspect.custom")](): unknown {
+    return this.toJSON()
+  }
   override toString(): string {
     return `DeadLetter(${this.task.id}, ${this.error._tag} after ${this.attempts} attempts)`
   }

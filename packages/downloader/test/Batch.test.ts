@@ -1,6 +1,7 @@
 import { assert, it } from "@effect/vitest"
 import { Effect, Schema } from "effect"
 import * as Path from "node:path"
+import { inspect } from "node:util"
 import { BatchResult } from "../src/Batch.ts"
 import { assertContent, expectedSha256, listing, setup } from "./support/setup.ts"
 
@@ -88,16 +89,24 @@ it.live("a batch keeps going past failures: each failure is typed and in the res
     assert.deepStrictEqual(yield* listing(folder), ["flaky.bin", "ok.bin"])
   }).pipe(Effect.scoped))
 
-it.live("a batch result encodes with Schema and prints failed URLs redacted", () =>
+it.live("a batch result holds failed URLs redacted (printed, inspected, encoded), and retryFailed still sends the URL as given", () =>
   Effect.gen(function*() {
     const { downloader, folder, server } = yield* setup()
     const batch = yield* downloader.downloadAll([
       { url: server.urlFor("/status/404?access_token=s3cr3t"), destination: Path.join(folder, "x.bin") }
     ])
     assert.notInclude(JSON.stringify(batch), "s3cr3t")
+    assert.notInclude(inspect(batch, { depth: 10 }), "s3cr3t")
+    assert.notInclude(inspect(batch.failed[0], { depth: 10 }), "s3cr3t")
     const encoded = Schema.encodeSync(BatchResult)(batch)
+    assert.notInclude(JSON.stringify(encoded), "s3cr3t")
     const decoded = Schema.decodeUnknownSync(BatchResult)(encoded)
     assert.strictEqual(decoded.failed[0]?.error._tag, "NotFoundError")
+    const again = yield* downloader.retryFailed(batch)
+    assert.strictEqual(again.failed.length, 1)
+    assert.notInclude(inspect(again, { depth: 10 }), "s3cr3t")
+    const sent = (yield* server.requestsTo("/status/404")).map((request) => request.query)
+    assert.isTrue(sent.length >= 2 && sent.every((query) => query === "access_token=s3cr3t"), JSON.stringify(sent))
   }).pipe(Effect.scoped))
 
 it.live("an empty batch succeeds with rate 1 and nothing fetched", () =>

@@ -129,20 +129,32 @@ it.live("Downloader.layerConfig builds a downloader from the environment over th
     yield* assertContent(Path.join(folder, "c.bin"), 1, 1000)
   }).pipe(Effect.scoped))
 
-it.live("a bad per-call option fails with DownloadConfigError before any request", () =>
+it.live("a bad per-call option fails with DownloadConfigError before any request, in the configuration errors' shape", () =>
   Effect.gen(function*() {
     const { downloader, folder, server } = yield* setup()
     const checksum = yield* Effect.flip(
       downloader.download(server.urlFor("/files/b.bin"), Path.join(folder, "b.bin"), { checksum: "sha256:xyz" })
     )
     assert.strictEqual(checksum._tag, "DownloadConfigError")
+    assert.strictEqual(
+      checksum.message,
+      `invalid download options: checksum is "sha256:xyz", expected a sha256 digest of 64 hex digits`
+    )
     const algorithm = yield* Effect.flip(
       downloader.download(server.urlFor("/files/b.bin"), Path.join(folder, "b.bin"), { checksum: "crc32:00" })
     )
-    assert.strictEqual(algorithm._tag, "DownloadConfigError")
-    const segments = yield* Effect.flip(
-      downloader.download(server.urlFor("/files/b.bin"), Path.join(folder, "b.bin"), { segments: 0 })
+    assert.strictEqual(
+      algorithm.message,
+      `invalid download options: checksum is "crc32:00", expected an algorithm of md5, sha1, sha256 or sha512`
     )
-    assert.strictEqual(segments._tag, "DownloadConfigError")
+    const both = yield* Effect.flip(
+      downloader.download(server.urlFor("/files/b.bin"), Path.join(folder, "b.bin"), { checksum: "x", segments: 0 })
+    )
+    assert.strictEqual(both._tag, "DownloadConfigError")
+    const problems = both._tag === "DownloadConfigError" ? both.problems : undefined
+    assert.deepStrictEqual(problems?.map((problem) => [problem.setting, problem.received]), [
+      ["checksum", `"x"`],
+      ["segments", "0"]
+    ])
     assert.strictEqual((yield* server.requestsTo("/files/b.bin")).length, 0)
   }).pipe(Effect.scoped))

@@ -14,6 +14,8 @@ import * as PersistedQueue from "effect/persistence/PersistedQueue"
 import * as Redis from "effect/persistence/Redis"
 import { TestClock } from "effect/testing"
 import { randomUUID } from "node:crypto"
+import { inspect } from "node:util"
+import { TaskAbandonedError } from "../src/DownloadError.ts"
 import * as DownloadQueue from "../src/DownloadQueue.ts"
 import * as DownloadQueueStore from "../src/DownloadQueueStore.ts"
 import * as QueueRedis from "../src/internal/queueRedis.ts"
@@ -80,6 +82,21 @@ it.effect("invalid store options fail with DownloadConfigError naming every bad 
     const layered = yield* Effect.flip(Layer.build(DownloadQueue.layerMemory({ capacity: -1 })).pipe(Effect.scoped))
     assert.strictEqual(layered._tag, "DownloadConfigError")
   }))
+
+it("a dead letter prints, inspects and logs its task's URL redacted, and keeps the URL as given for a later offer", () => {
+  const url = "http://user:s3cr3t@example.test/f.bin?token=t0k3n"
+  const letter = new QueueTask.DeadLetter({
+    task: { id: "t", url, destination: "/tmp/f.bin" },
+    attempts: 1,
+    error: new TaskAbandonedError({ id: "t", reason: "test", retryable: false }),
+    failedAt: 0
+  })
+  for (const printed of [inspect(letter, { depth: 10 }), JSON.stringify(letter), String(letter)]) {
+    assert.notInclude(printed, "s3cr3t")
+    assert.notInclude(printed, "t0k3n")
+  }
+  assert.strictEqual(letter.task.url, url)
+})
 
 it.effect("a retryDelay of \"1.5s\" makes a failed task visible again 1.5 s later (TestClock)", () =>
   Effect.gen(function*() {

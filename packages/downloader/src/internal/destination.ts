@@ -34,6 +34,22 @@ const quote = (name: string): string => JSON.stringify(name)
 const unsafe = (job: Job, name: string, reason: string) =>
   new UnsafeFileNameError({ url: job.redactedUrl, retryable: false, name: quote(name), reason })
 
+/** The longest suffix the download adds to its destination's name: `.part.json.tmp` (the sidecar being written). */
+const helperSuffixBytes = ".part.json.tmp".length
+
+/** The longest name taken from the network: room left for every helper file's suffix. */
+const nameBytes = FileName.defaultMaxBytes - helperSuffixBytes
+
+/** The names of a download's helper files (`.part`, `.part.json`, `.part.json.tmp`, `.part.lock`). */
+const helperName = /\.part(?:\.json(?:\.tmp)?|\.lock)?$/i
+
+/**
+ * A name from the network that looks like another download's helper file
+ * (`x.bin.part`) gets `_part` instead of `.part`: written under that name, it
+ * would replace the `.part` of a download to `x.bin` in the same folder.
+ */
+const notAHelperName = (name: string): string => name.replace(helperName, (suffix) => `_${suffix.slice(1)}`)
+
 /**
  * The destination's paths: `destination` itself, or inside it when it is a
  * folder (an existing one, or a path ending in a separator) under the name
@@ -50,9 +66,13 @@ export const resolve = (
     const entry = yield* FileIo.entry(job.redactedUrl, target)
     let path = target
     if (entry.kind === "directory" || /[/\\]$/.test(destination)) {
-      const chosen = FileName.choose({ contentDisposition: remote.contentDisposition, url: job.url })
+      const chosen = FileName.choose({
+        contentDisposition: remote.contentDisposition,
+        url: job.url,
+        maxBytes: nameBytes
+      })
       if (!chosen.ok) return yield* Effect.fail(unsafe(job, job.redactedUrl, chosen.reason))
-      const inside = FileName.resolveInside(target, chosen.name)
+      const inside = FileName.resolveInside(target, notAHelperName(chosen.name))
       if (inside === undefined) {
         return yield* Effect.fail(unsafe(job, chosen.name, "the path leaves the download folder"))
       }
@@ -93,7 +113,11 @@ export const checkExisting = (
     const existing = yield* FileIo.entry(job.redactedUrl, path)
     if (existing.kind === "symlink" && !job.allowSymlinks) {
       return yield* Effect.fail(
-        unsafe(job, Path.basename(path), "the destination is a symbolic link (set allowSymlinks to write through it)")
+        unsafe(
+          job,
+          Path.basename(path),
+          "the destination is a symbolic link (set allowSymlinks to replace the link with the file)"
+        )
       )
     }
     if (existing.kind === "directory" || existing.kind === "other") {

@@ -178,6 +178,8 @@ export const fetchFile = (
 
     // Whole, verified, synced, moved into place.
     const size = live.reduce((end, segment) => Math.max(end, segment.end ?? segment.writer?.written() ?? 0), 0)
+    // A `.part` an earlier run left longer than the file (or a sidecar that lied) keeps nothing past the end.
+    yield* FileIo.attempt(redactedUrl, "truncate", partPath, () => handle.truncate(size))
     const digest = yield* verify(size)
     yield* FileIo.attempt(redactedUrl, "sync", partPath, () => handle.sync())
     yield* Destination.moveIntoPlace(job, paths)

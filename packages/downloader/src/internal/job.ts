@@ -5,6 +5,7 @@
  * object instead of variables shared by closures.
  */
 import type * as ResilientClient from "@httpkit/client/ResilientClient"
+import * as ConfigProblem from "@httpkit/core/ConfigProblem"
 import * as Redact from "@httpkit/core/Redact"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
@@ -52,13 +53,24 @@ export const make = (
     const clock = yield* Clock.Clock
     const checksumInput = own(options, "checksum")
     const checksum = checksumInput === undefined ? undefined : Checksum.resolve(checksumInput)
-    if (typeof checksum === "string") {
-      return yield* Effect.fail(new DownloadConfig.DownloadConfigError({ message: checksum }))
-    }
     const segments = own(options, "segments")
+    const problems: Array<ConfigProblem.ConfigProblem> = []
+    if (typeof checksum === "string") {
+      problems.push({ setting: "checksum", received: ConfigProblem.show(checksumInput), expected: checksum })
+    }
     if (segments !== undefined && (!Number.isInteger(segments) || segments < 1 || segments > 64)) {
+      problems.push({
+        setting: "segments",
+        received: ConfigProblem.show(segments),
+        expected: "an integer from 1 to 64"
+      })
+    }
+    if (problems.length > 0 || typeof checksum === "string") {
       return yield* Effect.fail(
-        new DownloadConfig.DownloadConfigError({ message: "segments must be an integer from 1 to 64" })
+        new DownloadConfig.DownloadConfigError({
+          message: ConfigProblem.message("download options", problems),
+          problems
+        })
       )
     }
     const headers: Record<string, string> = Object.create(null)

@@ -3,7 +3,11 @@
  * created with `O_EXCL`, holding the owner's host and pid, its modification
  * time refreshed at every checkpoint. A lock whose owner is gone is taken
  * over: on this host, a pid that no longer runs (a worker killed with
- * SIGKILL); from another host, a lock not refreshed for `staleAfterMillis`.
+ * SIGKILL), this process's own pid when this process does not hold it (a
+ * container restarted with the same host name and pid), or a pid that runs
+ * but has not refreshed the lock for `staleAfterMillis` (the pid reused by
+ * another program); from another host, a lock not refreshed for
+ * `staleAfterMillis`.
  *
  * **Gotchas**
  *
@@ -33,6 +37,9 @@ interface Owner {
   readonly host: string
   readonly pid: number
 }
+
+/** The lock files this process holds (their paths): a lock naming this pid and not here is an earlier life's. */
+const heldHere = new Set<string>()
 
 const isRunning = (pid: number): boolean => {
   try {
@@ -70,23 +77,31 @@ const isStale = async (path: string, staleAfterMillis: number): Promise<boolean>
   } catch {
     owner = undefined
   }
-  if (owner !== undefined && owner.host === Os.hostname()) return owner.pid !== process.pid && !isRunning(owner.pid)
-  return Date.now() - modified > staleAfterMillis
+  const unrefreshed = Date.now() - modified > staleAfterMillis
+  if (owner === undefined || owner.host !== Os.hostname()) return unrefreshed
+  if (owner.pid === process.pid) return !heldHere.has(path)
+  return unrefreshed || !isRunning(owner.pid)
 }
 
+/** Creates the lock file, or `false` when it exists; a lock created is in `heldHere` before anyone can read it. */
 const create = async (path: string): Promise<boolean> => {
+  let handle: Fs.FileHandle
   try {
-    const handle = await Fs.open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW)
-    try {
-      await handle.writeFile(JSON.stringify({ host: Os.hostname(), pid: process.pid }))
-    } finally {
-      await handle.close()
-    }
-    return true
+    handle = await Fs.open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW)
   } catch (error) {
     if (FileIo.codeOf(error) === "EEXIST") return false
     throw error
   }
+  heldHere.add(path)
+  try {
+    await handle.writeFile(JSON.stringify({ host: Os.hostname(), pid: process.pid }))
+  } catch (error) {
+    heldHere.delete(path)
+    throw error
+  } finally {
+    await handle.close()
+  }
+  return true
 }
 
 /**
@@ -110,7 +125,10 @@ export const acquire = (
       taken
         ? Effect.succeed({
           refresh: Effect.ignore(FileIo.attempt(url, "lock", path, () => Fs.utimes(path, new Date(), new Date()))),
-          release: Effect.ignore(FileIo.removeIfPresent(url, path))
+          release: Effect.andThen(
+            Effect.ignore(FileIo.removeIfPresent(url, path)),
+            Effect.sync(() => heldHere.delete(path))
+          )
         })
         : Effect.fail(new FileSystemError({ url, retryable: true, operation: "lock", path: partPath, code: "EBUSY" }))
   )

@@ -120,3 +120,24 @@ export const changeBetween = (
   }
   return undefined
 }
+
+/**
+ * Why a `206` may not be joined to the bytes received under `before`, or
+ * `undefined` when it may (RELIABILITY 3 and 4): the same length, and the
+ * same validator the bytes were joined under, carried by the `206` itself.
+ * Under a strong `ETag`, the `206` must repeat it (a `206` without one, or
+ * with only a `Last-Modified`, proves nothing about its bytes); without an
+ * `ETag`, it must repeat the `Last-Modified`.
+ */
+export const joinChange = (
+  before: Pick<Remote, "etag" | "lastModified" | "size">,
+  now: Pick<Remote, "etag" | "lastModified" | "size">
+): string | undefined => {
+  const change = changeBetween(before, now)
+  if (change !== undefined) return change
+  if (isStrong(before.etag)) return now.etag === undefined ? "the 206 carried no ETag" : undefined
+  if (before.etag === undefined && before.lastModified !== undefined && now.lastModified === undefined) {
+    return "the 206 carried no Last-Modified"
+  }
+  return undefined
+}

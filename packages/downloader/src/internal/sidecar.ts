@@ -51,20 +51,26 @@ export const read = (url: string, path: string): Effect.Effect<State | undefined
     return consistent(state.value) ? state.value : undefined
   })
 
-/** Segments in order, not overlapping, each `done` inside its segment, and inside `size`. */
+/**
+ * Segments that tile the file: the first starts at 0, each starts where the
+ * one before ends, each `done` is inside its segment, and the last ends at
+ * `size`; a file of unknown length has one open segment. A sidecar that
+ * leaves a gap or stops short would otherwise complete a file with holes.
+ */
 const consistent = (state: State): boolean => {
-  let previousEnd = 0
-  for (const [index, segment] of state.segments.entries()) {
-    if (segment.start < previousEnd) return false
-    if (segment.end === undefined) {
-      if (index !== state.segments.length - 1 || state.size !== undefined) return false
-    } else {
-      if (segment.end < segment.start || segment.done > segment.end - segment.start) return false
-      if (state.size !== undefined && segment.end > state.size) return false
-      previousEnd = segment.end
-    }
+  const { segments, size } = state
+  if (segments.length === 0) return false
+  if (size === undefined) {
+    const [only] = segments
+    return segments.length === 1 && only!.start === 0 && only!.end === undefined
   }
-  return true
+  let previousEnd = 0
+  for (const segment of segments) {
+    if (segment.start !== previousEnd || segment.end === undefined || segment.end < segment.start) return false
+    if (segment.done > segment.end - segment.start) return false
+    previousEnd = segment.end
+  }
+  return previousEnd === size
 }
 
 /** Writes a sidecar atomically. */

@@ -10,19 +10,28 @@
  *   here, with a `Range` from the segment's next byte and `If-Range`.
  * - What a response may be appended under (RELIABILITY 3 and 4): a `206`
  *   whose `Content-Range` starts at the next byte, ends inside the segment
- *   and announces the known total; validators that did not change. A `200`
+ *   and announces the known total; the validator the bytes were joined under,
+ *   repeated by the `206` itself (`Remote.joinChange`). A `200`
  *   to a range request, or changed validators, restart a single stream from
  *   zero (the `200`'s body is used as the new start); in a segment they are
  *   a `RangeNotHonouredError`, and the caller falls back to one stream.
- * - A segment's bytes are counted against its end: a body that runs past it
- *   is cut there and fails with `BodyTooLongError`.
+ * - A segment's bytes are counted against its end and against the last byte
+ *   its `206` announced: a body that runs past either is cut there and fails
+ *   with `BodyLengthError`.
  */
 import type * as ResilientClient from "@httpkit/client/ResilientClient"
 import * as Effect from "effect/Effect"
 import * as Random from "effect/Random"
 import * as Stream from "effect/Stream"
 import type { FileHandle } from "node:fs/promises"
-import { BodyLengthError, ContentChangedError, type DownloadError, RangeNotHonouredError } from "../DownloadError.ts"
+import * as Path from "node:path"
+import {
+  BodyLengthError,
+  ContentChangedError,
+  type DownloadError,
+  InsufficientSpaceError,
+  RangeNotHonouredError
+} from "../DownloadError.ts"
 import * as FileIo from "./fileIo.ts"
 import { identity } from "./precheck.ts"
 import * as Remote from "./remote.ts"
@@ -78,7 +87,8 @@ const rangeHeader = (from: number, end: number | undefined): string =>
 
 /** The reply to one request, judged: what to write and from where, or why not. */
 type Verdict =
-  | { readonly _tag: "Append" }
+  /** Bytes to write from the next one; `last` is the last byte a `206` announced (its body must stop there). */
+  | { readonly _tag: "Append"; readonly last?: number }
   | { readonly _tag: "FromZero"; readonly reason: string }
   | { readonly _tag: "Complete" }
   | { readonly _tag: "Restart"; readonly reason: string }
@@ -149,8 +159,10 @@ const judge = (
       reason: `the length changed from ${context.known.size} to ${range.total} bytes`
     })
   }
-  const change = Remote.changeBetween(context.known, now)
-  return Effect.succeed(change === undefined ? { _tag: "Append" } : { _tag: "Restart", reason: change })
+  const change = Remote.joinChange(context.known, now)
+  return Effect.succeed(
+    change === undefined ? { _tag: "Append", last: range.last } : { _tag: "Restart", reason: change }
+  )
 }
 
 /** Counts a restart from zero, or fails when restarts are not allowed or used up. */
@@ -179,6 +191,29 @@ const resetToZero = (context: Context, segment: Segment): Effect.Effect<void, Do
     yield* FileIo.attempt(context.redactedUrl, "truncate", context.partPath, () => context.handle.truncate(0))
     context.onRestart()
   })
+
+/**
+ * Fails with `InsufficientSpaceError` when the folder has no room for a
+ * single stream's `size` bytes: the length a `200` or `206` told, when the
+ * precheck (which checked the room for its own figure) did not know it or
+ * knew a smaller one.
+ */
+const ensureRoom = (context: Context, size: number, before: number | undefined): Effect.Effect<void, DownloadError> => {
+  if (before !== undefined && size <= before) return Effect.void
+  const folder = Path.dirname(context.partPath)
+  return Effect.flatMap(FileIo.availableBytes(context.redactedUrl, folder), (available) =>
+    size <= available
+      ? Effect.void
+      : Effect.fail(
+        new InsufficientSpaceError({
+          url: context.redactedUrl,
+          retryable: false,
+          path: folder,
+          needed: size,
+          available
+        })
+      ))
+}
 
 /** Why a pass ended without the segment's bytes. */
 type PassEnd =
@@ -213,13 +248,25 @@ const pass = (context: Context, segment: Segment): Effect.Effect<PassEnd, Downlo
         yield* resetToZero(context, segment)
       }
       start = 0
+      const before = context.known.size
       context.known = Remote.fromResponse(200, response.headers)
       segment.end = context.known.size
+      if (segment.end !== undefined) yield* ensureRoom(context, segment.end, before)
+    }
+    if (verdict._tag === "Append" && response.status === 200 && segment.end === undefined) {
+      // The precheck did not learn the length; the 200 tells it.
+      const total = Remote.contentLength(response.headers)
+      if (total !== undefined) {
+        yield* ensureRoom(context, total, undefined)
+        segment.end = total
+        context.known = { ...context.known, size: total }
+      }
     }
     if (context.single && segment.end === undefined && context.known.size === undefined) {
       // A stream of unknown length resumed: the 206 tells the length.
       const total = Remote.fromResponse(response.status, response.headers).size
       if (total !== undefined) {
+        yield* ensureRoom(context, total - from, undefined)
         segment.end = total
         context.known = { ...context.known, size: total }
       }
@@ -227,7 +274,9 @@ const pass = (context: Context, segment: Segment): Effect.Effect<PassEnd, Downlo
     // The body: written at `start`, never past the segment's end.
     const writer = Writer.make(context.handle, start, context.writeBatch)
     segment.writer = writer
-    const limit = segment.end === undefined ? Number.POSITIVE_INFINITY : segment.end
+    // Never past the segment's end, nor past the last byte a 206 announced.
+    const announced = verdict._tag === "Append" && verdict.last !== undefined ? verdict.last + 1 : undefined
+    const limit = Math.min(segment.end ?? Number.POSITIVE_INFINITY, announced ?? Number.POSITIVE_INFINITY)
     const before = writer.written()
     let tooLong = false
     const consumed = yield* response.stream.pipe(
