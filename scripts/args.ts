@@ -24,7 +24,9 @@ export function fail(message: string, code = 2): never {
 export const parseFlags = <T extends ParseArgsConfig>(config: T, usage: string): ReturnType<typeof parseArgs<T>> => {
   let parsed: ReturnType<typeof parseArgs<T>>
   try {
-    parsed = parseArgs(config)
+    const args = withNegativeValues(config.args ?? process.argv.slice(2), config.options)
+    // The same config with its arguments rewritten: the parsed shape is `T`'s.
+    parsed = parseArgs({ ...config, args }) as ReturnType<typeof parseArgs<T>>
   } catch (error) {
     return fail(`${(error as Error).message}\n\n${usage}`)
   }
@@ -33,6 +35,25 @@ export const parseFlags = <T extends ParseArgsConfig>(config: T, usage: string):
     process.exit(0)
   }
   return parsed
+}
+
+/**
+ * `--flag -3` as `--flag=-3` for a flag that takes a value: `parseArgs` reads
+ * a value starting with a dash as a missing one, and the flag's own check then
+ * says what it takes (`--rounds must be a positive integer, got "-3"`).
+ */
+const withNegativeValues = (args: ReadonlyArray<string>, options: ParseArgsConfig["options"]): Array<string> => {
+  const joined: Array<string> = []
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!
+    const next = args[i + 1]
+    const takesValue = arg.startsWith("--") && !arg.includes("=") && options?.[arg.slice(2)]?.type === "string"
+    if (takesValue && next !== undefined && /^-\d/.test(next)) {
+      joined.push(`${arg}=${next}`)
+      i++
+    } else joined.push(arg)
+  }
+  return joined
 }
 
 /** A positive integer given as `text` (`undefined` when it is not given), else fails naming `flag`. */

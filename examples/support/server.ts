@@ -6,7 +6,7 @@
  */
 import * as TestServer from "@httpkit/testing/TestServer"
 import { Console, Effect } from "effect"
-import { parseFlags } from "../../scripts/args.ts"
+import { fail, parseFlags } from "../../scripts/args.ts"
 
 /** The help lines of `--url` and `--help`, for an example's usage text. */
 export const serverHelp =
@@ -22,10 +22,17 @@ export const serverHelp =
 export const serverFlags = <const O extends Record<string, { readonly type: "string" | "boolean" }>>(
   usage: string,
   options: O = {} as O
-) =>
-  parseFlags({
+) => {
+  const { values } = parseFlags({
     options: { ...options, url: { type: "string" }, help: { type: "boolean", short: "h" } }
-  }, usage).values
+  }, usage)
+  const given = (values as { readonly url?: string | undefined }).url
+  const url = given === undefined ? undefined : URL.parse(given)
+  if (url !== undefined && (url === null || !/^https?:$/.test(url.protocol) || url.hostname === "")) {
+    fail(`--url must be an http:// or https:// URL such as http://127.0.0.1:8080, got ${JSON.stringify(given)}`)
+  }
+  return values
+}
 
 /** The base URL given (`--url`), or an embedded server's. */
 export const serverUrl = (given: string | undefined) =>
