@@ -9,7 +9,7 @@
  */
 import { assert, it } from "@effect/vitest"
 import * as Content from "@httpkit/testing/Content"
-import { Effect } from "effect"
+import { Effect, Fiber } from "effect"
 import * as Fs from "node:fs/promises"
 import * as Os from "node:os"
 import * as Path from "node:path"
@@ -152,4 +152,28 @@ it.live("a lock naming this process's pid that this process does not hold, or a 
     })
     yield* downloader.download(url, path, { ifExists: "overwrite" })
     assert.deepStrictEqual(yield* listing(folder), ["own.bin"])
+  }).pipe(Effect.scoped))
+
+it.live("a second download in this process to the same file through another spelling of its folder (a link) fails with EBUSY", () =>
+  Effect.gen(function*() {
+    const { downloader, folder, server } = yield* setup()
+    const real = Path.join(folder, "real")
+    const link = Path.join(folder, "link")
+    yield* Effect.promise(async () => {
+      await Fs.mkdir(real)
+      await Fs.symlink(real, link)
+    })
+    // About 2 s at 100 KB/s: long enough to hold the lock while the second one tries.
+    const url = server.urlFor("/files/slow.bin?size=200000&seed=40&rate=100000")
+    const first = yield* Effect.forkChild(downloader.download(url, Path.join(real, "slow.bin")))
+    yield* Effect.promise(async () => {
+      for (let i = 0; i < 200 && !(await Fs.stat(Path.join(real, "slow.bin.part.lock")).catch(() => undefined)); i++) {
+        await new Promise((resolve) => setTimeout(resolve, 25))
+      }
+    })
+    const second = yield* Effect.flip(downloader.download(url, Path.join(link, "slow.bin")))
+    assert.strictEqual(second._tag, "FileSystemError")
+    if (second._tag === "FileSystemError") assert.strictEqual(second.code, "EBUSY")
+    yield* Fiber.join(first)
+    yield* assertContent(Path.join(real, "slow.bin"), 40, 200_000)
   }).pipe(Effect.scoped))

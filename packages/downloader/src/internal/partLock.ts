@@ -38,8 +38,25 @@ interface Owner {
   readonly pid: number
 }
 
-/** The lock files this process holds (their paths): a lock naming this pid and not here is an earlier life's. */
-const heldHere = new Set<string>()
+/**
+ * The lock files this process holds, by device and inode (one file reached
+ * through two spellings of its path is one lock): a lock naming this pid and
+ * not here is an earlier life's.
+ */
+const heldHere = new Map<string, number>()
+
+/** Counts, rather than flags, a key held: an inode freed by one release may be reused at once by a new lock. */
+const hold = (key: string): void => {
+  heldHere.set(key, (heldHere.get(key) ?? 0) + 1)
+}
+
+const letGo = (key: string): void => {
+  const count = heldHere.get(key) ?? 0
+  if (count <= 1) heldHere.delete(key)
+  else heldHere.set(key, count - 1)
+}
+
+const fileKey = (stats: { readonly dev: number; readonly ino: number }): string => `${stats.dev}:${stats.ino}`
 
 const isRunning = (pid: number): boolean => {
   try {
@@ -55,10 +72,13 @@ const isRunning = (pid: number): boolean => {
 const isStale = async (path: string, staleAfterMillis: number): Promise<boolean> => {
   let text: string
   let modified: number
+  let key: string
   try {
     const handle = await Fs.open(path, constants.O_RDONLY | constants.O_NOFOLLOW)
     try {
-      modified = (await handle.stat()).mtimeMs
+      const stats = await handle.stat()
+      modified = stats.mtimeMs
+      key = fileKey(stats)
       text = await handle.readFile("utf8")
     } finally {
       await handle.close()
@@ -79,29 +99,34 @@ const isStale = async (path: string, staleAfterMillis: number): Promise<boolean>
   }
   const unrefreshed = Date.now() - modified > staleAfterMillis
   if (owner === undefined || owner.host !== Os.hostname()) return unrefreshed
-  if (owner.pid === process.pid) return !heldHere.has(path)
+  if (owner.pid === process.pid) return !heldHere.has(key)
   return unrefreshed || !isRunning(owner.pid)
 }
 
-/** Creates the lock file, or `false` when it exists; a lock created is in `heldHere` before anyone can read it. */
-const create = async (path: string): Promise<boolean> => {
+/**
+ * Creates the lock file: its key in `heldHere` (added before the file names
+ * this pid), or `undefined` when it exists.
+ */
+const create = async (path: string): Promise<string | undefined> => {
   let handle: Fs.FileHandle
   try {
     handle = await Fs.open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW)
   } catch (error) {
-    if (FileIo.codeOf(error) === "EEXIST") return false
+    if (FileIo.codeOf(error) === "EEXIST") return undefined
     throw error
   }
-  heldHere.add(path)
+  let key: string | undefined
   try {
+    key = fileKey(await handle.stat())
+    hold(key)
     await handle.writeFile(JSON.stringify({ host: Os.hostname(), pid: process.pid }))
   } catch (error) {
-    heldHere.delete(path)
+    if (key !== undefined) letGo(key)
     throw error
   } finally {
     await handle.close()
   }
-  return true
+  return key
 }
 
 /**
@@ -116,18 +141,19 @@ export const acquire = (
   const path = pathFor(partPath)
   return Effect.flatMap(
     FileIo.attempt(url, "lock", path, async () => {
-      if (await create(path)) return true
-      if (!(await isStale(path, staleAfterMillis))) return false
+      const key = await create(path)
+      if (key !== undefined) return key
+      if (!(await isStale(path, staleAfterMillis))) return undefined
       await Fs.rm(path, { force: true })
       return create(path)
     }),
-    (taken) =>
-      taken
+    (key) =>
+      key !== undefined
         ? Effect.succeed({
           refresh: Effect.ignore(FileIo.attempt(url, "lock", path, () => Fs.utimes(path, new Date(), new Date()))),
           release: Effect.andThen(
             Effect.ignore(FileIo.removeIfPresent(url, path)),
-            Effect.sync(() => heldHere.delete(path))
+            Effect.sync(() => letGo(key))
           )
         })
         : Effect.fail(new FileSystemError({ url, retryable: true, operation: "lock", path: partPath, code: "EBUSY" }))
