@@ -63,12 +63,14 @@ import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
 import { NodeInspectSymbol } from "effect/Inspectable"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Ref from "effect/Ref"
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
+import * as Scope from "effect/Scope"
 import { own } from "./internal/own.ts"
 import * as Redact from "./Redact.ts"
 
@@ -439,15 +441,24 @@ const makeCore = <E, R>(
         ),
         Effect.asVoid,
         // whatever happens (even interruption), waiters are released and the slot freed
-        Effect.ensuring(
-          Effect.suspend(() =>
-            finish(deferred, (snapshot) => [false, snapshot]).pipe(
-              Effect.flatMap((value) => Deferred.succeed(deferred, value)),
-              Effect.asVoid
-            )
-          )
-        )
+        Effect.ensuring(Effect.suspend(() => release(deferred)))
       )
+
+    /** Frees the slot of a run and releases its waiters with `false`, unless the run already did. */
+    const release = (deferred: Deferred.Deferred<boolean>): Effect.Effect<void> =>
+      finish(deferred, (snapshot) => [false, snapshot]).pipe(
+        Effect.flatMap((value) => Deferred.succeed(deferred, value)),
+        Effect.asVoid
+      )
+
+    // The scope of the layer that built this `Auth`, if any: while it is open a refresh runs in it, so closing the
+    // layer interrupts a hook still running (it never outlives the client). Without one, or once it closed (an
+    // Auth layer provided to `ResilientClient.make` only), the run is detached, bounded by `refreshTimeout`.
+    const scope = Context.getOption(context as Context.Context<unknown>, Scope.Scope)
+    const fork = (effect: Effect.Effect<void>) =>
+      scope._tag === "Some" && scope.value.state._tag !== "Closed"
+        ? Effect.forkIn(effect, scope.value)
+        : Effect.forkDetach(effect)
 
     const refresh = hook === undefined
       // without a hook, only a `set` since the attempt can bring newer credentials
@@ -470,7 +481,10 @@ const makeCore = <E, R>(
               case "Await":
                 return restore(Deferred.await(decision.deferred))
               case "Start":
-                return Effect.forkDetach(run(hook, decision.generation, decision.deferred)).pipe(
+                return fork(run(hook, decision.generation, decision.deferred)).pipe(
+                  // A scope closed meanwhile never starts the run: its waiters are released here.
+                  Effect.flatMap((fiber) => restore(Fiber.await(fiber))),
+                  Effect.andThen(release(decision.deferred)),
                   Effect.andThen(restore(Deferred.await(decision.deferred)))
                 )
             }

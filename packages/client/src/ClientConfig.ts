@@ -20,6 +20,7 @@
  */
 import * as ConfigProblem from "@httpkit/core/ConfigProblem"
 import { DurationInput, fromInput as durationMillis } from "@httpkit/core/DurationInput"
+import * as HeaderSyntax from "@httpkit/core/HeaderSyntax"
 import * as Settings from "@httpkit/core/Settings"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -87,7 +88,10 @@ export const Options = Schema.Struct({
       Schema.isPattern(/^[A-Za-z0-9_.:-]{1,64}$/, { expected: "1 to 64 letters, digits or _ . : -" })
     )
   ),
-  /** Prefixed to relative request URLs. */
+  /**
+   * Prefixed to relative request URLs: an http or https URL with a host, a valid port, and neither a query nor a
+   * fragment (refused with `ClientConfigError`: a path would be joined into them).
+   */
   baseUrl: Schema.optionalKey(
     Schema.String.check(Schema.isPattern(/^https?:\/\//i, { expected: "an absolute http:// or https:// URL" }))
   ),
@@ -501,6 +505,21 @@ export const resolveCall = (timeout: unknown, retry: unknown): CallOverrides | {
   }
 }
 
+/**
+ * Why a `baseUrl` cannot be one, or `undefined`: an http or https URL that
+ * parses, with a host (`https:///x` has none) and a valid port, and without
+ * a query or fragment, which a relative path would be joined into.
+ */
+const baseUrlProblem = (text: string): string | undefined => {
+  if (!/^https?:\/\/[^/?#\\]/i.test(text) || URL.parse(text) === null) {
+    return "an absolute http:// or https:// URL with a host and a valid port"
+  }
+  if (/[?#]/.test(text)) return "a URL without a query or fragment (give query parameters per call: `query`)"
+  return undefined
+}
+
+const invalidHeaderValue = "a header value without CR, LF, NUL, other control characters or characters above U+00FF"
+
 /** Checks that need more than one field, or the whole of one (header values). */
 const crossCheck = (resolved: Resolved, source: Source): Effect.Effect<Resolved, ClientConfigError> => {
   const problems: Array<ConfigProblem.ConfigProblem> = []
@@ -515,6 +534,9 @@ const crossCheck = (resolved: Resolved, source: Source): Effect.Effect<Resolved,
       )
     )
   }
+  const baseUrl = ConfigProblem.at(source.input, ["baseUrl"])
+  const baseProblem = typeof baseUrl === "string" ? baseUrlProblem(baseUrl) : undefined
+  if (baseProblem !== undefined) problems.push(problem(source, ["baseUrl"], baseProblem))
   const given = ConfigProblem.at(source.input, ["headers"])
   for (const name of typeof given === "object" && given !== null ? Object.keys(given) : []) {
     if (!/^[!#$%&'*+.^_`|~0-9a-z-]+$/i.test(name)) {
@@ -523,12 +545,17 @@ const crossCheck = (resolved: Resolved, source: Source): Effect.Effect<Resolved,
         received: `an object with the key ${ConfigProblem.show(name)}`,
         expected: "header names as keys (letters, digits and !#$%&'*+.^_`|~-, no spaces)"
       })
-    } else if (/[\r\n\0]/.test(String(resolved.headers[name.toLowerCase()]))) {
-      problems.push(problem(source, ["headers", name], "a header value without CR, LF or NUL"))
+    } else if (HeaderSyntax.invalidValue.test(String(resolved.headers[name.toLowerCase()]))) {
+      problems.push(problem(source, ["headers", name], invalidHeaderValue))
+    } else {
+      const refused = HeaderSyntax.headerProblem({ [name.toLowerCase()]: resolved.headers[name.toLowerCase()]! })
+      if (refused !== undefined) {
+        problems.push(problem(source, ["headers", name], `a header the transport can send (${refused})`))
+      }
     }
   }
-  if (/[\r\n\0]/.test(resolved.userAgent)) {
-    problems.push(problem(source, ["userAgent"], "a header value without CR, LF or NUL"))
+  if (HeaderSyntax.invalidValue.test(resolved.userAgent)) {
+    problems.push(problem(source, ["userAgent"], invalidHeaderValue))
   }
   return problems.length === 0 ? Effect.succeed(resolved) : Effect.fail(configError(problems))
 }

@@ -57,7 +57,7 @@ import * as Stream from "effect/Stream"
 import * as Auth from "./Auth.ts"
 import * as BrowserProfile from "./BrowserProfile.ts"
 import * as ClientConfig from "./ClientConfig.ts"
-import { type ClientError, DecodeError } from "./ClientError.ts"
+import { type ClientError, DecodeError, InvalidRequestError } from "./ClientError.ts"
 import * as ClientMetrics from "./ClientMetrics.ts"
 import * as CookieJar from "./CookieJar.ts"
 import type { Received } from "./internal/attempt.ts"
@@ -69,8 +69,10 @@ import * as MemoryBreaker from "./internal/memoryBreaker.ts"
 import * as Metrics from "./internal/metrics.ts"
 import { own } from "./internal/own.ts"
 import * as Pipeline from "./internal/pipeline.ts"
+import * as ByteRange from "./internal/range.ts"
 import * as Transport from "./internal/transport.ts"
 import * as RateLimitHook from "./RateLimitHook.ts"
+import * as Redact from "./Redact.ts"
 import type * as RequestOptionsModule from "./RequestOptions.ts"
 
 /**
@@ -147,7 +149,13 @@ export interface Service {
     schema: S,
     options?: RequestOptions
   ) => Effect.Effect<S["Type"], ClientError, S["DecodingServices"]>
-  /** A GET as a byte stream, optionally of a byte `range` (206 expected then). */
+  /**
+   * A GET as a byte stream, optionally of a byte `range`: `start` and `end`
+   * (inclusive) non-negative whole numbers, `end` at least `start`, else
+   * `InvalidRequestError` before sending. With a range, only a 206 whose
+   * `Content-Range` starts at `start` is streamed; a 200 (the server ignored
+   * `Range`) or another range fails with `DecodeError`, not retried.
+   */
   readonly stream: (
     url: string | URL,
     options?: RequestOptions & { readonly range?: { readonly start: number; readonly end?: number } }
@@ -394,17 +402,40 @@ export const makeWith = Effect.fnUntraced(function*(
       const { range: _, ...rest } = options
       // Read by own keys only, as the pipeline reads every option (RELIABILITY 10).
       const range = own(options, "range")
-      const given = own(options, "headers")
-      const headers = range === undefined
-        ? given
-        : { ...given, range: `bytes=${own(range, "start")}-${own(range, "end") ?? ""}` }
-      return Stream.unwrap(
-        run(
-          "GET",
-          url,
-          { ...rest, headers },
-          (received) => Effect.succeed(Body.stream(received))
+      if (range === undefined) {
+        return Stream.unwrap(run("GET", url, rest, (received) => Effect.succeed(Body.stream(received))))
+      }
+      const problem = ByteRange.problem(range)
+      if (problem !== undefined) {
+        return Stream.fail(
+          new InvalidRequestError({
+            method: "GET",
+            url: Redact.url(String(url)),
+            requestId: String(own(options, "requestId") ?? crypto.randomUUID()),
+            retryable: false,
+            detail: problem
+          })
         )
+      }
+      const start = own(range, "start") as number
+      const headers = { ...own(options, "headers"), range: ByteRange.header(range) }
+      return Stream.unwrap(
+        run("GET", url, { ...rest, headers }, (received) => {
+          // A 200 (Range ignored) or another range would stream the wrong bytes: refused, its body abandoned.
+          const mismatch = ByteRange.mismatch(received, start)
+          if (mismatch === undefined) return Effect.succeed(Body.stream(received))
+          return Effect.andThen(
+            Body.abandon(received),
+            Effect.fail(
+              new DecodeError({
+                ...received.context,
+                retryable: false,
+                status: received.response.status,
+                issue: mismatch
+              })
+            )
+          )
+        })
       )
     },
     config: resolved

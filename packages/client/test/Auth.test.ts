@@ -10,13 +10,15 @@ import {
   Context,
   Deferred,
   Effect,
+  Exit,
   Fiber,
   Layer,
   Logger,
   Option,
   Redacted,
   Ref,
-  Schema
+  Schema,
+  Scope
 } from "effect"
 import { HttpClient, HttpClientRequest } from "effect/http"
 import { TestClock } from "effect/testing"
@@ -281,6 +283,29 @@ describe("Auth refresh", () => {
       assert.isTrue(yield* auth.refresh(1))
       assert.strictEqual(yield* Ref.get(runs), 2)
       assert.strictEqual((yield* auth.current).generation, 2)
+    }))
+
+  it.effect("closing the Auth layer interrupts a refresh hook still running; its waiters get false", () =>
+    Effect.gen(function*() {
+      const started = yield* Deferred.make<void>()
+      const interrupted = yield* Deferred.make<void>()
+      const hook = Deferred.succeed(started, undefined).pipe(
+        Effect.andThen(Effect.never),
+        Effect.as("token-2"),
+        Effect.onInterrupt(() => Deferred.succeed(interrupted, undefined))
+      )
+      const scope = yield* Scope.make()
+      const context = yield* Layer.buildWithScope(
+        Auth.layerBearer("token-1", { onUnauthorized: hook, refreshTimeout: "1 hour" }),
+        scope
+      )
+      const auth = Context.get(context, Auth.ClientAuth)
+      const waiters = yield* Effect.forEach([1, 2], () => Effect.forkChild(auth.refresh(0)))
+      yield* Deferred.await(started)
+      yield* Scope.close(scope, Exit.void)
+      // The hook was interrupted by the layer's scope, not by a timeout (the TestClock never moved).
+      assert.isTrue(yield* Deferred.isDone(interrupted))
+      assert.deepStrictEqual(yield* Fiber.joinAll(waiters), [false, false])
     }))
 
   it.effect("without a hook, refresh is false", () =>

@@ -121,14 +121,57 @@ describe("ClientConfig errors", () => {
       )
       assert.strictEqual(
         fromVariable.message,
-        invalid("HTTPKIT_HEADERS_AUTHORIZATION is set (value not shown), expected a header value without CR, LF or NUL")
+        invalid(
+          "HTTPKIT_HEADERS_AUTHORIZATION is set (value not shown), expected a header value without CR, LF, NUL, other control characters or characters above U+00FF"
+        )
       )
       const inCode = yield* Effect.flip(ClientConfig.resolve({ headers: { authorization: "Bearer s3cret\n" } }))
       assert.strictEqual(
         inCode.message,
-        invalid("headers.authorization is set (value not shown), expected a header value without CR, LF or NUL")
+        invalid(
+          "headers.authorization is set (value not shown), expected a header value without CR, LF, NUL, other control characters or characters above U+00FF"
+        )
       )
       assert.notInclude(JSON.stringify([fromVariable, inCode]), "s3cret")
+    }))
+
+  it.effect("a baseUrl that does not parse, has no host, a bad port, a query or a fragment fails, its password redacted", () =>
+    Effect.gen(function*() {
+      const refused = [
+        "http://",
+        "https:///x",
+        "http://user:secret@api.example.com:99999/",
+        "http://exa mple.com",
+        "http://alice:p@ss-secret@api.example.com:99999/v1",
+        "http://api.example.com/v1?key=secret",
+        "http://api.example.com/v1#secret",
+        "http//alice:secret@api.example.com",
+        "alice:secret@api.example.com"
+      ]
+      for (const baseUrl of refused) {
+        const error = yield* Effect.flip(ClientConfig.resolve({ baseUrl }))
+        assert.strictEqual(error._tag, "ClientConfigError", baseUrl)
+        assert.include(error.message, "baseUrl is ", baseUrl)
+        assert.notInclude(error.message, "secret", baseUrl)
+        assert.notInclude(JSON.stringify(error), "secret", baseUrl)
+      }
+      const fromVariable = yield* Effect.flip(
+        ClientConfig.fromConfig().pipe(fromEnv({ HTTPKIT_BASE_URL: "http://api.example.com/v1?key=abc" }))
+      )
+      assert.include(fromVariable.message, "HTTPKIT_BASE_URL is")
+      assert.include(fromVariable.message, "without a query or fragment")
+      for (const baseUrl of ["http://api.example.com", "https://api.example.com:8443/v1/", "http://127.0.0.1:9/x"]) {
+        const resolved = yield* ClientConfig.resolve({ baseUrl })
+        assert.strictEqual(resolved.baseUrl, baseUrl.replace(/\/+$/, ""))
+      }
+    }))
+
+  it.effect("a header the transport refuses (transfer-encoding, upgrade, expect) fails the configuration", () =>
+    Effect.gen(function*() {
+      for (const name of ["transfer-encoding", "upgrade", "expect"]) {
+        const error = yield* Effect.flip(ClientConfig.resolve({ headers: { [name]: "x" } }))
+        assert.include(error.message, `headers.${name} is set (value not shown)`, name)
+      }
     }))
 
   it.effect("a list from the environment is separated by commas or one variable per item; a bad item is named", () =>

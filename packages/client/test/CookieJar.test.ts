@@ -222,6 +222,42 @@ describe("CookieJar hostile input", () => {
       assert.strictEqual(typeof ({}).toString, "function")
     }))
 
+  it("a polluted Object.prototype (expires, maxAge, domain, secure, path...) changes nothing stored or sent", () => {
+    const pollutions: ReadonlyArray<readonly [string, unknown]> = [
+      ["expires", new Date(0)],
+      ["expires", "x"],
+      ["maxAge", 0],
+      ["secure", true],
+      ["domain", "evil.example"],
+      ["path", "/elsewhere"],
+      ["hostOnly", false]
+    ]
+    for (const [key, value] of pollutions) {
+      const label = `${key}=${String(value)}`
+      try {
+        ;(Object.prototype as Record<string, unknown>)[key] = value
+        const [first, second, stored] = Effect.runSync(Effect.gen(function*() {
+          const jar = yield* CookieJar.makeMemory()
+          const first = yield* roundTrip(jar, "http://example.com/a", ["s=1; Path=/"], "http://example.com/b")
+          // A second response on the same jar: the stored cookie is merged again.
+          const second = yield* roundTrip(jar, "http://example.com/a", ["t=2; Path=/"], "http://www.example.com/")
+          return [first, second, yield* jar.cookies] as const
+        }))
+        assert.strictEqual(first, "s=1", label)
+        assert.isUndefined(second, label)
+        assert.deepStrictEqual(
+          stored.map((
+            cookie
+          ) => [cookie.name, cookie.domain, cookie.path, cookie.secure, Object.hasOwn(cookie, "expires")]),
+          [["s", "example.com", "/", false, false], ["t", "example.com", "/", false, false]],
+          label
+        )
+      } finally {
+        delete (Object.prototype as Record<string, unknown>)[key]
+      }
+    }
+  })
+
   it.effect("values with CR, LF or NUL, and malformed lines, are refused", () =>
     Effect.gen(function*() {
       const jar = yield* CookieJar.makeMemory()

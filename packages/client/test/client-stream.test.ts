@@ -34,6 +34,36 @@ it.live("an unsatisfiable range fails with a typed error, and a stream cut mid-w
     assert.strictEqual((cut as { _tag: string })._tag, "ConnectionError")
   }).pipe(Effect.scoped))
 
+it.live("with a range, a 200 (Range ignored) or a 206 from another byte fails with DecodeError, one request each", () =>
+  Effect.gen(function*() {
+    const server = yield* TestServer.make()
+    const client = yield* ResilientClient.make({ baseUrl: server.url, retry: { maxAttempts: 3 } })
+    for (const switches of ["ignore_range=1", "range_early=3", "range_200=1"]) {
+      yield* server.reset
+      const path = `/files/r.bin?size=1000&${switches}`
+      const error = yield* Effect.flip(collect(client.stream(path, { range: { start: 500, end: 599 } })))
+      assert.strictEqual((error as { _tag: string })._tag, "DecodeError", switches)
+      assert.isFalse((error as { retryable: boolean }).retryable, switches)
+      assert.include((error as { issue: string }).issue, "from 500", switches)
+      assert.lengthOf(yield* server.requestsTo("/files/r.bin"), 1, switches)
+    }
+  }).pipe(Effect.scoped))
+
+it.live("an invalid range (NaN, negative, fractional, end before start) is InvalidRequestError, nothing sent", () =>
+  Effect.gen(function*() {
+    const server = yield* TestServer.make()
+    const client = yield* ResilientClient.make({ baseUrl: server.url })
+    const ranges = [{ start: Number.NaN }, { start: -5 }, { start: 1.5 }, { start: 5, end: 2 }, {
+      start: 0,
+      end: Infinity
+    }]
+    for (const range of ranges) {
+      const error = yield* Effect.flip(collect(client.stream("/files/v.bin?size=100", { range })))
+      assert.strictEqual((error as { _tag: string })._tag, "InvalidRequestError", JSON.stringify(range))
+    }
+    assert.deepStrictEqual(yield* server.requests, [])
+  }).pipe(Effect.scoped))
+
 const sha256 = async (bytes: Uint8Array): Promise<string> => {
   const { createHash } = await import("node:crypto")
   return createHash("sha256").update(bytes).digest("hex")

@@ -19,6 +19,7 @@ import { ConfigProvider, Context, Deferred, Duration, Effect, Fiber, Logger, Sch
 import { TestClock } from "effect/testing"
 import { inspect } from "node:util"
 import * as Bulkhead from "../src/internal/bulkhead.ts"
+import { fromTransport } from "../src/internal/failure.ts"
 import { type Echo, failsWith, noRetry } from "./support.ts"
 
 const echoOf = (response: ResilientClient.ClientResponse) => Effect.map(response.json, (body) => body as Echo)
@@ -101,6 +102,82 @@ describe("methods, query, headers and bodies", () => {
       assert.strictEqual(echo.headers["user-agent"], bare.config.userAgent)
       assert.match(echo.headers["user-agent"]!, /^httpkit\//)
     }).pipe(Effect.scoped))
+
+  it.live("what undici refuses (a method that is no token, control chars, chars above U+00FF, expect/upgrade/transfer-encoding) is InvalidRequestError: 0 requests, not retried, breaker untouched", () =>
+    Effect.gen(function*() {
+      const server = yield* TestServer.make()
+      const client = yield* ResilientClient.make({
+        retry: { maxAttempts: 3, minDelay: 1, maxDelay: 2 },
+        circuitBreaker: { failureThreshold: 1, openDuration: "1 hour" }
+      })
+      const url = server.urlFor("/echo")
+      const refusals = [
+        client.request("GET\r\nX-Injected: 1", url),
+        client.request("GE T", url),
+        client.get(url, { headers: { "x-trace": "v\x01" } }),
+        client.get(url, { headers: { "x-trace": "v\x7f" } }),
+        client.get(url, { headers: { "x-trace": "\u20ac" } }),
+        client.get(url, { requestId: "order-\u20ac-1" }),
+        client.get(url, { requestId: "order\x1b-1" }),
+        client.post(url, { idempotencyKey: "key\x01" }),
+        client.post(url, { headers: { expect: "100-continue" }, json: "x" }),
+        client.get(url, { headers: { upgrade: "websocket" } }),
+        client.post(url, { headers: { "Transfer-Encoding": "chunked" }, json: "x" }),
+        client.get(url, { headers: { connection: "close, a b" } })
+      ]
+      for (const [index, refusal] of refusals.entries()) {
+        const error = (yield* failsWith(refusal, "InvalidRequestError")) as InvalidRequestError
+        assert.isFalse(error.retryable, String(index))
+        assert.notMatch(error.message, /[^\t\x20-\x7e\x80-\uffff]/, String(index))
+        assert.notMatch(`${error.method} ${error.requestId} ${error.detail}`, /[^\x20-\x7e\x80-\uffff]/, String(index))
+      }
+      assert.deepStrictEqual(yield* server.requests, [], "nothing reached the server, no attempt was retried")
+      // A threshold of 1 would have opened the circuit on the first refusal counted as a failure.
+      const ok = yield* client.get(url)
+      assert.strictEqual(ok.status, 200)
+      // Latin-1 and tab are field values: sent as given.
+      const echo = yield* echoOf(yield* client.get(url, { headers: { "x-latin": "caf\u00e9\tok" } }))
+      assert.strictEqual(Buffer.from(echo.headers["x-latin"]!, "latin1").toString("latin1"), "caf\u00e9\tok")
+    }).pipe(Effect.scoped))
+
+  it.live("a json body JSON.stringify cannot serialise (a BigInt, a cycle, a throwing toJSON) is InvalidRequestError, nothing sent", () =>
+    Effect.gen(function*() {
+      const server = yield* TestServer.make()
+      const client = yield* ResilientClient.make({ retry: { maxAttempts: 3 } })
+      const url = server.urlFor("/echo")
+      const cyclic: Record<string, unknown> = { a: 1 }
+      cyclic["self"] = cyclic
+      for (
+        const json of [{ id: 1n }, cyclic, {
+          toJSON: () => {
+            throw new Error("nope")
+          }
+        }]
+      ) {
+        for (const call of [client.post(url, { json }), client.postJson(url, json, Schema.Unknown)]) {
+          const error = (yield* failsWith(call, "InvalidRequestError")) as InvalidRequestError
+          assert.isFalse(error.retryable)
+          assert.include(error.detail, "json body")
+        }
+      }
+      assert.deepStrictEqual(yield* server.requests, [])
+      // A serialisable body still goes, as JSON.
+      const echo = yield* echoOf(yield* client.post(url, { json: { n: 1 } }))
+      assert.strictEqual(echo.headers["content-type"], "application/json")
+      assert.strictEqual(echo.body, "{\"n\":1}")
+    }).pipe(Effect.scoped))
+
+  it("fromTransport: undici's UND_ERR_INVALID_ARG and UND_ERR_NOT_SUPPORTED are InvalidRequestError, not retryable", () => {
+    const context = { method: "GET", url: "http://h.example/", requestId: "r" }
+    const deadlines = { connect: 1, headers: 1, idle: 1 }
+    for (const code of ["UND_ERR_INVALID_ARG", "UND_ERR_NOT_SUPPORTED"]) {
+      const undiciError = Object.assign(new Error("invalid x-evil header\r\nInjected"), { code })
+      const error = fromTransport({ cause: undiciError }, context, deadlines)
+      assert.strictEqual(error._tag, "InvalidRequestError", code)
+      assert.isFalse(error.retryable)
+      assert.notInclude(error.message, "\r\n")
+    }
+  })
 
   it.live("a header value or name with CR, LF or NUL is refused with InvalidRequestError before anything is sent", () =>
     Effect.gen(function*() {

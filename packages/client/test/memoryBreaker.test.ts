@@ -173,7 +173,7 @@ describe("memoryBreaker: bounded", () => {
     const { breaker } = make()
     open(breaker, "open-first", 0)
     call(breaker, "failing", 0, fail)
-    for (let i = 0; i < 10_000; i++) breaker.admit(`key-${i}`, 0, none)
+    for (let i = 0; i < 10_000; i++) call(breaker, `key-${i}`, 0, ok)
     assert.strictEqual(breaker.admit("open-first", 1, none)._tag, "Refused")
     // "failing" kept its failure: two more open it.
     call(breaker, "failing", 1, fail)
@@ -217,4 +217,50 @@ describe("memoryBreaker.execute under TestClock", () => {
       assert.strictEqual(yield* Effect.flip(run(Effect.succeed(1))), "refused Open 1")
       assert.deepStrictEqual(transitions, ["closed->open", "open->half_open", "half_open->open"])
     }))
+})
+
+describe("memoryBreaker: bounded keys", () => {
+  it("the default cap of 10,000 keys holds with 10,050 failing hosts (all open): the oldest are forgotten", () => {
+    const breaker = MemoryBreaker.make(1, openMillis, halfOpenRetryMillis)
+    for (let i = 0; i < MemoryBreaker.defaultMaxKeys + 50; i++) call(breaker, `h${i}`, 0, fail)
+    assert.strictEqual(breaker.openCircuits(), MemoryBreaker.defaultMaxKeys)
+    // The first 50 were evicted: their hosts get calls again; the last one is still open.
+    assert.strictEqual(breaker.admit("h0", 0, none)._tag, "Admitted")
+    assert.strictEqual(breaker.admit(`h${MemoryBreaker.defaultMaxKeys + 49}`, 0, none)._tag, "Refused")
+  })
+
+  it("at the cap, the least recently used goes first: a key used again is kept", () => {
+    const transitions: Array<string> = []
+    const breaker = MemoryBreaker.make(1, openMillis, halfOpenRetryMillis, (_, from, to, key) => {
+      transitions.push(`${key}:${from}->${to}`)
+    }, 100)
+    for (let i = 0; i < 100; i++) call(breaker, `h${i}`, 0, fail)
+    assert.strictEqual(breaker.admit("h0", 0, none)._tag, "Refused", "h0 used again, now the most recent")
+    call(breaker, "new", 0, ok)
+    assert.strictEqual(breaker.openCircuits(), 99, "one open circuit evicted for the new key")
+    assert.strictEqual(breaker.admit("h0", 0, none)._tag, "Refused")
+    assert.include(transitions, "h1:open->closed", "h1, the least recently used, was forgotten and reported closed")
+  })
+
+  it("closed idle circuits are evicted before failed or open ones, and a circuit with a call in flight is kept", () => {
+    const breaker = MemoryBreaker.make(1, openMillis, halfOpenRetryMillis, () => {}, 100)
+    const inFlight = admitted(breaker, "busy", 0)
+    for (let i = 0; i < 50; i++) call(breaker, `open${i}`, 0, fail)
+    for (let i = 0; i < 49; i++) call(breaker, `idle${i}`, 0, ok)
+    // At the cap (100). Ten new keys evict ten closed idle circuits, not "busy" nor an open one.
+    for (let i = 0; i < 10; i++) call(breaker, `new${i}`, 0, ok)
+    assert.strictEqual(breaker.openCircuits(), 50)
+    breaker.settle(inFlight, fail, plain, 0, none)
+    assert.strictEqual(breaker.openCircuits(), 51, "the call in flight settled on its own circuit and opened it")
+    assert.strictEqual(breaker.admit("busy", 0, none)._tag, "Refused")
+  })
+
+  it("with every circuit busy (25 calls in flight, cap 10), the cap still holds: the least recently used go", () => {
+    const breaker = MemoryBreaker.make(1, openMillis, halfOpenRetryMillis, () => {}, 10)
+    const admissions = Array.from({ length: 25 }, (_, i) => admitted(breaker, `busy${i}`, 0))
+    for (const admission of admissions) breaker.settle(admission, fail, plain, 0, none)
+    assert.strictEqual(breaker.openCircuits(), 10)
+    assert.strictEqual(breaker.admit("busy0", 0, none)._tag, "Admitted", "evicted: forgotten")
+    assert.strictEqual(breaker.admit("busy24", 0, none)._tag, "Refused")
+  })
 })

@@ -255,6 +255,20 @@ layer(Layer.merge(TestServer.layer(), NodeHttpClient.layerUndici), { excludeTest
         assert.lengthOf(yield* server.requestsTo("/status/429"), 1)
       }))
 
+    it.effect("a Retry-After too large to count (9007199254741 s, 20 digits) is above the ceiling: one request", () =>
+      Effect.gen(function*() {
+        const server = yield* TestServer.TestServer
+        for (const value of ["9007199254741", "99999999999999999999"]) {
+          yield* server.reset
+          const client = yield* makeClient({ retry: { maxAttempts: 3, retryAfterCeiling: "10 seconds" } })
+          const error = yield* Effect.flip(client.get(`${server.rawUrl}/retry-after?value=${value}&status=503`))
+          assert.strictEqual(error._tag, "ServiceUnavailableError", value)
+          if (error._tag !== "ServiceUnavailableError") return
+          assert.strictEqual(error.retryAfterMillis, Number.MAX_SAFE_INTEGER, value)
+          assert.lengthOf(yield* server.requestsTo("/retry-after"), 1, value)
+        }
+      }))
+
     it.effect("timeout.total covers Retry-After: a wait past the deadline fails at once with the 429", () =>
       Effect.gen(function*() {
         const server = yield* TestServer.TestServer

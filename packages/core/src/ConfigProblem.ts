@@ -98,7 +98,8 @@ const urlLike = /^\s*[a-z][a-z0-9+.-]*:\/\//i
 export const show = (value: unknown): string => {
   switch (typeof value) {
     case "string": {
-      const text = urlLike.test(value) ? Redact.url(value.trim()) : value
+      // A value with `@` may be a URL with a typo (`http//user:pass@host`, `user:pass@host`): redacted too.
+      const text = urlLike.test(value) || value.includes("@") ? Redact.url(value.trim()) : value
       return JSON.stringify(text.length > maxShown ? `${text.slice(0, maxShown - 3)}...` : text)
     }
     case "number":

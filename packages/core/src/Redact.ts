@@ -24,21 +24,37 @@ export const secretHeaderNames: ReadonlySet<string> = new Set([
 
 /**
  * Query parameter names that carry secrets, matched case-insensitively on the
- * whole name or a `_`/`-` separated suffix.
+ * whole name or a `_`/`-` separated suffix (`token`, `access_token`,
+ * `api_key`, `secret_key`, `session_id`, `sid`, `jwt`...). camelCase names
+ * (`apiToken`, `secretKey`) are matched by `camelSecretParamPattern`.
  *
  * @category constants
  * @since 0.1.0
  */
 export const secretParamPattern: RegExp =
-  /(^|[_-])(token|access[_-]?token|refresh[_-]?token|id[_-]?token|api[_-]?key|apikey|key|secret|client[_-]?secret|password|passwd|pwd|signature|sig|auth|session|sessionid|code|credential|credentials)$/i
+  /(?:^|[_-])(?:token|(?:access|refresh|id|api|auth|session|bearer|csrf|xsrf)[_-]?token|api[_-]?key|apikey|key|(?:secret|access|private)[_-]?key|secret|client[_-]?secret|password|passwd|pwd|signature|sig|auth|session|session[_-]?id|sid|jwt|code|credential|credentials)$/i
 
 /**
- * Whether a query parameter name looks like it carries a secret.
+ * The camelCase form of `secretParamPattern`: a lower-case letter or digit
+ * followed by a capitalised secret suffix (`apiToken`, `authToken`,
+ * `sessionToken`, `secretKey`, `accessKey`, `clientSecret`, `sessionId`,
+ * `idJwt`). Case-sensitive, so `monkey` or `decode` are not matched.
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const camelSecretParamPattern: RegExp =
+  /[a-z0-9](?:Token|TOKEN|Key|KEY|Secret|Password|Passwd|Pwd|Signature|Sig|Auth|Session|Session(?:Id|ID)|Sid|SID|Jwt|JWT|Code|Credentials?)$/
+
+/**
+ * Whether a query parameter name looks like it carries a secret: it matches
+ * `secretParamPattern` or `camelSecretParamPattern`.
  *
  * @category predicates
  * @since 0.1.0
  */
-export const isSecretParam = (name: string): boolean => secretParamPattern.test(name)
+export const isSecretParam = (name: string): boolean =>
+  secretParamPattern.test(name) || camelSecretParamPattern.test(name)
 
 /**
  * The replacement for a redacted value.
@@ -49,9 +65,25 @@ export const isSecretParam = (name: string): boolean => secretParamPattern.test(
 export const redacted = "REDACTED"
 
 /**
+ * A text that does not parse as a URL with a host: cut at its query or
+ * fragment, and everything from after `//` (or from the start) to its last
+ * `@` replaced, so a password holding `@` or `/` never shows.
+ */
+const unparsed = (text: string): string => {
+  const end = text.search(/[?#]/)
+  const head = end === -1 ? text : text.slice(0, end)
+  const at = head.lastIndexOf("@")
+  if (at === -1) return head
+  const slashes = head.indexOf("//")
+  const start = slashes !== -1 && slashes < at ? slashes + 2 : 0
+  return `${head.slice(0, start)}${redacted}${head.slice(at)}`
+}
+
+/**
  * A URL fit for logs and errors: user-info replaced, token-like query values
- * replaced, everything else kept. A string that is not a URL is reduced to
- * what precedes its query and user-info.
+ * replaced, everything else kept. A string that is not a URL with a host
+ * (`http//user:pass@host`, `user:pass@host`, a bad port) is reduced to what
+ * precedes its query, with everything up to its last `@` replaced.
  *
  * @category utils
  * @since 0.1.0
@@ -61,10 +93,10 @@ export const url = (input: string | URL): string => {
   try {
     parsed = typeof input === "string" ? new URL(input) : new URL(input.href)
   } catch {
-    const text = String(input)
-    const withoutQuery = text.split(/[?#]/, 1)[0] ?? ""
-    return withoutQuery.replace(/\/\/[^/@]*@/, `//${redacted}@`)
+    return unparsed(String(input))
   }
+  // `user:pass@host` parses with the scheme `user:` and no host: treat it as text.
+  if (parsed.host === "" && parsed.href.includes("@")) return unparsed(parsed.href)
   if (parsed.username !== "" || parsed.password !== "") {
     parsed.username = redacted
     parsed.password = ""

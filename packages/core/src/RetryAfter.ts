@@ -7,7 +7,9 @@
  * Parsing is Effect's (`Headers.parseRetryAfter`, `Headers.parseHttpDate`);
  * this module picks among repeated and competing headers. Malformed values
  * (`-3`, `120junk`, an impossible date) read as `undefined`, so callers fall
- * back to their own backoff instead of trusting them.
+ * back to their own backoff instead of trusting them; a value too large to
+ * count (`99999999999999999999`) reads as `Number.MAX_SAFE_INTEGER`
+ * milliseconds, a wait above any ceiling, never as no wait.
  *
  * @since 0.1.0
  */
@@ -27,16 +29,21 @@ export const parseHttpDate = (value: string): number | undefined => {
   return Result.isSuccess(parsed) ? DateTime.toEpochMillis(parsed.success) : undefined
 }
 
-/** A finite, non-negative, safe number of milliseconds, rounded up; otherwise `undefined`. */
+/**
+ * A non-negative number of milliseconds, rounded up; a value too large to
+ * count (beyond `Number.MAX_SAFE_INTEGER`, or infinite) is
+ * `Number.MAX_SAFE_INTEGER`, a wait above any ceiling; `NaN` or negative is
+ * `undefined`.
+ */
 const millis = (value: number): number | undefined =>
-  Number.isFinite(value) && value >= 0 && value <= Number.MAX_SAFE_INTEGER
-    ? Math.max(0, Math.ceil(value - 1e-6))
-    : undefined
+  value >= 0 ? Math.min(Number.MAX_SAFE_INTEGER, Math.max(0, Math.ceil(value - 1e-6))) : undefined
 
 /**
  * The delay one `Retry-After` value asks for, in milliseconds from `now`
- * (epoch milliseconds). A date in the past is a delay of 0. Malformed,
- * negative or unrepresentably large values are `undefined`.
+ * (epoch milliseconds). A date in the past is a delay of 0. Malformed or
+ * negative values are `undefined`; a delay too large to count is
+ * `Number.MAX_SAFE_INTEGER` (longer than any ceiling, so a caller with one
+ * fails fast rather than retrying at once).
  *
  * @category parsing
  * @since 0.1.0
@@ -53,8 +60,9 @@ export const maxValueLength = 4_096
 /** Repeated values of one header beyond this many are ignored. */
 const maxRepeats = 16
 
-const integerPattern = /^\d{1,15}$/
-const decimalPattern = /^\d{1,15}(?:\.\d{1,9})?$/
+// Any number of digits (values are bounded by `maxValueLength`): a huge wait is a huge wait, not no wait.
+const integerPattern = /^\d+$/
+const decimalPattern = /^\d+(?:\.\d{1,9})?$/
 
 /** The values of a header however it came: absent, one string, or repeats; bounded in length and number. */
 const valuesOf = (raw: unknown): ReadonlyArray<string> => {
@@ -98,7 +106,8 @@ export const fromValues = (
       // Repeats joined by a proxy (`5, 5`): only the seconds form survives a split on commas.
       for (const part of value.split(",", maxRepeats)) {
         const text = part.trim()
-        if (integerPattern.test(text)) parsed = Math.max(parsed ?? 0, Number(text) * 1000)
+        const seconds = integerPattern.test(text) ? millis(Number(text) * 1000) : undefined
+        if (seconds !== undefined) parsed = Math.max(parsed ?? 0, seconds)
       }
     }
     if (parsed !== undefined) out = out === undefined ? parsed : Math.max(out, parsed)

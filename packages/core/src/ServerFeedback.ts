@@ -60,9 +60,13 @@
  * - `holdOff` caps every wait at `maxMillis` (10 minutes by default): a server
  *   asking for an hour gets 10 minutes, after which the next answer says
  *   again. Apply your own overall deadline on top.
- * - Hostile values (negative, `NaN`, `Infinity`, numbers beyond 15 digits,
+ * - Hostile values (negative, `NaN`, `Infinity`, limits beyond 15 digits,
  *   values over 4096 characters, junk) are ignored, never thrown, and never
  *   yield a negative or infinite wait.
+ * - A `Retry-After`, `retry-after-ms`, `RateLimit-Reset` or
+ *   `X-RateLimit-Reset` too large to count (`99999999999999999999`) is read
+ *   as `Number.MAX_SAFE_INTEGER` milliseconds, the longest wait, never as no
+ *   wait: `holdOff` caps it, and the client's `retryAfterCeiling` fails fast.
  * - `Retry-After` on statuses other than 429 (a 503, say) is left to the
  *   retry policy: `holdOff` only blocks the key for 429s and empty budgets.
  * - Absolute times (HTTP-dates, epoch resets, RFC 3339) are measured from

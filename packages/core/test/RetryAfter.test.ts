@@ -20,12 +20,19 @@ describe("RetryAfter.parse", () => {
     assert.strictEqual(RetryAfter.parse("Sun, 06 Nov 1994 08:49:37 GMT", now), 0)
   })
 
-  it("refuses what is malformed, negative, fractional, impossible or too large", () => {
-    for (const value of ["-3", "120junk", "1.5", "", "Mon, 31 Feb 2030 00:00:00 GMT", "99999999999999999999"]) {
+  it("refuses what is malformed, negative, fractional or impossible", () => {
+    for (const value of ["-3", "120junk", "1.5", "", "Mon, 31 Feb 2030 00:00:00 GMT"]) {
       assert.isUndefined(RetryAfter.parse(value, now), value)
     }
     assert.isUndefined(RetryAfter.parse(undefined, now))
     assert.isUndefined(RetryAfter.parse(null, now))
+  })
+
+  it("a delay too large to count (9007199254741 s, 20 digits) is Number.MAX_SAFE_INTEGER ms, never undefined", () => {
+    for (const value of ["9007199254741", "99999999999999999999", "9".repeat(400)]) {
+      assert.strictEqual(RetryAfter.parse(value, now), Number.MAX_SAFE_INTEGER, value.slice(0, 20))
+    }
+    assert.strictEqual(RetryAfter.parse("9007199254740", now), 9_007_199_254_740_000)
   })
 
   it("parseHttpDate gives epoch milliseconds", () => {
@@ -50,6 +57,21 @@ describe("RetryAfter.fromHeaders", () => {
     assert.strictEqual(RetryAfter.fromHeaders({ "retry-after": ["2", "5"] }, now), 5_000)
     assert.strictEqual(RetryAfter.fromHeaders({ "retry-after": "5, 8" }, now), 8_000)
     assert.strictEqual(RetryAfter.fromHeaders({ "retry-after": ["junk", "4"] }, now), 4_000)
+  })
+
+  it("huge values in every form read as Number.MAX_SAFE_INTEGER ms, with or without now", () => {
+    for (const at of [now, undefined]) {
+      assert.strictEqual(RetryAfter.fromHeaders({ "retry-after": "99999999999999999999" }, at), Number.MAX_SAFE_INTEGER)
+      assert.strictEqual(RetryAfter.fromHeaders({ "retry-after": "9007199254741" }, at), Number.MAX_SAFE_INTEGER)
+      assert.strictEqual(
+        RetryAfter.fromHeaders({ "retry-after": "5, 99999999999999999999" }, at),
+        Number.MAX_SAFE_INTEGER
+      )
+      assert.strictEqual(
+        RetryAfter.fromHeaders({ "retry-after-ms": "99999999999999999999" }, at),
+        Number.MAX_SAFE_INTEGER
+      )
+    }
   })
 
   it("without now, only delays count: a date cannot be turned into a wait", () => {

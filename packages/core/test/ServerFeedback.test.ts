@@ -322,6 +322,26 @@ describe("ServerFeedback.holdOff", () => {
     assert.strictEqual(ServerFeedback.holdOff(huge, { status: 429 }), 600_000)
   })
 
+  it("a Retry-After, RateLimit-Reset or X-RateLimit-Reset too large to count is the longest wait, never none", () => {
+    const huge = "99999999999999999999"
+    const cases: ReadonlyArray<ServerFeedback.Headers> = [
+      { "retry-after": huge },
+      { "retry-after": "9007199254741" },
+      { "ratelimit-remaining": "0", "ratelimit-reset": huge },
+      { "x-ratelimit-remaining": "0", "x-ratelimit-reset": huge },
+      { "x-ratelimit-remaining": "0", "x-ratelimit-reset": "9".repeat(400) }
+    ]
+    for (const headers of cases) {
+      const label = JSON.stringify(headers).slice(0, 80)
+      assert.strictEqual(
+        ServerFeedback.retryDelay(headers, { status: 429, now }),
+        Number.MAX_SAFE_INTEGER,
+        label
+      )
+      assert.strictEqual(ServerFeedback.holdOff(parse(headers), { status: 429 }), 600_000, label)
+    }
+  })
+
   it("replaces unusable options with the defaults", () => {
     const feedback = { retryAfterMillis: 3_600_000, budgets: [] }
     for (const maxMillis of [Number.NaN, Number.POSITIVE_INFINITY, -1]) {

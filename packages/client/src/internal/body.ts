@@ -52,6 +52,10 @@ export const withinAttempt = <A>(
     }))
 }
 
+/** Drops a body unread: its stream is started and interrupted at once, which aborts it (no byte is read to its end). */
+export const abandon = (received: Received): Effect.Effect<void> =>
+  received.response.stream.pipe(Stream.runDrain, Effect.timeout(0), Effect.ignore)
+
 /** The body as a stream that fails on an idle gap or a broken connection. */
 export const stream = (received: Received): Stream.Stream<Uint8Array, ClientError> => {
   const body = Stream.mapError(received.response.stream, mapFailure(received))

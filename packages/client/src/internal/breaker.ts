@@ -29,6 +29,8 @@ export const outcomeOf = (exit: { readonly _tag: string; readonly cause?: unknow
   if (error === undefined) return "Ignored"
   // A resend refused for its body counts as the failure that asked for it.
   if (error._tag === "BodyNotReplayableError") return outcomeOfTag(error.after, undefined)
+  // Refused before sending (by the client or the transport): says nothing about the remote service. A 400 does.
+  if (error._tag === "InvalidRequestError" && error.status === undefined) return "Ignored"
   return outcomeOfTag(error._tag, error._tag === "TimeoutError" ? error.phase : undefined)
 }
 

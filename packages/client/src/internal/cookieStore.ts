@@ -15,7 +15,7 @@ import * as Duration from "effect/Duration"
 import * as Cookies from "effect/http/Cookies"
 import { createRequire } from "node:module"
 import type * as Tldts from "tldts"
-import { own, ownData } from "./own.ts"
+import { own, ownData, pinned } from "./own.ts"
 
 /** How many cookies the jar keeps, and how large one may be. */
 export interface Limits {
@@ -110,6 +110,25 @@ const encoder = new TextEncoder()
 /** A template whose prototype every rebuilt cookie shares, so they stay `Cookies.isCookie`. */
 const cookieProto: object = Object.getPrototypeOf(Cookies.makeCookieUnsafe("a", "b"))
 
+/**
+ * Every option Effect's `Cookies` reads. A stored cookie's options hold each
+ * as an own key (`undefined` when unset) on a null-prototype object, and
+ * Effect's `mergeIntoArray` copies own keys into the options it makes, so no
+ * read ever falls through to a polluted `Object.prototype` (RELIABILITY 10).
+ */
+const optionNames: ReadonlyArray<string> = [
+  "domain",
+  "path",
+  "expires",
+  "maxAge",
+  "secure",
+  "httpOnly",
+  "sameSite",
+  "partitioned",
+  "priority",
+  "hostOnly"
+]
+
 const rebuild = (
   fields: { readonly name: string; readonly value: string; readonly valueEncoded: string },
   options: NonNullable<Cookies.Cookie["options"]>
@@ -118,7 +137,7 @@ const rebuild = (
     name: fields.name,
     value: fields.value,
     valueEncoded: fields.valueEncoded,
-    options
+    options: pinned(optionNames, options)
   })
 
 /**

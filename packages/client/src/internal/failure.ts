@@ -3,7 +3,7 @@
  * errors in its cause) into the client's typed errors, so that retry decisions
  * and user code never look at raw error codes.
  */
-import { ConnectionError, TimeoutError } from "../ClientError.ts"
+import { ConnectionError, InvalidRequestError, TimeoutError } from "../ClientError.ts"
 import * as Redact from "../Redact.ts"
 import { DeadlineExpired } from "./deadline.ts"
 
@@ -127,13 +127,15 @@ export const callContext = (method: string, target: URL, requestId: string): Err
 /**
  * A transport failure as a `ConnectionError`, or a `TimeoutError`: for the
  * attempt's deadline (the phase the timer that fired carries), and for
- * undici's connect, headers and body (idle) timeouts.
+ * undici's connect, headers and body (idle) timeouts. A request undici
+ * refused to send (`UND_ERR_INVALID_ARG`, `UND_ERR_NOT_SUPPORTED`) is an
+ * `InvalidRequestError`: nothing was sent, and retrying cannot help.
  */
 export const fromTransport = (
   cause: unknown,
   context: ErrorContext,
   deadlines: { readonly connect: number; readonly headers: number; readonly idle: number }
-): ConnectionError | TimeoutError => {
+): ConnectionError | TimeoutError | InvalidRequestError => {
   const expired = findExpired(cause)
   if (expired !== undefined) {
     const { phase, timeoutMillis } = expired
@@ -147,6 +149,13 @@ export const fromTransport = (
       return new TimeoutError({ ...context, retryable: true, phase: "headers", timeoutMillis: deadlines.headers })
     case "UND_ERR_BODY_TIMEOUT":
       return new TimeoutError({ ...context, retryable: true, phase: "idle", timeoutMillis: deadlines.idle })
+    case "UND_ERR_INVALID_ARG":
+    case "UND_ERR_NOT_SUPPORTED":
+      return new InvalidRequestError({
+        ...context,
+        retryable: false,
+        detail: `refused by the transport before sending: ${redactDetail(detail)}`
+      })
   }
   return new ConnectionError({
     ...context,
@@ -169,5 +178,10 @@ const findExpired = (error: unknown): DeadlineExpired | undefined => {
   return undefined
 }
 
-/** Transport messages may quote a URL with user-info; drop anything that looks like one. */
-const redactDetail = (detail: string): string => detail.replace(/\/\/[^\s/@]+@/g, "//REDACTED@").slice(0, 300)
+/**
+ * Transport messages may quote a URL with user-info (drop everything from
+ * `//` to the last `@` of the word, so a password holding `@` or `/` goes
+ * too), or a caller's control characters (replaced by spaces).
+ */
+const redactDetail = (detail: string): string =>
+  detail.replace(/\/\/\S*@/g, "//REDACTED@").replace(/[^\t\x20-\x7e\x80-\uffff]/g, " ").slice(0, 300)

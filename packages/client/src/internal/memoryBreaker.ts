@@ -38,6 +38,8 @@ export interface Circuit {
   probing: boolean
   /** A probe has been let through since the circuit opened (the state is half-open). */
   halfOpen: boolean
+  /** Calls admitted and not yet settled. */
+  inFlight: number
 }
 
 /** A circuit's state, as reported to `onTransition`. */
@@ -46,8 +48,19 @@ export type State = "closed" | "open" | "half_open"
 /** Called on every change of a circuit's state, with the context of the call that caused it and the circuit's key. */
 export type OnTransition = (context: Context.Context<never>, from: State, to: State, key: string) => void
 
-/** Most circuits kept; closed circuits with no failures are dropped first. */
-const maxKeys = 10_000
+/**
+ * Most circuits kept. At the cap, a new key evicts one: among the
+ * `evictionScan` least recently used, the first closed one with no failures
+ * and no call in flight, else the first with no call in flight, else the
+ * least recently used. An evicted circuit is forgotten: an open one is as if
+ * closed again (reported as a transition to closed), so its host gets calls
+ * until `threshold` new failures open it again; a call in flight on it
+ * settles on the forgotten circuit, changing nothing.
+ */
+export const defaultMaxKeys = 10_000
+
+/** How many of the least recently used circuits an eviction looks at. */
+const evictionScan = 64
 
 /** A call let through: its circuit, and whether it is the half-open probe. */
 export interface Admission {
@@ -84,43 +97,67 @@ export const make = (
   threshold: number,
   openDurationMillis: number,
   halfOpenRetryMillis: number,
-  onTransition: OnTransition = () => {}
+  onTransition: OnTransition = () => {},
+  maxKeys: number = defaultMaxKeys
 ): MemoryBreaker => {
+  // In least recently used order: a key used again moves to the end.
   const circuits = new Map<string, Circuit>()
-  // Most calls go to the origin of the call before.
+  // Most calls go to the origin of the call before (already at the end).
   let lastKey: string | undefined
   let lastCircuit: Circuit | undefined
 
-  const circuitFor = (key: string): Circuit => {
+  /** Drops one circuit to make room (see `defaultMaxKeys`). */
+  const evictOne = (context: Context.Context<never>): void => {
+    let victim: Circuit | undefined
+    let idle: Circuit | undefined
+    let scanned = 0
+    for (const candidate of circuits.values()) {
+      if (candidate.inFlight === 0) {
+        if (candidate.openedAt === undefined && candidate.failures === 0) {
+          victim = candidate
+          break
+        }
+        idle ??= candidate
+      }
+      if (++scanned >= evictionScan) break
+    }
+    victim ??= idle ?? circuits.values().next().value
+    if (victim === undefined) return
+    circuits.delete(victim.key)
+    if (victim.key === lastKey) lastKey = undefined
+    if (victim.openedAt !== undefined) {
+      onTransition(context, victim.halfOpen ? "half_open" : "open", "closed", victim.key)
+    }
+  }
+
+  const circuitFor = (key: string, context: Context.Context<never>): Circuit => {
     if (key === lastKey) return lastCircuit!
     let circuit = circuits.get(key)
     if (circuit === undefined) {
-      if (circuits.size >= maxKeys) {
-        for (const [name, candidate] of circuits) {
-          if (candidate.openedAt === undefined && candidate.failures === 0) {
-            circuits.delete(name)
-            if (name === lastKey) lastKey = undefined
-            break
-          }
-        }
-      }
-      circuit = { key, failures: 0, openedAt: undefined, probing: false, halfOpen: false }
-      circuits.set(key, circuit)
+      while (circuits.size >= maxKeys) evictOne(context)
+      circuit = { key, failures: 0, openedAt: undefined, probing: false, halfOpen: false, inFlight: 0 }
+    } else {
+      circuits.delete(key)
     }
+    circuits.set(key, circuit)
     lastKey = key
     lastCircuit = circuit
     return circuit
   }
 
   const admit = (key: string, now: number, context: Context.Context<never>): Admission | Refusal => {
-    const circuit = circuitFor(key)
-    if (circuit.openedAt === undefined) return { _tag: "Admitted", circuit, probe: false }
+    const circuit = circuitFor(key, context)
+    if (circuit.openedAt === undefined) {
+      circuit.inFlight += 1
+      return { _tag: "Admitted", circuit, probe: false }
+    }
     const left = circuit.openedAt + openDurationMillis - now
     if (left > 0) return { _tag: "Refused", state: "Open", retryAfterMillis: left }
     if (circuit.probing) {
       return { _tag: "Refused", state: "HalfOpen", retryAfterMillis: Math.min(openDurationMillis, halfOpenRetryMillis) }
     }
     circuit.probing = true
+    circuit.inFlight += 1
     if (!circuit.halfOpen) {
       circuit.halfOpen = true
       onTransition(context, "open", "half_open", key)
@@ -136,6 +173,7 @@ export const make = (
     context: Context.Context<never>
   ): void => {
     const { circuit } = admission
+    circuit.inFlight -= 1
     const outcome: Outcome = exit._tag === "Failure" && isInterruptOnly(exit) ? "Ignored" : classify(exit)
     if (admission.probe) {
       circuit.probing = false

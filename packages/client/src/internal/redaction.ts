@@ -10,7 +10,7 @@ import * as Headers from "effect/http/Headers"
 import * as UrlParams from "effect/http/UrlParams"
 import * as Redact from "../Redact.ts"
 
-const redactedParams: ReadonlyArray<RegExp> = [Redact.secretParamPattern]
+const redactedParams: ReadonlyArray<RegExp> = [Redact.secretParamPattern, Redact.camelSecretParamPattern]
 
 /** The redaction of one client's calls. */
 export class Redaction {

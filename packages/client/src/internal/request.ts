@@ -15,7 +15,7 @@ import * as Redact from "../Redact.ts"
 import type { RequestOptions } from "../RequestOptions.ts"
 import type { ClientState } from "./env.ts"
 import { callContext, type ErrorContext } from "./failure.ts"
-import { headerProblem, plainHeaders, unsafeValue } from "./headerSyntax.ts"
+import { headerProblem, invalidValue, methodToken, plainHeaders } from "./headerSyntax.ts"
 import { own } from "./own.ts"
 import * as ReplayBody from "./replayBody.ts"
 
@@ -76,6 +76,12 @@ export const buildUrl = (
   return url
 }
 
+/** The methods every call uses, accepted without a look at their characters. */
+const knownMethods: ReadonlySet<string> = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
+
+const notAValue =
+  "a character not allowed in a header value (a control character other than tab, such as CR, LF or NUL, or one above U+00FF)"
+
 /** The prototype of Effect's `Headers`: a request's headers are built on it directly, already lower-case. */
 const headersProto: object = Object.getPrototypeOf(Headers.empty)
 
@@ -99,6 +105,16 @@ export const build = (
   const { options } = state
   const givenRequestId = own(call, "requestId")
   const requestId = givenRequestId ?? crypto.randomUUID()
+  if (!knownMethods.has(method) && !methodToken.test(method)) {
+    // Shown escaped: a method with CR LF must not put them into a message or a log line.
+    const shown = JSON.stringify(method.slice(0, 32)).slice(1, -1)
+    const shownId = givenRequestId === undefined ? requestId : JSON.stringify(requestId.slice(0, 64)).slice(1, -1)
+    return refused(
+      undefined,
+      { method: shown, url: Redact.url(String(input)), requestId: shownId },
+      `the method "${shown}" is not an HTTP token`
+    )
+  }
   const built = buildUrl(options.baseUrl, input, own(call, "query"))
   if (typeof built === "string") {
     return refused(undefined, { method, url: Redact.url(String(input)), requestId }, built)
@@ -122,8 +138,9 @@ export const build = (
     const problem = headerProblem(headers)
     if (problem !== undefined) return refused(url, context, problem)
   }
-  if (givenRequestId !== undefined && unsafeValue.test(requestId)) {
-    return refused(url, context, "the request id has CR, LF or NUL")
+  if (givenRequestId !== undefined && (typeof requestId !== "string" || invalidValue.test(requestId))) {
+    const shown = { ...context, requestId: JSON.stringify(String(requestId).slice(0, 64)).slice(1, -1) }
+    return refused(url, shown, `the request id has ${notAValue}`)
   }
   const tokens = own(own(call, "rateLimit"), "tokens")
   if (tokens !== undefined && !(Number.isFinite(tokens) && tokens >= 0)) {
@@ -148,7 +165,9 @@ export const build = (
     ? crypto.randomUUID()
     : undefined
   if (idempotencyKey !== undefined) {
-    if (unsafeValue.test(idempotencyKey)) return refused(url, context, "the idempotency key has CR, LF or NUL")
+    if (typeof idempotencyKey !== "string" || invalidValue.test(idempotencyKey)) {
+      return refused(url, context, `the idempotency key has ${notAValue}`)
+    }
     headers[state.idempotencyKeyHeader] = idempotencyKey
   }
 
@@ -171,8 +190,18 @@ export const build = (
   let bodySource: ReplayBody.Source | undefined
   const json = own(call, "json")
   const body = json === undefined ? own(call, "body") : undefined
-  if (json !== undefined) base = HttpClientRequest.bodyJsonUnsafe(base, json)
-  else if (body !== undefined) {
+  if (json !== undefined) {
+    // `JSON.stringify` throws on a BigInt, a cycle or a throwing `toJSON`: a typed refusal, not a defect.
+    let text: string | undefined
+    try {
+      text = JSON.stringify(json)
+    } catch (error) {
+      const reason = error instanceof Error ? error.name : "an error"
+      return refused(url, context, `the json body cannot be serialised (JSON.stringify threw ${reason})`)
+    }
+    if (text === undefined) return refused(url, context, "the json body serialises to nothing (a function or a symbol)")
+    base = HttpClientRequest.bodyText(base, text, "application/json")
+  } else if (body !== undefined) {
     const made = ReplayBody.make(body)
     if (ReplayBody.isSource(made)) bodySource = made
     base = HttpClientRequest.setBody(base, ReplayBody.isSource(made) ? made.next() : made.body)

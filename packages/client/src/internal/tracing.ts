@@ -53,6 +53,7 @@ import { findFailure, Unauthorized } from "./outcome.ts"
 /** The secret query parameters: the client's pattern and OpenTelemetry's list (Effect's default). */
 const redactedParams: ReadonlyArray<string | RegExp> = [
   Redact.secretParamPattern,
+  Redact.camelSecretParamPattern,
   ...Context.get(Context.empty(), UrlParams.CurrentRedactedNames)
 ]
 

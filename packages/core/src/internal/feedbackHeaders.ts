@@ -65,13 +65,14 @@ export const pick = (
 }
 
 /**
- * A finite, non-negative, safe number of milliseconds, rounded up (ignoring
- * float noise below a nanosecond, so `1.001 * 1000` stays 1001); otherwise
- * `undefined`.
+ * A non-negative number of milliseconds, rounded up (ignoring float noise
+ * below a nanosecond, so `1.001 * 1000` stays 1001); a value too large to
+ * count is `Number.MAX_SAFE_INTEGER` (a wait above any ceiling, never no
+ * wait); `undefined`, `NaN` or negative is `undefined`.
  */
 export const millis = (value: number | undefined): number | undefined =>
-  value !== undefined && Number.isFinite(value) && value >= 0 && value <= Number.MAX_SAFE_INTEGER
-    ? Math.max(0, Math.ceil(value - 1e-6))
+  value !== undefined && value >= 0
+    ? Math.min(Number.MAX_SAFE_INTEGER, Math.max(0, Math.ceil(value - 1e-6)))
     : undefined
 
 /** A number usable as a limit or remaining count. */
@@ -87,18 +88,34 @@ export const parseInteger = (text: string): number | undefined => integerPattern
 /** A non-negative decimal number (at most 15 digits before the point and 9 after). */
 export const parseDecimal = (text: string): number | undefined => decimalPattern.test(text) ? Number(text) : undefined
 
+const longIntegerPattern = /^\d+$/
+const longDecimalPattern = /^\d+(?:\.\d{1,9})?$/
+
+/**
+ * A reset number of any length (values are bounded by `maxValueLength`): one
+ * too large to count is still a reset, read as the longest wait, never as none.
+ */
+export const parseResetInteger = (text: string): number | undefined =>
+  longIntegerPattern.test(text) ? Number(text) : undefined
+
+/** As `parseResetInteger`, with up to 9 decimals. */
+export const parseResetDecimal = (text: string): number | undefined =>
+  longDecimalPattern.test(text) ? Number(text) : undefined
+
 /**
  * A reset number whose unit is not known: delta seconds, epoch seconds or
  * epoch milliseconds, told apart by magnitude against `now` (see the
  * `ServerFeedback` module documentation), in milliseconds from `now`.
- * `undefined` when `now` is unusable for an epoch value.
+ * `undefined` when `now` is unusable for an epoch value; at most
+ * `Number.MAX_SAFE_INTEGER`.
  */
 export const resetFromNumber = (value: number, now: number | undefined): number | undefined => {
   const reference = Math.max(now ?? 0, epochFloor) / 1000
   if (value < reference / 2) return value * 1000
   if (now === undefined) return undefined
   if (value < reference * 100) return Math.max(0, value * 1000 - now)
-  return Math.max(0, value - now)
+  // Epoch milliseconds, or a number too large to count (even `Infinity`): the longest wait, finite.
+  return Math.min(Number.MAX_SAFE_INTEGER, Math.max(0, value - now))
 }
 
 /** Builds a budget, leaving out absent fields; `undefined` when it says nothing. */

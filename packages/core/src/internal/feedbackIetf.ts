@@ -6,7 +6,15 @@
  * (and, from draft 08, the quotas) of `RateLimit-Policy`.
  */
 import type { Budget } from "../ServerFeedback.ts"
-import { budget, count, type HeaderValues, parseInteger, pick, resetFromNumber } from "./feedbackHeaders.ts"
+import {
+  budget,
+  count,
+  type HeaderValues,
+  parseInteger,
+  parseResetInteger,
+  pick,
+  resetFromNumber
+} from "./feedbackHeaders.ts"
 import * as StructuredField from "./structuredField.ts"
 
 /** Items of a structured field beyond this many are ignored. */
@@ -79,7 +87,7 @@ export const readIetf = (headers: HeaderValues, now: number | undefined): Array<
   const legacy = budget("ietf", "requests", {
     limit,
     remaining: pick(headers.get("ratelimit-remaining"), parseInteger, "min"),
-    resetAfterMillis: reset(pick(headers.get("ratelimit-reset"), parseInteger, "max")),
+    resetAfterMillis: reset(pick(headers.get("ratelimit-reset"), parseResetInteger, "max")),
     windowMillis: windowForQuota(limit)
   })
   if (legacy !== undefined) out.push(legacy)

@@ -4,7 +4,7 @@
  * seconds, epoch seconds or epoch milliseconds, told apart by magnitude.
  */
 import type { Budget } from "../ServerFeedback.ts"
-import { budgetFromHeaders, type HeaderValues, parseDecimal, resetFromNumber } from "./feedbackHeaders.ts"
+import { budgetFromHeaders, type HeaderValues, parseResetDecimal, resetFromNumber } from "./feedbackHeaders.ts"
 
 /** The one `requests` budget of the `X-RateLimit-*` headers, if they say anything. */
 export const readX = (headers: HeaderValues, now: number | undefined): Array<Budget> => {
@@ -13,7 +13,7 @@ export const readX = (headers: HeaderValues, now: number | undefined): Array<Bud
     remaining: "x-ratelimit-remaining",
     reset: "x-ratelimit-reset"
   }, (text) => {
-    const value = parseDecimal(text)
+    const value = parseResetDecimal(text)
     return value === undefined ? undefined : resetFromNumber(value, now)
   })
   return item === undefined ? [] : [item]

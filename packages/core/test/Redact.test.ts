@@ -1,0 +1,62 @@
+/**
+ * Redact: URL user-info and token-like query parameters, in URLs that parse
+ * and in texts that do not (a typo, a bad port), never leaking a password.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import * as Redact from "../src/Redact.ts"
+
+describe("Redact.url", () => {
+  it("a URL that does not parse loses everything up to its last @, a password with @ or / included", () => {
+    const cases: ReadonlyArray<readonly [string, string]> = [
+      ["http://alice:p@ss-SECRET1@api.example.com:99999/v1", "http://REDACTED@api.example.com:99999/v1"],
+      ["http://alice:pa/ss-SECRET2@api.example.com/v1", "http://REDACTED@api.example.com/v1"],
+      ["http://alice:SECRET3@exa mple.com/v1?token=x", "http://REDACTED@exa mple.com/v1"],
+      ["http//alice:SECRET4@api.example.com", "http//REDACTED@api.example.com"],
+      ["alice:SECRET5@api.example.com", "REDACTED@api.example.com"],
+      ["http://exa mple.com/v1?key=SECRET6#frag", "http://exa mple.com/v1"]
+    ]
+    for (const [input, expected] of cases) {
+      const shown = Redact.url(input)
+      assert.strictEqual(shown, expected, input)
+      assert.notMatch(shown, /SECRET/, input)
+    }
+  })
+
+  it("a URL that parses keeps its host and path, user-info replaced", () => {
+    assert.strictEqual(
+      Redact.url("http://alice:p@ss-SECRET@api.example.com/v1"),
+      "http://REDACTED@api.example.com/v1"
+    )
+    assert.strictEqual(Redact.url("https://api.example.com/v1?page=2"), "https://api.example.com/v1?page=2")
+  })
+
+  it("camelCase and common token names are redacted: apiToken, authToken, sessionToken, secretKey, accessKey, jwt, session_id, sid", () => {
+    const names = [
+      "apiToken",
+      "authToken",
+      "sessionToken",
+      "secretKey",
+      "accessKey",
+      "clientSecret",
+      "sessionId",
+      "jwt",
+      "session_id",
+      "sid",
+      "api_token",
+      "SESSION_TOKEN",
+      "X-Amz-Signature",
+      "x-amz-security-token",
+      "access_token",
+      "apitoken"
+    ]
+    const shown = new URL(Redact.url(`https://h.example/x?${names.map((n) => `${n}=S3CR3T`).join("&")}&page=2`))
+    for (const name of names) assert.strictEqual(shown.searchParams.get(name), Redact.redacted, name)
+    assert.strictEqual(shown.searchParams.get("page"), "2")
+  })
+
+  it("ordinary names stay in clear: page, monkey, decode, keyboard, sort, tokens_used", () => {
+    for (const name of ["page", "monkey", "decode", "keyboard", "sort", "tokens_used", "user", "offset", "sidebar"]) {
+      assert.isFalse(Redact.isSecretParam(name), name)
+    }
+  })
+})
