@@ -12,6 +12,13 @@
  * `RateLimiterUnavailableError`) are never retried by the client and never
  * count against the host in the circuit breaker.
  *
+ * A slot is only worth having if the request still has time to run: the
+ * wait leaves the request `requestRoom` of what is left of the deadline (a
+ * quarter of it, at least 100 ms). A slot that would come later than that is
+ * refused at once with `RateLimitExceededError` (no request is sent, nothing
+ * counts against the host), instead of being granted at the deadline's end
+ * and failing as a `TimeoutError` that the breaker would count.
+ *
  * ```ts
  * import { Layer } from "effect"
  * import { ResilientClient } from "@httpkit/client"
@@ -33,6 +40,21 @@ import * as Own from "./internal/own.ts"
 import * as RateLimiter from "./RateLimiter.ts"
 
 /**
+ * How much of what is left of a call's deadline the wait for a slot leaves
+ * the request itself: `share` of it, and at least `minMillis`. With a total
+ * deadline of 1 second, a slot must come within 750 ms; with 300 ms left,
+ * within 200 ms; with 100 ms or less left, only a slot free now is taken.
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const requestRoom = { share: 0.25, minMillis: 100 } as const
+
+/** The longest the limiter may wait with `leftMillis` of the call's deadline left: the rest is the request's. */
+const waitBudget = (leftMillis: number): number =>
+  Math.max(0, leftMillis - Math.max(requestRoom.minMillis, leftMillis * requestRoom.share))
+
+/**
  * The client's rate-limit hook (`RateLimitHook`) for a limiter.
  *
  * @category constructors
@@ -41,13 +63,14 @@ import * as RateLimiter from "./RateLimiter.ts"
 export const hook = (limiter: RateLimiter.Service): RateLimitHook.RateLimitHook => ({
   // Every field read by own key, so a polluted `Object.prototype` cannot supply a missing one.
   around: (request, attempt) => {
-    // What is left of the call's deadline: spent (negative) is no wait, a number that is not finite is no bound.
+    // What is left of the call's deadline, less the request's room (`requestRoom`): spent (negative) is no
+    // wait, a number that is not finite is no bound.
     const left = Own.get(request, "maxWaitMillis")
     return limiter.withPermit({
       key: Own.get(request, "key"),
       url: Own.get(request, "url"),
       tokens: Own.get(request, "tokens"),
-      maxWait: typeof left === "number" && Number.isFinite(left) ? Math.max(0, left) : undefined,
+      maxWait: typeof left === "number" && Number.isFinite(left) ? waitBudget(left) : undefined,
       call: Own.get(request, "context")
     })(attempt).pipe(
       // A finite number of at least 0 is always a duration, so this wait cannot be refused.

@@ -19,11 +19,13 @@
  *
  * **Gotchas**
  *
- * The memory store keeps at most `maxKeys` keys; past that, forgotten first
- * are keys whose state no longer matters, then the least recently used.
+ * The memory store keeps at most `maxKeys` keys. When it is full, it forgets
+ * keys whose state no longer matters, then the least recently used, down to
+ * 90% of `maxKeys` at once (so one pass over the keys serves many new ones).
  *
  * @since 0.1.0
  */
+import * as ConfigProblem from "@httpkit/core/ConfigProblem"
 import type { RateLimiterUnavailableError } from "@httpkit/core/RateLimitError"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
@@ -31,6 +33,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Algorithm from "./internal/algorithm.ts"
 import * as Own from "./internal/own.ts"
+import { PolicyError } from "./Policy.ts"
 
 /**
  * One limit a request must pass: the policy's arithmetic, the id of its
@@ -67,6 +70,20 @@ export interface ReserveRequest {
    * (Redis) waits up to this long for it instead of failing sooner.
    */
   readonly maxWaitMillis: number
+}
+
+/**
+ * What `cancel` is asked: a booking `reserve` granted with a delay, whose
+ * request will not go.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface CancelRequest {
+  /** The items as they were reserved. */
+  readonly items: ReadonlyArray<Item>
+  /** The reservation's `at`. */
+  readonly at: number
 }
 
 /**
@@ -123,6 +140,14 @@ export interface Store {
   readonly selfBounded?: boolean | undefined
   /** Books every item at the earliest instant they all allow, or refuses. */
   readonly reserve: (request: ReserveRequest) => Effect.Effect<Reservation, RateLimiterUnavailableError>
+  /**
+   * Optional: gives back a booking not yet due whose waiter went away (the
+   * limiter calls it when a waiting acquisition is interrupted), for
+   * reservations granted with an `at`. A window's booking is removed, a
+   * rate's only when it is the latest. Stores without it (Redis) leave the
+   * slot booked and unused.
+   */
+  readonly cancel?: ((request: CancelRequest) => Effect.Effect<void, RateLimiterUnavailableError>) | undefined
   /** Nothing under `key` is granted for `millis` from now (a longer block already set stays). */
   readonly block: (key: string, millis: number) => Effect.Effect<void, RateLimiterUnavailableError>
   /** Takes a concurrency slot of `id` under `token`, held until released or `leaseMillis` pass. */
@@ -147,7 +172,8 @@ export class LimiterStore extends Context.Service<LimiterStore, Store>()("@httpk
  */
 export interface MemoryOptions {
   /**
-   * Most keys held (item states, blocks and lease sets together).
+   * Most keys held (item states, blocks and lease sets together): a whole
+   * number of at least 1.
    *
    * @default 10000
    */
@@ -166,21 +192,43 @@ const touch = <V>(map: Map<string, V>, id: string, value: V) => {
   map.set(id, value)
 }
 
+/** When the memory store is full, it sweeps down to this share of `maxKeys`, so a sweep is paid once per many keys. */
+const sweepTo = 0.9
+
 /**
  * A store in this process's memory, on Effect's `Clock` (so `TestClock`
- * drives it in tests).
+ * drives it in tests). Fails with `PolicyError` when `maxKeys` is not a whole
+ * number of at least 1 (`maxKeys is NaN, expected a whole number of at least 1`).
  *
  * @category constructors
  * @since 0.1.0
  */
-export const makeMemory = (options: MemoryOptions = {}): Effect.Effect<Store> =>
-  Effect.sync(() => {
-    const maxKeys = Own.get(options, "maxKeys") ?? 10_000
+export function makeMemory(): Effect.Effect<Store>
+export function makeMemory(options: MemoryOptions | undefined): Effect.Effect<Store, PolicyError>
+export function makeMemory(options: MemoryOptions = {}): Effect.Effect<Store, PolicyError> {
+  const maxKeys = Own.get(options, "maxKeys") ?? 10_000
+  if (!(Number.isSafeInteger(maxKeys) && maxKeys >= 1)) {
+    return Effect.fail(
+      PolicyError.fromProblems("(none)", [{
+        setting: "maxKeys",
+        received: ConfigProblem.show(maxKeys),
+        expected: "a whole number of at least 1"
+      }])
+    )
+  }
+  return Effect.sync(() => {
     const states = new Map<string, Entry>()
     const blocks = new Map<string, number>()
     const leases = new Map<string, Algorithm.Leases>()
+    /** Where a sweep leaves the store: room for a tenth of `maxKeys` (at least one) before the next. */
+    const sweptSize = Math.min(maxKeys - 1, Math.floor(maxKeys * sweepTo))
 
-    /** Keeps the number of keys under the bound: forgets expired state first, then the least recently used. */
+    /**
+     * Keeps the number of keys under the bound. When full, forgets expired
+     * state, then the least recently used (each map is in order of use), down
+     * to `sweepTo` of the bound: one pass over the keys pays for the next
+     * tenth of `maxKeys` new keys, so a new key costs O(1) amortised.
+     */
     const makeRoom = (now: number) => {
       if (states.size + blocks.size + leases.size < maxKeys) return
       for (const [id, entry] of states) {
@@ -191,7 +239,7 @@ export const makeMemory = (options: MemoryOptions = {}): Effect.Effect<Store> =>
         for (const [token, expiry] of held) if (expiry <= now) held.delete(token)
         if (held.size === 0) leases.delete(id)
       }
-      while (states.size + blocks.size + leases.size >= maxKeys) {
+      while (states.size + blocks.size + leases.size > sweptSize) {
         const oldest = states.keys().next()
         if (!oldest.done) {
           states.delete(oldest.value)
@@ -226,7 +274,20 @@ export const makeMemory = (options: MemoryOptions = {}): Effect.Effect<Store> =>
         Effect.map(Clock.currentTimeMillis, (now) => {
           const itemStates = request.items.map((item) => stateOf(item, now))
           const blockedUntil = request.blockKey === undefined ? 0 : blocks.get(request.blockKey) ?? 0
-          return Algorithm.reserve(itemStates, request.items, blockedUntil, now, request.maxWaitMillis)
+          const reservation = Algorithm.reserve(itemStates, request.items, blockedUntil, now, request.maxWaitMillis)
+          return reservation._tag === "Granted" && reservation.delayMillis > 0
+            ? { ...reservation, at: now + reservation.delayMillis }
+            : reservation
+        }),
+      cancel: (request) =>
+        Effect.map(Clock.currentTimeMillis, (now) => {
+          const itemStates: Array<Algorithm.ItemState> = []
+          for (const item of request.items) {
+            const entry = states.get(item.id)
+            if (entry === undefined) return
+            itemStates.push(entry.state)
+          }
+          Algorithm.cancel(itemStates, request.items, request.at, now)
         }),
       block: (key, millis) =>
         Effect.map(Clock.currentTimeMillis, (now) => {
@@ -251,14 +312,19 @@ export const makeMemory = (options: MemoryOptions = {}): Effect.Effect<Store> =>
           held.delete(token)
           if (held.size === 0) leases.delete(id)
         })
-    }
+    } satisfies Store
   })
+}
 
 /**
- * The memory store as a layer.
+ * The memory store as a layer; fails with `PolicyError` when `maxKeys` is not
+ * a whole number of at least 1.
  *
  * @category layers
  * @since 0.1.0
  */
-export const layerMemory = (options: MemoryOptions = {}): Layer.Layer<LimiterStore> =>
-  Layer.effect(LimiterStore, makeMemory(options))
+export function layerMemory(): Layer.Layer<LimiterStore>
+export function layerMemory(options: MemoryOptions | undefined): Layer.Layer<LimiterStore, PolicyError>
+export function layerMemory(options: MemoryOptions = {}): Layer.Layer<LimiterStore, PolicyError> {
+  return Layer.effect(LimiterStore, makeMemory(options))
+}

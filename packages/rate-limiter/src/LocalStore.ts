@@ -18,6 +18,11 @@
  *   It is not Effect's `Clock`: `TestClock` does not move this store.
  * - The file is in WAL mode with `synchronous = NORMAL`: a crash of the
  *   machine may forget the last few bookings, never corrupt the file.
+ * - Ids, keys and tokens are kept exactly. SQLite stores text as UTF-8,
+ *   where a lone UTF-16 surrogate becomes U+FFFD (`"user-\ud800"` and
+ *   `"user-\udfff"` would be one row), so an id that is not well-formed
+ *   UTF-16, or that starts with U+FFFE, is stored as U+FFFE and the hex of
+ *   its code units; every other id is stored as it is.
  * - Rows whose state no longer matters (a window whose entries all left, a
  *   rate whose bucket refilled, an expired block or lease) are deleted in
  *   small batches every few hundred operations, so the file stays bounded by
@@ -180,6 +185,7 @@ export const make = (
       reserve: (request) =>
         run("reserve", () => database.reserve(request.items, request.blockKey, request.maxWaitMillis)),
       block: (key, millis) => run("block", () => database.block(key, millis)),
+      cancel: (request) => run("cancel", () => database.cancel(request.items, request.at)),
       lease: (request) =>
         run("lease", () => database.lease(request.id, request.max, request.token, request.leaseMillis)),
       release: (id, token) => run("release", () => database.release(id, token))

@@ -269,9 +269,9 @@ export const concurrency = (
 }
 
 /**
- * A rate limiter that cannot work: a policy that cannot (a limit below 1, a
- * window under 1 ms or not a duration, a burst that is not a whole number of
- * at least 1), an empty list of policies, or a limiter option that is not
+ * A rate limiter that cannot work: a policy that cannot (a limit below 1 or
+ * above `Number.MAX_SAFE_INTEGER`, a window or lease under 1 ms, over 365
+ * days or not a duration, a burst that is not a whole number of at least 1), an empty list of policies, or a limiter option that is not
  * what it takes (`maxWait: "soon"`). `problems` names each setting at fault
  * by its option path (`policies[0].window`, `maxWait`; an acquisition's own
  * `acquire.maxWait`), with the value received and what is expected; the
@@ -302,6 +302,18 @@ export class PolicyError extends Schema.TaggedError<PolicyError>()("PolicyError"
 
 const isWhole = (value: unknown, min: number) => Number.isSafeInteger(value) && (value as number) >= min
 
+/**
+ * The longest `window` or `lease` a policy takes: 365 days. Every store can
+ * hold state that lasts this long (Redis expiries are whole milliseconds).
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const maxWindowMillis = 365 * 24 * 60 * 60 * 1_000
+
+/** Whether `millis` is a duration a policy can use: 1 ms to `maxWindowMillis`. */
+const isPolicyDuration = (millis: number) => millis >= 1 && millis <= maxWindowMillis
+
 /** A resolved duration field, shown as received: milliseconds with their unit. */
 const showMillis = (millis: unknown): string =>
   typeof millis === "number" && Number.isFinite(millis) ? `${millis} ms` : ConfigProblem.show(millis)
@@ -325,15 +337,15 @@ export const problemsOf = (policy: Policy, path?: string): ReadonlyArray<ConfigP
   }
   if (policy._tag === "Concurrency") {
     if (!isWhole(policy.max, 1)) add("max", ConfigProblem.show(policy.max), "a whole number of at least 1")
-    if (!(policy.leaseMillis >= 1 && Number.isFinite(policy.leaseMillis))) {
-      add("lease", showMillis(policy.leaseMillis), "a duration of at least 1 ms")
+    if (!isPolicyDuration(policy.leaseMillis)) {
+      add("lease", showMillis(policy.leaseMillis), "a duration from 1 ms to 365 days")
     }
   } else {
-    if (!(typeof policy.limit === "number" && policy.limit > 0 && Number.isFinite(policy.limit))) {
-      add("limit", ConfigProblem.show(policy.limit), "a number above 0")
+    if (!(typeof policy.limit === "number" && policy.limit >= 1 && policy.limit <= Number.MAX_SAFE_INTEGER)) {
+      add("limit", ConfigProblem.show(policy.limit), `a number from 1 to ${Number.MAX_SAFE_INTEGER}`)
     }
-    if (!(policy.windowMillis >= 1 && Number.isFinite(policy.windowMillis))) {
-      add("window", showMillis(policy.windowMillis), "a duration of at least 1 ms")
+    if (!isPolicyDuration(policy.windowMillis)) {
+      add("window", showMillis(policy.windowMillis), "a duration from 1 ms to 365 days")
     }
     if (policy._tag === "Rate" && !isWhole(policy.burst, 1)) {
       add("burst", ConfigProblem.show(policy.burst), "a whole number of at least 1")

@@ -57,7 +57,6 @@ import * as MetricBoundaries from "@httpkit/core/MetricBoundaries"
 import { RateLimiterUnavailableError, RateLimitExceededError } from "@httpkit/core/RateLimitError"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
-import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import { dual } from "effect/Function"
 import * as Layer from "effect/Layer"
@@ -68,6 +67,7 @@ import * as Failover from "./internal/failover.ts"
 import * as LoopIdle from "./internal/loopIdle.ts"
 import * as Metrics from "./internal/metrics.ts"
 import * as Own from "./internal/own.ts"
+import * as ReleaseSignals from "./internal/releaseSignals.ts"
 import * as LimiterStore from "./LimiterStore.ts"
 import * as Policy from "./Policy.ts"
 import * as ServerFeedback from "./ServerFeedback.ts"
@@ -102,7 +102,8 @@ export interface Options {
   readonly onStoreFailure?: "fail" | "local" | undefined
   /**
    * In the local fallback, each limit is divided by this (the number of
-   * processes expected to share the limit), rounded down, at least 1.
+   * processes expected to share the limit), rounded down: a number of at
+   * least 1 (anything else fails `make` with `PolicyError`).
    *
    * @default 1
    */
@@ -343,12 +344,13 @@ const stateId = (policy: Policy.Policy, options: AcquireOptions | undefined): st
   policy.keyBy === "global" ? `${policy.name}|*` : `${policy.name}|${requestKey(options, policy.keyBy)}`
 
 /**
- * What a request costs under a tokens policy: its `tokens` (default 1); one
- * that is not a finite number of at least 0 takes the policy's whole limit,
- * the most cautious reading of a cost nobody can know.
+ * What a request costs under a tokens policy: its `tokens` (default 1), at
+ * most the policy's whole limit (so a rate's debt is at most one window, and
+ * every store can hold it); one that is not a finite number of at least 0
+ * takes the whole limit, the most cautious reading of a cost nobody can know.
  */
 const tokenCost = (tokens: number | undefined, limit: number): number =>
-  tokens === undefined ? 1 : Number.isFinite(tokens) && tokens >= 0 ? tokens : limit
+  tokens === undefined ? 1 : Number.isFinite(tokens) && tokens >= 0 ? Math.min(tokens, limit) : limit
 
 /** A policy's item for a request; in the fallback, its limit is shared out. */
 const itemOf = (
@@ -480,6 +482,26 @@ export const make = (
     const maxLateness = maxLatenessOption === false ? Number.POSITIVE_INFINITY : duration("maxLateness", 100)
     const retryStoreAfterMillis = duration("retryStoreAfter", 1_000)
     const storeTimeoutMillis = duration("storeTimeout", 2_000)
+    const fallbackShare = option("fallbackShare") ?? 1
+    if (!(typeof fallbackShare === "number" && fallbackShare >= 1 && Number.isFinite(fallbackShare))) {
+      problems.push({
+        setting: "fallbackShare",
+        received: ConfigProblem.show(fallbackShare),
+        expected: "a number of at least 1 (the processes sharing the limit)"
+      })
+    }
+    const onLimit = option("onLimit")
+    if (onLimit !== undefined && onLimit !== "wait" && onLimit !== "fail") {
+      problems.push({ setting: "onLimit", received: ConfigProblem.show(onLimit), expected: `"wait" or "fail"` })
+    }
+    const onStoreFailure = option("onStoreFailure")
+    if (onStoreFailure !== undefined && onStoreFailure !== "fail" && onStoreFailure !== "local") {
+      problems.push({
+        setting: "onStoreFailure",
+        received: ConfigProblem.show(onStoreFailure),
+        expected: `"fail" or "local"`
+      })
+    }
     if (policies.length === 0) {
       problems.push({
         setting: "policies",
@@ -504,32 +526,25 @@ export const make = (
 
     const failover = Failover.make({
       store,
-      fallback: option("onStoreFailure") === "local" ? yield* LimiterStore.makeMemory() : undefined,
-      share: Math.max(1, Math.floor(option("fallbackShare") ?? 1)),
+      fallback: onStoreFailure === "local" ? yield* LimiterStore.makeMemory() : undefined,
+      share: Math.floor(fallbackShare),
       retryStoreAfterMillis,
       storeTimeoutMillis
     })
 
-    /**
-     * Wakes this process's waiters for a concurrency slot when one is given
-     * back here (waiters on other processes find out by polling).
-     */
-    const released = new Map<string, Deferred.Deferred<void>>()
-    const signalOf = (id: string): Deferred.Deferred<void> => {
-      let signal = released.get(id)
-      if (signal === undefined) {
-        signal = Deferred.makeUnsafe<void>()
-        released.set(id, signal)
-      }
-      return signal
-    }
-    const announceRelease = (id: string) =>
-      Effect.suspend(() => {
-        const signal = released.get(id)
-        if (signal === undefined) return Effect.void
-        released.delete(id)
-        return Deferred.succeed(signal, undefined)
-      })
+    /** Wakes this process's waiters for a concurrency slot when one is given back here. */
+    const released = ReleaseSignals.make()
+
+    /** Gives back a slot this acquisition may hold (best effort, bounded), and wakes waiters here. */
+    const giveBack = (target: LimiterStore.Store, id: string, token: string) =>
+      Effect.andThen(
+        Effect.ignore(
+          Own.get(target, "selfBounded") === true
+            ? target.release(id, token)
+            : Effect.timeoutOption(target.release(id, token), storeTimeoutMillis)
+        ),
+        released.announce(id)
+      )
 
     /** Takes one concurrency slot of `policy`, waiting until `deadline`: woken by a release here, or polling. */
     const takeLease = (
@@ -542,41 +557,70 @@ export const make = (
       const id = stateId(policy, acquire)
       const token = crypto.randomUUID()
       let poll = 5
-      const attempt: Effect.Effect<void, RateLimitExceededError | RateLimiterUnavailableError, Scope.Scope> = Effect
-        .flatMap(
-          Effect.flatMap(Clock.currentTimeMillis, (asked) =>
+      // The token is known before the call: when the call fails, times out or is interrupted, it may still
+      // have taken the slot on the store, so the slot is given back there (uninterruptibly). A granted slot is
+      // held until the scope closes; the finalizer is added before anything can interrupt.
+      const leased = (asked: number) =>
+        Effect.uninterruptibleMask((restore) =>
+          Effect.flatMap(
             counting(
               series,
               acquire,
               failover.run((target, scale) =>
-                target.lease({
-                  id,
-                  max: scale === 1 ? policy.max : Math.max(1, Math.floor(policy.max / scale)),
-                  token,
-                  leaseMillis: policy.leaseMillis,
-                  maxWaitMillis: Math.max(0, deadline - asked)
-                })
+                Effect.onError(
+                  restore(target.lease({
+                    id,
+                    max: scale === 1 ? policy.max : Math.max(1, Math.floor(policy.max / scale)),
+                    token,
+                    leaseMillis: policy.leaseMillis,
+                    maxWaitMillis: Math.max(0, deadline - asked)
+                  })),
+                  () => giveBack(target, id, token)
+                )
               )
-            )),
-          ([result, target]) => {
-            if (result._tag === "Granted") {
-              return Effect.addFinalizer(() =>
-                Effect.andThen(Effect.ignore(target.release(id, token)), announceRelease(id))
-              )
-            }
-            const signal = signalOf(id)
+            ),
+            ([result, target]): Effect.Effect<LimiterStore.LeaseResult, never, Scope.Scope> =>
+              result._tag === "Granted"
+                ? Effect.as(Effect.addFinalizer(() => giveBack(target, id, token)), result)
+                : Effect.succeed(result)
+          )
+        )
+      const attempt: Effect.Effect<void, RateLimitExceededError | RateLimiterUnavailableError, Scope.Scope> = Effect
+        .flatMap(
+          Effect.flatMap(Clock.currentTimeMillis, leased),
+          (result) => {
+            if (result._tag === "Granted") return Effect.void
             return Effect.flatMap(Clock.currentTimeMillis, (now) => {
               const wait = Math.min(poll, result.retryAfterMillis)
               if (now >= deadline) return exceeded(series, acquire, key, policy.name, result.retryAfterMillis)
               poll = Math.min(maxLeasePollMillis, poll * 2)
-              return Effect.andThen(
-                Effect.raceFirst(Effect.sleep(Math.min(wait, deadline - now)), Deferred.await(signal)),
-                attempt
-              )
+              return Effect.andThen(released.wait(id, Math.min(wait, deadline - now)), attempt)
             })
           }
         )
       return attempt
+    }
+
+    /**
+     * Sleeps until a booked slot; a waiter interrupted meanwhile gives the
+     * booking back when the store can (`cancel`: memory and local stores),
+     * so callers that went away leave no slots unused behind them.
+     */
+    const waitForSlot = (
+      target: LimiterStore.Store,
+      items: ReadonlyArray<Algorithm.Item>,
+      delayMillis: number,
+      at: number | undefined
+    ): Effect.Effect<void> => {
+      if (at === undefined || Own.get(target, "cancel") === undefined) return Effect.sleep(delayMillis)
+      const cancel = Effect.suspend(() => target.cancel?.({ items, at }) ?? Effect.void)
+      return Effect.onInterrupt(
+        Effect.sleep(delayMillis),
+        () =>
+          Effect.ignore(
+            Own.get(target, "selfBounded") === true ? cancel : Effect.timeoutOption(cancel, storeTimeoutMillis)
+          )
+      )
     }
 
     /**
@@ -594,21 +638,21 @@ export const make = (
     ): Effect.Effect<void, RateLimitExceededError | RateLimiterUnavailableError> =>
       Effect.flatMap(Clock.currentTimeMillis, (now) => {
         const idleBefore = LoopIdle.millis()
-        const reserved = failover.run((target, scale) =>
-          target.reserve({
-            items: counted.map((policy) => itemOf(policy, acquire, scale)),
-            blockKey: key,
-            maxWaitMillis: Math.max(0, deadline - now)
-          })
-        )
+        let items: ReadonlyArray<Algorithm.Item> = []
+        const reserved = failover.run((target, scale) => {
+          items = counted.map((policy) => itemOf(policy, acquire, scale))
+          return target.reserve({ items, blockKey: key, maxWaitMillis: Math.max(0, deadline - now) })
+        })
         const answered = rebooked === 0
           ? counting(series, acquire, reserved)
           : Effect.catch(reserved, () => Effect.void)
         return Effect.flatMap(answered, (answer) => {
           if (answer === undefined) return Effect.void
-          const [reservation] = answer
+          const [reservation, target] = answer
           if (reservation._tag === "Granted") {
-            const wait = reservation.delayMillis > 0 ? Effect.sleep(reservation.delayMillis) : Effect.void
+            const wait = reservation.delayMillis > 0
+              ? waitForSlot(target, items, reservation.delayMillis, reservation.at)
+              : Effect.void
             if (rebooked >= maxRebookings || maxLateness === Number.POSITIVE_INFINITY) return wait
             return Effect.flatMap(Clock.currentTimeMillis, (answered) => {
               // When the request could have gone had this process not been busy: time the event loop sat

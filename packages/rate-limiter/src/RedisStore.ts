@@ -610,10 +610,13 @@ const connect = Effect.fnUntraced(function*(url: string, durations: Durations, r
       const started = yield* Clock.currentTimeMillis
       const exit = yield* Effect.exit(Effect.scoped(attempt))
       current = undefined
-      yield* Deferred.succeed(firstAttempt, undefined)
       if (exit._tag === "Failure") {
         const error = Cause.squash(exit.cause)
         lastError = describe(error instanceof Redis.RedisError ? error.cause : error, redact)
+      }
+      // Only once the reason is known: a layer waiting for the first attempt then reports it.
+      yield* Deferred.succeed(firstAttempt, undefined)
+      if (exit._tag === "Failure") {
         if (failures === 0) {
           yield* Effect.logWarning(`RedisStore: cannot reach Redis at ${where}, retrying: ${lastError}`)
         }

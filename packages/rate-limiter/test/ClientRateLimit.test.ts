@@ -196,6 +196,30 @@ describe("ResilientClient with a rate limiter, over sockets", () => {
       }
     }))
 
+  it.live("a slot that would come at the end of the total deadline is refused at once, and the breaker stays closed", () =>
+    Effect.gen(function*() {
+      const server = yield* TestServer.make()
+      const client = yield* limitedClient(
+        { policies: [Policy.rate({ limit: 1, window: "1 second" })] },
+        {
+          retry: noRetry,
+          timeout: { total: "1 second" },
+          circuitBreaker: { failureThreshold: 1, openDuration: "30 seconds" }
+        }
+      )
+      const [first, second] = yield* Effect.all([
+        Effect.result(client.get(server.urlFor("/health"))),
+        Effect.result(client.get(server.urlFor("/health")))
+      ], { concurrency: "unbounded" })
+      const outcomes = [first, second].map((result) => result._tag === "Success" ? "ok" : result.failure._tag)
+        .toSorted()
+      assert.deepStrictEqual(outcomes, ["RateLimitExceededError", "ok"])
+      assert.strictEqual((yield* server.requestsTo("/health")).length, 1)
+      yield* Effect.sleep("1 second")
+      // Nothing counted against the host: the circuit is closed.
+      assert.strictEqual((yield* client.get(server.urlFor("/health"))).status, 200)
+    }))
+
   it.live("ClientRateLimit.layer composes with ResilientClient.layer", () =>
     Effect.gen(function*() {
       const server = yield* TestServer.make()
@@ -227,7 +251,7 @@ const request = (maxWaitMillis: number) => ({
 })
 
 describe("ClientRateLimit.hook: the client's wait budget", () => {
-  it.effect("a spent budget (negative) is no wait: a free slot is taken, a busy one refused, never a defect", () =>
+  it.effect("the wait leaves the request a quarter of the budget (at least 100 ms); a spent one (negative) is no wait; never a defect", () =>
     Effect.gen(function*() {
       const limiter = yield* RateLimiter.make({ policies: [Policy.rate({ limit: 1, window: "1s" })] }).pipe(
         Effect.provide(LimiterStore.layerMemory())
@@ -236,6 +260,17 @@ describe("ClientRateLimit.hook: the client's wait budget", () => {
       assert.strictEqual(yield* hook.around(request(-5), Effect.succeed("sent")), "sent")
       const refused = yield* Effect.flip(hook.around(request(-5), Effect.succeed("sent")))
       assert.strictEqual(refused._tag, "RateLimitExceededError")
+      // A budget leaves the request room: a quarter of it, at least 100 ms; a slot later than that is refused.
+      const later = yield* Effect.forkChild(Effect.flip(hook.around(request(1_000), Effect.succeed("sent"))))
+      yield* TestClock.adjust(250)
+      // Refused at once, not still waiting for the slot at 1 s.
+      const refusedLater = later.pollUnsafe()
+      assert.ok(refusedLater !== undefined && refusedLater._tag === "Success", String(refusedLater))
+      assert.strictEqual(refusedLater._tag === "Success" && refusedLater.value._tag, "RateLimitExceededError")
+      yield* Fiber.interrupt(later)
+      const inTime = yield* Effect.forkChild(hook.around(request(1_000), Effect.succeed("sent")))
+      yield* TestClock.adjust(750)
+      assert.strictEqual(yield* Fiber.join(inTime), "sent")
       // A budget that is no finite number is no bound of the client's: the limiter's own maxWait applies.
       const unbounded = yield* Effect.forkChild(hook.around(request(Number.NaN), Effect.succeed("sent")))
       yield* TestClock.adjust(1_000)

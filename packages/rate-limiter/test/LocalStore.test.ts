@@ -59,7 +59,11 @@ const unprivilegedCopy = (folder: string) => {
 /** A fresh database path in the test folder. */
 const freshPath = (label: string) => Path.join(root, `${label}-${randomUUID()}`, "limiter.sqlite")
 
-storeSuite("local", LocalStore.layer({ path: freshPath("suite") }), { tolerance: 60, pass: sleepLive })
+storeSuite("local", LocalStore.layer({ path: freshPath("suite") }), {
+  tolerance: 60,
+  pass: sleepLive,
+  cancels: true
+})
 
 const digest = (path: string) => createHash("sha256").update(Fs.readFileSync(path)).digest("hex")
 

@@ -197,7 +197,7 @@ describe("RateLimiter policy arithmetic (TestClock)", () => {
       assert.strictEqual(error.policy, "rate 0/1s burst 1")
       assert.strictEqual(
         error.message,
-        "invalid rate limiter configuration: policies[0].limit is 0, expected a number above 0"
+        "invalid rate limiter configuration: policies[0].limit is 0, expected a number from 1 to 9007199254740991"
       )
       const burst = yield* Effect.flip(
         limiterWith({
@@ -281,7 +281,7 @@ describe("RateLimiter durations as people write them", () => {
       const zero = Policy.validate(Policy.rate({ limit: 5, window: "0s" }))
       assert.strictEqual(
         zero?.message,
-        "invalid rate limiter configuration: window is 0 ms, expected a duration of at least 1 ms"
+        "invalid rate limiter configuration: window is 0 ms, expected a duration from 1 ms to 365 days"
       )
     }))
 
@@ -309,6 +309,52 @@ describe("RateLimiter durations as people write them", () => {
         "storeTimeout",
         "policies[0].window"
       ])
+    }))
+
+  it.effect("a limit below 1, a window or lease beyond 365 days, a fallbackShare or mode that is no such value fail with PolicyError", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(limiterWith({
+        policies: [
+          Policy.window({ limit: 0.5, window: "1 second" }),
+          Policy.rate({ limit: 5, window: 1e300 }),
+          Policy.concurrency({ max: 1, lease: "366 days" })
+        ],
+        fallbackShare: Number.NaN,
+        onLimit: "wiat" as "wait",
+        onStoreFailure: "open" as "fail"
+      }))
+      assert.deepStrictEqual(error.problems, [
+        {
+          setting: "fallbackShare",
+          received: "NaN",
+          expected: "a number of at least 1 (the processes sharing the limit)"
+        },
+        { setting: "onLimit", received: "\"wiat\"", expected: "\"wait\" or \"fail\"" },
+        { setting: "onStoreFailure", received: "\"open\"", expected: "\"fail\" or \"local\"" },
+        { setting: "policies[0].limit", received: "0.5", expected: "a number from 1 to 9007199254740991" },
+        { setting: "policies[1].window", received: "1e+300 ms", expected: "a duration from 1 ms to 365 days" },
+        { setting: "policies[2].lease", received: "31622400000 ms", expected: "a duration from 1 ms to 365 days" }
+      ])
+      for (const share of ["2" as unknown as number, 0, -3, Number.POSITIVE_INFINITY]) {
+        const bad = yield* Effect.flip(
+          limiterWith({ policies: [Policy.rate({ limit: 5, window: "1s" })], fallbackShare: share })
+        )
+        assert.deepStrictEqual(bad.problems.map((problem) => problem.setting), ["fallbackShare"])
+      }
+      // The longest window still works, and 365 days is the bound every store holds.
+      yield* limiterWith({ policies: [Policy.window({ limit: 1, window: "365 days" })], fallbackShare: 2.5 })
+    }))
+
+  it.effect("a token cost above a rate's whole limit counts as the whole limit: a debt of one window, at most", () =>
+    Effect.gen(function*() {
+      const limiter = yield* limiterWith({
+        policies: [Policy.rate({ limit: 10, window: "1 second", unit: "tokens" })],
+        onLimit: "fail"
+      })
+      yield* Effect.scoped(limiter.acquire({ key: "k", tokens: 1e308 }))
+      const refused = yield* Effect.flip(Effect.scoped(limiter.acquire({ key: "k", tokens: 1 })))
+      assert.strictEqual(refused._tag, "RateLimitExceededError")
+      assert.strictEqual(refused._tag === "RateLimitExceededError" && refused.retryAfterMillis, 1_000)
     }))
 
   it.effect("an acquisition's own maxWait and hold's duration that are no duration fail with PolicyError", () =>
@@ -444,6 +490,65 @@ describe("RateLimiter when the store fails", () => {
         "RateLimitExceededError"
       ])
       assert.ok(logs.some((line) => line.includes("is back")), logs.join("\n"))
+    }))
+})
+
+/** A memory store whose first lease answer comes back `millis` after the slot was taken (a slow way back). */
+const slowLeaseStore = (millis: number, selfBounded: boolean) =>
+  Effect.map(LimiterStore.makeMemory(), (memory): LimiterStore.Store => {
+    let calls = 0
+    return {
+      ...memory,
+      backend: "redis",
+      selfBounded,
+      lease: (request) => Effect.tap(memory.lease(request), () => calls++ === 0 ? Effect.sleep(millis) : Effect.void)
+    }
+  })
+
+describe("RateLimiter when a lease call does not come back", () => {
+  it.effect("a lease call interrupted after the store took the slot gives the slot back", () =>
+    Effect.gen(function*() {
+      const store = yield* slowLeaseStore(100, true)
+      const limiter = yield* RateLimiter.make({ policies: [Policy.concurrency({ max: 1, lease: "30 seconds" })] })
+        .pipe(Effect.provideService(LimiterStore.LimiterStore, store))
+      const fiber = yield* Effect.forkChild(limiter.withPermit(Effect.never, { key: "k" }))
+      yield* TestClock.adjust(50)
+      yield* Fiber.interrupt(fiber)
+      const next = yield* Effect.forkChild(limiter.withPermit(Effect.succeed("went"), { key: "k", maxWait: 0 }))
+      yield* TestClock.adjust(100)
+      assert.strictEqual(yield* Fiber.join(next), "went")
+    }))
+
+  it.effect("a lease call cut off by storeTimeout gives the slot back: the next acquirer is not refused", () =>
+    Effect.gen(function*() {
+      const store = yield* slowLeaseStore(500, false)
+      const limiter = yield* RateLimiter.make({
+        policies: [Policy.concurrency({ max: 1, lease: "30 seconds" })],
+        storeTimeout: "200 millis"
+      }).pipe(Effect.provideService(LimiterStore.LimiterStore, store))
+      const first = yield* Effect.forkChild(Effect.flip(limiter.withPermit(Effect.void, { key: "k" })))
+      yield* TestClock.adjust(200)
+      assert.strictEqual((yield* Fiber.join(first))._tag, "RateLimiterUnavailableError")
+      const next = yield* Effect.forkChild(limiter.withPermit(Effect.succeed("went"), { key: "k", maxWait: 0 }))
+      yield* TestClock.adjust(500)
+      assert.strictEqual(yield* Fiber.join(next), "went")
+    }))
+})
+
+describe("RateLimiter when waiters go away", () => {
+  it.effect("200 waiters on 10 per second interrupted after 100 ms give their slots back: the next goes at once", () =>
+    Effect.gen(function*() {
+      const limiter = yield* limiterWith({ policies: [Policy.window({ limit: 10, window: "1 second" })] })
+      const waiters = yield* Effect.forEach(
+        Array.from({ length: 200 }),
+        () => Effect.forkChild(limiter.withPermit(Effect.void, { key: "k" }))
+      )
+      yield* TestClock.adjust(100)
+      yield* Effect.forEach(waiters, Fiber.interrupt, { concurrency: "unbounded" })
+      // The ten that went at once hold the window until 1 s; nobody else does.
+      yield* TestClock.adjust(900)
+      const next = yield* Effect.forkChild(limiter.withPermit(Effect.succeed("went"), { key: "k", maxWait: 0 }))
+      assert.strictEqual(yield* Fiber.join(next), "went")
     }))
 })
 

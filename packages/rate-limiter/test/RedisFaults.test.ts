@@ -344,4 +344,55 @@ await RedisTest.describeWithRedis("RedisStore on a busy machine: slow is not dow
       }),
     30_000
   )
+
+  it.live(
+    "a lease call interrupted after it reached Redis, or timed out, leaves no slot taken: the next acquirer goes",
+    () =>
+      Effect.gen(function*() {
+        const proxy = yield* RedisProxy.make()
+        yield* proxy.start
+        const store = yield* RedisStore.make({
+          url: proxy.url,
+          prefix: RedisPrefix.fresh("rl"),
+          timeout: timeoutMillis
+        })
+        const limiter = yield* RateLimiter.make({ policies: [Policy.concurrency({ max: 1, lease: "30 seconds" })] })
+          .pipe(Effect.provideService(LimiterStore.LimiterStore, store))
+        yield* limiter.withPermit(Effect.void, { key: "k" })
+        const next = () => Effect.result(limiter.withPermit(Effect.succeed("went"), { key: "k", maxWait: "3 seconds" }))
+        // Interrupted: every chunk held 100 ms each way, so at 150 ms the script has run and its answer is on
+        // the way back.
+        yield* proxy.slow(100)
+        const fiber = yield* Effect.forkChild(limiter.withPermit(Effect.never, { key: "k" }))
+        yield* Effect.sleep(150)
+        yield* Fiber.interrupt(fiber)
+        yield* proxy.restore
+        const afterInterrupt = yield* next()
+        assert.ok(afterInterrupt._tag === "Success", String(afterInterrupt))
+        // Timed out: 400 ms each way, past the 250 ms a call with no wait budget waits.
+        yield* proxy.slow(400)
+        const timedOut = yield* Effect.flip(limiter.withPermit(Effect.void, { key: "k", maxWait: 0 }))
+        assert.strictEqual(timedOut._tag, "RateLimiterUnavailableError")
+        yield* proxy.restore
+        const afterTimeout = yield* next()
+        assert.ok(afterTimeout._tag === "Success", String(afterTimeout))
+      }),
+    30_000
+  )
+
+  it.live(
+    "a refused connection is the reason the first calls give, not \"no connection attempt yet\"",
+    () =>
+      Effect.gen(function*() {
+        const proxy = yield* RedisProxy.make()
+        const limiter = yield* RateLimiter.make({ policies: [Policy.window({ limit: 5, window: "1 second" })] }).pipe(
+          Effect.provide(RedisStore.layer({ url: proxy.url, timeout: timeoutMillis }))
+        )
+        const error = yield* Effect.flip(limiter.withPermit(Effect.void))
+        assert.strictEqual(error._tag, "RateLimiterUnavailableError")
+        assert.match(error.message, /ECONNREFUSED/)
+        assert.notMatch(error.message, /no connection attempt yet/)
+      }),
+    30_000
+  )
 })

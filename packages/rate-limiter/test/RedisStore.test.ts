@@ -43,7 +43,8 @@ await RedisTest.describeWithRedis("RedisStore", () => {
   storeSuite("redis", RedisStore.layer({ url: RedisTest.url, prefix: RedisPrefix.fresh("rl") }), {
     tolerance: 60,
     pass: sleepLive,
-    live: true
+    live: true,
+    cancels: false
   })
 
   it.live(

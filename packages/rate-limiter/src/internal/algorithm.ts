@@ -52,7 +52,15 @@ export interface ItemState {
 
 /** What a store answers to a reservation. */
 export type Reservation =
-  | { readonly _tag: "Granted"; readonly delayMillis: number }
+  | {
+    readonly _tag: "Granted"
+    readonly delayMillis: number
+    /**
+     * The booked instant in the store's own time, when the store can cancel a
+     * booking not yet due (`cancel`); absent otherwise, and when it goes now.
+     */
+    readonly at?: number | undefined
+  }
   | {
     readonly _tag: "Refused"
     /** How long until the request could be admitted. */
@@ -209,6 +217,40 @@ export const reserve = (
   if (delay > maxWaitMillis) return { _tag: "Refused", retryAfterMillis: Math.ceil(delay), item: refusing }
   for (let i = 0; i < items.length; i++) commit(states[i]!, items[i]!, at)
   return { _tag: "Granted", delayMillis: delay }
+}
+
+/**
+ * Gives back a booking `reserve` made at `at` for `items` (a waiter that went
+ * away), when it is not yet due at `now`: a window's entry is removed; a
+ * rate's is taken back only when it is the latest booking (GCRA keeps one
+ * instant, so an earlier booking cannot be told apart from those after it,
+ * and taking one back from under them would let the next request in one
+ * interval early). A booking already due, or not found, is left as it is.
+ */
+export const cancel = (
+  states: ReadonlyArray<ItemState>,
+  items: ReadonlyArray<Item>,
+  at: number,
+  now: number
+): void => {
+  if (at <= now) return
+  for (let i = 0; i < items.length; i++) {
+    const state = states[i]!
+    const item = items[i]!
+    const cost = effectiveCost(item)
+    if (item.kind === "rate") {
+      // Booked as tat = max(tat, at) + cost * interval; only the latest booking ends where tat is.
+      if (state.tat === at + cost * (item.windowMillis / item.limit)) state.tat = at
+      continue
+    }
+    const entries = state.entries
+    for (let j = entries.length - 2; j >= 0 && entries[j]! >= at; j -= 2) {
+      if (entries[j] === at && entries[j + 1] === cost) {
+        entries.splice(j, 2)
+        break
+      }
+    }
+  }
 }
 
 /** Concurrency leases of one key: token to expiry time. */

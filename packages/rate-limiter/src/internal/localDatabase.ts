@@ -243,6 +243,25 @@ const numberOf = (value: SQLOutputValue | undefined, what: string): number => {
   return value
 }
 
+/** Marks a stored name that is an escaped id (see `storedName`); a noncharacter no caller's id is expected to start with. */
+const escapeMark = "\uFFFE"
+
+/**
+ * The name an id (item id, block key, lease id or token) is stored under.
+ * SQLite keeps text as UTF-8, where a lone UTF-16 surrogate becomes U+FFFD:
+ * `"user-\ud800"` and `"user-\udfff"` would share one row. So an id that is
+ * not well-formed UTF-16, or that starts with `escapeMark`, is stored as
+ * `escapeMark` and the hex of each of its UTF-16 code units (lossless, and no
+ * well-formed id without the mark can equal it); every other id is stored as
+ * it is, so rows of ordinary ids keep their names.
+ */
+export const storedName = (id: string): string => {
+  if (id.isWellFormed() && !id.startsWith(escapeMark)) return id
+  let out = escapeMark
+  for (let i = 0; i < id.length; i++) out += id.charCodeAt(i).toString(16).padStart(4, "0")
+  return out
+}
+
 /** What a lease request is answered. */
 export type LeaseResult = ReturnType<typeof Algorithm.lease>
 
@@ -254,6 +273,7 @@ export interface LocalDatabase {
     maxWaitMillis: number
   ) => Algorithm.Reservation
   readonly block: (key: string, millis: number) => void
+  readonly cancel: (items: ReadonlyArray<Algorithm.Item>, at: number) => void
   readonly lease: (id: string, max: number, token: string, leaseMillis: number) => LeaseResult
   readonly release: (id: string, token: string) => void
   /** Deletes expired rows (at most `sweepBatch` per table); also run every `sweepEvery` operations. */
@@ -342,7 +362,7 @@ const prepared = (db: DatabaseSync): LocalDatabase => {
   }
 
   const load = (id: string): Algorithm.ItemState => {
-    const row = selectItem.get(id)
+    const row = selectItem.get(storedName(id))
     if (row === undefined) return Algorithm.emptyState()
     return {
       tat: numberOf(row.tat, `state row for item ${JSON.stringify(id)}`),
@@ -353,39 +373,57 @@ const prepared = (db: DatabaseSync): LocalDatabase => {
   const save = (id: string, slot: Slot, now: number): void => {
     let lifetime = 0
     for (const item of slot.items) lifetime = Math.max(lifetime, Algorithm.lifetime(slot.state, item, now))
-    if (lifetime > 0) upsertItem.run(id, slot.state.tat, encodeEntries(slot.state.entries), now + lifetime)
-    else deleteItem.run(id)
+    const name = storedName(id)
+    if (lifetime > 0) upsertItem.run(name, slot.state.tat, encodeEntries(slot.state.entries), now + lifetime)
+    else deleteItem.run(name)
+  }
+
+  /** The states of `items`, loaded once per id: items sharing an id share one state, as they do in memory. */
+  const loadAll = (items: ReadonlyArray<Algorithm.Item>) => {
+    const slots = new Map<string, Slot>()
+    const states = items.map((item) => {
+      let slot = slots.get(item.id)
+      if (slot === undefined) {
+        slot = { state: load(item.id), items: [] }
+        slots.set(item.id, slot)
+      }
+      slot.items.push(item)
+      return slot.state
+    })
+    return { slots, states }
   }
 
   return {
     reserve: (items, blockKey, maxWaitMillis) =>
       transaction((now) => {
-        // Items sharing an id share one state, as they do in memory.
-        const slots = new Map<string, Slot>()
-        const states = items.map((item) => {
-          let slot = slots.get(item.id)
-          if (slot === undefined) {
-            slot = { state: load(item.id), items: [] }
-            slots.set(item.id, slot)
-          }
-          slot.items.push(item)
-          return slot.state
-        })
-        const block = blockKey === undefined ? undefined : selectBlock.get(blockKey)
+        const { slots, states } = loadAll(items)
+        const block = blockKey === undefined ? undefined : selectBlock.get(storedName(blockKey))
         const blockedUntil = block === undefined ? 0 : numberOf(block.until, "block row")
         const reservation = Algorithm.reserve(states, items, blockedUntil, now, maxWaitMillis)
         // A refusal books nothing: the rows stay as they were.
-        if (reservation._tag === "Granted") { for (const [id, slot] of slots) save(id, slot, now) }
-        return reservation
+        if (reservation._tag !== "Granted") return reservation
+        for (const [id, slot] of slots) save(id, slot, now)
+        return reservation.delayMillis > 0 ? { ...reservation, at: now + reservation.delayMillis } : reservation
+      }),
+    cancel: (items, at) =>
+      transaction((now) => {
+        if (at <= now) return
+        const { slots, states } = loadAll(items)
+        Algorithm.cancel(states, items, at, now)
+        for (const [id, slot] of slots) save(id, slot, now)
       }),
     block: (key, millis) =>
       transaction((now) => {
-        const row = selectBlock.get(key)
+        const name = storedName(key)
+        const row = selectBlock.get(name)
         const until = Math.max(row === undefined ? 0 : numberOf(row.until, "block row"), now + millis)
-        upsertBlock.run(key, until)
+        upsertBlock.run(name, until)
       }),
-    lease: (id, max, token, leaseMillis) =>
+    lease: (leaseId, max, leaseToken, leaseMillis) =>
       transaction((now) => {
+        // Tokens are stored by name too, and compared as stored.
+        const id = storedName(leaseId)
+        const token = storedName(leaseToken)
         const held: Algorithm.Leases = new Map()
         for (const row of selectLeases.all(id)) {
           if (typeof row.token !== "string") throw new LocalFailure("corrupt lease row", false)
@@ -399,7 +437,7 @@ const prepared = (db: DatabaseSync): LocalDatabase => {
       }),
     release: (id, token) =>
       transaction(() => {
-        deleteLease.run(id, token)
+        deleteLease.run(storedName(id), storedName(token))
       }),
     sweep: () => transaction(sweepAt),
     close: () => {

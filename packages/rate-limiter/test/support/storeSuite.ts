@@ -17,6 +17,13 @@ const granted = (reservation: LimiterStore.Reservation): number => {
   return reservation._tag === "Granted" ? reservation.delayMillis : Number.NaN
 }
 
+/** The booked instant of a reservation granted with a delay by a store that can cancel it. */
+const atOf = (reservation: LimiterStore.Reservation): number => {
+  const at = reservation._tag === "Granted" ? reservation.at : undefined
+  assert.isDefined(at, JSON.stringify(reservation))
+  return at ?? Number.NaN
+}
+
 const near = (actual: number, expected: number, tolerance: number, what: string) =>
   assert.ok(
     Math.abs(actual - expected) <= tolerance,
@@ -31,6 +38,8 @@ export interface SuiteOptions {
   readonly pass: (millis: number) => Effect.Effect<void>
   /** Runs on the live clock (stores that keep real time, whose own timeouts must fire); default `TestClock`. */
   readonly live?: boolean | undefined
+  /** Whether the store gives back bookings not yet due (`cancel`); those without leave them booked. */
+  readonly cancels: boolean
 }
 
 /** Runs the store contract against `layer`. */
@@ -160,6 +169,73 @@ export const storeSuite = <E>(
         )
         yield* options.pass(600)
         near(granted(yield* store.reserve({ items: [item], blockKey: key, maxWaitMillis: 0 })), 0, tolerance, "after")
+      }))
+
+    test("ids, keys and tokens are kept exactly: lone UTF-16 surrogates do not make two ids one", (store) =>
+      Effect.gen(function*() {
+        const base = freshId("surrogate")
+        const lone = `${base}-\ud800`
+        // The last looks like what a store might escape the first to: it is an id of its own too.
+        const lookAlike = `\ufffe${Array.from(lone, (c) => c.charCodeAt(0).toString(16).padStart(4, "0")).join("")}`
+        const ids = [lone, `${base}-\udfff`, `${base}-\ufffd`, `${base}-\udc00\ud800`, lookAlike]
+        for (const id of ids) {
+          granted(yield* store.reserve({ items: [windowItem(id, 1, 60_000)], blockKey: undefined, maxWaitMillis: 0 }))
+        }
+        // Each id is held by its own booking, and only by it.
+        for (const id of ids) {
+          const refused = yield* store.reserve({
+            items: [windowItem(id, 1, 60_000)],
+            blockKey: undefined,
+            maxWaitMillis: 0
+          })
+          assert.strictEqual(refused._tag, "Refused", id)
+        }
+        yield* store.block(`${base}-\ud800`, 60_000)
+        const item = windowItem(freshId("free"), 100, 1_000)
+        near(
+          granted(yield* store.reserve({ items: [item], blockKey: `${base}-\udfff`, maxWaitMillis: 0 })),
+          0,
+          tolerance,
+          "another key"
+        )
+        const lease = (id: string, token: string) => store.lease({ id, max: 1, token, leaseMillis: 60_000 })
+        assert.strictEqual((yield* lease(`${base}-\ud800`, "t"))._tag, "Granted")
+        assert.strictEqual((yield* lease(`${base}-\udfff`, "t"))._tag, "Granted")
+        // A token is the holder's: releasing a look-alike frees nothing.
+        yield* store.release(`${base}-\ud800`, "t\ud800")
+        assert.strictEqual((yield* lease(`${base}-\ud800`, "u"))._tag, "Full")
+        yield* store.release(`${base}-\ud800`, "t")
+        assert.strictEqual((yield* lease(`${base}-\ud800`, "u"))._tag, "Granted")
+      }))
+
+    test("a booking not yet due is given back by cancel when the store can: a window's any, a rate's latest", (store) =>
+      Effect.gen(function*() {
+        const reserve = (item: LimiterStore.Item) =>
+          store.reserve({ items: [item], blockKey: undefined, maxWaitMillis: 60_000 })
+        const window = windowItem(freshId("cancel-window"), 1, 10_000)
+        granted(yield* reserve(window))
+        const waiting = yield* reserve(window)
+        near(granted(waiting), 10_000, tolerance, "booked")
+        const later = yield* reserve(window)
+        near(granted(later), 20_000, tolerance, "booked after")
+        const cancel = store.cancel
+        if (!options.cancels || cancel === undefined) {
+          assert.strictEqual(cancel, undefined)
+          return
+        }
+        // In any order: the earlier first. Both slots are free again, so the next waits only for the first.
+        yield* cancel({ items: [window], at: atOf(waiting) })
+        yield* cancel({ items: [window], at: atOf(later) })
+        near(granted(yield* reserve(window)), 10_000, tolerance, "the freed slots")
+        const rate = rateItem(freshId("cancel-rate"), 1, 10_000, 1)
+        granted(yield* reserve(rate))
+        const first = atOf(yield* reserve(rate))
+        const second = atOf(yield* reserve(rate))
+        yield* cancel({ items: [rate], at: second })
+        near(granted(yield* reserve(rate)), 20_000, tolerance, "rate: the latest booking freed")
+        // An earlier booking is not the latest: taking it back would let the next in an interval early.
+        yield* cancel({ items: [rate], at: first })
+        near(granted(yield* reserve(rate)), 30_000, tolerance, "rate: an earlier booking stays")
       }))
 
     test("leases admit at most max at once; a release or an expiry frees one", (store) =>
