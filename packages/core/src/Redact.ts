@@ -24,15 +24,17 @@ export const secretHeaderNames: ReadonlySet<string> = new Set([
 
 /**
  * Query parameter names that carry secrets, matched case-insensitively on the
- * whole name or a `_`/`-` separated suffix (`token`, `access_token`,
- * `api_key`, `secret_key`, `session_id`, `sid`, `jwt`...). camelCase names
+ * whole name or a `_`, `-`, `.` or `[` separated suffix (`token`,
+ * `access_token`, `api_key`, `api.key`, `secret_key`, `session_id`, `sid`,
+ * `jwt`, `access-key-id`...), the last optionally closed by `]` or followed
+ * by `[]` (`user[password]`, `auth[token]`, `token[]`). camelCase names
  * (`apiToken`, `secretKey`) are matched by `camelSecretParamPattern`.
  *
  * @category constants
  * @since 0.1.0
  */
 export const secretParamPattern: RegExp =
-  /(?:^|[_-])(?:token|(?:access|refresh|id|api|auth|session|bearer|csrf|xsrf)[_-]?token|api[_-]?key|apikey|key|(?:secret|access|private)[_-]?key|secret|client[_-]?secret|password|passwd|pwd|signature|sig|auth|session|session[_-]?id|sid|jwt|code|credential|credentials)$/i
+  /(?:^|[_\-.[])(?:token|(?:access|refresh|id|api|auth|session|bearer|csrf|xsrf)[_-]?token|api[_-]?key|apikey|key|(?:secret|access|private)[_-]?key(?:[_-]?id)?|secret|client[_-]?secret|password|passwd|passphrase|pwd|signature|sig|auth|session|session[_-]?id|sid|jwt|code|credential|credentials)\]?(?:\[\])?$/i
 
 /**
  * The camelCase form of `secretParamPattern`: a lower-case letter or digit
@@ -44,7 +46,7 @@ export const secretParamPattern: RegExp =
  * @since 0.1.0
  */
 export const camelSecretParamPattern: RegExp =
-  /[a-z0-9](?:Token|TOKEN|Key|KEY|Secret|Password|Passwd|Pwd|Signature|Sig|Auth|Session|Session(?:Id|ID)|Sid|SID|Jwt|JWT|Code|Credentials?)$/
+  /[a-z0-9](?:Token|TOKEN|Key|KEY|Secret|Password|Passwd|Pwd|Signature|Sig|Auth|Session|Session(?:Id|ID)|Sid|SID|Jwt|JWT|Code|Credentials?)\]?(?:\[\])?$/
 
 /**
  * Whether a query parameter name looks like it carries a secret: it matches
@@ -55,6 +57,13 @@ export const camelSecretParamPattern: RegExp =
  */
 export const isSecretParam = (name: string): boolean =>
   secretParamPattern.test(name) || camelSecretParamPattern.test(name)
+
+/** Whether a value holds a `;`-separated `name=value` part whose name is a secret one. */
+const hasSecretPart = (value: string): boolean =>
+  value.split(";").some((part) => {
+    const equals = part.indexOf("=")
+    return equals > 0 && isSecretParam(part.slice(0, equals).trim())
+  })
 
 /**
  * The replacement for a redacted value.
@@ -104,7 +113,8 @@ export const url = (input: string | URL): string => {
   let changed = false
   const params = new URLSearchParams()
   for (const [name, value] of parsed.searchParams) {
-    const secret = isSecretParam(name)
+    // `a=1;token=x`: a server that splits on `;` reads a second parameter inside the value.
+    const secret = isSecretParam(name) || (value.includes(";") && hasSecretPart(value))
     changed ||= secret
     params.append(name, secret ? redacted : value)
   }

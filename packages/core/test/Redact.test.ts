@@ -54,8 +54,36 @@ describe("Redact.url", () => {
     assert.strictEqual(shown.searchParams.get("page"), "2")
   })
 
+  it("bracket, dot and ;-separated forms are redacted: user[password], auth[token], token[], api.key, access-key-id, a=1;token=x", () => {
+    for (
+      const name of ["user[password]", "auth[token]", "token[]", "api.key", "access-key-id", "apiToken[]", "passphrase"]
+    ) {
+      assert.isTrue(Redact.isSecretParam(name), name)
+      const shown = Redact.url(`https://example.com/x?${encodeURIComponent(name)}=s3cr3t&page=2`)
+      assert.notInclude(shown, "s3cr3t", name)
+      assert.include(shown, "page=2", name)
+    }
+    assert.notInclude(Redact.url("https://example.com/x?a=1;token=s3cr3t"), "s3cr3t")
+    assert.strictEqual(Redact.url("https://example.com/x?a=1;b=2"), "https://example.com/x?a=1;b=2")
+  })
+
   it("ordinary names stay in clear: page, monkey, decode, keyboard, sort, tokens_used", () => {
-    for (const name of ["page", "monkey", "decode", "keyboard", "sort", "tokens_used", "user", "offset", "sidebar"]) {
+    for (
+      const name of [
+        "page",
+        "monkey",
+        "decode",
+        "keyboard",
+        "sort",
+        "tokens_used",
+        "user",
+        "offset",
+        "sidebar",
+        "items[]",
+        "filter[name]",
+        "a.b"
+      ]
+    ) {
       assert.isFalse(Redact.isSecretParam(name), name)
     }
   })

@@ -177,3 +177,39 @@ it.live("a second download in this process to the same file through another spel
     yield* Fiber.join(first)
     yield* assertContent(Path.join(real, "slow.bin"), 40, 200_000)
   }).pipe(Effect.scoped))
+
+it.live("segments whose 206s bring an ETag the HEAD did not name are not joined under the date alone: one stream fetches the file", () =>
+  Effect.gen(function*() {
+    const { downloader, folder, server } = yield* setup()
+    const size = 4 * 1024 * 1024
+    const url = server.urlFor(`/files/he.bin?size=${size}&seed=42&head_no_etag=1`)
+    const path = Path.join(folder, "he.bin")
+    const result = yield* downloader.download(url, path, { segments: 4 })
+    yield* assertContent(path, 42, size)
+    assert.strictEqual(result.segments, 1)
+    assert.strictEqual(result.restarts, 1)
+  }).pipe(Effect.scoped))
+
+it.live("a file of unknown length whose 206s cover part of each range (total *) is asked for until a 416 says it ends", () =>
+  Effect.gen(function*() {
+    const { downloader, folder, server } = yield* setup()
+    const size = 1_000_000
+    const url = server.urlFor(
+      `/files/star.bin?size=${size}&seed=43&chunked=1&drop_after=100000&drop_times=2&range_max=250000&range_total_unknown=1`
+    )
+    const path = Path.join(folder, "star.bin")
+    // drop_times=2: the precheck's `bytes=0-0` is the first GET, the download's own GET the second (it drops).
+    const result = yield* downloader.download(url, path)
+    yield* assertContent(path, 43, size)
+    assert.strictEqual(result.bytes, size)
+    const ranges = (yield* server.requestsTo("/files/star.bin"))
+      .filter((request) => request.method === "GET")
+      .map((request) => request.headers["range"])
+    assert.includeMembers(ranges, [
+      "bytes=100000-",
+      "bytes=350000-",
+      "bytes=600000-",
+      "bytes=850000-",
+      "bytes=1000000-"
+    ])
+  }).pipe(Effect.scoped))

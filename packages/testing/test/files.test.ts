@@ -638,6 +638,23 @@ layer(TestServer.layer())("GET /files/:name", (it) => {
       assert.strictEqual(ranged.headers["content-length"], "10")
     }))
 
+  it.effect("range_max=N caps a 206 at N bytes, honestly labelled; range_total_unknown=1 gives its total as *; head_no_etag=1 drops HEAD's ETag", () =>
+    Effect.gen(function*() {
+      const { urlFor } = yield* server
+      const url = urlFor("/files/rmax.bin?size=5000&seed=24&range_max=300&range_total_unknown=1&head_no_etag=1")
+      const ranged = yield* promise(() => httpGet(url, { headers: { range: "bytes=1000-" } }))
+      assert.strictEqual(ranged.status, 206)
+      assert.strictEqual(ranged.headers["content-range"], "bytes 1000-1299/*")
+      assert.deepStrictEqual(ranged.body, expected(24, 1000, 300))
+      const past = yield* promise(() => httpGet(url, { headers: { range: "bytes=5000-" } }))
+      assert.strictEqual(past.status, 416)
+      assert.strictEqual(past.headers["content-range"], "bytes */5000")
+      const head = yield* promise(() => httpGet(url, { method: "HEAD" }))
+      assert.isUndefined(head.headers.etag)
+      assert.isDefined(head.headers["last-modified"])
+      assert.isDefined(ranged.headers.etag)
+    }))
+
   it.effect("filename=NAME sets Content-Disposition, escaped, with filename* for non-ASCII", () =>
     Effect.gen(function*() {
       const { urlFor } = yield* server
@@ -767,6 +784,9 @@ layer(TestServer.layer())("GET /files/:name", (it) => {
         ["range_no_validators=2", "range_no_validators"],
         ["get_length=-1", "get_length"],
         ["get_length=10&chunked=1", "get_length"],
+        ["range_max=0", "range_max"],
+        ["range_total_unknown=2", "range_total_unknown"],
+        ["head_no_etag=x", "head_no_etag"],
         ["short_by=x", "short_by"],
         ["short_by=1&long_by=1", "long_by"],
         ["long_by=1&chunked=1", "long_by"],

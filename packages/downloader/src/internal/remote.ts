@@ -127,7 +127,8 @@ export const changeBetween = (
  * same validator the bytes were joined under, carried by the `206` itself.
  * Under a strong `ETag`, the `206` must repeat it (a `206` without one, or
  * with only a `Last-Modified`, proves nothing about its bytes); without an
- * `ETag`, it must repeat the `Last-Modified`.
+ * `ETag`, it must repeat the `Last-Modified` and bring no `ETag` either (two
+ * segments under two `ETag`s and one date would be two versions).
  */
 export const joinChange = (
   before: Pick<Remote, "etag" | "lastModified" | "size">,
@@ -136,6 +137,8 @@ export const joinChange = (
   const change = changeBetween(before, now)
   if (change !== undefined) return change
   if (isStrong(before.etag)) return now.etag === undefined ? "the 206 carried no ETag" : undefined
+  // Bytes joined under a `Last-Modified` alone: a 206 naming an `ETag` may be another version with the same date.
+  if (before.etag === undefined && now.etag !== undefined) return "the 206 carried an ETag the file had not"
   if (before.etag === undefined && before.lastModified !== undefined && now.lastModified === undefined) {
     return "the 206 carried no Last-Modified"
   }

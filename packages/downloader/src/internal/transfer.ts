@@ -218,6 +218,8 @@ const ensureRoom = (context: Context, size: number, before: number | undefined):
 /** Why a pass ended without the segment's bytes. */
 type PassEnd =
   | { readonly _tag: "Done" }
+  /** A range of a file of unknown length arrived whole: the next bytes are asked for at once. */
+  | { readonly _tag: "More" }
   | { readonly _tag: "Broken"; readonly error: DownloadError; readonly progressed: boolean }
   | { readonly _tag: "Restart"; readonly reason: string }
 
@@ -252,6 +254,11 @@ const pass = (context: Context, segment: Segment): Effect.Effect<PassEnd, Downlo
       context.known = Remote.fromResponse(200, response.headers)
       segment.end = context.known.size
       if (segment.end !== undefined) yield* ensureRoom(context, segment.end, before)
+    }
+    if (verdict._tag === "Append" && response.status === 200) {
+      // The bytes come from this answer: later ranges are joined under its validators, not the precheck's.
+      const now = Remote.fromResponse(200, response.headers)
+      context.known = { ...context.known, etag: now.etag, lastModified: now.lastModified }
     }
     if (verdict._tag === "Append" && response.status === 200 && segment.end === undefined) {
       // The precheck did not learn the length; the 200 tells it.
@@ -319,7 +326,22 @@ const pass = (context: Context, segment: Segment): Effect.Effect<PassEnd, Downlo
       if (!continuable(error)) return yield* Effect.fail(error)
       return { _tag: "Broken", error, progressed } as const
     }
-    if (segment.end === undefined) return { _tag: "Done" } as const
+    if (segment.end === undefined) {
+      // A 200's clean end is the file's end. A 206 (`Content-Range: bytes a-b/*`, the length unknown) ends at
+      // its range: the rest, if any, is asked for next, until a 416 says the file ends there.
+      if (response.status !== 206) return { _tag: "Done" } as const
+      if (writer.written() >= limit) return { _tag: "More" } as const
+      return {
+        _tag: "Broken",
+        error: new BodyLengthError({
+          url: context.redactedUrl,
+          retryable: true,
+          expected: limit - start,
+          received: writer.written() - start
+        }),
+        progressed
+      } as const
+    }
     if (complete(segment)) return { _tag: "Done" } as const
     // The body ended cleanly before the segment's end: never taken as complete, continued like a broken one.
     return {
@@ -357,6 +379,10 @@ export const fetchSegment = (context: Context, segment: Segment): Effect.Effect<
       unconfirmed = false
       const end = yield* pass(context, segment)
       if (end._tag === "Done") return
+      if (end._tag === "More") {
+        stalls = 0
+        continue
+      }
       if (end._tag === "Restart") {
         if (!context.single) {
           return yield* Effect.fail(

@@ -89,6 +89,12 @@ interface FileOptions {
   readonly rangeNoValidators: boolean
   /** A `GET` answered 200 announces this `Content-Length`, sends the real body, and closes (a `GET` that lies). */
   readonly getLength: number | undefined
+  /** A 206 covers at most this many bytes of the range asked, and says so (a server that caps its ranges). */
+  readonly rangeMax: number | undefined
+  /** A 206's `Content-Range` gives its total as `*` (unknown). */
+  readonly rangeTotalUnknown: boolean
+  /** `HEAD` answers without `ETag` (`GET` unchanged). */
+  readonly headNoEtag: boolean
   readonly filename: string | undefined
   readonly shortBy: number
   readonly longBy: number
@@ -137,6 +143,9 @@ const readOptions = (params: URLSearchParams): FileOptions | string => {
     rangeShort: int("range_short", 0, Content.maxSize) ?? 0,
     rangeNoValidators: flag("range_no_validators"),
     getLength: int("get_length", 0, Number.MAX_SAFE_INTEGER),
+    rangeMax: int("range_max", 1, Content.maxSize),
+    rangeTotalUnknown: flag("range_total_unknown"),
+    headNoEtag: flag("head_no_etag"),
     filename: params.get("filename") ?? undefined,
     shortBy: int("short_by", 0, Content.maxSize) ?? 0,
     longBy: int("long_by", 0, Content.maxSize) ?? 0,
@@ -318,8 +327,8 @@ const planResponse = (
     } else if (range.kind === "Range") {
       status = 206
       start = Math.max(0, range.start - options.rangeEarly)
-      end = range.end + 1
-      headers["content-range"] = `bytes ${start}-${range.end}/${size}`
+      end = options.rangeMax === undefined ? range.end + 1 : Math.min(range.end + 1, start + options.rangeMax)
+      headers["content-range"] = `bytes ${start}-${end - 1}/${options.rangeTotalUnknown ? "*" : size}`
       if (options.rangeNoValidators) {
         delete headers.etag
         delete headers["last-modified"]
@@ -329,7 +338,9 @@ const planResponse = (
     const announcedEnd = status === 206 && options.rangeShort > 0
       ? Math.max(start + 1, end - options.rangeShort)
       : end
-    if (announcedEnd < end) headers["content-range"] = `bytes ${start}-${announcedEnd - 1}/${size}`
+    if (announcedEnd < end) {
+      headers["content-range"] = `bytes ${start}-${announcedEnd - 1}/${options.rangeTotalUnknown ? "*" : size}`
+    }
     const from = start
     body = announcedEnd < end
       ? function*() {
@@ -465,6 +476,9 @@ export const routes = (state: ServerState): ReadonlyArray<RouteEntry> => [
       range_short: "N: a 206 whose Content-Range ends N bytes early, zeros to the end of the range asked",
       range_no_validators: "1: 206 answers without ETag or Last-Modified",
       get_length: "N: a GET answered 200 announces Content-Length: N",
+      range_max: "N: a 206 covers at most N bytes of the range asked",
+      range_total_unknown: "1: a 206's Content-Range total is *",
+      head_no_etag: "1: HEAD answers without ETag",
       filename: "Content-Disposition: attachment; filename=...",
       short_by: "N: a body N bytes shorter than its Content-Length",
       long_by: "N: a body N bytes longer than its Content-Length",
@@ -487,6 +501,7 @@ export const routes = (state: ServerState): ReadonlyArray<RouteEntry> => [
       // A HEAD answers what the next GET would get, without counting as one.
       const count = head ? (state.hits.get(key) ?? 0) + 1 : state.hit(key)
       const plan = planResponse(name, options, count, request)
+      if (head && options.headNoEtag) delete plan.headers.etag
       if (head && options.headLength !== undefined && plan.status === 200) {
         return Respond.empty({
           status: 200,
