@@ -73,3 +73,31 @@ it.live("no lines below the minimum level, and none with level none", () =>
     )
     assert.strictEqual(lines.length, 1)
   }).pipe(Effect.scoped))
+
+it.live("logging.json writes the attempt line as JSON instead of the default console logger, and every other logger (an exporter's) still gets it", () =>
+  Effect.gen(function*() {
+    const server = yield* TestServer.make()
+    const { lines, loggers } = capture()
+    const client = yield* ResilientClient.make({ baseUrl: server.url, logging: { level: "info", json: true } })
+    const printed: Array<string> = []
+    const original = console.log
+    console.log = (...args: Array<unknown>) => {
+      printed.push(args.map(String).join(" "))
+    }
+    try {
+      yield* client.get("/health").pipe(
+        Effect.provideService(Logger.CurrentLoggers, new Set([...loggers, Logger.defaultLogger]))
+      )
+    } finally {
+      console.log = original
+    }
+    // The capturing logger (standing for OTLP's) got the line; the console got it once, as JSON.
+    assert.strictEqual(lines.filter((line) => JSON.stringify(line.message).includes("http attempt")).length, 1)
+    const attempts = printed.filter((text) => text.includes("http attempt"))
+    assert.strictEqual(attempts.length, 1, JSON.stringify(printed))
+    assert.strictEqual(
+      (JSON.parse(attempts[0]!) as { readonly annotations?: { readonly method?: string } })
+        .annotations?.method,
+      "GET"
+    )
+  }).pipe(Effect.scoped))

@@ -38,11 +38,38 @@ export const make = (logging: Resolved["logging"]): AttemptLogger | undefined =>
   const level = levelOf(logging)
   if (level === undefined) return undefined
   const log = Effect.logWithLevel(level)
-  const jsonLoggers = new Set([Logger.consoleJson])
   return (fields) => {
     const line = Effect.annotateLogs(log("http attempt"), fields)
-    return logging.json ? Effect.provideService(line, Logger.CurrentLoggers, jsonLoggers) : line
+    return logging.json
+      ? Effect.flatMap(
+        Effect.service(Logger.CurrentLoggers),
+        (loggers) => Effect.provideService(line, Logger.CurrentLoggers, asJson(loggers))
+      )
+      : line
   }
+}
+
+/** Effect's console loggers: the ones `logging.json` replaces with `consoleJson`. */
+const consoleLoggers: ReadonlySet<Logger.Logger<unknown, unknown>> = new Set([
+  Logger.defaultLogger,
+  Logger.consoleLogFmt,
+  Logger.consoleStructured
+])
+
+/** Each set of loggers with its console loggers replaced by `consoleJson` (one per set the fiber holds). */
+const jsonSets = new WeakMap<ReadonlySet<Logger.Logger<unknown, any>>, ReadonlySet<Logger.Logger<unknown, any>>>()
+
+/**
+ * `loggers` with the console loggers replaced by `consoleJson`, and every
+ * other kept: an OTLP or file logger still gets the attempt lines.
+ */
+const asJson = (loggers: ReadonlySet<Logger.Logger<unknown, any>>): ReadonlySet<Logger.Logger<unknown, any>> => {
+  const known = jsonSets.get(loggers)
+  if (known !== undefined) return known
+  const json = new Set([...loggers].filter((logger) => !consoleLoggers.has(logger)))
+  json.add(Logger.consoleJson)
+  jsonSets.set(loggers, json)
+  return json
 }
 
 /** `attempt` with its log line: the outcome, the status when the failure has one, and how long it took. */
