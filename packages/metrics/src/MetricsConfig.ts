@@ -19,11 +19,13 @@
 import * as ConfigProblem from "@httpkit/core/ConfigProblem"
 import { ownData } from "@httpkit/core/Own"
 import * as Settings from "@httpkit/core/Settings"
+import * as Config from "effect/Config"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 
 const portExpected = "a port from 0 to 65535 (0: any free port)"
-const pathExpected = "a path starting with /, without ? or #"
+const pathExpected =
+  "a path starting with /, of ASCII letters, digits and -._~!$&'()*+,;=:@%/ only (RFC 3986 path characters)"
 
 /**
  * Every configurable field; all optional, defaults in `defaults`.
@@ -45,7 +47,7 @@ export const Options = Schema.Struct({
   ),
   /** The path that serves the metrics; every other path answers 404. */
   path: Schema.optionalKey(
-    Schema.String.check(Schema.isPattern(/^\/[^?#\s]*$/, { expected: pathExpected }))
+    Schema.String.check(Schema.isPattern(/^\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$/, { expected: pathExpected }))
   )
 })
 
@@ -143,6 +145,22 @@ export const resolve = (options: Options = {}): Effect.Effect<Resolved, MetricsC
   return resolveFrom(input, namingOf(ConfigProblem.optionPath, input))
 }
 
+/** Decimal digits, no sign, exponent or leading zero: what a port is written as (`1e3`, `+80`, `08080` are not). */
+const portDigits = /^(0|[1-9][0-9]{0,4})$/
+
+/** A problem when the port variable is set but not written as plain decimal digits (Effect reads `1e3` as 1000). */
+const portSpelling = (prefix: string): Effect.Effect<ReadonlyArray<ConfigProblem.ConfigProblem>> => {
+  const name = ConfigProblem.variableName(prefix, ["port"])
+  return Config.option(Config.String(name)).pipe(
+    Effect.map((raw) =>
+      raw._tag === "Some" && !portDigits.test(raw.value)
+        ? [{ setting: name, received: ConfigProblem.show(raw.value), expected: portExpected }]
+        : []
+    ),
+    Effect.orElseSucceed(() => [])
+  )
+}
+
 /**
  * Reads the options from the current `ConfigProvider` under `prefix`, in
  * CONSTANT_CASE: with the default provider (the environment)
@@ -163,6 +181,9 @@ export const resolve = (options: Options = {}): Effect.Effect<Resolved, MetricsC
 export const fromConfig = (prefix = "httpkit_metrics"): Effect.Effect<Resolved, MetricsConfigError> =>
   Settings.warnUnknown(Settings.metrics, prefix).pipe(
     Effect.andThen(Settings.read(Options, prefix)),
+    Effect.flatMap((read) =>
+      Effect.map(portSpelling(prefix), (bad) => ({ ...read, problems: ConfigProblem.merge(bad, read.problems) }))
+    ),
     Effect.flatMap(({ encoded, problems }) => {
       const resolved = resolveFrom(encoded, namingOf((path) => ConfigProblem.variableName(prefix, path), encoded))
       // What could not be read is reported with what is wrong in the rest, all at once.

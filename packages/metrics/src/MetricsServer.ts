@@ -21,6 +21,10 @@
  *   names the address.
  * - The registry is the one in context when the layer is built: Effect's
  *   global registry unless `Metric.MetricRegistry` is provided.
+ * - A connection idle for 30 s is destroyed (a scraper that stops reading
+ *   cannot keep its buffered answer), headers must come within 10 s and the
+ *   request within 30 s, and at most 64 connections are open at once
+ *   (`defaultLimits`; others through `makeResolved`).
  *
  * **Gotchas**
  *
@@ -31,6 +35,7 @@
  *
  * @since 0.1.0
  */
+import { ownData } from "@httpkit/core/Own"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -154,17 +159,56 @@ const handler = (context: Context.Context<never>, path: string) =>
 }
 
 /**
+ * How long and how many connections the endpoint keeps, so that clients that
+ * stop reading (or never finish a request) cannot hold connections and their
+ * buffered scrapes forever.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Limits {
+  /** A connection with no bytes read or written for this many milliseconds is closed. @default 30000 */
+  readonly idleTimeout: number
+  /** Longest wait for a request's headers, in milliseconds. @default 10000 */
+  readonly headersTimeout: number
+  /** Longest wait for a whole request, in milliseconds. @default 30000 */
+  readonly requestTimeout: number
+  /** Connections open at once; further ones are closed as they arrive. @default 64 */
+  readonly maxConnections: number
+}
+
+/**
+ * The endpoint's limits: 30 s without activity, 10 s for the headers, 30 s
+ * for the request, 64 connections.
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const defaultLimits: Limits = {
+  idleTimeout: 30_000,
+  headersTimeout: 10_000,
+  requestTimeout: 30_000,
+  maxConnections: 64
+}
+
+/**
  * Starts the endpoint with resolved options; it stops when the scope closes.
+ * `limits` replaces some of `defaultLimits`.
  *
  * @category constructors
  * @since 0.1.0
  */
 export const makeResolved = (
-  options: MetricsConfig.Resolved
+  options: MetricsConfig.Resolved,
+  limits: Partial<Limits> = {}
 ): Effect.Effect<Service, MetricsServerError, Scope.Scope> =>
   Effect.gen(function*() {
     const context = yield* Effect.context<never>()
-    const server = Http.createServer(handler(context, options.path))
+    const { headersTimeout, idleTimeout, maxConnections, requestTimeout } = { ...defaultLimits, ...ownData(limits) }
+    const server = Http.createServer({ headersTimeout, requestTimeout }, handler(context, options.path))
+    server.maxConnections = maxConnections
+    // Node's `timeout` only emits the event; a client that stopped reading must be cut off.
+    server.setTimeout(idleTimeout, (socket) => socket.destroy())
     const address = yield* Effect.acquireRelease(
       Effect.callback<AddressInfo, MetricsServerError>((resume) => {
         const onError = (cause: unknown) => resume(Effect.fail(bindError(options.host, options.port, cause)))

@@ -38,7 +38,9 @@
  * @since 0.1.0
  */
 import type * as ConfigProblem from "@httpkit/core/ConfigProblem"
-import { show } from "@httpkit/core/ConfigProblem"
+import { optionPath, show } from "@httpkit/core/ConfigProblem"
+import * as DurationInput from "@httpkit/core/DurationInput"
+import { invalidValue } from "@httpkit/core/HeaderSyntax"
 import { ownData } from "@httpkit/core/Own"
 import * as Config from "effect/Config"
 import * as Duration from "effect/Duration"
@@ -98,13 +100,13 @@ export interface Options {
   readonly serviceVersion?: string
   /** More resource attributes (`deployment.environment`), merged over `OTEL_RESOURCE_ATTRIBUTES`. */
   readonly attributes?: Readonly<Record<string, unknown>>
-  /** Headers sent with every export (an API key); values may be `Redacted`. */
+  /** Headers sent with every export (an API key); values may be `Redacted`, and hold no CR, LF, NUL or other control character but tab. */
   readonly headers?: Readonly<Record<string, string | Redacted.Redacted<string>>>
   /** @default "none" */
   readonly compression?: "gzip" | "none"
-  /** Time between exports of each signal. @default Effect's: metrics 10 s, traces 5 s, logs 1 s */
+  /** Time between exports of each signal, at least 100 ms. @default Effect's: metrics 10 s, traces 5 s, logs 1 s */
   readonly exportInterval?: Duration.Input
-  /** Longest wait for the last export when the scope closes, per signal. @default 3 seconds */
+  /** Longest wait for the last export when the scope closes, per signal; above 0. @default 3 seconds */
   readonly shutdownTimeout?: Duration.Input
   /** @default "cumulative" */
   readonly metricsTemporality?: "cumulative" | "delta"
@@ -196,18 +198,87 @@ const unwrapHeaders = (
   return out
 }
 
-/** Effect's resource reader dies on a malformed `OTEL_RESOURCE_ATTRIBUTES`: read it first, the same way, as a typed error. */
-const resourceAttributes = Config.Record(Schema.String, Schema.StringFromUriComponent, "OTEL_RESOURCE_ATTRIBUTES", {
-  trim: true,
-  keepEmptyValues: true
-}).pipe(
-  Config.withDefault(undefined),
-  Effect.mapError(() =>
-    configError(subject, [{
-      setting: "OTEL_RESOURCE_ATTRIBUTES",
-      expected: "key=value pairs separated by commas, values percent-encoded"
-    }])
-  )
+const valueExpected =
+  "a header value without control characters other than tab (such as CR, LF or NUL) or characters above U+00FF"
+
+/**
+ * A problem for each header whose value `fetch` would refuse (and Effect would then log in clear), named by
+ * `setting` and the header's name; the value itself is never shown: it may be a credential.
+ */
+const headerValueProblems = (
+  headers: Readonly<Record<string, string>>,
+  setting: (name: string) => string,
+  expected: (name: string) => string
+): Array<ConfigProblem.ConfigProblem> =>
+  Object.entries(headers).filter(([, value]) => typeof value !== "string" || invalidValue.test(value)).map((
+    [name]
+  ) => ({ setting: setting(name), expected: expected(name) }))
+
+/** Shortest time between two exports of a signal: 0 would make Effect's exporter post in a tight loop. */
+const minInterval = 100
+const intervalExpected = `a duration of at least ${minInterval} ms`
+const timeoutExpected = "a duration above 0"
+
+/** A problem when a duration given in code is not one, or is below `min` (`exclusive`: at or below it). */
+const durationProblem = (
+  setting: string,
+  input: unknown,
+  check: { readonly min: number; readonly exclusive: boolean; readonly expected: string }
+): ConfigProblem.ConfigProblem | undefined => {
+  if (input === undefined) return undefined
+  const millis = DurationInput.fromInput(input)
+  if (millis === undefined) return DurationInput.problem(setting, input)
+  return millis < check.min || (check.exclusive && millis === check.min)
+    ? { setting, received: show(input), expected: check.expected }
+    : undefined
+}
+
+const intervalCheck = { min: minInterval, exclusive: false, expected: intervalExpected }
+const timeoutCheck = { min: 0, exclusive: true, expected: timeoutExpected }
+
+/** The problems of the options given in code that both `layer` and `layerConfig` take. */
+const codeProblems = (o: Partial<Options>): Array<ConfigProblem.ConfigProblem> => {
+  const problems: Array<ConfigProblem.ConfigProblem> = []
+  const interval = durationProblem("exportInterval", o.exportInterval, intervalCheck)
+  if (interval !== undefined) problems.push(interval)
+  const timeout = durationProblem("shutdownTimeout", o.shutdownTimeout, timeoutCheck)
+  if (timeout !== undefined) problems.push(timeout)
+  if (o.headers !== undefined) {
+    problems.push(
+      ...headerValueProblems(
+        unwrapHeaders(o.headers),
+        (name) => optionPath(["headers", name]),
+        () => valueExpected
+      )
+    )
+  }
+  return problems
+}
+
+/** `name=value` pairs separated by commas, each with a name: what OpenTelemetry's header and attribute lists are. */
+const pairList = /^\s*[^\s=,]+\s*=[^,]*(,\s*[^\s=,]+\s*=[^,]*)*,?\s*$/
+
+const attributesError = configError(subject, [{
+  setting: "OTEL_RESOURCE_ATTRIBUTES",
+  expected: "key=value pairs separated by commas, values percent-encoded"
+}])
+
+/**
+ * Effect's resource reader dies on a malformed `OTEL_RESOURCE_ATTRIBUTES`, and skips entries without `=`: read it
+ * first, the same way, with every entry a `key=value` pair, as a typed error.
+ */
+const resourceAttributes = Effect.flatMap(
+  Config.option(Config.String("OTEL_RESOURCE_ATTRIBUTES")).pipe(Effect.orElseSucceed(() => undefined)),
+  (raw) =>
+    raw !== undefined && raw._tag === "Some" && raw.value.trim() !== "" && !pairList.test(raw.value)
+      ? Effect.fail(attributesError)
+      : Config.Record(Schema.String, Schema.StringFromUriComponent, "OTEL_RESOURCE_ATTRIBUTES", {
+        trim: true,
+        keepEmptyValues: true
+      }).pipe(
+        Config.withDefault(undefined),
+        Effect.mapError(() => attributesError)
+      )
 )
 
 /**
@@ -238,6 +309,8 @@ const fromOptions = (options: Options): Effect.Effect<Resolved, MetricsConfigErr
         configError(subject, [{ setting: "baseUrl", received: show(o.baseUrl), expected: urlExpected }])
       )
     }
+    const problems = codeProblems(o)
+    if (problems.length > 0) return Effect.fail(configError(subject, problems))
     const signals = o.signals ?? {}
     const { baseUrl: _, signals: __, headers, exportInterval, ...rest } = o
     return Effect.succeed({
@@ -310,7 +383,9 @@ type Deps = OtlpExporter.Flusher | OtlpSerialization.OtlpSerialization | HttpCli
 /**
  * Exports metrics, traces and logs to `options.baseUrl` until the layer's
  * scope closes, then sends what is left. Fails with `MetricsConfigError` when
- * `baseUrl` is not an http(s) URL or `OTEL_RESOURCE_ATTRIBUTES` cannot be
+ * `baseUrl` is not an http(s) URL, a header value holds a character no header
+ * may (named by its header, the value never shown), `exportInterval` is under
+ * 100 ms, `shutdownTimeout` is 0, or `OTEL_RESOURCE_ATTRIBUTES` cannot be
  * read.
  *
  * @category layers
@@ -332,9 +407,6 @@ const variable = (name: string): Effect.Effect<string | undefined> =>
     Effect.orElseSucceed(() => undefined)
   )
 
-/** `name=value` pairs separated by commas, each with a name: what OpenTelemetry's header lists are. */
-const pairList = /^\s*[^\s=,]+\s*=[^,]*(,\s*[^\s=,]+\s*=[^,]*)*,?\s*$/
-
 const headersOf = (
   name: string
 ): Effect.Effect<Readonly<Record<string, string>> | undefined, ConfigProblem.ConfigProblem> => {
@@ -343,7 +415,18 @@ const headersOf = (
   return Effect.flatMap(variable(name), (raw) => {
     if (raw === undefined) return Effect.succeed(undefined)
     if (!pairList.test(raw)) return Effect.fail(problem)
-    return Config.Record(Schema.String, Schema.StringFromUriComponent, name).pipe(Effect.mapError(() => problem))
+    return Config.Record(Schema.String, Schema.StringFromUriComponent, name).pipe(
+      Effect.mapError(() => problem),
+      Effect.flatMap((headers) => {
+        // Percent-decoding may give what no header value may hold (`%0d%0a`): named by the header, never shown.
+        const bad = headerValueProblems(
+          headers,
+          () => name,
+          (header) => `${valueExpected} for ${JSON.stringify(header.slice(0, 64))}`
+        )
+        return bad.length > 0 ? Effect.fail(bad[0]!) : Effect.succeed(headers)
+      })
+    )
   })
 }
 
@@ -359,8 +442,8 @@ const headersOf = (
  * | `OTEL_EXPORTER_OTLP_PROTOCOL` | `http/json` or `http/protobuf` | `http/json` (httpkit's default) |
  * | `OTEL_EXPORTER_OTLP_HEADERS` | `name=value,...`, percent-encoded, sent with every export | |
  * | `OTEL_EXPORTER_OTLP_COMPRESSION` | `gzip` or `none` | `none` |
- * | `OTEL_EXPORTER_OTLP_TIMEOUT` | milliseconds: the wait for the last export at shutdown | 3000 |
- * | `OTEL_METRIC_EXPORT_INTERVAL`, `OTEL_BSP_SCHEDULE_DELAY`, `OTEL_BLRP_SCHEDULE_DELAY` | milliseconds between exports of metrics, spans, logs | 10000, 5000, 1000 |
+ * | `OTEL_EXPORTER_OTLP_TIMEOUT` | milliseconds (at least 1): the wait for the last export at shutdown | 3000 |
+ * | `OTEL_METRIC_EXPORT_INTERVAL`, `OTEL_BSP_SCHEDULE_DELAY`, `OTEL_BLRP_SCHEDULE_DELAY` | milliseconds (at least 100) between exports of metrics, spans, logs | 10000, 5000, 1000 |
  * | `OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE` | `cumulative` or `delta` | `cumulative` |
  * | `OTEL_SERVICE_NAME`, `OTEL_SERVICE_VERSION`, `OTEL_RESOURCE_ATTRIBUTES` | the resource (read by Effect's `OtlpResource`) | `unknown_service:node` |
  *
@@ -423,14 +506,16 @@ export const fromConfig = (options: ConfigOptions = {}): Effect.Effect<Resolved,
     const millis = (name: string) =>
       Effect.map(variable(name), (raw) => {
         if (raw === undefined) return undefined
-        if (/^\d+$/.test(raw)) return Duration.millis(Number(raw))
-        problem(name, raw, "a whole number of milliseconds")
+        const least = name === "OTEL_EXPORTER_OTLP_TIMEOUT" ? 1 : minInterval
+        if (/^\d+$/.test(raw) && Number(raw) >= least) return Duration.millis(Number(raw))
+        problem(name, raw, `a whole number of milliseconds, at least ${least}`)
         return undefined
       })
-    const timeout = yield* millis("OTEL_EXPORTER_OTLP_TIMEOUT")
-    const metricInterval = yield* millis("OTEL_METRIC_EXPORT_INTERVAL")
-    const spanInterval = yield* millis("OTEL_BSP_SCHEDULE_DELAY")
-    const logInterval = yield* millis("OTEL_BLRP_SCHEDULE_DELAY")
+    const timeout = o.shutdownTimeout === undefined ? yield* millis("OTEL_EXPORTER_OTLP_TIMEOUT") : undefined
+    const fromEnv = o.exportInterval === undefined
+    const metricInterval = fromEnv ? yield* millis("OTEL_METRIC_EXPORT_INTERVAL") : undefined
+    const spanInterval = fromEnv ? yield* millis("OTEL_BSP_SCHEDULE_DELAY") : undefined
+    const logInterval = fromEnv ? yield* millis("OTEL_BLRP_SCHEDULE_DELAY") : undefined
     const temporalityRaw = yield* variable("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE")
     const temporality = temporalityRaw?.toLowerCase()
     if (temporality !== undefined && temporality !== "cumulative" && temporality !== "delta") {
@@ -443,6 +528,7 @@ export const fromConfig = (options: ConfigOptions = {}): Effect.Effect<Resolved,
       if (found._tag === "Failure") problems.push(found.failure)
       else headers = found.success ?? {}
     } else headers = unwrapHeaders(o.headers)
+    problems.push(...codeProblems(o))
     yield* resourceAttributes.pipe(Effect.catch((error) => Effect.sync(() => problems.push(...error.problems))))
 
     if (problems.length > 0) return yield* Effect.fail(configError(subject, problems))

@@ -197,6 +197,67 @@ describe("MetricsServer", () => {
       assert.isFalse(yield* accepts(port))
     }).pipe(Effect.scoped))
 
+  it.live(
+    "a client that sends GET /metrics and stops reading a 20 MB scrape is cut off after idleTimeout (2 s here); a connection past maxConnections (2) is closed unanswered",
+    () => {
+      const metrics = MetricsTest.makeRegistry()
+      return Effect.gen(function*() {
+        // Enough series that the answer fills the sockets' buffers and cannot be flushed while nothing reads it.
+        const label = "x".repeat(400)
+        for (let i = 0; i < 50_000; i++) {
+          yield* Metric.update(Metric.counter("stall_test_total", { attributes: { i: String(i), label } }), 1)
+        }
+        const endpoint = yield* MetricsServer.makeResolved({ ...MetricsConfig.defaults, port: 0 }, {
+          idleTimeout: 2_000,
+          maxConnections: 2
+        })
+        /**
+         * Sends `GET /metrics`, reads nothing for `stallMs`, then reads to the end: what arrived, and whether the
+         * body was whole (a closed socket delivers what the kernel had buffered, then its end).
+         */
+        const stalled = (stallMs: number) =>
+          new Promise<{ readonly bytes: number; readonly whole: boolean }>((resolve, reject) => {
+            const socket = Net.connect(endpoint.port, "127.0.0.1")
+            const chunks: Array<Buffer> = []
+            socket.once("connect", () => {
+              socket.pause()
+              socket.write(`GET ${endpoint.path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`)
+              setTimeout(() => socket.resume(), stallMs)
+            })
+            socket.on("data", (chunk: Buffer) => chunks.push(chunk))
+            socket.on("error", () => {})
+            socket.once("close", () => {
+              const received = Buffer.concat(chunks)
+              const head = received.indexOf("\r\n\r\n")
+              const length = /content-length: (\d+)/i.exec(received.subarray(0, Math.max(head, 0)).toString())
+              resolve({
+                bytes: received.length,
+                whole: length !== null && received.length - head - 4 >= Number(length[1])
+              })
+            })
+            // Generous: the test fails (not hangs) if the server never closes the socket.
+            setTimeout(() => {
+              socket.destroy()
+              reject(new Error("the server kept the connection open"))
+            }, stallMs + 30_000).unref()
+          })
+        const [first, second, third] = yield* Effect.promise(() =>
+          Promise.all([
+            stalled(8_000),
+            stalled(8_000),
+            // Opened while the first two are stalled, read after 1 s.
+            new Promise((resolve) => setTimeout(resolve, 500)).then(() => stalled(1_000))
+          ])
+        )
+        assert.isAbove(first.bytes, 0)
+        assert.isFalse(first.whole, "the first stalled scrape was cut off")
+        assert.isFalse(second.whole, "the second stalled scrape was cut off")
+        assert.strictEqual(third.bytes, 0)
+      }).pipe(Effect.provideService(Metric.MetricRegistry, metrics.registry), Effect.scoped)
+    },
+    90_000
+  )
+
   it.live("layerConfig reads HTTPKIT_METRICS_PORT, _HOST and _PATH", () =>
     Effect.gen(function*() {
       const endpoint = yield* withEnv(
@@ -225,7 +286,7 @@ describe("MetricsServer", () => {
       )
       assert.include(
         error.message,
-        "HTTPKIT_METRICS_PATH is \"metrics\", expected a path starting with /, without ? or #"
+        "HTTPKIT_METRICS_PATH is \"metrics\", expected a path starting with /, of ASCII letters, digits and -._~!$&'()*+,;=:@%/ only (RFC 3986 path characters)"
       )
       assert.match(error.message, /^invalid metrics endpoint configuration: /)
 
@@ -234,6 +295,36 @@ describe("MetricsServer", () => {
         inCode.message,
         "invalid metrics endpoint configuration: port is 70000, expected a port from 0 to 65535 (0: any free port)"
       )
+    }))
+
+  it.effect("a metrics path with non-ASCII, \\, | or a space (never served: 404) fails with MetricsConfigError naming HTTPKIT_METRICS_PATH or path; RFC 3986 path characters pass", () =>
+    Effect.gen(function*() {
+      for (const path of ["/métrics", "/m\\x", "/m|x", "/m x", "/m?x", "/m#x", "metrics"]) {
+        const fromEnv = yield* Effect.flip(withEnv({ HTTPKIT_METRICS_PATH: path }, MetricsConfig.fromConfig()))
+        assert.deepStrictEqual(fromEnv.problems.map((problem) => problem.setting), ["HTTPKIT_METRICS_PATH"], path)
+        const inCode = yield* Effect.flip(MetricsConfig.resolve({ path }))
+        assert.deepStrictEqual(inCode.problems.map((problem) => problem.setting), ["path"], path)
+      }
+      for (const path of ["/metrics", "/a%2Fb", "/v1/metrics;x=1", "/~m_(1)!$&'*+,=:@-."]) {
+        assert.strictEqual((yield* MetricsConfig.resolve({ path })).path, path)
+      }
+    }))
+
+  it.effect("HTTPKIT_METRICS_PORT of 1e3, +80 or 08080 fails with MetricsConfigError naming it; plain digits 0 to 65535 pass", () =>
+    Effect.gen(function*() {
+      for (const port of ["1e3", "+80", "08080", "-0", "80.0"]) {
+        const error = yield* Effect.flip(withEnv({ HTTPKIT_METRICS_PORT: port }, MetricsConfig.fromConfig()))
+        assert.strictEqual(
+          error.message,
+          `invalid metrics endpoint configuration: HTTPKIT_METRICS_PORT is ${
+            JSON.stringify(port)
+          }, expected a port from 0 to 65535 (0: any free port)`
+        )
+      }
+      for (const port of ["0", "80", "65535"]) {
+        const resolved = yield* withEnv({ HTTPKIT_METRICS_PORT: port }, MetricsConfig.fromConfig())
+        assert.strictEqual(resolved.port, Number(port))
+      }
     }))
 
   it.effect("an unknown HTTPKIT_METRICS_* variable is a warning naming the closest known one; beside HTTPKIT_METRICS, the client's switch, both are read", () =>

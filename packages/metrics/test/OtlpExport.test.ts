@@ -11,7 +11,7 @@ import * as ResilientClient from "@httpkit/client/ResilientClient"
 import * as MetricBoundaries from "@httpkit/core/MetricBoundaries"
 import * as MetricsTest from "@httpkit/testing/MetricsTest"
 import * as TestServer from "@httpkit/testing/TestServer"
-import { ConfigProvider, Effect, Layer, Metric } from "effect"
+import { ConfigProvider, Effect, Layer, Metric, Redacted } from "effect"
 import { OtlpExporter } from "effect/observability"
 import * as OtlpExport from "../src/OtlpExport.ts"
 import * as Receiver from "./support/otlpReceiver.ts"
@@ -270,4 +270,93 @@ describe("OtlpExport", () => {
         "invalid OTLP configuration: baseUrl is \"ftp://collector/\", expected an http or https URL"
       )
     }).pipe(Effect.scoped))
+
+  it.effect("a header value with CR, LF or NUL (in code, Redacted, or percent-decoded from OTEL_EXPORTER_OTLP_HEADERS) fails with MetricsConfigError naming the header, never the value", () =>
+    Effect.gen(function*() {
+      const base = "http://127.0.0.1:4318"
+      const cases = [
+        { "x-api-key": Redacted.make("SECRET1\r\nX-Evil: 1") },
+        { "x-api-key": "SECRET2\r\nX-Evil: 1" },
+        { "x-api-key": "SECRET3\u0000x" },
+        { "x-api-key": "SECRET4\u0100" }
+      ]
+      for (const headers of cases) {
+        const error = yield* Effect.flip(Layer.build(OtlpExport.layer({ baseUrl: base, serviceName: "s", headers })))
+        assert.strictEqual(error._tag, "MetricsConfigError")
+        assert.deepStrictEqual(error.problems.map((problem) => problem.setting), ["headers.x-api-key"])
+        assert.include(error.message, "headers.x-api-key is set (value not shown)")
+        assert.notInclude(JSON.stringify([error.message, error.problems]), "SECRET")
+      }
+      const fromCode = yield* Effect.flip(withEnv({}, OtlpExport.fromConfig({ headers: cases[0]! })))
+      assert.deepStrictEqual(fromCode.problems.map((problem) => problem.setting), ["headers.x-api-key"])
+
+      const fromEnv = yield* Effect.flip(withEnv(
+        { OTEL_EXPORTER_OTLP_HEADERS: "api-key=SECHDR%0d%0aX-Evil: y" },
+        Layer.build(OtlpExport.layerConfig({ serviceName: "s" }))
+      ))
+      assert.strictEqual(fromEnv._tag, "MetricsConfigError")
+      assert.deepStrictEqual(fromEnv.problems.map((problem) => problem.setting), ["OTEL_EXPORTER_OTLP_HEADERS"])
+      assert.include(fromEnv.message, "OTEL_EXPORTER_OTLP_HEADERS is set (value not shown)")
+      assert.include(fromEnv.message, "\"api-key\"")
+      assert.notInclude(JSON.stringify([fromEnv.message, fromEnv.problems]), "SECHDR")
+
+      // A tab and Latin-1 are field-value characters: accepted.
+      const fine = yield* withEnv({}, OtlpExport.fromConfig({ baseUrl: base, headers: { "x-a": "a\tb\u00e9" } }))
+      assert.deepStrictEqual(fine.headers, { "x-a": "a\tb\u00e9" })
+    }).pipe(Effect.scoped))
+
+  it.effect("an export interval under 100 ms or a shutdown timeout of 0 fails with MetricsConfigError naming the setting and value", () =>
+    Effect.gen(function*() {
+      const base = "http://127.0.0.1:4318"
+      const inCode = yield* Effect.flip(
+        Layer.build(OtlpExport.layer({ baseUrl: base, serviceName: "s", exportInterval: 0, shutdownTimeout: 0 }))
+      )
+      assert.strictEqual(
+        inCode.message,
+        "invalid OTLP configuration: exportInterval is 0, expected a duration of at least 100 ms; shutdownTimeout is 0, expected a duration above 0"
+      )
+      const short = yield* Effect.flip(
+        Layer.build(OtlpExport.layer({ baseUrl: base, serviceName: "s", exportInterval: "99 millis" }))
+      )
+      assert.deepStrictEqual(short.problems.map((problem) => problem.setting), ["exportInterval"])
+
+      const fromEnv = yield* Effect.flip(withEnv({
+        OTEL_METRIC_EXPORT_INTERVAL: "0",
+        OTEL_BSP_SCHEDULE_DELAY: "99",
+        OTEL_BLRP_SCHEDULE_DELAY: "0",
+        OTEL_EXPORTER_OTLP_TIMEOUT: "0"
+      }, Layer.build(OtlpExport.layerConfig({ serviceName: "s" }))))
+      assert.deepStrictEqual(fromEnv.problems.map((problem) => problem.setting), [
+        "OTEL_EXPORTER_OTLP_TIMEOUT",
+        "OTEL_METRIC_EXPORT_INTERVAL",
+        "OTEL_BSP_SCHEDULE_DELAY",
+        "OTEL_BLRP_SCHEDULE_DELAY"
+      ])
+      assert.include(
+        fromEnv.message,
+        "OTEL_METRIC_EXPORT_INTERVAL is \"0\", expected a whole number of milliseconds, at least 100"
+      )
+      assert.include(
+        fromEnv.message,
+        "OTEL_EXPORTER_OTLP_TIMEOUT is \"0\", expected a whole number of milliseconds, at least 1"
+      )
+
+      // 100 ms is the least interval taken.
+      const fine = yield* withEnv({}, OtlpExport.fromConfig({ baseUrl: base, exportInterval: 100 }))
+      assert.strictEqual(fine.intervals.metrics, 100)
+    }).pipe(Effect.scoped))
+
+  it.effect("OTEL_RESOURCE_ATTRIBUTES with an entry that is not key=value (a, =b, a=b,c, a b=c) fails with MetricsConfigError naming it", () =>
+    Effect.gen(function*() {
+      for (const value of ["a", "=b", "a=b,c", "a b=c"]) {
+        const error = yield* Effect.flip(withEnv(
+          { OTEL_RESOURCE_ATTRIBUTES: value },
+          OtlpExport.fromConfig({ baseUrl: "http://127.0.0.1:4318" })
+        ))
+        assert.deepStrictEqual(error.problems.map((problem) => problem.setting), ["OTEL_RESOURCE_ATTRIBUTES"], value)
+      }
+      for (const value of ["a=b", "a=b, c=%20d", "a=,b=c,"]) {
+        yield* withEnv({ OTEL_RESOURCE_ATTRIBUTES: value }, OtlpExport.fromConfig({ baseUrl: "http://127.0.0.1:4318" }))
+      }
+    }))
 })
