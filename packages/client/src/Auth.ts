@@ -56,6 +56,7 @@ import * as Config from "effect/Config"
  */
 import * as ConfigProblem from "@httpkit/core/ConfigProblem"
 import * as DurationInput from "@httpkit/core/DurationInput"
+import * as HeaderSyntax from "@httpkit/core/HeaderSyntax"
 import * as Cause from "effect/Cause"
 import * as Config from "effect/Config"
 import * as Context from "effect/Context"
@@ -256,9 +257,6 @@ const headerError = (
 // validation
 // -----------------------------------------------------------------------------
 
-const tokenPattern = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
-const invalidValuePattern = /[^\t\x20-\x7e\x80-\xff]/
-
 const reveal = (value: Redacted.Redacted<string> | string): string =>
   typeof value === "string" ? value : Redacted.value(value)
 
@@ -268,7 +266,7 @@ const checkValue = (
   position: number
 ): AuthConfigError | undefined => {
   if (value.length === 0) return headerError("empty-header-value", header, position)
-  if (invalidValuePattern.test(value)) return headerError("invalid-header-value", header, position)
+  if (HeaderSyntax.invalidValue.test(value)) return headerError("invalid-header-value", header, position)
   return undefined
 }
 
@@ -277,7 +275,7 @@ const normalize = (input: HeadersInput): Result.Result<ReadonlyArray<Header>, Au
   const seen = new Set<string>()
   for (let position = 0; position < input.length; position++) {
     const [rawName, rawValue] = input[position]!
-    if (typeof rawName !== "string" || !tokenPattern.test(rawName)) {
+    if (typeof rawName !== "string" || !HeaderSyntax.token.test(rawName)) {
       return Result.fail(headerError("invalid-header-name", undefined, position))
     }
     const name = rawName.toLowerCase()

@@ -539,7 +539,7 @@ const crossCheck = (resolved: Resolved, source: Source): Effect.Effect<Resolved,
   if (baseProblem !== undefined) problems.push(problem(source, ["baseUrl"], baseProblem))
   const given = ConfigProblem.at(source.input, ["headers"])
   for (const name of typeof given === "object" && given !== null ? Object.keys(given) : []) {
-    if (!/^[!#$%&'*+.^_`|~0-9a-z-]+$/i.test(name)) {
+    if (!HeaderSyntax.token.test(name)) {
       problems.push({
         setting: source.name(["headers"]),
         received: `an object with the key ${ConfigProblem.show(name)}`,

@@ -29,12 +29,22 @@ export const unsafeValue = /[\r\n\0]/
 export const invalidValue = /[^\t\x20-\x7e\x80-\xff]/
 
 /**
- * An HTTP method: an RFC 9110 token.
+ * An RFC 9110 token, in either case: what a method or a header name as
+ * given must be.
  *
  * @category predicates
  * @since 0.1.0
  */
-export const methodToken = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
+export const token = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
+
+/**
+ * What `invalidValue` finds, for messages: `the header "x" has <this>`.
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const invalidValueText =
+  "a character not allowed in a header value (a control character other than tab, such as CR, LF or NUL, or one above U+00FF)"
 
 /** A header name as the client keeps it: a token, lower case. */
 const headerName = /^[!#$%&'*+.^_`|~0-9a-z-]+$/
@@ -71,9 +81,7 @@ export const headerProblem = (headers: Readonly<Record<string, string>>): string
       return `the header ${JSON.stringify(name.slice(0, 64))} is not a header name`
     }
     if (typeof value !== "string" || invalidValue.test(value)) {
-      return `the header ${
-        JSON.stringify(name.slice(0, 64))
-      } has a character not allowed in a header value (a control character other than tab, such as CR, LF or NUL, or one above U+00FF)`
+      return `the header ${JSON.stringify(name.slice(0, 64))} has ${invalidValueText}`
     }
     const refused = refusedHeader(name, value)
     if (refused !== undefined) return refused

@@ -1,2 +1,2 @@
 /** What may be sent as a header: `@httpkit/core/HeaderSyntax`, kept under its old internal name. */
-export { headerProblem, invalidValue, methodToken, plainHeaders } from "@httpkit/core/HeaderSyntax"
+export { headerProblem, invalidValue, invalidValueText, plainHeaders, token } from "@httpkit/core/HeaderSyntax"

@@ -15,7 +15,7 @@ import * as Redact from "../Redact.ts"
 import type { RequestOptions } from "../RequestOptions.ts"
 import type { ClientState } from "./env.ts"
 import { callContext, type ErrorContext } from "./failure.ts"
-import { headerProblem, invalidValue, methodToken, plainHeaders } from "./headerSyntax.ts"
+import { headerProblem, invalidValue, invalidValueText, plainHeaders, token } from "./headerSyntax.ts"
 import { own } from "./own.ts"
 import * as ReplayBody from "./replayBody.ts"
 
@@ -79,9 +79,6 @@ export const buildUrl = (
 /** The methods every call uses, accepted without a look at their characters. */
 const knownMethods: ReadonlySet<string> = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
 
-const notAValue =
-  "a character not allowed in a header value (a control character other than tab, such as CR, LF or NUL, or one above U+00FF)"
-
 /** The prototype of Effect's `Headers`: a request's headers are built on it directly, already lower-case. */
 const headersProto: object = Object.getPrototypeOf(Headers.empty)
 
@@ -105,7 +102,7 @@ export const build = (
   const { options } = state
   const givenRequestId = own(call, "requestId")
   const requestId = givenRequestId ?? crypto.randomUUID()
-  if (!knownMethods.has(method) && !methodToken.test(method)) {
+  if (!knownMethods.has(method) && !token.test(method)) {
     // Shown escaped: a method with CR LF must not put them into a message or a log line.
     const shown = JSON.stringify(method.slice(0, 32)).slice(1, -1)
     const shownId = givenRequestId === undefined ? requestId : JSON.stringify(requestId.slice(0, 64)).slice(1, -1)
@@ -140,7 +137,7 @@ export const build = (
   }
   if (givenRequestId !== undefined && (typeof requestId !== "string" || invalidValue.test(requestId))) {
     const shown = { ...context, requestId: JSON.stringify(String(requestId).slice(0, 64)).slice(1, -1) }
-    return refused(url, shown, `the request id has ${notAValue}`)
+    return refused(url, shown, `the request id has ${invalidValueText}`)
   }
   const tokens = own(own(call, "rateLimit"), "tokens")
   if (tokens !== undefined && !(Number.isFinite(tokens) && tokens >= 0)) {
@@ -166,7 +163,7 @@ export const build = (
     : undefined
   if (idempotencyKey !== undefined) {
     if (typeof idempotencyKey !== "string" || invalidValue.test(idempotencyKey)) {
-      return refused(url, context, `the idempotency key has ${notAValue}`)
+      return refused(url, context, `the idempotency key has ${invalidValueText}`)
     }
     headers[state.idempotencyKeyHeader] = idempotencyKey
   }
