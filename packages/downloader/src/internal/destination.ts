@@ -14,6 +14,7 @@ import { DownloadResult } from "../DownloadResult.ts"
 import * as FileName from "../FileName.ts"
 import * as FileIo from "./fileIo.ts"
 import type { Job } from "./job.ts"
+import * as PartLock from "./partLock.ts"
 import type { Remote } from "./remote.ts"
 import * as Sidecar from "./sidecar.ts"
 
@@ -34,8 +35,14 @@ const quote = (name: string): string => JSON.stringify(name)
 const unsafe = (job: Job, name: string, reason: string) =>
   new UnsafeFileNameError({ url: job.redactedUrl, retryable: false, name: quote(name), reason })
 
+/** `DEST.part`: where the bytes go until they are whole and verified. */
+const partPathFor = (path: string): string => `${path}.part`
+
 /** The longest suffix the download adds to its destination's name: `.part.json.tmp` (the sidecar being written). */
-const helperSuffixBytes = ".part.json.tmp".length
+const helperSuffixBytes = Math.max(
+  FileIo.temporaryFor(Sidecar.pathFor(partPathFor(""))).length,
+  PartLock.pathFor(partPathFor("")).length
+)
 
 /** The longest name taken from the network: room left for every helper file's suffix. */
 const nameBytes = FileName.defaultMaxBytes - helperSuffixBytes
@@ -80,7 +87,7 @@ export const resolve = (
     }
     const folder = Path.dirname(path)
     if (job.createFolders) yield* FileIo.makeFolder(job.redactedUrl, folder)
-    const partPath = `${path}.part`
+    const partPath = partPathFor(path)
     return { path, folder, partPath, sidecarPath: Sidecar.pathFor(partPath) }
   })
 

@@ -256,17 +256,14 @@ const pass = (context: Context, segment: Segment): Effect.Effect<PassEnd, Downlo
       if (segment.end !== undefined) yield* ensureRoom(context, segment.end, before)
     }
     if (verdict._tag === "Append" && response.status === 200) {
-      // The bytes come from this answer: later ranges are joined under its validators, not the precheck's.
+      // The bytes come from this answer: later ranges are joined under its validators, not the precheck's; and
+      // when the precheck did not learn the length, the 200 tells it.
       const now = Remote.fromResponse(200, response.headers)
       context.known = { ...context.known, etag: now.etag, lastModified: now.lastModified }
-    }
-    if (verdict._tag === "Append" && response.status === 200 && segment.end === undefined) {
-      // The precheck did not learn the length; the 200 tells it.
-      const total = Remote.contentLength(response.headers)
-      if (total !== undefined) {
-        yield* ensureRoom(context, total, undefined)
-        segment.end = total
-        context.known = { ...context.known, size: total }
+      if (segment.end === undefined && now.size !== undefined) {
+        yield* ensureRoom(context, now.size, undefined)
+        segment.end = now.size
+        context.known = { ...context.known, size: now.size }
       }
     }
     if (context.single && segment.end === undefined && context.known.size === undefined) {
