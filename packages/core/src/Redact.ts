@@ -89,10 +89,70 @@ const unparsed = (text: string): string => {
 }
 
 /**
+ * A parameter value that is itself a URL (`?next=https://u:p@host/?token=x`),
+ * or holds an authority with user-info (`http//u:p@host`).
+ */
+const looksLikeUrl = (value: string): boolean => /^[a-z][a-z0-9+.-]*:\/\//i.test(value) || /\/\/[^/?#\s]*@/.test(value)
+
+/** Whether a fragment carries `name=value` parts with a secret name (`#access_token=...`). */
+const hasSecretFragment = (hash: string): boolean => [...new URLSearchParams(hash.slice(1)).keys()].some(isSecretParam)
+
+/**
+ * Redacts `parsed` in place (user-info, secret query values, and URLs nested
+ * in query values), and tells whether it held anything secret.
+ */
+const redactParsed = (parsed: URL, depth: number): boolean => {
+  let secret = false
+  if (parsed.username !== "" || parsed.password !== "") {
+    parsed.username = redacted
+    parsed.password = ""
+    secret = true
+  }
+  let changed = false
+  const params = new URLSearchParams()
+  for (const [name, value] of parsed.searchParams) {
+    // `a=1;token=x`: a server that splits on `;` reads a second parameter inside the value.
+    if (isSecretParam(name) || (value.includes(";") && hasSecretPart(value))) {
+      changed = true
+      params.append(name, redacted)
+      continue
+    }
+    const inner = depth < maxNesting && looksLikeUrl(value) ? nestedSecretless(value, depth + 1) : undefined
+    changed ||= inner !== undefined
+    params.append(name, inner ?? value)
+  }
+  if (changed) parsed.search = params.toString()
+  return secret || changed
+}
+
+/** How deep URLs nested in query values are looked into. */
+const maxNesting = 4
+
+/** A nested URL with its secrets redacted, or `undefined` when it holds none. */
+const nestedSecretless = (value: string, depth: number): string | undefined => {
+  let parsed: URL
+  try {
+    parsed = new URL(value)
+  } catch {
+    return value.includes("@") ? unparsed(value) : undefined
+  }
+  if (parsed.host === "") return value.includes("@") ? unparsed(value) : undefined
+  let secret = redactParsed(parsed, depth)
+  // The outer URL's fragment is dropped; a nested one is kept unless it names a secret.
+  if (parsed.hash !== "" && hasSecretFragment(parsed.hash)) {
+    parsed.hash = redacted
+    secret = true
+  }
+  return secret ? parsed.href : undefined
+}
+
+/**
  * A URL fit for logs and errors: user-info replaced, token-like query values
- * replaced, everything else kept. A string that is not a URL with a host
- * (`http//user:pass@host`, `user:pass@host`, a bad port) is reduced to what
- * precedes its query, with everything up to its last `@` replaced.
+ * replaced (also inside a URL given as a query value, such as
+ * `?next=https://u:p@host/?token=x`), everything else kept. A string that is
+ * not a URL with a host (`http//user:pass@host`, `user:pass@host`, a bad
+ * port) is reduced to what precedes its query, with everything up to its last
+ * `@` replaced.
  *
  * @category utils
  * @since 0.1.0
@@ -106,19 +166,7 @@ export const url = (input: string | URL): string => {
   }
   // `user:pass@host` parses with the scheme `user:` and no host: treat it as text.
   if (parsed.host === "" && parsed.href.includes("@")) return unparsed(parsed.href)
-  if (parsed.username !== "" || parsed.password !== "") {
-    parsed.username = redacted
-    parsed.password = ""
-  }
-  let changed = false
-  const params = new URLSearchParams()
-  for (const [name, value] of parsed.searchParams) {
-    // `a=1;token=x`: a server that splits on `;` reads a second parameter inside the value.
-    const secret = isSecretParam(name) || (value.includes(";") && hasSecretPart(value))
-    changed ||= secret
-    params.append(name, secret ? redacted : value)
-  }
-  if (changed) parsed.search = params.toString()
+  redactParsed(parsed, 0)
   parsed.hash = ""
   return parsed.href
 }

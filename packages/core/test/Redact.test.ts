@@ -5,6 +5,9 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Redact from "../src/Redact.ts"
 
+/** A URL carrying `inner` as its `next` parameter. */
+const nested = (inner: string) => `https://h.example/x?next=${encodeURIComponent(inner)}&page=2`
+
 describe("Redact.url", () => {
   it("a URL that does not parse loses everything up to its last @, a password with @ or / included", () => {
     const cases: ReadonlyArray<readonly [string, string]> = [
@@ -65,6 +68,31 @@ describe("Redact.url", () => {
     }
     assert.notInclude(Redact.url("https://example.com/x?a=1;token=s3cr3t"), "s3cr3t")
     assert.strictEqual(Redact.url("https://example.com/x?a=1;b=2"), "https://example.com/x?a=1;b=2")
+  })
+
+  it("a URL given as a query value loses its secrets too, at any of four levels, and is kept as is without any", () => {
+    const secretCases = [
+      nested("http://alice:SECRET1@inner.example/p?page=1"),
+      nested("https://inner.example/cb?code=SECRET2&state=s"),
+      nested("https://inner.example/cb#access_token=SECRET3&expires_in=60"),
+      nested("http//alice:SECRET4@inner.example"),
+      nested("http://alice:SECRET5@inner.example:99999/"),
+      nested(
+        `https://a.example/?b=${
+          encodeURIComponent(`https://c.example/?d=${encodeURIComponent("https://e.example/?token=SECRET6")}`)
+        }`
+      )
+    ]
+    for (const input of secretCases) {
+      const shown = Redact.url(input)
+      // Each level of encoding leaves the secret's letters as they were.
+      assert.notMatch(shown, /SECRET/, input)
+      assert.include(shown, "page=2", input)
+      assert.include(shown, "h.example/x", input)
+    }
+    for (const inner of ["https://inner.example/cb?page=3#top", "mailto:a@b.example"]) {
+      assert.strictEqual(Redact.url(nested(inner)), nested(inner))
+    }
   })
 
   it("ordinary names stay in clear: page, monkey, decode, keyboard, sort, tokens_used", () => {
