@@ -14,7 +14,8 @@
  * **Details**
  *
  * - Other paths answer 404, other methods than GET and HEAD 405 (with
- *   `Allow: GET, HEAD`); a query string is ignored.
+ *   `Allow: GET, HEAD`); a query string is ignored, and an absolute-form
+ *   target (`GET http://host:9464/metrics`) is served as its path.
  * - The server listens when the layer is built and closes, with its open
  *   connections, when the layer's scope closes. A port that cannot be taken
  *   (in use, or not allowed) fails the layer with `MetricsServerError`, which
@@ -25,6 +26,9 @@
  *   cannot keep its buffered answer), headers must come within 10 s and the
  *   request within 30 s, and at most 64 connections are open at once
  *   (`defaultLimits`; others through `makeResolved`).
+ * - Formatting blocks the event loop (about 10 ms for 100 hosts, seconds for
+ *   thousands): a text that took 50 ms or more is served again for ten times
+ *   as long, so scrapes in a loop cannot take the whole process.
  *
  * **Gotchas**
  *
@@ -116,11 +120,16 @@ const bindError = (host: string, port: number, cause: unknown): MetricsServerErr
     : new MetricsServerError({ message, host, port, code })
 }
 
-/** The path of a request target, without its query. */
+/**
+ * The path of a request target, without its query; an absolute-form target
+ * (`http://host:9464/metrics`, as a proxy sends it) loses its scheme and
+ * authority first.
+ */
 const pathOf = (target: string | undefined): string => {
-  const raw = target ?? "/"
+  const raw = (target ?? "/").replace(/^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i, "")
   const end = raw.search(/[?#]/)
-  return end === -1 ? raw : raw.slice(0, end)
+  const path = end === -1 ? raw : raw.slice(0, end)
+  return path === "" ? "/" : path
 }
 
 const answer = (response: Http.ServerResponse, status: number, body: string, headers: Http.OutgoingHttpHeaders) => {
@@ -132,7 +141,25 @@ const answer = (response: Http.ServerResponse, status: number, body: string, hea
   response.end(response.req.method === "HEAD" ? undefined : body)
 }
 
-const handler = (context: Context.Context<never>, path: string) =>
+/**
+ * The exposition text of the registry in `context`. Formatting is synchronous
+ * and blocks the event loop; a text that took at least `slowScrapeMillis` to
+ * format is served again for ten times that long, so that scrapes in a loop
+ * spend at most about a tenth of the loop's time formatting.
+ */
+const scrapes = (context: Context.Context<never>, slowScrapeMillis: number) => {
+  let last: { readonly body: string; readonly until: number } | undefined
+  return (): string => {
+    const start = performance.now()
+    if (last !== undefined && start < last.until) return last.body
+    const body = PrometheusMetrics.formatUnsafe(context)
+    const took = performance.now() - start
+    last = took >= slowScrapeMillis ? { body, until: performance.now() + 10 * took } : undefined
+    return body
+  }
+}
+
+const handler = (scrape: () => string, path: string) =>
 (
   request: Http.IncomingMessage,
   response: Http.ServerResponse
@@ -150,7 +177,7 @@ const handler = (context: Context.Context<never>, path: string) =>
   }
   let body: string
   try {
-    body = PrometheusMetrics.formatUnsafe(context)
+    body = scrape()
   } catch {
     answer(response, 500, "the metrics could not be formatted\n", { "content-type": "text/plain; charset=utf-8" })
     return
@@ -175,11 +202,18 @@ export interface Limits {
   readonly requestTimeout: number
   /** Connections open at once; further ones are closed as they arrive. @default 64 */
   readonly maxConnections: number
+  /**
+   * A scrape whose text took at least this many milliseconds to format is
+   * answered again with the same text for ten times as long (formatting
+   * blocks the event loop). @default 50
+   */
+  readonly slowScrapeMillis: number
 }
 
 /**
  * The endpoint's limits: 30 s without activity, 10 s for the headers, 30 s
- * for the request, 64 connections.
+ * for the request, 64 connections; a text that took 50 ms or more to format
+ * is reused for ten times as long.
  *
  * @category constants
  * @since 0.1.0
@@ -188,7 +222,8 @@ export const defaultLimits: Limits = {
   idleTimeout: 30_000,
   headersTimeout: 10_000,
   requestTimeout: 30_000,
-  maxConnections: 64
+  maxConnections: 64,
+  slowScrapeMillis: 50
 }
 
 /**
@@ -204,8 +239,14 @@ export const makeResolved = (
 ): Effect.Effect<Service, MetricsServerError, Scope.Scope> =>
   Effect.gen(function*() {
     const context = yield* Effect.context<never>()
-    const { headersTimeout, idleTimeout, maxConnections, requestTimeout } = { ...defaultLimits, ...ownData(limits) }
-    const server = Http.createServer({ headersTimeout, requestTimeout }, handler(context, options.path))
+    const { headersTimeout, idleTimeout, maxConnections, requestTimeout, slowScrapeMillis } = {
+      ...defaultLimits,
+      ...ownData(limits)
+    }
+    const server = Http.createServer(
+      { headersTimeout, requestTimeout },
+      handler(scrapes(context, slowScrapeMillis), options.path)
+    )
     server.maxConnections = maxConnections
     // Node's `timeout` only emits the event; a client that stopped reading must be cut off.
     server.setTimeout(idleTimeout, (socket) => socket.destroy())

@@ -29,6 +29,30 @@ const scrape = (url: string, method = "GET") =>
     return { status: response.status, headers: response.headers, body: await response.text() }
   })
 
+/** The `content-length` a HEAD answers. */
+const lengthOf = (url: string) =>
+  Effect.map(scrape(url, "HEAD"), (answer) => Number(answer.headers.get("content-length")))
+
+/** The status line's code of a request written as is on a raw socket (an absolute-form target, say). */
+const rawStatus = (port: number, requestLine: string) =>
+  Effect.promise(() =>
+    new Promise<number>((resolve, reject) => {
+      const socket = Net.connect(port, "127.0.0.1")
+      let received = ""
+      socket.setEncoding("latin1")
+      socket.on("data", (chunk: string) => {
+        received += chunk
+        const status = /^HTTP\/1\.1 (\d{3})/.exec(received)
+        if (status !== null) {
+          socket.destroy()
+          resolve(Number(status[1]))
+        }
+      })
+      socket.on("error", reject)
+      socket.write(`${requestLine}\r\nHost: 127.0.0.1:${port}\r\nConnection: close\r\n\r\n`)
+    })
+  )
+
 /** Builds a layer in the test's scope and returns its service. */
 const build = <E, R>(layer: Layer.Layer<MetricsServer.MetricsServer, E, R>) =>
   Effect.map(Layer.build(layer), (context) => Context.get(context, MetricsServer.MetricsServer))
@@ -156,7 +180,7 @@ describe("MetricsServer", () => {
     }).pipe(Effect.scoped, Effect.provideService(Metric.MetricRegistry, metrics.registry))
   })
 
-  it.live("HEAD answers the headers of GET without a body; POST is 405 with Allow; another path is 404", () => {
+  it.live("HEAD answers the headers of GET without a body; POST is 405 with Allow; another path is 404; an absolute-form target is served as its path", () => {
     const metrics = MetricsTest.makeRegistry()
     return Effect.gen(function*() {
       const counter = Metric.counter("probe_total")
@@ -177,8 +201,49 @@ describe("MetricsServer", () => {
       assert.strictEqual(post.status, 405)
       assert.strictEqual(post.headers.get("allow"), "GET, HEAD")
       assert.strictEqual((yield* scrape(`http://127.0.0.1:${endpoint.port}/metrics`)).status, 404)
+
+      // RFC 9112 3.2.2: a server accepts the absolute form (what a client sends through a proxy).
+      assert.strictEqual(
+        yield* rawStatus(endpoint.port, `GET http://127.0.0.1:${endpoint.port}/prom?x=1 HTTP/1.1`),
+        200
+      )
+      assert.strictEqual(yield* rawStatus(endpoint.port, `GET http://127.0.0.1:${endpoint.port}/metrics HTTP/1.1`), 404)
+      assert.strictEqual(yield* rawStatus(endpoint.port, `GET http://127.0.0.1:${endpoint.port}/prom/x HTTP/1.1`), 404)
     }).pipe(Effect.scoped, Effect.provideService(Metric.MetricRegistry, metrics.registry))
   })
+
+  it.live(
+    "a text that took slowScrapeMillis or more to format is served again for ten times as long, then formatted afresh; a quick one is formatted for every scrape",
+    () => {
+      const metrics = MetricsTest.makeRegistry()
+      return Effect.gen(function*() {
+        // A quick text (one series, well under the default 50 ms): every scrape sees every change.
+        yield* Metric.update(Metric.counter("reuse_quick_total"), 1)
+        const quick = yield* MetricsServer.make({ port: 0 })
+        const quickBefore = yield* lengthOf(quick.url)
+        yield* Metric.update(Metric.counter("reuse_quick_added_total"), 1)
+        assert.isAbove(yield* lengthOf(quick.url), quickBefore, "a quick text is formatted afresh")
+
+        // 50,000 series take tens of milliseconds or more; with slowScrapeMillis 0 any text is reused for 10× its time.
+        for (let i = 0; i < 50_000; i++) {
+          yield* Metric.update(Metric.counter("reuse_slow_total", { attributes: { i: String(i) } }), 1)
+        }
+        const slow = yield* MetricsServer.makeResolved({ ...MetricsConfig.defaults, port: 0 }, { slowScrapeMillis: 0 })
+        const before = yield* lengthOf(slow.url)
+        yield* Metric.update(Metric.counter("reuse_slow_added_total"), 1)
+        assert.strictEqual(yield* lengthOf(slow.url), before, "the scrape right after reuses the text")
+        // Then a fresh text within a bounded wait (the reuse lasts 10× the format time).
+        const deadline = Date.now() + 30_000
+        let after = before
+        while (after === before && Date.now() < deadline) {
+          yield* Effect.sleep("50 millis")
+          after = yield* lengthOf(slow.url)
+        }
+        assert.isAbove(after, before, "a later scrape formats the text afresh")
+      }).pipe(Effect.scoped, Effect.provideService(Metric.MetricRegistry, metrics.registry))
+    },
+    90_000
+  )
 
   it.live("a taken port fails with MetricsServerError naming 127.0.0.1:<port> and EADDRINUSE; the server stops with its scope", () =>
     Effect.gen(function*() {
