@@ -144,7 +144,7 @@ export interface Store {
    * Optional: gives back a booking not yet due whose waiter went away (the
    * limiter calls it when a waiting acquisition is interrupted), for
    * reservations granted with an `at`. A window's booking is removed, a
-   * rate's only when it is the latest. Stores without it (Redis) leave the
+   * rate's only when it is the latest. Stores without it leave the
    * slot booked and unused.
    */
   readonly cancel?: ((request: CancelRequest) => Effect.Effect<void, RateLimiterUnavailableError>) | undefined

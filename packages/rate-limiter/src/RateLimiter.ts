@@ -236,8 +236,8 @@ export interface Service {
   readonly observe: (options: ObserveOptions) => Effect.Effect<void>
   /**
    * Holds every request of `key`, in every process sharing the store, for
-   * `duration`; a `duration` that is no duration fails with `PolicyError`
-   * (`hold.duration`).
+   * `duration`; a `duration` that is no duration, or longer than 365 days,
+   * fails with `PolicyError` (`hold.duration`).
    */
   readonly hold: (
     key: string,
@@ -603,7 +603,7 @@ export const make = (
 
     /**
      * Sleeps until a booked slot; a waiter interrupted meanwhile gives the
-     * booking back when the store can (`cancel`: memory and local stores),
+     * booking back when the store can (`cancel`: memory, local and Redis stores),
      * so callers that went away leave no slots unused behind them.
      */
     const waitForSlot = (
@@ -730,6 +730,14 @@ export const make = (
         return yield* Effect.fail(
           Policy.PolicyError.fromProblems("(none)", [DurationInput.problem("hold.duration", duration)])
         )
+      }
+      // Every store can keep a hold as long as a policy's longest window; beyond that Redis refuses the expiry.
+      if (millis > Policy.maxWindowMillis) {
+        return yield* Effect.fail(Policy.PolicyError.fromProblems("(none)", [{
+          setting: "hold.duration",
+          received: `${millis} ms`,
+          expected: "a duration of at most 365 days"
+        }]))
       }
       yield* failover.run((target) => target.block(key, millis))
       yield* metrics.custom().held("manual", millis)

@@ -272,6 +272,7 @@ const directScript = (
 /** What one connected `Redis` service offers the store: its scripts and `ZREM`, each bounded. */
 interface Session {
   readonly reserve: RunScript
+  readonly cancel: RunScript
   readonly block: RunScript
   readonly lease: RunScript
   readonly zrem: (key: string, member: string, waitMillis: number) => Effect.Effect<void, RateLimiterUnavailableError>
@@ -294,6 +295,7 @@ const session = (redis: Redis.Redis["Service"], redact: (text: string) => string
   }
   return {
     reserve: run(Script.reserve),
+    cancel: run(Script.cancel),
     block: run(Script.block),
     lease: run(Script.lease),
     zrem: (key, member, waitMillis) => Effect.asVoid(bounded(redis.send("ZREM", key, member), waitMillis))
@@ -309,6 +311,7 @@ const directSession = (
   const failed = (cause: unknown) => unavailable(down() ?? describe(cause, redact))
   return {
     reserve: directScript(client, Script.reserve, failed),
+    cancel: directScript(client, Script.cancel, failed),
     block: directScript(client, Script.block, failed),
     lease: directScript(client, Script.lease, failed),
     zrem: (key, member, waitMillis) => Effect.asVoid(directCommand(client, ["ZREM", key, member], waitMillis, failed))
@@ -372,6 +375,12 @@ const makeStore = (
           (reply) => decoded(Script.decodeReservation(reply), reply)
         )
       })
+    },
+    cancel: (request) => {
+      const items = Own.get(request, "items") ?? []
+      if (items.length === 0) return Effect.void
+      const [keys, args] = Script.cancelArgs(names, items, request.at)
+      return call((s) => Effect.asVoid(s.cancel(keys, args, patience.timeoutMillis)))
     },
     block: (key, millis) =>
       call((s) =>

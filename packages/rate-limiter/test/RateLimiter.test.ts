@@ -357,7 +357,7 @@ describe("RateLimiter durations as people write them", () => {
       assert.strictEqual(refused._tag === "RateLimitExceededError" && refused.retryAfterMillis, 1_000)
     }))
 
-  it.effect("an acquisition's own maxWait and hold's duration that are no duration fail with PolicyError", () =>
+  it.effect("an acquisition's own maxWait and hold's duration that are no duration (or a hold over 365 days) fail with PolicyError", () =>
     Effect.gen(function*() {
       const limiter = yield* limiterWith({ policies: [Policy.rate({ limit: 5, window: "1s" })] })
       const acquired = yield* Effect.flip(Effect.scoped(limiter.acquire({ maxWait: "later" as DurationInput.Input })))
@@ -370,6 +370,16 @@ describe("RateLimiter durations as people write them", () => {
       assert.strictEqual(
         refused.message,
         `invalid rate limiter configuration: hold.duration is "a while", expected ${DurationInput.accepted}`
+      )
+      // Longer than any store keeps an expiry: refused before the store (Redis cannot take 1e300 ms as an expiry).
+      for (const duration of [1e300, "366 days"] as const) {
+        const tooLong = yield* Effect.flip(limiter.hold("k", duration))
+        assert.strictEqual(tooLong._tag, "PolicyError")
+        assert.match(tooLong.message, /hold\.duration is \d.* ms, expected a duration of at most 365 days$/)
+      }
+      assert.match(
+        (yield* Effect.flip(limiter.hold("k", Number.POSITIVE_INFINITY))).message,
+        /hold\.duration is Infinity/
       )
       // A spent budget (negative) is no wait, not a mistake; "2s" holds the key for 2 seconds.
       yield* limiter.hold("k", "2s")

@@ -381,6 +381,39 @@ await RedisTest.describeWithRedis("RedisStore on a busy machine: slow is not dow
   )
 
   it.live(
+    "40 waiters on a Redis window of 10 per 2 s interrupted give their bookings back: the next goes at once when the first 10 leave",
+    () =>
+      Effect.gen(function*() {
+        const prefix = RedisPrefix.fresh("rl")
+        const store = yield* RedisStore.make({ url: RedisTest.url, prefix, timeout: "10 seconds" })
+        const limiter = yield* RateLimiter.make({
+          policies: [Policy.window({ limit: 10, window: "2 seconds" })],
+          maxWait: "1 minute"
+        }).pipe(Effect.provideService(LimiterStore.LimiterStore, store))
+        const fibers = yield* Effect.forEach(
+          Array.from({ length: 50 }),
+          () => Effect.forkChild(limiter.withPermit(Effect.void, { key: "k" }))
+        )
+        // Ten went at once; forty booked slots paced from 2 s to 9.8 s and sleep until them.
+        yield* Effect.sleep(500)
+        yield* Effect.forEach(fibers, Fiber.interrupt, { concurrency: "unbounded" })
+        const client = yield* Effect.acquireRelease(
+          Effect.promise(() => createClient({ url: RedisTest.url }).connect()),
+          (connected) => Effect.sync(() => connected.destroy())
+        )
+        const keys = yield* Effect.promise(() => client.keys(`${prefix}w:*`))
+        assert.strictEqual(keys.length, 1)
+        // Only the ten that went are left: time, cost pairs.
+        assert.strictEqual((yield* Effect.promise(() => client.lRange(keys[0]!, 0, -1))).length, 20)
+        // Once those ten leave the window, the next goes without waiting (it would wait behind forty otherwise).
+        yield* Effect.sleep(2_000)
+        const next = yield* Effect.result(limiter.withPermit(Effect.succeed("went"), { key: "k", maxWait: 0 }))
+        assert.ok(next._tag === "Success", String(next))
+      }).pipe(Effect.scoped),
+    30_000
+  )
+
+  it.live(
     "a refused connection is the reason the first calls give, not \"no connection attempt yet\"",
     () =>
       Effect.gen(function*() {

@@ -44,7 +44,7 @@ await RedisTest.describeWithRedis("RedisStore", () => {
     tolerance: 60,
     pass: sleepLive,
     live: true,
-    cancels: false
+    cancels: true
   })
 
   it.live(
@@ -179,7 +179,7 @@ await RedisTest.describeWithRedis("RedisStore", () => {
     }), 30_000)
 
   it.live(
-    "the scripts compute exactly what algorithm.ts computes, on random sequences at chosen instants",
+    "the scripts compute exactly what algorithm.ts computes, on random sequences at chosen instants, give-backs included",
     () =>
       Effect.gen(function*() {
         const client = yield* raw
@@ -197,6 +197,7 @@ await RedisTest.describeWithRedis("RedisStore", () => {
         ]
         let granted = 0
         let refused = 0
+        let cancels = 0
         for (const seed of [1, 2, 3, 4]) {
           const names = Script.keys(RedisPrefix.fresh("rl"))
           const states = new Map<string, Algorithm.ItemState>()
@@ -215,6 +216,27 @@ await RedisTest.describeWithRedis("RedisStore", () => {
           const pick = <A>(values: ReadonlyArray<A>): A => values[Math.floor(random() * values.length)]!
           // Fractional, so the exact round trip of times through Redis is exercised too.
           let now = Date.now() + 0.123_456
+          const bookings: Array<{ readonly items: ReadonlyArray<LimiterStore.Item>; readonly at: number }> = []
+          /** What Redis keeps is what memory keeps (counting only what still matters). */
+          const sameStates = (items: ReadonlyArray<LimiterStore.Item>, what: string) =>
+            Effect.gen(function*() {
+              for (const item of items) {
+                const key = names.item(item)
+                if (item.kind === "rate") {
+                  const stored = yield* Effect.promise(() => client.get(key))
+                  const tat = stateOf(item.id).tat
+                  if (stored === null) assert.ok(tat <= now, `${what}: ${key} vanished early`)
+                  else assert.strictEqual(Number(stored), tat, `${what}: ${key}`)
+                } else {
+                  const stored = (yield* Effect.promise(() => client.lRange(key, 0, -1))).map(Number)
+                  const counting = (entries: ReadonlyArray<number>) =>
+                    entries.flatMap((time, i) =>
+                      i % 2 === 0 && time > now - item.windowMillis ? [time, entries[i + 1]!] : []
+                    ).join()
+                  assert.strictEqual(counting(stored), counting(stateOf(item.id).entries), `${what}: ${key}`)
+                }
+              }
+            })
           for (let step = 0; step < 250; step++) {
             now += pick([0, 0, 10_000, 20_000, 50_000])
             const roll = random()
@@ -233,26 +255,27 @@ await RedisTest.describeWithRedis("RedisStore", () => {
               )
               const [keys, args] = Script.reserveArgs(names, items, blockKey, maxWait, now)
               const reply = yield* run(Script.reserve.lua, keys, args)
-              assert.deepStrictEqual(Script.decodeReservation(reply as Script.Reply), expected, what)
+              const decoded = Script.decodeReservation(reply as Script.Reply)
+              // A booking ahead carries its instant, in Redis's time: the one memory booked at.
+              if (decoded?._tag === "Granted" && decoded.delayMillis > 0) {
+                assert.isDefined(decoded.at, what)
+                assert.closeTo(decoded.at! - now, decoded.delayMillis, 1e-6, what)
+                bookings.push({ items, at: decoded.at! })
+              }
+              const { at: _at, ...withoutAt } = decoded as Algorithm.Reservation & { readonly at?: number }
+              assert.deepStrictEqual(withoutAt, expected, what)
               if (expected._tag === "Granted") granted++
               else refused++
-              // What Redis keeps is what memory keeps (counting only what still matters).
-              for (const item of items) {
-                const key = names.item(item)
-                if (item.kind === "rate") {
-                  const stored = yield* Effect.promise(() => client.get(key))
-                  const tat = stateOf(item.id).tat
-                  if (stored === null) assert.ok(tat <= now, `${what}: ${key} vanished early`)
-                  else assert.strictEqual(Number(stored), tat, `${what}: ${key}`)
-                } else {
-                  const stored = (yield* Effect.promise(() => client.lRange(key, 0, -1))).map(Number)
-                  const counting = (entries: ReadonlyArray<number>) =>
-                    entries.flatMap((time, i) =>
-                      i % 2 === 0 && time > now - item.windowMillis ? [time, entries[i + 1]!] : []
-                    ).join()
-                  assert.strictEqual(counting(stored), counting(stateOf(item.id).entries), `${what}: ${key}`)
-                }
-              }
+              yield* sameStates(items, what)
+            } else if (roll < 0.72 && bookings.length > 0) {
+              // A waiter went away: its booking (not always the latest, not always still ahead) is given back.
+              const booking = bookings.splice(Math.floor(random() * bookings.length), 1)[0]!
+              const what = `seed ${seed} step ${step} cancel: ${JSON.stringify(booking)}`
+              Algorithm.cancel(booking.items.map((item) => stateOf(item.id)), booking.items, booking.at, now)
+              const [keys, args] = Script.cancelArgs(names, booking.items, booking.at, now)
+              yield* run(Script.cancel.lua, keys, args)
+              cancels++
+              yield* sameStates(booking.items, what)
             } else if (roll < 0.75) {
               const key = pick(["h1", "h2"])
               const millis = pick([20_000, 50_000])
@@ -279,8 +302,9 @@ await RedisTest.describeWithRedis("RedisStore", () => {
             }
           }
         }
-        // Both outcomes were exercised.
+        // Both outcomes, and give-backs, were exercised.
         assert.ok(granted > 100 && refused > 100, `granted ${granted}, refused ${refused}`)
+        assert.ok(cancels > 20, `cancels ${cancels}`)
       }),
     60_000
   )

@@ -47,9 +47,9 @@ local function fmt(x) return string.format('%.17g', x) end
 /**
  * `reserve`. KEYS: one per item, then the block key when ARGV[3] is "1".
  * ARGV: clock, maxWaitMillis, hasBlock, then per item: kind ("r" or "w"), limit,
- * windowMillis, burst, cost. Replies `{1, delay}` when granted (every item
- * booked at one instant), `{0, retryAfter, item}` when refused (nothing
- * written); `item` is 0-based, or -1 for a block.
+ * windowMillis, burst, cost. Replies `{1, delay, at}` when granted (every item
+ * booked at one instant, `at` in Redis's time, for `cancel`), `{0, retryAfter,
+ * item}` when refused (nothing written); `item` is 0-based, or -1 for a block.
  */
 const reserveLua = prelude + `
 local maxWait = tonumber(ARGV[2])
@@ -244,7 +244,48 @@ for _, key in ipairs(order) do
     if life > 0 then redis.call('PEXPIRE', key, life) else redis.call('DEL', key) end
   end
 end
-return {1, fmt(delay)}
+return {1, fmt(delay), fmt(at)}
+`
+
+/**
+ * `cancel` (`Algorithm.cancel`, line for line). KEYS: one per item. ARGV: clock,
+ * at (as `reserve` replied it), then per item: kind, limit, windowMillis, cost.
+ * A booking already due is left; a rate's is taken back only when it is the
+ * latest (the stored `tat` is exactly where it put it); a window's entry
+ * `(at, cost)` is removed. Replies 1.
+ */
+const cancelLua = prelude + `
+local at = tonumber(ARGV[2])
+if at <= now then return 1 end
+for i = 1, #KEYS do
+  local a = 2 + (i - 1) * 4
+  local kind = ARGV[a + 1]
+  local limit = tonumber(ARGV[a + 2])
+  local window = tonumber(ARGV[a + 3])
+  local cost = tonumber(ARGV[a + 4])
+  local key = KEYS[i]
+  if kind == 'r' then
+    local tat = tonumber(redis.call('GET', key) or '0')
+    if tat == at + cost * (window / limit) then
+      redis.call('SET', key, fmt(at), 'PX', math.ceil(at - now))
+    end
+  else
+    if cost > limit then cost = limit end
+    local raw = redis.call('LRANGE', key, 0, -1)
+    local j = #raw - 1
+    while j >= 1 and tonumber(raw[j]) >= at do
+      if tonumber(raw[j]) == at and tonumber(raw[j + 1]) == cost then
+        -- Mark the pair and remove exactly its two elements (Redis lists are 0-based).
+        redis.call('LSET', key, j - 1, '#')
+        redis.call('LSET', key, j, '#')
+        redis.call('LREM', key, 2, '#')
+        break
+      end
+      j = j - 2
+    end
+  end
+end
+return 1
 `
 
 /**
@@ -296,6 +337,12 @@ export const reserve = Redis.script(keysThenArgs, {
 /** The `block` script. */
 export const block = Redis.script(keysThenArgs, {
   lua: blockLua,
+  numberOfKeys: (keys) => keys.length
+}).withReturnType<Reply>()
+
+/** The `cancel` script. */
+export const cancel = Redis.script(keysThenArgs, {
+  lua: cancelLua,
   numberOfKeys: (keys) => keys.length
 }).withReturnType<Reply>()
 
@@ -375,6 +422,22 @@ export const reserveArgs = (
   return [itemKeys, args]
 }
 
+/** The keys and arguments of a `cancel` call (`clock`: `redisTime`, or an instant in tests). */
+export const cancelArgs = (
+  names: Keys,
+  items: ReadonlyArray<Algorithm.Item>,
+  at: number,
+  clock: string | number = redisTime
+): [ReadonlyArray<string>, ReadonlyArray<string | number>] => {
+  const itemKeys: Array<string> = []
+  const args: Array<string | number> = [clock, at]
+  for (const item of items) {
+    itemKeys.push(names.item(item))
+    args.push(item.kind === "rate" ? "r" : "w", item.limit, item.windowMillis, item.cost)
+  }
+  return [itemKeys, args]
+}
+
 /** Reads a number the scripts wrote with `fmt` (or as an integer). */
 const number = (value: unknown): number => {
   if (typeof value === "number") return value
@@ -388,7 +451,13 @@ export const decodeReservation = (reply: Reply): Algorithm.Reservation | undefin
   const tag = number(reply[0])
   const value = number(reply[1])
   if (Number.isNaN(value)) return undefined
-  if (tag === 1) return { _tag: "Granted", delayMillis: value }
+  if (tag === 1) {
+    // A booking ahead carries its instant, so that a waiter that goes away can give it back.
+    const at = number(reply[2])
+    return value > 0 && Number.isFinite(at)
+      ? { _tag: "Granted", delayMillis: value, at }
+      : { _tag: "Granted", delayMillis: value }
+  }
   const item = number(reply[2])
   return tag === 0 && Number.isInteger(item) ? { _tag: "Refused", retryAfterMillis: value, item } : undefined
 }
