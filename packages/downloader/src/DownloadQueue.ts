@@ -200,18 +200,19 @@ export interface ShutdownResult {
  */
 export interface Service {
   /**
-   * Queues a task; does nothing when its id is known. Waits while the queue
+   * Queues a task; does nothing when its id is known (queued, in flight or
+   * finished), and succeeds with whether it queued it. Waits while the queue
    * is full. Fails with `QueueShutdownError` once a shutdown began (a wait
    * for room included), and with `DownloadConfigError` for a task without an
    * id or with an invalid checksum.
    */
   readonly offer: (
     task: TaskInput
-  ) => Effect.Effect<void, QueueShutdownError | QueueUnavailableError | DownloadConfig.DownloadConfigError>
-  /** Queues tasks one after the other. */
+  ) => Effect.Effect<boolean, QueueShutdownError | QueueUnavailableError | DownloadConfig.DownloadConfigError>
+  /** Queues tasks one after the other; succeeds with how many it queued (known ids are not). */
   readonly offerAll: (
     tasks: Iterable<TaskInput>
-  ) => Effect.Effect<void, QueueShutdownError | QueueUnavailableError | DownloadConfig.DownloadConfigError>
+  ) => Effect.Effect<number, QueueShutdownError | QueueUnavailableError | DownloadConfig.DownloadConfigError>
   /** Tasks not finished: waiting, retrying and in flight. */
   readonly size: Effect.Effect<number, QueueUnavailableError>
   readonly stats: Effect.Effect<Stats, QueueUnavailableError>
@@ -506,7 +507,8 @@ export const make: Effect.Effect<Service, never, Store.DownloadQueueStore | Scop
 
   return {
     offer,
-    offerAll: (tasks) => Effect.forEach(tasks, offer, { discard: true }),
+    offerAll: (tasks) =>
+      Effect.map(Effect.forEach(tasks, offer), (queued) => queued.filter((wasQueued) => wasQueued).length),
     size: Effect.map(store.counts, (counts) => counts.queued + counts.delayed + counts.inFlight),
     stats,
     deadLetters: store.deadLetters,

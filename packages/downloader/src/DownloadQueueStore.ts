@@ -60,8 +60,12 @@ export interface Store {
   readonly maxAttempts: number
   /** How often a worker pool looks whether the queue is idle, in milliseconds. */
   readonly pollMillis: number
-  /** Adds a task unless its id is known (queued, in flight or finished); waits while the queue is full. */
-  readonly offer: (task: QueueTask) => Effect.Effect<void, QueueUnavailableError>
+  /**
+   * Adds a task unless its id is known (queued, in flight or finished); waits
+   * while the queue is full. Succeeds with whether this offer queued it
+   * (`false`: the id was known).
+   */
+  readonly offer: (task: QueueTask) => Effect.Effect<boolean, QueueUnavailableError>
   /**
    * Takes the next task (waiting while there is none), counts an attempt,
    * and runs `handle`: its success finishes the task; a failure makes it
@@ -251,7 +255,7 @@ const memoryStore = (policy: RetryPolicy, maxIds: number): Store => {
     capacity: policy.capacity,
     maxAttempts: policy.maxAttempts,
     pollMillis: 20,
-    offer: (task) => Effect.asVoid(queue.offer(task)),
+    offer: (task) => queue.offer(task),
     take: (handle) =>
       queue.take(handle, (task, attempts, cause) =>
         Effect.flatMap(Clock.currentTimeMillis, (now) =>
@@ -388,13 +392,15 @@ export const makeRedis = (
       Effect.gen(function*() {
         // A known id is ignored at once: it never waits for room.
         const known = yield* bounded("offer", redis.send<string | null>("ZSCORE", keys.ids, task.id))
-        if (known !== null && known !== undefined) return
+        if (known !== null && known !== undefined) return false
         while (true) {
           const now = yield* counts
           if (now.queued + now.delayed < policy.capacity) break
           yield* Effect.sleep(pollMillis)
         }
+        // Two producers offering one id at once may both be told `true`; it is queued once.
         yield* bounded("offer", queue.offer(task, { id: task.id }))
+        return true
       })
 
     const take = <A, E, R>(handle: (task: QueueTask, attempt: number) => Effect.Effect<A, E, R>) =>

@@ -33,15 +33,17 @@ queueSuite("memory", {
 
 const task = (id: string) => ({ id, url: "http://127.0.0.1/x", destination: id })
 
-it.effect("the memory store forgets the oldest finished ids past maxIds: such an id can be queued again", () =>
+it.effect("the memory store forgets the oldest finished ids past maxIds: such an id can be queued again, and offer says so", () =>
   Effect.gen(function*() {
     const store = yield* DownloadQueueStore.makeMemory({ maxIds: 2 })
     for (const id of ["a", "b", "c"]) {
-      yield* store.offer(task(id))
+      assert.isTrue(yield* store.offer(task(id)))
       yield* store.take(() => Effect.void)
     }
-    // "a" is forgotten, "b" and "c" are remembered.
-    for (const id of ["a", "b", "c"]) yield* store.offer(task(id))
+    // "a" is forgotten, "b" and "c" are remembered: the offers say which they queued.
+    const queued: Array<boolean> = []
+    for (const id of ["a", "b", "c"]) queued.push(yield* store.offer(task(id)))
+    assert.deepStrictEqual(queued, [true, false, false])
     assert.strictEqual((yield* store.counts).queued, 1)
     assert.deepStrictEqual((yield* store.removeWaiting).map((t) => t.id), ["a"])
   }))
@@ -182,7 +184,7 @@ await RedisTest.describeWithRedis("DownloadQueue on Redis", () => {
       assert.isBelow(Date.now() - started, 1_900)
     }).pipe(Effect.scoped))
 
-  it.live("a Redis that stops answering: offer and stats fail with QueueUnavailableError within the 500 ms timeout; after a reconnect they work", () =>
+  it.live("offer on Redis says whether it queued; a Redis that stops answering: offer and stats fail with QueueUnavailableError within the 500 ms timeout; after a reconnect they work", () =>
     Effect.gen(function*() {
       const name = `test-${randomUUID()}`
       yield* TestQueue.cleanup(name)
@@ -194,7 +196,10 @@ await RedisTest.describeWithRedis("DownloadQueue on Redis", () => {
         )
       )
       const queue = Context.get(context, DownloadQueue.DownloadQueue)
-      yield* queue.offer(task("before"))
+      assert.isTrue(yield* queue.offer(task("before")))
+      // A known id (here still waiting) is not queued again, and the offer says so.
+      assert.isFalse(yield* queue.offer(task("before")))
+      assert.strictEqual(yield* queue.offerAll([task("before"), task("second")]), 1)
       yield* proxy.hang
       const started = Date.now()
       const offered = yield* Effect.flip(queue.offer(task("during")))
