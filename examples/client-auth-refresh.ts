@@ -13,11 +13,11 @@
  * `npm run test-server`: `npm run example -- client-auth-refresh --url http://127.0.0.1:PORT`
  * (it resets that server's state).
  */
-import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as Auth from "@httpkit/client/Auth"
 import * as ResilientClient from "@httpkit/client/ResilientClient"
 import * as ServerControl from "@httpkit/testing/ServerControl"
 import { Console, Effect, Layer, Schema } from "effect"
+import { check, runMain } from "./support/outcome.ts"
 import { serverFlags, serverHelp, serverUrl } from "./support/server.ts"
 
 const usage = `Usage: npm run example -- client-auth-refresh [--url URL]
@@ -45,9 +45,10 @@ const program = (control: ServerControl.ServerControl["Service"]) =>
     // What crossed the wire: the same call went out twice, with the old then the new token.
     const sent = (yield* control.requestsTo("/auth/bearer")).map((entry) => entry.headers["authorization"])
     yield* Console.log(`   the server saw /auth/bearer with: ${sent.join(", ")}`)
-    if (second.token_generation !== rotated.generation || sent.length !== 3) {
-      return yield* Effect.fail(new Error("the refresh did not happen as expected"))
-    }
+    yield* check(
+      second.token_generation === rotated.generation && sent.length === 3,
+      `a refresh to generation ${rotated.generation}, the call sent twice (3 requests in all)`
+    )
   })
 
 const main = Effect.gen(function*() {
@@ -73,4 +74,4 @@ const main = Effect.gen(function*() {
   yield* Console.log("done")
 }).pipe(Effect.scoped)
 
-NodeRuntime.runMain(main)
+runMain(main)

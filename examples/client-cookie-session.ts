@@ -15,11 +15,11 @@
  * `npm run test-server`: `npm run example -- client-cookie-session --url http://127.0.0.1:PORT`.
  */
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
-import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { ClientCookies } from "@httpkit/client/CookieJar"
 import * as ResilientClient from "@httpkit/client/ResilientClient"
 import { Console, Effect, FileSystem, Layer, Schema } from "effect"
 import { join } from "node:path"
+import { check, runMain } from "./support/outcome.ts"
 import { serverFlags, serverHelp, serverUrl } from "./support/server.ts"
 
 const usage = `Usage: npm run example -- client-cookie-session [--url URL]
@@ -58,7 +58,7 @@ const firstSession = Effect.gen(function*() {
 const secondSession = Effect.gen(function*() {
   const sent = yield* cookiesSent
   yield* Console.log(`3. a new client loaded from the file sends: ${sent}`)
-  if (sent !== "session") return yield* Effect.fail(new Error("the session cookie did not survive"))
+  yield* check(sent === "session", "the session cookie, and only it, sent by the second client")
 })
 
 const main = Effect.gen(function*() {
@@ -74,4 +74,4 @@ const main = Effect.gen(function*() {
   yield* Console.log("done")
 }).pipe(Effect.scoped, Effect.provide(NodeFileSystem.layer))
 
-NodeRuntime.runMain(main)
+runMain(main)

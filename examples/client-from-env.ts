@@ -19,7 +19,7 @@ import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as ResilientClient from "@httpkit/client/ResilientClient"
 import * as TestServer from "@httpkit/testing/TestServer"
 import { Console, Effect, Schema } from "effect"
-import { serverFlags, serverHelp } from "./support/server.ts"
+import { requireServer, serverFlags, serverHelp } from "./support/server.ts"
 
 const usage = `Usage: [HTTPKIT_NAME=VALUE ...] npm run example -- client-from-env [--url URL]
 
@@ -30,10 +30,15 @@ const flags = serverFlags(usage)
 
 const Echo = Schema.Struct({ headers: Schema.Record(Schema.String, Schema.String) })
 
-/** The base URL given with `--url` (which wins) or `HTTPKIT_BASE_URL`, or an embedded server's. */
+/**
+ * The base URL given with `--url` (which wins) or `HTTPKIT_BASE_URL`, once
+ * something answers there (else one line and exit 1), or an embedded server's.
+ */
 const serverUrl = Effect.gen(function*() {
   if (flags.url !== undefined) process.env["HTTPKIT_BASE_URL"] = flags.url.replace(/\/$/, "")
   const given = process.env["HTTPKIT_BASE_URL"]
+  // A value that is not a URL is left to the client's configuration error, which names the variable.
+  if (given !== undefined && URL.parse(given) !== null) yield* requireServer(given)
   if (given !== undefined) return given
   const server = yield* TestServer.make()
   yield* Console.log(`fault-injection server embedded at ${server.url}`)

@@ -17,10 +17,10 @@
  * `npm run test-server`: `npm run example -- client-retries-breaker --url http://127.0.0.1:PORT`
  * (it resets that server's state).
  */
-import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as ResilientClient from "@httpkit/client/ResilientClient"
 import * as ServerControl from "@httpkit/testing/ServerControl"
 import { Console, Effect, Metric, Schema } from "effect"
+import { check, runMain } from "./support/outcome.ts"
 import { serverFlags, serverHelp, serverUrl } from "./support/server.ts"
 
 const usage = `Usage: npm run example -- client-retries-breaker [--url URL]
@@ -31,9 +31,6 @@ ${serverHelp}`
 const flags = serverFlags(usage)
 
 const Message = Schema.Struct({ message_id: Schema.String, deduplicated: Schema.Boolean })
-
-/** Fails the example (exit code 1) when what it shows did not happen. */
-const check = (ok: boolean, what: string) => ok ? Effect.void : Effect.fail(new Error(`unexpected: ${what}`))
 
 const main = Effect.gen(function*() {
   const baseUrl = yield* serverUrl(flags.url)
@@ -120,4 +117,4 @@ const main = Effect.gen(function*() {
   yield* Console.log("\ndone")
 }).pipe(Effect.scoped)
 
-NodeRuntime.runMain(main)
+runMain(main)

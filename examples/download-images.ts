@@ -6,7 +6,6 @@
  * Run it with `npm run example -- download-images` (starts the server embedded),
  * or `npm run example -- download-images --url http://127.0.0.1:PORT`.
  */
-import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as ResilientClient from "@httpkit/client/ResilientClient"
 import * as Downloader from "@httpkit/downloader/Downloader"
 import * as Progress from "@httpkit/downloader/Progress"
@@ -15,6 +14,7 @@ import { Console, Effect, Layer } from "effect"
 import * as Fs from "node:fs/promises"
 import * as Os from "node:os"
 import * as Path from "node:path"
+import { check, runMain } from "./support/outcome.ts"
 import { serverFlags, serverHelp, serverUrl } from "./support/server.ts"
 
 const usage = `Usage: npm run example -- download-images [--url URL]
@@ -64,9 +64,9 @@ const main = Effect.gen(function*() {
     `${batch.succeeded.length} of ${tasks.length} files verified in ${(batch.durationMillis / 1000).toFixed(1)} s, ` +
       `at most ${mostPerHost} at once per host`
   )
-  if (batch.failed.length > 0 || mostPerHost > 3) return yield* Effect.fail(new Error("the batch did not hold"))
+  yield* check(batch.failed.length === 0 && mostPerHost <= 3, "60 files verified, at most 3 at once per host")
 })
 
 const Live = Downloader.layer().pipe(Layer.provide(ResilientClient.layer()))
 
-NodeRuntime.runMain(main.pipe(Effect.provide(Live), Effect.scoped))
+runMain(main.pipe(Effect.provide(Live), Effect.scoped))

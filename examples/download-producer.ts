@@ -4,8 +4,12 @@
  * `#sha512=`, `#sha1=`, `#md5=`; the fragment is never sent to the server):
  * the worker verifies the file, and a task delivered twice keeps the complete
  * file instead of fetching it again. Each task's id is a hash of its URL and
- * folder, so offering the same URLs again queues nothing new. `--stats`
- * prints the queue's counts and its dead letters instead.
+ * folder, so offering the same URLs again queues nothing new (their lines
+ * say `known` instead of `offered`). `--stats`
+ * prints the queue's counts and its dead letters instead. The folder is
+ * `--dest`, taken from the folder the command is run in when relative
+ * (default `downloads`: from the repository's root, `downloads/`, which git
+ * ignores); each `offered` line prints it as an absolute path.
  *
  * Run it with `npm run example -- download-producer --redis redis://127.0.0.1:6379
  * --dest downloads/ https://example.com/a.bin#sha256=...` (`--help` lists the
@@ -20,7 +24,7 @@ import * as QueueTask from "@httpkit/downloader/QueueTask"
 import { Effect, Layer } from "effect"
 import { createHash } from "node:crypto"
 import * as Path from "node:path"
-import { fail, parseFlags } from "../scripts/args.ts"
+import { fail, parseFlags, redisUrlOf } from "../scripts/args.ts"
 import { requireReachable } from "../scripts/reachable.ts"
 
 const usage = `Usage: npm run example -- download-producer --redis URL [--queue NAME] [--dest DIR] URL[#sha256=HEX]...
@@ -30,8 +34,10 @@ Offers one download task per URL to a Redis queue; download-worker processes tak
 
   --redis URL     the Redis holding the queue (default: REDIS_URL)
   --queue NAME    the queue's name (default: downloads)
-  --dest DIR      the folder the files go to, the same path for every worker (default: downloads); each file is
-                  named by the server (Content-Disposition) or the URL
+  --dest DIR      the folder the files go to, the same path for every worker; a relative DIR is taken from the
+                  folder the command is run in (default: downloads there: from the repository's root,
+                  downloads/, which git ignores); each "offered" line prints it in full; each file is named by
+                  the server (Content-Disposition) or the URL
   --stats         print the queue's counts and dead letters, and offer nothing
   -h, --help      this text
 
@@ -49,8 +55,9 @@ const parsed = parseFlags({
   allowPositionals: true
 }, usage)
 
-const redisUrl = parsed.values.redis ?? process.env.REDIS_URL ?? fail("--redis URL is required (or set REDIS_URL)")
-if (!/^rediss?:\/\//.test(redisUrl)) fail(`--redis must be a redis:// or rediss:// URL`)
+const redisUrl = parsed.values.redis !== undefined
+  ? redisUrlOf("--redis", parsed.values.redis)
+  : redisUrlOf("REDIS_URL", process.env.REDIS_URL ?? fail("--redis URL is required (or set REDIS_URL)"))
 const queueName = parsed.values.queue ?? "downloads"
 // A folder (the trailing separator): the downloader names each file.
 const folder = `${Path.resolve(parsed.values.dest ?? "downloads")}${Path.sep}`
@@ -89,8 +96,9 @@ const line = (fields: Record<string, unknown>): void => {
 const main = Effect.gen(function*() {
   const queue = yield* DownloadQueue.DownloadQueue
   for (const task of tasks) {
-    yield* queue.offer(task)
-    line({ event: "offered", id: task.id, url: Redact.url(task.url), destination: task.destination })
+    // `false`: the id is known (queued, in flight or done), so nothing was queued.
+    const queued = yield* queue.offer(task)
+    line({ event: queued ? "offered" : "known", id: task.id, url: Redact.url(task.url), destination: task.destination })
   }
   const stats = yield* queue.stats
   line({

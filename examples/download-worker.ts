@@ -25,7 +25,7 @@ import * as RateLimiter from "@httpkit/rate-limiter/RateLimiter"
 import * as RedisStore from "@httpkit/rate-limiter/RedisStore"
 import { Duration, Effect, Layer, Option } from "effect"
 import * as Os from "node:os"
-import { fail, parseFlags, positiveInt } from "../scripts/args.ts"
+import { fail, parseFlags, positiveInt, redisUrlOf } from "../scripts/args.ts"
 import { requireReachable } from "../scripts/reachable.ts"
 
 const usage = `Usage: npm run example -- download-worker --redis URL [options]
@@ -62,8 +62,9 @@ const parsed = parseFlags({
   }
 }, usage).values
 
-const redisUrl = parsed.redis ?? process.env.REDIS_URL ?? fail("--redis URL is required (or set REDIS_URL)")
-if (!/^rediss?:\/\//.test(redisUrl)) fail(`--redis must be a redis:// or rediss:// URL`)
+const redisUrl = parsed.redis !== undefined
+  ? redisUrlOf("--redis", parsed.redis)
+  : redisUrlOf("REDIS_URL", process.env.REDIS_URL ?? fail("--redis URL is required (or set REDIS_URL)"))
 const queueName = parsed.queue ?? "downloads"
 const concurrency = positiveInt("--concurrency", parsed.concurrency) ?? 2
 const perHost = positiveInt("--per-host", parsed["per-host"]) ?? 2

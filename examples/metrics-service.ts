@@ -5,8 +5,10 @@
  * - a Prometheus endpoint (`MetricsServer`) serving `/metrics` while it runs:
  *   the example scrapes it once itself and prints what it read;
  * - OTLP export of metrics, traces and logs (`OtlpExport.layerConfig`), when
- *   `OTEL_EXPORTER_OTLP_ENDPOINT` names a collector (nothing is sent
- *   otherwise);
+ *   `OTEL_EXPORTER_OTLP_ENDPOINT` names a collector, or of the signals whose
+ *   `OTEL_EXPORTER_OTLP_<SIGNAL>_ENDPOINT` does; with none of them set
+ *   nothing is sent (the example does not assume `layerConfig`'s default
+ *   receiver, `http://localhost:4318`);
  * - the table (`MetricsTable.layerPrintOnExit`), printed when the program's
  *   scope closes.
  *
@@ -22,7 +24,6 @@
  * that server's state). `--serve-seconds 60` keeps `/metrics` up for a
  * Prometheus to scrape before the table is printed.
  */
-import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as ResilientClient from "@httpkit/client/ResilientClient"
 import * as MetricsServer from "@httpkit/metrics/MetricsServer"
 import * as MetricsTable from "@httpkit/metrics/MetricsTable"
@@ -31,13 +32,15 @@ import { LimiterStore, Policy, RateLimiter } from "@httpkit/rate-limiter"
 import * as ClientRateLimit from "@httpkit/rate-limiter/ClientRateLimit"
 import * as ServerControl from "@httpkit/testing/ServerControl"
 import { Console, Effect, Layer } from "effect"
-import { positiveInt } from "../scripts/args.ts"
+import { nonNegativeInt, port, positiveInt } from "../scripts/args.ts"
+import { check, runMain } from "./support/outcome.ts"
 import { serverFlags, serverHelp, serverUrl } from "./support/server.ts"
 
 const usage = `Usage: npm run example -- metrics-service [options]
 
-Calls the fault-injection server under load; serves /metrics, exports over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is
-set, and prints the table at exit.
+Calls the fault-injection server under load; serves /metrics, exports over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT
+(or OTEL_EXPORTER_OTLP_METRICS_ENDPOINT, _TRACES_, _LOGS_) is set, and prints the table at exit. Without them nothing
+is sent over OTLP.
 
   --calls N           calls to make (default 400)
   --concurrency C     fibers making them (default 16)
@@ -52,8 +55,32 @@ const flags = serverFlags(usage, {
 })
 const calls = positiveInt("--calls", flags.calls) ?? 400
 const concurrency = positiveInt("--concurrency", flags.concurrency) ?? 16
-const port = flags.port === "0" ? 0 : positiveInt("--port", flags.port) ?? 0
-const serveSeconds = flags["serve-seconds"] === "0" ? 0 : positiveInt("--serve-seconds", flags["serve-seconds"]) ?? 0
+const metricsPort = port("--port", flags.port) ?? 0
+const serveSeconds = nonNegativeInt("--serve-seconds", flags["serve-seconds"]) ?? 0
+
+const serviceName = "metrics-service-example"
+
+/** Whether the environment sets `name` to something. */
+const isSet = (name: string) => (process.env[name] ?? "") !== ""
+
+/**
+ * OTLP export, only where a variable names a receiver: every signal with
+ * `OTEL_EXPORTER_OTLP_ENDPOINT`; else the signals whose own
+ * `OTEL_EXPORTER_OTLP_<SIGNAL>_ENDPOINT` is set (the others would go to the
+ * default receiver); else none.
+ */
+const otlp = () => {
+  if (isSet("OTEL_EXPORTER_OTLP_ENDPOINT")) return OtlpExport.layerConfig({ serviceName })
+  const own = {
+    metrics: isSet("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"),
+    traces: isSet("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"),
+    logs: isSet("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT")
+  }
+  if (!own.metrics && !own.traces && !own.logs) return Layer.empty
+  // `false` turns a signal off; a signal left out follows OTEL_<SIGNAL>_EXPORTER.
+  const off = Object.fromEntries(Object.entries(own).filter(([, given]) => !given).map(([signal]) => [signal, false]))
+  return OtlpExport.layerConfig({ serviceName, signals: off })
+}
 
 /** What call `n` asks for: mostly messages, every 10th a 404, every 50th a route slower than its timeout. */
 const callOf = (client: ResilientClient.ResilientClient["Service"], hosts: ReadonlyArray<string>, n: number) => {
@@ -86,13 +113,13 @@ const load = (baseUrl: string) =>
       }), { concurrency, discard: true })
     const planned = Array.from({ length: calls }, (_, n) => n).filter((n) => n % 50 === 7 || n % 10 === 3).length
     yield* Console.log(`made ${calls} calls with ${concurrency} fibers: ${ok} succeeded, ${failed} failed`)
-    if (failed !== planned) return yield* Effect.fail(new Error(`expected ${planned} failures (404s and timeouts)`))
+    yield* check(failed === planned, `${planned} failures (the 404s and timeouts), not ${failed}`)
 
     const text = yield* Effect.promise(() => fetch(endpoint.url).then((response) => response.text()))
     const families = text.split("\n").filter((line) => line.startsWith("# TYPE httpkit_")).length
     const samples = text.split("\n").filter((line) => line.startsWith("httpkit_")).length
     yield* Console.log(`scraped ${endpoint.url}: ${families} httpkit families, ${samples} samples`)
-    if (families === 0) return yield* Effect.fail(new Error("the endpoint served no httpkit metrics"))
+    yield* check(families > 0, "httpkit metrics served at /metrics")
     if (serveSeconds > 0) {
       yield* Console.log(`serving /metrics for ${serveSeconds} s more`)
       yield* Effect.sleep(`${serveSeconds} seconds`)
@@ -110,12 +137,12 @@ const main = Effect.gen(function*() {
     Layer.provide(LimiterStore.layerMemory())
   )
   // Built in this order, the table is printed last (layers close in reverse): after the load, while the
-  // client's gauges are still registered. OtlpExport exports only where OTEL_EXPORTER_OTLP_ENDPOINT is set.
+  // client's gauges are still registered. OTLP only where a variable names a receiver (`otlp`).
   const live = MetricsTable.layerPrintOnExit().pipe(
-    Layer.provideMerge(Layer.mergeAll(client, MetricsServer.layer({ port }))),
-    Layer.provideMerge(OtlpExport.layerConfig({ serviceName: "metrics-service-example" }))
+    Layer.provideMerge(Layer.mergeAll(client, MetricsServer.layer({ port: metricsPort }))),
+    Layer.provideMerge(otlp())
   )
   yield* load(baseUrl).pipe(Effect.provide(live))
 })
 
-NodeRuntime.runMain(Effect.scoped(main))
+runMain(Effect.scoped(main))

@@ -23,7 +23,7 @@ import * as NodeChild from "@httpkit/testing/NodeChild"
 import * as ServerControl from "@httpkit/testing/ServerControl"
 import { Console, Data, Effect, Layer } from "effect"
 import { fileURLToPath } from "node:url"
-import { fail } from "../scripts/args.ts"
+import { fail, redisUrlOf } from "../scripts/args.ts"
 import { requireReachable } from "../scripts/reachable.ts"
 import { crawl, crawlKey, limitedClient, limiter, ourLimit, serverLimit } from "./support/crawl.ts"
 import { serverFlags, serverHelp, serverUrl } from "./support/server.ts"
@@ -41,10 +41,15 @@ ${serverHelp}
 Internal (the example runs itself as its workers):
   --worker N    crawl the share of worker N (0 to ${workers - 1}) of the server at --url`
 const flags = serverFlags(usage, { redis: { type: "string" }, worker: { type: "string" } })
-const redisUrl = flags.redis ?? process.env.REDIS_URL ?? "redis://127.0.0.1:6379"
-if (!/^rediss?:\/\//.test(redisUrl)) fail(`--redis must be a redis:// or rediss:// URL`)
+const redisUrl = flags.redis !== undefined
+  ? redisUrlOf("--redis", flags.redis)
+  : redisUrlOf("REDIS_URL", process.env.REDIS_URL ?? "redis://127.0.0.1:6379")
 const shownRedis = Redact.url(redisUrl)
-const workerIndex = flags.worker === undefined ? undefined : Number(flags.worker)
+const workerIndex = flags.worker === undefined
+  ? undefined
+  : /^[0-9]+$/.test(flags.worker)
+  ? Number(flags.worker)
+  : Number.NaN
 if (
   workerIndex !== undefined &&
   !(Number.isInteger(workerIndex) && workerIndex >= 0 && workerIndex < workers && flags.url !== undefined)

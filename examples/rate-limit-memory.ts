@@ -7,11 +7,11 @@
  * server embedded), or `npm run example -- rate-limit-memory --url http://127.0.0.1:PORT`
  * against one started with `npm run test-server` (it resets that server).
  */
-import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { LimiterStore } from "@httpkit/rate-limiter"
 import * as ServerControl from "@httpkit/testing/ServerControl"
 import { Console, Effect, Layer } from "effect"
 import { crawl, crawlKey, limitedClient, limiter, ourLimit, serverLimit } from "./support/crawl.ts"
+import { check, runMain } from "./support/outcome.ts"
 import { serverFlags, serverHelp, serverUrl } from "./support/server.ts"
 
 const usage = `Usage: npm run example -- rate-limit-memory [--url URL]
@@ -35,7 +35,7 @@ const main = Effect.gen(function*() {
   yield* Console.log(`fetched ${result.fetched} pages with 30 fibers in ${seconds.toFixed(1)} s`)
   yield* Console.log(`(${ourLimit} per second, evenly spaced; the server allows ${serverLimit})`)
   yield* Console.log(`the server admitted ${stats.allowed} and refused ${stats.refused}`)
-  if (stats.refused > 0 || result.fetched !== 60) return yield* Effect.fail(new Error("the limit did not hold"))
+  yield* check(stats.refused === 0 && result.fetched === 60, "60 pages fetched, none refused by the server")
 })
 
-NodeRuntime.runMain(Effect.scoped(main))
+runMain(Effect.scoped(main))

@@ -7,6 +7,8 @@
  * const { values } = parseFlags({ options: { rounds: { type: "string" }, help: { type: "boolean" } } }, usage)
  * const rounds = positiveInt("--rounds", values.rounds) ?? 5
  * ```
+ *
+ * Numbers are plain decimal digits (`1e3`, `0x10` and `1.0` are refused).
  */
 import { parseArgs, type ParseArgsConfig } from "node:util"
 
@@ -56,12 +58,56 @@ const withNegativeValues = (args: ReadonlyArray<string>, options: ParseArgsConfi
   return joined
 }
 
-/** A positive integer given as `text` (`undefined` when it is not given), else fails naming `flag`. */
+/**
+ * The integer `text` writes in plain decimal digits, or `undefined` when it
+ * writes anything else: `Number` alone would also take `1e3`, `0x10`, ` 7`
+ * and `1.0`.
+ */
+const decimal = (text: string): number | undefined => {
+  if (!/^[0-9]+$/.test(text)) return undefined
+  const n = Number(text)
+  return Number.isSafeInteger(n) ? n : undefined
+}
+
+/** A positive integer given as `text` in decimal digits (`undefined` when it is not given), else fails naming `flag`. */
 export const positiveInt = (flag: string, text: string | undefined): number | undefined => {
   if (text === undefined || text === "") return undefined
-  const n = Number(text)
-  if (!Number.isInteger(n) || n < 1) fail(`${flag} must be a positive integer, got ${JSON.stringify(text)}`)
+  const n = decimal(text)
+  if (n === undefined || n < 1) fail(`${flag} must be a positive integer, got ${JSON.stringify(text)}`)
   return n
+}
+
+/** A whole number, 0 or more, given as `text` in decimal digits (`undefined` when it is not given), else fails naming `flag`. */
+export const nonNegativeInt = (flag: string, text: string | undefined): number | undefined => {
+  if (text === undefined || text === "") return undefined
+  const n = decimal(text)
+  if (n === undefined) fail(`${flag} must be a whole number (0 or more), got ${JSON.stringify(text)}`)
+  return n
+}
+
+/** A TCP port, 0 to 65535 (0: any free one), given as `text` (`undefined` when it is not given), else fails naming `flag`. */
+export const port = (flag: string, text: string | undefined): number | undefined => {
+  if (text === undefined || text === "") return undefined
+  const n = decimal(text)
+  if (n === undefined || n > 65_535) fail(`${flag} must be a port, 0 to 65535, got ${JSON.stringify(text)}`)
+  return n
+}
+
+/**
+ * A `redis://` or `rediss://` URL given by `source` (a flag, or a variable
+ * such as `REDIS_URL`), else fails naming `source`. The message does not
+ * repeat the value: it may hold a password.
+ */
+export const redisUrlOf = (source: string, text: string): string => {
+  const url = URL.parse(text)
+  if (url === null || !/^rediss?:$/.test(url.protocol)) {
+    fail(
+      `${source} must be a redis:// or rediss:// URL such as redis://127.0.0.1:6379${
+        url === null ? "; it does not parse" : ""
+      }`
+    )
+  }
+  return text
 }
 
 /**

@@ -26,6 +26,7 @@ import {
   symlinkSync,
   writeFileSync
 } from "node:fs"
+import { constants } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { chooseNode, floorOf } from "./toolchain.mjs"
@@ -170,18 +171,35 @@ const ensureWorkspace = () =>
   )
 
 /**
- * Runs the task's Node script in `cwd`, forwarding SIGINT and SIGTERM, and exits with its status.
+ * The status to exit with when the task's child ended with `code`, or was
+ * ended by `signal`: its code; for a signal, 128 plus its number, as a shell
+ * reports it (130 for SIGINT, 143 for SIGTERM), except that the test server,
+ * whose documented way to stop is SIGINT or SIGTERM, then exits 0.
+ * @param {string | undefined} task
+ * @param {number | null} code
+ * @param {NodeJS.Signals | null} signal
+ */
+const exitStatus = (task, code, signal) => {
+  if (code !== null) return code
+  if (task === "test-server" && (signal === "SIGINT" || signal === "SIGTERM")) return 0
+  const number = signal === null ? undefined : constants.signals[signal]
+  return number === undefined ? 1 : 128 + number
+}
+
+/**
+ * Runs the task's Node script in `cwd`, forwarding SIGINT and SIGTERM, and exits with its status (`exitStatus`).
+ * @param {string | undefined} task
  * @param {string} script
  * @param {ReadonlyArray<string>} args
  * @param {string} [cwd]
  */
-const runTask = (script, args, cwd = root) => {
+const runTask = (task, script, args, cwd = root) => {
   const child = spawn(nodeBin, [join(root, script), ...args], { cwd, env: taskEnv, stdio: "inherit" })
   /** @param {NodeJS.Signals} signal */
   const forward = (signal) => child.kill(signal)
   process.on("SIGINT", forward)
   process.on("SIGTERM", forward)
-  child.on("exit", (code, signal) => process.exit(code ?? (signal === "SIGINT" || signal === "SIGTERM" ? 0 : 1)))
+  child.on("exit", (code, signal) => process.exit(exitStatus(task, code, signal)))
 }
 
 /**
@@ -250,4 +268,4 @@ const taskEnv = task === "bench" || task === "test"
   : { NODE_COMPILE_CACHE: join(root, ".tmp", "compile-cache"), ...env }
 ensureToolchain()
 ensureWorkspace()
-runTask(selected.script, selected.args, selected.cwd)
+runTask(task, selected.script, selected.args, selected.cwd)

@@ -7,6 +7,7 @@
  * ```ts
  * await requireReachable("Redis", redisUrl, Redact.url)
  * // or exits 1 with: Redis was unreachable at redis://127.0.0.1:6390/ (ECONNREFUSED)
+ * await requireReachable("the test server", url, Redact.url, { hint: "start it with npm run test-server" })
  * ```
  */
 import * as Net from "node:net"
@@ -44,16 +45,25 @@ export const unreachable = (url: string, timeoutMillis = 3_000): Promise<string 
 
 /**
  * Exits with status 1 and one line on stderr,
- * `<what> was unreachable at <redact(url)> (<reason>)`, unless a TCP
- * connection to `url`'s host and port opens within `timeoutMillis`.
- * `redact` hides the URL's credentials (`Redact.url` of `@httpkit/core`).
+ * `<what> was unreachable at <redact(url)> (<reason>)` followed by
+ * `; <hint>` when one is given, unless a TCP connection to `url`'s host and
+ * port opens within `timeoutMillis` (default 3 s). `redact` hides the URL's
+ * credentials (`Redact.url` of `@httpkit/core`). A `url` that does not parse
+ * is a bad command line: exit 2, and the value is not repeated (it may hold
+ * a password); scripts check their URL flags before this, naming the flag.
  */
 export const requireReachable = async (
   what: string,
   url: string,
   redact: (url: string) => string,
-  timeoutMillis = 3_000
+  options: { readonly timeoutMillis?: number | undefined; readonly hint?: string | undefined } = {}
 ): Promise<void> => {
-  const reason = await unreachable(url, timeoutMillis)
-  if (reason !== undefined) fail(`${what} was unreachable at ${redact(url)} (${reason})`, 1)
+  if (URL.parse(url) === null) fail(`the URL of ${what} does not parse`)
+  const reason = await unreachable(url, options.timeoutMillis)
+  if (reason !== undefined) {
+    fail(
+      `${what} was unreachable at ${redact(url)} (${reason})${options.hint === undefined ? "" : `; ${options.hint}`}`,
+      1
+    )
+  }
 }

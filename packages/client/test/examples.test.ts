@@ -6,11 +6,18 @@
  * followed by the flags (`test/commandLines.test.ts` of `@httpkit/testing`
  * checks that script). Each starts its embedded fault-injection server and
  * must exit 0 and print the line that shows its point. A README row without
- * an expected line here, or an expected line whose row is gone, fails.
+ * an expected line here, or an expected line whose row is gone, fails. Then
+ * the demo against a shared server (each claim checked, `unexpected: ...`
+ * and exit 1 when one does not hold) and the examples with a `--url` where
+ * nothing answers.
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as DocumentedCommands from "@httpkit/testing/DocumentedCommands"
 import * as NodeChild from "@httpkit/testing/NodeChild"
+import * as Ports from "@httpkit/testing/Ports"
+import * as ServerControl from "@httpkit/testing/ServerControl"
+import * as TestServer from "@httpkit/testing/TestServer"
+import { Effect } from "effect"
 import { join } from "node:path"
 
 const root = join(import.meta.dirname, "..", "..", "..")
@@ -81,3 +88,95 @@ describe("examples, as the READMEs write them", () => {
     40_000
   )
 })
+
+/** The demo against `url`, as npm runs it. */
+const demo = (url: string) =>
+  Effect.promise(() =>
+    NodeChild.run(["scripts/bootstrap.mjs", "example", "demo", "--url", url], {
+      cwd: root,
+      dropEnv: ["HTTPKIT_*"],
+      timeoutMillis: 60_000
+    })
+  )
+
+/** What a run printed, for assertion messages. */
+const shown = (run: NodeChild.Run) =>
+  `exit ${run.code ?? run.signal}\n--- stdout\n${run.stdout}--- stderr\n${run.stderr}`
+
+describe("the demo against a server started separately (--url)", () => {
+  it.live(
+    "a claim that does not hold (another client took the injected 503s) is one line, unexpected: ..., exit 1",
+    () =>
+      Effect.gen(function*() {
+        const server = yield* TestServer.make()
+        // Another client of /msg, without pause: during the demo's backoff (50 ms) it takes the second injected 503,
+        // so the demo's GET succeeds at its 2nd attempt (or its 1st), not the 3rd it would claim.
+        yield* Effect.promise(() => fetch(`${server.url}/msg`).then((response) => response.arrayBuffer())).pipe(
+          Effect.forever,
+          Effect.forkScoped
+        )
+        const run = yield* demo(server.url)
+        assert.strictEqual(run.code, 1, shown(run))
+        assert.match(
+          run.stderr,
+          /^unexpected: the server saw [12] attempts of the GET \(request ids: 1\), not 3 with one request id [^\n]*\n$/,
+          shown(run)
+        )
+        assert.notMatch(run.stdout, /after \d+ attempts|^done$/m, shown(run))
+      }).pipe(Effect.scoped),
+    70_000
+  )
+
+  it.live(
+    "three demos at once on one server: each prints only claims that held, or fails with one unexpected line",
+    () =>
+      Effect.gen(function*() {
+        const server = yield* TestServer.make()
+        // Requests of another client on the routes the demo counts: not the demo's.
+        const control = ServerControl.make(server.url)
+        yield* Effect.promise(() => fetch(`${server.url}/status/503`, { method: "POST" }))
+        const runs = yield* Effect.all([demo(server.url), demo(server.url), demo(server.url)], { concurrency: 3 })
+        for (const run of runs) {
+          if (run.code === 0) {
+            assert.match(run.stdout, /^ {3}message \S+ after 3 attempts in \d+ ms$/m, shown(run))
+            assert.match(run.stdout, /^ {3}the server saw 1 request id on all 3 attempts: [0-9a-f-]{36}$/m, shown(run))
+            assert.match(
+              run.stdout,
+              /^ {3}POST without an idempotency key: ServiceUnavailableError after 1 attempt/m,
+              shown(run)
+            )
+            assert.match(run.stdout, /^ {3}the server saw 3 requests: the open circuit refused the 4th/m, shown(run))
+            assert.match(run.stdout, /^done$/m, shown(run))
+          } else {
+            assert.strictEqual(run.code, 1, shown(run))
+            assert.match(run.stderr, /^unexpected: [^\n]+\n$/, shown(run))
+          }
+        }
+        // Nothing reset the server: the other client's request is still in its log.
+        assert.lengthOf(
+          yield* control.requestsTo("/status/503", "POST").pipe(
+            Effect.map((log) => log.filter((entry) => entry.query === ""))
+          ),
+          1
+        )
+      }).pipe(Effect.scoped),
+    120_000
+  )
+})
+
+it("with the test server down, --url is one line naming it, exit 1", async () => {
+  const port = await Ports.unusedPromise()
+  for (const name of ["demo", "client-json-schema", "client-from-env", "client-retries-breaker"]) {
+    const run = await NodeChild.run([join("examples", `${name}.ts`), "--url", `http://127.0.0.1:${port}`], {
+      cwd: root,
+      dropEnv: ["HTTPKIT_*"],
+      timeoutMillis: 30_000
+    })
+    assert.strictEqual(run.code, 1, `${name}: ${run.output}`)
+    assert.strictEqual(
+      run.stderr,
+      `the test server was unreachable at http://127.0.0.1:${port} (ECONNREFUSED); start it with npm run test-server\n`,
+      `${name}: ${run.output}`
+    )
+  }
+}, 60_000)

@@ -86,6 +86,23 @@ await RedisTest.describeWithRedis("a download queue shared by worker processes t
         const idOf = (name: string) => offered.find((line) => String(line.url).includes(`/files/${name}?`))!.id
         const bigId = idOf("big.bin")
 
+        // The same URLs again: every id is known, nothing is queued, and the lines say so.
+        const again = yield* NodeChild.start([
+          producerScript,
+          "--redis",
+          RedisTest.url,
+          "--queue",
+          queue,
+          "--dest",
+          folder,
+          ...urls
+        ])
+        assert.strictEqual((yield* again.ended).code, 0, again.diagnostics())
+        assert.deepStrictEqual(
+          again.lines.filter((line) => line.event !== "stats").map((line) => line.event),
+          Array(9).fill("known")
+        )
+
         // Three workers; small write batches and frequent checkpoints, so the killed worker leaves bytes to resume.
         const names = ["w1", "w2", "w3"]
         const workers = yield* Effect.forEach(names, (id) =>

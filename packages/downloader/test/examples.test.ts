@@ -6,14 +6,23 @@
  * (`test/commandLines.test.ts` of `@httpkit/testing` checks that script).
  * Each must exit 0 and print the line that proves its point; a README row
  * without an expected line here, or an expected line whose row is gone,
- * fails. Then the queue examples' command lines: bad flags exit 2 and say
- * which, an unreachable Redis is one line naming it.
+ * fails. Then `download-resumable --dir` stopped with SIGINT and run again
+ * (resumed), an unreachable `--url` (one line), and the queue examples'
+ * command lines: bad flags exit 2 and say which, an unreachable Redis is one
+ * line naming it.
  */
 import { assert, describe, it } from "@effect/vitest"
+import * as Content from "@httpkit/testing/Content"
 import * as DocumentedCommands from "@httpkit/testing/DocumentedCommands"
 import * as NodeChild from "@httpkit/testing/NodeChild"
 import * as Ports from "@httpkit/testing/Ports"
 import * as RedisTest from "@httpkit/testing/RedisTest"
+import { Effect } from "effect"
+import { execFileSync } from "node:child_process"
+import { createHash } from "node:crypto"
+import * as Fs from "node:fs"
+import * as Net from "node:net"
+import * as Os from "node:os"
 import { join } from "node:path"
 
 const root = join(import.meta.dirname, "..", "..", "..")
@@ -89,13 +98,138 @@ await RedisTest.describeWithRedis("the queue examples, on the Redis they name", 
   }
 })
 
+/** The command of `download-resumable --dir dir`, as npm runs it. */
+const resumable = (dir: string) => ["scripts/bootstrap.mjs", "example", "download-resumable", "--dir", dir]
+
+/** The size of `file`, 0 when there is none. */
+const sizeOf = (file: string) => Fs.statSync(file, { throwIfNoEntry: false })?.size ?? 0
+
+describe("download-resumable --dir: stopped with Ctrl-C, resumed by the next run", () => {
+  /** The example's file: 24 MiB of seed 2026. */
+  const size = 24 * 1024 * 1024
+  const digest = Content.digest(2026, 0, size)
+  const temporary = Effect.acquireRelease(
+    Effect.sync(() => Fs.mkdtempSync(join(Os.tmpdir(), "httpkit-resumable-test-"))),
+    (dir) => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true }))
+  )
+
+  it.live(
+    "SIGINT partway exits 130 and leaves the .part; the same command then resumes it to the right file",
+    () =>
+      Effect.gen(function*() {
+        const dir = yield* temporary
+        const part = join(dir, "dataset.bin.part")
+        const first = yield* NodeChild.start(resumable(dir), {
+          cwd: root,
+          dropEnv: ["HTTPKIT_*"],
+          parse: () => undefined,
+          timeoutMillis: 90_000
+        })
+        // Stopped once 1 MiB is on disk: the server trickles 16 MiB/s, so well before the end even on a busy machine.
+        const deadline = Date.now() + 90_000
+        while (sizeOf(part) < 1024 * 1024 && Date.now() < deadline) yield* Effect.sleep("20 millis")
+        assert.isAtLeast(sizeOf(part), 1024 * 1024, `no .part of 1 MiB within 90 s: ${first.diagnostics()}`)
+        yield* first.kill("SIGINT")
+        assert.deepStrictEqual(yield* first.ended, { code: 130, signal: null }, first.diagnostics())
+        assert.isFalse(
+          Fs.existsSync(join(dir, "dataset.bin")),
+          `the first run finished before SIGINT: ${first.diagnostics()}`
+        )
+        const left = sizeOf(part)
+        assert.isAbove(left, 0)
+        assert.isBelow(left, size)
+        const port = Fs.readFileSync(join(dir, ".download-resumable-port"), "utf8").trim()
+
+        const second = yield* Effect.promise(() =>
+          NodeChild.run(resumable(dir), { cwd: root, dropEnv: ["HTTPKIT_*"], timeoutMillis: 90_000 })
+        )
+        assert.strictEqual(second.code, 0, second.output)
+        assert.include(second.stdout, `fault-injection server embedded at http://127.0.0.1:${port}\n`, second.output)
+        assert.match(
+          second.stdout,
+          /24\.0 MiB, sha256 verified: true, .*resumed from an earlier run: true$/m,
+          second.output
+        )
+        const file = Fs.readFileSync(join(dir, "dataset.bin"))
+        assert.strictEqual(file.length, size)
+        assert.strictEqual(createHash("sha256").update(file).digest("hex"), digest)
+        assert.isFalse(Fs.existsSync(part))
+      }).pipe(Effect.scoped),
+    200_000
+  )
+
+  it.live(
+    "a kept port that is taken: one line saying so, a new port kept, the file downloaded anew",
+    () =>
+      Effect.gen(function*() {
+        const dir = yield* temporary
+        const holder = yield* Effect.acquireRelease(
+          Effect.promise(() =>
+            new Promise<Net.Server>((resolve) => {
+              const server = Net.createServer().listen(0, "127.0.0.1", () => resolve(server))
+            })
+          ),
+          (server) => Effect.promise(() => new Promise<void>((resolve) => server.close(() => resolve())))
+        )
+        const taken = (holder.address() as Net.AddressInfo).port
+        Fs.writeFileSync(join(dir, ".download-resumable-port"), `${taken}\n`)
+        const run = yield* Effect.promise(() =>
+          NodeChild.run(resumable(dir), { cwd: root, dropEnv: ["HTTPKIT_*"], timeoutMillis: 90_000 })
+        )
+        assert.strictEqual(run.code, 0, run.output)
+        assert.include(
+          run.stdout,
+          `port ${taken} (kept in ${join(dir, ".download-resumable-port")}) is taken`,
+          run.output
+        )
+        assert.match(run.stdout, /sha256 verified: true, .*resumed from an earlier run: false$/m, run.output)
+        const kept = Number(Fs.readFileSync(join(dir, ".download-resumable-port"), "utf8"))
+        assert.notStrictEqual(kept, taken)
+        assert.include(run.stdout, `fault-injection server embedded at http://127.0.0.1:${kept}\n`, run.output)
+      }).pipe(Effect.scoped),
+    100_000
+  )
+
+  it("the usage says that only --dir keeps the file to resume", async () => {
+    const help = await NodeChild.run(["examples/download-resumable.ts", "--help"], { cwd: root })
+    assert.strictEqual(help.code, 0, help.output)
+    assert.include(help.stdout, "removed when the run ends or is stopped: nothing to resume", help.output)
+  })
+})
+
+it("with the test server down, --url is one line naming it, exit 1", async () => {
+  const port = await Ports.unusedPromise()
+  for (const name of ["download-resumable", "download-images", "download-batch-retry"]) {
+    const run = await NodeChild.run([join("examples", `${name}.ts`), "--url", `http://127.0.0.1:${port}`], {
+      cwd: root,
+      timeoutMillis: 30_000
+    })
+    assert.strictEqual(run.code, 1, `${name}: ${run.output}`)
+    assert.strictEqual(
+      run.stderr,
+      `the test server was unreachable at http://127.0.0.1:${port} (ECONNREFUSED); start it with npm run test-server\n`,
+      `${name}: ${run.output}`
+    )
+  }
+}, 60_000)
+
 describe("download-worker and download-producer command lines", () => {
   it("--help prints the usage and exits 0; a bad argument exits 2 and says which", async () => {
     for (const name of ["download-worker", "download-producer"]) {
       const help = await NodeChild.run([join("examples", `${name}.ts`), "--help"], { cwd: root })
       assert.strictEqual(help.code, 0, help.output)
       assert.match(help.stdout, new RegExp(`^Usage: npm run example -- ${name} --redis URL`), help.output)
+      if (name === "download-producer") {
+        assert.include(help.stdout, "taken from the\n                  folder the command is run in", help.output)
+      }
     }
+    // A malformed REDIS_URL is a bad command line too, named as the variable.
+    const fromEnv = await NodeChild.run(["examples/download-worker.ts"], {
+      cwd: root,
+      env: { REDIS_URL: "redis://[x" }
+    })
+    assert.strictEqual(fromEnv.code, 2, fromEnv.output)
+    assert.match(fromEnv.stderr, /^REDIS_URL must be a redis:\/\/ or rediss:\/\/ URL/, fromEnv.output)
     const bad = [
       [
         "download-worker.ts",
@@ -116,7 +250,13 @@ describe("download-worker and download-producer command lines", () => {
         ["--redis", "redis://127.0.0.1:6379", "http://example.com/a#sha256=12"],
         /64 hex digits/
       ],
-      ["download-producer.ts", ["--redis", "localhost", "http://example.com/a"], /--redis must be a redis:\/\//]
+      ["download-producer.ts", ["--redis", "localhost", "http://example.com/a"], /--redis must be a redis:\/\//],
+      [
+        "download-producer.ts",
+        ["--redis", "redis://[bad", "--stats"],
+        /^--redis must be a redis:\/\/ or rediss:\/\/ URL such as redis:\/\/127\.0\.0\.1:6379; it does not parse\n$/
+      ],
+      ["download-worker.ts", ["--redis", "redis://[bad"], /^--redis must be a redis:\/\/ .*; it does not parse\n$/]
     ] as const
     for (const [file, args, message] of bad) {
       const run = await NodeChild.run([join("examples", file), ...args], { cwd: root, dropEnv: ["REDIS_URL"] })
@@ -124,6 +264,14 @@ describe("download-worker and download-producer command lines", () => {
       assert.match(run.stderr, message, run.output)
     }
   }, 100_000)
+
+  it("download-producer's default folder, downloads/ from the repository's root, is ignored by git", () => {
+    // `git check-ignore` exits 1 (and execFileSync throws) for a path that is not ignored.
+    assert.strictEqual(
+      execFileSync("git", ["check-ignore", "downloads/a.bin"], { cwd: root, encoding: "utf8" }),
+      "downloads/a.bin\n"
+    )
+  })
 
   it("an unreachable Redis is one line naming its URL, without the password, and exit 1", async () => {
     const port = await Ports.unusedPromise()

@@ -72,7 +72,48 @@ it("rate-limit-crawler, Redis on a closed port: one line, Redis was unreachable 
   assert.notInclude(run.output, "did not hold")
 }, 40_000)
 
+it("rate-limit-crawler, a --redis that is not a URL: a bad flag, one line, exit 2", async () => {
+  const run = await NodeChild.run(["examples/rate-limit-crawler.ts", "--redis", "redis://[bad"], { cwd: root })
+  assert.strictEqual(run.code, 2, run.output)
+  assert.strictEqual(
+    run.stderr,
+    "--redis must be a redis:// or rediss:// URL such as redis://127.0.0.1:6379; it does not parse\n",
+    run.output
+  )
+})
+
+it("rate-limit-memory, the test server down: one line naming --url, exit 1", async () => {
+  const port = await Ports.unusedPromise()
+  const run = await NodeChild.run(["examples/rate-limit-memory.ts", "--url", `http://127.0.0.1:${port}`], {
+    cwd: root,
+    timeoutMillis: 30_000
+  })
+  assert.strictEqual(run.code, 1, run.output)
+  assert.strictEqual(
+    run.stderr,
+    `the test server was unreachable at http://127.0.0.1:${port} (ECONNREFUSED); start it with npm run test-server\n`
+  )
+}, 40_000)
+
 await RedisTest.describeWithRedis("the Redis crawler example", () => {
+  it(
+    "rate-limit-crawler, the test server down: one line naming --url, not a limit that did not hold, exit 1",
+    async () => {
+      const port = await Ports.unusedPromise()
+      const run = await NodeChild.run(
+        ["examples/rate-limit-crawler.ts", "--redis", RedisTest.url, "--url", `http://127.0.0.1:${port}`],
+        { cwd: root, timeoutMillis: 30_000 }
+      )
+      assert.strictEqual(run.code, 1, run.output)
+      assert.strictEqual(
+        run.stderr,
+        `the test server was unreachable at http://127.0.0.1:${port} (ECONNREFUSED); start it with npm run test-server\n`
+      )
+      assert.notInclude(run.output, "did not hold")
+    },
+    40_000
+  )
+
   for (const command of commands.filter((command) => expected[command]?.redis === true)) {
     it(`${command}: four processes, 80 pages, none refused by the server`, () => assertDocumented(command), 70_000)
   }

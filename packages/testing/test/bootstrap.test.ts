@@ -148,3 +148,63 @@ describe("the bootstrap's choice of Node.js", () => {
     40_000
   )
 })
+
+describe("the bootstrap's exit status", () => {
+  it(
+    "a task's child ended by SIGINT exits 130, by SIGTERM 143 (as a shell reports them); the test server 0; an exit code passes through",
+    async () => {
+      // A copy of the scripts and the pins whose installs are up to date (the stamps and the pinned node of this
+      // checkout), with stand-ins for an example and the test server that end as the arguments say.
+      const folder = Fs.mkdtempSync(Path.join(Os.tmpdir(), "httpkit-bootstrap-"))
+      try {
+        for (const file of ["package.json", "pnpm-lock.yaml", "pnpm-workspace.yaml", "tools/package.json"]) {
+          Fs.mkdirSync(Path.dirname(Path.join(folder, file)), { recursive: true })
+          Fs.copyFileSync(Path.join(root, file), Path.join(folder, file))
+        }
+        Fs.mkdirSync(Path.join(folder, "scripts"))
+        for (const file of ["bootstrap.mjs", "toolchain.mjs"]) {
+          Fs.copyFileSync(Path.join(root, "scripts", file), Path.join(folder, "scripts", file))
+        }
+        for (const stamp of ["tools/node_modules/.httpkit-stamp", "node_modules/.httpkit-stamp"]) {
+          Fs.mkdirSync(Path.dirname(Path.join(folder, stamp)), { recursive: true })
+          Fs.copyFileSync(Path.join(root, stamp), Path.join(folder, stamp))
+        }
+        Fs.mkdirSync(Path.join(folder, "tools", "node_modules", ".bin"))
+        Fs.symlinkSync(
+          Fs.realpathSync(Path.join(root, "tools", "node_modules", ".bin", "node")),
+          Path.join(folder, "tools", "node_modules", ".bin", "node")
+        )
+        // `end SIGINT` kills itself with SIGINT (no handler: the signal ends it); `end 3` exits 3.
+        const end = "const how = process.argv[2]\n" +
+          "if (/^[0-9]+$/.test(how)) process.exit(Number(how))\n" +
+          "process.kill(process.pid, how)\n" +
+          "setTimeout(() => {}, 10_000)\n"
+        Fs.mkdirSync(Path.join(folder, "examples"))
+        Fs.writeFileSync(Path.join(folder, "examples", "end.ts"), end)
+        Fs.mkdirSync(Path.join(folder, "packages", "testing", "src"), { recursive: true })
+        Fs.writeFileSync(Path.join(folder, "packages", "testing", "src", "bin.ts"), end)
+
+        const cases = [
+          [["example", "end", "SIGINT"], 130],
+          [["example", "end", "SIGTERM"], 143],
+          [["example", "end", "3"], 3],
+          [["example", "end", "0"], 0],
+          [["test-server", "SIGINT"], 0],
+          [["test-server", "SIGTERM"], 0]
+        ] as const
+        for (const [args, status] of cases) {
+          const result = await NodeChild.run([Path.join(folder, "scripts", "bootstrap.mjs"), ...args], {
+            cwd: folder,
+            timeoutMillis: 30_000
+          })
+          assert.strictEqual(result.code, status, `${args.join(" ")}: ${result.output}`)
+          // Nothing installed: the copied stamps were up to date.
+          assert.notInclude(result.stderr, "installing", result.output)
+        }
+      } finally {
+        Fs.rmSync(folder, { recursive: true, force: true })
+      }
+    },
+    60_000
+  )
+})

@@ -102,6 +102,16 @@ it(
   40_000
 )
 
+it("bench/rate-limiter.ts with a REDIS_URL that does not parse: a bad command line, one line, exit 2", async () => {
+  const result = await NodeChild.run(["bench/rate-limiter.ts", "--rounds", "1"], {
+    cwd: root,
+    env: { REDIS_URL: "redis://:s3cret@[bad" },
+    timeoutMillis: 30_000
+  })
+  assert.strictEqual(result.code, 2, shown(result))
+  assert.strictEqual(result.stderr, "the URL of Redis does not parse\n", shown(result))
+}, 40_000)
+
 describe("npm run example and npm run bench", () => {
   it("the root package.json runs them through scripts/bootstrap.mjs", () => {
     const { scripts: npmScripts } = JSON.parse(Fs.readFileSync(Path.join(root, "package.json"), "utf8")) as {
