@@ -23,7 +23,13 @@ const credentials = {
   cookie: "session=secret-cookie",
   "proxy-authorization": "Basic c2VjcmV0",
   "x-api-key": "secret-api-key",
-  "x-tenant-secret": "secret-tenant"
+  "x-tenant-secret": "secret-tenant",
+  // Not listed anywhere: secret by their form (`Redact.secretHeaderPattern`).
+  "x-goog-api-key": "secret-goog",
+  "private-token": "secret-gitlab",
+  "ocp-apim-subscription-key": "secret-azure",
+  apikey: "secret-supabase",
+  "x-access-token": "secret-access"
 } as const
 const secretNames = Object.keys(credentials)
 
@@ -148,14 +154,14 @@ describe("method and body across redirects", () => {
 
 describe("credentials never cross an origin (RELIABILITY 6)", () => {
   for (const status of [301, 302, 303, 307, 308]) {
-    it.live(`a cross-origin ${status} drops authorization, cookie, proxy-authorization, x-api-key and secretHeaders`, () =>
+    it.live(`a cross-origin ${status} drops authorization, cookie, proxy-authorization, x-api-key, headers of a secret's form (x-goog-api-key, private-token...) and secretHeaders`, () =>
       Effect.gen(function*() {
         const first = yield* TestServer.make()
         const second = yield* TestServer.make()
         const client = yield* ResilientClient.make({ retry: noRetry, secretHeaders: ["X-Tenant-Secret"] })
         const method = status === 307 || status === 308 ? "POST" : "GET"
         const response = yield* client.request(method, redirectTo(first, second.urlFor("/echo"), status), {
-          headers: { ...credentials, "x-trace-me": "kept" },
+          headers: { ...credentials, "x-trace-me": "kept", "idempotency-key": "kept-key" },
           ...(method === "POST" ? { json: { a: 1 } } : {})
         })
         assert.strictEqual(response.url.origin, second.url)
@@ -174,6 +180,7 @@ describe("credentials never cross an origin (RELIABILITY 6)", () => {
         const everything = JSON.stringify(received[0])
         for (const value of Object.values(credentials)) assert.notInclude(everything, value)
         assert.strictEqual(headers["x-trace-me"], "kept")
+        assert.strictEqual(headers["idempotency-key"], "kept-key")
         assert.strictEqual(received[0]!.method, method)
       }).pipe(Effect.scoped))
   }

@@ -23,6 +23,32 @@ export const secretHeaderNames: ReadonlySet<string> = new Set([
 ])
 
 /**
+ * Header names that carry credentials by their form (lower case), besides
+ * `secretHeaderNames`: a last word (after `-` or `_`) naming a key, a token,
+ * a secret, a password or a signature, such as `x-goog-api-key`, `apikey`,
+ * `ocp-apim-subscription-key`, `x-functions-key`, `private-token`,
+ * `x-access-token`, `x-csrf-token`, `x-client-secret`. A bare `-key` is not
+ * enough (`idempotency-key`, `cache-key` are not secrets).
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const secretHeaderPattern: RegExp =
+  /(?:^|[-_])(?:api[-_]?key|apikey|(?:access|secret|subscription|functions|client|private|master|auth)[-_]?key|(?:access|auth|api|session|refresh|private|csrf|xsrf|id|bearer|security)[-_]?token|token|secret|client[-_]?secret|password|passwd|credentials?|signature)$/
+
+/**
+ * Whether a header (any case) carries a secret: one of `secretHeaderNames`,
+ * or a name of the form `secretHeaderPattern` describes.
+ *
+ * @category predicates
+ * @since 0.1.0
+ */
+export const isSecretHeader = (name: string): boolean => {
+  const lower = name.toLowerCase()
+  return secretHeaderNames.has(lower) || secretHeaderPattern.test(lower)
+}
+
+/**
  * Query parameter names that carry secrets, matched case-insensitively on the
  * whole name or a `_`, `-`, `.` or `[` separated suffix (`token`,
  * `access_token`, `api_key`, `api.key`, `secret_key`, `session_id`, `sid`,
@@ -172,7 +198,7 @@ export const url = (input: string | URL): string => {
 }
 
 /**
- * A header record fit for logs: values of secret headers (the built-in list
+ * A header record fit for logs: values of secret headers (`isSecretHeader`,
  * plus `extraSecretNames`, lower case) replaced.
  *
  * @category utils
@@ -185,7 +211,7 @@ export const headers = (
   const out: Record<string, string> = Object.create(null)
   for (const [name, value] of Object.entries(input)) {
     const lower = name.toLowerCase()
-    out[lower] = secretHeaderNames.has(lower) || extraSecretNames.has(lower) ? redacted : value
+    out[lower] = isSecretHeader(lower) || extraSecretNames.has(lower) ? redacted : value
   }
   return out
 }

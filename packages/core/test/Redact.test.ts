@@ -116,3 +116,41 @@ describe("Redact.url", () => {
     }
   })
 })
+
+describe("Redact.isSecretHeader", () => {
+  it("names listed or of a secret's form are secret, in any case; a bare -key, idempotency-key or content headers are not", () => {
+    for (
+      const name of [
+        "Authorization",
+        "x-api-key",
+        "X-Goog-Api-Key",
+        "apikey",
+        "ocp-apim-subscription-key",
+        "x-functions-key",
+        "private-token",
+        "PRIVATE-TOKEN",
+        "x-access-token",
+        "x-csrf-token",
+        "x-client-secret",
+        "x-password",
+        "x_auth_token"
+      ]
+    ) {
+      assert.isTrue(Redact.isSecretHeader(name), name)
+      assert.strictEqual(Redact.headers({ [name]: "s3cr3t" })[name.toLowerCase()], Redact.redacted, name)
+    }
+    for (
+      const name of [
+        "idempotency-key",
+        "cache-key",
+        "x-request-id",
+        "content-type",
+        "x-tokens-used",
+        "keep-alive",
+        "accept"
+      ]
+    ) {
+      assert.isFalse(Redact.isSecretHeader(name), name)
+    }
+  })
+})

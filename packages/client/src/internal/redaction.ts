@@ -14,30 +14,35 @@ const redactedParams: ReadonlyArray<RegExp> = [Redact.secretParamPattern, Redact
 
 /** The redaction of one client's calls. */
 export class Redaction {
-  readonly #staticNames: ReadonlyArray<string>
+  readonly #staticNames: ReadonlyArray<string | RegExp>
   readonly #secretNames: ReadonlySet<string>
   readonly #authNames: ReadonlySet<string> | undefined
   // Auth's names only ever grow (`Auth.set` adds): the list is rebuilt when their number changes.
   #authNamesSeen = 0
-  #withAuthNames: ReadonlyArray<string>
+  #withAuthNames: ReadonlyArray<string | RegExp>
   #base: Context.Context<never> | undefined = undefined
-  #names: ReadonlyArray<string> | undefined = undefined
+  #names: ReadonlyArray<string | RegExp> | undefined = undefined
   #context: Context.Context<never> | undefined = undefined
 
   constructor(secretHeaders: Iterable<string>, authNames: ReadonlySet<string> | undefined) {
     this.#secretNames = new Set([...Redact.secretHeaderNames, ...secretHeaders])
-    this.#staticNames = [...this.#secretNames]
+    // Effect's header redaction takes patterns too: names of a secret's form (`x-goog-api-key`).
+    this.#staticNames = [...this.#secretNames, Redact.secretHeaderPattern]
     this.#withAuthNames = this.#staticNames
     this.#authNames = authNames
   }
 
-  /** Whether a header (lower case) is a secret: one of ours, or one the auth provider sends (read live). */
+  /**
+   * Whether a header (lower case) is a secret: one of ours, one of a secret's
+   * form (`Redact.secretHeaderPattern`), or one the auth provider sends (read
+   * live).
+   */
   isSecret(name: string): boolean {
-    return this.#secretNames.has(name) || (this.#authNames?.has(name) ?? false)
+    return this.#secretNames.has(name) || Redact.secretHeaderPattern.test(name) || (this.#authNames?.has(name) ?? false)
   }
 
   /** Every secret header name, as the spans take them. */
-  headerNames(): ReadonlyArray<string> {
+  headerNames(): ReadonlyArray<string | RegExp> {
     const authNames = this.#authNames
     if (authNames === undefined || authNames.size === 0) return this.#staticNames
     if (authNames.size !== this.#authNamesSeen) {
@@ -51,7 +56,7 @@ export class Redaction {
    * `outer` with span redaction set for `names`, kept for the last context
    * and names seen (each `Context.add` copies the context).
    */
-  contextFor(outer: Context.Context<never>, names: ReadonlyArray<string>): Context.Context<never> {
+  contextFor(outer: Context.Context<never>, names: ReadonlyArray<string | RegExp>): Context.Context<never> {
     if (outer !== this.#base || names !== this.#names) {
       this.#context = Context.add(
         Context.add(outer, Headers.CurrentRedactedNames, names),
