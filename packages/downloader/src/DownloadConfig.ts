@@ -74,7 +74,7 @@ export const Options = Schema.Struct({
       Schema.isGreaterThanOrEqualTo(0, { expected: "an integer of at least 0" })
     )
   ),
-  /** Consecutive broken bodies without a byte of progress before the download fails; default: the client's `retry.maxAttempts`. */
+  /** Consecutive broken bodies without progress (under 64 KiB each) before the download fails; default: the client's `retry.maxAttempts`. */
   maxStalls: Schema.optionalKey(PositiveInt),
   /** Least time between two progress events. */
   progressInterval: Schema.optionalKey(DurationInput),

@@ -31,6 +31,20 @@ it.live("a body shorter than its Content-Length once is continued from its last 
     assert.strictEqual(result.continuations, 1)
   }).pipe(Effect.scoped))
 
+it.live("a server that cuts every body after one byte costs maxStalls requests, not one per byte: it fails typed, the part kept", () =>
+  Effect.gen(function*() {
+    const { downloader, folder, server } = yield* setup({ downloader: { maxStalls: 4 } })
+    const path = Path.join(folder, "drip.bin")
+    const error = yield* Effect.flip(downloader.download(server.urlFor("/files/drip.bin?size=3000&drop_after=1"), path))
+    assert.include(["ConnectionError", "BodyLengthError"], error._tag)
+    // Each broken body brought a byte, under 64 KiB: no progress, so four GETs in all (it took 3,000).
+    const gets = (yield* server.requestsTo("/files/drip.bin")).filter((request) => request.method === "GET")
+    assert.strictEqual(gets.length, 4)
+    const files = yield* listing(folder)
+    assert.isFalse(files.includes("drip.bin"))
+    assert.isTrue(files.includes("drip.bin.part"))
+  }).pipe(Effect.scoped))
+
 it.live("a body longer than its Content-Length fails or is cut at the announced length, never written past it", () =>
   Effect.gen(function*() {
     const { downloader, folder, server } = yield* setup()

@@ -317,7 +317,9 @@ const pass = (context: Context, segment: Segment): Effect.Effect<PassEnd, Downlo
       Effect.result
     )
     yield* FileIo.attempt(context.redactedUrl, "write", context.partPath, () => writer.flush())
-    const progressed = writer.written() > before
+    // A connection broken after a few bytes is no progress: a server (or link) that cuts every body
+    // after a byte must not cost a request per byte.
+    const progressed = writer.written() - before >= progressBytes
     if (consumed._tag === "Failure") {
       const error = consumed.failure
       if (!continuable(error)) return yield* Effect.fail(error)
@@ -353,6 +355,12 @@ const pass = (context: Context, segment: Segment): Effect.Effect<PassEnd, Downlo
     } as const
   })
 
+/**
+ * The bytes a broken body must have brought to count as progress (and reset
+ * the count of broken bodies in a row): 64 KiB.
+ */
+export const progressBytes = 64 * 1024
+
 /** The delay before continuing after the `stalls`-th broken body without progress: exponential, full jitter. */
 const delayFor = (context: Context, stalls: number): Effect.Effect<number> => {
   const { maxDelay, minDelay, multiplier } = context.backoff
@@ -362,9 +370,9 @@ const delayFor = (context: Context, stalls: number): Effect.Effect<number> => {
 
 /**
  * Fetches a segment until it has all its bytes: broken bodies are continued
- * from the last byte written, after a delay that grows while no byte
- * arrives; `maxStalls` broken bodies in a row without progress fail with the
- * last error. A restart (the file changed) empties a single stream and
+ * from the last byte written, after a delay that grows while they bring less
+ * than `progressBytes`; `maxStalls` broken bodies in a row without progress
+ * fail with the last error. A restart (the file changed) empties a single stream and
  * starts over, or fails a segment with `RangeNotHonouredError`.
  */
 export const fetchSegment = (context: Context, segment: Segment): Effect.Effect<void, DownloadError> =>
