@@ -2,6 +2,8 @@ import { assert, it } from "@effect/vitest"
 import * as Content from "@httpkit/testing/Content"
 import { Effect } from "effect"
 import * as Fs from "node:fs/promises"
+import * as Http from "node:http"
+import type * as Net from "node:net"
 import * as Path from "node:path"
 import { assertContent, expectedSha256, listing, setup } from "./support/setup.ts"
 
@@ -142,4 +144,66 @@ it.live("a file that changes during a segmented download starts over as one stre
     yield* assertContent(path, Content.mutatedSeed(37), size)
     assert.strictEqual(result.segments, 1)
     assert.isAtLeast(result.restarts, 1)
+  }).pipe(Effect.scoped))
+
+/**
+ * A server of `/files`-like content without an `ETag`, sending `Last-Modified`
+ * `modifiedAgoMillis` before its `Date`, and honouring single byte ranges.
+ * The GETs it answered, with their `Range`.
+ */
+const lastModifiedServer = (seed: number, size: number, modifiedAgoMillis: number) =>
+  Effect.acquireRelease(
+    Effect.promise(() =>
+      new Promise<{ readonly url: string; readonly ranges: Array<string>; readonly server: Http.Server }>((resolve) => {
+        const ranges: Array<string> = []
+        const server = Http.createServer((request, response) => {
+          const now = new Date(Math.floor(Date.now() / 1000) * 1000)
+          response.setHeader("date", now.toUTCString())
+          response.setHeader("last-modified", new Date(now.getTime() - modifiedAgoMillis).toUTCString())
+          response.setHeader("accept-ranges", "bytes")
+          const range = /^bytes=(\d+)-(\d*)$/.exec(request.headers.range ?? "")
+          if (request.method === "GET") ranges.push(request.headers.range ?? "(none)")
+          if (range === null) {
+            response.writeHead(200, { "content-length": size })
+            response.end(request.method === "HEAD" ? undefined : Content.bytesAt(seed, 0, size))
+            return
+          }
+          const first = Number(range[1])
+          const last = range[2] === "" ? size - 1 : Math.min(size - 1, Number(range[2]))
+          response.writeHead(206, {
+            "content-length": last - first + 1,
+            "content-range": `bytes ${first}-${last}/${size}`
+          })
+          response.end(request.method === "HEAD" ? undefined : Content.bytesAt(seed, first, last - first + 1))
+        })
+        server.listen(0, "127.0.0.1", () => {
+          const { port } = server.address() as Net.AddressInfo
+          resolve({ url: `http://127.0.0.1:${port}/lm.bin`, ranges, server })
+        })
+      })
+    ),
+    ({ server }) =>
+      Effect.promise(() =>
+        new Promise<void>((resolve) => {
+          server.closeAllConnections()
+          server.close(() => resolve())
+        })
+      )
+  )
+
+it.live("without an ETag, segments join under Last-Modified only when the Date is a second or more after it (RFC 9110 8.8.2.2); a file modified in the second it is served is one stream", () =>
+  Effect.gen(function*() {
+    const { downloader, folder } = yield* setup()
+    const size = 4 * 1024 * 1024
+    const fresh = yield* lastModifiedServer(32, size, 0)
+    const same = yield* downloader.download(fresh.url, Path.join(folder, "fresh.bin"), { segments: 4 })
+    yield* assertContent(Path.join(folder, "fresh.bin"), 32, size)
+    assert.strictEqual(same.segments, 1)
+    assert.deepStrictEqual(fresh.ranges, ["(none)"])
+
+    const older = yield* lastModifiedServer(33, size, 3_600_000)
+    const joined = yield* downloader.download(older.url, Path.join(folder, "older.bin"), { segments: 4 })
+    yield* assertContent(Path.join(folder, "older.bin"), 33, size)
+    assert.strictEqual(joined.segments, 4)
+    assert.strictEqual(older.ranges.length, 4)
   }).pipe(Effect.scoped))

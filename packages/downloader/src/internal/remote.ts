@@ -11,6 +11,7 @@ export interface Remote {
   readonly size: number | undefined
   /** The `ETag` as sent, weak or strong. */
   readonly etag: string | undefined
+  /** `Last-Modified`, only when it is a strong validator (`strongLastModified`). */
   readonly lastModified: string | undefined
   /** Whether the server announced `Accept-Ranges: bytes`. */
   readonly acceptsRanges: boolean
@@ -64,6 +65,24 @@ export const contentLength = (headers: Headers.Headers): number | undefined => {
 export const isStrong = (etag: string | undefined): etag is string =>
   etag !== undefined && !etag.startsWith("W/") && /^"[^"]*"$/.test(etag)
 
+/**
+ * The response's `Last-Modified` when it can serve as a strong validator:
+ * the response's `Date` is at least one second after it (RFC 9110 §8.8.2.2),
+ * so a file changed again within the same second cannot pass for the same
+ * one. Otherwise (no `Date`, a date that does not parse, a file modified
+ * in the second it was served) `undefined`: bytes are not joined under it.
+ */
+export const strongLastModified = (headers: Headers.Headers): string | undefined => {
+  const lastModified = single(headers, "last-modified")
+  const date = single(headers, "date")
+  if (lastModified === undefined || date === undefined) return undefined
+  const modifiedAt = Date.parse(lastModified)
+  const servedAt = Date.parse(date)
+  return Number.isFinite(modifiedAt) && Number.isFinite(servedAt) && servedAt - modifiedAt >= 1_000
+    ? lastModified
+    : undefined
+}
+
 /** What a `HEAD`, `200` or `206` says about the whole file. */
 export const fromResponse = (status: number, headers: Headers.Headers): Remote => {
   const range = status === 206 || status === 416 ? parseContentRange(single(headers, "content-range")) : undefined
@@ -72,7 +91,7 @@ export const fromResponse = (status: number, headers: Headers.Headers): Remote =
   return {
     size,
     etag: single(headers, "etag"),
-    lastModified: single(headers, "last-modified"),
+    lastModified: strongLastModified(headers),
     acceptsRanges: single(headers, "accept-ranges")?.trim().toLowerCase() === "bytes",
     contentDisposition: single(headers, "content-disposition"),
     encoded: encoding !== undefined && encoding !== "identity"
@@ -82,8 +101,8 @@ export const fromResponse = (status: number, headers: Headers.Headers): Remote =
 /**
  * Whether bytes received under these validators may be joined to bytes
  * received later (RELIABILITY 3): a strong `ETag`, or, from a server that
- * sends no `ETag` at all, a `Last-Modified`. A weak `ETag` or no validator
- * means a broken body starts over from zero.
+ * sends no `ETag` at all, a strong `Last-Modified` (`strongLastModified`). A
+ * weak `ETag` or no validator means a broken body starts over from zero.
  */
 export const joinable = (remote: Pick<Remote, "etag" | "lastModified">): boolean =>
   remote.etag === undefined ? remote.lastModified !== undefined : isStrong(remote.etag)
