@@ -205,5 +205,7 @@ it.live("without an ETag, segments join under Last-Modified only when the Date i
     const joined = yield* downloader.download(older.url, Path.join(folder, "older.bin"), { segments: 4 })
     yield* assertContent(Path.join(folder, "older.bin"), 33, size)
     assert.strictEqual(joined.segments, 4)
-    assert.strictEqual(older.ranges.length, 4)
+    // Every GET was a range (a segment retried on a busy machine adds one more).
+    assert.isAtLeast(older.ranges.length, 4)
+    assert.isFalse(older.ranges.includes("(none)"))
   }).pipe(Effect.scoped))

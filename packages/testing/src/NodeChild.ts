@@ -143,7 +143,10 @@ export interface Ended {
  */
 export interface Child<L = Line> {
   readonly pid: number | undefined
-  /** Every line so far that `parse` read (by default: every JSON line), oldest first. */
+  /**
+   * Every line so far that `parse` read (by default: every JSON line), oldest
+   * first; a last line without a trailing newline joins once the child ended.
+   */
   readonly lines: ReadonlyArray<L>
   /**
    * Waits for the first line, from the start, that matches; fails with
@@ -235,20 +238,24 @@ export const start = <L = Line>(
       const listeners = new Set<() => void>()
       // A listener that is done removes itself while the set is walked: `Set` iteration allows it.
       const changed = () => listeners.forEach((listener) => listener())
+      const take = (text: string) => {
+        const line = parse(text)
+        if (line === undefined) other += `${text}\n`
+        else lines.push(line)
+      }
       child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
         const parts = (partial + chunk).split("\n")
         partial = parts.pop()!
-        for (const text of parts) {
-          const line = parse(text)
-          if (line === undefined) other += `${text}\n`
-          else lines.push(line)
-        }
+        parts.forEach(take)
         changed()
       })
       child.stderr.setEncoding("utf8").on("data", (chunk: string) => (other += chunk))
       child.stdin?.on("error", () => {})
       child.on("error", (error) => (other += `spawn error: ${String(error)}\n`))
       child.on("close", (code, signal) => {
+        // Standard output is closed by now: a last line without a newline is a line too.
+        if (partial !== "") take(partial)
+        partial = ""
         end = { code, signal }
         changed()
       })

@@ -97,12 +97,45 @@ export const decide = (
  * await RedisTest.describeWithRedis("limiter on Redis", () => { ... })
  * ```
  *
+ * **Gotchas**
+ *
+ * It must be awaited: the probe is asynchronous, and vitest collects a file's
+ * tests when its top level ends. A call that is not awaited (nor `.then`ed)
+ * rejects with an error saying so, which vitest reports as an unhandled
+ * rejection and fails the run, rather than skipping the block silently.
+ *
  * @category utils
  * @since 0.1.0
  */
-export const describeWithRedis = async (name: string, body: () => void): Promise<void> => {
+export const describeWithRedis = (name: string, body: () => void): Promise<void> => {
+  let awaited = false
+  const declared = declare(name, body, () => awaited)
+  const observe = () => {
+    awaited = true
+    return declared
+  }
+  // `await` calls `then` on anything but a plain promise; that call is how a forgotten `await` is told apart.
+  const handle: Promise<void> = {
+    // oxlint-disable-next-line unicorn/no-thenable
+    then: (onFulfilled, onRejected) => observe().then(onFulfilled, onRejected),
+    catch: (onRejected) => observe().catch(onRejected),
+    finally: (onFinally) => observe().finally(onFinally),
+    [Symbol.toStringTag]: "Promise"
+  }
+  return handle
+}
+
+const declare = async (name: string, body: () => void, awaited: () => boolean): Promise<void> => {
   // Loaded here, not at the top: `vitest` is an optional peer, and the other helpers work without it.
   const { describe } = await import("vitest")
+  // One turn of the event loop: an `await` on the handle has called its `then` by now.
+  await new Promise((resolve) => setImmediate(resolve))
+  if (!awaited()) {
+    throw new Error(
+      `RedisTest.describeWithRedis("${name}", ...) was not awaited, so vitest would never see its tests: ` +
+        `write \`await RedisTest.describeWithRedis(...)\` at the top level of the test file`
+    )
+  }
   const decision = decide(await probe(), process.env.CI === "true")
   switch (decision._tag) {
     case "Run":

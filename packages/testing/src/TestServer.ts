@@ -42,7 +42,7 @@ import * as Http from "node:http"
 import * as Http2 from "node:http2"
 import type * as Net from "node:net"
 import * as Guide from "./internal/guide.ts"
-import { connectionOf, headerRecord, numberConnections, requestUrl } from "./internal/http.ts"
+import { connectionOf, headerRecord, numberConnections, requestTarget, trackSockets } from "./internal/http.ts"
 import { exactly, own, pinAbsent, pinned } from "./internal/own.ts"
 import * as Raw from "./internal/raw.ts"
 import * as RequestLog from "./internal/requestLog.ts"
@@ -306,6 +306,38 @@ const ownHeaders = (request: HttpServerRequest.HttpServerRequest): Headers.Heade
 const unrecordedPaths = new Set([Guide.indexPath, "/__requests", "/__reset"])
 
 /**
+ * The longest path parameter (decoded) a route matches, such as a file name:
+ * find-my-way's default is 100, too short for the 255-byte names file
+ * systems allow. Longer ones answer 404 saying so.
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const maxParamLength = 1024
+
+/** The router's settings: Effect's defaults but for {@link maxParamLength}. */
+const routerConfig = { maxParamLength }
+
+/** A request is routed with `//` collapsed to `/`, as the router does; introspection is recognised likewise. */
+const routedPath = (path: string): string => path.replace(/\/{2,}/g, "/")
+
+/** Why `options` cannot make a server, or `undefined` when they can. */
+const invalidOption = (port: unknown, keepAliveTimeout: unknown): string | undefined => {
+  if (typeof port !== "number" || !Number.isInteger(port) || port < 0 || port > 65_535) {
+    return `port must be an integer from 0 to 65535, got ${String(port)}`
+  }
+  if (
+    typeof keepAliveTimeout !== "number" || !Number.isInteger(keepAliveTimeout) || keepAliveTimeout < 0 ||
+    keepAliveTimeout > 2_147_483_647
+  ) {
+    return `keepAliveTimeout must be an integer number of milliseconds from 0 to 2147483647, got ${
+      String(keepAliveTimeout)
+    }`
+  }
+  return undefined
+}
+
+/**
  * Starts a server in the current scope; it stops when the scope closes.
  *
  * @category constructors
@@ -317,13 +349,18 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
   const host = own(options, "host") ?? "127.0.0.1"
   const tls = own(options, "tls")
   const log = own(options, "log")
+  const port = own(options, "port") ?? 0
+  const keepAliveTimeout = own(options, "keepAliveTimeout") ?? 5_000
   const state = new ServerState()
 
-  const server = yield* NodeHttpServer.make(
-    () =>
+  // Bad options are a `ServeError` like a taken port, not a defect thrown by Node.
+  const problem = invalidOption(port, keepAliveTimeout)
+  if (problem !== undefined) return yield* Effect.fail(new ServeError({ cause: new RangeError(problem) }))
+  const node = yield* Effect.try({
+    try: () =>
       tls === undefined
         ? numberConnections(
-          acceptFields(Http.createServer(exactly({ keepAliveTimeout: own(options, "keepAliveTimeout") ?? 5_000 }))),
+          acceptFields(Http.createServer(exactly({ keepAliveTimeout }))),
           false,
           () => state.nextConnection()
         )
@@ -336,11 +373,14 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
           true,
           () => state.nextConnection()
         ),
-    exactly({ port: own(options, "port") ?? 0, host })
-  )
+    catch: (cause) => new ServeError({ cause })
+  })
+  const sockets = trackSockets(node)
+  // A test server closes at once: no grace period for requests in flight (its sockets are destroyed below).
+  const server = yield* NodeHttpServer.make(() => node, exactly({ port, host, disablePreemptiveShutdown: true }))
   const address = server.address
-  const port = "port" in address ? address.port : 0
-  const url = `${tls === undefined ? "http" : "https"}://${Raw.formatHost(host)}:${port}`
+  const boundPort = "port" in address ? address.port : 0
+  const url = `${tls === undefined ? "http" : "https"}://${Raw.formatHost(host)}:${boundPort}`
   const raw = yield* Raw.start(state, host, Raw.defaultLimits, log)
   state.baseUrl = url
   state.rawUrl = raw.url
@@ -356,7 +396,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
     ...Mocks.routes(state),
     ...RateLimit.routes(state)
   ]
-  const router = yield* HttpRouter.make
+  const router = yield* Effect.provideService(HttpRouter.make, HttpRouter.RouterConfig, routerConfig)
   yield* router.addAll(toRouterRoutes(table))
 
   const routed = router.asHttpEffect().pipe(
@@ -369,17 +409,19 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
   const app = Effect.flatMap(HttpServerRequest.HttpServerRequest, (received) => {
     // Headers from Node's raw list, not from its parsed object, which a polluted `Object.prototype` steers.
     const request = received.modify(exactly({ headers: ownHeaders(received) }))
-    const parsed = requestUrl(request)
+    // The path as it crossed the wire (`//x`, `/a/../b` kept), not as a URL parser would normalise it.
+    const target = requestTarget(request)
     if (log !== undefined) {
-      RequestLog.watch(NodeHttpServerRequest.toServerResponse(request), request.method, request.url, log)
+      const line = target.query === "" ? target.path : `${target.path}?${target.query}`
+      RequestLog.watch(NodeHttpServerRequest.toServerResponse(request), request.method, line, log)
     }
-    if (!unrecordedPaths.has(parsed.pathname)) {
+    if (!unrecordedPaths.has(routedPath(target.path))) {
       state.record({
         listener: "http",
         httpVersion: NodeHttpServerRequest.toIncomingMessage(request).httpVersion,
         method: request.method,
-        path: parsed.pathname,
-        query: parsed.search.slice(1),
+        path: target.path,
+        query: target.query,
         headers: headerRecord(request),
         arrivedAt: Date.now(),
         connection: connectionOf(request)
@@ -390,10 +432,13 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
   // Delays, windows and trickled bodies run on real time even when the server
   // is started inside a test that uses `TestClock`.
   yield* server.serve(Effect.provideService(app, Clock.Clock, Clock.Clock.defaultValue()))
+  // Added last, so it runs first when the scope closes: every connection ends now (a request in
+  // flight, a slow reader, a half-sent request, an idle keep-alive), then Effect stops serving.
+  yield* Effect.addFinalizer(() => Effect.sync(sockets.destroyAll))
 
   return TestServer.of({
     url,
-    port,
+    port: boundPort,
     rawUrl: raw.url,
     urlFor: (path) => url + (path.startsWith("/") ? path : `/${path}`),
     requests: Effect.sync(() => state.requests.slice()),

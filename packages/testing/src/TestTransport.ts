@@ -22,7 +22,10 @@
  *   `{ "error": "unscripted", "message", "method", "url" }`. They are recorded
  *   like any other request.
  * - Every request is recorded when it arrives, before any delay or fault,
- *   including requests that are answered with a fault or never answered.
+ *   including requests that are answered with a fault or never answered. A
+ *   request whose body fails to read (a failing stream) is recorded without
+ *   `body`, uses up no reply, and fails with `HttpClientError` whose reason is
+ *   an `EncodeError`.
  * - A `Fail` reply fails the request with `HttpClientError` whose reason is a
  *   `TransportError`; its `cause` is an `Error` with `code` (such as
  *   `ECONNREFUSED`) and `syscall` (`"connect"` when the request was not sent,
@@ -515,7 +518,8 @@ const serve = (
   url: URL
 ): Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.HttpClientError> =>
   Effect.gen(function*() {
-    const body = yield* bodyText(request)
+    const read = yield* Effect.result(bodyText(request))
+    const body = read._tag === "Success" ? read.success : undefined
     const at = yield* Clock.currentTimeMillis
     const href = url.href.split("#")[0]!
     const headers: Record<string, string> = {}
@@ -526,6 +530,11 @@ const serve = (
       headers,
       ...(body === undefined ? {} : { body }),
       at
+    }
+    if (read._tag === "Failure") {
+      // Recorded like every request, without a body; no reply is used up by a request that was never sent.
+      yield* Ref.update(state, (current) => ({ ...current, calls: [...current.calls, call] }))
+      return yield* Effect.fail(read.failure)
     }
     const reply = yield* Ref.modify(state, (current) => take(current, call, url.pathname))
     if (reply === undefined) return unscripted(request, call)

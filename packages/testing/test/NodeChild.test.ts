@@ -99,6 +99,18 @@ describe("NodeChild.start", () => {
       assert.include(child.diagnostics(), "on stderr\n")
     }))
 
+  it.live("a last line without a trailing newline, printed just before the child exits, is a line too", () =>
+    Effect.gen(function*() {
+      const child = yield* NodeChild.start<Record<string, unknown>>([
+        "-e",
+        `process.stdout.write(JSON.stringify({ ready: 1 }) + "\\n" + JSON.stringify({ done: true }))`
+      ])
+      assert.deepStrictEqual(yield* child.until("done", (line) => line["done"] === true), { done: true })
+      assert.deepStrictEqual(yield* child.ended, { code: 0, signal: null })
+      assert.deepStrictEqual(child.lines, [{ ready: 1 }, { done: true }])
+      assert.strictEqual(child.diagnostics(), "")
+    }))
+
   it.live("until fails with NodeChildError naming the line when the child ends (code 4) without it", () =>
     Effect.gen(function*() {
       const child = yield* NodeChild.start(["-e", `console.log("{}"); process.exit(4)`])

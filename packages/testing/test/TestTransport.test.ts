@@ -86,6 +86,27 @@ describe("TestTransport", () => {
       assert.isUndefined(get!.body)
     }).pipe(Effect.provide(TestTransport.layer())))
 
+  it.effect("a request whose body stream fails is recorded without a body, uses up no reply, and fails with EncodeError", () =>
+    Effect.gen(function*() {
+      const transport = yield* TestTransport.TestTransport
+      yield* transport.enqueue({ method: "POST", path: "/upload" }, TestTransport.respond(201))
+      const error = yield* Effect.flip(HttpClient.execute(
+        HttpClientRequest.post(`${base}/upload`).pipe(
+          HttpClientRequest.bodyStream(Stream.fail(new Error("the disk went away")))
+        )
+      ))
+      assert.strictEqual(error.reason._tag, "EncodeError")
+      const calls = yield* transport.calls
+      assert.deepStrictEqual(calls.map((call) => [call.method, call.url, call.body]), [
+        ["POST", `${base}/upload`, undefined]
+      ])
+      // The reply is still there for the next attempt.
+      assert.strictEqual(
+        (yield* HttpClient.execute(HttpClientRequest.post(`${base}/upload`))).status,
+        201
+      )
+    }).pipe(Effect.provide(TestTransport.layer())))
+
   it.effect("bodies read as text, JSON, bytes and stream, with headers passed through", () =>
     Effect.gen(function*() {
       const transport = yield* TestTransport.TestTransport

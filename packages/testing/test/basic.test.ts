@@ -1,6 +1,8 @@
 import { assert, it as plain } from "@effect/vitest"
 import { Effect, Schema } from "effect"
 import { HttpClient, HttpClientRequest } from "effect/http"
+import * as Net from "node:net"
+import { maxEchoBody } from "../src/internal/routes/basic.ts"
 import { RecordedRequests } from "../src/RecordedRequest.ts"
 import * as ServerSuite from "../src/ServerSuite.ts"
 import * as TestServer from "../src/TestServer.ts"
@@ -9,6 +11,46 @@ const call = (url: string, init?: RequestInit) => Effect.promise(() => fetch(url
 const json = (response: Response) => Effect.promise(() => response.json() as Promise<any>)
 
 const requestsTo = (path: string) => TestServer.TestServer.use((server) => server.requestsTo(path))
+
+/**
+ * POSTs a chunked body of up to `total` bytes over a raw socket, 1 MiB a chunk as fast as the server reads, and
+ * stops at the status line: the status, and how many body bytes were handed to the socket before it came.
+ */
+const postChunked = (port: number, path: string, total: number) =>
+  Effect.callback<{ readonly status: number; readonly sentBeforeAnswer: number }>((resume) => {
+    const socket = Net.connect(port, "127.0.0.1")
+    const chunk = Buffer.alloc(1024 * 1024, 97)
+    const frame = Buffer.concat([Buffer.from(`${chunk.length.toString(16)}\r\n`), chunk, Buffer.from("\r\n")])
+    let sent = 0
+    let received = ""
+    let done = false
+    const finish = (status: number) => {
+      if (done) return
+      done = true
+      socket.destroy()
+      resume(Effect.succeed({ status, sentBeforeAnswer: sent }))
+    }
+    socket.on("data", (data: Buffer) => {
+      received += data.toString("latin1")
+      const line = /^HTTP\/1\.1 (\d{3})/.exec(received)
+      if (line !== null) finish(Number(line[1]))
+    })
+    socket.on("error", () => {})
+    socket.on("close", () => finish(0))
+    socket.write(`POST ${path} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n`)
+    const pump = (): void => {
+      while (!socket.destroyed && sent < total) {
+        sent += chunk.length
+        if (!socket.write(frame)) {
+          socket.once("drain", pump)
+          return
+        }
+      }
+      if (!socket.destroyed) socket.write("0\r\n\r\n")
+    }
+    pump()
+    return Effect.sync(() => socket.destroy())
+  })
 
 ServerSuite.describe("basic endpoints", (it) => {
   it.effect("health, and the effect HttpClient provided beside the server", () =>
@@ -121,6 +163,66 @@ ServerSuite.describe("basic endpoints", (it) => {
       assert.deepStrictEqual(echoed.query, { a: "1", b: "two" })
       assert.strictEqual(echoed.headers["x-custom"], "yes")
       assert.strictEqual(echoed.body, "hello body")
+    }))
+
+  // 64 MiB sent as fast as the server takes it: a server that buffered the whole body would answer only after all 64.
+  it.effect(
+    "a chunked body over 10 MiB to /echo or /msg gets 413 once past the limit: the rest is never read",
+    () =>
+      Effect.gen(function*() {
+        const server = yield* TestServer.TestServer
+        const total = 64 * 1024 * 1024
+        for (const path of ["/echo", "/msg"]) {
+          const { sentBeforeAnswer, status } = yield* postChunked(server.port, path, total)
+          assert.strictEqual(status, 413, path)
+          // The limit, Effect's 256 KiB drain and both sockets' kernel buffers, with room to spare.
+          assert.isAtLeast(sentBeforeAnswer, maxEchoBody, path)
+          assert.isBelow(sentBeforeAnswer, 40 * 1024 * 1024, path)
+        }
+        const small = yield* call(server.urlFor("/echo"), { method: "POST", body: "x".repeat(1024 * 1024) })
+        assert.strictEqual((yield* json(small)).body.length, 1024 * 1024)
+      }),
+    60_000
+  )
+
+  it.effect("retry_after and retry_after_ms a header cannot carry answer 400 naming them; /fail/count stays disarmed", () =>
+    Effect.gen(function*() {
+      const server = yield* TestServer.TestServer
+      yield* server.reset
+      const bad = ["%0D%0AX-Injected%3A%201", "1%0A", "%00", "%C4%80", "%7F", "1".repeat(1025)]
+      for (const name of ["retry_after", "retry_after_ms"]) {
+        for (const value of bad) {
+          for (const [path, method] of [["/status/503", "GET"], ["/fail/count/2", "POST"]] as const) {
+            const response = yield* call(server.urlFor(`${path}?${name}=${value}`), { method })
+            const body = yield* json(response)
+            assert.strictEqual(response.status, 400, `${path} ${name}=${value}`)
+            assert.strictEqual(body.error, "bad_request")
+            assert.include(body.message, name)
+          }
+        }
+      }
+      assert.strictEqual((yield* call(server.urlFor("/msg"))).status, 200)
+      // Latin-1 and odd but sendable values still go out verbatim.
+      const latin = yield* call(server.urlFor("/status/503?retry_after=%C3%A9t%C3%A9&retry_after_ms=-3%09x"))
+      assert.strictEqual(latin.status, 503)
+      assert.isNotNull(latin.headers.get("retry-after"))
+      assert.strictEqual(latin.headers.get("retry-after-ms"), "-3\tx")
+    }))
+
+  it.effect("/fail/count/:n takes n from 0 to 1,000,000; beyond, 400", () =>
+    Effect.gen(function*() {
+      const server = yield* TestServer.TestServer
+      yield* server.reset
+      for (const n of ["99999999999999999999999", "1000001", "1e3", "-1"]) {
+        const response = yield* call(server.urlFor(`/fail/count/${n}`), { method: "POST" })
+        assert.strictEqual(response.status, 400, n)
+        assert.include((yield* json(response)).message, "1000000")
+      }
+      assert.deepStrictEqual(yield* json(yield* call(server.urlFor("/fail/count/1000000"), { method: "POST" })), {
+        failing: 1_000_000,
+        status: 503
+      })
+      yield* server.reset
     }))
 
   it.effect("/__requests lists what crossed the wire; /__reset clears the log and every switch", () =>

@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { type ChildProcess, spawn } from "node:child_process"
+import * as Net from "node:net"
 import { fileURLToPath } from "node:url"
 import { flags } from "../src/internal/cli.ts"
 
@@ -59,6 +60,38 @@ describe("the standalone server process", () => {
       }
     }, 40_000)
   }
+
+  it("stops at once on SIGTERM with a request in flight (GET /delay/60000), ending its connection", async () => {
+    const server = start("--port", "0")
+    try {
+      const url = new URL(await withDeadline(server.firstLine, 20_000, "start-up"))
+      const socket = Net.connect(Number(url.port), url.hostname)
+      socket.on("error", () => {})
+      socket.resume()
+      const ended = new Promise<void>((resolve) => socket.on("close", () => resolve()))
+      await new Promise<void>((resolve) =>
+        socket.write("GET /delay/60000 HTTP/1.1\r\nHost: x\r\n\r\n", () => resolve())
+      )
+      // The server has it once its log lists it.
+      const deadline = Date.now() + 20_000
+      while (Date.now() < deadline) {
+        const log = await fetch(`${url.origin}/__requests`).then((response) =>
+          response.json() as Promise<Array<unknown>>
+        )
+        if (log.length > 0) break
+        await new Promise((resolve) => setTimeout(resolve, 20))
+      }
+      const stopping = Date.now()
+      server.child.kill("SIGTERM")
+      // Effect's graceful shutdown alone would hold it 20 s.
+      const { code } = await withDeadline(server.exited, 8_000, "shutdown with a request in flight")
+      assert.strictEqual(code, 0)
+      await withDeadline(ended, 2_000, "the client's connection ending")
+      assert.isBelow(Date.now() - stopping, 8_000)
+    } finally {
+      server.child.kill("SIGKILL")
+    }
+  }, 40_000)
 
   it("--help documents every flag parseArgs accepts, on stdout, with exit 0", async () => {
     const { code, stdout } = await withDeadline(start("--help").exited, 20_000, "exit")

@@ -5,6 +5,7 @@ import * as Http from "node:http"
 import * as Net from "node:net"
 import * as Zlib from "node:zlib"
 import * as Content from "../src/Content.ts"
+import { maxHitKeys, ServerState } from "../src/internal/state.ts"
 import * as TestServer from "../src/TestServer.ts"
 
 // --- clients ------------------------------------------------------------------
@@ -469,6 +470,27 @@ layer(TestServer.layer())("GET /files/:name", (it) => {
       assert.isFalse((yield* promise(() => httpGet(url))).complete)
     }))
 
+  it.effect("names up to 1024 characters are served (255, a file system's limit, too); a longer one is 404 saying why", () =>
+    Effect.gen(function*() {
+      const { urlFor } = yield* server
+      assert.strictEqual(TestServer.maxParamLength, 1024)
+      for (const length of [101, 255, 1024]) {
+        const name = `${"n".repeat(length - 4)}.bin`
+        const got = yield* promise(() => httpGet(urlFor(`/files/${name}?size=100&seed=3`)))
+        assert.strictEqual(got.status, 200, `${length} characters`)
+        assert.deepStrictEqual(got.body, expected(3, 0, 100))
+        assert.strictEqual((yield* seen(`/files/${name}`)).length, 1)
+      }
+      // Decoded length counts: 255 two-byte UTF-8 characters are 510 bytes, 1530 characters percent-encoded.
+      const utf8 = yield* promise(() => httpGet(urlFor(`/files/${encodeURIComponent("é".repeat(255))}?size=10`)))
+      assert.strictEqual(utf8.status, 200)
+      const tooLong = yield* promise(() =>
+        httpGet(urlFor(`/files/${"n".repeat(1025)}?size=100`), { headers: { accept: "application/json" } })
+      )
+      assert.strictEqual(tooLong.status, 404)
+      assert.include(JSON.parse(tooLong.body.toString()).detail, "maxParamLength (1024)")
+    }))
+
   it.effect("rate=B sends slowly: 20 KB at 40 KB/s takes about half a second", () =>
     Effect.gen(function*() {
       const { urlFor } = yield* server
@@ -806,4 +828,22 @@ layer(TestServer.layer())("GET /files/:name", (it) => {
         assert.include(body.message, parameter, search)
       }
     }))
+})
+
+describe("the per-file hit counters", () => {
+  plainIt(`keep at most ${maxHitKeys} names, forgetting the one hit longest ago`, () => {
+    const state = new ServerState()
+    assert.strictEqual(state.hit("files/first"), 1)
+    assert.strictEqual(state.hit("files/kept"), 1)
+    for (let i = 0; i < maxHitKeys; i++) {
+      state.hit(`files/${i}`)
+      // Hit again now and then: a name in use is not the one forgotten.
+      if (i % 1000 === 0) assert.strictEqual(state.hit("files/kept"), 2 + i / 1000)
+    }
+    assert.strictEqual(state.hits.size, maxHitKeys)
+    assert.isFalse(state.hits.has("files/first"))
+    assert.isTrue(state.hits.has("files/kept"))
+    assert.strictEqual(state.hit("files/first"), 1)
+    assert.strictEqual(state.hits.size, maxHitKeys)
+  })
 })

@@ -45,6 +45,10 @@ describe("request log lines", () => {
       redactTarget("/redirect-to?url=https%3A%2F%2Fuser%3Apass%40example.test%2F"),
       "/redirect-to?url=https%3A%2F%2FREDACTED%40example.test%2F"
     )
+    assert.strictEqual(
+      redactTarget("/x?authorization=Bearer%20a&jwt=e.y.j&bearer=b&pass=p&user_pass=q&id_token=i&passage=1&bypass=2"),
+      "/x?authorization=REDACTED&jwt=REDACTED&bearer=REDACTED&pass=REDACTED&user_pass=REDACTED&id_token=REDACTED&passage=1&bypass=2"
+    )
     // An encoded secret name is still a secret name; names merely containing one are not.
     assert.strictEqual(redactTarget("/x?api%5Fkey=k&keyboard=1&monkey=2"), "/x?api%5Fkey=REDACTED&keyboard=1&monkey=2")
   })

@@ -7,7 +7,7 @@
 import * as Effect from "effect/Effect"
 import * as HttpServerRequest from "effect/http/HttpServerRequest"
 import type * as HttpServerResponse from "effect/http/HttpServerResponse"
-import { requestUrl } from "./http.ts"
+import { requestTarget } from "./http.ts"
 import * as Respond from "./respond.ts"
 import { answers, methodsLabel, type RouteEntry } from "./routeTable.ts"
 
@@ -160,7 +160,7 @@ export const notFound = (
   detail: string | undefined
 ): Effect.Effect<HttpServerResponse.HttpServerResponse, never, HttpServerRequest.HttpServerRequest> =>
   Effect.map(HttpServerRequest.HttpServerRequest, (request) => {
-    const path = requestUrl(request).pathname
+    const path = requestTarget(request).path
     const answer: NotFound = {
       method: request.method,
       path,

@@ -12,14 +12,51 @@ import * as Respond from "./respond.ts"
 /** The largest delay or duration any endpoint accepts, in milliseconds. */
 export const maxDelayMillis = 120_000
 
-/** The request's URL parsed against a dummy origin, for its path and query. */
-export const requestUrl = (request: HttpServerRequest.HttpServerRequest): URL =>
-  new URL(request.url, "http://test.invalid")
+/** The request target as it crossed the wire, split at its `?`. */
+export interface Target {
+  /** The path as sent: not decoded, `//` and dot-segments (`/./`, `/../`) kept. */
+  readonly path: string
+  /** The query without its `?`, as sent; `""` when there is none. */
+  readonly query: string
+}
 
-/** The current request's query parameters. */
+/** The scheme and authority of an absolute-form target (`GET http://host:1/x`), which are not part of its path. */
+const absoluteForm = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#]*/
+
+/**
+ * Splits a raw request target into path and query, as sent: an absolute-form
+ * target loses its scheme and authority (an empty path is `/`), a fragment
+ * (which no client should send) is dropped, nothing is decoded or resolved.
+ */
+export const splitTarget = (target: string): Target => {
+  const absolute = absoluteForm.exec(target)
+  let rest = absolute === null ? target : target.slice(absolute[0].length)
+  const hash = rest.indexOf("#")
+  if (hash !== -1) rest = rest.slice(0, hash)
+  const mark = rest.indexOf("?")
+  const path = mark === -1 ? rest : rest.slice(0, mark)
+  return { path: path === "" ? "/" : path, query: mark === -1 ? "" : rest.slice(mark + 1) }
+}
+
+/**
+ * The current request's target as the client sent it (Node's `url`, which
+ * Effect rewrites for an absolute-form target). Unlike `new URL(...)`, `//x`
+ * stays a path, not a host, and `/a/../b` is not resolved.
+ */
+export const requestTarget = (request: HttpServerRequest.HttpServerRequest): Target => {
+  let raw: string | undefined
+  try {
+    raw = NodeHttpServerRequest.toIncomingMessage(request).url
+  } catch {
+    // Not a Node request: Effect's URL is the next best thing.
+  }
+  return splitTarget(raw ?? request.url)
+}
+
+/** The current request's query parameters, parsed from the query as sent. */
 export const query: Effect.Effect<URLSearchParams, never, HttpServerRequest.HttpServerRequest> = Effect.map(
   HttpServerRequest.HttpServerRequest,
-  (request) => requestUrl(request).searchParams
+  (request) => new URLSearchParams(requestTarget(request).query)
 )
 
 /**
@@ -39,6 +76,28 @@ export const intParam = (
   const value = Number(raw)
   return value >= min && value <= max ? value : undefined
 }
+
+/** The longest value a switch sent verbatim as a header (`retry_after`...) takes, in characters. */
+export const maxHeaderParamLength = 1024
+
+/** What Node accepts in a header value: tab, visible ASCII, space and U+0080-U+00FF; no CR, LF, NUL, other controls or DEL. */
+const sendableHeaderValue = /^[\t\x20-\x7e\x80-\xff]*$/
+
+/**
+ * Reads a query parameter that is sent verbatim as a header value: `null` when
+ * absent, the value, or `undefined` when Node could not send it (a control
+ * character, a character above U+00FF, or longer than {@link maxHeaderParamLength}),
+ * which routes turn into 400.
+ */
+export const headerParam = (params: URLSearchParams, name: string): string | null | undefined => {
+  const value = params.get(name)
+  if (value === null) return null
+  return value.length <= maxHeaderParamLength && sendableHeaderValue.test(value) ? value : undefined
+}
+
+/** The 400 message for a {@link headerParam} that cannot be sent. */
+export const headerParamProblem = (name: string): string =>
+  `${name} must be at most ${maxHeaderParamLength} characters a header can carry: no CR, LF, NUL or other control characters, nothing above U+00FF (the raw-socket listener's /retry-after and /header send those)`
 
 /** A JSON error answer naming the parameter that was wrong. */
 export const badRequest = (message: string): HttpServerResponse.HttpServerResponse =>
@@ -111,6 +170,29 @@ export const headerRecord = (request: HttpServerRequest.HttpServerRequest): Reco
     out[name.toLowerCase()] = Array.isArray(value) ? value.join(", ") : String(value)
   }
   return out
+}
+
+/**
+ * Keeps every socket `server` accepts (for TLS, the TCP socket under it) until
+ * it closes. `destroyAll` destroys them, and every one accepted after it, so
+ * a closing server ends its connections at once instead of waiting for the
+ * requests in flight.
+ */
+export const trackSockets = (server: Net.Server): { readonly destroyAll: () => void } => {
+  const sockets = new Set<Net.Socket>()
+  let closing = false
+  server.on("connection", (socket: Net.Socket) => {
+    if (closing) return socket.destroy()
+    sockets.add(socket)
+    socket.once("close", () => sockets.delete(socket))
+  })
+  return {
+    destroyAll: () => {
+      closing = true
+      for (const socket of sockets) socket.destroy()
+      sockets.clear()
+    }
+  }
 }
 
 /** Where a socket's connection number is kept; HTTP/2's socket proxies forward the read to the real socket. */

@@ -16,6 +16,7 @@ import * as Effect from "effect/Effect"
 import { ServeError } from "effect/http/HttpServerError"
 import { STATUS_CODES } from "node:http"
 import * as Net from "node:net"
+import { splitTarget } from "./http.ts"
 import { exactly, own, pinAbsent, pinned } from "./own.ts"
 import * as RequestLog from "./requestLog.ts"
 import type { ServerState } from "./state.ts"
@@ -435,9 +436,11 @@ const parseHead = (head: Buffer): ParsedRequest | undefined => {
   const lines = head.toString("latin1").split(/\r?\n/)
   const match = requestLinePattern.exec(lines[0] ?? "")
   if (match === null) return undefined
+  // The path as sent (`//x`, `/./x` kept, as the HTTP listener logs it); the query as a URL has it.
+  const target = splitTarget(match[2]!)
   let url: URL
   try {
-    url = new URL(match[2]!, "http://raw.invalid")
+    url = new URL(`http://raw.invalid/?${target.query}`)
   } catch {
     return undefined
   }
@@ -460,7 +463,7 @@ const parseHead = (head: Buffer): ParsedRequest | undefined => {
   return {
     httpVersion: match[3]!,
     method: match[1]!,
-    path: url.pathname,
+    path: target.path,
     query: url.search.slice(1),
     headers,
     contentLength: length !== undefined && /^\d{1,15}$/.test(length) ? Number(length) : undefined

@@ -4,8 +4,9 @@
  *
  * No header is ever written, so `Authorization` and cookies cannot leak; in
  * the query, values of parameters named like secrets (`token`, `api_key`,
- * `password`...) and user-info inside values (`url=https://user:pass@host`)
- * are replaced by `REDACTED` (RELIABILITY 8). `@httpkit/core`'s `Redact`
+ * `password`, `pass`, `authorization`, `bearer`, `jwt`...) and user-info
+ * inside values (`url=https://user:pass@host`) are replaced by `REDACTED`
+ * (RELIABILITY 8). `@httpkit/core`'s `Redact`
  * cannot be used here: core's tests depend on this package.
  */
 import type * as Http from "node:http"
@@ -16,7 +17,7 @@ export const redacted = "REDACTED"
 
 /** Query parameter names whose values are secrets: the whole name or a `_`/`-` separated suffix. */
 const secretParam =
-  /(^|[_-])(token|access[_-]?token|refresh[_-]?token|api[_-]?key|apikey|key|secret|password|passwd|pwd|signature|sig|auth|session|sessionid|code|credentials?)$/i
+  /(^|[_-])(token|access[_-]?token|refresh[_-]?token|id[_-]?token|api[_-]?key|apikey|key|secret|password|passwd|pass|passphrase|pwd|signature|sig|auth|authorization|bearer|jwt|assertion|cookie|session|sessionid|code|credentials?)$/i
 
 /** User-info in a URL-shaped value, plain or percent-encoded: `//user:pass@`. */
 const userInfo = /(\/\/|%2F%2F)[^&]*?(@|%40)/gi

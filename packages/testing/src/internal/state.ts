@@ -9,6 +9,8 @@ import type { RecordedRequest } from "../RecordedRequest.ts"
 export const maxRecordedRequests = 10_000
 /** Most idempotency keys remembered by `/msg`; the oldest is forgotten first. */
 export const maxDedupeKeys = 10_000
+/** Most resource keys (file names) whose hits are counted; the one hit longest ago is forgotten first. */
+export const maxHitKeys = 10_000
 
 /** A pending "fail the next n requests to /msg" switch. */
 export interface FailureSwitch {
@@ -54,9 +56,17 @@ export class ServerState {
     return this.connectionCount
   }
 
-  /** Counts one more hit for `key` and returns the count including this one. */
+  /**
+   * Counts one more hit for `key` and returns the count including this one.
+   * At most {@link maxHitKeys} keys are kept: a hit moves its key to the end,
+   * and a new key past the cap forgets the one hit longest ago.
+   */
   hit(key: string): number {
     const count = (this.hits.get(key) ?? 0) + 1
+    if (!this.hits.delete(key) && this.hits.size >= maxHitKeys) {
+      const oldest = this.hits.keys().next()
+      if (!oldest.done) this.hits.delete(oldest.value)
+    }
     this.hits.set(key, count)
     return count
   }

@@ -2,18 +2,23 @@
  * Health, the `/msg` endpoint with server-side dedupe, failure injection,
  * arbitrary statuses, delays, `/echo` and the introspection endpoints.
  */
+import * as ByteSize from "effect/ByteSize"
 import * as Effect from "effect/Effect"
+import * as HttpIncomingMessage from "effect/http/HttpIncomingMessage"
 import * as HttpRouter from "effect/http/HttpRouter"
+import * as HttpServerError from "effect/http/HttpServerError"
 import * as HttpServerRequest from "effect/http/HttpServerRequest"
 import {
   badRequest,
+  headerParam,
+  headerParamProblem,
   headerRecord,
   intParam,
   maxDelayMillis,
   methodNotAllowed,
   pause,
   query,
-  requestUrl
+  requestTarget
 } from "../http.ts"
 import * as Respond from "../respond.ts"
 import type { RouteEntry } from "../routeTable.ts"
@@ -22,13 +27,32 @@ import type { ServerState } from "../state.ts"
 /** Largest request body `/echo` and `/msg` read, in bytes. */
 export const maxEchoBody = 10 * 1024 * 1024
 
+/** The most `/fail/count/:n` arms. */
+export const maxFailCount = 1_000_000
+
+const tooLarge = { tooLarge: true as const, text: "" }
+
+/**
+ * The request body as text, or `tooLarge` as soon as it passes
+ * {@link maxEchoBody}: a larger `Content-Length` is refused unread, and a
+ * chunked body is read no further than the limit (Effect's `MaxBodySize`),
+ * after which Effect closes the connection rather than drain the rest.
+ */
 const readBodyText = Effect.gen(function*() {
   const request = yield* HttpServerRequest.HttpServerRequest
   const length = Number(request.headers["content-length"] ?? "0")
-  if (length > maxEchoBody) return { tooLarge: true as const, text: "" }
-  const bytes = yield* Effect.orElseSucceed(request.arrayBuffer, () => new ArrayBuffer(0))
-  if (bytes.byteLength > maxEchoBody) return { tooLarge: true as const, text: "" }
-  return { tooLarge: false as const, text: new TextDecoder().decode(bytes) }
+  if (length > maxEchoBody) return tooLarge
+  return yield* request.arrayBuffer.pipe(
+    Effect.map((bytes) => ({ tooLarge: false as const, text: new TextDecoder().decode(bytes) })),
+    Effect.catch((error) =>
+      Effect.succeed(
+        error.reason instanceof HttpServerError.RequestParseError && error.reason.reason === "BodyTooLarge"
+          ? tooLarge
+          : { tooLarge: false as const, text: "" }
+      )
+    ),
+    Effect.provideService(HttpIncomingMessage.MaxBodySize, ByteSize.bytes(maxEchoBody))
+  )
 })
 
 const parseJsonOrText = (text: string): unknown => {
@@ -95,7 +119,7 @@ export const routes = (state: ServerState): ReadonlyArray<RouteEntry> => [
   {
     methods: ["POST"],
     path: "/fail/count/:n",
-    summary: "arms a failure: the next n requests to /msg answer that status",
+    summary: `arms a failure: the next n (0-${maxFailCount}) requests to /msg answer that status`,
     switches: {
       status: "200-599, default 503",
       retry_after: "sent verbatim as Retry-After",
@@ -104,15 +128,19 @@ export const routes = (state: ServerState): ReadonlyArray<RouteEntry> => [
     handler: Effect.gen(function*() {
       const { n } = yield* HttpRouter.params
       const params = yield* query
-      const count = n !== undefined && /^\d+$/.test(n) ? Number(n) : undefined
+      const count = n !== undefined && /^\d{1,7}$/.test(n) && Number(n) <= maxFailCount ? Number(n) : undefined
       const status = intParam(params, "status", 503, 200, 599)
-      if (count === undefined) return badRequest("n must be a non-negative integer")
+      const retryAfter = headerParam(params, "retry_after")
+      const retryAfterMs = headerParam(params, "retry_after_ms")
+      if (count === undefined) return badRequest(`n must be an integer from 0 to ${maxFailCount}`)
       if (status === undefined) return badRequest("status must be an integer from 200 to 599")
+      if (retryAfter === undefined) return badRequest(headerParamProblem("retry_after"))
+      if (retryAfterMs === undefined) return badRequest(headerParamProblem("retry_after_ms"))
       state.failure = {
         remaining: count,
         status,
-        retryAfter: params.get("retry_after") ?? undefined,
-        retryAfterMs: params.get("retry_after_ms") ?? undefined
+        retryAfter: retryAfter ?? undefined,
+        retryAfterMs: retryAfterMs ?? undefined
       }
       return Respond.jsonUnsafe({ failing: count, status })
     })
@@ -141,8 +169,10 @@ export const routes = (state: ServerState): ReadonlyArray<RouteEntry> => [
       const status = code !== undefined && /^\d{3}$/.test(code) ? Number(code) : undefined
       if (!isSendableStatus(status)) return badRequest("code must be a status from 200 to 599")
       const params = yield* query
-      const retryAfter = params.get("retry_after")
-      const retryAfterMs = params.get("retry_after_ms")
+      const retryAfter = headerParam(params, "retry_after")
+      const retryAfterMs = headerParam(params, "retry_after_ms")
+      if (retryAfter === undefined) return badRequest(headerParamProblem("retry_after"))
+      if (retryAfterMs === undefined) return badRequest(headerParamProblem("retry_after_ms"))
       const headers: Record<string, string> = {
         ...(retryAfter === null ? {} : { "retry-after": retryAfter }),
         ...(retryAfterMs === null ? {} : { "retry-after-ms": retryAfterMs })
@@ -173,13 +203,13 @@ export const routes = (state: ServerState): ReadonlyArray<RouteEntry> => [
     summary: "{ method, path, query, headers, body } of the request (body up to 10 MiB)",
     handler: Effect.gen(function*() {
       const request = yield* HttpServerRequest.HttpServerRequest
-      const url = requestUrl(request)
+      const target = requestTarget(request)
       const body = yield* readBodyText
       if (body.tooLarge) return Respond.jsonUnsafe({ error: "body_too_large" }, { status: 413 })
       return Respond.jsonUnsafe({
         method: request.method,
-        path: url.pathname,
-        query: Object.fromEntries(url.searchParams),
+        path: target.path,
+        query: Object.fromEntries(new URLSearchParams(target.query)),
         headers: headerRecord(request),
         body: body.text
       })

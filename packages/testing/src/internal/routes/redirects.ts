@@ -20,7 +20,7 @@ import * as Effect from "effect/Effect"
 import * as HttpRouter from "effect/http/HttpRouter"
 import * as HttpServerRequest from "effect/http/HttpServerRequest"
 import * as HttpServerResponse from "effect/http/HttpServerResponse"
-import { badRequest, intParam, requestUrl } from "../http.ts"
+import { badRequest, intParam, requestTarget } from "../http.ts"
 import * as Respond from "../respond.ts"
 import type { RouteEntry } from "../routeTable.ts"
 import type { ServerState } from "../state.ts"
@@ -54,6 +54,10 @@ const absoluteFlag = (params: URLSearchParams): boolean | undefined => {
   return raw === "1" ? true : undefined
 }
 
+/** The request's query, parsed and as a `?...` suffix (percent-encoded as a URL would have it; empty without one). */
+const requestQuery = (request: HttpServerRequest.HttpServerRequest): URL =>
+  new URL(`http://test.invalid/?${requestTarget(request).query}`)
+
 /** A redirect with a tiny JSON body naming where it points (empty for 304, as HTTP requires). */
 const redirectTo = (location: string, status: number): HttpServerResponse.HttpServerResponse =>
   status === 304
@@ -68,7 +72,7 @@ export const routes = (state: ServerState): ReadonlyArray<RouteEntry> => [
     switches: { status: "301, 302, 303, 307 or 308, default 302", absolute: "0 or 1: an absolute Location" },
     handler: Effect.gen(function*() {
       const request = yield* HttpServerRequest.HttpServerRequest
-      const url = requestUrl(request)
+      const url = requestQuery(request)
       const status = chainStatus(url.searchParams)
       if (typeof status === "string") return badRequest(status)
       const absolute = absoluteFlag(url.searchParams)
@@ -90,7 +94,7 @@ export const routes = (state: ServerState): ReadonlyArray<RouteEntry> => [
     handler: Effect.gen(function*() {
       const request = yield* HttpServerRequest.HttpServerRequest
       const { n } = yield* HttpRouter.params
-      const url = requestUrl(request)
+      const url = requestQuery(request)
       const hops = n !== undefined && /^\d{1,4}$/.test(n) ? Number(n) : undefined
       if (hops === undefined || hops < 1 || hops > maxRedirectHops) {
         return badRequest(`n must be an integer from 1 to ${maxRedirectHops}`)
@@ -123,7 +127,7 @@ export const routes = (state: ServerState): ReadonlyArray<RouteEntry> => [
     switches: { url: "the Location, required", status: "300-399, default 302" },
     handler: Effect.gen(function*() {
       const request = yield* HttpServerRequest.HttpServerRequest
-      const params = requestUrl(request).searchParams
+      const params = requestQuery(request).searchParams
       const status = intParam(params, "status", 302, 300, 399)
       if (status === undefined) return badRequest("status must be an integer from 300 to 399")
       const target = params.get("url")
