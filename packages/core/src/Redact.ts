@@ -123,6 +123,9 @@ const looksLikeUrl = (value: string): boolean => /^[a-z][a-z0-9+.-]*:\/\//i.test
 /** Whether a fragment carries `name=value` parts with a secret name (`#access_token=...`). */
 const hasSecretFragment = (hash: string): boolean => [...new URLSearchParams(hash.slice(1)).keys()].some(isSecretParam)
 
+/** How deep URLs nested in query values are looked into. */
+const maxNesting = 4
+
 /**
  * Redacts `parsed` in place (user-info, secret query values, and URLs nested
  * in query values), and tells whether it held anything secret.
@@ -150,9 +153,6 @@ const redactParsed = (parsed: URL, depth: number): boolean => {
   if (changed) parsed.search = params.toString()
   return secret || changed
 }
-
-/** How deep URLs nested in query values are looked into. */
-const maxNesting = 4
 
 /** A nested URL with its secrets redacted, or `undefined` when it holds none. */
 const nestedSecretless = (value: string, depth: number): string | undefined => {

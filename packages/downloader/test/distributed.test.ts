@@ -69,16 +69,8 @@ await RedisTest.describeWithRedis("a download queue shared by worker processes t
         )
 
         // The producer queues the 9 tasks, and exits.
-        const producer = yield* NodeChild.start([
-          producerScript,
-          "--redis",
-          RedisTest.url,
-          "--queue",
-          queue,
-          "--dest",
-          folder,
-          ...urls
-        ])
+        const produce = [producerScript, "--redis", RedisTest.url, "--queue", queue, "--dest", folder, ...urls]
+        const producer = yield* NodeChild.start(produce)
         const produced = yield* producer.ended
         assert.strictEqual(produced.code, 0, producer.diagnostics())
         const offered = producer.lines.filter((line) => line.event === "offered")
@@ -87,16 +79,7 @@ await RedisTest.describeWithRedis("a download queue shared by worker processes t
         const bigId = idOf("big.bin")
 
         // The same URLs again: every id is known, nothing is queued, and the lines say so.
-        const again = yield* NodeChild.start([
-          producerScript,
-          "--redis",
-          RedisTest.url,
-          "--queue",
-          queue,
-          "--dest",
-          folder,
-          ...urls
-        ])
+        const again = yield* NodeChild.start(produce)
         assert.strictEqual((yield* again.ended).code, 0, again.diagnostics())
         assert.deepStrictEqual(
           again.lines.filter((line) => line.event !== "stats").map((line) => line.event),
