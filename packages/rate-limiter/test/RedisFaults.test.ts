@@ -14,7 +14,6 @@ import * as RedisProxy from "@httpkit/testing/RedisProxy"
 import * as RedisTest from "@httpkit/testing/RedisTest"
 import { Effect, Exit, Fiber, Scope } from "effect"
 import { createHash } from "node:crypto"
-import { createClient } from "redis"
 import * as LagTimer from "../src/internal/lagTimer.ts"
 import * as Script from "../src/internal/redisScript.ts"
 import * as LimiterStore from "../src/LimiterStore.ts"
@@ -22,6 +21,7 @@ import * as Policy from "../src/Policy.ts"
 import * as RateLimiter from "../src/RateLimiter.ts"
 import * as RedisStore from "../src/RedisStore.ts"
 import { take, windowItem } from "./support/items.ts"
+import { rawRedis } from "./support/rawRedis.ts"
 
 const timeoutMillis = 250
 /** Room for a loaded machine on top of the store's own timeout. */
@@ -155,10 +155,7 @@ await RedisTest.describeWithRedis("RedisStore under faults", () => {
 
   it.live("SCRIPT FLUSH: the store loads its scripts again and carries on", () =>
     Effect.gen(function*() {
-      const client = yield* Effect.acquireRelease(
-        Effect.promise(() => createClient({ url: RedisTest.url }).connect()),
-        (c) => Effect.sync(() => c.destroy())
-      )
+      const client = yield* rawRedis
       const sha = createHash("sha1").update(Script.reserve.lua).digest("hex")
       const store = yield* RedisStore.make({
         url: RedisTest.url,
@@ -397,10 +394,7 @@ await RedisTest.describeWithRedis("RedisStore on a busy machine: slow is not dow
         // Ten went at once; forty booked slots paced from 2 s to 9.8 s and sleep until them.
         yield* Effect.sleep(500)
         yield* Effect.forEach(fibers, Fiber.interrupt, { concurrency: "unbounded" })
-        const client = yield* Effect.acquireRelease(
-          Effect.promise(() => createClient({ url: RedisTest.url }).connect()),
-          (connected) => Effect.sync(() => connected.destroy())
-        )
+        const client = yield* rawRedis
         const keys = yield* Effect.promise(() => client.keys(`${prefix}w:*`))
         assert.strictEqual(keys.length, 1)
         // Only the ten that went are left: time, cost pairs.

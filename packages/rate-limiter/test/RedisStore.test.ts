@@ -5,19 +5,13 @@ import * as RedisPrefix from "@httpkit/testing/RedisPrefix"
 import * as RedisTest from "@httpkit/testing/RedisTest"
 import { ConfigProvider, Effect, Layer } from "effect"
 import * as Redis from "effect/persistence/Redis"
-import { createClient } from "redis"
 import * as Algorithm from "../src/internal/algorithm.ts"
 import * as Script from "../src/internal/redisScript.ts"
 import * as LimiterStore from "../src/LimiterStore.ts"
 import * as RedisStore from "../src/RedisStore.ts"
 import { sleepLive, take, windowItem } from "./support/items.ts"
+import { rawRedis as raw } from "./support/rawRedis.ts"
 import { storeSuite } from "./support/storeSuite.ts"
-
-/** A raw node-redis client to look at what the store wrote. */
-const raw = Effect.acquireRelease(
-  Effect.promise(() => createClient({ url: RedisTest.url }).connect()),
-  (client) => Effect.sync(() => client.destroy())
-)
 
 /** Every key under `prefix`, with its PTTL. */
 const keysUnder = (client: Effect.Success<typeof raw>, prefix: string) =>
