@@ -64,6 +64,10 @@
  *   anything connects.
  * - `layerRedis` uses a `Redis` service you already have; its connection
  *   policy (offline queue, reconnection) is then yours.
+ * - `rediss://` verifies the certificate against Node's CAs and the host
+ *   against the certificate, with no option to turn either off. For a
+ *   private CA, add it to Node's (`NODE_EXTRA_CA_CERTS`) or use `layerRedis`
+ *   on a `NodeRedis.layer` given `socket: { tls: true, ca }`.
  *
  * @since 0.1.0
  */
@@ -85,6 +89,7 @@ import * as References from "effect/References"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import { createHash } from "node:crypto"
+import { checkServerIdentity } from "node:tls"
 import * as LagTimer from "./internal/lagTimer.ts"
 import * as Own from "./internal/own.ts"
 import * as Script from "./internal/redisScript.ts"
@@ -488,6 +493,15 @@ const notMeant = {
   ]
 } as const
 
+/**
+ * The TLS options of a `rediss:` connection, own keys set to what verifies:
+ * the certificate checked against Node's CAs, and the host against the
+ * certificate by Node's own check. `tls.connect` spreads its options over its
+ * defaults, so these cannot be left `undefined` like the rest: an `undefined`
+ * `checkServerIdentity` made every TLS connection fail before it was opened.
+ */
+const verified = { rejectUnauthorized: true, checkServerIdentity }
+
 /** `names` as own keys, each `undefined`. */
 const unset = (names: ReadonlyArray<string>) => Object.fromEntries(names.map((name) => [name, undefined]))
 
@@ -516,8 +530,8 @@ const clientOptions = (
     disableOfflineQueue: meant.disableOfflineQueue,
     pingInterval: meant.pingInterval,
     socket: {
-      ...unset(tls ? notMeant.socket.filter((name) => name !== "rejectUnauthorized") : notMeant.socket),
-      ...(tls ? { rejectUnauthorized: true } : {}),
+      ...unset(tls ? notMeant.socket.filter((name) => !Object.hasOwn(verified, name)) : notMeant.socket),
+      ...(tls ? verified : {}),
       host: parsed.hostname.replace(/^\[|\]$/g, ""),
       port: parsed.port === "" ? 6379 : Number(parsed.port),
       tls,

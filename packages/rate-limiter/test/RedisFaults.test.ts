@@ -423,3 +423,61 @@ await RedisTest.describeWithRedis("RedisStore on a busy machine: slow is not dow
     30_000
   )
 })
+
+await RedisTest.describeWithRedis("RedisStore blackholed, then back (RELIABILITY 17)", () => {
+  it.live(
+    "a Redis that accepts and never answers at start: fail closed within maxTimeout (1 s), local fallback admits; once Redis answers, a window of 1 per minute grants once and both limiters share it",
+    () =>
+      Effect.gen(function*() {
+        const proxy = yield* RedisProxy.make()
+        yield* proxy.start
+        yield* proxy.hang
+        const [building, store] = yield* timed(RedisStore.make({
+          url: proxy.url,
+          prefix: RedisPrefix.fresh("rl"),
+          timeout: timeoutMillis,
+          maxTimeout: "1 second",
+          connectTimeout: "500 millis"
+        }))
+        assert.isBelow(building, 500 + margin, "the layer waits for one connection attempt at most")
+        const closed = yield* limiterOn(store, { maxWait: "30 seconds" })
+        const open = yield* limiterOn(store, {
+          maxWait: "30 seconds",
+          onStoreFailure: "local",
+          retryStoreAfter: "200 millis"
+        })
+        for (let i = 0; i < 3; i++) {
+          const [millis, tag] = yield* acquired(closed)
+          assert.strictEqual(tag, "RateLimiterUnavailableError")
+          assert.isBelow(millis, LagTimer.ceilingMillis(1_000) + margin)
+        }
+        const [openMillis, openTag] = yield* acquired(open)
+        assert.strictEqual(openTag, "ok")
+        assert.isBelow(openMillis, LagTimer.ceilingMillis(1_000) + margin)
+        assert.isAtLeast(proxy.accepted(), 1, "the store did reach the blackhole")
+
+        // Redis answers again on that port: the connections the blackhole took are dropped, a new one works.
+        yield* proxy.restore
+        const seen: Array<string> = []
+        let tag = ""
+        for (let i = 0; i < 100 && tag !== "ok"; i++) {
+          if (i > 0) yield* Effect.sleep(100)
+          tag = (yield* acquired(closed))[1]
+          seen.push(tag)
+        }
+        const tried = `${seen.length} tries: ${[...new Set(seen)].join(", ")}`
+        assert.strictEqual(tag, "ok", tried)
+        // Until then it failed closed, nothing else.
+        assert.ok(seen.slice(0, -1).every((t) => t === "RateLimiterUnavailableError"), tried)
+        // The limit is Redis's again: the slot is spent, for this limiter and for the one that fell back.
+        assert.strictEqual((yield* acquired(closed))[1], "RateLimitExceededError")
+        let openAfter = ""
+        for (let i = 0; i < 50 && openAfter !== "RateLimitExceededError"; i++) {
+          if (i > 0) yield* Effect.sleep(100)
+          openAfter = (yield* acquired(open))[1]
+        }
+        assert.strictEqual(openAfter, "RateLimitExceededError")
+      }),
+    30_000
+  )
+})
