@@ -26,6 +26,12 @@
  *   and cannot feed themselves.
  * - A receiver that fails three times in a row makes Effect's exporter drop
  *   its buffer and pause that signal for 60 seconds (logged as a warning).
+ *   A transport failure (a connection or a certificate refused) is logged at
+ *   once too, one warning per endpoint until it answers again, so an export
+ *   cut off by `shutdownTimeout` is never lost without a word.
+ * - Certificates are always verified: nothing (no header either) is sent over
+ *   a connection whose certificate was refused. A private CA goes among
+ *   Node's (`NODE_EXTRA_CA_CERTS`).
  *
  * **Gotchas**
  *
@@ -45,7 +51,6 @@ import { ownData } from "@httpkit/core/Own"
 import * as Config from "effect/Config"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as FetchHttpClient from "effect/http/FetchHttpClient"
 import type * as HttpClient from "effect/http/HttpClient"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
@@ -57,6 +62,7 @@ import * as OtlpTracer from "effect/observability/OtlpTracer"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as Tracer from "effect/Tracer"
+import * as ExportClient from "./internal/exportClient.ts"
 import { configError, type MetricsConfigError } from "./MetricsConfig.ts"
 
 /**
@@ -374,7 +380,7 @@ const build = (resolved: Resolved): Effect.Effect<Layer.Layer<OtlpExporter.Flush
       Layer.provideMerge(OtlpExporter.layerFlusher),
       Layer.provide(resolved.protocol === "protobuf" ? OtlpSerialization.layerProtobuf : OtlpSerialization.layerJson),
       // The exporter's own client: not the application's, so its requests are never traced or counted.
-      Layer.provide(FetchHttpClient.layer)
+      Layer.provide(ExportClient.layer)
     )
   })
 

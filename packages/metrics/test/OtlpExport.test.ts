@@ -11,8 +11,10 @@ import * as ResilientClient from "@httpkit/client/ResilientClient"
 import * as MetricBoundaries from "@httpkit/core/MetricBoundaries"
 import * as MetricsTest from "@httpkit/testing/MetricsTest"
 import * as TestServer from "@httpkit/testing/TestServer"
-import { ConfigProvider, Effect, Layer, Metric, Redacted } from "effect"
+import * as TlsTest from "@httpkit/testing/TlsTest"
+import { ConfigProvider, Effect, Layer, Logger, Metric, Redacted } from "effect"
 import { OtlpExporter } from "effect/observability"
+import * as Tls from "node:tls"
 import * as OtlpExport from "../src/OtlpExport.ts"
 import * as Receiver from "./support/otlpReceiver.ts"
 
@@ -359,4 +361,158 @@ describe("OtlpExport", () => {
         yield* withEnv({ OTEL_RESOURCE_ATTRIBUTES: value }, OtlpExport.fromConfig({ baseUrl: "http://127.0.0.1:4318" }))
       }
     }))
+})
+
+/** Every line logged while `effect` runs, with its cause (background fibers it starts included). */
+const withLogs = <A, E, R>(logs: Array<string>, effect: Effect.Effect<A, E, R>) =>
+  effect.pipe(
+    Effect.provide(Logger.layer([
+      Logger.map(Logger.formatLogFmt, (line) => {
+        logs.push(line)
+      })
+    ]))
+  )
+
+/** Unhandled promise rejections while `effect` runs. */
+const rejectionsDuring = <A, E, R>(rejections: Array<unknown>, effect: Effect.Effect<A, E, R>) => {
+  const listener = (reason: unknown) => void rejections.push(reason)
+  return Effect.acquireUseRelease(
+    Effect.sync(() => void process.on("unhandledRejection", listener)),
+    () => effect,
+    () => Effect.sync(() => void process.off("unhandledRejection", listener))
+  )
+}
+
+/** Node's default CAs trust `cert` too, for the life of the scope. */
+const trusting = (cert: string) =>
+  Effect.acquireRelease(
+    Effect.sync(() => {
+      const before = Tls.getCACertificates("default")
+      Tls.setDefaultCACertificates([...before, cert])
+      return before
+    }),
+    (before) => Effect.sync(() => Tls.setDefaultCACertificates(before))
+  )
+
+/** A metric, a span and a log line: something for each signal to export. */
+const recordEachSignal = Effect.gen(function*() {
+  yield* Metric.update(Metric.counter("tls_probe_total"), 1)
+  yield* Effect.logInfo("tls probe").pipe(Effect.withSpan("tls-probe"))
+})
+
+const secretHeaders = { authorization: Redacted.make("Bearer otlp-s3cret"), "x-collector-key": "k3y-s3cret" }
+
+describe("OtlpExport to an https receiver whose certificate nobody trusts (RELIABILITY 11)", () => {
+  it.live(
+    "nothing delivered, authorization never sent; one warning per signal names the URL and the certificate, Effect's pause is logged once each; no unhandled rejection; the app runs on and closes in under 1.5 s",
+    () => {
+      const logs: Array<string> = []
+      const rejections: Array<unknown> = []
+      return Effect.gen(function*() {
+        const receiver = yield* Receiver.makeTls(yield* TlsTest.selfSigned())
+        let closeStarted = 0
+        yield* Effect.gen(function*() {
+          yield* recordEachSignal
+          // Effect's exporter retries a transport failure 3 times, 1 s apart, then pauses the signal.
+          for (let i = 0; i < 150 && logs.filter((line) => line.includes("Disabling exporter")).length < 3; i++) {
+            yield* Effect.sleep(100)
+          }
+          // Still running: the failures were logged, not raised.
+          yield* recordEachSignal
+          closeStarted = performance.now()
+        }).pipe(
+          Effect.scoped,
+          Effect.provide(OtlpExport.layer({
+            baseUrl: receiver.url,
+            serviceName: "untrusted",
+            exportInterval: "100 millis",
+            headers: secretHeaders
+          }))
+        )
+        const closing = performance.now() - closeStarted
+        assert.isBelow(closing, 1_500, `closing took ${closing} ms`)
+        assert.deepStrictEqual(receiver.received(), [])
+        assert.isAtLeast(receiver.connections(), 3, "each signal tried the receiver")
+        for (const signal of ["metrics", "traces", "logs"]) {
+          const ours = logs.filter((line) => line.includes(`OTLP export to ${receiver.url}/v1/${signal} failed`))
+          assert.strictEqual(ours.length, 1, `${signal}: ${ours.join("\n")}`)
+          assert.match(ours[0]!, /self-signed certificate/)
+          assert.match(ours[0]!, /level=WARN/)
+          const paused = logs.filter((line) =>
+            line.includes("Disabling exporter") && line.includes(`POST ${receiver.url}/v1/${signal}`)
+          )
+          assert.strictEqual(paused.length, 1, `${signal}: ${paused.join("\n")}`)
+        }
+        for (const line of logs) {
+          assert.notInclude(line, "otlp-s3cret")
+          assert.notInclude(line, "k3y-s3cret")
+        }
+        assert.deepStrictEqual(rejections, [])
+      }).pipe(Effect.scoped, (effect) => withLogs(logs, effect), (effect) => rejectionsDuring(rejections, effect))
+    },
+    30_000
+  )
+
+  it.live(
+    "a short program (the export at shutdown only): one warning per signal names the certificate before shutdownTimeout (1 s) cuts the retries off; closing takes under 1 s + 1.5 s; nothing delivered",
+    () => {
+      const logs: Array<string> = []
+      return Effect.gen(function*() {
+        const receiver = yield* Receiver.makeTls(yield* TlsTest.selfSigned())
+        let closeStarted = 0
+        yield* Effect.gen(function*() {
+          yield* recordEachSignal
+          closeStarted = performance.now()
+        }).pipe(
+          Effect.scoped,
+          Effect.provide(OtlpExport.layer({
+            baseUrl: receiver.url,
+            serviceName: "short",
+            exportInterval: hour,
+            shutdownTimeout: "1 second",
+            headers: secretHeaders
+          }))
+        )
+        const closing = performance.now() - closeStarted
+        assert.isBelow(closing, 2_500, `closing took ${closing} ms`)
+        assert.deepStrictEqual(receiver.received(), [])
+        for (const signal of ["metrics", "traces", "logs"]) {
+          const ours = logs.filter((line) => line.includes(`OTLP export to ${receiver.url}/v1/${signal} failed`))
+          assert.strictEqual(ours.length, 1, `${signal}: ${logs.join("\n")}`)
+          assert.match(ours[0]!, /self-signed certificate/)
+        }
+        for (const line of logs) assert.notInclude(line, "s3cret")
+      }).pipe(Effect.scoped, (effect) => withLogs(logs, effect))
+    },
+    30_000
+  )
+
+  it.live(
+    "the same receiver once Node's CAs trust its certificate: 3 exports arrive, with the configured authorization, and no warning",
+    () => {
+      const logs: Array<string> = []
+      return Effect.gen(function*() {
+        const certificate = yield* TlsTest.selfSigned()
+        const receiver = yield* Receiver.makeTls(certificate)
+        yield* trusting(certificate.cert)
+        yield* recordEachSignal.pipe(
+          Effect.scoped,
+          Effect.provide(OtlpExport.layer({
+            baseUrl: receiver.url,
+            serviceName: "trusted",
+            exportInterval: hour,
+            headers: secretHeaders
+          }))
+        )
+        assert.deepStrictEqual(receiver.received().map((entry) => entry.path).toSorted(), [
+          "/v1/logs",
+          "/v1/metrics",
+          "/v1/traces"
+        ])
+        for (const entry of receiver.received()) assert.strictEqual(entry.headers.authorization, "Bearer otlp-s3cret")
+        assert.deepStrictEqual(logs.filter((line) => line.includes("level=WARN")), [])
+      }).pipe(Effect.scoped, (effect) => withLogs(logs, effect))
+    },
+    30_000
+  )
 })

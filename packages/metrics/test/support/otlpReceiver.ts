@@ -2,11 +2,13 @@
  * A local OTLP/HTTP receiver for tests: a `node:http` server on a free
  * loopback port that records every POST to `/v1/metrics`, `/v1/traces` and
  * `/v1/logs`, decodes JSON bodies (gzip too), and answers 200 `{}` as a
- * collector does. Protobuf bodies are kept as bytes.
+ * collector does. Protobuf bodies are kept as bytes. `makeTls` serves HTTPS
+ * with a certificate of the test's choosing, and counts TLS connections.
  */
 import { Effect } from "effect"
 import type { Scope } from "effect"
 import * as Http from "node:http"
+import * as Https from "node:https"
 import type { AddressInfo } from "node:net"
 import * as Zlib from "node:zlib"
 
@@ -80,8 +82,10 @@ export interface LogRecord {
 }
 
 export interface Receiver {
-  /** The base URL to give the exporter (`http://127.0.0.1:<port>`). */
+  /** The base URL to give the exporter (`http://127.0.0.1:<port>`, `https://` from `makeTls`). */
   readonly url: string
+  /** TCP connections accepted (for `makeTls`, TLS handshakes begun). */
+  readonly connections: () => number
   /** Every POST so far, oldest first. */
   readonly received: () => ReadonlyArray<Received>
   /** Every metric of every JSON export to `/v1/metrics`, oldest first (a metric repeats per export). */
@@ -125,54 +129,67 @@ interface LogsBody {
 const decode = (bytes: Buffer, encoding: string | undefined): Buffer =>
   encoding === "gzip" ? Zlib.gunzipSync(bytes) : bytes
 
-/** Starts a receiver; it stops when the scope closes. */
-export const make: Effect.Effect<Receiver, never, Scope.Scope> = Effect.gen(function*() {
-  const received: Array<Received> = []
-  const server = Http.createServer((request, response) => {
-    const chunks: Array<Buffer> = []
-    request.on("data", (chunk: Buffer) => chunks.push(chunk))
-    request.on("end", () => {
-      const bytes = decode(Buffer.concat(chunks), request.headers["content-encoding"])
-      const contentType = request.headers["content-type"] ?? ""
-      let json: unknown = undefined
-      if (contentType.includes("json")) json = JSON.parse(bytes.toString("utf8"))
-      received.push({ path: request.url ?? "", contentType, headers: request.headers, bytes, json })
-      response.writeHead(200, { "content-type": "application/json" })
-      response.end("{}")
-    })
-  })
-  const port = yield* Effect.acquireRelease(
-    Effect.callback<number>((resume) => {
-      server.listen(0, "127.0.0.1", () => resume(Effect.succeed((server.address() as AddressInfo).port)))
-    }),
-    () =>
-      Effect.callback<void>((resume) => {
-        server.close(() => resume(Effect.void))
-        server.closeAllConnections()
+/** Starts a receiver, over HTTPS with `tls`; it stops when the scope closes. */
+const start = (tls?: { readonly key: string; readonly cert: string }): Effect.Effect<Receiver, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const received: Array<Received> = []
+    let connections = 0
+    const handler = (request: Http.IncomingMessage, response: Http.ServerResponse) => {
+      const chunks: Array<Buffer> = []
+      request.on("data", (chunk: Buffer) => chunks.push(chunk))
+      request.on("end", () => {
+        const bytes = decode(Buffer.concat(chunks), request.headers["content-encoding"])
+        const contentType = request.headers["content-type"] ?? ""
+        let json: unknown = undefined
+        if (contentType.includes("json")) json = JSON.parse(bytes.toString("utf8"))
+        received.push({ path: request.url ?? "", contentType, headers: request.headers, bytes, json })
+        response.writeHead(200, { "content-type": "application/json" })
+        response.end("{}")
       })
-  )
-  const bodies = <A>(path: string) =>
-    received.filter((entry) => entry.path === path && entry.json !== undefined).map((entry) => entry.json as A)
-  return {
-    url: `http://127.0.0.1:${port}`,
-    received: () => [...received],
-    metrics: () =>
-      bodies<MetricsBody>("/v1/metrics").flatMap((body) =>
-        body.resourceMetrics.flatMap((resource) => resource.scopeMetrics.flatMap((scope) => scope.metrics))
-      ),
-    spans: () =>
-      bodies<TracesBody>("/v1/traces").flatMap((body) =>
-        body.resourceSpans.flatMap((resource) => resource.scopeSpans.flatMap((scope) => scope.spans))
-      ),
-    logs: () =>
-      bodies<LogsBody>("/v1/logs").flatMap((body) =>
-        body.resourceLogs.flatMap((resource) => resource.scopeLogs.flatMap((scope) => scope.logRecords))
-      ),
-    resources: () =>
-      received.flatMap((entry) =>
-        entry.json === undefined ? [] : Object.values(entry.json as Record<string, ReadonlyArray<Resourced>>).flatMap(
-          (resources) => resources.map((resource) => attributesOf(resource.resource.attributes))
+    }
+    const server = tls === undefined ? Http.createServer(handler) : Https.createServer(tls, handler)
+    server.on("connection", () => connections++)
+    // A client that refuses the certificate ends the handshake: not a fault of the receiver.
+    server.on("tlsClientError", () => {})
+    const port = yield* Effect.acquireRelease(
+      Effect.callback<number>((resume) => {
+        server.listen(0, "127.0.0.1", () => resume(Effect.succeed((server.address() as AddressInfo).port)))
+      }),
+      () =>
+        Effect.callback<void>((resume) => {
+          server.close(() => resume(Effect.void))
+          server.closeAllConnections()
+        })
+    )
+    const bodies = <A>(path: string) =>
+      received.filter((entry) => entry.path === path && entry.json !== undefined).map((entry) => entry.json as A)
+    return {
+      url: `${tls === undefined ? "http" : "https"}://127.0.0.1:${port}`,
+      connections: () => connections,
+      received: () => [...received],
+      metrics: () =>
+        bodies<MetricsBody>("/v1/metrics").flatMap((body) =>
+          body.resourceMetrics.flatMap((resource) => resource.scopeMetrics.flatMap((scope) => scope.metrics))
+        ),
+      spans: () =>
+        bodies<TracesBody>("/v1/traces").flatMap((body) =>
+          body.resourceSpans.flatMap((resource) => resource.scopeSpans.flatMap((scope) => scope.spans))
+        ),
+      logs: () =>
+        bodies<LogsBody>("/v1/logs").flatMap((body) =>
+          body.resourceLogs.flatMap((resource) => resource.scopeLogs.flatMap((scope) => scope.logRecords))
+        ),
+      resources: () =>
+        received.flatMap((entry) =>
+          entry.json === undefined ? [] : Object.values(entry.json as Record<string, ReadonlyArray<Resourced>>).flatMap(
+            (resources) => resources.map((resource) => attributesOf(resource.resource.attributes))
+          )
         )
-      )
-  }
-})
+    }
+  })
+
+/** Starts a receiver; it stops when the scope closes. */
+export const make: Effect.Effect<Receiver, never, Scope.Scope> = start()
+
+/** Starts an HTTPS receiver presenting `certificate`; it stops when the scope closes. */
+export const makeTls = (certificate: { readonly key: string; readonly cert: string }) => start(certificate)
