@@ -5,7 +5,7 @@ export default defineProject({
     name: "packaging",
     include: ["test/**/*.test.ts"],
     testTimeout: 120_000,
-    // The build, the five packs and the npm install run once, before the tests.
+    // The build, the six packs and the npm installs run in hooks, once each, before the tests that use them.
     hookTimeout: 900_000
   }
 })

@@ -1,6 +1,6 @@
 /**
  * The packages as a user gets them. Once for the file: `pnpm build`, `pnpm
- * pack` in each package, and a plain `npm install` of the five tarballs (with
+ * pack` in each package, and a plain `npm install` of the six tarballs (with
  * `effect`, `@effect/platform-node`, `typescript` and `@types/node` at the
  * repository's pins) into a new project in a temporary folder outside the
  * workspace. Then, in that project: what the tarballs hold, a type check of
@@ -8,10 +8,13 @@
  * the library check on, every module loaded by Node, a retried call through
  * `ResilientClient` to the test server started from the installed bin, a
  * loop under a limit kept by `@httpkit/rate-limiter` on its memory store,
- * and the rate limiter's root loading no Redis client. In a second project,
- * only `@httpkit/core`, `@httpkit/client` and `@httpkit/downloader` (with
- * `effect`): no `redis` and no `@effect/platform-node` installed, and a
- * retried call that works.
+ * and the rate limiter's root loading no Redis client. In a copy of that
+ * project with `vitest` and `@effect/vitest` added, every TypeScript block of
+ * the top-level README and the package READMEs, type-checked with the same
+ * options (`readmeBlocks.ts` finds them; a type error is named by README and
+ * line). In a second project, only `@httpkit/core`, `@httpkit/client` and
+ * `@httpkit/downloader` (with `effect`): no `redis` and no
+ * `@effect/platform-node` installed, and a retried call that works.
  *
  * **Details**
  *
@@ -24,6 +27,10 @@
  *   `RedisTest.describeWithRedis`, so `ServerSuite` is the one module left
  *   out of `modules.ts`, and everything else must load and type-check
  *   without them.
+ * - A README block that is a fragment on purpose is marked with
+ *   `<!-- snippet: fragment -->` on the last non-blank line before its
+ *   fence, and not checked; keep such marks few, and prefer a block a user
+ *   can copy whole.
  * - `npm install` needs the registry (for `effect` and the rest); the npm
  *   cache makes repeated runs quick. Every command has its own deadline.
  */
@@ -37,6 +44,7 @@ import * as Os from "node:os"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
 import { afterAll, beforeAll, describe } from "vitest"
+import * as ReadmeBlocks from "./readmeBlocks.ts"
 
 const root = fileURLToPath(new URL("../..", import.meta.url))
 const fixtures = fileURLToPath(new URL("../consumer", import.meta.url))
@@ -84,20 +92,31 @@ const commandEnv = (): NodeJS.ProcessEnv => {
   return env
 }
 
-/** Runs `command` to its end; rejects with its output when it fails. */
-const mustRun = (command: string, args: ReadonlyArray<string>, cwd: string): Promise<string> =>
-  new Promise((resolve, reject) => {
+/** How a command ended: `error` is null when it exited 0. */
+interface Ran {
+  readonly error: Error | null
+  readonly stdout: string
+  readonly stderr: string
+}
+
+/** Runs `command` to its end, whatever its exit status. */
+const runCommand = (command: string, args: ReadonlyArray<string>, cwd: string): Promise<Ran> =>
+  new Promise((resolve) => {
     execFile(
       command,
       [...args],
       { cwd, env: commandEnv(), timeout: commandTimeout, killSignal: "SIGKILL", maxBuffer: 64 * 1024 * 1024 },
-      (error, stdout, stderr) => {
-        if (error === null) return resolve(stdout)
-        const output = `${stdout}${stderr}`.slice(-6_000)
-        reject(new Error(`${command} ${args.join(" ")} (in ${cwd}) failed: ${error.message}\n${output}`))
-      }
+      (error, stdout, stderr) => resolve({ error, stdout, stderr })
     )
   })
+
+/** Runs `command` to its end; rejects with its output when it fails. */
+const mustRun = async (command: string, args: ReadonlyArray<string>, cwd: string): Promise<string> => {
+  const { error, stdout, stderr } = await runCommand(command, args, cwd)
+  if (error === null) return stdout
+  const output = `${stdout}${stderr}`.slice(-6_000)
+  throw new Error(`${command} ${args.join(" ")} (in ${cwd}) failed: ${error.message}\n${output}`)
+}
 
 /** Plain `npm install` of `specs` (tarballs and `name@pin`) into the project at `cwd`, quietly, from the cache first. */
 const npmInstall = (specs: ReadonlyArray<string>, cwd: string): Promise<string> =>
@@ -405,6 +424,77 @@ describe("packed and installed with npm outside the workspace", () => {
       // The control: the hook sees these packages when something loads them.
       assert.includeMembers(loads?.redisStore as Array<string>, ["@effect/platform-node", "redis"])
     }))
+})
+
+/** The READMEs a user copies code from: the top-level one and each packed package's. */
+const readmePaths = ["README.md", ...packageNames.map((name) => `packages/${name}/README.md`)] as const
+
+let readmes = ""
+const readmeBlocks: Array<ReadmeBlocks.Block> = []
+
+/**
+ * A copy of the consumer project (its `node_modules` as installed) with `vitest` and `@effect/vitest` added at the
+ * repository's pins, since the testing README's example is a test; in it, `blocks/` holds every TypeScript block of
+ * the READMEs but the fragments, one file each, and `tsconfig.json` the consumer's compiler options.
+ */
+const prepareReadmes = async () => {
+  readmes = Path.join(temp, "readmes")
+  await Fs.mkdir(Path.join(readmes, "blocks"), { recursive: true })
+  for (const file of ["package.json", "package-lock.json"]) {
+    await Fs.copyFile(Path.join(project, file), Path.join(readmes, file))
+  }
+  // `cp -R` copies the links of node_modules/.bin as links, and takes a fifth of the time of `Fs.cp`.
+  await mustRun("cp", ["-R", Path.join(project, "node_modules"), Path.join(readmes, "node_modules")], temp)
+  await npmInstall([`vitest@${await rootPin("vitest")}`, `@effect/vitest@${await rootPin("@effect/vitest")}`], readmes)
+
+  const consumer = await readJson<{ readonly compilerOptions: Record<string, unknown> }>(
+    Path.join(fixtures, "tsconfig.json")
+  )
+  await Fs.writeFile(
+    Path.join(readmes, "tsconfig.json"),
+    JSON.stringify({ compilerOptions: consumer.compilerOptions, include: ["blocks/*.ts"] }, null, 2)
+  )
+  for (const readme of readmePaths) {
+    readmeBlocks.push(...ReadmeBlocks.blocksOf(readme, await Fs.readFile(Path.join(root, readme), "utf8")))
+  }
+  for (const block of readmeBlocks.filter((block) => !block.fragment)) {
+    await Fs.writeFile(Path.join(readmes, "blocks", ReadmeBlocks.fileNameOf(block)), block.code)
+  }
+}
+
+describe("the READMEs' TypeScript blocks, against the installed packages", () => {
+  beforeAll(prepareReadmes, 600_000)
+
+  it("every ts block of README.md and the six package READMEs, 11 or more, but those marked as fragments, type-checks under strict and nodenext with skipLibCheck off; a failure names its README and line", async () => {
+    for (const readme of readmePaths) {
+      // A plain search for the fences: the parser passed none over.
+      const fences = (await Fs.readFile(Path.join(root, readme), "utf8")).match(/^ *(`{3,}|~{3,}) *(ts|typescript)\b/gm)
+      assert.strictEqual(readmeBlocks.filter((block) => block.readme === readme).length, fences?.length ?? 0, readme)
+    }
+    const checked = readmeBlocks.filter((block) => !block.fragment)
+    assert.isAtLeast(checked.length, 11, "the READMEs' blocks, fragments left out")
+
+    const { error, stdout, stderr } = await runCommand(
+      process.execPath,
+      [Path.join(readmes, "node_modules", "typescript", "bin", "tsc"), "-p", ".", "--pretty", "false", "--listFiles"],
+      readmes
+    )
+    const lines = `${stdout}${stderr}`.split("\n").filter((line) => line.trim() !== "")
+    // --listFiles prints every file of the program by its absolute path; diagnostics name files relative to the project.
+    const listed = new Set(lines.filter((line) => Path.isAbsolute(line)).map((line) => Path.basename(line)))
+    assert.deepStrictEqual(
+      checked.map(ReadmeBlocks.fileNameOf).filter((file) => !listed.has(file)),
+      [],
+      "blocks tsc did not check"
+    )
+    const problems = ReadmeBlocks.locate(
+      lines.filter((line) => !Path.isAbsolute(line)).join("\n"),
+      "blocks",
+      readmeBlocks
+    )
+    assert.deepStrictEqual(problems, [], `README blocks that do not type-check:\n${problems.join("\n")}`)
+    assert.isNull(error)
+  })
 })
 
 const clientOnlyPackages = ["core", "client", "downloader"] as const
