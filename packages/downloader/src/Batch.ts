@@ -20,6 +20,7 @@ import type { DownloadConfigError } from "./DownloadConfig.ts"
 import { type DownloadError, DownloadErrorSchema } from "./DownloadError.ts"
 import { DownloadResult } from "./DownloadResult.ts"
 import * as HostLimit from "./internal/hostLimit.ts"
+import { exactly, own } from "./internal/own.ts"
 import type * as Progress from "./Progress.ts"
 
 /**
@@ -151,34 +152,41 @@ export const run = <Options extends object>(
   Effect.gen(function*() {
     const clock = yield* Clock.Clock
     const startedAt = clock.currentTimeMillisUnsafe()
-    const concurrency = Math.max(1, Math.floor(options.concurrency ?? 4))
-    const perHost = Math.max(1, Math.floor(options.perHostConcurrency ?? 2))
+    // Options and tasks are read by their own keys only (RELIABILITY 10).
+    const concurrency = Math.max(1, Math.floor(own(options, "concurrency") ?? 4))
+    const perHost = Math.max(1, Math.floor(own(options, "perHostConcurrency") ?? 2))
     const withinHost = HostLimit.make(perHost)
+    const onStart = own(options, "onStart")
+    const onSuccess = own(options, "onSuccess")
+    const onError = own(options, "onError")
+    const onProgress = own(options, "onProgress")
+    const base = (own(options, "options") ?? {}) as Options
 
     const succeeded: Array<{ readonly index: number; readonly result: DownloadResult }> = []
     const failed: Array<Failure> = []
     let finishedBytes = 0
     const inProgress = new Map<number, number>()
     const report = () => {
-      if (options.onProgress === undefined) return
+      if (onProgress === undefined) return
       let bytes = finishedBytes
       for (const received of inProgress.values()) bytes += received
-      options.onProgress({ files: indices.length, succeeded: succeeded.length, failed: failed.length, bytes })
+      onProgress({ files: indices.length, succeeded: succeeded.length, failed: failed.length, bytes })
     }
 
     const one = (index: number) => {
       const task = tasks[index]!
-      const base = (options.options ?? {}) as Options
+      const id = own(task, "id")
+      const checksum = own(task, "checksum")
       const perFile = {
         ...base,
-        ...(task.checksum === undefined ? {} : { checksum: task.checksum }),
+        ...(checksum === undefined ? {} : { checksum }),
         onProgress: (progress: Progress.Progress) => {
           inProgress.set(index, progress.bytes)
           report()
         }
       }
       const started = Effect.suspend(() => {
-        options.onStart?.(task)
+        onStart?.(task)
         return download(task, perFile)
       })
       return withinHost(task.url, started).pipe(
@@ -188,21 +196,22 @@ export const run = <Options extends object>(
               inProgress.delete(index)
               finishedBytes += result.bytesTransferred
               succeeded.push({ index, result })
-              options.onSuccess?.(task, result)
+              onSuccess?.(task, result)
               report()
             }),
           onFailure: (error) =>
             Effect.sync(() => {
               inProgress.delete(index)
-              failed.push({
+              // Without a prototype: the result's Schema reads an absent `id` or `checksum` with `in`.
+              failed.push(exactly({
                 index,
-                ...(task.id === undefined ? {} : { id: task.id }),
+                ...(id === undefined ? {} : { id }),
                 url: Redact.url(task.url),
                 destination: task.destination,
-                ...(typeof task.checksum === "string" ? { checksum: task.checksum } : {}),
+                ...(typeof checksum === "string" ? { checksum } : {}),
                 error
-              })
-              options.onError?.(task, error)
+              }))
+              onError?.(task, error)
               report()
             })
         })
@@ -239,12 +248,16 @@ export const retryFailed = <Options extends object>(
 ): Effect.Effect<BatchResult> =>
   Effect.gen(function*() {
     const urls = givenUrls.get(previous)
-    const tasks: Array<DownloadTask> = previous.failed.map((failure, i) => ({
-      url: urls?.[i] ?? failure.url,
-      destination: failure.destination,
-      ...(failure.id === undefined ? {} : { id: failure.id }),
-      ...(failure.checksum === undefined ? {} : { checksum: failure.checksum })
-    }))
+    const tasks: Array<DownloadTask> = previous.failed.map((failure, i) => {
+      const id = own(failure, "id")
+      const checksum = own(failure, "checksum")
+      return {
+        url: urls?.[i] ?? failure.url,
+        destination: failure.destination,
+        ...(id === undefined ? {} : { id }),
+        ...(checksum === undefined ? {} : { checksum })
+      }
+    })
     const again = yield* run(download, tasks, options)
     const all = previous.succeeded.length + previous.failed.length
     const succeeded = [...previous.succeeded, ...again.succeeded]
@@ -252,7 +265,7 @@ export const retryFailed = <Options extends object>(
       new BatchResult({
         succeeded,
         // The indices of the first batch, so a failure still names its original task.
-        failed: again.failed.map((failure) => ({ ...failure, index: previous.failed[failure.index]!.index })),
+        failed: again.failed.map((failure) => exactly({ ...failure, index: previous.failed[failure.index]!.index })),
         successRate: all === 0 ? 1 : succeeded.length / all,
         bytes: previous.bytes + again.bytes,
         durationMillis: previous.durationMillis + again.durationMillis

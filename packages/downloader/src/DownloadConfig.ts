@@ -277,7 +277,9 @@ export const fromConfig = (prefix = "httpkit_download"): Effect.Effect<Resolved,
   Settings.warnUnknown(Settings.downloader, prefix).pipe(
     Effect.andThen(Settings.read(Options, prefix)),
     Effect.flatMap(({ encoded, problems }) => {
-      const resolved = resolveFrom(encoded, namingOf((path) => ConfigProblem.variableName(prefix, path), encoded))
+      // Decoded by own keys only: Schema reads an absent optional field with `in` (RELIABILITY 10).
+      const input = ownData(encoded)
+      const resolved = resolveFrom(input, namingOf((path) => ConfigProblem.variableName(prefix, path), input))
       // What could not be read is reported with what is wrong in the rest, all at once.
       return problems.length === 0 ? resolved : resolved.pipe(
         Effect.matchEffect({

@@ -74,7 +74,7 @@ import * as DownloadConfig from "./DownloadConfig.ts"
 import * as Downloader from "./Downloader.ts"
 import type { DownloadResult } from "./DownloadResult.ts"
 import * as HostLimit from "./internal/hostLimit.ts"
-import { own, ownData } from "./internal/own.ts"
+import { exactly, own, ownData } from "./internal/own.ts"
 import * as QueuePool from "./internal/queuePool.ts"
 import { firstLine } from "./internal/text.ts"
 import type * as Progress from "./Progress.ts"
@@ -244,7 +244,11 @@ export interface Service {
  */
 export class DownloadQueue extends Context.Service<DownloadQueue, Service>()("@httpkit/downloader/DownloadQueue") {}
 
-/** A task as given, checked and copied by own keys; a string says what is wrong. */
+/**
+ * A task as given, checked and copied by own keys onto objects without a
+ * prototype (the store's and the dead letters' Schemas read an absent
+ * `checksum` or `expected` with `in`); a string says what is wrong.
+ */
 const normalize = (input: TaskInput): QueueTask | string => {
   const id = own(input, "id")
   const url = own(input, "url")
@@ -255,23 +259,27 @@ const normalize = (input: TaskInput): QueueTask | string => {
   if (typeof destination !== "string" || destination === "") {
     return `task ${JSON.stringify(id)}: destination must be a non-empty string`
   }
-  if (checksum === undefined) return { id, url, destination }
+  if (checksum === undefined) return exactly({ id, url, destination })
   const spec = Checksum.resolve(checksum)
   if (typeof spec === "string") {
     return `task ${JSON.stringify(id)}: ${
       ConfigProblem.format({ setting: "checksum", received: ConfigProblem.show(checksum), expected: spec })
     }`
   }
-  return {
+  return exactly({
     id,
     url,
     destination,
-    checksum: spec.expected === undefined ? { algorithm: spec.algorithm } : `${spec.algorithm}:${spec.expected}`
-  }
+    checksum: spec.expected === undefined
+      ? exactly({ algorithm: spec.algorithm })
+      : `${spec.algorithm}:${spec.expected}`
+  })
 }
 
-const hasExpected = (task: QueueTask): boolean =>
-  typeof task.checksum === "string" || (task.checksum !== undefined && task.checksum.expected !== undefined)
+const hasExpected = (task: QueueTask): boolean => {
+  const checksum = own(task, "checksum")
+  return typeof checksum === "string" || (checksum !== undefined && own(checksum, "expected") !== undefined)
+}
 
 const isRetryable = (error: DeadLetterError): boolean =>
   "retryable" in error && typeof error.retryable === "boolean" ? error.retryable : false
@@ -304,7 +312,10 @@ export const make: Effect.Effect<Service, never, Store.DownloadQueueStore | Scop
       const id = typeof own(input, "id") === "string" ? own(input, "id")! : ""
       if (state !== "open") return Effect.fail(new QueueShutdownError({ id }))
       const task = normalize(input)
-      if (typeof task === "string") return Effect.fail(new DownloadConfig.DownloadConfigError({ message: task }))
+      if (typeof task === "string") {
+        // Without a prototype: the error's Schema reads an absent `problems` with `in` (RELIABILITY 10).
+        return Effect.fail(new DownloadConfig.DownloadConfigError(exactly({ message: task })))
+      }
       return Effect.raceFirst(
         store.offer(task),
         Effect.flatMap(Deferred.await(stopSignal), () => Effect.fail(new QueueShutdownError({ id })))
@@ -365,12 +376,17 @@ export const make: Effect.Effect<Service, never, Store.DownloadQueueStore | Scop
       /** Tasks in flight in this pool. */
       const running = new Map<string, QueueTask>()
 
-      const downloadOptions = (task: QueueTask): Downloader.DownloadOptions => ({
-        ...base,
-        ...(task.checksum === undefined ? {} : { checksum: task.checksum }),
-        ifExists: own(base, "ifExists") ?? (hasExpected(task) ? "skip-if-match" : "overwrite"),
-        ...(onProgress === undefined ? {} : { onProgress: (progress: Progress.Progress) => onProgress(task, progress) })
-      })
+      const downloadOptions = (task: QueueTask): Downloader.DownloadOptions => {
+        const checksum = own(task, "checksum")
+        return {
+          ...base,
+          ...(checksum === undefined ? {} : { checksum }),
+          ifExists: own(base, "ifExists") ?? (hasExpected(task) ? "skip-if-match" : "overwrite"),
+          ...(onProgress === undefined
+            ? {}
+            : { onProgress: (progress: Progress.Progress) => onProgress(task, progress) })
+        }
+      }
 
       /** A failed attempt: retried (the effect fails) or, at the end, a dead letter (the task is finished). */
       const failed = (task: QueueTask, attempt: number, error: DeadLetterError) =>

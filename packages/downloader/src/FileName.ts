@@ -24,6 +24,7 @@
  * @since 0.1.0
  */
 import * as Path from "node:path"
+import { own } from "./internal/own.ts"
 
 // --- models -----------------------------------------------------------------
 
@@ -385,7 +386,7 @@ const refused = (reason: string): RefusedName => ({ ok: false, reason })
  * @since 0.1.0
  */
 export const sanitize = (name: string, options?: SanitizeOptions): Sanitized => {
-  const maxBytes = options?.maxBytes ?? defaultMaxBytes
+  const maxBytes = own(options, "maxBytes") ?? defaultMaxBytes
   if (!Number.isInteger(maxBytes) || maxBytes < 1) {
     return refused(`maxBytes must be a whole number of at least 1, got ${maxBytes}`)
   }
@@ -425,9 +426,11 @@ export const sanitize = (name: string, options?: SanitizeOptions): Sanitized => 
  * @since 0.1.0
  */
 export const choose = (input: ChooseInput): Sanitized => {
-  const options: SanitizeOptions = { maxBytes: input.maxBytes }
+  // Read by own keys only (RELIABILITY 10).
+  const options: SanitizeOptions = { maxBytes: own(input, "maxBytes") }
+  const contentDisposition = own(input, "contentDisposition")
   const candidates = [
-    input.contentDisposition === undefined ? undefined : fromContentDisposition(input.contentDisposition),
+    contentDisposition === undefined ? undefined : fromContentDisposition(contentDisposition),
     fromUrl(input.url)
   ]
   for (const candidate of candidates) {
@@ -435,7 +438,7 @@ export const choose = (input: ChooseInput): Sanitized => {
     const result = sanitize(candidate, options)
     if (result.ok) return result
   }
-  return sanitize(input.fallback ?? defaultFallback, options)
+  return sanitize(own(input, "fallback") ?? defaultFallback, options)
 }
 
 // --- paths ------------------------------------------------------------------

@@ -12,6 +12,7 @@
  * @since 0.1.0
  */
 import * as Schema from "effect/Schema"
+import { exactly, own } from "./internal/own.ts"
 
 /**
  * One progress report.
@@ -87,9 +88,10 @@ export interface MeterOptions {
  * @since 0.1.0
  */
 export const meter = (options: MeterOptions): Meter => {
-  const interval = options.intervalMillis ?? 100
-  const window = options.windowMillis ?? 5000
-  let total = options.total
+  // Read by own keys only (RELIABILITY 10).
+  const interval = own(options, "intervalMillis") ?? 100
+  const window = own(options, "windowMillis") ?? 5000
+  let total = own(options, "total")
   // Samples (time, bytes) inside the window, oldest first; one per emitted event at most.
   const times: Array<number> = [options.startedAt]
   const counts: Array<number> = [options.initialBytes]
@@ -106,7 +108,8 @@ export const meter = (options: MeterOptions): Meter => {
     counts.push(bytes)
     lastEmit = now
     const eta = total !== undefined && speed > 0 ? Math.max(0, (total - bytes) / speed) : undefined
-    return new Progress({
+    // Without a prototype: the class's Schema reads an absent `total` or `etaSeconds` with `in`.
+    return new Progress(exactly({
       url: options.url,
       destination: options.destination,
       bytes,
@@ -115,7 +118,7 @@ export const meter = (options: MeterOptions): Meter => {
       ...(eta === undefined || done ? {} : { etaSeconds: Math.round(eta * 10) / 10 }),
       elapsedMillis: Math.max(0, now - options.startedAt),
       done
-    })
+    }))
   }
 
   return {

@@ -16,6 +16,7 @@ import * as Destination from "./destination.ts"
 import * as FileIo from "./fileIo.ts"
 import * as HashFollower from "./hashFollower.ts"
 import type { Job } from "./job.ts"
+import { exactly, own } from "./own.ts"
 import type * as PartLock from "./partLock.ts"
 import type { Remote } from "./remote.ts"
 import type * as ResumePlan from "./resumePlan.ts"
@@ -45,7 +46,8 @@ export const fetchFile = (
   const { partPath } = paths
   let live: Array<Transfer.Segment> = plan.segments.map((segment) => ({
     start: segment.start,
-    end: segment.end,
+    // Absent for a stream of unknown length: read by own key, never from a polluted prototype.
+    end: own(segment, "end"),
     done: segment.done,
     writer: undefined
   }))
@@ -100,7 +102,10 @@ export const fetchFile = (
     continuations: 0,
     transferred: 0
   }
+  /** Whether the file keeps bytes an earlier run left: a restart from zero in this run dropped them. */
+  const keptEarlierBytes = () => plan.resumedBytes > 0 && context.restarts === plan.restarts
   const syncTally = () => {
+    tally.resumed = keptEarlierBytes()
     tally.transferred = context.transferred
     tally.restarts = context.restarts
     tally.continuations = context.continuations
@@ -177,7 +182,12 @@ export const fetchFile = (
     }
 
     // Whole, verified, synced, moved into place.
-    const size = live.reduce((end, segment) => Math.max(end, segment.end ?? segment.writer?.written() ?? 0), 0)
+    // A stream of unknown length ends where its bytes end: those written now, or those an earlier run left (a part
+    // already whole, which a 416 naming its length completed without a body).
+    const size = live.reduce(
+      (end, segment) => Math.max(end, segment.end ?? segment.start + Transfer.doneOf(segment)),
+      0
+    )
     // A `.part` an earlier run left longer than the file (or a sidecar that lied) keeps nothing past the end.
     yield* FileIo.attempt(redactedUrl, "truncate", partPath, () => handle.truncate(size))
     const digest = yield* verify(size)
@@ -186,7 +196,8 @@ export const fetchFile = (
     const finishedAt = job.clock.currentTimeMillisUnsafe()
     job.onProgress?.(meter.finish(size, finishedAt))
     const durationMillis = Math.max(0, finishedAt - job.startedAt)
-    return new DownloadResult({
+    // Without a prototype: the class's Schema reads an absent `checksum` with `in` (RELIABILITY 10).
+    return new DownloadResult(exactly({
       url: redactedUrl,
       path: paths.path,
       bytes: size,
@@ -195,13 +206,13 @@ export const fetchFile = (
         ? {}
         : { checksum: { algorithm: checksum.algorithm, digest } }),
       verified: checksum?.expected !== undefined,
-      resumed: plan.resumedBytes > 0,
+      resumed: keptEarlierBytes(),
       restarts: context.restarts,
       continuations: context.continuations,
       segments: live.length,
       skipped: false,
       durationMillis,
       bytesPerSecond: durationMillis === 0 ? 0 : Math.round((context.transferred * 1000) / durationMillis)
-    })
+    }))
   }).pipe(Effect.ensuring(Effect.sync(() => follower?.close())))
 }

@@ -10,6 +10,7 @@ import { constants } from "node:fs"
 import * as Fs from "node:fs/promises"
 import * as Path from "node:path"
 import { FileSystemError } from "../DownloadError.ts"
+import { exactly } from "./own.ts"
 
 /** The OS code of a Node file system error, or `UNKNOWN`. */
 export const codeOf = (error: unknown): string => {
@@ -161,7 +162,8 @@ export const readSmall = (
 /** Makes a folder and its parents. */
 export const makeFolder = (url: string, folder: string): Effect.Effect<void, FileSystemError> =>
   attempt(url, "mkdir", folder, async () => {
-    await Fs.mkdir(folder, { recursive: true })
+    // Every option Node reads pinned (it destructures `mode` too): a polluted prototype adds none (RELIABILITY 10).
+    await Fs.mkdir(folder, exactly({ recursive: true, mode: 0o777 }))
   })
 
 /** The folder of a path. */

@@ -150,7 +150,8 @@ export const acquire = (
     (key) =>
       key !== undefined
         ? Effect.succeed({
-          refresh: Effect.ignore(FileIo.attempt(url, "lock", path, () => Fs.utimes(path, new Date(), new Date()))),
+          // `lutimes`: a link planted at the lock's path meanwhile has its own times set, never its target's.
+          refresh: Effect.ignore(FileIo.attempt(url, "lock", path, () => Fs.lutimes(path, new Date(), new Date()))),
           release: Effect.andThen(
             Effect.ignore(FileIo.removeIfPresent(url, path)),
             Effect.sync(() => letGo(key))

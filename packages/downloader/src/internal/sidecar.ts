@@ -9,6 +9,7 @@ import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import type { FileSystemError } from "../DownloadError.ts"
 import * as FileIo from "./fileIo.ts"
+import { ownData } from "./own.ts"
 
 const NonNegativeInt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
 
@@ -36,8 +37,24 @@ export type State = typeof State.Type
 /** Sidecars are small; anything bigger is not one of ours. */
 const maxBytes = 1024 * 1024
 
-const decode = Schema.decodeUnknownOption(Schema.fromJsonString(State))
+const decode = Schema.decodeUnknownOption(State)
 const encode = Schema.encodeSync(Schema.fromJsonString(State))
+
+/**
+ * The sidecar in `text`, read by own keys only (RELIABILITY 10): Schema reads
+ * an absent optional field (`size`, a segment's `end`) with `in`, so it is
+ * given, and gives back, objects without a prototype.
+ */
+const parse = (text: string): State | undefined => {
+  let json: unknown
+  try {
+    json = JSON.parse(text)
+  } catch {
+    return undefined
+  }
+  const state = decode(ownData(json))
+  return state._tag === "None" ? undefined : ownData(state.value)
+}
 
 /** The sidecar's path for a `.part` path. */
 export const pathFor = (partPath: string): string => `${partPath}.json`
@@ -46,9 +63,8 @@ export const pathFor = (partPath: string): string => `${partPath}.json`
 export const read = (url: string, path: string): Effect.Effect<State | undefined, FileSystemError> =>
   Effect.map(FileIo.readSmall(url, path, maxBytes), (text) => {
     if (text === undefined) return undefined
-    const state = decode(text)
-    if (state._tag === "None") return undefined
-    return consistent(state.value) ? state.value : undefined
+    const state = parse(text)
+    return state !== undefined && consistent(state) ? state : undefined
   })
 
 /**
@@ -75,4 +91,4 @@ const consistent = (state: State): boolean => {
 
 /** Writes a sidecar atomically. */
 export const write = (url: string, path: string, state: State): Effect.Effect<void, FileSystemError> =>
-  FileIo.writeAtomically(url, path, encode(state))
+  FileIo.writeAtomically(url, path, encode(ownData(state)))

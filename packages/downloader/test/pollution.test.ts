@@ -1,0 +1,304 @@
+/**
+ * RELIABILITY 10 for downloads: every options object is read by its own keys
+ * only, so a polluted `Object.prototype` changes no download.
+ *
+ * One child process (`support/pollutionChild.ts`) takes each name below in
+ * turn, sets `Object.prototype[name]` to a hostile value (`ifExists:
+ * "overwrite"`, `allowSymlinks: true`, a wrong checksum, extra headers, an
+ * `options` record for batches, planted callbacks...), builds a client, a
+ * downloader and a memory queue and runs a user's downloads while polluted,
+ * then deletes the key. The test server runs here, unpolluted, and records
+ * what reached it. Each name must leave everything as the unpolluted
+ * baseline had it: what the server saw (methods, paths, queries, header names
+ * and values), what the caller got (result fields, error tags), what is on
+ * disk afterwards (an existing destination kept, a link not followed, the
+ * file outside untouched), and no planted function called.
+ *
+ * The names: every per-download option (and `overwrite`, `allowSymlink`, the
+ * names a user might guess), every layer option, the options of
+ * `downloadAll`, the queue's store and worker options, the task fields, the
+ * checksum object's fields, the options of `Progress.meter` and
+ * `FileName.choose`, the sidecar's fields, and the response and request
+ * headers the downloader reads or sets.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { NodeChild, TestServer } from "@httpkit/testing"
+import { Effect, Exit, Scope } from "effect"
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { afterAll, beforeAll } from "vitest"
+
+/** `DownloadOptions`, with the names a user might write for them. */
+const downloadNames = [
+  "checksum",
+  "resume",
+  "ifExists",
+  "overwrite",
+  "headers",
+  "segments",
+  "onProgress",
+  "restartOnChange",
+  "allowSymlinks",
+  "allowSymlink",
+  "createFolders"
+]
+
+/** `DownloadConfig.Options` beyond those, and the checksum object's fields. */
+const configNames = [
+  "segmentThreshold",
+  "maxRestarts",
+  "maxStalls",
+  "progressInterval",
+  "checkpointInterval",
+  "writeBatch",
+  "metrics",
+  "algorithm",
+  "expected"
+]
+
+/** `BatchOptions`, `WorkerOptions`, the queue store's options, task fields, `shutdown`'s, an error's optional field. */
+const batchAndQueueNames = [
+  "concurrency",
+  "perHostConcurrency",
+  "options",
+  "onStart",
+  "onSuccess",
+  "onError",
+  "id",
+  "until",
+  "mode",
+  "capacity",
+  "maxAttempts",
+  "retryDelay",
+  "maxRetryDelay",
+  "maxDeadLetters",
+  "maxIds",
+  "problems"
+]
+
+/** `Progress.meter`'s and `FileName.choose`'s options, the sidecar's fields, headers read and set. */
+const internalNames = [
+  "intervalMillis",
+  "windowMillis",
+  "fallback",
+  "contentDisposition",
+  "maxBytes",
+  "size",
+  "start",
+  "end",
+  "done",
+  "version",
+  "etag",
+  "lastModified",
+  "content-disposition",
+  "content-range",
+  "content-length",
+  "content-encoding",
+  "accept-ranges",
+  "last-modified",
+  "date",
+  "range",
+  "if-range",
+  "accept-encoding"
+]
+
+const names = [...new Set([...downloadNames, ...configNames, ...batchAndQueueNames, ...internalNames])]
+
+/**
+ * Calls that a key breaks inside Effect, whatever the downloader does, left
+ * out of that key's comparison: Effect 4.1's concurrent `forEach` reads `end`
+ * from an options literal of its own, so `Object.prototype.end` stops every
+ * concurrent `forEach` after its first item (a batch runs its first task only;
+ * a segmented download would fetch its first segment only); the test "an
+ * Effect trap" below pins it. (`resume` breaks Node's streams, so the child
+ * shows its value to httpkit's sources only.)
+ */
+const brokenByEffect: Readonly<Record<string, ReadonlyArray<string>>> = { end: ["batch", "effectForEach"] }
+
+/** The requests of the child's batch (its three tasks and their retry), as `seen` shows them. */
+const batchRequest = /\/files\/MARKER-b[13]\.bin|\/status\/404/
+
+/** How long the child may take over every name. */
+const childTimeout = 540_000
+
+interface Call {
+  readonly ok: boolean
+  readonly value?: Record<string, unknown>
+  readonly error?: string
+}
+
+interface Outcome {
+  readonly key: string
+  readonly marker: string
+  readonly planted: Record<string, number>
+  readonly files: ReadonlyArray<string>
+  readonly outside: string
+  readonly threw?: string
+  readonly hung?: boolean
+  readonly crashed?: string
+  readonly [call: string]: unknown
+}
+
+interface Recorded {
+  readonly method: string
+  readonly path: string
+  readonly query: string
+  readonly headers: Readonly<Record<string, string>>
+}
+
+/** What the caller saw and what is on disk, comparable with the baseline (the marker in names made neutral). */
+const view = (outcome: Outcome, leftOut: ReadonlyArray<string> = []) => {
+  const { elapsedMs: _elapsed, key: _key, marker, ...rest } = outcome
+  const shown = JSON.parse(JSON.stringify(rest).replaceAll(marker, "MARKER")) as Record<string, unknown>
+  for (const call of leftOut) delete shown[call]
+  return shown
+}
+
+/** Headers that differ from one call to the next whatever happens: ids, trace context, the port in `host`. */
+const volatileHeaders = new Set(["x-request-id", "b3", "traceparent", "host"])
+
+/**
+ * What the server saw of one key's requests, comparable with the baseline:
+ * sorted (segments and queue workers run concurrently), the marker neutral,
+ * an `If-Range` (an `ETag`, which hashes the file's name) reduced to its presence.
+ */
+const seen = (records: ReadonlyArray<Recorded>, marker: string) =>
+  records
+    .filter((record) => new URLSearchParams(record.query).get("probe") === marker)
+    .map((record) => {
+      const headers: Record<string, string> = {}
+      for (const [name, value] of Object.entries(record.headers)) {
+        if (volatileHeaders.has(name)) continue
+        headers[name] = name === "if-range" ? "(an ETag)" : value
+      }
+      return JSON.stringify({ method: record.method, path: record.path, query: record.query, headers })
+        .replaceAll(marker, "MARKER")
+    })
+    .toSorted()
+
+const dir = mkdtempSync(join(tmpdir(), "httpkit-dl-pollution-"))
+let scope: Scope.Closeable | undefined
+let world: Promise<{
+  readonly outcomes: Map<string, Outcome>
+  readonly records: ReadonlyArray<Recorded>
+  readonly stderr: string
+}>
+
+/** Runs the child over `keys`; after a crash, again over the keys it did not reach. */
+const runChild = async (url: string, keys: ReadonlyArray<string>) => {
+  const outcomes: Array<Outcome> = []
+  let stderr = ""
+  let remaining = keys
+  while (remaining.length > 0) {
+    const { stderr: errors, stdout } = await NodeChild.run(
+      [
+        join(import.meta.dirname, "support", "pollutionChild.ts"),
+        JSON.stringify({ url, folder: join(dir, "in"), outside: join(dir, "outside"), keys: remaining })
+      ],
+      { timeoutMillis: childTimeout, dropEnv: ["HTTPKIT_*"] }
+    )
+    stderr += errors
+    const done = stdout.split("\n").filter((line) => line.startsWith("@@pollution ")).map((line) =>
+      JSON.parse(line.slice("@@pollution ".length)) as Outcome
+    )
+    outcomes.push(...done)
+    if (done.length >= remaining.length) break
+    const crashedOn = remaining[done.length]!
+    outcomes.push({ key: crashedOn, marker: "", planted: {}, files: [], outside: "", crashed: errors.slice(-2_000) })
+    remaining = remaining.slice(done.length + 1)
+  }
+  return { outcomes, stderr }
+}
+
+beforeAll(async () => {
+  mkdirSync(join(dir, "in"))
+  mkdirSync(join(dir, "outside"))
+  scope = Effect.runSync(Scope.make())
+  const server = await Effect.runPromise(TestServer.make().pipe(Scope.provide(scope)))
+  world = runChild(server.url, ["", ...names]).then(async ({ outcomes, stderr }) => ({
+    outcomes: new Map(outcomes.map((outcome) => [outcome.key, outcome])),
+    records: (await Effect.runPromise(server.requests)) as ReadonlyArray<Recorded>,
+    stderr
+  }))
+}, 60_000)
+
+afterAll(async () => {
+  if (scope !== undefined) await Effect.runPromise(Scope.close(scope, Exit.void))
+  rmSync(dir, { recursive: true, force: true })
+})
+
+describe("a polluted Object.prototype changes no download (RELIABILITY 10)", () => {
+  it("the unpolluted baseline: every call as expected, so that the comparisons below mean something", {
+    timeout: childTimeout
+  }, async () => {
+    const { outcomes, records, stderr } = await world
+    const baseline = outcomes.get("")
+    assert.isDefined(baseline, stderr.slice(-2_000))
+    const shown = view(baseline!) as Record<string, Call>
+    assert.isUndefined(baseline!.threw ?? baseline!.crashed ?? baseline!.hung, stderr.slice(-2_000))
+    const value = (call: string) => shown[call]?.value ?? {}
+    assert.deepInclude(value("plain"), { bytes: 4_194_304, segments: 1, resumed: false, restarts: 0 })
+    assert.deepInclude(value("checksumObject"), { verified: false, bytes: 2000 })
+    assert.deepStrictEqual(shown["existing"], { ok: false, error: "DestinationExistsError" })
+    assert.deepStrictEqual(shown["symlink"], { ok: false, error: "UnsafeFileNameError" })
+    assert.deepInclude(value("resumed"), { resumed: true, bytesTransferred: 200_000, restarts: 0 })
+    assert.deepInclude(value("resumedOpen"), { resumed: true, bytesTransferred: 120_000, restarts: 0 })
+    assert.deepStrictEqual(shown["missingFolder"], { ok: false, error: "FileSystemError ENOENT" })
+    assert.deepInclude(value("createdFolder"), { name: "cf.bin", bytes: 1000 })
+    assert.deepInclude(value("intoFolder"), { name: "MARKER-named.bin" })
+    assert.deepInclude(value("unnamed"), { name: "download" })
+    assert.deepInclude(value("changed"), { restarts: 1, bytes: 300_000 })
+    assert.deepStrictEqual(shown["broken"], { ok: false, error: "a broken body" })
+    const batch = value("batch") as { first: { failed: Array<unknown> } }
+    assert.deepStrictEqual(batch.first.failed, [
+      { index: 1, id: null, checksum: null, error: "NotFoundError" },
+      { index: 2, id: null, checksum: null, error: "DestinationExistsError" }
+    ])
+    const queue = value("queue") as { invalid: Call; report: unknown; deadLetters: unknown }
+    assert.deepStrictEqual(queue.invalid.value, { tag: "DownloadConfigError", fields: ["_tag"] })
+    assert.deepStrictEqual(queue.report, { succeeded: 2, skipped: 0, retried: 4, deadLettered: 1, parked: 0 })
+    assert.deepStrictEqual(queue.deadLetters, [{ id: "q2", attempts: 5, error: "ServiceUnavailableError" }])
+    assert.strictEqual(baseline!.outside, "keep me")
+    assert.include(baseline!.files, "existing.bin 6da0633528deaa01")
+    assert.include(baseline!.files, "link.bin -> MARKER-victim.txt".replace("MARKER", baseline!.marker))
+    assert.deepStrictEqual(baseline!.planted, {})
+    const requests = seen(records, baseline!.marker)
+    assert.isAbove(requests.length, 20)
+    assert.isFalse(requests.some((request) => request.includes("polluted")))
+  })
+
+  it(
+    "an Effect trap: Object.prototype.end stops Effect 4.1's concurrent forEach after its first item (when this fails, Effect fixed it: compare end again)",
+    {
+      timeout: childTimeout
+    },
+    async () => {
+      const { outcomes, stderr } = await world
+      assert.strictEqual(outcomes.get("")?.["effectForEach"], 3, stderr.slice(-2_000))
+      assert.strictEqual(outcomes.get("end")?.["effectForEach"], 1, stderr.slice(-2_000))
+    }
+  )
+
+  for (const name of names) {
+    it(
+      `Object.prototype[${
+        JSON.stringify(name)
+      }]: the server sees the same requests, the caller the same answers, the disk the same files`,
+      {
+        timeout: childTimeout
+      },
+      async () => {
+        const { outcomes, records, stderr } = await world
+        const baseline = outcomes.get("")!
+        const outcome = outcomes.get(name)
+        assert.isDefined(outcome, `the child never reported ${name}: ${stderr.slice(-2_000)}`)
+        const leftOut = brokenByEffect[name] ?? []
+        assert.deepStrictEqual(view(outcome!, leftOut), view(baseline, leftOut))
+        const compared = (marker: string) =>
+          seen(records, marker).filter((request) => !leftOut.includes("batch") || !batchRequest.test(request))
+        assert.deepStrictEqual(compared(outcome!.marker), compared(baseline.marker))
+      }
+    )
+  }
+})
