@@ -8,7 +8,7 @@
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type { FileHandle } from "node:fs/promises"
-import { ChecksumMismatchError, type DownloadError } from "../DownloadError.ts"
+import { BodyLengthError, ChecksumMismatchError, type DownloadError } from "../DownloadError.ts"
 import { DownloadResult } from "../DownloadResult.ts"
 import * as Progress from "../Progress.ts"
 import * as Checkpoint from "./checkpoint.ts"
@@ -179,6 +179,20 @@ export const fetchFile = (
       if (!rangeRefused) return yield* Effect.failCause(first.cause)
       yield* fallBackToOneStream
       syncTally()
+    }
+
+    // Every segment of known length whole, or nothing moves: a transfer that ended early (a bug, here or below
+    // us) must not put a file with a hole of zeros at the destination when no checksum would notice.
+    for (const segment of live) {
+      if (segment.end === undefined || Transfer.doneOf(segment) === segment.end - segment.start) continue
+      return yield* Effect.fail(
+        new BodyLengthError({
+          url: redactedUrl,
+          retryable: false,
+          expected: segment.end - segment.start,
+          received: Transfer.doneOf(segment)
+        })
+      )
     }
 
     // Whole, verified, synced, moved into place.
