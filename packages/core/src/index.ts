@@ -47,6 +47,15 @@ export * as DurationInput from "./DurationInput.ts"
 export * as HeaderSyntax from "./HeaderSyntax.ts"
 
 /**
+ * Deadlines that count only time the process was free to hear an answer: a
+ * stall of the event loop is nobody's silence, and every deadline still
+ * fires within `2 * millis + 1000` ms.
+ *
+ * @since 0.1.0
+ */
+export * as LagTimer from "./LagTimer.ts"
+
+/**
  * Reading options by their own keys only, so a polluted `Object.prototype`
  * changes nothing.
  *

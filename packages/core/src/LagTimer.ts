@@ -1,9 +1,9 @@
 /**
  * A deadline that counts only time this process was free to hear an answer.
  *
- * A plain `setTimeout` of 250 ms, armed when a command goes to Redis, fires
- * after a 400 ms stall of the event loop before the loop has read the answer
- * that arrived meanwhile (timers run before I/O in each turn of the loop), and
+ * A plain `setTimeout` of 250 ms, armed when a command goes to Redis (or a
+ * request to a server), fires after a 400 ms stall of the event loop before
+ * the loop has read the answer that arrived meanwhile (timers run before I/O in each turn of the loop), and
  * the call fails although Redis answered in a millisecond. Node-redis even
  * writes commands from a `setImmediate`, so a stall can hold the command
  * itself back. This timer treats a stall as nobody's silence:
@@ -22,21 +22,37 @@
  *
  * One `setTimeout` per call while all is well, as a plain timer costs; the
  * timer is re-armed only when it fires.
+ *
+ * @since 0.1.0
  */
 import * as Effect from "effect/Effect"
 
-/** A timer firing later than this (ms) means the event loop was stalled, not merely busy. */
+/**
+ * A timer firing later than this (ms) means the event loop was stalled, not merely busy.
+ *
+ * @since 0.1.0
+ */
 export const stallMillis = 50
 
-/** After a stall, the wait lasts at least this much longer (ms), or its whole length when shorter. */
+/**
+ * After a stall, the wait lasts at least this much longer (ms), or its whole length when shorter.
+ *
+ * @since 0.1.0
+ */
 export const graceMillis = 100
 
-/** The most a deadline can fire after it was armed, whatever the stalls: `2 * millis + 1000`. */
+/**
+ * The most a deadline can fire after it was armed, whatever the stalls: `2 * millis + 1000`.
+ *
+ * @since 0.1.0
+ */
 export const ceilingMillis = (millis: number): number => 2 * millis + 1_000
 
 /**
  * Calls `expire` once `millis` of responsive time have passed (see the
  * module documentation); returns a function that cancels it.
+ *
+ * @since 0.1.0
  */
 export const after = (millis: number, expire: () => void): () => void => {
   const start = performance.now()
@@ -63,7 +79,11 @@ export const after = (millis: number, expire: () => void): () => void => {
   return () => clearTimeout(timer)
 }
 
-/** Sleeps `millis` of responsive time, as `after` counts it. */
+/**
+ * Sleeps `millis` of responsive time, as `after` counts it.
+ *
+ * @since 0.1.0
+ */
 export const sleep = (millis: number): Effect.Effect<void> =>
   Effect.callback<void>((resume) => {
     const cancel = after(millis, () => resume(Effect.void))

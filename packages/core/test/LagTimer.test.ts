@@ -4,7 +4,7 @@
  * within its ceiling. Real time, since stalls are the point.
  */
 import { assert, describe, it } from "@effect/vitest"
-import * as LagTimer from "../src/internal/lagTimer.ts"
+import * as LagTimer from "../src/LagTimer.ts"
 
 /** Blocks this thread for `millis`. */
 const blockEventLoop = (millis: number) => {
