@@ -170,13 +170,16 @@ export class BodyLengthError extends Schema.TaggedError<BodyLengthError>()("Body
  */
 export class FileSystemError extends Schema.TaggedError<FileSystemError>()("FileSystemError", {
   ...common,
-  /** What was being done: `open`, `write`, `sync`, `rename`, `stat`, `remove`... */
+  /** What was being done: `open`, `write`, `sync`, `rename`, `stat`, `remove`... (`folder`: the destination's folder is missing) */
   operation: Schema.String,
   path: Schema.String,
   /** The operating system's error code, or `UNKNOWN`. */
   code: Schema.String
 }) {
   override get message(): string {
+    if (this.operation === "folder" && this.code === "ENOENT") {
+      return `the folder ${this.path} does not exist (createFolders: true creates it) for ${this.url}`
+    }
     return `${this.operation} ${this.path} failed (${this.code}) while downloading ${this.url}`
   }
 }

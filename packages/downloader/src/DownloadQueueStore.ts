@@ -8,6 +8,7 @@
  */
 import * as ConfigProblem from "@httpkit/core/ConfigProblem"
 import * as DurationInput from "@httpkit/core/DurationInput"
+import * as LagTimer from "@httpkit/core/LagTimer"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
@@ -316,7 +317,10 @@ const decodeTask = Schema.decodeUnknownEffect(QueueTask)
  *   `lease`, and another worker takes it. The attempt it was on counts.
  * - Redis calls of ours (offers, counts, locks, dead letters) are bounded by
  *   `timeout` and fail with `QueueUnavailableError`; Effect's store retries
- *   its own polling and acknowledgements.
+ *   its own polling and acknowledgements. A stall of this process's event
+ *   loop does not count against `timeout` (`@httpkit/core/LagTimer`): an
+ *   answer that came during it is read; every call still ends within
+ *   `2 * timeout + 1 s`.
  * - `capacity` is checked before each offer: several producers may pass it
  *   by one offer each.
  * - De-duplication records of finished tasks stay until Effect's
@@ -349,14 +353,18 @@ export const makeRedis = (
     const keys = QueueRedis.keysFor(prefix, name)
     const redis = yield* Redis.Redis
 
-    /** A Redis call of ours, bounded by `timeout`. */
+    /**
+     * A Redis call of ours, bounded by `timeout` of responsive time
+     * (`LagTimer`): a stall of this process's event loop is not Redis's
+     * silence, so an answer that came during it is read, not timed out.
+     */
     const bounded = <A, E>(operation: string, effect: Effect.Effect<A, E>): Effect.Effect<A, QueueUnavailableError> =>
-      effect.pipe(
-        Effect.mapError((error) => unavailable(operation, describeRedis(error))),
-        Effect.timeoutOrElse({
-          duration: timeoutMillis,
-          orElse: () => Effect.fail(unavailable(operation, `no answer within ${timeoutMillis} ms`))
-        })
+      Effect.raceFirst(
+        Effect.mapError(effect, (error) => unavailable(operation, describeRedis(error))),
+        Effect.flatMap(
+          LagTimer.sleep(timeoutMillis),
+          () => Effect.fail(unavailable(operation, `no answer within ${timeoutMillis} ms`))
+        )
       )
 
     const store = yield* PersistedQueue.makeStoreRedis({

@@ -221,6 +221,32 @@ await RedisTest.describeWithRedis("DownloadQueue on Redis", () => {
       assert.isAtLeast((yield* queue.stats).queued, 2)
     }).pipe(Effect.scoped))
 
+  it.live("a 1.5 s stall of this process while stats and offer wait on Redis (timeout 300 ms) is not Redis's silence: both succeed", () =>
+    Effect.gen(function*() {
+      const name = `test-${randomUUID()}`
+      yield* TestQueue.cleanup(name)
+      const context = yield* Layer.build(
+        DownloadQueue.layerRedis({ name, prefix: TestQueue.prefix, timeout: "300 millis" }).pipe(
+          Layer.provide(TestQueue.redisLayer())
+        )
+      )
+      const queue = Context.get(context, DownloadQueue.DownloadQueue)
+      yield* queue.stats
+      const stats = yield* Effect.forkChild(Effect.result(queue.stats))
+      const offer = yield* Effect.forkChild(Effect.result(queue.offer(task("stalled"))))
+      // Both calls have armed their deadlines; the loop stalls before it reads (or even writes) anything.
+      yield* Effect.yieldNow
+      const until = performance.now() + 1_500
+      while (performance.now() < until) {
+        // a busy event loop, as a CPU-heavy caller makes one
+      }
+      const counted = yield* Fiber.join(stats)
+      const offered = yield* Fiber.join(offer)
+      assert.strictEqual(counted._tag, "Success", counted._tag === "Failure" ? String(counted.failure) : "")
+      assert.strictEqual(offered._tag, "Success", offered._tag === "Failure" ? String(offered.failure) : "")
+      assert.strictEqual((yield* queue.stats).queued, 1)
+    }).pipe(Effect.scoped))
+
   it.live("Effect's own failure records (a task whose last attempt failed outside our handler) are read as dead letters: TaskAbandonedError", () =>
     Effect.gen(function*() {
       const name = `test-${randomUUID()}`

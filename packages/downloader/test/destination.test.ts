@@ -118,14 +118,20 @@ it.live("with allowSymlinks the destination link is replaced by the file (the li
     assert.strictEqual(yield* Effect.promise(() => Fs.readFile(victim, "utf8")), "keep me")
   }).pipe(Effect.scoped))
 
-it.live("a missing folder fails with FileSystemError ENOENT (the OS code kept) and creates nothing", () =>
+it.live("a missing folder fails with FileSystemError ENOENT naming the folder and createFolders, before any GET; creates nothing", () =>
   Effect.gen(function*() {
     const { downloader, folder, server } = yield* setup()
     const error = yield* Effect.flip(
       downloader.download(server.urlFor("/files/m.bin?size=1000"), Path.join(folder, "no", "such", "m.bin"))
     )
     assert.strictEqual(error._tag, "FileSystemError")
-    if (error._tag === "FileSystemError") assert.strictEqual(error.code, "ENOENT")
+    if (error._tag === "FileSystemError") {
+      assert.strictEqual(error.code, "ENOENT")
+      assert.strictEqual(error.operation, "folder")
+      assert.strictEqual(error.path, Path.join(folder, "no", "such"))
+      assert.include(error.message, `the folder ${Path.join(folder, "no", "such")} does not exist (createFolders: true`)
+    }
+    assert.deepStrictEqual((yield* server.requestsTo("/files/m.bin")).map((request) => request.method), ["HEAD"])
     assert.deepStrictEqual(yield* listing(folder), [])
   }).pipe(Effect.scoped))
 

@@ -86,7 +86,20 @@ export const resolve = (
       path = inside
     }
     const folder = Path.dirname(path)
-    if (job.createFolders) yield* FileIo.makeFolder(job.redactedUrl, folder)
+    if (job.createFolders) {
+      yield* FileIo.makeFolder(job.redactedUrl, folder)
+    } else if ((yield* FileIo.entry(job.redactedUrl, folder)).kind === "missing") {
+      // Said plainly here, rather than as the `.part.lock` that cannot be created in it.
+      return yield* Effect.fail(
+        new FileSystemError({
+          url: job.redactedUrl,
+          retryable: false,
+          operation: "folder",
+          path: folder,
+          code: "ENOENT"
+        })
+      )
+    }
     const partPath = partPathFor(path)
     return { path, folder, partPath, sidecarPath: Sidecar.pathFor(partPath) }
   })
