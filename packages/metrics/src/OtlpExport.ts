@@ -48,6 +48,7 @@ import { optionPath, show } from "@httpkit/core/ConfigProblem"
 import * as DurationInput from "@httpkit/core/DurationInput"
 import { invalidValue } from "@httpkit/core/HeaderSyntax"
 import { ownData } from "@httpkit/core/Own"
+import * as Redact from "@httpkit/core/Redact"
 import * as Config from "effect/Config"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -174,12 +175,21 @@ export interface Resolved {
 }
 
 const subject = "OTLP configuration"
-const urlExpected = "an http or https URL"
+const urlExpected =
+  "an http or https URL without user-info or secret query parameters (send credentials as headers: Effect's exporter logs its URL)"
 
+/**
+ * An export URL: http or https, and holding no credential (user-info, a
+ * query parameter named like a token), which Effect's exporter would print
+ * in its warnings (RELIABILITY 8); those belong in `headers`.
+ */
 const httpUrl = (value: string): URL | undefined => {
   try {
     const url = new URL(value)
-    return url.protocol === "http:" || url.protocol === "https:" ? url : undefined
+    if (url.protocol !== "http:" && url.protocol !== "https:") return undefined
+    if (url.username !== "" || url.password !== "") return undefined
+    for (const name of url.searchParams.keys()) if (Redact.isSecretParam(name)) return undefined
+    return url
   } catch {
     return undefined
   }

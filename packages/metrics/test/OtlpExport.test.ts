@@ -269,8 +269,40 @@ describe("OtlpExport", () => {
       const inCode = yield* Effect.flip(Layer.build(OtlpExport.layer({ baseUrl: "ftp://collector/" })))
       assert.strictEqual(
         inCode.message,
-        "invalid OTLP configuration: baseUrl is \"ftp://collector/\", expected an http or https URL"
+        "invalid OTLP configuration: baseUrl is \"ftp://collector/\", expected an http or https URL without " +
+          "user-info or secret query parameters (send credentials as headers: Effect's exporter logs its URL)"
       )
+    }).pipe(Effect.scoped))
+
+  it.effect("an export URL with user-info or a secret query parameter (in code or any OTEL_*ENDPOINT) is a MetricsConfigError that never shows the secret: Effect's exporter would log the URL", () =>
+    Effect.gen(function*() {
+      const inCode = [
+        "https://user:PW1@collector:4318",
+        "https://collector:4318/?api_key=PW2",
+        "https://collector:4318/?X-Access-Token=PW3"
+      ]
+      for (const baseUrl of inCode) {
+        const error = yield* Effect.flip(Layer.build(OtlpExport.layer({ baseUrl, serviceName: "s" })))
+        assert.strictEqual(error._tag, "MetricsConfigError")
+        assert.deepStrictEqual(error.problems.map((problem) => problem.setting), ["baseUrl"])
+        assert.include(error.message, "send credentials as headers")
+        assert.notMatch(JSON.stringify([error.message, error.problems]), /PW\d/)
+      }
+      const fromEnv = yield* Effect.flip(withEnv({
+        OTEL_EXPORTER_OTLP_ENDPOINT: "https://collector:4318/?token=PW4",
+        OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: "https://u:PW5@collector:4318/v1/traces"
+      }, OtlpExport.fromConfig()))
+      assert.deepStrictEqual(fromEnv.problems.map((problem) => problem.setting), [
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
+      ])
+      assert.notMatch(JSON.stringify([fromEnv.message, fromEnv.problems]), /PW\d/)
+      // A query without secrets is an ordinary URL.
+      const plain = yield* withEnv(
+        { OTEL_EXPORTER_OTLP_ENDPOINT: "https://collector:4318/?tenant=a" },
+        OtlpExport.fromConfig()
+      )
+      assert.strictEqual(plain.targets.traces, "https://collector:4318/v1/traces?tenant=a")
     }).pipe(Effect.scoped))
 
   it.effect("a header value with CR, LF or NUL (in code, Redacted, or percent-decoded from OTEL_EXPORTER_OTLP_HEADERS) fails with MetricsConfigError naming the header, never the value", () =>
