@@ -131,15 +131,23 @@ export interface Options {
   readonly maxHold?: DurationInput.Input | false | undefined
   /**
    * A request that gets to go more than this after the instant it booked (its
-   * process was busy, paused or starved of CPU) books again instead, at most
-   * three times: so a stalled process never lets its overdue requests out in
-   * a bunch, which a server counting arrivals would see as a burst. Each
-   * rebooking leaves a slot unused (so a lower bound costs throughput on a
-   * loaded machine). Time this process sat idle waiting for the store's
-   * answer does not count (a slow Redis makes no request late); time it was
-   * busy does. A rebooking that the store refuses or cannot answer keeps the
-   * slot booked before (the request goes, late). `false` lets late requests
-   * go.
+   * process was busy, paused or starved of CPU) books again instead: so a
+   * stalled process never lets its overdue requests out in a bunch, which a
+   * server counting arrivals would see as a burst. It waits for the new slot
+   * within its `maxWait`, at most three times; past its `maxWait` (its wait
+   * ended during the stall), or a fourth time, it takes only a slot free at
+   * once. Each rebooking leaves a slot unused (so a lower bound costs
+   * throughput on a loaded machine). Time this process sat idle waiting for
+   * the store's answer does not count (a slow Redis makes no request late);
+   * time it was busy does.
+   *
+   * A request whose slot passed while the process was stalled goes only on
+   * its new booking: refused, it fails with `RateLimitExceededError`;
+   * unanswered, it follows `onStoreFailure`. One late only because the
+   * process was busy during the store call (the store booked it during that
+   * call) goes on the slot it holds when the rebooking is refused or
+   * unanswered. `false` lets late requests go on their passed slots (a server
+   * counting arrivals may see more than the limit).
    *
    * @default "100 millis"
    */
@@ -418,7 +426,10 @@ const counting = <A>(
       )
     ))
 
-/** How many times one request books again after waking too late. */
+/**
+ * How many times one request books again after waking too late and waits
+ * for the new slot; once more after that, it takes only a slot free at once.
+ */
 const maxRebookings = 3
 
 /** How long a waiter polls a full concurrency policy between tries, at most. */
@@ -625,27 +636,42 @@ export const make = (
 
     /**
      * Books the counted policies, waiting out server holds, until `deadline`.
-     * A rebooking (`rebooked > 0`, after waking too late) that the store
-     * refuses or cannot answer keeps the slot booked before: the request goes,
-     * late, rather than failing a request that holds a slot.
+     *
+     * A request that gets to go more than `maxLateness` after its slot books
+     * again, waiting for the new slot until `deadline` (at most
+     * `maxRebookings` times; then, or past the deadline, it takes only a slot
+     * free at once). Two cases:
+     *
+     * - its slot passed while this process was stalled (it woke later than
+     *   the slot even counting the whole store call as the store's): that
+     *   slot is gone, others may have been let in since, so the request goes
+     *   only on the new booking. Refused, it fails with
+     *   `RateLimitExceededError`; unanswered, it follows `onStoreFailure`.
+     * - it is late only because this process was busy during the store call
+     *   (`holding`): the store booked it somewhere in that call, so the
+     *   request still holds a slot it may go on, and goes on it when the
+     *   rebooking is refused or unanswered. Only before the deadline.
      */
     const book = (
       acquire: AcquireOptions | undefined,
       key: string,
       series: Metrics.Series,
       deadline: number,
-      rebooked = 0
+      rebooked = 0,
+      holding = false
     ): Effect.Effect<void, RateLimitExceededError | RateLimiterUnavailableError> =>
       Effect.flatMap(Clock.currentTimeMillis, (now) => {
         const idleBefore = LoopIdle.millis()
+        // The last rebooking takes a slot free now or none, so a starved process cannot rebook for ever.
+        const last = rebooked > maxRebookings
         let items: ReadonlyArray<Algorithm.Item> = []
         const reserved = failover.run((target, scale) => {
           items = counted.map((policy) => itemOf(policy, acquire, scale))
-          return target.reserve({ items, blockKey: key, maxWaitMillis: Math.max(0, deadline - now) })
+          return target.reserve({ items, blockKey: key, maxWaitMillis: last ? 0 : Math.max(0, deadline - now) })
         })
-        const answered = rebooked === 0
-          ? counting(series, acquire, reserved)
-          : Effect.catch(reserved, () => Effect.void)
+        const answered = holding
+          ? Effect.catch(reserved, () => Effect.succeed(undefined))
+          : counting(series, acquire, reserved)
         return Effect.flatMap(answered, (answer) => {
           if (answer === undefined) return Effect.void
           const [reservation, target] = answer
@@ -653,7 +679,7 @@ export const make = (
             const wait = reservation.delayMillis > 0
               ? waitForSlot(target, items, reservation.delayMillis, reservation.at)
               : Effect.void
-            if (rebooked >= maxRebookings || maxLateness === Number.POSITIVE_INFINITY) return wait
+            if (last || maxLateness === Number.POSITIVE_INFINITY) return wait
             return Effect.flatMap(Clock.currentTimeMillis, (answered) => {
               // When the request could have gone had this process not been busy: time the event loop sat
               // idle during the call was the store's (a slow Redis), time it was busy delayed the answer
@@ -662,10 +688,15 @@ export const make = (
               const booked = now + storeMillis + reservation.delayMillis
               return Effect.andThen(
                 wait,
-                Effect.flatMap(Clock.currentTimeMillis, (woke) =>
-                  woke - booked > maxLateness && woke < deadline
-                    ? Effect.andThen(series.acquired("late"), book(acquire, key, series, deadline, rebooked + 1))
-                    : Effect.void)
+                Effect.flatMap(Clock.currentTimeMillis, (woke) => {
+                  // The slot passed for certain: the store booked it by `answered + delay` at the latest.
+                  if (woke - (answered + reservation.delayMillis) > maxLateness) {
+                    return Effect.andThen(series.acquired("late"), book(acquire, key, series, deadline, rebooked + 1))
+                  }
+                  return woke - booked > maxLateness && woke < deadline
+                    ? Effect.andThen(series.acquired("late"), book(acquire, key, series, deadline, rebooked + 1, true))
+                    : Effect.void
+                })
               )
             })
           }
@@ -676,10 +707,10 @@ export const make = (
             }
             return Effect.andThen(
               Effect.sleep(reservation.retryAfterMillis),
-              book(acquire, key, series, deadline, rebooked)
+              book(acquire, key, series, deadline, rebooked, holding)
             )
           }
-          if (rebooked > 0) return Effect.void
+          if (holding) return Effect.void
           return exceeded(series, acquire, key, counted[reservation.item]!.name, reservation.retryAfterMillis)
         })
       })

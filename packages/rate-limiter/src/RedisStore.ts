@@ -27,9 +27,10 @@
  * - Every call is bounded, and fails with `RateLimiterUnavailableError`
  *   (`backend: "redis"`, `retryable: true`, a `detail` that never holds the
  *   URL's password) when Redis is really gone: at once when the connection is
- *   refused or lost, and after a silence of `timeout`, or of the caller's wait
- *   budget up to `maxTimeout` when that is longer. A slow answer within the
- *   caller's budget is a slow success: the call waits for the answer it asked
+ *   refused or lost, and after a silence of `timeout`, of three recent round
+ *   trips when Redis has lately been slower than that, or of the caller's wait
+ *   budget when that is longer; never longer than `maxTimeout`. A slow answer
+ *   within that is a slow success: the call waits for the answer it asked
  *   for rather than sending the command again (Redis answers one connection in
  *   order, so a second copy would queue behind the first and could book twice).
  * - Silence is measured in time this process was free to read the answer: a
@@ -40,7 +41,10 @@
  * - Faults: Redis down at start does not fail the layer; the store keeps
  *   connecting in the background with capped backoff while calls fail at
  *   once. A connection lost mid-run fails calls at once (nothing is queued
- *   to run later) and is re-established for ever. Scripts are loaded again
+ *   to run later) and is re-established for ever. A connection on which
+ *   Redis stays silent (the store pings it every quarter of `connectTimeout`)
+ *   for `connectTimeout` is dropped and made again, timed as calls are, so a
+ *   stalled process drops no healthy connection. Scripts are loaded again
  *   after `SCRIPT FLUSH` or a Redis restart. Nothing needs restarting.
  *
  * **Gotchas**
@@ -49,13 +53,11 @@
  *   that timed out may have booked its slot. The limiter counts it as
  *   unavailable, so at worst a slot goes unused.
  * - `layer` and `layerConfig` wait for the first connection attempt (at most
- *   `connectTimeout`) before the layer is ready, so a reachable Redis is used
- *   from the first call. Closing the store likewise waits for an attempt in
- *   flight (at most `connectTimeout`): a client closed mid-handshake could
- *   wait for ever.
- * - A connection on which Redis stays silent for `connectTimeout` (pings
- *   included) is dropped and made again, so a Redis slower than that is
- *   treated as away.
+ *   `connectTimeout`, its TCP connect, handshake and a first `PING`) before
+ *   the layer is ready, so a reachable Redis is used from the first call, and
+ *   a slow one is waited for from the first call.
+ * - A Redis whose round trip is longer than `connectTimeout` is treated as
+ *   away: its connection is dropped as silent.
  * - Timeouts and backoff follow Effect's `Clock`: under `TestClock` they wait
  *   for the test to move it.
  * - An invalid `url` (not a URL, another scheme than `redis:` or `rediss:`,
@@ -74,6 +76,7 @@
 import * as NodeRedis from "@effect/platform-node/NodeRedis"
 import * as ConfigProblem from "@httpkit/core/ConfigProblem"
 import type * as DurationInput from "@httpkit/core/DurationInput"
+import * as LagTimer from "@httpkit/core/LagTimer"
 import { RateLimiterUnavailableError } from "@httpkit/core/RateLimitError"
 import * as Redact from "@httpkit/core/Redact"
 import * as Cause from "effect/Cause"
@@ -90,10 +93,10 @@ import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import { createHash } from "node:crypto"
 import { checkServerIdentity } from "node:tls"
-import * as LagTimer from "@httpkit/core/LagTimer"
 import * as Own from "./internal/own.ts"
 import * as Script from "./internal/redisScript.ts"
 import * as RedisUrl from "./internal/redisUrl.ts"
+import * as RoundTrips from "./internal/roundTrips.ts"
 import * as LimiterStore from "./LimiterStore.ts"
 import { PolicyError } from "./Policy.ts"
 
@@ -115,8 +118,11 @@ export interface RedisOptions {
    * How long a call waits for Redis's answer when its caller cannot wait
    * longer (`block`, `release`, a reservation with no wait budget such as
    * `onLimit: "fail"`); past it the call fails with
-   * `RateLimiterUnavailableError`. Measured in time this process was free to
-   * read the answer: event-loop stalls do not count (see **Details**).
+   * `RateLimiterUnavailableError`. When Redis has lately taken longer than a
+   * third of this to answer, such calls wait three of its recent round trips
+   * instead (up to `maxTimeout`): a slow Redis is not a silent one. Measured
+   * in time this process was free to read the answer: event-loop stalls do
+   * not count (see **Details**).
    *
    * @default "250 millis"
    */
@@ -149,10 +155,13 @@ export interface Options extends RedisOptions {
    */
   readonly url?: string | Redacted.Redacted<string> | undefined
   /**
-   * Longest wait for one connection attempt, the TCP connect and the
-   * handshake each (the layer waits for the first attempt). A connection
-   * silent for this long is dropped and made again; the store pings an idle
-   * connection four times as often, so a healthy one never is.
+   * Longest wait for one connection attempt: the TCP connect, the handshake
+   * and a first `PING` together (the layer waits for the first attempt). The
+   * store pings its connection every quarter of this, and drops it (and makes
+   * another) when a ping goes unanswered this long. Both are counted in time
+   * this process was free to read the answer, as calls are: a stall of the
+   * event loop drops no connection. The socket has no idle timeout (Node's
+   * would fire after a stall before reading the answer that came meanwhile).
    *
    * @default "2 seconds"
    */
@@ -201,11 +210,15 @@ const durationsOf = (options: Options): Effect.Effect<Durations, PolicyError> =>
   return problems.length === 0 ? Effect.succeed(durations) : Effect.fail(PolicyError.fromProblems("(none)", problems))
 }
 
-/** How long one call waits, given how long its caller can wait (`budgetMillis`, 0 for none). */
-const waitFor = (patience: Patience, budgetMillis: number | undefined): number =>
-  budgetMillis !== undefined && budgetMillis > patience.timeoutMillis
-    ? Math.min(budgetMillis, patience.maxTimeoutMillis)
-    : patience.timeoutMillis
+/**
+ * How long one call waits for its answer: as long as its caller can wait (`budgetMillis`, 0 for none), and at
+ * least `timeout` and three recent round trips (a slow Redis is not a silent one); at most `maxTimeout`.
+ */
+const waitFor = (patience: Patience, roundTrips: RoundTrips.RoundTrips, budgetMillis: number | undefined): number =>
+  Math.round(Math.min(
+    patience.maxTimeoutMillis,
+    Math.max(patience.timeoutMillis, budgetMillis ?? 0, RoundTrips.factor * roundTrips.recent())
+  ))
 
 const silent = (waitMillis: number) => unavailable(`no answer from Redis within ${waitMillis} ms`)
 
@@ -223,12 +236,14 @@ type NodeClient = NodeRedis.NodeRedis["Service"]["client"]
  * `waitMillis` of responsive time (`LagTimer.after`): one callback and one
  * timer per call, where `Effect.timeoutOrElse` would race a fiber (measured:
  * most of the store's tail latency). `retry` sees a failure first and may send
- * something else instead (`EVAL` after `NOSCRIPT`).
+ * something else instead (`EVAL` after `NOSCRIPT`). Every answer's round trip
+ * goes to `roundTrips`, one that comes after the call gave up too.
  */
 const directCommand = (
   client: NodeClient,
   args: ReadonlyArray<string>,
   waitMillis: number,
+  roundTrips: RoundTrips.RoundTrips,
   failed: (cause: unknown) => RateLimiterUnavailableError,
   retry?: (error: unknown) => Promise<unknown> | undefined
 ): Effect.Effect<unknown, RateLimiterUnavailableError> =>
@@ -240,7 +255,11 @@ const directCommand = (
       cancel()
       resume(effect)
     }
-    const succeed = (reply: unknown) => settle(Effect.succeed(reply))
+    const sent = performance.now()
+    const succeed = (reply: unknown) => {
+      roundTrips.record(performance.now() - sent)
+      settle(Effect.succeed(reply))
+    }
     const fail = (error: unknown) => settle(Effect.fail(failed(error)))
     const cancel = LagTimer.after(waitMillis, () => settle(Effect.fail(silent(waitMillis))))
     client.sendCommand([...args]).then(succeed, (error: unknown) => {
@@ -259,6 +278,7 @@ const directCommand = (
 const directScript = (
   client: NodeClient,
   script: { readonly lua: string },
+  roundTrips: RoundTrips.RoundTrips,
   failed: (cause: unknown) => RateLimiterUnavailableError
 ): RunScript => {
   const sha = createHash("sha1").update(script.lua).digest("hex")
@@ -268,6 +288,7 @@ const directScript = (
       client,
       ["EVALSHA", sha, ...tail],
       waitMillis,
+      roundTrips,
       failed,
       (error) => String(error).includes("NOSCRIPT") ? client.sendCommand(["EVAL", script.lua, ...tail]) : undefined
     ) as Effect.Effect<Script.Reply, RateLimiterUnavailableError>
@@ -286,12 +307,21 @@ interface Session {
 /**
  * A session on a `Redis` service without node-redis's own client at hand:
  * each call raced against a lag-aware deadline (a fiber per call, off the
- * store's usual path).
+ * store's usual path). Answers in time go to `roundTrips`.
  */
-const session = (redis: Redis.Redis["Service"], redact: (text: string) => string): Session => {
+const session = (
+  redis: Redis.Redis["Service"],
+  redact: (text: string) => string,
+  roundTrips: RoundTrips.RoundTrips
+): Session => {
   const bounded = <A>(effect: Effect.Effect<A, Redis.RedisError>, waitMillis: number) =>
     Effect.raceFirst(
-      Effect.catchTag(effect, "RedisError", (error) => Effect.fail(unavailable(describe(error.cause, redact)))),
+      Effect.suspend(() => {
+        const sent = performance.now()
+        return Effect.tap(effect, () => Effect.sync(() => roundTrips.record(performance.now() - sent)))
+      }).pipe(
+        Effect.catchTag("RedisError", (error) => Effect.fail(unavailable(describe(error.cause, redact))))
+      ),
       Effect.flatMap(LagTimer.sleep(waitMillis), () => Effect.fail(silent(waitMillis)))
     )
   const run = (script: typeof Script.reserve): RunScript => {
@@ -311,15 +341,17 @@ const session = (redis: Redis.Redis["Service"], redact: (text: string) => string
 const directSession = (
   client: NodeClient,
   down: () => string | undefined,
-  redact: (text: string) => string
+  redact: (text: string) => string,
+  roundTrips: RoundTrips.RoundTrips
 ): Session => {
   const failed = (cause: unknown) => unavailable(down() ?? describe(cause, redact))
   return {
-    reserve: directScript(client, Script.reserve, failed),
-    cancel: directScript(client, Script.cancel, failed),
-    block: directScript(client, Script.block, failed),
-    lease: directScript(client, Script.lease, failed),
-    zrem: (key, member, waitMillis) => Effect.asVoid(directCommand(client, ["ZREM", key, member], waitMillis, failed))
+    reserve: directScript(client, Script.reserve, roundTrips, failed),
+    cancel: directScript(client, Script.cancel, roundTrips, failed),
+    block: directScript(client, Script.block, roundTrips, failed),
+    lease: directScript(client, Script.lease, roundTrips, failed),
+    zrem: (key, member, waitMillis) =>
+      Effect.asVoid(directCommand(client, ["ZREM", key, member], waitMillis, roundTrips, failed))
   }
 }
 
@@ -345,8 +377,11 @@ const makeStore = (
   current: () => Session | string,
   options: RedisOptions,
   patience: Patience,
+  roundTrips: RoundTrips.RoundTrips,
   redact: (text: string) => string
 ) => {
+  /** How long a call waits, for a caller who can wait `budgetMillis` (none: `undefined`). */
+  const wait = (budgetMillis?: number) => waitFor(patience, roundTrips, budgetMillis)
   const names = Script.keys(Own.get(options, "prefix") ?? defaultPrefix)
 
   /** Runs one call on the current session, or fails at once when there is none. */
@@ -376,7 +411,7 @@ const makeStore = (
       return call((s) => {
         const [keys, args] = Script.reserveArgs(names, items, blockKey, maxWaitMillis)
         return Effect.flatMap(
-          s.reserve(keys, args, waitFor(patience, maxWaitMillis)),
+          s.reserve(keys, args, wait(maxWaitMillis)),
           (reply) => decoded(Script.decodeReservation(reply), reply)
         )
       })
@@ -385,24 +420,22 @@ const makeStore = (
       const items = Own.get(request, "items") ?? []
       if (items.length === 0) return Effect.void
       const [keys, args] = Script.cancelArgs(names, items, request.at)
-      return call((s) => Effect.asVoid(s.cancel(keys, args, patience.timeoutMillis)))
+      return call((s) => Effect.asVoid(s.cancel(keys, args, wait())))
     },
     block: (key, millis) =>
-      call((s) =>
-        Effect.asVoid(s.block([names.block(key)], [Script.redisTime, Script.arg(millis)], patience.timeoutMillis))
-      ),
+      call((s) => Effect.asVoid(s.block([names.block(key)], [Script.redisTime, Script.arg(millis)], wait()))),
     lease: (request) =>
       call((s) =>
         Effect.flatMap(
           s.lease(
             [names.lease(request.id)],
             [Script.redisTime, Script.arg(request.max), request.token, Script.arg(request.leaseMillis)],
-            waitFor(patience, Own.get(request, "maxWaitMillis"))
+            wait(Own.get(request, "maxWaitMillis"))
           ),
           (reply) => decoded(Script.decodeLease(reply), reply)
         )
       ),
-    release: (id, token) => call((s) => s.zrem(names.lease(id), token, patience.timeoutMillis))
+    release: (id, token) => call((s) => s.zrem(names.lease(id), token, wait()))
   } satisfies LimiterStore.Store
 }
 
@@ -489,7 +522,10 @@ const notMeant = {
     "cert",
     "key",
     "rejectUnauthorized",
-    "checkServerIdentity"
+    "checkServerIdentity",
+    // No socket idle timeout: Node's timer fires after a stall of the event loop before the answer that came
+    // meanwhile is read. A silent Redis is found by stall-tolerant deadlines instead (see `connect`).
+    "socketTimeout"
   ]
 } as const
 
@@ -517,7 +553,6 @@ const clientOptions = (
     readonly pingInterval: number
     readonly socket: {
       readonly connectTimeout: number
-      readonly socketTimeout: number
       readonly reconnectStrategy: (retries: number, cause: Error) => number | Error
     }
   }
@@ -544,11 +579,14 @@ const clientOptions = (
   } as Parameters<typeof NodeRedis.layer>[0]
 }
 
-/** Suspends until node-redis gives up on `client` for good (or it is closed). */
-const terminated = (client: NodeRedis.NodeRedis["Service"]["client"]): Effect.Effect<void> =>
-  Effect.callback<void>((resume) => {
-    if (!client.isOpen) return resume(Effect.void)
-    const done = () => resume(Effect.void)
+/**
+ * Suspends until node-redis gives up on `client` for good (or it is closed);
+ * gives the error that ended it, when one did.
+ */
+const terminated = (client: NodeRedis.NodeRedis["Service"]["client"]): Effect.Effect<unknown> =>
+  Effect.callback<unknown>((resume) => {
+    if (!client.isOpen) return resume(Effect.undefined)
+    const done = (cause?: unknown) => resume(Effect.succeed(cause))
     client.once("terminated", done)
     client.once("end", done)
     return Effect.sync(() => {
@@ -558,45 +596,113 @@ const terminated = (client: NodeRedis.NodeRedis["Service"]["client"]): Effect.Ef
   })
 
 /**
+ * Pings `client` every `everyMillis`, and calls `silent` when a ping gets no
+ * answer within `waitMillis`, both in time this process was free to read the
+ * answer (`LagTimer`): a stalled event loop is not a silent Redis. Answers go
+ * to `roundTrips`.
+ */
+const watch = (
+  client: NodeClient,
+  everyMillis: number,
+  waitMillis: number,
+  roundTrips: RoundTrips.RoundTrips,
+  silent: () => void
+): Effect.Effect<never> =>
+  Effect.forever(Effect.andThen(
+    LagTimer.sleep(everyMillis),
+    Effect.callback<void>((resume) => {
+      let settled = false
+      const settle = (then: () => void) => {
+        if (settled) return
+        settled = true
+        cancel()
+        then()
+        resume(Effect.void)
+      }
+      const sent = performance.now()
+      const cancel = LagTimer.after(waitMillis, () => settle(silent))
+      client.sendCommand(["PING"]).then(
+        () => {
+          roundTrips.record(performance.now() - sent)
+          settle(() => {})
+        },
+        () => settle(() => {})
+      )
+      return Effect.sync(() => {
+        settled = true
+        cancel()
+      })
+    })
+  ))
+
+/**
  * Keeps one `NodeRedis` connection up in a background fiber for the life of
  * the scope, and says which session to use now (or why there is none).
+ *
+ * Each connection is made here, node-redis never reconnecting by itself, so
+ * every attempt has the same bound: `connectTimeout` for the TCP connect, the
+ * handshake and a first `PING` together. Once connected, only a lost socket
+ * or Redis's silence drops it: node-redis gets no socket idle timeout (Node's
+ * timer fires after a stall of the event loop before the answer that came
+ * meanwhile is read, and dropped healthy connections); a ping every quarter
+ * of `connectTimeout` left unanswered for `connectTimeout` drops it instead,
+ * both timed by `LagTimer`.
  */
-const connect = Effect.fnUntraced(function*(url: string, durations: Durations, redact: (text: string) => string) {
+const connect = Effect.fnUntraced(function*(
+  url: string,
+  durations: Durations,
+  redact: (text: string) => string,
+  roundTrips: RoundTrips.RoundTrips
+) {
   const connectTimeout = durations.connectTimeoutMillis
   const maxBackoff = durations.maxBackoffMillis
   const where = Redact.url(url)
   let current: Session | undefined
   let lastError = "no connection attempt yet"
+  /** A connection was lost (and said so) and none is up again yet. */
+  let lost = false
   const firstAttempt = yield* Deferred.make<void>()
   const log = Effect.runSyncWith(yield* Effect.context<never>())
 
   const attempt = Effect.gen(function*() {
-    // Before the first `ready`, a failed connect fails the build (this loop
-    // retries); after it, node-redis reconnects for ever with capped backoff.
-    const flags = { connected: false }
-    const context = yield* Layer.build(NodeRedis.layer(clientOptions(url, {
-      disableOfflineQueue: true,
-      // Keeps an idle connection active, so only a silent server hits `socketTimeout`.
-      pingInterval: Math.max(100, Math.round(connectTimeout / 4)),
-      socket: {
-        connectTimeout,
-        // Bounds the handshake too: a server that accepts but never answers fails the attempt.
-        socketTimeout: connectTimeout,
-        reconnectStrategy: (retries: number, cause: Error) =>
-          flags.connected ? backoff(retries, maxBackoff) : cause instanceof Error ? cause : new Error(String(cause))
-      }
-    }))).pipe(
-      // Never interrupted: closing a client mid-handshake would wait for a reply that may never come.
-      // `connectTimeout` and `socketTimeout` bound the attempt instead.
-      Effect.uninterruptible,
-      // node-redis reports every failed reconnect; this store logs changes of state instead.
-      Effect.provideService(References.MinimumLogLevel, "Error")
+    const context = yield* Effect.raceFirst(
+      Layer.build(NodeRedis.layer(clientOptions(url, {
+        disableOfflineQueue: true,
+        // The store pings itself (`watch`), with a deadline that a stalled event loop does not trip.
+        pingInterval: 0,
+        socket: {
+          // Node's timer, a backstop only: the deadline below ends a silent attempt first.
+          connectTimeout: LagTimer.ceilingMillis(connectTimeout),
+          // A connection lost ends this attempt; the loop below makes the next one.
+          reconnectStrategy: (_retries: number, cause: Error) =>
+            cause instanceof Error ? cause : new Error(String(cause))
+        }
+      }))).pipe(
+        // A first round trip: a Redis slow from the start is waited for from the first call.
+        Effect.tap((context) =>
+          Effect.suspend(() => {
+            const sent = performance.now()
+            return Effect.tryPromise({
+              try: () => Context.get(context, NodeRedis.NodeRedis).client.sendCommand(["PING"]),
+              catch: (cause) => new Redis.RedisError({ cause })
+            }).pipe(Effect.tap(() => Effect.sync(() => roundTrips.record(performance.now() - sent))))
+          })
+        ),
+        // node-redis reports every failed attempt; this store logs changes of state instead.
+        Effect.provideService(References.MinimumLogLevel, "Error")
+      ),
+      // Interrupting the build destroys the half-made client (NodeRedis's finalizer), handshake or not.
+      Effect.andThen(
+        LagTimer.sleep(connectTimeout),
+        Effect.fail(
+          new Redis.RedisError({ cause: new Error(`no answer within ${connectTimeout} ms while connecting`) })
+        )
+      )
     )
-    flags.connected = true
     const client = Context.get(context, NodeRedis.NodeRedis).client
     let up = true
     let closing = false
-    // Runs before NodeRedis's own `close()`, which would wait for in-flight commands.
+    // Runs before NodeRedis's own finalizer.
     yield* Effect.addFinalizer(() =>
       Effect.sync(() => {
         closing = true
@@ -604,27 +710,40 @@ const connect = Effect.fnUntraced(function*(url: string, durations: Durations, r
         client.destroy()
       })
     )
-    client.on("error", (error: unknown) => {
+    /** The connection is gone, for `reason`: calls fail at once until the next one is up. */
+    const gone = (reason: string) => {
       if (closing) return
-      lastError = describe(error, redact)
+      lastError = reason
       if (!up) return
       up = false
+      lost = true
       log(Effect.logWarning(`RedisStore: lost the connection to ${where}, reconnecting: ${lastError}`))
-    })
-    client.on("ready", () => {
-      if (up) return
-      up = true
-      log(Effect.logInfo(`RedisStore: connection to ${where} restored`))
-    })
+    }
+    client.on("error", (error: unknown) => gone(describe(error, redact)))
     current = directSession(
       client,
       () => up ? undefined : `not connected to Redis at ${where} (reconnecting): ${lastError}`,
-      redact
+      redact,
+      roundTrips
     )
+    if (lost) {
+      lost = false
+      yield* Effect.logInfo(`RedisStore: connection to ${where} restored`)
+    }
     yield* Effect.logDebug(`RedisStore: connected to ${where}`)
     yield* Deferred.succeed(firstAttempt, undefined)
-    yield* terminated(client)
-    lastError = "the connection was closed"
+    yield* Effect.forkScoped(
+      watch(client, Math.max(100, Math.round(connectTimeout / 4)), connectTimeout, roundTrips, () => {
+        gone(`no answer from Redis within ${connectTimeout} ms`)
+        client.destroy()
+      })
+    )
+    const cause = yield* terminated(client)
+    // node-redis tells why before its `error` event, which may come after this attempt has ended.
+    if (cause !== undefined) {
+      gone(describe(cause instanceof Error && "socketError" in cause ? cause.socketError : cause, redact))
+    }
+    if (up) lastError = "the connection was closed"
   })
 
   yield* Effect.forkScoped(Effect.gen(function*() {
@@ -640,7 +759,8 @@ const connect = Effect.fnUntraced(function*(url: string, durations: Durations, r
       // Only once the reason is known: a layer waiting for the first attempt then reports it.
       yield* Deferred.succeed(firstAttempt, undefined)
       if (exit._tag === "Failure") {
-        if (failures === 0) {
+        // A lost connection was reported already.
+        if (failures === 0 && !lost) {
           yield* Effect.logWarning(`RedisStore: cannot reach Redis at ${where}, retrying: ${lastError}`)
         }
       } else if ((yield* Clock.currentTimeMillis) - started > 10_000) {
@@ -702,8 +822,9 @@ const makeFrom = (
     const url = yield* checkedUrl(Own.get(options, "url"), setting)
     const durations = yield* durationsOf(options)
     const redact = redactorFor(url)
-    const current = yield* connect(url, durations, redact)
-    return makeStore(current, options, durations, redact)
+    const roundTrips = RoundTrips.make()
+    const current = yield* connect(url, durations, redact, roundTrips)
+    return makeStore(current, options, durations, roundTrips, redact)
   })
 
 /**
@@ -740,10 +861,11 @@ export const makeRedis = (options: RedisOptions = {}): Effect.Effect<LimiterStor
     const redis = yield* Effect.service(Redis.Redis)
     // With node-redis's own client in context too (`NodeRedis.layer` provides both), scripts take the direct path.
     const node = yield* Effect.serviceOption(NodeRedis.NodeRedis)
+    const roundTrips = RoundTrips.make()
     const now = node._tag === "Some"
-      ? directSession(node.value.client, () => undefined, identity)
-      : session(redis, identity)
-    return makeStore(() => now, options, patience, identity)
+      ? directSession(node.value.client, () => undefined, identity, roundTrips)
+      : session(redis, identity, roundTrips)
+    return makeStore(() => now, options, patience, roundTrips, identity)
   })
 
 /**

@@ -8,13 +8,13 @@
  * within a bound.
  */
 import { assert, it } from "@effect/vitest"
+import * as LagTimer from "@httpkit/core/LagTimer"
 import { RateLimiterUnavailableError } from "@httpkit/rate-limiter"
 import * as RedisPrefix from "@httpkit/testing/RedisPrefix"
 import * as RedisProxy from "@httpkit/testing/RedisProxy"
 import * as RedisTest from "@httpkit/testing/RedisTest"
-import { Effect, Exit, Fiber, Scope } from "effect"
+import { Effect, Exit, Fiber, Logger, Scope } from "effect"
 import { createHash } from "node:crypto"
-import * as LagTimer from "@httpkit/core/LagTimer"
 import * as Script from "../src/internal/redisScript.ts"
 import * as LimiterStore from "../src/LimiterStore.ts"
 import * as Policy from "../src/Policy.ts"
@@ -153,6 +153,42 @@ await RedisTest.describeWithRedis("RedisStore under faults", () => {
     30_000
   )
 
+  it.live(
+    "silent mid-run (commands swallowed): pings unanswered for connectTimeout (500 ms) drop the connection, and a new one serves, in step, once Redis answers",
+    () =>
+      Effect.gen(function*() {
+        const proxy = yield* RedisProxy.make()
+        yield* proxy.start
+        const logs: Array<string> = []
+        const store = yield* RedisStore.make({
+          url: proxy.url,
+          prefix: RedisPrefix.fresh("rl"),
+          timeout: timeoutMillis,
+          connectTimeout: "500 millis"
+        }).pipe(Effect.provide(Logger.layer([Logger.make(({ message }) => void logs.push(String(message)))])))
+        assert.strictEqual((yield* take(store, windowItem("before", 1, 60_000)))._tag, "Granted")
+        yield* proxy.hang
+        yield* failsFast(store, windowItem("silent", 1, 60_000))
+        // Long enough for the pings to go unanswered for 500 ms, however loaded the machine.
+        yield* Effect.sleep(2_000)
+        const error = yield* failsFast(store, windowItem("silent", 1, 60_000))
+        assert.match(error.detail, /not connected/)
+        yield* proxy.restore
+        yield* eventually(take(store, windowItem("probe", 1, 60_000)), 10_000)
+        assert.isAtLeast(proxy.accepted(), 2, "the store made a new connection")
+        // One line when it went silent, one when it was back: not one per failed attempt.
+        assert.deepStrictEqual(logs.filter((line) => /lost|restored|cannot reach/.test(line)), [
+          `RedisStore: lost the connection to ${proxy.url}, reconnecting: no answer from Redis within 500 ms`,
+          `RedisStore: connection to ${proxy.url} restored`
+        ])
+        // Answers match their commands: the swallowed ones left nothing behind on the new connection.
+        assert.strictEqual((yield* take(store, windowItem("before", 1, 60_000)))._tag, "Refused")
+        assert.strictEqual((yield* take(store, windowItem("after", 1, 60_000)))._tag, "Granted")
+        assert.strictEqual((yield* take(store, windowItem("after", 1, 60_000)))._tag, "Refused")
+      }),
+    30_000
+  )
+
   it.live("SCRIPT FLUSH: the store loads its scripts again and carries on", () =>
     Effect.gen(function*() {
       const client = yield* rawRedis
@@ -283,6 +319,43 @@ await RedisTest.describeWithRedis("RedisStore on a busy machine: slow is not dow
   )
 
   it.live(
+    "a Redis 300 ms away (150 ms each way, above the 250 ms timeout): 5 fail-fast acquisitions, hold() and a 429 seen by observe() all reach it, and both holds refuse the next request",
+    () =>
+      Effect.gen(function*() {
+        const proxy = yield* RedisProxy.make()
+        yield* proxy.start
+        yield* proxy.slow(150)
+        const store = yield* RedisStore.make({
+          url: proxy.url,
+          prefix: RedisPrefix.fresh("rl"),
+          timeout: timeoutMillis
+        })
+        const limiter = yield* RateLimiter.make({
+          policies: [Policy.rate({ limit: 1_000, window: "1 second" })],
+          onLimit: "fail"
+        }).pipe(Effect.provideService(LimiterStore.LimiterStore, store))
+        const outcome = (key: string) =>
+          Effect.scoped(limiter.acquire({ key })).pipe(
+            Effect.as("ok"),
+            Effect.catch((error) => Effect.succeed(error._tag === "RateLimitExceededError" ? error.policy : error._tag))
+          )
+        const [elapsed, acquisitions] = yield* timed(Effect.forEach(["a", "b", "c", "d", "e"], outcome))
+        assert.deepStrictEqual(acquisitions, ["ok", "ok", "ok", "ok", "ok"])
+        assert.isAtLeast(elapsed, 5 * 300 - 50, "the answers really were slow")
+        yield* limiter.hold("held", "30 seconds")
+        const logs: Array<string> = []
+        yield* limiter.observe({ key: "observed", status: 429, headers: { "retry-after": "30" } }).pipe(
+          Effect.provide(Logger.layer([Logger.make(({ message }) => void logs.push(String(message)))]))
+        )
+        assert.deepStrictEqual(logs, [])
+        yield* proxy.restore
+        assert.strictEqual(yield* outcome("held"), "server hold")
+        assert.strictEqual(yield* outcome("observed"), "server hold")
+      }),
+    30_000
+  )
+
+  it.live(
     "a hung Redis still fails closed, within maxTimeout, or goes to the local fallback",
     () =>
       Effect.gen(function*() {
@@ -338,6 +411,44 @@ await RedisTest.describeWithRedis("RedisStore on a busy machine: slow is not dow
         yield* Effect.yieldNow
         blockEventLoop(400)
         assert.strictEqual((yield* Fiber.join(acquisition))[1], "ok")
+      }),
+    30_000
+  )
+
+  it.live(
+    "a 2.5 s stall inside a permit while 9 acquisitions wait for Redis's answer (past the 2 s connectTimeout) drops no connection: all 10 and the next 20 are granted on the one connection",
+    () =>
+      Effect.gen(function*() {
+        const proxy = yield* RedisProxy.make()
+        yield* proxy.start
+        const store = yield* RedisStore.make({ url: proxy.url, prefix: RedisPrefix.fresh("rl") })
+        const limiter = yield* RateLimiter.make({
+          policies: [Policy.rate({ limit: 1_000, window: "1 second", keyBy: "global" })]
+        }).pipe(Effect.provideService(LimiterStore.LimiterStore, store))
+        const outcome = (effect: Effect.Effect<void, unknown>) =>
+          limiter.withPermit(effect).pipe(
+            Effect.as("ok"),
+            Effect.catch((error) => Effect.succeed(String(error)))
+          )
+        assert.strictEqual(yield* outcome(Effect.void), "ok")
+        // The first permit granted stalls the loop while the others' answers arrive unread.
+        let stalled = false
+        const stalledRound = yield* Effect.forEach(
+          Array.from({ length: 10 }),
+          () =>
+            outcome(Effect.sync(() => {
+              if (stalled) return
+              stalled = true
+              blockEventLoop(2_500)
+            })),
+          { concurrency: "unbounded" }
+        )
+        assert.deepStrictEqual(stalledRound, Array.from({ length: 10 }, () => "ok"))
+        const next = yield* Effect.forEach(Array.from({ length: 20 }), () => outcome(Effect.void), {
+          concurrency: "unbounded"
+        })
+        assert.deepStrictEqual(next, Array.from({ length: 20 }, () => "ok"))
+        assert.strictEqual(proxy.accepted(), 1, "the store kept its one connection")
       }),
     30_000
   )
