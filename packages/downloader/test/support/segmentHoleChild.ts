@@ -22,11 +22,12 @@ const program = Effect.scoped(Effect.gen(function*() {
     ResilientClient.ResilientClient,
     client
   )
-  Object.defineProperty(Object.prototype, "end", { value: 1, configurable: true, writable: true })
+  const proto: Record<string, unknown> = Object.prototype as Record<string, unknown>
+  proto["end"] = 1
   const exit = yield* Effect.exit(
     downloader.download(`${input.url}/files/hole.bin?size=4194304&seed=5`, Path.join(input.folder, "hole.bin"))
   )
-  delete (Object.prototype as { end?: unknown }).end
+  delete proto["end"]
   return exit
 }))
 
