@@ -48,18 +48,24 @@ export const graceMillis = 100
  */
 export const ceilingMillis = (millis: number): number => 2 * millis + 1_000
 
+/** The longest delay one `setTimeout` takes (ms); a longer wait is armed in steps of it. */
+const maxTimerMillis = 2_147_483_647
+
 /**
  * Calls `expire` once `millis` of responsive time have passed (see the
- * module documentation); returns a function that cancels it.
+ * module documentation); returns a function that cancels it. A negative or
+ * `NaN` wait is 0; a wait longer than one `setTimeout` can take (about 24.8
+ * days, `Infinity` included) is armed in steps.
  *
  * @since 0.1.0
  */
-export const after = (millis: number, expire: () => void): () => void => {
+export const after = (wait: number, expire: () => void): () => void => {
+  const millis = wait > 0 ? wait : 0
   const start = performance.now()
   const ceiling = start + ceilingMillis(millis)
   const grace = Math.min(graceMillis, millis)
   let remaining = millis
-  let step = millis
+  let step = Math.min(millis, maxTimerMillis)
   let due = start + step
   let timer: ReturnType<typeof setTimeout>
   const tick = () => {
@@ -71,7 +77,7 @@ export const after = (millis: number, expire: () => void): () => void => {
       remaining = Math.max(remaining - Math.max(0, step - late), grace)
     }
     if (remaining <= 0 || now >= ceiling) return expire()
-    step = Math.min(remaining, ceiling - now)
+    step = Math.min(remaining, ceiling - now, maxTimerMillis)
     due = now + step
     timer = setTimeout(tick, step)
   }

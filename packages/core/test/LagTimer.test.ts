@@ -37,11 +37,13 @@ describe("LagTimer.after", () => {
 
   it("stalls again and again still end at the ceiling: every deadline is bounded", async () => {
     let stalls = 0
+    let done = false
     const stall = () => {
       blockEventLoop(120)
-      if (++stalls < 30) setTimeout(stall, 1)
+      if (++stalls < 30 && !done) setTimeout(stall, 1)
     }
     const took = await fired(100, () => setTimeout(stall, 1))
+    done = true // no stall left for the tests after this one
     assert.isAtMost(took, LagTimer.ceilingMillis(100) + 150, `fired after ${took} ms`)
   })
 
@@ -51,5 +53,35 @@ describe("LagTimer.after", () => {
     cancel()
     await new Promise((resolve) => setTimeout(resolve, 100))
     assert.isFalse(expired)
+  })
+
+  it("a wait longer than one setTimeout takes is armed once, not every millisecond", async () => {
+    const original = globalThis.setTimeout
+    let armed = 0
+    let expired = false
+    const counting = ((...args: Parameters<typeof setTimeout>) => {
+      armed++
+      return original(...args)
+    }) as typeof setTimeout
+    globalThis.setTimeout = counting
+    const cancels: Array<() => void> = []
+    try {
+      for (const wait of [3e9, Number.POSITIVE_INFINITY]) cancels.push(LagTimer.after(wait, () => (expired = true)))
+    } finally {
+      globalThis.setTimeout = original
+    }
+    assert.strictEqual(armed, 2)
+    // Re-armed every millisecond, the two would call setTimeout about 400 times in 200 ms (others may call it a few).
+    armed = 0
+    globalThis.setTimeout = counting
+    await new Promise((resolve) => original(resolve, 200))
+    globalThis.setTimeout = original
+    for (const cancel of cancels) cancel()
+    assert.isAtMost(armed, 10, `setTimeout called ${armed} times`)
+    assert.isFalse(expired)
+  })
+
+  it("a negative or NaN wait fires on the next turns of the loop", async () => {
+    for (const wait of [-5, Number.NaN]) assert.isBelow(await fired(wait), 2_000)
   })
 })
