@@ -281,8 +281,11 @@ const hasExpected = (task: QueueTask): boolean => {
   return typeof checksum === "string" || (checksum !== undefined && own(checksum, "expected") !== undefined)
 }
 
-const isRetryable = (error: DeadLetterError): boolean =>
-  "retryable" in error && typeof error.retryable === "boolean" ? error.retryable : false
+/** An error's own `retryable` (a `DownloadConfigError` has none: a polluted prototype's must not count). */
+const isRetryable = (error: DeadLetterError): boolean => {
+  const retryable = own(error as { readonly retryable?: unknown }, "retryable")
+  return typeof retryable === "boolean" ? retryable : false
+}
 
 const errorText = (error: unknown): string => {
   if (error instanceof Error) return error.message

@@ -301,8 +301,6 @@ const describeRedis = (cause: unknown): string => {
 const unavailable = (operation: string, detail: string) =>
   new QueueUnavailableError({ backend: "redis", operation, detail, retryable: true })
 
-const encodeDeadLetter = Schema.encodeEffect(Schema.fromJsonString(DeadLetter))
-const decodeDeadLetter = Schema.decodeUnknownEffect(Schema.fromJsonString(DeadLetter))
 const decodeTask = Schema.decodeUnknownEffect(QueueTask)
 
 /**
@@ -462,7 +460,7 @@ export const makeRedis = (
       const effects = yield* bounded("read dead letters", redis.send<Array<string>>("LRANGE", keys.failed, "0", "-1"))
       const letters: Array<DeadLetter> = []
       for (const text of ours) {
-        const decoded = yield* Effect.result(decodeDeadLetter(text))
+        const decoded = yield* Effect.result(QueueRedis.parseDeadLetter(text))
         if (decoded._tag === "Success") letters.push(decoded.success)
         else yield* Effect.logWarning(`DownloadQueue: a dead letter in ${keys.dead} does not decode`)
       }
@@ -485,7 +483,7 @@ export const makeRedis = (
 
     const addDeadLetter = (letter: DeadLetter) =>
       Effect.gen(function*() {
-        const payload = yield* Effect.orDie(encodeDeadLetter(letter))
+        const payload = yield* Effect.orDie(QueueRedis.deadLetterJson(letter))
         yield* bounded("record a dead letter", evalPushDead(keys.dead, payload, policy.maxDeadLetters))
       })
 

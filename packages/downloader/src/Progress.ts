@@ -28,7 +28,11 @@ export class Progress extends Schema.Class<Progress>("@httpkit/downloader/Progre
   bytes: Schema.Number,
   /** The file's length, when the server announced it. */
   total: Schema.optionalKey(Schema.Number),
-  /** Bytes per second over the last few seconds (`windowMillis`). */
+  /**
+   * Bytes per second over the last few seconds (`windowMillis`), counted from
+   * the first byte received (not from the start, which includes connecting
+   * and waiting for the headers): 0 in the event of the first byte.
+   */
   bytesPerSecond: Schema.Number,
   /** Seconds left at the current speed, when the total is known and the speed is not zero. */
   etaSeconds: Schema.optionalKey(Schema.Number),
@@ -63,7 +67,7 @@ export interface MeterOptions {
   readonly url: string
   readonly destination: string
   readonly total: number | undefined
-  /** When the download started (a `Clock` time in milliseconds). */
+  /** When the download started (a `Clock` time in milliseconds): `elapsedMillis` counts from it, the speed does not. */
   readonly startedAt: number
   /** Bytes already on disk at the start (a resume): not counted in the speed. */
   readonly initialBytes: number
@@ -92,20 +96,24 @@ export const meter = (options: MeterOptions): Meter => {
   const interval = own(options, "intervalMillis") ?? 100
   const window = own(options, "windowMillis") ?? 5000
   let total = own(options, "total")
-  // Samples (time, bytes) inside the window, oldest first; one per emitted event at most.
-  const times: Array<number> = [options.startedAt]
-  const counts: Array<number> = [options.initialBytes]
+  // Samples (time, bytes) inside the window, oldest first: the first byte received, then one per event. The time
+  // before the first byte (connecting, waiting for headers) is no transfer and must not lower the speed.
+  const times: Array<number> = []
+  const counts: Array<number> = []
   let lastEmit = Number.NEGATIVE_INFINITY
 
   const event = (bytes: number, now: number, done: boolean): Progress => {
-    while (times.length > 1 && now - times[0]! > window) {
-      times.shift()
-      counts.shift()
+    let speed = 0
+    if (times.length > 0) {
+      while (times.length > 1 && now - times[0]! > window) {
+        times.shift()
+        counts.shift()
+      }
+      const elapsed = now - times[0]!
+      speed = elapsed > 0 ? Math.max(0, ((bytes - counts[0]!) * 1000) / elapsed) : 0
+      times.push(now)
+      counts.push(bytes)
     }
-    const elapsed = now - times[0]!
-    const speed = elapsed > 0 ? Math.max(0, ((bytes - counts[0]!) * 1000) / elapsed) : 0
-    times.push(now)
-    counts.push(bytes)
     lastEmit = now
     const eta = total !== undefined && speed > 0 ? Math.max(0, (total - bytes) / speed) : undefined
     // Without a prototype: the class's Schema reads an absent `total` or `etaSeconds` with `in`.
@@ -122,7 +130,14 @@ export const meter = (options: MeterOptions): Meter => {
   }
 
   return {
-    update: (bytes, now) => (now - lastEmit >= interval ? event(bytes, now, false) : undefined),
+    update: (bytes, now) => {
+      if (times.length === 0 && bytes > options.initialBytes) {
+        // The first byte: the speed counts from here, its own chunk included in the baseline.
+        times.push(now)
+        counts.push(bytes)
+      }
+      return now - lastEmit >= interval ? event(bytes, now, false) : undefined
+    },
     finish: (bytes, now) => event(bytes, now, true),
     setTotal: (value) => {
       total = value

@@ -8,18 +8,14 @@
  */
 import * as Redact from "@httpkit/core/Redact"
 import * as Schema from "effect/Schema"
+import * as SchemaTransformation from "effect/SchemaTransformation"
 import type * as Batch from "./Batch.ts"
 import * as Checksum from "./Checksum.ts"
 import { DownloadErrorSchema, QueueUnavailableError, TaskAbandonedError } from "./DownloadError.ts"
+import { ownData } from "./internal/own.ts"
 
-/**
- * A task as the queue stores it: a `Batch.DownloadTask` with a required,
- * stable `id` (the key of de-duplication and of the task's lock).
- *
- * @category models
- * @since 0.1.0
- */
-export const QueueTask = Schema.Struct({
+/** The fields of a task, read by Effect's Schema (which reads an absent optional field with `in`). */
+const Fields = Schema.Struct({
   id: Schema.String,
   url: Schema.String,
   /** A file path, or a folder (existing, or ending in `/`) where the name comes from the server or the URL. */
@@ -32,6 +28,38 @@ export const QueueTask = Schema.Struct({
     ])
   )
 })
+
+/** Any object, passed on as it is: `Fields` then reads the copy `ownData` makes of it, never the object itself. */
+const anObject = <A>(expected: string) =>
+  Schema.declare((input: unknown): input is A => typeof input === "object" && input !== null, { expected })
+
+/** A copy by own keys onto objects without a prototype, both ways. */
+const ownCopy = <A, B>() =>
+  SchemaTransformation.transform<A, B>({
+    decode: (input) => ownData(input) as unknown as A,
+    encode: (input) => ownData(input) as unknown as B
+  })
+
+/**
+ * A task as the queue stores it: a `Batch.DownloadTask` with a required,
+ * stable `id` (the key of de-duplication and of the task's lock).
+ *
+ * **Details**
+ *
+ * Read and written by own keys only (RELIABILITY 10): Effect's Schema reads
+ * an absent optional field (`checksum`, `expected`) with `in`, so a task
+ * read back from Redis under a polluted `Object.prototype` would take the
+ * polluted value, and one written would carry it. This schema copies what it
+ * is given onto objects without a prototype before the fields are read, both
+ * ways, and decodes to such objects.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export const QueueTask = anObject<typeof Fields.Encoded>("a queue task").pipe(
+  Schema.decodeTo(Fields, ownCopy<typeof Fields.Encoded, typeof Fields.Encoded>()),
+  Schema.decodeTo(anObject<typeof Fields.Type>("a queue task"), ownCopy<typeof Fields.Type, typeof Fields.Type>())
+)
 
 /**
  * @category models

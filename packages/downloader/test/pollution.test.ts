@@ -18,8 +18,10 @@
  * names a user might guess), every layer option, the options of
  * `downloadAll`, the queue's store and worker options, the task fields, the
  * checksum object's fields, the options of `Progress.meter` and
- * `FileName.choose`, the sidecar's fields, and the response and request
- * headers the downloader reads or sets.
+ * `FileName.choose`, the sidecar's fields, the response and request headers
+ * the downloader reads or sets, and the options Node's `Worker` reads (the
+ * checksum's worker thread) with the field of its answer. The queue over
+ * Redis has a test of its own (`queuePollution.test.ts`).
  */
 import { assert, describe, it } from "@effect/vitest"
 import { NodeChild, TestServer } from "@httpkit/testing"
@@ -103,7 +105,31 @@ const internalNames = [
   "accept-encoding"
 ]
 
-const names = [...new Set([...downloadNames, ...configNames, ...batchAndQueueNames, ...internalNames])]
+/**
+ * What Node 24's `Worker` reads from its options (every name, found with a
+ * `Proxy`: a polluted one would set the checksum thread's `env`, `argv`,
+ * heap limits, or leave its file open when it ends), and the field of the
+ * thread's answer that says it is a digest.
+ */
+const workerNames = [
+  "argv",
+  "env",
+  "eval",
+  "execArgv",
+  "name",
+  "resourceLimits",
+  "stderr",
+  "stdin",
+  "stdout",
+  "trackUnmanagedFds",
+  "transferList",
+  "workerData",
+  "digest"
+]
+
+const names = [
+  ...new Set([...downloadNames, ...configNames, ...batchAndQueueNames, ...internalNames, ...workerNames])
+]
 
 /**
  * Calls that a key breaks inside Effect, whatever the downloader does, left
@@ -250,6 +276,13 @@ describe("a polluted Object.prototype changes no download (RELIABILITY 10)", () 
     assert.deepInclude(value("unnamed"), { name: "download" })
     assert.deepInclude(value("changed"), { restarts: 1, bytes: 300_000 })
     assert.deepStrictEqual(shown["broken"], { ok: false, error: "a broken body" })
+    assert.deepInclude(value("hashed"), { bytes: 300_000, verified: true, segments: 1 })
+    assert.deepStrictEqual(value("worker"), {
+      digest: "matches",
+      shortFile: "failed ESHORT",
+      opened: true,
+      leftOpen: 0
+    })
     const batch = value("batch") as { first: { failed: Array<unknown> } }
     assert.deepStrictEqual(batch.first.failed, [
       { index: 1, id: null, checksum: null, error: "NotFoundError" },

@@ -53,9 +53,53 @@ describe("Progress.meter", () => {
 
   it("resumed bytes count in bytes but not in the speed", () => {
     const meter = Progress.meter({ ...base, initialBytes: 8000, windowMillis: 1000 })
-    const event = meter.update(9000, 1000)!
-    assert.strictEqual(event.bytes, 9000)
+    meter.update(8500, 500)
+    const event = meter.update(9500, 1500)!
+    assert.strictEqual(event.bytes, 9500)
     assert.strictEqual(event.bytesPerSecond, 1000)
+  })
+
+  it("the speed counts from the first byte: 2 s of connecting, then 1 MB/s, shows 1 MB/s and its ETA at once, not 52 kB/s", () => {
+    const meter = Progress.meter({ ...base, total: 10_000_000, intervalMillis: 100, windowMillis: 5000 })
+    // Connecting and waiting for headers until 2000 ms; then 10 kB every 10 ms (1 MB/s), the first chunk at 2000.
+    const events: Array<Progress.Progress> = []
+    for (let now = 2000; now <= 3000; now += 10) {
+      const event = meter.update(((now - 2000) / 10 + 1) * 10_000, now)
+      if (event !== undefined) events.push(event)
+    }
+    // The throttle holds: one event per 100 ms.
+    assert.deepStrictEqual(events.map((event) => event.elapsedMillis), [
+      2000,
+      2100,
+      2200,
+      2300,
+      2400,
+      2500,
+      2600,
+      2700,
+      2800,
+      2900,
+      3000
+    ])
+    // The first byte alone says nothing of the speed: 0, no ETA (before: 10 kB over 2 s, 5 kB/s, ETA 2000 s).
+    assert.strictEqual(events[0]!.bytesPerSecond, 0)
+    assert.isUndefined(events[0]!.etaSeconds)
+    // Every event after it: 1 MB/s and the ETA at that speed (before: 52-337 kB/s, ETAs of 27-189 s).
+    for (const event of events.slice(1)) {
+      assert.strictEqual(event.bytesPerSecond, 1_000_000)
+      assert.strictEqual(event.etaSeconds, Math.round((10_000_000 - event.bytes) / 100_000) / 10)
+    }
+  })
+
+  it("once the window has filled, the speed is over the window only: the first byte drops out", () => {
+    const meter = Progress.meter({ ...base, total: undefined, intervalMillis: 100, windowMillis: 1000 })
+    // First byte at 1000; 1 kB/s until 3000, then 4 kB/s.
+    meter.update(1, 1000)
+    for (let now = 1100; now <= 3000; now += 100) meter.update(1 + (now - 1000), now)
+    let event: Progress.Progress | undefined
+    for (let now = 3100; now <= 4100; now += 100) event = meter.update(2001 + 4 * (now - 3000), now)
+    // 4 kB/s over the last second, whatever came before.
+    assert.strictEqual(event!.bytesPerSecond, 4000)
   })
 
   it("finish always emits, marked done, without an ETA", () => {
@@ -69,8 +113,8 @@ describe("Progress.meter", () => {
 
   it("format prints share, bytes, speed and ETA", () => {
     const meter = Progress.meter({ ...base, total: 4 * 1024 * 1024, windowMillis: 1000 })
-    meter.update(0, 0)
-    const event = meter.update(1024 * 1024, 1000)!
+    meter.update(1, 0)
+    const event = meter.update(1024 * 1024 + 1, 1000)!
     assert.strictEqual(Progress.format(event), "25.0% 1.0 MiB / 4.0 MiB 1.0 MiB/s ETA 3 s")
   })
 })
@@ -79,9 +123,10 @@ it.live("a trickled download reports throttled progress (at most about 10 a seco
   Effect.gen(function*() {
     const { downloader, folder, server } = yield* setup()
     const size = 1024 * 1024
+    const rate = 2 * 1024 * 1024
     const events: Array<Progress.Progress> = []
     const result = yield* downloader.download(
-      server.urlFor(`/files/p.bin?size=${size}&seed=1&rate=${2 * 1024 * 1024}`),
+      server.urlFor(`/files/p.bin?size=${size}&seed=1&rate=${rate}`),
       Path.join(folder, "p.bin"),
       { onProgress: (event) => events.push(event) }
     )
@@ -95,6 +140,16 @@ it.live("a trickled download reports throttled progress (at most about 10 a seco
     for (let index = 1; index < events.length - 1; index++) {
       assert.isAtLeast(events[index]!.elapsedMillis - events[index - 1]!.elapsedMillis, 100)
       assert.isAtLeast(events[index]!.bytes, events[index - 1]!.bytes)
+    }
+    // The first event is the first byte: no speed yet. Later ones measure from it, near the server's rate
+    // (generous bounds: a loaded machine delivers the trickle in bursts).
+    assert.strictEqual(events[0]!.bytesPerSecond, 0)
+    assert.isUndefined(events[0]!.etaSeconds)
+    const measured = events.filter((event) => !event.done && event.elapsedMillis - events[0]!.elapsedMillis >= 200)
+    assert.isAtLeast(measured.length, 1)
+    for (const event of measured) {
+      assert.isAtLeast(event.bytesPerSecond, rate / 4)
+      assert.isAtMost(event.bytesPerSecond, rate * 4)
     }
   }).pipe(Effect.scoped))
 

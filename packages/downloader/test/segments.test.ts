@@ -147,19 +147,23 @@ it.live("a file that changes during a segmented download starts over as one stre
   }).pipe(Effect.scoped))
 
 /**
- * A server of `/files`-like content without an `ETag`, sending `Last-Modified`
- * `modifiedAgoMillis` before its `Date`, and honouring single byte ranges.
- * The GETs it answered, with their `Range`.
+ * A server of `/files`-like content without an `ETag`, honouring single byte
+ * ranges, and sending a `Last-Modified` `modifiedAgoMillis` before its start
+ * (the same in every answer), or with 0 equal to each answer's `Date` (a file
+ * modified in the second it is served, every time). The GETs it answered,
+ * with their `Range`.
  */
 const lastModifiedServer = (seed: number, size: number, modifiedAgoMillis: number) =>
   Effect.acquireRelease(
     Effect.promise(() =>
       new Promise<{ readonly url: string; readonly ranges: Array<string>; readonly server: Http.Server }>((resolve) => {
         const ranges: Array<string> = []
+        // Fixed: a `Last-Modified` taken from each answer's second would change when two answers straddle one.
+        const modifiedAt = new Date(Math.floor(Date.now() / 1000) * 1000 - modifiedAgoMillis)
         const server = Http.createServer((request, response) => {
           const now = new Date(Math.floor(Date.now() / 1000) * 1000)
           response.setHeader("date", now.toUTCString())
-          response.setHeader("last-modified", new Date(now.getTime() - modifiedAgoMillis).toUTCString())
+          response.setHeader("last-modified", (modifiedAgoMillis === 0 ? now : modifiedAt).toUTCString())
           response.setHeader("accept-ranges", "bytes")
           const range = /^bytes=(\d+)-(\d*)$/.exec(request.headers.range ?? "")
           if (request.method === "GET") ranges.push(request.headers.range ?? "(none)")

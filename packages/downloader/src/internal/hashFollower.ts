@@ -15,8 +15,9 @@
  *   thread: a worker's start costs more than it saves.
  */
 import type { FileHandle } from "node:fs/promises"
-import { Worker } from "node:worker_threads"
+import { Worker, type WorkerOptions } from "node:worker_threads"
 import * as Checksum from "../Checksum.ts"
+import { exactly, own, pinned } from "./own.ts"
 
 /** Follows a file being written and gives its digest once it is whole. */
 export interface Follower {
@@ -59,6 +60,36 @@ parentPort.on("message", (message) => {
 })
 `
 
+/**
+ * Every option Node 24's `Worker` reads (checked with a `Proxy`), pinned as
+ * own properties: Node reads them with plain reads, so a polluted
+ * `Object.prototype` would otherwise set the worker's `env`, `argv`,
+ * `execArgv` or `resourceLimits` (a tiny heap), leave its file descriptor
+ * open when it is terminated (`trackUnmanagedFds: false`), or make the
+ * constructor throw (RELIABILITY 10). `undefined` keeps Node's default.
+ */
+const workerOptionNames = [
+  "argv",
+  "env",
+  "eval",
+  "execArgv",
+  "name",
+  "resourceLimits",
+  "stderr",
+  "stdin",
+  "stdout",
+  "trackUnmanagedFds",
+  "transferList",
+  "workerData"
+]
+
+/** What the worker posts back; read by own keys (it arrives with this thread's `Object.prototype`). */
+interface Reply {
+  readonly digest?: string
+  readonly error?: string
+  readonly code?: string
+}
+
 /** Hashes the whole file at the end, on the main thread, through `handle`. */
 export const atEnd = (handle: FileHandle, algorithm: Checksum.Algorithm): Follower => ({
   digest: async (size) => {
@@ -74,7 +105,10 @@ export const atEnd = (handle: FileHandle, algorithm: Checksum.Algorithm): Follow
  * 0 without a gap) grows.
  */
 export const threaded = (path: string, algorithm: Checksum.Algorithm, prefix: () => number): Follower => {
-  const worker = new Worker(program, { eval: true, workerData: { path, algorithm } })
+  const worker = new Worker(
+    program,
+    pinned<WorkerOptions>(workerOptionNames, { eval: true, workerData: exactly({ path, algorithm }) })
+  )
   worker.unref()
   let told = 0
   let failed: Error | undefined
@@ -84,11 +118,16 @@ export const threaded = (path: string, algorithm: Checksum.Algorithm, prefix: ()
     waiting?.reject(error)
     waiting = undefined
   }
-  worker.on("message", (message: { digest?: string; error?: string; code?: string }) => {
-    if (message.digest !== undefined) {
-      waiting?.resolve(message.digest)
+  worker.on("message", (message: Reply) => {
+    const digest = own(message, "digest")
+    if (digest !== undefined) {
+      waiting?.resolve(digest)
       waiting = undefined
-    } else fail(Object.assign(new Error(message.error ?? "hashing failed"), { code: message.code ?? "UNKNOWN" }))
+    } else {
+      fail(
+        Object.assign(new Error(own(message, "error") ?? "hashing failed"), { code: own(message, "code") ?? "UNKNOWN" })
+      )
+    }
   })
   worker.on("error", fail)
   const tell = () => {

@@ -11,11 +11,17 @@
  *   a retry, `:failed` the list of Effect's own failure records, `:ids` the
  *   sorted set of known ids (de-duplication).
  * - Ours: `:dead` the list of dead letters (JSON, newest last, trimmed to a
- *   bound), and `:claim:<hash of the id>` the lock a worker holds while it
- *   downloads a task (value: its token; expires unless renewed).
+ *   bound; written and read by own keys only: `deadLetterJson`,
+ *   `parseDeadLetter`), and `:claim:<hash of the id>` the lock a worker
+ *   holds while it downloads a task (value: its token; expires unless
+ *   renewed).
  */
+import * as Effect from "effect/Effect"
 import * as Redis from "effect/persistence/Redis"
+import * as Schema from "effect/Schema"
 import { createHash } from "node:crypto"
+import { DeadLetter } from "../QueueTask.ts"
+import { ownData } from "./own.ts"
 
 /** The keys of one queue. */
 export interface Keys {
@@ -135,3 +141,38 @@ export const parseFailedRecord = (text: string): FailedRecord | undefined => {
     return undefined
   }
 }
+
+/**
+ * `encoded` (what Schema made of `source`) without the fields `source` does
+ * not own: Schema reads an absent optional field (an error's `requestId`,
+ * `status`, `problems`) with `in`, and would otherwise write what a polluted
+ * `Object.prototype` holds under that name (RELIABILITY 10).
+ */
+const ownFieldsOf = (source: unknown, encoded: unknown): unknown => {
+  if (typeof encoded !== "object" || encoded === null || typeof source !== "object" || source === null) {
+    return encoded
+  }
+  if (Array.isArray(encoded)) {
+    return Array.isArray(source) ? encoded.map((item, index) => ownFieldsOf(source[index], item)) : encoded
+  }
+  const out: Record<string, unknown> = Object.create(null)
+  for (const key of Object.keys(encoded)) {
+    if (key !== "_tag" && !Object.hasOwn(source, key)) continue
+    out[key] = ownFieldsOf((source as Record<string, unknown>)[key], (encoded as Record<string, unknown>)[key])
+  }
+  return out
+}
+
+const encodeDeadLetter = Schema.encodeEffect(DeadLetter)
+const decodeDeadLetter = Schema.decodeUnknownEffect(DeadLetter)
+
+/** A dead letter as the JSON kept in `:dead`: its own fields only. */
+export const deadLetterJson = (letter: DeadLetter): Effect.Effect<string, Schema.SchemaError> =>
+  Effect.map(encodeDeadLetter(letter), (encoded) => JSON.stringify(ownFieldsOf(letter, encoded)))
+
+/**
+ * A dead letter read from `:dead`, its JSON parsed onto objects without a
+ * prototype before Schema reads it (an absent optional field stays absent).
+ */
+export const parseDeadLetter = (text: string): Effect.Effect<DeadLetter, unknown> =>
+  Effect.flatMap(Effect.try(() => ownData(JSON.parse(text) as unknown)), decodeDeadLetter)

@@ -25,6 +25,7 @@ import * as Path from "node:path"
 import * as Downloader from "../../src/Downloader.ts"
 import * as DownloadQueue from "../../src/DownloadQueue.ts"
 import * as FileName from "../../src/FileName.ts"
+import * as HashFollower from "../../src/internal/hashFollower.ts"
 import * as Progress from "../../src/Progress.ts"
 
 interface Input {
@@ -120,6 +121,24 @@ const hostile = (key: string): unknown => {
     case "maxDeadLetters":
     case "maxIds":
       return 0
+    // The options Node's `Worker` reads (the checksum's worker thread): each one a value Node takes.
+    case "execArgv":
+      return ["--max-old-space-size=16"]
+    case "argv":
+    case "env":
+    case "transferList":
+      return "polluted"
+    case "name":
+      return 5
+    case "resourceLimits":
+      return { maxOldGenerationSizeMb: 4, maxYoungGenerationSizeMb: 1, stackSizeMb: 0.5 }
+    case "trackUnmanagedFds":
+    case "eval":
+      return false
+    case "workerData":
+      return { path: "/etc/hostname", algorithm: "md5" }
+    case "digest":
+      return "0".repeat(64)
     case "fallback":
       return "polluted-fallback.bin"
     case "contentDisposition":
@@ -220,6 +239,60 @@ const contents = async (folder: string): Promise<Array<string>> => {
   return out.toSorted()
 }
 
+/** How many of this process's file descriptors are open on `path` (-1 without `/proc`). */
+const descriptorsOn = async (path: string): Promise<number> => {
+  let names: Array<string>
+  try {
+    names = await Fs.readdir("/proc/self/fd")
+  } catch {
+    return -1
+  }
+  let count = 0
+  for (const name of names) {
+    const target = await Fs.readlink(`/proc/self/fd/${name}`).catch(() => "")
+    if (target === path) count++
+  }
+  return count
+}
+
+/** Polls `check` every 20 ms until it holds or `millis` pass; whether it held. */
+const eventually = async (check: () => Promise<boolean>, millis: number): Promise<boolean> => {
+  const deadline = Date.now() + millis
+  while (!(await check())) {
+    if (Date.now() > deadline) return false
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+  return true
+}
+
+/**
+ * The checksum's worker thread on its own: the digest of a whole file, of a
+ * file shorter than asked (the worker's error must not read as a digest), and
+ * a worker ended while its file is open (Node must close the file).
+ */
+const hashWorker = async (dir: string) => {
+  const path = Path.join(dir, "hash-probe.bin")
+  const bytes = Content.bytesAt(14, 0, 100_000)
+  await Fs.writeFile(path, bytes)
+  const whole = HashFollower.threaded(path, "sha256", () => bytes.length)
+  const digest = await whole.digest(bytes.length).then(
+    (digest) => digest === Content.digest(14, 0, bytes.length) ? "matches" : `wrong ${digest}`,
+    (error: { readonly code?: unknown }) => `failed ${String(error.code)}`
+  )
+  whole.close()
+  const short = HashFollower.threaded(path, "sha256", () => 0)
+  const shortFile = await short.digest(bytes.length + 10).then(
+    (digest) => `resolved ${digest}`,
+    (error: { readonly code?: unknown }) => `failed ${String(error.code)}`
+  )
+  short.close()
+  const ended = HashFollower.threaded(path, "sha256", () => 0)
+  const opened = await eventually(async () => (await descriptorsOn(path)) === 1, 10_000)
+  ended.close()
+  await eventually(async () => (await descriptorsOn(path)) === 0, 3_000)
+  return { digest, shortFile, opened, leftOpen: await descriptorsOn(path) }
+}
+
 /** The folder of one key: an existing file, a link to a file outside, a `.part` of `resume.bin` with its sidecar. */
 const prepare = async (marker: string) => {
   const dir = Path.join(input.folder, marker)
@@ -317,6 +390,13 @@ const calls = (marker: string, dir: string, resumeUrl: string, openUrl: string) 
         at("m.bin")
       )
     )
+    // Of unknown length, so hashed by a worker thread while it arrives.
+    const hashed = yield* result(
+      downloader.download(file("h.bin", "size=300000&seed=13&chunked=1"), at("h.bin"), {
+        checksum: `sha256:${Content.digest(13, 0, 300_000)}`
+      })
+    )
+    const worker = yield* outcome(Effect.tryPromise(() => hashWorker(dir)))
 
     const batch = yield* outcome(Effect.gen(function*() {
       const first = yield* downloader.downloadAll([
@@ -408,6 +488,8 @@ const calls = (marker: string, dir: string, resumeUrl: string, openUrl: string) 
       unnamed,
       broken,
       changed,
+      hashed,
+      worker,
       batch,
       queue,
       meter: events,
