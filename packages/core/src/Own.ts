@@ -79,6 +79,27 @@ const copy = (value: unknown, seen: Map<object, unknown>): unknown => {
   return out
 }
 
+/**
+ * `Base` (a Schema class: `Schema.TaggedError`, `Schema.Class`), with a
+ * constructor that reads its fields by own keys: Effect's Schema reads an
+ * absent optional field with `in`, so `new SomeError({ ...context })` would
+ * otherwise take a polluted `Object.prototype`'s value as the error's own
+ * (its `retryAfterMillis`, `status` or `requestId`). Use it as
+ * `class E extends Own.fields(Schema.TaggedError<E>()("E", {...})) {}`.
+ *
+ * Reading an absent field of the instance still reaches `Object.prototype`,
+ * as for any object: code deciding on an optional field reads it with `own`.
+ *
+ * @category utils
+ * @since 0.1.0
+ */
+export const fields = <C extends new(...args: Array<any>) => object>(Base: C): C =>
+  class extends Base {
+    constructor(...args: Array<any>) {
+      super(...(args.length === 0 ? args : [ownData(args[0]), ...args.slice(1)]))
+    }
+  }
+
 /** Every field of `Duration`'s object form. */
 const durationFields = [
   "weeks",

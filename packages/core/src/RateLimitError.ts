@@ -12,6 +12,7 @@
  * @since 0.1.0
  */
 import * as Schema from "effect/Schema"
+import * as Own from "./Own.ts"
 
 const limiterContext = {
   /** The request method, when the limit was met by a `ResilientClient` call. */
@@ -24,8 +25,11 @@ const limiterContext = {
   retryable: Schema.Boolean
 }
 
-const describeCall = (error: { readonly method?: string | undefined; readonly url?: string | undefined }): string =>
-  error.method === undefined || error.url === undefined ? "" : ` (${error.method} ${error.url})`
+const describeCall = (error: { readonly method?: string | undefined; readonly url?: string | undefined }): string => {
+  const method = Own.own(error, "method")
+  const url = Own.own(error, "url")
+  return method === undefined || url === undefined ? "" : ` (${method} ${url})`
+}
 
 /**
  * The caller's own rate limiter (`@httpkit/rate-limiter`) refused the request:
@@ -36,15 +40,17 @@ const describeCall = (error: { readonly method?: string | undefined; readonly ur
  * @category errors
  * @since 0.1.0
  */
-export class RateLimitExceededError extends Schema.TaggedError<RateLimitExceededError>()("RateLimitExceededError", {
-  ...limiterContext,
-  /** The limited key: a host by default, or the caller's own key. */
-  key: Schema.String,
-  /** The policy that refused, such as `rate 50/1s` or `window 100/60s`. */
-  policy: Schema.String,
-  /** How long until a slot frees up, in milliseconds. */
-  retryAfterMillis: Schema.Number
-}) {
+export class RateLimitExceededError extends Own.fields(
+  Schema.TaggedError<RateLimitExceededError>()("RateLimitExceededError", {
+    ...limiterContext,
+    /** The limited key: a host by default, or the caller's own key. */
+    key: Schema.String,
+    /** The policy that refused, such as `rate 50/1s` or `window 100/60s`. */
+    policy: Schema.String,
+    /** How long until a slot frees up, in milliseconds. */
+    retryAfterMillis: Schema.Number
+  })
+) {
   override get message(): string {
     return `rate limit ${this.policy} reached for ${this.key}${
       describeCall(this)
@@ -59,15 +65,15 @@ export class RateLimitExceededError extends Schema.TaggedError<RateLimitExceeded
  * @category errors
  * @since 0.1.0
  */
-export class RateLimiterUnavailableError
-  extends Schema.TaggedError<RateLimiterUnavailableError>()("RateLimiterUnavailableError", {
+export class RateLimiterUnavailableError extends Own.fields(
+  Schema.TaggedError<RateLimiterUnavailableError>()("RateLimiterUnavailableError", {
     ...limiterContext,
     /** Which store failed: `redis` or `local`. */
     backend: Schema.String,
     /** What went wrong, without secrets. */
     detail: Schema.String
   })
-{
+) {
   override get message(): string {
     return `rate limiter store ${this.backend} unavailable${describeCall(this)}: ${this.detail}`
   }

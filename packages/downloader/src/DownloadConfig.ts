@@ -19,6 +19,7 @@
  */
 import * as ConfigProblem from "@httpkit/core/ConfigProblem"
 import { DurationInput } from "@httpkit/core/DurationInput"
+import * as Own from "@httpkit/core/Own"
 import * as Settings from "@httpkit/core/Settings"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
@@ -154,11 +155,13 @@ export const defaults: Resolved = {
  * @category errors
  * @since 0.1.0
  */
-export class DownloadConfigError extends Schema.TaggedError<DownloadConfigError>()("DownloadConfigError", {
-  message: Schema.String,
-  /** Each setting at fault, when the error is about the downloader's settings. */
-  problems: Schema.optionalKey(Schema.Array(ConfigProblem.ConfigProblem))
-}) {}
+export class DownloadConfigError extends Own.fields(
+  Schema.TaggedError<DownloadConfigError>()("DownloadConfigError", {
+    message: Schema.String,
+    /** Each setting at fault, when the error is about the downloader's settings. */
+    problems: Schema.optionalKey(Schema.Array(ConfigProblem.ConfigProblem))
+  })
+) {}
 
 const configError = (problems: ReadonlyArray<ConfigProblem.ConfigProblem>): DownloadConfigError =>
   new DownloadConfigError({ message: ConfigProblem.message("downloader configuration", problems), problems })

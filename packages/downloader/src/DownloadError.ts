@@ -12,6 +12,7 @@
  * @since 0.1.0
  */
 import * as ClientErrors from "@httpkit/client/ClientError"
+import * as Own from "@httpkit/core/Own"
 import * as Schema from "effect/Schema"
 import { DownloadConfigError } from "./DownloadConfig.ts"
 
@@ -29,15 +30,17 @@ const common = {
  * @category errors
  * @since 0.1.0
  */
-export class ChecksumMismatchError extends Schema.TaggedError<ChecksumMismatchError>()("ChecksumMismatchError", {
-  ...common,
-  destination: Schema.String,
-  algorithm: Schema.String,
-  /** The expected digest, lower-case hex. */
-  expected: Schema.String,
-  /** The digest of what arrived, lower-case hex. */
-  actual: Schema.String
-}) {
+export class ChecksumMismatchError extends Own.fields(
+  Schema.TaggedError<ChecksumMismatchError>()("ChecksumMismatchError", {
+    ...common,
+    destination: Schema.String,
+    algorithm: Schema.String,
+    /** The expected digest, lower-case hex. */
+    expected: Schema.String,
+    /** The digest of what arrived, lower-case hex. */
+    actual: Schema.String
+  })
+) {
   override get message(): string {
     return `checksum mismatch for ${this.url}: ${this.algorithm} expected ${this.expected}, got ${this.actual}`
   }
@@ -50,15 +53,17 @@ export class ChecksumMismatchError extends Schema.TaggedError<ChecksumMismatchEr
  * @category errors
  * @since 0.1.0
  */
-export class InsufficientSpaceError extends Schema.TaggedError<InsufficientSpaceError>()("InsufficientSpaceError", {
-  ...common,
-  /** The folder that was checked. */
-  path: Schema.String,
-  /** Bytes still to write. */
-  needed: Schema.Number,
-  /** Bytes available to this process. */
-  available: Schema.Number
-}) {
+export class InsufficientSpaceError extends Own.fields(
+  Schema.TaggedError<InsufficientSpaceError>()("InsufficientSpaceError", {
+    ...common,
+    /** The folder that was checked. */
+    path: Schema.String,
+    /** Bytes still to write. */
+    needed: Schema.Number,
+    /** Bytes available to this process. */
+    available: Schema.Number
+  })
+) {
   override get message(): string {
     return `not enough space in ${this.path} for ${this.url}: ${this.needed} bytes needed, ${this.available} available`
   }
@@ -71,10 +76,12 @@ export class InsufficientSpaceError extends Schema.TaggedError<InsufficientSpace
  * @category errors
  * @since 0.1.0
  */
-export class DestinationExistsError extends Schema.TaggedError<DestinationExistsError>()("DestinationExistsError", {
-  ...common,
-  destination: Schema.String
-}) {
+export class DestinationExistsError extends Own.fields(
+  Schema.TaggedError<DestinationExistsError>()("DestinationExistsError", {
+    ...common,
+    destination: Schema.String
+  })
+) {
   override get message(): string {
     return `the destination exists: ${this.destination} (set ifExists to "overwrite" or "skip-if-match")`
   }
@@ -88,12 +95,14 @@ export class DestinationExistsError extends Schema.TaggedError<DestinationExists
  * @category errors
  * @since 0.1.0
  */
-export class UnsafeFileNameError extends Schema.TaggedError<UnsafeFileNameError>()("UnsafeFileNameError", {
-  ...common,
-  /** The name, JSON-quoted so that control characters show. */
-  name: Schema.String,
-  reason: Schema.String
-}) {
+export class UnsafeFileNameError extends Own.fields(
+  Schema.TaggedError<UnsafeFileNameError>()("UnsafeFileNameError", {
+    ...common,
+    /** The name, JSON-quoted so that control characters show. */
+    name: Schema.String,
+    reason: Schema.String
+  })
+) {
   override get message(): string {
     return `unsafe file name ${this.name} for ${this.url}: ${this.reason}`
   }
@@ -108,11 +117,13 @@ export class UnsafeFileNameError extends Schema.TaggedError<UnsafeFileNameError>
  * @category errors
  * @since 0.1.0
  */
-export class ContentChangedError extends Schema.TaggedError<ContentChangedError>()("ContentChangedError", {
-  ...common,
-  /** What showed the change. */
-  reason: Schema.String
-}) {
+export class ContentChangedError extends Own.fields(
+  Schema.TaggedError<ContentChangedError>()("ContentChangedError", {
+    ...common,
+    /** What showed the change. */
+    reason: Schema.String
+  })
+) {
   override get message(): string {
     return `the content changed on the server for ${this.url}: ${this.reason}`
   }
@@ -127,13 +138,15 @@ export class ContentChangedError extends Schema.TaggedError<ContentChangedError>
  * @category errors
  * @since 0.1.0
  */
-export class RangeNotHonouredError extends Schema.TaggedError<RangeNotHonouredError>()("RangeNotHonouredError", {
-  ...common,
-  /** The `Range` asked for. */
-  requested: Schema.String,
-  /** The `Content-Range` received, or the status when there was none. */
-  received: Schema.String
-}) {
+export class RangeNotHonouredError extends Own.fields(
+  Schema.TaggedError<RangeNotHonouredError>()("RangeNotHonouredError", {
+    ...common,
+    /** The `Range` asked for. */
+    requested: Schema.String,
+    /** The `Content-Range` received, or the status when there was none. */
+    received: Schema.String
+  })
+) {
   override get message(): string {
     return `range not honoured for ${this.url}: asked ${this.requested}, got ${this.received}`
   }
@@ -147,13 +160,15 @@ export class RangeNotHonouredError extends Schema.TaggedError<RangeNotHonouredEr
  * @category errors
  * @since 0.1.0
  */
-export class BodyLengthError extends Schema.TaggedError<BodyLengthError>()("BodyLengthError", {
-  ...common,
-  /** The announced length, in bytes. */
-  expected: Schema.Number,
-  /** The bytes that came (for a longer body: at least this many). */
-  received: Schema.Number
-}) {
+export class BodyLengthError extends Own.fields(
+  Schema.TaggedError<BodyLengthError>()("BodyLengthError", {
+    ...common,
+    /** The announced length, in bytes. */
+    expected: Schema.Number,
+    /** The bytes that came (for a longer body: at least this many). */
+    received: Schema.Number
+  })
+) {
   override get message(): string {
     const what = this.received > this.expected ? "longer" : "shorter"
     return `the body of ${this.url} is ${what} than the ${this.expected} bytes announced (${this.received} received)`
@@ -168,14 +183,16 @@ export class BodyLengthError extends Schema.TaggedError<BodyLengthError>()("Body
  * @category errors
  * @since 0.1.0
  */
-export class FileSystemError extends Schema.TaggedError<FileSystemError>()("FileSystemError", {
-  ...common,
-  /** What was being done: `open`, `write`, `sync`, `rename`, `stat`, `remove`... (`folder`: the destination's folder is missing) */
-  operation: Schema.String,
-  path: Schema.String,
-  /** The operating system's error code, or `UNKNOWN`. */
-  code: Schema.String
-}) {
+export class FileSystemError extends Own.fields(
+  Schema.TaggedError<FileSystemError>()("FileSystemError", {
+    ...common,
+    /** What was being done: `open`, `write`, `sync`, `rename`, `stat`, `remove`... (`folder`: the destination's folder is missing) */
+    operation: Schema.String,
+    path: Schema.String,
+    /** The operating system's error code, or `UNKNOWN`. */
+    code: Schema.String
+  })
+) {
   override get message(): string {
     if (this.operation === "folder" && this.code === "ENOENT") {
       return `the folder ${this.path} does not exist (createFolders: true creates it) for ${this.url}`
@@ -192,15 +209,17 @@ export class FileSystemError extends Schema.TaggedError<FileSystemError>()("File
  * @category errors
  * @since 0.1.0
  */
-export class QueueUnavailableError extends Schema.TaggedError<QueueUnavailableError>()("QueueUnavailableError", {
-  /** `memory` or `redis`. */
-  backend: Schema.String,
-  /** What the queue was doing: `offer`, `take`, `stats`, `lock`... */
-  operation: Schema.String,
-  /** What went wrong (never a password). */
-  detail: Schema.String,
-  retryable: Schema.Boolean
-}) {
+export class QueueUnavailableError extends Own.fields(
+  Schema.TaggedError<QueueUnavailableError>()("QueueUnavailableError", {
+    /** `memory` or `redis`. */
+    backend: Schema.String,
+    /** What the queue was doing: `offer`, `take`, `stats`, `lock`... */
+    operation: Schema.String,
+    /** What went wrong (never a password). */
+    detail: Schema.String,
+    retryable: Schema.Boolean
+  })
+) {
   override get message(): string {
     return `the download queue's ${this.backend} store failed to ${this.operation}: ${this.detail}`
   }
@@ -212,10 +231,12 @@ export class QueueUnavailableError extends Schema.TaggedError<QueueUnavailableEr
  * @category errors
  * @since 0.1.0
  */
-export class QueueShutdownError extends Schema.TaggedError<QueueShutdownError>()("QueueShutdownError", {
-  /** The id of the task that was refused. */
-  id: Schema.String
-}) {
+export class QueueShutdownError extends Own.fields(
+  Schema.TaggedError<QueueShutdownError>()("QueueShutdownError", {
+    /** The id of the task that was refused. */
+    id: Schema.String
+  })
+) {
   override get message(): string {
     return `the download queue is shut down: task ${JSON.stringify(this.id)} was not queued`
   }
@@ -229,11 +250,13 @@ export class QueueShutdownError extends Schema.TaggedError<QueueShutdownError>()
  * @category errors
  * @since 0.1.0
  */
-export class TaskAbandonedError extends Schema.TaggedError<TaskAbandonedError>()("TaskAbandonedError", {
-  id: Schema.String,
-  reason: Schema.String,
-  retryable: Schema.Boolean
-}) {
+export class TaskAbandonedError extends Own.fields(
+  Schema.TaggedError<TaskAbandonedError>()("TaskAbandonedError", {
+    id: Schema.String,
+    reason: Schema.String,
+    retryable: Schema.Boolean
+  })
+) {
   override get message(): string {
     return `task ${JSON.stringify(this.id)} was abandoned: ${this.reason}`
   }

@@ -17,7 +17,7 @@
  * @since 0.1.0
  */
 import * as ConfigProblem from "@httpkit/core/ConfigProblem"
-import { ownData } from "@httpkit/core/Own"
+import * as Own from "@httpkit/core/Own"
 import * as Settings from "@httpkit/core/Settings"
 import * as Config from "effect/Config"
 import * as Effect from "effect/Effect"
@@ -98,11 +98,13 @@ export const defaults: Resolved = { port: 9464, host: "127.0.0.1", path: "/metri
  * @category errors
  * @since 0.1.0
  */
-export class MetricsConfigError extends Schema.TaggedError<MetricsConfigError>()("MetricsConfigError", {
-  message: Schema.String,
-  /** Each setting at fault. */
-  problems: Schema.Array(ConfigProblem.ConfigProblem)
-}) {}
+export class MetricsConfigError extends Own.fields(
+  Schema.TaggedError<MetricsConfigError>()("MetricsConfigError", {
+    message: Schema.String,
+    /** Each setting at fault. */
+    problems: Schema.Array(ConfigProblem.ConfigProblem)
+  })
+) {}
 
 /**
  * A `MetricsConfigError` for `subject` (`metrics endpoint configuration`,
@@ -128,7 +130,7 @@ const resolveFrom = (input: unknown, naming: ConfigProblem.Naming): Effect.Effec
   decodeOptions(input, { errors: "all" }).pipe(
     Effect.mapError((error) => configError(subject, ConfigProblem.fromIssue(error.issue, naming))),
     Effect.map((decoded) => {
-      const o = ownData(decoded)
+      const o = Own.ownData(decoded)
       return { port: o.port ?? defaults.port, host: o.host ?? defaults.host, path: o.path ?? defaults.path }
     })
   )
@@ -141,7 +143,7 @@ const resolveFrom = (input: unknown, naming: ConfigProblem.Naming): Effect.Effec
  * @since 0.1.0
  */
 export const resolve = (options: Options = {}): Effect.Effect<Resolved, MetricsConfigError> => {
-  const input = ownData(options)
+  const input = Own.ownData(options)
   return resolveFrom(input, namingOf(ConfigProblem.optionPath, input))
 }
 

@@ -39,7 +39,7 @@
  *
  * @since 0.1.0
  */
-import { ownData } from "@httpkit/core/Own"
+import * as Own from "@httpkit/core/Own"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -84,13 +84,15 @@ export class MetricsServer extends Context.Service<MetricsServer, Service>()("@h
  * @category errors
  * @since 0.1.0
  */
-export class MetricsServerError extends Schema.TaggedError<MetricsServerError>()("MetricsServerError", {
-  message: Schema.String,
-  host: Schema.String,
-  port: Schema.Number,
-  /** Node's error code (`EADDRINUSE`), when it gave one. */
-  code: Schema.optionalKey(Schema.String)
-}) {}
+export class MetricsServerError extends Own.fields(
+  Schema.TaggedError<MetricsServerError>()("MetricsServerError", {
+    message: Schema.String,
+    host: Schema.String,
+    port: Schema.Number,
+    /** Node's error code (`EADDRINUSE`), when it gave one. */
+    code: Schema.optionalKey(Schema.String)
+  })
+) {}
 
 /**
  * The `Content-Type` of the text exposition format.
@@ -241,7 +243,7 @@ export const makeResolved = (
     const context = yield* Effect.context<never>()
     const { headersTimeout, idleTimeout, maxConnections, requestTimeout, slowScrapeMillis } = {
       ...defaultLimits,
-      ...ownData(limits)
+      ...Own.ownData(limits)
     }
     const server = Http.createServer(
       { headersTimeout, requestTimeout },
