@@ -24,12 +24,13 @@
  * Redis has a test of its own (`queuePollution.test.ts`).
  */
 import { assert, describe, it } from "@effect/vitest"
-import { NodeChild, TestServer } from "@httpkit/testing"
+import { TestServer } from "@httpkit/testing"
 import { Effect, Exit, Scope } from "effect"
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll } from "vitest"
+import { type Recorded, runOverKeys, seen as seenRequests } from "./support/pollutionRuns.ts"
 
 /** `DownloadOptions`, with the names a user might write for them. */
 const downloadNames = [
@@ -166,13 +167,6 @@ interface Outcome {
   readonly [call: string]: unknown
 }
 
-interface Recorded {
-  readonly method: string
-  readonly path: string
-  readonly query: string
-  readonly headers: Readonly<Record<string, string>>
-}
-
 /** What the caller saw and what is on disk, comparable with the baseline (the marker in names made neutral). */
 const view = (outcome: Outcome, leftOut: ReadonlyArray<string> = []) => {
   const { elapsedMs: _elapsed, key: _key, marker, ...rest } = outcome
@@ -181,27 +175,9 @@ const view = (outcome: Outcome, leftOut: ReadonlyArray<string> = []) => {
   return shown
 }
 
-/** Headers that differ from one call to the next whatever happens: ids, trace context, the port in `host`. */
-const volatileHeaders = new Set(["x-request-id", "b3", "traceparent", "host"])
-
-/**
- * What the server saw of one key's requests, comparable with the baseline:
- * sorted (segments and queue workers run concurrently), the marker neutral,
- * an `If-Range` (an `ETag`, which hashes the file's name) reduced to its presence.
- */
+/** What the server saw of one key's requests: an `If-Range` (an `ETag`, which hashes the file's name) reduced to its presence. */
 const seen = (records: ReadonlyArray<Recorded>, marker: string) =>
-  records
-    .filter((record) => new URLSearchParams(record.query).get("probe") === marker)
-    .map((record) => {
-      const headers: Record<string, string> = {}
-      for (const [name, value] of Object.entries(record.headers)) {
-        if (volatileHeaders.has(name)) continue
-        headers[name] = name === "if-range" ? "(an ETag)" : value
-      }
-      return JSON.stringify({ method: record.method, path: record.path, query: record.query, headers })
-        .replaceAll(marker, "MARKER")
-    })
-    .toSorted()
+  seenRequests(records, marker, (name, value) => name === "if-range" ? "(an ETag)" : value)
 
 const dir = mkdtempSync(join(tmpdir(), "httpkit-dl-pollution-"))
 let scope: Scope.Closeable | undefined
@@ -212,30 +188,14 @@ let world: Promise<{
 }>
 
 /** Runs the child over `keys`; after a crash, again over the keys it did not reach. */
-const runChild = async (url: string, keys: ReadonlyArray<string>) => {
-  const outcomes: Array<Outcome> = []
-  let stderr = ""
-  let remaining = keys
-  while (remaining.length > 0) {
-    const { stderr: errors, stdout } = await NodeChild.run(
-      [
-        join(import.meta.dirname, "support", "pollutionChild.ts"),
-        JSON.stringify({ url, folder: join(dir, "in"), outside: join(dir, "outside"), keys: remaining })
-      ],
-      { timeoutMillis: childTimeout, dropEnv: ["HTTPKIT_*"] }
-    )
-    stderr += errors
-    const done = stdout.split("\n").filter((line) => line.startsWith("@@pollution ")).map((line) =>
-      JSON.parse(line.slice("@@pollution ".length)) as Outcome
-    )
-    outcomes.push(...done)
-    if (done.length >= remaining.length) break
-    const crashedOn = remaining[done.length]!
-    outcomes.push({ key: crashedOn, marker: "", planted: {}, files: [], outside: "", crashed: errors.slice(-2_000) })
-    remaining = remaining.slice(done.length + 1)
-  }
-  return { outcomes, stderr }
-}
+const runChild = (url: string, keys: ReadonlyArray<string>) =>
+  runOverKeys<Outcome>({
+    script: join(import.meta.dirname, "support", "pollutionChild.ts"),
+    input: (remaining) => ({ url, folder: join(dir, "in"), outside: join(dir, "outside"), keys: remaining }),
+    tag: "@@pollution ",
+    timeoutMillis: childTimeout,
+    crashed: (key, stderr) => ({ key, marker: "", planted: {}, files: [], outside: "", crashed: stderr })
+  }, keys)
 
 beforeAll(async () => {
   mkdirSync(join(dir, "in"))

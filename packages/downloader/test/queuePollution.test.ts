@@ -19,7 +19,7 @@
  * polluted, after, and as Redis stores them) and the files on disk.
  */
 import { assert, it } from "@effect/vitest"
-import { NodeChild, TestServer } from "@httpkit/testing"
+import { TestServer } from "@httpkit/testing"
 import * as Content from "@httpkit/testing/Content"
 import * as RedisPrefix from "@httpkit/testing/RedisPrefix"
 import * as RedisTest from "@httpkit/testing/RedisTest"
@@ -28,6 +28,7 @@ import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll } from "vitest"
+import { type Recorded, runOverKeys, seen } from "./support/pollutionRuns.ts"
 
 /**
  * The task's optional fields (and the checksum object's), and the optional
@@ -48,13 +49,6 @@ interface Outcome {
   readonly [backend: string]: unknown
 }
 
-interface Recorded {
-  readonly method: string
-  readonly path: string
-  readonly query: string
-  readonly headers: Readonly<Record<string, string>>
-}
-
 /** What the child reported, comparable with the baseline (the marker in names made neutral). */
 const view = (outcome: Outcome) => {
   const { elapsedMs: _elapsed, key: _key, marker, ...rest } = outcome
@@ -63,23 +57,6 @@ const view = (outcome: Outcome) => {
 
 /** A file as the child lists it: its name and the start of its sha256. */
 const file = (name: string, seed: number, size: number) => `${name} ${Content.digest(seed, 0, size).slice(0, 16)}`
-
-/** Headers that differ from one call to the next whatever happens: ids, trace context, the port in `host`. */
-const volatileHeaders = new Set(["x-request-id", "b3", "traceparent", "host"])
-
-/** What the server saw of one key's requests: sorted (workers run concurrently), the marker neutral. */
-const seen = (records: ReadonlyArray<Recorded>, marker: string) =>
-  records
-    .filter((record) => new URLSearchParams(record.query).get("probe") === marker)
-    .map((record) => {
-      const headers: Record<string, string> = {}
-      for (const [name, value] of Object.entries(record.headers)) {
-        if (!volatileHeaders.has(name)) headers[name] = value
-      }
-      return JSON.stringify({ method: record.method, path: record.path, query: record.query, headers })
-        .replaceAll(marker, "MARKER")
-    })
-    .toSorted()
 
 const dir = mkdtempSync(join(tmpdir(), "httpkit-dq-pollution-"))
 let scope: Scope.Closeable | undefined
@@ -90,30 +67,14 @@ let world: Promise<{
 }>
 
 /** Runs the child over `keys`; after a crash, again over the keys it did not reach. */
-const runChild = async (url: string, prefix: string, keys: ReadonlyArray<string>) => {
-  const outcomes: Array<Outcome> = []
-  let stderr = ""
-  let remaining = keys
-  while (remaining.length > 0) {
-    const { stderr: errors, stdout } = await NodeChild.run(
-      [
-        join(import.meta.dirname, "support", "queuePollutionChild.ts"),
-        JSON.stringify({ url, folder: dir, redisUrl: RedisTest.url, prefix, keys: remaining })
-      ],
-      { timeoutMillis: childTimeout, dropEnv: ["HTTPKIT_*"] }
-    )
-    stderr += errors
-    const done = stdout.split("\n").filter((line) => line.startsWith("@@queue-pollution ")).map((line) =>
-      JSON.parse(line.slice("@@queue-pollution ".length)) as Outcome
-    )
-    outcomes.push(...done)
-    if (done.length >= remaining.length) break
-    const crashedOn = remaining[done.length]!
-    outcomes.push({ key: crashedOn, marker: "", crashed: errors.slice(-2_000) })
-    remaining = remaining.slice(done.length + 1)
-  }
-  return { outcomes, stderr }
-}
+const runChild = (url: string, prefix: string, keys: ReadonlyArray<string>) =>
+  runOverKeys<Outcome>({
+    script: join(import.meta.dirname, "support", "queuePollutionChild.ts"),
+    input: (remaining) => ({ url, folder: dir, redisUrl: RedisTest.url, prefix, keys: remaining }),
+    tag: "@@queue-pollution ",
+    timeoutMillis: childTimeout,
+    crashed: (key, stderr) => ({ key, marker: "", crashed: stderr })
+  }, keys)
 
 await RedisTest.describeWithRedis(
   "a polluted Object.prototype changes nothing a queue worker does (RELIABILITY 10)",
