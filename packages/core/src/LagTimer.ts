@@ -52,6 +52,23 @@ export const ceilingMillis = (millis: number): number => 2 * millis + 1_000
 const maxTimerMillis = 2_147_483_647
 
 /**
+ * Options of `after`.
+ *
+ * @since 0.1.0
+ */
+export interface AfterOptions {
+  /**
+   * Whether the timer leaves the process free to exit (Node's `unref`): for
+   * a deadline on something that keeps the process alive itself (a socket).
+   * An unreferenced timer also costs less to arm and cancel while no other
+   * timer is armed (Node does not toggle the timer handle's reference).
+   *
+   * @default false
+   */
+  readonly unref?: boolean | undefined
+}
+
+/**
  * Calls `expire` once `millis` of responsive time have passed (see the
  * module documentation); returns a function that cancels it. A negative or
  * `NaN` wait is 0; a wait longer than one `setTimeout` can take (about 24.8
@@ -59,7 +76,8 @@ const maxTimerMillis = 2_147_483_647
  *
  * @since 0.1.0
  */
-export const after = (wait: number, expire: () => void): () => void => {
+export const after = (wait: number, expire: () => void, options?: AfterOptions): () => void => {
+  const unref = options?.unref === true
   const millis = wait > 0 ? wait : 0
   const start = performance.now()
   const ceiling = start + ceilingMillis(millis)
@@ -80,8 +98,10 @@ export const after = (wait: number, expire: () => void): () => void => {
     step = Math.min(remaining, ceiling - now, maxTimerMillis)
     due = now + step
     timer = setTimeout(tick, step)
+    if (unref) timer.unref()
   }
   timer = setTimeout(tick, step)
+  if (unref) timer.unref()
   return () => clearTimeout(timer)
 }
 

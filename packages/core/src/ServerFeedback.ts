@@ -402,7 +402,9 @@ export interface RetryDelayOptions {
  */
 export const retryDelay = (headers: Headers, options: RetryDelayOptions): number | undefined => {
   const feedback = parse(headers, { now: Own.own(options, "now") ?? Number.NaN })
-  if (feedback.retryAfterMillis !== undefined) return feedback.retryAfterMillis
+  // By own key, as `holdOff` reads it: a polluted prototype's is no server's (it stopped the client's retries).
+  const retryAfter = option(Own.own(feedback, "retryAfterMillis"))
+  if (retryAfter !== undefined) return retryAfter
   if (Own.own(options, "status") !== 429) return undefined
   const latest = latestReset(feedback, 0)
   return latest === undefined ? undefined : Math.ceil(latest)

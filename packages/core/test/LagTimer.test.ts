@@ -15,10 +15,10 @@ const blockEventLoop = (millis: number) => {
 }
 
 /** Arms a deadline of `millis` and resolves with how long it took to fire (ms), running `meanwhile` once. */
-const fired = (millis: number, meanwhile: () => void = () => {}) =>
+const fired = (millis: number, meanwhile: () => void = () => {}, options?: LagTimer.AfterOptions) =>
   new Promise<number>((resolve) => {
     const start = performance.now()
-    LagTimer.after(millis, () => resolve(performance.now() - start))
+    LagTimer.after(millis, () => resolve(performance.now() - start), options)
     meanwhile()
   })
 
@@ -79,6 +79,34 @@ describe("LagTimer.after", () => {
     for (const cancel of cancels) cancel()
     assert.isAtMost(armed, 10, `setTimeout called ${armed} times`)
     assert.isFalse(expired)
+  })
+
+  it("unref: every timer it arms (the first, and one re-armed after a stall) leaves the process free to exit", async () => {
+    const original = globalThis.setTimeout
+    const timers: Array<ReturnType<typeof setTimeout>> = []
+    // Only LagTimer's own timers (its callback is named `tick`): vitest may arm timers of its own meanwhile.
+    globalThis.setTimeout = ((...args: Parameters<typeof setTimeout>) => {
+      const timer = original(...args)
+      if ((args[0] as { readonly name?: string }).name === "tick") timers.push(timer)
+      return timer
+    }) as typeof setTimeout
+    let took: number
+    let plain: ReturnType<typeof setTimeout> | undefined
+    try {
+      took = await fired(100, () => blockEventLoop(300), { unref: true })
+      const cancel = LagTimer.after(100, () => {})
+      plain = timers.at(-1)
+      cancel()
+    } finally {
+      globalThis.setTimeout = original
+    }
+    // The stall made it re-arm for the grace period: two timers of its own, neither referenced.
+    assert.isAtLeast(took, 300 + LagTimer.graceMillis - 1)
+    const own = timers.slice(0, -1)
+    assert.isAtLeast(own.length, 2)
+    for (const timer of own) assert.isFalse(timer.hasRef())
+    // Without the option a timer is referenced, as setTimeout's are.
+    assert.isTrue(plain!.hasRef())
   })
 
   it("a negative or NaN wait fires on the next turns of the loop", async () => {

@@ -620,6 +620,19 @@ describe("ServerFeedback against hostile input", () => {
     assert.deepStrictEqual(parse(null as unknown as ServerFeedback.Headers), { budgets: [] })
     assert.strictEqual(ServerFeedback.holdOff(null as unknown as ServerFeedback.Feedback, { status: 429 }), 1_000)
   })
+
+  it("a polluted Object.prototype.retryAfterMillis is no server's wait: retryDelay and holdOff read their own", () => {
+    const proto = Object.prototype as Record<string, unknown>
+    proto.retryAfterMillis = 120_000
+    try {
+      assert.isUndefined(ServerFeedback.retryDelay({}, { status: 503, now: 0 }))
+      assert.isUndefined(ServerFeedback.retryDelay({ "x-other": "1" }, { status: 503, now: 0 }))
+      assert.strictEqual(ServerFeedback.retryDelay({ "retry-after": "2" }, { status: 503, now: 0 }), 2_000)
+      assert.strictEqual(ServerFeedback.holdOff(parse({ "x-other": "1" }), { status: 429 }), 1_000)
+    } finally {
+      delete proto.retryAfterMillis
+    }
+  })
 })
 
 // ---------------------------------------------------------------------------
