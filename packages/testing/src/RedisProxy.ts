@@ -10,6 +10,7 @@
  * const layer = RedisStore.layer({ url: proxy.url })
  * yield* proxy.start                                // Redis is reachable
  * yield* proxy.slow(1_000)                          // every chunk held 1 s each way
+ * yield* proxy.slow(0, { min: 50, max: 200 })        // commands at once, each reply held 50-200 ms
  * yield* proxy.hang                                 // every command swallowed, never answered
  * yield* proxy.garbage                              // every command answered with bytes that are not RESP
  * yield* proxy.restore                              // back to normal
@@ -27,6 +28,16 @@ import * as Ports from "./Ports.ts"
 import * as RedisTest from "./RedisTest.ts"
 
 /**
+ * How long the proxy holds each chunk, in ms: a fixed number, a range
+ * `{ min, max }` (each chunk drawn uniformly from it), or a function called
+ * for each chunk (a number below 0, or not finite, is 0).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type Delay = number | { readonly min: number; readonly max: number } | (() => number)
+
+/**
  * A proxy in front of Redis.
  *
  * @category models
@@ -41,8 +52,13 @@ export interface RedisProxy {
   readonly start: Effect.Effect<void>
   /** Closes the listener and destroys every live connection, both sides. */
   readonly stop: Effect.Effect<void>
-  /** Holds every chunk `millis` before forwarding it, in both directions (order kept). */
-  readonly slow: (millis: number) => Effect.Effect<void>
+  /**
+   * Holds every chunk before forwarding it: `requests` for chunks towards
+   * Redis, `replies` (default: `requests`) for chunks back. Order is kept
+   * per connection, as on one TCP stream: a chunk never overtakes one still
+   * held, so a short delay drawn after a long one waits for it.
+   */
+  readonly slow: (requests: Delay, replies?: Delay) => Effect.Effect<void>
   /** Accepts connections and swallows every command, answering nothing (a Redis that stopped replying). */
   readonly hang: Effect.Effect<void>
   /** Answers every command with bytes that are not RESP, forwarding nothing to Redis. */
@@ -53,6 +69,20 @@ export interface RedisProxy {
   readonly accepted: () => number
   /** How many client connections are open now. */
   readonly open: () => number
+}
+
+/** A hold in ms: 0 for a negative or non-finite one. */
+const sane = (millis: number) => Number.isFinite(millis) && millis > 0 ? millis : 0
+
+/** No hold. */
+const none = () => 0
+
+/** `delay` as a function giving each chunk's hold (ms, 0 or more). */
+const delayOf = (delay: Delay): () => number => {
+  if (typeof delay === "function") return () => sane(delay())
+  if (typeof delay === "number") return () => sane(delay)
+  const { min, max } = delay
+  return () => sane(min + Math.random() * (max - min))
 }
 
 /** Bytes no RESP parser accepts: an unknown type byte, then binary noise. */
@@ -67,7 +97,7 @@ const pipe = (from: Net.Socket, to: Net.Socket, delay: () => number, fault: (dat
   let timer: NodeJS.Timeout | undefined
   const flush = () => {
     timer = undefined
-    const now = Date.now()
+    const now = performance.now()
     while (held.length > 0 && held[0]!.due <= now) {
       const { data } = held.shift()!
       if (!to.destroyed) to.write(data)
@@ -82,8 +112,8 @@ const pipe = (from: Net.Socket, to: Net.Socket, delay: () => number, fault: (dat
       return
     }
     const last = held.length === 0 ? 0 : held[held.length - 1]!.due
-    held.push({ data, due: Math.max(Date.now() + wait, last) })
-    if (timer === undefined) timer = setTimeout(flush, Math.max(0, held[0]!.due - Date.now()))
+    held.push({ data, due: Math.max(performance.now() + wait, last) })
+    if (timer === undefined) timer = setTimeout(flush, Math.max(0, held[0]!.due - performance.now()))
   })
   from.on("close", () => {
     if (timer !== undefined) clearTimeout(timer)
@@ -109,7 +139,8 @@ export const make = (upstream: string = RedisTest.url): Effect.Effect<RedisProxy
       url.hostname = "127.0.0.1"
       url.port = String(port)
 
-      let delay = 0
+      let toRedis: () => number = none
+      let fromRedis: () => number = none
       let mode: "forward" | "hang" | "garbage" = "forward"
       let accepted = 0
       const sockets = new Set<Net.Socket>()
@@ -132,12 +163,12 @@ export const make = (upstream: string = RedisTest.url): Effect.Effect<RedisProxy
         client.setNoDelay(true)
         upstreamSocket.setNoDelay(true)
         // Towards Redis: a hanging proxy swallows the command, a garbage one answers it itself.
-        pipe(client, upstreamSocket, () => delay, () => {
+        pipe(client, upstreamSocket, () => toRedis(), () => {
           if (mode === "forward") return false
           if (mode === "garbage" && !client.destroyed) client.write(garbageReply)
           return true
         })
-        pipe(upstreamSocket, client, () => delay, () => mode !== "forward")
+        pipe(upstreamSocket, client, () => fromRedis(), () => mode !== "forward")
         client.on("close", () => upstreamSocket.destroy())
         upstreamSocket.on("close", () => client.destroy())
       }
@@ -170,11 +201,16 @@ export const make = (upstream: string = RedisTest.url): Effect.Effect<RedisProxy
         url: url.toString().replace(/\/$/, ""),
         start,
         stop,
-        slow: (millis) => Effect.sync(() => void (delay = millis)),
+        slow: (requests, replies = requests) =>
+          Effect.sync(() => {
+            toRedis = delayOf(requests)
+            fromRedis = delayOf(replies)
+          }),
         hang: Effect.sync(() => void (mode = "hang")),
         garbage: Effect.sync(() => void (mode = "garbage")),
         restore: Effect.sync(() => {
-          delay = 0
+          toRedis = none
+          fromRedis = none
           mode = "forward"
         }),
         accepted: () => accepted,
