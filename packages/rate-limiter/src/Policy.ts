@@ -282,14 +282,16 @@ export const concurrency = (
  * @category errors
  * @since 0.1.0
  */
-export class PolicyError extends Schema.TaggedError<PolicyError>()("PolicyError", {
-  /** The name of the first policy at fault; `(none)` when no policy is (the list, or the limiter's options). */
-  policy: Schema.String,
-  /** What is wrong: the problems, as the message gives them. */
-  detail: Schema.String,
-  /** Each setting at fault. */
-  problems: Schema.Array(ConfigProblem.ConfigProblem)
-}) {
+export class PolicyError extends Own.fields(
+  Schema.TaggedError<PolicyError>()("PolicyError", {
+    /** The name of the first policy at fault; `(none)` when no policy is (the list, or the limiter's options). */
+    policy: Schema.String,
+    /** What is wrong: the problems, as the message gives them. */
+    detail: Schema.String,
+    /** Each setting at fault. */
+    problems: Schema.Array(ConfigProblem.ConfigProblem)
+  })
+) {
   /** An error for `problems` (at least one), the first of them in the policy named `policy`. */
   static fromProblems(policy: string, problems: ReadonlyArray<ConfigProblem.ConfigProblem>): PolicyError {
     return new PolicyError({ policy, detail: problems.map(ConfigProblem.format).join("; "), problems })

@@ -683,9 +683,13 @@ export const make = (
             return Effect.flatMap(Clock.currentTimeMillis, (answered) => {
               // When the request could have gone had this process not been busy: time the event loop sat
               // idle during the call was the store's (a slow Redis), time it was busy delayed the answer
-              // here and counts as lateness, as a late wake-up does.
-              const storeMillis = Math.min(answered - now, Math.max(0, LoopIdle.millis() - idleBefore))
-              const booked = now + storeMillis + reservation.delayMillis
+              // here and counts as lateness, as a late wake-up does. A store whose delay counts from the
+              // read (Redis, evening its reply latency) says how overdue the request was then; a hold it
+              // added on purpose is part of the delay, so it is not lateness.
+              const overdue = Own.get(reservation, "overdueMillis")
+              const booked = overdue === undefined
+                ? now + Math.min(answered - now, Math.max(0, LoopIdle.millis() - idleBefore)) + reservation.delayMillis
+                : answered - overdue + reservation.delayMillis
               return Effect.andThen(
                 wait,
                 Effect.flatMap(Clock.currentTimeMillis, (woke) => {

@@ -38,6 +38,17 @@
  *   (a busy CPU, a long synchronous task), so that span does not count and the
  *   call gets at least 100 ms more once the loop is free. However stalled the
  *   process, a call ends within `2 * wait + 1 second`.
+ * - A grant's wait is evened out over the reply path: slots are booked on
+ *   Redis's clock, and an answer takes its own time to come back, so waiting
+ *   Redis's delay from each answer's arrival would put requests closer
+ *   together than their slots whenever the reply latency varies. The store
+ *   learns the spread of its answers' latency (the largest and smallest of
+ *   its last 64 grants within 30 s, leaving out the extreme tenth, time the
+ *   event loop was busy taken out) and, when it is 50 ms or more, holds each
+ *   grant back so that every request goes at its slot plus the slowest
+ *   recent latency: spaced as its slot was. A request goes up to that spread
+ *   later, at most `maxJitter`; never sooner than Redis's delay from the
+ *   answer.
  * - Faults: Redis down at start does not fail the layer; the store keeps
  *   connecting in the background with capped backoff while calls fail at
  *   once. A connection lost mid-run fails calls at once (nothing is queued
@@ -93,9 +104,11 @@ import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import { createHash } from "node:crypto"
 import { checkServerIdentity } from "node:tls"
+import * as LoopIdle from "./internal/loopIdle.ts"
 import * as Own from "./internal/own.ts"
 import * as Script from "./internal/redisScript.ts"
 import * as RedisUrl from "./internal/redisUrl.ts"
+import * as ReplyJitter from "./internal/replyJitter.ts"
 import * as RoundTrips from "./internal/roundTrips.ts"
 import * as LimiterStore from "./LimiterStore.ts"
 import { PolicyError } from "./Policy.ts"
@@ -138,6 +151,15 @@ export interface RedisOptions {
    * @default "2 seconds"
    */
   readonly maxTimeout?: DurationInput.Input | undefined
+  /**
+   * The most a granted request is held back to even out the variation in
+   * Redis's reply latency, so that requests go spaced as their slots were
+   * booked on Redis's clock (see **Details**); a variation beyond it is
+   * evened up to it. `false` (or 0) waits every delay as Redis answered it.
+   *
+   * @default "500 millis"
+   */
+  readonly maxJitter?: DurationInput.Input | false | undefined
 }
 
 /**
@@ -179,11 +201,14 @@ const defaultUrl = "redis://127.0.0.1:6379"
 const defaultPrefix = "httpkit:rl:"
 const defaultTimeoutMillis = 250
 const defaultMaxTimeoutMillis = 2_000
+const defaultMaxJitterMillis = 500
 
 /** How long calls wait for Redis: at least `timeoutMillis`, up to a caller's budget, at most `maxTimeoutMillis`. */
 interface Patience {
   readonly timeoutMillis: number
   readonly maxTimeoutMillis: number
+  /** The cap of `ReplyJitter` (0: off). */
+  readonly maxJitterMillis: number
 }
 
 /** The store's durations, in milliseconds. */
@@ -193,17 +218,18 @@ interface Durations extends Patience {
 }
 
 /**
- * Reads `timeout`, `maxTimeout`, `connectTimeout` and `maxBackoff` (own keys only; `"250ms"`, `"2s"`, any
- * `Duration.Input`); every one that is no duration is a problem of one `PolicyError`.
+ * Reads `timeout`, `maxTimeout`, `maxJitter` (or `false`), `connectTimeout` and `maxBackoff` (own keys only;
+ * `"250ms"`, `"2s"`, any `Duration.Input`); every one that is no duration is a problem of one `PolicyError`.
  */
 const durationsOf = (options: Options): Effect.Effect<Durations, PolicyError> => {
   const problems: Array<ConfigProblem.ConfigProblem> = []
-  const read = (name: "timeout" | "maxTimeout" | "connectTimeout" | "maxBackoff", fallback: number) =>
+  const read = (name: "timeout" | "maxTimeout" | "maxJitter" | "connectTimeout" | "maxBackoff", fallback: number) =>
     Own.checkedMillis(Own.get(options, name), fallback, name, problems)
   const timeoutMillis = read("timeout", defaultTimeoutMillis)
   const durations: Durations = {
     timeoutMillis,
     maxTimeoutMillis: Math.max(timeoutMillis, read("maxTimeout", defaultMaxTimeoutMillis)),
+    maxJitterMillis: Own.get(options, "maxJitter") === false ? 0 : read("maxJitter", defaultMaxJitterMillis),
     connectTimeoutMillis: read("connectTimeout", 2_000),
     maxBackoffMillis: read("maxBackoff", 2_000)
   }
@@ -222,12 +248,24 @@ const waitFor = (patience: Patience, roundTrips: RoundTrips.RoundTrips, budgetMi
 
 const silent = (waitMillis: number) => unavailable(`no answer from Redis within ${waitMillis} ms`)
 
+/** An answer from Redis, and when it came (for `ReplyJitter`). */
+interface Answer<A = unknown> {
+  readonly reply: A
+  readonly arrival: ReplyJitter.Arrival
+}
+
+/** When an answer to a command sent at `sent` (idle time then `idleBefore`) came: now. */
+const arrivalSince = (sent: number, idleBefore: number): ReplyJitter.Arrival => {
+  const receivedAt = performance.now()
+  return { receivedAt, busyMillis: Math.max(0, receivedAt - sent - (LoopIdle.millis() - idleBefore)) }
+}
+
 /** Runs one script on the connection, waiting for its answer at most `waitMillis` of responsive time. */
 type RunScript = (
   keys: ReadonlyArray<string>,
   args: ReadonlyArray<string | number>,
   waitMillis: number
-) => Effect.Effect<Script.Reply, RateLimiterUnavailableError>
+) => Effect.Effect<Answer<Script.Reply>, RateLimiterUnavailableError>
 
 type NodeClient = NodeRedis.NodeRedis["Service"]["client"]
 
@@ -237,7 +275,8 @@ type NodeClient = NodeRedis.NodeRedis["Service"]["client"]
  * timer per call, where `Effect.timeoutOrElse` would race a fiber (measured:
  * most of the store's tail latency). `retry` sees a failure first and may send
  * something else instead (`EVAL` after `NOSCRIPT`). Every answer's round trip
- * goes to `roundTrips`, one that comes after the call gave up too.
+ * goes to `roundTrips`, one that comes after the call gave up too; the answer
+ * comes with its arrival (how much of the call this process was busy).
  */
 const directCommand = (
   client: NodeClient,
@@ -246,19 +285,21 @@ const directCommand = (
   roundTrips: RoundTrips.RoundTrips,
   failed: (cause: unknown) => RateLimiterUnavailableError,
   retry?: (error: unknown) => Promise<unknown> | undefined
-): Effect.Effect<unknown, RateLimiterUnavailableError> =>
-  Effect.callback<unknown, RateLimiterUnavailableError>((resume) => {
+): Effect.Effect<Answer, RateLimiterUnavailableError> =>
+  Effect.callback<Answer, RateLimiterUnavailableError>((resume) => {
     let settled = false
-    const settle = (effect: Effect.Effect<unknown, RateLimiterUnavailableError>) => {
+    const settle = (effect: Effect.Effect<Answer, RateLimiterUnavailableError>) => {
       if (settled) return
       settled = true
       cancel()
       resume(effect)
     }
+    const idleBefore = LoopIdle.millis()
     const sent = performance.now()
     const succeed = (reply: unknown) => {
-      roundTrips.record(performance.now() - sent)
-      settle(Effect.succeed(reply))
+      const arrival = arrivalSince(sent, idleBefore)
+      roundTrips.record(arrival.receivedAt - sent)
+      settle(Effect.succeed({ reply, arrival }))
     }
     const fail = (error: unknown) => settle(Effect.fail(failed(error)))
     const cancel = LagTimer.after(waitMillis, () => settle(Effect.fail(silent(waitMillis))))
@@ -291,7 +332,7 @@ const directScript = (
       roundTrips,
       failed,
       (error) => String(error).includes("NOSCRIPT") ? client.sendCommand(["EVAL", script.lua, ...tail]) : undefined
-    ) as Effect.Effect<Script.Reply, RateLimiterUnavailableError>
+    ) as Effect.Effect<Answer<Script.Reply>, RateLimiterUnavailableError>
   }
 }
 
@@ -314,11 +355,19 @@ const session = (
   redact: (text: string) => string,
   roundTrips: RoundTrips.RoundTrips
 ): Session => {
-  const bounded = <A>(effect: Effect.Effect<A, Redis.RedisError>, waitMillis: number) =>
+  const bounded = <A>(
+    effect: Effect.Effect<A, Redis.RedisError>,
+    waitMillis: number
+  ): Effect.Effect<Answer<A>, RateLimiterUnavailableError> =>
     Effect.raceFirst(
       Effect.suspend(() => {
+        const idleBefore = LoopIdle.millis()
         const sent = performance.now()
-        return Effect.tap(effect, () => Effect.sync(() => roundTrips.record(performance.now() - sent)))
+        return Effect.map(effect, (reply) => {
+          const arrival = arrivalSince(sent, idleBefore)
+          roundTrips.record(arrival.receivedAt - sent)
+          return { reply, arrival }
+        })
       }).pipe(
         Effect.catchTag("RedisError", (error) => Effect.fail(unavailable(describe(error.cause, redact))))
       ),
@@ -383,7 +432,6 @@ const makeStore = (
   /** How long a call waits, for a caller who can wait `budgetMillis` (none: `undefined`). */
   const wait = (budgetMillis?: number) => waitFor(patience, roundTrips, budgetMillis)
   const names = Script.keys(Own.get(options, "prefix") ?? defaultPrefix)
-
   /** Runs one call on the current session, or fails at once when there is none. */
   const call = <A>(
     f: (session: Session) => Effect.Effect<A, RateLimiterUnavailableError>
@@ -398,6 +446,25 @@ const makeStore = (
       ? Effect.fail(unavailable(`unexpected reply from Redis: ${describe(JSON.stringify(reply), redact)}`))
       : Effect.succeed(value)
 
+  const jitter = ReplyJitter.make(patience.maxJitterMillis)
+
+  /** A grant's delay evened out by `jitter` (see `ReplyJitter`); other answers as they are. */
+  const evened = (
+    answer: Answer<Script.Reply>
+  ): Effect.Effect<LimiterStore.Reservation, RateLimiterUnavailableError> => {
+    const reservation = Script.decodeReservation(answer.reply)
+    if (reservation?._tag !== "Granted") return decoded(reservation, answer.reply)
+    const redisNow = Script.redisNowOf(answer.reply)
+    if (redisNow === undefined) return Effect.succeed(reservation)
+    const { delayMillis, overdueMillis } = jitter.delay(
+      reservation.delayMillis,
+      redisNow,
+      answer.arrival,
+      performance.now()
+    )
+    return Effect.succeed({ ...reservation, delayMillis, overdueMillis })
+  }
+
   return {
     backend: "redis",
     selfBounded: true,
@@ -409,11 +476,10 @@ const makeStore = (
       }
       const maxWaitMillis = Own.get(request, "maxWaitMillis") ?? 0
       return call((s) => {
-        const [keys, args] = Script.reserveArgs(names, items, blockKey, maxWaitMillis)
-        return Effect.flatMap(
-          s.reserve(keys, args, wait(maxWaitMillis)),
-          (reply) => decoded(Script.decodeReservation(reply), reply)
-        )
+        // A grant may be held back up to J more: the wait Redis may book leaves room for it.
+        const bookable = Math.max(0, maxWaitMillis - jitter.current())
+        const [keys, args] = Script.reserveArgs(names, items, blockKey, bookable)
+        return Effect.flatMap(s.reserve(keys, args, wait(maxWaitMillis)), evened)
       })
     },
     cancel: (request) => {
@@ -432,7 +498,7 @@ const makeStore = (
             [Script.redisTime, Script.arg(request.max), request.token, Script.arg(request.leaseMillis)],
             wait(Own.get(request, "maxWaitMillis"))
           ),
-          (reply) => decoded(Script.decodeLease(reply), reply)
+          (answer) => decoded(Script.decodeLease(answer.reply), answer.reply)
         )
       ),
     release: (id, token) => call((s) => s.zrem(names.lease(id), token, wait()))
@@ -785,14 +851,16 @@ const connect = Effect.fnUntraced(function*(
  * @category errors
  * @since 0.1.0
  */
-export class RedisUrlError extends Schema.TaggedError<RedisUrlError>()("RedisUrlError", {
-  /** Where the URL came from: `url` (the option) or `REDIS_URL` (`layerConfig`). */
-  setting: Schema.String,
-  /** The URL received, credentials redacted. */
-  url: Schema.String,
-  /** What the store takes instead. */
-  expected: Schema.String
-}) {
+export class RedisUrlError extends Own.fields(
+  Schema.TaggedError<RedisUrlError>()("RedisUrlError", {
+    /** Where the URL came from: `url` (the option) or `REDIS_URL` (`layerConfig`). */
+    setting: Schema.String,
+    /** The URL received, credentials redacted. */
+    url: Schema.String,
+    /** What the store takes instead. */
+    expected: Schema.String
+  })
+) {
   override get message(): string {
     return ConfigProblem.message("Redis store configuration", [{
       setting: this.setting,
@@ -845,18 +913,19 @@ export const make = (
 /**
  * A store on a `Redis` service from the context (for users who already have
  * one; its offline queue and reconnection policy apply). Calls are still
- * bounded by `timeout` and `maxTimeout`; one that is no duration fails with
- * `PolicyError`.
+ * bounded by `timeout` and `maxTimeout`, and grants evened out up to
+ * `maxJitter`; one that is no duration fails with `PolicyError`.
  *
  * @category constructors
  * @since 0.1.0
  */
 export const makeRedis = (options: RedisOptions = {}): Effect.Effect<LimiterStore.Store, PolicyError, Redis.Redis> =>
   Effect.gen(function*() {
-    // Only `timeout` and `maxTimeout` are read here: the connection is the caller's.
+    // Only `timeout`, `maxTimeout` and `maxJitter` are read here: the connection is the caller's.
     const patience = yield* durationsOf({
       timeout: Own.get(options, "timeout"),
-      maxTimeout: Own.get(options, "maxTimeout")
+      maxTimeout: Own.get(options, "maxTimeout"),
+      maxJitter: Own.get(options, "maxJitter")
     })
     const redis = yield* Effect.service(Redis.Redis)
     // With node-redis's own client in context too (`NodeRedis.layer` provides both), scripts take the direct path.

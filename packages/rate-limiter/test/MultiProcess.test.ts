@@ -7,50 +7,12 @@
  * store, so a slow start on a loaded machine does not shorten the run.
  */
 import { assert, it } from "@effect/vitest"
-import * as NodeChild from "@httpkit/testing/NodeChild"
 import * as RedisTest from "@httpkit/testing/RedisTest"
 import { Effect } from "effect"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { fileURLToPath } from "node:url"
-
-const script = fileURLToPath(new URL("./support/limitedProcess.ts", import.meta.url))
-
-/** What one `limitedProcess.ts` recorded. */
-interface Recorded {
-  readonly admitted: ReadonlyArray<number>
-  readonly late: number
-  readonly failed: number
-  readonly errors: ReadonlyArray<string>
-}
-
-/** What a `limitedProcess.ts` prints: `ready` once its store is open, then what it recorded. */
-type Printed = { readonly _tag: "ready" } | { readonly _tag: "recorded"; readonly recorded: Recorded }
-
-/** Starts one `limitedProcess.ts` that waits for its start time on stdin; each wait at most 90 s. */
-const startProcess = (args: ReadonlyArray<string>) =>
-  NodeChild.start<Printed>([script, ...args], {
-    stdin: true,
-    timeoutMillis: 90_000,
-    parse: (line) => {
-      if (line === "ready") return { _tag: "ready" }
-      try {
-        return { _tag: "recorded", recorded: JSON.parse(line) as Recorded }
-      } catch {
-        return undefined
-      }
-    }
-  })
-
-/** What a started process recorded, once it exited 0. */
-const recordedBy = (child: NodeChild.Child<Printed>) =>
-  Effect.gen(function*() {
-    const line = yield* child.until("its record", (line) => line._tag === "recorded")
-    const ended = yield* child.ended
-    assert.strictEqual(ended.code, 0, `limitedProcess exited ${ended.code}: ${child.diagnostics()}`)
-    return (line as Extract<Printed, { _tag: "recorded" }>).recorded
-  })
+import { runTogether } from "./support/processes.ts"
 
 /**
  * Four processes share `limit` per second for `seconds`, started together
@@ -60,15 +22,9 @@ const recordedBy = (child: NodeChild.Child<Printed>) =>
 const fourProcesses = (backend: "redis" | "local", target: string, limit: number, seconds: number) =>
   Effect.gen(function*() {
     const key = `multi-${crypto.randomUUID()}`
-    const running = yield* Effect.all(
-      Array.from({ length: 4 }, () => startProcess([backend, target, key, String(limit), String(seconds), "stdin"]))
+    const { records: runs, start } = yield* runTogether(
+      Array.from({ length: 4 }, () => [backend, target, key, String(limit), String(seconds)])
     )
-    yield* Effect.all(running.map((one) => one.until("ready", (line) => line._tag === "ready")), {
-      concurrency: "unbounded"
-    })
-    const start = Date.now() + 200
-    for (const one of running) yield* one.write(`${start}\n`, { end: true })
-    const runs = yield* Effect.all(running.map(recordedBy), { concurrency: "unbounded" })
     assert.ok(runs.every((run) => run.admitted.length > 0), "every process was admitted at least once")
     return {
       times: runs.flatMap((run) => run.admitted).map((t) => t - start).toSorted((a, b) => a - b),

@@ -77,6 +77,8 @@ const cases: ReadonlyArray<Case> = [
   { name: "maxTimeout", value: 1 },
   { name: "connectTimeout", value: 1 },
   { name: "maxBackoff", value: 1 },
+  { name: "maxJitter", value: false },
+  { name: "overdueMillis", value: 1_000_000 },
   { name: "path", value: "/tmp/httpkit-polluted.sqlite" },
   { name: "maxKeys", value: 1 },
   { name: "selfBounded", value: true },

@@ -358,7 +358,7 @@ it.effect("a Redis URL the store cannot use fails with RedisUrlError, credential
   }))
 
 it.effect(
-  "durations as people write them: \"250ms\" and \"2s\" connect; one that is no duration fails with PolicyError, before anything connects",
+  "durations as people write them: \"250ms\" and \"2s\" connect; one that is no duration (maxJitter too) fails with PolicyError, before anything connects",
   () =>
     Effect.gen(function*() {
       const prefix = RedisPrefix.fresh("rl")
@@ -368,7 +368,8 @@ it.effect(
         timeout: "250ms",
         maxTimeout: "2s",
         connectTimeout: "1.5 s",
-        maxBackoff: "500ms"
+        maxBackoff: "500ms",
+        maxJitter: "250ms"
       })
       const granted = yield* store.reserve({
         items: [windowItem(`${prefix}w`, 1, 1_000)],
@@ -389,13 +390,17 @@ it.effect(
           `maxBackoff is -1, expected ${DurationInput.accepted}`
       )
       const onYours = yield* Effect.flip(
-        RedisStore.makeRedis({ maxTimeout: { secs: 2 } as DurationInput.Input }).pipe(
+        RedisStore.makeRedis({
+          maxTimeout: { secs: 2 } as DurationInput.Input,
+          maxJitter: "soon" as DurationInput.Input
+        }).pipe(
           Effect.provideService(Redis.Redis, undefined as never)
         )
       )
       assert.strictEqual(
         onYours.message,
-        `invalid rate limiter configuration: maxTimeout is an object, expected ${DurationInput.accepted}`
+        `invalid rate limiter configuration: maxTimeout is an object, expected ${DurationInput.accepted}; ` +
+          `maxJitter is "soon", expected ${DurationInput.accepted}`
       )
       // @ts-expect-error a boolean is no timeout
       const wrong: RedisStore.Options = { timeout: true }

@@ -60,6 +60,15 @@ export type Reservation =
      * booking not yet due (`cancel`); absent otherwise, and when it goes now.
      */
     readonly at?: number | undefined
+    /**
+     * Set by a store whose delay counts from when its answer was read, and
+     * allows for this process being busy during the call (the Redis store):
+     * how long the request was already due by then because this process was
+     * busy. The limiter takes the request's instant as that read + delay -
+     * this; without it, it estimates the instant from the time the event
+     * loop sat idle during the call.
+     */
+    readonly overdueMillis?: number | undefined
   }
   | {
     readonly _tag: "Refused"

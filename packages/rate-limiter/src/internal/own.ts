@@ -44,3 +44,6 @@ export const checkedMillis = (
   problems.push(DurationInput.problem(setting, input))
   return fallback
 }
+
+/** A Schema class whose constructor reads its fields by own keys (`Own.fields`): for the limiter's errors. */
+export { fields } from "@httpkit/core/Own"

@@ -462,6 +462,16 @@ export const decodeReservation = (reply: Reply): Algorithm.Reservation | undefin
   return tag === 0 && Number.isInteger(item) ? { _tag: "Refused", retryAfterMillis: value, item } : undefined
 }
 
+/**
+ * Redis's now when it answered a granted `reserve` (`at - delay`, exact to
+ * the microsecond), or `undefined` for any other reply.
+ */
+export const redisNowOf = (reply: Reply): number | undefined => {
+  if (!Array.isArray(reply) || number(reply[0]) !== 1) return undefined
+  const now = number(reply[2]) - number(reply[1])
+  return Number.isFinite(now) ? now : undefined
+}
+
 /** Decodes a `lease` reply, or `undefined` when it is not one. */
 export const decodeLease = (
   reply: Reply

@@ -9,8 +9,9 @@
  *
  * - `start` in epoch ms: the process prints the admission times (epoch ms) as
  *   one JSON array (what `bench/rate-limiter.ts` reads).
- * - `start` = `stdin`: once its store is open the process prints `ready` and
- *   reads the start time from a line on stdin (so a slow start on a loaded
+ * - `start` = `stdin`: once its store is open, and it has taken a few permits
+ *   of a policy of its own (a warm-up: the first calls of a cold process are
+ *   slow), the process prints `ready` and reads the start time from a line on stdin (so a slow start on a loaded
  *   machine delays the run instead of cutting it short), then prints one JSON
  *   line `{ admitted, late, failed, errors }`: the admission times, how many
  *   times a request woke too late and booked again (each leaves a booked slot
@@ -46,8 +47,21 @@ const startTime = Effect.promise(() =>
 )
 
 const program = Effect.gen(function*() {
-  const limiter = yield* RateLimiter.RateLimiter
-  if (fromStdin) process.stdout.write("ready\n")
+  const limiter = yield* RateLimiter.make({
+    policies: [
+      kind === "window"
+        ? Policy.window({ limit, window: "1 second", keyBy: "global" })
+        : Policy.rate({ limit, window: "1 second", keyBy: "global" })
+    ],
+    maxWait: `${seconds * 2} seconds`
+  })
+  if (fromStdin) {
+    const warmUp = yield* RateLimiter.make({
+      policies: [Policy.rate({ name: "warm-up", limit: 1_000, window: "1 second", keyBy: "global" })]
+    })
+    for (let i = 0; i < 20; i++) yield* warmUp.withPermit(Effect.void)
+    process.stdout.write("ready\n")
+  }
   const start = fromStdin ? yield* startTime : Number(startText)
   const end = start + seconds * 1_000
   const admitted: Array<number> = []
@@ -71,18 +85,7 @@ const program = Effect.gen(function*() {
   yield* Effect.forEach(running, Fiber.interrupt)
   const late = yield* Metric.value(Metric.withAttributes(RateLimiter.acquisitions, { key: "custom", outcome: "late" }))
   process.stdout.write(`${JSON.stringify(fromStdin ? { admitted, late: late.count, failed, errors } : admitted)}\n`)
-}).pipe(
-  Effect.provide(
-    RateLimiter.layer({
-      policies: [
-        kind === "window"
-          ? Policy.window({ limit, window: "1 second", keyBy: "global" })
-          : Policy.rate({ limit, window: "1 second", keyBy: "global" })
-      ],
-      maxWait: `${seconds * 2} seconds`
-    }).pipe(Layer.provide(store))
-  )
-)
+}).pipe(Effect.provide(store))
 
 Effect.runPromise(program).then(
   () => process.exit(0),
