@@ -57,6 +57,7 @@ import * as Config from "effect/Config"
 import * as ConfigProblem from "@httpkit/core/ConfigProblem"
 import * as DurationInput from "@httpkit/core/DurationInput"
 import * as HeaderSyntax from "@httpkit/core/HeaderSyntax"
+import * as Own from "@httpkit/core/Own"
 import * as Cause from "effect/Cause"
 import * as Config from "effect/Config"
 import * as Context from "effect/Context"
@@ -208,21 +209,23 @@ export const defaultRefreshTimeout: Duration.Duration = Duration.seconds(30)
  * @category errors
  * @since 0.1.0
  */
-export class AuthConfigError extends Schema.TaggedError<AuthConfigError>()("AuthConfigError", {
-  reason: Schema.Literals([
-    "invalid-header-name",
-    "invalid-header-value",
-    "empty-header-value",
-    "duplicate-header-name",
-    "invalid-refresh-timeout"
-  ]),
-  /** The lower-case header name, when it is a valid token. */
-  header: Schema.optionalKey(Schema.String),
-  /** The index of the offending header in what was given. */
-  position: Schema.optionalKey(Schema.Number),
-  /** The setting at fault, without a secret. */
-  problems: Schema.Array(ConfigProblem.ConfigProblem)
-}) {
+export class AuthConfigError extends Own.fields(
+  Schema.TaggedError<AuthConfigError>()("AuthConfigError", {
+    reason: Schema.Literals([
+      "invalid-header-name",
+      "invalid-header-value",
+      "empty-header-value",
+      "duplicate-header-name",
+      "invalid-refresh-timeout"
+    ]),
+    /** The lower-case header name, when it is a valid token. */
+    header: Schema.optionalKey(Schema.String),
+    /** The index of the offending header in what was given. */
+    position: Schema.optionalKey(Schema.Number),
+    /** The setting at fault, without a secret. */
+    problems: Schema.Array(ConfigProblem.ConfigProblem)
+  })
+) {
   override get message(): string {
     return ConfigProblem.message("auth configuration", this.problems)
   }

@@ -21,6 +21,7 @@
 import * as ConfigProblem from "@httpkit/core/ConfigProblem"
 import { DurationInput, fromInput as durationMillis } from "@httpkit/core/DurationInput"
 import * as HeaderSyntax from "@httpkit/core/HeaderSyntax"
+import * as Own from "@httpkit/core/Own"
 import * as Settings from "@httpkit/core/Settings"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -293,11 +294,13 @@ export const defaults: Resolved = {
  * @category errors
  * @since 0.1.0
  */
-export class ClientConfigError extends Schema.TaggedError<ClientConfigError>()("ClientConfigError", {
-  message: Schema.String,
-  /** Each setting at fault. */
-  problems: Schema.Array(ConfigProblem.ConfigProblem)
-}) {}
+export class ClientConfigError extends Own.fields(
+  Schema.TaggedError<ClientConfigError>()("ClientConfigError", {
+    message: Schema.String,
+    /** Each setting at fault. */
+    problems: Schema.Array(ConfigProblem.ConfigProblem)
+  })
+) {}
 
 const configError = (problems: ReadonlyArray<ConfigProblem.ConfigProblem>): ClientConfigError =>
   new ClientConfigError({ message: ConfigProblem.message("client configuration", problems), problems })

@@ -28,6 +28,7 @@
  *
  * @since 0.1.0
  */
+import * as Own from "@httpkit/core/Own"
 import { RateLimiterUnavailableError, RateLimitExceededError } from "@httpkit/core/RateLimitError"
 import * as Schema from "effect/Schema"
 
@@ -73,10 +74,20 @@ const withRetryAfter = {
   retryAfterMillis: Schema.optionalKey(Schema.Number)
 }
 
+/** `what: METHOD url (status N)`, the status only when the error owns one (not a polluted prototype's). */
 const describe = (
   error: { readonly method: string; readonly url: string; readonly status?: number | undefined },
   what: string
-): string => `${what}: ${error.method} ${error.url}${error.status === undefined ? "" : ` (status ${error.status})`}`
+): string => {
+  const status = Own.own(error, "status")
+  return `${what}: ${error.method} ${error.url}${status === undefined ? "" : ` (status ${status})`}`
+}
+
+/** `, retry after N ms` when the error owns a `retryAfterMillis`; nothing otherwise. */
+const retryAfter = (error: { readonly retryAfterMillis?: number | undefined }): string => {
+  const millis = Own.own(error, "retryAfterMillis")
+  return millis === undefined ? "" : `, retry after ${millis} ms`
+}
 
 /**
  * The connection failed: refused, reset, DNS, TLS, or closed mid-response.
@@ -86,13 +97,15 @@ const describe = (
  * @category errors
  * @since 0.1.0
  */
-export class ConnectionError extends Schema.TaggedError<ConnectionError>()("ConnectionError", {
-  ...common,
-  /** Whether the request may have reached the server. */
-  sent: Schema.Boolean,
-  /** The transport's own description, without secrets. */
-  detail: Schema.String
-}) {
+export class ConnectionError extends Own.fields(
+  Schema.TaggedError<ConnectionError>()("ConnectionError", {
+    ...common,
+    /** Whether the request may have reached the server. */
+    sent: Schema.Boolean,
+    /** The transport's own description, without secrets. */
+    detail: Schema.String
+  })
+) {
   override get message(): string {
     return `${describe(this, "connection failed")}: ${this.detail}`
   }
@@ -120,12 +133,14 @@ export type TimeoutPhase = typeof TimeoutPhase.Type
  * @category errors
  * @since 0.1.0
  */
-export class TimeoutError extends Schema.TaggedError<TimeoutError>()("TimeoutError", {
-  ...common,
-  phase: TimeoutPhase,
-  /** The deadline that expired, in milliseconds. */
-  timeoutMillis: Schema.Number
-}) {
+export class TimeoutError extends Own.fields(
+  Schema.TaggedError<TimeoutError>()("TimeoutError", {
+    ...common,
+    phase: TimeoutPhase,
+    /** The deadline that expired, in milliseconds. */
+    timeoutMillis: Schema.Number
+  })
+) {
   override get message(): string {
     return `${describe(this, `${this.phase} timeout after ${this.timeoutMillis} ms`)}`
   }
@@ -137,7 +152,9 @@ export class TimeoutError extends Schema.TaggedError<TimeoutError>()("TimeoutErr
  * @category errors
  * @since 0.1.0
  */
-export class AuthenticationError extends Schema.TaggedError<AuthenticationError>()("AuthenticationError", withStatus) {
+export class AuthenticationError
+  extends Own.fields(Schema.TaggedError<AuthenticationError>()("AuthenticationError", withStatus))
+{
   override get message(): string {
     return describe(this, this.status === 403 ? "forbidden" : "unauthorized")
   }
@@ -149,7 +166,7 @@ export class AuthenticationError extends Schema.TaggedError<AuthenticationError>
  * @category errors
  * @since 0.1.0
  */
-export class NotFoundError extends Schema.TaggedError<NotFoundError>()("NotFoundError", withStatus) {
+export class NotFoundError extends Own.fields(Schema.TaggedError<NotFoundError>()("NotFoundError", withStatus)) {
   override get message(): string {
     return describe(this, "not found")
   }
@@ -163,12 +180,14 @@ export class NotFoundError extends Schema.TaggedError<NotFoundError>()("NotFound
  * @category errors
  * @since 0.1.0
  */
-export class InvalidRequestError extends Schema.TaggedError<InvalidRequestError>()("InvalidRequestError", {
-  ...common,
-  status: Schema.optionalKey(Schema.Number),
-  /** Why the request is invalid, without secrets. */
-  detail: Schema.String
-}) {
+export class InvalidRequestError extends Own.fields(
+  Schema.TaggedError<InvalidRequestError>()("InvalidRequestError", {
+    ...common,
+    status: Schema.optionalKey(Schema.Number),
+    /** Why the request is invalid, without secrets. */
+    detail: Schema.String
+  })
+) {
   override get message(): string {
     return `${describe(this, "invalid request")}: ${this.detail}`
   }
@@ -180,7 +199,9 @@ export class InvalidRequestError extends Schema.TaggedError<InvalidRequestError>
  * @category errors
  * @since 0.1.0
  */
-export class ServerTimeoutError extends Schema.TaggedError<ServerTimeoutError>()("ServerTimeoutError", withRetryAfter) {
+export class ServerTimeoutError
+  extends Own.fields(Schema.TaggedError<ServerTimeoutError>()("ServerTimeoutError", withRetryAfter))
+{
   override get message(): string {
     return describe(this, "the server timed out")
   }
@@ -192,10 +213,11 @@ export class ServerTimeoutError extends Schema.TaggedError<ServerTimeoutError>()
  * @category errors
  * @since 0.1.0
  */
-export class RateLimitedError extends Schema.TaggedError<RateLimitedError>()("RateLimitedError", withRetryAfter) {
+export class RateLimitedError
+  extends Own.fields(Schema.TaggedError<RateLimitedError>()("RateLimitedError", withRetryAfter))
+{
   override get message(): string {
-    const wait = this.retryAfterMillis === undefined ? "" : `, retry after ${this.retryAfterMillis} ms`
-    return `${describe(this, "rate limited")}${wait}`
+    return `${describe(this, "rate limited")}${retryAfter(this)}`
   }
 }
 
@@ -206,7 +228,7 @@ export class RateLimitedError extends Schema.TaggedError<RateLimitedError>()("Ra
  * @since 0.1.0
  */
 export class ServiceUnavailableError
-  extends Schema.TaggedError<ServiceUnavailableError>()("ServiceUnavailableError", withRetryAfter)
+  extends Own.fields(Schema.TaggedError<ServiceUnavailableError>()("ServiceUnavailableError", withRetryAfter))
 {
   override get message(): string {
     return describe(this, "service unavailable")
@@ -219,7 +241,7 @@ export class ServiceUnavailableError
  * @category errors
  * @since 0.1.0
  */
-export class ServerError extends Schema.TaggedError<ServerError>()("ServerError", withRetryAfter) {
+export class ServerError extends Own.fields(Schema.TaggedError<ServerError>()("ServerError", withRetryAfter)) {
   override get message(): string {
     return describe(this, "server error")
   }
@@ -231,7 +253,9 @@ export class ServerError extends Schema.TaggedError<ServerError>()("ServerError"
  * @category errors
  * @since 0.1.0
  */
-export class ClientStatusError extends Schema.TaggedError<ClientStatusError>()("ClientStatusError", withStatus) {
+export class ClientStatusError
+  extends Own.fields(Schema.TaggedError<ClientStatusError>()("ClientStatusError", withStatus))
+{
   override get message(): string {
     return describe(this, "request refused")
   }
@@ -244,15 +268,23 @@ export class ClientStatusError extends Schema.TaggedError<ClientStatusError>()("
  * @category errors
  * @since 0.1.0
  */
-export class BulkheadFullError extends Schema.TaggedError<BulkheadFullError>()("BulkheadFullError", {
-  ...common,
-  /** The bulkhead's size. */
-  maxConcurrency: Schema.Number,
-  /** How long the call waited for a slot, in milliseconds. */
-  waitedMillis: Schema.Number
-}) {
+export class BulkheadFullError extends Own.fields(
+  Schema.TaggedError<BulkheadFullError>()("BulkheadFullError", {
+    ...common,
+    /** The bulkhead's size. */
+    maxConcurrency: Schema.Number,
+    /** How long the call waited for a slot, in milliseconds. */
+    waitedMillis: Schema.Number,
+    /**
+     * When to try again, in milliseconds from when the error was made: how long recent calls held a slot, less
+     * how long the oldest call in flight has run, at least 1; absent until the bulkhead has seen a call end.
+     */
+    retryAfterMillis: Schema.optionalKey(Schema.Number)
+  })
+) {
   override get message(): string {
-    return `${describe(this, "bulkhead full")}: ${this.maxConcurrency} in flight, waited ${this.waitedMillis} ms`
+    const held = `${this.maxConcurrency} in flight, waited ${this.waitedMillis} ms`
+    return `${describe(this, "bulkhead full")}: ${held}${retryAfter(this)}`
   }
 }
 
@@ -262,16 +294,17 @@ export class BulkheadFullError extends Schema.TaggedError<BulkheadFullError>()("
  * @category errors
  * @since 0.1.0
  */
-export class CircuitOpenError extends Schema.TaggedError<CircuitOpenError>()("CircuitOpenError", {
-  ...common,
-  /** The breaker's key (by default the origin). */
-  key: Schema.String,
-  /** When to try again, in milliseconds from when the error was made, when known. */
-  retryAfterMillis: Schema.optionalKey(Schema.Number)
-}) {
+export class CircuitOpenError extends Own.fields(
+  Schema.TaggedError<CircuitOpenError>()("CircuitOpenError", {
+    ...common,
+    /** The breaker's key (by default the origin). */
+    key: Schema.String,
+    /** When to try again, in milliseconds from when the error was made, when known. */
+    retryAfterMillis: Schema.optionalKey(Schema.Number)
+  })
+) {
   override get message(): string {
-    const wait = this.retryAfterMillis === undefined ? "" : `, retry after ${this.retryAfterMillis} ms`
-    return `${describe(this, `circuit open for ${this.key}`)}${wait}`
+    return `${describe(this, `circuit open for ${this.key}`)}${retryAfter(this)}`
   }
 }
 
@@ -281,11 +314,13 @@ export class CircuitOpenError extends Schema.TaggedError<CircuitOpenError>()("Ci
  * @category errors
  * @since 0.1.0
  */
-export class DecodeError extends Schema.TaggedError<DecodeError>()("DecodeError", {
-  ...common,
-  status: Schema.Number,
-  issue: Schema.String
-}) {
+export class DecodeError extends Own.fields(
+  Schema.TaggedError<DecodeError>()("DecodeError", {
+    ...common,
+    status: Schema.Number,
+    issue: Schema.String
+  })
+) {
   override get message(): string {
     return `${describe(this, "the response did not decode")}: ${this.issue}`
   }
@@ -297,12 +332,14 @@ export class DecodeError extends Schema.TaggedError<DecodeError>()("DecodeError"
  * @category errors
  * @since 0.1.0
  */
-export class ResponseTooLargeError extends Schema.TaggedError<ResponseTooLargeError>()("ResponseTooLargeError", {
-  ...common,
-  status: Schema.Number,
-  /** The maximum, in bytes. */
-  maxBytes: Schema.Number
-}) {
+export class ResponseTooLargeError extends Own.fields(
+  Schema.TaggedError<ResponseTooLargeError>()("ResponseTooLargeError", {
+    ...common,
+    status: Schema.Number,
+    /** The maximum, in bytes. */
+    maxBytes: Schema.Number
+  })
+) {
   override get message(): string {
     return `${describe(this, "response too large")}: more than ${this.maxBytes} bytes`
   }
@@ -315,12 +352,14 @@ export class ResponseTooLargeError extends Schema.TaggedError<ResponseTooLargeEr
  * @category errors
  * @since 0.1.0
  */
-export class RedirectError extends Schema.TaggedError<RedirectError>()("RedirectError", {
-  ...common,
-  reason: Schema.Literals(["too-many", "scheme", "downgrade", "invalid-location"]),
-  /** The refused `Location`, redacted. */
-  location: Schema.String
-}) {
+export class RedirectError extends Own.fields(
+  Schema.TaggedError<RedirectError>()("RedirectError", {
+    ...common,
+    reason: Schema.Literals(["too-many", "scheme", "downgrade", "invalid-location"]),
+    /** The refused `Location`, redacted. */
+    location: Schema.String
+  })
+) {
   override get message(): string {
     return `${describe(this, `redirect refused (${this.reason})`)} to ${this.location}`
   }
@@ -337,15 +376,17 @@ export class RedirectError extends Schema.TaggedError<RedirectError>()("Redirect
  * @category errors
  * @since 0.1.0
  */
-export class BodyNotReplayableError extends Schema.TaggedError<BodyNotReplayableError>()("BodyNotReplayableError", {
-  ...common,
-  /** What needed the body again. */
-  reason: Schema.Literals(["retry", "redirect"]),
-  /** The status that asked for the resend (a 503, a 401 before a refresh, a 307), when a response did. */
-  status: Schema.optionalKey(Schema.Number),
-  /** The tag of the error that would have been retried (`ServiceUnavailableError`, `ConnectionError`...), or `RedirectError` for a redirect. */
-  after: Schema.String
-}) {
+export class BodyNotReplayableError extends Own.fields(
+  Schema.TaggedError<BodyNotReplayableError>()("BodyNotReplayableError", {
+    ...common,
+    /** What needed the body again. */
+    reason: Schema.Literals(["retry", "redirect"]),
+    /** The status that asked for the resend (a 503, a 401 before a refresh, a 307), when a response did. */
+    status: Schema.optionalKey(Schema.Number),
+    /** The tag of the error that would have been retried (`ServiceUnavailableError`, `ConnectionError`...), or `RedirectError` for a redirect. */
+    after: Schema.String
+  })
+) {
   override get message(): string {
     return `${describe(this, `the request body cannot be sent again for a ${this.reason} (after ${this.after})`)}`
   }
@@ -417,16 +458,17 @@ export interface StatusContext {
  */
 export const fromStatus = (context: StatusContext): StatusError => {
   const { method, url, status } = context
+  // The optional fields by own key: a polluted prototype's `requestId` or `retryAfterMillis` is not the server's.
+  const requestId = Own.own(context, "requestId")
+  const retryAfterMillis = Own.own(context, "retryAfterMillis")
   const base = {
     method,
     url,
     status,
     retryable: context.retryableStatuses.has(status),
-    ...(context.requestId === undefined ? {} : { requestId: context.requestId })
+    ...(requestId === undefined ? {} : { requestId })
   }
-  const withRetryAfter = context.retryAfterMillis === undefined
-    ? base
-    : { ...base, retryAfterMillis: context.retryAfterMillis }
+  const withRetryAfter = retryAfterMillis === undefined ? base : { ...base, retryAfterMillis }
   switch (status) {
     case 401:
     case 403:

@@ -50,6 +50,7 @@
  *
  * @since 0.1.0
  */
+import * as Own from "@httpkit/core/Own"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -216,13 +217,15 @@ export interface Options extends MemoryOptions {
  * @category errors
  * @since 0.1.0
  */
-export class CookieJarError extends Schema.TaggedError<CookieJarError>()("CookieJarError", {
-  reason: Schema.Literals(["corrupt", "io"]),
-  /** The jar file. */
-  path: Schema.String,
-  /** What went wrong, without cookie values. */
-  detail: Schema.String
-}) {
+export class CookieJarError extends Own.fields(
+  Schema.TaggedError<CookieJarError>()("CookieJarError", {
+    reason: Schema.Literals(["corrupt", "io"]),
+    /** The jar file. */
+    path: Schema.String,
+    /** What went wrong, without cookie values. */
+    detail: Schema.String
+  })
+) {
   override get message(): string {
     return `cookie jar ${this.path}: ${this.reason === "corrupt" ? "corrupt file" : "I/O error"}: ${this.detail}`
   }

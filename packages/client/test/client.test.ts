@@ -488,6 +488,79 @@ describe("bulkhead (RELIABILITY 13, 16)", () => {
       assert.strictEqual((yield* first.requestsTo("/health")).length, 0)
     }).pipe(Effect.scoped))
 
+  it.live("a full bulkhead says when a slot frees (retryAfterMillis), within 400 ms of the truth, and a retry then gets it", () =>
+    Effect.gen(function*() {
+      const server = yield* TestServer.make()
+      const client = yield* ResilientClient.make({
+        retry: noRetry,
+        bulkhead: { maxConcurrency: 1, acquireTimeout: 100 }
+      })
+      const held = (count: number) =>
+        Effect.gen(function*() {
+          while ((yield* server.requestsTo("/delay/600")).length < count) yield* Effect.sleep(10)
+        })
+      // Before any call has ended the bulkhead knows nothing: no retryAfterMillis.
+      const first = yield* Effect.forkChild(client.get(server.urlFor("/delay/600")))
+      yield* held(1)
+      const blind = (yield* failsWith(client.get(server.urlFor("/health")), "BulkheadFullError")) as BulkheadFullError
+      assert.isUndefined(blind.retryAfterMillis)
+      assert.notInclude(blind.message, "retry after")
+      yield* Fiber.join(first)
+
+      // A slot is held about 600 ms; the next holder is refused a waiter 200 ms in, after its 100 ms wait.
+      let freedAt = 0
+      const second = yield* Effect.forkChild(
+        client.get(server.urlFor("/delay/600")).pipe(Effect.tap(() => Effect.sync(() => (freedAt = Date.now()))))
+      )
+      yield* held(2)
+      yield* Effect.sleep(200)
+      const refused = (yield* failsWith(client.get(server.urlFor("/health")), "BulkheadFullError")) as BulkheadFullError
+      const refusedAt = Date.now()
+      const retryAfter = refused.retryAfterMillis
+      assert.isDefined(retryAfter)
+      assert.include(refused.message, `, retry after ${retryAfter} ms`)
+      // Waiting as told (and a margin for a busy machine), the retry gets the slot.
+      yield* Effect.sleep(retryAfter! + 200)
+      assert.strictEqual((yield* client.get(server.urlFor("/health"))).status, 200)
+      yield* Fiber.join(second)
+      assert.isBelow(
+        Math.abs(retryAfter! - (freedAt - refusedAt)),
+        400,
+        `told ${retryAfter} ms, freed after ${freedAt - refusedAt} ms`
+      )
+      // Refused calls were never sent.
+      assert.lengthOf(yield* server.requestsTo("/health"), 1)
+    }).pipe(Effect.scoped))
+
+  it.effect("retryAfterMillis is the recent hold less how long the oldest call in flight has run, at least 1 ms", () =>
+    Effect.gen(function*() {
+      const bulkhead = Bulkhead.make(2, 50, false)
+      const context = { method: "GET", url: "http://api.test/", requestId: "r" }
+      const hold = (millis: number) => bulkhead.run("k", context, Effect.sleep(millis))
+      // Two calls held 1,000 ms each: the running average is 1,000.
+      const held = yield* Effect.forkChild(Effect.all([hold(1_000), hold(1_000)], { concurrency: "unbounded" }))
+      yield* TestClock.adjust(1_000)
+      yield* Fiber.join(held)
+      // Two long calls, 300 and 500 ms in when a third is refused after its 50 ms wait.
+      const older = yield* Effect.forkChild(hold(5_000))
+      yield* TestClock.adjust(200)
+      const newer = yield* Effect.forkChild(hold(5_000))
+      yield* TestClock.adjust(250)
+      const refused = yield* Effect.forkChild(Effect.flip(hold(1)))
+      yield* TestClock.adjust(50)
+      const error = yield* Fiber.join(refused)
+      assert.strictEqual(error._tag, "BulkheadFullError")
+      assert.strictEqual((error as BulkheadFullError).retryAfterMillis, 1_000 - 500)
+      // Calls running longer than slots are usually held: 1 ms, never less.
+      yield* TestClock.adjust(600)
+      const late = yield* Effect.forkChild(Effect.flip(hold(1)))
+      yield* TestClock.adjust(50)
+      assert.strictEqual(((yield* Fiber.join(late)) as BulkheadFullError).retryAfterMillis, 1)
+      yield* TestClock.adjust(5_000)
+      yield* Fiber.join(older)
+      yield* Fiber.join(newer)
+    }))
+
   it.effect("perHost keeps a busy origin's limit when many other origins come and go", () =>
     Effect.gen(function*() {
       const bulkhead = Bulkhead.make(1, 50, true)

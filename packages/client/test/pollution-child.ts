@@ -240,6 +240,11 @@ const hostile = (key: string): unknown => {
       return input.socketPath
     case "range":
       return { start: 5, end: 6 }
+    // Error fields: a Retry-After past the ceiling (the 503 would not be retried), a status on every error.
+    case "retryAfterMillis":
+      return 120_000
+    case "status":
+      return 599
     default:
       // Options that Node or undici reject when present at all (`keepAlive`, `socketTimeout`...), and the rest.
       return true

@@ -15,8 +15,9 @@
  * to the planted socket or port.
  *
  * The names: every option of `ClientConfig.Options` (nested ones too), every
- * per-call option, the options of `Auth`, `CookieJar` and `stream`, and every
- * option undici and Node's `net`/`tls` read when connecting and sending.
+ * per-call option, the options of `Auth`, `CookieJar` and `stream`, every
+ * option undici and Node's `net`/`tls` read when connecting and sending, and
+ * the optional fields of the client's errors that retries and the breaker read.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { NodeChild, TestServer, TlsTest } from "@httpkit/testing"
@@ -193,6 +194,12 @@ const transportNames = [
 ]
 
 /**
+ * Optional fields of the client's errors that code decides on: a polluted one must not make a 503 without
+ * `Retry-After` wait past the ceiling (no retry), nor show in a message or the breaker's count.
+ */
+const errorFieldNames = ["status", "retryAfterMillis"]
+
+/**
  * Not tested, because they break Node or JavaScript whatever a library does:
  * `writable` (and `get`, `set`, `value`) on `Object.prototype` changes every
  * property descriptor; `signal` is read by Node's stream constructor from the
@@ -205,7 +212,7 @@ const outsideOurReach: ReadonlyArray<string> = ["writable", "signal", "blockList
 /** How long the child may take over every name (each of its calls gives up after 15 s). */
 const childTimeout = 240_000
 
-const names = [...new Set([...configNames, ...callNames, ...transportNames])].filter((name) =>
+const names = [...new Set([...configNames, ...callNames, ...transportNames, ...errorFieldNames])].filter((name) =>
   !outsideOurReach.includes(name)
 )
 

@@ -3,7 +3,8 @@
  * fault-injection server: the attempt deadline aborts a request dispatched
  * with undici's `request` (what Effect's client uses) before the response and
  * in the middle of its body, and one dispatched with a handler of its own; a
- * cancelled deadline aborts nothing.
+ * cancelled deadline aborts nothing; the headers and idle deadlines hold for a
+ * request that waited in undici's queue.
  */
 import { assert, describe, it, layer } from "@effect/vitest"
 import { TestServer } from "@httpkit/testing"
@@ -12,12 +13,18 @@ import * as Undici from "undici"
 import * as Deadline from "../src/internal/deadline.ts"
 import * as Transport from "../src/internal/transport.ts"
 
-/** An agent with the interceptor (idle and headers deadlines far away), destroyed when the test ends. */
-const withAgent = <A>(use: (dispatcher: Undici.Dispatcher) => Promise<A>) =>
+/**
+ * An agent with the interceptor (by default idle and headers deadlines far away, any number of connections),
+ * destroyed when the test ends.
+ */
+const withAgent = <A>(
+  use: (dispatcher: Undici.Dispatcher) => Promise<A>,
+  defaults = { headers: 30_000, idle: 30_000 },
+  agentOptions: Undici.Agent.Options = {}
+) =>
   Effect.acquireUseRelease(
-    Effect.sync(() => new Undici.Agent()),
-    (agent) =>
-      Effect.promise(() => use(agent.compose(Transport.deadlineInterceptor({ headers: 30_000, idle: 30_000 })))),
+    Effect.sync(() => new Undici.Agent(agentOptions)),
+    (agent) => Effect.promise(() => use(agent.compose(Transport.deadlineInterceptor(defaults)))),
     (agent) => Effect.promise(() => agent.destroy())
   )
 
@@ -110,11 +117,62 @@ layer(TestServer.layer(), { excludeTestServices: true })("the transport's attemp
     }))
 })
 
+/**
+ * One connection: a request to `/delay/800` holds it, and a second request (attempt deadline 10 s) waits in
+ * undici's queue until it is free. The timer its handler armed at dispatch fires while it waits; the headers
+ * or idle deadline that begins when it starts must still be kept, not left to the attempt's.
+ */
+const queuedBehind = (url: string, defaults: { headers: number; idle: number }) =>
+  withAgent(
+    async (dispatcher) => {
+      // The blocker's own deadlines are far away.
+      const blocker = dispatcher.request({
+        origin: new URL(url).origin,
+        path: "/delay/800",
+        method: "GET",
+        [Deadline.transportKey]: new Deadline.TransportDeadlines(30_000, 30_000)
+      } as Undici.Dispatcher.RequestOptions).then((answer) => answer.body.text())
+      const { started, response } = requestWithin(dispatcher, url, 10_000)
+      const error = await response.then((answer) => answer.body.text()).then(() => undefined, (error) => error)
+      await blocker
+      return { error: error as unknown, elapsed: Date.now() - started }
+    },
+    defaults,
+    { connections: 1 }
+  )
+
+layer(TestServer.layer(), { excludeTestServices: true })("the transport's headers and idle deadlines", (it) => {
+  it.effect("a request that waited in undici's queue past its first timer still gets its headers deadline", () =>
+    Effect.gen(function*() {
+      const server = yield* TestServer.TestServer
+      const outcome = yield* queuedBehind(server.urlFor("/delay/10000"), { headers: 300, idle: 0 })
+      assert.isTrue(isDeadlineAbort(outcome.error), `got ${String(outcome.error)}`)
+      assert.strictEqual((outcome.error as Deadline.DeadlineExpired).phase, "headers")
+      // 800 ms in the queue, then 300 ms for the head: well before the attempt's 10 s.
+      assert.isAtLeast(outcome.elapsed, 1_000)
+      assert.isBelow(outcome.elapsed, 8_000)
+    }))
+
+  it.effect("a head that comes after the timer's first firing starts an idle deadline that is kept", () =>
+    Effect.gen(function*() {
+      const server = yield* TestServer.TestServer
+      // A byte a second: no chunk within 300 ms after the head.
+      const outcome = yield* queuedBehind(server.urlFor("/files/queued-idle?size=100&rate=1"), {
+        headers: 0,
+        idle: 300
+      })
+      assert.isTrue(isDeadlineAbort(outcome.error), `got ${String(outcome.error)}`)
+      assert.strictEqual((outcome.error as Deadline.DeadlineExpired).phase, "idle")
+      assert.isAtLeast(outcome.elapsed, 1_000)
+      assert.isBelow(outcome.elapsed, 8_000)
+    }))
+})
+
 describe("AttemptDeadline", () => {
   it("arms nothing once cancelled", () => {
     const attempt = new Deadline.AttemptDeadline(10)
     attempt.cancel()
-    assert.isUndefined(attempt.arm({ abort: () => assert.fail("aborted") }))
+    assert.isUndefined(attempt.arm({ attemptEnded: () => assert.fail("told") }))
   })
 
   it("a request's deadlines are read by own key only", () => {

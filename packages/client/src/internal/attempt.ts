@@ -224,10 +224,12 @@ export class Attempt<A, E, R> {
     }
     const sent = Effect.catch(call.state.send(current), (error) => Effect.fail(this.toClientError(error)))
     return Effect.flatMap(
-      Effect.timeoutOrElse(sent, {
-        duration: this.deadlines.headers,
-        orElse: () => Effect.fail(Deadline.headersTimedOut(call.context, this.deadlines))
-      }),
+      Deadline.timeoutOrElse(
+        sent,
+        this.deadlines.headers,
+        () => Effect.fail(Deadline.headersTimedOut(call.context, this.deadlines)),
+        call.clock
+      ),
       received
     )
   }

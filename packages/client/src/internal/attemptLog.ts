@@ -9,6 +9,7 @@ import * as Effect from "effect/Effect"
 import * as Logger from "effect/Logger"
 import type { Resolved } from "../ClientConfig.ts"
 import { findFailure, Unauthorized } from "./outcome.ts"
+import { own } from "./own.ts"
 
 const levels = {
   trace: "Trace",
@@ -87,6 +88,8 @@ export const logged = <A, E, R>(
           const error = (failure instanceof Unauthorized ? failure.error : failure) as
             | { readonly _tag?: string; readonly status?: unknown }
             | undefined
+          // By own key: an error without a status (a connection's) shows none, whatever the prototype holds.
+          const status = own(error, "status")
           return logger({
             request_id: line.requestId,
             method: line.method,
@@ -95,8 +98,8 @@ export const logged = <A, E, R>(
             duration_ms: ended - started,
             status: exit._tag === "Success"
               ? "ok"
-              : typeof error?.status === "number"
-              ? error.status
+              : typeof status === "number"
+              ? status
               : "-",
             error: exit._tag === "Success" ? "-" : error?._tag ?? "interrupted"
           })

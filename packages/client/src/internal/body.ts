@@ -4,8 +4,9 @@
  * client's errors. A body that ends before its `Content-Length`, or a chunked
  * body without its end, fails (RELIABILITY 5); it never reads as complete.
  *
- * With our undici dispatcher the idle deadline is undici's `bodyTimeout`;
- * over any other transport it is timed here.
+ * With our undici dispatcher the idle deadline is timed in the request's
+ * dispatch handler (`deadlineHandler.ts`); over any other transport it is timed
+ * here.
  *
  * A buffered read is also bounded by the attempt's deadline (RELIABILITY 12),
  * even when it runs after the call returned (`ClientResponse.text`, `json`,
@@ -17,6 +18,7 @@ import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
 import { type ClientError, ResponseTooLargeError, TimeoutError } from "../ClientError.ts"
 import type { Received } from "./attempt.ts"
+import * as Deadline from "./deadline.ts"
 import { fromTransport } from "./failure.ts"
 
 const causeOf = (error: unknown): unknown => (error as { reason?: { cause?: unknown } }).reason?.cause ?? error
@@ -45,11 +47,11 @@ export const withinAttempt = <A>(
   }
   const { phase, timeoutMillis } = received.deadlines.attempt
   return Effect.flatMap(Clock.currentTimeMillis, (now) =>
-    Effect.timeoutOrElse(read, {
-      duration: Math.max(0, received.endsAt - now),
-      orElse: () =>
-        Effect.fail(new TimeoutError({ ...received.context, retryable: phase === "attempt", phase, timeoutMillis }))
-    }))
+    Deadline.timeoutOrElse(
+      read,
+      Math.max(0, received.endsAt - now),
+      () => Effect.fail(new TimeoutError({ ...received.context, retryable: phase === "attempt", phase, timeoutMillis }))
+    ))
 }
 
 /** Drops a body unread: its stream is started and interrupted at once, which aborts it (no byte is read to its end). */
@@ -98,10 +100,11 @@ const whole = <A, R>(
       })
     }
     return Effect.flatMap(
-      Effect.timeoutOrElse(Effect.mapError(response.arrayBuffer, mapFailure(received)), {
-        duration: received.deadlines.idle,
-        orElse: () => Effect.fail(idleTimeout(received))
-      }),
+      Deadline.timeoutOrElse(
+        Effect.mapError(response.arrayBuffer, mapFailure(received)),
+        received.deadlines.idle,
+        () => Effect.fail(idleTimeout(received))
+      ),
       then
     )
   }

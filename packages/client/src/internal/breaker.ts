@@ -12,6 +12,7 @@ import { CircuitOpenError, type ClientError } from "../ClientError.ts"
 import type { ErrorContext } from "./failure.ts"
 import type * as MemoryBreaker from "./memoryBreaker.ts"
 import { findError } from "./outcome.ts"
+import { own } from "./own.ts"
 
 /** The breaker a client runs: in memory, or Effect's over a shared store; undefined when disabled. */
 export type Breaker =
@@ -30,7 +31,7 @@ export const outcomeOf = (exit: { readonly _tag: string; readonly cause?: unknow
   // A resend refused for its body counts as the failure that asked for it.
   if (error._tag === "BodyNotReplayableError") return outcomeOfTag(error.after, undefined)
   // Refused before sending (by the client or the transport): says nothing about the remote service. A 400 does.
-  if (error._tag === "InvalidRequestError" && error.status === undefined) return "Ignored"
+  if (error._tag === "InvalidRequestError" && own(error, "status") === undefined) return "Ignored"
   return outcomeOfTag(error._tag, error._tag === "TimeoutError" ? error.phase : undefined)
 }
 

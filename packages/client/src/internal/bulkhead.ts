@@ -1,22 +1,27 @@
 /**
  * A bulkhead: at most `maxConcurrency` calls in flight, a bounded wait for a
- * slot, then `BulkheadFullError`. Optionally one bulkhead per key (origin),
- * with the number of keys held bounded. Each refusal is reported to
- * `onRejected` (the metrics), with the call's context and redacted URL.
+ * slot (of responsive time: a slot freed while the event loop was stalled is
+ * taken), then `BulkheadFullError`, which says when a slot is likely to free
+ * (`slotHolds.ts`). Optionally one bulkhead per key (origin), with the number
+ * of keys held bounded. Each refusal is reported to `onRejected` (the
+ * metrics), with the call's context and redacted URL.
  */
 import * as Clock from "effect/Clock"
 import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Semaphore from "effect/Semaphore"
 import { BulkheadFullError } from "../ClientError.ts"
+import * as Deadline from "./deadline.ts"
 import type { ErrorContext } from "./failure.ts"
+import { SlotHolds } from "./slotHolds.ts"
 
 /** Most per-key bulkheads kept; idle ones beyond this are dropped. */
 const maxKeys = 10_000
 
-/** One bulkhead, with the calls that hold or wait for it (so that a busy one is never dropped). */
+/** One bulkhead, with the calls that hold or wait for it (so that a busy one is never dropped), and its holds. */
 interface Slot {
   readonly semaphore: Semaphore.Semaphore
+  readonly holds: SlotHolds
   users: number
 }
 
@@ -37,7 +42,7 @@ export const make = (
   perKey: boolean,
   onRejected: OnRejected = () => {}
 ): Bulkhead => {
-  const shared: Slot = { semaphore: Semaphore.makeUnsafe(maxConcurrency), users: 0 }
+  const shared: Slot = { semaphore: Semaphore.makeUnsafe(maxConcurrency), holds: new SlotHolds(), users: 0 }
   const byKey = new Map<string, Slot>()
   /** The slot of `key`, counted as used until `leave`. Only idle keys are dropped, so a busy key keeps its limit. */
   const enter = (key: string): Slot => {
@@ -52,7 +57,7 @@ export const make = (
           }
         }
       }
-      slot = { semaphore: Semaphore.makeUnsafe(maxConcurrency), users: 0 }
+      slot = { semaphore: Semaphore.makeUnsafe(maxConcurrency), holds: new SlotHolds(), users: 0 }
       byKey.set(key, slot)
     }
     slot.users += 1
@@ -67,26 +72,38 @@ export const make = (
       Effect.uninterruptibleMask((restore) =>
         Effect.suspend(() => {
           const slot = enter(key)
-          const { semaphore } = slot
+          const { semaphore, holds } = slot
           return Effect.gen(function*() {
             const started = yield* Clock.currentTimeMillis
-            const acquired = (yield* semaphore.takeIfAvailable(1)) || (yield* restore(
-              semaphore.take(1).pipe(
-                Effect.as(true),
-                Effect.timeoutOrElse({ duration: acquireTimeoutMillis, orElse: () => Effect.succeed(false) })
+            const atOnce = yield* semaphore.takeIfAvailable(1)
+            // The wait counts responsive time: a slot freed while the event loop was stalled is taken.
+            const acquired = atOnce || (yield* restore(
+              Deadline.timeoutOrElse(
+                Effect.as(semaphore.take(1), true),
+                acquireTimeoutMillis,
+                () => Effect.succeed(false)
               )
             ))
             if (!acquired) {
               const now = yield* Clock.currentTimeMillis
               onRejected(yield* Effect.context<never>(), context.url)
+              const retryAfterMillis = holds.retryAfter(now)
               return yield* new BulkheadFullError({
                 ...context,
                 retryable: true,
                 maxConcurrency,
-                waitedMillis: now - started
+                waitedMillis: now - started,
+                ...(retryAfterMillis === undefined ? {} : { retryAfterMillis })
               })
             }
-            return yield* Effect.ensuring(restore(effect), semaphore.release(1))
+            const place = holds.begin(atOnce ? started : yield* Clock.currentTimeMillis)
+            return yield* Effect.ensuring(
+              restore(effect),
+              Effect.clockWith((clock) => {
+                holds.end(place, clock.currentTimeMillisUnsafe())
+                return semaphore.release(1)
+              })
+            )
           }).pipe(Effect.ensuring(leave(slot)))
         })
       )

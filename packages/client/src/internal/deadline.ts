@@ -1,13 +1,25 @@
 /**
  * The deadlines of a call, in one place: its timeouts resolved once (the
  * client's, or the call's own where it gives them), the deadline of each
- * attempt (its own, or the call's total when that comes first), the timer
- * that enforces it in the transport (`AttemptDeadline`, which aborts with the
- * phase it stands for), what the transport reads for a call
- * (`TransportDeadlines`, a typed value in the fiber's context), and the
- * `TimeoutError` each deadline ends with.
+ * attempt (its own, or the call's total when that comes first), the deadline
+ * the transport enforces for an attempt (`AttemptDeadline`, which the
+ * requests it dispatches time and abort with the phase it stands for), what
+ * the transport reads for a call (`TransportDeadlines`, a typed value in the
+ * fiber's context), the `TimeoutError` each deadline ends with, and the
+ * stall-tolerant timeout that the pipeline's own waits use (`timeoutOrElse`).
+ *
+ * Every deadline counts responsive time (`@httpkit/core/LagTimer`): a stall
+ * of the event loop (synchronous work elsewhere in the process) is not a
+ * silent server, so the part of a stall that crosses a deadline is not
+ * counted, the wait goes on for a grace period after it, and a deadline
+ * found due still waits one `setImmediate` step, so that an answer that
+ * arrived during the stall is read first. A deadline fires at most
+ * `2 * millis + 1000` ms after it was armed, whatever the stalls.
  */
+import * as LagTimer from "@httpkit/core/LagTimer"
+import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
 import type { Resolved } from "../ClientConfig.ts"
 import { TimeoutError } from "../ClientError.ts"
 import type { ErrorContext } from "./failure.ts"
@@ -135,67 +147,69 @@ export const headersTimedOut = (context: ErrorContext, deadlines: Deadlines): Ti
 /** The phase of an attempt's deadline: its own (`attempt`) or the call's (`total`). */
 export type AttemptPhase = "attempt" | "total"
 
+/** The phase of a deadline the transport enforces: the attempt's, the response head's, or a body's idle gap. */
+export type TransportPhase = AttemptPhase | "headers" | "idle"
+
 /**
- * The abort reason of an attempt's timer: which deadline passed. The
+ * The abort reason of a request whose deadline passed: which one. The
  * transport's failure carries it in its cause, and the error is made from it
- * (`failure.ts`), so the phase is the one of the timer that fired.
+ * (`failure.ts`), so the phase is the one of the deadline that passed.
  */
 export class DeadlineExpired extends Error {
   override readonly name = "TimeoutError"
-  readonly phase: AttemptPhase
+  readonly phase: TransportPhase
   readonly timeoutMillis: number
-  constructor(phase: AttemptPhase, timeoutMillis: number) {
+  constructor(phase: TransportPhase, timeoutMillis: number) {
     super(`the ${phase} deadline (${timeoutMillis} ms) passed`)
     this.phase = phase
     this.timeoutMillis = timeoutMillis
   }
 }
 
-/** Whatever a deadline aborts when it passes. */
-export interface Abortable {
-  abort(reason: Error): void
-}
-
-/** Runs when a deadline's timer fires (one function for every timer: no closure per request). */
-const expire = (target: Abortable, deadline: AttemptDeadline): void => {
-  target.abort(new DeadlineExpired(deadline.phase, deadline.timeoutMillis))
+/** A request (one dispatch: the first, or a redirect hop) that enforces an attempt's deadline. */
+export interface AttemptTarget {
+  /** The attempt's deadline no longer applies to the request (the attempt is over). */
+  attemptEnded(): void
 }
 
 /**
- * An attempt's deadline as the transport enforces it: after `budgetMillis`
- * the request, or its body, is aborted with `DeadlineExpired`. The pipeline
- * calls `cancel` when the attempt is over, so a stream the caller reads later
- * (a long download) is bounded by the idle deadline only; a response whose
- * body will be buffered later `hold`s it instead.
+ * An attempt's deadline as the transport enforces it: each request the
+ * attempt dispatches times what is left of `budgetMillis` and aborts with
+ * `DeadlineExpired` when it passes. The pipeline calls `cancel` when the
+ * attempt is over, so a stream the caller reads later (a long download) is
+ * bounded by the idle deadline only; a response whose body will be buffered
+ * later `hold`s it instead.
  */
 export class AttemptDeadline {
+  /** When the budget runs out (`performance.now()` milliseconds). */
   readonly endsAt: number
   readonly budgetMillis: number
   readonly phase: AttemptPhase
   /** The configured timeout the phase stands for (what the error reports). */
   readonly timeoutMillis: number
-  /** The timer of the first dispatch; `more` holds those of redirect hops, rarely needed. */
-  private timer: ReturnType<typeof setTimeout> | undefined = undefined
-  private more: Array<ReturnType<typeof setTimeout>> | undefined = undefined
+  /** The request of the first dispatch; `more` holds those of redirect hops, rarely needed. */
+  private first: AttemptTarget | undefined = undefined
+  private more: Array<AttemptTarget> | undefined = undefined
   private cancelled = false
   private held = false
   constructor(budgetMillis: number, phase: AttemptPhase = "attempt", timeoutMillis: number = budgetMillis) {
     this.budgetMillis = budgetMillis
     this.phase = phase
     this.timeoutMillis = timeoutMillis
-    this.endsAt = Date.now() + budgetMillis
+    this.endsAt = performance.now() + budgetMillis
   }
-  /** Arms a timer for one dispatch (one redirect hop): `target.abort` runs when the deadline passes. */
-  arm(target: Abortable): ReturnType<typeof setTimeout> | undefined {
+  /**
+   * Registers one dispatch (one redirect hop) that enforces the deadline: how many milliseconds it has left at
+   * `now` (`performance.now()`), or undefined once the deadline has ended.
+   */
+  arm(target: AttemptTarget, now: number = performance.now()): number | undefined {
     if (this.cancelled) return undefined
-    // Armed within the millisecond it was made (the usual first dispatch): the whole budget, a delay every
+    if (this.first === undefined) this.first = target
+    else (this.more ??= []).push(target)
+    // Dispatched within the millisecond it was made (the usual first dispatch): the whole budget, a delay every
     // call shares, so Node keeps one timer list for them all instead of one per distinct delay.
-    const left = this.endsAt - Date.now()
-    const timer = setTimeout(expire, left >= this.budgetMillis ? this.budgetMillis : Math.max(1, left), target, this)
-    timer.unref()
-    if (this.timer === undefined) this.timer = timer
-    else (this.more ??= []).push(timer)
-    return timer
+    const left = this.endsAt - now
+    return left > this.budgetMillis - 1 ? this.budgetMillis : Math.max(1, Math.ceil(left))
   }
   /**
    * Keeps the deadline running after the call returns: a `ClientResponse` whose body will be read into memory
@@ -210,11 +224,59 @@ export class AttemptDeadline {
   }
   /** Ends the deadline, held or not. */
   release(): void {
+    if (this.cancelled) return
     this.cancelled = true
-    if (this.timer !== undefined) clearTimeout(this.timer)
-    if (this.more !== undefined) { for (const timer of this.more) clearTimeout(timer) }
+    this.first?.attemptEnded()
+    if (this.more !== undefined) { for (const target of this.more) target.attemptEnded() }
   }
 }
+
+/** The fiber's clock when no test replaced it: real time, which a stall of the event loop moves on. */
+const realClock: Clock.Clock = Context.getUnsafe(Context.empty(), Clock.Clock)
+
+/** Whether `clock` is Effect's real clock (this instance, or another made by `Clock.Clock.defaultValue()`). */
+const isReal = (clock: Clock.Clock): boolean =>
+  clock === realClock || Object.getPrototypeOf(clock) === Object.getPrototypeOf(realClock)
+
+/** Sleeps `millis` of responsive time (`LagTimer`), then one `setImmediate` step, so I/O already arrived runs first. */
+const responsiveSleep = (millis: number): Effect.Effect<void> =>
+  Effect.callback<void>((resume) => {
+    let immediate: ReturnType<typeof setImmediate> | undefined
+    const cancel = LagTimer.after(millis, () => {
+      immediate = setImmediate(resume, Effect.void)
+    })
+    return Effect.sync(() => {
+      cancel()
+      if (immediate !== undefined) clearImmediate(immediate)
+    })
+  })
+
+/**
+ * `self`, or `orElse()` once `millis` have passed first. Under the real clock
+ * they are milliseconds of responsive time (a stall of the event loop is not
+ * counted, see the module documentation); under any other (a `TestClock`),
+ * that clock's, as `Effect.timeoutOrElse` counts them. `clock` is the fiber's,
+ * when the caller has it at hand.
+ */
+export const timeoutOrElse = <A, E, R, A2, E2, R2>(
+  self: Effect.Effect<A, E, R>,
+  millis: number,
+  orElse: () => Effect.Effect<A2, E2, R2>,
+  clock?: Clock.Clock
+): Effect.Effect<A | A2, E | E2, R | R2> =>
+  clock === undefined
+    ? Effect.withFiber((fiber) => timeoutWith(fiber.getRef(Clock.Clock), self, millis, orElse))
+    : timeoutWith(clock, self, millis, orElse)
+
+const timeoutWith = <A, E, R, A2, E2, R2>(
+  clock: Clock.Clock,
+  self: Effect.Effect<A, E, R>,
+  millis: number,
+  orElse: () => Effect.Effect<A2, E2, R2>
+): Effect.Effect<A | A2, E | E2, R | R2> =>
+  isReal(clock)
+    ? Effect.raceFirst(self, Effect.flatMap(responsiveSleep(millis), orElse))
+    : Effect.timeoutOrElse(self, { duration: millis, orElse })
 
 /**
  * What our undici transport enforces for one call: the call's own headers

@@ -125,9 +125,10 @@ export const callContext = (method: string, target: URL, requestId: string): Err
     : new CallContext(method, target, requestId)
 
 /**
- * A transport failure as a `ConnectionError`, or a `TimeoutError`: for the
- * attempt's deadline (the phase the timer that fired carries), and for
- * undici's connect, headers and body (idle) timeouts. A request undici
+ * A transport failure as a `ConnectionError`, or a `TimeoutError`: for a
+ * deadline our transport enforces (the attempt's, the head's or a body's idle
+ * gap: the phase the deadline that passed carries), and for undici's connect,
+ * headers and body (idle) timeouts. A request undici
  * refused to send (`UND_ERR_INVALID_ARG`, `UND_ERR_NOT_SUPPORTED`) is an
  * `InvalidRequestError`: nothing was sent, and retrying cannot help.
  */
@@ -139,7 +140,7 @@ export const fromTransport = (
   const expired = findExpired(cause)
   if (expired !== undefined) {
     const { phase, timeoutMillis } = expired
-    return new TimeoutError({ ...context, retryable: phase === "attempt", phase, timeoutMillis })
+    return new TimeoutError({ ...context, retryable: phase !== "total", phase, timeoutMillis })
   }
   const { code, detail, syscall } = describeCause(cause)
   switch (code) {
@@ -168,7 +169,7 @@ export const fromTransport = (
   })
 }
 
-/** The attempt-deadline abort in an error's `cause` chain, if it is one. */
+/** The abort of a deadline our transport enforces, in an error's `cause` chain, if it is one. */
 const findExpired = (error: unknown): DeadlineExpired | undefined => {
   let current: unknown = error
   for (let depth = 0; depth < 8 && typeof current === "object" && current !== null; depth++) {

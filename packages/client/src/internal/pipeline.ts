@@ -49,8 +49,8 @@ type Step<A, E, R> = Effect.Effect<A, ClientError | E | Unauthorized, R>
 /**
  * Attempt `number`, built when it is about to run: its deadline starts now
  * (after any bulkhead, breaker or limiter wait). Our undici transport
- * enforces it with a native timer (no fiber); other transports get an
- * Effect timer.
+ * enforces it in each request's dispatch handler (no fiber); other
+ * transports get a stall-tolerant Effect timer (`Deadline.timeoutOrElse`).
  */
 const startAttempt = <A, E, R>(call: Call<A, E, R>, number: number, now: number): Step<A, E, R> => {
   const budget = Deadline.forAttempt(call.state.deadlines, call.timeouts, call.attemptDeadlines, call.deadline, now)
@@ -74,10 +74,12 @@ const startAttempt = <A, E, R>(call: Call<A, E, R>, number: number, now: number)
     }, attempt)
   }
   if (native === undefined) {
-    attempt = Effect.timeoutOrElse(attempt, {
-      duration: budget.budgetMillis,
-      orElse: () => Effect.fail(Deadline.attemptTimedOut(call.context, budget.byTotal, call.timeouts))
-    })
+    attempt = Deadline.timeoutOrElse(
+      attempt,
+      budget.budgetMillis,
+      () => Effect.fail(Deadline.attemptTimedOut(call.context, budget.byTotal, call.timeouts)),
+      call.clock
+    )
   }
   // Under Effect's nativeTracer no one sees when a span ends: the next request or the call's end ends it.
   if (call.tracing === undefined || !call.tracing.records) return attempt
@@ -152,13 +154,17 @@ const afterFailure = <A, E, R>(call: Call<A, E, R>, number: number, failure: Cli
     } else {
       error = failure
     }
+    const now = yield* call.clock.currentTimeMillis
+    // An attempt that ran past the call's deadline (a stall of the event loop stretched it) ends the call.
+    if (isClientError(error) && error._tag === "TimeoutError" && error.phase === "attempt" && now >= call.deadline) {
+      error = Deadline.totalTimedOut(call.context, call.timeouts)
+    }
     if (
       !isClientError(error) || number >= call.maxAttempts ||
       !Retry.mayRetry(error, call.method, options.retry.methods, call.idempotencyKey !== undefined)
     ) {
       return yield* Effect.fail(error)
     }
-    const now = yield* call.clock.currentTimeMillis
     let delay: number | undefined
     if (call.schedule === undefined) {
       delay = yield* Retry.backoff(options.retry, number)
@@ -171,7 +177,7 @@ const afterFailure = <A, E, R>(call: Call<A, E, R>, number: number, failure: Cli
     if (wait === undefined) return yield* Effect.fail(error)
     if (call.bodySource !== undefined && !call.bodySource.replayable()) {
       return yield* Effect.fail(
-        call.notReplayable("retry", error._tag, "status" in error ? error.status as number | undefined : undefined)
+        call.notReplayable("retry", error._tag, "status" in error ? own(error, "status") : undefined)
       )
     }
     metrics?.retried(call.fiber.context, call.url, error._tag)
@@ -317,10 +323,12 @@ export const make = (env: PipelineEnv) => {
       )
       // The retry loop never outlives the deadline; what can wait outside it runs under the outer timer too.
       if (!state.outerDeadline) return started
-      const timed = Effect.timeoutOrElse(started, {
-        duration: call.timeouts.total,
-        orElse: () => Effect.fail(Deadline.totalTimedOut(call.context, call.timeouts))
-      })
+      const timed = Deadline.timeoutOrElse(
+        started,
+        call.timeouts.total,
+        () => Effect.fail(Deadline.totalTimedOut(call.context, call.timeouts)),
+        call.clock
+      )
       return state.metrics === undefined && call.tracing === undefined ?
         timed :
         Effect.onExitPrimitive(timed, (exit) => {

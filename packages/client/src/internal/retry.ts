@@ -12,6 +12,7 @@ import * as Random from "effect/Random"
 import * as Schedule from "effect/Schedule"
 import type { Resolved } from "../ClientConfig.ts"
 import type { ClientError } from "../ClientError.ts"
+import { own } from "./own.ts"
 
 /**
  * Whether `error` may be retried for a call with `method` (upper case),
@@ -64,7 +65,8 @@ export const waitBefore = (
   now: number,
   deadline: number
 ): number | undefined => {
-  const retryAfter = "retryAfterMillis" in error ? error.retryAfterMillis : undefined
+  // By own key: only errors that carry one have it (a polluted prototype's is not the server's).
+  const retryAfter = "retryAfterMillis" in error ? own(error, "retryAfterMillis") : undefined
   let wait = delay
   if (retryAfter !== undefined) {
     if (retryAfter > retryAfterCeiling) return undefined

@@ -9,12 +9,14 @@
  *
  * Effect's undici layer sets undici's `headersTimeout` to an hour and
  * `bodyTimeout` to 0 on every request (shown in `test/effect-traps.test.ts`). An
- * interceptor on our dispatcher sets the client's deadlines on every request
- * whoever sends it, so undici enforces time-to-headers and the idle gap
- * between body chunks itself, with no timer fiber per request. A call's own
- * values, and its attempt's deadline, travel as a typed value
- * (`Deadline.TransportDeadlines`) that our client puts in each request's
- * options under a symbol.
+ * interceptor on our dispatcher enforces the client's deadlines on every
+ * request whoever sends it: time to the response head, the idle gap between
+ * body chunks, and the attempt's deadline, in the request's own dispatch
+ * handler, with one stall-tolerant timer per request and no fiber. undici's
+ * own timeouts are off (0): they fire after a stall of the event loop over
+ * HTTP/2, and tick coarsely over HTTP/1.1. A call's own values, and its
+ * attempt's deadline, travel as a typed value (`Deadline.TransportDeadlines`)
+ * that our client puts in each request's options under a symbol.
  */
 import * as Effect from "effect/Effect"
 import type * as HttpClient from "effect/http/HttpClient"
@@ -24,6 +26,7 @@ import type { Resolved } from "../ClientConfig.ts"
 import * as ClientMetrics from "../ClientMetrics.ts"
 import * as Connector from "./connector.ts"
 import * as Deadline from "./deadline.ts"
+import { DeadlineHandler } from "./deadlineHandler.ts"
 import * as Metrics from "./metrics.ts"
 import { exactly, own } from "./own.ts"
 import * as UndiciClient from "./undiciClient.ts"
@@ -96,8 +99,9 @@ export const makeUndici = (options: Resolved): Effect.Effect<HttpClient.HttpClie
   })
 
 /**
- * The interceptor that enforces a request's deadlines: undici's `headersTimeout` and `bodyTimeout` from the
- * request's `TransportDeadlines` or `defaults`, and the attempt's deadline when the request carries one.
+ * The interceptor that enforces a request's deadlines (`DeadlineHandler`): the headers and idle timeouts of the
+ * request's `TransportDeadlines` or `defaults` (0: none, as undici reads them), and the attempt's deadline when
+ * the request carries one. undici's own `headersTimeout` and `bodyTimeout` are set to 0.
  */
 export const deadlineInterceptor = (
   defaults: { readonly headers: number; readonly idle: number }
@@ -114,10 +118,17 @@ export const deadlineInterceptor = (
     ? request
     : Object.assign(Object.create(null), request)) as Mutable<Undici.Dispatcher.DispatchOptions>
   const deadlines = Deadline.ofRequest(options)
-  options.headersTimeout = deadlines?.headersMillis ?? defaults.headers
-  options.bodyTimeout = deadlines?.idleMillis ?? defaults.idle
+  options.headersTimeout = 0
+  options.bodyTimeout = 0
+  const headers = deadlines?.headersMillis ?? defaults.headers
+  const idle = deadlines?.idleMillis ?? defaults.idle
   const attempt = deadlines?.attempt
-  return dispatch(options, attempt === undefined ? handler : new DeadlineHandler(handler, attempt))
+  return dispatch(
+    options,
+    attempt === undefined && !(headers > 0) && !(idle > 0)
+      ? handler
+      : new DeadlineHandler(handler, headers, idle, attempt)
+  )
 }
 
 /** What undici reports per origin: a pool's figures, or a single client's (`connectionsPerOrigin: 1`). */
@@ -160,57 +171,3 @@ const registerPoolGauges = (agent: Undici.Dispatcher, client: string) => {
 }
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] }
-type IncomingHeaders = Parameters<NonNullable<Undici.Dispatcher.DispatchHandler["onResponseEnd"]>>[1]
-type Socket = Parameters<NonNullable<Undici.Dispatcher.DispatchHandler["onRequestUpgrade"]>>[3]
-
-/** Forwards every handler call, aborting through undici's controller when the attempt's deadline passes. */
-class DeadlineHandler implements Undici.Dispatcher.DispatchHandler, Deadline.Abortable {
-  readonly #handler: Undici.Dispatcher.DispatchHandler
-  readonly #timer: ReturnType<typeof setTimeout> | undefined
-  #controller: Undici.Dispatcher.DispatchController | undefined = undefined
-  #reason: Error | undefined = undefined
-  constructor(handler: Undici.Dispatcher.DispatchHandler, deadline: Deadline.AttemptDeadline) {
-    this.#handler = handler
-    this.#timer = deadline.arm(this)
-  }
-  abort(reason: Error): void {
-    this.#reason = reason
-    this.#controller?.abort(reason)
-  }
-  #disarm(): void {
-    if (this.#timer !== undefined) clearTimeout(this.#timer)
-  }
-  onRequestStart(controller: Undici.Dispatcher.DispatchController, context: unknown): void {
-    this.#controller = controller
-    this.#handler.onRequestStart?.(controller, context)
-    if (this.#reason !== undefined) controller.abort(this.#reason)
-  }
-  onRequestUpgrade(
-    controller: Undici.Dispatcher.DispatchController,
-    statusCode: number,
-    headers: IncomingHeaders,
-    socket: Socket
-  ): void {
-    this.#disarm()
-    this.#handler.onRequestUpgrade?.(controller, statusCode, headers, socket)
-  }
-  onResponseStart(
-    controller: Undici.Dispatcher.DispatchController,
-    statusCode: number,
-    headers: IncomingHeaders,
-    statusMessage?: string
-  ): void {
-    this.#handler.onResponseStart?.(controller, statusCode, headers, statusMessage)
-  }
-  onResponseData(controller: Undici.Dispatcher.DispatchController, chunk: Buffer): void {
-    this.#handler.onResponseData?.(controller, chunk)
-  }
-  onResponseEnd(controller: Undici.Dispatcher.DispatchController, trailers: IncomingHeaders): void {
-    this.#disarm()
-    this.#handler.onResponseEnd?.(controller, trailers)
-  }
-  onResponseError(controller: Undici.Dispatcher.DispatchController, error: Error): void {
-    this.#disarm()
-    this.#handler.onResponseError?.(controller, error)
-  }
-}

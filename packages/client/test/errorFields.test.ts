@@ -1,0 +1,101 @@
+/**
+ * The client's errors own only the fields they were given (RELIABILITY 10),
+ * and what decides on an optional field reads it by own key: an error made
+ * while `Object.prototype` holds a `status`, `retryAfterMillis` or
+ * `requestId` does not take it (Effect's Schema reads an absent optional
+ * field with `in`), its message does not show it, a retry does not wait for
+ * it, and the breaker does not count a request refused before sending as the
+ * server's failure.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Cause, Exit } from "effect"
+import * as Auth from "../src/Auth.ts"
+import {
+  BulkheadFullError,
+  CircuitOpenError,
+  ConnectionError,
+  fromStatus,
+  InvalidRequestError,
+  TimeoutError
+} from "../src/ClientError.ts"
+import * as Breaker from "../src/internal/breaker.ts"
+import * as Retry from "../src/internal/retry.ts"
+
+const polluted = { status: 599, retryAfterMillis: 120_000, requestId: "polluted-id", header: "x-polluted" }
+
+/** Runs `make` while `Object.prototype` holds every name of `polluted`. */
+const whilePolluted = <A>(make: () => A): A => {
+  const proto = Object.prototype as Record<string, unknown>
+  Object.assign(proto, polluted)
+  try {
+    return make()
+  } finally {
+    for (const name of Object.keys(polluted)) delete proto[name]
+  }
+}
+
+const context = { method: "GET", url: "http://api.test/a", retryable: true }
+
+describe("the client's errors under a polluted prototype", () => {
+  it("an error owns none of the optional fields it was not given, and its message shows none", () => {
+    const errors = whilePolluted(() => ({
+      connection: new ConnectionError({ ...context, sent: false, detail: "ECONNREFUSED" }),
+      timeout: new TimeoutError({ ...context, phase: "headers", timeoutMillis: 300 }),
+      open: new CircuitOpenError({ ...context, key: "http://api.test" }),
+      full: new BulkheadFullError({ ...context, maxConcurrency: 1, waitedMillis: 5 }),
+      refused: new InvalidRequestError({ ...context, retryable: false, detail: "bad header" }),
+      auth: new Auth.AuthConfigError({
+        reason: "invalid-header-name",
+        problems: [{ setting: "headers", received: "(redacted)", expected: "a token" }]
+      })
+    }))
+    for (const [name, error] of Object.entries(errors)) {
+      for (const field of Object.keys(polluted)) {
+        assert.isFalse(Object.hasOwn(error, field), `${name} owns ${field}`)
+      }
+    }
+    // Messages are read after the pollution is gone too: what they show comes from the error alone.
+    const messages = whilePolluted(() => Object.values(errors).map((error) => error.message))
+    for (const message of messages) {
+      assert.notInclude(message, "599")
+      assert.notInclude(message, "retry after")
+    }
+  })
+
+  it("a status error from a response without Retry-After or request id owns neither", () => {
+    const error = whilePolluted(() =>
+      fromStatus({ method: "GET", url: "http://api.test/a", status: 503, retryableStatuses: new Set([503]) })
+    )
+    assert.strictEqual(error._tag, "ServiceUnavailableError")
+    assert.strictEqual(error.status, 503)
+    assert.isFalse(Object.hasOwn(error, "retryAfterMillis"))
+    assert.isFalse(Object.hasOwn(error, "requestId"))
+  })
+
+  it("a retry waits its own delay, not a polluted Retry-After past the ceiling (which would stop retrying)", () => {
+    const error = fromStatus({
+      method: "GET",
+      url: "http://api.test/a",
+      status: 503,
+      retryableStatuses: new Set([503])
+    })
+    const wait = whilePolluted(() => Retry.waitBefore(error, 100, 60_000, 0, 10_000))
+    assert.strictEqual(wait, 100)
+  })
+
+  it("the breaker ignores a request refused before sending, whatever status the prototype holds", () => {
+    const refused = new InvalidRequestError({ ...context, retryable: false, detail: "bad header" })
+    const outcome = whilePolluted(() => Breaker.outcomeOf(Exit.fail(refused)))
+    assert.strictEqual(outcome, "Ignored")
+    assert.notStrictEqual(
+      Breaker.outcomeOf(Exit.failCause(Cause.fail(fromStatus({
+        method: "GET",
+        url: "http://api.test/a",
+        status: 400,
+        retryableStatuses: new Set()
+      })))),
+      "Ignored",
+      "a 400 the server answered does count"
+    )
+  })
+})
