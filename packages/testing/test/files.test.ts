@@ -558,6 +558,24 @@ layer(TestServer.layer())("GET /files/:name", (it) => {
       assert.deepStrictEqual(resumed.body, expected(other, 0, 5000))
     }))
 
+  it.effect("mutate_size: from the second GET on the changed content has that length; without mutate=1, a 400", () =>
+    Effect.gen(function*() {
+      const { urlFor } = yield* server
+      const url = urlFor("/files/resized.bin?size=5000&seed=17&mutate=1&mutate_size=3000")
+      const first = yield* promise(() => httpGet(url))
+      const head = yield* promise(() => httpGet(url, { method: "HEAD" }))
+      const second = yield* promise(() => httpGet(url))
+      const other = Content.mutatedSeed(17)
+      assert.deepStrictEqual(first.body, expected(17, 0, 5000))
+      assert.strictEqual(head.headers["content-length"], "3000")
+      assert.strictEqual(second.headers["content-length"], "3000")
+      assert.deepStrictEqual(second.body, expected(other, 0, 3000))
+      assert.notStrictEqual(second.headers.etag, first.headers.etag)
+      const alone = yield* promise(() => httpGet(urlFor("/files/alone.bin?size=10&mutate_size=5")))
+      assert.strictEqual(alone.status, 400)
+      assert.include(alone.body.toString(), "mutate_size needs mutate=1")
+    }))
+
   it.effect("weak_etag=1 sends only a weak ETag, which If-Range never matches", () =>
     Effect.gen(function*() {
       const { urlFor } = yield* server

@@ -78,6 +78,8 @@ interface FileOptions {
   readonly dropTimes: number | undefined
   readonly rate: number | undefined
   readonly mutate: boolean
+  /** With `mutate`: the size of the changed content (a new file of another length). */
+  readonly mutateSize: number | undefined
   readonly weakEtag: boolean
   readonly noEtag: boolean
   readonly noLastModified: boolean
@@ -135,6 +137,7 @@ const readOptions = (params: URLSearchParams): FileOptions | string => {
     dropTimes: int("drop_times", 1, Number.MAX_SAFE_INTEGER),
     rate: int("rate", 1, maxRate),
     mutate: flag("mutate"),
+    mutateSize: int("mutate_size", 0, Content.maxSize),
     weakEtag: flag("weak_etag"),
     noEtag: flag("no_etag"),
     noLastModified: flag("no_last_modified"),
@@ -165,6 +168,7 @@ const readOptions = (params: URLSearchParams): FileOptions | string => {
   if (options.dropTimes !== undefined && options.dropAfter === undefined) {
     errors.push("drop_times needs drop_after")
   }
+  if (options.mutateSize !== undefined && !options.mutate) errors.push("mutate_size needs mutate=1")
   const rangeSwitches = [options.ignoreRange, options.rangeEarly > 0, options.range200, options.rangeShort > 0]
     .filter(Boolean).length
   if (rangeSwitches > 1) errors.push("ignore_range, range_early, range_200 and range_short exclude each other")
@@ -282,9 +286,10 @@ const planResponse = (
   count: number,
   request: HttpServerRequest.HttpServerRequest
 ): Plan => {
-  const seed = options.mutate && count >= 2 ? Content.mutatedSeed(options.seed) : options.seed
+  const mutated = options.mutate && count >= 2
+  const seed = mutated ? Content.mutatedSeed(options.seed) : options.seed
   const encoding = options.bomb !== undefined ? "bomb" : options.gzip ? "gzip" : "identity"
-  const size = options.bomb ?? options.size
+  const size = options.bomb ?? (mutated ? options.mutateSize ?? options.size : options.size)
   const strongTag = Content.entityTag({ name, size, seed, encoding })
   const modified = Content.lastModified(seed)
 
