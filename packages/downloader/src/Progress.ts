@@ -49,7 +49,10 @@ export class Progress extends Schema.Class<Progress>("@httpkit/downloader/Progre
  * @since 0.1.0
  */
 export interface Meter {
-  /** The bytes now; an event when the interval since the last one has passed, else `undefined`. */
+  /**
+   * The bytes now; an event when the interval since the last one has passed, else `undefined`. Fewer bytes than
+   * the last update mean a restart from zero: the speed counts afresh from there.
+   */
   readonly update: (bytes: number, now: number) => Progress | undefined
   /** The last event, always emitted. */
   readonly finish: (bytes: number, now: number) => Progress
@@ -101,6 +104,8 @@ export const meter = (options: MeterOptions): Meter => {
   const times: Array<number> = []
   const counts: Array<number> = []
   let lastEmit = Number.NEGATIVE_INFINITY
+  /** Bytes that were on disk before this run's transfer (a resume): the speed starts after them. */
+  let carried = options.initialBytes
 
   const event = (bytes: number, now: number, done: boolean): Progress => {
     let speed = 0
@@ -131,7 +136,15 @@ export const meter = (options: MeterOptions): Meter => {
 
   return {
     update: (bytes, now) => {
-      if (times.length === 0 && bytes > options.initialBytes) {
+      if (counts.length > 0 && bytes < counts[counts.length - 1]!) {
+        // Fewer bytes than before: the download restarted from zero (new content). The old samples would show a
+        // speed of 0 for a whole window; the speed counts afresh from here.
+        times.length = 0
+        counts.length = 0
+        // Every byte from here on is new, resumed ones included in none.
+        carried = 0
+      }
+      if (times.length === 0 && bytes > carried) {
         // The first byte: the speed counts from here, its own chunk included in the baseline.
         times.push(now)
         counts.push(bytes)

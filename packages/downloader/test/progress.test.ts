@@ -1,9 +1,10 @@
 import { assert, describe, it } from "@effect/vitest"
+import * as Content from "@httpkit/testing/Content"
 import { Effect, Stream } from "effect"
 import * as Path from "node:path"
 import { DownloadResult } from "../src/DownloadResult.ts"
 import * as Progress from "../src/Progress.ts"
-import { setup } from "./support/setup.ts"
+import { assertContent, setup } from "./support/setup.ts"
 
 describe("Progress.meter", () => {
   const base = { url: "u", destination: "d", total: 10_000, startedAt: 0, initialBytes: 0 }
@@ -102,6 +103,26 @@ describe("Progress.meter", () => {
     assert.strictEqual(event!.bytesPerSecond, 4000)
   })
 
+  it("a restart from zero (fewer bytes than before) counts the speed afresh, not 0 until the window has passed", () => {
+    const meter = Progress.meter({ ...base, intervalMillis: 100, windowMillis: 5000 })
+    meter.update(1000, 0)
+    meter.update(5000, 1000)
+    // New content: the download starts over; the old samples (5,000 bytes) would make every speed negative.
+    meter.update(500, 1100)
+    const event = meter.update(1500, 1600)!
+    assert.strictEqual(event.bytes, 1500)
+    assert.strictEqual(event.bytesPerSecond, 2000)
+    assert.strictEqual(event.etaSeconds, 4.3)
+  })
+
+  it("after a resume, a restart from zero counts every new byte: the resumed ones are gone", () => {
+    const meter = Progress.meter({ ...base, initialBytes: 8000, intervalMillis: 100, windowMillis: 5000 })
+    meter.update(8500, 0)
+    meter.update(300, 500)
+    const event = meter.update(1300, 1000)!
+    assert.strictEqual(event.bytesPerSecond, 2000)
+  })
+
   it("finish always emits, marked done, without an ETA", () => {
     const meter = Progress.meter({ ...base, intervalMillis: 100 })
     meter.update(10, 0)
@@ -150,6 +171,39 @@ it.live("a trickled download reports throttled progress (at most about 10 a seco
     for (const event of measured) {
       assert.isAtLeast(event.bytesPerSecond, rate / 4)
       assert.isAtMost(event.bytesPerSecond, rate * 4)
+    }
+  }).pipe(Effect.scoped))
+
+it.live("a restart from zero on new content of another size: speed measured afresh at once, the new total, the new file", () =>
+  Effect.gen(function*() {
+    const { downloader, folder, server } = yield* setup()
+    const size = 1536 * 1024
+    const newSize = 1024 * 1024
+    const rate = 1024 * 1024
+    // The first GET drops after 512 KiB; the resume (If-Range) meets the new, shorter file and gets it whole.
+    const url = server.urlFor(
+      `/files/r.bin?size=${size}&seed=23&rate=${rate}&mutate=1&mutate_size=${newSize}&drop_after=524288&drop_times=1`
+    )
+    const path = Path.join(folder, "r.bin")
+    const events: Array<Progress.Progress> = []
+    const result = yield* downloader.download(url, path, { onProgress: (event) => events.push(event) })
+    assert.strictEqual(result.restarts, 1)
+    yield* assertContent(path, Content.mutatedSeed(23), newSize)
+    const restartAt = events.findIndex((event, index) => index > 0 && event.bytes < events[index - 1]!.bytes)
+    assert.isAbove(restartAt, 0, "no event after the restart")
+    const before = events.slice(0, restartAt)
+    const after = events.slice(restartAt)
+    assert.isTrue(before.every((event) => event.total === size))
+    assert.isTrue(after.every((event) => event.total === newSize), JSON.stringify(after.map((event) => event.total)))
+    assert.strictEqual(after.at(-1)!.bytes, newSize)
+    // About a second of transfer after the restart: from 300 ms after it on, every event has a speed (the old
+    // samples would have held it at 0 for the whole 5 s window), near the server's rate (generous bounds).
+    const measured = after.filter((event) => !event.done && event.elapsedMillis - after[0]!.elapsedMillis >= 300)
+    assert.isAtLeast(measured.length, 1)
+    for (const event of measured) {
+      assert.isAtLeast(event.bytesPerSecond, rate / 4, JSON.stringify(event))
+      assert.isAtMost(event.bytesPerSecond, rate * 4)
+      assert.isDefined(event.etaSeconds)
     }
   }).pipe(Effect.scoped))
 

@@ -91,6 +91,8 @@ export const fetchFile = (
     onBytes: (bytes) => {
       bytesNow += bytes
       if (job.onProgress === undefined) return
+      // The size may change with the content (a restart from zero on a new file) or be learned late.
+      meter.setTotal(context.known.size)
       const event = meter.update(bytesNow, job.clock.currentTimeMillisUnsafe())
       if (event !== undefined) job.onProgress(event)
     },
@@ -208,6 +210,7 @@ export const fetchFile = (
     yield* FileIo.attempt(redactedUrl, "sync", partPath, () => handle.sync())
     yield* Destination.moveIntoPlace(job, paths)
     const finishedAt = job.clock.currentTimeMillisUnsafe()
+    meter.setTotal(size)
     job.onProgress?.(meter.finish(size, finishedAt))
     const durationMillis = Math.max(0, finishedAt - job.startedAt)
     // Without a prototype: the class's Schema reads an absent `checksum` with `in` (RELIABILITY 10).
