@@ -17,17 +17,10 @@ import * as LimiterStore from "../src/LimiterStore.ts"
 import * as LocalStore from "../src/LocalStore.ts"
 import * as Policy from "../src/Policy.ts"
 import * as RateLimiter from "../src/RateLimiter.ts"
+import { blockEventLoop } from "./support/stall.ts"
 
 const root = Fs.mkdtempSync(Path.join(Os.tmpdir(), "httpkit-late-waiters-"))
 afterAll(() => Fs.rmSync(root, { recursive: true, force: true }))
-
-/** Blocks this thread for `millis`, as a long synchronous task (or a starved CPU) would: no timer, no I/O. */
-const blockEventLoop = (millis: number) => {
-  const until = performance.now() + millis
-  let spins = 0
-  while (performance.now() < until) spins++
-  return spins
-}
 
 const backends: ReadonlyArray<readonly [string, () => Layer.Layer<LimiterStore.LimiterStore, unknown>]> = [
   ["memory", () => LimiterStore.layerMemory()],

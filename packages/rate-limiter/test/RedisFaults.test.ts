@@ -22,6 +22,7 @@ import * as RateLimiter from "../src/RateLimiter.ts"
 import * as RedisStore from "../src/RedisStore.ts"
 import { take, windowItem } from "./support/items.ts"
 import { rawRedis } from "./support/rawRedis.ts"
+import { blockEventLoop } from "./support/stall.ts"
 
 const timeoutMillis = 250
 /** Room for a loaded machine on top of the store's own timeout. */
@@ -238,14 +239,6 @@ await RedisTest.describeWithRedis("RedisStore under faults", () => {
     30_000
   )
 })
-
-/** Blocks this thread for `millis`, as a long synchronous task (or a starved CPU) would: no timer, no I/O. */
-const blockEventLoop = (millis: number) => {
-  const until = performance.now() + millis
-  let spins = 0
-  while (performance.now() < until) spins++
-  return spins
-}
 
 /** A limiter with `policies` on `store`, failing closed. */
 const limiterOn = (store: LimiterStore.Store, options: Omit<RateLimiter.Options, "policies">, limit = 1) =>

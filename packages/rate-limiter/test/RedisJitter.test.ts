@@ -26,6 +26,7 @@ import * as RateLimiter from "../src/RateLimiter.ts"
 import * as RedisStore from "../src/RedisStore.ts"
 import { busiestSpan } from "./support/items.ts"
 import { runTogether } from "./support/processes.ts"
+import { blockEventLoop } from "./support/stall.ts"
 
 const limit = 10
 
@@ -136,14 +137,6 @@ await RedisTest.describeWithRedis("RedisStore evens out a jittery reply path (RE
     30_000
   )
 })
-
-/** Blocks this thread for `millis`, as a long synchronous task (or a starved CPU) would: no timer, no I/O. */
-const blockEventLoop = (millis: number) => {
-  const until = performance.now() + millis
-  let spins = 0
-  while (performance.now() < until) spins++
-  return spins
-}
 
 /** Milliseconds, rounded, for a message. */
 const show = (times: ReadonlyArray<number>) => times.map((t) => t.toFixed(0)).join(", ")
