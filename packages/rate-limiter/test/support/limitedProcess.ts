@@ -11,8 +11,9 @@
  *   one JSON array (what `bench/rate-limiter.ts` reads).
  * - `start` = `stdin`: once its store is open, and it has taken a few permits
  *   of a policy of its own (a warm-up: the first calls of a cold process are
- *   slow), the process prints `ready` and reads the start time from a line on stdin (so a slow start on a loaded
- *   machine delays the run instead of cutting it short), then prints one JSON
+ *   slow), the process prints `ready` and reads the start time from a line
+ *   on stdin (so a slow start on a loaded machine delays the run instead of
+ *   cutting it short), then prints one JSON
  *   line `{ admitted, late, failed, errors }`: the admission times, how many
  *   times a request woke too late and booked again (each leaves a booked slot
  *   unused), how many acquisitions failed, and the first few failures.
