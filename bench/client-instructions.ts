@@ -33,13 +33,11 @@
  *   undici dispatcher, as `bench/client.ts` runs them.
  */
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
-import * as ClientConfigModule from "@httpkit/client/ClientConfig"
-import * as ResilientClientModule from "@httpkit/client/ResilientClient"
 import { Context, Effect, Layer } from "effect"
 import { HttpClient, HttpClientResponse } from "effect/http"
-import * as Path from "node:path"
 import { idList, parseFlags, positiveInt } from "../scripts/args.ts"
 import { callgrindInstructions } from "./support/callgrind.ts"
+import { clientModules, srcArguments } from "./support/clientSources.ts"
 import { serveJson, startJsonServer } from "./support/jsonServer.ts"
 import { measureCalls, runArguments as childArguments, runScope } from "./support/measuredRun.ts"
 import { memoryTransport } from "./support/memoryTransport.ts"
@@ -110,12 +108,7 @@ const runOne = async (which: Case, calls: number, warmup: number, concurrency: n
   const url = server?.url ?? "http://bench.test/payload"
   const memory = memoryTransport
   // `--src DIR`: another copy of the client's sources (a variant to compare), instead of the workspace's.
-  const { ClientConfig, ResilientClient } = values.src === undefined
-    ? { ClientConfig: ClientConfigModule, ResilientClient: ResilientClientModule }
-    : {
-      ClientConfig: (await import(Path.resolve(values.src, "ClientConfig.ts"))) as typeof ClientConfigModule,
-      ResilientClient: (await import(Path.resolve(values.src, "ResilientClient.ts"))) as typeof ResilientClientModule
-    }
+  const { ClientConfig, ResilientClient } = await clientModules(values.src)
   let call: Effect.Effect<unknown, unknown>
   if (which.endsWith("-bare") || which.endsWith("-schema")) {
     const client = which.startsWith("memory-")
@@ -158,7 +151,7 @@ const runOne = async (which: Case, calls: number, warmup: number, concurrency: n
 /** The arguments of one run of a case in a child process (`--run`), with the variant's sources if any. */
 const runArguments = (which: Case, calls: number, warmup: number, concurrency: number): Array<string> => [
   ...childArguments(import.meta.filename, which, { calls, warmup, concurrency }),
-  ...(values.src === undefined ? [] : ["--src", values.src])
+  ...srcArguments(values.src)
 ]
 
 /** The cases asked for with `--cases` (every case by default), refused if one is unknown. */

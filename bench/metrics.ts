@@ -39,6 +39,7 @@ import * as PrometheusMetrics from "effect/observability/PrometheusMetrics"
 import { performance } from "node:perf_hooks"
 import { fail, idList, parseFlags, positiveInt } from "../scripts/args.ts"
 import { callgrindInstructions } from "./support/callgrind.ts"
+import { clientModules, srcArguments } from "./support/clientSources.ts"
 import { serveJson, startJsonServer } from "./support/jsonServer.ts"
 import { measureCalls, runArguments as childArguments, runScope } from "./support/measuredRun.ts"
 import { memoryTransport } from "./support/memoryTransport.ts"
@@ -56,9 +57,10 @@ const usage = `Usage: npm run bench -- metrics [options]
   --concurrency C      calls in flight (default 64)
   --rounds R           CPU rounds, every case in a fresh process per round (default 7)
   --calls N            measured calls per run (default 40,000; callgrind 1,500 and 3,000)
-  --warmup N           warm-up calls before them (default 20,000; callgrind 4,000)
+  --warmup N           warm-up calls before them (default 20,000, callgrind too)
   --instructions       callgrind instructions per call instead of CPU time
   --memory             the overhead cases over an in-memory transport (the pipeline alone)
+  --src DIR            the overhead cases with another copy of packages/client/src (a variant to compare)
   --hosts H            hosts in the snapshot's registry (default 100)
   --help               this text
 
@@ -77,6 +79,7 @@ const { values } = parseFlags({
     instructions: { type: "boolean", default: false },
     memory: { type: "boolean", default: false },
     hosts: { type: "string" },
+    src: { type: "string" },
     run: { type: "string" },
     cpu: { type: "boolean", default: false },
     serve: { type: "boolean", default: false },
@@ -103,17 +106,19 @@ const recordingTracer: Tracer.Tracer = Tracer.make({ span: (options) => new Trac
 // ---------------------------------------------------------------------------
 
 const runOne = async (which: Case, calls: number, warmup: number): Promise<void> => {
+  // `--src DIR`: another copy of the client's sources (a variant to compare), instead of the workspace's.
+  const variant = await clientModules(values.src)
   const scope = runScope()
   const server = values.memory ? undefined : await startJsonServer()
   const url = server?.url ?? "http://bench.test/payload"
   const client = values.memory
     ? await scope.build(
       Effect.flatMap(
-        ClientConfig.resolve(optionsOf(which)),
-        (resolved) => ResilientClient.makeWith(resolved, memoryTransport, undefined, true)
+        variant.ClientConfig.resolve(optionsOf(which)),
+        (resolved) => variant.ResilientClient.makeWith(resolved, memoryTransport, undefined, true)
       )
     )
-    : await scope.build(ResilientClient.make(optionsOf(which)))
+    : await scope.build(variant.ResilientClient.make(optionsOf(which)))
   await measureCalls(Effect.flatMap(client.get(url), (response) => response.json), {
     warmup,
     calls,
@@ -127,7 +132,8 @@ const runOne = async (which: Case, calls: number, warmup: number): Promise<void>
 
 const runArguments = (which: Case, calls: number, warmup: number): Array<string> => [
   ...childArguments(import.meta.filename, which, { calls, warmup, concurrency }),
-  ...(values.memory ? ["--memory"] : [])
+  ...(values.memory ? ["--memory"] : []),
+  ...srcArguments(values.src)
 ]
 
 const selectedCases = (): ReadonlyArray<Case> => idList("case", values.cases, cases) ?? cases
@@ -162,7 +168,8 @@ const overheadCpu = async (): Promise<void> => {
 const overheadInstructions = async (): Promise<void> => {
   const selected = selectedCases()
   const calls = callsFlag ?? 1_500
-  const warmup = warmupFlag ?? 4_000
+  // A shorter warm-up left the JIT still compiling in the measured calls: runs of one tree spread by 10-20%.
+  const warmup = warmupFlag ?? 20_000
   process.stdout.write(
     `overhead: callgrind instructions per call (difference of runs of ${calls} and ${
       2 * calls
