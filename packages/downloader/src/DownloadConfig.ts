@@ -81,7 +81,7 @@ export const Options = Schema.Struct({
   progressInterval: Schema.optionalKey(DurationInput),
   /** How often the bytes on disk are synced and recorded in the sidecar, so a crash loses at most this much. */
   checkpointInterval: Schema.optionalKey(DurationInput),
-  /** Bytes gathered per write. */
+  /** Bytes that may wait behind the write in flight before the body's reader waits for the disk (the most one write gathers). */
   writeBatch: Schema.optionalKey(ByteSize),
   /** Allow the destination to be a symbolic link (the `.part` never may). */
   allowSymlinks: Schema.optionalKey(Schema.Boolean),

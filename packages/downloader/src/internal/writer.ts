@@ -1,28 +1,33 @@
 /**
- * A positional writer that copies incoming chunks into two reusable buffers
- * and writes each one whole, with at most one write in flight: while the
- * file system writes one buffer, the other fills from the network.
+ * A positional writer that hands incoming chunks to the file system as they
+ * come, without copying them: while one `writev` is in flight, the chunks
+ * that arrive meanwhile queue, and go together in the next one.
  *
  * **Details**
  *
- * Copying costs one `memcpy` per byte, and pays for itself: each network
- * chunk can be collected as soon as it is copied, instead of living until
- * its batch is written. Keeping a megabyte of 64 KiB chunks alive per batch
- * promoted them out of the young generation and tripled the time spent in
- * garbage collection on a 512 MiB download (measured with `--cpu-prof`).
- * Memory is two buffers per writer, whatever the file's size.
+ * - No copy: the chunks themselves are written (`writev`), and each is
+ *   dropped as soon as its write completes, so none lives long enough to be
+ *   promoted out of V8's young generation.
+ * - On a fast disk each chunk is written alone, at once; when the disk falls
+ *   behind, the queue grows and each write gathers more. Once the queue holds
+ *   `limitBytes` (or `maxChunks` chunks, a trickle of tiny ones), `push` asks
+ *   its caller to wait: memory per writer is bounded by about twice
+ *   `limitBytes` (the write in flight and the queue), whatever the file's size.
+ * - Measured against the writer this replaced (every chunk copied into one of
+ *   two reusable 1 MiB buffers, each written whole), 1 GiB from nginx over
+ *   loopback: 2.07 s against 3.90 s, 3.0 against 5.4 CPU seconds (medians of
+ *   7 paired runs; `fs.createWriteStream` took 2.83 s).
  */
 import type { FileHandle } from "node:fs/promises"
 
-/** Gathers chunks and writes them at increasing positions from `start`. */
+/** Hands chunks to the file system at increasing positions from `start`. */
 export interface Writer {
   /**
-   * Adds a chunk. Returns a promise only when the caller must wait (both
-   * buffers full, one being written); otherwise `undefined`, so the common
-   * case costs no promise.
+   * Adds a chunk. Returns a promise only when the caller must wait (the queue
+   * is full); otherwise `undefined`, so the common case costs no promise.
    */
   readonly push: (chunk: Uint8Array) => Promise<void> | undefined
-  /** Writes everything gathered and waits for every write. */
+  /** Writes everything pushed and waits for every write. */
   readonly flush: () => Promise<void>
   /** The position after the last byte written to the OS (not yet synced). */
   readonly written: () => number
@@ -31,104 +36,95 @@ export interface Writer {
 }
 
 /**
- * A writer for `handle` starting at `start`, with two buffers of
- * `batchBytes`. A failed write fails every later `push` and `flush` with the
- * same error.
+ * The most chunks one write gathers, and queues before `push` waits: Linux's
+ * `IOV_MAX`, the most buffers one `writev` takes.
  */
-export const make = (handle: FileHandle, start: number, batchBytes: number): Writer => {
-  let filling: Buffer = Buffer.allocUnsafeSlow(batchBytes)
-  let spare: Buffer | undefined = Buffer.allocUnsafeSlow(batchBytes)
-  /** Bytes in `filling`. */
-  let used = 0
-  /** The file position of `filling[0]`. */
-  let fillingAt = start
+export const maxChunks = 1024
+
+/**
+ * A writer for `handle` starting at `start` that makes its caller wait once
+ * `limitBytes` are queued behind the write in flight. A failed write fails
+ * every later `push` and `flush` with the same error.
+ */
+export const make = (handle: FileHandle, start: number, limitBytes: number): Writer => {
+  let queue: Array<Uint8Array> = []
+  let queuedBytes = 0
   let written = start
+  let received = start
   let inFlight: Promise<void> | undefined
   let failure: unknown
 
-  const writeAll = async (buffer: Buffer, length: number, at: number): Promise<void> => {
-    let offset = 0
-    while (offset < length) {
-      const { bytesWritten } = await handle.write(buffer, offset, length - offset, at + offset)
-      offset += bytesWritten
+  /** Writes `chunks` (`length` bytes) at `at`, going on after a short write. */
+  const writeAll = async (chunks: Array<Uint8Array>, length: number, at: number): Promise<void> => {
+    let done = 0
+    let first = 0
+    for (;;) {
+      const { bytesWritten } = await handle.writev(first === 0 ? chunks : chunks.slice(first), at + done)
+      done += bytesWritten
+      if (done >= length) return
+      // Nothing written and no error: taken as a full disk rather than tried forever.
+      if (bytesWritten === 0) throw Object.assign(new Error("the file system wrote nothing"), { code: "ENOSPC" })
+      // A short write (a full disk reports itself as an error on the next one): skip what was written.
+      let skip = bytesWritten
+      while (skip >= chunks[first]!.byteLength) skip -= chunks[first++]!.byteLength
+      if (skip > 0) chunks[first] = chunks[first]!.subarray(skip)
     }
   }
 
-  /** Starts writing `filling` (the spare must be free) and makes the spare the buffer that fills. */
-  const rotate = (): void => {
-    const buffer = filling
-    const length = used
-    const at = fillingAt
-    filling = spare!
-    spare = undefined
-    used = 0
-    fillingAt = at + length
-    inFlight = writeAll(buffer, length, at).then(
+  /** Starts writing the whole queue; when that write ends, starts the next one if chunks queued meanwhile. */
+  const startWrite = (): void => {
+    const chunks = queue
+    const length = queuedBytes
+    const at = written
+    queue = []
+    queuedBytes = 0
+    inFlight = writeAll(chunks, length, at).then(
       () => {
         written = at + length
-        spare = buffer
         inFlight = undefined
+        if (queue.length > 0) startWrite()
       },
       (error: unknown) => {
         failure ??= error
-        spare = buffer
         inFlight = undefined
       }
     )
   }
 
-  /** Copies what fits of `chunk` from `offset`; the number of bytes copied. */
-  const copy = (chunk: Uint8Array, offset: number): number => {
-    const length = Math.min(chunk.byteLength - offset, batchBytes - used)
-    filling.set(offset === 0 && length === chunk.byteLength ? chunk : chunk.subarray(offset, offset + length), used)
-    used += length
-    return length
+  const full = (): boolean => queuedBytes >= limitBytes || queue.length >= maxChunks
+
+  /** Waits until the queue is below its limits, or fails with the write's error. */
+  const drain = async (): Promise<void> => {
+    for (;;) {
+      // `failure` and the queue change while the write in flight ends.
+      if (failure !== undefined) throw failure
+      if (!full()) return
+      if (inFlight === undefined) startWrite()
+      await inFlight
+    }
   }
 
   const push = (chunk: Uint8Array): Promise<void> | undefined => {
     if (failure !== undefined) return Promise.reject(failure)
-    let offset = 0
-    while (offset < chunk.byteLength) {
-      offset += copy(chunk, offset)
-      if (used < batchBytes) return undefined
-      if (spare === undefined) return waitThenPush(chunk.subarray(offset))
-      rotate()
-    }
+    if (chunk.byteLength === 0) return undefined
+    queue.push(chunk)
+    queuedBytes += chunk.byteLength
+    received += chunk.byteLength
+    if (inFlight === undefined) startWrite()
+    else if (full()) return drain()
     return undefined
-  }
-
-  /**
-   * Both buffers taken: waits for the write in flight, rotates (unless a
-   * `flush` meanwhile did), then goes on with the rest of the chunk.
-   */
-  const waitThenPush = async (rest: Uint8Array): Promise<void> => {
-    // `used` and `spare` change while the write in flight ends (and when a `flush` rotates meanwhile).
-    for (let full = used >= batchBytes; full; full = used >= batchBytes) {
-      if (spare !== undefined) {
-        rotate()
-        break
-      }
-      await inFlight
-      if (failure !== undefined) throw failure
-    }
-    const more = push(rest)
-    if (more !== undefined) await more
   }
 
   /** Writes every byte received so far (bytes pushed meanwhile may wait for the next flush). */
   const flush = async (): Promise<void> => {
-    const target = fillingAt + used
+    const target = received
     for (;;) {
       if (failure !== undefined) throw failure
       if (written >= target) return
-      if (inFlight !== undefined) {
-        await inFlight
-        continue
-      }
-      // No write in flight: the spare is free, and the bytes short of `target` are in `filling`.
-      rotate()
+      if (inFlight === undefined) startWrite()
+      await inFlight
     }
   }
 
-  return { push, flush, written: () => written, received: () => fillingAt + used }
+  return { push, flush, written: () => written, received: () => received }
 }
