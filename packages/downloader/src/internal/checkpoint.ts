@@ -39,10 +39,12 @@ export const make = (
 ): Effect.Effect<void, FileSystemError> =>
   Effect.uninterruptible(Effect.gen(function*() {
     const segments = source.segments()
-    // Gathered bytes go to the OS first, so a crash loses at most one interval, not one write batch.
-    yield* FileIo.attempt(job.redactedUrl, "write", paths.partPath, async () => {
+    // Gathered bytes go to the OS first, so a crash loses at most one interval, not one write batch. A refused
+    // write (a full disk) fails the checkpoint, after it records the bytes that were written: the next run
+    // resumes from there instead of from zero.
+    const flushed = yield* Effect.result(FileIo.attempt(job.redactedUrl, "write", paths.partPath, async () => {
       await Promise.all(segments.map((segment) => segment.writer?.flush()))
-    })
+    }))
     const known = source.known()
     const snapshot = segments.map((segment) => ({
       start: segment.start,
@@ -61,4 +63,5 @@ export const make = (
     })
     yield* Metrics.reportBytes(job.tally)
     yield* lock.refresh
+    if (flushed._tag === "Failure") return yield* Effect.fail(flushed.failure)
   }))

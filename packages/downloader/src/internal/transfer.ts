@@ -78,6 +78,8 @@ export interface Context {
   transferred: number
 }
 
+const ignore = (): void => {}
+
 /** Whether a segment has all its bytes. */
 const complete = (segment: Segment): boolean =>
   segment.end !== undefined && doneOf(segment) >= segment.end - segment.start
@@ -285,7 +287,8 @@ const pass = (context: Context, segment: Segment): Effect.Effect<PassEnd, Downlo
     let tooLong = false
     const consumed = yield* response.stream.pipe(
       Stream.runForEachArray((chunks): Effect.Effect<void, DownloadError> => {
-        let wait: Promise<void> | undefined
+        // Every wait the writer asks for in this batch: a failed write rejects them all.
+        let waits: Array<Promise<void>> | undefined
         for (let chunk of chunks) {
           const room = limit - writer.received()
           if (chunk.byteLength > room) {
@@ -296,10 +299,18 @@ const pass = (context: Context, segment: Segment): Effect.Effect<PassEnd, Downlo
             context.transferred += chunk.byteLength
             context.onBytes(chunk.byteLength)
             const pending = writer.push(chunk)
-            if (pending !== undefined) wait = wait === undefined ? pending : wait.then(() => pending)
+            if (pending !== undefined) (waits ??= []).push(pending)
           }
           if (tooLong) break
         }
+        const all: Promise<unknown> | undefined = waits === undefined
+          ? undefined
+          : waits.length === 1
+          ? waits[0]!
+          : Promise.all(waits)
+        // Handled at once, so no rejection goes unhandled: a failed write is reported through `all` below, or by the
+        // writer's flush after the body when the body is cut short here.
+        all?.catch(ignore)
         if (tooLong) {
           return Effect.fail(
             new BodyLengthError({
@@ -310,9 +321,8 @@ const pass = (context: Context, segment: Segment): Effect.Effect<PassEnd, Downlo
             })
           )
         }
-        return wait === undefined
-          ? Effect.void
-          : FileIo.attempt(context.redactedUrl, "write", context.partPath, () => wait)
+        if (all === undefined) return Effect.void
+        return FileIo.attempt(context.redactedUrl, "write", context.partPath, () => all)
       }),
       Effect.result
     )
