@@ -61,8 +61,8 @@ it.live(
 
       const resumed = yield* runChild({ url, folder, sha256 })
       assert.deepStrictEqual(
-        { ok: resumed.ok, files: resumed.files, unhandled: resumed.unhandled },
-        { ok: true, files: ["full.bin"], unhandled: [] },
+        { ok: resumed.ok, resumed: resumed.resumed, files: resumed.files, unhandled: resumed.unhandled },
+        { ok: true, resumed: true, files: ["full.bin"], unhandled: [] },
         JSON.stringify(resumed)
       )
       assert.strictEqual(statSync(join(folder, "full.bin")).size, 16 * 1024 * 1024)

@@ -21,6 +21,7 @@
  */
 import type * as ResilientClient from "@httpkit/client/ResilientClient"
 import * as Effect from "effect/Effect"
+import { constVoid } from "effect/Function"
 import * as Random from "effect/Random"
 import * as Stream from "effect/Stream"
 import type { FileHandle } from "node:fs/promises"
@@ -77,8 +78,6 @@ export interface Context {
   continuations: number
   transferred: number
 }
-
-const ignore = (): void => {}
 
 /** Whether a segment has all its bytes. */
 const complete = (segment: Segment): boolean =>
@@ -303,14 +302,10 @@ const pass = (context: Context, segment: Segment): Effect.Effect<PassEnd, Downlo
           }
           if (tooLong) break
         }
-        const all: Promise<unknown> | undefined = waits === undefined
-          ? undefined
-          : waits.length === 1
-          ? waits[0]!
-          : Promise.all(waits)
+        const all = waits === undefined ? undefined : Promise.all(waits)
         // Handled at once, so no rejection goes unhandled: a failed write is reported through `all` below, or by the
         // writer's flush after the body when the body is cut short here.
-        all?.catch(ignore)
+        all?.catch(constVoid)
         if (tooLong) {
           return Effect.fail(
             new BodyLengthError({
@@ -322,7 +317,7 @@ const pass = (context: Context, segment: Segment): Effect.Effect<PassEnd, Downlo
           )
         }
         if (all === undefined) return Effect.void
-        return FileIo.attempt(context.redactedUrl, "write", context.partPath, () => all)
+        return Effect.asVoid(FileIo.attempt(context.redactedUrl, "write", context.partPath, () => all))
       }),
       Effect.result
     )
