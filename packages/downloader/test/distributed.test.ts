@@ -133,8 +133,18 @@ await RedisTest.describeWithRedis("a download queue shared by worker processes t
           assert.strictEqual(ended.code, 0, `${names[index]}: ${worker.diagnostics()}`)
         }
 
-        // Every file once, whole and verified; nothing else in the folder.
-        assert.deepStrictEqual(yield* listing(folder), files.map((file) => file.name).toSorted())
+        // Every file once, whole and verified; nothing else in the folder. When not, what each worker said (its
+        // lines other than progress, and its other output) tells which task went where.
+        const story = () =>
+          workers.map((worker, index) =>
+            [
+              ...worker.lines.filter((line) => line.event !== "progress").map((line) =>
+                `${names[index]} ${JSON.stringify(line)}`
+              ),
+              `${names[index]} output: ${worker.diagnostics()}`
+            ].join("\n")
+          ).join("\n")
+        assert.deepStrictEqual(yield* listing(folder), files.map((file) => file.name).toSorted(), story())
         for (const file of files) {
           assert.strictEqual(
             yield* sha256Of(Path.join(folder, file.name)),
