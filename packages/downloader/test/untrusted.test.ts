@@ -167,7 +167,7 @@ it.live("a second download in this process to the same file through another spel
     const url = server.urlFor("/files/slow.bin?size=200000&seed=40&rate=100000")
     const first = yield* Effect.forkChild(downloader.download(url, Path.join(real, "slow.bin")))
     yield* Effect.promise(async () => {
-      for (let i = 0; i < 200 && !(await Fs.stat(Path.join(real, "slow.bin.part.lock")).catch(() => undefined)); i++) {
+      for (let i = 0; i < 200 && !(await Fs.lstat(Path.join(real, "slow.bin.part.lock")).catch(() => undefined)); i++) {
         await new Promise((resolve) => setTimeout(resolve, 25))
       }
     })

@@ -1,21 +1,34 @@
 /**
- * One writer per `.part`, across processes: a lock file `DEST.part.lock`
- * created with `O_EXCL`, holding the owner's host and pid, its modification
- * time refreshed at every checkpoint. A lock whose owner is gone is taken
- * over: on this host, a pid that no longer runs (a worker killed with
- * SIGKILL), this process's own pid when this process does not hold it (a
- * container restarted with the same host name and pid), or a pid that runs
- * but has not refreshed the lock for `staleAfterMillis` (the pid reused by
- * another program); from another host, a lock not refreshed for
- * `staleAfterMillis`.
+ * One writer per `.part`, across processes: a lock `DEST.part.lock` created
+ * as a symbolic link whose text names the owner (host, pid and a token of
+ * this acquisition). A link is created with its text in one step, so a lock
+ * never exists without an owner, even when its creator is killed at once
+ * (a file created with `O_EXCL` and written afterwards can be left empty).
+ * Nothing ever follows the link. Its modification time is refreshed at every
+ * checkpoint.
+ *
+ * A lock whose owner is gone is taken over: on this host, a pid that no
+ * longer runs (a worker killed with SIGKILL), this process's own pid with a
+ * token this process does not hold (a container restarted with the same host
+ * name and pid), or a pid that runs but has not refreshed the lock for
+ * `staleAfterMillis` (the pid reused by another program); from another host,
+ * or with no owner that can be read (something else planted at the path), a
+ * lock not refreshed for `staleAfterMillis`. A regular file holding
+ * `{host, pid}` (how earlier versions wrote the lock) is read the same way.
  *
  * **Gotchas**
  *
  * Two processes that find the same stale lock at the same instant can both
- * take it over (the window is one `unlink` and one `open`). The queue's own
- * lease keeps two workers off one task; this lock is the guard behind it.
+ * take it over (the window is one `unlink` and one `symlink`). The queue's
+ * own lease keeps two workers off one task; this lock is the guard behind it.
+ *
+ * Where the file system has no symbolic links (FAT, some network shares), the
+ * lock is a regular file created with `O_EXCL` and then written: a process
+ * killed between the two leaves it empty, and it is taken over only once
+ * `staleAfterMillis` unrefreshed.
  */
 import * as Effect from "effect/Effect"
+import * as Crypto from "node:crypto"
 import { constants } from "node:fs"
 import * as Fs from "node:fs/promises"
 import * as Os from "node:os"
@@ -24,9 +37,9 @@ import * as FileIo from "./fileIo.ts"
 
 /** A held lock. */
 export interface PartLock {
-  /** Marks the lock as alive (its modification time). */
+  /** Marks the lock as alive (its modification time), while it is still this one. */
   readonly refresh: Effect.Effect<void>
-  /** Removes the lock. */
+  /** Removes the lock, while it is still this one (one taken over meanwhile is left to its new owner). */
   readonly release: Effect.Effect<void>
 }
 
@@ -36,27 +49,11 @@ export const pathFor = (partPath: string): string => `${partPath}.lock`
 interface Owner {
   readonly host: string
   readonly pid: number
+  readonly token: string | undefined
 }
 
-/**
- * The lock files this process holds, by device and inode (one file reached
- * through two spellings of its path is one lock): a lock naming this pid and
- * not here is an earlier life's.
- */
-const heldHere = new Map<string, number>()
-
-/** Counts, rather than flags, a key held: an inode freed by one release may be reused at once by a new lock. */
-const hold = (key: string): void => {
-  heldHere.set(key, (heldHere.get(key) ?? 0) + 1)
-}
-
-const letGo = (key: string): void => {
-  const count = heldHere.get(key) ?? 0
-  if (count <= 1) heldHere.delete(key)
-  else heldHere.set(key, count - 1)
-}
-
-const fileKey = (stats: { readonly dev: number; readonly ino: number }): string => `${stats.dev}:${stats.ino}`
+/** The tokens of the locks this process holds: a lock naming this pid with another token is an earlier life's. */
+const heldHere = new Set<string>()
 
 const isRunning = (pid: number): boolean => {
   try {
@@ -68,65 +65,106 @@ const isRunning = (pid: number): boolean => {
   }
 }
 
-/** Whether the lock at `path` belongs to nobody any more. */
-const isStale = async (path: string, staleAfterMillis: number): Promise<boolean> => {
-  let text: string
-  let modified: number
-  let key: string
+const ownerOf = (text: string): Owner | undefined => {
   try {
+    const parsed = JSON.parse(text) as { host?: unknown; pid?: unknown; token?: unknown } | null
+    if (typeof parsed?.host !== "string" || typeof parsed.pid !== "number") return undefined
+    return { host: parsed.host, pid: parsed.pid, token: typeof parsed.token === "string" ? parsed.token : undefined }
+  } catch {
+    return undefined
+  }
+}
+
+/** The most of a lock file read: one written by us is under 200 bytes. */
+const lockFileBytes = 4096
+
+/**
+ * What is at `path`: its text (a link's, or a regular file's first 4 KiB)
+ * and modification time; `undefined` when gone. A lock replaced meanwhile is
+ * one of unknown owner, just refreshed.
+ */
+const readLock = async (path: string): Promise<{ readonly text: string; readonly modified: number } | undefined> => {
+  const replaced = { text: "", modified: Date.now() }
+  try {
+    const stats = await Fs.lstat(path)
+    if (stats.isSymbolicLink()) {
+      try {
+        return { text: await Fs.readlink(path, "utf8"), modified: stats.mtimeMs }
+      } catch (error) {
+        if (FileIo.codeOf(error) === "EINVAL") return replaced
+        throw error
+      }
+    }
+    if (!stats.isFile()) return { text: "", modified: stats.mtimeMs }
     const handle = await Fs.open(path, constants.O_RDONLY | constants.O_NOFOLLOW)
     try {
-      const stats = await handle.stat()
-      modified = stats.mtimeMs
-      key = fileKey(stats)
-      text = await handle.readFile("utf8")
+      const buffer = Buffer.alloc(lockFileBytes)
+      const { bytesRead } = await handle.read(buffer, 0, lockFileBytes, 0)
+      return { text: buffer.toString("utf8", 0, bytesRead), modified: (await handle.stat()).mtimeMs }
     } finally {
       await handle.close()
     }
   } catch (error) {
     // Gone meanwhile: free.
-    if (FileIo.codeOf(error) === "ENOENT") return true
+    if (FileIo.codeOf(error) === "ENOENT") return undefined
+    if (FileIo.codeOf(error) === "ELOOP") return replaced
     throw error
   }
-  let owner: Owner | undefined
-  try {
-    const parsed = JSON.parse(text) as Partial<Owner>
-    if (typeof parsed.host === "string" && typeof parsed.pid === "number") {
-      owner = { host: parsed.host, pid: parsed.pid }
-    }
-  } catch {
-    owner = undefined
-  }
-  const unrefreshed = Date.now() - modified > staleAfterMillis
+}
+
+/** Whether the lock at `path` belongs to nobody any more. */
+const isStale = async (path: string, staleAfterMillis: number): Promise<boolean> => {
+  const lock = await readLock(path)
+  if (lock === undefined) return true
+  const owner = ownerOf(lock.text)
+  const unrefreshed = Date.now() - lock.modified > staleAfterMillis
   if (owner === undefined || owner.host !== Os.hostname()) return unrefreshed
-  if (owner.pid === process.pid) return !heldHere.has(key)
+  if (owner.pid === process.pid) return owner.token === undefined || !heldHere.has(owner.token)
   return unrefreshed || !isRunning(owner.pid)
 }
 
+/** Codes of a file system that has no symbolic links (FAT, some network shares). */
+const noLinks = ["EPERM", "EOPNOTSUPP", "ENOTSUP", "ENOSYS"]
+
 /**
- * Creates the lock file: its key in `heldHere` (added before the file names
- * this pid), or `undefined` when it exists.
+ * Creates the lock as a link with `text`, or, where the file system has no
+ * links, as a file created with `O_EXCL` and then written (removed when the
+ * write fails): `false` when something is at `path` already.
  */
-const create = async (path: string): Promise<string | undefined> => {
+const create = async (path: string, text: string): Promise<boolean> => {
+  try {
+    await Fs.symlink(text, path)
+    return true
+  } catch (error) {
+    const code = FileIo.codeOf(error)
+    if (code === "EEXIST") return false
+    if (!noLinks.includes(code)) throw error
+  }
   let handle: Fs.FileHandle
   try {
     handle = await Fs.open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW)
   } catch (error) {
-    if (FileIo.codeOf(error) === "EEXIST") return undefined
+    if (FileIo.codeOf(error) === "EEXIST") return false
     throw error
   }
-  let key: string | undefined
   try {
-    key = fileKey(await handle.stat())
-    hold(key)
-    await handle.writeFile(JSON.stringify({ host: Os.hostname(), pid: process.pid }))
+    await handle.writeFile(text)
   } catch (error) {
-    if (key !== undefined) letGo(key)
+    await Fs.rm(path, { force: true })
     throw error
   } finally {
     await handle.close()
   }
-  return key
+  return true
+}
+
+/** The lock's text at `path` (a link's, or a file's), or `undefined` when something else or nothing is there. */
+const lockText = async (path: string): Promise<string | undefined> => {
+  try {
+    return (await readLock(path))?.text
+  } catch {
+    return undefined
+  }
 }
 
 /**
@@ -137,26 +175,44 @@ export const acquire = (
   url: string,
   partPath: string,
   staleAfterMillis: number
-): Effect.Effect<PartLock, FileSystemError> => {
-  const path = pathFor(partPath)
-  return Effect.flatMap(
-    FileIo.attempt(url, "lock", path, async () => {
-      const key = await create(path)
-      if (key !== undefined) return key
-      if (!(await isStale(path, staleAfterMillis))) return undefined
+): Effect.Effect<PartLock, FileSystemError> =>
+  Effect.suspend(() => {
+    const path = pathFor(partPath)
+    const token = Crypto.randomUUID()
+    const text = JSON.stringify({ host: Os.hostname(), pid: process.pid, token })
+    const take = async (): Promise<boolean> => {
+      if (await create(path, text)) return true
+      if (!(await isStale(path, staleAfterMillis))) return false
       await Fs.rm(path, { force: true })
-      return create(path)
-    }),
-    (key) =>
-      key !== undefined
-        ? Effect.succeed({
-          // `lutimes`: a link planted at the lock's path meanwhile has its own times set, never its target's.
-          refresh: Effect.ignore(FileIo.attempt(url, "lock", path, () => Fs.lutimes(path, new Date(), new Date()))),
-          release: Effect.andThen(
-            Effect.ignore(FileIo.removeIfPresent(url, path)),
-            Effect.sync(() => letGo(key))
-          )
-        })
-        : Effect.fail(new FileSystemError({ url, retryable: true, operation: "lock", path: partPath, code: "EBUSY" }))
-  )
-}
+      return create(path, text)
+    }
+    const ours = async (): Promise<boolean> => (await lockText(path)) === text
+    return Effect.flatMap(
+      FileIo.attempt(url, "lock", path, async () => {
+        // Held from before the link exists: a lock naming this pid is this process's own only with a token held here.
+        heldHere.add(token)
+        let taken = false
+        try {
+          taken = await take()
+        } finally {
+          if (!taken) heldHere.delete(token)
+        }
+        return taken
+      }),
+      (taken) =>
+        taken
+          ? Effect.succeed({
+            // `lutimes`: the link's own times; nothing follows it.
+            refresh: Effect.ignore(FileIo.attempt(url, "lock", path, async () => {
+              if (await ours()) await Fs.lutimes(path, new Date(), new Date())
+            })),
+            release: Effect.andThen(
+              Effect.ignore(FileIo.attempt(url, "lock", path, async () => {
+                if (await ours()) await Fs.rm(path, { force: true })
+              })),
+              Effect.sync(() => heldHere.delete(token))
+            )
+          })
+          : Effect.fail(new FileSystemError({ url, retryable: true, operation: "lock", path: partPath, code: "EBUSY" }))
+    )
+  })
