@@ -252,7 +252,7 @@ const active = new Set<string>()
 
 /**
  * Runs `use` as the only writer of the download's `.part`: in this process
- * (a set of parts in use) and across processes (a lock file, partLock.ts;
+ * (a set of parts in use) and across processes (a lock, partLock.ts;
  * a lock left by a killed process is taken over). A second writer fails at
  * once with `FileSystemError` `EBUSY`.
  */
@@ -271,7 +271,7 @@ const exclusively = <A, E>(
     active.add(partPath)
     const staleAfter = Math.max(30_000, 10 * job.config.checkpointInterval)
     return Effect.ensuring(
-      // Taken uninterruptibly: a lock file created is always released.
+      // Taken uninterruptibly: a lock created is always released.
       Effect.acquireUseRelease(PartLock.acquire(job.redactedUrl, partPath, staleAfter), use, (lock) => lock.release),
       Effect.sync(() => active.delete(partPath))
     )
