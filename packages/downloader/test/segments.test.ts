@@ -30,6 +30,30 @@ it.live("segments: 4 fetches a 8 MiB file over 4 ranges into one file, verified"
     assert.deepStrictEqual(yield* listing(folder), ["seg.bin"])
   }).pipe(Effect.scoped))
 
+it.live("a 64 MiB file over 2 connections is fetched as 16 segments of 4 MiB, taken in file order, never more than 2 at once", () =>
+  Effect.gen(function*() {
+    const { downloader, folder, server } = yield* setup()
+    const size = 64 * 1024 * 1024
+    const piece = 4 * 1024 * 1024
+    const path = Path.join(folder, "pieces.bin")
+    const result = yield* downloader.download(server.urlFor(`/files/pieces.bin?size=${size}&seed=44`), path, {
+      segments: 2,
+      checksum: `sha256:${expectedSha256(44, size)}`
+    })
+    yield* assertContent(path, 44, size)
+    assert.strictEqual(result.segments, 2)
+    assert.isTrue(result.verified)
+    const gets = (yield* server.requestsTo("/files/pieces.bin")).filter((request) => request.method === "GET")
+    const starts = gets.map((request) => Number(/^bytes=(\d+)-/.exec(request.headers["range"] ?? "")?.[1]))
+    assert.deepStrictEqual(
+      gets.map((request) => request.headers["range"]).toSorted(),
+      Array.from({ length: 16 }, (_, i) => `bytes=${i * piece}-${(i + 1) * piece - 1}`).toSorted()
+    )
+    // Each request asks for the next piece not yet taken; two started together may reach the server either way round.
+    starts.forEach((start, k) => assert.isAtMost(Math.abs(start / piece - k), 1, `request ${k}: ${starts}`))
+    assert.isAtMost(new Set(gets.map((request) => request.connection)).size, 2)
+  }).pipe(Effect.scoped))
+
 it.live("files at or above segmentThreshold are segmented automatically; smaller ones are one stream", () =>
   Effect.gen(function*() {
     const { downloader, folder, server } = yield* setup({ downloader: { segments: 3, segmentThreshold: "4 MiB" } })

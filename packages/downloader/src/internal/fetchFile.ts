@@ -104,6 +104,8 @@ export const fetchFile = (
     continuations: 0,
     transferred: 0
   }
+  /** Segments fetched at once: the plan's, or 1 once the download fell back to one stream. */
+  const connections = () => context.single ? 1 : Math.max(1, Math.min(plan.connections, live.length))
   /** Whether the file keeps bytes an earlier run left: a restart from zero in this run dropped them. */
   const keptEarlierBytes = () => plan.resumedBytes > 0 && context.restarts === plan.restarts
   const syncTally = () => {
@@ -111,7 +113,7 @@ export const fetchFile = (
     tally.transferred = context.transferred
     tally.restarts = context.restarts
     tally.continuations = context.continuations
-    tally.segments = live.length
+    tally.segments = connections()
   }
 
   const checkpoint = Checkpoint.make(job, paths, handle, lock, {
@@ -120,8 +122,9 @@ export const fetchFile = (
     syncTally
   })
   const fetchLive = Effect.suspend(() =>
+    // In file order, each connection taking the next segment not yet taken (resumePlan.split).
     Effect.forEach(live, (segment) => Transfer.fetchSegment(context, segment), {
-      concurrency: "unbounded",
+      concurrency: connections(),
       discard: true
     })
   ).pipe(
@@ -226,7 +229,7 @@ export const fetchFile = (
       resumed: keptEarlierBytes(),
       restarts: context.restarts,
       continuations: context.continuations,
-      segments: live.length,
+      segments: connections(),
       skipped: false,
       durationMillis,
       bytesPerSecond: durationMillis === 0 ? 0 : Math.round((context.transferred * 1000) / durationMillis)

@@ -19,14 +19,34 @@ export interface Plan {
   /** 1 when an earlier run's part belonged to another version of the file (its bytes are dropped). */
   readonly restarts: number
   readonly segmented: boolean
+  /** Segments fetched at once: 1 for a single stream. */
+  readonly connections: number
 }
 
-/** Least bytes per segment. */
+/** Least bytes per segment, when there are no more segments than connections. */
 const minSegmentBytes = 1024 * 1024
 
-/** Segments for a file of `size` bytes over `count` connections: equal parts, none under 1 MiB. */
-export const split = (size: number, count: number): Array<Sidecar.Segment> => {
-  const parts = Math.max(1, Math.min(count, Math.floor(size / minSegmentBytes)))
+/** Segments each connection takes in turn, where the file is large enough for pieces of `minPieceBytes`. */
+const piecesPerConnection = 8
+
+/** Least bytes per segment when there are more segments than connections. */
+const minPieceBytes = 4 * 1024 * 1024
+
+/**
+ * Segments for a file of `size` bytes over `connections`, in file order:
+ * `connections` equal parts of at least 1 MiB, or, when the file is large
+ * enough, up to 8 per connection of at least 4 MiB. Each connection takes the
+ * next segment not yet taken, so the bytes on disk grow from offset 0 roughly
+ * in order and the checksum, which follows them from there, keeps up: with
+ * one segment per connection, it could hash the second only after the first
+ * was whole, and three quarters of a 4-segment file after the transfer.
+ */
+export const split = (size: number, connections: number): Array<Sidecar.Segment> => {
+  const parts = Math.max(
+    1,
+    Math.min(connections, Math.floor(size / minSegmentBytes)),
+    Math.min(connections * piecesPerConnection, Math.floor(size / minPieceBytes))
+  )
   const step = Math.ceil(size / parts)
   const segments: Array<Sidecar.Segment> = []
   for (let start = 0; start < size; start += step) segments.push({ start, end: Math.min(size, start + step), done: 0 })
@@ -83,5 +103,14 @@ export const make = (
         )
       }
     }
-    return { segments, resumedBytes, restarts: found.restarts, segmented }
+    // A segmented part resumed is fetched over the connections asked for, or the configured number for segments;
+    // never more than the segments still to fetch.
+    const resumedSegmented = found.segments !== undefined && segmented
+    const unfinished = segments.filter((segment) =>
+      segment.end === undefined || segment.done < segment.end - segment.start
+    )
+    const connections = segmented
+      ? Math.max(1, Math.min(resumedSegmented ? job.segments ?? job.config.segments : count, unfinished.length))
+      : 1
+    return { segments, resumedBytes, restarts: found.restarts, segmented, connections }
   })
