@@ -268,18 +268,20 @@ export const parse = (headers: Headers, options: ParseOptions): Feedback => {
     const given = Own.own(options, "now")
     const now = typeof given === "number" && Number.isFinite(given) ? given : undefined
     const collected = FeedbackHeaders.collect(headers)
-    if (collected.size === 0) return { budgets: [] }
+    if (collected.size === 0) return Own.exactly({ budgets: [] })
     const retryAfterMillis = FeedbackRetryAfter.readRetryAfter(collected, now)
+    // Without a prototype, like every budget: a field the server did not send reads as absent, even where
+    // `Object.prototype` was polluted and the caller reads it plainly (`feedback.retryAfterMillis`).
     const budgets = [
       ...FeedbackIetf.readIetf(collected, now),
       ...FeedbackX.readX(collected, now),
       ...FeedbackOpenAi.readOpenAi(collected),
       ...FeedbackAnthropic.readAnthropic(collected, now)
-    ]
-    return retryAfterMillis === undefined ? { budgets } : { retryAfterMillis, budgets }
+    ].map(Own.exactly)
+    return Own.exactly(retryAfterMillis === undefined ? { budgets } : { retryAfterMillis, budgets })
   } catch {
     // Only a hostile headers object (a throwing getter or proxy) gets here.
-    return { budgets: [] }
+    return Own.exactly({ budgets: [] })
   }
 }
 

@@ -633,6 +633,32 @@ describe("ServerFeedback against hostile input", () => {
       delete proto.retryAfterMillis
     }
   })
+
+  it("under a polluted Object.prototype, what parse returns still reads as the server sent it, field by field", () => {
+    const proto = Object.prototype as Record<string, unknown>
+    const names = ["retryAfterMillis", "limit", "remaining", "resetAfterMillis", "windowMillis"]
+    for (const name of names) proto[name] = 7
+    try {
+      for (const headers of [{}, { "x-other": "1" }, { "x-ratelimit-limit": "10" }, { "x-ratelimit-remaining": "0" }]) {
+        const feedback = parse(headers)
+        // Plain reads, as a user's code makes them.
+        assert.isUndefined(feedback.retryAfterMillis, JSON.stringify(headers))
+        for (const budget of feedback.budgets) {
+          for (const name of names.slice(1)) {
+            if (!Object.hasOwn(budget, name)) {
+              assert.isUndefined(
+                (budget as unknown as Record<string, unknown>)[name],
+                `${name} of ${JSON.stringify(headers)}`
+              )
+            }
+          }
+        }
+      }
+      assert.strictEqual(parse({ "x-ratelimit-limit": "10" }).budgets[0]?.limit, 10)
+    } finally {
+      for (const name of names) delete proto[name]
+    }
+  })
 })
 
 // ---------------------------------------------------------------------------
