@@ -12,7 +12,7 @@
  * right. Every download runs in a child process of its own, one at a time,
  * into a fresh file that is checked (its size always, its sha256 for one
  * client per round and for every httpkit run) and then deleted. A round runs
- * every client once, in an order rotated per round; figures are medians.
+ * every client once, in an order drawn per round (fixed seeds); figures are medians.
  *
  *   npm run bench -- download                            # 1 GiB, 3 rounds
  *   npm run bench -- download --size 256MiB --rounds 1   # a smoke run
@@ -33,7 +33,7 @@ import * as Path from "node:path"
 import { performance } from "node:perf_hooks"
 import { pipeline } from "node:stream/promises"
 import { fail, idList, parseFlags, positiveInt } from "../scripts/args.ts"
-import { reportToParent, rotated } from "./support/rounds.ts"
+import { reportToParent, shuffled } from "./support/rounds.ts"
 import { listenInChild, startServerProcess } from "./support/server.ts"
 import { median } from "./support/stats.ts"
 import { fixed, table } from "./support/table.ts"
@@ -309,7 +309,7 @@ const usage = `Usage: npm run bench -- download [options]
                        (default 1GiB)
   --dir DIR            folder for the source file and the destinations, on the disk to measure
                        (default ${Os.tmpdir()}; files go to DIR/httpkit-bench-download/)
-  --rounds N           rounds; every client runs once per round, in a rotated order (default 3)
+  --rounds N           rounds; every client runs once per round, in an order drawn per round (default 3)
   --clients LIST       comma-separated client ids (default every one available):
                        ${clientIds.join(", ")}
   --server KIND        auto (nginx when on the PATH, else node), nginx or node (default auto)
@@ -862,7 +862,7 @@ const main = async (settings: Settings): Promise<number> => {
 }
 
 /**
- * Every client in every round, order rotated; the table of medians and ratios against curl, then the aims.
+ * Every client in every round, in an order drawn per round; the table of medians and ratios against curl, then the aims.
  * Resolves with the number of failed downloads.
  */
 const sideBySide = async (
@@ -875,11 +875,12 @@ const sideBySide = async (
 ): Promise<number> => {
   const outcomes = new Map<ClientId, Outcome>(clients.map((client) => [client.id, { samples: [], failures: [] }]))
   process.stdout.write(
-    `${settings.rounds} round(s) of ${clients.map((client) => client.id).join(", ")}, order rotated per round\n`
+    `${settings.rounds} round(s) of ${clients.map((client) => client.id).join(", ")}, order drawn per round\n`
   )
   for (let round = 0; round < settings.rounds; round++) {
     const started = performance.now()
-    const order = rotated(clients, round)
+    // Drawn, not rotated: in a rotation each client always follows the same one (and its 1 GiB of dirty pages).
+    const order = shuffled(clients, round)
     // One client per round (another each round) has its file hashed by the parent; all of them with --verify-all.
     const checked = clients[round % clients.length]!.id
     for (const client of order) {
