@@ -6,6 +6,8 @@
  * longer runs, taken over at once: not an empty file, which nobody can tell
  * from one being written and which was taken over only once it had gone 30 s
  * unrefreshed (a distributed crawl's workers gave up on the file meanwhile).
+ * Where the file system has no symbolic links, the lock is a file, which
+ * must still keep a second taker out and be taken over from a dead pid.
  */
 import { assert, it } from "@effect/vitest"
 import { NodeChild } from "@httpkit/testing"
@@ -16,6 +18,7 @@ import * as PartLock from "../src/internal/partLock.ts"
 import { tempFolder } from "./support/setup.ts"
 
 const child = Path.join(import.meta.dirname, "support", "lockChurnChild.ts")
+const noLinksChild = Path.join(import.meta.dirname, "support", "lockNoLinksChild.ts")
 
 it.live(
   "a process killed with SIGKILL at 16 moments of taking and releasing the lock: each time, what it left names its dead pid, and the next acquire takes it at once",
@@ -45,5 +48,28 @@ it.live(
         yield* lock.release
         assert.deepStrictEqual(yield* Effect.promise(() => Fs.readdir(folder)), [], `round ${round}`)
       }
+    }).pipe(Effect.scoped)
+)
+
+it.live(
+  "on a file system without symbolic links (symlink fails with EPERM) the lock is a file naming its owner: a second taker gets EBUSY, the release removes it, and one left by a dead pid is taken over",
+  () =>
+    Effect.gen(function*() {
+      const folder = yield* tempFolder
+      const partPath = Path.join(folder, "fat.bin.part")
+      const gone = yield* Effect.promise(() => NodeChild.run(["-e", "process.stdout.write(String(process.pid))"]))
+      const run = yield* Effect.promise(() =>
+        NodeChild.run([noLinksChild, partPath, gone.stdout], { timeoutMillis: 60_000 })
+      )
+      const line = run.stdout.trim().split("\n").at(-1) ?? ""
+      assert.isTrue(line.startsWith("{"), `the child failed (status ${run.code}): ${run.output}`)
+      assert.deepStrictEqual(JSON.parse(line), {
+        file: true,
+        ownerIsThis: true,
+        second: "EBUSY",
+        afterRelease: [],
+        retakenByThis: true
+      })
+      assert.deepStrictEqual(yield* Effect.promise(() => Fs.readdir(folder)), [])
     }).pipe(Effect.scoped)
 )
