@@ -5,10 +5,13 @@
  * the file it points to (outside the download folder, owned by the test,
  * with known content) is never read as ours, written, truncated or touched.
  * (`destination.test.ts` covers links at the destination and at the `.part`.)
+ * A FIFO planted at any of them, which a plain `open` would wait on for ever,
+ * is refused or ignored the same way.
  */
 import { assert, it } from "@effect/vitest"
 import * as Content from "@httpkit/testing/Content"
 import { Effect, Fiber } from "effect"
+import { execFileSync } from "node:child_process"
 import * as Fs from "node:fs/promises"
 import * as Path from "node:path"
 import { assertContent, expectedSha256, listing, setup, tempFolder } from "./support/setup.ts"
@@ -164,4 +167,56 @@ it.live("a DEST.part.lock replaced by a symlink mid-download (300000 bytes at 10
     yield* assertUntouched(victim.path, "keep me")
     assert.strictEqual(yield* Effect.promise(() => Fs.readlink(`${path}.part.lock`)), victim.path)
     assert.deepStrictEqual(yield* listing(folder), ["ml.bin", "ml.bin.part.lock"])
+  }).pipe(Effect.scoped))
+
+/** A FIFO at `path`: opening it to read or write would wait for the other end for ever. */
+const plantFifo = (path: string) => Effect.sync(() => execFileSync("mkfifo", [path]))
+
+/** `effect`, failing the test instead of hanging when it takes over 20 s. */
+const withinLimit = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  effect.pipe(Effect.timeoutOrElse({ duration: "20 seconds", orElse: () => Effect.die("it hung") }))
+
+it.live("a FIFO planted at DEST.part.json.tmp, DEST.part.json, DEST.part.lock or DEST, or behind an allowed destination link, never hangs a download: refused with a typed error or ignored", () =>
+  Effect.gen(function*() {
+    const { downloader, folder, server } = yield* setup()
+    const url = (name: string, seed: number) => server.urlFor(`/files/${name}?size=300000&seed=${seed}`)
+    const gets = (name: string) =>
+      Effect.map(server.requestsTo(`/files/${name}`), (requests) => requests.filter((r) => r.method === "GET").length)
+
+    // The sidecar's temporary: the first checkpoint, before any GET, cannot write it.
+    const tmp = Path.join(folder, "ft.bin")
+    yield* plantFifo(`${tmp}.part.json.tmp`)
+    const tmpError = yield* withinLimit(Effect.flip(downloader.download(url("ft.bin", 71), tmp)))
+    assert.deepInclude(tmpError, { _tag: "FileSystemError", code: "EFTYPE", operation: "write" })
+    assert.strictEqual(yield* gets("ft.bin"), 0)
+
+    // The sidecar, with a .part to resume: not ours to read, so the download starts from zero.
+    const side = Path.join(folder, "fs.bin")
+    yield* Effect.promise(() => Fs.writeFile(`${side}.part`, Buffer.alloc(1000, 0xee)))
+    yield* plantFifo(`${side}.part.json`)
+    const resumed = yield* withinLimit(downloader.download(url("fs.bin", 72), side))
+    yield* assertContent(side, 72, 300_000)
+    assert.isFalse(resumed.resumed)
+
+    // The lock: an owner nobody can name, and fresh, so busy.
+    const locked = Path.join(folder, "fl.bin")
+    yield* plantFifo(`${locked}.part.lock`)
+    const lockError = yield* withinLimit(Effect.flip(downloader.download(url("fl.bin", 73), locked)))
+    assert.deepInclude(lockError, { _tag: "FileSystemError", code: "EBUSY", operation: "lock" })
+
+    // The destination itself, and a FIFO behind a destination link that allowSymlinks lets through.
+    const dest = Path.join(folder, "fd.bin")
+    yield* plantFifo(dest)
+    const destError = yield* withinLimit(Effect.flip(downloader.download(url("fd.bin", 74), dest)))
+    assert.deepInclude(destError, { _tag: "FileSystemError", code: "EFTYPE", operation: "open" })
+    const outside = yield* tempFolder
+    const linked = Path.join(folder, "fk.bin")
+    yield* plantFifo(Path.join(outside, "fifo"))
+    yield* Effect.promise(() => Fs.symlink(Path.join(outside, "fifo"), linked))
+    const linkError = yield* withinLimit(Effect.flip(downloader.download(url("fk.bin", 75), linked, {
+      allowSymlinks: true,
+      ifExists: "skip-if-match",
+      checksum: `sha256:${expectedSha256(75, 300_000)}`
+    })))
+    assert.deepInclude(linkError, { _tag: "FileSystemError", code: "EFTYPE", operation: "read" })
   }).pipe(Effect.scoped))

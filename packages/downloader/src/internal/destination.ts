@@ -6,6 +6,7 @@
  * place at the end (rename, the folder's sync, the sidecar's removal).
  */
 import * as Effect from "effect/Effect"
+import { constants } from "node:fs"
 import { open } from "node:fs/promises"
 import * as Path from "node:path"
 import * as Checksum from "../Checksum.ts"
@@ -107,7 +108,11 @@ export const resolve = (
 /** The digest and length of a file on disk. */
 const digestOfFile = (job: Job, path: string, algorithm: Checksum.Algorithm) =>
   FileIo.attempt(job.redactedUrl, "read", path, async () => {
-    const handle = await open(path, "r")
+    // Not blocking: with `allowSymlinks`, the destination may be a link to a FIFO.
+    const handle = await FileIo.regularOrClose(
+      await open(path, constants.O_RDONLY | FileIo.nonBlocking),
+      path
+    )
     try {
       const { size } = await handle.stat()
       const hash = Checksum.hasher(algorithm)
@@ -141,8 +146,10 @@ export const checkExisting = (
       )
     }
     if (existing.kind === "directory" || existing.kind === "other") {
+      // A folder, or a FIFO, a socket or a device: nothing a file can replace.
+      const code = existing.kind === "directory" ? "EISDIR" : "EFTYPE"
       return yield* Effect.fail(
-        new FileSystemError({ url: job.redactedUrl, retryable: false, operation: "open", path, code: "EISDIR" })
+        new FileSystemError({ url: job.redactedUrl, retryable: false, operation: "open", path, code })
       )
     }
     if (existing.kind === "missing") return undefined

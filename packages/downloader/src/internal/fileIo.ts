@@ -69,22 +69,46 @@ export const availableBytes = (url: string, folder: string): Effect.Effect<numbe
   })
 
 /**
+ * The error for something at `path` that is not a regular file (a FIFO, a
+ * socket, a device): code `EFTYPE`, as BSD names it.
+ */
+export const notRegular = (path: string): Error =>
+  Object.assign(new Error(`${path} is not a regular file`), { code: "EFTYPE" })
+
+/**
+ * `O_NONBLOCK`, for every open of a path that something else may have been
+ * put at: opening a FIFO without it waits for the other end for ever (in one
+ * of libuv's four threads, past any timeout). It changes nothing for a
+ * regular file.
+ */
+export const nonBlocking = constants.O_NONBLOCK
+
+/** `handle` when it is a regular file; otherwise closed, and `notRegular`. */
+export const regularOrClose = async (handle: Fs.FileHandle, path: string): Promise<Fs.FileHandle> => {
+  let regular = false
+  try {
+    regular = (await handle.stat()).isFile()
+  } finally {
+    if (!regular) await handle.close()
+  }
+  if (!regular) throw notRegular(path)
+  return handle
+}
+
+/**
  * Opens (creating it when missing) the `.part` file for reading and writing,
  * never through a symbolic link (`O_NOFOLLOW`: a link planted at the path
  * fails with `ELOOP`). `truncate` empties it.
  */
 export const openPart = (url: string, path: string, truncate: boolean): Effect.Effect<Fs.FileHandle, FileSystemError> =>
-  attempt(
-    url,
-    "open",
-    path,
-    () =>
-      Fs.open(
-        path,
-        constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW | (truncate ? constants.O_TRUNC : 0),
-        0o644
-      )
-  )
+  attempt(url, "open", path, async () => {
+    const handle = await Fs.open(
+      path,
+      constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW | (truncate ? constants.O_TRUNC : 0),
+      0o644
+    )
+    return regularOrClose(handle, path)
+  })
 
 /** Closes a handle, ignoring errors (used in finalizers, after the last `sync`). */
 export const closeQuietly = (handle: Fs.FileHandle): Effect.Effect<void> =>
@@ -122,11 +146,18 @@ export const writeAtomically = (url: string, path: string, content: string): Eff
   attempt(url, "write", path, async () => {
     // One name, not one per process: a write cut short by a kill is overwritten by the next one, never left behind.
     const temporary = temporaryFor(path)
-    const handle = await Fs.open(
-      temporary,
-      constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW,
-      0o644
-    )
+    let opened: Fs.FileHandle
+    try {
+      opened = await Fs.open(
+        temporary,
+        constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW | nonBlocking,
+        0o644
+      )
+    } catch (error) {
+      // A FIFO with no reader (or a socket) at the temporary's path: not a file we can write.
+      throw codeOf(error) === "ENXIO" ? notRegular(temporary) : error
+    }
+    const handle = await regularOrClose(opened, temporary)
     try {
       await handle.writeFile(content, "utf8")
       await handle.sync()
@@ -145,9 +176,10 @@ export const readSmall = (
   attempt(url, "read", path, async () => {
     let handle: Fs.FileHandle
     try {
-      handle = await Fs.open(path, constants.O_RDONLY | constants.O_NOFOLLOW)
+      handle = await Fs.open(path, constants.O_RDONLY | constants.O_NOFOLLOW | nonBlocking)
     } catch (error) {
-      if (["ENOENT", "ELOOP"].includes(codeOf(error))) return undefined
+      // Missing, a link, or a socket: nothing of ours to read.
+      if (["ENOENT", "ELOOP", "ENXIO"].includes(codeOf(error))) return undefined
       throw error
     }
     try {

@@ -96,7 +96,7 @@ const readLock = async (path: string): Promise<{ readonly text: string; readonly
       }
     }
     if (!stats.isFile()) return { text: "", modified: stats.mtimeMs }
-    const handle = await Fs.open(path, constants.O_RDONLY | constants.O_NOFOLLOW)
+    const handle = await Fs.open(path, constants.O_RDONLY | constants.O_NOFOLLOW | FileIo.nonBlocking)
     try {
       const buffer = Buffer.alloc(lockFileBytes)
       const { bytesRead } = await handle.read(buffer, 0, lockFileBytes, 0)
@@ -107,7 +107,8 @@ const readLock = async (path: string): Promise<{ readonly text: string; readonly
   } catch (error) {
     // Gone meanwhile: free.
     if (FileIo.codeOf(error) === "ENOENT") return undefined
-    if (FileIo.codeOf(error) === "ELOOP") return replaced
+    // A link or a socket put there since the `lstat`.
+    if (["ELOOP", "ENXIO"].includes(FileIo.codeOf(error))) return replaced
     throw error
   }
 }
