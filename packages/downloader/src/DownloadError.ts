@@ -179,8 +179,9 @@ export class BodyLengthError extends Own.fields(
  * A file system operation failed: a missing folder, no permission, a
  * read-only file system, a full disk. `code` is the operating system's
  * (`ENOENT`, `EACCES`, `EROFS`, `ENOSPC`...), or `EBUSY` for a `.part`
- * another download is writing, or `EFTYPE` for a FIFO, socket or device
- * where a file should be.
+ * another download is writing, `EFTYPE` for a FIFO, socket or device
+ * where a file should be, or `EMLINK` for a helper file with another name
+ * (a hard link) that writing would change.
  *
  * @category errors
  * @since 0.1.0

@@ -220,3 +220,25 @@ it.live("a FIFO planted at DEST.part.json.tmp, DEST.part.json, DEST.part.lock or
     })))
     assert.deepInclude(linkError, { _tag: "FileSystemError", code: "EFTYPE", operation: "read" })
   }).pipe(Effect.scoped))
+
+it.live("a hard link planted at DEST.part or DEST.part.json.tmp, to a file outside the folder, is refused before any GET: the other file keeps its content and times", () =>
+  Effect.gen(function*() {
+    const { downloader, folder, server } = yield* setup()
+    const victim = yield* victimFile("keep me")
+
+    const part = Path.join(folder, "hp.bin")
+    yield* Effect.promise(() => Fs.link(victim.path, `${part}.part`))
+    const partError = yield* Effect.flip(downloader.download(server.urlFor("/files/hp.bin?size=300000&seed=76"), part))
+    assert.strictEqual(partError._tag, "UnsafeFileNameError")
+
+    const tmp = Path.join(folder, "ht.bin")
+    yield* Effect.promise(() => Fs.link(victim.path, `${tmp}.part.json.tmp`))
+    const tmpError = yield* Effect.flip(downloader.download(server.urlFor("/files/ht.bin?size=300000&seed=77"), tmp))
+    assert.deepInclude(tmpError, { _tag: "FileSystemError", code: "EMLINK", operation: "write" })
+
+    for (const name of ["hp.bin", "ht.bin"]) {
+      const gets = (yield* server.requestsTo(`/files/${name}`)).filter((request) => request.method === "GET")
+      assert.strictEqual(gets.length, 0, name)
+    }
+    yield* assertUntouched(victim.path, "keep me")
+  }).pipe(Effect.scoped))

@@ -180,7 +180,11 @@ export const checkExisting = (
     })
   })
 
-/** What sits at the `.part` path: nothing or a regular file; a link, a folder or anything else is refused. */
+/**
+ * What sits at the `.part` path: nothing or a regular file of one name; a
+ * link, a file with another name (a hard link), a folder or anything else is
+ * refused.
+ */
 export const checkPart = (
   job: Job,
   paths: Paths
@@ -188,13 +192,15 @@ export const checkPart = (
   Effect.flatMap(
     FileIo.entry(job.redactedUrl, paths.partPath),
     (entry) =>
-      entry.kind === "missing" || entry.kind === "file"
+      entry.kind === "missing" || (entry.kind === "file" && entry.links === 1)
         ? Effect.succeed(entry)
         : Effect.fail(
           unsafe(
             job,
             Path.basename(paths.partPath),
-            "the .part path is not a regular file (a planted link is never followed)"
+            entry.kind === "file"
+              ? "the .part has another name (a hard link): writing it would change that file too"
+              : "the .part path is not a regular file (a planted link is never followed)"
           )
         )
   )

@@ -38,10 +38,13 @@ export const attempt = <A>(
       })
   })
 
-/** What `lstat` found at a path: nothing, a file (with its size), a folder, a symbolic link or something else. */
+/**
+ * What `lstat` found at a path: nothing, a file (with its size and its
+ * number of names), a folder, a symbolic link or something else.
+ */
 export type Entry =
   | { readonly kind: "missing" }
-  | { readonly kind: "file"; readonly size: number }
+  | { readonly kind: "file"; readonly size: number; readonly links: number }
   | { readonly kind: "directory" }
   | { readonly kind: "symlink" }
   | { readonly kind: "other" }
@@ -52,7 +55,7 @@ export const entry = (url: string, path: string): Effect.Effect<Entry, FileSyste
     try {
       const stats = await Fs.lstat(path)
       if (stats.isSymbolicLink()) return { kind: "symlink" }
-      if (stats.isFile()) return { kind: "file", size: stats.size }
+      if (stats.isFile()) return { kind: "file", size: stats.size, links: stats.nlink }
       if (stats.isDirectory()) return { kind: "directory" }
       return { kind: "other" }
     } catch (error) {
@@ -83,15 +86,30 @@ export const notRegular = (path: string): Error =>
  */
 export const nonBlocking = constants.O_NONBLOCK
 
-/** `handle` when it is a regular file; otherwise closed, and `notRegular`. */
-export const regularOrClose = async (handle: Fs.FileHandle, path: string): Promise<Fs.FileHandle> => {
-  let regular = false
+/**
+ * The error for a file at `path` that has another name (a hard link), which
+ * writing it would change too: code `EMLINK`.
+ */
+export const otherNames = (path: string): Error =>
+  Object.assign(new Error(`${path} has another name (a hard link)`), { code: "EMLINK" })
+
+/**
+ * `handle` when it is a regular file (and, with `onlyName`, one with no other
+ * name); otherwise closed, and `notRegular` (or `otherNames`).
+ */
+export const regularOrClose = async (
+  handle: Fs.FileHandle,
+  path: string,
+  onlyName = false
+): Promise<Fs.FileHandle> => {
+  let problem: Error | undefined = notRegular(path)
   try {
-    regular = (await handle.stat()).isFile()
+    const stats = await handle.stat()
+    problem = !stats.isFile() ? notRegular(path) : onlyName && stats.nlink > 1 ? otherNames(path) : undefined
   } finally {
-    if (!regular) await handle.close()
+    if (problem !== undefined) await handle.close()
   }
-  if (!regular) throw notRegular(path)
+  if (problem !== undefined) throw problem
   return handle
 }
 
@@ -107,7 +125,8 @@ export const openPart = (url: string, path: string, truncate: boolean): Effect.E
       constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW | (truncate ? constants.O_TRUNC : 0),
       0o644
     )
-    return regularOrClose(handle, path)
+    // Written in place: a file with another name (planted as a hard link) would change under that name too.
+    return regularOrClose(handle, path, true)
   })
 
 /** Closes a handle, ignoring errors (used in finalizers, after the last `sync`). */
@@ -146,6 +165,9 @@ export const writeAtomically = (url: string, path: string, content: string): Eff
   attempt(url, "write", path, async () => {
     // One name, not one per process: a write cut short by a kill is overwritten by the next one, never left behind.
     const temporary = temporaryFor(path)
+    // Truncated as it opens: a file there with another name (a hard link) would be emptied under that name too.
+    const existing = await Fs.lstat(temporary).catch(() => undefined)
+    if (existing?.isFile() === true && existing.nlink > 1) throw otherNames(temporary)
     let opened: Fs.FileHandle
     try {
       opened = await Fs.open(
@@ -157,7 +179,7 @@ export const writeAtomically = (url: string, path: string, content: string): Eff
       // A FIFO with no reader (or a socket) at the temporary's path: not a file we can write.
       throw codeOf(error) === "ENXIO" ? notRegular(temporary) : error
     }
-    const handle = await regularOrClose(opened, temporary)
+    const handle = await regularOrClose(opened, temporary, true)
     try {
       await handle.writeFile(content, "utf8")
       await handle.sync()
