@@ -105,7 +105,7 @@ export const fetchFile = (
     transferred: 0
   }
   /** Segments fetched at once: the plan's, or 1 once the download fell back to one stream. */
-  const connections = () => context.single ? 1 : Math.max(1, Math.min(plan.connections, live.length))
+  const connections = () => context.single ? 1 : plan.connections
   /** Whether the file keeps bytes an earlier run left: a restart from zero in this run dropped them. */
   const keptEarlierBytes = () => plan.resumedBytes > 0 && context.restarts === plan.restarts
   const syncTally = () => {

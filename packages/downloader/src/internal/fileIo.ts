@@ -102,15 +102,17 @@ export const regularOrClose = async (
   path: string,
   onlyName = false
 ): Promise<Fs.FileHandle> => {
-  let problem: Error | undefined = notRegular(path)
+  let problem: Error | undefined
   try {
     const stats = await handle.stat()
-    problem = !stats.isFile() ? notRegular(path) : onlyName && stats.nlink > 1 ? otherNames(path) : undefined
-  } finally {
-    if (problem !== undefined) await handle.close()
+    if (!stats.isFile()) problem = notRegular(path)
+    else if (onlyName && stats.nlink > 1) problem = otherNames(path)
+  } catch (error) {
+    problem = error as Error
   }
-  if (problem !== undefined) throw problem
-  return handle
+  if (problem === undefined) return handle
+  await handle.close()
+  throw problem
 }
 
 /**

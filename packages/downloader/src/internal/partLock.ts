@@ -159,15 +159,6 @@ const create = async (path: string, text: string): Promise<boolean> => {
   return true
 }
 
-/** The lock's text at `path` (a link's, or a file's), or `undefined` when something else or nothing is there. */
-const lockText = async (path: string): Promise<string | undefined> => {
-  try {
-    return (await readLock(path))?.text
-  } catch {
-    return undefined
-  }
-}
-
 /**
  * Takes the lock of `partPath`, or fails with `FileSystemError` (`EBUSY`)
  * while another live process holds it.
@@ -187,7 +178,8 @@ export const acquire = (
       await Fs.rm(path, { force: true })
       return create(path, text)
     }
-    const ours = async (): Promise<boolean> => (await lockText(path)) === text
+    /** Whether the lock at `path` is still this one (a failed read is not: refresh and release then do nothing). */
+    const ours = async (): Promise<boolean> => (await readLock(path))?.text === text
     return Effect.flatMap(
       FileIo.attempt(url, "lock", path, async () => {
         // Held from before the link exists: a lock naming this pid is this process's own only with a token held here.

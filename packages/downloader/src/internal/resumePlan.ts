@@ -19,7 +19,7 @@ export interface Plan {
   /** 1 when an earlier run's part belonged to another version of the file (its bytes are dropped). */
   readonly restarts: number
   readonly segmented: boolean
-  /** Segments fetched at once: 1 for a single stream. */
+  /** Segments fetched at once: 1 for a single stream; never more than the segments still to fetch. */
   readonly connections: number
 }
 
@@ -105,12 +105,10 @@ export const make = (
     }
     // A segmented part resumed is fetched over the connections asked for, or the configured number for segments;
     // never more than the segments still to fetch.
-    const resumedSegmented = found.segments !== undefined && segmented
+    const asked = found.segments !== undefined ? job.segments ?? job.config.segments : count
     const unfinished = segments.filter((segment) =>
       segment.end === undefined || segment.done < segment.end - segment.start
-    )
-    const connections = segmented
-      ? Math.max(1, Math.min(resumedSegmented ? job.segments ?? job.config.segments : count, unfinished.length))
-      : 1
+    ).length
+    const connections = segmented ? Math.max(1, Math.min(asked, unfinished)) : 1
     return { segments, resumedBytes, restarts: found.restarts, segmented, connections }
   })
