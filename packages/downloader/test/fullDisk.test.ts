@@ -7,12 +7,12 @@
  * sha256.
  */
 import { assert, it } from "@effect/vitest"
-import { NodeChild, TestServer } from "@httpkit/testing"
+import { TestServer } from "@httpkit/testing"
 import { Effect } from "effect"
 import { createHash } from "node:crypto"
-import { mkdtempSync, rmSync, statSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { statSync } from "node:fs"
 import { join } from "node:path"
+import { childReport, tempFolder } from "./support/setup.ts"
 
 interface Outcome {
   readonly ok: boolean
@@ -25,25 +25,14 @@ interface Outcome {
 }
 
 const runChild = (input: object) =>
-  Effect.gen(function*() {
-    const run = yield* Effect.promise(() =>
-      NodeChild.run([join(import.meta.dirname, "support", "fullDiskChild.ts"), JSON.stringify(input)], {
-        timeoutMillis: 60_000,
-        dropEnv: ["HTTPKIT_*"]
-      })
-    )
-    const line = run.stdout.trim().split("\n").at(-1) ?? ""
-    assert.isTrue(line.startsWith("{"), `the child failed (status ${run.code}): ${run.output}`)
-    return JSON.parse(line) as Outcome
-  })
+  childReport<Outcome>([join(import.meta.dirname, "support", "fullDiskChild.ts"), JSON.stringify(input)])
 
 it.live(
   "a write refused past 2 MiB of a 16 MiB download: FileSystemError (write, EFBIG), no destination, nothing unhandled; the next run resumes the .part to the right sha256",
   () =>
     Effect.gen(function*() {
       const server = yield* TestServer.make()
-      const folder = mkdtempSync(join(tmpdir(), "httpkit-dl-full-"))
-      yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(folder, { recursive: true, force: true })))
+      const folder = yield* tempFolder
       const url = `${server.url}/files/full.bin?size=16777216&seed=9`
       const body = yield* Effect.promise(() => fetch(url).then((response) => response.arrayBuffer()))
       const sha256 = createHash("sha256").update(new Uint8Array(body)).digest("hex")

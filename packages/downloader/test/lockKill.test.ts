@@ -15,7 +15,7 @@ import { Effect } from "effect"
 import * as Fs from "node:fs/promises"
 import * as Path from "node:path"
 import * as PartLock from "../src/internal/partLock.ts"
-import { tempFolder } from "./support/setup.ts"
+import { childReport, tempFolder } from "./support/setup.ts"
 
 const child = Path.join(import.meta.dirname, "support", "lockChurnChild.ts")
 const noLinksChild = Path.join(import.meta.dirname, "support", "lockNoLinksChild.ts")
@@ -58,12 +58,7 @@ it.live(
       const folder = yield* tempFolder
       const partPath = Path.join(folder, "fat.bin.part")
       const gone = yield* Effect.promise(() => NodeChild.run(["-e", "process.stdout.write(String(process.pid))"]))
-      const run = yield* Effect.promise(() =>
-        NodeChild.run([noLinksChild, partPath, gone.stdout], { timeoutMillis: 60_000 })
-      )
-      const line = run.stdout.trim().split("\n").at(-1) ?? ""
-      assert.isTrue(line.startsWith("{"), `the child failed (status ${run.code}): ${run.output}`)
-      assert.deepStrictEqual(JSON.parse(line), {
+      assert.deepStrictEqual(yield* childReport([noLinksChild, partPath, gone.stdout]), {
         file: true,
         ownerIsThis: true,
         second: "EBUSY",

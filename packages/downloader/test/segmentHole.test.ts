@@ -7,32 +7,22 @@
  * other three quarters of the file arrived as zeros, reported as success.
  */
 import { assert, it } from "@effect/vitest"
-import { NodeChild, TestServer } from "@httpkit/testing"
+import { TestServer } from "@httpkit/testing"
 import { Effect } from "effect"
-import { mkdtempSync, rmSync } from "node:fs"
-import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { childReport, tempFolder } from "./support/setup.ts"
 
 it.live(
   "a segmented download whose transfer stops after 1 of 4 segments fails with BodyLengthError (1048576 bytes expected, 0 received); nothing at the destination",
   () =>
     Effect.gen(function*() {
       const server = yield* TestServer.make()
-      const folder = mkdtempSync(join(tmpdir(), "httpkit-dl-hole-"))
-      yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(folder, { recursive: true, force: true })))
-      const run = yield* Effect.promise(() =>
-        NodeChild.run([
-          join(import.meta.dirname, "support", "segmentHoleChild.ts"),
-          JSON.stringify({ url: server.url, folder })
-        ], {
-          timeoutMillis: 60_000,
-          dropEnv: ["HTTPKIT_*"]
-        })
-      )
-      const line = run.stdout.trim().split("\n").at(-1) ?? ""
-      assert.isTrue(line.startsWith("{"), `the child failed (status ${run.code}): ${run.output}`)
-      const outcome = JSON.parse(line) as { ok: boolean; error?: string; files: Array<string> }
-      assert.isFalse(outcome.ok, `the download succeeded with a hole: ${line}`)
+      const folder = yield* tempFolder
+      const outcome = yield* childReport<{ ok: boolean; error?: string; files: Array<string> }>([
+        join(import.meta.dirname, "support", "segmentHoleChild.ts"),
+        JSON.stringify({ url: server.url, folder })
+      ])
+      assert.isFalse(outcome.ok, `the download succeeded with a hole: ${JSON.stringify(outcome)}`)
       assert.include(outcome.error, "BodyLengthError")
       assert.include(outcome.error, "1048576 bytes announced (0 received)")
       assert.notInclude(outcome.files, "hole.bin")

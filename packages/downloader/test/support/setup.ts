@@ -7,6 +7,7 @@ import { assert } from "@effect/vitest"
 import type * as ClientConfig from "@httpkit/client/ClientConfig"
 import * as ResilientClient from "@httpkit/client/ResilientClient"
 import * as Content from "@httpkit/testing/Content"
+import * as NodeChild from "@httpkit/testing/NodeChild"
 import * as TestServer from "@httpkit/testing/TestServer"
 import { Effect } from "effect"
 import { createHash } from "node:crypto"
@@ -21,6 +22,19 @@ export const tempFolder = Effect.acquireRelease(
   Effect.promise(() => Fs.mkdtemp(Path.join(Os.tmpdir(), "httpkit-dl-"))),
   (folder) => Effect.promise(() => Fs.rm(folder, { recursive: true, force: true }))
 )
+
+/**
+ * Runs `node ARGS` (killed after 60 s, without the `HTTPKIT_*` variables of
+ * this environment) and parses the last line it printed as JSON; fails the
+ * test, with the child's output, when that line is not JSON.
+ */
+export const childReport = <A>(args: ReadonlyArray<string>) =>
+  Effect.gen(function*() {
+    const run = yield* Effect.promise(() => NodeChild.run(args, { timeoutMillis: 60_000, dropEnv: ["HTTPKIT_*"] }))
+    const line = run.stdout.trim().split("\n").at(-1) ?? ""
+    assert.isTrue(line.startsWith("{"), `the child failed (status ${run.code}): ${run.output}`)
+    return JSON.parse(line) as A
+  })
 
 /** Fast retries: the tests are about what is retried, not how long it waits. */
 export const quickRetry = { maxAttempts: 4, minDelay: 1, maxDelay: 20 } as const
