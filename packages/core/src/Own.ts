@@ -55,7 +55,10 @@ const isPlainObject = (value: object): boolean => {
  * function, a `Duration`, a `Redacted`) is kept as it is. Reading an absent
  * key of the copy gives `undefined` whatever `Object.prototype` holds, and a
  * decoder given the copy (Effect's `Schema` reads optional fields with `in`)
- * cannot pick an inherited value up.
+ * cannot pick an inherited value up. A key whose value is `undefined` is left
+ * out, as absent: `{ segments: undefined }` (what `flag ? n : undefined`
+ * gives) means "not set", where a decoder would call it "absent, expected a
+ * number".
  *
  * @category utils
  * @since 0.1.0
@@ -75,7 +78,10 @@ const copy = (value: unknown, seen: Map<object, unknown>): unknown => {
   if (!isPlainObject(value)) return value
   const out: Record<string, unknown> = Object.create(null)
   seen.set(value, out)
-  for (const key of Object.keys(value)) out[key] = copy((value as Record<string, unknown>)[key], seen)
+  for (const key of Object.keys(value)) {
+    const field = (value as Record<string, unknown>)[key]
+    if (field !== undefined) out[key] = copy(field, seen)
+  }
   return out
 }
 

@@ -27,14 +27,15 @@ export const secretHeaderNames: ReadonlySet<string> = new Set([
  * `secretHeaderNames`: a last word (after `-` or `_`) naming a key, a token,
  * a secret, a password or a signature, such as `x-goog-api-key`, `apikey`,
  * `ocp-apim-subscription-key`, `x-functions-key`, `private-token`,
- * `x-access-token`, `x-csrf-token`, `x-client-secret`. A bare `-key` is not
- * enough (`idempotency-key`, `cache-key` are not secrets).
+ * `x-access-token`, `x-csrf-token`, `x-client-secret`, `x-auth`,
+ * `authentication`, `x-session-id`, `x-hub-signature-256`. A bare `-key` is
+ * not enough (`idempotency-key`, `cache-key` are not secrets).
  *
  * @category constants
  * @since 0.1.0
  */
 export const secretHeaderPattern: RegExp =
-  /(?:^|[-_])(?:api[-_]?key|apikey|(?:access|secret|subscription|functions|client|private|master|auth)[-_]?key|(?:access|auth|api|session|refresh|private|csrf|xsrf|id|bearer|security)[-_]?token|token|secret|client[-_]?secret|password|passwd|credentials?|signature)$/
+  /(?:^|[-_])(?:api[-_]?key|apikey|(?:access|secret|subscription|functions|client|private|master|auth)[-_]?key|(?:access|auth|api|session|refresh|private|csrf|xsrf|id|bearer|security)[-_]?token|token|secret|client[-_]?secret|password|passwd|credentials?|signature(?:-sha\d+|-\d+)?|auth|authentication|session(?:[-_]?id)?)$/
 
 /**
  * Whether a header (any case) carries a secret: one of `secretHeaderNames`,
@@ -60,7 +61,7 @@ export const isSecretHeader = (name: string): boolean => {
  * @since 0.1.0
  */
 export const secretParamPattern: RegExp =
-  /(?:^|[_\-.[])(?:token|(?:access|refresh|id|api|auth|session|bearer|csrf|xsrf)[_-]?token|api[_-]?key|apikey|key|(?:secret|access|private)[_-]?key(?:[_-]?id)?|secret|client[_-]?secret|password|passwd|passphrase|pwd|signature|sig|auth|session|session[_-]?id|sid|jwt|code|credential|credentials)\]?(?:\[\])?$/i
+  /(?:^|[_\-.[])(?:token|(?:access|refresh|id|api|auth|session|bearer|csrf|xsrf)[_-]?token|api[_-]?key|apikey|key|(?:secret|access|private)[_-]?key(?:[_-]?id)?|secret|client[_-]?secret|password|passwd|passphrase|pass|pwd|signature|sig|auth|authorization|bearer|session|session[_-]?id|sessid|sid|jwt|code|verifier|credential|credentials)\]?(?:\[\])?$/i
 
 /**
  * The camelCase form of `secretParamPattern`: a lower-case letter or digit
@@ -72,17 +73,44 @@ export const secretParamPattern: RegExp =
  * @since 0.1.0
  */
 export const camelSecretParamPattern: RegExp =
-  /[a-z0-9](?:Token|TOKEN|Key|KEY|Secret|Password|Passwd|Pwd|Signature|Sig|Auth|Session|Session(?:Id|ID)|Sid|SID|Jwt|JWT|Code|Credentials?)\]?(?:\[\])?$/
+  /[a-z0-9](?:Token|TOKEN|Key|KEY|Key(?:Id|ID)|Secret|Password|Passwd|Pwd|Signature|Sig|Auth|Session|Session(?:Id|ID)|Sid|SID|Jwt|JWT|Code|Verifier|Credentials?)\]?(?:\[\])?$/
+
+/**
+ * Whole parameter names of session cookies that frameworks also put in URLs
+ * (`;jsessionid=` in a path, `?PHPSESSID=`), case-insensitive.
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const sessionParamPattern: RegExp = /^(?:phpsessid|jsessionid|aspsessionid[a-z]*|cfid|cftoken)$/i
+
+/**
+ * A parameter name as a server may read it: without the spaces around it, a
+ * trailing `%` (a broken escape), an index (`token[0]`), and anything up to a
+ * `;` (`amp;token` from an `&amp;` written into a URL, `;token`).
+ */
+const plainName = (name: string): string => {
+  const semicolon = name.lastIndexOf(";")
+  const last = semicolon === -1 ? name : name.slice(semicolon + 1)
+  return last.trim().replace(/%+$/, "").replace(/\[\d*\]$/, "")
+}
+
+const matchesSecret = (name: string): boolean =>
+  secretParamPattern.test(name) || camelSecretParamPattern.test(name) || sessionParamPattern.test(name)
 
 /**
  * Whether a query parameter name looks like it carries a secret: it matches
- * `secretParamPattern` or `camelSecretParamPattern`.
+ * `secretParamPattern`, `camelSecretParamPattern` or `sessionParamPattern`,
+ * as given or as a server may read it (`token%20`, `token[0]`, `amp;token`).
  *
  * @category predicates
  * @since 0.1.0
  */
-export const isSecretParam = (name: string): boolean =>
-  secretParamPattern.test(name) || camelSecretParamPattern.test(name)
+export const isSecretParam = (name: string): boolean => {
+  if (matchesSecret(name)) return true
+  const plain = plainName(name)
+  return plain !== name && matchesSecret(plain)
+}
 
 /** Whether a value holds a `;`-separated `name=value` part whose name is a secret one. */
 const hasSecretPart = (value: string): boolean =>
@@ -137,22 +165,66 @@ const redactParsed = (parsed: URL, depth: number): boolean => {
     parsed.password = ""
     secret = true
   }
+  // `/app;jsessionid=x/page`: path parameters with a secret name.
+  if (parsed.pathname.includes(";")) {
+    const pathname = redactPathParams(parsed.pathname)
+    if (pathname !== parsed.pathname) {
+      parsed.pathname = pathname
+      secret = true
+    }
+  }
+  if (parsed.search.length > 1) {
+    const search = redactQuery(parsed.search.slice(1), depth)
+    if (search !== undefined) {
+      parsed.search = search
+      secret = true
+    }
+  }
+  return secret
+}
+
+/** One `name=value` part of a query, decoded as `URLSearchParams` does (`+` a space, a broken escape as written). */
+const decodedPart = (part: string): readonly [string, string] => {
+  for (const entry of new URLSearchParams(part)) return entry
+  return ["", ""]
+}
+
+/**
+ * A query (without its `?`) with the values of secret parameters replaced
+ * and URLs in values redacted, every other part kept as written; or
+ * `undefined` when nothing in it is secret.
+ */
+const redactQuery = (query: string, depth: number): string | undefined => {
   let changed = false
-  const params = new URLSearchParams()
-  for (const [name, value] of parsed.searchParams) {
+  const parts = query.split("&").map((part) => {
+    if (part === "") return part
+    const [name, value] = decodedPart(part)
+    const equals = part.indexOf("=")
+    const rawName = equals === -1 ? part : part.slice(0, equals)
     // `a=1;token=x`: a server that splits on `;` reads a second parameter inside the value.
     if (isSecretParam(name) || (value.includes(";") && hasSecretPart(value))) {
       changed = true
-      params.append(name, redacted)
-      continue
+      return `${rawName}=${redacted}`
     }
     const inner = depth < maxNesting && looksLikeUrl(value) ? nestedSecretless(value, depth + 1) : undefined
-    changed ||= inner !== undefined
-    params.append(name, inner ?? value)
-  }
-  if (changed) parsed.search = params.toString()
-  return secret || changed
+    if (inner === undefined) return part
+    changed = true
+    return `${rawName}=${encodeURIComponent(inner)}`
+  })
+  return changed ? parts.join("&") : undefined
 }
+
+/** A path whose `;name=value` parameters with a secret name have their values replaced. */
+const redactPathParams = (pathname: string): string =>
+  pathname.replace(/;([^;/=]*)=([^;/]*)/g, (part, name: string) => {
+    let decoded = name
+    try {
+      decoded = decodeURIComponent(name)
+    } catch {
+      // A broken escape: the name as written.
+    }
+    return isSecretParam(decoded) ? `;${name}=${redacted}` : part
+  })
 
 /** A nested URL with its secrets redacted, or `undefined` when it holds none. */
 const nestedSecretless = (value: string, depth: number): string | undefined => {

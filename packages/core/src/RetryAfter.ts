@@ -54,7 +54,11 @@ export const parse = (value: string | undefined | null, now: number): number | u
   return Result.isSuccess(parsed) ? millis(Duration.toMillis(Headers.retryAfterDelay(parsed.success, now))) : undefined
 }
 
-/** Values longer than this (in characters) are ignored: no hint is that long. */
+/**
+ * Values longer than this (in characters) are ignored, except a number of
+ * seconds: no date is that long, but leading zeros (`000…01`) or a huge
+ * count (which is above any ceiling, not "no hint") can be.
+ */
 export const maxValueLength = 4_096
 
 /** Repeated values of one header beyond this many are ignored. */
@@ -70,9 +74,19 @@ const valuesOf = (raw: unknown): ReadonlyArray<string> => {
   const out: Array<string> = []
   for (const candidate of candidates) {
     if (out.length >= maxRepeats) break
-    if (typeof candidate === "string" && candidate.length <= maxValueLength) out.push(candidate.trim())
+    if (typeof candidate !== "string") continue
+    if (candidate.length <= maxValueLength) out.push(candidate.trim())
+    else if (longDigitsPattern.test(candidate)) out.push(significant(candidate.trim()))
   }
   return out
+}
+
+const longDigitsPattern = /^\s*\d+\s*$/
+
+/** A long run of digits as a short one of the same size class: without leading zeros, and past 20 digits twenty 9s. */
+const significant = (digits: string): string => {
+  const trimmed = digits.replace(/^0+(?=\d)/, "")
+  return trimmed.length > 20 ? "9".repeat(20) : trimmed
 }
 
 /**

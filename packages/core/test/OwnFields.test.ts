@@ -73,3 +73,20 @@ describe("Own.fields", () => {
     assert.isFalse(Object.hasOwn(probe, "b"))
   })
 })
+
+describe("Own.ownData", () => {
+  it("leaves keys whose value is undefined out, as absent, at every depth, and keeps undefined in arrays", () => {
+    const copy = Own.ownData({ a: 1, b: undefined, nested: { c: undefined, d: "x" }, list: [undefined, 2] })
+    assert.deepStrictEqual(Object.keys(copy), ["a", "nested", "list"])
+    assert.deepStrictEqual(Object.keys(copy.nested), ["d"])
+    assert.deepStrictEqual(copy.list, [undefined, 2])
+  })
+
+  it("an optional field given as undefined is absent to a decoder, and to an error's constructor", () => {
+    const decode = Schema.decodeUnknownSync(Schema.Struct({ n: Schema.optionalKey(Schema.Number) }))
+    assert.throws(() => decode({ n: undefined }))
+    assert.deepStrictEqual({ ...decode(Own.ownData({ n: undefined })) }, {})
+    const probe = new Probe({ a: "a", b: undefined as unknown as string })
+    assert.isFalse(Object.hasOwn(probe, "b"))
+  })
+})

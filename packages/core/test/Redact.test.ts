@@ -95,6 +95,43 @@ describe("Redact.url", () => {
     }
   })
 
+  it("names found left in clear by a black-box review are redacted: pass, authorization, bearer, oauth_verifier, code_verifier, PHPSESSID, JSESSIONID, AWSAccessKeyId, and token%20, token%, token[0], amp;token, ;token", () => {
+    const names = [
+      "pass",
+      "authorization",
+      "bearer",
+      "oauth_verifier",
+      "code_verifier",
+      "PHPSESSID",
+      "JSESSIONID",
+      "ASPSESSIONIDQSCTRBTA",
+      "AWSAccessKeyId",
+      "X-Goog-Signature",
+      "Signature"
+    ]
+    for (const name of names) assert.isTrue(Redact.isSecretParam(name), name)
+    for (const query of ["token%20=S3CR3T", "token%=S3CR3T", "token[0]=S3CR3T", "amp;token=S3CR3T", ";token=S3CR3T"]) {
+      const shown = Redact.url(`https://h.example/x?page=2&${query}`)
+      assert.notInclude(shown, "S3CR3T", query)
+      assert.include(shown, "page=2", query)
+    }
+    for (const name of ["compass", "bypass", "passage", "verify", "session_count"]) {
+      assert.isFalse(Redact.isSecretParam(name), name)
+    }
+  })
+
+  it("path parameters with a secret name lose their values (;jsessionid=), others are kept", () => {
+    assert.strictEqual(
+      Redact.url("https://h.example/app;jsessionid=S3CR3T/page;v=2?x=1"),
+      "https://h.example/app;jsessionid=REDACTED/page;v=2?x=1"
+    )
+    assert.strictEqual(
+      Redact.url("https://h.example/a;token=S3CR3T;lang=en/b"),
+      "https://h.example/a;token=REDACTED;lang=en/b"
+    )
+    assert.strictEqual(Redact.url("https://h.example/a;lang=en/b;%zz=1"), "https://h.example/a;lang=en/b;%zz=1")
+  })
+
   it("ordinary names stay in clear: page, monkey, decode, keyboard, sort, tokens_used", () => {
     for (
       const name of [
@@ -133,7 +170,13 @@ describe("Redact.isSecretHeader", () => {
         "x-csrf-token",
         "x-client-secret",
         "x-password",
-        "x_auth_token"
+        "x_auth_token",
+        "x-auth",
+        "Authentication",
+        "x-session",
+        "x-session-id",
+        "X-Hub-Signature-256",
+        "x-signature-sha256"
       ]
     ) {
       assert.isTrue(Redact.isSecretHeader(name), name)
@@ -147,7 +190,10 @@ describe("Redact.isSecretHeader", () => {
         "content-type",
         "x-tokens-used",
         "keep-alive",
-        "accept"
+        "accept",
+        "x-session-count",
+        "x-author",
+        "x-signature-version"
       ]
     ) {
       assert.isFalse(Redact.isSecretHeader(name), name)

@@ -82,8 +82,16 @@ describe("RetryAfter.fromHeaders", () => {
   it("nothing, or nothing valid, is undefined; oversize values and inherited keys are ignored", () => {
     assert.isUndefined(RetryAfter.fromHeaders({}, now))
     assert.isUndefined(RetryAfter.fromHeaders({ "retry-after": "soon" }, now))
-    assert.isUndefined(RetryAfter.fromHeaders({ "retry-after": `${"9".repeat(5_000)}` }, now))
+    assert.isUndefined(
+      RetryAfter.fromHeaders({ "retry-after": `Wed, 21 Oct 2015 07:28:00 GMT${" x".repeat(3_000)}` }, now)
+    )
     const inherited = Object.create({ "retry-after": "60" }) as Record<string, string>
     assert.isUndefined(RetryAfter.fromHeaders(inherited, now))
+  })
+
+  it("seconds longer than 4096 characters still count: 5,000 nines is a wait too long to count, 000…01 one second", () => {
+    assert.strictEqual(RetryAfter.fromHeaders({ "retry-after": "9".repeat(5_000) }, now), Number.MAX_SAFE_INTEGER)
+    assert.strictEqual(RetryAfter.fromHeaders({ "retry-after": `${"0".repeat(4_999)}1` }, now), 1_000)
+    assert.strictEqual(RetryAfter.fromHeaders({ "retry-after-ms": `${"0".repeat(4_999)}5` }, now), 5)
   })
 })
