@@ -300,6 +300,27 @@ class ReceivedResponse implements ClientResponse {
       return Effect.succeed(Body.stream(received))
     }))
   }
+  /**
+   * What a log line, `JSON.stringify`, `inspect` or a span's exit shows: the
+   * URL and the headers redacted (RELIABILITY 8), where the fields
+   * themselves hold a `Set-Cookie` and the URL's tokens as received.
+   */
+  toJSON(): unknown {
+    return {
+      _id: "ClientResponse",
+      status: this.status,
+      url: Redact.url(this.url),
+      headers: Redact.headers(this.headers),
+      requestId: this.requestId,
+      attempt: this.attempt
+    }
+  }
+  toString(): string {
+    return JSON.stringify(this.toJSON())
+  }
+  [Symbol.for("nodejs.util.inspect.custom")](): unknown {
+    return this.toJSON()
+  }
 }
 
 /**
@@ -417,24 +438,16 @@ export const makeWith = Effect.fnUntraced(function*(
           })
         )
       }
-      const start = own(range, "start") as number
       const headers = { ...own(options, "headers"), range: ByteRange.header(range) }
       return Stream.unwrap(
         run("GET", url, { ...rest, headers }, (received) => {
+          const refused = (issue: string) =>
+            new DecodeError({ ...received.context, retryable: false, status: received.response.status, issue })
           // A 200 (Range ignored) or another range would stream the wrong bytes: refused, its body abandoned.
-          const mismatch = ByteRange.mismatch(received, start)
-          if (mismatch === undefined) return Effect.succeed(Body.stream(received))
-          return Effect.andThen(
-            Body.abandon(received),
-            Effect.fail(
-              new DecodeError({
-                ...received.context,
-                retryable: false,
-                status: received.response.status,
-                issue: mismatch
-              })
-            )
-          )
+          const mismatch = ByteRange.mismatch(received, range)
+          if (mismatch !== undefined) return Effect.andThen(Body.abandon(received), Effect.fail(refused(mismatch)))
+          // A body without a length (chunked) must still be exactly the range it says it is.
+          return Effect.succeed(Body.exactLength(Body.stream(received), ByteRange.lengthOf(received), refused))
         })
       )
     },

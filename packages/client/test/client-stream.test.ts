@@ -49,6 +49,25 @@ it.live("with a range, a 200 (Range ignored) or a 206 from another byte fails wi
     }
   }).pipe(Effect.scoped))
 
+it.live("with a range, a 206 whose Content-Range ends early but whose body runs on (Content-Length or chunked) fails with DecodeError, not with the wrong bytes", () =>
+  Effect.gen(function*() {
+    const server = yield* TestServer.make()
+    const client = yield* ResilientClient.make({ baseUrl: server.url, retry: { maxAttempts: 3 } })
+    const cases = [
+      ["range_short=10", "bytes 100-189 (90 bytes) but its Content-Length is 100"],
+      ["range_short=10&chunked=1", "holds more than the 90 bytes of its Content-Range"]
+    ] as const
+    for (const [switches, issue] of cases) {
+      yield* server.reset
+      const error = yield* Effect.flip(
+        collect(client.stream(`/files/r.bin?size=1000&${switches}`, { range: { start: 100, end: 199 } }))
+      )
+      assert.strictEqual((error as { _tag: string })._tag, "DecodeError", switches)
+      assert.include((error as { issue: string }).issue, issue, switches)
+      assert.lengthOf(yield* server.requestsTo("/files/r.bin"), 1, switches)
+    }
+  }).pipe(Effect.scoped))
+
 it.live("an invalid range (NaN, negative, fractional, end before start) is InvalidRequestError, nothing sent", () =>
   Effect.gen(function*() {
     const server = yield* TestServer.make()

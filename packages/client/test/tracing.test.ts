@@ -17,6 +17,7 @@ import { ConfigProvider, Deferred, Effect, Fiber, Option, Tracer } from "effect"
 import { constTrue } from "effect/Function"
 import { FetchHttpClient, HttpClient, HttpTraceContext } from "effect/http"
 import { TestClock } from "effect/testing"
+import { inspect } from "node:util"
 import { failsWith, noRetry } from "./support.ts"
 
 type Recorded = ReturnType<typeof recordingTracer>
@@ -457,5 +458,28 @@ describe("ResilientClient tracing", () => {
         `http://REDACTED:REDACTED@127.0.0.1:${server.port}/redirect/1?to=/status/503&token=REDACTED&page=2`
       )
       assert.notMatch(text, /SECRET\d/)
+    }).pipe(Effect.scoped))
+
+  it.live("url.full is redacted as log lines are: ?a=1;token=, a nested URL's token and user-info, ;jsessionid=, AWSAccessKeyId", () =>
+    Effect.gen(function*() {
+      const server = yield* TestServer.make()
+      const recorded = recordingTracer()
+      const client = yield* ResilientClient.make({ retry: noRetry })
+      const nested = encodeURIComponent("https://user:nested-SECRET1@x.example/cb?access_token=nested-SECRET2")
+      const url = server.urlFor(
+        `/msg;jsessionid=path-SECRET3?a=1;token=semi-SECRET4&next=${nested}&AWSAccessKeyId=aws-SECRET5&page=2`
+      )
+      const response = yield* client.get(url).pipe(Effect.withTracer(recorded.tracer))
+      assert.strictEqual((yield* server.requests).length, 1)
+      // The response itself, printed or logged, shows its URL redacted too.
+      for (const shown of [inspect(response), JSON.stringify(response), String(response)]) {
+        assert.notMatch(shown, /SECRET\d/)
+        assert.include(shown, "page=2")
+      }
+      const { call } = callSpans(recorded)
+      const full = String(attribute(call, "url.full"))
+      assert.include(full, "page=2")
+      assert.include(full, "/msg;jsessionid=REDACTED")
+      assert.notMatch(everything(recorded.spans), /SECRET\d/)
     }).pipe(Effect.scoped))
 })

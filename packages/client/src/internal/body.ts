@@ -70,6 +70,32 @@ export const stream = (received: Received): Stream.Stream<Uint8Array, ClientErro
 }
 
 /**
+ * `body`, failing with `refused`'s error once it holds more
+ * than `length` bytes or ends with fewer: a 206 streamed without a
+ * `Content-Length` must hold exactly what its `Content-Range` says.
+ */
+export const exactLength = <E>(
+  body: Stream.Stream<Uint8Array, E>,
+  length: number,
+  refused: (issue: string) => E
+): Stream.Stream<Uint8Array, E> =>
+  Stream.suspend(() => {
+    let seen = 0
+    const counted = Stream.mapEffect(body, (chunk) => {
+      seen += chunk.byteLength
+      return seen > length
+        ? Effect.fail(refused(`the 206 body holds more than the ${length} bytes of its Content-Range`))
+        : Effect.succeed(chunk)
+    })
+    const ended = Stream.fromEffectDrain(Effect.suspend(() =>
+      seen < length
+        ? Effect.fail(refused(`the 206 body ended after ${seen} of the ${length} bytes of its Content-Range`))
+        : Effect.void
+    ))
+    return Stream.concat(counted, ended)
+  })
+
+/**
  * The whole body, at most `maxBytes` (an `ArrayBuffer` when its length is
  * known, else the joined chunks), handed to `then`: a known length is read and
  * handed on in one step.

@@ -31,17 +31,52 @@ export const header = (range: ByteRange): string => `bytes=${own(range, "start")
 
 const contentRange = /^bytes\s+(\d+)-(\d+)\/(?:\d+|\*)$/i
 
-/** Why an answer is not the range asked for (`start` on), or `undefined` when it is: a 206 from `start`. */
-export const mismatch = (received: Received, start: number): string | undefined => {
+/** A 206's range: its first and last byte. */
+interface Answered {
+  readonly first: number
+  readonly last: number
+}
+
+/** The range a 206 says it holds, or why it holds none that can be used. */
+const answered = (received: Received): Answered | string => {
+  const value = received.headers["content-range"]
+  const match = value === undefined ? null : contentRange.exec(value.trim())
+  if (match === null) return "the 206 has no valid Content-Range"
+  const first = Number(match[1])
+  const last = Number(match[2])
+  if (!Number.isSafeInteger(last) || last < first) return `the 206's Content-Range ${value} is not a range`
+  return { first, last }
+}
+
+/**
+ * Why an answer is not the range asked for, or `undefined` when it is: a 206
+ * from `range.start`, ending at or before `range.end`, whose
+ * `Content-Length` (when it has one) is the length its `Content-Range` says.
+ */
+export const mismatch = (received: Received, range: ByteRange): string | undefined => {
+  const start = own(range, "start") as number
+  const end = own(range, "end")
   const status = received.response.status
   if (status !== 206) {
     return `asked for bytes from ${start}, the server answered ${status} (Range ignored: the body would start at 0)`
   }
-  const value = received.headers["content-range"]
-  const match = value === undefined ? null : contentRange.exec(value.trim())
-  if (match === null) return `asked for bytes from ${start}, the 206 has no valid Content-Range`
-  if (Number(match[1]) !== start) {
-    return `asked for bytes from ${start}, the 206 starts at byte ${match[1]}`
+  const holds = answered(received)
+  if (typeof holds === "string") return `asked for bytes from ${start}, ${holds}`
+  if (holds.first !== start) return `asked for bytes from ${start}, the 206 starts at byte ${holds.first}`
+  if (end !== undefined && holds.last > end) {
+    return `asked for bytes ${start}-${end}, the 206 holds bytes ${start}-${holds.last}`
+  }
+  const length = received.headers["content-length"]
+  if (length !== undefined && Number(length) !== holds.last - start + 1) {
+    return `the 206 holds bytes ${start}-${holds.last} (${
+      holds.last - start + 1
+    } bytes) but its Content-Length is ${length}`
   }
   return undefined
+}
+
+/** The number of bytes a 206 that passed `mismatch` holds. */
+export const lengthOf = (received: Received): number => {
+  const holds = answered(received) as Answered
+  return holds.last - holds.first + 1
 }

@@ -42,20 +42,12 @@ import * as Exit from "effect/Exit"
 import * as Headers from "effect/http/Headers"
 import * as HttpClient from "effect/http/HttpClient"
 import * as HttpClientRequest from "effect/http/HttpClientRequest"
-import * as UrlParams from "effect/http/UrlParams"
 import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import * as References from "effect/References"
 import * as Tracer from "effect/Tracer"
 import * as Redact from "../Redact.ts"
 import { findFailure, Unauthorized } from "./outcome.ts"
-
-/** The secret query parameters: the client's pattern and OpenTelemetry's list (Effect's default). */
-const redactedParams: ReadonlyArray<string | RegExp> = [
-  Redact.secretParamPattern,
-  Redact.camelSecretParamPattern,
-  ...Context.get(Context.empty(), UrlParams.CurrentRedactedNames)
-]
 
 /** The methods OpenTelemetry knows; any other is recorded as `_OTHER`, with the method in `http.request.method_original`. */
 const knownMethods: ReadonlySet<string> = new Set([
@@ -88,11 +80,19 @@ const bigint0 = BigInt(0)
 
 /**
  * `url.full` as OpenTelemetry asks for it: user-info as `REDACTED:REDACTED`,
- * the values of secret query parameters as `REDACTED`, no fragment.
+ * no fragment, and what `Redact.url` redacts for logs and errors redacted
+ * here too (secret query and path parameters, URLs nested in query values;
+ * OpenTelemetry's own list is part of it): one rule for every place a URL
+ * is shown, where Effect's `UrlParams.redactUrl` missed `?a=1;token=x` and
+ * nested URLs.
  */
 export const fullUrl = (url: URL): string => {
-  const href = url.hash === "" ? url.href : url.href.slice(0, url.href.indexOf("#"))
-  return UrlParams.redactUrl(href, redactedParams)
+  const shown = new URL(Redact.url(url))
+  if (url.username !== "" || url.password !== "") {
+    shown.username = Redact.redacted
+    shown.password = Redact.redacted
+  }
+  return shown.href
 }
 
 /** `server.address`: the URL's host, without IPv6 brackets. */
