@@ -15,12 +15,13 @@ import * as Redact from "@httpkit/core/Redact"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
-import type * as Checksum from "./Checksum.ts"
-import type { DownloadConfigError } from "./DownloadConfig.ts"
+import * as Checksum from "./Checksum.ts"
+import { DownloadConfigError } from "./DownloadConfig.ts"
 import { type DownloadError, DownloadErrorSchema } from "./DownloadError.ts"
 import { DownloadResult } from "./DownloadResult.ts"
 import * as HostLimit from "./internal/hostLimit.ts"
 import { exactly, own } from "./internal/own.ts"
+import * as PoolLimits from "./internal/poolLimits.ts"
 import type * as Progress from "./Progress.ts"
 
 /**
@@ -51,7 +52,13 @@ export const Failure = Schema.Struct({
   id: Schema.optionalKey(Schema.String),
   url: Schema.String,
   destination: Schema.String,
-  checksum: Schema.optionalKey(Schema.String),
+  /** The task's checksum as `Checksum.canonical` writes it: what `retryFailed` verifies. */
+  checksum: Schema.optionalKey(
+    Schema.Union([
+      Schema.String,
+      Schema.Struct({ algorithm: Checksum.Algorithm })
+    ])
+  ),
   error: DownloadErrorSchema
 })
 
@@ -71,7 +78,11 @@ export interface BatchProgress {
   readonly files: number
   readonly succeeded: number
   readonly failed: number
-  /** Bytes of finished files plus bytes received by files in progress. */
+  /**
+   * Bytes of the batch's files so far: each file's length once it succeeded,
+   * otherwise the most it reached (resumed bytes included, a failed file's
+   * kept), so the figure never goes down.
+   */
   readonly bytes: number
 }
 
@@ -86,7 +97,7 @@ export class BatchResult extends Schema.Class<BatchResult>("@httpkit/downloader/
   failed: Schema.Array(Failure),
   /** Succeeded files over all files (1 for an empty batch). */
   successRate: Schema.Number,
-  /** Bytes received over the network by the whole batch. */
+  /** Bytes received over the network by the files that succeeded (their `bytesTransferred`). */
   bytes: Schema.Number,
   durationMillis: Schema.Number
 }) {
@@ -117,9 +128,12 @@ const remembering = (result: BatchResult, urls: ReadonlyArray<string>): BatchRes
  * @since 0.1.0
  */
 export interface BatchOptions<Options> {
-  /** Files in progress at once. @default 4 */
+  /**
+   * Files in progress at once, an integer of at least 1 (otherwise every
+   * task fails with `DownloadConfigError`). @default 4
+   */
   readonly concurrency?: number | undefined
-  /** Files in progress at once per host (host and port). @default 2 */
+  /** Files in progress at once per host (host and port), an integer of at least 1. @default 2 */
   readonly perHostConcurrency?: number | undefined
   /** Options for every file (its own `checksum` wins). */
   readonly options?: Options | undefined
@@ -153,9 +167,10 @@ export const run = <Options extends object>(
     const clock = yield* Clock.Clock
     const startedAt = clock.currentTimeMillisUnsafe()
     // Options and tasks are read by their own keys only (RELIABILITY 10).
-    const concurrency = Math.max(1, Math.floor(own(options, "concurrency") ?? 4))
-    const perHost = Math.max(1, Math.floor(own(options, "perHostConcurrency") ?? 2))
-    const withinHost = HostLimit.make(perHost)
+    const limits = PoolLimits.read("batch options", options)
+    const refused = limits instanceof DownloadConfigError ? limits : undefined
+    const { concurrency, perHostConcurrency } = limits instanceof DownloadConfigError ? PoolLimits.defaults : limits
+    const withinHost = HostLimit.make(perHostConcurrency)
     const onStart = own(options, "onStart")
     const onSuccess = own(options, "onSuccess")
     const onError = own(options, "onError")
@@ -164,13 +179,18 @@ export const run = <Options extends object>(
 
     const succeeded: Array<{ readonly index: number; readonly result: DownloadResult }> = []
     const failed: Array<Failure> = []
-    let finishedBytes = 0
-    const inProgress = new Map<number, number>()
+    // The most each file reached, and their sum: a restart, a failure or an end never lowers it.
+    const reached = new Map<number, number>()
+    let reachedBytes = 0
+    const reach = (index: number, bytes: number) => {
+      const before = reached.get(index) ?? 0
+      if (bytes <= before) return
+      reached.set(index, bytes)
+      reachedBytes += bytes - before
+    }
     const report = () => {
       if (onProgress === undefined) return
-      let bytes = finishedBytes
-      for (const received of inProgress.values()) bytes += received
-      onProgress({ files: indices.length, succeeded: succeeded.length, failed: failed.length, bytes })
+      onProgress({ files: indices.length, succeeded: succeeded.length, failed: failed.length, bytes: reachedBytes })
     }
 
     const one = (index: number) => {
@@ -181,7 +201,7 @@ export const run = <Options extends object>(
         ...base,
         ...(checksum === undefined ? {} : { checksum }),
         onProgress: (progress: Progress.Progress) => {
-          inProgress.set(index, progress.bytes)
+          reach(index, progress.bytes)
           report()
         }
       }
@@ -189,26 +209,25 @@ export const run = <Options extends object>(
         onStart?.(task)
         return download(task, perFile)
       })
-      return withinHost(task.url, started).pipe(
+      // Bad concurrencies fail every task, in the result, before any starts (the batch itself never fails).
+      return (refused === undefined ? withinHost(task.url, started) : Effect.fail(refused)).pipe(
         Effect.matchEffect({
           onSuccess: (result) =>
             Effect.sync(() => {
-              inProgress.delete(index)
-              finishedBytes += result.bytesTransferred
+              reach(index, result.bytes)
               succeeded.push({ index, result })
               onSuccess?.(task, result)
               report()
             }),
           onFailure: (error) =>
             Effect.sync(() => {
-              inProgress.delete(index)
               // Without a prototype: the result's Schema reads an absent `id` or `checksum` with `in`.
               failed.push(exactly({
                 index,
                 ...(id === undefined ? {} : { id }),
                 url: Redact.url(task.url),
                 destination: task.destination,
-                ...(typeof checksum === "string" ? { checksum } : {}),
+                ...(checksum === undefined ? {} : { checksum: Checksum.canonical(checksum) }),
                 error
               }))
               onError?.(task, error)

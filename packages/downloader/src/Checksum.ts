@@ -11,6 +11,7 @@
  *
  * @since 0.1.0
  */
+import { exactly } from "@httpkit/core/Own"
 import * as Schema from "effect/Schema"
 import { createHash, type Hash } from "node:crypto"
 import type { FileHandle } from "node:fs/promises"
@@ -71,17 +72,46 @@ export const resolve = (input: Input): Spec | string => {
     if (separator < 0) return `"algorithm:hex", such as "sha256:" and 64 hex digits`
     algorithm = input.slice(0, separator).toLowerCase()
     expected = input.slice(separator + 1)
-  } else {
+  } else if (typeof input === "object" && input !== null) {
     algorithm = Object.hasOwn(input, "algorithm") ? input.algorithm : undefined
     expected = Object.hasOwn(input, "expected") ? input.expected : undefined
+  } else {
+    return `"algorithm:hex", or { algorithm, expected }`
   }
   if (!isAlgorithm(algorithm)) return `an algorithm of md5, sha1, sha256 or sha512`
   if (expected === undefined) return { algorithm, expected: undefined }
+  if (typeof expected !== "string") return `a ${algorithm} digest of ${hexLength[algorithm]} hex digits`
   const hex = expected.trim().toLowerCase()
   if (hex.length !== hexLength[algorithm] || !/^[0-9a-f]+$/.test(hex)) {
     return `a ${algorithm} digest of ${hexLength[algorithm]} hex digits`
   }
   return { algorithm, expected: hex }
+}
+
+/**
+ * A checksum input in the one form that keeps what it asks for when stored
+ * or encoded (a queued task, a batch's failure): `"algorithm:hex"` when a
+ * digest is expected, `{ algorithm }` when one is only computed. An input
+ * that does not resolve is kept as a string that does not either (the
+ * string itself, or how the value looks), so that running it again fails
+ * the same way rather than downloading unverified.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const canonical = (input: Input): string | { readonly algorithm: Algorithm } => {
+  const spec = resolve(input)
+  if (typeof spec === "string") return typeof input === "string" ? input : `invalid checksum ${show(input)}`
+  return spec.expected === undefined
+    ? exactly({ algorithm: spec.algorithm })
+    : `${spec.algorithm}:${spec.expected}`
+}
+
+/** A short picture of an input that did not resolve. */
+const show = (input: unknown): string => {
+  if (typeof input !== "object" || input === null) return String(input)
+  const algorithm = Object.hasOwn(input, "algorithm") ? (input as { algorithm: unknown }).algorithm : undefined
+  return `{ algorithm: ${typeof algorithm === "string" ? JSON.stringify(algorithm) : typeof algorithm} }`
 }
 
 /**

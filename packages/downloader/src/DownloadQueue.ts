@@ -75,6 +75,7 @@ import * as Downloader from "./Downloader.ts"
 import type { DownloadResult } from "./DownloadResult.ts"
 import * as HostLimit from "./internal/hostLimit.ts"
 import { exactly, own, ownData } from "./internal/own.ts"
+import * as PoolLimits from "./internal/poolLimits.ts"
 import * as QueuePool from "./internal/queuePool.ts"
 import { firstLine } from "./internal/text.ts"
 import type * as Progress from "./Progress.ts"
@@ -116,9 +117,9 @@ export interface Attempt {
  * @since 0.1.0
  */
 export interface WorkerOptions<E = never, R = never> {
-  /** Downloads at once. @default 4 */
+  /** Downloads at once, an integer of at least 1 (otherwise `runWorkers` fails with `DownloadConfigError`). @default 4 */
   readonly concurrency?: number | undefined
-  /** Downloads at once per host (host and port). @default 2 */
+  /** Downloads at once per host (host and port), an integer of at least 1. @default 2 */
   readonly perHostConcurrency?: number | undefined
   /**
    * When the workers stop: at `shutdown` (a long-running worker), or as soon
@@ -226,7 +227,7 @@ export interface Service {
    */
   readonly runWorkers: <E = never, R = never>(
     options?: WorkerOptions<E, R>
-  ) => Effect.Effect<WorkerReport, never, Downloader.Downloader | R>
+  ) => Effect.Effect<WorkerReport, DownloadConfig.DownloadConfigError, Downloader.Downloader | R>
   /**
    * Stops the queue: it takes no new task, and running workers finish
    * (`drain`, the default) or are interrupted (`park`); waits for them.
@@ -266,15 +267,27 @@ const normalize = (input: TaskInput): QueueTask | string => {
       ConfigProblem.format({ setting: "checksum", received: ConfigProblem.show(checksum), expected: spec })
     }`
   }
-  return exactly({
-    id,
-    url,
-    destination,
-    checksum: spec.expected === undefined
-      ? exactly({ algorithm: spec.algorithm })
-      : `${spec.algorithm}:${spec.expected}`
-  })
+  return exactly({ id, url, destination, checksum: Checksum.canonical(checksum) })
 }
+
+/** A pool's concurrencies and `until`, read by own keys; any bad one fails naming it. */
+const workerLimits = (options: Pick<WorkerOptions, "concurrency" | "perHostConcurrency" | "until">) =>
+  Effect.suspend(() => {
+    const limits = PoolLimits.read("worker options", options)
+    const until: unknown = own(options, "until") ?? "shutdown"
+    const problems = [
+      ...(limits instanceof DownloadConfig.DownloadConfigError ? limits.problems ?? [] : []),
+      ...(until === "shutdown" || until === "idle"
+        ? []
+        : [{ setting: "until", received: ConfigProblem.show(until), expected: `"shutdown" or "idle"` }])
+    ]
+    if (problems.length > 0) {
+      return Effect.fail(
+        new DownloadConfig.DownloadConfigError({ message: ConfigProblem.message("worker options", problems), problems })
+      )
+    }
+    return Effect.succeed({ ...(limits as PoolLimits.PoolLimits), until: until as "shutdown" | "idle" })
+  })
 
 const hasExpected = (task: QueueTask): boolean => {
   const checksum = own(task, "checksum")
@@ -362,15 +375,14 @@ export const make: Effect.Effect<Service, never, Store.DownloadQueueStore | Scop
 
   const runWorkers = <E = never, R = never>(
     options: WorkerOptions<E, R> = {}
-  ): Effect.Effect<WorkerReport, never, Downloader.Downloader | R> =>
+  ): Effect.Effect<WorkerReport, DownloadConfig.DownloadConfigError, Downloader.Downloader | R> =>
     Effect.gen(function*() {
+      const { concurrency, perHostConcurrency, until } = yield* workerLimits(options)
       const report = { succeeded: 0, skipped: 0, retried: 0, deadLettered: 0, parked: 0 }
       if (state !== "open") return report
       const downloader = yield* Downloader.Downloader
       const context = yield* Effect.context<R>()
-      const concurrency = Math.max(1, Math.floor(own(options, "concurrency") ?? 4))
-      const withHost = HostLimit.make(Math.max(1, Math.floor(own(options, "perHostConcurrency") ?? 2)))
-      const until = own(options, "until") ?? "shutdown"
+      const withHost = HostLimit.make(perHostConcurrency)
       const base = ownData(own(options, "options") ?? {})
       const onStart = own(options, "onStart")
       const onProgress = own(options, "onProgress")

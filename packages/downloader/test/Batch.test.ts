@@ -109,6 +109,87 @@ it.live("a batch result holds failed URLs redacted (printed, inspected, encoded)
     assert.isTrue(sent.length >= 2 && sent.every((query) => query === "access_token=s3cr3t"), JSON.stringify(sent))
   }).pipe(Effect.scoped))
 
+it.live("retryFailed verifies a checksum given as { algorithm, expected } again, also from a decoded result, and computes one given as { algorithm }", () =>
+  Effect.gen(function*() {
+    const { downloader, folder, server } = yield* setup({ downloader: { maxStalls: 1 } })
+    // Each file's first GET is cut after 50 kB: the first run fails both with ConnectionError.
+    const url = (name: string, seed: number) =>
+      server.urlFor(`/files/${name}?size=200000&seed=${seed}&drop_after=50000&drop_times=1`)
+    const tasks = [
+      {
+        url: url("wrong.bin", 1),
+        destination: Path.join(folder, "wrong.bin"),
+        checksum: { algorithm: "sha256" as const, expected: "0".repeat(64) }
+      },
+      {
+        url: url("computed.bin", 2),
+        destination: Path.join(folder, "computed.bin"),
+        checksum: { algorithm: "sha256" as const }
+      }
+    ]
+    const first = yield* downloader.downloadAll(tasks)
+    assert.deepStrictEqual(first.failed.map((failure) => [failure.error._tag, failure.checksum]), [
+      ["ConnectionError", `sha256:${"0".repeat(64)}`],
+      ["ConnectionError", { algorithm: "sha256" }]
+    ])
+    const decoded = Schema.decodeUnknownSync(BatchResult)(Schema.encodeSync(BatchResult)(first))
+    for (const previous of [first, decoded]) {
+      const again = yield* downloader.retryFailed(previous, { options: { ifExists: "overwrite" } })
+      assert.deepStrictEqual(again.failed.map((failure) => failure.error._tag), ["ChecksumMismatchError"])
+      assert.deepStrictEqual(again.succeeded.map((result) => result.checksum?.digest), [expectedSha256(2, 200_000)])
+      assert.deepStrictEqual(yield* listing(folder), ["computed.bin"])
+    }
+  }).pipe(Effect.scoped))
+
+it.live("concurrencies that are not whole numbers of at least 1 (NaN, 0, 2.5) fail every task with DownloadConfigError before any request; the batch ends", () =>
+  Effect.gen(function*() {
+    const { downloader, folder, server } = yield* setup()
+    const tasks = [
+      { url: server.urlFor("/files/a.bin?size=1000"), destination: Path.join(folder, "a.bin") },
+      { url: server.urlFor("/files/b.bin?size=1000"), destination: Path.join(folder, "b.bin") }
+    ]
+    const errors: Array<string> = []
+    for (const options of [{ perHostConcurrency: Number.NaN }, { concurrency: 0 }, { concurrency: 2.5 }]) {
+      const batch = yield* downloader.downloadAll(tasks, {
+        ...options,
+        onError: (_, error) => errors.push(error.message)
+      })
+      assert.deepStrictEqual(batch.failed.map((failure) => failure.error._tag), [
+        "DownloadConfigError",
+        "DownloadConfigError"
+      ])
+      assert.strictEqual(batch.successRate, 0)
+    }
+    assert.deepStrictEqual([...new Set(errors)], [
+      "invalid batch options: perHostConcurrency is NaN, expected an integer of at least 1",
+      "invalid batch options: concurrency is 0, expected an integer of at least 1",
+      "invalid batch options: concurrency is 2.5, expected an integer of at least 1"
+    ])
+    assert.deepStrictEqual(yield* server.requests, [])
+    assert.deepStrictEqual(yield* listing(folder), [])
+  }).pipe(Effect.scoped))
+
+it.live("a batch's progress never goes down: a file that fails after receiving bytes keeps them in the figure", () =>
+  Effect.gen(function*() {
+    const { downloader, folder, server } = yield* setup({ downloader: { progressInterval: 20 } })
+    const progress: Array<number> = []
+    const batch = yield* downloader.downloadAll([
+      { url: server.urlFor("/files/ok.bin?size=2000000&rate=4000000"), destination: Path.join(folder, "ok.bin") },
+      // Every attempt of this one is cut 1000 bytes short, after most of the file arrived.
+      {
+        url: server.urlFor("/files/bad.bin?size=2000000&short_by=1000&rate=8000000"),
+        destination: Path.join(folder, "bad.bin")
+      }
+    ], { concurrency: 2, onProgress: (p) => progress.push(p.bytes) })
+    assert.deepStrictEqual(batch.failed.map((failure) => failure.index), [1])
+    const lowered = progress.flatMap((bytes, i) =>
+      i > 0 && bytes < progress[i - 1]! ? [`${progress[i - 1]}->${bytes}`] : []
+    )
+    assert.deepStrictEqual(lowered, [])
+    assert.isAbove(progress.at(-1)!, 2_000_000)
+    assert.strictEqual(batch.bytes, 2_000_000)
+  }).pipe(Effect.scoped))
+
 it.live("an empty batch succeeds with rate 1 and nothing fetched", () =>
   Effect.gen(function*() {
     const { downloader } = yield* setup()

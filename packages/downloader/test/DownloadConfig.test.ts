@@ -34,6 +34,15 @@ describe("DownloadConfig", () => {
       assert.strictEqual(resolved.maxStalls, 7)
     }))
 
+  it.effect("an option given as undefined is not set: the default holds (it was 'absent, expected a number')", () =>
+    Effect.gen(function*() {
+      const options = { segments: undefined, writeBatch: undefined } as unknown as DownloadConfig.Options
+      const resolved = yield* DownloadConfig.resolve(options)
+      const defaults = yield* DownloadConfig.resolve()
+      assert.strictEqual(resolved.segments, defaults.segments)
+      assert.strictEqual(resolved.writeBatch, defaults.writeBatch)
+    }))
+
   it.effect("no variables give the defaults", () =>
     Effect.gen(function*() {
       assert.deepStrictEqual(yield* withEnv({}, DownloadConfig.fromConfig()), DownloadConfig.defaults)

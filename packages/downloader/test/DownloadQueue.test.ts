@@ -15,6 +15,7 @@ import * as Redis from "effect/persistence/Redis"
 import { TestClock } from "effect/testing"
 import { randomUUID } from "node:crypto"
 import { inspect } from "node:util"
+import * as Downloader from "../src/Downloader.ts"
 import { TaskAbandonedError } from "../src/DownloadError.ts"
 import * as DownloadQueue from "../src/DownloadQueue.ts"
 import * as DownloadQueueStore from "../src/DownloadQueueStore.ts"
@@ -47,6 +48,26 @@ it.effect("the memory store forgets the oldest finished ids past maxIds: such an
     assert.strictEqual((yield* store.counts).queued, 1)
     assert.deepStrictEqual((yield* store.removeWaiting).map((t) => t.id), ["a"])
   }))
+
+it.effect("runWorkers with a concurrency that is not a whole number of at least 1, or an unknown until, fails with DownloadConfigError at once, the task left queued", () =>
+  Effect.gen(function*() {
+    const queue = yield* DownloadQueue.DownloadQueue
+    yield* queue.offer(task("a"))
+    const downloader = Downloader.Downloader.of({} as Downloader.Service)
+    const error = yield* queue.runWorkers({ concurrency: Number.NaN, perHostConcurrency: 0, until: "idel" as never })
+      .pipe(
+        Effect.provideService(Downloader.Downloader, downloader),
+        Effect.flip
+      )
+    assert.strictEqual(error._tag, "DownloadConfigError")
+    assert.strictEqual(
+      error.message,
+      "invalid worker options: concurrency is NaN, expected an integer of at least 1; " +
+        "perHostConcurrency is 0, expected an integer of at least 1; " +
+        "until is \"idel\", expected \"shutdown\" or \"idle\""
+    )
+    assert.strictEqual(yield* queue.size, 1)
+  }).pipe(Effect.provide(DownloadQueue.layerMemory())))
 
 it.effect("invalid store options fail with DownloadConfigError naming every bad field, not a defect", () =>
   Effect.gen(function*() {
