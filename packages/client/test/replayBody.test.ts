@@ -92,6 +92,27 @@ layer(TestServer.layer(), { excludeTestServices: true })("request bodies on a re
       assert.lengthOf(yield* server.requestsTo("/msg"), 2)
     }))
 
+  it.effect("a body factory that throws or makes no body, or a body that is no HttpBody, is InvalidRequestError before anything is sent", () =>
+    Effect.gen(function*() {
+      const server = yield* TestServer.TestServer
+      yield* server.reset
+      const client = yield* makeClient()
+      const bodies: ReadonlyArray<readonly [unknown, string]> = [
+        [() => {
+          throw new TypeError("boom with a s3cr3t")
+        }, "the body factory threw TypeError"],
+        [() => undefined, "the body factory returned undefined, not an HttpBody"],
+        ["plain text", "body is string, expected an HttpBody or a function making one"]
+      ]
+      for (const [body, detail] of bodies) {
+        const error = yield* Effect.flip(client.put(server.urlFor("/echo"), { body: body as HttpBody.HttpBody }))
+        assert.strictEqual(error._tag, "InvalidRequestError")
+        assert.include(error.message, detail)
+        assert.notInclude(error.message, "s3cr3t")
+      }
+      assert.lengthOf(yield* server.requestsTo("/echo"), 0)
+    }))
+
   it.effect("a one-shot stream POST redirected by 307 is not followed empty: BodyNotReplayableError with 307", () =>
     Effect.gen(function*() {
       const server = yield* TestServer.TestServer

@@ -55,7 +55,12 @@ const tracked = (body: HttpBody.Stream, onRead: () => void): HttpBody.HttpBody =
  * The source of a call's bodies, or `undefined` when the body is a value that
  * every send reuses as it is (the common case, which costs nothing more).
  */
-export const make = (input: Input): Source | { readonly body: HttpBody.HttpBody } => {
+export const make = (input: Input): Made => {
+  if (typeof input !== "function" && !HttpBodies.isHttpBody(input)) {
+    return {
+      problem: `body is ${input === null ? "null" : typeof input}, expected an HttpBody or a function making one`
+    }
+  }
   if (typeof input !== "function") {
     if (reusable(input)) return { body: input }
     let read = false
@@ -70,8 +75,36 @@ export const make = (input: Input): Source | { readonly body: HttpBody.HttpBody 
       replayable: () => sends === 0 || (input._tag === "Stream" && !read)
     }
   }
-  return { next: input, replayable: () => true }
+  // The first body is made now, so that a factory that throws or makes no body is refused before anything is sent.
+  const firstMade = made(input)
+  if (typeof firstMade === "string") return { problem: firstMade }
+  let first: HttpBody.HttpBody | undefined = firstMade
+  return {
+    next: () => {
+      const body = first ?? made(input)
+      first = undefined
+      // A factory that worked for the first send and fails for a later one: that send's body fails, typed by the transport.
+      return typeof body === "string" ? HttpBodies.stream(Stream.fail(new Error(body))) : body
+    },
+    replayable: () => true
+  }
+}
+
+/** What a factory makes, or why it is not a body. */
+const made = (factory: () => HttpBody.HttpBody): HttpBody.HttpBody | string => {
+  let body: unknown
+  try {
+    body = factory()
+  } catch (error) {
+    return `the body factory threw ${error instanceof Error ? error.name : typeof error}`
+  }
+  return HttpBodies.isHttpBody(body)
+    ? body
+    : `the body factory returned ${body === null ? "null" : typeof body}, not an HttpBody`
 }
 
 /** Whether `make` gave a source (a body that needs care on a resend) rather than a reusable body. */
-export const isSource = (made: Source | { readonly body: HttpBody.HttpBody }): made is Source => "next" in made
+export const isSource = (made: Made): made is Source => "next" in made
+
+/** What `make` gives: a source, a body every send reuses, or why the body cannot be sent. */
+export type Made = Source | { readonly body: HttpBody.HttpBody } | { readonly problem: string }

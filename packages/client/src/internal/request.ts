@@ -200,6 +200,7 @@ export const build = (
     base = HttpClientRequest.bodyText(base, text, "application/json")
   } else if (body !== undefined) {
     const made = ReplayBody.make(body)
+    if ("problem" in made) return refused(url, context, made.problem)
     if (ReplayBody.isSource(made)) bodySource = made
     base = HttpClientRequest.setBody(base, ReplayBody.isSource(made) ? made.next() : made.body)
   }
