@@ -22,6 +22,7 @@ import * as ConfigProblem from "@httpkit/core/ConfigProblem"
 import { DurationInput, fromInput as durationMillis } from "@httpkit/core/DurationInput"
 import * as HeaderSyntax from "@httpkit/core/HeaderSyntax"
 import * as Own from "@httpkit/core/Own"
+import * as Redact from "@httpkit/core/Redact"
 import * as Settings from "@httpkit/core/Settings"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -524,6 +525,29 @@ const baseUrlProblem = (text: string): string | undefined => {
 const invalidHeaderValue = "a header value without CR, LF, NUL, other control characters or characters above U+00FF"
 
 /** Checks that need more than one field, or the whole of one (header values). */
+/** Headers HTTP, the transport or the client itself sets: no request id or idempotency key goes there. */
+const ownedHeaderNames: ReadonlySet<string> = new Set([
+  "host",
+  "connection",
+  "keep-alive",
+  "transfer-encoding",
+  "te",
+  "trailer",
+  "upgrade",
+  "expect",
+  "content-length",
+  "content-type",
+  "content-encoding",
+  "range",
+  "if-range",
+  "user-agent",
+  "accept",
+  "accept-encoding",
+  "traceparent",
+  "tracestate",
+  "b3"
+])
+
 const crossCheck = (resolved: Resolved, source: Source): Effect.Effect<Resolved, ClientConfigError> => {
   const problems: Array<ConfigProblem.ConfigProblem> = []
   if (resolved.retry.minDelay > resolved.retry.maxDelay) {
@@ -559,6 +583,16 @@ const crossCheck = (resolved: Resolved, source: Source): Effect.Effect<Resolved,
   }
   if (HeaderSyntax.invalidValue.test(resolved.userAgent)) {
     problems.push(problem(source, ["userAgent"], invalidHeaderValue))
+  }
+  // A request id or idempotency key written over `Host`, `Authorization` or the body's framing would break every request.
+  for (const setting of ["requestIdHeader", "idempotencyKeyHeader"] as const) {
+    const name = resolved[setting]
+    if (ownedHeaderNames.has(name) || Redact.isSecretHeader(name)) {
+      problems.push(problem(source, [setting], "a header name of its own, not one HTTP, the client or a secret uses"))
+    }
+  }
+  if (resolved.requestIdHeader === resolved.idempotencyKeyHeader) {
+    problems.push(problem(source, ["idempotencyKeyHeader"], `another header than requestIdHeader`))
   }
   return problems.length === 0 ? Effect.succeed(resolved) : Effect.fail(configError(problems))
 }

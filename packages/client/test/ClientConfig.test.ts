@@ -174,6 +174,29 @@ describe("ClientConfig errors", () => {
       }
     }))
 
+  it.effect("a request id or idempotency key header over one HTTP, the client or a secret uses (host, authorization) fails, as does one name for both", () =>
+    Effect.gen(function*() {
+      for (const name of ["host", "Authorization", "content-length", "cookie", "traceparent", "x-api-key"]) {
+        const error = yield* Effect.flip(ClientConfig.resolve({ requestIdHeader: name }))
+        assert.strictEqual(
+          error.message,
+          invalid(
+            `requestIdHeader is ${
+              JSON.stringify(name)
+            }, expected a header name of its own, not one HTTP, the client or a secret uses`
+          ),
+          name
+        )
+      }
+      const same = yield* Effect.flip(ClientConfig.resolve({ idempotencyKeyHeader: "x-request-id" }))
+      assert.include(
+        same.message,
+        `idempotencyKeyHeader is "x-request-id", expected another header than requestIdHeader`
+      )
+      const fine = yield* ClientConfig.resolve({ requestIdHeader: "x-correlation-id", idempotencyKeyHeader: "x-idem" })
+      assert.strictEqual(fine.requestIdHeader, "x-correlation-id")
+    }))
+
   it.effect("a list from the environment is separated by commas or one variable per item; a bad item is named", () =>
     Effect.gen(function*() {
       const commas = yield* ClientConfig.fromConfig().pipe(fromEnv({ HTTPKIT_RETRY_STATUSES: "500, 503" }))
