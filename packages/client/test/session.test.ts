@@ -68,3 +68,27 @@ it.live("cookies never cross to another host", () =>
     const seen = yield* cookiesSeen({ ...client, get: (url, options) => client.get(`${viaLocalhost}${url}`, options) })
     assert.deepStrictEqual({ ...seen }, {})
   }).pipe(Effect.scoped))
+
+it.live("with a jar, the caller's own Cookie header is sent with the jar's (the caller's wins a name), and not to another origin on a redirect", () =>
+  Effect.gen(function*() {
+    const a = yield* TestServer.make()
+    const b = yield* TestServer.make()
+    const client = yield* ResilientClient.make({ baseUrl: a.url }).pipe(
+      Effect.provide(CookieJar.ClientCookies.layerMemory)
+    )
+    yield* client.get("/cookies/set?theme=dark&lang=en")
+    const sent = (cookie: string) =>
+      client.get("/cookies", { headers: { cookie } }).pipe(
+        Effect.flatMap((response) => response.json),
+        Effect.map((body) => ({ ...(body as { cookies: Record<string, string> }).cookies }))
+      )
+    assert.deepStrictEqual(yield* sent("mine=1"), { mine: "1", theme: "dark", lang: "en" })
+    assert.deepStrictEqual(yield* sent("theme=light"), { theme: "light", lang: "en" })
+    const [last] = (yield* a.requestsTo("/cookies")).slice(-1)
+    assert.strictEqual(last!.headers["cookie"], "theme=light; lang=en")
+    // Redirected to another origin (the other server, by host name): neither the caller's cookie nor the jar's.
+    const other = b.url.replace("127.0.0.1", "localhost")
+    yield* client.get(`/redirect-to?url=${encodeURIComponent(`${other}/cookies`)}`, { headers: { cookie: "mine=1" } })
+    const [atB] = yield* b.requestsTo("/cookies")
+    assert.isUndefined(atB!.headers["cookie"])
+  }).pipe(Effect.scoped))

@@ -142,15 +142,19 @@ export class Attempt<A, E, R> {
   ): Effect.Effect<A, ClientError | E | Unauthorized, R> {
     const cookies = this.call.state.env.cookies
     if (cookies === undefined) return this.exchange(current, currentUrl, authorized, hops)
-    return Effect.flatMap(cookies.cookieHeader(currentUrl), (cookie) =>
-      this.exchange(
+    return Effect.flatMap(cookies.cookieHeader(currentUrl), (fromJar) => {
+      // The caller's own `Cookie` goes first, to its origin only (as a redirect drops it); the jar adds the rest.
+      const given = currentUrl.origin === this.call.url.origin ? own(this.call.headers, "cookie") : undefined
+      const cookie = mergeCookies(given, fromJar)
+      return this.exchange(
         cookie === undefined
           ? HttpClientRequest.removeHeader(current, "cookie")
           : HttpClientRequest.setHeader(current, "cookie", cookie),
         currentUrl,
         authorized,
         hops
-      ))
+      )
+    })
   }
 
   /** The transport's failure as the client's error. */
@@ -339,4 +343,17 @@ export class Attempt<A, E, R> {
     }
     return this.hop(next, decision.url, stillAuthorized, hops + 1)
   }
+}
+
+/**
+ * A `Cookie` header of the caller's cookies and the jar's: the caller's
+ * first, then the jar's whose names the caller did not give (a server reads
+ * the first of a name, so the caller's would win anyway; this sends it once).
+ */
+const mergeCookies = (given: string | undefined, fromJar: string | undefined): string | undefined => {
+  if (given === undefined || given.trim() === "") return fromJar
+  if (fromJar === undefined) return given
+  const names = new Set(given.split(";").map((pair) => pair.split("=", 1)[0]!.trim()))
+  const rest = fromJar.split("; ").filter((pair) => !names.has(pair.split("=", 1)[0]!.trim()))
+  return rest.length === 0 ? given : `${given}; ${rest.join("; ")}`
 }
