@@ -243,12 +243,13 @@ export class ServiceUnavailableError
  */
 export class ServerError extends Own.fields(Schema.TaggedError<ServerError>()("ServerError", withRetryAfter)) {
   override get message(): string {
-    return describe(this, "server error")
+    return describe(this, this.status > 599 ? "status outside HTTP's 1xx-5xx" : "server error")
   }
 }
 
 /**
- * Any other 4xx.
+ * Any other 4xx, and a 3xx the client did not follow (redirects off, or
+ * one without a usable `Location`).
  *
  * @category errors
  * @since 0.1.0
@@ -257,7 +258,7 @@ export class ClientStatusError
   extends Own.fields(Schema.TaggedError<ClientStatusError>()("ClientStatusError", withStatus))
 {
   override get message(): string {
-    return describe(this, "request refused")
+    return describe(this, this.status < 400 ? "redirect not followed" : "request refused")
   }
 }
 

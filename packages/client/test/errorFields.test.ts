@@ -72,6 +72,15 @@ describe("the client's errors under a polluted prototype", () => {
     assert.isFalse(Object.hasOwn(error, "requestId"))
   })
 
+  it("a status error's message says what the status is: a 3xx not followed, a 4xx refused, a 5xx, one past 599", () => {
+    const message = (status: number) =>
+      fromStatus({ method: "GET", url: "http://api.test/a", status, retryableStatuses: new Set() }).message
+    assert.strictEqual(message(302), "redirect not followed: GET http://api.test/a (status 302)")
+    assert.strictEqual(message(418), "request refused: GET http://api.test/a (status 418)")
+    assert.strictEqual(message(500), "server error: GET http://api.test/a (status 500)")
+    assert.strictEqual(message(999), "status outside HTTP's 1xx-5xx: GET http://api.test/a (status 999)")
+  })
+
   it("a retry waits its own delay, not a polluted Retry-After past the ceiling (which would stop retrying)", () => {
     const error = fromStatus({
       method: "GET",
