@@ -19,19 +19,21 @@
  *
  * **Gotchas**
  *
- * The memory store keeps at most `maxKeys` keys. When it is full, it forgets
- * keys whose state no longer matters, then the least recently used, down to
- * 90% of `maxKeys` at once (so one pass over the keys serves many new ones).
+ * The memory store keeps at most `maxKeys` keys, and forgets only state that
+ * no longer limits anything (a refilled bucket, a window whose entries all
+ * left it, an expired block or lease): forgetting a live state would reset
+ * its limit. When every key it holds still limits something, a new key is
+ * refused with `RateLimiterUnavailableError` until the first frees.
  *
  * @since 0.1.0
  */
 import * as ConfigProblem from "@httpkit/core/ConfigProblem"
 import type { RateLimiterUnavailableError } from "@httpkit/core/RateLimitError"
-import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Algorithm from "./internal/algorithm.ts"
+import type * as Algorithm from "./internal/algorithm.ts"
+import * as MemoryStore from "./internal/memoryStore.ts"
 import * as Own from "./internal/own.ts"
 import { PolicyError } from "./Policy.ts"
 
@@ -173,32 +175,25 @@ export class LimiterStore extends Context.Service<LimiterStore, Store>()("@httpk
 export interface MemoryOptions {
   /**
    * Most keys held (item states, blocks and lease sets together): a whole
-   * number of at least 1.
+   * number of at least 1. Only keys that limit nothing any more are
+   * forgotten; when every key held still does, a new key is refused (see
+   * `makeMemory`).
    *
    * @default 10000
    */
   readonly maxKeys?: number | undefined
 }
 
-interface Entry {
-  readonly state: Algorithm.ItemState
-  /** The item this state belongs to, to tell when it can be forgotten. */
-  item: Algorithm.Item | undefined
-}
-
-/** Moves `id` to the most recently used end of `map`. */
-const touch = <V>(map: Map<string, V>, id: string, value: V) => {
-  map.delete(id)
-  map.set(id, value)
-}
-
-/** When the memory store is full, it sweeps down to this share of `maxKeys`, so a sweep is paid once per many keys. */
-const sweepTo = 0.9
-
 /**
  * A store in this process's memory, on Effect's `Clock` (so `TestClock`
  * drives it in tests). Fails with `PolicyError` when `maxKeys` is not a whole
  * number of at least 1 (`maxKeys is NaN, expected a whole number of at least 1`).
+ *
+ * It holds at most `maxKeys` keys, and forgets only state that no longer
+ * limits anything. When every key held still does, a new key is refused with
+ * `RateLimiterUnavailableError` (`backend: "memory"`, `retryable: true`, a
+ * `detail` naming the bound and when the first key frees) rather than a live
+ * limit forgotten; keys already held are served as ever.
  *
  * @category constructors
  * @since 0.1.0
@@ -206,7 +201,7 @@ const sweepTo = 0.9
 export function makeMemory(): Effect.Effect<Store>
 export function makeMemory(options: MemoryOptions | undefined): Effect.Effect<Store, PolicyError>
 export function makeMemory(options: MemoryOptions = {}): Effect.Effect<Store, PolicyError> {
-  const maxKeys = Own.get(options, "maxKeys") ?? 10_000
+  const maxKeys = Own.get(options, "maxKeys") ?? MemoryStore.defaultMaxKeys
   if (!(Number.isSafeInteger(maxKeys) && maxKeys >= 1)) {
     return Effect.fail(
       PolicyError.fromProblems("(none)", [{
@@ -216,104 +211,7 @@ export function makeMemory(options: MemoryOptions = {}): Effect.Effect<Store, Po
       }])
     )
   }
-  return Effect.sync(() => {
-    const states = new Map<string, Entry>()
-    const blocks = new Map<string, number>()
-    const leases = new Map<string, Algorithm.Leases>()
-    /** Where a sweep leaves the store: room for a tenth of `maxKeys` (at least one) before the next. */
-    const sweptSize = Math.min(maxKeys - 1, Math.floor(maxKeys * sweepTo))
-
-    /**
-     * Keeps the number of keys under the bound. When full, forgets expired
-     * state, then the least recently used (each map is in order of use), down
-     * to `sweepTo` of the bound: one pass over the keys pays for the next
-     * tenth of `maxKeys` new keys, so a new key costs O(1) amortised.
-     */
-    const makeRoom = (now: number) => {
-      if (states.size + blocks.size + leases.size < maxKeys) return
-      for (const [id, entry] of states) {
-        if (entry.item === undefined || Algorithm.lifetime(entry.state, entry.item, now) === 0) states.delete(id)
-      }
-      for (const [key, until] of blocks) if (until <= now) blocks.delete(key)
-      for (const [id, held] of leases) {
-        for (const [token, expiry] of held) if (expiry <= now) held.delete(token)
-        if (held.size === 0) leases.delete(id)
-      }
-      while (states.size + blocks.size + leases.size > sweptSize) {
-        const oldest = states.keys().next()
-        if (!oldest.done) {
-          states.delete(oldest.value)
-          continue
-        }
-        const oldestBlock = blocks.keys().next()
-        if (!oldestBlock.done) {
-          blocks.delete(oldestBlock.value)
-          continue
-        }
-        const oldestLease = leases.keys().next()
-        if (oldestLease.done) return
-        leases.delete(oldestLease.value)
-      }
-    }
-
-    const stateOf = (item: Algorithm.Item, now: number): Algorithm.ItemState => {
-      let entry = states.get(item.id)
-      if (entry === undefined) {
-        makeRoom(now)
-        entry = { state: Algorithm.emptyState(), item }
-      }
-      entry.item = item
-      touch(states, item.id, entry)
-      return entry.state
-    }
-
-    return {
-      backend: "memory",
-      selfBounded: true,
-      reserve: (request) =>
-        Effect.map(Clock.currentTimeMillis, (now) => {
-          const itemStates = request.items.map((item) => stateOf(item, now))
-          const blockedUntil = request.blockKey === undefined ? 0 : blocks.get(request.blockKey) ?? 0
-          const reservation = Algorithm.reserve(itemStates, request.items, blockedUntil, now, request.maxWaitMillis)
-          return reservation._tag === "Granted" && reservation.delayMillis > 0
-            ? { ...reservation, at: now + reservation.delayMillis }
-            : reservation
-        }),
-      cancel: (request) =>
-        Effect.map(Clock.currentTimeMillis, (now) => {
-          const itemStates: Array<Algorithm.ItemState> = []
-          for (const item of request.items) {
-            const entry = states.get(item.id)
-            if (entry === undefined) return
-            itemStates.push(entry.state)
-          }
-          Algorithm.cancel(itemStates, request.items, request.at, now)
-        }),
-      block: (key, millis) =>
-        Effect.map(Clock.currentTimeMillis, (now) => {
-          const until = Math.max(blocks.get(key) ?? 0, now + millis)
-          if (!blocks.has(key)) makeRoom(now)
-          touch(blocks, key, until)
-        }),
-      lease: (request) =>
-        Effect.map(Clock.currentTimeMillis, (now) => {
-          let held = leases.get(request.id)
-          if (held === undefined) {
-            makeRoom(now)
-            held = new Map()
-          }
-          touch(leases, request.id, held)
-          return Algorithm.lease(held, request.max, request.token, request.leaseMillis, now)
-        }),
-      release: (id, token) =>
-        Effect.sync(() => {
-          const held = leases.get(id)
-          if (held === undefined) return
-          held.delete(token)
-          if (held.size === 0) leases.delete(id)
-        })
-    } satisfies Store
-  })
+  return MemoryStore.make(maxKeys, "raise maxKeys (LimiterStore.layerMemory({ maxKeys }))")
 }
 
 /**

@@ -65,6 +65,7 @@ import type * as Scope from "effect/Scope"
 import type * as Algorithm from "./internal/algorithm.ts"
 import * as Failover from "./internal/failover.ts"
 import * as LoopIdle from "./internal/loopIdle.ts"
+import * as MemoryStore from "./internal/memoryStore.ts"
 import * as Metrics from "./internal/metrics.ts"
 import * as Own from "./internal/own.ts"
 import * as ReleaseSignals from "./internal/releaseSignals.ts"
@@ -537,7 +538,12 @@ export const make = (
 
     const failover = Failover.make({
       store,
-      fallback: onStoreFailure === "local" ? yield* LimiterStore.makeMemory() : undefined,
+      fallback: onStoreFailure === "local"
+        ? yield* MemoryStore.make(
+          MemoryStore.defaultMaxKeys,
+          `the local fallback holds at most ${MemoryStore.defaultMaxKeys} keys`
+        )
+        : undefined,
       share: Math.floor(fallbackShare),
       retryStoreAfterMillis,
       storeTimeoutMillis

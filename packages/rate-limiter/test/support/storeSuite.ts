@@ -40,6 +40,12 @@ export interface SuiteOptions {
   readonly live?: boolean | undefined
   /** Whether the store gives back bookings not yet due (`cancel`); those without leave them booked. */
   readonly cancels: boolean
+  /**
+   * The most keys the store holds, when it has a bound (the memory store's `maxKeys`): past it, a new key is
+   * refused with `RateLimiterUnavailableError` while every key held still limits something. Stores without one
+   * hold every key whose state matters.
+   */
+  readonly maxKeys?: number | undefined
 }
 
 /** Runs the store contract against `layer`. */
@@ -239,6 +245,48 @@ export const storeSuite = <E>(
         yield* cancel({ items: [rate], at: first })
         near(granted(yield* reserve(rate)), 30_000, tolerance, "rate: an earlier booking stays")
       }))
+
+    test("a live limit is never forgotten, however many other keys go through: one a minute stays refused after maxKeys other keys (or 1,000), and a store full of live limits refuses a new key with RateLimiterUnavailableError until one frees", (store) => {
+      const take = (id: string) =>
+        store.reserve({ items: [windowItem(id, 1, 60_000)], blockKey: undefined, maxWaitMillis: 0 })
+      return Effect.gen(function*() {
+        const victim = freshId("victim")
+        granted(yield* take(victim))
+        const started = performance.now()
+        const others = options.maxKeys ?? 1_000
+        const outcomes = { granted: 0, full: [] as Array<string> }
+        for (let i = 0; i < others; i++) {
+          const result = yield* Effect.result(take(freshId(`other-${i}`)))
+          if (result._tag === "Success") {
+            granted(result.success)
+            outcomes.granted++
+            continue
+          }
+          assert.strictEqual(result.failure._tag, "RateLimiterUnavailableError")
+          assert.isTrue(result.failure.retryable)
+          outcomes.full.push(result.failure.detail)
+        }
+        // The limit of one a minute holds: the victim was not forgotten to make room for the others.
+        const again = yield* take(victim)
+        assert.strictEqual(again._tag, "Refused", JSON.stringify(again))
+        // On a store that keeps real time, the minute has been running while the others went through.
+        const elapsed = tolerance === 0 ? 0 : performance.now() - started
+        if (again._tag === "Refused") near(again.retryAfterMillis, 60_000 - elapsed, tolerance, "victim")
+        if (options.maxKeys === undefined) {
+          assert.strictEqual(outcomes.granted, others)
+          return
+        }
+        // The victim holds one place: the others filled the rest, and every later one was refused, saying why.
+        assert.strictEqual(outcomes.granted, options.maxKeys - 1)
+        assert.strictEqual(outcomes.full.length, 1)
+        assert.match(outcomes.full[0]!, new RegExp(`maxKeys \\(${options.maxKeys}\\)`))
+        assert.match(outcomes.full[0]!, /the first frees in 60000 ms; raise maxKeys/)
+        // Once the first limits have recovered, their places serve new keys (and the victim is free again).
+        yield* options.pass(60_000)
+        granted(yield* take(freshId("after")))
+        granted(yield* take(victim))
+      })
+    })
 
     test("leases admit at most max at once; a release or an expiry frees one", (store) =>
       Effect.gen(function*() {
