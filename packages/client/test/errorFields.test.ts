@@ -36,6 +36,10 @@ const whilePolluted = <A>(make: () => A): A => {
 
 const context = { method: "GET", url: "http://api.test/a", retryable: true }
 
+/** The message of the error a status maps to. */
+const message = (status: number) =>
+  fromStatus({ method: "GET", url: "http://api.test/a", status, retryableStatuses: new Set() }).message
+
 describe("the client's errors under a polluted prototype", () => {
   it("an error owns none of the optional fields it was not given, and its message shows none", () => {
     const errors = whilePolluted(() => ({
@@ -73,8 +77,6 @@ describe("the client's errors under a polluted prototype", () => {
   })
 
   it("a status error's message says what the status is: a 3xx not followed, a 4xx refused, a 5xx, one past 599", () => {
-    const message = (status: number) =>
-      fromStatus({ method: "GET", url: "http://api.test/a", status, retryableStatuses: new Set() }).message
     assert.strictEqual(message(302), "redirect not followed: GET http://api.test/a (status 302)")
     assert.strictEqual(message(418), "request refused: GET http://api.test/a (status 418)")
     assert.strictEqual(message(500), "server error: GET http://api.test/a (status 500)")
