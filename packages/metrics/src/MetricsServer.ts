@@ -24,8 +24,14 @@
  *   global registry unless `Metric.MetricRegistry` is provided.
  * - A connection idle for 30 s is destroyed (a scraper that stops reading
  *   cannot keep its buffered answer), headers must come within 10 s and the
- *   request within 30 s, and at most 64 connections are open at once
- *   (`defaultLimits`; others through `makeResolved`).
+ *   request within 30 s (each enforced within a second of its limit), a
+ *   kept-alive connection waits 5 s for its next request, and at most 64
+ *   connections are open at once (`defaultLimits`; others through
+ *   `makeResolved`). A connection past the 64 closes the one idle the
+ *   longest (no request in progress: nothing sent yet, part of its headers,
+ *   or kept alive between requests), so connections left open by a client
+ *   cannot keep a scrape out; only when all 64 have a request in progress is
+ *   the newcomer closed.
  * - Formatting blocks the event loop (about 10 ms for 100 hosts, seconds for
  *   thousands): a text that took 50 ms or more is served again for ten times
  *   as long, so scrapes in a loop cannot take the whole process.
@@ -48,6 +54,7 @@ import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Http from "node:http"
 import type { AddressInfo } from "node:net"
+import * as ConnectionCap from "./internal/connectionCap.ts"
 import * as MetricsConfig from "./MetricsConfig.ts"
 
 /**
@@ -202,7 +209,16 @@ export interface Limits {
   readonly headersTimeout: number
   /** Longest wait for a whole request, in milliseconds. @default 30000 */
   readonly requestTimeout: number
-  /** Connections open at once; further ones are closed as they arrive. @default 64 */
+  /**
+   * How long a kept-alive connection waits for its next request, in
+   * milliseconds (Node adds a second of grace). @default 5000
+   */
+  readonly keepAliveTimeout: number
+  /**
+   * Connections open at once. One more closes the connection idle the
+   * longest (without a request in progress), or itself when every other one
+   * has a request in progress. @default 64
+   */
   readonly maxConnections: number
   /**
    * A scrape whose text took at least this many milliseconds to format is
@@ -214,8 +230,9 @@ export interface Limits {
 
 /**
  * The endpoint's limits: 30 s without activity, 10 s for the headers, 30 s
- * for the request, 64 connections; a text that took 50 ms or more to format
- * is reused for ten times as long.
+ * for the request, 5 s between the requests of a kept-alive connection, 64
+ * connections; a text that took 50 ms or more to format is reused for ten
+ * times as long.
  *
  * @category constants
  * @since 0.1.0
@@ -224,9 +241,60 @@ export const defaultLimits: Limits = {
   idleTimeout: 30_000,
   headersTimeout: 10_000,
   requestTimeout: 30_000,
+  keepAliveTimeout: 5_000,
   maxConnections: 64,
   slowScrapeMillis: 50
 }
+
+/**
+ * Every option `http.createServer` reads (Node 24), each given as an own
+ * property (`undefined`: Node's default): Node copies the options into
+ * object literals and reads them there, so one left out would be read from a
+ * polluted `Object.prototype` (`maxHeaderSize`, `insecureHTTPParser`...;
+ * RELIABILITY 10).
+ */
+const serverOptionNames: ReadonlyArray<string> = [
+  "IncomingMessage",
+  "ServerResponse",
+  "connectionsCheckingInterval",
+  "headersTimeout",
+  "highWaterMark",
+  "httpValidation",
+  "insecureHTTPParser",
+  "joinDuplicateHeaders",
+  "keepAlive",
+  "keepAliveInitialDelay",
+  "keepAliveTimeout",
+  "keepAliveTimeoutBuffer",
+  "maxHeaderSize",
+  "noDelay",
+  "optimizeEmptyRequests",
+  "rejectNonStandardBodyWrites",
+  "requestTimeout",
+  "requireHostHeader",
+  "shouldUpgradeCallback",
+  "uniqueHeaders"
+]
+
+/** Every option `server.listen` reads (a polluted `fd` or `path` would take another socket). */
+const listenOptionNames: ReadonlyArray<string> = [
+  "_handle",
+  "backlog",
+  "exclusive",
+  "fd",
+  "handle",
+  "host",
+  "ipv6Only",
+  "path",
+  "port",
+  "readableAll",
+  "reusePort",
+  "signal",
+  "writableAll"
+]
+
+/** How often Node checks `headersTimeout` and `requestTimeout`: each holds within this much of its limit. */
+const checkingInterval = 1_000
 
 /**
  * Starts the endpoint with resolved options; it stops when the scope closes.
@@ -241,22 +309,31 @@ export const makeResolved = (
 ): Effect.Effect<Service, MetricsServerError, Scope.Scope> =>
   Effect.gen(function*() {
     const context = yield* Effect.context<never>()
-    const { headersTimeout, idleTimeout, maxConnections, requestTimeout, slowScrapeMillis } = {
+    const { headersTimeout, idleTimeout, keepAliveTimeout, maxConnections, requestTimeout, slowScrapeMillis } = {
       ...defaultLimits,
       ...Own.ownData(limits)
     }
     const server = Http.createServer(
-      { headersTimeout, requestTimeout },
+      Own.pinned(serverOptionNames, {
+        headersTimeout,
+        requestTimeout,
+        keepAliveTimeout,
+        // Node checks both timeouts only this often (30 s by default): without it a client that sends a header
+        // line every few seconds keeps its connection for 30 s, whatever `headersTimeout` says.
+        connectionsCheckingInterval: checkingInterval
+      }),
       handler(scrapes(context, slowScrapeMillis), options.path)
     )
-    server.maxConnections = maxConnections
+    // `net.Server` reads this one from a copy of an options literal of Node's own: set, it is ours.
+    Object.assign(server, { pauseOnConnect: false })
+    ConnectionCap.cap(server, maxConnections)
     // Node's `timeout` only emits the event; a client that stopped reading must be cut off.
     server.setTimeout(idleTimeout, (socket) => socket.destroy())
     const address = yield* Effect.acquireRelease(
       Effect.callback<AddressInfo, MetricsServerError>((resume) => {
         const onError = (cause: unknown) => resume(Effect.fail(bindError(options.host, options.port, cause)))
         server.once("error", onError)
-        server.listen(options.port, options.host, () => {
+        server.listen(Own.pinned(listenOptionNames, { port: options.port, host: options.host }), () => {
           server.off("error", onError)
           // A later socket error must not crash the process: the server keeps serving.
           server.on("error", () => {})

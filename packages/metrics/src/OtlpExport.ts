@@ -20,10 +20,14 @@
  * - Everything buffered is sent when the layer's scope closes (waiting at
  *   most `shutdownTimeout`), so a short program loses nothing; the layer's
  *   `OtlpExporter.Flusher` sends everything now (`flusher.flush`).
- * - The exporter's own requests go through `fetch` (Effect's
- *   `FetchHttpClient`), never through the application's `HttpClient` or a
- *   `ResilientClient`: they are not traced, not counted in httpkit's metrics,
- *   and cannot feed themselves.
+ * - The exporter's own requests go through `node:http` with agents of the
+ *   layer's own (closed with it), never through the application's
+ *   `HttpClient` or a `ResilientClient`: they are not traced, not counted in
+ *   httpkit's metrics, and cannot feed themselves.
+ * - Each export has a deadline, `exportTimeout` (10 s), shared by its
+ *   retries; each signal sends one request at a time and keeps at most
+ *   `maxPendingExports` (4) exports pending: a batch that arrives beyond them
+ *   is dropped, and the drops are logged.
  * - A receiver that fails three times in a row makes Effect's exporter drop
  *   its buffer and pause that signal for 60 seconds (logged as a warning).
  *   A transport failure (a connection or a certificate refused) is logged at
@@ -47,7 +51,7 @@ import type * as ConfigProblem from "@httpkit/core/ConfigProblem"
 import { optionPath, show } from "@httpkit/core/ConfigProblem"
 import * as DurationInput from "@httpkit/core/DurationInput"
 import { invalidValue } from "@httpkit/core/HeaderSyntax"
-import { ownData } from "@httpkit/core/Own"
+import { exactly, ownData, pinned } from "@httpkit/core/Own"
 import * as Redact from "@httpkit/core/Redact"
 import * as Config from "effect/Config"
 import * as Duration from "effect/Duration"
@@ -115,6 +119,12 @@ export interface Options {
   readonly exportInterval?: Duration.Input
   /** Longest wait for the last export when the scope closes, per signal; above 0. @default 3 seconds */
   readonly shutdownTimeout?: Duration.Input
+  /**
+   * Deadline of each export, its retries included, from its first request
+   * sent; above 0. A request still unanswered then is cut off (its socket
+   * closed) and the export fails. @default 10 seconds
+   */
+  readonly exportTimeout?: Duration.Input
   /** @default "cumulative" */
   readonly metricsTemporality?: "cumulative" | "delta"
   /** @default all three */
@@ -171,6 +181,7 @@ export interface Resolved {
   readonly attributes?: Readonly<Record<string, unknown>> | undefined
   readonly compression?: "gzip" | "none" | undefined
   readonly shutdownTimeout?: Duration.Input | undefined
+  readonly exportTimeout?: Duration.Input | undefined
   readonly metricsTemporality?: "cumulative" | "delta" | undefined
 }
 
@@ -259,6 +270,8 @@ const codeProblems = (o: Partial<Options>): Array<ConfigProblem.ConfigProblem> =
   if (interval !== undefined) problems.push(interval)
   const timeout = durationProblem("shutdownTimeout", o.shutdownTimeout, timeoutCheck)
   if (timeout !== undefined) problems.push(timeout)
+  const exportTimeout = durationProblem("exportTimeout", o.exportTimeout, timeoutCheck)
+  if (exportTimeout !== undefined) problems.push(exportTimeout)
   if (o.headers !== undefined) {
     problems.push(
       ...headerValueProblems(
@@ -327,19 +340,69 @@ const fromOptions = (options: Options): Effect.Effect<Resolved, MetricsConfigErr
     }
     const problems = codeProblems(o)
     if (problems.length > 0) return Effect.fail(configError(subject, problems))
-    const signals = o.signals ?? {}
-    const { baseUrl: _, signals: __, headers, exportInterval, ...rest } = o
-    return Effect.succeed({
-      ...rest,
-      headers: unwrapHeaders(headers),
-      intervals: { metrics: exportInterval, traces: exportInterval, logs: exportInterval },
+    // `o` is a copy without prototypes (`ownData`): an option left out reads as undefined, whatever
+    // `Object.prototype` holds.
+    const signals = o.signals
+    const interval = o.exportInterval
+    return Effect.succeed(resolvedOf({
+      protocol: o.protocol,
+      serviceName: o.serviceName,
+      serviceVersion: o.serviceVersion,
+      attributes: o.attributes,
+      compression: o.compression,
+      shutdownTimeout: o.shutdownTimeout,
+      exportTimeout: o.exportTimeout,
+      metricsTemporality: o.metricsTemporality,
+      headers: unwrapHeaders(o.headers),
+      intervals: { metrics: interval, traces: interval, logs: interval },
       targets: {
-        metrics: signals.metrics === false ? undefined : signalUrl(base, "metrics"),
-        traces: signals.traces === false ? undefined : signalUrl(base, "traces"),
-        logs: signals.logs === false ? undefined : signalUrl(base, "logs")
+        metrics: signals?.metrics === false ? undefined : signalUrl(base, "metrics"),
+        traces: signals?.traces === false ? undefined : signalUrl(base, "traces"),
+        logs: signals?.logs === false ? undefined : signalUrl(base, "logs")
       }
-    })
+    }))
   })
+
+/**
+ * `Resolved` with every field an own property of an object without a
+ * prototype (nested ones too), so that reading one that was not set gives
+ * `undefined` whatever `Object.prototype` holds (RELIABILITY 10).
+ */
+const resolvedOf = (fields: { readonly [K in keyof Resolved]-?: Resolved[K] }): Resolved =>
+  exactly({
+    ...fields,
+    headers: exactly({ ...fields.headers }),
+    attributes: fields.attributes === undefined ? undefined : exactly({ ...fields.attributes }),
+    targets: exactly({ ...fields.targets }),
+    intervals: exactly({ ...fields.intervals })
+  })
+
+/** Every option Effect's `OtlpMetrics.make`, `OtlpTracer.make` and `OtlpLogger.make` read. */
+const effectOptionNames: ReadonlyArray<string> = [
+  "compression",
+  "context",
+  "excludeLogSpans",
+  "exportInterval",
+  "headers",
+  "maxBatchSize",
+  "resource",
+  "shutdownTimeout",
+  "temporality",
+  "url"
+]
+
+/** Every field Effect's `OtlpResource` reads from the resource given in code. */
+const resourceOptionNames: ReadonlyArray<string> = ["attributes", "serviceName", "serviceVersion"]
+
+/** Each export's deadline when none is given: OpenTelemetry's `OTEL_EXPORTER_OTLP_TIMEOUT` default. */
+const defaultExportTimeout = 10_000
+
+/**
+ * Exports pending per signal (waiting, being sent, or between tries) before
+ * new batches are dropped: with Effect's batches of up to 1,000 spans or log
+ * records, 4,000 held besides Effect's own buffer.
+ */
+const maxPendingExports = 4
 
 const build = (resolved: Resolved): Effect.Effect<Layer.Layer<OtlpExporter.Flusher>, MetricsConfigError> =>
   Effect.gen(function*() {
@@ -347,50 +410,56 @@ const build = (resolved: Resolved): Effect.Effect<Layer.Layer<OtlpExporter.Flush
     if (targets.metrics === undefined && targets.traces === undefined && targets.logs === undefined) {
       return OtlpExporter.layerFlusher
     }
-    const fallback = yield* serviceNameFallback(resolved.attributes)
+    const attributes = resolved.attributes
+    const fallback = yield* serviceNameFallback(attributes)
     const serviceName = resolved.serviceName ?? fallback
     const common = {
-      resource: {
+      // Effect's resource reader looks `service.name` up in the attributes: a copy without a prototype.
+      resource: pinned(resourceOptionNames, {
         serviceName,
         serviceVersion: resolved.serviceVersion,
-        ...(resolved.attributes === undefined ? {} : { attributes: { ...resolved.attributes } })
-      },
+        attributes: attributes === undefined ? undefined : exactly({ ...attributes })
+      }),
       headers: resolved.headers,
       compression: resolved.compression ?? "none",
       shutdownTimeout: resolved.shutdownTimeout
     }
+    // Effect reads its options plainly (`options.maxBatchSize ?? 1000`): every one it reads is pinned.
+    const effectOptions = <A extends object>(fields: A): A => pinned(effectOptionNames, { ...common, ...fields })
     const layers: Array<Layer.Layer<never, never, Deps>> = []
     if (targets.metrics !== undefined) {
       layers.push(Layer.effectDiscard(
-        OtlpMetrics.make({
-          ...common,
+        OtlpMetrics.make(effectOptions({
           url: targets.metrics,
           exportInterval: resolved.intervals.metrics,
           temporality: resolved.metricsTemporality
-        })
+        }))
       ))
     }
     if (targets.traces !== undefined) {
       layers.push(
         Layer.effect(
           Tracer.Tracer,
-          OtlpTracer.make({ ...common, url: targets.traces, exportInterval: resolved.intervals.traces })
+          OtlpTracer.make(effectOptions({ url: targets.traces, exportInterval: resolved.intervals.traces }))
         )
       )
     }
     if (targets.logs !== undefined) {
       layers.push(
-        Logger.layer([OtlpLogger.make({ ...common, url: targets.logs, exportInterval: resolved.intervals.logs })], {
+        Logger.layer([OtlpLogger.make(effectOptions({ url: targets.logs, exportInterval: resolved.intervals.logs }))], {
           mergeWithExisting: true
         })
       )
     }
+    const exportTimeout = resolved.exportTimeout === undefined
+      ? defaultExportTimeout
+      : DurationInput.fromInput(resolved.exportTimeout) ?? defaultExportTimeout
     return Layer.mergeAll(Layer.empty, ...layers).pipe(
       // One flusher for the three signals, each exporter with its own endpoint.
       Layer.provideMerge(OtlpExporter.layerFlusher),
       Layer.provide(resolved.protocol === "protobuf" ? OtlpSerialization.layerProtobuf : OtlpSerialization.layerJson),
       // The exporter's own client: not the application's, so its requests are never traced or counted.
-      Layer.provide(ExportClient.layer)
+      Layer.provide(ExportClient.layer({ timeout: exportTimeout, maxPending: maxPendingExports }))
     )
   })
 
@@ -401,8 +470,8 @@ type Deps = OtlpExporter.Flusher | OtlpSerialization.OtlpSerialization | HttpCli
  * scope closes, then sends what is left. Fails with `MetricsConfigError` when
  * `baseUrl` is not an http(s) URL, a header value holds a character no header
  * may (named by its header, the value never shown), `exportInterval` is under
- * 100 ms, `shutdownTimeout` is 0, or `OTEL_RESOURCE_ATTRIBUTES` cannot be
- * read.
+ * 100 ms, `shutdownTimeout` or `exportTimeout` is 0, or
+ * `OTEL_RESOURCE_ATTRIBUTES` cannot be read.
  *
  * @category layers
  * @since 0.1.0
@@ -458,7 +527,7 @@ const headersOf = (
  * | `OTEL_EXPORTER_OTLP_PROTOCOL` | `http/json` or `http/protobuf` | `http/json` (httpkit's default) |
  * | `OTEL_EXPORTER_OTLP_HEADERS` | `name=value,...`, percent-encoded, sent with every export | |
  * | `OTEL_EXPORTER_OTLP_COMPRESSION` | `gzip` or `none` | `none` |
- * | `OTEL_EXPORTER_OTLP_TIMEOUT` | milliseconds (at least 1): the wait for the last export at shutdown | 3000 |
+ * | `OTEL_EXPORTER_OTLP_TIMEOUT` | milliseconds (at least 1): each export's deadline (`exportTimeout`), and the wait for the last export at shutdown (`shutdownTimeout`) | 10000 and 3000 |
  * | `OTEL_METRIC_EXPORT_INTERVAL`, `OTEL_BSP_SCHEDULE_DELAY`, `OTEL_BLRP_SCHEDULE_DELAY` | milliseconds (at least 100) between exports of metrics, spans, logs | 10000, 5000, 1000 |
  * | `OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE` | `cumulative` or `delta` | `cumulative` |
  * | `OTEL_SERVICE_NAME`, `OTEL_SERVICE_VERSION`, `OTEL_RESOURCE_ATTRIBUTES` | the resource (read by Effect's `OtlpResource`) | `unknown_service:node` |
@@ -482,7 +551,19 @@ export const fromConfig = (options: ConfigOptions = {}): Effect.Effect<Resolved,
       problem("OTEL_SDK_DISABLED", disabled, "true or false")
     }
     if (disabled?.toLowerCase() === "true") {
-      return { headers: {}, targets: off, intervals: { metrics: undefined, traces: undefined, logs: undefined } }
+      return resolvedOf({
+        protocol: undefined,
+        serviceName: undefined,
+        serviceVersion: undefined,
+        attributes: undefined,
+        compression: undefined,
+        shutdownTimeout: undefined,
+        exportTimeout: undefined,
+        metricsTemporality: undefined,
+        headers: {},
+        targets: off,
+        intervals: { metrics: undefined, traces: undefined, logs: undefined }
+      })
     }
 
     const endpointRaw = yield* variable("OTEL_EXPORTER_OTLP_ENDPOINT")
@@ -527,7 +608,9 @@ export const fromConfig = (options: ConfigOptions = {}): Effect.Effect<Resolved,
         problem(name, raw, `a whole number of milliseconds, at least ${least}`)
         return undefined
       })
-    const timeout = o.shutdownTimeout === undefined ? yield* millis("OTEL_EXPORTER_OTLP_TIMEOUT") : undefined
+    const timeout = o.shutdownTimeout === undefined || o.exportTimeout === undefined
+      ? yield* millis("OTEL_EXPORTER_OTLP_TIMEOUT")
+      : undefined
     const fromEnv = o.exportInterval === undefined
     const metricInterval = fromEnv ? yield* millis("OTEL_METRIC_EXPORT_INTERVAL") : undefined
     const spanInterval = fromEnv ? yield* millis("OTEL_BSP_SCHEDULE_DELAY") : undefined
@@ -548,21 +631,24 @@ export const fromConfig = (options: ConfigOptions = {}): Effect.Effect<Resolved,
     yield* resourceAttributes.pipe(Effect.catch((error) => Effect.sync(() => problems.push(...error.problems))))
 
     if (problems.length > 0) return yield* Effect.fail(configError(subject, problems))
-    const { baseUrl: _, signals: __, headers: ___, exportInterval, ...rest } = o
-    return {
-      ...rest,
+    const interval = o.exportInterval
+    return resolvedOf({
       protocol: o.protocol ?? protocol,
+      serviceName: o.serviceName,
+      serviceVersion: o.serviceVersion,
+      attributes: o.attributes,
       compression: o.compression ?? (compressionRaw as "gzip" | "none" | undefined),
       shutdownTimeout: o.shutdownTimeout ?? timeout,
+      exportTimeout: o.exportTimeout ?? timeout,
       intervals: {
-        metrics: exportInterval ?? metricInterval,
-        traces: exportInterval ?? spanInterval,
-        logs: exportInterval ?? logInterval
+        metrics: interval ?? metricInterval,
+        traces: interval ?? spanInterval,
+        logs: interval ?? logInterval
       },
       metricsTemporality: o.metricsTemporality ?? (temporality as "cumulative" | "delta" | undefined),
       headers,
       targets
-    }
+    })
   })
 
 /**

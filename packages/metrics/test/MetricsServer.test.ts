@@ -108,6 +108,68 @@ const accepts = (port: number) =>
     })
   )
 
+/**
+ * A client that sends the request line and then one header line every `everyMs`, never ending its headers: how
+ * long until the server cuts it off, and the status line it got, if any.
+ */
+const slowHeaders = (port: number, everyMs: number) =>
+  Effect.promise(() =>
+    new Promise<{ readonly millis: number; readonly status: string }>((resolve, reject) => {
+      const started = performance.now()
+      const socket = Net.connect(port, "127.0.0.1")
+      let received = ""
+      socket.setEncoding("latin1")
+      socket.on("data", (chunk: string) => {
+        received += chunk
+      })
+      socket.on("error", () => {})
+      socket.write("GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+      const drip = setInterval(() => socket.write("X-Slow: 1\r\n"), everyMs)
+      // Generous: the test fails (not hangs) when nothing cuts the client off.
+      const guard = setTimeout(() => {
+        clearInterval(drip)
+        socket.destroy()
+        reject(new Error("still connected after 40 s"))
+      }, 40_000)
+      socket.once("close", () => {
+        clearInterval(drip)
+        clearTimeout(guard)
+        resolve({ millis: performance.now() - started, status: received.split("\r\n")[0] ?? "" })
+      })
+    })
+  )
+
+/** `GET /metrics` on a fresh connection: the status code, or `closed` when the server closed it unanswered. */
+const scrapeStatus = (port: number) =>
+  Effect.promise(() =>
+    new Promise<string>((resolve) => {
+      const socket = Net.connect(port, "127.0.0.1")
+      let received = ""
+      socket.setEncoding("latin1")
+      socket.on("data", (chunk: string) => {
+        received += chunk
+      })
+      socket.on("error", () => {})
+      socket.once("close", () => resolve(/^HTTP\/1\.1 (\d{3})/.exec(received)?.[1] ?? "closed"))
+      socket.write("GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+      setTimeout(() => socket.destroy(), 5_000).unref()
+    })
+  )
+
+/** A connection that sends `request` (nothing when empty) and then waits: when the server closed it. */
+const held = (port: number, request = "") => {
+  const started = performance.now()
+  let closedAfter: number | undefined
+  const socket = Net.connect(port, "127.0.0.1")
+  socket.on("data", () => {})
+  socket.on("error", () => {})
+  socket.once("close", () => {
+    closedAfter = performance.now() - started
+  })
+  if (request !== "") socket.write(request)
+  return { socket, closedAfter: () => closedAfter }
+}
+
 describe("MetricsServer", () => {
   it.live("known traffic: 5 successful calls (2 after a retry on 503) and a 404 are scraped as the server saw them", () => {
     const metrics = MetricsTest.makeRegistry()
@@ -321,6 +383,59 @@ describe("MetricsServer", () => {
       }).pipe(Effect.provideService(Metric.MetricRegistry, metrics.registry), Effect.scoped)
     },
     90_000
+  )
+
+  it.live(
+    "a client that sends a header line every 2 s is cut off at headersTimeout (10 s by default) with 408, within a second of it, not after Node's 30 s check",
+    () =>
+      Effect.gen(function*() {
+        const endpoint = yield* MetricsServer.make({ port: 0 })
+        const cut = yield* slowHeaders(endpoint.port, 2_000)
+        assert.isAtLeast(cut.millis, 9_500, JSON.stringify(cut))
+        assert.isBelow(cut.millis, 12_500, JSON.stringify(cut))
+        assert.strictEqual(cut.status, "HTTP/1.1 408 Request Timeout")
+        // The endpoint still answers.
+        assert.strictEqual(yield* scrapeStatus(endpoint.port), "200")
+      }).pipe(Effect.scoped),
+    60_000
+  )
+
+  it.live(
+    "150 connections that send nothing against maxConnections (64): a scrape is answered at once (the connection idle the longest makes room), the idle ones are closed by headersTimeout (1 s); a kept-alive connection is closed after keepAliveTimeout (500 ms) plus Node's second",
+    () =>
+      Effect.gen(function*() {
+        const endpoint = yield* MetricsServer.makeResolved({ ...MetricsConfig.defaults, port: 0 }, {
+          headersTimeout: 1_000,
+          keepAliveTimeout: 500
+        })
+        const idle = Array.from({ length: 150 }, () => held(endpoint.port))
+        yield* Effect.addFinalizer(() => Effect.sync(() => idle.forEach((connection) => connection.socket.destroy())))
+        yield* Effect.sleep("300 millis")
+        assert.strictEqual(yield* scrapeStatus(endpoint.port), "200", "a scrape while 150 idle connections are open")
+        // Every idle connection was closed by the server: made room for a newer one, or at headersTimeout.
+        const started = performance.now()
+        while (
+          idle.some((connection) => connection.closedAfter() === undefined) && performance.now() - started < 10_000
+        ) {
+          yield* Effect.sleep("100 millis")
+        }
+        for (const connection of idle) {
+          const after = connection.closedAfter()
+          assert.isDefined(after)
+          assert.isBelow(after!, 3_500)
+        }
+
+        const kept = held(endpoint.port, "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        yield* Effect.addFinalizer(() => Effect.sync(() => kept.socket.destroy()))
+        const keptStarted = performance.now()
+        while (kept.closedAfter() === undefined && performance.now() - keptStarted < 10_000) {
+          yield* Effect.sleep("100 millis")
+        }
+        assert.isDefined(kept.closedAfter())
+        assert.isAtLeast(kept.closedAfter()!, 400)
+        assert.isBelow(kept.closedAfter()!, 3_000)
+      }).pipe(Effect.scoped),
+    60_000
   )
 
   it.live("layerConfig reads HTTPKIT_METRICS_PORT, _HOST and _PATH", () =>

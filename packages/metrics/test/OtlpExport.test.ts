@@ -12,7 +12,7 @@ import * as MetricBoundaries from "@httpkit/core/MetricBoundaries"
 import * as MetricsTest from "@httpkit/testing/MetricsTest"
 import * as TestServer from "@httpkit/testing/TestServer"
 import * as TlsTest from "@httpkit/testing/TlsTest"
-import { ConfigProvider, Effect, Layer, Logger, Metric, Redacted } from "effect"
+import { ConfigProvider, Duration, Effect, Layer, Logger, Metric, Redacted } from "effect"
 import { OtlpExporter } from "effect/observability"
 import * as Tls from "node:tls"
 import * as OtlpExport from "../src/OtlpExport.ts"
@@ -339,15 +339,17 @@ describe("OtlpExport", () => {
       assert.deepStrictEqual(fine.headers, { "x-a": "a\tb\u00e9" })
     }).pipe(Effect.scoped))
 
-  it.effect("an export interval under 100 ms or a shutdown timeout of 0 fails with MetricsConfigError naming the setting and value", () =>
+  it.effect("an export interval under 100 ms, or a shutdown or export timeout of 0, fails with MetricsConfigError naming the setting and value", () =>
     Effect.gen(function*() {
       const base = "http://127.0.0.1:4318"
       const inCode = yield* Effect.flip(
-        Layer.build(OtlpExport.layer({ baseUrl: base, serviceName: "s", exportInterval: 0, shutdownTimeout: 0 }))
+        Layer.build(
+          OtlpExport.layer({ baseUrl: base, serviceName: "s", exportInterval: 0, shutdownTimeout: 0, exportTimeout: 0 })
+        )
       )
       assert.strictEqual(
         inCode.message,
-        "invalid OTLP configuration: exportInterval is 0, expected a duration of at least 100 ms; shutdownTimeout is 0, expected a duration above 0"
+        "invalid OTLP configuration: exportInterval is 0, expected a duration of at least 100 ms; shutdownTimeout is 0, expected a duration above 0; exportTimeout is 0, expected a duration above 0"
       )
       const short = yield* Effect.flip(
         Layer.build(OtlpExport.layer({ baseUrl: base, serviceName: "s", exportInterval: "99 millis" }))
@@ -378,6 +380,22 @@ describe("OtlpExport", () => {
       // 100 ms is the least interval taken.
       const fine = yield* withEnv({}, OtlpExport.fromConfig({ baseUrl: base, exportInterval: 100 }))
       assert.strictEqual(fine.intervals.metrics, 100)
+
+      // OTEL_EXPORTER_OTLP_TIMEOUT is each export's deadline (OpenTelemetry's meaning) and the wait at shutdown;
+      // either one given in code wins over it.
+      const timeouts = yield* withEnv({ OTEL_EXPORTER_OTLP_TIMEOUT: "5000" }, OtlpExport.fromConfig({ baseUrl: base }))
+      assert.deepStrictEqual([timeouts.exportTimeout, timeouts.shutdownTimeout], [
+        Duration.millis(5000),
+        Duration.millis(5000)
+      ])
+      const inCodeWins = yield* withEnv(
+        { OTEL_EXPORTER_OTLP_TIMEOUT: "5000" },
+        OtlpExport.fromConfig({ baseUrl: base, exportTimeout: "2 seconds" })
+      )
+      assert.deepStrictEqual([inCodeWins.exportTimeout, inCodeWins.shutdownTimeout], [
+        "2 seconds",
+        Duration.millis(5000)
+      ])
     }).pipe(Effect.scoped))
 
   it.effect("OTEL_RESOURCE_ATTRIBUTES with an entry that is not key=value (a, =b, a=b,c, a b=c) fails with MetricsConfigError naming it", () =>
@@ -546,5 +564,145 @@ describe("OtlpExport to an https receiver whose certificate nobody trusts (RELIA
       }).pipe(Effect.scoped, (effect) => withLogs(logs, effect))
     },
     30_000
+  )
+})
+
+/** `count` log lines, each in a span of its own, yielding now and then so that Effect's exporters run. */
+const logLines = (count: number) =>
+  Effect.gen(function*() {
+    for (let i = 0; i < count; i++) {
+      yield* Effect.logInfo(`line ${i} ${"x".repeat(200)}`).pipe(Effect.withSpan("work"))
+      if (i % 500 === 499) yield* Effect.sleep(5)
+    }
+  })
+
+describe("OtlpExport to a receiver that is slow or does not answer (RELIABILITY 12, 13)", () => {
+  it.live(
+    "a receiver that never answers: each export is cut off at exportTimeout (500 ms), its retries send nothing, and Effect pauses the signal; one warning names the deadline",
+    () => {
+      const logs: Array<string> = []
+      return Effect.gen(function*() {
+        const receiver = yield* Receiver.makeStalling()
+        yield* Effect.gen(function*() {
+          yield* Effect.logInfo("one line")
+          const started = performance.now()
+          while (!logs.some((line) => line.includes("Disabling exporter") && line.includes("/v1/logs"))) {
+            assert.isBelow(performance.now() - started, 10_000, logs.join("\n"))
+            yield* Effect.sleep(50)
+          }
+        }).pipe(
+          Effect.scoped,
+          Effect.provide(OtlpExport.layer({
+            baseUrl: receiver.url,
+            serviceName: "deadline",
+            signals: { metrics: false, traces: false },
+            exportInterval: "100 millis",
+            exportTimeout: "500 millis"
+          }))
+        )
+        // One request: cut at the deadline; Effect's three retries came after it and sent nothing.
+        const sent = receiver.requests().filter((request) => request.path === "/v1/logs")
+        assert.strictEqual(sent.length, 1, JSON.stringify(sent))
+        const took = sent[0]!.endedAt! - sent[0]!.at
+        assert.isAtLeast(took, 400)
+        assert.isBelow(took, 2_000)
+        const ours = logs.filter((line) => line.includes(`OTLP export to ${receiver.url}/v1/logs failed`))
+        assert.strictEqual(ours.length, 1, logs.join("\n"))
+        assert.include(ours[0]!, "no answer within exportTimeout (0.5 s)")
+      }).pipe(Effect.scoped, (effect) => withLogs(logs, effect))
+    },
+    30_000
+  )
+
+  it.live(
+    "a 429 asking for an hour (Retry-After: 3600) with 2 s of exportTimeout left fails the export at once: no hour-long sleep holding the batch, Effect pauses the signal within 5 s, one request sent",
+    () => {
+      const logs: Array<string> = []
+      return Effect.gen(function*() {
+        const receiver = yield* Receiver.makeStalling({ status: 429, headers: { "retry-after": "3600" } })
+        const started = performance.now()
+        yield* Effect.gen(function*() {
+          yield* Effect.logInfo("one line")
+          while (!logs.some((line) => line.includes("Disabling exporter") && line.includes("/v1/logs"))) {
+            assert.isBelow(performance.now() - started, 10_000, logs.join("\n"))
+            yield* Effect.sleep(50)
+          }
+        }).pipe(
+          Effect.scoped,
+          Effect.provide(OtlpExport.layer({
+            baseUrl: receiver.url,
+            serviceName: "retry-after",
+            signals: { metrics: false, traces: false },
+            exportInterval: "100 millis",
+            exportTimeout: "2 seconds"
+          }))
+        )
+        assert.isBelow(performance.now() - started, 5_000)
+        assert.strictEqual(receiver.requests().filter((request) => request.path === "/v1/logs").length, 1)
+        const ours = logs.filter((line) => line.includes(`OTLP export to ${receiver.url}/v1/logs failed`))
+        assert.strictEqual(ours.length, 1, logs.join("\n"))
+        assert.include(ours[0]!, "answered 429 and asked to wait 3600 s")
+      }).pipe(Effect.scoped, (effect) => withLogs(logs, effect))
+    },
+    30_000
+  )
+
+  it.live(
+    "20,000 log lines with spans against a receiver that never answers: one request per signal at a time, later batches dropped and counted in one warning each, each request cut at exportTimeout (1 s); closing takes under shutdownTimeout + 1 s and leaves no socket, and none is opened after",
+    () => {
+      const logs: Array<string> = []
+      return Effect.gen(function*() {
+        const receiver = yield* Receiver.makeStalling()
+        let closeStarted = 0
+        yield* Effect.gen(function*() {
+          yield* logLines(20_000)
+          // Long enough for the first requests to reach their deadline, and for Effect's retries after it.
+          yield* Effect.sleep("3 seconds")
+          closeStarted = performance.now()
+        }).pipe(
+          Effect.scoped,
+          Effect.provide(OtlpExport.layer({
+            baseUrl: receiver.url,
+            serviceName: "pileup",
+            signals: { metrics: false },
+            exportInterval: hour,
+            exportTimeout: "1 second",
+            shutdownTimeout: "1 second"
+          }))
+        )
+        const closing = performance.now() - closeStarted
+        assert.isBelow(closing, 2_000, `closing took ${closing} ms`)
+        // No socket left (the receiver sees the last ones close), and none opened once the layer closed.
+        const connections = receiver.connections()
+        yield* Effect.sleep("1 second")
+        assert.strictEqual(receiver.open(), 0)
+        assert.strictEqual(receiver.connections(), connections)
+
+        for (const path of ["/v1/logs", "/v1/traces"]) {
+          const sent = receiver.requests().filter((request) => request.path === path)
+          // 20 batches of 1,000: without a bound, 20 requests hung at once.
+          assert.strictEqual(receiver.maxInFlight(path), 1, path)
+          assert.isAtLeast(sent.length, 1, path)
+          assert.isAtMost(sent.length, 8, path)
+          // Every request ended: cut at its deadline, or when the layer closed.
+          for (const request of sent) assert.isDefined(request.endedAt, path)
+          const first = sent[0]!
+          assert.isAtLeast(first.endedAt! - first.at, 900, path)
+          assert.isBelow(first.endedAt! - first.at, 2_500, path)
+
+          const signal = path.slice("/v1/".length)
+          const url = `${receiver.url}${path}`
+          const dropping = logs.filter((line) => line.includes(`OTLP export to ${url}: 4 exports pending`))
+          assert.strictEqual(dropping.length, 1, `${signal}: ${logs.join("\n")}`)
+          const dropped = logs.flatMap((line) => {
+            const match = new RegExp(`OTLP export to ${url}: dropped (\\d+) batch`).exec(line)
+            return match === null ? [] : [Number(match[1])]
+          })
+          assert.isAtLeast(dropped.length, 1, `${signal}: ${logs.join("\n")}`)
+          assert.isAtLeast(dropped.reduce((total, count) => total + count, 0), 8, signal)
+        }
+      }).pipe(Effect.scoped, (effect) => withLogs(logs, effect))
+    },
+    60_000
   )
 })

@@ -193,3 +193,88 @@ export const make: Effect.Effect<Receiver, never, Scope.Scope> = start()
 
 /** Starts an HTTPS receiver presenting `certificate`; it stops when the scope closes. */
 export const makeTls = (certificate: { readonly key: string; readonly cert: string }) => start(certificate)
+
+/** One request to a receiver that does not answer. */
+export interface Stalled {
+  readonly path: string
+  /** When it arrived (`performance.now()`). */
+  readonly at: number
+  /** When it was answered or its connection closed, if it has been. */
+  readonly endedAt: number | undefined
+}
+
+/** A receiver that accepts connections and reads requests but answers none (or answers as told). */
+export interface Stalling {
+  readonly url: string
+  /** TCP connections accepted so far. */
+  readonly connections: () => number
+  /** TCP connections open now. */
+  readonly open: () => number
+  /** Every request so far, oldest first. */
+  readonly requests: () => ReadonlyArray<Stalled>
+  /** The most requests to `path` that were open at once. */
+  readonly maxInFlight: (path: string) => number
+}
+
+/**
+ * Starts a receiver that never answers, or answers each request with
+ * `answer` (a status and headers) once its body is read; it stops, with its
+ * connections, when the scope closes. It never times a request out itself.
+ */
+export const makeStalling = (
+  answer?: { readonly status: number; readonly headers: Readonly<Record<string, string>> }
+): Effect.Effect<Stalling, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const requests: Array<{ path: string; at: number; endedAt: number | undefined }> = []
+    const inFlight = new Map<string, number>()
+    const most = new Map<string, number>()
+    let connections = 0
+    let open = 0
+    const server = Http.createServer(
+      { headersTimeout: 0, requestTimeout: 0, keepAliveTimeout: 0 },
+      (request, response) => {
+        const path = request.url ?? ""
+        const entry = { path, at: performance.now(), endedAt: undefined as number | undefined }
+        requests.push(entry)
+        const now = (inFlight.get(path) ?? 0) + 1
+        inFlight.set(path, now)
+        most.set(path, Math.max(most.get(path) ?? 0, now))
+        const end = () => {
+          if (entry.endedAt !== undefined) return
+          entry.endedAt = performance.now()
+          inFlight.set(path, (inFlight.get(path) ?? 1) - 1)
+        }
+        request.socket.once("close", end)
+        response.once("finish", end)
+        request.resume()
+        if (answer !== undefined) {
+          request.once("end", () => {
+            response.writeHead(answer.status, answer.headers)
+            response.end()
+          })
+        }
+      }
+    )
+    server.on("connection", (socket) => {
+      connections++
+      open++
+      socket.once("close", () => open--)
+    })
+    const port = yield* Effect.acquireRelease(
+      Effect.callback<number>((resume) => {
+        server.listen(0, "127.0.0.1", () => resume(Effect.succeed((server.address() as AddressInfo).port)))
+      }),
+      () =>
+        Effect.callback<void>((resume) => {
+          server.close(() => resume(Effect.void))
+          server.closeAllConnections()
+        })
+    )
+    return {
+      url: `http://127.0.0.1:${port}`,
+      connections: () => connections,
+      open: () => open,
+      requests: () => requests.map((entry) => ({ ...entry })),
+      maxInFlight: (path) => most.get(path) ?? 0
+    }
+  })
