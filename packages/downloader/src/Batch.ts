@@ -137,7 +137,10 @@ export interface BatchOptions<Options> {
   readonly perHostConcurrency?: number | undefined
   /** Options for every file (its own `checksum` wins). */
   readonly options?: Options | undefined
-  /** A file's download begins (it holds its concurrency slots until its `onSuccess` or `onError`). */
+  /**
+   * A file's download begins (it holds its concurrency slots until its `onSuccess` or `onError`). The
+   * callbacks observe: one that throws changes nothing in the batch (a warning counts the throws at its end).
+   */
   readonly onStart?: ((task: DownloadTask) => void) | undefined
   readonly onSuccess?: ((task: DownloadTask, result: DownloadResult) => void) | undefined
   readonly onError?: ((task: DownloadTask, error: DownloadError | DownloadConfigError) => void) | undefined
@@ -171,10 +174,23 @@ export const run = <Options extends object>(
     const refused = limits instanceof DownloadConfigError ? limits : undefined
     const { concurrency, perHostConcurrency } = limits instanceof DownloadConfigError ? PoolLimits.defaults : limits
     const withinHost = HostLimit.make(perHostConcurrency)
-    const onStart = own(options, "onStart")
-    const onSuccess = own(options, "onSuccess")
-    const onError = own(options, "onError")
-    const onProgress = own(options, "onProgress")
+    // The callbacks observe; one that throws is counted and reported once at the end, never ends the batch.
+    const thrown = new Map<string, { count: number; name: string }>()
+    const guarded = <Args extends Array<any>>(which: string, callback: ((...args: Args) => void) | undefined) =>
+      callback === undefined ? undefined : (...args: Args): void => {
+        try {
+          callback(...args)
+        } catch (error) {
+          const seen = thrown.get(which)
+          if (seen === undefined) {
+            thrown.set(which, { count: 1, name: error instanceof Error ? error.name : typeof error })
+          } else seen.count++
+        }
+      }
+    const onStart = guarded("onStart", own(options, "onStart"))
+    const onSuccess = guarded("onSuccess", own(options, "onSuccess"))
+    const onError = guarded("onError", own(options, "onError"))
+    const onProgress = guarded("onProgress", own(options, "onProgress"))
     const base = (own(options, "options") ?? {}) as Options
 
     const succeeded: Array<{ readonly index: number; readonly result: DownloadResult }> = []
@@ -184,7 +200,9 @@ export const run = <Options extends object>(
     let reachedBytes = 0
     const reach = (index: number, bytes: number) => {
       const before = reached.get(index) ?? 0
-      if (bytes <= before) return
+      if (bytes <= before) {
+        return
+      }
       reached.set(index, bytes)
       reachedBytes += bytes - before
     }
@@ -238,6 +256,9 @@ export const run = <Options extends object>(
     }
 
     yield* Effect.forEach(indices, one, { concurrency, discard: true })
+    for (const [which, { count, name }] of thrown) {
+      yield* Effect.logWarning(`downloadAll: ${which} threw ${name} ${count} time(s); the batch went on`)
+    }
     const durationMillis = Math.max(0, clock.currentTimeMillisUnsafe() - startedAt)
     const ordered = succeeded.toSorted((a, b) => a.index - b.index).map((entry) => entry.result)
     const failedInOrder = failed.toSorted((a, b) => a.index - b.index)

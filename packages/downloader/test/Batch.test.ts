@@ -1,5 +1,5 @@
 import { assert, it } from "@effect/vitest"
-import { Effect, Schema } from "effect"
+import { Effect, Logger, Schema } from "effect"
 import * as Path from "node:path"
 import { inspect } from "node:util"
 import { BatchResult } from "../src/Batch.ts"
@@ -188,6 +188,38 @@ it.live("a batch's progress never goes down: a file that fails after receiving b
     assert.deepStrictEqual(lowered, [])
     assert.isAbove(progress.at(-1)!, 2_000_000)
     assert.strictEqual(batch.bytes, 2_000_000)
+  }).pipe(Effect.scoped))
+
+it.live("callbacks that throw (onStart, onProgress, onSuccess, onError) change nothing in the batch: every file in its place, one warning per callback", () =>
+  Effect.gen(function*() {
+    const { downloader, folder, server } = yield* setup()
+    const boom = () => {
+      throw new TypeError("boom")
+    }
+    const warnings: Array<unknown> = []
+    const logger = Logger.make((options) => {
+      if (options.logLevel === "Warn") warnings.push(options.message)
+    })
+    const batch = yield* downloader.downloadAll([
+      { url: server.urlFor("/files/a.bin?size=100000&seed=1"), destination: Path.join(folder, "a.bin") },
+      { url: server.urlFor("/files/b.bin?size=100000&seed=2"), destination: Path.join(folder, "b.bin") },
+      { url: server.urlFor("/status/404"), destination: Path.join(folder, "c.bin") }
+    ], { onStart: boom, onProgress: boom, onSuccess: boom, onError: boom }).pipe(
+      Effect.provideService(Logger.CurrentLoggers, new Set([logger]))
+    )
+    assert.strictEqual(batch.succeeded.length, 2)
+    assert.deepStrictEqual(batch.failed.map((failure) => failure.error._tag), ["NotFoundError"])
+    yield* assertContent(Path.join(folder, "a.bin"), 1, 100_000)
+    yield* assertContent(Path.join(folder, "b.bin"), 2, 100_000)
+    assert.deepStrictEqual(
+      warnings.flat().toSorted(),
+      [
+        "downloadAll: onError threw TypeError 1 time(s); the batch went on",
+        "downloadAll: onStart threw TypeError 3 time(s); the batch went on",
+        "downloadAll: onSuccess threw TypeError 2 time(s); the batch went on"
+      ].concat(warnings.flat().filter((line) => String(line).includes("onProgress")) as Array<string>).toSorted()
+    )
+    assert.isTrue(warnings.flat().some((line) => String(line).startsWith("downloadAll: onProgress threw TypeError")))
   }).pipe(Effect.scoped))
 
 it.live("an empty batch succeeds with rate 1 and nothing fetched", () =>
