@@ -68,6 +68,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Redis from "effect/persistence/Redis"
+import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import * as Checksum from "./Checksum.ts"
 import * as DownloadConfig from "./DownloadConfig.ts"
@@ -289,6 +290,27 @@ const workerLimits = (options: Pick<WorkerOptions, "concurrency" | "perHostConcu
     return Effect.succeed({ ...(limits as PoolLimits.PoolLimits), until: until as "shutdown" | "idle" })
   })
 
+/** How long a worker waits for another process's `.part` lock: past the 30 s after which a silent one is taken over. */
+const lockWaitMillis = 35_000
+const lockPollMillis = 500
+
+/**
+ * `download`, tried again while another process holds the file's `.part`
+ * lock (`FileSystemError` `EBUSY` on `lock`): a worker that stalled past its
+ * lease still holds it, and the task's next holder waits for it to finish or
+ * go stale rather than spend its attempts (a short stall used to dead-letter
+ * a healthy task within seconds).
+ */
+const whileLockBusy = <A, E, R>(download: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.retry(download, {
+    while: (error) => {
+      const e = error as { readonly _tag?: unknown; readonly operation?: unknown; readonly code?: unknown }
+      return e._tag === "FileSystemError" && e.operation === "lock" && e.code === "EBUSY"
+    },
+    schedule: Schedule.spaced(lockPollMillis),
+    times: Math.ceil(lockWaitMillis / lockPollMillis)
+  })
+
 const hasExpected = (task: QueueTask): boolean => {
   const checksum = own(task, "checksum")
   return typeof checksum === "string" || (checksum !== undefined && own(checksum, "expected") !== undefined)
@@ -424,7 +446,7 @@ export const make: Effect.Effect<Service, never, Store.DownloadQueueStore | Scop
           const exit = yield* Effect.exit(
             store.exclusive(
               task.id,
-              withHost(task.url, downloader.download(task.url, task.destination, downloadOptions(task)))
+              withHost(task.url, whileLockBusy(downloader.download(task.url, task.destination, downloadOptions(task))))
             )
           )
           yield* release

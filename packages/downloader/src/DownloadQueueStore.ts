@@ -347,6 +347,10 @@ export const makeRedis = (
       problems.millis(own(options, "leaseRefresh"), Math.floor(leaseMillis / 3), "leaseRefresh")
     )
     const timeoutMillis = Math.max(1, problems.millis(own(options, "timeout"), "5 seconds", "timeout"))
+    // A renewal every lease or less often lets every lock lapse between two renewals.
+    if (refreshMillis >= leaseMillis) {
+      problems.add("leaseRefresh", own(options, "leaseRefresh"), `a duration shorter than lease (${leaseMillis} ms)`)
+    }
     yield* problems.check(undefined)
     const keys = QueueRedis.keysFor(prefix, name)
     const redis = yield* Redis.Redis
@@ -422,31 +426,45 @@ export const makeRedis = (
         const key = keys.claim(id)
         const token = randomUUID()
         // Another holder (a worker whose lease lapsed while it still runs) keeps it until it ends or dies.
+        // Until when the lock is surely ours: a lease counted from when its SET or renewal was sent (Redis
+        // started it no earlier). The work stops then, whether or not a renewal is still on its way: a renewal
+        // that took up to `timeout` used to let the work run past the lease, beside the next holder's.
+        let validUntil = 0
         while (true) {
+          const sentAt = yield* Clock.currentTimeMillis
           const set = yield* bounded("lock", redis.send("SET", key, token, "NX", "PX", String(leaseMillis)))
-          if (set === "OK") break
+          if (set === "OK") {
+            validUntil = sentAt + leaseMillis
+            break
+          }
           yield* Effect.sleep(Math.min(250, refreshMillis))
         }
+        const lapsed = (detail: string) =>
+          new TaskAbandonedError({
+            id,
+            reason: `its lock could not be renewed within the lease: ${detail}`,
+            retryable: true
+          })
         const renewing = Effect.gen(function*() {
-          let renewedAt = yield* Clock.currentTimeMillis
           while (true) {
             yield* Effect.sleep(refreshMillis)
-            const renewed = yield* Effect.result(bounded("lock", evalRenew(key, token, leaseMillis)))
-            const now = yield* Clock.currentTimeMillis
+            const sentAt = yield* Clock.currentTimeMillis
+            if (sentAt >= validUntil) return yield* Effect.fail(lapsed("the lease ended before a renewal was sent"))
+            const renewed = yield* Effect.result(Effect.raceFirst(
+              bounded("lock", evalRenew(key, token, leaseMillis)),
+              Effect.flatMap(
+                Effect.sleep(validUntil - sentAt),
+                () => Effect.fail(unavailable("lock", "no answer before the lease ended"))
+              )
+            ))
             if (renewed._tag === "Success" && renewed.success === 1) {
-              renewedAt = now
+              validUntil = sentAt + leaseMillis
             } else if (renewed._tag === "Success") {
               return yield* Effect.fail(
                 new TaskAbandonedError({ id, reason: "its lock expired and was taken", retryable: true })
               )
-            } else if (now - renewedAt >= leaseMillis) {
-              return yield* Effect.fail(
-                new TaskAbandonedError({
-                  id,
-                  reason: `its lock could not be renewed within the lease: ${renewed.failure.detail}`,
-                  retryable: true
-                })
-              )
+            } else if ((yield* Clock.currentTimeMillis) >= validUntil) {
+              return yield* Effect.fail(lapsed(renewed.failure.detail))
             }
           }
         })

@@ -205,6 +205,41 @@ await RedisTest.describeWithRedis("DownloadQueue on Redis", () => {
       assert.isBelow(Date.now() - started, 1_900)
     }).pipe(Effect.scoped))
 
+  it.live("a holder whose Redis stops answering stops its work when its lease ends, though its renewal may wait up to timeout (5 s) for an answer: never beside the next holder", () =>
+    Effect.gen(function*() {
+      const name = `test-${randomUUID()}`
+      yield* TestQueue.cleanup(name)
+      const proxy = yield* RedisProxy.make()
+      yield* proxy.start
+      const context = yield* Layer.build(
+        DownloadQueueStore.layerRedis({
+          name,
+          prefix: TestQueue.prefix,
+          lease: "1500 millis",
+          leaseRefresh: "300 millis",
+          timeout: "5 seconds"
+        }).pipe(Layer.provide(NodeRedis.layer({ url: proxy.url })))
+      )
+      const a = Context.get(context, DownloadQueueStore.DownloadQueueStore)
+      // When the work itself is stopped (giving the lock back afterwards waits out `timeout` on a silent Redis).
+      let stoppedAt = 0
+      const work = Effect.never.pipe(Effect.onInterrupt(() => Effect.sync(() => stoppedAt = Date.now())))
+      const holder = yield* Effect.forkChild(Effect.flip(a.exclusive("task", work)))
+      yield* sleep(400)
+      const hungAt = Date.now()
+      yield* proxy.hang
+      const error = yield* Fiber.join(holder)
+      assert.strictEqual(error._tag, "TaskAbandonedError")
+      // At the latest when the lease of its last renewal ends (sent before the hang), not after a 5 s timeout.
+      assert.isBelow(stoppedAt - hungAt, 1_600)
+      // The next holder gets the lock once it lapsed in Redis, never earlier than the first stopped.
+      yield* proxy.restore
+      const b = yield* storeOn(name, { lease: "1500 millis", leaseRefresh: "300 millis" })
+      let tookAt = 0
+      yield* b.exclusive("task", Effect.sync(() => tookAt = Date.now()))
+      assert.isAtLeast(tookAt, stoppedAt)
+    }).pipe(Effect.scoped))
+
   it.live("offer on Redis says whether it queued; a Redis that stops answering: offer and stats fail with QueueUnavailableError within the 500 ms timeout; after a reconnect they work", () =>
     Effect.gen(function*() {
       const name = `test-${randomUUID()}`

@@ -53,6 +53,8 @@ export const make = (
     }))
     source.syncTally()
     yield* FileIo.attempt(job.redactedUrl, "sync", paths.partPath, () => handle.datasync())
+    // A lock taken over (this process stalled past its staleness) fails here: no sidecar of ours over the new owner's.
+    yield* lock.confirm
     yield* Sidecar.write(job.redactedUrl, paths.sidecarPath, {
       version: 1,
       url: job.redactedUrl,
@@ -62,6 +64,5 @@ export const make = (
       segments: snapshot
     })
     yield* Metrics.reportBytes(job.tally)
-    yield* lock.refresh
     if (flushed._tag === "Failure") return yield* Effect.fail(flushed.failure)
   }))

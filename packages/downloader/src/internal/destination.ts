@@ -7,7 +7,7 @@
  */
 import * as Effect from "effect/Effect"
 import { constants } from "node:fs"
-import { open } from "node:fs/promises"
+import { type FileHandle, lstat, open } from "node:fs/promises"
 import * as Path from "node:path"
 import * as Checksum from "../Checksum.ts"
 import { DestinationExistsError, FileSystemError, UnsafeFileNameError } from "../DownloadError.ts"
@@ -206,16 +206,28 @@ export const checkPart = (
   )
 
 /**
- * The whole, verified, synced `.part` into place: checked once more (a link
- * planted meanwhile is not written through), renamed in one step, the
+ * The whole, verified, synced `.part` into place, while its lock is still
+ * ours and the path still names the file written through `handle`: checked
+ * once more (a link planted meanwhile is not written through), renamed in one step, the
  * folder synced, the sidecar removed. Uninterruptible: a rename without its
  * folder sync and sidecar removal would leave a stale sidecar behind.
  */
 export const moveIntoPlace = (
   job: Job,
-  paths: Paths
+  paths: Paths,
+  handle: FileHandle,
+  lock: PartLock.PartLock
 ): Effect.Effect<void, UnsafeFileNameError | FileSystemError | DestinationExistsError> =>
   Effect.uninterruptible(Effect.gen(function*() {
+    // The rename moves whatever the path names: it must still be this download's file, under its lock (a holder
+    // that stalled past the lock's staleness finds another owner, and maybe another file, there).
+    yield* lock.confirm
+    yield* FileIo.attempt(job.redactedUrl, "lock", paths.partPath, async () => {
+      const [mine, there] = await Promise.all([handle.stat(), lstat(paths.partPath)])
+      if (mine.ino !== there.ino || mine.dev !== there.dev) {
+        throw Object.assign(new Error("the .part is another file now"), { code: "ELOCKLOST" })
+      }
+    })
     const now = yield* FileIo.entry(job.redactedUrl, paths.path)
     if (now.kind === "symlink" && !job.allowSymlinks) {
       return yield* Effect.fail(

@@ -81,6 +81,7 @@ export const fetchFile = (
     headers: job.headers,
     handle,
     partPath,
+    beforeWrite: lock.beforeWrite,
     writeBatch: job.config.writeBatch,
     restartOnChange: job.restartOnChange,
     maxRestarts: job.config.maxRestarts,
@@ -211,7 +212,7 @@ export const fetchFile = (
     yield* FileIo.attempt(redactedUrl, "truncate", partPath, () => handle.truncate(size))
     const digest = yield* verify(size)
     yield* FileIo.attempt(redactedUrl, "sync", partPath, () => handle.sync())
-    yield* Destination.moveIntoPlace(job, paths)
+    yield* Destination.moveIntoPlace(job, paths, handle, lock)
     const finishedAt = job.clock.currentTimeMillisUnsafe()
     meter.setTotal(size)
     job.onProgress?.(meter.finish(size, finishedAt))

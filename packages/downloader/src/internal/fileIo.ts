@@ -34,7 +34,7 @@ export const attempt = <A>(
         path,
         code: codeOf(error),
         // A full disk or a busy file can clear up; a missing folder or a permission will not.
-        retryable: ["ENOSPC", "EBUSY", "EAGAIN", "EMFILE", "ENFILE", "EINTR"].includes(codeOf(error))
+        retryable: ["ENOSPC", "EBUSY", "EAGAIN", "EMFILE", "ENFILE", "EINTR", "ELOCKLOST"].includes(codeOf(error))
       })
   })
 
@@ -118,13 +118,17 @@ export const regularOrClose = async (
 /**
  * Opens (creating it when missing) the `.part` file for reading and writing,
  * never through a symbolic link (`O_NOFOLLOW`: a link planted at the path
- * fails with `ELOOP`). `truncate` empties it.
+ * fails with `ELOOP`). `fresh` starts from an empty file of its own: the old
+ * one is removed and a new one created, rather than the old one emptied, so
+ * that a holder of the old one that stalled and lost the lock (its writes
+ * land late) writes into a file nobody names any more.
  */
-export const openPart = (url: string, path: string, truncate: boolean): Effect.Effect<Fs.FileHandle, FileSystemError> =>
+export const openPart = (url: string, path: string, fresh: boolean): Effect.Effect<Fs.FileHandle, FileSystemError> =>
   attempt(url, "open", path, async () => {
+    if (fresh) await Fs.rm(path, { force: true })
     const handle = await Fs.open(
       path,
-      constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW | (truncate ? constants.O_TRUNC : 0),
+      constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW | (fresh ? constants.O_EXCL : 0),
       0o644
     )
     // Written in place: a file with another name (planted as a hard link) would change under that name too.

@@ -5,7 +5,11 @@
  * never exists without an owner, even when its creator is killed at once
  * (a file created with `O_EXCL` and written afterwards can be left empty).
  * Nothing ever follows the link. Its modification time is refreshed at every
- * checkpoint.
+ * checkpoint, after checking that the lock is still this one; a holder that
+ * stalled past `staleAfterMillis` (SIGSTOP, a frozen VM) and lost it writes
+ * nothing more (`beforeWrite`), and a new holder that starts the file over
+ * makes a new one (`FileIo.openPart`), so late writes of the old holder go to
+ * a file nobody names.
  *
  * A lock whose owner is gone is taken over: on this host, a pid that no
  * longer runs (a worker killed with SIGKILL), this process's own pid with a
@@ -37,11 +41,28 @@ import * as FileIo from "./fileIo.ts"
 
 /** A held lock. */
 export interface PartLock {
-  /** Marks the lock as alive (its modification time), while it is still this one. */
-  readonly refresh: Effect.Effect<void>
+  /**
+   * Checks that the lock is still this one and marks it alive (its
+   * modification time); fails with `FileSystemError` `ELOCKLOST` when it was
+   * taken over (this process stalled past `staleAfterMillis`, as under
+   * SIGSTOP or a frozen VM): nothing more may be written.
+   */
+  readonly confirm: Effect.Effect<void, FileSystemError>
+  /**
+   * Before a write: `undefined` while the lock was confirmed recently (within
+   * a third of `staleAfterMillis`, so nobody can have taken it), else a
+   * confirmation that rejects (code `ELOCKLOST`) when it was taken over. A
+   * process that stalled long writes nothing more into a `.part` that is no
+   * longer its own.
+   */
+  readonly beforeWrite: () => Promise<void> | undefined
   /** Removes the lock, while it is still this one (one taken over meanwhile is left to its new owner). */
   readonly release: Effect.Effect<void>
 }
+
+/** The error of a write or a step attempted after the lock was taken over. */
+const lostError = (): Error =>
+  Object.assign(new Error("the .part's lock was taken over by another process"), { code: "ELOCKLOST" })
 
 /** The lock's path for a `.part` path. */
 export const pathFor = (partPath: string): string => `${partPath}.lock`
@@ -180,6 +201,14 @@ export const acquire = (
     }
     /** Whether the lock at `path` is still this one (a failed read is not: refresh and release then do nothing). */
     const ours = async (): Promise<boolean> => (await readLock(path))?.text === text
+    /** When the lock was last known to be ours (monotonic ms): a takeover needs `staleAfterMillis` unrefreshed. */
+    let confirmedAt = performance.now()
+    const confirmNow = async (): Promise<void> => {
+      const checkedAt = performance.now()
+      if (!(await ours())) throw lostError()
+      await Fs.lutimes(path, new Date(), new Date())
+      confirmedAt = checkedAt
+    }
     return Effect.flatMap(
       FileIo.attempt(url, "lock", path, async () => {
         // Held from before the link exists: a lock naming this pid is this process's own only with a token held here.
@@ -196,9 +225,8 @@ export const acquire = (
         taken
           ? Effect.succeed({
             // `lutimes`: the link's own times; nothing follows it.
-            refresh: Effect.ignore(FileIo.attempt(url, "lock", path, async () => {
-              if (await ours()) await Fs.lutimes(path, new Date(), new Date())
-            })),
+            confirm: FileIo.attempt(url, "lock", partPath, confirmNow),
+            beforeWrite: () => performance.now() - confirmedAt < staleAfterMillis / 3 ? undefined : confirmNow(),
             release: Effect.andThen(
               Effect.ignore(FileIo.attempt(url, "lock", path, async () => {
                 if (await ours()) await Fs.rm(path, { force: true })

@@ -61,6 +61,8 @@ export interface Context {
   readonly headers: Readonly<Record<string, string>>
   readonly handle: FileHandle
   readonly partPath: string
+  /** Held before each write: the `.part`'s lock confirmed after a long stall (`PartLock.beforeWrite`). */
+  readonly beforeWrite: () => Promise<void> | undefined
   readonly writeBatch: number
   readonly restartOnChange: boolean
   readonly maxRestarts: number
@@ -277,7 +279,7 @@ const pass = (context: Context, segment: Segment): Effect.Effect<PassEnd, Downlo
       }
     }
     // The body: written at `start`, never past the segment's end.
-    const writer = Writer.make(context.handle, start, context.writeBatch)
+    const writer = Writer.make(context.handle, start, context.writeBatch, context.beforeWrite)
     segment.writer = writer
     // Never past the segment's end, nor past the last byte a 206 announced.
     const announced = verdict._tag === "Append" && verdict.last !== undefined ? verdict.last + 1 : undefined

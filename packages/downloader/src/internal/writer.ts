@@ -43,10 +43,16 @@ export const maxChunks = 1024
 
 /**
  * A writer for `handle` starting at `start` that makes its caller wait once
- * `limitBytes` are queued behind the write in flight. A failed write fails
+ * `limitBytes` are queued behind the write in flight; `beforeWrite` may hold
+ * (or fail) a write, as the `.part`'s lock does after a long stall. A failed write fails
  * every later `push` and `flush` with the same error.
  */
-export const make = (handle: FileHandle, start: number, limitBytes: number): Writer => {
+export const make = (
+  handle: FileHandle,
+  start: number,
+  limitBytes: number,
+  beforeWrite: () => Promise<void> | undefined = () => undefined
+): Writer => {
   let queue: Array<Uint8Array> = []
   let queuedBytes = 0
   let written = start
@@ -56,6 +62,9 @@ export const make = (handle: FileHandle, start: number, limitBytes: number): Wri
 
   /** Writes `chunks` (`length` bytes) at `at`, going on after a short write. */
   const writeAll = async (chunks: Array<Uint8Array>, length: number, at: number): Promise<void> => {
+    // Usually nothing to wait for; after a long stall, the `.part` must still be ours (partLock.ts).
+    const check = beforeWrite()
+    if (check !== undefined) await check
     let done = 0
     let first = 0
     for (;;) {

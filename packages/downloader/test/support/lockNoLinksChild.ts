@@ -29,7 +29,7 @@ const lock = await Effect.runPromise(acquire)
 const held = await Fs.lstat(lockPath)
 const owner = JSON.parse(await Fs.readFile(lockPath, "utf8")) as { pid: number }
 const second = await Effect.runPromise(Effect.flip(acquire))
-await Effect.runPromise(lock.refresh)
+await Effect.runPromise(lock.confirm)
 await Effect.runPromise(lock.release)
 const afterRelease = await Fs.readdir(Path.dirname(lockPath))
 
