@@ -190,12 +190,14 @@ it.live("a batch's progress never goes down: a file that fails after receiving b
     assert.strictEqual(batch.bytes, 2_000_000)
   }).pipe(Effect.scoped))
 
+/** A callback that throws. */
+const boom = () => {
+  throw new TypeError("boom")
+}
+
 it.live("callbacks that throw (onStart, onProgress, onSuccess, onError) change nothing in the batch: every file in its place, one warning per callback", () =>
   Effect.gen(function*() {
     const { downloader, folder, server } = yield* setup()
-    const boom = () => {
-      throw new TypeError("boom")
-    }
     const warnings: Array<unknown> = []
     const logger = Logger.make((options) => {
       if (options.logLevel === "Warn") warnings.push(options.message)
