@@ -8,8 +8,8 @@ import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { assert, describe, it, layer } from "@effect/vitest"
 import { TestServer } from "@httpkit/testing"
 import * as TestTransport from "@httpkit/testing/TestTransport"
-import { Context, Effect, Fiber, Layer, Ref, Schema, Stream } from "effect"
-import { HttpClient } from "effect/http"
+import { Context, Effect, Fiber, Layer, Ref, Schedule, Schema, Stream } from "effect"
+import { HttpBody, HttpClient } from "effect/http"
 import { TestClock } from "effect/testing"
 import { spawn, spawnSync } from "node:child_process"
 import * as Http from "node:http"
@@ -152,6 +152,143 @@ const fullBacklog = Effect.acquireRelease(
   ),
   ({ release }) => Effect.sync(release)
 )
+
+/**
+ * A loopback listener that accepts connections, reads what comes and never sends a byte: spoken to over https,
+ * the TLS handshake never finishes. Counts the connections accepted and those the client closed.
+ */
+const silentListener = Effect.acquireRelease(
+  Effect.promise(() =>
+    new Promise<{
+      readonly url: string
+      readonly accepted: () => number
+      readonly closed: () => number
+      readonly close: () => Promise<void>
+    }>((resolve) => {
+      let accepted = 0
+      let closed = 0
+      const sockets = new Set<Net.Socket>()
+      const server = Net.createServer((socket) => {
+        accepted += 1
+        sockets.add(socket)
+        // Read (and drop) what comes, so the client's close is seen.
+        socket.resume()
+        socket.on("error", () => {})
+        socket.on("close", () => {
+          closed += 1
+          sockets.delete(socket)
+        })
+      })
+      server.listen(0, "127.0.0.1", () => {
+        const { port } = server.address() as Net.AddressInfo
+        resolve({
+          url: `https://127.0.0.1:${port}`,
+          accepted: () => accepted,
+          closed: () => closed,
+          close: () =>
+            new Promise<void>((done) => {
+              for (const socket of sockets) socket.destroy()
+              server.close(() => done())
+            })
+        })
+      })
+    })
+  ),
+  ({ close }) => Effect.promise(close)
+)
+
+/**
+ * A plain HTTP server that reads each request's body to its end, notes when it ended, and never answers: to
+ * see when a headers deadline starts.
+ */
+const readsThenHangs = Effect.acquireRelease(
+  Effect.promise(() =>
+    new Promise<{ readonly url: string; readonly bodyEndedAt: () => number | undefined; readonly server: Http.Server }>(
+      (resolve) => {
+        let bodyEndedAt: number | undefined
+        const server = Http.createServer((request) => {
+          request.on("data", () => {})
+          request.on("end", () => (bodyEndedAt = Date.now()))
+        })
+        server.listen(0, "127.0.0.1", () => {
+          const { port } = server.address() as Net.AddressInfo
+          resolve({ url: `http://127.0.0.1:${port}`, bodyEndedAt: () => bodyEndedAt, server })
+        })
+      }
+    )
+  ),
+  ({ server }) =>
+    Effect.promise(() =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections()
+        server.close(() => resolve())
+      })
+    )
+)
+
+/**
+ * A plain HTTP server answering 200 to everything, without a `Keep-Alive: timeout=` hint (its keep-alive timeout
+ * is 0: it keeps idle connections), counting the connections it accepted.
+ */
+const hintlessServer = Effect.acquireRelease(
+  Effect.promise(() =>
+    new Promise<{ readonly url: string; readonly connections: () => number; readonly server: Http.Server }>(
+      (resolve) => {
+        let connections = 0
+        const server = Http.createServer((_request, response) => response.end("ok"))
+        server.keepAliveTimeout = 0
+        server.on("connection", () => (connections += 1))
+        server.listen(0, "127.0.0.1", () => {
+          const { port } = server.address() as Net.AddressInfo
+          resolve({ url: `http://127.0.0.1:${port}`, connections: () => connections, server })
+        })
+      }
+    )
+  ),
+  ({ server }) =>
+    Effect.promise(() =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections()
+        server.close(() => resolve())
+      })
+    )
+)
+
+/** Waits (polling, bounded) until `condition` holds, or fails the test after `millis`. */
+const eventually = (condition: () => boolean, millis: number, what: string) =>
+  Effect.gen(function*() {
+    const until = Date.now() + millis
+    while (!condition()) {
+      if (Date.now() > until) return assert.fail(`${what} did not happen within ${millis} ms`)
+      yield* Effect.sleep("20 millis")
+    }
+  })
+
+/** Runs `effect`, returning its value and the names of the process warnings emitted meanwhile. */
+const warningsDuring = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.acquireUseRelease(
+    Effect.sync(() => {
+      const names: Array<string> = []
+      const listener = (warning: Error) => names.push(warning.name)
+      process.on("warning", listener)
+      return { names, listener }
+    }),
+    ({ names }) => Effect.map(effect, (value) => ({ value, warnings: names })),
+    ({ listener }) => Effect.sync(() => process.off("warning", listener))
+  )
+
+/** How many connects the process has in flight (Node's `ConnectWrap` resources). */
+const connectsInFlight = () => process.getActiveResourcesInfo().filter((name) => name === "ConnectWrap").length
+
+/** A request body of `chunks` chunks of 1,000 bytes, one every 300 ms, its length declared. */
+const slowBody = (chunks: number) =>
+  HttpBody.stream(
+    Stream.fromIterable(Array.from({ length: chunks }, () => new Uint8Array(1_000).fill(97))).pipe(
+      Stream.schedule(Schedule.spaced("300 millis"))
+    ),
+    "application/octet-stream",
+    chunks * 1_000
+  )
 
 layer(TestServer.layer(), { excludeTestServices: true })(
   "ResilientClient timeouts over sockets",
@@ -487,6 +624,156 @@ layer(TestServer.layer(), { excludeTestServices: true })(
         assert.lengthOf(first, 1)
         yield* within(watched.closed, 1_000, "the server-side close")
       }))
+  }
+)
+
+layer(TestServer.layer(), { excludeTestServices: true })(
+  "ResilientClient deadlines before a connection, during an upload, and past the longest timer",
+  (it) => {
+    it.effect(
+      "a TLS handshake that never finishes ends at timeout.attempt or timeout.total (500 ms, connect 10 s) with that phase, and the half-open connection is closed",
+      () =>
+        Effect.gen(function*() {
+          const listener = yield* silentListener
+          const cases = [
+            [{ connect: "10s", attempt: 500 }, "attempt"],
+            [{ connect: "10s", total: 500 }, "total"]
+          ] as const
+          for (const [timeout, phase] of cases) {
+            const client = yield* makeClient({ timeout, retry: { maxAttempts: 1 } })
+            const { value: error, elapsed } = yield* timed(Effect.flip(client.get(`${listener.url}/never`)))
+            assertTimeout(error, phase, 500)
+            assert.isAtLeast(elapsed, 400)
+            // The connect timeout (10 s) would end it only then.
+            assert.isBelow(elapsed, 5_000)
+          }
+          assert.strictEqual(listener.accepted(), 2)
+          yield* eventually(() => listener.closed() === 2, 3_000, "the client closing both half-open connections")
+        })
+    )
+
+    it.effect.skipIf(!canFillBacklog)(
+      "a TCP connect that never completes (full accept queue) ends at timeout.attempt or timeout.total (500 ms, connect 10 s), and the connect is abandoned",
+      () =>
+        Effect.gen(function*() {
+          const { port } = yield* fullBacklog
+          const before = connectsInFlight()
+          const cases = [
+            [{ connect: "10s", attempt: 500 }, "attempt"],
+            [{ connect: "10s", total: 500 }, "total"]
+          ] as const
+          for (const [timeout, phase] of cases) {
+            const client = yield* makeClient({ timeout, retry: { maxAttempts: 1 } })
+            const { value: error, elapsed } = yield* timed(Effect.flip(client.get(`http://127.0.0.1:${port}/`)))
+            assertTimeout(error, phase, 500)
+            assert.isAtLeast(elapsed, 400)
+            assert.isBelow(elapsed, 5_000)
+            yield* eventually(() => connectsInFlight() === before, 3_000, "the pending connect being abandoned")
+          }
+        })
+    )
+
+    it.effect(
+      "a request queued behind a slow one (pool.connectionsPerOrigin 1) ends at its attempt or total deadline (500 ms) and is never sent",
+      () =>
+        Effect.gen(function*() {
+          const server = yield* TestServer.TestServer
+          yield* server.reset
+          const client = yield* makeClient({
+            pool: { connectionsPerOrigin: 1 },
+            http2: false,
+            retry: { maxAttempts: 1 }
+          })
+          const cases = [[{ attempt: 500 }, "attempt"], [{ total: 500 }, "total"]] as const
+          for (const [timeout, phase] of cases) {
+            const slow = yield* Effect.forkChild(client.get(server.urlFor("/delay/4000")))
+            yield* arrived(server, "/delay/4000")
+            const { value: error, elapsed } = yield* timed(
+              Effect.flip(client.get(server.urlFor("/health"), { timeout }))
+            )
+            assertTimeout(error, phase, 500)
+            // The slow request holds the connection for 4 s.
+            assert.isBelow(elapsed, 3_500)
+            assert.strictEqual((yield* Fiber.join(slow)).status, 200)
+            yield* server.reset
+          }
+          // The connection was free for a while: a queued request still in undici's queue would have been sent.
+          yield* Effect.sleep("300 millis")
+          assert.lengthOf(yield* server.requestsTo("/health"), 0)
+          // And the connection serves the next request.
+          assert.strictEqual((yield* client.get(server.urlFor("/health"))).status, 200)
+        })
+    )
+
+    it.effect(
+      "timeout.headers counts from when the request was sent: a PUT whose body streams for 2 s succeeds with headers 1 s",
+      () =>
+        Effect.gen(function*() {
+          const server = yield* TestServer.TestServer
+          yield* server.reset
+          const client = yield* makeClient({
+            timeout: { headers: "1s", idle: "1s", attempt: "20s" },
+            retry: { maxAttempts: 1 }
+          })
+          const { value: echoed, elapsed } = yield* timed(
+            client.put(server.urlFor("/echo"), { body: slowBody(8) }).pipe(Effect.flatMap((response) => response.json))
+          )
+          assert.strictEqual((echoed as { readonly body: string }).body.length, 8_000)
+          // Eight chunks 300 ms apart: the upload itself outlasted the headers deadline.
+          assert.isAtLeast(elapsed, 1_500)
+        })
+    )
+
+    it.effect(
+      "the headers deadline starts once the body is sent: a server that reads a 1.5 s upload and never answers fails with phase headers 1 s after the body's end",
+      () =>
+        Effect.gen(function*() {
+          const hanging = yield* readsThenHangs
+          const client = yield* makeClient({ timeout: { headers: 1_000, attempt: "20s" }, retry: { maxAttempts: 1 } })
+          const error = yield* Effect.flip(client.put(`${hanging.url}/upload`, { body: slowBody(5) }))
+          const failedAt = Date.now()
+          assertTimeout(error, "headers", 1_000)
+          const bodyEndedAt = hanging.bodyEndedAt()
+          assert.isDefined(bodyEndedAt, "the whole body reached the server before the deadline")
+          // Counted from the start of the request, it would have passed before the body's end.
+          assert.isAtLeast(failedAt - bodyEndedAt!, 500)
+          assert.isBelow(failedAt - bodyEndedAt!, 6_000)
+        })
+    )
+
+    it.effect(
+      "a connect timeout past the longest Node timer (\"25d\", 2 ** 31 ms) does not fire at once: the attempt's 500 ms ends a handshake that never finishes, no TimeoutOverflowWarning",
+      () =>
+        Effect.gen(function*() {
+          const listener = yield* silentListener
+          const { warnings } = yield* warningsDuring(Effect.gen(function*() {
+            for (const connect of ["25d", 2 ** 31] as const) {
+              const client = yield* makeClient({ timeout: { connect, attempt: 500 }, retry: { maxAttempts: 1 } })
+              const { value: error, elapsed } = yield* timed(Effect.flip(client.get(`${listener.url}/never`)))
+              assertTimeout(error, "attempt", 500)
+              assert.isAtLeast(elapsed, 400)
+            }
+          }))
+          assert.notInclude(warnings, "TimeoutOverflowWarning")
+        })
+    )
+
+    it.effect(
+      "pool.keepAliveTimeout past the longest Node timer (\"25d\") keeps the connection: two GETs 200 ms apart share it, no TimeoutOverflowWarning",
+      () =>
+        Effect.gen(function*() {
+          // No `Keep-Alive: timeout=` hint from this server: undici times the idle connection by ours alone.
+          const server = yield* hintlessServer
+          const { warnings } = yield* warningsDuring(Effect.gen(function*() {
+            const client = yield* makeClient({ pool: { keepAliveTimeout: "25d" }, http2: false })
+            assert.strictEqual((yield* client.get(`${server.url}/a`)).status, 200)
+            yield* Effect.sleep("200 millis")
+            assert.strictEqual((yield* client.get(`${server.url}/b`)).status, 200)
+          }))
+          assert.strictEqual(server.connections(), 1)
+          assert.notInclude(warnings, "TimeoutOverflowWarning")
+        })
+    )
   }
 )
 

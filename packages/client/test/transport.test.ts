@@ -4,7 +4,9 @@
  * with undici's `request` (what Effect's client uses) before the response and
  * in the middle of its body, and one dispatched with a handler of its own; a
  * cancelled deadline aborts nothing; the headers and idle deadlines hold for a
- * request that waited in undici's queue.
+ * request that waited in undici's queue; the attempt's deadline takes a request
+ * still waiting in undici's queue out of it, and a caller's abort signal still
+ * does.
  */
 import { assert, describe, it, layer } from "@effect/vitest"
 import { TestServer } from "@httpkit/testing"
@@ -28,8 +30,11 @@ const withAgent = <A>(
     (agent) => Effect.promise(() => agent.destroy())
   )
 
-/** `dispatcher.request` with an attempt deadline of `budgetMillis`: what the request settles to, and when. */
-const requestWithin = (dispatcher: Undici.Dispatcher, url: string, budgetMillis: number) => {
+/**
+ * `dispatcher.request` with an attempt deadline of `budgetMillis` (and `signal`, when given): what the request
+ * settles to, and when.
+ */
+const requestWithin = (dispatcher: Undici.Dispatcher, url: string, budgetMillis: number, signal?: AbortSignal) => {
   const started = Date.now()
   const attempt = new Deadline.AttemptDeadline(budgetMillis)
   const { origin, pathname, search } = new URL(url)
@@ -37,6 +42,7 @@ const requestWithin = (dispatcher: Undici.Dispatcher, url: string, budgetMillis:
     origin,
     path: pathname + search,
     method: "GET",
+    ...(signal === undefined ? {} : { signal }),
     [Deadline.transportKey]: withAttempt(attempt)
   } as Undici.Dispatcher.RequestOptions
   return { started, attempt, response: dispatcher.request(options) }
@@ -165,6 +171,58 @@ layer(TestServer.layer(), { excludeTestServices: true })("the transport's header
       assert.strictEqual((outcome.error as Deadline.DeadlineExpired).phase, "idle")
       assert.isAtLeast(outcome.elapsed, 1_000)
       assert.isBelow(outcome.elapsed, 8_000)
+    }))
+})
+
+/**
+ * One connection, held 3 s by a request to `/delay/3000`; a second request to `/health` waits in undici's queue
+ * with an attempt deadline of `budgetMillis`, and `signal` when given. What it settled to and when; the connection
+ * is free for 300 ms before the agent closes, so a request left in the queue would be sent.
+ */
+const waitingInQueue = (url: string, budgetMillis: number, signal?: AbortSignal) =>
+  withAgent(
+    async (dispatcher) => {
+      const blocker = dispatcher.request({
+        origin: new URL(url).origin,
+        path: "/delay/3000",
+        method: "GET",
+        [Deadline.transportKey]: new Deadline.TransportDeadlines()
+      } as Undici.Dispatcher.RequestOptions).then((answer) => answer.body.text())
+      const { started, response } = requestWithin(dispatcher, `${url}/health`, budgetMillis, signal)
+      const error = await response.then((answer) => answer.body.text()).then(() => undefined, (error) => error)
+      const elapsed = Date.now() - started
+      await blocker
+      await new Promise((resolve) => setTimeout(resolve, 300))
+      return { error: error as unknown, elapsed }
+    },
+    undefined,
+    { connections: 1 }
+  )
+
+layer(TestServer.layer(), { excludeTestServices: true })("the transport's attempt deadline in undici's queue", (it) => {
+  it.effect("takes a request waiting for a connection out of the queue at 300 ms: it fails with the deadline, never sent", () =>
+    Effect.gen(function*() {
+      const server = yield* TestServer.TestServer
+      yield* server.reset
+      const outcome = yield* waitingInQueue(server.url, 300)
+      assert.isTrue(isDeadlineAbort(outcome.error), `got ${String(outcome.error)}`)
+      assert.strictEqual((outcome.error as Deadline.DeadlineExpired).phase, "attempt")
+      assert.isAtLeast(outcome.elapsed, 250)
+      // The blocker holds the connection for 3 s.
+      assert.isBelow(outcome.elapsed, 2_500)
+      assert.lengthOf(yield* server.requestsTo("/health"), 0)
+    }))
+
+  it.effect("a caller's abort signal still takes a queued request out (the deadline's hook hands the queue on)", () =>
+    Effect.gen(function*() {
+      const server = yield* TestServer.TestServer
+      yield* server.reset
+      const outcome = yield* waitingInQueue(server.url, 10_000, AbortSignal.timeout(300))
+      // The signal's reason (a DOMException named TimeoutError), not the attempt's deadline of 10 s.
+      assert.strictEqual((outcome.error as Error | undefined)?.name, "TimeoutError")
+      assert.isFalse(isDeadlineAbort(outcome.error), `got ${String(outcome.error)}`)
+      assert.isBelow(outcome.elapsed, 2_500)
+      assert.lengthOf(yield* server.requestsTo("/health"), 0)
     }))
 })
 

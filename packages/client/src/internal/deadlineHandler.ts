@@ -3,7 +3,9 @@
  * dispatch handler (`DeadlineHandler`, installed by the interceptor in
  * `transport.ts`): time to the response head, the idle gap between body
  * chunks, and the attempt's deadline, each counting responsive time
- * (`@httpkit/core/LagTimer`), with one timer per request.
+ * (`@httpkit/core/LagTimer`), with one timer per request. The attempt's
+ * deadline also ends a request still waiting for a connection (in undici's
+ * queue, or behind a connect or TLS handshake that does not finish).
  */
 import * as LagTimer from "@httpkit/core/LagTimer"
 import type * as Undici from "undici"
@@ -22,13 +24,24 @@ const unreferenced: LagTimer.AfterOptions = { unref: true }
 /** No deadline: a phase not running, or a timeout of 0 (none). */
 const never = Number.POSITIVE_INFINITY
 
+/** What undici gives a request's queued-abort hook: takes the request out of the queue it waits in, failing it. */
+export type Dequeue = (reason: Error) => void
+
+/**
+ * undici's queued-abort hook (the dispatch option under its `kQueuedAbort` symbol): a pool or client that queues
+ * the request, waiting for a connection, calls it with the `Dequeue` of that queue.
+ */
+export type QueuedHook = (dequeue: Dequeue) => void
+
 /**
  * The deadlines of one request (one dispatch), in its dispatch handler: time
- * to the response head (from when undici starts the request on a
- * connection), the idle gap between body chunks, and the attempt's deadline
- * (until the attempt is over). Each forwards every handler call, and aborts
- * through undici's controller with `Deadline.DeadlineExpired` when a deadline
- * passes.
+ * to the response head (from when undici has sent the request, body
+ * included, as undici's own `headersTimeout` counts), the idle gap between
+ * body chunks, and the attempt's deadline (from dispatch until the attempt is
+ * over). Each forwards every handler call, and aborts through undici's
+ * controller with `Deadline.DeadlineExpired` when a deadline passes; before
+ * undici has started the request on a connection, through the queue that
+ * holds it (`queuedHook`).
  *
  * **Details**
  *
@@ -48,6 +61,20 @@ const never = Number.POSITIVE_INFINITY
  *   wraps, so it sees the reader pause (backpressure: the consumer of the body
  *   is not reading) and resume: a paused body is not idle, and its idle gap
  *   starts afresh when reading resumes.
+ * - Until undici starts the request (`onRequestStart`) there is no controller
+ *   to abort: the request waits in a pool's or a client's queue, for a
+ *   connection that may be connecting (TCP, then TLS). undici hands each queue's
+ *   `Dequeue` to the hook the interceptor puts in the request's options
+ *   (`queuedHook`, which passes it on to the hook that was there, the one
+ *   that a caller's abort signal uses), and the attempt's deadline calls it:
+ *   the request leaves the queue, is never sent, and fails with the deadline;
+ *   a connection being opened for it alone is abandoned by undici (its socket
+ *   destroyed). A request undici is handing to a connection at that instant
+ *   is aborted as it starts.
+ * - The head's deadline starts once the request has been sent, body included
+ *   (`onRequestSent`), as undici's own `headersTimeout` does: an upload that
+ *   takes longer than `headers` is not a silent server. While the body is
+ *   being sent, only the attempt's deadline runs.
  */
 export class DeadlineHandler
   implements Undici.Dispatcher.DispatchHandler, Undici.Dispatcher.DispatchController, Deadline.AttemptTarget
@@ -57,13 +84,17 @@ export class DeadlineHandler
   readonly #idleMillis: number
   readonly #attempt: Deadline.AttemptDeadline | undefined
   #controller: Undici.Dispatcher.DispatchController | undefined = undefined
+  /** The queue the request waits in, before undici starts it; undefined once it started (or never queued). */
+  #dequeue: Dequeue | undefined = undefined
   #reason: Error | undefined = undefined
   #done = false
+  /** Whether the response head (a final status) came: the head's deadline is over for good. */
+  #headCame = false
   /** When the attempt's deadline passes (`performance.now()` ms), before any stall; `never` without one. */
   #attemptAt: number
-  /** When the head must have come, before any stall: `never` until undici starts the request, and after. */
+  /** When the head must have come, before any stall: `never` until undici has sent the request, and after. */
   #headersAt = never
-  /** The stall time counted when the request started. */
+  /** The stall time counted when the request was sent. */
   #headersStalled = 0
   /** When the last chunk (or the head, or the reader's resumption) came: `never` outside the body. */
   #lastData = never
@@ -146,7 +177,7 @@ export class DeadlineHandler
 
   /**
    * A deadline began that passes `millis` from `now`: the timer is brought forward when none runs or it would
-   * fire later (a request that waited in undici's queue past the first firing, then started; a head that came
+   * fire later (a request that waited in undici's queue past the first firing, then was sent; a head that came
    * while the timer stood for the attempt's deadline). A pending `check` arms for the nearest itself.
    */
   #expectWithin(now: number, millis: number): void {
@@ -183,7 +214,29 @@ export class DeadlineHandler
   }
   abort(reason: Error): void {
     this.#reason ??= reason
-    this.#controller?.abort(reason)
+    if (this.#controller !== undefined) return this.#controller.abort(reason)
+    // Not started: out of its queue (undici then calls `onResponseError`). Without a queue to leave (a dispatcher
+    // that gave none, or one handing the request to a connection right now), `onRequestStart` aborts it.
+    const dequeue = this.#dequeue
+    if (dequeue !== undefined) {
+      this.#dequeue = undefined
+      dequeue(this.#reason)
+    }
+  }
+
+  /**
+   * undici's queued-abort hook for this request (the interceptor sets it in the request's options): keeps each
+   * queue's `Dequeue` for the attempt's deadline, and hands it on to `outer`, the hook that was in the options
+   * (undici's own, through which a caller's abort signal takes the request out of the queue).
+   */
+  queuedHook(outer: QueuedHook | undefined): QueuedHook {
+    return (dequeue) => {
+      if (this.#controller === undefined && !this.#done) {
+        if (this.#reason !== undefined) return dequeue(this.#reason)
+        this.#dequeue = dequeue
+      }
+      outer?.(dequeue)
+    }
   }
   pause(): void {
     this.#paused = true
@@ -206,14 +259,22 @@ export class DeadlineHandler
 
   onRequestStart(controller: Undici.Dispatcher.DispatchController, context: unknown): void {
     this.#controller = controller
-    if (this.#headersMillis > 0) {
+    this.#dequeue = undefined
+    this.#handler.onRequestStart?.(this, context)
+    if (this.#reason !== undefined) controller.abort(this.#reason)
+  }
+  onBodySent(chunk: Buffer): void {
+    this.#handler.onBodySent?.(chunk)
+  }
+  /** The request went out whole, body included: the head's deadline starts (unless the head already came). */
+  onRequestSent(): void {
+    if (this.#headersMillis > 0 && !this.#headCame && !this.#done) {
       const now = performance.now()
       this.#headersAt = now + this.#headersMillis
       this.#headersStalled = this.#stalled
       this.#expectWithin(now, this.#headersMillis)
     }
-    this.#handler.onRequestStart?.(this, context)
-    if (this.#reason !== undefined) controller.abort(this.#reason)
+    this.#handler.onRequestSent?.()
   }
   onRequestUpgrade(
     _controller: Undici.Dispatcher.DispatchController,
@@ -232,6 +293,7 @@ export class DeadlineHandler
   ): void {
     // An informational answer (1xx) is not the head: its deadline runs on.
     if (statusCode >= 200) {
+      this.#headCame = true
       this.#headersAt = never
       if (this.#idleMillis > 0) {
         const now = performance.now()

@@ -17,16 +17,22 @@
  * HTTP/2, and tick coarsely over HTTP/1.1. A call's own values, and its
  * attempt's deadline, travel as a typed value (`Deadline.TransportDeadlines`)
  * that our client puts in each request's options under a symbol.
+ *
+ * The durations handed to Node's timers through undici and the connector
+ * (the connect timeout, the keep-alive timeouts) are clamped to the longest
+ * delay one `setTimeout` takes, about 24.8 days: Node runs a longer one after
+ * 1 ms. The client's own deadlines arm such waits in steps (`LagTimer`).
  */
 import * as Effect from "effect/Effect"
 import type * as HttpClient from "effect/http/HttpClient"
 import type * as Scope from "effect/Scope"
+import { createRequire } from "node:module"
 import type * as Undici from "undici"
 import type { Resolved } from "../ClientConfig.ts"
 import * as ClientMetrics from "../ClientMetrics.ts"
 import * as Connector from "./connector.ts"
 import * as Deadline from "./deadline.ts"
-import { DeadlineHandler } from "./deadlineHandler.ts"
+import { DeadlineHandler, type QueuedHook } from "./deadlineHandler.ts"
 import * as Metrics from "./metrics.ts"
 import { exactly, own } from "./own.ts"
 import * as UndiciClient from "./undiciClient.ts"
@@ -52,17 +58,18 @@ export const makeUndici = (options: Resolved): Effect.Effect<HttpClient.HttpClie
     // undici's pieces from their own modules, not its root, which loads all of undici (undiciParts.ts).
     const undici = UndiciParts.load()
     const connect = Connector.make({
-      timeout: options.timeout.connect,
+      timeout: timerMillis(options.timeout.connect),
       allowH2: options.http2,
       rejectUnauthorized: !options.tls.dangerouslyDisableVerification,
       ca: options.tls.ca
     })
+    const keepAliveTimeout = timerMillis(options.pool.keepAliveTimeout)
     const clientOptions = (allowH2: boolean): Undici.Client.Options =>
       exactly({
         allowH2,
-        keepAliveTimeout: options.pool.keepAliveTimeout,
+        keepAliveTimeout,
         // An upper bound too: undici otherwise prefers a server's `Keep-Alive: timeout=` hint (minus 2 s) to ours.
-        keepAliveMaxTimeout: Math.max(1, options.pool.keepAliveTimeout),
+        keepAliveMaxTimeout: Math.max(1, keepAliveTimeout),
         connect
       })
     const connections = options.pool.connectionsPerOrigin
@@ -98,37 +105,63 @@ export const makeUndici = (options: Resolved): Effect.Effect<HttpClient.HttpClie
     return UndiciClient.make(dispatcher)
   })
 
+/** The longest delay one `setTimeout` takes (ms); Node runs a longer one after 1 ms, with a warning. */
+const maxTimerMillis = 2_147_483_647
+
+/** A duration handed to a Node timer (the connector's, undici's keep-alive), at most `maxTimerMillis`. */
+const timerMillis = (millis: number): number => Math.min(millis, maxTimerMillis)
+
+let queuedAbort: symbol | undefined
+
+/**
+ * undici's `kQueuedAbort`, the dispatch option under which a pool or a client that queues a request (waiting
+ * for a connection) finds the hook to hand the queue's abort to. The symbol is internal to undici (the version is
+ * pinned; `test/transport.test.ts` fails if a queued request's deadline no longer takes it out of the queue).
+ */
+const queuedAbortKey = (): symbol => {
+  if (queuedAbort === undefined) {
+    const symbols = createRequire(import.meta.url)("undici/lib/core/symbols.js") as { readonly kQueuedAbort?: unknown }
+    if (typeof symbols.kQueuedAbort !== "symbol") throw new Error("undici has no kQueuedAbort symbol")
+    queuedAbort = symbols.kQueuedAbort
+  }
+  return queuedAbort
+}
+
 /**
  * The interceptor that enforces a request's deadlines (`DeadlineHandler`): the headers and idle timeouts of the
  * request's `TransportDeadlines` or `defaults` (0: none, as undici reads them), and the attempt's deadline when
- * the request carries one. undici's own `headersTimeout` and `bodyTimeout` are set to 0.
+ * the request carries one. undici's own `headersTimeout` and `bodyTimeout` are set to 0. A request with an
+ * attempt's deadline gets the handler's queued-abort hook too, so the deadline ends it while it waits for a
+ * connection (in a queue, or behind a connect or TLS handshake that does not finish).
  */
 export const deadlineInterceptor = (
   defaults: { readonly headers: number; readonly idle: number }
-): Undici.Dispatcher.DispatcherComposeInterceptor =>
-(dispatch) =>
-(request, handler) => {
-  // The options are the object our client made for this one request, with a null prototype (undiciClient.ts): set
-  // in place, not copied. undici 8.14 copies the options of a request that has a signal into a plain object on the
-  // way here (`dispatchWithSignal`), whose prototype is `Object.prototype`, so such a copy is copied back into a
-  // null-prototype object: undici reads `query`, `upgrade`, `reset` and more from it, and must find none of them on
-  // a polluted `Object.prototype` (RELIABILITY 10). Read by own keys: a deadline on `Object.prototype` is not this
-  // request's.
-  const options = (Object.getPrototypeOf(request) === null
-    ? request
-    : Object.assign(Object.create(null), request)) as Mutable<Undici.Dispatcher.DispatchOptions>
-  const deadlines = Deadline.ofRequest(options)
-  options.headersTimeout = 0
-  options.bodyTimeout = 0
-  const headers = deadlines?.headersMillis ?? defaults.headers
-  const idle = deadlines?.idleMillis ?? defaults.idle
-  const attempt = deadlines?.attempt
-  return dispatch(
-    options,
-    attempt === undefined && !(headers > 0) && !(idle > 0)
-      ? handler
-      : new DeadlineHandler(handler, headers, idle, attempt)
-  )
+): Undici.Dispatcher.DispatcherComposeInterceptor => {
+  const queuedKey = queuedAbortKey()
+  return (dispatch) => (request, handler) => {
+    // The options are the object our client made for this one request, with a null prototype (undiciClient.ts): set
+    // in place, not copied. undici 8.14 copies the options of a request that has a signal into a plain object on the
+    // way here (`dispatchWithSignal`), whose prototype is `Object.prototype`, so such a copy is copied back into a
+    // null-prototype object: undici reads `query`, `upgrade`, `reset` and more from it, and must find none of them on
+    // a polluted `Object.prototype` (RELIABILITY 10). Read by own keys: a deadline on `Object.prototype` is not this
+    // request's.
+    const options = (Object.getPrototypeOf(request) === null
+      ? request
+      : Object.assign(Object.create(null), request)) as Mutable<Undici.Dispatcher.DispatchOptions> & {
+        [queuedKey]?: QueuedHook | undefined
+      }
+    const deadlines = Deadline.ofRequest(options)
+    options.headersTimeout = 0
+    options.bodyTimeout = 0
+    const headers = deadlines?.headersMillis ?? defaults.headers
+    const idle = deadlines?.idleMillis ?? defaults.idle
+    const attempt = deadlines?.attempt
+    if (attempt === undefined && !(headers > 0) && !(idle > 0)) return dispatch(options, handler)
+    const timed = new DeadlineHandler(handler, headers, idle, attempt)
+    // Only the attempt's deadline runs before the request starts (the head's and the idle gap's begin later).
+    if (attempt !== undefined) options[queuedKey] = timed.queuedHook(options[queuedKey])
+    return dispatch(options, timed)
+  }
 }
 
 /** What undici reports per origin: a pool's figures, or a single client's (`connectionsPerOrigin: 1`). */
