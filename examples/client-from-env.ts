@@ -15,10 +15,11 @@
  * server embedded, unless `HTTPKIT_BASE_URL` is set), or against a server
  * started with `npm run test-server`: `npm run example -- client-from-env --url http://127.0.0.1:PORT`.
  */
-import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as ResilientClient from "@httpkit/client/ResilientClient"
+import * as Redact from "@httpkit/core/Redact"
 import * as TestServer from "@httpkit/testing/TestServer"
 import { Console, Effect, Schema } from "effect"
+import { runMain } from "./support/outcome.ts"
 import { requireServer, serverFlags, serverHelp } from "./support/server.ts"
 
 const usage = `Usage: [HTTPKIT_NAME=VALUE ...] npm run example -- client-from-env [--url URL]
@@ -45,19 +46,26 @@ const serverUrl = Effect.gen(function*() {
   return server.url
 })
 
-/** Sets `name` unless the environment already has it, and says which happened. */
-const setDefault = (name: string, value: string) =>
+/** `Redact.url`, without the `/` it adds to a bare origin. */
+const showUrl = (url: string): string => url.endsWith("/") ? Redact.url(url) : Redact.url(url).replace(/\/$/, "")
+
+/**
+ * Sets `name` unless the environment already has it, and says which happened;
+ * `show` writes the value (`showUrl` for a URL, so `http://user:password@host`
+ * prints no credentials).
+ */
+const setDefault = (name: string, value: string, show: (value: string) => string = (value) => value) =>
   Effect.suspend(() => {
     const given = process.env[name]
     if (given === undefined) process.env[name] = value
-    return Console.log(`${name}=${process.env[name]} (${given === undefined ? "set by this example" : "given"})`)
+    return Console.log(`${name}=${show(process.env[name]!)} (${given === undefined ? "set by this example" : "given"})`)
   })
 
 const program = Effect.gen(function*() {
   const client = yield* ResilientClient.ResilientClient
   const { config } = client
   yield* Console.log("resolved configuration:")
-  yield* Console.log(`  baseUrl            ${config.baseUrl}`)
+  yield* Console.log(`  baseUrl            ${config.baseUrl === undefined ? "(none)" : showUrl(config.baseUrl)}`)
   yield* Console.log(`  userAgent          ${config.userAgent}`)
   yield* Console.log(`  retry.maxAttempts  ${config.retry.maxAttempts}`)
   yield* Console.log(`  retry.minDelay     ${config.retry.minDelay} ms`)
@@ -70,7 +78,7 @@ const program = Effect.gen(function*() {
 })
 
 const main = Effect.gen(function*() {
-  yield* setDefault("HTTPKIT_BASE_URL", yield* serverUrl)
+  yield* setDefault("HTTPKIT_BASE_URL", yield* serverUrl, showUrl)
   yield* setDefault("HTTPKIT_USER_AGENT", "httpkit-example/1.0")
   yield* setDefault("HTTPKIT_RETRY_MAX_ATTEMPTS", "2")
   yield* setDefault("HTTPKIT_RETRY_MIN_DELAY", "50ms")
@@ -79,14 +87,7 @@ const main = Effect.gen(function*() {
   // The layer reads the variables when it is built, i.e. now, after they were set.
   yield* program.pipe(Effect.provide(ResilientClient.layerConfig()))
   yield* Console.log("done")
-}).pipe(
-  Effect.scoped,
-  // A bad variable is the user's to fix: its message (which names it) on one line, exit status 1, no stack trace.
-  Effect.catchTag("ClientConfigError", (error) =>
-    Effect.sync(() => {
-      process.stderr.write(`${error._tag}: ${error.message}\n`)
-      process.exitCode = 1
-    }))
-)
+  // A bad variable is the user's to fix: runMain prints its message (which names it) on one line, exit status 2.
+}).pipe(Effect.scoped)
 
-NodeRuntime.runMain(main)
+runMain(main)

@@ -10,9 +10,9 @@
  * fault-injection server embedded), or against a server started with
  * `npm run test-server`: `npm run example -- client-json-schema --url http://127.0.0.1:PORT`.
  */
-import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as ResilientClient from "@httpkit/client/ResilientClient"
 import { Console, Effect, Schema } from "effect"
+import { runMain } from "./support/outcome.ts"
 import { serverFlags, serverHelp, serverUrl } from "./support/server.ts"
 
 const usage = `Usage: npm run example -- client-json-schema [--url URL]
@@ -60,4 +60,4 @@ const main = Effect.gen(function*() {
   yield* Console.log("done")
 }).pipe(Effect.scoped)
 
-NodeRuntime.runMain(main)
+runMain(main)

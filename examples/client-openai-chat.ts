@@ -13,10 +13,10 @@
  * fault-injection server embedded), or against a server started with
  * `npm run test-server`: `npm run example -- client-openai-chat --url http://127.0.0.1:PORT`.
  */
-import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as Auth from "@httpkit/client/Auth"
 import * as ResilientClient from "@httpkit/client/ResilientClient"
 import { Console, Context, Effect, Layer, Schema } from "effect"
+import { runMain } from "./support/outcome.ts"
 import { serverFlags, serverHelp, serverUrl } from "./support/server.ts"
 
 const usage = `Usage: npm run example -- client-openai-chat [--url URL]
@@ -74,4 +74,4 @@ const main = Effect.gen(function*() {
   yield* Console.log("done")
 }).pipe(Effect.scoped)
 
-NodeRuntime.runMain(main)
+runMain(main)

@@ -9,14 +9,14 @@
  * prints the queue's counts and its dead letters instead. The folder is
  * `--dest`, taken from the folder the command is run in when relative
  * (default `downloads`: from the repository's root, `downloads/`, which git
- * ignores); each `offered` line prints it as an absolute path.
+ * ignores); each `offered` line prints it as an absolute path. The folder
+ * need not exist: the worker creates it (`createFolders: true`).
  *
  * Run it with `npm run example -- download-producer --redis redis://127.0.0.1:6379
  * --dest downloads/ https://example.com/a.bin#sha256=...` (`--help` lists the
  * options). It prints one JSON object per line.
  */
 import * as NodeRedis from "@effect/platform-node/NodeRedis"
-import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as Redact from "@httpkit/core/Redact"
 import * as Checksum from "@httpkit/downloader/Checksum"
 import * as DownloadQueue from "@httpkit/downloader/DownloadQueue"
@@ -26,6 +26,7 @@ import { createHash } from "node:crypto"
 import * as Path from "node:path"
 import { fail, parseFlags, redisUrlOf } from "../scripts/args.ts"
 import { requireReachable } from "../scripts/reachable.ts"
+import { runMain } from "./support/outcome.ts"
 
 const usage = `Usage: npm run example -- download-producer --redis URL [--queue NAME] [--dest DIR] URL[#sha256=HEX]...
        npm run example -- download-producer --redis URL [--queue NAME] --stats
@@ -118,4 +119,4 @@ await requireReachable("Redis", redisUrl, Redact.url)
 
 const Live = DownloadQueue.layerRedis({ name: queueName }).pipe(Layer.provide(NodeRedis.layer({ url: redisUrl })))
 
-NodeRuntime.runMain(main.pipe(Effect.provide(Live)))
+runMain(main.pipe(Effect.provide(Live)))

@@ -52,10 +52,12 @@ const folder = Effect.gen(function*() {
 })
 
 const main = Effect.gen(function*() {
+  // A given --url is checked before any folder is made: an unreachable server exits at once, leaving nothing behind.
+  const given = flags.url === undefined ? undefined : yield* serverUrl(flags.url)
   const dir = yield* folder
-  const baseUrl = yield* serverUrl(flags.url, {
+  const baseUrl = given ?? (yield* serverUrl(undefined, {
     portFile: flags.dir === undefined ? undefined : Path.join(dir, ".download-resumable-port")
-  })
+  }))
   const downloader = yield* Downloader.Downloader
   const url = `${baseUrl}/files/dataset.bin?size=${size}&seed=${seed}&rate=${16 * 1024 * 1024}&drop_after=${
     4 * 1024 * 1024

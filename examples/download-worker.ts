@@ -11,10 +11,11 @@
  * `take`, `progress`, `done`, `error`, and `stopped` with its report. Ctrl-C
  * or SIGTERM parks: downloads in flight stop, their `.part` files stay, and
  * their tasks go back to the queue. The downloader reads `HTTPKIT_DOWNLOAD_*`
- * (`Downloader.layerConfig`).
+ * (`Downloader.layerConfig`). Every download passes `createFolders: true`: a
+ * task's destination folder (such as the producer's default `downloads/`,
+ * which is not in the checkout) is created when it does not exist yet.
  */
 import * as NodeRedis from "@effect/platform-node/NodeRedis"
-import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as ResilientClient from "@httpkit/client/ResilientClient"
 import * as Redact from "@httpkit/core/Redact"
 import * as Downloader from "@httpkit/downloader/Downloader"
@@ -27,6 +28,7 @@ import { Duration, Effect, Layer, Option } from "effect"
 import * as Os from "node:os"
 import { fail, parseFlags, positiveInt, redisUrlOf } from "../scripts/args.ts"
 import { requireReachable } from "../scripts/reachable.ts"
+import { runMain } from "./support/outcome.ts"
 
 const usage = `Usage: npm run example -- download-worker --redis URL [options]
 
@@ -90,6 +92,8 @@ const main = Effect.gen(function*() {
     concurrency,
     perHostConcurrency: perHost,
     until: until as "idle" | "shutdown",
+    // A task's folder (the producer's default `downloads/` is not in the checkout) is created when missing.
+    options: { createFolders: true },
     onStart: (task, attempt) => Effect.sync(() => line({ event: "take", id: task.id, attempt: attempt.attempt })),
     onProgress: (task, progress) => line({ event: "progress", id: task.id, bytes: progress.bytes }),
     onSuccess: (task, result, attempt) =>
@@ -138,4 +142,4 @@ const Live = Layer.mergeAll(
   )
 )
 
-NodeRuntime.runMain(main.pipe(Effect.provide(Live)))
+runMain(main.pipe(Effect.provide(Live)))

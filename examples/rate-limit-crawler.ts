@@ -16,7 +16,6 @@
  * `the limit did not hold` (the server refused requests, or pages were
  * missing for another reason; exit 1).
  */
-import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as Redact from "@httpkit/core/Redact"
 import * as RedisStore from "@httpkit/rate-limiter/RedisStore"
 import * as NodeChild from "@httpkit/testing/NodeChild"
@@ -26,6 +25,7 @@ import { fileURLToPath } from "node:url"
 import { fail, redisUrlOf } from "../scripts/args.ts"
 import { requireReachable } from "../scripts/reachable.ts"
 import { crawl, crawlKey, limitedClient, limiter, ourLimit, serverLimit } from "./support/crawl.ts"
+import { runMain } from "./support/outcome.ts"
 import { serverFlags, serverHelp, serverUrl } from "./support/server.ts"
 
 const workers = 4
@@ -147,11 +147,11 @@ const parent = Effect.gen(function*() {
 })
 
 if (workerIndex !== undefined) {
-  NodeRuntime.runMain(worker(workerIndex, flags.url!))
+  runMain(worker(workerIndex, flags.url!))
 } else {
   // Before anything starts: an unreachable Redis is said as such, not as a limit that did not hold.
   await requireReachable("Redis", redisUrl, Redact.url)
-  NodeRuntime.runMain(
+  runMain(
     Effect.scoped(parent).pipe(Effect.catchTag("CrawlFailed", (failed) => Effect.sync(() => fail(failed.message, 1))))
   )
 }

@@ -66,7 +66,7 @@ describe("examples, as the READMEs write them", () => {
   }
 
   it(
-    "client-from-env with a misspelt and a bad variable: a warning naming the closest setting, then the error on one line, exit 1",
+    "client-from-env with a misspelt and a bad variable: a warning naming the closest setting, then the error on one line, exit 2",
     async () => {
       const run = await NodeChild.run(["scripts/bootstrap.mjs", "example", "client-from-env"], {
         cwd: root,
@@ -75,11 +75,11 @@ describe("examples, as the READMEs write them", () => {
         timeoutMillis: 30_000
       })
       const output = `exit ${run.code ?? run.signal}\n--- stdout\n${run.stdout}--- stderr\n${run.stderr}`
-      assert.strictEqual(run.code, 1, output)
+      assert.strictEqual(run.code, 2, output)
       assert.include(run.stdout, "did you mean HTTPKIT_RETRY_MAX_ATTEMPTS?", output)
       assert.match(
         run.stderr,
-        /^ClientConfigError: invalid client configuration: HTTPKIT_TIMEOUT_CONNECT is "soon", expected a duration such as 250ms, 20s/m,
+        /^error: invalid client configuration: HTTPKIT_TIMEOUT_CONNECT is "soon", expected a duration such as 250ms, 20s/m,
         output
       )
       assert.notMatch(run.stderr, /^\s+at /m, output)
@@ -180,3 +180,21 @@ it("with the test server down, --url is one line naming it, exit 1", async () =>
     )
   }
 }, 60_000)
+
+it.live("client-from-env prints its base URL without the credentials in it", () =>
+  Effect.gen(function*() {
+    const server = yield* TestServer.make()
+    const withCredentials = server.url.replace("http://", "http://u:pw-sekrit@")
+    const run = yield* Effect.promise(() =>
+      NodeChild.run(["scripts/bootstrap.mjs", "example", "client-from-env"], {
+        cwd: root,
+        dropEnv: ["HTTPKIT_*"],
+        env: { HTTPKIT_BASE_URL: withCredentials },
+        timeoutMillis: 30_000
+      })
+    )
+    assert.strictEqual(run.code, 0, shown(run))
+    assert.match(run.stdout, /^HTTPKIT_BASE_URL=http:\/\/REDACTED@127\.0\.0\.1:\d+ \(given\)$/m, shown(run))
+    assert.match(run.stdout, /^ {2}baseUrl {12}http:\/\/REDACTED@127\.0\.0\.1:\d+$/m, shown(run))
+    assert.notInclude(run.output, "pw-sekrit", shown(run))
+  }).pipe(Effect.scoped), 40_000)

@@ -20,8 +20,9 @@
  *   test: arming a failure does not touch its retries, breaker or metrics, and
  *   makes no span.
  * - Every call answers or fails with `ServerControlError` (the server could
- *   not be reached, answered an error status, or answered something that does
- *   not decode).
+ *   not be reached, answered an error status, answered something that does
+ *   not decode, or did not answer within `options.timeout`, 10 s by default:
+ *   a server that accepts and never answers fails the call, it does not hang).
  *
  * **Gotchas**
  *
@@ -35,12 +36,14 @@
  */
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as FetchHttpClient from "effect/http/FetchHttpClient"
 import * as HttpClient from "effect/http/HttpClient"
 import * as HttpClientResponse from "effect/http/HttpClientResponse"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
+import * as Redact from "./internal/redact.ts"
 import { type RecordedRequest, RecordedRequests } from "./RecordedRequest.ts"
 import { TestServer } from "./TestServer.ts"
 
@@ -104,11 +107,27 @@ export interface Options {
    * @default Effect's fetch client (`FetchHttpClient`)
    */
   readonly client?: HttpClient.HttpClient | undefined
+  /**
+   * How long one control request may take, answer and body included; past it
+   * the call fails with `ServerControlError` naming the URL and this timeout.
+   *
+   * @default "10 seconds"
+   */
+  readonly timeout?: Duration.Input | undefined
 }
 
 /**
+ * How long a control request may take unless `Options.timeout` says otherwise.
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const defaultTimeout: Duration.Duration = Duration.seconds(10)
+
+/**
  * A control request failed: the server could not be reached, answered an
- * error status (`status`), or answered something that does not decode.
+ * error status (`status`), answered something that does not decode, or did
+ * not answer within the timeout (`timeout`, with `url`).
  *
  * @category errors
  * @since 0.1.0
@@ -118,9 +137,16 @@ export class ServerControlError extends Data.TaggedError("ServerControlError")<{
   readonly operation: string
   /** The status the server answered, when it answered one other than 2xx. */
   readonly status?: number | undefined
+  /** The URL asked (credentials redacted), when the request timed out. */
+  readonly url?: string | undefined
+  /** The deadline that passed, when the request timed out. */
+  readonly timeout?: Duration.Duration | undefined
   readonly cause?: unknown
 }> {
   override get message(): string {
+    if (this.timeout !== undefined) {
+      return `${this.operation} failed: no answer from ${this.url} within ${Duration.format(this.timeout)}`
+    }
     return this.status === undefined
       ? `${this.operation} failed: ${describe(this.cause)}`
       : `${this.operation} answered ${this.status}`
@@ -177,6 +203,7 @@ const StatsJson = Schema.Struct({ key: Schema.String, allowed: Schema.Number, re
 export const make = (url: string, options: Options = {}): ServerControl["Service"] => {
   const base = url.replace(/\/+$/, "")
   const given = options.client
+  const timeout = options.timeout === undefined ? defaultTimeout : Duration.fromInputUnsafe(options.timeout)
   const withClient = <A, E>(effect: Effect.Effect<A, E, HttpClient.HttpClient>): Effect.Effect<A, E> =>
     given === undefined
       ? Effect.provide(effect, FetchHttpClient.layer)
@@ -208,6 +235,10 @@ export const make = (url: string, options: Options = {}): ServerControl["Service
           cause
         })
       ),
+      Effect.timeoutOrElse({
+        duration: timeout,
+        orElse: () => Effect.fail(new ServerControlError({ operation, url: Redact.url(target), timeout }))
+      }),
       Effect.provideService(HttpClient.TracerDisabledWhen, () => true)
     )
   }

@@ -1,6 +1,7 @@
-import { assert, layer } from "@effect/vitest"
-import { Effect, Layer } from "effect"
+import { assert, it, layer } from "@effect/vitest"
+import { Duration, Effect, Layer } from "effect"
 import { HttpClient } from "effect/http"
+import * as Net from "node:net"
 import * as Ports from "../src/Ports.ts"
 import * as ServerControl from "../src/ServerControl.ts"
 import * as ServerSuite from "../src/ServerSuite.ts"
@@ -147,3 +148,46 @@ layer(Layer.provideMerge(ServerControl.layerTestServer, ServerSuite.layerServerA
       assert.match(error.message, /^GET \/__requests failed: /)
     }))
 })
+
+it.live(
+  "a server that accepts and never answers fails the call with ServerControlError naming the URL and the timeout",
+  () =>
+    Effect.gen(function*() {
+      const sockets = new Set<Net.Socket>()
+      const hole = yield* Effect.acquireRelease(
+        Effect.promise(() =>
+          new Promise<Net.Server>((resolve) => {
+            const server = Net.createServer((socket) => {
+              sockets.add(socket)
+              socket.on("error", () => {})
+            })
+            server.listen(0, "127.0.0.1", () => resolve(server))
+          })
+        ),
+        (server) =>
+          Effect.promise(() =>
+            new Promise<void>((resolve) => {
+              for (const socket of sockets) socket.destroy()
+              server.close(() => resolve())
+            })
+          )
+      )
+      const { port } = hole.address() as Net.AddressInfo
+      assert.isTrue(Duration.equals(ServerControl.defaultTimeout, Duration.seconds(10)))
+      const url = `http://127.0.0.1:${port}`
+      const started = Date.now()
+      const error = yield* Effect.flip(ServerControl.make(url, { timeout: "300 millis" }).requests)
+      const elapsed = Date.now() - started
+      assert.strictEqual(error._tag, "ServerControlError")
+      assert.strictEqual(error.operation, "GET /__requests")
+      assert.strictEqual(error.status, undefined)
+      assert.strictEqual(error.url, `http://127.0.0.1:${port}/__requests`)
+      assert.match(
+        error.message,
+        /^GET \/__requests failed: no answer from http:\/\/127\.0\.0\.1:\d+\/__requests within /
+      )
+      assert.isAtLeast(elapsed, 250)
+      assert.isBelow(elapsed, 8_000)
+    }).pipe(Effect.scoped),
+  20_000
+)

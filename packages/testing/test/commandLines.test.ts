@@ -9,12 +9,17 @@
  * `package.json`'s scripts over `scripts/bootstrap.mjs`.
  */
 import { assert, describe, it } from "@effect/vitest"
+import { Effect } from "effect"
 import { execFile } from "node:child_process"
 import * as Fs from "node:fs"
+import * as Net from "node:net"
+import * as Os from "node:os"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
 import * as NodeChild from "../src/NodeChild.ts"
 import * as Ports from "../src/Ports.ts"
+import * as RedisTest from "../src/RedisTest.ts"
+import * as TestServer from "../src/TestServer.ts"
 
 const root = fileURLToPath(new URL("../../../", import.meta.url))
 
@@ -157,4 +162,74 @@ describe("npm run example and npm run bench", () => {
     const escape = await NodeChild.run(["scripts/bootstrap.mjs", "example", "../scripts/test.mjs"], { cwd: root })
     assert.strictEqual(escape.code, 2, shown(escape))
   }, 60_000)
+})
+
+describe("a typed failure of an example", () => {
+  it(
+    "is one line, error: <message>, exit 1, no stack: the demo against a server that accepts and never answers",
+    async () => {
+      const sockets = new Set<Net.Socket>()
+      const hole = Net.createServer((socket) => {
+        sockets.add(socket)
+        socket.on("error", () => {})
+      })
+      await new Promise<void>((resolve) => hole.listen(0, "127.0.0.1", () => resolve()))
+      try {
+        const { port } = hole.address() as Net.AddressInfo
+        const result = await run(["examples/demo.ts", "--url", `http://127.0.0.1:${port}`])
+        assert.strictEqual(result.code, 1, shown(result))
+        assert.match(
+          result.stderr,
+          /^error: [A-Z]+ \/\S+ failed: no answer from http:\/\/127\.0\.0\.1:\d+\/\S* within 10s\n$/,
+          shown(result)
+        )
+        assert.notMatch(result.output, /^\s+at /m, shown(result))
+      } finally {
+        for (const socket of sockets) socket.destroy()
+        await new Promise<void>((resolve) => hole.close(() => resolve()))
+      }
+    },
+    60_000
+  )
+})
+
+it("download-resumable with an unreachable --url exits 1 and leaves no temporary folder behind", async () => {
+  const tmp = Fs.mkdtempSync(Path.join(Os.tmpdir(), "httpkit-tmpdir-"))
+  try {
+    const port = await Ports.unusedPromise()
+    const result = await NodeChild.run(["examples/download-resumable.ts", "--url", `http://127.0.0.1:${port}`], {
+      cwd: root,
+      env: { TMPDIR: tmp, NODE_COMPILE_CACHE: Path.join(root, ".tmp", "compile-cache") },
+      timeoutMillis: 30_000
+    })
+    assert.strictEqual(result.code, 1, shown(result))
+    assert.match(result.stderr, /unreachable at http:\/\/127\.0\.0\.1:\d+/, shown(result))
+    assert.deepStrictEqual(Fs.readdirSync(tmp), [], shown(result))
+  } finally {
+    Fs.rmSync(tmp, { recursive: true, force: true })
+  }
+}, 40_000)
+
+await RedisTest.describeWithRedis("download-worker on Redis", () => {
+  it.live(
+    "a task into a folder that does not exist yet is downloaded: the worker creates the folder",
+    () =>
+      Effect.gen(function*() {
+        const server = yield* TestServer.make()
+        const tmp = Fs.mkdtempSync(Path.join(Os.tmpdir(), "httpkit-worker-"))
+        yield* Effect.addFinalizer(() => Effect.sync(() => Fs.rmSync(tmp, { recursive: true, force: true })))
+        const dest = Path.join(tmp, "not", "yet")
+        const queue = `createfolders-${process.pid}-${Date.now()}`
+        const redis = ["--redis", RedisTest.url, "--queue", queue]
+        const offered = yield* Effect.promise(() =>
+          run(["examples/download-producer.ts", ...redis, "--dest", dest, server.urlFor("/files/a.bin?size=1000")])
+        )
+        assert.strictEqual(offered.code, 0, shown(offered))
+        const worked = yield* Effect.promise(() => run(["examples/download-worker.ts", ...redis, "--until", "idle"]))
+        assert.strictEqual(worked.code, 0, shown(worked))
+        assert.match(worked.stdout, /"event":"done"/, shown(worked))
+        assert.strictEqual(Fs.statSync(Path.join(dest, "a.bin")).size, 1000, shown(worked))
+      }).pipe(Effect.scoped),
+    60_000
+  )
 })

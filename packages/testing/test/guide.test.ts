@@ -1,7 +1,7 @@
 import { assert, describe, it as plain } from "@effect/vitest"
 import { Effect } from "effect"
 import * as Fs from "node:fs"
-import { closest, editDistance } from "../src/internal/guide.ts"
+import { closest, editDistance, wantsJson } from "../src/internal/guide.ts"
 import * as Raw from "../src/internal/raw.ts"
 import type { RouteEntry } from "../src/internal/routeTable.ts"
 import * as ServerSuite from "../src/ServerSuite.ts"
@@ -127,6 +127,10 @@ ServerSuite.describe("the server explains itself", (it) => {
       const wrongMethod = yield* body(yield* call(server.urlFor("/auth/rotate")))
       assert.include(wrongMethod, "closest route: POST /auth/rotate (")
 
+      const postIndex = yield* call(server.urlFor("/"), { method: "POST" })
+      assert.strictEqual(postIndex.status, 404)
+      assert.include(yield* body(postIndex), "closest route: GET / (")
+
       const far = yield* body(yield* call(server.urlFor("/favicon.ico")))
       assert.strictEqual(far, "404: no route for GET /favicon.ico\nGET / lists every route and its switches.\n")
 
@@ -151,6 +155,17 @@ ServerSuite.describe("the server explains itself", (it) => {
         fetch(server.urlFor("/favicon.ico"), asJson).then((r) => r.json())
       )) as Record<string, any>
       assert.isNull(none.closest)
+    }))
+
+  it.effect("GET / honours q in Accept: application/json;q=0, text/plain is text", () =>
+    Effect.gen(function*() {
+      const server = yield* TestServer.TestServer
+      const refused = yield* call(server.urlFor("/"), { headers: { accept: "application/json;q=0, text/plain" } })
+      assert.match(refused.headers.get("content-type") ?? "", /^text\/plain/)
+      yield* body(refused)
+      const preferred = yield* call(server.urlFor("/"), { headers: { accept: "text/plain;q=0.5, application/json" } })
+      assert.match(preferred.headers.get("content-type") ?? "", /^application\/json/)
+      yield* body(preferred)
     }))
 
   it.effect("GET / is not recorded in the request log; a 404 is, as any request", () =>
@@ -178,6 +193,12 @@ ServerSuite.describe("the server explains itself", (it) => {
         }
         for (const name of Object.keys(route.switches)) {
           if (!names(doc.text, name)) missing.push(`${route.path}: switch ${name} undocumented`)
+        }
+        // And the other way: every switch the README's switch table names is one `GET /` lists.
+        for (const row of doc.text.matchAll(/^\| (`[^|]*`) +\|/gm)) {
+          for (const [, name = ""] of row[1]!.matchAll(/`\??([a-z0-9_]+)=/g)) {
+            if (!Object.hasOwn(route.switches, name)) missing.push(`${route.path}: switch ${name} not in GET /`)
+          }
         }
       }
       assert.deepStrictEqual(missing, [])
@@ -233,4 +254,15 @@ describe("closest route", () => {
     assert.strictEqual(editDistance("kitten", "sitting"), 3)
     assert.strictEqual(editDistance("", "abc"), 3)
   })
+})
+
+plain("wantsJson: a JSON type with a weight above 0 and at least text's", () => {
+  assert.isTrue(wantsJson("application/json"))
+  assert.isTrue(wantsJson("application/problem+json, */*"))
+  assert.isTrue(wantsJson("text/plain;q=0.5, application/json"))
+  assert.isFalse(wantsJson(undefined))
+  assert.isFalse(wantsJson("*/*"))
+  assert.isFalse(wantsJson("application/json;q=0, text/plain"))
+  assert.isFalse(wantsJson("application/json; q=0"))
+  assert.isFalse(wantsJson("application/json;q=0.2, text/*"))
 })

@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
+import * as Fs from "node:fs"
 import * as Net from "node:net"
 import { format, redactTarget } from "../src/internal/requestLog.ts"
 import * as TestServer from "../src/TestServer.ts"
@@ -29,6 +30,24 @@ const rawRequest = (rawUrl: string, target: string) =>
     })
   )
 
+/** A file beside this test, as text. */
+const read = (path: string) => Fs.readFileSync(new URL(path, import.meta.url), "utf8")
+
+/** Secret parameter names the server's own short list once missed. */
+const secretNames = [
+  "session_id",
+  "sid",
+  "secretKey",
+  "sessionToken",
+  "clientSecret",
+  "user[password]",
+  "auth[token]",
+  "PHPSESSID",
+  "api.key",
+  "my.password",
+  "key"
+]
+
 describe("request log lines", () => {
   it("keep the target verbatim, with the values of secret-named parameters and user-info in values REDACTED", () => {
     assert.strictEqual(redactTarget("/status/503?x=1"), "/status/503?x=1")
@@ -39,7 +58,7 @@ describe("request log lines", () => {
     )
     assert.strictEqual(
       redactTarget("/redirect-to?url=https://user:pass@example.test/x&status=307"),
-      "/redirect-to?url=https://REDACTED@example.test/x&status=307"
+      "/redirect-to?url=https%3A%2F%2FREDACTED%40example.test%2Fx&status=307"
     )
     assert.strictEqual(
       redactTarget("/redirect-to?url=https%3A%2F%2Fuser%3Apass%40example.test%2F"),
@@ -51,6 +70,20 @@ describe("request log lines", () => {
     )
     // An encoded secret name is still a secret name; names merely containing one are not.
     assert.strictEqual(redactTarget("/x?api%5Fkey=k&keyboard=1&monkey=2"), "/x?api%5Fkey=REDACTED&keyboard=1&monkey=2")
+    // Redact's rules: a bare `key` is a secret too, so `/ratelimit?key=` is logged REDACTED.
+    assert.strictEqual(redactTarget("/ratelimit?key=abc&limit=2"), "/ratelimit?key=REDACTED&limit=2")
+    assert.strictEqual(redactTarget("/app;jsessionid=abc/page?x=1"), "/app;jsessionid=REDACTED/page?x=1")
+    assert.strictEqual(redactTarget("/echo/../health?token=1"), "/echo/../health?token=REDACTED")
+  })
+
+  it("redact every name httpkit's Redact does: the vendored copy is core's Redact.ts verbatim", () => {
+    const copy = read("../src/internal/redact.ts")
+    assert.strictEqual(copy.slice(copy.indexOf("\n") + 1), read("../../core/src/Redact.ts"))
+    const names = secretNames.map((name, i) => `${name}=v${i}alue`).join("&")
+    assert.strictEqual(
+      redactTarget(`/x?${names}&size=3`),
+      `/x?${secretNames.map((name) => `${name}=REDACTED`).join("&")}&size=3`
+    )
   })
 
   it("read METHOD target -> status time, marking answers cut short and connections closed before any", () => {
@@ -83,6 +116,8 @@ describe("TestServer's log option", () => {
         401
       )
       assert.strictEqual(yield* call(server.urlFor("/nope"), { method: "POST" }), 404)
+      const query = secretNames.map((name, i) => `${encodeURIComponent(name)}=${secret}${i}`).join("&")
+      assert.strictEqual(yield* call(server.urlFor(`/status/204?${query}`)), 204)
       const dropped = yield* Effect.promise(() =>
         fetch(server.urlFor("/files/log.bin?size=100000&drop_after=10"))
           .then((response) => response.arrayBuffer())
@@ -90,12 +125,13 @@ describe("TestServer's log option", () => {
       )
       assert.strictEqual(dropped, "dropped")
 
-      const logged = yield* linesFor(lines, 4)
-      assert.lengthOf(logged, 4)
+      const logged = yield* linesFor(lines, 5)
+      assert.lengthOf(logged, 5)
       assert.match(logged[0]!, /^GET \/status\/503\?x=1 -> 503 \d+ms$/)
       assert.match(logged[1]!, /^GET \/auth\/bearer\?access_token=REDACTED -> 401 \d+ms$/)
       assert.match(logged[2]!, /^POST \/nope -> 404 \d+ms$/)
-      assert.match(logged[3]!, /^GET \/files\/log\.bin\?size=100000&drop_after=10 -> 200 \d+ms \(not completed\)$/)
+      assert.match(logged[3]!, /^GET \/status\/204\?session_id=REDACTED&sid=REDACTED&.*&key=REDACTED -> 204 \d+ms$/)
+      assert.match(logged[4]!, /^GET \/files\/log\.bin\?size=100000&drop_after=10 -> 200 \d+ms \(not completed\)$/)
       for (const line of logged) assert.notInclude(line, secret)
     }).pipe(Effect.scoped))
 

@@ -22,9 +22,25 @@ export interface Listeners {
   readonly rawUsages: ReadonlyArray<string>
 }
 
-/** Whether the `Accept` header asks for JSON (`application/json` or any `+json` type). */
-export const wantsJson = (accept: string | undefined): boolean =>
-  accept !== undefined && /application\/(?:[\w.-]+\+)?json/i.test(accept)
+/**
+ * Whether the `Accept` header asks for JSON (`application/json` or any `+json`
+ * type) with a weight above 0 and at least that of text (`text/plain`,
+ * `text/*`, or any type): `application/json;q=0, text/plain` is text.
+ */
+export const wantsJson = (accept: string | undefined): boolean => {
+  if (accept === undefined) return false
+  let json = 0
+  let text = 0
+  for (const range of accept.split(",")) {
+    const [type = "", ...params] = range.split(";").map((part) => part.trim().toLowerCase())
+    const q = params.find((param) => /^q\s*=/.test(param))
+    const weight = q === undefined ? 1 : Number(q.slice(q.indexOf("=") + 1).trim())
+    if (!Number.isFinite(weight)) continue
+    if (/^application\/(?:[\w.-]+\+)?json$/.test(type)) json = Math.max(json, weight)
+    else if (type === "text/plain" || type === "text/*" || type === "*/*") text = Math.max(text, weight)
+  }
+  return json > 0 && json >= text
+}
 
 const text = (body: string, status = 200): HttpServerResponse.HttpServerResponse =>
   Respond.text(body, { status, contentType: "text/plain; charset=utf-8" })
@@ -116,7 +132,8 @@ export const closest = (
   let best: RouteEntry | undefined
   let bestCost = Number.POSITIVE_INFINITY
   for (const entry of entries) {
-    if (entry.path === indexPath) continue
+    // The index is no likely typo of another path, but it is the route of `POST /`.
+    if (entry.path === indexPath && path !== indexPath) continue
     const cost = distance(entry, method, path)
     if (cost < bestCost) {
       best = entry

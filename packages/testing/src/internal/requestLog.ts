@@ -2,47 +2,48 @@
  * One log line per request for `TestServer`'s `log` option (the standalone
  * server's `--log`): `GET /status/503?x=1 -> 503 12ms`.
  *
- * No header is ever written, so `Authorization` and cookies cannot leak; in
- * the query, values of parameters named like secrets (`token`, `api_key`,
- * `password`, `pass`, `authorization`, `bearer`, `jwt`...) and user-info
- * inside values (`url=https://user:pass@host`) are replaced by `REDACTED`
- * (RELIABILITY 8). `@httpkit/core`'s `Redact`
- * cannot be used here: core's tests depend on this package.
+ * No header is ever written, so `Authorization` and cookies cannot leak; the
+ * target goes through the same redaction as every other httpkit log
+ * (`@httpkit/core`'s `Redact.url`, vendored as `./redact.ts` because core's
+ * tests depend on this package): values of secret-named query parameters
+ * (`token`, `api_key`, `key`, `session_id`, `sid`, `secretKey`,
+ * `user[password]`, `PHPSESSID`...), `;jsessionid=` path parameters and
+ * user-info in URLs given as values become `REDACTED` (RELIABILITY 8). A
+ * target with nothing secret is written verbatim.
  */
 import type * as Http from "node:http"
 import type * as Http2 from "node:http2"
+import * as Redact from "./redact.ts"
 
 /** What replaces a redacted value. */
-export const redacted = "REDACTED"
+export const redacted = Redact.redacted
 
-/** Query parameter names whose values are secrets: the whole name or a `_`/`-` separated suffix. */
-const secretParam =
-  /(^|[_-])(token|access[_-]?token|refresh[_-]?token|id[_-]?token|api[_-]?key|apikey|key|secret|password|passwd|pass|passphrase|pwd|signature|sig|auth|authorization|bearer|jwt|assertion|cookie|session|sessionid|code|credentials?)$/i
+/** Whether a query parameter's name says its value is a secret (`Redact.isSecretParam`). */
+export const isSecretParam = Redact.isSecretParam
 
-/** User-info in a URL-shaped value, plain or percent-encoded: `//user:pass@`. */
-const userInfo = /(\/\/|%2F%2F)[^&]*?(@|%40)/gi
+/** Where an origin-form target is put to be parsed as a URL. */
+const base = "http://log.invalid"
 
-/** Whether a query parameter's name says its value is a secret. */
-export const isSecretParam = (name: string): boolean => secretParam.test(name)
-
-/** The request target (path and query) fit for a log: secret values and user-info replaced, the rest verbatim. */
+/**
+ * The request target (path and query) fit for a log: verbatim when it holds
+ * nothing secret, otherwise as `Redact.url` writes it (secret values and
+ * user-info replaced, the path kept as sent).
+ */
 export const redactTarget = (target: string): string => {
+  if (!target.startsWith("/")) return Redact.url(target)
   const mark = target.indexOf("?")
-  if (mark === -1) return target
-  const pairs = target.slice(mark + 1).split("&").map((pair) => {
-    const equals = pair.indexOf("=")
-    if (equals === -1) return pair
-    const name = pair.slice(0, equals)
-    let decoded = name
-    try {
-      decoded = decodeURIComponent(name.replaceAll("+", " "))
-    } catch {
-      // A malformed escape: judge the name as it is.
-    }
-    if (isSecretParam(decoded)) return `${name}=${redacted}`
-    return `${name}=${pair.slice(equals + 1).replace(userInfo, `$1${redacted}$2`)}`
-  })
-  return `${target.slice(0, mark)}?${pairs.join("&")}`
+  const path = mark === -1 ? target : target.slice(0, mark)
+  if (mark === -1 && !path.includes(";")) return target
+  let parsed: URL
+  try {
+    parsed = new URL(`${base}${target}`)
+  } catch {
+    return Redact.url(`${base}${target}`).slice(base.length)
+  }
+  const clean = new URL(Redact.url(parsed))
+  if (clean.href === parsed.href) return target
+  const query = mark === -1 ? "" : clean.search === "" ? "?" : clean.search
+  return `${path.includes(";") ? clean.pathname : path}${query}`
 }
 
 /** One answered (or abandoned) request. */

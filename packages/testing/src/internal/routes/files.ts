@@ -473,6 +473,7 @@ export const routes = (state: ServerState): ReadonlyArray<RouteEntry> => [
       drop_times: "k: only the first k GETs drop",
       rate: "bytes per second: a trickled body",
       mutate: "1: content and validators change from the second GET on",
+      mutate_size: "bytes: with mutate=1, the changed content has this length",
       weak_etag: "1: a weak ETag only",
       no_etag: "1: no ETag",
       no_last_modified: "1: no Last-Modified",
