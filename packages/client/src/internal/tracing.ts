@@ -87,7 +87,10 @@ const bigint0 = BigInt(0)
  * nested URLs.
  */
 export const fullUrl = (url: URL): string => {
-  const shown = new URL(Redact.url(url))
+  const redacted = Redact.url(url)
+  const shown = URL.parse(redacted)
+  // A URL without a host comes back as text, already cut before its query and user-info.
+  if (shown === null) return redacted
   if (url.username !== "" || url.password !== "") {
     shown.username = Redact.redacted
     shown.password = Redact.redacted
