@@ -206,7 +206,8 @@ export const acquire = (
     const confirmNow = async (): Promise<void> => {
       const checkedAt = performance.now()
       if (!(await ours())) throw lostError()
-      await Fs.lutimes(path, new Date(), new Date())
+      // Best effort, as before: a file system that cannot set a link's times still has its owner checked.
+      await Fs.lutimes(path, new Date(), new Date()).catch(() => undefined)
       confirmedAt = checkedAt
     }
     return Effect.flatMap(
