@@ -34,6 +34,7 @@
  *
  * @since 0.1.0
  */
+import * as Redact from "@httpkit/core/Redact"
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
@@ -43,7 +44,6 @@ import * as HttpClient from "effect/http/HttpClient"
 import * as HttpClientResponse from "effect/http/HttpClientResponse"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
-import * as Redact from "./internal/redact.ts"
 import { type RecordedRequest, RecordedRequests } from "./RecordedRequest.ts"
 import { TestServer } from "./TestServer.ts"
 

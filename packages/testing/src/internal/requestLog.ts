@@ -4,16 +4,15 @@
  *
  * No header is ever written, so `Authorization` and cookies cannot leak; the
  * target goes through the same redaction as every other httpkit log
- * (`@httpkit/core`'s `Redact.url`, vendored as `./redact.ts` because core's
- * tests depend on this package): values of secret-named query parameters
+ * (`@httpkit/core`'s `Redact.url`): values of secret-named query parameters
  * (`token`, `api_key`, `key`, `session_id`, `sid`, `secretKey`,
  * `user[password]`, `PHPSESSID`...), `;jsessionid=` path parameters and
  * user-info in URLs given as values become `REDACTED` (RELIABILITY 8). A
  * target with nothing secret is written verbatim.
  */
+import * as Redact from "@httpkit/core/Redact"
 import type * as Http from "node:http"
 import type * as Http2 from "node:http2"
-import * as Redact from "./redact.ts"
 
 /** What replaces a redacted value. */
 export const redacted = Redact.redacted
