@@ -6,7 +6,9 @@
  * file instead of fetching it again. Each task's id is a hash of its URL and
  * folder, so offering the same URLs again queues nothing new (their lines
  * say `known` instead of `offered`). `--stats`
- * prints the queue's counts and its dead letters instead. The folder is
+ * prints the queue's counts and its dead letters instead; `--requeue` puts
+ * the dead letters (all, or the ids given) back in the queue, once their
+ * cause is fixed, each with its attempts from zero. The folder is
  * `--dest`, taken from the folder the command is run in when relative
  * (default `downloads`: from the repository's root, `downloads/`, which git
  * ignores); each `offered` line prints it as an absolute path. The folder
@@ -25,11 +27,12 @@ import { Effect, Layer } from "effect"
 import { createHash } from "node:crypto"
 import * as Path from "node:path"
 import { fail, parseFlags, redisUrlOf } from "../scripts/args.ts"
-import { requireReachable } from "../scripts/reachable.ts"
 import { runMain } from "./support/outcome.ts"
+import { requireRedis } from "./support/redis.ts"
 
 const usage = `Usage: npm run example -- download-producer --redis URL [--queue NAME] [--dest DIR] URL[#sha256=HEX]...
        npm run example -- download-producer --redis URL [--queue NAME] --stats
+       npm run example -- download-producer --redis URL [--queue NAME] --requeue [ID...]
 
 Offers one download task per URL to a Redis queue; download-worker processes take them.
 
@@ -40,6 +43,8 @@ Offers one download task per URL to a Redis queue; download-worker processes tak
                   downloads/, which git ignores); each "offered" line prints it in full; each file is named by
                   the server (Content-Disposition) or the URL
   --stats         print the queue's counts and dead letters, and offer nothing
+  --requeue       put the dead letters back in the queue (every one, or those of the task ids given instead of
+                  URLs), each with its attempts from zero, and offer nothing: once their cause is fixed
   -h, --help      this text
 
 A URL may end with #sha256=<hex> (or #sha512=, #sha1=, #md5=): the file is verified, and a task delivered twice
@@ -51,6 +56,7 @@ const parsed = parseFlags({
     queue: { type: "string" },
     dest: { type: "string" },
     stats: { type: "boolean" },
+    requeue: { type: "boolean" },
     help: { type: "boolean", short: "h" }
   },
   allowPositionals: true
@@ -63,7 +69,10 @@ const queueName = parsed.values.queue ?? "downloads"
 // A folder (the trailing separator): the downloader names each file.
 const folder = `${Path.resolve(parsed.values.dest ?? "downloads")}${Path.sep}`
 const statsOnly = parsed.values.stats === true
-if (!statsOnly && parsed.positionals.length === 0) fail("give at least one URL to download (or --stats)")
+const requeue = parsed.values.requeue === true
+if (!statsOnly && !requeue && parsed.positionals.length === 0) {
+  fail("give at least one URL to download (or --stats, or --requeue)")
+}
 
 /** A task from `URL[#algorithm=hex]`. */
 const taskOf = (argument: string): QueueTask.TaskInput => {
@@ -88,7 +97,8 @@ const taskOf = (argument: string): QueueTask.TaskInput => {
   return { id, url: url.href, destination: folder, ...(checksum === undefined ? {} : { checksum }) }
 }
 
-const tasks = parsed.positionals.map(taskOf)
+// With --requeue, the arguments are the ids of dead letters (as --stats prints them), not URLs.
+const tasks = requeue ? [] : parsed.positionals.map(taskOf)
 
 const line = (fields: Record<string, unknown>): void => {
   process.stdout.write(`${JSON.stringify(fields)}\n`)
@@ -100,6 +110,12 @@ const main = Effect.gen(function*() {
     // `false`: the id is known (queued, in flight or done), so nothing was queued.
     const queued = yield* queue.offer(task)
     line({ event: queued ? "offered" : "known", id: task.id, url: Redact.url(task.url), destination: task.destination })
+  }
+  if (requeue) {
+    const ids = parsed.positionals.length === 0 ? undefined : parsed.positionals
+    // Each letter leaves the dead letters in the step that queues its task: a run stopped midway loses none.
+    const requeued = yield* queue.requeueDeadLetters({ ids })
+    line({ event: "requeued", queue: queueName, tasks: requeued })
   }
   const stats = yield* queue.stats
   line({
@@ -115,7 +131,7 @@ const main = Effect.gen(function*() {
   }
 })
 
-await requireReachable("Redis", redisUrl, Redact.url)
+await requireRedis(redisUrl, Redact.url)
 
 const Live = DownloadQueue.layerRedis({ name: queueName }).pipe(Layer.provide(NodeRedis.layer({ url: redisUrl })))
 

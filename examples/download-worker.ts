@@ -17,6 +17,7 @@
  */
 import * as NodeRedis from "@effect/platform-node/NodeRedis"
 import * as ResilientClient from "@httpkit/client/ResilientClient"
+import * as DurationInput from "@httpkit/core/DurationInput"
 import * as Redact from "@httpkit/core/Redact"
 import * as Downloader from "@httpkit/downloader/Downloader"
 import * as DownloadQueue from "@httpkit/downloader/DownloadQueue"
@@ -24,11 +25,11 @@ import * as ClientRateLimit from "@httpkit/rate-limiter/ClientRateLimit"
 import * as Policy from "@httpkit/rate-limiter/Policy"
 import * as RateLimiter from "@httpkit/rate-limiter/RateLimiter"
 import * as RedisStore from "@httpkit/rate-limiter/RedisStore"
-import { Duration, Effect, Layer, Option } from "effect"
+import { Effect, Layer } from "effect"
 import * as Os from "node:os"
 import { fail, parseFlags, positiveInt, redisUrlOf } from "../scripts/args.ts"
-import { requireReachable } from "../scripts/reachable.ts"
 import { runMain } from "./support/outcome.ts"
+import { requireRedis } from "./support/redis.ts"
 
 const usage = `Usage: npm run example -- download-worker --redis URL [options]
 
@@ -40,8 +41,8 @@ Takes download tasks from a Redis queue (filled by download-producer) and downlo
   --per-host N         downloads at once per host in this process (default: 2)
   --rate N             requests per second to a host, shared by every worker of the queue (default: no limit)
   --until WHEN         "shutdown": run until Ctrl-C or SIGTERM (default); "idle": stop once the queue is empty
-  --lease DURATION     how long the task of a worker that died waits before another worker takes it
-                       (default: "30 seconds")
+  --lease DURATION     how long the task of a worker that died waits before another worker takes it,
+                       such as 30s, 2s or "1.5 min" (default: 30s)
   --max-attempts N     attempts per task before it becomes a dead letter (default: 5)
   --id NAME            this worker's name in its output (default: host:pid)
   -h, --help           this text
@@ -73,10 +74,9 @@ const perHost = positiveInt("--per-host", parsed["per-host"]) ?? 2
 const rate = positiveInt("--rate", parsed.rate)
 const until = parsed.until ?? "shutdown"
 if (until !== "idle" && until !== "shutdown") fail(`--until must be "idle" or "shutdown", got "${until}"`)
-const lease = Option.getOrElse(
-  Duration.fromInput((parsed.lease ?? "30 seconds") as Duration.Input),
-  () => fail(`--lease must be a duration such as "30 seconds", got "${parsed.lease}"`)
-)
+// Durations as people write them (`2s`, `30 seconds`, `1.5 min`), as the rest of the configuration reads them.
+const lease = DurationInput.parseMillis(parsed.lease ?? "30 seconds") ?? 0
+if (lease <= 0) fail(`--lease must be a duration above 0 such as 30s or "2 min", got ${JSON.stringify(parsed.lease)}`)
 const maxAttempts = positiveInt("--max-attempts", parsed["max-attempts"]) ?? 5
 const worker = parsed.id ?? `${Os.hostname()}:${process.pid}`
 
@@ -87,7 +87,7 @@ const line = (fields: Record<string, unknown>): void => {
 
 const main = Effect.gen(function*() {
   const queue = yield* DownloadQueue.DownloadQueue
-  line({ event: "start", pid: process.pid, queue: queueName, concurrency, rate: rate ?? null })
+  line({ event: "start", pid: process.pid, queue: queueName, concurrency, rate: rate ?? null, leaseMillis: lease })
   const report = yield* queue.runWorkers({
     concurrency,
     perHostConcurrency: perHost,
@@ -124,7 +124,7 @@ const main = Effect.gen(function*() {
   line({ event: "stopped", report })
 })
 
-await requireReachable("Redis", redisUrl, Redact.url)
+await requireRedis(redisUrl, Redact.url)
 
 const Client = rate === undefined
   ? ResilientClient.layer({ retry: { maxAttempts: 3 }, timeout: { idle: "30 seconds" } })

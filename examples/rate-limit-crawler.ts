@@ -10,11 +10,13 @@
  * `RedisStore` (`--redis URL`, else `REDIS_URL`, else `redis://127.0.0.1:6379`).
  *
  * Run it with `npm run example -- rate-limit-crawler` (Redis must be running).
- * It ends with one of three outcomes, each its own line: the limit held
+ * It ends with one of four outcomes, each its own line: the limit held
  * (exit 0); `Redis was unreachable at <url>` (before the crawl, or requests
- * that failed with `RateLimiterUnavailableError` during it; exit 1); or
- * `the limit did not hold` (the server refused requests, or pages were
- * missing for another reason; exit 1).
+ * that failed with `RateLimiterUnavailableError` during it; exit 1);
+ * `Redis refused the credentials at <url>: authentication failed` (a wrong
+ * password, or a user that its ACL refuses: before the crawl, or during it;
+ * exit 1); or `the limit did not hold` (the server refused requests, or
+ * pages were missing for another reason; exit 1).
  */
 import * as Redact from "@httpkit/core/Redact"
 import * as RedisStore from "@httpkit/rate-limiter/RedisStore"
@@ -23,9 +25,9 @@ import * as ServerControl from "@httpkit/testing/ServerControl"
 import { Console, Data, Effect, Layer } from "effect"
 import { fileURLToPath } from "node:url"
 import { fail, redisUrlOf } from "../scripts/args.ts"
-import { requireReachable } from "../scripts/reachable.ts"
 import { crawl, crawlKey, limitedClient, limiter, ourLimit, serverLimit } from "./support/crawl.ts"
 import { runMain } from "./support/outcome.ts"
+import { authReason, requireRedis } from "./support/redis.ts"
 import { serverFlags, serverHelp, serverUrl } from "./support/server.ts"
 
 const workers = 4
@@ -90,7 +92,8 @@ const runWorker = (index: number, baseUrl: string) =>
     // Its result is its one JSON line (the limiter's warnings, when Redis is away, are lines too).
     const result = run.stdout.split("\n").findLast((line) => line.startsWith("{"))
     return yield* Effect.try({
-      try: () => JSON.parse(result ?? "") as { fetched: number; failed: number; errors: string },
+      try: () =>
+        JSON.parse(result ?? "") as { fetched: number; failed: number; errors: string; storeFailure: string | null },
       catch: () => new CrawlFailed({ message: `worker ${index} printed no result: ${run.stdout.trim()}` })
     })
   })
@@ -122,6 +125,19 @@ const parent = Effect.gen(function*() {
   yield* Console.log(`fetched ${fetched} pages in ${seconds.toFixed(1)} s (our shared limit: ${ourLimit}/s)`)
   yield* Console.log(`the server admitted ${stats.allowed} and refused ${stats.refused}`)
   // Redis going away is not the limit failing: requests the limiter refused for want of its store never left.
+  // Nor is it unreachable when it answered, refusing the credentials.
+  const refused = results.flatMap((result) => {
+    const reason = result.storeFailure === null ? undefined : authReason(result.storeFailure)
+    return reason === undefined ? [] : [reason]
+  })
+  if (refused.length > 0) {
+    return yield* Effect.fail(
+      new CrawlFailed({
+        message: `Redis refused the credentials at ${shownRedis} during the crawl: authentication failed ` +
+          `(${refused.length} of ${workers} workers: ${refused[0]})`
+      })
+    )
+  }
   const unavailable = results.filter((result) => result.errors.split(", ").includes(storeUnavailable)).length
   if (unavailable > 0) {
     return yield* Effect.fail(
@@ -150,7 +166,7 @@ if (workerIndex !== undefined) {
   runMain(worker(workerIndex, flags.url!))
 } else {
   // Before anything starts: an unreachable Redis is said as such, not as a limit that did not hold.
-  await requireReachable("Redis", redisUrl, Redact.url)
+  await requireRedis(redisUrl, Redact.url)
   runMain(
     Effect.scoped(parent).pipe(Effect.catchTag("CrawlFailed", (failed) => Effect.sync(() => fail(failed.message, 1))))
   )

@@ -50,11 +50,14 @@ export const crawl = (pages: ReadonlyArray<number>, concurrency: number) =>
       (n) => Effect.result(client.get(page(n))),
       { concurrency }
     )
-    const errors = results.flatMap((result) => result._tag === "Failure" ? [result.failure._tag] : [])
+    const failures = results.flatMap((result) => result._tag === "Failure" ? [result.failure] : [])
+    const errors = failures.map((failure) => failure._tag)
     return {
       fetched: results.length - errors.length,
       failed: errors.length,
       /** The failures' tags, for the report. */
-      errors: [...new Set(errors)].join(", ")
+      errors: [...new Set(errors)].join(", "),
+      /** What the first failure of the limiter's store said (its message names no secret), if one failed. */
+      storeFailure: failures.find((failure) => failure._tag === "RateLimiterUnavailableError")?.message ?? null
     }
   })

@@ -20,6 +20,7 @@ import { DownloadConfigError } from "./DownloadConfig.ts"
 import { type DownloadError, DownloadErrorSchema } from "./DownloadError.ts"
 import { DownloadResult } from "./DownloadResult.ts"
 import * as HostLimit from "./internal/hostLimit.ts"
+import * as Observers from "./internal/observers.ts"
 import { exactly, own } from "./internal/own.ts"
 import * as PoolLimits from "./internal/poolLimits.ts"
 import type * as Progress from "./Progress.ts"
@@ -175,22 +176,11 @@ export const run = <Options extends object>(
     const { concurrency, perHostConcurrency } = limits instanceof DownloadConfigError ? PoolLimits.defaults : limits
     const withinHost = HostLimit.make(perHostConcurrency)
     // The callbacks observe; one that throws is counted and reported once at the end, never ends the batch.
-    const thrown = new Map<string, { count: number; name: string }>()
-    const guarded = <Args extends Array<any>>(which: string, callback: ((...args: Args) => void) | undefined) =>
-      callback === undefined ? undefined : (...args: Args): void => {
-        try {
-          callback(...args)
-        } catch (error) {
-          const seen = thrown.get(which)
-          if (seen === undefined) {
-            thrown.set(which, { count: 1, name: error instanceof Error ? error.name : typeof error })
-          } else seen.count++
-        }
-      }
-    const onStart = guarded("onStart", own(options, "onStart"))
-    const onSuccess = guarded("onSuccess", own(options, "onSuccess"))
-    const onError = guarded("onError", own(options, "onError"))
-    const onProgress = guarded("onProgress", own(options, "onProgress"))
+    const observers = Observers.make()
+    const onStart = observers.plain("onStart", own(options, "onStart"))
+    const onSuccess = observers.plain("onSuccess", own(options, "onSuccess"))
+    const onError = observers.plain("onError", own(options, "onError"))
+    const onProgress = observers.plain("onProgress", own(options, "onProgress"))
     const base = (own(options, "options") ?? {}) as Options
 
     const succeeded: Array<{ readonly index: number; readonly result: DownloadResult }> = []
@@ -256,9 +246,7 @@ export const run = <Options extends object>(
     }
 
     yield* Effect.forEach(indices, one, { concurrency, discard: true })
-    for (const [which, { count, name }] of thrown) {
-      yield* Effect.logWarning(`downloadAll: ${which} threw ${name} ${count} time(s); the batch went on`)
-    }
+    yield* observers.warn("downloadAll", "the batch went on")
     const durationMillis = Math.max(0, clock.currentTimeMillisUnsafe() - startedAt)
     const ordered = succeeded.toSorted((a, b) => a.index - b.index).map((entry) => entry.result)
     const failedInOrder = failed.toSorted((a, b) => a.index - b.index)

@@ -102,10 +102,21 @@ export const resolve = (input: Input): Spec | string => {
 export const canonical = (input: Input): string | { readonly algorithm: Algorithm } => {
   const spec = resolve(input)
   if (typeof spec === "string") return typeof input === "string" ? input : `invalid checksum ${show(input)}`
-  return spec.expected === undefined
+  return canonicalOf(spec)
+}
+
+/**
+ * A resolved checksum in `canonical`'s form, for a caller that resolved
+ * its input already (to check it): the input is not read again, so what
+ * was checked is what is kept.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const canonicalOf = (spec: Spec): string | { readonly algorithm: Algorithm } =>
+  spec.expected === undefined
     ? exactly({ algorithm: spec.algorithm })
     : `${spec.algorithm}:${spec.expected}`
-}
 
 /** A short picture of an input that did not resolve. */
 const show = (input: unknown): string => {

@@ -29,7 +29,8 @@
  *   and `perHostConcurrency` per host. A failure whose error says it is
  *   `retryable` is tried again after a growing delay, up to `maxAttempts`;
  *   the last failure, or the first one that is not retryable, moves the task
- *   to the dead letters with its typed error.
+ *   to the dead letters with its typed error; `requeueDeadLetters` puts them
+ *   back once the cause is fixed.
  * - A task's destination is its own, and a task delivered again (a worker
  *   died, its lease lapsed) continues the `.part` left behind; a file already
  *   complete is kept when its expected checksum matches (`ifExists:
@@ -75,6 +76,7 @@ import * as DownloadConfig from "./DownloadConfig.ts"
 import * as Downloader from "./Downloader.ts"
 import type { DownloadResult } from "./DownloadResult.ts"
 import * as HostLimit from "./internal/hostLimit.ts"
+import * as Observers from "./internal/observers.ts"
 import { exactly, own, ownData } from "./internal/own.ts"
 import * as PoolLimits from "./internal/poolLimits.ts"
 import * as QueuePool from "./internal/queuePool.ts"
@@ -136,15 +138,23 @@ export interface WorkerOptions<E = never, R = never> {
    * was completed is kept, not refetched) and to `"overwrite"` otherwise.
    */
   readonly options?: Omit<Downloader.DownloadOptions, "onProgress" | "checksum"> | undefined
-  /** An attempt begins (the task is claimed; its download starts). */
+  /**
+   * An attempt begins (the task is claimed; its download starts).
+   *
+   * `onStart`, `onProgress` and `onError` observe, as a batch's callbacks do:
+   * one that throws (or whose effect dies or fails) changes nothing in the
+   * attempt or in the `WorkerReport`, and one warning per hook counts its
+   * throws when `runWorkers` ends.
+   */
   readonly onStart?: ((task: QueueTask, attempt: Attempt) => Effect.Effect<void, never, R>) | undefined
   /** A download's progress events (at most one per `progressInterval`); keep it quick. */
   readonly onProgress?: ((task: QueueTask, progress: Progress.Progress) => void) | undefined
   /**
    * The file is in place. May offer new tasks (a crawler). The task is
-   * finished only when this succeeds; a failure counts as a failed attempt
-   * (`TaskAbandonedError`), except `QueueShutdownError`: during a drain new
-   * tasks are refused, and the task is still finished.
+   * finished only when this succeeds; a failure (a throw or a defect
+   * included) counts as a failed attempt (`TaskAbandonedError`), except
+   * `QueueShutdownError`: during a drain new tasks are refused, and the task
+   * is still finished.
    */
   readonly onSuccess?:
     | ((task: QueueTask, result: DownloadResult, attempt: Attempt) => Effect.Effect<void, E, R>)
@@ -221,6 +231,21 @@ export interface Service {
   /** Tasks given up, oldest first, each with its last typed error. */
   readonly deadLetters: Effect.Effect<ReadonlyArray<DeadLetter>, QueueUnavailableError>
   /**
+   * Puts dead letters back in the queue once their cause is fixed: every
+   * one, or those whose task id is in `ids`, oldest first. Each becomes a
+   * task again with its attempts from zero (its id is queued once, as an
+   * offer would: a letter whose task is queued already is only removed),
+   * waiting for room as an offer does, and leaves the dead letters in the
+   * same step: a process that dies midway leaves each letter either a dead
+   * letter or a queued task, never both or neither. A letter whose task is
+   * in flight stays. Succeeds with how many tasks it queued. Fails with
+   * `QueueShutdownError` once a shutdown began (its `id` is the first of
+   * `ids`, or empty).
+   */
+  readonly requeueDeadLetters: (
+    options?: { readonly ids?: Iterable<string> | undefined }
+  ) => Effect.Effect<number, QueueShutdownError | QueueUnavailableError>
+  /**
    * Runs workers that take tasks and download them with the `Downloader` in
    * context, until `shutdown` (or until idle, see `until`). Interrupting it
    * parks its tasks in flight. A store failure is logged and retried; it
@@ -268,7 +293,8 @@ const normalize = (input: TaskInput): QueueTask | string => {
       ConfigProblem.format({ setting: "checksum", received: ConfigProblem.show(checksum), expected: spec })
     }`
   }
-  return exactly({ id, url, destination, checksum: Checksum.canonical(checksum) })
+  // Resolved once: the checksum kept is the one just checked (a getter read twice could give another).
+  return exactly({ id, url, destination, checksum: Checksum.canonicalOf(spec) })
 }
 
 /** A pool's concurrencies and `until`, read by own keys; any bad one fails naming it. */
@@ -360,6 +386,18 @@ export const make: Effect.Effect<Service, never, Store.DownloadQueueStore | Scop
       )
     })
 
+  const requeueDeadLetters: Service["requeueDeadLetters"] = (options) =>
+    Effect.suspend(() => {
+      const given = own(options ?? {}, "ids")
+      const ids = given === undefined ? undefined : new Set(given)
+      const refused = new QueueShutdownError({ id: ids?.values().next().value ?? "" })
+      if (state !== "open") return Effect.fail(refused)
+      return Effect.raceFirst(
+        store.requeueDeadLetters(ids),
+        Effect.flatMap(Deferred.await(stopSignal), () => Effect.fail(refused))
+      )
+    }).pipe(Effect.withSpan("DownloadQueue.requeueDeadLetters"))
+
   const stats = Effect.map(store.counts, (counts): Stats => ({
     ...counts,
     backend: store.backend,
@@ -406,10 +444,12 @@ export const make: Effect.Effect<Service, never, Store.DownloadQueueStore | Scop
       const context = yield* Effect.context<R>()
       const withHost = HostLimit.make(perHostConcurrency)
       const base = ownData(own(options, "options") ?? {})
-      const onStart = own(options, "onStart")
-      const onProgress = own(options, "onProgress")
+      // The observers' throws change nothing (one warning per hook at the end); onSuccess's fail the attempt.
+      const observers = Observers.make()
+      const onStart = observers.effect("onStart", own(options, "onStart"))
+      const onProgress = observers.plain("onProgress", own(options, "onProgress"))
       const onSuccess = own(options, "onSuccess")
-      const onError = own(options, "onError")
+      const onError = observers.effect("onError", own(options, "onError"))
       /** Tasks in flight in this pool. */
       const running = new Map<string, QueueTask>()
 
@@ -466,7 +506,8 @@ export const make: Effect.Effect<Service, never, Store.DownloadQueueStore | Scop
             )
           }
           if (onSuccess !== undefined) {
-            const hook = yield* Effect.exit(onSuccess(task, exit.value, info))
+            // Suspended: a hook that throws instead of returning an effect fails the attempt, as a failure does.
+            const hook = yield* Effect.exit(Effect.suspend(() => onSuccess(task, exit.value, info)))
             if (Exit.isFailure(hook)) {
               if (Cause.hasInterruptsOnly(hook.cause)) return yield* Effect.failCause(hook.cause)
               const error = Cause.findErrorOption(hook.cause)
@@ -543,7 +584,10 @@ export const make: Effect.Effect<Service, never, Store.DownloadQueueStore | Scop
       yield* QueuePool.run({ concurrency, work, stop }).pipe(
         Effect.ensuring(Effect.suspend(() => {
           pools.delete(done)
-          return Deferred.succeed(done, undefined)
+          return Effect.andThen(
+            observers.warn("runWorkers", "the workers went on"),
+            Deferred.succeed(done, undefined)
+          )
         }))
       )
       return report
@@ -565,6 +609,7 @@ export const make: Effect.Effect<Service, never, Store.DownloadQueueStore | Scop
     size: Effect.map(store.counts, (counts) => counts.queued + counts.delayed + counts.inFlight),
     stats,
     deadLetters: store.deadLetters,
+    requeueDeadLetters,
     runWorkers,
     shutdown
   }

@@ -20,6 +20,7 @@ import * as Redis from "effect/persistence/Redis"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
+import * as Str from "effect/String"
 import { randomUUID } from "node:crypto"
 import { DownloadConfigError } from "./DownloadConfig.ts"
 import { QueueUnavailableError, TaskAbandonedError } from "./DownloadError.ts"
@@ -88,6 +89,17 @@ export interface Store {
   ) => Effect.Effect<A, E | QueueUnavailableError | TaskAbandonedError, R>
   readonly addDeadLetter: (letter: DeadLetter) => Effect.Effect<void, QueueUnavailableError>
   readonly deadLetters: Effect.Effect<ReadonlyArray<DeadLetter>, QueueUnavailableError>
+  /**
+   * Moves dead letters (every one, or those whose task id is in `ids`) back
+   * into the queue, oldest first, as new tasks: their attempts start from
+   * zero, and each waits for room as an offer does. Each letter moves in one
+   * step (on Redis, one script for a batch of them): it is never lost, and
+   * never both a dead letter and a queued task. A letter whose id is queued
+   * already is removed without queueing the task twice; one whose id is in
+   * flight stays a dead letter (it may be the letter its worker is writing).
+   * Succeeds with how many tasks it queued.
+   */
+  readonly requeueDeadLetters: (ids: ReadonlySet<string> | undefined) => Effect.Effect<number, QueueUnavailableError>
   readonly counts: Effect.Effect<Counts, QueueUnavailableError>
   /**
    * Removes and returns the tasks this store keeps for this process alone
@@ -275,6 +287,21 @@ const memoryStore = (policy: RetryPolicy, maxIds: number): Store => {
     exclusive: (_id, effect) => effect,
     addDeadLetter,
     deadLetters: Effect.sync(() => dead.slice()),
+    requeueDeadLetters: (ids) =>
+      Effect.gen(function*() {
+        let queued = 0
+        for (const letter of dead.filter((letter) => ids === undefined || ids.has(letter.task.id))) {
+          // The letter is taken in the step that queues its task, once there is room.
+          const requeued = yield* queue.requeue(letter.task, () => {
+            const at = dead.indexOf(letter)
+            if (at < 0) return false
+            dead.splice(at, 1)
+            return true
+          })
+          if (requeued === "queued") queued++
+        }
+        return queued
+      }),
     counts: Effect.sync(() => ({ ...queue.counts(), deadLetters: dead.length })),
     removeWaiting: queue.removeWaiting
   }
@@ -302,6 +329,19 @@ const unavailable = (operation: string, detail: string) =>
   new QueueUnavailableError({ backend: "redis", operation, detail, retryable: true })
 
 const decodeTask = Schema.decodeUnknownEffect(QueueTask)
+/** A task as Effect's `PersistedQueue` encodes its element (`Schema.toCodecJson` of the queue's schema). */
+const encodeTask = Schema.encodeUnknownEffect(Schema.toCodecJson(QueueTask))
+
+/** Dead letters moved back into the queue by one script at most. */
+const requeueBatch = 100
+
+/** A dead letter as Redis keeps it: its list, its exact text there, and its task's element for a new payload. */
+interface StoredLetter {
+  readonly letter: DeadLetter
+  readonly list: "dead" | "failed"
+  readonly text: string
+  readonly element: Effect.Effect<unknown>
+}
 
 /**
  * A store in Redis, shared by every process that uses the same `name` and
@@ -473,31 +513,65 @@ export const makeRedis = (
         )
       })
 
-    const deadLetters = Effect.gen(function*() {
+    /** Every dead letter, oldest first, with where it is kept and what its task's payload in the queue is. */
+    const readLetters = Effect.gen(function*() {
       const ours = yield* bounded("read dead letters", redis.send<Array<string>>("LRANGE", keys.dead, "0", "-1"))
       const effects = yield* bounded("read dead letters", redis.send<Array<string>>("LRANGE", keys.failed, "0", "-1"))
-      const letters: Array<DeadLetter> = []
+      const letters: Array<StoredLetter> = []
       for (const text of ours) {
         const decoded = yield* Effect.result(QueueRedis.parseDeadLetter(text))
-        if (decoded._tag === "Success") letters.push(decoded.success)
-        else yield* Effect.logWarning(`DownloadQueue: a dead letter in ${keys.dead} does not decode`)
+        if (decoded._tag === "Success") {
+          const letter = decoded.success
+          letters.push({ letter, list: "dead", text, element: Effect.orDie(encodeTask(letter.task)) })
+        } else yield* Effect.logWarning(`DownloadQueue: a dead letter in ${keys.dead} does not decode`)
       }
       // Effect's own records: a worker that died during a task's last attempt, or a task that does not decode.
       for (const text of effects) {
         const record = QueueRedis.parseFailedRecord(text)
         if (record === undefined) continue
         const task = yield* Effect.result(decodeTask(record.element))
-        letters.push(
-          new DeadLetter({
+        letters.push({
+          letter: new DeadLetter({
             task: task._tag === "Success" ? task.success : { id: record.id, url: "", destination: "" },
             attempts: record.attempts,
             error: new TaskAbandonedError({ id: record.id, reason: firstLine(record.lastFailure), retryable: false }),
             failedAt: record.failedAt
-          })
-        )
+          }),
+          list: "failed",
+          text,
+          // As Effect stored it: queued again, it decodes (or not) as it did.
+          element: Effect.succeed(record.element)
+        })
       }
-      return letters.toSorted((a, b) => a.failedAt - b.failedAt)
+      return letters.toSorted((a, b) => a.letter.failedAt - b.letter.failedAt)
     })
+
+    const deadLetters = Effect.map(readLetters, (letters) => letters.map((stored) => stored.letter))
+
+    const evalRequeue = redis.eval(QueueRedis.requeueDead)
+
+    const requeueDeadLetters = (ids: ReadonlySet<string> | undefined) =>
+      Effect.gen(function*() {
+        const chosen = (yield* readLetters).filter((stored) => ids === undefined || ids.has(stored.letter.task.id))
+        let queued = 0
+        let next = 0
+        while (next < chosen.length) {
+          const moves: Array<QueueRedis.Requeue> = []
+          for (const stored of chosen.slice(next, next + requeueBatch)) {
+            // The id as Effect's store writes it (lone surrogates replaced), first in the payload.
+            const id = Str.toWellFormed(stored.letter.task.id)
+            const element = yield* stored.element
+            moves.push({ list: stored.list, text: stored.text, id, payload: JSON.stringify({ id, element }) })
+          }
+          // A batch moves in one script, while the queue has room; the rest waits for room as an offer does.
+          const statuses = yield* bounded("requeue dead letters", evalRequeue(keys, policy.capacity, moves))
+          const done = statuses.filter((status) => Number(status) !== QueueRedis.Requeued.full)
+          queued += done.filter((status) => Number(status) === QueueRedis.Requeued.queued).length
+          next += done.length
+          if (done.length < moves.length) yield* Effect.sleep(pollMillis)
+        }
+        return queued
+      })
 
     const addDeadLetter = (letter: DeadLetter) =>
       Effect.gen(function*() {
@@ -515,6 +589,7 @@ export const makeRedis = (
       exclusive,
       addDeadLetter,
       deadLetters,
+      requeueDeadLetters,
       counts,
       removeWaiting: Effect.succeed([])
     }

@@ -9,7 +9,7 @@ import { assert, it } from "@effect/vitest"
 import * as DurationInput from "@httpkit/core/DurationInput"
 import * as RedisProxy from "@httpkit/testing/RedisProxy"
 import * as RedisTest from "@httpkit/testing/RedisTest"
-import { Context, Effect, Fiber, Layer, Schema } from "effect"
+import { Context, Effect, Fiber, Layer, Schema, type Scope } from "effect"
 import * as PersistedQueue from "effect/persistence/PersistedQueue"
 import * as Redis from "effect/persistence/Redis"
 import { TestClock } from "effect/testing"
@@ -33,6 +33,67 @@ queueSuite("memory", {
 })
 
 const task = (id: string) => ({ id, url: "http://127.0.0.1/x", destination: id })
+
+/**
+ * The requeue contract of a store made with `maxAttempts: 1` and `capacity: 1`, run over memory and Redis: a task
+ * is dead-lettered as `runWorkers` does it (its handler writes the letter, then the store finishes the task).
+ */
+const requeueContract = (
+  name: string,
+  make: () => Effect.Effect<DownloadQueueStore.Store, unknown, Scope.Scope>
+) =>
+  it.live(`${name} store: requeueDeadLetters moves each letter once: a letter in flight stays, a stale copy of a queued task is only removed, a requeue waiting for room and interrupted leaves the rest dead letters`, () =>
+    Effect.gen(function*() {
+      const store = yield* make()
+      const letterOf = (id: string) =>
+        new QueueTask.DeadLetter({
+          task: task(id),
+          attempts: 1,
+          error: new TaskAbandonedError({ id, reason: "test", retryable: false }),
+          failedAt: Date.now()
+        })
+      const deadIds = Effect.map(store.deadLetters, (letters) => letters.map((letter) => letter.task.id).toSorted())
+      const deadLetter = (id: string) =>
+        Effect.andThen(store.offer(task(id)), store.take((taken) => store.addDeadLetter(letterOf(taken.id))))
+      yield* deadLetter("a")
+      yield* deadLetter("b")
+      assert.isFalse(yield* store.offer(task("a")))
+
+      // A letter written by a worker that has not yet finished its task: left alone, requeued once it is finished.
+      yield* store.offer(task("c"))
+      const inFlight = yield* store.take((taken) =>
+        Effect.andThen(store.addDeadLetter(letterOf(taken.id)), store.requeueDeadLetters(new Set(["c"])))
+      )
+      assert.strictEqual(inFlight, 0)
+      assert.deepStrictEqual(yield* deadIds, ["a", "b", "c"])
+
+      assert.strictEqual(yield* store.requeueDeadLetters(new Set(["a"])), 1)
+      assert.deepStrictEqual(yield* deadIds, ["b", "c"])
+      // A stale copy of the letter of a task queued again: removed, the task not queued twice.
+      yield* store.addDeadLetter(letterOf("a"))
+      assert.strictEqual(yield* store.requeueDeadLetters(new Set(["a"])), 0)
+      assert.deepStrictEqual(yield* deadIds, ["b", "c"])
+      assert.strictEqual((yield* store.counts).queued, 1)
+
+      // Capacity 1, "a" queued: requeueing b and c waits for room, moving one letter per room made.
+      const all = yield* Effect.forkChild(store.requeueDeadLetters(undefined))
+      yield* sleep(300)
+      assert.isUndefined(all.pollUnsafe(), "the requeue returned while the queue was full")
+      assert.deepStrictEqual(yield* deadIds, ["b", "c"])
+      assert.strictEqual(yield* store.take((taken, attempt) => Effect.succeed(`${taken.id}:${attempt}`)), "a:1")
+      while ((yield* deadIds).length > 1) yield* sleep(20)
+      yield* Fiber.interrupt(all)
+      assert.deepStrictEqual(yield* deadIds, ["c"])
+      const counts = yield* store.counts
+      assert.deepStrictEqual([counts.queued, counts.deadLetters], [1, 1])
+      // Attempts from zero: "b" had used its one attempt.
+      assert.strictEqual(yield* store.take((taken, attempt) => Effect.succeed(`${taken.id}:${attempt}`)), "b:1")
+      assert.strictEqual(yield* store.requeueDeadLetters(undefined), 1)
+      assert.strictEqual(yield* store.take((taken, attempt) => Effect.succeed(`${taken.id}:${attempt}`)), "c:1")
+      assert.deepStrictEqual(yield* deadIds, [])
+    }).pipe(Effect.scoped))
+
+requeueContract("memory", () => DownloadQueueStore.makeMemory({ maxAttempts: 1, capacity: 1 }))
 
 it.effect("the memory store forgets the oldest finished ids past maxIds: such an id can be queued again, and offer says so", () =>
   Effect.gen(function*() {
@@ -67,6 +128,24 @@ it.effect("runWorkers with a concurrency that is not a whole number of at least 
         "until is \"idel\", expected \"shutdown\" or \"idle\""
     )
     assert.strictEqual(yield* queue.size, 1)
+  }).pipe(Effect.provide(DownloadQueue.layerMemory())))
+
+it.effect("offer resolves a task's checksum once: the digest it checked is the one queued (read twice, a getter's second value made it 'invalid checksum')", () =>
+  Effect.gen(function*() {
+    const queue = yield* DownloadQueue.DownloadQueue
+    const hex = "ab".repeat(32)
+    let reads = 0
+    const checksum = {
+      algorithm: "sha256" as const,
+      get expected() {
+        reads++
+        return reads === 1 ? hex : "not a digest"
+      }
+    }
+    assert.isTrue(yield* queue.offer({ ...task("a"), checksum }))
+    assert.strictEqual(reads, 1)
+    const { parked } = yield* queue.shutdown({ mode: "park" })
+    assert.deepStrictEqual(parked.map((queued) => queued.checksum), [`sha256:${hex}`])
   }).pipe(Effect.provide(DownloadQueue.layerMemory())))
 
 it.effect("invalid store options fail with DownloadConfigError naming every bad field, not a defect", () =>
@@ -163,6 +242,13 @@ await RedisTest.describeWithRedis("DownloadQueue on Redis", () => {
     cleanup: TestQueue.cleanup,
     persistent: true
   })
+
+  requeueContract("redis", () =>
+    Effect.gen(function*() {
+      const name = `test-${randomUUID()}`
+      yield* TestQueue.cleanup(name)
+      return yield* storeOn(name, { maxAttempts: 1, capacity: 1, pollInterval: "50 millis" })
+    }))
 
   it.live("two processes holding one task: the second runs only after the first's lock is released (held 1.5 s, past its 1 s lease, by renewal)", () =>
     Effect.gen(function*() {

@@ -8,18 +8,21 @@
  * without an expected line here, or an expected line whose row is gone,
  * fails. Then `download-resumable --dir` stopped with SIGINT and run again
  * (resumed), an unreachable `--url` (one line), and the queue examples'
- * command lines: bad flags exit 2 and say which, an unreachable Redis is one
- * line naming it.
+ * command lines: bad flags exit 2 and say which, an unreachable Redis or one
+ * that refuses the credentials is one line naming it, `--lease 2s` is read
+ * as people write it, and the producer's `--requeue` puts dead letters back.
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as Content from "@httpkit/testing/Content"
 import * as DocumentedCommands from "@httpkit/testing/DocumentedCommands"
 import * as NodeChild from "@httpkit/testing/NodeChild"
 import * as Ports from "@httpkit/testing/Ports"
+import * as RedisPrefix from "@httpkit/testing/RedisPrefix"
 import * as RedisTest from "@httpkit/testing/RedisTest"
+import * as TestServer from "@httpkit/testing/TestServer"
 import { Effect } from "effect"
 import { execFileSync } from "node:child_process"
-import { createHash } from "node:crypto"
+import { createHash, randomUUID } from "node:crypto"
 import * as Fs from "node:fs"
 import * as Net from "node:net"
 import * as Os from "node:os"
@@ -294,4 +297,122 @@ describe("download-worker and download-producer command lines", () => {
       assert.notInclude(run.output, "s3cret")
     }
   }, 60_000)
+})
+
+/** Runs `node ARGS` from the repository's root without `HTTPKIT_*` and `REDIS_URL`, killed after 60 s. */
+const run = (args: ReadonlyArray<string>) =>
+  Effect.promise(() => NodeChild.run(args, { cwd: root, dropEnv: ["HTTPKIT_*", "REDIS_URL"], timeoutMillis: 60_000 }))
+
+/** The JSON lines of an example's output. */
+const lines = (stdout: string) =>
+  stdout.split("\n").filter((line) => line.startsWith("{")).map((line) => JSON.parse(line) as Record<string, unknown>)
+
+await RedisTest.describeWithRedis("download-worker and download-producer on Redis", () => {
+  /** The tests' Redis as a user its ACL does not know, with a password. */
+  const refusing = (() => {
+    const url = new URL(RedisTest.url)
+    url.username = "httpkit-nobody"
+    url.password = "s3cret"
+    return url.href
+  })()
+  const shown = `redis://REDACTED@${new URL(RedisTest.url).host}`
+
+  it(
+    "a Redis that refuses the credentials (a user its ACL does not know) is one line saying authentication failed, without the password, and exit 1",
+    async () => {
+      for (
+        const args of [
+          ["examples/download-producer.ts", "--redis", refusing, "--stats"],
+          ["examples/download-producer.ts", "--redis", refusing, "http://127.0.0.1:1/a.bin"],
+          ["examples/download-worker.ts", "--redis", refusing, "--until", "idle"],
+          ["examples/download-worker.ts", "--redis", refusing, "--rate", "5"]
+        ]
+      ) {
+        const run = await NodeChild.run(args, { cwd: root, dropEnv: ["REDIS_URL"], timeoutMillis: 30_000 })
+        assert.strictEqual(run.code, 1, `${args.join(" ")}: ${run.output}`)
+        // The redacted URL (Node may add the root's "/"), then what Redis said.
+        const prefix = `Redis refused the credentials at ${shown}`
+        assert.isTrue(run.stderr.startsWith(prefix), run.output)
+        assert.match(run.stderr.slice(prefix.length), /^\/?: authentication failed \(WRONGPASS [^\n]*\)\n$/, run.output)
+        assert.notInclude(run.output, "s3cret")
+        assert.notInclude(run.output, "unreachable")
+      }
+    },
+    100_000
+  )
+
+  it.live(
+    "--lease takes a duration as people write it (2s: 2000 ms in the start line); 0 and a word exit 2",
+    () =>
+      Effect.gen(function*() {
+        const queue = `lease-${randomUUID()}`
+        yield* RedisPrefix.cleanupUnder(`httpkit:dq:${queue}`)
+        const run = yield* Effect.promise(() =>
+          NodeChild.run(
+            [
+              "examples/download-worker.ts",
+              "--redis",
+              RedisTest.url,
+              "--queue",
+              queue,
+              "--until",
+              "idle",
+              "--lease",
+              "2s"
+            ],
+            { cwd: root, dropEnv: ["HTTPKIT_*", "REDIS_URL"], timeoutMillis: 60_000 }
+          )
+        )
+        assert.strictEqual(run.code, 0, run.output)
+        assert.match(run.stdout, /^\{"event":"start",.*"leaseMillis":2000[,}]/m, run.output)
+        for (const lease of ["0", "soon"]) {
+          const refused = yield* Effect.promise(() =>
+            NodeChild.run(["examples/download-worker.ts", "--redis", RedisTest.url, "--lease", lease], {
+              cwd: root,
+              dropEnv: ["REDIS_URL"]
+            })
+          )
+          assert.strictEqual(refused.code, 2, refused.output)
+          assert.match(refused.stderr, /^--lease must be a duration above 0 such as 30s/, refused.output)
+        }
+      }).pipe(Effect.scoped),
+    100_000
+  )
+
+  it.live(
+    "download-producer --requeue puts the queue's dead letters back (a 404 dead-lettered by a worker): requeued 1, then 1 queued and no dead letter",
+    () =>
+      Effect.gen(function*() {
+        const server = yield* TestServer.make()
+        const queue = `requeue-${randomUUID()}`
+        yield* RedisPrefix.cleanupUnder(`httpkit:dq:${queue}`)
+        const dest = Fs.mkdtempSync(join(Os.tmpdir(), "httpkit-requeue-"))
+        yield* Effect.addFinalizer(() => Effect.sync(() => Fs.rmSync(dest, { recursive: true, force: true })))
+        const redis = ["--redis", RedisTest.url, "--queue", queue]
+        const offered = yield* run([
+          "examples/download-producer.ts",
+          ...redis,
+          "--dest",
+          dest,
+          server.urlFor("/status/404")
+        ])
+        assert.strictEqual(offered.code, 0, offered.output)
+        const worked = yield* run(["examples/download-worker.ts", ...redis, "--until", "idle"])
+        assert.strictEqual(worked.code, 0, worked.output)
+        const before = lines((yield* run(["examples/download-producer.ts", ...redis, "--stats"])).stdout)
+        const dead = before.filter((line) => line.event === "dead")
+        assert.strictEqual(dead.length, 1, JSON.stringify(before))
+        const id = (dead[0]!.task as { readonly id: string }).id
+
+        const unknown = yield* run(["examples/download-producer.ts", ...redis, "--requeue", "no-such-id"])
+        assert.strictEqual(unknown.code, 0, unknown.output)
+        assert.deepInclude(lines(unknown.stdout), { event: "requeued", queue, tasks: 0 })
+        const requeued = yield* run(["examples/download-producer.ts", ...redis, "--requeue", id])
+        assert.strictEqual(requeued.code, 0, requeued.output)
+        const after = lines(requeued.stdout)
+        assert.deepInclude(after, { event: "requeued", queue, tasks: 1 })
+        assert.deepInclude(after, { event: "stats", queue, queued: 1, delayed: 0, inFlight: 0, deadLetters: 0 })
+      }).pipe(Effect.scoped),
+    200_000
+  )
 })

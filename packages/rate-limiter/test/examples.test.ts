@@ -138,4 +138,24 @@ await RedisTest.describeWithRedis("the Redis crawler example", () => {
       }).pipe(Effect.scoped),
     70_000
   )
+
+  it(
+    "rate-limit-crawler, a Redis that refuses the credentials (a user its ACL does not know): one line, authentication failed, not unreachable, exit 1",
+    async () => {
+      const url = new URL(RedisTest.url)
+      url.username = "httpkit-nobody"
+      url.password = "s3cret"
+      const run = await NodeChild.run(["examples/rate-limit-crawler.ts", "--redis", url.href], {
+        cwd: root,
+        timeoutMillis: 60_000
+      })
+      assert.strictEqual(run.code, 1, run.output)
+      const prefix = `Redis refused the credentials at redis://REDACTED@${url.host}`
+      assert.isTrue(run.stderr.startsWith(prefix), run.output)
+      assert.match(run.stderr.slice(prefix.length), /^\/?: authentication failed \(WRONGPASS [^\n]*\)\n$/, run.output)
+      assert.notInclude(run.output, "s3cret")
+      assert.notInclude(run.output, "unreachable")
+    },
+    70_000
+  )
 })

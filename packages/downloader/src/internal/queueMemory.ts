@@ -14,6 +14,8 @@
  *   finishes it through `onExhausted`.
  * - Ids of finished tasks are remembered (so offering one again does
  *   nothing) up to `maxIds`, oldest forgotten first.
+ * - `requeue` queues a finished task again (a dead letter sent back), its
+ *   attempts from zero, taking room as an offer does.
  */
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
@@ -46,6 +48,14 @@ export interface Counts {
   readonly inFlight: number
 }
 
+/**
+ * What `requeue` did: queued the task (and took its dead letter), found it
+ * queued already (the letter is taken, the task not queued twice), found it
+ * busy (in flight, or held by an offer waiting for room: the letter stays),
+ * or found the letter gone (taken meanwhile).
+ */
+export type Requeued = "queued" | "duplicate" | "busy" | "gone"
+
 /** A memory queue of `T`s, identified by their `id`. */
 export interface MemoryQueue<T> {
   /** Adds a task unless its id is known; waits for room. `false` for a known id. */
@@ -55,6 +65,12 @@ export interface MemoryQueue<T> {
     handle: (task: T, attempt: number) => Effect.Effect<A, E, R>,
     onExhausted: (task: T, attempts: number, cause: Cause.Cause<E>) => Effect.Effect<void>
   ) => Effect.Effect<A, E, R>
+  /**
+   * Queues `task` again whether or not its id finished, its attempts from
+   * zero, once there is room, if `take()` (run once room is taken, in the
+   * same step as the queueing) removes its dead letter; see `Requeued`.
+   */
+  readonly requeue: (task: T, take: () => boolean) => Effect.Effect<Requeued>
   readonly counts: () => Counts
   /** Removes and returns every task waiting or delayed; their ids may be offered again. */
   readonly removeWaiting: Effect.Effect<ReadonlyArray<T>>
@@ -68,7 +84,8 @@ export const make = <T extends { readonly id: string }>(options: Options): Memor
   const live = new Set<string>()
   /** Ids finished (done or dead), oldest first. */
   const finished = new Set<string>()
-  let inFlight = 0
+  /** Ids claimed by a worker. */
+  const running = new Set<string>()
   const room = Semaphore.makeUnsafe(options.capacity)
   const changed = Latch.makeUnsafe(false)
 
@@ -97,6 +114,36 @@ export const make = <T extends { readonly id: string }>(options: Options): Memor
       )
     })
 
+  /** Whether `id` waits in the queue or for a retry (not in flight, not an offer waiting for room). */
+  const isQueued = (id: string): boolean => {
+    for (const entry of waiting) if (entry.task.id === id) return true
+    for (const entry of delayed) if (entry.task.id === id) return true
+    return false
+  }
+
+  const requeue = (task: T, take: () => boolean): Effect.Effect<Requeued> =>
+    Effect.uninterruptibleMask((restore) => {
+      const id = task.id
+      if (running.has(id)) return Effect.succeed("busy")
+      if (isQueued(id)) return Effect.succeed(take() ? "duplicate" : "gone")
+      if (live.has(id)) return Effect.succeed("busy")
+      // Held while waiting for room, as an offer holds its id: an offer of it meanwhile is ignored.
+      live.add(id)
+      return restore(room.take(1)).pipe(
+        Effect.onInterrupt(() => Effect.sync(() => live.delete(id))),
+        Effect.andThen(Effect.suspend((): Effect.Effect<Requeued> => {
+          if (!take()) {
+            live.delete(id)
+            return Effect.as(room.release(1), "gone")
+          }
+          finished.delete(id)
+          waiting.push({ task, attempts: 0, visibleAt: 0, holdsRoom: true })
+          changed.openUnsafe()
+          return Effect.succeed("queued")
+        }))
+      )
+    })
+
   /** The next visible entry, claimed; waits (interruptibly, through `restore`) while there is none. */
   const claim = (restore: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>) =>
     Effect.gen(function*() {
@@ -117,7 +164,7 @@ export const make = <T extends { readonly id: string }>(options: Options): Memor
         const entry = waiting.shift()
         if (entry !== undefined) {
           entry.attempts++
-          inFlight++
+          running.add(entry.task.id)
           if (entry.holdsRoom) {
             entry.holdsRoom = false
             yield* room.release(1)
@@ -143,7 +190,7 @@ export const make = <T extends { readonly id: string }>(options: Options): Memor
         restore(Effect.suspend(() => handle(entry.task, entry.attempts))).pipe(
           Effect.onExit((exit) =>
             Effect.gen(function*() {
-              inFlight--
+              running.delete(entry.task.id)
               if (Exit.isSuccess(exit)) return finish(entry.task.id)
               if (Cause.hasInterruptsOnly(exit.cause)) {
                 entry.attempts--
@@ -177,7 +224,8 @@ export const make = <T extends { readonly id: string }>(options: Options): Memor
   return {
     offer,
     take,
-    counts: () => ({ queued: waiting.length, delayed: delayed.size, inFlight }),
+    requeue,
+    counts: () => ({ queued: waiting.length, delayed: delayed.size, inFlight: running.size }),
     removeWaiting
   }
 }

@@ -9,7 +9,10 @@
  *   `<prefix><name>` the list of waiting payloads, `:pending` the hash of
  *   claimed payloads by id, `:delayed` the sorted set of payloads waiting for
  *   a retry, `:failed` the list of Effect's own failure records, `:ids` the
- *   sorted set of known ids (de-duplication).
+ *   sorted set of known ids (de-duplication; the score `1e15` while queued,
+ *   delayed or claimed, a time once finished), `:attempts` the hash of
+ *   attempts made by id. A payload is `{"id":...,"element":...}`, the id
+ *   first.
  * - Ours: `:dead` the list of dead letters (JSON, newest last, trimmed to a
  *   bound; written and read by own keys only: `deadLetterJson`,
  *   `parseDeadLetter`), and `:claim:<hash of the id>` the lock a worker
@@ -30,6 +33,7 @@ export interface Keys {
   readonly delayed: string
   readonly failed: string
   readonly ids: string
+  readonly attempts: string
   readonly dead: string
   /** The lock key of a task id. */
   readonly claim: (id: string) => string
@@ -44,6 +48,7 @@ export const keysFor = (prefix: string, name: string): Keys => {
     delayed: `${base}:delayed`,
     failed: `${base}:failed`,
     ids: `${base}:ids`,
+    attempts: `${base}:attempts`,
     dead: `${base}:dead`,
     claim: (id) => `${base}:claim:${createHash("sha256").update(id).digest("hex").slice(0, 32)}`
   }
@@ -77,6 +82,80 @@ redis.call("LTRIM", KEYS[1], -tonumber(ARGV[2]), -1)
     numberOfKeys: 1
   }
 )
+
+/** A dead letter to move back into the queue: where it is, its exact text there, its id, the payload to queue. */
+export interface Requeue {
+  readonly list: "dead" | "failed"
+  readonly text: string
+  readonly id: string
+  readonly payload: string
+}
+
+/**
+ * What `requeueDead` did with each letter, in order: queued its task (the
+ * letter removed), removed a letter whose task is queued or delayed already,
+ * left a letter whose task is claimed (in flight: its worker may be writing
+ * this very letter, before Effect's store finishes the task), found the
+ * letter gone (moved meanwhile), or stopped there for want of room (this
+ * letter and the ones after it are left for a later call).
+ */
+export const Requeued = { queued: 1, duplicate: 2, busy: 3, gone: 0, full: 4 } as const
+
+/**
+ * Moves dead letters back into the queue while the queue has room (fewer
+ * than `capacity` tasks waiting or delayed), each in one step with its
+ * removal (a script runs whole): the letter is removed (`LREM` of its exact
+ * text) only as its task is queued, or when its task is queued already. A
+ * queued task's id is reserved as Effect's offer reserves it, and its
+ * attempts are cleared, so it starts from zero.
+ */
+export const requeueDead = Redis.script(
+  (keys: Keys, capacity: number, letters: ReadonlyArray<Requeue>) => [
+    keys.queue,
+    keys.ids,
+    keys.pending,
+    keys.attempts,
+    keys.dead,
+    keys.failed,
+    keys.delayed,
+    String(capacity),
+    ...letters.flatMap((letter) => [letter.list, letter.text, letter.id, letter.payload])
+  ],
+  {
+    lua: `
+local room = tonumber(ARGV[1]) - redis.call("LLEN", KEYS[1]) - redis.call("ZCARD", KEYS[7])
+local result = {}
+for i = 2, #ARGV, 4 do
+  local key_list = KEYS[5]
+  if ARGV[i] == "failed" then key_list = KEYS[6] end
+  local text, id, payload = ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+  local score = redis.call("ZSCORE", KEYS[2], id)
+  local status
+  -- "inf": an entry of Effect's older layout, queued or failed; left as it is.
+  if redis.call("HEXISTS", KEYS[3], id) == 1 or score == "inf" then
+    status = ${Requeued.busy}
+  elseif score and tonumber(score) == 1e15 then
+    status = ${Requeued.duplicate}
+    if redis.call("LREM", key_list, 1, text) == 0 then status = ${Requeued.gone} end
+  elseif room <= 0 then
+    result[#result + 1] = ${Requeued.full}
+    return result
+  elseif redis.call("LREM", key_list, 1, text) == 0 then
+    status = ${Requeued.gone}
+  else
+    redis.call("HDEL", KEYS[4], id)
+    redis.call("ZADD", KEYS[2], "1000000000000000", id)
+    redis.call("RPUSH", KEYS[1], payload)
+    room = room - 1
+    status = ${Requeued.queued}
+  end
+  result[#result + 1] = status
+end
+return result
+`,
+    numberOfKeys: 7
+  }
+).withReturnType<ReadonlyArray<number>>()
 
 /** Extends a lock held with `token` to `ttl` ms; 1 when it was still ours, 0 when it was lost. */
 export const renew = Redis.script(

@@ -8,7 +8,7 @@
  * left once the test's scope closes.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Deferred, Effect, Fiber, Layer, Schema, type Scope } from "effect"
+import { Context, Deferred, Effect, Fiber, Layer, Logger, Schema, type Scope } from "effect"
 import { randomUUID } from "node:crypto"
 import * as Fs from "node:fs/promises"
 import * as Path from "node:path"
@@ -42,6 +42,23 @@ const getsOf = (requests: ReadonlyArray<{ readonly method: string; readonly path
   requests.filter((request) => request.method === "GET" && request.path === `/files/${name}`).length
 
 const hostOf = (task: QueueTask.QueueTask) => new URL(task.url).hostname
+
+/** A hook that throws where it should return an effect (it type-checks: `never` is every type). */
+const boom = (): never => {
+  throw new TypeError("boom")
+}
+
+/** The warnings `effect` logs that start with `prefix`, beside its value. */
+const warningsOf = <A, E, R>(prefix: string, effect: Effect.Effect<A, E, R>) =>
+  Effect.gen(function*() {
+    const warnings: Array<string> = []
+    const logger = Logger.make((options) => {
+      const text = [options.message].flat().join(" ")
+      if (options.logLevel === "Warn" && text.startsWith(prefix)) warnings.push(text)
+    })
+    const value = yield* Effect.provideService(effect, Logger.CurrentLoggers, new Set([logger]))
+    return { value, warnings: warnings.toSorted() }
+  })
 
 /** Runs the queue contract against `backend`. */
 export const queueSuite = <E>(name: string, backend: Backend<E>) => {
@@ -194,6 +211,105 @@ export const queueSuite = <E>(name: string, backend: Backend<E>) => {
         const letters = yield* queue.deadLetters
         assert.deepStrictEqual(letters.map((letter) => [letter.task.id, letter.attempts, letter.error._tag]), [
           ["missing", 1, "NotFoundError"]
+        ])
+      }).pipe(Effect.scoped))
+
+    it.live("onStart, onProgress and onError that throw change nothing: the file arrives, the 404 is one dead letter (NotFoundError), the report counts 1 succeeded and 1 dead letter, one warning per hook", () =>
+      Effect.gen(function*() {
+        const { downloader, folder, server } = yield* setup()
+        const { queue } = yield* makeQueue()
+        yield* queue.offer({
+          id: "good",
+          url: server.urlFor("/files/good.bin?size=100000&seed=1"),
+          destination: Path.join(folder, "good.bin")
+        })
+        yield* queue.offer({
+          id: "gone",
+          url: server.urlFor("/status/404"),
+          destination: Path.join(folder, "gone.bin")
+        })
+        const { value: report, warnings } = yield* warningsOf(
+          "runWorkers:",
+          queue.runWorkers({ until: "idle", onStart: boom, onProgress: boom, onError: boom }).pipe(
+            Effect.provideService(Downloader.Downloader, downloader)
+          )
+        )
+        assert.deepStrictEqual(report, { succeeded: 1, skipped: 0, retried: 0, deadLettered: 1, parked: 0 })
+        yield* assertContent(Path.join(folder, "good.bin"), 1, 100_000)
+        const letters = yield* queue.deadLetters
+        assert.deepStrictEqual(letters.map((letter) => [letter.task.id, letter.error._tag]), [[
+          "gone",
+          "NotFoundError"
+        ]])
+        assert.strictEqual(warnings.length, 3, warnings.join("\n"))
+        assert.strictEqual(warnings[0], "runWorkers: onError threw TypeError 1 time(s); the workers went on")
+        assert.match(warnings[1]!, /^runWorkers: onProgress threw TypeError \d+ time\(s\); the workers went on$/)
+        assert.strictEqual(warnings[2], "runWorkers: onStart threw TypeError 2 time(s); the workers went on")
+      }).pipe(Effect.scoped))
+
+    it.live("an onSuccess that throws fails its attempt as a failed onSuccess does: with maxAttempts 2, 1 retried and 1 dead letter (TaskAbandonedError), in the report", () =>
+      Effect.gen(function*() {
+        const { downloader, folder, server } = yield* setup()
+        const { queue } = yield* makeQueue({ maxAttempts: 2 })
+        yield* queue.offer({
+          id: "thrown",
+          url: server.urlFor("/files/t.bin?size=1000&seed=1"),
+          destination: Path.join(folder, "t.bin")
+        })
+        const report = yield* queue.runWorkers({ until: "idle", onSuccess: boom }).pipe(
+          Effect.provideService(Downloader.Downloader, downloader)
+        )
+        assert.deepStrictEqual(report, { succeeded: 0, skipped: 0, retried: 1, deadLettered: 1, parked: 0 })
+        const letters = yield* queue.deadLetters
+        assert.deepStrictEqual(
+          letters.map((letter) => [letter.task.id, letter.attempts, letter.error._tag]),
+          [["thrown", 2, "TaskAbandonedError"]]
+        )
+        assert.include(letters[0]!.error.message, "onSuccess failed: TypeError: boom")
+      }).pipe(Effect.scoped))
+
+    it.live("requeueDeadLetters after the cause is fixed: by id (1 of 3), then all (2 more); attempts from zero, the ids ignored by offer meanwhile, the fixed ones downloaded, the 404 a dead letter again", () =>
+      Effect.gen(function*() {
+        const { downloader, folder, server } = yield* setup()
+        const { queue } = yield* makeQueue({ maxAttempts: 3 })
+        // A folder that does not exist yet: not retryable, each task a dead letter after 1 attempt.
+        const missing = Path.join(folder, "missing")
+        const tasks = [
+          { id: "a", url: server.urlFor("/files/a.bin?size=2000&seed=1"), destination: Path.join(missing, "a.bin") },
+          { id: "b", url: server.urlFor("/files/b.bin?size=2000&seed=2"), destination: Path.join(missing, "b.bin") },
+          { id: "c", url: server.urlFor("/status/404"), destination: Path.join(folder, "c.bin") }
+        ]
+        yield* queue.offerAll(tasks)
+        const run = () => {
+          const attempts: Array<string> = []
+          return queue.runWorkers({
+            concurrency: 1,
+            until: "idle",
+            onStart: (task, attempt) => Effect.sync(() => attempts.push(`${task.id}:${attempt.attempt}`))
+          }).pipe(
+            Effect.provideService(Downloader.Downloader, downloader),
+            Effect.map((report) => ({ report, attempts: attempts.toSorted() }))
+          )
+        }
+        const first = yield* run()
+        assert.strictEqual(first.report.deadLettered, 3)
+        yield* Effect.promise(() => Fs.mkdir(missing))
+
+        assert.strictEqual(yield* queue.requeueDeadLetters({ ids: ["a", "never-queued"] }), 1)
+        assert.deepStrictEqual((yield* queue.deadLetters).map((letter) => letter.task.id).toSorted(), ["b", "c"])
+        assert.isFalse(yield* queue.offer(tasks[0]!), "an id requeued is queued: offering it again does nothing")
+        assert.strictEqual(yield* queue.requeueDeadLetters(), 2)
+        const stats = yield* queue.stats
+        assert.deepStrictEqual([stats.queued, stats.deadLetters], [3, 0])
+
+        const second = yield* run()
+        assert.deepStrictEqual(second.report, { succeeded: 2, skipped: 0, retried: 0, deadLettered: 1, parked: 0 })
+        assert.deepStrictEqual(second.attempts, ["a:1", "b:1", "c:1"])
+        yield* assertContent(Path.join(missing, "a.bin"), 1, 2000)
+        yield* assertContent(Path.join(missing, "b.bin"), 2, 2000)
+        const letters = yield* queue.deadLetters
+        assert.deepStrictEqual(letters.map((letter) => [letter.task.id, letter.attempts, letter.error._tag]), [
+          ["c", 1, "NotFoundError"]
         ])
       }).pipe(Effect.scoped))
 
