@@ -22,14 +22,19 @@ afterAll(() => Fs.rmSync(root, { recursive: true, force: true }))
 
 /**
  * Copies what `support/localOpenAlone.ts` needs into `folder` (created, mode
- * 0755, every copy readable by all): the driver and the two modules it
- * imports, at the same relative places, and the node binary running this
+ * 0755, every copy readable by all): the driver and the modules it imports,
+ * at the same relative places, and the node binary running this
  * test (hard-linked when the file system allows, else copied), so another
  * user can run it without entering the checkout.
  */
 const unprivilegedCopy = (folder: string) => {
   const here = Path.dirname(fileURLToPath(import.meta.url))
-  const files = ["test/support/localOpenAlone.ts", "src/internal/localDatabase.ts", "src/internal/algorithm.ts"]
+  const files = [
+    "test/support/localOpenAlone.ts",
+    "src/internal/localDatabase.ts",
+    "src/internal/localWindow.ts",
+    "src/internal/algorithm.ts"
+  ]
   for (const file of files) {
     const target = Path.join(folder, file)
     Fs.mkdirSync(Path.dirname(target), { recursive: true, mode: 0o755 })

@@ -83,15 +83,12 @@ export const emptyState = (): ItemState => ({ tat: 0, entries: [] })
 
 /** Drops window entries that no longer count at `now`. */
 export const prune = (state: ItemState, item: Item, now: number): void => {
-  if (item.kind !== "window") return
-  const entries = state.entries
-  let drop = 0
-  while (drop < entries.length && entries[drop]! <= now - item.windowMillis) drop += 2
-  if (drop > 0) entries.splice(0, drop)
+  if (item.kind === "window") logWindows.prune(state, now - item.windowMillis)
 }
 
 /** A cost never counts for more than a window's whole budget (or it could never pass). */
-const effectiveCost = (item: Item): number => item.kind === "window" ? Math.min(item.cost, item.limit) : item.cost
+export const effectiveCost = (item: Item): number =>
+  item.kind === "window" ? Math.min(item.cost, item.limit) : item.cost
 
 /**
  * Whether a window booking of `cost` at `at`, before the last booking, keeps
@@ -134,13 +131,20 @@ const fitsBefore = (entries: ReadonlyArray<number>, item: Item, cost: number, at
  * The earliest instant, not before `from`, at which `item` admits its cost.
  * `state` must be pruned at the current time.
  */
-export const earliest = (state: ItemState, item: Item, from: number): number => {
+export const earliest = (state: ItemState, item: Item, from: number): number =>
+  item.kind === "rate" ? earliestRate(state.tat, item, from) : earliestInLog(state, item, from)
+
+/** `earliest` for a rate whose theoretical arrival time is `tat`. */
+export const earliestRate = (tat: number, item: Item, from: number): number => {
+  const interval = item.windowMillis / item.limit
   const cost = effectiveCost(item)
-  if (item.kind === "rate") {
-    const interval = item.windowMillis / item.limit
-    // A cost above the burst passes once the bucket is full, and leaves a debt.
-    return Math.max(from, state.tat + (cost - Math.max(item.burst, cost)) * interval)
-  }
+  // A cost above the burst passes once the bucket is full, and leaves a debt.
+  return Math.max(from, tat + (cost - Math.max(item.burst, cost)) * interval)
+}
+
+/** `earliest` for a window, on the log kept as an array. */
+const earliestInLog = (state: ItemState, item: Item, from: number): number => {
+  const cost = effectiveCost(item)
   const entries = state.entries
   if (entries.length === 0) return from
   const last = entries[entries.length - 2]!
@@ -170,15 +174,63 @@ export const earliest = (state: ItemState, item: Item, from: number): number => 
 
 /** Books `item`'s cost at `at` (which `earliest` allowed). */
 export const commit = (state: ItemState, item: Item, at: number): void => {
-  const cost = effectiveCost(item)
-  if (item.kind === "rate") {
-    state.tat = Math.max(state.tat, at) + cost * (item.windowMillis / item.limit)
-    return
-  }
+  if (item.kind === "rate") state.tat = commitRate(state.tat, item, at)
+  else bookInLog(state, effectiveCost(item), at)
+}
+
+/** The theoretical arrival time after a rate whose `tat` it was books `item`'s cost at `at`. */
+export const commitRate = (tat: number, item: Item, at: number): number =>
+  Math.max(tat, at) + effectiveCost(item) * (item.windowMillis / item.limit)
+
+/** Books `cost` at `at` in a window's log, after the entries at or before it. */
+const bookInLog = (state: ItemState, cost: number, at: number): void => {
   const entries = state.entries
   let index = entries.length
   while (index > 0 && entries[index - 2]! > at) index -= 2
   entries.splice(index, 0, at, cost)
+}
+
+/** Removes the latest entry `(at, cost)` of a window's log, if there is one. */
+const unbookInLog = (state: ItemState, cost: number, at: number): void => {
+  const entries = state.entries
+  for (let j = entries.length - 2; j >= 0 && entries[j]! >= at; j -= 2) {
+    if (entries[j] === at && entries[j + 1] === cost) {
+      entries.splice(j, 2)
+      return
+    }
+  }
+}
+
+/**
+ * A window's bookings as a store keeps them: the arithmetic `reserveWith` and
+ * `cancelWith` run on a state `S` (which holds a rate's `tat` besides). The
+ * memory store keeps the log as an array (`logWindows`); the local store keeps
+ * it in an indexed table with running totals (`localWindow.ts`), where each
+ * operation costs `O(log n)` and not `O(n)`. Every implementation answers
+ * exactly what the array's does.
+ */
+export interface Windows<S extends { tat: number }> {
+  /** Entries at or before `floor` no longer count (`prune`: `floor` is now minus the window). */
+  readonly prune: (state: S, floor: number) => void
+  /** `earliest` for a window item (its state pruned at the current time). */
+  readonly earliest: (state: S, item: Item, from: number) => number
+  /** Books `cost` (already at most the window's limit) at `at`, after the entries at or before it. */
+  readonly book: (state: S, cost: number, at: number) => void
+  /** Removes the latest entry `(at, cost)`, if there is one. */
+  readonly unbook: (state: S, cost: number, at: number) => void
+}
+
+/** The window arithmetic on a log kept as an array (`ItemState.entries`). */
+export const logWindows: Windows<ItemState> = {
+  prune: (state, floor) => {
+    const entries = state.entries
+    let drop = 0
+    while (drop < entries.length && entries[drop]! <= floor) drop += 2
+    if (drop > 0) entries.splice(0, drop)
+  },
+  earliest: earliestInLog,
+  book: bookInLog,
+  unbook: unbookInLog
 }
 
 /**
@@ -216,17 +268,32 @@ export const reserve = (
   blockedUntil: number,
   now: number,
   maxWaitMillis: number
+): Reservation => reserveWith(logWindows, states, items, blockedUntil, now, maxWaitMillis)
+
+/** `reserve` on states whose windows `windows` keeps. */
+export const reserveWith = <S extends { tat: number }>(
+  windows: Windows<S>,
+  states: ReadonlyArray<S>,
+  items: ReadonlyArray<Item>,
+  blockedUntil: number,
+  now: number,
+  maxWaitMillis: number
 ): Reservation => {
   if (blockedUntil > now) return { _tag: "Refused", retryAfterMillis: Math.ceil(blockedUntil - now), item: -1 }
   let at = now
   let refusing = 0
-  for (let i = 0; i < items.length; i++) prune(states[i]!, items[i]!, now)
+  for (let i = 0; i < items.length; i++) {
+    const item = items[i]!
+    if (item.kind === "window") windows.prune(states[i]!, now - item.windowMillis)
+  }
   // The latest of the earliest instants; again until every item accepts it (an item
   // that fitted early may not fit later, but past its last booking it always does).
   for (let changed = true; changed;) {
     changed = false
     for (let i = 0; i < items.length; i++) {
-      const itemAt = earliest(states[i]!, items[i]!, at)
+      const item = items[i]!
+      const state = states[i]!
+      const itemAt = item.kind === "rate" ? earliestRate(state.tat, item, at) : windows.earliest(state, item, at)
       if (itemAt > at) {
         at = itemAt
         refusing = i
@@ -236,7 +303,12 @@ export const reserve = (
   }
   const delay = at - now
   if (delay > maxWaitMillis) return { _tag: "Refused", retryAfterMillis: Math.ceil(delay), item: refusing }
-  for (let i = 0; i < items.length; i++) commit(states[i]!, items[i]!, at)
+  for (let i = 0; i < items.length; i++) {
+    const item = items[i]!
+    const state = states[i]!
+    if (item.kind === "rate") state.tat = commitRate(state.tat, item, at)
+    else windows.book(state, effectiveCost(item), at)
+  }
   return { _tag: "Granted", delayMillis: delay }
 }
 
@@ -253,6 +325,15 @@ export const cancel = (
   items: ReadonlyArray<Item>,
   at: number,
   now: number
+): void => cancelWith(logWindows, states, items, at, now)
+
+/** `cancel` on states whose windows `windows` keeps. */
+export const cancelWith = <S extends { tat: number }>(
+  windows: Windows<S>,
+  states: ReadonlyArray<S>,
+  items: ReadonlyArray<Item>,
+  at: number,
+  now: number
 ): void => {
   if (at <= now) return
   for (let i = 0; i < items.length; i++) {
@@ -264,13 +345,7 @@ export const cancel = (
       if (state.tat === at + cost * (item.windowMillis / item.limit)) state.tat = at
       continue
     }
-    const entries = state.entries
-    for (let j = entries.length - 2; j >= 0 && entries[j]! >= at; j -= 2) {
-      if (entries[j] === at && entries[j + 1] === cost) {
-        entries.splice(j, 2)
-        break
-      }
-    }
+    windows.unbook(state, cost, at)
   }
 }
 

@@ -1,37 +1,52 @@
 /**
  * The SQLite side of the local store: the file, the schema, the cached
  * statements, and one `BEGIN IMMEDIATE` ... `COMMIT` transaction per
- * operation that reads its rows, runs the pure functions of `algorithm.ts`
- * and writes back. Everything here is synchronous and throws `LocalFailure`
+ * operation that reads its rows, runs the arithmetic of `algorithm.ts` and
+ * writes back. Everything here is synchronous and throws `LocalFailure`
  * or SQLite's own errors; `LocalStore.ts` turns both into typed errors.
  *
- * Schema (version 1, marked by `PRAGMA application_id` so a file of another
+ * Schema (version 2, marked by `PRAGMA application_id` so a file of another
  * application is never touched):
  *
- * - `items(id, tat, entries, expires_at)`: one row per limit state; `entries`
- *   is the sliding log as little-endian float64 pairs `[time, cost]`.
+ * - `items(id, tat, expires_at)`: one row per limit state: a rate's `tat`,
+ *   and when the state stops mattering (a window's too).
+ * - `bookings(seq, id, time, cost, total)`: a window's bookings, one row
+ *   each, with running totals (`localWindow.ts`), so a call costs `O(log n)`
+ *   for the `n` bookings of its window.
  * - `blocks(key, until)`: server-imposed blocks.
  * - `leases(id, token, expires_at)`: concurrency leases.
  *
+ * Version 1 kept a window's log in `items.entries`, little-endian float64
+ * pairs `[time, cost]`, read and written whole by every call. A file of
+ * version 1 is converted when a store opens it, in the transaction that
+ * identifies it (so once, whoever opens it first): the logs become bookings
+ * and the column goes, so a process of the earlier version still using the
+ * file fails on it (`no such column: entries`, a `RateLimiterUnavailableError`)
+ * rather than keep a second count beside this one.
+ *
  * A row whose `expires_at` (now + `Algorithm.lifetime`) has passed means the
- * same as no row, so expired rows are swept in bounded batches every
- * `sweepEvery` operations of a connection.
+ * same as no row, so expired rows (and their bookings) are swept in bounded
+ * batches every `sweepEvery` operations of a connection.
  */
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { DatabaseSync, type SQLOutputValue, type StatementSync } from "node:sqlite"
 import * as Algorithm from "./algorithm.ts"
+import * as LocalWindow from "./localWindow.ts"
 
 /** Marks our files (`PRAGMA application_id`): "htkl". */
 export const applicationId = 0x68746b6c
 
 /** The schema version this code reads and writes (`PRAGMA user_version`). */
-export const schemaVersion = 1
+export const schemaVersion = 2
+
+/** The earlier version this code converts when it opens a file (a window's log as one blob per state). */
+export const convertedVersion = 1
 
 /** Operations of one connection between two sweeps. */
 export const sweepEvery = 256
 
-/** Most expired rows one sweep deletes per table, so a sweep never holds the lock for long. */
+/** Most expired rows one sweep deletes per table (bookings included), so a sweep never holds the lock for long. */
 export const sweepBatch = 1_000
 
 /** The WAL file is truncated to this size after a checkpoint. */
@@ -41,10 +56,9 @@ const schema = `
 CREATE TABLE items (
   id TEXT PRIMARY KEY NOT NULL,
   tat REAL NOT NULL,
-  entries BLOB NOT NULL,
   expires_at REAL NOT NULL
 ) WITHOUT ROWID;
-CREATE INDEX items_expires_at ON items (expires_at);
+CREATE INDEX items_expires_at ON items (expires_at);${LocalWindow.schema}
 CREATE TABLE blocks (
   key TEXT PRIMARY KEY NOT NULL,
   until REAL NOT NULL
@@ -99,8 +113,8 @@ const fsFailure = (what: string, path: string, cause: unknown): LocalFailure => 
  * `options` on an object without a prototype: Node reads inherited options
  * (`node:sqlite`'s `readOnly`, `returnArrays`, `readBigInts`...), so what it
  * is handed holds exactly the keys meant. (Not `Own.bare`: this module
- * imports nothing outside `node:` and `algorithm.ts`, so a test can run it
- * alone as another user.)
+ * imports nothing outside `node:`, `localWindow.ts` and `algorithm.ts`, so a
+ * test can run it alone as another user.)
  */
 const bare = <A extends object>(options: A): A => Object.assign(Object.create(null) as A, options)
 
@@ -151,15 +165,20 @@ const countObjects = (db: DatabaseSync): number => {
 }
 
 /**
- * Whether the file is ours, empty (a new file), or someone else's. Reads
- * only, so a file that is not ours is left byte for byte as it was.
+ * Whether the file is ours, ours in the layout of version 1 (to convert),
+ * empty (a new file), or someone else's. Reads only, so a file that is not
+ * ours is left byte for byte as it was.
  */
-const identify = (db: DatabaseSync, path: string): "ours" | "empty" => {
+const identify = (db: DatabaseSync, path: string): "ours" | "version 1" | "empty" => {
   const id = Number(pragma(db, "application_id"))
   const version = Number(pragma(db, "user_version"))
   if (id === applicationId) {
+    if (version === convertedVersion) return "version 1"
     if (version !== schemaVersion) {
-      throw new LocalFailure(`${path} has schema version ${version}; this version reads ${schemaVersion}`, false)
+      throw new LocalFailure(
+        `${path} has schema version ${version}; this version reads ${schemaVersion} (and converts ${convertedVersion})`,
+        false
+      )
     }
     return "ours"
   }
@@ -193,16 +212,36 @@ const whileBusy = <A>(timeoutMillis: number, step: () => A): A => {
   }
 }
 
+/**
+ * Converts a file of version 1: each state's log becomes its bookings, and
+ * `items.entries` goes (so statements of version 1 fail on the file). A log
+ * that cannot be read fails the conversion, which leaves the file as it was.
+ */
+const convert = (db: DatabaseSync): void => {
+  db.exec(LocalWindow.table)
+  const insert = LocalWindow.inserter(db)
+  for (const row of db.prepare("SELECT id, entries FROM items").all()) {
+    if (typeof row.id !== "string") throw new LocalFailure("corrupt state row", false)
+    const entries = decodeEntries(row.entries, row.id)
+    if (entries.length > 0) insert(row.id, entries)
+  }
+  db.exec(LocalWindow.indexes)
+  db.exec("ALTER TABLE items DROP COLUMN entries")
+  db.exec(`PRAGMA user_version = ${schemaVersion}`)
+}
+
 const initialise = (db: DatabaseSync, path: string, timeoutMillis: number): void => {
-  // Identified under the write lock only: a file another process is creating right now must not look foreign.
-  // A file that is not ours is left as it was (the transaction writes nothing and is rolled back).
+  // Identified under the write lock only: a file another process is creating (or converting) right now must not
+  // look foreign (or be converted twice). A file that is not ours is left as it was (the transaction writes
+  // nothing and is rolled back), and so is a file whose conversion fails.
   db.exec("BEGIN IMMEDIATE")
   try {
-    if (identify(db, path) === "empty") {
+    const found = identify(db, path)
+    if (found === "empty") {
       db.exec(schema)
       db.exec(`PRAGMA application_id = ${applicationId}`)
       db.exec(`PRAGMA user_version = ${schemaVersion}`)
-    }
+    } else if (found === "version 1") convert(db)
     db.exec("COMMIT")
   } catch (cause) {
     rollbackQuietly(db)
@@ -222,20 +261,13 @@ const rollbackQuietly = (db: DatabaseSync): void => {
   }
 }
 
-/** Reads a window log stored as little-endian float64 pairs. */
+/** Reads a window log of version 1, stored as little-endian float64 pairs. */
 const decodeEntries = (value: SQLOutputValue | undefined, id: string): Array<number> => {
   if (!(value instanceof Uint8Array) || value.byteLength % 16 !== 0) {
     throw new LocalFailure(`corrupt state row for item ${JSON.stringify(id)}`, false)
   }
   const view = new DataView(value.buffer, value.byteOffset, value.byteLength)
   return Array.from({ length: value.byteLength / 8 }, (_, i) => view.getFloat64(i * 8, true))
-}
-
-const encodeEntries = (entries: ReadonlyArray<number>): Uint8Array => {
-  const bytes = new Uint8Array(entries.length * 8)
-  const view = new DataView(bytes.buffer)
-  for (let i = 0; i < entries.length; i++) view.setFloat64(i * 8, entries[i]!, true)
-  return bytes
 }
 
 const numberOf = (value: SQLOutputValue | undefined, what: string): number => {
@@ -283,16 +315,24 @@ export interface LocalDatabase {
 
 /**
  * Opens (creating when missing) the database at `path`, waiting at most
- * `timeoutMillis` for a lock in any one step.
+ * `timeoutMillis` for a lock in any one step; a file of version 1 is
+ * converted. `clock` is read once per transaction, once the lock is held
+ * (the machine's clock; tests pass their own to run operations at chosen
+ * instants).
  */
-export const open = (file: string, timeoutMillis: number, privateFolder: boolean): LocalDatabase => {
+export const open = (
+  file: string,
+  timeoutMillis: number,
+  privateFolder: boolean,
+  clock: () => number = Date.now
+): LocalDatabase => {
   // Absolute, so SQLite never reads the name as `:memory:` or a `file:` URI: both would not be shared.
   const path = Path.resolve(file)
   prepareFile(path, privateFolder)
   const db = new DatabaseSync(path, bare({ timeout: timeoutMillis, enableDoubleQuotedStringLiterals: false }))
   try {
     initialise(db, path, timeoutMillis)
-    const database = prepared(db)
+    const database = prepared(db, clock)
     database.sweep()
     return database
   } catch (cause) {
@@ -301,19 +341,19 @@ export const open = (file: string, timeoutMillis: number, privateFolder: boolean
   }
 }
 
-const prepared = (db: DatabaseSync): LocalDatabase => {
+const prepared = (db: DatabaseSync, clock: () => number): LocalDatabase => {
   const statement = (sql: string): StatementSync => db.prepare(sql)
   const begin = statement("BEGIN IMMEDIATE")
   const commit = statement("COMMIT")
-  const selectItem = statement("SELECT tat, entries FROM items WHERE id = ?")
+  const window = LocalWindow.prepare(db)
+  const selectItem = statement("SELECT tat FROM items WHERE id = ?")
   const upsertItem = statement(
-    "INSERT INTO items (id, tat, entries, expires_at) VALUES (?, ?, ?, ?) " +
-      "ON CONFLICT (id) DO UPDATE SET tat = excluded.tat, entries = excluded.entries, expires_at = excluded.expires_at"
+    "INSERT INTO items (id, tat, expires_at) VALUES (?, ?, ?) " +
+      "ON CONFLICT (id) DO UPDATE SET tat = excluded.tat, expires_at = excluded.expires_at"
   )
   const upsertItemKeepingExpiry = statement(
-    "INSERT INTO items (id, tat, entries, expires_at) VALUES (?, ?, ?, ?) " +
-      "ON CONFLICT (id) DO UPDATE SET tat = excluded.tat, entries = excluded.entries, " +
-      "expires_at = max(excluded.expires_at, items.expires_at)"
+    "INSERT INTO items (id, tat, expires_at) VALUES (?, ?, ?) " +
+      "ON CONFLICT (id) DO UPDATE SET tat = excluded.tat, expires_at = max(excluded.expires_at, items.expires_at)"
   )
   const deleteItem = statement("DELETE FROM items WHERE id = ?")
   const selectBlock = statement("SELECT until FROM blocks WHERE key = ?")
@@ -326,9 +366,7 @@ const prepared = (db: DatabaseSync): LocalDatabase => {
       "ON CONFLICT (id, token) DO UPDATE SET expires_at = excluded.expires_at"
   )
   const deleteLease = statement("DELETE FROM leases WHERE id = ? AND token = ?")
-  const sweepItems = statement(
-    "DELETE FROM items WHERE id IN (SELECT id FROM items WHERE expires_at <= ? LIMIT ?)"
-  )
+  const selectExpiredItems = statement("SELECT id FROM items WHERE expires_at <= ? LIMIT ?")
   const sweepBlocks = statement(
     "DELETE FROM blocks WHERE key IN (SELECT key FROM blocks WHERE until <= ? LIMIT ?)"
   )
@@ -338,8 +376,22 @@ const prepared = (db: DatabaseSync): LocalDatabase => {
 
   let operations = 0
 
+  /**
+   * Deletes expired states, each once its bookings are gone: at most `sweepBatch` states and `sweepBatch`
+   * bookings (oldest first), so a state whose window held many is taken over several sweeps.
+   */
+  const sweepItems = (now: number): void => {
+    let bookings = sweepBatch
+    for (const row of selectExpiredItems.all(now, sweepBatch)) {
+      const name = row.id
+      if (typeof name !== "string") throw new LocalFailure("corrupt state row", false)
+      if (bookings > 0) bookings -= window.deleteOldest(name, bookings)
+      if (!window.holds(name)) deleteItem.run(name)
+    }
+  }
+
   const sweepAt = (now: number): void => {
-    sweepItems.run(now, sweepBatch)
+    sweepItems(now)
     sweepBlocks.run(now, sweepBatch)
     sweepLeases.run(now, sweepBatch)
   }
@@ -348,7 +400,7 @@ const prepared = (db: DatabaseSync): LocalDatabase => {
   const transaction = <A>(body: (now: number) => A): A => {
     begin.run()
     try {
-      const now = Date.now()
+      const now = clock()
       const result = body(now)
       operations++
       if (operations % sweepEvery === 0) sweepAt(now)
@@ -361,52 +413,53 @@ const prepared = (db: DatabaseSync): LocalDatabase => {
   }
 
   interface Slot {
-    readonly state: Algorithm.ItemState
+    readonly name: string
+    readonly state: LocalWindow.State
     /** The items of this request stored under this id (usually one). */
     readonly items: Array<Algorithm.Item>
   }
 
-  const load = (id: string): Algorithm.ItemState => {
-    const row = selectItem.get(storedName(id))
-    if (row === undefined) return Algorithm.emptyState()
-    return {
-      tat: numberOf(row.tat, `state row for item ${JSON.stringify(id)}`),
-      entries: decodeEntries(row.entries, id)
-    }
-  }
-
   /**
    * Writes a state back, expiring when it stops mattering. A row shared by a rate and a window (two policies
-   * of one name) keeps the later of the two: the rate's `tat` always counts, and window entries written by a
-   * request without a window item keep the row's expiry (their window is not known here), so the sweep never
-   * deletes a state that still limits.
+   * of one name) keeps the later of the two: the rate's `tat` always counts, and a request without a window
+   * item keeps the row's expiry when it is later (the window of its bookings is not known here), so the sweep
+   * never deletes a state that still limits. A row stays while its id holds bookings, counting or not, so
+   * that the sweep takes them before it.
    */
-  const save = (id: string, slot: Slot, now: number): void => {
-    let lifetime = Math.max(0, slot.state.tat - now)
+  const save = (slot: Slot, now: number): void => {
+    const { name, state } = slot
+    let lifetime = Math.max(0, state.tat - now)
     let windowKnown = false
     for (const item of slot.items) {
-      lifetime = Math.max(lifetime, Algorithm.lifetime(slot.state, item, now))
-      if (item.kind === "window") windowKnown = true
+      if (item.kind !== "window" || state.window === undefined) continue
+      windowKnown = true
+      lifetime = Math.max(lifetime, window.lifetime(state.window, item, now))
     }
-    const name = storedName(id)
-    const keep = !windowKnown && slot.state.entries.length > 0
-    if (lifetime > 0 || keep) {
-      ;(keep ? upsertItemKeepingExpiry : upsertItem).run(
-        name,
-        slot.state.tat,
-        encodeEntries(slot.state.entries),
-        now + lifetime
-      )
+    if (windowKnown) {
+      const holds = window.tidy(state.window!)
+      if (lifetime > 0 || holds) upsertItem.run(name, state.tat, now + lifetime)
+      else deleteItem.run(name)
+    } else if (lifetime > 0) {
+      upsertItemKeepingExpiry.run(name, state.tat, now + lifetime)
+    } else if (window.holds(name)) {
+      upsertItemKeepingExpiry.run(name, state.tat, now)
     } else deleteItem.run(name)
   }
 
-  /** The states of `items`, loaded once per id: items sharing an id share one state, as they do in memory. */
+  /**
+   * The states of `items`, loaded once per id: items sharing an id share one state, as they do in memory; the
+   * window's bookings are read only for an id a window item uses.
+   */
   const loadAll = (items: ReadonlyArray<Algorithm.Item>) => {
     const slots = new Map<string, Slot>()
     const states = items.map((item) => {
       let slot = slots.get(item.id)
       if (slot === undefined) {
-        slot = { state: load(item.id), items: [] }
+        const name = storedName(item.id)
+        const row = selectItem.get(name)
+        const tat = row === undefined ? 0 : numberOf(row.tat, `state row for item ${JSON.stringify(item.id)}`)
+        const windowed = items.some((other) => other.id === item.id && other.kind === "window")
+        slot = { name, state: { tat, window: windowed ? window.load(name) : undefined }, items: [] }
         slots.set(item.id, slot)
       }
       slot.items.push(item)
@@ -421,18 +474,18 @@ const prepared = (db: DatabaseSync): LocalDatabase => {
         const { slots, states } = loadAll(items)
         const block = blockKey === undefined ? undefined : selectBlock.get(storedName(blockKey))
         const blockedUntil = block === undefined ? 0 : numberOf(block.until, "block row")
-        const reservation = Algorithm.reserve(states, items, blockedUntil, now, maxWaitMillis)
+        const reservation = Algorithm.reserveWith(window.windows, states, items, blockedUntil, now, maxWaitMillis)
         // A refusal books nothing: the rows stay as they were.
         if (reservation._tag !== "Granted") return reservation
-        for (const [id, slot] of slots) save(id, slot, now)
+        for (const slot of slots.values()) save(slot, now)
         return reservation.delayMillis > 0 ? { ...reservation, at: now + reservation.delayMillis } : reservation
       }),
     cancel: (items, at) =>
       transaction((now) => {
         if (at <= now) return
         const { slots, states } = loadAll(items)
-        Algorithm.cancel(states, items, at, now)
-        for (const [id, slot] of slots) save(id, slot, now)
+        Algorithm.cancelWith(window.windows, states, items, at, now)
+        for (const slot of slots.values()) save(slot, now)
       }),
     block: (key, millis) =>
       transaction((now) => {

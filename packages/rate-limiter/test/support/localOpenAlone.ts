@@ -5,9 +5,10 @@
  * as `LocalStore` would put them in its `RateLimiterUnavailableError`.
  *
  * It imports nothing but `node:` modules and the store's database module
- * (which itself needs only `algorithm.ts`), so a test can copy these three
- * files, keeping their relative places, into a fresh temporary folder and run
- * them as another user, wherever the checkout lives and whoever may enter it.
+ * (which itself needs only `localWindow.ts` and `algorithm.ts`), so a test can
+ * copy these four files, keeping their relative places, into a fresh
+ * temporary folder and run them as another user, wherever the checkout lives
+ * and whoever may enter it.
  */
 import * as LocalDatabase from "../../src/internal/localDatabase.ts"
 
