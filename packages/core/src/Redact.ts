@@ -19,7 +19,8 @@ export const secretHeaderNames: ReadonlySet<string> = new Set([
   "x-api-key",
   "api-key",
   "x-auth-token",
-  "x-amz-security-token"
+  "x-amz-security-token",
+  "x-honeycomb-team"
 ])
 
 /**
@@ -28,14 +29,18 @@ export const secretHeaderNames: ReadonlySet<string> = new Set([
  * a secret, a password or a signature, such as `x-goog-api-key`, `apikey`,
  * `ocp-apim-subscription-key`, `x-functions-key`, `private-token`,
  * `x-access-token`, `x-csrf-token`, `x-client-secret`, `x-auth`,
- * `authentication`, `x-session-id`, `x-hub-signature-256`. A bare `-key` is
- * not enough (`idempotency-key`, `cache-key` are not secrets).
+ * `authentication`, `x-session-id`, `x-hub-signature-256`, `x-rapidapi-key`,
+ * `dd-application-key`, `x-consumer-key`; or any word that ends in
+ * `authorization` or is `jwt`, wherever it stands (`x-serverless-authorization`,
+ * `x-forwarded-authorization`, `x-ms-authorization-auxiliary`,
+ * `x-goog-iap-jwt-assertion`). A bare `-key` is not enough
+ * (`idempotency-key`, `cache-key` are not secrets).
  *
  * @category constants
  * @since 0.1.0
  */
 export const secretHeaderPattern: RegExp =
-  /(?:^|[-_])(?:api[-_]?key|apikey|(?:access|secret|subscription|functions|client|private|master|auth)[-_]?key|(?:access|auth|api|session|refresh|private|csrf|xsrf|id|bearer|security)[-_]?token|token|secret|client[-_]?secret|password|passwd|credentials?|signature(?:-sha\d+|-\d+)?|auth|authentication|session(?:[-_]?id)?)$/
+  /(?:^|[-_])(?:api[-_]?key|apikey|(?:access|secret|subscription|functions|client|private|master|auth|app|application|consumer|rapidapi|license|developer|customer|signing|account|partner|integration|user)[-_]?key|(?:access|auth|api|session|refresh|private|csrf|xsrf|id|bearer|security)[-_]?token|token|secret|client[-_]?secret|password|passwd|credentials?|signature(?:-sha\d+|-\d+)?|auth|authentication|session(?:[-_]?id)?)$|(?:^|[-_])(?:[a-z]*authorization|jwt)(?:$|[-_])/
 
 /**
  * Whether a header (any case) carries a secret: one of `secretHeaderNames`,

@@ -176,7 +176,19 @@ describe("Redact.isSecretHeader", () => {
         "x-session",
         "x-session-id",
         "X-Hub-Signature-256",
-        "x-signature-sha256"
+        "x-signature-sha256",
+        "X-Authorization",
+        "x-serverless-authorization",
+        "x-forwarded-authorization",
+        "x-ms-authorization-auxiliary",
+        "X-RapidAPI-Key",
+        "DD-Application-Key",
+        "x-app-key",
+        "x-consumer-key",
+        "x-amz-server-side-encryption-customer-key",
+        "X-Goog-IAP-JWT-Assertion",
+        "x-jwt",
+        "x-honeycomb-team"
       ]
     ) {
       assert.isTrue(Redact.isSecretHeader(name), name)
@@ -193,7 +205,10 @@ describe("Redact.isSecretHeader", () => {
         "accept",
         "x-session-count",
         "x-author",
-        "x-signature-version"
+        "x-signature-version",
+        "x-partition-key",
+        "x-authorizer",
+        "x-jwtish"
       ]
     ) {
       assert.isFalse(Redact.isSecretHeader(name), name)
