@@ -15,6 +15,7 @@ import * as Fs from "node:fs/promises"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { check, runMain } from "./support/outcome.ts"
+import { progressLine } from "./support/progressLine.ts"
 import { serverFlags, serverHelp, serverUrl } from "./support/server.ts"
 
 const usage = `Usage: npm run example -- download-images [--url URL]
@@ -45,6 +46,7 @@ const main = Effect.gen(function*() {
     }
   })
   const downloader = yield* Downloader.Downloader
+  const progress = progressLine()
   const running = new Map<string, number>()
   let mostPerHost = 0
   const batch = yield* downloader.downloadAll(tasks, {
@@ -56,10 +58,9 @@ const main = Effect.gen(function*() {
     },
     onSuccess: (task) => running.set(host(task), running.get(host(task))! - 1),
     onError: (task) => running.set(host(task), running.get(host(task))! - 1),
-    onProgress: (p) =>
-      process.stdout.write(`\r${p.succeeded + p.failed}/${p.files} files, ${Progress.formatBytes(p.bytes)}   `)
+    onProgress: (p) => progress.update(`${p.succeeded + p.failed}/${p.files} files, ${Progress.formatBytes(p.bytes)}`)
   })
-  yield* Console.log("")
+  progress.end()
   yield* Console.log(
     `${batch.succeeded.length} of ${tasks.length} files verified in ${(batch.durationMillis / 1000).toFixed(1)} s, ` +
       `at most ${mostPerHost} at once per host`

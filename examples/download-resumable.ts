@@ -23,6 +23,7 @@ import * as Fs from "node:fs/promises"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { check, runMain } from "./support/outcome.ts"
+import { progressLine } from "./support/progressLine.ts"
 import { serverFlags, serverHelp, serverUrl } from "./support/server.ts"
 
 const usage = `Usage: npm run example -- download-resumable [--url URL] [--dir DIR]
@@ -59,15 +60,16 @@ const main = Effect.gen(function*() {
     portFile: flags.dir === undefined ? undefined : Path.join(dir, ".download-resumable-port")
   }))
   const downloader = yield* Downloader.Downloader
+  const line = progressLine()
   const url = `${baseUrl}/files/dataset.bin?size=${size}&seed=${seed}&rate=${16 * 1024 * 1024}&drop_after=${
     4 * 1024 * 1024
   }`
   const result = yield* downloader.download(url, Path.join(dir, "dataset.bin"), {
     checksum: `sha256:${Content.digest(seed, 0, size)}`,
     ifExists: "overwrite",
-    onProgress: (progress) => process.stdout.write(`\r${Progress.format(progress).padEnd(60)}`)
+    onProgress: (progress) => line.update(Progress.format(progress))
   })
-  yield* Console.log("")
+  line.end()
   yield* Console.log(
     `${result.path}: ${Progress.formatBytes(result.bytes)}, sha256 verified: ${result.verified}, ` +
       `broken bodies continued: ${result.continuations}, resumed from an earlier run: ${result.resumed}`

@@ -34,7 +34,7 @@ import * as ServerControl from "@httpkit/testing/ServerControl"
 import { Console, Effect, Layer } from "effect"
 import { nonNegativeInt, port, positiveInt } from "../scripts/args.ts"
 import { check, runMain } from "./support/outcome.ts"
-import { serverFlags, serverHelp, serverUrl } from "./support/server.ts"
+import { serverFlags, serverHelpAt, serverUrl } from "./support/server.ts"
 
 const usage = `Usage: npm run example -- metrics-service [options]
 
@@ -46,7 +46,7 @@ is sent over OTLP.
   --concurrency C     fibers making them (default 16)
   --port P            the /metrics port (default 0: any free port; Prometheus's usual is 9464)
   --serve-seconds S   keep serving /metrics for S seconds after the load (default 0)
-${serverHelp}`
+${serverHelpAt(22)}`
 const flags = serverFlags(usage, {
   calls: { type: "string" },
   concurrency: { type: "string" },

@@ -13,10 +13,15 @@ import * as Fs from "node:fs/promises"
 import { fail, parseFlags } from "../../scripts/args.ts"
 import { requireReachable } from "../../scripts/reachable.ts"
 
+/** The help lines of `--url` and `--help`, their text at `column` (to line up with an example's other flags). */
+export const serverHelpAt = (column: number): string =>
+  [
+    ["--url URL", "send the requests to a server started with `npm run test-server` (default: one started embedded)"],
+    ["-h, --help", "this text"]
+  ].map(([flag, text]) => `  ${flag!.padEnd(column - 2)}${text}`).join("\n")
+
 /** The help lines of `--url` and `--help`, for an example's usage text. */
-export const serverHelp =
-  `  --url URL     send the requests to a server started with \`npm run test-server\` (default: one started embedded)
-  -h, --help    this text`
+export const serverHelp = serverHelpAt(16)
 
 /**
  * The flags of an example that talks to the fault-injection server, `--url`

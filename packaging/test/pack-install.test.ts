@@ -302,6 +302,12 @@ describe("packed and installed with npm outside the workspace", () => {
     assert.deepStrictEqual(get("testing").manifest.bin, { "httpkit-test-server": "./dist/bin.js" })
   })
 
+  it("npm pack of a package's sources refuses, naming pnpm pack, where it made a tarball no registry user could install (workspace: versions, exports of .ts sources)", async () => {
+    const { error, stdout, stderr } = await runCommand("npm", ["pack", "--dry-run"], `${root}packages/core`)
+    assert.isNotNull(error, stdout)
+    assert.include(stderr, "pack this package with pnpm pack (or pnpm publish)")
+  })
+
   it("redis, @effect/platform-node, vitest and @effect/vitest are optional peers where one feature needs them, and nothing else", () => {
     const none = { dependency: false, peer: false, optional: false }
     const optionalPeer = { dependency: false, peer: true, optional: true }
