@@ -28,7 +28,19 @@ import * as Config from "effect/Config"
  *   The run is bounded by `refreshTimeout` (30 seconds by default); a hook
  *   that fails, dies or times out makes `refresh` return `false` and logs a
  *   warning with the error's tag and message, with every known secret value
- *   replaced by `REDACTED`.
+ *   replaced by `REDACTED` and URLs and secret-named `name=value` pairs
+ *   redacted (`Redact.text`).
+ * - A failed run is remembered for its generation: for `refreshBackoff`
+ *   (5 seconds by default) every 401 on those same credentials gets `false`
+ *   at once, without running the hook again, so a token endpoint that
+ *   refuses is asked once per backoff, not once per call. New credentials
+ *   (`set`) end the backoff at once; after it, the next 401 runs the hook
+ *   again.
+ * - A request made from inside the hook (the hook calls the token endpoint
+ *   through the same client) never waits on or starts a refresh of the same
+ *   `Auth`: its 401 is its answer at once (`Refreshing` marks the hook's
+ *   fiber). Without this, the hook's own 401 would wait on the run it is
+ *   part of until `refreshTimeout`.
  * - Header names must be HTTP tokens; values must be non-empty and free of
  *   control characters other than tab (so no CR, LF or NUL) and of characters
  *   above U+00FF. Invalid credentials fail with `AuthConfigError`, whose
@@ -59,6 +71,7 @@ import * as DurationInput from "@httpkit/core/DurationInput"
 import * as HeaderSyntax from "@httpkit/core/HeaderSyntax"
 import * as Own from "@httpkit/core/Own"
 import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
@@ -155,6 +168,15 @@ export interface RefreshOptions<A, E = never, R = never> {
    * @default "30 seconds"
    */
   readonly refreshTimeout?: DurationInput.Input | undefined
+  /**
+   * After a run of `onUnauthorized` failed (an error, a defect, a timeout or
+   * credentials it cannot use), how long a 401 on the same credentials gets
+   * `false` at once instead of running the hook again. Credentials changed
+   * with `set` end it at once.
+   *
+   * @default "5 seconds"
+   */
+  readonly refreshBackoff?: DurationInput.Input | undefined
 }
 
 /**
@@ -190,6 +212,29 @@ export const defaultAnthropicVersion = "2023-06-01"
  */
 export const defaultRefreshTimeout: Duration.Duration = Duration.seconds(30)
 
+/**
+ * The default time a failed refresh is remembered for its credentials.
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const defaultRefreshBackoff: Duration.Duration = Duration.seconds(5)
+
+/**
+ * The `Auth`s whose refresh hook runs in this fiber (opaque identities),
+ * set by an `Auth` while its hook runs. A call made from inside a hook (the
+ * token request, sent through the same client) finds its own `Auth` here,
+ * and `refresh` answers it `false` at once: its 401 never waits on the run
+ * it belongs to. Read it, never set it.
+ *
+ * @category references
+ * @since 0.1.0
+ */
+export const Refreshing: Context.Reference<ReadonlySet<object>> = Context.Reference<ReadonlySet<object>>(
+  "@httpkit/client/Auth/Refreshing",
+  { defaultValue: () => new Set<object>() }
+)
+
 // -----------------------------------------------------------------------------
 // errors
 // -----------------------------------------------------------------------------
@@ -216,7 +261,8 @@ export class AuthConfigError extends Own.fields(
       "invalid-header-value",
       "empty-header-value",
       "duplicate-header-name",
-      "invalid-refresh-timeout"
+      "invalid-refresh-timeout",
+      "invalid-refresh-backoff"
     ]),
     /** The lower-case header name, when it is a valid token. */
     header: Schema.optionalKey(Schema.String),
@@ -326,9 +372,17 @@ interface Inflight {
   readonly deferred: Deferred.Deferred<boolean>
 }
 
+/** A failed run, remembered for the generation it tried to replace. */
+interface Failed {
+  readonly generation: number
+  /** Until when (`Clock` milliseconds) a 401 on that generation gets `false` at once. */
+  readonly until: number
+}
+
 interface State {
   readonly snapshot: Snapshot
   readonly inflight: Inflight | undefined
+  readonly failed: Failed | undefined
 }
 
 type Decision =
@@ -373,25 +427,39 @@ const makeCore = <E, R>(
   kind: string,
   initial: ReadonlyArray<Header>,
   hook: Effect.Effect<Update, E, R> | undefined,
-  timeout: Duration.Input
+  timeout: Duration.Input,
+  backoffMillis: number
 ): Effect.Effect<Auth, never, R> =>
   Effect.gen(function*() {
     const context = yield* Effect.context<R>()
     const secretHeaderNames = new Set(initial.map(([name]) => name))
     const state = yield* Ref.make<State>({
       snapshot: Object.freeze({ headers: initial, generation: 0 }),
-      inflight: undefined
+      inflight: undefined,
+      failed: undefined
     })
+    // This Auth's identity in `Refreshing` while its hook runs.
+    const identity = {}
 
     const finish = (deferred: Deferred.Deferred<boolean>, f: (snapshot: Snapshot) => readonly [boolean, Snapshot]) =>
       Ref.modify(state, (s): readonly [boolean, State] => {
         const [value, snapshot] = f(s.snapshot)
-        return [value, { snapshot, inflight: s.inflight?.deferred === deferred ? undefined : s.inflight }]
+        return [value, { ...s, snapshot, inflight: s.inflight?.deferred === deferred ? undefined : s.inflight }]
       })
+
+    /** Ends a failed run of `generation`: remembered for `backoffMillis`, its waiters released with `false`. */
+    const failed = (deferred: Deferred.Deferred<boolean>, generation: number) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        Ref.modify(state, (s): readonly [boolean, State] => [false, {
+          ...s,
+          inflight: s.inflight?.deferred === deferred ? undefined : s.inflight,
+          failed: s.snapshot.generation === generation ? { generation, until: now + backoffMillis } : s.failed
+        }])).pipe(Effect.flatMap((value) => Deferred.succeed(deferred, value)))
 
     const logFailure = (reason: string, error: unknown, secrets: ReadonlyArray<string>) => {
       const { message, tag } = describeError(error)
-      const detail = scrub(message, secrets)
+      // Known secrets first, then whatever looks like one: a URL's user-info and query, `client_secret=...`.
+      const detail = Redact.text(scrub(message, secrets))
       return Effect.logWarning(
         `ClientAuth (${kind}): refresh failed (${reason})${tag === "" ? "" : `: ${tag}`}${
           detail === "" ? "" : `: ${detail}`
@@ -406,6 +474,8 @@ const makeCore = <E, R>(
     ): Effect.Effect<void> =>
       update.pipe(
         Effect.provideContext(context),
+        // Marks the hook's fiber: a request it makes never waits on (or starts) this refresh.
+        Effect.updateService(Refreshing, (running) => new Set([...running, identity])),
         Effect.timeout(timeout),
         Effect.exit,
         Effect.flatMap((exit) =>
@@ -422,13 +492,17 @@ const makeCore = <E, R>(
                   Result.isSuccess(defect) ? defect.success : undefined,
                   secrets
                 )
+                // An interrupted hook says nothing about the credentials: not remembered.
+                if (Result.isFailure(defect)) {
+                  return yield* Deferred.succeed(deferred, yield* finish(deferred, (snapshot) => [false, snapshot]))
+                }
               }
-              return yield* Deferred.succeed(deferred, yield* finish(deferred, (snapshot) => [false, snapshot]))
+              return yield* failed(deferred, started)
             }
             const next = Result.flatMap(exit.value((yield* Ref.get(state)).snapshot.headers), normalize)
             if (Result.isFailure(next)) {
               yield* logFailure("invalid", next.failure, secrets)
-              return yield* Deferred.succeed(deferred, yield* finish(deferred, (snapshot) => [false, snapshot]))
+              return yield* failed(deferred, started)
             }
             for (const [name] of next.success) secretHeaderNames.add(name)
             const value = yield* finish(deferred, (snapshot) =>
@@ -467,14 +541,23 @@ const makeCore = <E, R>(
         Effect.map(Ref.get(state), (s) => generation < s.snapshot.generation)
       : (generation: number): Effect.Effect<boolean> =>
         Effect.uninterruptibleMask((restore) =>
-          Ref.modify(state, (s): readonly [Decision, State] => {
-            if (generation < s.snapshot.generation) return [{ _tag: "Done", value: true }, s]
-            if (s.inflight !== undefined && s.inflight.generation === s.snapshot.generation) {
-              return [{ _tag: "Await", deferred: s.inflight.deferred }, s]
-            }
-            const deferred = Deferred.makeUnsafe<boolean>()
-            const inflight = { generation: s.snapshot.generation, deferred }
-            return [{ _tag: "Start", generation: s.snapshot.generation, deferred }, { ...s, inflight }]
+          Effect.withFiber((self) => {
+            // A request of this Auth's own hook: waiting would wait on itself, starting would recurse.
+            if (self.getRef(Refreshing).has(identity)) return Effect.succeed<Decision>({ _tag: "Done", value: false })
+            const now = self.getRef(Clock.Clock).currentTimeMillisUnsafe()
+            return Ref.modify(state, (s): readonly [Decision, State] => {
+              if (generation < s.snapshot.generation) return [{ _tag: "Done", value: true }, s]
+              if (s.inflight !== undefined && s.inflight.generation === s.snapshot.generation) {
+                return [{ _tag: "Await", deferred: s.inflight.deferred }, s]
+              }
+              // The refresh of these credentials failed a moment ago: the same answer, without asking again.
+              if (s.failed !== undefined && s.failed.generation === s.snapshot.generation && now < s.failed.until) {
+                return [{ _tag: "Done", value: false }, s]
+              }
+              const deferred = Deferred.makeUnsafe<boolean>()
+              const inflight = { generation: s.snapshot.generation, deferred }
+              return [{ _tag: "Start", generation: s.snapshot.generation, deferred }, { ...s, inflight }]
+            })
           }).pipe(Effect.flatMap((decision) => {
             switch (decision._tag) {
               case "Done":
@@ -535,16 +618,30 @@ const fromInput = <A, E, R>(
     const onUnauthorized = own(options, "onUnauthorized")
     const hook = onUnauthorized === undefined ? undefined : Effect.map(onUnauthorized, toUpdate)
     const refreshTimeout = own(options, "refreshTimeout")
-    if (refreshTimeout === undefined) return makeCore(kind, headers.success, hook, defaultRefreshTimeout)
-    const millis = DurationInput.fromInput(refreshTimeout)
-    return millis === undefined
-      ? Effect.fail(
+    const millis = refreshTimeout === undefined
+      ? Duration.toMillis(defaultRefreshTimeout)
+      : DurationInput.fromInput(refreshTimeout)
+    if (millis === undefined) {
+      return Effect.fail(
         new AuthConfigError({
           reason: "invalid-refresh-timeout",
           problems: [DurationInput.problem("refreshTimeout", refreshTimeout)]
         })
       )
-      : makeCore(kind, headers.success, hook, millis)
+    }
+    const refreshBackoff = own(options, "refreshBackoff")
+    const backoff = refreshBackoff === undefined
+      ? Duration.toMillis(defaultRefreshBackoff)
+      : DurationInput.fromInput(refreshBackoff)
+    if (backoff === undefined) {
+      return Effect.fail(
+        new AuthConfigError({
+          reason: "invalid-refresh-backoff",
+          problems: [DurationInput.problem("refreshBackoff", refreshBackoff)]
+        })
+      )
+    }
+    return makeCore(kind, headers.success, hook, millis, backoff)
   })
 
 // -----------------------------------------------------------------------------
@@ -557,7 +654,7 @@ const fromInput = <A, E, R>(
  * @category constructors
  * @since 0.1.0
  */
-export const none: Effect.Effect<Auth> = makeCore("none", [], undefined, defaultRefreshTimeout)
+export const none: Effect.Effect<Auth> = makeCore("none", [], undefined, defaultRefreshTimeout, 0)
 
 /**
  * `authorization: Bearer <token>`. On refresh, the token `onUnauthorized`

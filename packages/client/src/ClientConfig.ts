@@ -138,6 +138,11 @@ export const Options = Schema.Struct({
     maxConcurrency: Schema.optionalKey(PositiveInt),
     /** How long a call waits for a slot before `BulkheadFullError`. */
     acquireTimeout: Schema.optionalKey(DurationInput),
+    /**
+     * Calls waiting for a slot at most (per bulkhead); past it a call fails at once with `BulkheadFullError`.
+     * Absent: 10 times `maxConcurrency`.
+     */
+    maxWaiting: Schema.optionalKey(NonNegativeInt),
     /** One bulkhead per origin instead of one for the client. */
     perHost: Schema.optionalKey(Schema.Boolean)
   })),
@@ -227,6 +232,8 @@ export interface Resolved {
   readonly bulkhead: {
     readonly maxConcurrency: number | undefined
     readonly acquireTimeout: number
+    /** Calls waiting for a slot at most; undefined: 10 times `maxConcurrency`. */
+    readonly maxWaiting: number | undefined
     readonly perHost: boolean
   }
   readonly redirects: { readonly follow: boolean; readonly maxHops: number; readonly allowDowngrade: boolean }
@@ -269,7 +276,7 @@ export const defaults: Resolved = {
     idempotencyKeys: false
   },
   circuitBreaker: { enabled: true, failureThreshold: 5, openDuration: 30_000, keyBy: "origin" },
-  bulkhead: { maxConcurrency: undefined, acquireTimeout: 10_000, perHost: false },
+  bulkhead: { maxConcurrency: undefined, acquireTimeout: 10_000, maxWaiting: undefined, perHost: false },
   redirects: { follow: true, maxHops: 10, allowDowngrade: false },
   http2: true,
   pool: { connectionsPerOrigin: undefined, keepAliveTimeout: 4_000 },
@@ -405,6 +412,7 @@ const resolveFrom = (input: unknown, source: Source): Effect.Effect<Resolved, Cl
         bulkhead: {
           maxConcurrency: bulkhead.maxConcurrency,
           acquireTimeout: millis(bulkhead.acquireTimeout, d.bulkhead.acquireTimeout),
+          maxWaiting: bulkhead.maxWaiting,
           perHost: bulkhead.perHost ?? d.bulkhead.perHost
         },
         redirects: {

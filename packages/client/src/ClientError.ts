@@ -128,7 +128,10 @@ export type TimeoutPhase = typeof TimeoutPhase.Type
 /**
  * A deadline expired: `phase` says which one (`connect`, `headers` = time to
  * the response head, `idle` = between body bytes, `attempt` = one whole
- * attempt, `total` = the call with every retry and wait).
+ * attempt, `total` = the call with every retry and wait). `sent: false` when
+ * the `attempt` or `total` deadline ended a request that provably never left:
+ * it was still waiting for a connection (queued behind other requests, or
+ * behind a connect or TLS handshake), so not a byte reached the server.
  *
  * @category errors
  * @since 0.1.0
@@ -138,11 +141,17 @@ export class TimeoutError extends Own.fields(
     ...common,
     phase: TimeoutPhase,
     /** The deadline that expired, in milliseconds. */
-    timeoutMillis: Schema.Number
+    timeoutMillis: Schema.Number,
+    /**
+     * `false` when nothing of the request was sent (it waited for a connection); absent when it may have been.
+     * A POST or PATCH without an idempotency key is retried after an `attempt` timeout only when it is `false`.
+     */
+    sent: Schema.optionalKey(Schema.Boolean)
   })
 ) {
   override get message(): string {
-    return `${describe(this, `${this.phase} timeout after ${this.timeoutMillis} ms`)}`
+    const unsent = Own.own(this, "sent") === false ? ", before the request was sent" : ""
+    return `${describe(this, `${this.phase} timeout after ${this.timeoutMillis} ms${unsent}`)}`
   }
 }
 

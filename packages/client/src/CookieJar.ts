@@ -41,8 +41,12 @@
  *
  * - Cookie values are secrets. `cookies` and the jar file expose them; never
  *   log either. `CookieJarError` carries the path and a reason, never a value.
- * - Cookies do not isolate by port (RFC 6265): `127.0.0.1:8080` and
- *   `127.0.0.1:9090` share their cookies.
+ * - Cookies are isolated by port, which RFC 6265 and browsers do not do: a
+ *   cookie set by `127.0.0.1:8080` is never sent to `127.0.0.1:9090` (nor
+ *   from `http://host` to `https://host`, ports 80 and 443), so a redirect to
+ *   another port of the same host carries no cookie of the first
+ *   (RELIABILITY 6). A cookie read from a jar file written before ports were
+ *   recorded (no `port`) is sent to any port of its domain, as before.
  * - Session cookies (no `Max-Age` or `Expires`) live in memory only, unless
  *   `persistSessionCookies` is set.
  * - With `onCorrupt: "empty"`, the unreadable file stays as it was until the
@@ -122,7 +126,9 @@ export const StoredCookie = Schema.Struct({
   secure: Schema.Boolean,
   httpOnly: Schema.Boolean,
   sameSite: Schema.optionalKey(Schema.Literals(["lax", "strict", "none"])),
-  expires: Schema.optionalKey(Schema.Int)
+  expires: Schema.optionalKey(Schema.Int),
+  /** The port of the origin that set it (explicit, or 80/443 by scheme); absent in older files: any port. */
+  port: Schema.optionalKey(Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 65_535 })))
 })
 
 /**
@@ -247,11 +253,15 @@ interface State {
   readonly version: number
 }
 
+/** A new jar's state. The Public Suffix List loads with the jar, not with its first cookie (`loadSuffixList`). */
+const makeState = (initial: ReadonlyArray<Cookies.Cookie>): Effect.Effect<Ref.Ref<State>> =>
+  Effect.andThen(Effect.sync(CookieStore.loadSuffixList), Ref.make<State>({ cookies: initial, version: 0 }))
+
 const makeCore = (
   limits: CookieStore.Limits,
   initial: ReadonlyArray<Cookies.Cookie>
 ): Effect.Effect<{ readonly jar: Omit<CookieJar, "save">; readonly state: Ref.Ref<State> }> =>
-  Effect.map(Ref.make<State>({ cookies: initial, version: 0 }), (state) => ({
+  Effect.map(makeState(initial), (state) => ({
     state,
     jar: {
       cookieHeader: (url) =>

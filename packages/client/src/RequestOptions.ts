@@ -51,7 +51,7 @@ export interface RequestOptions {
     readonly maxAttempts?: number | undefined
     readonly schedule?: Schedule.Schedule<unknown, ClientError> | undefined
   } | undefined
-  /** An idempotency key for this call, or `true` to generate one. */
+  /** An idempotency key for this call (not blank: `""` or spaces are `InvalidRequestError`), or `true` to generate one. */
   readonly idempotencyKey?: string | true | undefined
   /** The request id (`X-Request-ID`) for this call; generated when absent. */
   readonly requestId?: string | undefined

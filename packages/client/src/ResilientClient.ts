@@ -383,7 +383,8 @@ export const makeWith = Effect.fnUntraced(function*(
       resolved.bulkhead.maxConcurrency,
       resolved.bulkhead.acquireTimeout,
       resolved.bulkhead.perHost,
-      metrics.bulkheadRejected
+      metrics.bulkheadRejected,
+      resolved.bulkhead.maxWaiting
     )
 
   const run = Pipeline.make({

@@ -315,7 +315,7 @@ describe("Auth refresh", () => {
       assert.strictEqual((yield* auth.current).generation, 0)
     }))
 
-  it.effect("a failing or dying hook gives false, keeps the old credentials, and is tried again next time", () =>
+  it.effect("a failing or dying hook gives false, keeps the old credentials, and is tried again after refreshBackoff (5 s)", () =>
     Effect.gen(function*() {
       const runs = yield* Ref.make(0)
       const auth = yield* Auth.bearer("token-1", {
@@ -332,10 +332,16 @@ describe("Auth refresh", () => {
       const failed = yield* captureLogs(auth.refresh(0))
       assert.isFalse(failed.value)
       assert.include(failed.lines[0]!, "refresh failed (failure): HookError: nope")
+      // Within the backoff, the same credentials get the same answer without a run.
+      yield* TestClock.adjust("4999 millis")
+      assert.isFalse(yield* auth.refresh(0))
+      assert.strictEqual(yield* Ref.get(runs), 1)
+      yield* TestClock.adjust("1 milli")
       const died = yield* captureLogs(auth.refresh(0))
       assert.isFalse(died.value)
       assert.include(died.lines[0]!, "refresh failed (defect): Error: boom")
       assert.deepStrictEqual(yield* revealed(auth), { generation: 0, headers: [["authorization", "Bearer token-1"]] })
+      yield* TestClock.adjust("5 seconds")
       assert.isTrue(yield* auth.refresh(0))
       assert.strictEqual(yield* Ref.get(runs), 3)
     }))

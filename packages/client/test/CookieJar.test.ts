@@ -79,7 +79,10 @@ describe("CookieJar scoping", () => {
       const jar = yield* CookieJar.makeMemory()
       yield* jar.store(new URL("https://example.com/"), ["s=1; Secure", "p=2"])
       assert.strictEqual(yield* headerFor(jar, "https://example.com/"), "s=1; p=2")
-      assert.strictEqual(yield* headerFor(jar, "http://example.com/"), "p=2")
+      // Another scheme is another port (80, not 443): not even the plain cookie crosses (RELIABILITY 6).
+      assert.isUndefined(yield* headerFor(jar, "http://example.com/"))
+      yield* jar.store(new URL("http://example.com/"), ["q=3"])
+      assert.strictEqual(yield* headerFor(jar, "http://example.com/"), "q=3")
       yield* jar.store(new URL("http://plain.example.com/"), ["t=1; Secure"])
       assert.isUndefined(yield* headerFor(jar, "https://plain.example.com/"))
     }))
@@ -198,7 +201,8 @@ describe("CookieJar public suffixes", () => {
       yield* jar.store(new URL("http://127.0.0.1/"), ["ip=1; Domain=127.0.0.1", "other=1; Domain=0.0.1"])
       assert.strictEqual(yield* headerFor(jar, "http://github.io/"), "self=1")
       assert.isUndefined(yield* headerFor(jar, "http://me.github.io/"))
-      assert.strictEqual(yield* headerFor(jar, "http://localhost:9090/"), "local=1")
+      assert.strictEqual(yield* headerFor(jar, "http://localhost:8080/"), "local=1")
+      assert.isUndefined(yield* headerFor(jar, "http://localhost:9090/"), "another port of the host")
       assert.isUndefined(yield* headerFor(jar, "http://a.localhost/"))
       assert.strictEqual(yield* headerFor(jar, "http://127.0.0.1/"), "ip=1")
       assert.isTrue((yield* jar.cookies).every((cookie) => cookie.hostOnly))
@@ -383,7 +387,8 @@ describe("CookieJar files", () => {
         secure: true,
         httpOnly: true,
         sameSite: "strict",
-        expires: 3_600_000
+        expires: 3_600_000,
+        port: 443
       })
       const header = yield* withJar({ file }, (jar) => headerFor(jar, "https://example.com/"))
       assert.strictEqual(header, "keep=1; __proto__=3")
@@ -563,21 +568,21 @@ describe("CookieJar over sockets", () => {
       assert.deepStrictEqual((yield* send(jar, server.urlFor("/cookies"))).cookies, { a: "1", b: "2", c: "3" })
     }).pipe(Effect.provide(NodeHttpClient.layerUndici)))
 
-  it.effect("host-only cookies stay with their host: another origin and another host name get none", () =>
+  it.effect("host-only cookies stay with their origin: another port and another host name get none", () =>
     Effect.gen(function*() {
       const first = yield* TestServer.make()
       const second = yield* TestServer.make()
       const jar = yield* CookieJar.makeMemory()
       yield* send(jar, first.urlFor("/cookies/set?a=1"))
       yield* send(jar, viaLocalhost(second.urlFor("/cookies/set?b=2")))
-      // Same host name, other server: cookies do not isolate by port (RFC 6265).
-      assert.deepStrictEqual((yield* send(jar, second.urlFor("/cookies"))).cookies, { a: "1" })
-      // Other host name, either server: only that host's cookies.
-      assert.deepStrictEqual((yield* send(jar, viaLocalhost(first.urlFor("/cookies")))).cookies, { b: "2" })
+      // Same host name, other server: cookies isolate by port, unlike RFC 6265 and browsers (RELIABILITY 6).
+      assert.deepStrictEqual((yield* send(jar, second.urlFor("/cookies"))).cookies, {})
+      // Other host name: only that host's cookies, and only from the port that set them.
+      assert.deepStrictEqual((yield* send(jar, viaLocalhost(first.urlFor("/cookies")))).cookies, {})
       assert.deepStrictEqual((yield* send(jar, viaLocalhost(second.urlFor("/cookies")))).cookies, { b: "2" })
       assert.deepStrictEqual((yield* send(jar, first.urlFor("/cookies"))).cookies, { a: "1" })
       const sent = (yield* second.requests).filter((request) => request.path === "/cookies")
-      assert.deepStrictEqual(sent.map((request) => request.headers["cookie"]), ["a=1", "b=2"])
+      assert.deepStrictEqual(sent.map((request) => request.headers["cookie"]), [undefined, "b=2"])
     }).pipe(Effect.provide(NodeHttpClient.layerUndici)))
 
   it.effect("/cookies/delete removes the cookie (Max-Age=0 and an Expires in 1970)", () =>

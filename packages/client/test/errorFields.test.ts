@@ -23,16 +23,19 @@ import * as Retry from "../src/internal/retry.ts"
 
 const polluted = { status: 599, retryAfterMillis: 120_000, requestId: "polluted-id", header: "x-polluted" }
 
-/** Runs `make` while `Object.prototype` holds every name of `polluted`. */
-const whilePolluted = <A>(make: () => A): A => {
+/** Runs `make` while `Object.prototype` holds every name of `values`. */
+const whilePollutedWith = <A>(values: Readonly<Record<string, unknown>>, make: () => A): A => {
   const proto = Object.prototype as Record<string, unknown>
-  Object.assign(proto, polluted)
+  Object.assign(proto, values)
   try {
     return make()
   } finally {
-    for (const name of Object.keys(polluted)) delete proto[name]
+    for (const name of Object.keys(values)) delete proto[name]
   }
 }
+
+/** Runs `make` while `Object.prototype` holds every name of `polluted`. */
+const whilePolluted = <A>(make: () => A): A => whilePollutedWith(polluted, make)
 
 const context = { method: "GET", url: "http://api.test/a", retryable: true }
 
@@ -92,6 +95,23 @@ describe("the client's errors under a polluted prototype", () => {
     })
     const wait = whilePolluted(() => Retry.waitBefore(error, 100, 60_000, 0, 10_000))
     assert.strictEqual(wait, 100)
+  })
+
+  it("a POST that timed out after it was sent is not retried, whatever `sent` the prototype holds", () => {
+    const sent = new TimeoutError({ ...context, method: "POST", phase: "attempt", timeoutMillis: 300 })
+    const unsent = new TimeoutError({ ...context, method: "POST", phase: "attempt", timeoutMillis: 300, sent: false })
+    const idempotent = new Set(["GET"])
+    const decisions = whilePollutedWith({ sent: false }, () => ({
+      sent: Retry.mayRetry(sent, "POST", idempotent, false),
+      unsent: Retry.mayRetry(unsent, "POST", idempotent, false),
+      message: sent.message
+    }))
+    assert.deepStrictEqual(decisions, {
+      sent: false,
+      unsent: true,
+      message: "attempt timeout after 300 ms: POST http://api.test/a"
+    })
+    assert.include(unsent.message, "attempt timeout after 300 ms, before the request was sent")
   })
 
   it("the breaker ignores a request refused before sending, whatever status the prototype holds", () => {

@@ -1,7 +1,9 @@
 /**
  * RELIABILITY 14 beyond POST: PATCH is never replayed blindly; PUT and DELETE
  * (idempotent by RFC 9110) are retried; a method the client does not know
- * (`PURGE`, `LOCK`) follows the non-idempotent rule.
+ * (`PURGE`, `LOCK`) follows the non-idempotent rule. A POST whose attempt
+ * deadline ended it while it still waited for a connection (nothing sent) is
+ * retried like a refused connection.
  *
  * Every attempt that reaches a server is counted in the fault-injection
  * server's log (a connection reset after the request was sent is the raw
@@ -13,9 +15,10 @@ import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { assert, layer } from "@effect/vitest"
 import { TestServer } from "@httpkit/testing"
 import * as Ports from "@httpkit/testing/Ports"
-import { Effect, Layer, Ref, Scope } from "effect"
+import { Effect, Fiber, Layer, Ref, Schedule, Scope } from "effect"
 import { HttpClient } from "effect/http"
 import * as ClientConfig from "../src/ClientConfig.ts"
+import type { ClientError } from "../src/ClientError.ts"
 import * as ResilientClient from "../src/ResilientClient.ts"
 
 /** A client on real sockets with short retry delays and no breaker (503s in a row must not open it). */
@@ -60,6 +63,38 @@ const countingClient = (afterFirstFailure: Effect.Effect<void> = Effect.void) =>
     return { client, attempts: Ref.get(attempts) }
   })
 
+/** Waits (polling the server's log, at most 20 s) until `server` has seen `count` requests to `path`. */
+const seen = (server: TestServer.TestServer["Service"], path: string, count: number) =>
+  Effect.gen(function*() {
+    for (let i = 0; i < 1_000; i++) {
+      if ((yield* server.requestsTo(path)).length >= count) return
+      yield* Effect.sleep(20)
+    }
+    assert.fail(`the server never saw ${count} request(s) to ${path}`)
+  })
+
+/**
+ * A client with one connection per origin, and a GET that holds that connection for `holdMillis` (its own
+ * attempt deadline 20 s), already at the server when this returns: a request sent now waits in undici's queue.
+ */
+const oneConnectionHeld = (server: TestServer.TestServer["Service"], holdMillis: number) =>
+  Effect.gen(function*() {
+    const client = yield* ResilientClient.make({
+      pool: { connectionsPerOrigin: 1 },
+      retry: { maxAttempts: 3, minDelay: 10, maxDelay: 50 },
+      timeout: { attempt: 300, total: "30 seconds" },
+      circuitBreaker: { enabled: false }
+    })
+    const holder = yield* Effect.forkChild(
+      Effect.flatMap(
+        client.get(server.urlFor(`/delay/${holdMillis}?holder`), { timeout: { attempt: "20 seconds" } }),
+        (response) => response.text
+      )
+    )
+    yield* seen(server, `/delay/${holdMillis}`, 1)
+    return { client, holder }
+  })
+
 layer(Layer.merge(TestServer.layer(), NodeHttpClient.layerUndici), { excludeTestServices: true })(
   "RELIABILITY 14: PATCH, PUT, DELETE and custom methods",
   (it) => {
@@ -99,12 +134,76 @@ layer(Layer.merge(TestServer.layer(), NodeHttpClient.layerUndici), { excludeTest
         if (error._tag !== "TimeoutError") return
         assert.strictEqual(error.phase, "attempt")
         assert.isTrue(error.retryable, "an attempt timeout is retryable, yet not for a PATCH without a key")
+        assert.isFalse(Object.hasOwn(error, "sent"), "the PATCH was sent: the error does not say otherwise")
         const patches = yield* server.requestsTo("/delay/5000")
         assert.deepStrictEqual(patches.map((request) => request.method), ["PATCH"])
 
         yield* Effect.flip(client.get(server.urlFor("/delay/5000?get")))
         const all = yield* server.requestsTo("/delay/5000")
         assert.deepStrictEqual(all.map((request) => request.method), ["PATCH", "GET", "GET", "GET"])
+      }))
+
+    it.effect("a POST without a key whose attempt deadline (300 ms) ends while it waits for the only connection is retried: the server sees it once", () =>
+      Effect.gen(function*() {
+        const server = yield* TestServer.TestServer
+        yield* server.reset
+        const { client, holder } = yield* oneConnectionHeld(server, 2_000)
+        // Each retry waits for the holder to be done first, so the next attempt finds the connection free.
+        const failures: Array<ClientError> = []
+        const schedule = Schedule.spaced(10).pipe(
+          Schedule.tap(({ input }) =>
+            Effect.andThen(Effect.sync(() => failures.push(input as ClientError)), Fiber.await(holder))
+          )
+        )
+        const response = yield* client.post(server.urlFor("/echo?queued"), { ...body, retry: { schedule } })
+        assert.strictEqual(response.status, 200)
+        assert.strictEqual(response.attempt, 2)
+        assert.lengthOf(failures, 1)
+        const first = failures[0]!
+        assert.strictEqual(first._tag, "TimeoutError")
+        if (first._tag !== "TimeoutError") return
+        assert.strictEqual(first.phase, "attempt")
+        assert.isFalse(first.sent, "the first attempt never left undici's queue")
+        assert.include(first.message, "before the request was sent")
+        const posts = yield* server.requestsTo("/echo")
+        assert.deepStrictEqual(posts.map((request) => request.method), ["POST"])
+        // It went out after the holder was answered, on the connection the holder had used.
+        const [held] = yield* server.requestsTo("/delay/2000")
+        assert.isAtLeast(posts[0]!.arrivedAt, held!.arrivedAt + 1_900)
+      }))
+
+    it.effect("a POST without a key and without retries whose attempt deadline ends in undici's queue fails with TimeoutError, sent: false, and never reaches the server", () =>
+      Effect.gen(function*() {
+        const server = yield* TestServer.TestServer
+        yield* server.reset
+        const { client, holder } = yield* oneConnectionHeld(server, 1_500)
+        const error = yield* Effect.flip(client.post(server.urlFor("/echo?once"), { ...body, retry: false }))
+        assert.strictEqual(error._tag, "TimeoutError")
+        if (error._tag !== "TimeoutError") return
+        assert.strictEqual(error.phase, "attempt")
+        assert.isFalse(error.sent)
+        yield* Fiber.await(holder)
+        // The connection is free now: a request left in the queue would be sent.
+        yield* Effect.sleep(300)
+        assert.lengthOf(yield* server.requestsTo("/echo"), 0)
+      }))
+
+    it.effect("a POST whose total deadline (400 ms) ends in undici's queue fails with TimeoutError total, sent: false, tried once", () =>
+      Effect.gen(function*() {
+        const server = yield* TestServer.TestServer
+        yield* server.reset
+        const { client, holder } = yield* oneConnectionHeld(server, 1_500)
+        const error = yield* Effect.flip(
+          client.post(server.urlFor("/echo?total"), { ...body, timeout: { attempt: "10 seconds", total: 400 } })
+        )
+        assert.strictEqual(error._tag, "TimeoutError")
+        if (error._tag !== "TimeoutError") return
+        assert.strictEqual(error.phase, "total")
+        assert.isFalse(error.retryable)
+        assert.isFalse(error.sent)
+        yield* Fiber.await(holder)
+        yield* Effect.sleep(300)
+        assert.lengthOf(yield* server.requestsTo("/echo"), 0)
       }))
 
     it.effect("a PATCH without a key refused (ECONNREFUSED) is tried 3 times (maxAttempts 3): ConnectionError, sent: false", () =>

@@ -20,13 +20,14 @@
  * the optional fields of the client's errors that retries and the breaker read.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { NodeChild, TestServer, TlsTest } from "@httpkit/testing"
+import { NodeChild } from "@httpkit/testing"
 import { Effect, Exit, Scope } from "effect"
 import { mkdtempSync, rmSync } from "node:fs"
 import * as Net from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll } from "vitest"
+import { plainAndTlsServers } from "./support.ts"
 
 /** `ClientConfig.Options`, nested names included, and what only code can set. */
 const configNames = [
@@ -106,8 +107,11 @@ const callNames = [
 ]
 
 /**
- * What undici's agent, pools, clients, request handler and HTTP/2 streams,
- * and Node's `net.connect` and `tls.connect`, read from their options.
+ * What undici's agent, pools, clients, requests, request handler and HTTP/2
+ * streams, and Node's `net.connect`, `tls.connect` and streams, read from
+ * their options or from themselves, and the events Node emits on sockets and
+ * streams (`pollution-undici.test.ts` sets many of them at once, before the
+ * first request of a process).
  */
 const transportNames = [
   "socketPath",
@@ -190,7 +194,25 @@ const transportNames = [
   "trailers",
   "aborted",
   "frameError",
-  "continue"
+  "continue",
+  "signal",
+  "error",
+  "endHandler",
+  "errorHandler",
+  "onBodySent",
+  "onRequestSent",
+  "onResponseStarted",
+  "readableHighWaterMark",
+  "writableHighWaterMark",
+  "enableConnectProtocol",
+  "maxConcurrentStreams",
+  "removeListener",
+  "pause",
+  "resume",
+  "finish",
+  "ready",
+  "undefined",
+  "next"
 ]
 
 /**
@@ -202,12 +224,15 @@ const errorFieldNames = ["status", "retryAfterMillis"]
 /**
  * Not tested, because they break Node or JavaScript whatever a library does:
  * `writable` (and `get`, `set`, `value`) on `Object.prototype` changes every
- * property descriptor; `signal` is read by Node's stream constructor from the
- * object literal undici builds for every response body, so an aborted one
- * destroys every body; `blockList` is read by `TLSSocket` from its own copy of
- * the options and refuses every TLS connection.
+ * property descriptor; `blockList` (like `encoding`, `objectMode` and
+ * `typeOfService`, see `pollution-undici.test.ts`) is read by `TLSSocket`
+ * from an options object of its own and refuses every TLS connection;
+ * `newListener` set to a value that is not an object makes every Node socket
+ * throw as it is made (it listens to itself in its constructor); `return`
+ * breaks every array destructuring (`const [a, b] = pair` calls the array
+ * iterator's `return`, found on `Object.prototype`).
  */
-const outsideOurReach: ReadonlyArray<string> = ["writable", "signal", "blockList"]
+const outsideOurReach: ReadonlyArray<string> = ["writable", "blockList", "newListener", "return"]
 
 /** How long the child may take over every name (each of its calls gives up after 15 s). */
 const childTimeout = 240_000
@@ -374,12 +399,7 @@ beforeAll(async () => {
   await new Promise<void>((resolve) => tcpTrap.listen(0, "127.0.0.1", resolve))
   const trapPort = (tcpTrap.address() as Net.AddressInfo).port
   scope = Effect.runSync(Scope.make())
-  const { cert, plain, secure } = await Effect.runPromise(
-    Effect.gen(function*() {
-      const cert = yield* TlsTest.selfSigned()
-      return { cert, plain: yield* TestServer.make(), secure: yield* TestServer.make({ tls: cert }) }
-    }).pipe(Scope.provide(scope))
-  )
+  const { cert, plain, secure } = await plainAndTlsServers(scope)
   world = runChild({ url: plain.url, tlsUrl: secure.url, trapPort, cert: cert.cert }, ["", ...names]).then(
     async ({ outcomes, stderr }) => ({
       outcomes: new Map(outcomes.map((outcome) => [outcome.key, outcome])),

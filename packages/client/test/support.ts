@@ -2,7 +2,8 @@
  * Helpers shared by the client's socket tests.
  */
 import { assert } from "@effect/vitest"
-import { Effect } from "effect"
+import { TestServer, TlsTest } from "@httpkit/testing"
+import { Effect, Scope } from "effect"
 
 /** What `/echo` answers. */
 export interface Echo {
@@ -24,3 +25,16 @@ export const failsWith = <A, E extends { readonly _tag: string }, R>(effect: Eff
     assert.strictEqual(error._tag, tag, `expected ${tag}, got ${error._tag}: ${String(error)}`)
     return error
   })
+
+/**
+ * A plain and a TLS fault-injection server (the second with a self-signed certificate, given as `cert`), open
+ * until `scope` closes: for tests outside an effect (`beforeAll`), such as the pollution tests, whose servers run
+ * in the test process while a child process makes the calls.
+ */
+export const plainAndTlsServers = (scope: Scope.Scope) =>
+  Effect.runPromise(
+    Effect.gen(function*() {
+      const cert = yield* TlsTest.selfSigned()
+      return { cert, plain: yield* TestServer.make(), secure: yield* TestServer.make({ tls: cert }) }
+    }).pipe(Scope.provide(scope))
+  )

@@ -5,8 +5,8 @@
  * in the middle of its body, and one dispatched with a handler of its own; a
  * cancelled deadline aborts nothing; the headers and idle deadlines hold for a
  * request that waited in undici's queue; the attempt's deadline takes a request
- * still waiting in undici's queue out of it, and a caller's abort signal still
- * does.
+ * still waiting in undici's queue out of it (saying it was never sent), and a
+ * caller's abort signal still does.
  */
 import { assert, describe, it, layer } from "@effect/vitest"
 import { TestServer } from "@httpkit/testing"
@@ -67,6 +67,8 @@ layer(TestServer.layer(), { excludeTestServices: true })("the transport's attemp
         return { error, elapsed: Date.now() - started }
       })
       assert.isTrue(isDeadlineAbort(outcome.error), `got ${String(outcome.error)}`)
+      // Sent, then timed out waiting for the answer: the abort does not say it was not sent.
+      assert.isTrue((outcome.error as Deadline.DeadlineExpired).sent)
       assert.isAtLeast(outcome.elapsed, 150)
       assert.isBelow(outcome.elapsed, 4_000)
     }))
@@ -207,6 +209,7 @@ layer(TestServer.layer(), { excludeTestServices: true })("the transport's attemp
       const outcome = yield* waitingInQueue(server.url, 300)
       assert.isTrue(isDeadlineAbort(outcome.error), `got ${String(outcome.error)}`)
       assert.strictEqual((outcome.error as Deadline.DeadlineExpired).phase, "attempt")
+      assert.isFalse((outcome.error as Deadline.DeadlineExpired).sent, "it never left the queue")
       assert.isAtLeast(outcome.elapsed, 250)
       // The blocker holds the connection for 3 s.
       assert.isBelow(outcome.elapsed, 2_500)

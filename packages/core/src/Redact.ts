@@ -274,9 +274,76 @@ export const url = (input: string | URL): string => {
   return parsed.href
 }
 
+/** A base that a relative reference is resolved against, then cut off again. */
+const relativeBase = "http://relative.invalid/"
+
+/**
+ * A URL reference as a header carries it, absolute or relative
+ * (`/next?token=x`), redacted as `url` redacts an absolute one; a relative
+ * one stays relative.
+ */
+const urlReference = (value: string): string => {
+  const trimmed = value.trim()
+  if (/^[a-z][a-z0-9+.-]*:/i.test(trimmed) || trimmed.startsWith("//")) return url(trimmed)
+  let resolved: URL
+  try {
+    resolved = new URL(trimmed, relativeBase)
+  } catch {
+    return unparsed(trimmed)
+  }
+  const shown = url(resolved)
+  return shown.startsWith(relativeBase)
+    ? (trimmed.startsWith("/") ? "/" : "") + shown.slice(relativeBase.length)
+    : shown
+}
+
+/**
+ * Headers whose values are URLs, or hold URLs, that a server may fill with
+ * credentials (a redirect to `https://u:p@host/?access_token=...`).
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const urlHeaderNames: ReadonlySet<string> = new Set([
+  "location",
+  "content-location",
+  "referer",
+  "refresh",
+  "link"
+])
+
+/**
+ * A header's value fit for logs, spans and errors, for a header that is not
+ * secret as a whole: a URL-valued header (`urlHeaderNames`) has its URLs
+ * redacted as `url` does (`Location`, `Content-Location`, `Referer`; the
+ * `url=` of `Refresh: 5; url=...`; each `<...>` of `Link`), relative ones
+ * included; any other value is returned as it is.
+ *
+ * @category utils
+ * @since 0.1.0
+ */
+export const headerValue = (name: string, value: string): string => {
+  switch (name.toLowerCase()) {
+    case "location":
+    case "content-location":
+    case "referer":
+      return urlReference(value)
+    case "refresh":
+      return value.replace(
+        /(url\s*=\s*)(["']?)([^"']*)\2/i,
+        (_, prefix: string, quote: string, target: string) => `${prefix}${quote}${urlReference(target)}${quote}`
+      )
+    case "link":
+      return value.replace(/<([^>]*)>/g, (_, target: string) => `<${urlReference(target)}>`)
+    default:
+      return value
+  }
+}
+
 /**
  * A header record fit for logs: values of secret headers (`isSecretHeader`,
- * plus `extraSecretNames`, lower case) replaced.
+ * plus `extraSecretNames`, lower case) replaced, and the URLs in URL-valued
+ * headers redacted (`headerValue`).
  *
  * @category utils
  * @since 0.1.0
@@ -288,7 +355,67 @@ export const headers = (
   const out: Record<string, string> = Object.create(null)
   for (const [name, value] of Object.entries(input)) {
     const lower = name.toLowerCase()
-    out[lower] = isSecretHeader(lower) || extraSecretNames.has(lower) ? redacted : value
+    out[lower] = isSecretHeader(lower) || extraSecretNames.has(lower)
+      ? redacted
+      : urlHeaderNames.has(lower)
+      ? headerValue(lower, value)
+      : value
   }
   return out
+}
+
+/** A URL inside free text: a scheme, `//`, then everything up to a space or a quote. */
+const urlInText = /[a-z][a-z0-9+.-]*:\/\/[^\s"'<>`]+/gi
+
+/** Punctuation that ends a sentence rather than the URL before it. */
+const trailingPunctuation = /[.,;:!?)\]}]+$/
+
+/**
+ * `name=value` or `name: value` in free text (the name optionally quoted, as
+ * in JSON), the value up to a space, `&`, `;`, `,` or a closing quote; a
+ * value that is an auth scheme (`Bearer`, `Basic`...) takes the word after it.
+ */
+const pairInText =
+  /(["']?)([A-Za-z0-9_.\-[\]%]+)\1(\s*[=:]\s*)(?:(["'])([^"']*)\4|((?:bearer|basic|token|digest)\s+[^\s&;,"'}]+|[^\s&;,"'}]+))/gi
+
+/** Redacts the values of secret-named `name=value` pairs in text that holds no URL. */
+const redactPairs = (text: string): string =>
+  text.replace(
+    pairInText,
+    (pair, quote: string, name: string, separator: string, valueQuote: string | undefined) =>
+      // `name=value` and quoted names (JSON) by their parameter form; `Name: value` in prose by a header's, so
+      // `StatusCode: Non 2xx` stays while `Authorization: Bearer x` and `password: x` go.
+      (separator.trim() === "=" || quote !== "" ? isSecretParam(name) : isSecretHeader(name))
+        ? `${quote}${name}${quote}${separator}${valueQuote === undefined ? "" : valueQuote}${redacted}${
+          valueQuote === undefined ? "" : valueQuote
+        }`
+        : pair
+  )
+
+/**
+ * Free text fit for logs, such as an error message from a hook or a
+ * server: every URL in it (`scheme://...`) passed through `url` (user-info,
+ * secret query values and fragments gone), and the values of `name=value`
+ * or `name: value` pairs (also `"name": "value"`) whose name is a secret
+ * one replaced: `isSecretParam` for `name=value` and quoted names
+ * (`client_secret=...`, `"access_token": "..."`), `isSecretHeader` for
+ * `Name: value` (`Authorization: Bearer ...`, `password: ...`, while
+ * `StatusCode: 400` stays). Secrets in any other form (a bare token with no name) cannot be
+ * recognised: scrub values you know yourself first.
+ *
+ * @category utils
+ * @since 0.1.0
+ */
+export const text = (input: string): string => {
+  let out = ""
+  let last = 0
+  for (const match of input.matchAll(urlInText)) {
+    const start = match.index
+    const found = match[0]
+    const tail = trailingPunctuation.exec(found)?.[0] ?? ""
+    const inner = found.slice(0, found.length - tail.length)
+    out += redactPairs(input.slice(last, start)) + url(inner)
+    last = start + inner.length
+  }
+  return out + redactPairs(input.slice(last))
 }

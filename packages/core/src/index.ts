@@ -64,6 +64,15 @@ export * as LagTimer from "./LagTimer.ts"
 export * as Own from "./Own.ts"
 
 /**
+ * The names Node reads from option objects, and the events it emits on
+ * sockets and streams, for objects built with every one of them as their own
+ * (`Own.pinned`, `pinEvents`).
+ *
+ * @since 0.1.0
+ */
+export * as NodeOptions from "./NodeOptions.ts"
+
+/**
  * The rate limiter's own errors, shared by `@httpkit/rate-limiter` and
  * `@httpkit/client`.
  *

@@ -14,10 +14,11 @@ import type * as HttpClientResponse from "effect/http/HttpClientResponse"
 import * as Redacted from "effect/Redacted"
 import { type ClientError, fromStatus, RedirectError } from "../ClientError.ts"
 import * as Redact from "../Redact.ts"
+import * as Breaker from "./breaker.ts"
 import type { Call, Profile } from "./call.ts"
 import * as Deadline from "./deadline.ts"
 import type { AuthHook } from "./env.ts"
-import { type ErrorContext, fromTransport } from "./failure.ts"
+import { callContext, type ErrorContext, fromTransport } from "./failure.ts"
 import { Unauthorized } from "./outcome.ts"
 import { own } from "./own.ts"
 import * as Redirect from "./redirect.ts"
@@ -341,7 +342,19 @@ export class Attempt<A, E, R> {
       }
       stillAuthorized = false
     }
-    return this.hop(next, decision.url, stillAuthorized, hops + 1)
+    const hopped = this.hop(next, decision.url, stillAuthorized, hops + 1)
+    // A hop to another circuit's origin is admitted by and counts in that circuit, not the call's first one.
+    const { keyBy, openDuration } = options.circuitBreaker
+    const nextKey = Breaker.keyOf(decision.url, keyBy)
+    if (nextKey === Breaker.keyOf(currentUrl, keyBy)) return hopped
+    return Breaker.hop(
+      call.state.env.breaker,
+      nextKey !== call.key,
+      nextKey,
+      callContext(call.method, decision.url, call.requestId),
+      openDuration,
+      hopped
+    )
   }
 }
 

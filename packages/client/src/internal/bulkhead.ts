@@ -1,7 +1,8 @@
 /**
- * A bulkhead: at most `maxConcurrency` calls in flight, a bounded wait for a
- * slot (of responsive time: a slot freed while the event loop was stalled is
- * taken), then `BulkheadFullError`, which says when a slot is likely to free
+ * A bulkhead: at most `maxConcurrency` calls in flight, at most `maxWaiting`
+ * calls waiting for a slot (one more fails at once: RELIABILITY 13), a
+ * bounded wait for a slot (of responsive time: a slot freed while the event
+ * loop was stalled is taken), then `BulkheadFullError`, which says when a slot is likely to free
  * (`slotHolds.ts`). Optionally one bulkhead per key (origin), with the number
  * of keys held bounded. Each refusal is reported to `onRejected` (the
  * metrics), with the call's context and redacted URL.
@@ -23,7 +24,12 @@ interface Slot {
   readonly semaphore: Semaphore.Semaphore
   readonly holds: SlotHolds
   users: number
+  /** Calls waiting for a permit now. */
+  waiting: number
 }
+
+/** `maxWaiting` when not given: this many times `maxConcurrency`. */
+export const defaultMaxWaitingFactor = 10
 
 export interface Bulkhead {
   readonly run: <A, E, R>(
@@ -40,9 +46,16 @@ export const make = (
   maxConcurrency: number,
   acquireTimeoutMillis: number,
   perKey: boolean,
-  onRejected: OnRejected = () => {}
+  onRejected: OnRejected = () => {},
+  maxWaiting: number = defaultMaxWaitingFactor * maxConcurrency
 ): Bulkhead => {
-  const shared: Slot = { semaphore: Semaphore.makeUnsafe(maxConcurrency), holds: new SlotHolds(), users: 0 }
+  const newSlot = (): Slot => ({
+    semaphore: Semaphore.makeUnsafe(maxConcurrency),
+    holds: new SlotHolds(),
+    users: 0,
+    waiting: 0
+  })
+  const shared: Slot = newSlot()
   const byKey = new Map<string, Slot>()
   /** The slot of `key`, counted as used until `leave`. Only idle keys are dropped, so a busy key keeps its limit. */
   const enter = (key: string): Slot => {
@@ -57,7 +70,7 @@ export const make = (
           }
         }
       }
-      slot = { semaphore: Semaphore.makeUnsafe(maxConcurrency), holds: new SlotHolds(), users: 0 }
+      slot = newSlot()
       byKey.set(key, slot)
     }
     slot.users += 1
@@ -76,14 +89,19 @@ export const make = (
           return Effect.gen(function*() {
             const started = yield* Clock.currentTimeMillis
             const atOnce = yield* semaphore.takeIfAvailable(1)
+            // The queue is bounded too (RELIABILITY 13): past `maxWaiting` a call is refused without waiting.
+            const queueFull = !atOnce && slot.waiting >= maxWaiting
+            if (!atOnce && !queueFull) slot.waiting += 1
             // The wait counts responsive time: a slot freed while the event loop was stalled is taken.
-            const acquired = atOnce || (yield* restore(
+            const acquired = atOnce || (!queueFull && (yield* restore(
               Deadline.timeoutOrElse(
                 Effect.as(semaphore.take(1), true),
                 acquireTimeoutMillis,
                 () => Effect.succeed(false)
               )
-            ))
+            ).pipe(Effect.ensuring(Effect.sync(() => {
+              slot.waiting -= 1
+            })))))
             if (!acquired) {
               const now = yield* Clock.currentTimeMillis
               onRejected(yield* Effect.context<never>(), context.url)

@@ -16,6 +16,7 @@ import { BodyNotReplayableError, type ClientError, fromStatus } from "../ClientE
 import type { LimitedRequest } from "../RateLimitHook.ts"
 import type { RequestOptions } from "../RequestOptions.ts"
 import type { Received } from "./attempt.ts"
+import * as Breaker from "./breaker.ts"
 import * as Deadline from "./deadline.ts"
 import type { ClientState } from "./env.ts"
 import type { ErrorContext } from "./failure.ts"
@@ -137,7 +138,7 @@ export class Call<A, E, R> {
     this.maxAttempts = retryOption === false ? 1 : overrides?.maxAttempts ?? options.retry.maxAttempts
     this.schedule = retryOption === false ? undefined : own(retryOption, "schedule") ?? state.env.retrySchedule
     this.accept = own(call, "acceptStatus") ?? ok
-    this.key = options.circuitBreaker.keyBy === "host" ? this.url.hostname : this.url.origin
+    this.key = Breaker.keyOf(this.url, options.circuitBreaker.keyBy)
     const rateLimitOption = own(call, "rateLimit")
     this.limiterKey = own(rateLimitOption, "key")
     this.limiterTokens = own(rateLimitOption, "tokens") ?? 1

@@ -13,14 +13,17 @@
  * `ca` or `secureContext` trusts another certificate (RELIABILITY 10, 11).
  * undici's connector passes everything it was not told through like that,
  * and drops `timeout` from what it hands on, so it cannot be pinned there.
- * This connector names every option Node reads, with our value or
- * `undefined`, as an own property, and reads undici's arguments by own keys.
+ * This connector names every option Node reads (`@httpkit/core/NodeOptions`),
+ * with our value or `undefined`, as an own property, gives its sockets
+ * tables of listeners without a prototype, and reads undici's arguments by
+ * own keys.
  *
  * What it keeps of undici's: the TLS session cache per server name, the ALPN
  * offer (`http/1.1` then `h2`), TCP keep-alive (60 s), no Nagle, and the
  * connect timeout, reported as undici's `ConnectTimeoutError` (code
  * `UND_ERR_CONNECT_TIMEOUT`) after letting a pending socket error win.
  */
+import * as NodeOptions from "@httpkit/core/NodeOptions"
 import * as Net from "node:net"
 import * as Tls from "node:tls"
 import type * as Undici from "undici"
@@ -38,101 +41,6 @@ export interface Options {
   /** Most TLS sessions kept for resumption. */
   readonly maxCachedSessions?: number
 }
-
-/**
- * Every option `net.connect` (the socket, its stream and its lookup) reads:
- * each is given explicitly, as `undefined` when we want Node's default.
- */
-const netOptionNames: ReadonlyArray<string> = [
-  "allowHalfOpen",
-  "autoDestroy",
-  "autoSelectFamily",
-  "autoSelectFamilyAttemptTimeout",
-  "blockList",
-  "construct",
-  "decodeStrings",
-  "defaultEncoding",
-  "destroy",
-  "emitClose",
-  "encoding",
-  "family",
-  "fd",
-  "final",
-  "handle",
-  "highWaterMark",
-  "hints",
-  "host",
-  "keepAlive",
-  "keepAliveInitialDelay",
-  "localAddress",
-  "localPort",
-  "lookup",
-  "manualStart",
-  "noDelay",
-  "objectMode",
-  "onread",
-  "path",
-  "pauseOnCreate",
-  "port",
-  "read",
-  "readable",
-  "readableHighWaterMark",
-  "readableObjectMode",
-  "signal",
-  "timeout",
-  "typeOfService",
-  "writableHighWaterMark",
-  "writableObjectMode",
-  "write",
-  "writev"
-]
-
-/**
- * What `tls.connect` reads on top (its secure context included). Left out on
- * purpose: `rejectUnauthorized` (always given), and `ciphers`,
- * `checkServerIdentity` and `minDHSize`, which `tls.connect` sets as own
- * properties of its copy before ours are spread over it (an own `undefined`
- * would replace Node's default).
- */
-const tlsOptionNames: ReadonlyArray<string> = [
-  ...netOptionNames,
-  "ALPNCallback",
-  "ALPNProtocols",
-  "allowPartialTrustChain",
-  "ca",
-  "cert",
-  "clientCertEngine",
-  "crl",
-  "dhparam",
-  "ecdhCurve",
-  "enableTrace",
-  "honorCipherOrder",
-  "isServer",
-  "key",
-  "maxVersion",
-  "minVersion",
-  "NPNProtocols",
-  "passphrase",
-  "pfx",
-  "privateKeyEngine",
-  "privateKeyIdentifier",
-  "pskCallback",
-  "pskIdentityHint",
-  "requestCert",
-  "requestOCSP",
-  "secureContext",
-  "secureOptions",
-  "secureProtocol",
-  "server",
-  "servername",
-  "session",
-  "sessionIdContext",
-  "sessionTimeout",
-  "sigalgs",
-  "SNICallback",
-  "socket",
-  "ticketKeys"
-]
 
 /** TLS sessions by server name, the oldest dropped first. */
 class Sessions {
@@ -170,33 +78,6 @@ const connectTimeout = (hostname: string, port: number | string, timeout: number
   )
 
 /**
- * The events Node's sockets take listeners for while connecting. A stream
- * keeps its listeners in an object literal, so adding the first listener of
- * an event named on a polluted `Object.prototype` (`connect`, `timeout`...)
- * finds that value and throws: each is pinned as an own, empty entry first.
- */
-const socketEventNames: ReadonlyArray<string> = [
-  "connect",
-  "connectionAttempt",
-  "connectionAttemptFailed",
-  "connectionAttemptTimeout",
-  "lookup",
-  "ready",
-  "secure",
-  "secureConnect",
-  "session",
-  "timeout"
-]
-
-const pinEvents = (socket: Net.Socket): void => {
-  const events = (socket as unknown as { _events?: Record<string, unknown> })._events
-  if (events === undefined) return
-  for (const name of socketEventNames) {
-    if (!Object.hasOwn(events, name)) events[name] = undefined
-  }
-}
-
-/**
  * `net.connect(options)`, less its `timeout` (undici times the connection), with the socket's `blockList` pinned:
  * Node sets that field only when one is given, then reads it from the socket itself when connecting, which
  * would reach `Object.prototype`.
@@ -204,7 +85,7 @@ const pinEvents = (socket: Net.Socket): void => {
 const connectTcp = (options: Net.TcpNetConnectOpts): Net.Socket => {
   const socket = new Net.Socket(options)
   ;(socket as { blockList?: unknown }).blockList = undefined
-  pinEvents(socket)
+  NodeOptions.pinEvents(socket)
   return socket.connect(options)
 }
 
@@ -222,7 +103,7 @@ export const make = (options: Options): Undici.buildConnector.connector => {
     // undici's HTTP/1.1-only pools say so (`allowH2: false`); ALPN then offers HTTP/1.1 alone.
     const alpn = (own(request as { readonly allowH2?: boolean }, "allowH2") ?? options.allowH2) ? withH2 : http1Only
     // TCP first, with our options, even under TLS: `tls.connect` would open it from a copy of its own making.
-    const tcp = httpSocket ?? connectTcp(pinned(netOptionNames, {
+    const tcp = httpSocket ?? connectTcp(pinned(NodeOptions.netConnectOptions, {
       highWaterMark: secure ? 16384 : 64 * 1024,
       host: hostname,
       port,
@@ -250,8 +131,9 @@ export const make = (options: Options): Undici.buildConnector.connector => {
     const secureIt = () => {
       const servername = own(request, "servername") || serverNameOf(own(request, "host")) || undefined
       const sessionKey = servername ?? hostname
+      const closeListeners = tcp.listeners("close")
       try {
-        socket = Tls.connect(pinned(tlsOptionNames, {
+        socket = Tls.connect(pinned(NodeOptions.tlsConnectOptions, {
           socket: tcp,
           highWaterMark: 16384,
           host: hostname,
@@ -263,10 +145,15 @@ export const make = (options: Options): Undici.buildConnector.connector => {
           ca: options.ca
         }))
       } catch (error) {
-        // Node refused its own copy of the options (a polluted `blockList`, say): a failed connection, not a crash.
+        // Node refused its own copy of the options (a polluted `blockList`, `typeOfService` or `encoding`, say): a
+        // failed connection, not a crash. The TLS socket it gave up on had told the TCP socket to destroy it on
+        // 'close', which would throw from the half-made socket: that listener goes first.
+        for (const listener of tcp.listeners("close")) {
+          if (!closeListeners.includes(listener)) tcp.off("close", listener as (...args: Array<unknown>) => void)
+        }
         return finish(error as Error)
       }
-      pinEvents(socket)
+      NodeOptions.pinEvents(socket)
       socket
         .on("error", onError)
         .on("session", (session: Buffer) => sessions.set(sessionKey, session))

@@ -14,6 +14,7 @@
 import * as Duration from "effect/Duration"
 import * as Cookies from "effect/http/Cookies"
 import { createRequire } from "node:module"
+import { fileURLToPath } from "node:url"
 import type * as Tldts from "tldts"
 import { own, ownData, pinned } from "./own.ts"
 
@@ -35,6 +36,8 @@ export interface CookieFields {
   readonly httpOnly: boolean
   readonly sameSite?: "lax" | "strict" | "none"
   readonly expires?: number
+  /** The port of the origin that set it (explicit, or 80/443 by scheme); absent: sent to any port (older files). */
+  readonly port?: number
 }
 
 /** RFC 6265bis caps every cookie's lifetime at 400 days. */
@@ -64,15 +67,21 @@ const suffixOptions = { allowPrivateDomains: true, extractHostname: false } as c
 let tldts: typeof Tldts | undefined
 
 /**
- * `tldts`'s `getDomain`, the module loaded on the first call: it holds the
- * Public Suffix List (about 200 KiB of JavaScript), which a client that never
- * stores a cookie, and every script's start-up, need not pay for
- * (`bench/startup.ts`). A synchronous `require` keeps the jar's functions
+ * Loads `tldts`, which holds the Public Suffix List (about 200 KiB of
+ * JavaScript), once: when a cookie jar is made (`CookieJar`), so a client
+ * that never stores a cookie, and every script's start-up, need not pay for
+ * it (`bench/startup.ts`), and so that no cookie waits for a `require` that a
+ * polluted `Object.prototype` can break (Node's module loader reads `signal`
+ * and `encoding` from an options object of its own for every file it
+ * resolves; RELIABILITY 10). A synchronous `require` keeps the jar's functions
  * synchronous; `tldts` ships CommonJS as its main entry, which is what an
  * `import` of it loads too.
  */
-const getDomain = (domain: string): string | null =>
-  (tldts ??= createRequire(import.meta.url)("tldts") as typeof Tldts).getDomain(domain, suffixOptions)
+export const loadSuffixList = (): typeof Tldts =>
+  tldts ??= createRequire(fileURLToPath(import.meta.url))("tldts") as typeof Tldts
+
+/** `tldts`'s `getDomain` (`loadSuffixList` loads it, if no jar did). */
+const getDomain = (domain: string): string | null => loadSuffixList().getDomain(domain, suffixOptions)
 
 /**
  * Whether `domain` is a public suffix (ICANN or private section of the Public
@@ -126,7 +135,9 @@ const optionNames: ReadonlyArray<string> = [
   "sameSite",
   "partitioned",
   "priority",
-  "hostOnly"
+  "hostOnly",
+  // Ours, not Effect's (its scoping copies it along): the port of the origin that set the cookie.
+  "port"
 ]
 
 const rebuild = (
@@ -163,6 +174,22 @@ export const splitSetCookie = (line: string): Array<string> => {
 }
 
 const isHttp = (url: URL): boolean => url.protocol === "http:" || url.protocol === "https:"
+
+/** The port a request to `url` goes to: the explicit one, or 80 or 443 by scheme. */
+export const effectivePort = (url: URL): number =>
+  url.port !== "" ? Number(url.port) : url.protocol === "https:" ? 443 : 80
+
+/**
+ * Whether a stored cookie may go to (or be replaced from) `port`: set from
+ * that port, or stored without one (a jar file written before ports were
+ * recorded). Stricter than RFC 6265 and browsers, which share cookies
+ * between the ports of a host: credentials never cross an origin
+ * (RELIABILITY 6).
+ */
+const samePort = (cookie: Cookies.Cookie, port: number): boolean => {
+  const stored = (cookie.options as { readonly port?: unknown } | undefined)?.port
+  return stored === undefined || stored === port
+}
 
 /**
  * Checks one parsed cookie against the rules Effect does not apply and
@@ -228,8 +255,9 @@ const admit = (
   return rebuild(cookie, {
     ...rest,
     ...(domain === undefined ? {} : { domain }),
-    ...(expires === undefined ? {} : { expires: new Date(expires) })
-  })
+    ...(expires === undefined ? {} : { expires: new Date(expires) }),
+    port: effectivePort(url)
+  } as NonNullable<Cookies.Cookie["options"]>)
 }
 
 const isLive = (cookie: Cookies.Cookie, now: number): boolean => {
@@ -285,7 +313,12 @@ export const merge = (
       for (const parsed of Object.values(Cookies.fromSetCookie(header).cookies)) {
         const cookie = admit(cookies, url, parsed, now, limits)
         if (cookie === undefined) continue
-        cookies = Cookies.mergeIntoArray(cookies, url.href, Cookies.fromIterable([cookie]), now)
+        // A cookie replaces (or deletes) only its own port's of the same name, domain and path.
+        const port = effectivePort(url)
+        const others = cookies.filter((existing) => !samePort(existing, port))
+        const mine = others.length === 0 ? cookies : cookies.filter((existing) => samePort(existing, port))
+        const merged = Cookies.mergeIntoArray(mine, url.href, Cookies.fromIterable([cookie]), now)
+        cookies = others.length === 0 ? merged : [...others, ...merged]
         changed = true
       }
     }
@@ -294,8 +327,14 @@ export const merge = (
 }
 
 /** The `Cookie` header for a request to `url`, or `undefined`. */
-export const header = (stored: ReadonlyArray<Cookies.Cookie>, url: URL, now: number): string | undefined =>
-  isHttp(url) ? Cookies.toRequestCookieHeader(stored, url.href, now) : undefined
+export const header = (stored: ReadonlyArray<Cookies.Cookie>, url: URL, now: number): string | undefined => {
+  if (!isHttp(url)) return undefined
+  const port = effectivePort(url)
+  const sendable = stored.every((cookie) => samePort(cookie, port))
+    ? stored
+    : stored.filter((cookie) => samePort(cookie, port))
+  return Cookies.toRequestCookieHeader(sendable, url.href, now)
+}
 
 const decode = (value: string): string => {
   try {
@@ -317,7 +356,10 @@ export const toFields = (cookie: Cookies.Cookie): CookieFields => {
     secure: options.secure === true,
     httpOnly: options.httpOnly === true,
     ...(options.sameSite === undefined ? {} : { sameSite: options.sameSite }),
-    ...(options.expires === undefined ? {} : { expires: options.expires.getTime() })
+    ...(options.expires === undefined ? {} : { expires: options.expires.getTime() }),
+    ...(typeof (options as { readonly port?: unknown }).port === "number"
+      ? { port: (options as { readonly port: number }).port }
+      : {})
   }
 }
 
@@ -330,8 +372,9 @@ export const fromFields = (fields: CookieFields): Cookies.Cookie =>
     ...(fields.secure ? { secure: true } : {}),
     ...(fields.httpOnly ? { httpOnly: true } : {}),
     ...(fields.sameSite === undefined ? {} : { sameSite: fields.sameSite }),
-    ...(fields.expires === undefined ? {} : { expires: new Date(fields.expires) })
-  })
+    ...(fields.expires === undefined ? {} : { expires: new Date(fields.expires) }),
+    ...(fields.port === undefined ? {} : { port: fields.port })
+  } as NonNullable<Cookies.Cookie["options"]>)
 
 /**
  * Cookies read back from a file: expired ones and domain cookies on a public
@@ -347,7 +390,7 @@ export const fromPersisted = (
   for (const entry of fields) {
     if (entry.expires !== undefined && entry.expires <= now) continue
     if (!entry.hostOnly && isPublicSuffix(entry.domain)) continue
-    byKey.set(JSON.stringify([entry.name, entry.domain, entry.path]), fromFields(entry))
+    byKey.set(JSON.stringify([entry.name, entry.domain, entry.path, entry.port]), fromFields(entry))
   }
   return enforceLimits([...byKey.values()], limits)
 }

@@ -136,9 +136,16 @@ export const attemptTimedOut = (context: ErrorContext, byTotal: boolean, timeout
     timeoutMillis: timeouts.attempt
   })
 
-/** The error of a call whose total deadline passed. */
-export const totalTimedOut = (context: ErrorContext, timeouts: Timeouts): TimeoutError =>
-  new TimeoutError({ ...context, retryable: false, phase: "total", timeoutMillis: timeouts.total })
+/**
+ * The error of a call whose total deadline passed; `sent: false` when its last attempt provably sent nothing
+ * (`TimeoutError.sent`).
+ */
+export const totalTimedOut = (context: ErrorContext, timeouts: Timeouts, sent?: false): TimeoutError =>
+  new TimeoutError(
+    sent === false
+      ? { ...context, retryable: false, phase: "total", timeoutMillis: timeouts.total, sent }
+      : { ...context, retryable: false, phase: "total", timeoutMillis: timeouts.total }
+  )
 
 /** The error of an attempt whose response headers did not come in time (timed by Effect). */
 export const headersTimedOut = (context: ErrorContext, deadlines: Deadlines): TimeoutError =>
@@ -159,10 +166,16 @@ export class DeadlineExpired extends Error {
   override readonly name = "TimeoutError"
   readonly phase: TransportPhase
   readonly timeoutMillis: number
-  constructor(phase: TransportPhase, timeoutMillis: number) {
-    super(`the ${phase} deadline (${timeoutMillis} ms) passed`)
+  /**
+   * Whether any of the request may have been sent: `false` when the deadline ended the attempt's first request
+   * before undici started it on a connection (it waited in a queue, or for a connect or TLS handshake).
+   */
+  readonly sent: boolean
+  constructor(phase: TransportPhase, timeoutMillis: number, sent = true) {
+    super(`the ${phase} deadline (${timeoutMillis} ms) passed${sent ? "" : " before the request was sent"}`)
     this.phase = phase
     this.timeoutMillis = timeoutMillis
+    this.sent = sent
   }
 }
 
@@ -210,6 +223,10 @@ export class AttemptDeadline {
     // call shares, so Node keeps one timer list for them all instead of one per distinct delay.
     const left = this.endsAt - now
     return left > this.budgetMillis - 1 ? this.budgetMillis : Math.max(1, Math.ceil(left))
+  }
+  /** Whether `target` is the attempt's first dispatch (not a redirect hop, which follows a request already sent). */
+  isFirst(target: AttemptTarget): boolean {
+    return this.first === target
   }
   /**
    * Keeps the deadline running after the call returns: a `ClientResponse` whose body will be read into memory

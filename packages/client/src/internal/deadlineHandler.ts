@@ -168,7 +168,7 @@ export class DeadlineHandler
     if (next > now) return this.#arm(now, next - now)
     this.abort(
       next === attemptAt
-        ? new Deadline.DeadlineExpired(this.#attempt!.phase, this.#attempt!.timeoutMillis)
+        ? new Deadline.DeadlineExpired(this.#attempt!.phase, this.#attempt!.timeoutMillis, this.#mayHaveSent())
         : next === headersAt
         ? new Deadline.DeadlineExpired("headers", this.#headersMillis)
         : new Deadline.DeadlineExpired("idle", this.#idleMillis)
@@ -188,6 +188,15 @@ export class DeadlineHandler
       this.#cancel = undefined
     }
     this.#arm(now, millis)
+  }
+
+  /**
+   * Whether any of the attempt's request may have left: undici started this request on a connection (it aborts
+   * one it starts after this deadline before writing a byte, see `onRequestStart`), or this is a redirect hop
+   * (an earlier request of the attempt was sent).
+   */
+  #mayHaveSent(): boolean {
+    return this.#controller !== undefined || this.#attempt?.isFirst(this) !== true
   }
 
   /** The attempt is over: its deadline no longer applies to this request (a body read later keeps idle). */
@@ -265,6 +274,10 @@ export class DeadlineHandler
   }
   onBodySent(chunk: Buffer): void {
     this.#handler.onBodySent?.(chunk)
+  }
+  /** undici calls it when the response begins to arrive (defined here, so it is never `Object.prototype`'s). */
+  onResponseStarted(): void {
+    this.#handler.onResponseStarted?.()
   }
   /** The request went out whole, body included: the head's deadline starts (unless the head already came). */
   onRequestSent(): void {

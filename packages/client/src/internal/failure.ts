@@ -139,8 +139,12 @@ export const fromTransport = (
 ): ConnectionError | TimeoutError | InvalidRequestError => {
   const expired = findExpired(cause)
   if (expired !== undefined) {
-    const { phase, timeoutMillis } = expired
-    return new TimeoutError({ ...context, retryable: phase !== "total", phase, timeoutMillis })
+    const { phase, sent, timeoutMillis } = expired
+    const retryable = phase !== "total"
+    // Said only when known: nothing of the request left (it waited for a connection).
+    return new TimeoutError(
+      sent ? { ...context, retryable, phase, timeoutMillis } : { ...context, retryable, phase, timeoutMillis, sent }
+    )
   }
   const { code, detail, syscall } = describeCause(cause)
   switch (code) {

@@ -73,7 +73,7 @@ export interface MemoryBreaker {
   readonly execute: <A, E, R>(
     key: string,
     effect: Effect.Effect<A, E, R>,
-    classify: (exit: Exit.Exit<A, E>) => Outcome,
+    classify: (exit: Exit.Exit<A, E>, key: string) => Outcome,
     refused: (refusal: Refusal) => E
   ) => Effect.Effect<A, E, R>
   /**
@@ -85,7 +85,7 @@ export interface MemoryBreaker {
   readonly settle: <A, E>(
     admission: Admission,
     exit: Exit.Exit<A, E>,
-    classify: (exit: Exit.Exit<A, E>) => Outcome,
+    classify: (exit: Exit.Exit<A, E>, key: string) => Outcome,
     now: number,
     context: Context.Context<never>
   ) => void
@@ -168,13 +168,13 @@ export const make = (
   const settle = <A, E>(
     admission: Admission,
     exit: Exit.Exit<A, E>,
-    classify: (exit: Exit.Exit<A, E>) => Outcome,
+    classify: (exit: Exit.Exit<A, E>, key: string) => Outcome,
     now: number,
     context: Context.Context<never>
   ): void => {
     const { circuit } = admission
     circuit.inFlight -= 1
-    const outcome: Outcome = exit._tag === "Failure" && isInterruptOnly(exit) ? "Ignored" : classify(exit)
+    const outcome: Outcome = exit._tag === "Failure" && isInterruptOnly(exit) ? "Ignored" : classify(exit, circuit.key)
     if (admission.probe) {
       circuit.probing = false
       if (outcome === "Ignored") return

@@ -157,7 +157,7 @@ const afterFailure = <A, E, R>(call: Call<A, E, R>, number: number, failure: Cli
     const now = yield* call.clock.currentTimeMillis
     // An attempt that ran past the call's deadline (a stall of the event loop stretched it) ends the call.
     if (isClientError(error) && error._tag === "TimeoutError" && error.phase === "attempt" && now >= call.deadline) {
-      error = Deadline.totalTimedOut(call.context, call.timeouts)
+      error = Deadline.totalTimedOut(call.context, call.timeouts, own(error, "sent") === false ? false : undefined)
     }
     if (
       !isClientError(error) || number >= call.maxAttempts ||

@@ -103,8 +103,11 @@ const made = (factory: () => HttpBody.HttpBody): HttpBody.HttpBody | string => {
     : `the body factory returned ${body === null ? "null" : typeof body}, not an HttpBody`
 }
 
-/** Whether `make` gave a source (a body that needs care on a resend) rather than a reusable body. */
-export const isSource = (made: Made): made is Source => "next" in made
+/**
+ * Whether `make` gave a source (a body that needs care on a resend) rather than a reusable body; by own key, so a
+ * polluted `Object.prototype.next` does not make every body a source.
+ */
+export const isSource = (made: Made): made is Source => Object.hasOwn(made, "next")
 
 /** What `make` gives: a source, a body every send reuses, or why the body cannot be sent. */
 export type Made = Source | { readonly body: HttpBody.HttpBody } | { readonly problem: string }

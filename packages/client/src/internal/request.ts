@@ -76,6 +76,27 @@ export const buildUrl = (
   return url
 }
 
+/** A user name or password from a URL, percent-decoded (as written when an escape is broken). */
+const decodeUserInfo = (text: string): string => {
+  try {
+    return decodeURIComponent(text)
+  } catch {
+    return text
+  }
+}
+
+/**
+ * The `Authorization: Basic` value of a URL's user-info (percent-decoded, as
+ * curl does), removing it from `url`; undefined when the URL has none.
+ */
+const userInfoCredentials = (url: URL): string | undefined => {
+  if (url.username === "" && url.password === "") return undefined
+  const pair = `${decodeUserInfo(url.username)}:${decodeUserInfo(url.password)}`
+  url.username = ""
+  url.password = ""
+  return `Basic ${Buffer.from(pair, "utf8").toString("base64")}`
+}
+
 /** The methods every call uses, accepted without a look at their characters. */
 const knownMethods: ReadonlySet<string> = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
 
@@ -117,6 +138,9 @@ export const build = (
     return refused(undefined, { method, url: Redact.url(String(input)), requestId }, built)
   }
   const url = built
+  // User-info is never sent in the URL: as curl, requests and got do, it becomes `Authorization: Basic`, unless
+  // the call or the client has credentials of its own (below). The URL loses it either way.
+  const basic = userInfoCredentials(url)
   // The URL as errors and log lines show it: the URL itself when it holds no secret, else redacted on first use.
   const context = callContext(method, url, requestId)
 
@@ -152,6 +176,9 @@ export const build = (
     if ("problem" in checked) return refused(url, context, checked.problem)
     overrides = checked
   }
+  if (basic !== undefined && headers["authorization"] === undefined && state.env.auth === undefined) {
+    headers["authorization"] = basic
+  }
   headers[state.requestIdHeader] = requestId
   const givenKey = own(call, "idempotencyKey")
   const wantsKey = givenKey === true ||
@@ -164,6 +191,10 @@ export const build = (
   if (idempotencyKey !== undefined) {
     if (typeof idempotencyKey !== "string" || invalidValue.test(idempotencyKey)) {
       return refused(url, context, `the idempotency key has ${invalidValueText}`)
+    }
+    // A blank key gives a server nothing to deduplicate on: it must not make a POST retryable (RELIABILITY 14).
+    if (idempotencyKey.trim() === "") {
+      return refused(url, context, "the idempotency key is empty or blank: pass a non-blank key or true")
     }
     headers[state.idempotencyKeyHeader] = idempotencyKey
   }

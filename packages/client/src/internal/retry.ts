@@ -1,7 +1,8 @@
 /**
  * The retry policy of a call: whether an error may be retried (by its
  * `retryable` flag, the method's idempotency and whether the request can
- * have reached the server), how long to wait (the client's backoff or the
+ * have reached the server: a `ConnectionError` with `sent: false`, a connect
+ * timeout, or a `TimeoutError` with `sent: false`), how long to wait (the client's backoff or the
  * user's `Schedule`, lengthened by the server's `Retry-After` up to a
  * ceiling), and never past the call's deadline.
  */
@@ -29,9 +30,10 @@ export const mayRetry = (
     return false
   }
   if (idempotentMethods.has(method) || hasIdempotencyKey) return true
-  // A non-idempotent request without a key: only when it cannot have reached the server.
+  // A non-idempotent request without a key: only when it cannot have reached the server (a deadline that ended it
+  // while it waited for a connection says so; by own key, as a polluted `Object.prototype.sent` is no answer).
   return (error._tag === "ConnectionError" && !error.sent) ||
-    (error._tag === "TimeoutError" && error.phase === "connect")
+    (error._tag === "TimeoutError" && (error.phase === "connect" || own(error, "sent") === false))
 }
 
 /** The client's own delay before attempt `attempt + 1`: exponential from `minDelay`, capped, full jitter by default. */

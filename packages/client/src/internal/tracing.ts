@@ -473,7 +473,9 @@ export class CallTrace {
     const filter = this.setup.headerFilter!
     for (const name in headers) {
       if (!filter(name, phase)) continue
-      span.attribute(`http.${phase}.header.${name}`, this.#isSecret(name) ? Redact.redacted : headers[name])
+      // A URL-valued header (`Location`, `Link`...) may carry user-info or a token: its URLs are redacted.
+      const value = this.#isSecret(name) ? Redact.redacted : Redact.headerValue(name, headers[name]!)
+      span.attribute(`http.${phase}.header.${name}`, value)
     }
   }
 }

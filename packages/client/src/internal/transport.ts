@@ -26,7 +26,6 @@
 import * as Effect from "effect/Effect"
 import type * as HttpClient from "effect/http/HttpClient"
 import type * as Scope from "effect/Scope"
-import { createRequire } from "node:module"
 import type * as Undici from "undici"
 import type { Resolved } from "../ClientConfig.ts"
 import * as ClientMetrics from "../ClientMetrics.ts"
@@ -111,22 +110,6 @@ const maxTimerMillis = 2_147_483_647
 /** A duration handed to a Node timer (the connector's, undici's keep-alive), at most `maxTimerMillis`. */
 const timerMillis = (millis: number): number => Math.min(millis, maxTimerMillis)
 
-let queuedAbort: symbol | undefined
-
-/**
- * undici's `kQueuedAbort`, the dispatch option under which a pool or a client that queues a request (waiting
- * for a connection) finds the hook to hand the queue's abort to. The symbol is internal to undici (the version is
- * pinned; `test/transport.test.ts` fails if a queued request's deadline no longer takes it out of the queue).
- */
-const queuedAbortKey = (): symbol => {
-  if (queuedAbort === undefined) {
-    const symbols = createRequire(import.meta.url)("undici/lib/core/symbols.js") as { readonly kQueuedAbort?: unknown }
-    if (typeof symbols.kQueuedAbort !== "symbol") throw new Error("undici has no kQueuedAbort symbol")
-    queuedAbort = symbols.kQueuedAbort
-  }
-  return queuedAbort
-}
-
 /**
  * The interceptor that enforces a request's deadlines (`DeadlineHandler`): the headers and idle timeouts of the
  * request's `TransportDeadlines` or `defaults` (0: none, as undici reads them), and the attempt's deadline when
@@ -137,14 +120,14 @@ const queuedAbortKey = (): symbol => {
 export const deadlineInterceptor = (
   defaults: { readonly headers: number; readonly idle: number }
 ): Undici.Dispatcher.DispatcherComposeInterceptor => {
-  const queuedKey = queuedAbortKey()
+  const queuedKey = UndiciParts.load().kQueuedAbort
   return (dispatch) => (request, handler) => {
     // The options are the object our client made for this one request, with a null prototype (undiciClient.ts): set
-    // in place, not copied. undici 8.14 copies the options of a request that has a signal into a plain object on the
-    // way here (`dispatchWithSignal`), whose prototype is `Object.prototype`, so such a copy is copied back into a
-    // null-prototype object: undici reads `query`, `upgrade`, `reset` and more from it, and must find none of them on
-    // a polluted `Object.prototype` (RELIABILITY 10). Read by own keys: a deadline on `Object.prototype` is not this
-    // request's.
+    // in place, not copied. Options that reach here with a prototype (a request sent through undici's own
+    // `request`, which copies the options of a request with a signal into a plain object) are copied into a
+    // null-prototype object: undici reads `query`, `upgrade`, `reset` and more from them, and must find none of them
+    // on a polluted `Object.prototype` (RELIABILITY 10). Read by own keys: a deadline on `Object.prototype` is not
+    // this request's.
     const options = (Object.getPrototypeOf(request) === null
       ? request
       : Object.assign(Object.create(null), request)) as Mutable<Undici.Dispatcher.DispatchOptions> & {

@@ -6,13 +6,16 @@
  *
  * The client is `HttpClient.make` (Effect's own spans, trace propagation,
  * abort on interruption, and release of unread bodies) around a function
- * that dispatches through undici's `request`, as Effect's does. Only the
- * response differs. Effect's undici response memoises `arrayBuffer` with
- * `Effect.cached` run by `Effect.runSync`, a fiber per body read, about 30k
- * machine instructions on a small JSON body: a third of all that a bare
- * `effect/http` GET + `json` costs (bench/client-instructions.ts). This one
- * memoises the body's promise instead, and caches its `Headers` (Effect's
- * copies them on every read).
+ * that dispatches a request through undici, as Effect's does, with a handler
+ * and a body stream of our own (`undiciRequest.ts`, `nodeStream.ts`) where
+ * Effect's uses undici's `request` and its own stream adapters: those build
+ * Node streams from object literals, which read `signal`, `encoding` and more
+ * from a polluted `Object.prototype` (RELIABILITY 10). Effect's undici
+ * response memoises `arrayBuffer` with `Effect.cached` run by `Effect.runSync`,
+ * a fiber per body read, about 30k machine instructions on a small JSON body:
+ * a third of all that a bare `effect/http` GET + `json` costs
+ * (bench/client-instructions.ts). This one memoises the body's promise
+ * instead, and caches its `Headers` (Effect's copies them on every read).
  *
  * The call's deadlines (`Deadline.CurrentTransportDeadlines`) go into the
  * options under a symbol, for our dispatcher's interceptor. Other
@@ -21,9 +24,9 @@
  * value set through either is read here), copied first as Effect does, into an object with a null prototype: undici
  * reads many more request options than we set, and none may come from a
  * polluted `Object.prototype`. Connection upgrades (`101`) are not offered:
- * `ResilientClient` has no use for them, and undici's `request` refuses them.
+ * `ResilientClient` has no use for them, and `undiciRequest.ts` refuses them,
+ * as undici's `request` does.
  */
-import * as NodeStream from "@effect/platform-node-shared/NodeStream"
 import * as Effect from "effect/Effect"
 import * as Cookies from "effect/http/Cookies"
 import * as Headers from "effect/http/Headers"
@@ -43,18 +46,20 @@ import type * as Stream from "effect/Stream"
 import type * as Undici from "undici"
 import { UndiciOptions } from "../RequestOptions.ts"
 import * as Deadline from "./deadline.ts"
+import * as NodeStream from "./nodeStream.ts"
 import * as UndiciParts from "./undiciParts.ts"
+import * as UndiciRequest from "./undiciRequest.ts"
 
 /** An Effect `HttpClient` sending every request through `dispatcher`. */
 export const make = (dispatcher: Undici.Dispatcher): HttpClient.HttpClient => {
-  const { request: dispatch } = UndiciParts.load()
+  const { kQueuedAbort } = UndiciParts.load()
   return HttpClient.make((request, url, signal, fiber) => {
     const send = (body: RequestBody, headers: Headers.Headers = request.headers) =>
       Effect.tryPromise({
-        try: (): Promise<Undici.Dispatcher.ResponseData> => {
+        try: (): Promise<UndiciRequest.ResponseData> => {
           // A null prototype: undici reads a dozen more options (`query`, `upgrade`, `reset`, `throwOnError`,
           // `dispatcher`...) from this object, and must find none of them on `Object.prototype` (RELIABILITY 10).
-          const options: Mutable<Undici.Dispatcher.RequestOptions> = Object.create(null)
+          const options: Mutable<UndiciRequest.Options> = Object.create(null)
           Object.assign(options, fiber.getRef(UndiciOptions))
           // The call's deadlines, for the interceptor on our dispatcher (transport.ts).
           const deadlines = fiber.getRef(Deadline.CurrentTransportDeadlines)
@@ -66,16 +71,17 @@ export const make = (dispatcher: Undici.Dispatcher): HttpClient.HttpClient => {
           options.origin = url.origin
           options.path = url.pathname + url.search
           options.body = body
-          options.signal = signal
+          // The signal goes to our handler, not to undici (`undiciRequest.ts`).
+          delete (options as { signal?: unknown }).signal
           if (http2Unsafe()) (options as { allowH2?: boolean }).allowH2 = false
-          return dispatch.call(dispatcher, options)
+          return UndiciRequest.request(dispatcher, options, signal, kQueuedAbort)
         },
         catch: (cause) =>
           new HttpClientError.HttpClientError({ reason: new HttpClientError.TransportError({ request, cause }) })
       })
     // The response's URL excludes the hash (the interface says so), as Effect's does.
     const href = url.hash === "" ? url.href : url.href.slice(0, url.href.indexOf("#"))
-    const respond = (source: Undici.Dispatcher.ResponseData) => new UndiciResponse(request, source, href)
+    const respond = (source: UndiciRequest.ResponseData) => new UndiciResponse(request, source, href)
     const body = request.body
     switch (body._tag) {
       case "Empty":
@@ -109,29 +115,47 @@ const undiciFormData = (body: HttpBody.FormData) =>
 type Mutable<T> = { -readonly [K in keyof T]: T[K] }
 
 /**
- * The events undici listens for on an HTTP/2 stream beyond those Node's
- * streams keep as own entries. A stream keeps its listeners in an object
- * literal: with one of these names on `Object.prototype`, adding the listener
- * throws inside undici and the process crashes.
+ * The names that break Node's HTTP/2 client when they are on a polluted
+ * `Object.prototype`, where HTTP/1.1 works: events a stream or session keeps
+ * in an object literal of listeners (adding or emitting one throws inside
+ * undici, and may crash the process), the options Node reads from the object
+ * literals it makes each stream and session with, the settings it reads from
+ * its own defaults, and `undefined` (Node 24 reads a symbol it does not define
+ * from each socket bound to a session).
  */
-const http2StreamEvents: ReadonlyArray<string> = [
+const http2Hazards: ReadonlyArray<string> = [
   "aborted",
   "continue",
+  "enableConnectProtocol",
   "frameError",
   "headers",
+  "highWaterMark",
+  "maxConcurrentStreams",
+  "maxHeaderSize",
+  "newListener",
+  "pause",
+  "pipe",
+  "readableHighWaterMark",
+  "ready",
+  "removeListener",
   "response",
+  "resume",
+  "signal",
   "timeout",
-  "trailers"
+  "trailers",
+  "undefined",
+  "unpipe",
+  "writableHighWaterMark"
 ]
 
 /**
- * Whether some other code set one of `http2StreamEvents` on
- * `Object.prototype`; such a request is sent over HTTP/1.1 (`allowH2: false`,
- * which undici routes to a pool of its own) rather than crash the process.
+ * Whether some other code set one of `http2Hazards` on `Object.prototype`;
+ * such a request is sent over HTTP/1.1 (`allowH2: false`, which undici routes
+ * to a pool of its own) rather than fail or crash the process.
  */
 const http2Unsafe = (): boolean => {
-  for (let i = 0; i < http2StreamEvents.length; i++) {
-    if (Object.hasOwn(Object.prototype, http2StreamEvents[i]!)) return true
+  for (let i = 0; i < http2Hazards.length; i++) {
+    if (Object.hasOwn(Object.prototype, http2Hazards[i]!)) return true
   }
   return false
 }
@@ -147,17 +171,15 @@ class UndiciResponse extends Inspectable.Class implements HttpClientResponse.Htt
   readonly [HttpIncomingMessage.TypeId]: typeof HttpIncomingMessage.TypeId = HttpIncomingMessage.TypeId
   readonly request: HttpClientRequest.HttpClientRequest
   readonly url: string
-  readonly source: Undici.Dispatcher.ResponseData
+  readonly source: UndiciRequest.ResponseData
   #headers: Headers.Headers | undefined = undefined
   #cookies: Cookies.Cookies | undefined = undefined
   #body: Promise<ArrayBuffer> | undefined = undefined
-  constructor(request: HttpClientRequest.HttpClientRequest, source: Undici.Dispatcher.ResponseData, url: string) {
+  constructor(request: HttpClientRequest.HttpClientRequest, source: UndiciRequest.ResponseData, url: string) {
     super()
     this.request = request
     this.source = source
     this.url = url
-    // An error on a body nobody reads must not become an unhandled 'error' event.
-    source.body.on("error", ignore)
   }
   get status(): number {
     return this.source.statusCode
@@ -208,7 +230,7 @@ class UndiciResponse extends Inspectable.Class implements HttpClientResponse.Htt
       }))
   }
   get stream(): Stream.Stream<Uint8Array, HttpClientError.HttpClientError> {
-    return NodeStream.fromReadable({ evaluate: () => this.source.body, onError: this.#decodeError })
+    return NodeStream.fromReadable(() => this.source.body, this.#decodeError)
   }
   get upgrade(): Effect.Effect<Socket.Socket, HttpClientError.HttpClientError> {
     // undici's `request` never yields a 101, so this is always a refusal, as the interface says.
@@ -229,5 +251,3 @@ class UndiciResponse extends Inspectable.Class implements HttpClientResponse.Htt
     return pipeArguments(this, arguments)
   }
 }
-
-const ignore = (): void => {}

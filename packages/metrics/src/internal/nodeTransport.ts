@@ -11,13 +11,14 @@
  *   and the process alive 4 s longer. Here an interrupted request destroys
  *   its socket and nothing reconnects.
  * - Every option Node reads for a request (the request's, the agent's, the
- *   socket's and TLS's) is given as an own property, `undefined` when Node's
- *   default is wanted, so a polluted `Object.prototype` (`socketPath`, `ca`,
- *   `lookup`...) changes nothing (RELIABILITY 10). The agents open their
- *   sockets themselves, as `@httpkit/client`'s connector does, so that each
- *   socket's table of listeners names the events Node listens for before
- *   anyone listens (a polluted `timeout` or `connect` would otherwise end up
- *   among a socket's listeners and crash the process when emitted).
+ *   socket's and TLS's: `@httpkit/core/NodeOptions`) is given as an own
+ *   property, `undefined` when Node's default is wanted, so a polluted
+ *   `Object.prototype` (`socketPath`, `ca`, `lookup`...) changes nothing
+ *   (RELIABILITY 10). The agents open their sockets themselves, as
+ *   `@httpkit/client`'s connector does, so that each socket's table of
+ *   listeners has no prototype before anyone listens (a polluted `timeout`
+ *   or `connect` would otherwise end up among a socket's listeners and crash
+ *   the process when emitted).
  *   Certificates are always verified: `rejectUnauthorized` is always `true`
  *   (RELIABILITY 11).
  * - The response body is read in full up to 64 KiB (a collector answers
@@ -27,8 +28,9 @@
  *   credentials; a 3xx fails the export as any status but 2xx). With `NODE_USE_ENV_PROXY=1` (or `--use-env-proxy`) the
  *   agents read `HTTP_PROXY`, `HTTPS_PROXY` and `NO_PROXY` as Node's own
  *   agents and `fetch` do; Node then opens the sockets (through the proxy),
- *   without the pinned listener tables.
+ *   without those listener tables.
  */
+import * as NodeOptions from "@httpkit/core/NodeOptions"
 import { exactly, pinned } from "@httpkit/core/Own"
 import * as Effect from "effect/Effect"
 import * as HttpClient from "effect/http/HttpClient"
@@ -42,152 +44,6 @@ import * as Net from "node:net"
 import * as Tls from "node:tls"
 
 /**
- * Every option Node 24 reads from a request's options or from the copies it
- * makes of them (`http.request`, the agent, `net.connect`, `tls.connect`).
- * Left out on purpose: `rejectUnauthorized` (always given), and `ciphers`,
- * `checkServerIdentity` and `minDHSize`, which `tls.connect` sets as own
- * properties of its copy before ours are spread over it (an own `undefined`
- * would replace Node's default).
- */
-const requestOptionNames: ReadonlyArray<string> = [
-  "_agentKey",
-  "_defaultAgent",
-  "agent",
-  "agentKeepAliveTimeoutBuffer",
-  "allowHalfOpen",
-  "allowPartialTrustChain",
-  "ALPNCallback",
-  "ALPNProtocols",
-  "auth",
-  "autoDestroy",
-  "autoSelectFamily",
-  "autoSelectFamilyAttemptTimeout",
-  "blockList",
-  "ca",
-  "cert",
-  "clientCertEngine",
-  "construct",
-  "createConnection",
-  "crl",
-  "decodeStrings",
-  "defaultEncoding",
-  "defaultPort",
-  "destroy",
-  "dhparam",
-  "ecdhCurve",
-  "emitClose",
-  "enableTrace",
-  "encoding",
-  "family",
-  "fd",
-  "final",
-  "handle",
-  "headers",
-  "highWaterMark",
-  "hints",
-  "honorCipherOrder",
-  "host",
-  "hostname",
-  "httpValidation",
-  "insecureHTTPParser",
-  "isServer",
-  "joinDuplicateHeaders",
-  "keepAlive",
-  "keepAliveInitialDelay",
-  "keepAliveMsecs",
-  "key",
-  "localAddress",
-  "localPort",
-  "lookup",
-  "manualStart",
-  "maxCachedSessions",
-  "maxFreeSockets",
-  "maxHeaderSize",
-  "maxSockets",
-  "maxTotalSockets",
-  "maxVersion",
-  "method",
-  "minVersion",
-  "noDelay",
-  "NPNProtocols",
-  "objectMode",
-  "onread",
-  "passphrase",
-  "path",
-  "pauseOnCreate",
-  "pfx",
-  "port",
-  "privateKeyEngine",
-  "privateKeyIdentifier",
-  "protocol",
-  "proxyEnv",
-  "pskCallback",
-  "pskIdentityHint",
-  "read",
-  "readable",
-  "readableHighWaterMark",
-  "readableObjectMode",
-  "requestCert",
-  "requestOCSP",
-  "scheduling",
-  "secureContext",
-  "secureOptions",
-  "secureProtocol",
-  "server",
-  "servername",
-  "session",
-  "sessionIdContext",
-  "sessionTimeout",
-  "setDefaultHeaders",
-  "setHost",
-  "sigalgs",
-  "signal",
-  "SNICallback",
-  "socket",
-  "socketPath",
-  "ticketKeys",
-  "timeout",
-  "typeOfService",
-  "uniqueHeaders",
-  "writableHighWaterMark",
-  "writableObjectMode",
-  "write",
-  "writev"
-]
-
-/**
- * The events Node and its agents listen for on a client socket that a
- * stream's table of listeners (an object literal) does not name. Adding the
- * first listener of an event named on a polluted `Object.prototype` would
- * find that value: each is pinned as an own, empty entry first.
- */
-const socketEventNames: ReadonlyArray<string> = [
-  "agentRemove",
-  "connect",
-  "connectionAttempt",
-  "connectionAttemptFailed",
-  "connectionAttemptTimeout",
-  "free",
-  "keylog",
-  "lookup",
-  "newListener",
-  "ready",
-  "removeListener",
-  "secure",
-  "secureConnect",
-  "session",
-  "timeout"
-]
-
-const pinEvents = (socket: Net.Socket): void => {
-  const events = (socket as unknown as { _events?: Record<string, unknown> })._events
-  if (events === undefined) return
-  for (const name of socketEventNames) {
-    if (!Object.hasOwn(events, name)) events[name] = undefined
-  }
-}
-
-/**
  * An agent's `createConnection`: what Node's does (`net.connect`, then
  * `tls.connect` over it), with the sockets' listener tables pinned before
  * anything listens. `options` is the agent's copy of the request's options:
@@ -196,12 +52,12 @@ const pinEvents = (socket: Net.Socket): void => {
 const open = (secure: boolean) => (options: Readonly<Record<string, unknown>>): Net.Socket => {
   // Node sets `blockList` only when one is given, then reads it from the socket itself when connecting.
   const tcp = Object.assign(new Net.Socket(options as Net.SocketConstructorOpts), { blockList: undefined })
-  pinEvents(tcp)
+  NodeOptions.pinEvents(tcp)
   tcp.connect(options as unknown as Net.TcpNetConnectOpts)
   let socket: Net.Socket = tcp
   if (secure) {
     socket = Tls.connect({ ...options, socket: tcp } as Tls.ConnectionOptions)
-    pinEvents(socket)
+    NodeOptions.pinEvents(socket)
   }
   const timeout = options["timeout"]
   if (typeof timeout === "number" && timeout > 0) socket.setTimeout(timeout)
@@ -320,7 +176,7 @@ export const make: Effect.Effect<HttpClient.HttpClient, never, Scope.Scope> = Ef
       }
       let outgoing: Http.ClientRequest
       try {
-        const options = pinned(requestOptionNames, {
+        const options = pinned(NodeOptions.httpRequestOptions, {
           protocol: url.protocol,
           // `URL` keeps an IPv6 address in brackets; Node wants it bare.
           hostname: url.hostname.replace(/^\[(.*)\]$/, "$1"),
