@@ -102,7 +102,7 @@ describe("ResilientClient with a rate limiter, over sockets", () => {
     Effect.gen(function*() {
       const server = yield* TestServer.make()
       const client = yield* limitedClient({
-        policies: [Policy.window({ limit: 1, window: "10 seconds" })],
+        policies: [Policy.window({ limit: 1, window: "1 minute" })],
         onLimit: "fail"
       })
       yield* client.get(server.urlFor("/health"))
@@ -111,35 +111,57 @@ describe("ResilientClient with a rate limiter, over sockets", () => {
       assert.strictEqual(error.method, "GET")
       assert.notInclude(error.url ?? "", "secret")
       assert.isString(error.requestId)
-      assert.isAbove(error.retryAfterMillis, 9_000)
+      // The slot frees a minute after the first call's booking: what is left of it (the first call's own time on a
+      // loaded machine is far below 10 s).
+      assert.isAbove(error.retryAfterMillis, 50_000)
+      assert.isAtMost(error.retryAfterMillis, 60_000)
       assert.strictEqual((yield* server.requestsTo("/health")).length, 1)
     }))
 
-  it.live("the wait for a slot does not count against the attempt timeout", () =>
+  it.live("the wait for a slot does not count against the attempt timeout: a call that waits 1.5 s for its slot, with an attempt timeout of 300 ms, succeeds", () =>
     Effect.gen(function*() {
       const server = yield* TestServer.make()
-      const client = yield* limitedClient(
-        { policies: [Policy.rate({ limit: 1, window: "800 millis" })] },
-        { retry: noRetry, timeout: { attempt: 300 } }
+      const limiter = yield* RateLimiter.make({ policies: [Policy.rate({ limit: 1, window: "1500 millis" })] }).pipe(
+        Effect.provide(LimiterStore.layerMemory())
       )
-      yield* client.get(server.urlFor("/health"))
-      const started = Date.now()
-      yield* client.get(server.urlFor("/health"))
-      assert.isAtLeast(Date.now() - started, 700)
+      const client = yield* ResilientClient.make({ retry: noRetry, timeout: { attempt: 300 } }).pipe(
+        Effect.provideService(ResilientClient.RateLimit, ClientRateLimit.hook(limiter))
+      )
+      // The host's slot is taken here, by the limiter itself (no request): the client's call gets the next one,
+      // 1.5 s after that booking, which comes after `booked`. The stopwatch runs from before the booking, so no
+      // slowness of this machine can make the span shorter, only longer.
+      const booked = Date.now()
+      yield* Effect.scoped(limiter.acquire({ url: server.url }))
+      const called = Date.now()
+      const response = yield* client.get(server.urlFor("/health"))
+      assert.strictEqual(response.status, 200)
+      const [arrived] = yield* server.requestsTo("/health")
+      // What the server recorded: the one request reached it no sooner than the slot. 50 ms of room for timers
+      // and clocks; a request not held by the limiter would arrive within milliseconds.
+      assert.isAtLeast(arrived!.arrivedAt - booked, 1_450)
+      // So the call waited for its slot far longer than its attempt timeout (the booking is microseconds on the
+      // memory store) and still succeeded; counting the wait against the attempt would fail it with a
+      // TimeoutError at 300 ms.
+      assert.isAtLeast(arrived!.arrivedAt - called, 1_000)
     }))
 
-  it.live("the wait never outlasts the call's total deadline", () =>
+  it.live("the wait never outlasts the call's total deadline: a slot 30 s away, with a total deadline of 3 s, is refused at once, nothing sent", () =>
     Effect.gen(function*() {
       const server = yield* TestServer.make()
       const client = yield* limitedClient(
-        { policies: [Policy.rate({ limit: 1, window: "5 seconds" })] },
-        { retry: noRetry, timeout: { total: 500 } }
+        { policies: [Policy.rate({ limit: 1, window: "30 seconds" })] },
+        { retry: noRetry, timeout: { total: "3 seconds" } }
       )
       yield* client.get(server.urlFor("/health"))
       const started = Date.now()
-      yield* Effect.flip(client.get(server.urlFor("/health")))
-      assert.isBelow(Date.now() - started, 400)
+      const error = yield* Effect.flip(client.get(server.urlFor("/health")))
+      const elapsed = Date.now() - started
+      // Refused by the limiter, not timed out at the deadline: nothing waited for the slot or the deadline.
+      assert.strictEqual(error._tag, "RateLimitExceededError")
       assert.strictEqual((yield* server.requestsTo("/health")).length, 1)
+      // At once: milliseconds on a quiet machine. A wait for the slot would take 30 s, and one cut by the
+      // deadline 3 s; 2 s is room for a loaded machine that still tells them apart.
+      assert.isBelow(elapsed, 2_000)
     }))
 
   it.live("every attempt spends a slot: retries are requests too", () =>

@@ -65,7 +65,8 @@ const unprivilegedCopy = (folder: string) => {
 const freshPath = (label: string) => Path.join(root, `${label}-${randomUUID()}`, "limiter.sqlite")
 
 storeSuite("local", LocalStore.layer({ path: freshPath("suite") }), {
-  tolerance: 60,
+  realClock: true,
+  slackMillis: 2,
   pass: sleepLive,
   cancels: true
 })

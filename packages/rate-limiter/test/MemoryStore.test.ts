@@ -5,7 +5,8 @@ import * as LimiterStore from "../src/LimiterStore.ts"
 import { storeSuite } from "./support/storeSuite.ts"
 
 storeSuite("memory", LimiterStore.layerMemory(), {
-  tolerance: 0,
+  realClock: false,
+  slackMillis: 0,
   pass: (millis) => TestClock.adjust(millis),
   cancels: true,
   maxKeys: 10_000

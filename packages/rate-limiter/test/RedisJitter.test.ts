@@ -210,8 +210,11 @@ await RedisTest.describeWithRedis("RedisStore evens out a jittery reply path: th
         const after = yield* Effect.forEach(Array.from({ length: 10 }), () => acquisition)
         console.info(`before ${show(before)}; stalled ${show(stalled)}; after ${show(after)}`)
         assert.isAtLeast(Math.min(...stalled), 500, "the stall held the answers up")
-        // A round trip is 100 ms: taking the stall in would hold each of these back about 450 ms more.
-        for (const millis of after) assert.isBelow(millis, 100 + 150, `after the stall: ${show(after)}`)
+        // A round trip is 100 ms: taking the stall in would hold every one of these back about 450 ms more (J
+        // falls by at most 20 ms a second). The median, so that one acquisition a loaded machine held up (a
+        // preempted process, a collection) is not taken for the stall.
+        const median = after.toSorted((x, y) => x - y)[Math.floor(after.length / 2)]!
+        assert.isBelow(median, 100 + 150, `after the stall: ${show(after)}`)
       }),
     30_000
   )

@@ -27,12 +27,25 @@
  * A row whose `expires_at` (now + `Algorithm.lifetime`) has passed means the
  * same as no row, so expired rows (and their bookings) are swept in bounded
  * batches every `sweepEvery` operations of a connection.
+ *
+ * `node:sqlite` itself is loaded by `open`, when a store first opens a file,
+ * not when this module is: the package root re-exports `LocalStore`, and on
+ * Node 22 loading `node:sqlite` prints `ExperimentalWarning: SQLite is an
+ * experimental feature`, which an application using only the memory or
+ * Redis store must not see. Only its types are imported here.
  */
 import * as Fs from "node:fs"
 import * as Path from "node:path"
-import { DatabaseSync, type SQLOutputValue, type StatementSync } from "node:sqlite"
+import type { DatabaseSync, SQLOutputValue, StatementSync } from "node:sqlite"
 import * as Algorithm from "./algorithm.ts"
 import * as LocalWindow from "./localWindow.ts"
+
+/**
+ * `node:sqlite`'s `DatabaseSync`, loaded on first use (synchronously, as
+ * `open` is): Node loads a built-in module once, so later calls cost a
+ * lookup.
+ */
+const databaseSync = (): typeof DatabaseSync => process.getBuiltinModule("node:sqlite").DatabaseSync
 
 /** Marks our files (`PRAGMA application_id`): "htkl". */
 export const applicationId = 0x68746b6c
@@ -329,7 +342,8 @@ export const open = (
   // Absolute, so SQLite never reads the name as `:memory:` or a `file:` URI: both would not be shared.
   const path = Path.resolve(file)
   prepareFile(path, privateFolder)
-  const db = new DatabaseSync(path, bare({ timeout: timeoutMillis, enableDoubleQuotedStringLiterals: false }))
+  const Database = databaseSync()
+  const db = new Database(path, bare({ timeout: timeoutMillis, enableDoubleQuotedStringLiterals: false }))
   try {
     initialise(db, path, timeoutMillis)
     const database = prepared(db, clock)
