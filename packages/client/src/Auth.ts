@@ -227,7 +227,7 @@ export const defaultRefreshBackoff: Duration.Duration = Duration.seconds(5)
  * and `refresh` answers it `false` at once: its 401 never waits on the run
  * it belongs to. Read it, never set it.
  *
- * @category references
+ * @category services
  * @since 0.1.0
  */
 export const Refreshing: Context.Reference<ReadonlySet<object>> = Context.Reference<ReadonlySet<object>>(
