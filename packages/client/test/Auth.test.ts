@@ -13,7 +13,6 @@ import {
   Exit,
   Fiber,
   Layer,
-  Logger,
   Option,
   Redacted,
   Ref,
@@ -23,6 +22,7 @@ import {
 import { HttpClient, HttpClientRequest } from "effect/http"
 import { TestClock } from "effect/testing"
 import { inspect } from "node:util"
+import { captureLogs } from "./support.ts"
 
 const secret = "s3cr3t-token-value"
 
@@ -32,17 +32,6 @@ const revealed = (auth: Auth.Auth) =>
     generation: snapshot.generation,
     headers: snapshot.headers.map(([name, value]) => [name, Redacted.value(value)])
   }))
-
-/** Runs `effect` with a logger that keeps every line (logfmt, annotations included). */
-const captureLogs = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-  Effect.gen(function*() {
-    const lines: Array<string> = []
-    const logger = Logger.map(Logger.formatLogFmt, (line) => {
-      lines.push(line)
-    })
-    const value = yield* effect.pipe(Effect.provide(Logger.layer([logger])))
-    return { value, lines }
-  })
 
 class HookError extends Schema.TaggedError<HookError>()("HookError", { message: Schema.String }) {}
 

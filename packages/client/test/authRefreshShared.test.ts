@@ -9,18 +9,8 @@ import * as Auth from "@httpkit/client/Auth"
 import type { AuthenticationError } from "@httpkit/client/ClientError"
 import * as ResilientClient from "@httpkit/client/ResilientClient"
 import { TestServer } from "@httpkit/testing"
-import { Deferred, Effect, Logger, Ref } from "effect"
-
-/** Runs `effect` with a logger that keeps every line. */
-const captureLogs = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-  Effect.gen(function*() {
-    const lines: Array<string> = []
-    const logger = Logger.map(Logger.formatLogFmt, (line) => {
-      lines.push(line)
-    })
-    const value = yield* effect.pipe(Effect.provide(Logger.layer([logger])))
-    return { value, lines }
-  })
+import { Deferred, Effect, Ref } from "effect"
+import { captureLogs } from "./support.ts"
 
 /** A client whose bearer refresh hook sends `POST tokenPath` through the client itself. */
 const selfRefreshingClient = (

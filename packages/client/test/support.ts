@@ -3,7 +3,7 @@
  */
 import { assert } from "@effect/vitest"
 import { TestServer, TlsTest } from "@httpkit/testing"
-import { Effect, Scope } from "effect"
+import { Effect, Logger, Scope } from "effect"
 
 /** What `/echo` answers. */
 export interface Echo {
@@ -38,3 +38,14 @@ export const plainAndTlsServers = (scope: Scope.Scope) =>
       return { cert, plain: yield* TestServer.make(), secure: yield* TestServer.make({ tls: cert }) }
     }).pipe(Scope.provide(scope))
   )
+
+/** Runs `effect` with a logger that keeps every line (logfmt, annotations included). */
+export const captureLogs = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.gen(function*() {
+    const lines: Array<string> = []
+    const logger = Logger.map(Logger.formatLogFmt, (line) => {
+      lines.push(line)
+    })
+    const value = yield* effect.pipe(Effect.provide(Logger.layer([logger])))
+    return { value, lines }
+  })
