@@ -29,8 +29,9 @@ export const secretHeaderNames: ReadonlySet<string> = new Set([
  * a secret, a password or a signature, such as `x-goog-api-key`, `apikey`,
  * `ocp-apim-subscription-key`, `x-functions-key`, `private-token`,
  * `x-access-token`, `x-csrf-token`, `x-client-secret`, `x-auth`,
- * `authentication`, `x-session-id`, `x-hub-signature-256`, `x-rapidapi-key`,
- * `dd-application-key`, `x-consumer-key`; or any word that ends in
+ * `authentication`, `x-session-id`, `x-hub-signature-256`,
+ * `x-shopify-hmac-sha256`, `x-rapidapi-key`, `dd-application-key`,
+ * `x-consumer-key`; or any word that ends in
  * `authorization` or is `jwt`, wherever it stands (`x-serverless-authorization`,
  * `x-forwarded-authorization`, `x-ms-authorization-auxiliary`,
  * `x-goog-iap-jwt-assertion`). A bare `-key` is not enough
@@ -40,7 +41,7 @@ export const secretHeaderNames: ReadonlySet<string> = new Set([
  * @since 0.1.0
  */
 export const secretHeaderPattern: RegExp =
-  /(?:^|[-_])(?:api[-_]?key|apikey|(?:access|secret|subscription|functions|client|private|master|auth|app|application|consumer|rapidapi|license|developer|customer|signing|account|partner|integration|user)[-_]?key|(?:access|auth|api|session|refresh|private|csrf|xsrf|id|bearer|security)[-_]?token|token|secret|client[-_]?secret|password|passwd|credentials?|signature(?:-sha\d+|-\d+)?|auth|authentication|session(?:[-_]?id)?)$|(?:^|[-_])(?:[a-z]*authorization|jwt)(?:$|[-_])/
+  /(?:^|[-_])(?:api[-_]?key|apikey|(?:access|secret|subscription|functions|client|private|master|auth|app|application|consumer|rapidapi|license|developer|customer|signing|account|partner|integration|user)[-_]?key|(?:access|auth|api|session|refresh|private|csrf|xsrf|id|bearer|security)[-_]?token|token|secret|client[-_]?secret|password|passwd|credentials?|signature(?:-sha\d+|-\d+)?|hmac(?:[-_]?(?:sha|md)\d+)?|auth|authentication|session(?:[-_]?id)?)$|(?:^|[-_])(?:[a-z]*authorization|jwt)(?:$|[-_])/
 
 /**
  * Whether a header (any case) carries a secret: one of `secretHeaderNames`,
@@ -58,27 +59,30 @@ export const isSecretHeader = (name: string): boolean => {
  * Query parameter names that carry secrets, matched case-insensitively on the
  * whole name or a `_`, `-`, `.` or `[` separated suffix (`token`,
  * `access_token`, `api_key`, `api.key`, `secret_key`, `session_id`, `sid`,
- * `jwt`, `access-key-id`...), the last optionally closed by `]` or followed
- * by `[]` (`user[password]`, `auth[token]`, `token[]`). camelCase names
- * (`apiToken`, `secretKey`) are matched by `camelSecretParamPattern`.
+ * `jwt`, `access-key-id`, `hmac`, `hmac_sha256`, `x_hmac`...), the last
+ * optionally closed by `]` or followed by `[]` (`user[password]`,
+ * `auth[token]`, `token[]`). camelCase names (`apiToken`, `secretKey`) are
+ * matched by `camelSecretParamPattern`. A bare `mac` is not among them: it is
+ * most often a network address (`client_mac`, `ap_mac`).
  *
  * @category constants
  * @since 0.1.0
  */
 export const secretParamPattern: RegExp =
-  /(?:^|[_\-.[])(?:token|(?:access|refresh|id|api|auth|session|bearer|csrf|xsrf)[_-]?token|api[_-]?key|apikey|key|(?:secret|access|private)[_-]?key(?:[_-]?id)?|secret|client[_-]?secret|password|passwd|passphrase|pass|pwd|signature|sig|auth|authorization|bearer|session|session[_-]?id|sessid|sid|jwt|code|verifier|credential|credentials)\]?(?:\[\])?$/i
+  /(?:^|[_\-.[])(?:token|(?:access|refresh|id|api|auth|session|bearer|csrf|xsrf)[_-]?token|api[_-]?key|apikey|key|(?:secret|access|private)[_-]?key(?:[_-]?id)?|secret|client[_-]?secret|password|passwd|passphrase|pass|pwd|signature|sig|hmac(?:[_-]?(?:sha|md)\d+)?|auth|authorization|bearer|session|session[_-]?id|sessid|sid|jwt|code|verifier|credential|credentials)\]?(?:\[\])?$/i
 
 /**
  * The camelCase form of `secretParamPattern`: a lower-case letter or digit
  * followed by a capitalised secret suffix (`apiToken`, `authToken`,
  * `sessionToken`, `secretKey`, `accessKey`, `clientSecret`, `sessionId`,
- * `idJwt`). Case-sensitive, so `monkey` or `decode` are not matched.
+ * `idJwt`, `requestHmac`). Case-sensitive, so `monkey` or `decode` are not
+ * matched.
  *
  * @category constants
  * @since 0.1.0
  */
 export const camelSecretParamPattern: RegExp =
-  /[a-z0-9](?:Token|TOKEN|Key|KEY|Key(?:Id|ID)|Secret|Password|Passwd|Pwd|Signature|Sig|Auth|Session|Session(?:Id|ID)|Sid|SID|Jwt|JWT|Code|Verifier|Credentials?)\]?(?:\[\])?$/
+  /[a-z0-9](?:Token|TOKEN|Key|KEY|Key(?:Id|ID)|Secret|Password|Passwd|Pwd|Signature|Sig|Hmac|HMAC|Auth|Session|Session(?:Id|ID)|Sid|SID|Jwt|JWT|Code|Verifier|Credentials?)\]?(?:\[\])?$/
 
 /**
  * Whole parameter names of session cookies that frameworks also put in URLs
@@ -89,15 +93,19 @@ export const camelSecretParamPattern: RegExp =
  */
 export const sessionParamPattern: RegExp = /^(?:phpsessid|jsessionid|aspsessionid[a-z]*|cfid|cftoken)$/i
 
+/** Spaces and control characters (C0, DEL, C1) around a name: `token%20`, `token%09`, `token%00`, `%01token`. */
+const spacesAndControls = /^[\s\p{Cc}]+|[\s\p{Cc}]+$/gu
+
 /**
- * A parameter name as a server may read it: without the spaces around it, a
- * trailing `%` (a broken escape), an index (`token[0]`), and anything up to a
- * `;` (`amp;token` from an `&amp;` written into a URL, `;token`).
+ * A parameter name as a server may read it: without the spaces and control
+ * characters around it, a trailing `%` (a broken escape), an index
+ * (`token[0]`), and anything up to a `;` (`amp;token` from an `&amp;`
+ * written into a URL, `;token`).
  */
 const plainName = (name: string): string => {
   const semicolon = name.lastIndexOf(";")
   const last = semicolon === -1 ? name : name.slice(semicolon + 1)
-  return last.trim().replace(/%+$/, "").replace(/\[\d*\]$/, "")
+  return last.replace(spacesAndControls, "").replace(/%+$/, "").replace(/\[\d*\]$/, "")
 }
 
 const matchesSecret = (name: string): boolean =>
@@ -106,7 +114,11 @@ const matchesSecret = (name: string): boolean =>
 /**
  * Whether a query parameter name looks like it carries a secret: it matches
  * `secretParamPattern`, `camelSecretParamPattern` or `sessionParamPattern`,
- * as given or as a server may read it (`token%20`, `token[0]`, `amp;token`).
+ * as given or as a server may read it: without the spaces or control
+ * characters around it (`token%20`, `token%09`, `token%00`), a trailing `%`,
+ * an index (`token[0]`), what precedes a `;` (`amp;token`), or what follows
+ * a NUL (`token%00x`, which a server that ends a name at NUL reads as
+ * `token`).
  *
  * @category predicates
  * @since 0.1.0
@@ -114,7 +126,10 @@ const matchesSecret = (name: string): boolean =>
 export const isSecretParam = (name: string): boolean => {
   if (matchesSecret(name)) return true
   const plain = plainName(name)
-  return plain !== name && matchesSecret(plain)
+  if (plain !== name && matchesSecret(plain)) return true
+  // A server written in C reads a name up to its first NUL.
+  const nul = name.indexOf("\0")
+  return nul !== -1 && matchesSecret(plainName(name.slice(0, nul)))
 }
 
 /** Whether a value holds a `;`-separated `name=value` part whose name is a secret one. */
@@ -364,33 +379,79 @@ export const headers = (
   return out
 }
 
-/** A URL inside free text: a scheme, `//`, then everything up to a space or a quote. */
-const urlInText = /[a-z][a-z0-9+.-]*:\/\/[^\s"'<>`]+/gi
+/** A character of a URL's scheme, and one that ends a URL in free text. */
+const schemeCharacter = /[a-z0-9+.-]/i
+const letter = /[a-z]/i
+const urlEnd = /[\s"'<>`]/
+
+/**
+ * The URLs inside free text, as `[start, end)`: a scheme (a letter, then
+ * letters, digits, `+`, `.`, `-`), `://`, then everything up to a space or a
+ * quote. Found from each `://` outwards, so a long run of letters costs one
+ * pass (a regular expression tried at each of its positions took time
+ * quadratic in its length: 1.5 s for 50,000 letters).
+ */
+const urlsInText = function*(input: string): Generator<readonly [number, number]> {
+  let from = 0
+  for (let separator = input.indexOf("://"); separator !== -1; separator = input.indexOf("://", from)) {
+    let start = separator
+    while (start > from && schemeCharacter.test(input[start - 1]!)) start--
+    while (start < separator && !letter.test(input[start]!)) start++
+    let end = separator + 3
+    while (end < input.length && !urlEnd.test(input[end]!)) end++
+    if (start === separator || end === separator + 3) {
+      from = separator + 3
+      continue
+    }
+    yield [start, end]
+    from = end
+  }
+}
 
 /** Punctuation that ends a sentence rather than the URL before it. */
 const trailingPunctuation = /[.,;:!?)\]}]+$/
 
 /**
- * `name=value` or `name: value` in free text (the name optionally quoted, as
- * in JSON), the value up to a space, `&`, `;`, `,` or a closing quote; a
- * value that is an auth scheme (`Bearer`, `Basic`...) takes the word after it.
+ * A name and its separator in free text: `name=`, `name: ` or, quoted as in
+ * JSON, `"name": `. A name starts where a run of name characters starts: a
+ * match tried from inside a run could not succeed where the run's start
+ * failed, and trying each position of a long run without a separator took
+ * time quadratic in its length (9 s for 50,000 letters).
  */
-const pairInText =
-  /(["']?)([A-Za-z0-9_.\-[\]%]+)\1(\s*[=:]\s*)(?:(["'])([^"']*)\4|((?:bearer|basic|token|digest)\s+[^\s&;,"'}]+|[^\s&;,"'}]+))/gi
+const nameInText = /(["']?)(?<![A-Za-z0-9_.\-[\]%])([A-Za-z0-9_.\-[\]%]+)\1(\s*[=:]\s*)/g
 
-/** Redacts the values of secret-named `name=value` pairs in text that holds no URL. */
-const redactPairs = (text: string): string =>
-  text.replace(
-    pairInText,
-    (pair, quote: string, name: string, separator: string, valueQuote: string | undefined) =>
-      // `name=value` and quoted names (JSON) by their parameter form; `Name: value` in prose by a header's, so
-      // `StatusCode: Non 2xx` stays while `Authorization: Bearer x` and `password: x` go.
-      (separator.trim() === "=" || quote !== "" ? isSecretParam(name) : isSecretHeader(name))
-        ? `${quote}${name}${quote}${separator}${valueQuote === undefined ? "" : valueQuote}${redacted}${
-          valueQuote === undefined ? "" : valueQuote
-        }`
-        : pair
-  )
+/**
+ * The value after a name in free text: quoted, an auth scheme and the word
+ * after it (`Bearer x`, `Basic x`...), or up to a space, `&`, `;`, `,`, a
+ * quote or `}`.
+ */
+const valueInText = /(["'])[^"']*\1|(?:bearer|basic|token|digest)\s+[^\s&;,"'}]+|[^\s&;,"'}]+/iy
+
+/**
+ * Redacts the values of secret-named `name=value` and `name: value` pairs in
+ * text that holds no URL. A pair whose name is not secret is passed by its
+ * name only, so its value is read for names too: in `failed: token=x` or
+ * `Error: password: x` the second name is found.
+ */
+const redactPairs = (text: string): string => {
+  const names = new RegExp(nameInText)
+  let out = ""
+  let kept = 0
+  for (let match = names.exec(text); match !== null; match = names.exec(text)) {
+    const [, quote = "", name = "", separator = ""] = match
+    // `name=value` and quoted names (JSON) by their parameter form; `Name: value` in prose by a header's, so
+    // `StatusCode: Non 2xx` stays while `Authorization: Bearer x` and `password: x` go.
+    if (!(separator.trim() === "=" || quote !== "" ? isSecretParam(name) : isSecretHeader(name))) continue
+    valueInText.lastIndex = names.lastIndex
+    const value = valueInText.exec(text)
+    if (value === null) continue
+    const valueQuote = value[1] ?? ""
+    out += `${text.slice(kept, names.lastIndex)}${valueQuote}${redacted}${valueQuote}`
+    kept = names.lastIndex + value[0].length
+    names.lastIndex = kept
+  }
+  return out + text.slice(kept)
+}
 
 /**
  * Free text fit for logs, such as an error message from a hook or a
@@ -409,9 +470,8 @@ const redactPairs = (text: string): string =>
 export const text = (input: string): string => {
   let out = ""
   let last = 0
-  for (const match of input.matchAll(urlInText)) {
-    const start = match.index
-    const found = match[0]
+  for (const [start, end] of urlsInText(input)) {
+    const found = input.slice(start, end)
     const tail = trailingPunctuation.exec(found)?.[0] ?? ""
     const inner = found.slice(0, found.length - tail.length)
     out += redactPairs(input.slice(last, start)) + url(inner)

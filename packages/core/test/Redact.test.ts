@@ -120,6 +120,65 @@ describe("Redact.url", () => {
     }
   })
 
+  it("a secret name with a control character after or before it is redacted as a server reads it: token%00, token%00x (cut at NUL), token%01, token%1f, token%7f, %00token; every C0 control after token", () => {
+    for (
+      const query of [
+        "token%00=S3CR3T",
+        "token%00x=S3CR3T",
+        "token%00%3Bx=S3CR3T",
+        "access_token%00=S3CR3T",
+        "token%01=S3CR3T",
+        "token%1f=S3CR3T",
+        "token%7f=S3CR3T",
+        "%00token=S3CR3T",
+        "apiToken%00=S3CR3T",
+        "PHPSESSID%00=S3CR3T"
+      ]
+    ) {
+      const shown = Redact.url(`https://h.example/x?page=2&${query}`)
+      assert.notInclude(shown, "S3CR3T", query)
+      assert.include(shown, "page=2", query)
+    }
+    for (let code = 0; code < 0x20; code++) {
+      const name = `token${String.fromCharCode(code)}`
+      assert.isTrue(Redact.isSecretParam(name), JSON.stringify(name))
+    }
+    // Path parameters are read the same way.
+    assert.strictEqual(Redact.url("https://h.example/a;token%00=S3CR3T/b"), "https://h.example/a;token%00=REDACTED/b")
+    // A control character does not make an ordinary name secret.
+    for (const name of ["page\u0000", "\u0000page", "tokens_used\u0000", "page\u0000x"]) {
+      assert.isFalse(Redact.isSecretParam(name), JSON.stringify(name))
+    }
+  })
+
+  it("HMAC signatures are redacted: hmac, HMAC, x_hmac, auth[hmac], hmac_sha256, hmac-sha1, hmacsha256, requestHmac; mac, client_mac, machine, hmacs stay", () => {
+    const names = [
+      "hmac",
+      "HMAC",
+      "x_hmac",
+      "auth[hmac]",
+      "hmac_sha256",
+      "hmac-sha1",
+      "hmacsha256",
+      "hmac_md5",
+      "requestHmac"
+    ]
+    for (const name of names) assert.isTrue(Redact.isSecretParam(name), name)
+    const shown = Redact.url(
+      `https://h.example/x?${names.map((n) => `${encodeURIComponent(n)}=S3CR3T`).join("&")}&page=2`
+    )
+    assert.notInclude(shown, "S3CR3T")
+    assert.include(shown, "page=2")
+    assert.strictEqual(
+      Redact.url("https://shop.example/app?shop=s.example&hmac=S3CR3T&timestamp=1"),
+      "https://shop.example/app?shop=s.example&hmac=REDACTED&timestamp=1"
+    )
+    assert.strictEqual(Redact.text("webhook refused (hmac=S3CR3T, shop=s)"), "webhook refused (hmac=REDACTED, shop=s)")
+    for (const name of ["mac", "client_mac", "ap_mac", "machine", "hmacs", "chmac", "macro"]) {
+      assert.isFalse(Redact.isSecretParam(name), name)
+    }
+  })
+
   it("path parameters with a secret name lose their values (;jsessionid=), others are kept", () => {
     assert.strictEqual(
       Redact.url("https://h.example/app;jsessionid=S3CR3T/page;v=2?x=1"),
@@ -177,6 +236,8 @@ describe("Redact.isSecretHeader", () => {
         "x-session-id",
         "X-Hub-Signature-256",
         "x-signature-sha256",
+        "X-Shopify-Hmac-Sha256",
+        "x-hmac",
         "X-Authorization",
         "x-serverless-authorization",
         "x-forwarded-authorization",
