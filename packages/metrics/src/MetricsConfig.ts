@@ -22,10 +22,37 @@ import * as Settings from "@httpkit/core/Settings"
 import * as Config from "effect/Config"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
+import * as Net from "node:net"
 
 const portExpected = "a port from 0 to 65535 (0: any free port)"
 const pathExpected =
   "a path starting with /, of ASCII letters, digits and -._~!$&'()*+,;=:@%/ only (RFC 3986 path characters)"
+const hostExpected =
+  "a host name or an IP address (localhost, metrics.internal, 127.0.0.1, 0.0.0.0, ::; IPv6 without brackets), " +
+  "with no scheme, port or path"
+
+/**
+ * One label of a host name: ASCII letters, digits, `-` and `_` (which DNS
+ * and `/etc/hosts` names may hold, as Docker's service names do), at most 63,
+ * not starting or ending with `-`.
+ */
+const hostLabel = /^(?!-)[A-Za-z0-9_-]{1,63}(?<!-)$/
+
+/**
+ * Whether `host` is what `server.listen` can take as an address: an IPv4 or
+ * IPv6 literal (without brackets; a zone such as `fe80::1%eth0` included), or
+ * a host name of at most 253 characters, its labels `hostLabel`s, optionally
+ * ending in `.`, its last label not all digits (`256.0.0.1` and `1234` are not
+ * names, and no IPv4 address either). A URL (`http://localhost`), a port
+ * (`localhost:9464`), a path, brackets or a space are none of these.
+ */
+const isListenHost = (host: string): boolean => {
+  if (Net.isIP(host) !== 0) return true
+  const name = host.endsWith(".") ? host.slice(0, -1) : host
+  if (name.length === 0 || name.length > 253) return false
+  const labels = name.split(".")
+  return labels.every((label) => hostLabel.test(label)) && !/^[0-9]+$/.test(labels[labels.length - 1]!)
+}
 
 /**
  * Every configurable field; all optional, defaults in `defaults`.
@@ -41,9 +68,13 @@ export const Options = Schema.Struct({
       Schema.isLessThanOrEqualTo(65535, { expected: portExpected })
     )
   ),
-  /** The address to listen on: `127.0.0.1` (this machine only), `0.0.0.0` or `::` (every interface). */
+  /**
+   * The address to listen on: `127.0.0.1` (this machine only), `0.0.0.0` or
+   * `::` (every interface), another IP address (IPv6 without brackets) or a
+   * host name; not a URL, and no port or path.
+   */
   host: Schema.optionalKey(
-    Schema.String.check(Schema.isMinLength(1, { expected: "a host name or an IP address" }))
+    Schema.String.check(Schema.makeFilter(isListenHost, { expected: hostExpected }))
   ),
   /** The path that serves the metrics; every other path answers 404. */
   path: Schema.optionalKey(

@@ -21,22 +21,10 @@
 import * as Redact from "@httpkit/core/Redact"
 import * as Effect from "effect/Effect"
 import * as HttpClient from "effect/http/HttpClient"
-import type * as HttpClientError from "effect/http/HttpClientError"
 import * as Layer from "effect/Layer"
 import * as ExportGate from "./exportGate.ts"
+import { reasonOf } from "./failureReason.ts"
 import * as NodeTransport from "./nodeTransport.ts"
-
-/** The innermost error of a transport failure, as `message (code)`: what Node said went wrong. */
-const reasonOf = (error: HttpClientError.HttpClientError): string => {
-  let inner: unknown = error.reason
-  for (let depth = 0; depth < 8 && inner instanceof Object && "cause" in inner && inner.cause !== undefined; depth++) {
-    inner = inner.cause
-  }
-  if (!(inner instanceof Error)) return String(inner)
-  const code = "code" in inner && typeof inner.code === "string" ? ` (${inner.code})` : ""
-  const text = `${inner.message === "" ? inner.name : inner.message}${code}`
-  return text.length > 300 ? `${text.slice(0, 300)}...` : text
-}
 
 /** What the client is built from. */
 export interface Options {

@@ -22,6 +22,15 @@
  *   once without sending. A transient answer (429, 503) whose `Retry-After`
  *   asks for more than the time left fails at once too, rather than have
  *   Effect sleep that long holding the batch.
+ * - **The last outcome, not the deadline, is what a late try reports.** A try
+ *   that Effect's pause (1 s) brings past the deadline was never sent, so it
+ *   fails with what the try before it got: the receiver's status (a
+ *   `StatusCodeError`, as Effect's own status check makes it) or the
+ *   connection's failure (a `TransportError` with the same cause). "No answer
+ *   within exportTimeout" is said only of a try the deadline cut off, and
+ *   names what the try before it got, if one did. So a receiver answering 500,
+ *   or refusing the connection, is reported as such whatever `exportTimeout`
+ *   is, and not as silence.
  *
  * So an export ends within `timeout` plus Effect's pauses between its at most
  * four tries (1 s each; 5 s after a 429 without `Retry-After`).
@@ -38,6 +47,7 @@ import type * as HttpClientRequest from "effect/http/HttpClientRequest"
 import * as HttpClientResponse from "effect/http/HttpClientResponse"
 import type * as Scope from "effect/Scope"
 import * as Semaphore from "effect/Semaphore"
+import { reasonOf } from "./failureReason.ts"
 
 /** What the gate is built from. */
 export interface Options {
@@ -47,12 +57,26 @@ export interface Options {
   readonly maxPending: number
 }
 
+/**
+ * What a try got that Effect's exporter may try again after: a transient
+ * status (429, 5xx), or a transport failure.
+ */
+type Outcome =
+  | { readonly _tag: "Status"; readonly status: number }
+  | {
+    readonly _tag: "Failure"
+    readonly error: HttpClientError.HttpClientError
+    readonly reason: HttpClientError.TransportError
+  }
+
 /** One export: a batch and its retries (the same request object). */
 interface Export {
   /** When its first try was sent plus the timeout, in epoch milliseconds; undefined until then. */
   deadline: number | undefined
+  /** What its last try that ended got; undefined before one ended. */
+  last: Outcome | undefined
   /** Why it is out of time, once it is: every later try fails with this at once. */
-  spent: string | undefined
+  spent: HttpClientError.HttpClientError | undefined
   /** Done: delivered, refused for good, interrupted, or out of time. */
   settled: boolean
 }
@@ -77,6 +101,10 @@ const outOfTime = (request: HttpClientRequest.HttpClientRequest, message: string
   })
 
 const seconds = (millis: number): string => `${Number((millis / 1000).toFixed(3))} s`
+
+/** `outcome` in words, for a message: `the receiver answered 500`, or Node's reason for a failure. */
+const describe = (outcome: Outcome): string =>
+  outcome._tag === "Status" ? `the receiver answered ${outcome.status}` : reasonOf(outcome.error)
 
 /** Whether an export that ended so may be tried again by Effect's exporter (the same request, soon). */
 const mayRetry = (exit: Exit.Exit<HttpClientResponse.HttpClientResponse, unknown>): boolean =>
@@ -151,7 +179,46 @@ export const make = (
       )
     }
 
-    const noAnswer = `no answer within exportTimeout (${seconds(options.timeout)})`
+    const exportTimeout = `exportTimeout (${seconds(options.timeout)})`
+
+    /** The error of a try the deadline cut off: no answer, and what the try before it got, if one did. */
+    const noAnswer = (request: HttpClientRequest.HttpClientRequest, entry: Export) =>
+      outOfTime(
+        request,
+        `no answer within ${exportTimeout}` +
+          (entry.last === undefined ? "" : ` (the try before: ${describe(entry.last)})`)
+      )
+
+    /**
+     * The error of a try due after the deadline (never sent): what the try
+     * before it got. A status is failed as Effect's `filterStatusOk` fails
+     * it, so the exporter reports it as it would with time to spare; the
+     * answer is rebuilt from the status alone (the real one is read and gone),
+     * with `Retry-After: 0` so that after a 429 Effect does not pause 5 s
+     * before each of the tries left, which fail at once.
+     */
+    const lastOutcome = (request: HttpClientRequest.HttpClientRequest, entry: Export) => {
+      const last = entry.last
+      const late = `${exportTimeout} passed before the next try`
+      if (last === undefined) return noAnswer(request, entry)
+      if (last._tag === "Failure") {
+        const description = last.reason.description === undefined ? late : `${last.reason.description}; ${late}`
+        return new HttpClientError.HttpClientError({
+          reason: new HttpClientError.TransportError({ request, cause: last.reason.cause, description })
+        })
+      }
+      const response = HttpClientResponse.fromWeb(
+        request,
+        new Response(null, { status: last.status, headers: { "retry-after": "0" } })
+      )
+      return new HttpClientError.HttpClientError({
+        reason: new HttpClientError.StatusCodeError({
+          request,
+          response,
+          description: `non 2xx status code; ${late}`
+        })
+      })
+    }
 
     /** A transient answer asking for a longer wait than the export has left fails the export now. */
     const checkRetryAfter = (
@@ -164,9 +231,12 @@ export const make = (
       const wait = RetryAfter.parse(response.headers["retry-after"], now)
       const left = (entry.deadline ?? now) - now
       if (wait === undefined || wait <= left) return Effect.succeed(response)
-      entry.spent = `the receiver answered ${response.status} and asked to wait ${seconds(wait)}, more than the ` +
-        `${seconds(left)} left of exportTimeout (${seconds(options.timeout)})`
-      return Effect.andThen(settle(endpoint, entry), Effect.fail(outOfTime(response.request, entry.spent)))
+      entry.spent = outOfTime(
+        response.request,
+        `the receiver answered ${response.status} and asked to wait ${seconds(wait)}, more than the ` +
+          `${seconds(left)} left of ${exportTimeout}`
+      )
+      return Effect.andThen(settle(endpoint, entry), Effect.fail(entry.spent))
     }
 
     return HttpClient.transform(client, (effect, request) =>
@@ -176,17 +246,17 @@ export const make = (
         if (entry === undefined) {
           prune(endpoint, now)
           if (endpoint.pending.size >= options.maxPending) return drop(endpoint, request)
-          entry = { deadline: undefined, spent: undefined, settled: false }
+          entry = { deadline: undefined, last: undefined, spent: undefined, settled: false }
           exports.set(request, entry)
           endpoint.pending.add(entry)
         }
         const current = entry
-        // Out of time (a retry after the deadline): fails without sending.
+        // Out of time (a retry after the deadline): fails without sending, with what the try before got.
         if (current.spent === undefined && current.deadline !== undefined && current.deadline <= now) {
-          current.spent = noAnswer
+          current.spent = lastOutcome(request, current)
         }
         if (current.spent !== undefined) {
-          return Effect.andThen(settle(endpoint, current), Effect.fail(outOfTime(request, current.spent)))
+          return Effect.andThen(settle(endpoint, current), Effect.fail(current.spent))
         }
         const send = Effect.flatMap(Clock.currentTimeMillis, (start) => {
           // The deadline runs from the first try sent, not from the wait for its turn.
@@ -195,10 +265,22 @@ export const make = (
             Effect.timeoutOrElse({
               duration: Math.max(0, current.deadline - start),
               orElse: () => {
-                current.spent = noAnswer
-                return Effect.fail(outOfTime(request, noAnswer))
+                current.spent = noAnswer(request, current)
+                return Effect.fail(current.spent)
               }
             }),
+            Effect.tap((response) =>
+              Effect.sync(() => {
+                if (HttpClient.isTransientResponse(response)) current.last = { _tag: "Status", status: response.status }
+              })
+            ),
+            Effect.tapError((error) =>
+              Effect.sync(() => {
+                if (current.spent === undefined && error.reason._tag === "TransportError") {
+                  current.last = { _tag: "Failure", error, reason: error.reason }
+                }
+              })
+            ),
             Effect.flatMap((response) =>
               Effect.flatMap(Clock.currentTimeMillis, (end) => checkRetryAfter(endpoint, current, response, end))
             )
