@@ -32,7 +32,8 @@
  * - Every call is bounded, and fails with `RateLimiterUnavailableError`
  *   (`backend: "redis"`, `retryable: true`, a `detail` that never holds the
  *   URL's password) when Redis is really gone: at once when the connection is
- *   refused or lost, and after a silence of `timeout`, of three recent round
+ *   refused or lost or the server answers in something other than Redis's
+ *   protocol (RESP), and after a silence of `timeout`, of three recent round
  *   trips when Redis has lately been slower than that, or of the caller's wait
  *   budget when that is longer; never longer than `maxTimeout`. A slow answer
  *   within that is a slow success: the call waits for the answer it asked
@@ -57,11 +58,17 @@
  * - Faults: Redis down at start does not fail the layer; the store keeps
  *   connecting in the background with capped backoff while calls fail at
  *   once. A connection lost mid-run fails calls at once (nothing is queued
- *   to run later) and is re-established for ever. A connection on which
- *   Redis stays silent (the store pings it every quarter of `connectTimeout`)
- *   for `connectTimeout` is dropped and made again, timed as calls are, so a
- *   stalled process drops no healthy connection. Scripts are loaded again
- *   after `SCRIPT FLUSH` or a Redis restart. Nothing needs restarting.
+ *   to run later) and is re-established for ever. A reply that is not RESP
+ *   (a server that is not Redis at the URL, or a stream corrupted on the way)
+ *   ends its connection at once, as a lost one: the call that met it and
+ *   every call until a connection answers in RESP again fail at once, their
+ *   `detail` saying that the server at the URL answered in something other
+ *   than Redis's protocol; a layer pointed at such a server is built at once.
+ *   A connection on which Redis stays silent (the store pings it every
+ *   quarter of `connectTimeout`) for `connectTimeout` is dropped and made
+ *   again, timed as calls are, so a stalled process drops no healthy
+ *   connection. Scripts are loaded again after `SCRIPT FLUSH` or a Redis
+ *   restart. Nothing needs restarting.
  *
  * **Gotchas**
  *
@@ -98,19 +105,18 @@ import * as Redact from "@httpkit/core/Redact"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
-import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redis from "effect/persistence/Redis"
 import * as Redacted from "effect/Redacted"
-import * as References from "effect/References"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import { createHash } from "node:crypto"
 import { checkServerIdentity } from "node:tls"
 import * as LoopIdle from "./internal/loopIdle.ts"
 import * as Own from "./internal/own.ts"
+import * as RedisClient from "./internal/redisClient.ts"
 import * as Script from "./internal/redisScript.ts"
 import * as RedisUrl from "./internal/redisUrl.ts"
 import * as ReplyJitter from "./internal/replyJitter.ts"
@@ -409,14 +415,21 @@ const directSession = (
   }
 }
 
-/** A one-line account of a failure, at most 300 characters, passed through `redact`. */
+/**
+ * A one-line account of a failure, at most 300 characters, passed through
+ * `redact`; control characters escaped (a reply that is not RESP can put any
+ * byte in node-redis's message).
+ */
 const describe = (cause: unknown, redact: (text: string) => string): string => {
   const one = (error: unknown): string => {
     if (!(error instanceof Error)) return String(error)
     if (error.message === "" && error instanceof AggregateError) return error.errors.map(one).join("; ")
     return error.message === "" ? error.name : `${error.name}: ${error.message}`
   }
-  const text = redact(one(cause))
+  const text = redact(one(cause)).replace(
+    /\p{Cc}/gu,
+    (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`
+  )
   return text.length > 300 ? `${text.slice(0, 300)}...` : text
 }
 
@@ -540,8 +553,9 @@ const redactorFor = (url: string): (text: string) => string => {
  * `"path" in socket`), so an absent option would be taken from a polluted
  * `Object.prototype` (a `database`, `password`, `tls`, `readonly` or Unix
  * socket `path` nobody asked for). Each is an own key here, `undefined` unless
- * meant. NodeRedis spreads these objects into new ones, which keeps own keys;
- * a prototype-less object would not survive that spread.
+ * meant. `RedisClient.open` and node-redis spread these objects into new
+ * ones, which keeps own keys; a prototype-less object would not survive that
+ * spread.
  */
 const notMeant = {
   client: [
@@ -566,12 +580,7 @@ const notMeant = {
     "RESP",
     "modules",
     "functions",
-    "scripts",
-    // NodeRedis's own pool options.
-    "acquireTimeout",
-    "idleTimeout",
-    "maxConnections",
-    "minConnections"
+    "scripts"
   ],
   socket: [
     // Own and `undefined`: node-redis then takes its Unix socket branch, which passes host and port to
@@ -627,7 +636,7 @@ const clientOptions = (
       readonly reconnectStrategy: (retries: number, cause: Error) => number | Error
     }
   }
-): Parameters<typeof NodeRedis.layer>[0] => {
+): RedisClient.Options => {
   const parsed = new URL(url)
   const tls = parsed.protocol === "rediss:"
   return {
@@ -647,7 +656,7 @@ const clientOptions = (
       ...meant.socket
     }
     // The `undefined` entries are what the types call absent options.
-  } as Parameters<typeof NodeRedis.layer>[0]
+  } as RedisClient.Options
 }
 
 /**
@@ -707,17 +716,41 @@ const watch = (
   ))
 
 /**
- * Keeps one `NodeRedis` connection up in a background fiber for the life of
+ * Why a connection attempt failed, in the words of the store's messages;
+ * `notRedis` when the server answered in something other than RESP.
+ */
+interface AttemptFailure {
+  readonly _tag: "AttemptFailure"
+  readonly reason: string
+  readonly notRedis: boolean
+}
+
+/**
+ * What the store says of a reply stream node-redis could not read: the
+ * server answered in something other than Redis's protocol (not Redis at
+ * all, or a stream corrupted on the way).
+ */
+const notRedis = (detail: string) =>
+  `the server there answered in something other than Redis's protocol (RESP): ${detail}`
+
+const isAttemptFailure = (error: unknown): error is AttemptFailure =>
+  typeof error === "object" && error !== null && (error as { readonly _tag?: unknown })._tag === "AttemptFailure"
+
+/**
+ * Keeps one node-redis connection up in a background fiber for the life of
  * the scope, and says which session to use now (or why there is none).
  *
  * Each connection is made here, node-redis never reconnecting by itself, so
  * every attempt has the same bound: `connectTimeout` for the TCP connect, the
- * handshake and a first `PING` together. Once connected, only a lost socket
- * or Redis's silence drops it: node-redis gets no socket idle timeout (Node's
- * timer fires after a stall of the event loop before the answer that came
- * meanwhile is read, and dropped healthy connections); a ping every quarter
- * of `connectTimeout` left unanswered for `connectTimeout` drops it instead,
- * both timed by `LagTimer`.
+ * handshake and a first `PING` together. Once connected, only a lost socket,
+ * a reply stream node-redis cannot read, or Redis's silence drops it:
+ * node-redis gets no socket idle timeout (Node's timer fires after a stall of
+ * the event loop before the answer that came meanwhile is read, and dropped
+ * healthy connections); a ping every quarter of `connectTimeout` left
+ * unanswered for `connectTimeout` drops it instead, both timed by `LagTimer`.
+ * A reply that is not RESP, during the handshake (a server that is not Redis)
+ * or later, ends the connection at once (`RedisClient.open`): calls fail at
+ * once, saying so, rather than wait for answers that cannot come.
  */
 const connect = Effect.fnUntraced(function*(
   url: string,
@@ -736,44 +769,62 @@ const connect = Effect.fnUntraced(function*(
   const log = Effect.runSyncWith(yield* Effect.context<never>())
 
   const attempt = Effect.gen(function*() {
-    const context = yield* Effect.raceFirst(
-      Layer.build(NodeRedis.layer(clientOptions(url, {
-        disableOfflineQueue: true,
-        // The store pings itself (`watch`), with a deadline that a stalled event loop does not trip.
-        pingInterval: 0,
-        socket: {
-          // Node's timer, a backstop only: the deadline below ends a silent attempt first.
-          connectTimeout: LagTimer.ceilingMillis(connectTimeout),
-          // A connection lost ends this attempt; the loop below makes the next one.
-          reconnectStrategy: (_retries: number, cause: Error) =>
-            cause instanceof Error ? cause : new Error(String(cause))
+    let up = false
+    let closing = false
+    /** What node-redis first reported on this connection, and whether its reply stream broke. */
+    let fault: AttemptFailure | undefined
+    /** The connection is gone, for `reason`: calls fail at once until the next one is up. */
+    const gone = (reason: string) => {
+      if (closing || !up) return
+      up = false
+      lost = true
+      lastError = reason
+      log(Effect.logWarning(`RedisStore: lost the connection to ${where}, reconnecting: ${lastError}`))
+    }
+    const failed = (cause: unknown): AttemptFailure =>
+      fault ?? { _tag: "AttemptFailure", reason: describe(cause, redact), notRedis: false }
+    const client = yield* Effect.raceFirst(
+      RedisClient.open(
+        clientOptions(url, {
+          disableOfflineQueue: true,
+          // The store pings itself (`watch`), with a deadline that a stalled event loop does not trip.
+          pingInterval: 0,
+          socket: {
+            // Node's timer, a backstop only: the deadline below ends a silent attempt first.
+            connectTimeout: LagTimer.ceilingMillis(connectTimeout),
+            // A connection lost ends this attempt; the loop below makes the next one.
+            reconnectStrategy: (_retries: number, cause: Error) =>
+              cause instanceof Error ? cause : new Error(String(cause))
+          }
+        }),
+        (error, unreadable) => {
+          const reason = unreadable ? notRedis(describe(error, redact)) : describe(error, redact)
+          fault ??= { _tag: "AttemptFailure", reason, notRedis: unreadable }
+          gone(reason)
         }
-      }))).pipe(
+      ).pipe(
         // A first round trip: a Redis slow from the start is waited for from the first call.
-        Effect.tap((context) =>
+        Effect.tap((client) =>
           Effect.suspend(() => {
             const sent = performance.now()
             return Effect.tryPromise({
-              try: () => Context.get(context, NodeRedis.NodeRedis).client.sendCommand(["PING"]),
-              catch: (cause) => new Redis.RedisError({ cause })
+              try: () => client.sendCommand(["PING"]),
+              catch: (cause) => cause
             }).pipe(Effect.tap(() => Effect.sync(() => roundTrips.record(performance.now() - sent))))
           })
         ),
-        // node-redis reports every failed attempt; this store logs changes of state instead.
-        Effect.provideService(References.MinimumLogLevel, "Error")
+        Effect.mapError(failed)
       ),
-      // Interrupting the build destroys the half-made client (NodeRedis's finalizer), handshake or not.
+      // Interrupting the attempt leaves the half-made client to the scope, which destroys it, handshake or not.
       Effect.andThen(
         LagTimer.sleep(connectTimeout),
-        Effect.fail(
-          new Redis.RedisError({ cause: new Error(`no answer within ${connectTimeout} ms while connecting`) })
-        )
+        Effect.suspend(() => Effect.fail(failed(new Error(`no answer within ${connectTimeout} ms while connecting`))))
       )
     )
-    const client = Context.get(context, NodeRedis.NodeRedis).client
-    let up = true
-    let closing = false
-    // Runs before NodeRedis's own finalizer.
+    // node-redis may have given up on it between its first answer and here.
+    if (fault !== undefined) return yield* Effect.fail(fault)
+    up = true
+    // Runs before the client's own finalizer.
     yield* Effect.addFinalizer(() =>
       Effect.sync(() => {
         closing = true
@@ -781,16 +832,6 @@ const connect = Effect.fnUntraced(function*(
         client.destroy()
       })
     )
-    /** The connection is gone, for `reason`: calls fail at once until the next one is up. */
-    const gone = (reason: string) => {
-      if (closing) return
-      lastError = reason
-      if (!up) return
-      up = false
-      lost = true
-      log(Effect.logWarning(`RedisStore: lost the connection to ${where}, reconnecting: ${lastError}`))
-    }
-    client.on("error", (error: unknown) => gone(describe(error, redact)))
     current = directSession(
       client,
       () => up ? undefined : `not connected to Redis at ${where} (reconnecting): ${lastError}`,
@@ -823,16 +864,23 @@ const connect = Effect.fnUntraced(function*(
       const started = yield* Clock.currentTimeMillis
       const exit = yield* Effect.exit(Effect.scoped(attempt))
       current = undefined
+      let notRedisNow = false
       if (exit._tag === "Failure") {
         const error = Cause.squash(exit.cause)
-        lastError = describe(error instanceof Redis.RedisError ? error.cause : error, redact)
+        const failure = isAttemptFailure(error) ? error : undefined
+        lastError = failure?.reason ?? describe(error, redact)
+        notRedisNow = failure?.notRedis === true
       }
       // Only once the reason is known: a layer waiting for the first attempt then reports it.
       yield* Deferred.succeed(firstAttempt, undefined)
       if (exit._tag === "Failure") {
         // A lost connection was reported already.
         if (failures === 0 && !lost) {
-          yield* Effect.logWarning(`RedisStore: cannot reach Redis at ${where}, retrying: ${lastError}`)
+          yield* Effect.logWarning(
+            notRedisNow
+              ? `RedisStore: no Redis at ${where}, retrying: ${lastError}`
+              : `RedisStore: cannot reach Redis at ${where}, retrying: ${lastError}`
+          )
         }
       } else if ((yield* Clock.currentTimeMillis) - started > 10_000) {
         // A connection that lasted starts a new series of attempts.
