@@ -136,10 +136,11 @@ export const Options = Schema.Struct({
   bulkhead: Schema.optionalKey(Schema.Struct({
     /** Calls in flight at once; absent: no bulkhead. */
     maxConcurrency: Schema.optionalKey(PositiveInt),
-    /** How long a call waits for a slot before `BulkheadFullError`. */
+    /** How long a call waits for a slot before `BulkheadFullError` (`reason: "wait-timeout"`). */
     acquireTimeout: Schema.optionalKey(DurationInput),
     /**
-     * Calls waiting for a slot at most (per bulkhead); past it a call fails at once with `BulkheadFullError`.
+     * Calls waiting for a slot at most (per bulkhead); past it a call fails at once with `BulkheadFullError`
+     * (`reason: "queue-full"`).
      * Absent: 10 times `maxConcurrency`.
      */
     maxWaiting: Schema.optionalKey(NonNegativeInt),

@@ -272,8 +272,27 @@ export class ClientStatusError
 }
 
 /**
- * The bulkhead was full for longer than its acquisition timeout. The request
- * was never sent and does not count against the remote service.
+ * Why a bulkhead refused a call: `queue-full` when `bulkhead.maxWaiting` calls
+ * were already waiting for a slot (refused at once, without waiting),
+ * `wait-timeout` when the call waited for a slot until `bulkhead.acquireTimeout`
+ * and none freed.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export const BulkheadFullReason = Schema.Literals(["queue-full", "wait-timeout"])
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export type BulkheadFullReason = typeof BulkheadFullReason.Type
+
+/**
+ * The bulkhead refused the call: its queue of calls waiting for a slot was
+ * full (`reason: "queue-full"`, refused at once), or no slot freed within its
+ * acquisition timeout (`reason: "wait-timeout"`). The request was never sent
+ * and does not count against the remote service.
  *
  * @category errors
  * @since 0.1.0
@@ -281,6 +300,8 @@ export class ClientStatusError
 export class BulkheadFullError extends Own.fields(
   Schema.TaggedError<BulkheadFullError>()("BulkheadFullError", {
     ...common,
+    /** Why the call was refused: its queue was full, or its wait for a slot ran out. */
+    reason: BulkheadFullReason,
     /** The bulkhead's size. */
     maxConcurrency: Schema.Number,
     /** How long the call waited for a slot, in milliseconds. */
@@ -294,7 +315,7 @@ export class BulkheadFullError extends Own.fields(
 ) {
   override get message(): string {
     const held = `${this.maxConcurrency} in flight, waited ${this.waitedMillis} ms`
-    return `${describe(this, "bulkhead full")}: ${held}${retryAfter(this)}`
+    return `${describe(this, `bulkhead full (${this.reason})`)}: ${held}${retryAfter(this)}`
   }
 }
 

@@ -49,7 +49,7 @@ describe("the client's errors under a polluted prototype", () => {
       connection: new ConnectionError({ ...context, sent: false, detail: "ECONNREFUSED" }),
       timeout: new TimeoutError({ ...context, phase: "headers", timeoutMillis: 300 }),
       open: new CircuitOpenError({ ...context, key: "http://api.test" }),
-      full: new BulkheadFullError({ ...context, maxConcurrency: 1, waitedMillis: 5 }),
+      full: new BulkheadFullError({ ...context, reason: "queue-full", maxConcurrency: 1, waitedMillis: 5 }),
       refused: new InvalidRequestError({ ...context, retryable: false, detail: "bad header" }),
       auth: new Auth.AuthConfigError({
         reason: "invalid-header-name",

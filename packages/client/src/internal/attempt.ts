@@ -341,6 +341,10 @@ export class Attempt<A, E, R> {
         if (call.state.redaction.isSecret(name)) next = HttpClientRequest.removeHeader(next, name)
       }
       stillAuthorized = false
+    } else if (decision.basic !== undefined && !authorized && next.headers["authorization"] === undefined) {
+      // The `Location`'s user-info, back to the origin that sent it, as a request URL's is: the hop's own
+      // credentials (the call's, the request URL's, an auth provider's) win.
+      next = HttpClientRequest.setHeader(next, "authorization", decision.basic)
     }
     const hopped = this.hop(next, decision.url, stillAuthorized, hops + 1)
     // A hop to another circuit's origin is admitted by and counts in that circuit, not the call's first one.

@@ -1,11 +1,12 @@
 /**
  * A bulkhead: at most `maxConcurrency` calls in flight, at most `maxWaiting`
- * calls waiting for a slot (one more fails at once: RELIABILITY 13), a
- * bounded wait for a slot (of responsive time: a slot freed while the event
- * loop was stalled is taken), then `BulkheadFullError`, which says when a slot is likely to free
- * (`slotHolds.ts`). Optionally one bulkhead per key (origin), with the number
- * of keys held bounded. Each refusal is reported to `onRejected` (the
- * metrics), with the call's context and redacted URL.
+ * calls waiting for a slot (one more fails at once with `BulkheadFullError`
+ * `reason: "queue-full"`: RELIABILITY 13), a bounded wait for a slot (of
+ * responsive time: a slot freed while the event loop was stalled is taken),
+ * then `BulkheadFullError` `reason: "wait-timeout"`. Both say when a slot is
+ * likely to free (`slotHolds.ts`). Optionally one bulkhead per key (origin),
+ * with the number of keys held bounded. Each refusal is reported to
+ * `onRejected` (the metrics), with the call's context and redacted URL.
  */
 import * as Clock from "effect/Clock"
 import type * as Context from "effect/Context"
@@ -109,6 +110,7 @@ export const make = (
               return yield* new BulkheadFullError({
                 ...context,
                 retryable: true,
+                reason: queueFull ? "queue-full" : "wait-timeout",
                 maxConcurrency,
                 waitedMillis: now - started,
                 ...(retryAfterMillis === undefined ? {} : { retryAfterMillis })

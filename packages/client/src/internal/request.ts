@@ -18,6 +18,7 @@ import { callContext, type ErrorContext } from "./failure.ts"
 import { headerProblem, invalidValue, invalidValueText, plainHeaders, token } from "./headerSyntax.ts"
 import { own } from "./own.ts"
 import * as ReplayBody from "./replayBody.ts"
+import * as UserInfo from "./userInfo.ts"
 
 /** A call's request, ready for its first attempt. */
 export interface Request {
@@ -76,27 +77,6 @@ export const buildUrl = (
   return url
 }
 
-/** A user name or password from a URL, percent-decoded (as written when an escape is broken). */
-const decodeUserInfo = (text: string): string => {
-  try {
-    return decodeURIComponent(text)
-  } catch {
-    return text
-  }
-}
-
-/**
- * The `Authorization: Basic` value of a URL's user-info (percent-decoded, as
- * curl does), removing it from `url`; undefined when the URL has none.
- */
-const userInfoCredentials = (url: URL): string | undefined => {
-  if (url.username === "" && url.password === "") return undefined
-  const pair = `${decodeUserInfo(url.username)}:${decodeUserInfo(url.password)}`
-  url.username = ""
-  url.password = ""
-  return `Basic ${Buffer.from(pair, "utf8").toString("base64")}`
-}
-
 /** The methods every call uses, accepted without a look at their characters. */
 const knownMethods: ReadonlySet<string> = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
 
@@ -140,7 +120,7 @@ export const build = (
   const url = built
   // User-info is never sent in the URL: as curl, requests and got do, it becomes `Authorization: Basic`, unless
   // the call or the client has credentials of its own (below). The URL loses it either way.
-  const basic = userInfoCredentials(url)
+  const basic = UserInfo.take(url)
   // The URL as errors and log lines show it: the URL itself when it holds no secret, else redacted on first use.
   const context = callContext(method, url, requestId)
 
