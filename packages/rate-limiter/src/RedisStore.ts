@@ -67,8 +67,9 @@
  *   A connection on which Redis stays silent (the store pings it every
  *   quarter of `connectTimeout`) for `connectTimeout` is dropped and made
  *   again, timed as calls are, so a stalled process drops no healthy
- *   connection. Scripts are loaded again after `SCRIPT FLUSH` or a Redis
- *   restart. Nothing needs restarting.
+ *   connection. Scripts are loaded with each connection's first round
+ *   trip, and again after `SCRIPT FLUSH` or a Redis restart. Nothing needs
+ *   restarting.
  *
  * **Gotchas**
  *
@@ -325,6 +326,9 @@ const directCommand = (
       cancel()
     })
   })
+
+/** Every script the store runs, loaded on each new connection. */
+const scripts: ReadonlyArray<{ readonly lua: string }> = [Script.reserve, Script.cancel, Script.block, Script.lease]
 
 /** Runs `script` on node-redis directly: `EVALSHA`, then `EVAL` on `NOSCRIPT` (which caches it again). */
 const directScript = (
@@ -803,14 +807,18 @@ const connect = Effect.fnUntraced(function*(
           gone(reason)
         }
       ).pipe(
-        // A first round trip: a Redis slow from the start is waited for from the first call.
+        // A first round trip: a Redis slow from the start is waited for from the first call. The scripts are
+        // loaded with it, in the same round trip, so that a first call after a `SCRIPT FLUSH` or a restart does not
+        // spend two round trips of its budget (`NOSCRIPT`, then `EVAL`); a server that refuses `SCRIPT LOAD` (an
+        // ACL) still runs them by `EVAL`.
         Effect.tap((client) =>
           Effect.suspend(() => {
             const sent = performance.now()
-            return Effect.tryPromise({
-              try: () => client.sendCommand(["PING"]),
-              catch: (cause) => cause
-            }).pipe(Effect.tap(() => Effect.sync(() => roundTrips.record(performance.now() - sent))))
+            const ping = client.sendCommand(["PING"]).then(() => roundTrips.record(performance.now() - sent))
+            const loads = scripts.map((script) =>
+              client.sendCommand(["SCRIPT", "LOAD", script.lua]).then(() => undefined, () => undefined)
+            )
+            return Effect.tryPromise({ try: () => Promise.all([ping, ...loads]), catch: (cause) => cause })
           })
         ),
         Effect.mapError(failed)
