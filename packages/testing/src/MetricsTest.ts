@@ -6,11 +6,20 @@
  * const metrics = MetricsTest.makeRegistry()
  * yield* program.pipe(Effect.provideService(Metric.MetricRegistry, metrics.registry))
  * assert.strictEqual(metrics.count("httpkit_client_requests_total", { outcome: "success" }), 1)
+ *
+ * // The same, the registry provided for you:
+ * yield* MetricsTest.withRegistry((metrics) =>
+ *   Effect.gen(function*() {
+ *     yield* program
+ *     assert.strictEqual(metrics.count("httpkit_client_requests_total", { outcome: "success" }), 1)
+ *   })
+ * )
  * ```
  *
  * @since 0.1.0
  */
 import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
 import * as Metric from "effect/Metric"
 
 /**
@@ -41,3 +50,24 @@ export const makeRegistry = () => {
     (series(id, attributes)?.state as { value?: number } | undefined)?.value
   return { registry, snapshot, series, count, gauge }
 }
+
+/**
+ * A registry read through `makeRegistry`'s functions.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type Registry = ReturnType<typeof makeRegistry>
+
+/**
+ * Runs the effect `body` makes with a fresh registry (a new one each time the
+ * effect runs) as its `Metric.MetricRegistry`, `body` reading that registry.
+ *
+ * @category combinators
+ * @since 0.1.0
+ */
+export const withRegistry = <A, E, R>(body: (metrics: Registry) => Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.suspend(() => {
+    const metrics = makeRegistry()
+    return body(metrics).pipe(Effect.provideService(Metric.MetricRegistry, metrics.registry))
+  })

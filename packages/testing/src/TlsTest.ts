@@ -6,17 +6,20 @@
  * ```ts
  * const certificate = yield* TlsTest.selfSigned()
  * const server = yield* TestServer.make({ tls: certificate })
- * // trust `certificate.cert` as the CA in the client under test
+ * // trust `certificate.cert` as the CA in the client under test, or everywhere for the test's scope:
+ * yield* TlsTest.trusting(certificate.cert)
  * ```
  *
  * @since 0.1.0
  */
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
 import { execFile } from "node:child_process"
 import { mkdtemp, readFile, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import * as Tls from "node:tls"
 
 /**
  * A PEM key and certificate.
@@ -87,3 +90,21 @@ export const selfSigned = (
     },
     catch: (error) => new CertificateError({ message: `openssl could not make a certificate: ${String(error)}` })
   })
+
+/**
+ * Node's default CAs trust `cert` too until the scope closes (then they are as
+ * they were): how a host adds a private CA without code, for clients that
+ * take no CA option of their own.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const trusting = (cert: string): Effect.Effect<void, never, Scope.Scope> =>
+  Effect.asVoid(Effect.acquireRelease(
+    Effect.sync(() => {
+      const before = Tls.getCACertificates("default")
+      Tls.setDefaultCACertificates([...before, cert])
+      return before
+    }),
+    (before) => Effect.sync(() => Tls.setDefaultCACertificates(before))
+  ))

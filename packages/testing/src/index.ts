@@ -59,6 +59,13 @@ export * as RedisProxy from "./RedisProxy.ts"
 export * as MetricsTest from "./MetricsTest.ts"
 
 /**
+ * Reading log lines in tests: a logger that keeps every line logged while an effect runs.
+ *
+ * @since 0.1.0
+ */
+export * as LoggingTest from "./LoggingTest.ts"
+
+/**
  * Runs a Node program in a child process and collects what it printed.
  *
  * @since 0.1.0
@@ -99,6 +106,13 @@ export * as RedisPrefix from "./RedisPrefix.ts"
  * @since 0.1.0
  */
 export * as DocumentedCommands from "./DocumentedCommands.ts"
+
+/**
+ * A plain `node:http` server with a handler of the test's own, on loopback, closed with the scope.
+ *
+ * @since 0.1.0
+ */
+export * as CustomServer from "./CustomServer.ts"
 
 /**
  * Loopback ports nothing listens on, for refused-connection cases.
