@@ -8,11 +8,12 @@
  */
 import * as NodeRedis from "@effect/platform-node/NodeRedis"
 import { assert, it } from "@effect/vitest"
+import * as LoggingTest from "@httpkit/testing/LoggingTest"
 import * as RedisPrefix from "@httpkit/testing/RedisPrefix"
 import * as RedisProxy from "@httpkit/testing/RedisProxy"
 import * as RedisTest from "@httpkit/testing/RedisTest"
 import * as TestServer from "@httpkit/testing/TestServer"
-import { Effect, Fiber, Layer, Logger } from "effect"
+import { Effect, Fiber, Layer, type Scope } from "effect"
 import { CircuitBreaker } from "effect/persistence"
 import * as ResilientClient from "../src/ResilientClient.ts"
 
@@ -59,19 +60,31 @@ const timed = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
     return [performance.now() - start, result] as const
   })
 
-/** Collects the log lines written while `effect` runs (and by fibers it starts). */
-const withLogs = <A, E, R>(logs: Array<string>, effect: Effect.Effect<A, E, R>) =>
-  effect.pipe(
-    Effect.provide(
-      Logger.layer([
-        Logger.make<unknown, void>(({ message }) => {
-          logs.push(Array.isArray(message) ? message.map(String).join(" ") : String(message))
-        })
-      ])
-    )
-  )
-
 type Client = Effect.Success<ReturnType<typeof ResilientClient.make>>
+
+/**
+ * A fresh server and two clients sharing a breaker prefix: `first` reaches Redis through a started proxy, on the
+ * store `through` makes, `second` directly. Whatever happens, the proxy's connections are dropped before the
+ * connection closes, which would otherwise wait for replies a hanging proxy never sends.
+ */
+const proxiedPair = <E>(through: (url: string, prefix: string) => Layer.Layer<CircuitBreaker.CircuitBreakerStore, E>) =>
+  Effect.gen(function*() {
+    const server = yield* TestServer.make()
+    const proxy = yield* RedisProxy.make()
+    yield* proxy.start
+    const prefix = yield* RedisPrefix.make("breaker")
+    const first = yield* clientWith(server.url, through(proxy.url, prefix))
+    yield* Effect.addFinalizer(() => proxy.stop)
+    const second = yield* clientWith(server.url, redisStore(prefix))
+    return { server, proxy, first, second }
+  })
+
+/** A test's body, given the lines logged while it runs; its scope closes at its end. */
+const logged = <E>(body: (logs: ReadonlyArray<string>) => Effect.Effect<void, E, Scope.Scope>) => () =>
+  LoggingTest.withLines((logs) => Effect.scoped(body(logs)))
+
+/** Whether a line says the store became unavailable. */
+const unavailable = (line: string) => line.includes("circuit breaker store unavailable")
 
 /**
  * Whether a circuit `first` opens is seen by `second`, which shares nothing
@@ -158,140 +171,101 @@ await RedisTest.describeWithRedis("the circuit breaker on Effect's Redis store",
     it.live(
       `Redis ${fault.name}: calls go on within timeout.total, a failing service trips the local breaker, ` +
         `and circuits are shared through Redis again once it answers`,
-      () => {
-        const logs: Array<string> = []
-        return withLogs(
-          logs,
-          Effect.gen(function*() {
-            const server = yield* TestServer.make()
-            const proxy = yield* RedisProxy.make()
-            yield* proxy.start
-            const prefix = yield* RedisPrefix.make("breaker")
-            const first = yield* clientWith(server.url, proxiedStore(proxy.url, prefix))
-            // Whatever happens below, the proxy's connections are dropped before the connection closes,
-            // which would otherwise wait for replies a hanging proxy never sends.
-            yield* Effect.addFinalizer(() => proxy.stop)
-            const second = yield* clientWith(server.url, redisStore(prefix))
-            assert.strictEqual((yield* first.get("/health")).status, 200, "Redis answers before the fault")
+      logged((logs) =>
+        Effect.gen(function*() {
+          const { first, proxy, second, server } = yield* proxiedPair(proxiedStore)
+          assert.strictEqual((yield* first.get("/health")).status, 200, "Redis answers before the fault")
 
-            yield* fault.inject(proxy)
+          yield* fault.inject(proxy)
 
-            // A healthy service: answered within the call's total deadline, where a store call waiting on this
-            // Redis would never end (measured without the bound: still waiting after 20 s).
-            for (let call = 0; call < 3; call++) {
-              const healthBefore = (yield* server.requestsTo("/health")).length
-              const [elapsed, response] = yield* timed(first.get("/health"))
-              assert.strictEqual(response.status, 200)
-              assert.strictEqual((yield* server.requestsTo("/health")).length, healthBefore + 1)
-              assert.isBelow(elapsed, totalMillis, `call ${call} took ${Math.round(elapsed)} ms`)
-            }
+          // A healthy service: answered within the call's total deadline, where a store call waiting on this
+          // Redis would never end (measured without the bound: still waiting after 20 s).
+          for (let call = 0; call < 3; call++) {
+            const healthBefore = (yield* server.requestsTo("/health")).length
+            const [elapsed, response] = yield* timed(first.get("/health"))
+            assert.strictEqual(response.status, 200)
+            assert.strictEqual((yield* server.requestsTo("/health")).length, healthBefore + 1)
+            assert.isBelow(elapsed, totalMillis, `call ${call} took ${Math.round(elapsed)} ms`)
+          }
 
-            // A failing service still trips, on the local breaker: refused without a request.
-            for (let call = 0; call < 3; call++) {
-              const [elapsed, error] = yield* timed(Effect.flip(first.get("/status/503")))
-              assert.strictEqual(error._tag, "ServiceUnavailableError")
-              assert.isBelow(elapsed, totalMillis, `failing call ${call} took ${Math.round(elapsed)} ms`)
-            }
-            const before = (yield* server.requests).length
-            const [elapsed, refused] = yield* timed(Effect.flip(first.get("/status/503")))
-            assert.strictEqual(refused._tag, "CircuitOpenError")
-            assert.isBelow(elapsed, totalMillis)
-            assert.strictEqual((yield* server.requests).length, before, "the refused call sent nothing")
+          // A failing service still trips, on the local breaker: refused without a request.
+          for (let call = 0; call < 3; call++) {
+            const [elapsed, error] = yield* timed(Effect.flip(first.get("/status/503")))
+            assert.strictEqual(error._tag, "ServiceUnavailableError")
+            assert.isBelow(elapsed, totalMillis, `failing call ${call} took ${Math.round(elapsed)} ms`)
+          }
+          const before = (yield* server.requests).length
+          const [elapsed, refused] = yield* timed(Effect.flip(first.get("/status/503")))
+          assert.strictEqual(refused._tag, "CircuitOpenError")
+          assert.isBelow(elapsed, totalMillis)
+          assert.strictEqual((yield* server.requests).length, before, "the refused call sent nothing")
 
-            // Redis answers again: the store is probed, and circuits are shared through it again.
-            yield* fault.recover(proxy)
-            yield* eventuallyShared(first, second)
-            assert.ok(
-              logs.some((line) => line.includes("circuit breaker store unavailable")),
-              `a warning says the store is unavailable: ${JSON.stringify(logs)}`
-            )
-            assert.ok(
-              logs.some((line) => line.includes("circuit breaker store answers again")),
-              `a line says the store is back: ${JSON.stringify(logs)}`
-            )
-          }).pipe(Effect.scoped)
-        )
-      },
+          // Redis answers again: the store is probed, and circuits are shared through it again.
+          yield* fault.recover(proxy)
+          yield* eventuallyShared(first, second)
+          assert.ok(logs.some(unavailable), `a warning says the store is unavailable: ${JSON.stringify(logs)}`)
+          assert.ok(
+            logs.some((line) => line.includes("circuit breaker store answers again")),
+            `a line says the store is back: ${JSON.stringify(logs)}`
+          )
+        })
+      ),
       30_000
     )
   }
 
   it.live(
     "Redis hanging, then answering again: on a connection remade after a silence, the client returns by itself",
-    () => {
-      const logs: Array<string> = []
-      return withLogs(
-        logs,
-        Effect.gen(function*() {
-          const server = yield* TestServer.make()
-          const proxy = yield* RedisProxy.make()
-          yield* proxy.start
-          const prefix = yield* RedisPrefix.make("breaker")
-          const first = yield* clientWith(server.url, selfHealingStore(proxy.url, prefix))
-          yield* Effect.addFinalizer(() => proxy.stop)
-          const second = yield* clientWith(server.url, redisStore(prefix))
-          yield* proxy.hang
-          assert.strictEqual((yield* first.get("/health")).status, 200)
-          assert.ok(logs.some((line) => line.includes("circuit breaker store unavailable")), JSON.stringify(logs))
-          // Only the proxy is restored: the lost replies' connection is dropped and made again by the client.
-          yield* proxy.restore
-          yield* eventuallyShared(first, second)
-        }).pipe(Effect.scoped)
-      )
-    },
+    logged((logs) =>
+      Effect.gen(function*() {
+        const { first, proxy, second } = yield* proxiedPair(selfHealingStore)
+        yield* proxy.hang
+        assert.strictEqual((yield* first.get("/health")).status, 200)
+        assert.ok(logs.some(unavailable), JSON.stringify(logs))
+        // Only the proxy is restored: the lost replies' connection is dropped and made again by the client.
+        yield* proxy.restore
+        yield* eventuallyShared(first, second)
+      })
+    ),
     30_000
   )
 
   it.live(
     "a slow but healthy Redis (100 ms each way) keeps circuits shared: no fallback, no warning",
-    () => {
-      const logs: Array<string> = []
-      return withLogs(
-        logs,
-        Effect.gen(function*() {
-          const server = yield* TestServer.make()
-          const proxy = yield* RedisProxy.make()
-          yield* proxy.start
-          const prefix = yield* RedisPrefix.make("breaker")
-          const first = yield* clientWith(server.url, proxiedStore(proxy.url, prefix))
-          yield* Effect.addFinalizer(() => proxy.stop)
-          const second = yield* clientWith(server.url, redisStore(prefix))
-          yield* proxy.slow(100)
-          assert.isTrue(yield* sharedThroughRedis(first, second), "the circuit is shared through the slow Redis")
-          assert.notOk(logs.some((line) => line.includes("circuit breaker store unavailable")), JSON.stringify(logs))
-        }).pipe(Effect.scoped)
-      )
-    },
+    logged((logs) =>
+      Effect.gen(function*() {
+        const { first, proxy, second } = yield* proxiedPair(proxiedStore)
+        yield* proxy.slow(100)
+        assert.isTrue(yield* sharedThroughRedis(first, second), "the circuit is shared through the slow Redis")
+        assert.notOk(logs.some(unavailable), JSON.stringify(logs))
+      })
+    ),
     30_000
   )
 
   it.live(
     "an event loop stalled past the store's bound while a store call is in flight is not a Redis failure",
-    () => {
-      const logs: Array<string> = []
-      return withLogs(
-        logs,
-        Effect.gen(function*() {
-          const server = yield* TestServer.make()
-          const prefix = yield* RedisPrefix.make("breaker")
-          const first = yield* clientWith(server.url, redisStore(prefix))
-          const second = yield* clientWith(server.url, redisStore(prefix))
-          assert.strictEqual((yield* first.get("/health")).status, 200)
-          // The call runs until it waits for Redis; then the process is busy for longer than the store's
-          // bound (a quarter of timeout.total, 500 ms) before anything can read Redis's answer.
-          const call = yield* Effect.forkChild(first.get("/health"), { startImmediately: true })
-          yield* Effect.sync(() => {
-            const until = performance.now() + 700
-            while (performance.now() < until) {
-              // busy
-            }
-          })
-          assert.strictEqual((yield* Fiber.join(call)).status, 200)
-          assert.notOk(logs.some((line) => line.includes("circuit breaker store unavailable")), JSON.stringify(logs))
-          assert.isTrue(yield* sharedThroughRedis(first, second), "circuits are still shared")
-        }).pipe(Effect.scoped)
-      )
-    },
+    logged((logs) =>
+      Effect.gen(function*() {
+        const server = yield* TestServer.make()
+        const prefix = yield* RedisPrefix.make("breaker")
+        const first = yield* clientWith(server.url, redisStore(prefix))
+        const second = yield* clientWith(server.url, redisStore(prefix))
+        assert.strictEqual((yield* first.get("/health")).status, 200)
+        // The call runs until it waits for Redis; then the process is busy for longer than the store's
+        // bound (a quarter of timeout.total, 500 ms) before anything can read Redis's answer.
+        const call = yield* Effect.forkChild(first.get("/health"), { startImmediately: true })
+        yield* Effect.sync(() => {
+          const until = performance.now() + 700
+          while (performance.now() < until) {
+            // busy
+          }
+        })
+        assert.strictEqual((yield* Fiber.join(call)).status, 200)
+        assert.notOk(logs.some(unavailable), JSON.stringify(logs))
+        assert.isTrue(yield* sharedThroughRedis(first, second), "circuits are still shared")
+      })
+    ),
     30_000
   )
 })

@@ -8,23 +8,41 @@ import type { CircuitOpenError } from "@httpkit/client/ClientError"
 import * as ResilientClient from "@httpkit/client/ResilientClient"
 import { TestServer } from "@httpkit/testing"
 import * as TestTransport from "@httpkit/testing/TestTransport"
-import { Effect, Fiber, Layer } from "effect"
+import { Effect, Fiber } from "effect"
 import { TestClock } from "effect/testing"
 import { failsWith, noRetry } from "./support.ts"
+import { base, onTestTransport, scripted } from "./transportSupport.ts"
+
+type Server = TestServer.TestServer["Service"]
+type Client = ResilientClient.ResilientClient["Service"]
 
 /** How many requests the server saw on `path`. */
-const seen = (server: TestServer.TestServer["Service"], path: string) =>
-  Effect.map(server.requestsTo(path), (requests) => requests.length)
+const seen = (server: Server, path: string) => Effect.map(server.requestsTo(path), (requests) => requests.length)
+
+/** A fresh server, and a client of one attempt per call with this breaker (and `options`). */
+const serverAndClient = (
+  circuitBreaker: NonNullable<ResilientClient.Options["circuitBreaker"]>,
+  options: ResilientClient.Options = {}
+) =>
+  Effect.gen(function*() {
+    const server = yield* TestServer.make()
+    const client = yield* ResilientClient.make({ retry: noRetry, circuitBreaker, ...options })
+    return { server, client }
+  })
+
+/** `times` calls to the server's `/status/503`, each failing with ServiceUnavailableError. */
+const unavailable = (client: Client, server: Server, times = 1) =>
+  Effect.gen(function*() {
+    for (let i = 0; i < times; i++) {
+      yield* failsWith(client.get(server.urlFor("/status/503")), "ServiceUnavailableError")
+    }
+  })
 
 describe("circuit breaker over sockets", () => {
   it.live("opens after failureThreshold consecutive 503s, rejects without a request, then a half-open probe closes it", () =>
     Effect.gen(function*() {
-      const server = yield* TestServer.make()
-      const client = yield* ResilientClient.make({
-        retry: noRetry,
-        circuitBreaker: { failureThreshold: 3, openDuration: 300 }
-      })
-      for (let i = 0; i < 3; i++) yield* failsWith(client.get(server.urlFor("/status/503")), "ServiceUnavailableError")
+      const { client, server } = yield* serverAndClient({ failureThreshold: 3, openDuration: 300 })
+      yield* unavailable(client, server, 3)
       assert.strictEqual(yield* seen(server, "/status/503"), 3)
 
       // Open: rejected at once, nothing reaches the server, whatever the path on that origin.
@@ -50,19 +68,14 @@ describe("circuit breaker over sockets", () => {
       assert.strictEqual(yield* seen(server, "/health"), 4)
 
       // Closed again with a fresh streak: two failures do not open it, the third does.
-      yield* failsWith(client.get(server.urlFor("/status/503")), "ServiceUnavailableError")
-      yield* failsWith(client.get(server.urlFor("/status/503")), "ServiceUnavailableError")
+      yield* unavailable(client, server, 2)
       assert.strictEqual((yield* client.get(server.urlFor("/health"))).status, 200)
       assert.strictEqual(yield* seen(server, "/status/503"), 5)
     }).pipe(Effect.scoped))
 
   it.live("a failed half-open probe reopens the circuit", () =>
     Effect.gen(function*() {
-      const server = yield* TestServer.make()
-      const client = yield* ResilientClient.make({
-        retry: noRetry,
-        circuitBreaker: { failureThreshold: 2, openDuration: 300 }
-      })
+      const { client, server } = yield* serverAndClient({ failureThreshold: 2, openDuration: 300 })
       yield* failsWith(client.get(server.urlFor("/status/500")), "ServerError")
       yield* failsWith(client.get(server.urlFor("/status/502")), "ServiceUnavailableError")
       yield* failsWith(client.get(server.urlFor("/health")), "CircuitOpenError")
@@ -77,12 +90,8 @@ describe("circuit breaker over sockets", () => {
 
   /** Opens a one-failure circuit, waits past its open time, and starts a slow probe. */
   const probing = Effect.gen(function*() {
-    const server = yield* TestServer.make()
-    const client = yield* ResilientClient.make({
-      retry: noRetry,
-      circuitBreaker: { failureThreshold: 1, openDuration: 200 }
-    })
-    yield* failsWith(client.get(server.urlFor("/status/503")), "ServiceUnavailableError")
+    const { client, server } = yield* serverAndClient({ failureThreshold: 1, openDuration: 200 })
+    yield* unavailable(client, server)
     yield* Effect.sleep(300)
     const probe = yield* Effect.forkChild(client.get(server.urlFor("/delay/600")))
     // Wait until the probe reached the server.
@@ -127,12 +136,7 @@ describe("circuit breaker over sockets", () => {
   for (const [name, timeout] of hangs) {
     it.live(name, () =>
       Effect.gen(function*() {
-        const server = yield* TestServer.make()
-        const client = yield* ResilientClient.make({
-          retry: noRetry,
-          timeout,
-          circuitBreaker: { failureThreshold: 2, openDuration: 60_000 }
-        })
+        const { client, server } = yield* serverAndClient({ failureThreshold: 2, openDuration: 60_000 }, { timeout })
         yield* failsWith(client.get(server.urlFor("/delay/10000")), "TimeoutError")
         yield* failsWith(client.get(server.urlFor("/delay/10000")), "TimeoutError")
         yield* failsWith(client.get(server.urlFor("/delay/10000")), "CircuitOpenError")
@@ -142,11 +146,7 @@ describe("circuit breaker over sockets", () => {
 
   it.live("4xx answers do not count as failures", () =>
     Effect.gen(function*() {
-      const server = yield* TestServer.make()
-      const client = yield* ResilientClient.make({
-        retry: noRetry,
-        circuitBreaker: { failureThreshold: 2, openDuration: 60_000 }
-      })
+      const { client, server } = yield* serverAndClient({ failureThreshold: 2, openDuration: 60_000 })
       for (const status of [400, 401, 403, 404, 409, 410, 422, 400, 404]) {
         const error = yield* Effect.flip(client.get(server.urlFor(`/status/${status}`)))
         assert.notStrictEqual(error._tag, "CircuitOpenError")
@@ -160,10 +160,7 @@ describe("circuit breaker over sockets", () => {
 
   it.live("a BulkheadFullError does not count against the remote service", () =>
     Effect.gen(function*() {
-      const server = yield* TestServer.make()
-      const client = yield* ResilientClient.make({
-        retry: noRetry,
-        circuitBreaker: { failureThreshold: 1, openDuration: 60_000 },
+      const { client, server } = yield* serverAndClient({ failureThreshold: 1, openDuration: 60_000 }, {
         bulkhead: { maxConcurrency: 1, acquireTimeout: 100 }
       })
       const slow = yield* Effect.forkChild(client.get(server.urlFor("/delay/500")))
@@ -178,11 +175,7 @@ describe("circuit breaker over sockets", () => {
 
   it.live("the client's own refusals (bad header, bad URL, refused redirect) do not count as failures", () =>
     Effect.gen(function*() {
-      const server = yield* TestServer.make()
-      const client = yield* ResilientClient.make({
-        retry: noRetry,
-        circuitBreaker: { failureThreshold: 1, openDuration: 60_000 }
-      })
+      const { client, server } = yield* serverAndClient({ failureThreshold: 1, openDuration: 60_000 })
       yield* failsWith(
         client.get(server.urlFor("/health"), { headers: { "x-bad": "a\r\nb: c" } }),
         "InvalidRequestError"
@@ -207,14 +200,10 @@ describe("circuit breaker over sockets", () => {
 
   it.live("a refusal between two failures neither resets nor extends the streak", () =>
     Effect.gen(function*() {
-      const server = yield* TestServer.make()
-      const client = yield* ResilientClient.make({
-        retry: noRetry,
-        circuitBreaker: { failureThreshold: 2, openDuration: 60_000 }
-      })
-      yield* failsWith(client.get(server.urlFor("/status/503")), "ServiceUnavailableError")
+      const { client, server } = yield* serverAndClient({ failureThreshold: 2, openDuration: 60_000 })
+      yield* unavailable(client, server)
       yield* failsWith(client.get(server.urlFor("/health"), { headers: { "x-bad": "a\nb" } }), "InvalidRequestError")
-      yield* failsWith(client.get(server.urlFor("/status/503")), "ServiceUnavailableError")
+      yield* unavailable(client, server)
       // Two consecutive failures of the service: open.
       yield* failsWith(client.get(server.urlFor("/health")), "CircuitOpenError")
       assert.strictEqual(yield* seen(server, "/health"), 0)
@@ -222,34 +211,28 @@ describe("circuit breaker over sockets", () => {
 
   it.live("keyed per origin: a second server stays usable while the first is open", () =>
     Effect.gen(function*() {
-      const first = yield* TestServer.make()
+      const { client, server: first } = yield* serverAndClient({ failureThreshold: 2, openDuration: 60_000 })
       const second = yield* TestServer.make()
-      const client = yield* ResilientClient.make({
-        retry: noRetry,
-        circuitBreaker: { failureThreshold: 2, openDuration: 60_000 }
-      })
-      yield* failsWith(client.get(first.urlFor("/status/503")), "ServiceUnavailableError")
-      yield* failsWith(client.get(first.urlFor("/status/503")), "ServiceUnavailableError")
+      yield* unavailable(client, first, 2)
       const open = (yield* failsWith(client.get(first.urlFor("/health")), "CircuitOpenError")) as CircuitOpenError
       assert.strictEqual(open.key, new URL(first.url).origin)
       for (let i = 0; i < 3; i++) assert.strictEqual((yield* client.get(second.urlFor("/health"))).status, 200)
       assert.strictEqual(yield* seen(second, "/health"), 3)
       assert.strictEqual(yield* seen(first, "/health"), 0)
       // The second origin has its own streak.
-      yield* failsWith(client.get(second.urlFor("/status/503")), "ServiceUnavailableError")
+      yield* unavailable(client, second)
       assert.strictEqual((yield* client.get(second.urlFor("/health"))).status, 200)
     }).pipe(Effect.scoped))
 
   it.live("keyBy host: two ports on one host share one circuit", () =>
     Effect.gen(function*() {
-      const first = yield* TestServer.make()
-      const second = yield* TestServer.make()
-      const client = yield* ResilientClient.make({
-        retry: noRetry,
-        circuitBreaker: { failureThreshold: 2, openDuration: 60_000, keyBy: "host" }
+      const { client, server: first } = yield* serverAndClient({
+        failureThreshold: 2,
+        openDuration: 60_000,
+        keyBy: "host"
       })
-      yield* failsWith(client.get(first.urlFor("/status/503")), "ServiceUnavailableError")
-      yield* failsWith(client.get(first.urlFor("/status/503")), "ServiceUnavailableError")
+      const second = yield* TestServer.make()
+      yield* unavailable(client, first, 2)
       const open = (yield* failsWith(client.get(second.urlFor("/health")), "CircuitOpenError")) as CircuitOpenError
       assert.strictEqual(open.key, "127.0.0.1")
       assert.strictEqual((yield* second.requests).length, 0)
@@ -257,73 +240,61 @@ describe("circuit breaker over sockets", () => {
 
   it.live("a disabled breaker never rejects", () =>
     Effect.gen(function*() {
-      const server = yield* TestServer.make()
-      const client = yield* ResilientClient.make({
-        retry: noRetry,
-        circuitBreaker: { enabled: false, failureThreshold: 1, openDuration: 60_000 }
-      })
-      for (let i = 0; i < 10; i++) yield* failsWith(client.get(server.urlFor("/status/503")), "ServiceUnavailableError")
+      const { client, server } = yield* serverAndClient({ enabled: false, failureThreshold: 1, openDuration: 60_000 })
+      yield* unavailable(client, server, 10)
       assert.strictEqual(yield* seen(server, "/status/503"), 10)
       assert.strictEqual((yield* client.get(server.urlFor("/health"))).status, 200)
     }).pipe(Effect.scoped))
 
   it.live("the breaker sees one outcome per call, not per retry attempt", () =>
     Effect.gen(function*() {
-      const server = yield* TestServer.make()
-      const client = yield* ResilientClient.make({
-        retry: { maxAttempts: 3, minDelay: 1, maxDelay: 5 },
-        circuitBreaker: { failureThreshold: 2, openDuration: 60_000 }
+      const { client, server } = yield* serverAndClient({ failureThreshold: 2, openDuration: 60_000 }, {
+        retry: { maxAttempts: 3, minDelay: 1, maxDelay: 5 }
       })
       // Three attempts, one failed call: still closed.
-      yield* failsWith(client.get(server.urlFor("/status/503")), "ServiceUnavailableError")
+      yield* unavailable(client, server)
       assert.strictEqual(yield* seen(server, "/status/503"), 3)
       assert.strictEqual((yield* client.get(server.urlFor("/health"))).status, 200)
     }).pipe(Effect.scoped))
 })
 
 describe("circuit breaker under TestClock", () => {
-  const route = { path: "/items" } as const
+  const url = `${base}/items`
 
   // Without a bulkhead the in-memory breaker is consulted in the call's own exit handler; with one, it wraps
   // the retry loop inside the bulkhead: both paths keep the same rules.
   for (const [name, bulkhead] of [["", undefined], [" (behind a bulkhead)", { maxConcurrency: 4 }]] as const) {
     it.effect(`opens, rejects for openDuration, then a probe closes it${name}`, () =>
       Effect.gen(function*() {
-        const transport = yield* TestTransport.TestTransport
-        const client = yield* ResilientClient.ResilientClient
-        yield* transport.enqueue(
-          route,
+        const { client, transport } = yield* scripted(
+          { path: "/items" },
           TestTransport.respond(503),
           TestTransport.respond(503),
           TestTransport.fail("ECONNRESET"),
           TestTransport.respond(200, { body: "ok" })
         )
-        yield* failsWith(client.get("http://api.test/items"), "ServiceUnavailableError")
-        yield* failsWith(client.get("http://api.test/items"), "ServiceUnavailableError")
-        yield* failsWith(client.get("http://api.test/items"), "ConnectionError")
-        const open = (yield* failsWith(client.get("http://api.test/items"), "CircuitOpenError")) as CircuitOpenError
+        yield* failsWith(client.get(url), "ServiceUnavailableError")
+        yield* failsWith(client.get(url), "ServiceUnavailableError")
+        yield* failsWith(client.get(url), "ConnectionError")
+        const open = (yield* failsWith(client.get(url), "CircuitOpenError")) as CircuitOpenError
         assert.strictEqual(open.retryAfterMillis, 30_000)
         assert.strictEqual((yield* transport.calls).length, 3)
 
         yield* TestClock.adjust("20 seconds")
-        const later = (yield* failsWith(client.get("http://api.test/items"), "CircuitOpenError")) as CircuitOpenError
+        const later = (yield* failsWith(client.get(url), "CircuitOpenError")) as CircuitOpenError
         assert.strictEqual(later.retryAfterMillis, 10_000)
         assert.strictEqual((yield* transport.calls).length, 3)
 
         yield* TestClock.adjust("10 seconds")
-        assert.strictEqual(yield* (yield* client.get("http://api.test/items")).text, "ok")
+        assert.strictEqual(yield* (yield* client.get(url)).text, "ok")
         assert.strictEqual((yield* transport.calls).length, 4)
         // Closed: unscripted 404s reach the transport and count as answers, not failures.
-        for (let i = 0; i < 4; i++) yield* failsWith(client.get("http://api.test/items"), "NotFoundError")
+        for (let i = 0; i < 4; i++) yield* failsWith(client.get(url), "NotFoundError")
         assert.strictEqual((yield* transport.calls).length, 8)
-      }).pipe(
-        Effect.provide(
-          ResilientClient.layerWith({
-            retry: noRetry,
-            circuitBreaker: { failureThreshold: 3, openDuration: "30 seconds" },
-            ...(bulkhead === undefined ? {} : { bulkhead })
-          }).pipe(Layer.provideMerge(TestTransport.layer()))
-        )
-      ))
+      }).pipe(onTestTransport({
+        retry: noRetry,
+        circuitBreaker: { failureThreshold: 3, openDuration: "30 seconds" },
+        ...(bulkhead === undefined ? {} : { bulkhead })
+      })))
   }
 })

@@ -12,12 +12,14 @@ import { assert, describe, it, layer } from "@effect/vitest"
 import { ServerControl, TestServer } from "@httpkit/testing"
 import * as Ports from "@httpkit/testing/Ports"
 import * as TestTransport from "@httpkit/testing/TestTransport"
-import { Clock, Effect, Fiber, Layer, Ref, Schedule, Schema } from "effect"
+import { Cause, Clock, Effect, Exit, Fiber, Layer, Ref, Schedule, Schema } from "effect"
 import { HttpClient } from "effect/http"
 import { TestClock } from "effect/testing"
 import * as Auth from "../src/Auth.ts"
 import * as ClientConfig from "../src/ClientConfig.ts"
+import type { ClientError } from "../src/ClientError.ts"
 import * as ResilientClient from "../src/ResilientClient.ts"
+import { base, callTimes, onTestTransport, scripted } from "./transportSupport.ts"
 
 const Message = Schema.Struct({
   message_id: Schema.String,
@@ -34,6 +36,39 @@ const makeClient = (options: ResilientClient.Options = {}) =>
 
 /** The server's switches (arming failures, rotating tokens), outside the client under test. */
 const control = (server: TestServer.TestServer["Service"]) => ServerControl.make(server.url)
+
+/** The file's server, its log and armed failures cleared. */
+const freshServer = Effect.tap(TestServer.TestServer, (server) => server.reset)
+
+/**
+ * A wait the server asks for on its first answer (the failure armed on `/msg`, made when the test runs), and how far
+ * apart the two attempts must arrive: at least `atLeast` ms, and below `below` when given.
+ */
+const serverWaits: ReadonlyArray<{
+  readonly name: string
+  readonly failure: () => ServerControl.FailureOptions
+  readonly atLeast: number
+  readonly below?: number
+}> = [
+  {
+    name: "Retry-After in seconds is honoured: the second attempt arrives at least ~1 s after the first",
+    failure: () => ({ status: 429, retryAfter: 1 }),
+    atLeast: 900
+  },
+  {
+    // The client's own backoff would be at most 100 ms here.
+    name: "retry-after-ms is honoured without a rate limiter: the second attempt waits for it",
+    failure: () => ({ status: 429, retryAfterMs: 1500 }),
+    atLeast: 1_400
+  },
+  {
+    // Whole seconds: a date 2 s ahead is 1 to 2 s away once truncated.
+    name: "Retry-After as an HTTP-date is honoured",
+    failure: () => ({ status: 503, retryAfter: new Date(Date.now() + 2_000).toUTCString() }),
+    atLeast: 900,
+    below: 5_000
+  }
+]
 
 layer(Layer.merge(TestServer.layer(), NodeHttpClient.layerUndici), { excludeTestServices: true })(
   "ResilientClient retries over sockets",
@@ -57,8 +92,7 @@ layer(Layer.merge(TestServer.layer(), NodeHttpClient.layerUndici), { excludeTest
 
     it.effect("a POST with idempotencyKey: true carries one key on every attempt, and /msg dedupes on it", () =>
       Effect.gen(function*() {
-        const server = yield* TestServer.TestServer
-        yield* server.reset
+        const server = yield* freshServer
         yield* control(server).failNext(2, { status: 503 })
         const client = yield* makeClient()
         const first = yield* client.postJson(server.urlFor("/msg"), { text: "hello" }, Message, {
@@ -84,8 +118,7 @@ layer(Layer.merge(TestServer.layer(), NodeHttpClient.layerUndici), { excludeTest
 
     it.effect("a POST without a key is not retried on 503", () =>
       Effect.gen(function*() {
-        const server = yield* TestServer.TestServer
-        yield* server.reset
+        const server = yield* freshServer
         yield* control(server).failNext(1, { status: 503 })
         const client = yield* makeClient({ retry: { maxAttempts: 5 } })
         const error = yield* Effect.flip(client.postJson(server.urlFor("/msg"), { text: "once" }, Message))
@@ -119,8 +152,7 @@ layer(Layer.merge(TestServer.layer(), NodeHttpClient.layerUndici), { excludeTest
 
     it.effect("retry.idempotencyKeys: true retries a POST with one stable key; each call has its own", () =>
       Effect.gen(function*() {
-        const server = yield* TestServer.TestServer
-        yield* server.reset
+        const server = yield* freshServer
         yield* control(server).failNext(2, { status: 503 })
         const client = yield* makeClient({ retry: { idempotencyKeys: true } })
         yield* client.postJson(server.urlFor("/msg"), { n: 1 }, Message)
@@ -139,8 +171,7 @@ layer(Layer.merge(TestServer.layer(), NodeHttpClient.layerUndici), { excludeTest
 
     it.effect("maxAttempts bounds the attempts: always 503 gives exactly maxAttempts requests", () =>
       Effect.gen(function*() {
-        const server = yield* TestServer.TestServer
-        yield* server.reset
+        const server = yield* freshServer
         const client = yield* makeClient({ retry: { maxAttempts: 4 }, circuitBreaker: { enabled: false } })
         const error = yield* Effect.flip(client.get(server.urlFor("/status/503")))
         assert.strictEqual(error._tag, "ServiceUnavailableError")
@@ -155,8 +186,7 @@ layer(Layer.merge(TestServer.layer(), NodeHttpClient.layerUndici), { excludeTest
 
     it.effect("non-retryable statuses (404, 400) are not retried; statuses set by config are honoured", () =>
       Effect.gen(function*() {
-        const server = yield* TestServer.TestServer
-        yield* server.reset
+        const server = yield* freshServer
         const client = yield* makeClient({ retry: { maxAttempts: 3 } })
         const notFound = yield* Effect.flip(client.get(server.urlFor("/status/404")))
         assert.strictEqual(notFound._tag, "NotFoundError")
@@ -179,50 +209,23 @@ layer(Layer.merge(TestServer.layer(), NodeHttpClient.layerUndici), { excludeTest
         assert.lengthOf(yield* server.requestsTo("/status/503"), 1)
       }))
 
-    it.effect("Retry-After in seconds is honoured: the second attempt arrives at least ~1 s after the first", () =>
-      Effect.gen(function*() {
-        const server = yield* TestServer.TestServer
-        yield* server.reset
-        yield* control(server).failNext(1, { status: 429, retryAfter: 1 })
-        const client = yield* makeClient()
-        yield* client.getJson(server.urlFor("/msg"), Message)
-        const [first, second] = yield* server.requestsTo("/msg")
-        assert.isDefined(second)
-        assert.isAtLeast(second!.arrivedAt - first!.arrivedAt, 900)
-      }))
-
-    it.effect("retry-after-ms is honoured without a rate limiter: the second attempt waits for it", () =>
-      Effect.gen(function*() {
-        const server = yield* TestServer.TestServer
-        yield* server.reset
-        yield* control(server).failNext(1, { status: 429, retryAfterMs: 1500 })
-        const client = yield* makeClient()
-        yield* client.getJson(server.urlFor("/msg"), Message)
-        const [first, second] = yield* server.requestsTo("/msg")
-        assert.isDefined(second)
-        // The client's own backoff would be at most 100 ms here.
-        assert.isAtLeast(second!.arrivedAt - first!.arrivedAt, 1_400)
-      }))
-
-    it.effect("Retry-After as an HTTP-date is honoured", () =>
-      Effect.gen(function*() {
-        const server = yield* TestServer.TestServer
-        yield* server.reset
-        // Whole seconds: a date 2 s ahead is 1 to 2 s away once truncated.
-        const date = new Date(Date.now() + 2_000).toUTCString()
-        yield* control(server).failNext(1, { status: 503, retryAfter: date })
-        const client = yield* makeClient()
-        yield* client.getJson(server.urlFor("/msg"), Message)
-        const [first, second] = yield* server.requestsTo("/msg")
-        assert.isDefined(second)
-        assert.isAtLeast(second!.arrivedAt - first!.arrivedAt, 900)
-        assert.isBelow(second!.arrivedAt - first!.arrivedAt, 5_000)
-      }))
+    for (const { atLeast, below, failure, name } of serverWaits) {
+      it.effect(name, () =>
+        Effect.gen(function*() {
+          const server = yield* freshServer
+          yield* control(server).failNext(1, failure())
+          const client = yield* makeClient()
+          yield* client.getJson(server.urlFor("/msg"), Message)
+          const [first, second] = yield* server.requestsTo("/msg")
+          assert.isDefined(second)
+          assert.isAtLeast(second!.arrivedAt - first!.arrivedAt, atLeast)
+          if (below !== undefined) assert.isBelow(second!.arrivedAt - first!.arrivedAt, below)
+        }))
+    }
 
     it.effect("a malformed Retry-After (raw 503 with 120junk, -3) falls back to the short backoff", () =>
       Effect.gen(function*() {
-        const server = yield* TestServer.TestServer
-        yield* server.reset
+        const server = yield* freshServer
         const client = yield* makeClient({ retry: { maxAttempts: 2 }, circuitBreaker: { enabled: false } })
         for (const value of ["120junk", "-3"]) {
           const error = yield* Effect.flip(
@@ -242,8 +245,7 @@ layer(Layer.merge(TestServer.layer(), NodeHttpClient.layerUndici), { excludeTest
 
     it.effect("a Retry-After above retry.retryAfterCeiling fails at once with RateLimitedError, one request", () =>
       Effect.gen(function*() {
-        const server = yield* TestServer.TestServer
-        yield* server.reset
+        const server = yield* freshServer
         const client = yield* makeClient({ retry: { maxAttempts: 5, retryAfterCeiling: "5 seconds" } })
         const started = Date.now()
         const error = yield* Effect.flip(client.get(server.urlFor("/status/429?retry_after=120")))
@@ -271,8 +273,7 @@ layer(Layer.merge(TestServer.layer(), NodeHttpClient.layerUndici), { excludeTest
 
     it.effect("timeout.total covers Retry-After: a wait past the deadline fails at once with the 429", () =>
       Effect.gen(function*() {
-        const server = yield* TestServer.TestServer
-        yield* server.reset
+        const server = yield* freshServer
         const client = yield* makeClient({
           timeout: { total: 500 },
           retry: { maxAttempts: 5, retryAfterCeiling: "60 seconds" }
@@ -288,8 +289,7 @@ layer(Layer.merge(TestServer.layer(), NodeHttpClient.layerUndici), { excludeTest
 
     it.effect("401: a rotated token is refreshed once and the call succeeds; concurrent calls share one refresh", () =>
       Effect.gen(function*() {
-        const server = yield* TestServer.TestServer
-        yield* server.reset
+        const server = yield* freshServer
         const runs = yield* Ref.make(0)
         const fetchToken = Ref.update(runs, (n) => n + 1).pipe(
           Effect.andThen(control(server).token),
@@ -331,137 +331,133 @@ layer(Layer.merge(TestServer.layer(), NodeHttpClient.layerUndici), { excludeTest
 // TestTransport under TestClock: the delay arithmetic
 // -----------------------------------------------------------------------------
 
-const base = "http://api.test"
 const route = { path: "/r" } as const
+const post = { method: "POST", path: "/r" } as const
 
-const withClient = (options: ResilientClient.Options) =>
-  Effect.provide(ResilientClient.layerWith(options).pipe(Layer.provideMerge(TestTransport.layer())))
+/** Short steps without jitter: 100 ms, then 200 ms (the default multiplier), three attempts at most. */
+const short: ResilientClient.Options = { retry: { jitter: false, minDelay: 100, maxAttempts: 3 } }
 
-const callTimes = Effect.gen(function*() {
-  const transport = yield* TestTransport.TestTransport
-  return (yield* transport.calls).map((call) => call.at)
-})
+/**
+ * Moves the clock to each instant of `at` (the first call at 0): a millisecond before it, only the calls before it
+ * were made; at it, its call too.
+ */
+const callsAt = (at: ReadonlyArray<number>) =>
+  Effect.gen(function*() {
+    for (let i = 1; i < at.length; i++) {
+      yield* TestClock.adjust(at[i]! - at[i - 1]! - 1)
+      assert.deepStrictEqual(yield* callTimes, at.slice(0, i))
+      yield* TestClock.adjust(1)
+      assert.deepStrictEqual(yield* callTimes, at.slice(0, i + 1))
+    }
+  })
+
+/** A GET whose replies are paced by the backoff or by what the server said: the calls' instants, then 200. */
+const paced: ReadonlyArray<{
+  readonly name: string
+  readonly replies: ReadonlyArray<TestTransport.Reply>
+  readonly options: ResilientClient.Options
+  readonly at: ReadonlyArray<number>
+}> = [
+  {
+    name: "backoff without jitter, minDelay 100, multiplier 2: attempts at 0, 100, 300 ms",
+    replies: [TestTransport.respond(503), TestTransport.respond(503), TestTransport.respond(200)],
+    options: { retry: { jitter: false, minDelay: 100, multiplier: 2, maxAttempts: 3 } },
+    at: [0, 100, 300]
+  },
+  {
+    name: "the retrySchedule option replaces the backoff",
+    replies: [TestTransport.respond(503), TestTransport.respond(503), TestTransport.respond(200)],
+    options: { retrySchedule: Schedule.spaced("1 second"), retry: { jitter: false, minDelay: 100, maxAttempts: 3 } },
+    at: [0, 1_000, 2_000]
+  },
+  {
+    name: "Retry-After: 5 lengthens a 100 ms step to 5 s",
+    replies: [TestTransport.respond(503, { headers: { "retry-after": "5" } }), TestTransport.respond(200)],
+    options: short,
+    at: [0, 5_000]
+  },
+  {
+    name: "retry-after-ms: 2500 lengthens a 100 ms step to 2.5 s, and wins over Retry-After: 1",
+    replies: [
+      TestTransport.respond(429, { headers: { "retry-after": "1", "retry-after-ms": "2500" } }),
+      TestTransport.respond(200)
+    ],
+    options: short,
+    at: [0, 2_500]
+  },
+  {
+    name: "a 429 without Retry-After waits for the reset of the budget it reports empty (X-RateLimit-*)",
+    replies: [
+      TestTransport.respond(429, { headers: { "x-ratelimit-remaining": "0", "x-ratelimit-reset": "3" } }),
+      TestTransport.respond(200)
+    ],
+    options: short,
+    at: [0, 3_000]
+  },
+  {
+    name: "a budget that is not empty, or a reset on a 503, does not lengthen the backoff step",
+    replies: [
+      TestTransport.respond(429, { headers: { "ratelimit": "limit=10, remaining=4, reset=30" } }),
+      TestTransport.respond(503, { headers: { "x-ratelimit-remaining": "0", "x-ratelimit-reset": "30" } }),
+      TestTransport.respond(200)
+    ],
+    options: short,
+    at: [0, 100, 300]
+  }
+]
+
+/**
+ * A POST of `{ a: 1 }` (with `options`) on a fresh log, `replies` queued, given a second for its retries: how it
+ * ended, and the calls it made.
+ */
+const postAfter = (replies: ReadonlyArray<TestTransport.Reply>, options: { readonly idempotencyKey?: true } = {}) =>
+  Effect.gen(function*() {
+    const transport = yield* TestTransport.TestTransport
+    yield* transport.reset
+    const { client } = yield* scripted(post, ...replies)
+    const fiber = yield* Effect.forkChild(Effect.exit(client.post(`${base}/r`, { json: { a: 1 }, ...options })))
+    yield* TestClock.adjust("1 second")
+    return { exit: yield* Fiber.join(fiber), calls: yield* transport.calls }
+  })
+
+/** The POST was created (201) at attempt `attempts`, after that many calls. */
+const assertCreated = (
+  { calls, exit }: Effect.Success<ReturnType<typeof postAfter>>,
+  attempts: number
+) => {
+  assert.isTrue(Exit.isSuccess(exit), String(exit))
+  if (!Exit.isSuccess(exit)) return
+  assert.strictEqual(exit.value.status, 201)
+  assert.strictEqual(exit.value.attempt, attempts)
+  assert.lengthOf(calls, attempts)
+}
+
+/** The POST failed with a ConnectionError on a request that was sent, and was not replayed: one call. */
+const assertSentOnce = ({ calls, exit }: Effect.Success<ReturnType<typeof postAfter>>) => {
+  const error = Exit.isFailure(exit) ? Cause.squash(exit.cause) as ClientError : undefined
+  assert.strictEqual(error?._tag, "ConnectionError", String(exit))
+  if (error?._tag !== "ConnectionError") return
+  assert.isTrue(error.sent)
+  assert.lengthOf(calls, 1)
+}
 
 describe("ResilientClient retries on TestTransport", () => {
-  it.effect("backoff without jitter, minDelay 100, multiplier 2: attempts at 0, 100, 300 ms", () =>
-    Effect.gen(function*() {
-      const transport = yield* TestTransport.TestTransport
-      const client = yield* ResilientClient.ResilientClient
-      yield* transport.enqueue(
-        route,
-        TestTransport.respond(503),
-        TestTransport.respond(503),
-        TestTransport.respond(200)
-      )
-      const fiber = yield* Effect.forkChild(client.get(`${base}/r`))
-      yield* TestClock.adjust("99 millis")
-      assert.deepStrictEqual(yield* callTimes, [0])
-      yield* TestClock.adjust("1 millis")
-      assert.deepStrictEqual(yield* callTimes, [0, 100])
-      yield* TestClock.adjust("199 millis")
-      assert.deepStrictEqual(yield* callTimes, [0, 100])
-      yield* TestClock.adjust("1 millis")
-      const response = yield* Fiber.join(fiber)
-      assert.strictEqual(response.status, 200)
-      assert.strictEqual(response.attempt, 3)
-      assert.deepStrictEqual(yield* callTimes, [0, 100, 300])
-    }).pipe(withClient({ retry: { jitter: false, minDelay: 100, multiplier: 2, maxAttempts: 3 } })))
-
-  it.effect("the retrySchedule option replaces the backoff", () =>
-    Effect.gen(function*() {
-      const transport = yield* TestTransport.TestTransport
-      const client = yield* ResilientClient.ResilientClient
-      yield* transport.enqueue(
-        route,
-        TestTransport.respond(503),
-        TestTransport.respond(503),
-        TestTransport.respond(200)
-      )
-      const fiber = yield* Effect.forkChild(client.get(`${base}/r`))
-      yield* TestClock.adjust("999 millis")
-      assert.deepStrictEqual(yield* callTimes, [0])
-      yield* TestClock.adjust("1 second")
-      yield* TestClock.adjust("1 millis")
-      assert.strictEqual((yield* Fiber.join(fiber)).status, 200)
-      assert.deepStrictEqual(yield* callTimes, [0, 1_000, 2_000])
-    }).pipe(withClient({
-      retrySchedule: Schedule.spaced("1 second"),
-      retry: { jitter: false, minDelay: 100, maxAttempts: 3 }
-    })))
-
-  it.effect("Retry-After: 5 lengthens a 100 ms step to 5 s", () =>
-    Effect.gen(function*() {
-      const transport = yield* TestTransport.TestTransport
-      const client = yield* ResilientClient.ResilientClient
-      yield* transport.enqueue(
-        route,
-        TestTransport.respond(503, { headers: { "retry-after": "5" } }),
-        TestTransport.respond(200)
-      )
-      const fiber = yield* Effect.forkChild(client.get(`${base}/r`))
-      yield* TestClock.adjust("4999 millis")
-      assert.deepStrictEqual(yield* callTimes, [0])
-      yield* TestClock.adjust("1 millis")
-      assert.strictEqual((yield* Fiber.join(fiber)).status, 200)
-      assert.deepStrictEqual(yield* callTimes, [0, 5_000])
-    }).pipe(withClient({ retry: { jitter: false, minDelay: 100, maxAttempts: 3 } })))
-
-  it.effect("retry-after-ms: 2500 lengthens a 100 ms step to 2.5 s, and wins over Retry-After: 1", () =>
-    Effect.gen(function*() {
-      const transport = yield* TestTransport.TestTransport
-      const client = yield* ResilientClient.ResilientClient
-      yield* transport.enqueue(
-        route,
-        TestTransport.respond(429, { headers: { "retry-after": "1", "retry-after-ms": "2500" } }),
-        TestTransport.respond(200)
-      )
-      const fiber = yield* Effect.forkChild(client.get(`${base}/r`))
-      yield* TestClock.adjust("2499 millis")
-      assert.deepStrictEqual(yield* callTimes, [0])
-      yield* TestClock.adjust("1 millis")
-      assert.strictEqual((yield* Fiber.join(fiber)).status, 200)
-      assert.deepStrictEqual(yield* callTimes, [0, 2_500])
-    }).pipe(withClient({ retry: { jitter: false, minDelay: 100, maxAttempts: 3 } })))
-
-  it.effect("a 429 without Retry-After waits for the reset of the budget it reports empty (X-RateLimit-*)", () =>
-    Effect.gen(function*() {
-      const transport = yield* TestTransport.TestTransport
-      const client = yield* ResilientClient.ResilientClient
-      yield* transport.enqueue(
-        route,
-        TestTransport.respond(429, { headers: { "x-ratelimit-remaining": "0", "x-ratelimit-reset": "3" } }),
-        TestTransport.respond(200)
-      )
-      const fiber = yield* Effect.forkChild(client.get(`${base}/r`))
-      yield* TestClock.adjust("2999 millis")
-      assert.deepStrictEqual(yield* callTimes, [0])
-      yield* TestClock.adjust("1 millis")
-      assert.strictEqual((yield* Fiber.join(fiber)).status, 200)
-      assert.deepStrictEqual(yield* callTimes, [0, 3_000])
-    }).pipe(withClient({ retry: { jitter: false, minDelay: 100, maxAttempts: 3 } })))
-
-  it.effect("a budget that is not empty, or a reset on a 503, does not lengthen the backoff step", () =>
-    Effect.gen(function*() {
-      const transport = yield* TestTransport.TestTransport
-      const client = yield* ResilientClient.ResilientClient
-      yield* transport.enqueue(
-        route,
-        TestTransport.respond(429, { headers: { "ratelimit": "limit=10, remaining=4, reset=30" } }),
-        TestTransport.respond(503, { headers: { "x-ratelimit-remaining": "0", "x-ratelimit-reset": "30" } }),
-        TestTransport.respond(200)
-      )
-      const fiber = yield* Effect.forkChild(client.get(`${base}/r`))
-      yield* TestClock.adjust("100 millis")
-      yield* TestClock.adjust("200 millis")
-      assert.strictEqual((yield* Fiber.join(fiber)).status, 200)
-      assert.deepStrictEqual(yield* callTimes, [0, 100, 300])
-    }).pipe(withClient({ retry: { jitter: false, minDelay: 100, maxAttempts: 3 } })))
+  for (const { at, name, options, replies } of paced) {
+    it.effect(name, () =>
+      Effect.gen(function*() {
+        const { client } = yield* scripted(route, ...replies)
+        const fiber = yield* Effect.forkChild(client.get(`${base}/r`))
+        yield* callsAt(at)
+        const response = yield* Fiber.join(fiber)
+        assert.strictEqual(response.status, 200)
+        assert.strictEqual(response.attempt, at.length)
+        assert.deepStrictEqual(yield* callTimes, at)
+      }).pipe(onTestTransport(options)))
+  }
 
   it.effect("timeout.total: a Retry-After past the deadline fails at once, without sleeping", () =>
     Effect.gen(function*() {
-      const transport = yield* TestTransport.TestTransport
-      const client = yield* ResilientClient.ResilientClient
-      yield* transport.enqueue(
+      const { client } = yield* scripted(
         route,
         TestTransport.respond(429, { headers: { "retry-after": "10" } }),
         TestTransport.respond(200)
@@ -475,7 +471,7 @@ describe("ResilientClient retries on TestTransport", () => {
       if (error._tag !== "RateLimitedError") return
       assert.strictEqual(error.retryAfterMillis, 10_000)
       assert.deepStrictEqual(yield* callTimes, [0])
-    }).pipe(withClient({ timeout: { total: 500 }, retry: { retryAfterCeiling: "60 seconds", maxAttempts: 5 } })))
+    }).pipe(onTestTransport({ timeout: { total: 500 }, retry: { retryAfterCeiling: "60 seconds", maxAttempts: 5 } })))
 
   it.effect("timeout.total: a backoff step that would end past the deadline is not slept", () =>
     Effect.gen(function*() {
@@ -489,81 +485,36 @@ describe("ResilientClient retries on TestTransport", () => {
       assert.strictEqual(error._tag, "ServiceUnavailableError")
       assert.strictEqual(yield* Clock.currentTimeMillis, 400)
       assert.deepStrictEqual(yield* callTimes, [0, 400])
-    }).pipe(withClient({
+    }).pipe(onTestTransport({
       timeout: { total: 1_000 },
       retry: { jitter: false, minDelay: 400, multiplier: 2, maxAttempts: 10 }
     })))
 
   it.effect("a POST without a key: retried after ECONNREFUSED (not sent), not after ECONNRESET (sent)", () =>
     Effect.gen(function*() {
-      const transport = yield* TestTransport.TestTransport
-      const client = yield* ResilientClient.ResilientClient
-      yield* transport.enqueue(
-        { method: "POST", path: "/r" },
-        TestTransport.fail("ECONNREFUSED"),
-        TestTransport.fail("ECONNREFUSED"),
-        TestTransport.respond(201)
+      assertCreated(
+        yield* postAfter([
+          TestTransport.fail("ECONNREFUSED"),
+          TestTransport.fail("ECONNREFUSED"),
+          TestTransport.respond(201)
+        ]),
+        3
       )
-      const fiber = yield* Effect.forkChild(client.post(`${base}/r`, { json: { a: 1 } }))
-      yield* TestClock.adjust("1 second")
-      const created = yield* Fiber.join(fiber)
-      assert.strictEqual(created.status, 201)
-      assert.strictEqual(created.attempt, 3)
-      assert.lengthOf(yield* transport.calls, 3)
-
-      yield* transport.reset
-      yield* transport.enqueue(
-        { method: "POST", path: "/r" },
-        TestTransport.fail("ECONNRESET"),
-        TestTransport.respond(201)
-      )
-      const error = yield* Effect.flip(client.post(`${base}/r`, { json: { a: 1 } }))
-      assert.strictEqual(error._tag, "ConnectionError")
-      if (error._tag !== "ConnectionError") return
-      assert.isTrue(error.sent)
-      assert.lengthOf(yield* transport.calls, 1)
+      assertSentOnce(yield* postAfter([TestTransport.fail("ECONNRESET"), TestTransport.respond(201)]))
 
       // The same fault with an idempotency key is retried, with the same key.
-      yield* transport.reset
-      yield* transport.enqueue(
-        { method: "POST", path: "/r" },
-        TestTransport.fail("ECONNRESET"),
-        TestTransport.respond(201)
-      )
-      const keyed = yield* Effect.forkChild(client.post(`${base}/r`, { json: { a: 1 }, idempotencyKey: true }))
-      yield* TestClock.adjust("1 second")
-      assert.strictEqual((yield* Fiber.join(keyed)).status, 201)
-      const calls = yield* transport.calls
-      assert.lengthOf(calls, 2)
-      assert.strictEqual(calls[0]!.headers["idempotency-key"], calls[1]!.headers["idempotency-key"])
-    }).pipe(withClient({ retry: { jitter: false, minDelay: 100, maxAttempts: 3 } })))
+      const keyed = yield* postAfter([TestTransport.fail("ECONNRESET"), TestTransport.respond(201)], {
+        idempotencyKey: true
+      })
+      assertCreated(keyed, 2)
+      assert.strictEqual(keyed.calls[0]!.headers["idempotency-key"], keyed.calls[1]!.headers["idempotency-key"])
+    }).pipe(onTestTransport(short)))
 
   it.effect("a POST without a key is retried after any fault raised while connecting (ETIMEDOUT on connect)", () =>
     Effect.gen(function*() {
-      const transport = yield* TestTransport.TestTransport
-      const client = yield* ResilientClient.ResilientClient
       // The kernel's own connect timeout: `connect ETIMEDOUT`, so the request was never sent.
-      yield* transport.enqueue(
-        { method: "POST", path: "/r" },
-        TestTransport.fail("ETIMEDOUT"),
-        TestTransport.respond(201)
-      )
-      const fiber = yield* Effect.forkChild(client.post(`${base}/r`, { json: { a: 1 } }))
-      yield* TestClock.adjust("1 second")
-      assert.strictEqual((yield* Fiber.join(fiber)).status, 201)
-      assert.lengthOf(yield* transport.calls, 2)
-
+      assertCreated(yield* postAfter([TestTransport.fail("ETIMEDOUT"), TestTransport.respond(201)]), 2)
       // The same code on a connection that carried the request (`read ETIMEDOUT`): not replayed.
-      yield* transport.reset
-      yield* transport.enqueue(
-        { method: "POST", path: "/r" },
-        TestTransport.fail("ETIMEDOUT", { sent: true }),
-        TestTransport.respond(201)
-      )
-      const error = yield* Effect.flip(client.post(`${base}/r`, { json: { a: 1 } }))
-      assert.strictEqual(error._tag, "ConnectionError")
-      if (error._tag !== "ConnectionError") return
-      assert.isTrue(error.sent)
-      assert.lengthOf(yield* transport.calls, 1)
-    }).pipe(withClient({ retry: { jitter: false, minDelay: 100, maxAttempts: 3 } })))
+      assertSentOnce(yield* postAfter([TestTransport.fail("ETIMEDOUT", { sent: true }), TestTransport.respond(201)]))
+    }).pipe(onTestTransport(short)))
 })

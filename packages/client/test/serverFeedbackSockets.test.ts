@@ -61,6 +61,26 @@ const assertMatchesReset = (answer: Answer, parsedAt: number, wait: number | und
   assert.ok(wait! <= resetMillis + 1_000, `${what}: wait ${wait} is more than a second after the reset ${resetMillis}`)
 }
 
+/**
+ * Three requests to an endpoint admitting two: the first leaves a unit (no wait), the second spends the budget (a
+ * 200 whose headers report 0 remaining), the third is refused (429). Each answer is read as it arrives.
+ */
+const spendTwo = (url: string, init?: RequestInit) =>
+  Effect.gen(function*() {
+    const first = yield* send(url, init)
+    assert.strictEqual(first.status, 200)
+    assert.strictEqual(read(first).wait, undefined, "one unit left: no wait")
+    const second = yield* send(url, init)
+    assert.strictEqual(second.status, 200)
+    const spent = read(second)
+    const third = yield* send(url, init)
+    assert.strictEqual(third.status, 429)
+    return { first, second, spent, third, refused: read(third) }
+  })
+
+/** A mock's 60 s window starts with the first request: its reset lies in this span. */
+const windowReset = (first: Answer) => ({ earliest: first.sentAt + 60_000, latest: first.receivedAt + 60_000 })
+
 const dialectSources: Record<string, ReadonlyArray<ServerFeedback.Dialect>> = {
   ietf: ["ietf"],
   x: ["x"],
@@ -78,14 +98,8 @@ layer(TestServer.layer(), { excludeTestServices: true })("ServerFeedback over so
         // A 2.5 s window leaves room for a loaded machine between the first and the refused request.
         const url = server.urlFor(`/ratelimit?dialect=${dialect}&limit=2&window=2500&key=${key}`)
 
-        const first = yield* send(url)
-        assert.strictEqual(first.status, 200)
-        assert.strictEqual(read(first).wait, undefined, "one unit left: no wait")
-
         // The second request spends the budget: a 200 whose headers report 0 remaining.
-        const second = yield* send(url)
-        assert.strictEqual(second.status, 200)
-        const spent = read(second)
+        const { refused, second, spent, third } = yield* spendTwo(url)
         assertMatchesReset(second, spent.parsedAt, spent.wait, "200 with an empty budget")
         for (const source of dialectSources[dialect]!) {
           const budgets = spent.feedback.budgets.filter((budget) => budget.source === source)
@@ -93,9 +107,6 @@ layer(TestServer.layer(), { excludeTestServices: true })("ServerFeedback over so
         }
 
         // The third is refused; the wait comes from Retry-After (or retry-after-ms) exactly.
-        const third = yield* send(url)
-        assert.strictEqual(third.status, 429)
-        const refused = read(third)
         const resetMillis = third.body["reset_ms"] as number
         const expected = dialectSources[dialect]!.includes("openai")
           ? Math.max(1, resetMillis)
@@ -128,21 +139,13 @@ layer(TestServer.layer(), { excludeTestServices: true })("ServerFeedback over so
         headers: { authorization: `Bearer sk-test-${crypto.randomUUID()}`, "content-type": "application/json" },
         body: JSON.stringify({ model: "gpt-test", messages: [{ role: "user", content: "hello there" }] })
       }
-      const first = yield* send(url, init)
-      assert.strictEqual(first.status, 200)
-      assert.strictEqual(read(first).wait, undefined)
-      // The window starts with the first request: its reset lies in this span.
-      const resetEarliest = first.sentAt + 60_000
-      const resetLatest = first.receivedAt + 60_000
-
-      const second = yield* send(url, init)
-      assert.strictEqual(second.status, 200)
-      const spent = read(second)
+      const { first, refused, second, spent, third } = yield* spendTwo(url, init)
+      const reset = windowReset(first)
       const requests = budgetsOf(spent.feedback, "openai").find((budget) => budget.unit === "requests")
       assert.deepStrictEqual({ limit: requests?.limit, remaining: requests?.remaining }, { limit: 2, remaining: 0 })
       assert.ok(spent.wait !== undefined && spent.wait <= 60_000)
-      assert.ok(spent.parsedAt + spent.wait >= resetEarliest, "the wait ends no earlier than the window")
-      assert.ok(spent.parsedAt + spent.wait <= resetLatest + (spent.parsedAt - second.sentAt), "and not much later")
+      assert.ok(spent.parsedAt + spent.wait >= reset.earliest, "the wait ends no earlier than the window")
+      assert.ok(spent.parsedAt + spent.wait <= reset.latest + (spent.parsedAt - second.sentAt), "and not much later")
 
       // The token budget: plenty for a small request, short for one costing the whole limit.
       const tokens = budgetsOf(spent.feedback, "openai").find((budget) => budget.unit === "tokens")
@@ -151,13 +154,10 @@ layer(TestServer.layer(), { excludeTestServices: true })("ServerFeedback over so
       assert.isFalse(ServerFeedback.isExhausted(tokens!, { tokens: 100 }))
       assert.isTrue(ServerFeedback.isExhausted(tokens!, { tokens: 1_000_000 }))
 
-      const third = yield* send(url, init)
-      assert.strictEqual(third.status, 429)
-      const refused = read(third)
       assert.strictEqual(refused.wait, refused.feedback.retryAfterMillis)
       assert.strictEqual(refused.wait, Number(third.headers["retry-after-ms"]))
-      assert.ok(refused.parsedAt + refused.wait! >= resetEarliest)
-      assert.ok(refused.parsedAt + refused.wait! <= resetLatest + (refused.parsedAt - third.sentAt))
+      assert.ok(refused.parsedAt + refused.wait! >= reset.earliest)
+      assert.ok(refused.parsedAt + refused.wait! <= reset.latest + (refused.parsedAt - third.sentAt))
     }))
 
   it.effect("Anthropic mock: four budgets with RFC 3339 resets, a 429 with retry-after inside the 60 s window", () =>
@@ -173,15 +173,8 @@ layer(TestServer.layer(), { excludeTestServices: true })("ServerFeedback over so
         },
         body: JSON.stringify({ model: "claude-test", max_tokens: 16, messages: [{ role: "user", content: "hello" }] })
       }
-      const first = yield* send(url, init)
-      assert.strictEqual(first.status, 200)
-      assert.strictEqual(read(first).wait, undefined)
-      const resetEarliest = first.sentAt + 60_000
-      const resetLatest = first.receivedAt + 60_000
-
-      const second = yield* send(url, init)
-      assert.strictEqual(second.status, 200)
-      const spent = read(second)
+      const { first, refused, spent, third } = yield* spendTwo(url, init)
+      const reset = windowReset(first)
       assert.deepStrictEqual(
         budgetsOf(spent.feedback, "anthropic").map((budget) => budget.unit),
         ["requests", "tokens", "input-tokens", "output-tokens"]
@@ -190,14 +183,11 @@ layer(TestServer.layer(), { excludeTestServices: true })("ServerFeedback over so
       assert.deepStrictEqual({ limit: requests.limit, remaining: requests.remaining }, { limit: 2, remaining: 0 })
       // RFC 3339 resets are whole seconds, rounded up by the server: at most a second late.
       assert.ok(spent.wait !== undefined)
-      assert.ok(spent.parsedAt + spent.wait >= resetEarliest, "the wait ends no earlier than the window")
-      assert.ok(spent.parsedAt + spent.wait <= resetLatest + 1_000, "and at most a second later")
+      assert.ok(spent.parsedAt + spent.wait >= reset.earliest, "the wait ends no earlier than the window")
+      assert.ok(spent.parsedAt + spent.wait <= reset.latest + 1_000, "and at most a second later")
 
-      const third = yield* send(url, init)
-      assert.strictEqual(third.status, 429)
-      const refused = read(third)
       assert.strictEqual(refused.wait, Number(third.headers["retry-after"]) * 1000)
-      assert.ok(refused.parsedAt + refused.wait! >= resetEarliest)
-      assert.ok(refused.parsedAt + refused.wait! <= resetLatest + 1_000 + (refused.parsedAt - third.sentAt))
+      assert.ok(refused.parsedAt + refused.wait! >= reset.earliest)
+      assert.ok(refused.parsedAt + refused.wait! <= reset.latest + 1_000 + (refused.parsedAt - third.sentAt))
     }))
 })

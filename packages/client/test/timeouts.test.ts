@@ -6,13 +6,12 @@
  */
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { assert, describe, it, layer } from "@effect/vitest"
-import { TestServer } from "@httpkit/testing"
+import { CustomServer, TestServer } from "@httpkit/testing"
 import * as TestTransport from "@httpkit/testing/TestTransport"
 import { Context, Effect, Fiber, Layer, Ref, Schedule, Schema, Stream } from "effect"
 import { HttpBody, HttpClient } from "effect/http"
 import { TestClock } from "effect/testing"
 import { spawn, spawnSync } from "node:child_process"
-import * as Http from "node:http"
 import * as Net from "node:net"
 import * as Auth from "../src/Auth.ts"
 import * as ClientConfig from "../src/ClientConfig.ts"
@@ -20,6 +19,7 @@ import type { ClientError } from "../src/ClientError.ts"
 import * as Transport from "../src/internal/transport.ts"
 import type * as RequestOptions from "../src/RequestOptions.ts"
 import * as ResilientClient from "../src/ResilientClient.ts"
+import { base, onTestTransport, scripted } from "./transportSupport.ts"
 
 /** A client on real sockets with short retry delays (options merged one level deep). */
 const makeClient = (options: ResilientClient.Options = {}) =>
@@ -29,7 +29,8 @@ const makeClient = (options: ResilientClient.Options = {}) =>
     circuitBreaker: { enabled: false, ...options.circuitBreaker }
   })
 
-/** What the server saw on `path`, oldest first. */
+/** The file's server, its log cleared. */
+const freshServer = Effect.tap(TestServer.TestServer, (server) => server.reset)
 
 /** Waits (polling, bounded) until the server logged a request on `path`. */
 const arrived = (server: TestServer.TestServer["Service"], path: string) =>
@@ -56,6 +57,30 @@ const assertTimeout = (error: ClientError, phase: string, timeoutMillis?: number
   if (timeoutMillis !== undefined) assert.strictEqual(error.timeoutMillis, timeoutMillis)
 }
 
+/**
+ * Runs a call that must fail with a TimeoutError of `phase` (and `timeoutMillis`): its error, and how long it took.
+ * With `neverEnded`, a call still running after 20 s fails the test with that message (without its deadline, it
+ * would run far longer).
+ */
+const timesOut = <A, R>(
+  call: Effect.Effect<A, ClientError, R>,
+  phase: string,
+  timeoutMillis?: number,
+  neverEnded?: string
+) => {
+  const flipped = Effect.flip(call)
+  const bounded = neverEnded === undefined ? flipped : flipped.pipe(
+    Effect.timeoutOrElse({ duration: "20 seconds", orElse: () => Effect.die(new Error(neverEnded)) })
+  )
+  return Effect.map(timed(bounded), ({ elapsed, value: error }) => {
+    assertTimeout(error, phase, timeoutMillis)
+    return { error, elapsed }
+  })
+}
+
+/** A deadline of 500 ms on the attempt or on the whole call, with the phase it fails with. */
+const attemptOrTotal = [[{ attempt: 500 }, "attempt"], [{ total: 500 }, "total"]] as const
+
 /** A body that ended early: a ConnectionError on a request that was sent, never a success. */
 const assertCut = (error: ClientError) => {
   assert.strictEqual(error._tag, "ConnectionError", `expected a ConnectionError, got ${error._tag}: ${error.message}`)
@@ -71,40 +96,23 @@ const Message = Schema.Struct({ message_id: Schema.String })
  * chunk, answers nothing else, and resolves `closed` when a request's
  * connection goes away: to watch the far side of an interrupted call.
  */
-const watchedServer = Effect.acquireRelease(
-  Effect.promise(() =>
-    new Promise<{
-      readonly url: string
-      readonly received: Promise<void>
-      readonly closed: Promise<number>
-      readonly server: Http.Server
-    }>((resolve) => {
-      let onReceived!: () => void
-      let onClosed!: (at: number) => void
-      const received = new Promise<void>((r) => (onReceived = r))
-      const closed = new Promise<number>((r) => (onClosed = r))
-      const server = Http.createServer((request, response) => {
-        onReceived()
-        response.on("close", () => onClosed(Date.now()))
-        if (request.url === "/head-then-hold") {
-          response.writeHead(200, { "content-type": "application/octet-stream", "content-length": "100000" })
-          response.write(Buffer.alloc(1_000, 97))
-        }
-      })
-      server.listen(0, "127.0.0.1", () => {
-        const { port } = server.address() as Net.AddressInfo
-        resolve({ url: `http://127.0.0.1:${port}`, received, closed, server })
-      })
-    })
-  ),
-  ({ server }) =>
-    Effect.promise(() =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections()
-        server.close(() => resolve())
-      })
-    )
-)
+const watchedServer = Effect.suspend(() => {
+  let onReceived!: () => void
+  let onClosed!: (at: number) => void
+  const received = new Promise<void>((resolve) => (onReceived = resolve))
+  const closed = new Promise<number>((resolve) => (onClosed = resolve))
+  return Effect.map(
+    CustomServer.make((request, response) => {
+      onReceived()
+      response.on("close", () => onClosed(Date.now()))
+      if (request.url === "/head-then-hold") {
+        response.writeHead(200, { "content-type": "application/octet-stream", "content-length": "100000" })
+        response.write(Buffer.alloc(1_000, 97))
+      }
+    }),
+    ({ url }) => ({ url, received, closed })
+  )
+})
 
 /** Resolves to the time `promise` settled, or fails the test after `millis`. */
 const within = <A>(promise: Promise<A>, millis: number, what: string) =>
@@ -201,58 +209,31 @@ const silentListener = Effect.acquireRelease(
  * A plain HTTP server that reads each request's body to its end, notes when it ended, and never answers: to
  * see when a headers deadline starts.
  */
-const readsThenHangs = Effect.acquireRelease(
-  Effect.promise(() =>
-    new Promise<{ readonly url: string; readonly bodyEndedAt: () => number | undefined; readonly server: Http.Server }>(
-      (resolve) => {
-        let bodyEndedAt: number | undefined
-        const server = Http.createServer((request) => {
-          request.on("data", () => {})
-          request.on("end", () => (bodyEndedAt = Date.now()))
-        })
-        server.listen(0, "127.0.0.1", () => {
-          const { port } = server.address() as Net.AddressInfo
-          resolve({ url: `http://127.0.0.1:${port}`, bodyEndedAt: () => bodyEndedAt, server })
-        })
-      }
-    )
-  ),
-  ({ server }) =>
-    Effect.promise(() =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections()
-        server.close(() => resolve())
-      })
-    )
-)
+const readsThenHangs = Effect.suspend(() => {
+  let bodyEndedAt: number | undefined
+  return Effect.map(
+    CustomServer.make((request) => {
+      request.on("data", () => {})
+      request.on("end", () => (bodyEndedAt = Date.now()))
+    }),
+    ({ url }) => ({ url, bodyEndedAt: () => bodyEndedAt })
+  )
+})
 
 /**
  * A plain HTTP server answering 200 to everything, without a `Keep-Alive: timeout=` hint (its keep-alive timeout
  * is 0: it keeps idle connections), counting the connections it accepted.
  */
-const hintlessServer = Effect.acquireRelease(
-  Effect.promise(() =>
-    new Promise<{ readonly url: string; readonly connections: () => number; readonly server: Http.Server }>(
-      (resolve) => {
-        let connections = 0
-        const server = Http.createServer((_request, response) => response.end("ok"))
-        server.keepAliveTimeout = 0
-        server.on("connection", () => (connections += 1))
-        server.listen(0, "127.0.0.1", () => {
-          const { port } = server.address() as Net.AddressInfo
-          resolve({ url: `http://127.0.0.1:${port}`, connections: () => connections, server })
-        })
-      }
-    )
-  ),
-  ({ server }) =>
-    Effect.promise(() =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections()
-        server.close(() => resolve())
-      })
-    )
-)
+const hintlessServer = Effect.suspend(() => {
+  let connections = 0
+  return Effect.map(
+    CustomServer.make((_request, response) => response.end("ok"), (server) => {
+      server.keepAliveTimeout = 0
+      server.on("connection", () => (connections += 1))
+    }),
+    ({ url }) => ({ url, connections: () => connections })
+  )
+})
 
 /** Waits (polling, bounded) until `condition` holds, or fails the test after `millis`. */
 const eventually = (condition: () => boolean, millis: number, what: string) =>
@@ -295,11 +276,9 @@ layer(TestServer.layer(), { excludeTestServices: true })(
   (it) => {
     it.effect("headers timeout: raw /hang fails with phase headers, retried per config", () =>
       Effect.gen(function*() {
-        const server = yield* TestServer.TestServer
-        yield* server.reset
+        const server = yield* freshServer
         const client = yield* makeClient({ timeout: { headers: 300 }, retry: { maxAttempts: 2 } })
-        const { value: error, elapsed } = yield* timed(Effect.flip(client.get(`${server.rawUrl}/hang`)))
-        assertTimeout(error, "headers", 300)
+        const { elapsed, error } = yield* timesOut(client.get(`${server.rawUrl}/hang`), "headers", 300)
         assert.isTrue(error.retryable)
         assert.isBelow(elapsed, 5_000)
         const attempts = yield* server.requestsTo("/hang")
@@ -309,24 +288,18 @@ layer(TestServer.layer(), { excludeTestServices: true })(
 
     it.effect("headers timeout: raw /slow-headers (status line, then a pause) fails with phase headers", () =>
       Effect.gen(function*() {
-        const server = yield* TestServer.TestServer
-        yield* server.reset
+        const server = yield* freshServer
         const client = yield* makeClient({ timeout: { headers: 300 }, retry: { maxAttempts: 1 } })
-        const { value: error, elapsed } = yield* timed(
-          Effect.flip(client.get(`${server.rawUrl}/slow-headers?delay=3000`))
-        )
-        assertTimeout(error, "headers", 300)
+        const { elapsed } = yield* timesOut(client.get(`${server.rawUrl}/slow-headers?delay=3000`), "headers", 300)
         assert.isBelow(elapsed, 2_500)
         assert.lengthOf(yield* server.requestsTo("/slow-headers"), 1)
       }))
 
     it.effect("attempt timeout: /delay/3000 fails with phase attempt, each attempt bounded", () =>
       Effect.gen(function*() {
-        const server = yield* TestServer.TestServer
-        yield* server.reset
+        const server = yield* freshServer
         const client = yield* makeClient({ timeout: { attempt: 300 }, retry: { maxAttempts: 2 } })
-        const { value: error, elapsed } = yield* timed(Effect.flip(client.get(server.urlFor("/delay/3000"))))
-        assertTimeout(error, "attempt", 300)
+        const { elapsed, error } = yield* timesOut(client.get(server.urlFor("/delay/3000")), "attempt", 300)
         assert.isTrue(error.retryable)
         assert.isBelow(elapsed, 2_500)
         assert.lengthOf(yield* server.requestsTo("/delay/3000"), 2)
@@ -334,13 +307,13 @@ layer(TestServer.layer(), { excludeTestServices: true })(
 
     it.effect("a call's own timeout.attempt \"300ms\" (no cast) bounds /delay/3000 as 300 does", () =>
       Effect.gen(function*() {
-        const server = yield* TestServer.TestServer
-        yield* server.reset
+        const server = yield* freshServer
         const client = yield* makeClient({ retry: { maxAttempts: 1 } })
-        const { value: error, elapsed } = yield* timed(
-          Effect.flip(client.get(server.urlFor("/delay/3000"), { timeout: { attempt: "300ms", total: "20s" } }))
+        const { elapsed } = yield* timesOut(
+          client.get(server.urlFor("/delay/3000"), { timeout: { attempt: "300ms", total: "20s" } }),
+          "attempt",
+          300
         )
-        assertTimeout(error, "attempt", 300)
         assert.isBelow(elapsed, 2_500)
         assert.lengthOf(yield* server.requestsTo("/delay/3000"), 1)
         // @ts-expect-error a boolean is no deadline
@@ -353,21 +326,20 @@ layer(TestServer.layer(), { excludeTestServices: true })(
 
     it.effect("attempt timeout covers a buffered body: getJson on headers-then-hang fails with phase attempt", () =>
       Effect.gen(function*() {
-        const server = yield* TestServer.TestServer
-        yield* server.reset
+        const server = yield* freshServer
         const client = yield* makeClient({ timeout: { attempt: 300, idle: 10_000 }, retry: { maxAttempts: 1 } })
-        const error = yield* Effect.flip(
-          client.getJson(`${server.rawUrl}/headers-then-hang?length=1000&sent=10`, Message)
+        yield* timesOut(
+          client.getJson(`${server.rawUrl}/headers-then-hang?length=1000&sent=10`, Message),
+          "attempt",
+          300
         )
-        assertTimeout(error, "attempt", 300)
       }))
 
     it.effect(
       "a buffered read after the call (text, json, bytes) of a body trickled a byte every 50 ms fails with phase attempt",
       () =>
         Effect.gen(function*() {
-          const server = yield* TestServer.TestServer
-          yield* server.reset
+          const server = yield* freshServer
           // Never idle for 300 ms, so only the attempt's deadline (800 ms) can end it; the whole body takes 100 s.
           const client = yield* makeClient({ timeout: { attempt: 800, idle: 300 }, retry: { maxAttempts: 1 } })
           const url = server.urlFor("/files/trickle?size=2000&rate=20")
@@ -377,18 +349,13 @@ layer(TestServer.layer(), { excludeTestServices: true })(
             bytes: (response: ResilientClient.ClientResponse) => response.bytes
           }
           for (const [name, read] of Object.entries(readers)) {
-            const { value: error, elapsed } = yield* timed(
-              client.get(url).pipe(
-                Effect.flatMap((response) => read(response) as Effect.Effect<unknown, ClientError>),
-                Effect.flip,
-                // Without the deadline the read runs for 100 s: fail the test well before.
-                Effect.timeoutOrElse({
-                  duration: "20 seconds",
-                  orElse: () => Effect.die(new Error(`response.${name} on a trickled body never ended`))
-                })
-              )
+            // Without the deadline the read runs for 100 s: fail the test well before.
+            const { elapsed } = yield* timesOut(
+              client.get(url).pipe(Effect.flatMap((response) => read(response) as Effect.Effect<unknown, ClientError>)),
+              "attempt",
+              800,
+              `response.${name} on a trickled body never ended`
             )
-            assertTimeout(error, "attempt", 800)
             assert.isBelow(elapsed, 15_000, name)
           }
           assert.lengthOf(yield* server.requestsTo("/files/trickle"), 3)
@@ -397,8 +364,7 @@ layer(TestServer.layer(), { excludeTestServices: true })(
 
     it.effect("a buffered read after the call, over another transport, is bounded by the attempt's deadline too", () =>
       Effect.gen(function*() {
-        const server = yield* TestServer.TestServer
-        yield* server.reset
+        const server = yield* freshServer
         const client = yield* ResilientClient.makeWith(
           yield* ClientConfig.resolve({
             timeout: { attempt: 800, idle: 5_000 },
@@ -408,21 +374,19 @@ layer(TestServer.layer(), { excludeTestServices: true })(
           // Effect's own undici transport, built in the test's scope (provided around one effect, it closes at once).
           Context.get(yield* Layer.build(NodeHttpClient.layerUndici), HttpClient.HttpClient)
         )
-        const error = yield* client.get(server.urlFor("/files/trickle?size=2000&rate=20")).pipe(
-          Effect.flatMap((response) => response.text),
-          Effect.flip,
-          Effect.timeoutOrElse({
-            duration: "20 seconds",
-            orElse: () => Effect.die(new Error("response.text on a trickled body never ended"))
-          })
+        yield* timesOut(
+          client.get(server.urlFor("/files/trickle?size=2000&rate=20")).pipe(
+            Effect.flatMap((response) => response.text)
+          ),
+          "attempt",
+          800,
+          "response.text on a trickled body never ended"
         )
-        assertTimeout(error, "attempt", 800)
       }))
 
     it.effect("a stream of the same trickled body is bounded by the idle deadline only: it outlives the attempt's", () =>
       Effect.gen(function*() {
-        const server = yield* TestServer.TestServer
-        yield* server.reset
+        const server = yield* freshServer
         const client = yield* makeClient({ timeout: { attempt: 300, idle: 1_000 }, retry: { maxAttempts: 1 } })
         // 40 bytes at 20 a second: about 2 s, well past the attempt's 300 ms, never idle for 1 s.
         const response = yield* client.get(server.urlFor("/files/trickle?size=40&rate=20"))
@@ -432,11 +396,9 @@ layer(TestServer.layer(), { excludeTestServices: true })(
 
     it.effect("total timeout: covers every attempt and wait, fails with phase total, not retryable", () =>
       Effect.gen(function*() {
-        const server = yield* TestServer.TestServer
-        yield* server.reset
+        const server = yield* freshServer
         const client = yield* makeClient({ timeout: { attempt: 200, total: 500 }, retry: { maxAttempts: 100 } })
-        const { value: error, elapsed } = yield* timed(Effect.flip(client.get(server.urlFor("/delay/5000"))))
-        assertTimeout(error, "total", 500)
+        const { elapsed, error } = yield* timesOut(client.get(server.urlFor("/delay/5000")), "total", 500)
         assert.isFalse(error.retryable)
         assert.isBelow(elapsed, 2_500)
         const attempts = (yield* server.requestsTo("/delay/5000")).length
@@ -446,52 +408,45 @@ layer(TestServer.layer(), { excludeTestServices: true })(
 
     it.effect("total timeout holds over a token refresh that hangs: phase total, not the refresh's own 30 s bound", () =>
       Effect.gen(function*() {
-        const server = yield* TestServer.TestServer
-        yield* server.reset
+        const server = yield* freshServer
         // The server refuses this token; the refresh hook never answers (its own bound is the default 30 s).
         const auth = yield* Auth.bearer("wrong-token", { onUnauthorized: Effect.never })
         const client = yield* makeClient({ timeout: { total: 1_000 } }).pipe(
           Effect.provideService(Auth.ClientAuth, auth)
         )
-        const { value: error, elapsed } = yield* timed(
-          client.get(server.urlFor("/auth/bearer")).pipe(
-            Effect.flip,
-            Effect.timeoutOrElse({
-              duration: "20 seconds",
-              orElse: () => Effect.die(new Error("the call outlived its total deadline by far"))
-            })
-          )
+        const { elapsed } = yield* timesOut(
+          client.get(server.urlFor("/auth/bearer")),
+          "total",
+          1_000,
+          "the call outlived its total deadline by far"
         )
-        assertTimeout(error, "total", 1_000)
         assert.isBelow(elapsed, 15_000)
         assert.lengthOf(yield* server.requestsTo("/auth/bearer"), 1)
       }))
 
     it.effect("idle timeout on a stream: headers-then-hang yields its bytes, then fails with phase idle", () =>
       Effect.gen(function*() {
-        const server = yield* TestServer.TestServer
-        yield* server.reset
+        const server = yield* freshServer
         const client = yield* makeClient({ timeout: { idle: 300 } })
         let received = 0
-        const { value: error, elapsed } = yield* timed(
+        const { elapsed } = yield* timesOut(
           client.stream(`${server.rawUrl}/headers-then-hang?length=1000&sent=10`).pipe(
-            Stream.runForEach((chunk) => Effect.sync(() => (received += chunk.byteLength))),
-            Effect.flip
-          )
+            Stream.runForEach((chunk) => Effect.sync(() => (received += chunk.byteLength)))
+          ),
+          "idle",
+          300
         )
-        assertTimeout(error, "idle", 300)
         assert.strictEqual(received, 10)
         assert.isBelow(elapsed, 5_000)
 
         // The buffered readers of a response keep the same deadline.
         const response = yield* client.get(`${server.rawUrl}/headers-then-hang?length=1000&sent=10`)
-        assertTimeout(yield* Effect.flip(response.bytes), "idle", 300)
+        yield* timesOut(response.bytes, "idle", 300)
       }))
 
     it.effect("idle timeout does not fire on a slow but steady body", () =>
       Effect.gen(function*() {
-        const server = yield* TestServer.TestServer
-        yield* server.reset
+        const server = yield* freshServer
         const client = yield* makeClient({ timeout: { idle: 300 } })
         // About 20 slices a second: gaps of ~50 ms, well within 300 ms, for ~1 s in all (over 3 idle deadlines).
         const { value: chunks, elapsed } = yield* timed(
@@ -516,10 +471,11 @@ layer(TestServer.layer(), { excludeTestServices: true })(
             HttpClient.tapRequest(() => Ref.update(attempts, (n) => n + 1))
           )
           const client = yield* ResilientClient.makeWith(resolved, transport)
-          const { value: error, elapsed } = yield* timed(
-            Effect.flip(client.post(`http://127.0.0.1:${port}/msg`, { json: { a: 1 } }))
+          const { elapsed, error } = yield* timesOut(
+            client.post(`http://127.0.0.1:${port}/msg`, { json: { a: 1 } }),
+            "connect",
+            300
           )
-          assertTimeout(error, "connect", 300)
           assert.isTrue(error.retryable)
           // A POST that never connected is retried: two attempts, two connect deadlines.
           assert.strictEqual(yield* Ref.get(attempts), 2)
@@ -530,8 +486,7 @@ layer(TestServer.layer(), { excludeTestServices: true })(
 
     it.effect("a body shorter than its Content-Length (/files short_by) is an error, never a success", () =>
       Effect.gen(function*() {
-        const server = yield* TestServer.TestServer
-        yield* server.reset
+        const server = yield* freshServer
         const client = yield* makeClient({ timeout: { idle: 2_000 } })
         const response = yield* client.get(server.urlFor("/files/short?size=100000&short_by=10"))
         assert.strictEqual(response.status, 200)
@@ -546,8 +501,7 @@ layer(TestServer.layer(), { excludeTestServices: true })(
 
     it.effect("raw /short-body is an error, never a success", () =>
       Effect.gen(function*() {
-        const server = yield* TestServer.TestServer
-        yield* server.reset
+        const server = yield* freshServer
         const client = yield* makeClient({ timeout: { idle: 2_000 } })
         const response = yield* client.get(`${server.rawUrl}/short-body?length=100&sent=50`)
         const error = yield* Effect.flip(response.text)
@@ -560,13 +514,13 @@ layer(TestServer.layer(), { excludeTestServices: true })(
 
     it.effect("raw /chunked-no-end: the idle deadline fails the body, never a quiet end", () =>
       Effect.gen(function*() {
-        const server = yield* TestServer.TestServer
-        yield* server.reset
+        const server = yield* freshServer
         const client = yield* makeClient({ timeout: { idle: 300 } })
-        const error = yield* Effect.flip(
-          client.stream(`${server.rawUrl}/chunked-no-end?chunks=3&hold=2000`).pipe(Stream.runDrain)
+        yield* timesOut(
+          client.stream(`${server.rawUrl}/chunked-no-end?chunks=3&hold=2000`).pipe(Stream.runDrain),
+          "idle",
+          300
         )
-        assertTimeout(error, "idle", 300)
 
         // Held for 200 ms only, then closed without the final chunk: still an error.
         const closed = yield* client.get(`${server.rawUrl}/chunked-no-end?chunks=3&hold=200`)
@@ -576,8 +530,7 @@ layer(TestServer.layer(), { excludeTestServices: true })(
 
     it.effect("a body cut mid-way: getJson retries it inside the attempt, request + bytes does not", () =>
       Effect.gen(function*() {
-        const server = yield* TestServer.TestServer
-        yield* server.reset
+        const server = yield* freshServer
         const client = yield* makeClient({ retry: { maxAttempts: 3 } })
         // The first GET drops after 500 bytes, the second completes (binary, so not JSON).
         const error = yield* Effect.flip(
@@ -594,8 +547,7 @@ layer(TestServer.layer(), { excludeTestServices: true })(
 
     it.effect("interrupting a call to /delay/5000 returns promptly", () =>
       Effect.gen(function*() {
-        const server = yield* TestServer.TestServer
-        yield* server.reset
+        const server = yield* freshServer
         const client = yield* makeClient()
         const fiber = yield* Effect.forkChild(client.get(server.urlFor("/delay/5000")))
         yield* arrived(server, "/delay/5000")
@@ -635,14 +587,9 @@ layer(TestServer.layer(), { excludeTestServices: true })(
       () =>
         Effect.gen(function*() {
           const listener = yield* silentListener
-          const cases = [
-            [{ connect: "10s", attempt: 500 }, "attempt"],
-            [{ connect: "10s", total: 500 }, "total"]
-          ] as const
-          for (const [timeout, phase] of cases) {
-            const client = yield* makeClient({ timeout, retry: { maxAttempts: 1 } })
-            const { value: error, elapsed } = yield* timed(Effect.flip(client.get(`${listener.url}/never`)))
-            assertTimeout(error, phase, 500)
+          for (const [timeout, phase] of attemptOrTotal) {
+            const client = yield* makeClient({ timeout: { connect: "10s", ...timeout }, retry: { maxAttempts: 1 } })
+            const { elapsed } = yield* timesOut(client.get(`${listener.url}/never`), phase, 500)
             assert.isAtLeast(elapsed, 400)
             // The connect timeout (10 s) would end it only then.
             assert.isBelow(elapsed, 5_000)
@@ -658,14 +605,9 @@ layer(TestServer.layer(), { excludeTestServices: true })(
         Effect.gen(function*() {
           const { port } = yield* fullBacklog
           const before = connectsInFlight()
-          const cases = [
-            [{ connect: "10s", attempt: 500 }, "attempt"],
-            [{ connect: "10s", total: 500 }, "total"]
-          ] as const
-          for (const [timeout, phase] of cases) {
-            const client = yield* makeClient({ timeout, retry: { maxAttempts: 1 } })
-            const { value: error, elapsed } = yield* timed(Effect.flip(client.get(`http://127.0.0.1:${port}/`)))
-            assertTimeout(error, phase, 500)
+          for (const [timeout, phase] of attemptOrTotal) {
+            const client = yield* makeClient({ timeout: { connect: "10s", ...timeout }, retry: { maxAttempts: 1 } })
+            const { elapsed } = yield* timesOut(client.get(`http://127.0.0.1:${port}/`), phase, 500)
             assert.isAtLeast(elapsed, 400)
             assert.isBelow(elapsed, 5_000)
             yield* eventually(() => connectsInFlight() === before, 3_000, "the pending connect being abandoned")
@@ -677,21 +619,16 @@ layer(TestServer.layer(), { excludeTestServices: true })(
       "a request queued behind a slow one (pool.connectionsPerOrigin 1) ends at its attempt or total deadline (500 ms) and is never sent",
       () =>
         Effect.gen(function*() {
-          const server = yield* TestServer.TestServer
-          yield* server.reset
+          const server = yield* freshServer
           const client = yield* makeClient({
             pool: { connectionsPerOrigin: 1 },
             http2: false,
             retry: { maxAttempts: 1 }
           })
-          const cases = [[{ attempt: 500 }, "attempt"], [{ total: 500 }, "total"]] as const
-          for (const [timeout, phase] of cases) {
+          for (const [timeout, phase] of attemptOrTotal) {
             const slow = yield* Effect.forkChild(client.get(server.urlFor("/delay/4000")))
             yield* arrived(server, "/delay/4000")
-            const { value: error, elapsed } = yield* timed(
-              Effect.flip(client.get(server.urlFor("/health"), { timeout }))
-            )
-            assertTimeout(error, phase, 500)
+            const { elapsed } = yield* timesOut(client.get(server.urlFor("/health"), { timeout }), phase, 500)
             // The slow request holds the connection for 4 s.
             assert.isBelow(elapsed, 3_500)
             assert.strictEqual((yield* Fiber.join(slow)).status, 200)
@@ -709,8 +646,7 @@ layer(TestServer.layer(), { excludeTestServices: true })(
       "timeout.headers counts from when the request was sent: a PUT whose body streams for 2 s succeeds with headers 1 s",
       () =>
         Effect.gen(function*() {
-          const server = yield* TestServer.TestServer
-          yield* server.reset
+          const server = yield* freshServer
           const client = yield* makeClient({
             timeout: { headers: "1s", idle: "1s", attempt: "20s" },
             retry: { maxAttempts: 1 }
@@ -749,8 +685,7 @@ layer(TestServer.layer(), { excludeTestServices: true })(
           const { warnings } = yield* warningsDuring(Effect.gen(function*() {
             for (const connect of ["25d", 2 ** 31] as const) {
               const client = yield* makeClient({ timeout: { connect, attempt: 500 }, retry: { maxAttempts: 1 } })
-              const { value: error, elapsed } = yield* timed(Effect.flip(client.get(`${listener.url}/never`)))
-              assertTimeout(error, "attempt", 500)
+              const { elapsed } = yield* timesOut(client.get(`${listener.url}/never`), "attempt", 500)
               assert.isAtLeast(elapsed, 400)
             }
           }))
@@ -780,42 +715,31 @@ layer(TestServer.layer(), { excludeTestServices: true })(
 describe("ResilientClient connect timeouts on TestTransport", () => {
   it.effect("UND_ERR_CONNECT_TIMEOUT is a TimeoutError with phase connect, and a POST with it is retried", () =>
     Effect.gen(function*() {
-      const transport = yield* TestTransport.TestTransport
-      const client = yield* ResilientClient.ResilientClient
-      yield* transport.enqueue(
-        { method: "POST", path: "/orders" },
+      const orders = { method: "POST", path: "/orders" } as const
+      const { client, transport } = yield* scripted(
+        orders,
         TestTransport.fail("UND_ERR_CONNECT_TIMEOUT"),
         TestTransport.respond(201)
       )
-      const fiber = yield* Effect.forkChild(client.post("http://api.test/orders", { json: { id: 1 } }))
+      const fiber = yield* Effect.forkChild(client.post(`${base}/orders`, { json: { id: 1 } }))
       yield* TestClock.adjust("100 millis")
       const created = yield* Fiber.join(fiber)
       assert.strictEqual(created.status, 201)
       assert.strictEqual(created.attempt, 2)
       assert.lengthOf(yield* transport.calls, 2)
 
-      yield* transport.enqueue({ method: "POST", path: "/orders" }, TestTransport.fail("UND_ERR_CONNECT_TIMEOUT"))
-      const error = yield* Effect.flip(client.post("http://api.test/orders", { json: { id: 2 }, retry: false }))
-      assertTimeout(error, "connect", 1_234)
-    }).pipe(
-      Effect.provide(
-        ResilientClient.layerWith({
-          timeout: { connect: 1_234 },
-          retry: { jitter: false, minDelay: 100, maxAttempts: 3 }
-        }).pipe(Layer.provideMerge(TestTransport.layer()))
-      )
-    ))
+      yield* transport.enqueue(orders, TestTransport.fail("UND_ERR_CONNECT_TIMEOUT"))
+      yield* timesOut(client.post(`${base}/orders`, { json: { id: 2 }, retry: false }), "connect", 1_234)
+    }).pipe(onTestTransport({ timeout: { connect: 1_234 }, retry: { jitter: false, minDelay: 100, maxAttempts: 3 } })))
 
   it.effect("a body cut mid-way is retried by getJson, which then succeeds", () =>
     Effect.gen(function*() {
-      const transport = yield* TestTransport.TestTransport
-      const client = yield* ResilientClient.ResilientClient
-      yield* transport.enqueue(
+      const { client, transport } = yield* scripted(
         { path: "/m" },
         TestTransport.respond(200, { body: `{"message_id":"m-1"}`, truncateAfter: 8 }),
         TestTransport.json(200, { message_id: "m-1" })
       )
-      const fiber = yield* Effect.forkChild(client.getJson("http://api.test/m", Message))
+      const fiber = yield* Effect.forkChild(client.getJson(`${base}/m`, Message))
       // A Web stream fails on a promise tick, not on the fiber's: let it fail before moving the clock.
       for (let i = 0; i < 20 && fiber.pollUnsafe() === undefined; i++) {
         yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 5)))
@@ -823,11 +747,5 @@ describe("ResilientClient connect timeouts on TestTransport", () => {
       }
       assert.deepStrictEqual(yield* Fiber.join(fiber), { message_id: "m-1" })
       assert.lengthOf(yield* transport.calls, 2)
-    }).pipe(
-      Effect.provide(
-        ResilientClient.layerWith({ retry: { jitter: false, minDelay: 100, maxAttempts: 3 } }).pipe(
-          Layer.provideMerge(TestTransport.layer())
-        )
-      )
-    ))
+    }).pipe(onTestTransport({ retry: { jitter: false, minDelay: 100, maxAttempts: 3 } })))
 })

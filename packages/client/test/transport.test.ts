@@ -57,6 +57,14 @@ const withAttempt = (attempt: Deadline.AttemptDeadline): Deadline.TransportDeadl
 
 const isDeadlineAbort = (error: unknown): boolean => error instanceof Deadline.DeadlineExpired
 
+/** The error is the deadline's abort (of `phase`, when given). */
+const assertExpired = (error: unknown, phase?: string): Deadline.DeadlineExpired => {
+  assert.isTrue(isDeadlineAbort(error), `got ${String(error)}`)
+  const expired = error as Deadline.DeadlineExpired
+  if (phase !== undefined) assert.strictEqual(expired.phase, phase)
+  return expired
+}
+
 layer(TestServer.layer(), { excludeTestServices: true })("the transport's attempt deadline", (it) => {
   it.effect("aborts a request before the response: it rejects with a TimeoutError", () =>
     Effect.gen(function*() {
@@ -66,9 +74,8 @@ layer(TestServer.layer(), { excludeTestServices: true })("the transport's attemp
         const error = await response.then(() => undefined, (error: unknown) => error)
         return { error, elapsed: Date.now() - started }
       })
-      assert.isTrue(isDeadlineAbort(outcome.error), `got ${String(outcome.error)}`)
       // Sent, then timed out waiting for the answer: the abort does not say it was not sent.
-      assert.isTrue((outcome.error as Deadline.DeadlineExpired).sent)
+      assert.isTrue(assertExpired(outcome.error).sent)
       assert.isAtLeast(outcome.elapsed, 150)
       assert.isBelow(outcome.elapsed, 4_000)
     }))
@@ -83,7 +90,7 @@ layer(TestServer.layer(), { excludeTestServices: true })("the transport's attemp
         return { statusCode, error }
       })
       assert.strictEqual(outcome.statusCode, 200)
-      assert.isTrue(isDeadlineAbort(outcome.error), `got ${String(outcome.error)}`)
+      assertExpired(outcome.error)
     }))
 
   it.effect("a cancelled deadline aborts nothing", () =>
@@ -117,45 +124,61 @@ layer(TestServer.layer(), { excludeTestServices: true })("the transport's attemp
           dispatcher.dispatch(options, handler)
         })
       )
-      assert.isTrue(isDeadlineAbort(outcome.error), `got ${String(outcome.error)}`)
       // The abort names the deadline its timer stood for: here the call's total, of 30 s.
-      assert.strictEqual((outcome.error as Deadline.DeadlineExpired).phase, "total")
-      assert.strictEqual((outcome.error as Deadline.DeadlineExpired).timeoutMillis, 30_000)
+      assert.strictEqual(assertExpired(outcome.error, "total").timeoutMillis, 30_000)
       assert.isBelow(outcome.elapsed, 4_000)
     }))
 })
 
 /**
- * One connection: a request to `/delay/800` holds it, and a second request (attempt deadline 10 s) waits in
- * undici's queue until it is free. The timer its handler armed at dispatch fires while it waits; the headers
- * or idle deadline that begins when it starts must still be kept, not left to the attempt's.
+ * One connection: a request to `/delay/<holdMillis>` (its own deadlines far away) holds it, and a second request to
+ * `url` (attempt deadline `budgetMillis`, and `signal` when given) waits in undici's queue until it is free. What
+ * the second settled to, and when; the connection is then free for 300 ms before the agent closes, so a request
+ * left in the queue would be sent.
  */
-const queuedBehind = (url: string, defaults: { headers: number; idle: number }) =>
+const queuedBehind = (
+  url: string,
+  options: {
+    readonly holdMillis: number
+    readonly budgetMillis: number
+    readonly signal?: AbortSignal
+    readonly defaults?: { readonly headers: number; readonly idle: number }
+  }
+) =>
   withAgent(
     async (dispatcher) => {
-      // The blocker's own deadlines are far away.
       const blocker = dispatcher.request({
         origin: new URL(url).origin,
-        path: "/delay/800",
+        path: `/delay/${options.holdMillis}`,
         method: "GET",
         [Deadline.transportKey]: new Deadline.TransportDeadlines(30_000, 30_000)
       } as Undici.Dispatcher.RequestOptions).then((answer) => answer.body.text())
-      const { started, response } = requestWithin(dispatcher, url, 10_000)
-      const error = await response.then((answer) => answer.body.text()).then(() => undefined, (error) => error)
+      const { started, response } = requestWithin(dispatcher, url, options.budgetMillis, options.signal)
+      const error = await response.then((answer) => answer.body.text()).then(() => undefined, (error: unknown) => error)
+      const elapsed = Date.now() - started
       await blocker
-      return { error: error as unknown, elapsed: Date.now() - started }
+      await new Promise((resolve) => setTimeout(resolve, 300))
+      return { error, elapsed }
     },
-    defaults,
+    options.defaults,
     { connections: 1 }
   )
+
+/**
+ * 800 ms in the queue (attempt deadline 10 s): the timer its handler armed at dispatch fires while it waits; the
+ * headers or idle deadline that begins when it starts must still be kept, not left to the attempt's.
+ */
+const pastFirstTimer = { holdMillis: 800, budgetMillis: 10_000 } as const
 
 layer(TestServer.layer(), { excludeTestServices: true })("the transport's headers and idle deadlines", (it) => {
   it.effect("a request that waited in undici's queue past its first timer still gets its headers deadline", () =>
     Effect.gen(function*() {
       const server = yield* TestServer.TestServer
-      const outcome = yield* queuedBehind(server.urlFor("/delay/10000"), { headers: 300, idle: 0 })
-      assert.isTrue(isDeadlineAbort(outcome.error), `got ${String(outcome.error)}`)
-      assert.strictEqual((outcome.error as Deadline.DeadlineExpired).phase, "headers")
+      const outcome = yield* queuedBehind(server.urlFor("/delay/10000"), {
+        ...pastFirstTimer,
+        defaults: { headers: 300, idle: 0 }
+      })
+      assertExpired(outcome.error, "headers")
       // 800 ms in the queue, then 300 ms for the head: well before the attempt's 10 s.
       assert.isAtLeast(outcome.elapsed, 1_000)
       assert.isBelow(outcome.elapsed, 8_000)
@@ -166,50 +189,22 @@ layer(TestServer.layer(), { excludeTestServices: true })("the transport's header
       const server = yield* TestServer.TestServer
       // A byte a second: no chunk within 300 ms after the head.
       const outcome = yield* queuedBehind(server.urlFor("/files/queued-idle?size=100&rate=1"), {
-        headers: 0,
-        idle: 300
+        ...pastFirstTimer,
+        defaults: { headers: 0, idle: 300 }
       })
-      assert.isTrue(isDeadlineAbort(outcome.error), `got ${String(outcome.error)}`)
-      assert.strictEqual((outcome.error as Deadline.DeadlineExpired).phase, "idle")
+      assertExpired(outcome.error, "idle")
       assert.isAtLeast(outcome.elapsed, 1_000)
       assert.isBelow(outcome.elapsed, 8_000)
     }))
 })
-
-/**
- * One connection, held 3 s by a request to `/delay/3000`; a second request to `/health` waits in undici's queue
- * with an attempt deadline of `budgetMillis`, and `signal` when given. What it settled to and when; the connection
- * is free for 300 ms before the agent closes, so a request left in the queue would be sent.
- */
-const waitingInQueue = (url: string, budgetMillis: number, signal?: AbortSignal) =>
-  withAgent(
-    async (dispatcher) => {
-      const blocker = dispatcher.request({
-        origin: new URL(url).origin,
-        path: "/delay/3000",
-        method: "GET",
-        [Deadline.transportKey]: new Deadline.TransportDeadlines()
-      } as Undici.Dispatcher.RequestOptions).then((answer) => answer.body.text())
-      const { started, response } = requestWithin(dispatcher, `${url}/health`, budgetMillis, signal)
-      const error = await response.then((answer) => answer.body.text()).then(() => undefined, (error) => error)
-      const elapsed = Date.now() - started
-      await blocker
-      await new Promise((resolve) => setTimeout(resolve, 300))
-      return { error: error as unknown, elapsed }
-    },
-    undefined,
-    { connections: 1 }
-  )
 
 layer(TestServer.layer(), { excludeTestServices: true })("the transport's attempt deadline in undici's queue", (it) => {
   it.effect("takes a request waiting for a connection out of the queue at 300 ms: it fails with the deadline, never sent", () =>
     Effect.gen(function*() {
       const server = yield* TestServer.TestServer
       yield* server.reset
-      const outcome = yield* waitingInQueue(server.url, 300)
-      assert.isTrue(isDeadlineAbort(outcome.error), `got ${String(outcome.error)}`)
-      assert.strictEqual((outcome.error as Deadline.DeadlineExpired).phase, "attempt")
-      assert.isFalse((outcome.error as Deadline.DeadlineExpired).sent, "it never left the queue")
+      const outcome = yield* queuedBehind(server.urlFor("/health"), { holdMillis: 3_000, budgetMillis: 300 })
+      assert.isFalse(assertExpired(outcome.error, "attempt").sent, "it never left the queue")
       assert.isAtLeast(outcome.elapsed, 250)
       // The blocker holds the connection for 3 s.
       assert.isBelow(outcome.elapsed, 2_500)
@@ -220,7 +215,11 @@ layer(TestServer.layer(), { excludeTestServices: true })("the transport's attemp
     Effect.gen(function*() {
       const server = yield* TestServer.TestServer
       yield* server.reset
-      const outcome = yield* waitingInQueue(server.url, 10_000, AbortSignal.timeout(300))
+      const outcome = yield* queuedBehind(server.urlFor("/health"), {
+        holdMillis: 3_000,
+        budgetMillis: 10_000,
+        signal: AbortSignal.timeout(300)
+      })
       // The signal's reason (a DOMException named TimeoutError), not the attempt's deadline of 10 s.
       assert.strictEqual((outcome.error as Error | undefined)?.name, "TimeoutError")
       assert.isFalse(isDeadlineAbort(outcome.error), `got ${String(outcome.error)}`)
