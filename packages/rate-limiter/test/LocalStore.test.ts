@@ -1,6 +1,5 @@
 import { afterAll, assert, describe, it } from "@effect/vitest"
 import * as DurationInput from "@httpkit/core/DurationInput"
-import * as NodeChild from "@httpkit/testing/NodeChild"
 import { Effect, Layer } from "effect"
 import { execFile, fork } from "node:child_process"
 import { createHash, randomUUID } from "node:crypto"
@@ -15,6 +14,7 @@ import * as LimiterStore from "../src/LimiterStore.ts"
 import * as LocalStore from "../src/LocalStore.ts"
 import { busiestSpan, sleepLive, take, windowItem } from "./support/items.ts"
 import type { Admission, WorkerConfig, WorkerMessage } from "./support/localWorker.ts"
+import { assertOpenAtOnce } from "./support/processes.ts"
 import { storeSuite } from "./support/storeSuite.ts"
 
 const root = Fs.mkdtempSync(Path.join(Os.tmpdir(), "httpkit-local-store-"))
@@ -526,13 +526,7 @@ describe("LocalStore", () => {
     () =>
       Effect.gen(function*() {
         const path = freshPath("race")
-        const script = fileURLToPath(new URL("./support/localOpen.ts", import.meta.url))
-        const open = () => NodeChild.run([script, path], { timeoutMillis: 30_000 })
-        const runs = yield* Effect.promise(() => Promise.all(Array.from({ length: 8 }, open)))
-        for (const run of runs) {
-          assert.strictEqual(run.code, 0, run.output)
-          assert.deepStrictEqual(JSON.parse(run.stdout.trim()), { opened: true })
-        }
+        yield* assertOpenAtOnce(path)
       }),
     60_000
   )

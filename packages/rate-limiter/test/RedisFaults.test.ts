@@ -10,17 +10,19 @@
 import { assert, it } from "@effect/vitest"
 import * as LagTimer from "@httpkit/core/LagTimer"
 import { RateLimiterUnavailableError } from "@httpkit/rate-limiter"
+import * as LoggingTest from "@httpkit/testing/LoggingTest"
 import * as RedisPrefix from "@httpkit/testing/RedisPrefix"
 import * as RedisProxy from "@httpkit/testing/RedisProxy"
 import * as RedisTest from "@httpkit/testing/RedisTest"
-import { Effect, Exit, Fiber, Logger, Scope } from "effect"
+import { Effect, Exit, Fiber, Scope } from "effect"
 import { createHash } from "node:crypto"
 import * as Script from "../src/internal/redisScript.ts"
 import * as LimiterStore from "../src/LimiterStore.ts"
 import * as Policy from "../src/Policy.ts"
 import * as RateLimiter from "../src/RateLimiter.ts"
 import * as RedisStore from "../src/RedisStore.ts"
-import { take, windowItem } from "./support/items.ts"
+import { limiterOn, take, timed, windowItem } from "./support/items.ts"
+import { proxiedStore } from "./support/proxied.ts"
 import { rawRedis } from "./support/rawRedis.ts"
 import { blockEventLoop } from "./support/stall.ts"
 
@@ -28,13 +30,16 @@ const timeoutMillis = 250
 /** Room for a loaded machine on top of the store's own timeout. */
 const margin = 1_500
 
-/** Runs `effect` and says how long it took in real milliseconds. */
-const timed = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-  Effect.gen(function*() {
-    const start = performance.now()
-    const result = yield* effect
-    return [performance.now() - start, result] as const
-  })
+/** A window of one a minute on `id`: granted once, then refused. */
+const once = (id: string) => windowItem(id, 1, 60_000)
+
+/** What one fail-fast reservation of `once(id)` came to: `Granted` or `Refused`. */
+const taken = (store: LimiterStore.Store, id: string) =>
+  Effect.map(take(store, once(id)), (reservation) => reservation._tag)
+
+/** A store behind a started proxy, with the store's short timeout unless `options` say otherwise. */
+const faultyStore = (options: Parameters<typeof proxiedStore>[0] = {}) =>
+  proxiedStore({ timeout: timeoutMillis, ...options })
 
 /**
  * Fails with the typed error on the store's own deadline: at once when it is not connected, or after the wait
@@ -74,22 +79,17 @@ await RedisTest.describeWithRedis("RedisStore under faults", () => {
     "Redis down at start: the layer builds, calls fail fast, then work once Redis is reachable",
     () =>
       Effect.gen(function*() {
-        const proxy = yield* RedisProxy.make()
-        const store = yield* RedisStore.make({
-          url: proxy.url,
-          prefix: RedisPrefix.fresh("rl"),
-          timeout: timeoutMillis
-        })
+        const { proxy, store } = yield* faultyStore({ started: false })
         for (let i = 0; i < 3; i++) {
-          const error = yield* failsFast(store, windowItem("down", 1, 60_000))
+          const error = yield* failsFast(store, once("down"))
           assert.match(error.detail, /not connected/)
         }
         yield* proxy.start
-        const waited = yield* eventually(take(store, windowItem("probe", 1, 60_000)), 10_000)
+        const waited = yield* eventually(take(store, once("probe")), 10_000)
         assert.ok(waited < 10_000)
         // The refused calls were never sent: the item is still fresh.
-        assert.strictEqual((yield* take(store, windowItem("down", 1, 60_000)))._tag, "Granted")
-        assert.strictEqual((yield* take(store, windowItem("down", 1, 60_000)))._tag, "Refused")
+        assert.strictEqual(yield* taken(store, "down"), "Granted")
+        assert.strictEqual(yield* taken(store, "down"), "Refused")
       }),
     30_000
   )
@@ -99,7 +99,7 @@ await RedisTest.describeWithRedis("RedisStore under faults", () => {
       const proxy = yield* RedisProxy.make()
       const url = proxy.url.replace("redis://", "redis://someone:s3cret-pa55@")
       const store = yield* RedisStore.make({ url, timeout: timeoutMillis })
-      const error = yield* failsFast(store, windowItem("secret", 1, 60_000))
+      const error = yield* failsFast(store, once("secret"))
       for (const text of [error.detail, error.message, JSON.stringify(error), String(error)]) {
         assert.notInclude(text, "s3cret-pa55")
       }
@@ -109,30 +109,24 @@ await RedisTest.describeWithRedis("RedisStore under faults", () => {
     "lost mid-run: calls fail fast instead of queueing, and the store reconnects by itself",
     () =>
       Effect.gen(function*() {
-        const proxy = yield* RedisProxy.make()
-        yield* proxy.start
-        const store = yield* RedisStore.make({
-          url: proxy.url,
-          prefix: RedisPrefix.fresh("rl"),
-          timeout: timeoutMillis
-        })
-        assert.strictEqual((yield* take(store, windowItem("before", 1, 60_000)))._tag, "Granted")
+        const { proxy, store } = yield* faultyStore()
+        assert.strictEqual(yield* taken(store, "before"), "Granted")
         const acceptedBefore = proxy.accepted()
 
         yield* proxy.stop
-        for (let i = 0; i < 5; i++) yield* failsFast(store, windowItem("during", 1, 60_000))
+        for (let i = 0; i < 5; i++) yield* failsFast(store, once("during"))
         // Still down a while later (reconnect attempts are failing): still fast.
         yield* Effect.sleep(1_000)
-        yield* failsFast(store, windowItem("during", 1, 60_000))
+        yield* failsFast(store, once("during"))
 
         yield* proxy.start
-        yield* eventually(take(store, windowItem("probe", 1, 60_000)), 10_000)
+        yield* eventually(take(store, once("probe")), 10_000)
         assert.ok(proxy.accepted() > acceptedBefore, "the store made a new connection")
         // Nothing that failed was queued and sent later: "during" is untouched.
-        assert.strictEqual((yield* take(store, windowItem("during", 1, 60_000)))._tag, "Granted")
-        assert.strictEqual((yield* take(store, windowItem("during", 1, 60_000)))._tag, "Refused")
+        assert.strictEqual(yield* taken(store, "during"), "Granted")
+        assert.strictEqual(yield* taken(store, "during"), "Refused")
         // State from before the outage is still there.
-        assert.strictEqual((yield* take(store, windowItem("before", 1, 60_000)))._tag, "Refused")
+        assert.strictEqual(yield* taken(store, "before"), "Refused")
       }),
     30_000
   )
@@ -141,20 +135,13 @@ await RedisTest.describeWithRedis("RedisStore under faults", () => {
     "slow Redis: a call fails at the timeout, and calls work again when Redis is fast",
     () =>
       Effect.gen(function*() {
-        const proxy = yield* RedisProxy.make()
-        yield* proxy.start
         // maxTimeout = timeout: the wait is the timeout, never three recent round trips (which a loaded machine
         // can make slow); waiting for a slow Redis is the next describe's.
-        const store = yield* RedisStore.make({
-          url: proxy.url,
-          prefix: RedisPrefix.fresh("rl"),
-          timeout: timeoutMillis,
-          maxTimeout: timeoutMillis
-        })
-        assert.strictEqual((yield* take(store, windowItem("warm", 1, 60_000)))._tag, "Granted")
+        const { proxy, store } = yield* faultyStore({ maxTimeout: timeoutMillis })
+        assert.strictEqual(yield* taken(store, "warm"), "Granted")
 
         yield* proxy.slow(1_000)
-        const [elapsed, error] = yield* timed(Effect.flip(take(store, windowItem("slow", 1, 60_000))))
+        const [elapsed, error] = yield* timed(Effect.flip(take(store, once("slow"))))
         assert.ok(error instanceof RateLimiterUnavailableError)
         assert.match(error.detail, /within 250 ms/)
         // Not before the timeout; after it by no more than a stalled process and a loaded machine stretch it (the
@@ -165,7 +152,7 @@ await RedisTest.describeWithRedis("RedisStore under faults", () => {
         )
 
         yield* proxy.restore
-        yield* eventually(take(store, windowItem("probe", 1, 60_000)), 10_000)
+        yield* eventually(take(store, once("probe")), 10_000)
       }),
     30_000
   )
@@ -174,24 +161,17 @@ await RedisTest.describeWithRedis("RedisStore under faults", () => {
     "silent mid-run (commands swallowed): pings unanswered for connectTimeout (500 ms) drop the connection, and a new one serves, in step, once Redis answers",
     () =>
       Effect.gen(function*() {
-        const proxy = yield* RedisProxy.make()
-        yield* proxy.start
-        const logs: Array<string> = []
-        const store = yield* RedisStore.make({
-          url: proxy.url,
-          prefix: RedisPrefix.fresh("rl"),
-          timeout: timeoutMillis,
-          connectTimeout: "500 millis"
-        }).pipe(Effect.provide(Logger.layer([Logger.make(({ message }) => void logs.push(String(message)))])))
-        assert.strictEqual((yield* take(store, windowItem("before", 1, 60_000)))._tag, "Granted")
+        const { layer: logger, lines: logs } = LoggingTest.recordingLogger()
+        const { proxy, store } = yield* faultyStore({ connectTimeout: "500 millis" }).pipe(Effect.provide(logger))
+        assert.strictEqual(yield* taken(store, "before"), "Granted")
         yield* proxy.hang
-        yield* failsFast(store, windowItem("silent", 1, 60_000))
+        yield* failsFast(store, once("silent"))
         // Long enough for the pings to go unanswered for 500 ms, however loaded the machine.
         yield* Effect.sleep(2_000)
-        const error = yield* failsFast(store, windowItem("silent", 1, 60_000))
+        const error = yield* failsFast(store, once("silent"))
         assert.match(error.detail, /not connected/)
         yield* proxy.restore
-        yield* eventually(take(store, windowItem("probe", 1, 60_000)), 10_000)
+        yield* eventually(take(store, once("probe")), 10_000)
         assert.isAtLeast(proxy.accepted(), 2, "the store made a new connection")
         // One line when it went silent, one when it was back: not one per failed attempt.
         assert.deepStrictEqual(logs.filter((line) => /lost|restored|cannot reach/.test(line)), [
@@ -199,9 +179,9 @@ await RedisTest.describeWithRedis("RedisStore under faults", () => {
           `RedisStore: connection to ${proxy.url} restored`
         ])
         // Answers match their commands: the swallowed ones left nothing behind on the new connection.
-        assert.strictEqual((yield* take(store, windowItem("before", 1, 60_000)))._tag, "Refused")
-        assert.strictEqual((yield* take(store, windowItem("after", 1, 60_000)))._tag, "Granted")
-        assert.strictEqual((yield* take(store, windowItem("after", 1, 60_000)))._tag, "Refused")
+        assert.strictEqual(yield* taken(store, "before"), "Refused")
+        assert.strictEqual(yield* taken(store, "after"), "Granted")
+        assert.strictEqual(yield* taken(store, "after"), "Refused")
       }),
     30_000
   )
@@ -215,11 +195,11 @@ await RedisTest.describeWithRedis("RedisStore under faults", () => {
         prefix: RedisPrefix.fresh("rl"),
         timeout: "5 seconds"
       })
-      assert.strictEqual((yield* take(store, windowItem("a", 1, 60_000)))._tag, "Granted")
+      assert.strictEqual(yield* taken(store, "a"), "Granted")
       yield* Effect.promise(() => client.scriptFlush())
       assert.deepStrictEqual(yield* Effect.promise(() => client.scriptExists(sha)), [0])
-      assert.strictEqual((yield* take(store, windowItem("a", 1, 60_000)))._tag, "Refused")
-      assert.strictEqual((yield* take(store, windowItem("b", 1, 60_000)))._tag, "Granted")
+      assert.strictEqual(yield* taken(store, "a"), "Refused")
+      assert.strictEqual(yield* taken(store, "b"), "Granted")
       assert.deepStrictEqual(yield* Effect.promise(() => client.scriptExists(sha)), [1])
     }), 30_000)
 
@@ -230,18 +210,17 @@ await RedisTest.describeWithRedis("RedisStore under faults", () => {
         const proxy = yield* RedisProxy.make()
         yield* proxy.start
 
-        // Closing while a call waits on a silent Redis.
+        // Closing while a call waits on a silent Redis (the proxy outlives that store's scope).
         const scope = yield* Scope.make()
         const store = yield* RedisStore.make({
           url: proxy.url,
           prefix: RedisPrefix.fresh("rl"),
           timeout: timeoutMillis
-        }).pipe(
-          Scope.provide(scope)
-        )
-        assert.strictEqual((yield* take(store, windowItem("warm", 1, 60_000)))._tag, "Granted")
+        })
+          .pipe(Scope.provide(scope))
+        assert.strictEqual(yield* taken(store, "warm"), "Granted")
         yield* proxy.slow(20_000)
-        yield* failsFast(store, windowItem("silent", 1, 60_000))
+        yield* failsFast(store, once("silent"))
         const [closing] = yield* timed(Scope.close(scope, Exit.void))
         assert.ok(closing < margin, `closing took ${closing} ms`)
 
@@ -250,18 +229,15 @@ await RedisTest.describeWithRedis("RedisStore under faults", () => {
           RedisStore.make({ url: proxy.url, timeout: timeoutMillis, connectTimeout: "500 millis" })
         )
         assert.ok(building < LagTimer.ceilingMillis(500) + margin, `building took ${building} ms`)
-        yield* failsFast(silent, windowItem("silent", 1, 60_000))
+        yield* failsFast(silent, once("silent"))
       }),
     30_000
   )
 })
 
-/** A limiter with `policies` on `store`, failing closed. */
-const limiterOn = (store: LimiterStore.Store, options: Omit<RateLimiter.Options, "policies">, limit = 1) =>
-  RateLimiter.make({
-    policies: [Policy.window({ limit, window: "1 minute", keyBy: "global" })],
-    ...options
-  }).pipe(Effect.provideService(LimiterStore.LimiterStore, store))
+/** A limiter of a global window of `limit` a minute on `store`, failing closed. */
+const windowOn = (store: LimiterStore.Store, options: Omit<RateLimiter.Options, "policies">, limit = 1) =>
+  limiterOn(store, { policies: [Policy.window({ limit, window: "1 minute", keyBy: "global" })], ...options })
 
 /** What one acquisition came to: `ok` or the error's tag, and how long it took in real ms. */
 const acquired = (limiter: RateLimiter.Service) =>
@@ -277,17 +253,11 @@ await RedisTest.describeWithRedis("RedisStore on a busy machine: slow is not dow
     "a slow but healthy Redis (800 ms round trips, above the 250 ms timeout) answers within the wait budget",
     () =>
       Effect.gen(function*() {
-        const proxy = yield* RedisProxy.make()
-        yield* proxy.start
-        const store = yield* RedisStore.make({
-          url: proxy.url,
-          prefix: RedisPrefix.fresh("rl"),
-          timeout: timeoutMillis
-        })
-        assert.strictEqual((yield* take(store, windowItem("warm", 1, 60_000)))._tag, "Granted")
+        const { proxy, store } = yield* faultyStore()
+        assert.strictEqual(yield* taken(store, "warm"), "Granted")
 
         yield* proxy.slow(400)
-        const item = windowItem("slow", 1, 60_000)
+        const item = once("slow")
         const [elapsed, reservation] = yield* timed(
           store.reserve({ items: [item], blockKey: undefined, maxWaitMillis: 10_000 })
         )
@@ -309,14 +279,8 @@ await RedisTest.describeWithRedis("RedisStore on a busy machine: slow is not dow
     "through the limiter: a slow Redis delays acquisitions within maxWait, wastes no slot, and the limit holds",
     () =>
       Effect.gen(function*() {
-        const proxy = yield* RedisProxy.make()
-        yield* proxy.start
-        const store = yield* RedisStore.make({
-          url: proxy.url,
-          prefix: RedisPrefix.fresh("rl"),
-          timeout: timeoutMillis
-        })
-        const limiter = yield* limiterOn(store, { maxWait: "10 seconds" }, 2)
+        const { proxy, store } = yield* faultyStore()
+        const limiter = yield* windowOn(store, { maxWait: "10 seconds" }, 2)
         yield* proxy.slow(400)
         const first = yield* acquired(limiter)
         const second = yield* acquired(limiter)
@@ -331,18 +295,11 @@ await RedisTest.describeWithRedis("RedisStore on a busy machine: slow is not dow
     "a Redis 300 ms away (150 ms each way, above the 250 ms timeout): 5 fail-fast acquisitions, hold() and a 429 seen by observe() all reach it, and both holds refuse the next request",
     () =>
       Effect.gen(function*() {
-        const proxy = yield* RedisProxy.make()
-        yield* proxy.start
-        yield* proxy.slow(150)
-        const store = yield* RedisStore.make({
-          url: proxy.url,
-          prefix: RedisPrefix.fresh("rl"),
-          timeout: timeoutMillis
-        })
-        const limiter = yield* RateLimiter.make({
+        const { proxy, store } = yield* faultyStore({ prepare: (proxy) => proxy.slow(150) })
+        const limiter = yield* limiterOn(store, {
           policies: [Policy.rate({ limit: 1_000, window: "1 second" })],
           onLimit: "fail"
-        }).pipe(Effect.provideService(LimiterStore.LimiterStore, store))
+        })
         const outcome = (key: string) =>
           Effect.scoped(limiter.acquire({ key })).pipe(
             Effect.as("ok"),
@@ -352,9 +309,8 @@ await RedisTest.describeWithRedis("RedisStore on a busy machine: slow is not dow
         assert.deepStrictEqual(acquisitions, ["ok", "ok", "ok", "ok", "ok"])
         assert.isAtLeast(elapsed, 5 * 300 - 50, "the answers really were slow")
         yield* limiter.hold("held", "30 seconds")
-        const logs: Array<string> = []
-        yield* limiter.observe({ key: "observed", status: 429, headers: { "retry-after": "30" } }).pipe(
-          Effect.provide(Logger.layer([Logger.make(({ message }) => void logs.push(String(message)))]))
+        const logs = yield* LoggingTest.withLines((lines) =>
+          Effect.as(limiter.observe({ key: "observed", status: 429, headers: { "retry-after": "30" } }), lines)
         )
         assert.deepStrictEqual(logs, [])
         yield* proxy.restore
@@ -368,17 +324,10 @@ await RedisTest.describeWithRedis("RedisStore on a busy machine: slow is not dow
     "a hung Redis still fails closed, within maxTimeout, or goes to the local fallback",
     () =>
       Effect.gen(function*() {
-        const proxy = yield* RedisProxy.make()
-        yield* proxy.start
-        const store = yield* RedisStore.make({
-          url: proxy.url,
-          prefix: RedisPrefix.fresh("rl"),
-          timeout: timeoutMillis,
-          maxTimeout: "1 second"
-        })
-        const closed = yield* limiterOn(store, { maxWait: "30 seconds" })
-        const open = yield* limiterOn(store, { maxWait: "30 seconds", onStoreFailure: "local" })
-        assert.strictEqual((yield* take(store, windowItem("warm", 1, 60_000)))._tag, "Granted")
+        const { proxy, store } = yield* faultyStore({ maxTimeout: "1 second" })
+        const closed = yield* windowOn(store, { maxWait: "30 seconds" })
+        const open = yield* windowOn(store, { maxWait: "30 seconds", onStoreFailure: "local" })
+        assert.strictEqual(yield* taken(store, "warm"), "Granted")
 
         yield* proxy.hang
         const [closedMillis, closedTag] = yield* acquired(closed)
@@ -389,7 +338,7 @@ await RedisTest.describeWithRedis("RedisStore on a busy machine: slow is not dow
         assert.strictEqual(openTag, "ok")
         assert.isBelow(openMillis, LagTimer.ceilingMillis(1_000) + margin)
         // A store call with no wait budget gives up at `timeout` (or recent round trips, within maxTimeout).
-        yield* failsFast(store, windowItem("hung", 1, 60_000), 1_000)
+        yield* failsFast(store, once("hung"), 1_000)
       }),
     30_000
   )
@@ -403,10 +352,10 @@ await RedisTest.describeWithRedis("RedisStore on a busy machine: slow is not dow
           prefix: RedisPrefix.fresh("rl"),
           timeout: timeoutMillis
         })
-        assert.strictEqual((yield* take(store, windowItem("warm", 1, 60_000)))._tag, "Granted")
+        assert.strictEqual(yield* taken(store, "warm"), "Granted")
         // No wait budget (`take` asks with maxWaitMillis 0): only the 250 ms timeout bounds these calls.
         for (let i = 0; i < 5; i++) {
-          const call = yield* Effect.forkChild(Effect.exit(take(store, windowItem(`stall-${i}`, 1, 60_000))))
+          const call = yield* Effect.forkChild(Effect.exit(take(store, once(`stall-${i}`))))
           // Let the call reach node-redis, then stall: the command goes out, or waits in its write queue.
           yield* Effect.yieldNow
           blockEventLoop(400)
@@ -415,7 +364,7 @@ await RedisTest.describeWithRedis("RedisStore on a busy machine: slow is not dow
           assert.strictEqual(exit._tag === "Success" && exit.value._tag, "Granted")
         }
         // Through the limiter, failing fast on the limit (no wait budget either).
-        const limiter = yield* limiterOn(store, { onLimit: "fail" })
+        const limiter = yield* windowOn(store, { onLimit: "fail" })
         const acquisition = yield* Effect.forkChild(acquired(limiter))
         yield* Effect.yieldNow
         blockEventLoop(400)
@@ -428,12 +377,10 @@ await RedisTest.describeWithRedis("RedisStore on a busy machine: slow is not dow
     "a 2.5 s stall inside a permit while 9 acquisitions wait for Redis's answer (past the 2 s connectTimeout) drops no connection: all 10 and the next 20 are granted on the one connection",
     () =>
       Effect.gen(function*() {
-        const proxy = yield* RedisProxy.make()
-        yield* proxy.start
-        const store = yield* RedisStore.make({ url: proxy.url, prefix: RedisPrefix.fresh("rl") })
-        const limiter = yield* RateLimiter.make({
+        const { proxy, store } = yield* proxiedStore()
+        const limiter = yield* limiterOn(store, {
           policies: [Policy.rate({ limit: 1_000, window: "1 second", keyBy: "global" })]
-        }).pipe(Effect.provideService(LimiterStore.LimiterStore, store))
+        })
         const outcome = (effect: Effect.Effect<void, unknown>) =>
           limiter.withPermit(effect).pipe(
             Effect.as("ok"),
@@ -466,15 +413,8 @@ await RedisTest.describeWithRedis("RedisStore on a busy machine: slow is not dow
     "a lease call interrupted after it reached Redis, or timed out, leaves no slot taken: the next acquirer goes",
     () =>
       Effect.gen(function*() {
-        const proxy = yield* RedisProxy.make()
-        yield* proxy.start
-        const store = yield* RedisStore.make({
-          url: proxy.url,
-          prefix: RedisPrefix.fresh("rl"),
-          timeout: timeoutMillis
-        })
-        const limiter = yield* RateLimiter.make({ policies: [Policy.concurrency({ max: 1, lease: "30 seconds" })] })
-          .pipe(Effect.provideService(LimiterStore.LimiterStore, store))
+        const { proxy, store } = yield* faultyStore()
+        const limiter = yield* limiterOn(store, { policies: [Policy.concurrency({ max: 1, lease: "30 seconds" })] })
         yield* limiter.withPermit(Effect.void, { key: "k" })
         const next = () => Effect.result(limiter.withPermit(Effect.succeed("went"), { key: "k", maxWait: "3 seconds" }))
         // Interrupted: every chunk held 100 ms each way, so at 150 ms the script has run and its answer is on
@@ -503,10 +443,10 @@ await RedisTest.describeWithRedis("RedisStore on a busy machine: slow is not dow
       Effect.gen(function*() {
         const prefix = RedisPrefix.fresh("rl")
         const store = yield* RedisStore.make({ url: RedisTest.url, prefix, timeout: "10 seconds" })
-        const limiter = yield* RateLimiter.make({
+        const limiter = yield* limiterOn(store, {
           policies: [Policy.window({ limit: 10, window: "2 seconds" })],
           maxWait: "1 minute"
-        }).pipe(Effect.provideService(LimiterStore.LimiterStore, store))
+        })
         const fibers = yield* Effect.forEach(
           Array.from({ length: 50 }),
           () => Effect.forkChild(limiter.withPermit(Effect.void, { key: "k" }))
@@ -565,8 +505,8 @@ await RedisTest.describeWithRedis("RedisStore blackholed, then back (RELIABILITY
           LagTimer.ceilingMillis(500) + margin,
           "the layer waits for one connection attempt at most"
         )
-        const closed = yield* limiterOn(store, { maxWait: "30 seconds" })
-        const open = yield* limiterOn(store, {
+        const closed = yield* windowOn(store, { maxWait: "30 seconds" })
+        const open = yield* windowOn(store, {
           maxWait: "30 seconds",
           onStoreFailure: "local",
           retryStoreAfter: "200 millis"

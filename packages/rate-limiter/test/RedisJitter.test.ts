@@ -16,16 +16,14 @@
  * returned, here or in the processes.
  */
 import { assert, it } from "@effect/vitest"
-import * as RedisPrefix from "@httpkit/testing/RedisPrefix"
 import * as RedisProxy from "@httpkit/testing/RedisProxy"
 import * as RedisTest from "@httpkit/testing/RedisTest"
 import { Effect, Fiber } from "effect"
-import * as LimiterStore from "../src/LimiterStore.ts"
+import type * as LimiterStore from "../src/LimiterStore.ts"
 import * as Policy from "../src/Policy.ts"
-import * as RateLimiter from "../src/RateLimiter.ts"
-import * as RedisStore from "../src/RedisStore.ts"
-import { busiestSpan } from "./support/items.ts"
+import { busiestSpan, limiterOn, timed } from "./support/items.ts"
 import { runTogether } from "./support/processes.ts"
+import { proxiedStore } from "./support/proxied.ts"
 import { blockEventLoop } from "./support/stall.ts"
 
 const limit = 10
@@ -74,9 +72,9 @@ const assertEven = (
   assert.isAtLeast(least, 1_000 - room.closer, `11 goings within ${least.toFixed(1)} ms`)
 }
 
-/** A limiter of `policies` on `store`. */
-const limiterOn = (store: LimiterStore.Store, policies: ReadonlyArray<Policy.Policy>) =>
-  RateLimiter.make({ policies, maxWait: "30 seconds" }).pipe(Effect.provideService(LimiterStore.LimiterStore, store))
+/** A limiter of `policies` on `store`, waiting up to 30 s for a slot. */
+const patientOn = (store: LimiterStore.Store, policies: ReadonlyArray<Policy.Policy>) =>
+  limiterOn(store, { policies, maxWait: "30 seconds" })
 
 /** A policy of its own, whose permits never wait: for warming a store up, or timing its round trips. */
 const unlimited = Policy.rate({ name: "unlimited", limit: 1_000, window: "1 second", keyBy: "global" })
@@ -88,15 +86,11 @@ const unlimited = Policy.rate({ name: "unlimited", limit: 1_000, window: "1 seco
  */
 const acquireThrough = (policy: Policy.Policy, options: { readonly seconds: number; readonly maxJitter?: false }) =>
   Effect.gen(function*() {
-    const proxy = yield* RedisProxy.make()
-    yield* proxy.start
-    const store = yield* RedisStore.make({
-      url: proxy.url,
-      prefix: RedisPrefix.fresh("rl"),
-      ...(options.maxJitter === undefined ? {} : { maxJitter: options.maxJitter })
-    })
-    const limiter = yield* limiterOn(store, [policy])
-    const warmUp = yield* limiterOn(store, [unlimited])
+    const { proxy, store } = yield* proxiedStore(
+      options.maxJitter === undefined ? {} : { maxJitter: options.maxJitter }
+    )
+    const limiter = yield* patientOn(store, [policy])
+    const warmUp = yield* patientOn(store, [unlimited])
     for (let i = 0; i < 20; i++) yield* warmUp.withPermit(Effect.void)
     const start = performance.now()
     yield* proxy.slow(50, alternating(start))
@@ -141,14 +135,6 @@ await RedisTest.describeWithRedis("RedisStore evens out a jittery reply path (RE
 /** Milliseconds, rounded, for a message. */
 const show = (times: ReadonlyArray<number>) => times.map((t) => t.toFixed(0)).join(", ")
 
-/** How long `effect` took, in real ms. */
-const timed = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-  Effect.gen(function*() {
-    const start = performance.now()
-    yield* effect
-    return performance.now() - start
-  })
-
 await RedisTest.describeWithRedis("RedisStore evens out a jittery reply path: the rest (RELIABILITY 21)", () => {
   it.live(
     "with maxJitter: false, Redis's delays as they are, the same run sees 11 go within 950 ms (the jitter of these tests bites)",
@@ -191,14 +177,13 @@ await RedisTest.describeWithRedis("RedisStore evens out a jittery reply path: th
     "a 500 ms stall while answers are on their way holds no later acquisition back: J does not take the stall in",
     () =>
       Effect.gen(function*() {
-        const proxy = yield* RedisProxy.make()
-        yield* proxy.start
-        const store = yield* RedisStore.make({ url: proxy.url, prefix: RedisPrefix.fresh("rl") })
-        const limiter = yield* limiterOn(store, [unlimited])
+        const { proxy, store } = yield* proxiedStore()
+        const limiter = yield* patientOn(store, [unlimited])
         for (let i = 0; i < 20; i++) yield* limiter.withPermit(Effect.void)
         // Every answer takes 100 ms back; none waits for a slot.
         yield* proxy.slow(0, 100)
-        const acquisition = timed(limiter.withPermit(Effect.void))
+        // How long one acquisition took, in real ms.
+        const acquisition = Effect.map(timed(limiter.withPermit(Effect.void)), ([elapsed]) => elapsed)
         const before = yield* Effect.forEach(Array.from({ length: 10 }), () => acquisition)
         const inFlight = yield* Effect.forkChild(
           Effect.forEach(Array.from({ length: 5 }), () => acquisition, { concurrency: "unbounded" })

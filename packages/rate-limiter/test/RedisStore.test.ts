@@ -5,10 +5,10 @@ import * as RedisPrefix from "@httpkit/testing/RedisPrefix"
 import * as RedisTest from "@httpkit/testing/RedisTest"
 import { ConfigProvider, Effect, Layer } from "effect"
 import * as Redis from "effect/persistence/Redis"
-import * as Algorithm from "../src/internal/algorithm.ts"
 import * as Script from "../src/internal/redisScript.ts"
 import * as LimiterStore from "../src/LimiterStore.ts"
 import * as RedisStore from "../src/RedisStore.ts"
+import { algorithmSuite, type Backend, type Session } from "./support/algorithmSuite.ts"
 import { sleepLive, take, windowItem } from "./support/items.ts"
 import { rawRedis as raw } from "./support/rawRedis.ts"
 import { storeSuite } from "./support/storeSuite.ts"
@@ -33,145 +33,47 @@ const grantsOnceThenRefuses = (store: LimiterStore.Store, id: string) =>
     assert.strictEqual((yield* take(store, item))._tag, "Refused")
   })
 
-/** What one run of `sameAsAlgorithm` draws from. */
-interface Draws {
-  readonly specs: ReadonlyArray<Omit<LimiterStore.Item, "cost">>
-  readonly seeds: ReadonlyArray<number>
-  readonly steps: number
-  readonly timeSteps: ReadonlyArray<number>
-  readonly costs: ReadonlyArray<number>
-  readonly maxWaits: ReadonlyArray<number>
-  /** The keys whose blocks requests check (`undefined`: none). */
-  readonly blockKeys: ReadonlyArray<string | undefined>
-  /** The indexes in `specs` of one request's items (`pick(0)` draws one at random). */
-  readonly request: (pick: (_: 0) => number, random: () => number) => ReadonlyArray<number>
-}
-
-/**
- * Runs random sequences of reservations, give-backs, blocks and leases at chosen instants both through the
- * Redis scripts and through `algorithm.ts`, and checks that every answer and every state that still counts is
- * the same. Gives what was exercised.
- */
-const sameAsAlgorithm = (draws: Draws) =>
-  Effect.gen(function*() {
-    const client = yield* raw
-    const run = (lua: string, keys: ReadonlyArray<string>, args: ReadonlyArray<string | number>) =>
-      Effect.promise(() => client.eval(lua, { keys: [...keys], arguments: args.map(String) }))
-    const counts = { granted: 0, refused: 0, cancels: 0, longest: 0, mostAhead: 0 }
-    for (const seed of draws.seeds) {
+/** The scripts on a fresh prefix, run with `EVAL` at the suite's instants on a connection of their own. */
+const redisBackend: Backend = {
+  name: "redis",
+  computes: "the scripts compute",
+  stillComputes: "the scripts still compute",
+  clock: "Redis's clock",
+  exactInstants: false,
+  open: (_label, now) =>
+    Effect.map(raw, (client): Session => {
       const names = Script.keys(RedisPrefix.fresh("rl"))
-      const states = new Map<string, Algorithm.ItemState>()
-      const blocks = new Map<string, number>()
-      const leases = new Map<string, Algorithm.Leases>()
-      const stateOf = (item: Omit<LimiterStore.Item, "cost">) => {
-        let found = states.get(item.id)
-        if (found === undefined) states.set(item.id, found = Algorithm.emptyState())
-        return found
-      }
-      let seedState = seed * 7_919
-      const random = () => {
-        seedState = (seedState * 1_103_515_245 + 12_345) % 2_147_483_648
-        return seedState / 2_147_483_648
-      }
-      const pick = <A>(values: ReadonlyArray<A>): A => values[Math.floor(random() * values.length)]!
-      // Fractional, so the exact round trip of times through Redis is exercised too.
-      let now = Date.now() + 0.123_456
-      const bookings: Array<{ readonly items: ReadonlyArray<LimiterStore.Item>; readonly at: number }> = []
-      /** What Redis keeps is what memory keeps (counting only what still matters). */
-      const sameStates = (items: ReadonlyArray<LimiterStore.Item>, what: string) =>
-        Effect.gen(function*() {
-          for (const item of items) {
-            const key = names.item(item)
-            if (item.kind === "rate") {
-              const stored = yield* Effect.promise(() => client.get(key))
-              const tat = stateOf(item).tat
-              if (stored === null) assert.ok(tat <= now, `${what}: ${key} vanished early`)
-              else assert.strictEqual(Number(stored), tat, `${what}: ${key}`)
-            } else {
-              // Bookings in time order (ties in the order made): time, then the cost from the member.
-              const stored = (yield* Effect.promise(() => client.zRangeWithScores(key, 0, -1))).flatMap((
-                { score, value }
-              ) => [score, Number(value.split(":")[2])])
-              const counting = (entries: ReadonlyArray<number>) =>
-                entries.flatMap((time, i) =>
-                  i % 2 === 0 && time > now - item.windowMillis ? [time, entries[i + 1]!] : []
-                ).join()
-              assert.strictEqual(counting(stored), counting(stateOf(item).entries), `${what}: ${key}`)
-              const entries = stateOf(item).entries
-              counts.longest = Math.max(counts.longest, entries.length / 2)
-              counts.mostAhead = Math.max(counts.mostAhead, entries.filter((t, i) => i % 2 === 0 && t > now).length)
-            }
-          }
-        })
-      for (let step = 0; step < draws.steps; step++) {
-        now += pick(draws.timeSteps)
-        const roll = random()
-        if (roll < 0.65) {
-          const items = draws.request(() => Math.floor(random() * draws.specs.length), random).map((index) => ({
-            ...draws.specs[index]!,
-            cost: pick(draws.costs)
-          }))
-          const blockKey = pick(draws.blockKeys)
-          const maxWait = pick(draws.maxWaits)
-          const what = `seed ${seed} step ${step}: ${JSON.stringify({ items, blockKey, maxWait })}`
-          const expected = Algorithm.reserve(
-            items.map(stateOf),
-            items,
-            blockKey === undefined ? 0 : blocks.get(blockKey) ?? 0,
-            now,
-            maxWait
+      const run = (lua: string, [keys, args]: [ReadonlyArray<string>, ReadonlyArray<string | number>]) =>
+        Effect.promise(() => client.eval(lua, { keys: [...keys], arguments: args.map(String) }))
+      return {
+        reserve: (_connection, items, blockKey, maxWait) =>
+          Effect.suspend(() => run(Script.reserve.lua, Script.reserveArgs(names, items, blockKey, maxWait, now())))
+            .pipe(
+              Effect.map((reply) => Script.decodeReservation(reply as Script.Reply) ?? assert.fail(`${reply}`))
+            ),
+        cancel: (_connection, items, at) =>
+          Effect.asVoid(Effect.suspend(() => run(Script.cancel.lua, Script.cancelArgs(names, items, at, now())))),
+        block: (_connection, key, millis) =>
+          Effect.asVoid(Effect.suspend(() => run(Script.block.lua, [[names.block(key)], [now(), millis]]))),
+        lease: (_connection, id, max, token, leaseMillis) =>
+          Effect.suspend(() => run(Script.lease.lua, [[names.lease(id)], [now(), max, token, leaseMillis]])).pipe(
+            Effect.map((reply) => Script.decodeLease(reply as Script.Reply))
+          ),
+        release: (_connection, id, token) => Effect.asVoid(Effect.promise(() => client.zRem(names.lease(id), token))),
+        tat: (item) =>
+          Effect.map(
+            Effect.promise(() => client.get(names.item(item))),
+            (stored) => stored === null ? undefined : Number(stored)
+          ),
+        // Bookings in time order (ties in the order made): time, then the cost from the member.
+        log: (item) =>
+          Effect.map(
+            Effect.promise(() => client.zRangeWithScores(names.item(item), 0, -1)),
+            (stored) => stored.flatMap(({ score, value }) => [score, Number(value.split(":")[2])])
           )
-          const [keys, args] = Script.reserveArgs(names, items, blockKey, maxWait, now)
-          const reply = yield* run(Script.reserve.lua, keys, args)
-          const decoded = Script.decodeReservation(reply as Script.Reply)
-          // A booking ahead carries its instant, in Redis's time: the one memory booked at.
-          if (decoded?._tag === "Granted" && decoded.delayMillis > 0) {
-            assert.isDefined(decoded.at, what)
-            assert.closeTo(decoded.at! - now, decoded.delayMillis, 1e-6, what)
-            bookings.push({ items, at: decoded.at! })
-          }
-          const { at: _at, ...withoutAt } = decoded as Algorithm.Reservation & { readonly at?: number }
-          assert.deepStrictEqual(withoutAt, expected, what)
-          if (expected._tag === "Granted") counts.granted++
-          else counts.refused++
-          yield* sameStates(items, what)
-        } else if (roll < 0.72 && bookings.length > 0) {
-          // A waiter went away: its booking (not always the latest, not always still ahead) is given back.
-          const booking = bookings.splice(Math.floor(random() * bookings.length), 1)[0]!
-          const what = `seed ${seed} step ${step} cancel: ${JSON.stringify(booking)}`
-          Algorithm.cancel(booking.items.map(stateOf), booking.items, booking.at, now)
-          const [keys, args] = Script.cancelArgs(names, booking.items, booking.at, now)
-          yield* run(Script.cancel.lua, keys, args)
-          counts.cancels++
-          yield* sameStates(booking.items, what)
-        } else if (roll < 0.75) {
-          const key = pick(["h1", "h2"])
-          const millis = pick([20_000, 50_000])
-          blocks.set(key, Math.max(blocks.get(key) ?? 0, now + millis))
-          yield* run(Script.block.lua, [names.block(key)], [now, millis])
-        } else if (roll < 0.92) {
-          const id = pick(["pool", "other"])
-          const token = pick(["a", "b", "c"])
-          const leaseMillis = pick([30_000, 60_000])
-          let held = leases.get(id)
-          if (held === undefined) leases.set(id, held = new Map())
-          const expected = Algorithm.lease(held, 2, token, leaseMillis, now)
-          const reply = yield* run(Script.lease.lua, [names.lease(id)], [now, 2, token, leaseMillis])
-          assert.deepStrictEqual(
-            Script.decodeLease(reply as Script.Reply),
-            expected,
-            `seed ${seed} step ${step} lease`
-          )
-        } else {
-          const id = pick(["pool", "other"])
-          const token = pick(["a", "b", "c"])
-          leases.get(id)?.delete(token)
-          yield* Effect.promise(() => client.zRem(names.lease(id), token))
-        }
       }
-    }
-    return counts
-  })
+    })
+}
 
 await RedisTest.describeWithRedis("RedisStore", () => {
   // The contract is what the store books: `maxJitter: false`, since evening out the reply path's latency (which a
@@ -183,6 +85,8 @@ await RedisTest.describeWithRedis("RedisStore", () => {
     live: true,
     cancels: true
   })
+
+  algorithmSuite(redisBackend)
 
   it.live(
     "two stores on two connections admit exactly a window's limit out of 200 at once",
@@ -314,92 +218,6 @@ await RedisTest.describeWithRedis("RedisStore", () => {
         assert.ok(pttl > 0, `${key} has no expiry`)
       }
     }), 30_000)
-
-  it.live(
-    "the scripts compute exactly what algorithm.ts computes, on random sequences at chosen instants, give-backs included",
-    () =>
-      Effect.gen(function*() {
-        // Every length is a multiple of 10 s and time moves in such steps, so a key's TTL (real time)
-        // never ends while its state still matters at the instants the test chooses.
-        const counts = yield* sameAsAlgorithm({
-          specs: [
-            { id: "rate1", kind: "rate", limit: 2, windowMillis: 20_000, burst: 1 },
-            { id: "rate3", kind: "rate", limit: 3, windowMillis: 90_000, burst: 3 },
-            { id: "win5", kind: "window", limit: 5, windowMillis: 60_000, burst: 1 },
-            { id: "win3", kind: "window", limit: 3, windowMillis: 40_000, burst: 1 },
-            // The same id as a rate and as a window: two separate states, as in memory.
-            { id: "rate1", kind: "window", limit: 4, windowMillis: 50_000, burst: 1 }
-          ],
-          seeds: [1, 2, 3, 4],
-          steps: 250,
-          timeSteps: [0, 0, 10_000, 20_000, 50_000],
-          costs: [1, 1, 1, 2, 4, 7],
-          maxWaits: [0, 0, 30_000, 1e9],
-          blockKeys: [undefined, undefined, "h1", "h2"],
-          request: (pick, random) => Array.from({ length: 1 + Math.floor(random() * 3) }, () => pick(0))
-        })
-        // Both outcomes, and give-backs, were exercised.
-        assert.ok(counts.granted > 100 && counts.refused > 100, JSON.stringify(counts))
-        assert.ok(counts.cancels > 20, JSON.stringify(counts))
-      }),
-    60_000
-  )
-
-  it.live(
-    "on a window of hundreds of bookings, many of them ahead (a stacked rate books it up to minutes ahead), the scripts still compute exactly what algorithm.ts computes",
-    () =>
-      Effect.gen(function*() {
-        const counts = yield* sameAsAlgorithm({
-          specs: [
-            { id: "big", kind: "window", limit: 300, windowMillis: 60_000, burst: 1 },
-            // Two a second: a request held by it books the window up to minutes ahead, more than 100 bookings.
-            { id: "pace", kind: "rate", limit: 2, windowMillis: 1_000, burst: 1 },
-            { id: "small", kind: "window", limit: 7, windowMillis: 10_000, burst: 1 }
-          ],
-          seeds: [11, 12],
-          steps: 1_500,
-          // Mostly at one instant, so the window fills and waiters book ahead; now and then past the window.
-          timeSteps: [...Array.from({ length: 600 }, () => 0), 100, 2_000, 30_000, 61_000],
-          costs: [1, 1, 1, 1, 2, 5],
-          maxWaits: [0, 1e9, 1e9],
-          blockKeys: [undefined],
-          // The big window alone (it may fit before the bookings ahead), stacked with the pace, or with both.
-          request: (_pick, random) => {
-            const roll = random()
-            return roll < 0.45 ? [0] : roll < 0.9 ? [0, 1] : [0, 1, 2, 2]
-          }
-        })
-        assert.ok(counts.granted > 500 && counts.refused > 50, JSON.stringify(counts))
-        assert.ok(counts.cancels > 30, JSON.stringify(counts))
-        assert.ok(counts.longest > 250, `the window held at most ${counts.longest} bookings`)
-        assert.ok(counts.mostAhead > 100, `at most ${counts.mostAhead} bookings ahead`)
-      }),
-    120_000
-  )
-
-  it.live(
-    "when Redis's clock goes back and forth, bookings ahead and behind still come out exactly as algorithm.ts computes them",
-    () =>
-      Effect.gen(function*() {
-        const counts = yield* sameAsAlgorithm({
-          specs: [
-            { id: "twenty", kind: "window", limit: 20, windowMillis: 60_000, burst: 1 },
-            { id: "five", kind: "window", limit: 5, windowMillis: 60_000, burst: 1 },
-            { id: "pace", kind: "rate", limit: 5, windowMillis: 1_000, burst: 1 }
-          ],
-          seeds: [21, 22],
-          steps: 600,
-          // Within a second either way, so nothing leaves a window of a minute.
-          timeSteps: [0, 0, 100, -100, 250, -250],
-          costs: [1, 1, 2, 3],
-          maxWaits: [0, 1e9],
-          blockKeys: [undefined],
-          request: (pick, random) => Array.from({ length: 1 + Math.floor(random() * 3) }, () => pick(0))
-        })
-        assert.ok(counts.granted > 200 && counts.cancels > 20, JSON.stringify(counts))
-      }),
-    60_000
-  )
 
   it.live(
     "a window's cost does not grow with its log: with 50,000 bookings of a window of 100,000 an hour, a reserve takes under 10 ms (a script reading the whole log took 30-70 ms)",

@@ -1,9 +1,11 @@
 /**
  * Small helpers the store tests share: items, one fail-fast reservation, a
- * live sleep, and the busiest span of admission times.
+ * limiter on a store, a live sleep, real time measured, and the busiest span
+ * of admission times.
  */
 import { Effect } from "effect"
-import type * as LimiterStore from "../../src/LimiterStore.ts"
+import * as LimiterStore from "../../src/LimiterStore.ts"
+import * as RateLimiter from "../../src/RateLimiter.ts"
 
 /** A sliding-window item. */
 export const windowItem = (id: string, limit: number, windowMillis: number, cost = 1): LimiterStore.Item => ({
@@ -28,6 +30,18 @@ export const rateItem = (id: string, limit: number, windowMillis: number, burst 
 /** One reservation that fails fast (`maxWaitMillis: 0`). */
 export const take = (store: LimiterStore.Store, item: LimiterStore.Item, blockKey?: string) =>
   store.reserve({ items: [item], blockKey, maxWaitMillis: 0 })
+
+/** A limiter of `options` on `store`. */
+export const limiterOn = (store: LimiterStore.Store, options: RateLimiter.Options) =>
+  RateLimiter.make(options).pipe(Effect.provideService(LimiterStore.LimiterStore, store))
+
+/** Runs `effect` and says how long it took in real milliseconds. */
+export const timed = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.gen(function*() {
+    const start = performance.now()
+    const result = yield* effect
+    return [performance.now() - start, result] as const
+  })
 
 /** Real time passes, whatever clock the test runs on (stores that keep real time do not follow `TestClock`). */
 export const sleepLive = (millis: number) =>

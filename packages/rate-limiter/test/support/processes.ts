@@ -1,7 +1,9 @@
 /**
- * Runs `limitedProcess.ts` in OS processes that share one limit, started
- * together once all of them have opened their store (and warmed up), so a
- * slow start on a loaded machine delays the run instead of shortening it.
+ * The store tests' OS processes: `limitedProcess.ts` in processes that share
+ * one limit, started together once all of them have opened their store (and
+ * warmed up), so a slow start on a loaded machine delays the run instead of
+ * shortening it; and `localOpen.ts` in processes opening one local file at
+ * once.
  */
 import { assert } from "@effect/vitest"
 import * as NodeChild from "@httpkit/testing/NodeChild"
@@ -69,3 +71,17 @@ export const runTogether = (
     const records = yield* Effect.all(running.map(recordedBy), { concurrency: "unbounded" })
     return { records, start }
   })
+
+const openScript = fileURLToPath(new URL("./localOpen.ts", import.meta.url))
+
+/** `count` processes (`localOpen.ts`) open the local store's file at `path` at once: each must say it opened it. */
+export const assertOpenAtOnce = (path: string, count = 8) => {
+  const open = () => NodeChild.run([openScript, path], { timeoutMillis: 30_000 })
+  return Effect.gen(function*() {
+    const runs = yield* Effect.promise(() => Promise.all(Array.from({ length: count }, open)))
+    for (const run of runs) {
+      assert.strictEqual(run.code, 0, run.output)
+      assert.deepStrictEqual(JSON.parse(run.stdout.trim()), { opened: true })
+    }
+  })
+}
