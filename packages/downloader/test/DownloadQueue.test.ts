@@ -218,6 +218,30 @@ it.effect("a retryDelay of \"1.5s\" makes a failed task visible again 1.5 s late
     assert.isDefined(word)
   }))
 
+/** A fresh queue name, its keys removed when the scope closes. */
+const freshName = Effect.gen(function*() {
+  const name = `test-${randomUUID()}`
+  yield* TestQueue.cleanup(name)
+  return name
+})
+
+/** The queue a layer of `DownloadQueue.layerRedis` makes, for the current scope. */
+const queueOf = <E, R>(layer: Layer.Layer<DownloadQueue.DownloadQueue, E, R>) =>
+  Effect.map(Layer.build(layer), (context) => Context.get(context, DownloadQueue.DownloadQueue))
+
+/** Effect's own `PersistedQueue` named `name` on Redis under the tests' prefix, around what ours stores. */
+const persistedQueue = <S extends Schema.Constraint>(
+  options: { readonly name: string; readonly schema: S; readonly maxAttempts?: number }
+) =>
+  Effect.gen(function*() {
+    const redisContext = yield* Layer.build(TestQueue.redisLayer())
+    const store = yield* PersistedQueue.makeStoreRedis({ prefix: TestQueue.prefix, pollInterval: 50 }).pipe(
+      Effect.provideContext(redisContext)
+    )
+    const factory = yield* Effect.provideService(PersistedQueue.makeFactory, PersistedQueue.PersistedQueueStore, store)
+    return yield* factory.make(options)
+  })
+
 /** A Redis store of queue `name` on a connection of its own, for the current scope. */
 const storeOn = (name: string, options: Partial<DownloadQueueStore.RedisOptions> = {}) =>
   Effect.gen(function*() {
@@ -243,17 +267,14 @@ await RedisTest.describeWithRedis("DownloadQueue on Redis", () => {
     persistent: true
   })
 
-  requeueContract("redis", () =>
-    Effect.gen(function*() {
-      const name = `test-${randomUUID()}`
-      yield* TestQueue.cleanup(name)
-      return yield* storeOn(name, { maxAttempts: 1, capacity: 1, pollInterval: "50 millis" })
-    }))
+  requeueContract(
+    "redis",
+    () => Effect.flatMap(freshName, (name) => storeOn(name, { maxAttempts: 1, capacity: 1, pollInterval: "50 millis" }))
+  )
 
   it.live("two processes holding one task: the second runs only after the first's lock is released (held 1.5 s, past its 1 s lease, by renewal)", () =>
     Effect.gen(function*() {
-      const name = `test-${randomUUID()}`
-      yield* TestQueue.cleanup(name)
+      const name = yield* freshName
       const options = { lease: "1 second", leaseRefresh: "200 millis" } as const
       const a = yield* storeOn(name, options)
       const b = yield* storeOn(name, options)
@@ -277,8 +298,7 @@ await RedisTest.describeWithRedis("DownloadQueue on Redis", () => {
 
   it.live("a holder whose lock was taken over stops its work at the next renewal with TaskAbandonedError", () =>
     Effect.gen(function*() {
-      const name = `test-${randomUUID()}`
-      yield* TestQueue.cleanup(name)
+      const name = yield* freshName
       const a = yield* storeOn(name, { lease: "2 seconds", leaseRefresh: "200 millis" })
       const started = Date.now()
       const holder = yield* Effect.forkChild(Effect.flip(a.exclusive("task", Effect.never)))
@@ -293,8 +313,7 @@ await RedisTest.describeWithRedis("DownloadQueue on Redis", () => {
 
   it.live("a holder whose Redis stops answering stops its work when its lease ends, though its renewal may wait up to timeout (5 s) for an answer: never beside the next holder", () =>
     Effect.gen(function*() {
-      const name = `test-${randomUUID()}`
-      yield* TestQueue.cleanup(name)
+      const name = yield* freshName
       const proxy = yield* RedisProxy.make()
       yield* proxy.start
       const context = yield* Layer.build(
@@ -328,16 +347,14 @@ await RedisTest.describeWithRedis("DownloadQueue on Redis", () => {
 
   it.live("offer on Redis says whether it queued; a Redis that stops answering: offer and stats fail with QueueUnavailableError within the 500 ms timeout; after a reconnect they work", () =>
     Effect.gen(function*() {
-      const name = `test-${randomUUID()}`
-      yield* TestQueue.cleanup(name)
+      const name = yield* freshName
       const proxy = yield* RedisProxy.make()
       yield* proxy.start
-      const context = yield* Layer.build(
+      const queue = yield* queueOf(
         DownloadQueue.layerRedis({ name, prefix: TestQueue.prefix, timeout: "500 millis" }).pipe(
           Layer.provide(NodeRedis.layer({ url: proxy.url }))
         )
       )
-      const queue = Context.get(context, DownloadQueue.DownloadQueue)
       assert.isTrue(yield* queue.offer(task("before")))
       // A known id (here still waiting) is not queued again, and the offer says so.
       assert.isFalse(yield* queue.offer(task("before")))
@@ -365,14 +382,12 @@ await RedisTest.describeWithRedis("DownloadQueue on Redis", () => {
 
   it.live("a 1.5 s stall of this process while stats and offer wait on Redis (timeout 300 ms) is not Redis's silence: both succeed", () =>
     Effect.gen(function*() {
-      const name = `test-${randomUUID()}`
-      yield* TestQueue.cleanup(name)
-      const context = yield* Layer.build(
+      const name = yield* freshName
+      const queue = yield* queueOf(
         DownloadQueue.layerRedis({ name, prefix: TestQueue.prefix, timeout: "300 millis" }).pipe(
           Layer.provide(TestQueue.redisLayer())
         )
       )
-      const queue = Context.get(context, DownloadQueue.DownloadQueue)
       yield* queue.stats
       const stats = yield* Effect.forkChild(Effect.result(queue.stats))
       const offer = yield* Effect.forkChild(Effect.result(queue.offer(task("stalled"))))
@@ -391,18 +406,8 @@ await RedisTest.describeWithRedis("DownloadQueue on Redis", () => {
 
   it.live("Effect's own failure records (a task whose last attempt failed outside our handler) are read as dead letters: TaskAbandonedError", () =>
     Effect.gen(function*() {
-      const name = `test-${randomUUID()}`
-      yield* TestQueue.cleanup(name)
-      const redisContext = yield* Layer.build(TestQueue.redisLayer())
-      const store = yield* PersistedQueue.makeStoreRedis({ prefix: TestQueue.prefix, pollInterval: 50 }).pipe(
-        Effect.provideContext(redisContext)
-      )
-      const factory = yield* Effect.provideService(
-        PersistedQueue.makeFactory,
-        PersistedQueue.PersistedQueueStore,
-        store
-      )
-      const raw = yield* factory.make({ name, schema: QueueTask.QueueTask, maxAttempts: 1 })
+      const name = yield* freshName
+      const raw = yield* persistedQueue({ name, schema: QueueTask.QueueTask, maxAttempts: 1 })
       const task = { id: "t1", url: "http://127.0.0.1/a", destination: "a.bin" }
       yield* raw.offer(task, { id: task.id })
       yield* Effect.flip(raw.take(() => Effect.fail("boom")))
@@ -417,18 +422,8 @@ await RedisTest.describeWithRedis("DownloadQueue on Redis", () => {
 
   it.live("trap: PersistedQueue answers an id offered again after it completed with the id, as if queued, and queues nothing", () =>
     Effect.gen(function*() {
-      const name = `test-${randomUUID()}`
-      yield* TestQueue.cleanup(name)
-      const redisContext = yield* Layer.build(TestQueue.redisLayer())
-      const store = yield* PersistedQueue.makeStoreRedis({ prefix: TestQueue.prefix, pollInterval: 50 }).pipe(
-        Effect.provideContext(redisContext)
-      )
-      const factory = yield* Effect.provideService(
-        PersistedQueue.makeFactory,
-        PersistedQueue.PersistedQueueStore,
-        store
-      )
-      const raw = yield* factory.make({ name, schema: Schema.String })
+      const name = yield* freshName
+      const raw = yield* persistedQueue({ name, schema: Schema.String })
       assert.strictEqual(yield* raw.offer("first", { id: "x" }), "x")
       assert.strictEqual(yield* raw.take((value) => Effect.succeed(value)), "first")
       assert.strictEqual(yield* raw.offer("second", { id: "x" }), "x")

@@ -24,13 +24,11 @@
  * Redis has a test of its own (`queuePollution.test.ts`).
  */
 import { assert, describe, it } from "@effect/vitest"
-import { TestServer } from "@httpkit/testing"
-import { Effect, Exit, Scope } from "effect"
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs"
+import { mkdirSync, mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { afterAll, beforeAll } from "vitest"
-import { type Recorded, runOverKeys, seen as seenRequests } from "./support/pollutionRuns.ts"
+import * as Runs from "./support/pollutionRuns.ts"
+import { assertLikeBaseline } from "./support/pollutionRuns.ts"
 
 /** `DownloadOptions`, with the names a user might write for them. */
 const downloadNames = [
@@ -155,73 +153,40 @@ interface Call {
   readonly error?: string
 }
 
-interface Outcome {
-  readonly key: string
-  readonly marker: string
+interface Outcome extends Runs.Outcome {
   readonly planted: Record<string, number>
   readonly files: ReadonlyArray<string>
   readonly outside: string
   readonly threw?: string
   readonly hung?: boolean
-  readonly crashed?: string
   readonly [call: string]: unknown
 }
 
-/** What the caller saw and what is on disk, comparable with the baseline (the marker in names made neutral). */
-const view = (outcome: Outcome, leftOut: ReadonlyArray<string> = []) => {
-  const { elapsedMs: _elapsed, key: _key, marker, ...rest } = outcome
-  const shown = JSON.parse(JSON.stringify(rest).replaceAll(marker, "MARKER")) as Record<string, unknown>
-  for (const call of leftOut) delete shown[call]
-  return shown
-}
-
 /** What the server saw of one key's requests: an `If-Range` (an `ETag`, which hashes the file's name) reduced to its presence. */
-const seen = (records: ReadonlyArray<Recorded>, marker: string) =>
-  seenRequests(records, marker, (name, value) => name === "if-range" ? "(an ETag)" : value)
+const seen = (records: ReadonlyArray<Runs.Recorded>, marker: string) =>
+  Runs.seen(records, marker, (name, value) => name === "if-range" ? "(an ETag)" : value)
 
 const dir = mkdtempSync(join(tmpdir(), "httpkit-dl-pollution-"))
-let scope: Scope.Closeable | undefined
-let world: Promise<{
-  readonly outcomes: Map<string, Outcome>
-  readonly records: ReadonlyArray<Recorded>
-  readonly stderr: string
-}>
+mkdirSync(join(dir, "in"))
+mkdirSync(join(dir, "outside"))
 
-/** Runs the child over `keys`; after a crash, again over the keys it did not reach. */
-const runChild = (url: string, keys: ReadonlyArray<string>) =>
-  runOverKeys<Outcome>({
-    script: join(import.meta.dirname, "support", "pollutionChild.ts"),
-    input: (remaining) => ({ url, folder: join(dir, "in"), outside: join(dir, "outside"), keys: remaining }),
-    tag: "@@pollution ",
-    timeoutMillis: childTimeout,
-    crashed: (key, stderr) => ({ key, marker: "", planted: {}, files: [], outside: "", crashed: stderr })
-  }, keys)
-
-beforeAll(async () => {
-  mkdirSync(join(dir, "in"))
-  mkdirSync(join(dir, "outside"))
-  scope = Effect.runSync(Scope.make())
-  const server = await Effect.runPromise(TestServer.make().pipe(Scope.provide(scope)))
-  world = runChild(server.url, ["", ...names]).then(async ({ outcomes, stderr }) => ({
-    outcomes: new Map(outcomes.map((outcome) => [outcome.key, outcome])),
-    records: (await Effect.runPromise(server.requests)) as ReadonlyArray<Recorded>,
-    stderr
-  }))
-}, 60_000)
-
-afterAll(async () => {
-  if (scope !== undefined) await Effect.runPromise(Scope.close(scope, Exit.void))
-  rmSync(dir, { recursive: true, force: true })
-})
+/** The child over the baseline and every name; after a crash, again over the keys it did not reach. */
+const world = Runs.pollutionWorld<Outcome>(["", ...names], dir, async (url) => ({
+  script: join(import.meta.dirname, "support", "pollutionChild.ts"),
+  input: (remaining) => ({ url, folder: join(dir, "in"), outside: join(dir, "outside"), keys: remaining }),
+  tag: "@@pollution ",
+  timeoutMillis: childTimeout,
+  crashed: (key, stderr) => ({ key, marker: "", planted: {}, files: [], outside: "", crashed: stderr })
+}))
 
 describe("a polluted Object.prototype changes no download (RELIABILITY 10)", () => {
   it("the unpolluted baseline: every call as expected, so that the comparisons below mean something", {
     timeout: childTimeout
   }, async () => {
-    const { outcomes, records, stderr } = await world
+    const { outcomes, records, stderr } = await world()
     const baseline = outcomes.get("")
     assert.isDefined(baseline, stderr.slice(-2_000))
-    const shown = view(baseline!) as Record<string, Call>
+    const shown = Runs.view(baseline!) as Record<string, Call>
     assert.isUndefined(baseline!.threw ?? baseline!.crashed ?? baseline!.hung, stderr.slice(-2_000))
     const value = (call: string) => shown[call]?.value ?? {}
     assert.deepInclude(value("plain"), { bytes: 4_194_304, segments: 1, resumed: false, restarts: 0 })
@@ -267,7 +232,7 @@ describe("a polluted Object.prototype changes no download (RELIABILITY 10)", () 
       timeout: childTimeout
     },
     async () => {
-      const { outcomes, stderr } = await world
+      const { outcomes, stderr } = await world()
       assert.strictEqual(outcomes.get("")?.["effectForEach"], 3, stderr.slice(-2_000))
       assert.strictEqual(outcomes.get("end")?.["effectForEach"], 1, stderr.slice(-2_000))
     }
@@ -282,15 +247,15 @@ describe("a polluted Object.prototype changes no download (RELIABILITY 10)", () 
         timeout: childTimeout
       },
       async () => {
-        const { outcomes, records, stderr } = await world
-        const baseline = outcomes.get("")!
-        const outcome = outcomes.get(name)
-        assert.isDefined(outcome, `the child never reported ${name}: ${stderr.slice(-2_000)}`)
+        const run = await world()
         const leftOut = brokenByEffect[name] ?? []
-        assert.deepStrictEqual(view(outcome!, leftOut), view(baseline, leftOut))
-        const compared = (marker: string) =>
-          seen(records, marker).filter((request) => !leftOut.includes("batch") || !batchRequest.test(request))
-        assert.deepStrictEqual(compared(outcome!.marker), compared(baseline.marker))
+        assertLikeBaseline(
+          run,
+          name,
+          (marker) =>
+            seen(run.records, marker).filter((request) => !leftOut.includes("batch") || !batchRequest.test(request)),
+          leftOut
+        )
       }
     )
   }

@@ -6,8 +6,82 @@ import { DownloadResult } from "../src/DownloadResult.ts"
 import * as Progress from "../src/Progress.ts"
 import { assertContent, setup } from "./support/setup.ts"
 
+/** Eleven instants 100 ms apart from `from`: one event per interval over a second. */
+const everyTenth = (from: number) => Array.from({ length: 11 }, (_, i) => from + i * 100)
+
+/**
+ * Asserts that the events not marked done from `afterMillis` after the first of `events` have a speed within a
+ * factor of 4 of the server's `rate` (generous bounds: a loaded machine delivers a trickle in bursts), and that
+ * there is at least one.
+ */
+const assertNearRate = (
+  events: ReadonlyArray<Progress.Progress>,
+  rate: number,
+  afterMillis: number,
+  check: (event: Progress.Progress) => void = () => {}
+) => {
+  const measured = events.filter((event) =>
+    !event.done && event.elapsedMillis - events[0]!.elapsedMillis >= afterMillis
+  )
+  assert.isAtLeast(measured.length, 1)
+  for (const event of measured) {
+    assert.isAtLeast(event.bytesPerSecond, rate / 4, JSON.stringify(event))
+    assert.isAtMost(event.bytesPerSecond, rate * 4)
+    check(event)
+  }
+}
+
 describe("Progress.meter", () => {
   const base = { url: "u", destination: "d", total: 10_000, startedAt: 0, initialBytes: 0 }
+
+  /** A meter of `options` fed `updates` (bytes, then the instant): what its last event says. */
+  const speeds: ReadonlyArray<{
+    readonly name: string
+    readonly options: Partial<Parameters<typeof Progress.meter>[0]>
+    readonly updates: ReadonlyArray<readonly [bytes: number, now: number]>
+    readonly expected: Partial<Record<"bytes" | "bytesPerSecond" | "etaSeconds" | "total", number | undefined>>
+  }> = [
+    {
+      name: "speed is bytes per second over the window; ETA is what is left at that speed",
+      options: { intervalMillis: 100, windowMillis: 1000 },
+      updates: [[0, 0], [1000, 500], [2000, 1000]],
+      expected: { bytesPerSecond: 2000, etaSeconds: 4, total: 10_000 }
+    },
+    {
+      name: "the window forgets old samples: a stall brings the speed down to 0",
+      options: { intervalMillis: 100, windowMillis: 1000 },
+      updates: [[0, 0], [5000, 1000], [5000, 2000], [5000, 3000]],
+      expected: { bytesPerSecond: 0, etaSeconds: undefined }
+    },
+    {
+      name: "resumed bytes count in bytes but not in the speed",
+      options: { initialBytes: 8000, windowMillis: 1000 },
+      updates: [[8500, 500], [9500, 1500]],
+      expected: { bytes: 9500, bytesPerSecond: 1000 }
+    },
+    {
+      // New content: the download starts over; the old samples (5,000 bytes) would make every speed negative.
+      name: "a restart from zero (fewer bytes than before) counts the speed afresh, not 0 until the window has passed",
+      options: { intervalMillis: 100, windowMillis: 5000 },
+      updates: [[1000, 0], [5000, 1000], [500, 1100], [1500, 1600]],
+      expected: { bytes: 1500, bytesPerSecond: 2000, etaSeconds: 4.3 }
+    },
+    {
+      name: "after a resume, a restart from zero counts every new byte: the resumed ones are gone",
+      options: { initialBytes: 8000, intervalMillis: 100, windowMillis: 5000 },
+      updates: [[8500, 0], [300, 500], [1300, 1000]],
+      expected: { bytesPerSecond: 2000 }
+    }
+  ]
+  for (const { expected, name, options, updates } of speeds) {
+    it(`${name}`, () => {
+      const meter = Progress.meter({ ...base, ...options })
+      let event: Progress.Progress | undefined
+      for (const [bytes, now] of updates) event = meter.update(bytes, now)
+      assert.isDefined(event, "the last update emits")
+      for (const [field, value] of Object.entries(expected)) assert.strictEqual(event![field as "bytes"], value, field)
+    })
+  }
 
   it("emits at most one event per interval, whatever the number of updates", () => {
     const meter = Progress.meter({ ...base, intervalMillis: 100 })
@@ -17,47 +91,7 @@ describe("Progress.meter", () => {
       if (event !== undefined) events.push(event)
     }
     assert.strictEqual(events.length, 11)
-    assert.deepStrictEqual(events.map((event) => event.elapsedMillis), [
-      0,
-      100,
-      200,
-      300,
-      400,
-      500,
-      600,
-      700,
-      800,
-      900,
-      1000
-    ])
-  })
-
-  it("speed is bytes per second over the window; ETA is what is left at that speed", () => {
-    const meter = Progress.meter({ ...base, intervalMillis: 100, windowMillis: 1000 })
-    meter.update(0, 0)
-    meter.update(1000, 500)
-    const event = meter.update(2000, 1000)!
-    assert.strictEqual(event.bytesPerSecond, 2000)
-    assert.strictEqual(event.etaSeconds, 4)
-    assert.strictEqual(event.total, 10_000)
-  })
-
-  it("the window forgets old samples: a stall brings the speed down to 0", () => {
-    const meter = Progress.meter({ ...base, intervalMillis: 100, windowMillis: 1000 })
-    meter.update(0, 0)
-    meter.update(5000, 1000)
-    meter.update(5000, 2000)
-    const stalled = meter.update(5000, 3000)!
-    assert.strictEqual(stalled.bytesPerSecond, 0)
-    assert.isUndefined(stalled.etaSeconds)
-  })
-
-  it("resumed bytes count in bytes but not in the speed", () => {
-    const meter = Progress.meter({ ...base, initialBytes: 8000, windowMillis: 1000 })
-    meter.update(8500, 500)
-    const event = meter.update(9500, 1500)!
-    assert.strictEqual(event.bytes, 9500)
-    assert.strictEqual(event.bytesPerSecond, 1000)
+    assert.deepStrictEqual(events.map((event) => event.elapsedMillis), everyTenth(0))
   })
 
   it("the speed counts from the first byte: 2 s of connecting, then 1 MB/s, shows 1 MB/s and its ETA at once, not 52 kB/s", () => {
@@ -69,19 +103,7 @@ describe("Progress.meter", () => {
       if (event !== undefined) events.push(event)
     }
     // The throttle holds: one event per 100 ms.
-    assert.deepStrictEqual(events.map((event) => event.elapsedMillis), [
-      2000,
-      2100,
-      2200,
-      2300,
-      2400,
-      2500,
-      2600,
-      2700,
-      2800,
-      2900,
-      3000
-    ])
+    assert.deepStrictEqual(events.map((event) => event.elapsedMillis), everyTenth(2000))
     // The first byte alone says nothing of the speed: 0, no ETA (before: 10 kB over 2 s, 5 kB/s, ETA 2000 s).
     assert.strictEqual(events[0]!.bytesPerSecond, 0)
     assert.isUndefined(events[0]!.etaSeconds)
@@ -101,26 +123,6 @@ describe("Progress.meter", () => {
     for (let now = 3100; now <= 4100; now += 100) event = meter.update(2001 + 4 * (now - 3000), now)
     // 4 kB/s over the last second, whatever came before.
     assert.strictEqual(event!.bytesPerSecond, 4000)
-  })
-
-  it("a restart from zero (fewer bytes than before) counts the speed afresh, not 0 until the window has passed", () => {
-    const meter = Progress.meter({ ...base, intervalMillis: 100, windowMillis: 5000 })
-    meter.update(1000, 0)
-    meter.update(5000, 1000)
-    // New content: the download starts over; the old samples (5,000 bytes) would make every speed negative.
-    meter.update(500, 1100)
-    const event = meter.update(1500, 1600)!
-    assert.strictEqual(event.bytes, 1500)
-    assert.strictEqual(event.bytesPerSecond, 2000)
-    assert.strictEqual(event.etaSeconds, 4.3)
-  })
-
-  it("after a resume, a restart from zero counts every new byte: the resumed ones are gone", () => {
-    const meter = Progress.meter({ ...base, initialBytes: 8000, intervalMillis: 100, windowMillis: 5000 })
-    meter.update(8500, 0)
-    meter.update(300, 500)
-    const event = meter.update(1300, 1000)!
-    assert.strictEqual(event.bytesPerSecond, 2000)
   })
 
   it("finish always emits, marked done, without an ETA", () => {
@@ -166,12 +168,7 @@ it.live("a trickled download reports throttled progress (at most about 10 a seco
     // (generous bounds: a loaded machine delivers the trickle in bursts).
     assert.strictEqual(events[0]!.bytesPerSecond, 0)
     assert.isUndefined(events[0]!.etaSeconds)
-    const measured = events.filter((event) => !event.done && event.elapsedMillis - events[0]!.elapsedMillis >= 200)
-    assert.isAtLeast(measured.length, 1)
-    for (const event of measured) {
-      assert.isAtLeast(event.bytesPerSecond, rate / 4)
-      assert.isAtMost(event.bytesPerSecond, rate * 4)
-    }
+    assertNearRate(events, rate, 200)
   }).pipe(Effect.scoped))
 
 it.live("a restart from zero on new content of another size: speed measured afresh at once, the new total, the new file", () =>
@@ -198,13 +195,7 @@ it.live("a restart from zero on new content of another size: speed measured afre
     assert.strictEqual(after.at(-1)!.bytes, newSize)
     // About a second of transfer after the restart: from 300 ms after it on, every event has a speed (the old
     // samples would have held it at 0 for the whole 5 s window), near the server's rate (generous bounds).
-    const measured = after.filter((event) => !event.done && event.elapsedMillis - after[0]!.elapsedMillis >= 300)
-    assert.isAtLeast(measured.length, 1)
-    for (const event of measured) {
-      assert.isAtLeast(event.bytesPerSecond, rate / 4, JSON.stringify(event))
-      assert.isAtMost(event.bytesPerSecond, rate * 4)
-      assert.isDefined(event.etaSeconds)
-    }
+    assertNearRate(after, rate, 300, (event) => assert.isDefined(event.etaSeconds))
   }).pipe(Effect.scoped))
 
 it.live("downloadWithProgress is a stream of progress events that ends with the result", () =>

@@ -19,16 +19,15 @@
  * polluted, after, and as Redis stores them) and the files on disk.
  */
 import { assert, it } from "@effect/vitest"
-import { TestServer } from "@httpkit/testing"
 import * as Content from "@httpkit/testing/Content"
 import * as RedisPrefix from "@httpkit/testing/RedisPrefix"
 import * as RedisTest from "@httpkit/testing/RedisTest"
-import { Effect, Exit, Scope } from "effect"
-import { mkdtempSync, rmSync } from "node:fs"
+import { Effect, Scope } from "effect"
+import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { afterAll, beforeAll } from "vitest"
-import { type Recorded, runOverKeys, seen } from "./support/pollutionRuns.ts"
+import * as Runs from "./support/pollutionRuns.ts"
+import { assertLikeBaseline } from "./support/pollutionRuns.ts"
 
 /**
  * The task's optional fields (and the checksum object's), and the optional
@@ -42,58 +41,29 @@ const names = ["checksum", "expected", "algorithm", "retryable", "requestId", "s
 /** How long the child may take over every name. */
 const childTimeout = 400_000
 
-interface Outcome {
-  readonly key: string
-  readonly marker: string
-  readonly crashed?: string
+interface Outcome extends Runs.Outcome {
   readonly [backend: string]: unknown
-}
-
-/** What the child reported, comparable with the baseline (the marker in names made neutral). */
-const view = (outcome: Outcome) => {
-  const { elapsedMs: _elapsed, key: _key, marker, ...rest } = outcome
-  return JSON.parse(JSON.stringify(rest).replaceAll(marker, "MARKER")) as Record<string, unknown>
 }
 
 /** A file as the child lists it: its name and the start of its sha256. */
 const file = (name: string, seed: number, size: number) => `${name} ${Content.digest(seed, 0, size).slice(0, 16)}`
 
 const dir = mkdtempSync(join(tmpdir(), "httpkit-dq-pollution-"))
-let scope: Scope.Closeable | undefined
-let world: Promise<{
-  readonly outcomes: Map<string, Outcome>
-  readonly records: ReadonlyArray<Recorded>
-  readonly stderr: string
-}>
-
-/** Runs the child over `keys`; after a crash, again over the keys it did not reach. */
-const runChild = (url: string, prefix: string, keys: ReadonlyArray<string>) =>
-  runOverKeys<Outcome>({
-    script: join(import.meta.dirname, "support", "queuePollutionChild.ts"),
-    input: (remaining) => ({ url, folder: dir, redisUrl: RedisTest.url, prefix, keys: remaining }),
-    tag: "@@queue-pollution ",
-    timeoutMillis: childTimeout,
-    crashed: (key, stderr) => ({ key, marker: "", crashed: stderr })
-  }, keys)
 
 await RedisTest.describeWithRedis(
   "a polluted Object.prototype changes nothing a queue worker does (RELIABILITY 10)",
   () => {
-    beforeAll(async () => {
-      scope = Effect.runSync(Scope.make())
-      const server = await Effect.runPromise(TestServer.make().pipe(Scope.provide(scope)))
+    /** The child over the baseline and every name, its Redis keys under a prefix removed with the server. */
+    const world = Runs.pollutionWorld<Outcome>(["", ...names], dir, async (url, scope) => {
       const prefix = RedisPrefix.fresh("dq-pollution")
       await Effect.runPromise(RedisPrefix.cleanupUnder(prefix).pipe(Scope.provide(scope)))
-      world = runChild(server.url, prefix, ["", ...names]).then(async ({ outcomes, stderr }) => ({
-        outcomes: new Map(outcomes.map((outcome) => [outcome.key, outcome])),
-        records: (await Effect.runPromise(server.requests)) as ReadonlyArray<Recorded>,
-        stderr
-      }))
-    }, 60_000)
-
-    afterAll(async () => {
-      if (scope !== undefined) await Effect.runPromise(Scope.close(scope, Exit.void))
-      rmSync(dir, { recursive: true, force: true })
+      return {
+        script: join(import.meta.dirname, "support", "queuePollutionChild.ts"),
+        input: (remaining) => ({ url, folder: dir, redisUrl: RedisTest.url, prefix, keys: remaining }),
+        tag: "@@queue-pollution ",
+        timeoutMillis: childTimeout,
+        crashed: (key, stderr) => ({ key, marker: "", crashed: stderr })
+      }
     })
 
     it(
@@ -102,10 +72,10 @@ await RedisTest.describeWithRedis(
         timeout: childTimeout
       },
       async () => {
-        const { outcomes, stderr } = await world
+        const { outcomes, stderr } = await world()
         const baseline = outcomes.get("")
         assert.isDefined(baseline, stderr.slice(-2_000))
-        const shown = view(baseline!)
+        const shown = Runs.view(baseline!)
         for (const backend of ["memory", "redis"]) {
           const run = shown[backend] as Record<string, unknown>
           assert.isUndefined(run["threw"] ?? run["hung"], `${backend}: ${JSON.stringify(run)} ${stderr.slice(-2_000)}`)
@@ -169,12 +139,8 @@ await RedisTest.describeWithRedis(
         }]: the workers see the same tasks, the server the same requests, the dead letters and files are the same`,
         { timeout: childTimeout },
         async () => {
-          const { outcomes, records, stderr } = await world
-          const baseline = outcomes.get("")!
-          const outcome = outcomes.get(name)
-          assert.isDefined(outcome, `the child never reported ${name}: ${stderr.slice(-2_000)}`)
-          assert.deepStrictEqual(view(outcome!), view(baseline))
-          assert.deepStrictEqual(seen(records, outcome!.marker), seen(records, baseline.marker))
+          const run = await world()
+          assertLikeBaseline(run, name, (marker) => Runs.seen(run.records, marker))
         }
       )
     }

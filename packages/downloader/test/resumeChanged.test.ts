@@ -12,11 +12,11 @@
  */
 import { assert, it } from "@effect/vitest"
 import * as Content from "@httpkit/testing/Content"
+import * as CustomServer from "@httpkit/testing/CustomServer"
 import { Effect } from "effect"
 import { existsSync } from "node:fs"
 import * as Fs from "node:fs/promises"
-import * as Http from "node:http"
-import type * as Net from "node:net"
+import type * as Http from "node:http"
 import * as Path from "node:path"
 import { assertContent, expectedSha256, listing, setup } from "./support/setup.ts"
 
@@ -36,33 +36,21 @@ const customServer = (
   destination: string,
   handle: (request: Http.IncomingMessage, response: Http.ServerResponse) => void
 ) =>
-  Effect.acquireRelease(
-    Effect.promise(() =>
-      new Promise<{ readonly url: string; readonly seen: Array<Seen>; readonly server: Http.Server }>((resolve) => {
-        const seen: Array<Seen> = []
-        const server = Http.createServer((request, response) => {
-          seen.push({
-            method: request.method ?? "",
-            range: request.headers.range,
-            ifRange: typeof request.headers["if-range"] === "string" ? request.headers["if-range"] : undefined,
-            destinationExisted: existsSync(destination)
-          })
-          handle(request, response)
+  Effect.suspend(() => {
+    const seen: Array<Seen> = []
+    return Effect.map(
+      CustomServer.make((request, response) => {
+        seen.push({
+          method: request.method ?? "",
+          range: request.headers.range,
+          ifRange: typeof request.headers["if-range"] === "string" ? request.headers["if-range"] : undefined,
+          destinationExisted: existsSync(destination)
         })
-        server.listen(0, "127.0.0.1", () => {
-          const { port } = server.address() as Net.AddressInfo
-          resolve({ url: `http://127.0.0.1:${port}/f.bin`, seen, server })
-        })
-      })
-    ),
-    ({ server }) =>
-      Effect.promise(() =>
-        new Promise<void>((resolve) => {
-          server.closeAllConnections()
-          server.close(() => resolve())
-        })
-      )
-  )
+        handle(request, response)
+      }),
+      ({ url }) => ({ url: `${url}/f.bin`, seen })
+    )
+  })
 
 /** A `.part` holding the first `done` bytes of `seed`'s content and a sidecar naming `size` and `etag`. */
 const leavePart = (
@@ -104,26 +92,41 @@ const headers = (etag: string, more: Record<string, string | number> = {}) => ({
   ...more
 })
 
-it.live("a resumed .part (200000 of 600000 bytes) answered 416 with Content-Range bytes */150000 restarts from zero: restarts 1, the 150000-byte file verified, nothing at the destination before", () =>
+/** A file's length and the seed of its content. */
+interface Version {
+  readonly size: number
+  readonly seed: number
+}
+
+/**
+ * A `.part` of 200000 bytes of `before`, under the strong ETag `etag`, resumed against a server whose `HEAD` still
+ * describes `before` (a cache, or the file replaced between the two requests), whose ranged `GET` is answered by
+ * `ranged`, and whose plain `GET` serves `after` under `newEtag`. The download must restart
+ * from zero (never append), count the restart, verify the new file and show nothing at the destination before it.
+ */
+const assertRestartsFromZero = (options: {
+  readonly before: Version
+  readonly after: Version
+  readonly etag: string
+  readonly newEtag: string
+  readonly ranged: (range: string, response: Http.ServerResponse) => void
+}) =>
   Effect.gen(function*() {
+    const { after, before, etag, newEtag } = options
     const { downloader, folder } = yield* setup()
     const path = Path.join(folder, "f.bin")
-    const before = { size: 600_000, seed: 50 }
-    const after = { size: 150_000, seed: 51 }
     const server = yield* customServer(path, (request, response) => {
       if (request.method === "HEAD") {
-        // A HEAD from before the change (a cache, or the file replaced between the two requests).
-        response.writeHead(200, headers("\"v1\"", { "content-length": before.size }))
+        response.writeHead(200, headers(etag, { "content-length": before.size }))
         response.end()
       } else if (request.headers.range !== undefined) {
-        response.writeHead(416, headers("\"v2\"", { "content-range": `bytes */${after.size}`, "content-length": 0 }))
-        response.end()
+        options.ranged(request.headers.range, response)
       } else {
-        response.writeHead(200, headers("\"v2\"", { "content-length": after.size }))
+        response.writeHead(200, headers(newEtag, { "content-length": after.size }))
         response.end(Content.bytesAt(after.seed, 0, after.size))
       }
     })
-    yield* leavePart(path, { url: server.url, size: before.size, etag: "\"v1\"", done: 200_000 }, before.seed)
+    yield* leavePart(path, { url: server.url, size: before.size, etag, done: 200_000 }, before.seed)
     const watch = watchDestination(path)
     const result = yield* downloader.download(server.url, path, {
       checksum: `sha256:${expectedSha256(after.seed, after.size)}`,
@@ -134,66 +137,45 @@ it.live("a resumed .part (200000 of 600000 bytes) answered 416 with Content-Rang
     assert.isTrue(result.verified)
     assert.isFalse(result.resumed)
     assert.strictEqual(result.bytes, after.size)
+    // Only the plain GET's bytes were taken: the ranged answer's body was never read into the file.
     assert.strictEqual(result.bytesTransferred, after.size)
     assert.deepStrictEqual(
       server.seen.map(({ ifRange, method, range }) => [method, range, ifRange]),
-      [["HEAD", undefined, undefined], ["GET", "bytes=200000-599999", "\"v1\""], ["GET", undefined, undefined]]
+      [["HEAD", undefined, undefined], ["GET", `bytes=200000-${before.size - 1}`, etag], ["GET", undefined, undefined]]
     )
     assert.isFalse(server.seen.some((request) => request.destinationExisted))
     assert.strictEqual(watch.state.early, 0)
     assert.deepStrictEqual(yield* listing(folder), ["f.bin"])
-  }).pipe(Effect.scoped))
+  }).pipe(Effect.scoped)
+
+it.live("a resumed .part (200000 of 600000 bytes) answered 416 with Content-Range bytes */150000 restarts from zero: restarts 1, the 150000-byte file verified, nothing at the destination before", () =>
+  assertRestartsFromZero({
+    before: { size: 600_000, seed: 50 },
+    after: { size: 150_000, seed: 51 },
+    etag: "\"v1\"",
+    newEtag: "\"v2\"",
+    ranged: (_range, response) => {
+      response.writeHead(416, headers("\"v2\"", { "content-range": "bytes */150000", "content-length": 0 }))
+      response.end()
+    }
+  }))
 
 it.live("a resumed .part (200000 of 600000 bytes) answered 206 under the same strong ETag with Content-Range total 800000 restarts from zero: the 206 body is never appended, restarts 1, 800000 bytes verified", () =>
-  Effect.gen(function*() {
-    const { downloader, folder } = yield* setup()
-    const path = Path.join(folder, "f.bin")
-    const before = { size: 600_000, seed: 52 }
-    const after = { size: 800_000, seed: 53 }
-    const server = yield* customServer(path, (request, response) => {
-      if (request.method === "HEAD") {
-        response.writeHead(200, headers("\"same\"", { "content-length": before.size }))
-        response.end()
-        return
-      }
-      const range = /^bytes=(\d+)-(\d+)$/.exec(request.headers.range ?? "")
-      if (range !== null) {
-        // The same strong ETag, but the range of a file of another length: bytes that must never be joined.
-        const first = Number(range[1])
-        const last = Number(range[2])
-        response.writeHead(
-          206,
-          headers("\"same\"", {
-            "content-range": `bytes ${first}-${last}/${after.size}`,
-            "content-length": last - first + 1
-          })
-        )
-        response.end(Buffer.alloc(last - first + 1, 0xee))
-        return
-      }
-      response.writeHead(200, headers("\"same\"", { "content-length": after.size }))
-      response.end(Content.bytesAt(after.seed, 0, after.size))
-    })
-    yield* leavePart(path, { url: server.url, size: before.size, etag: "\"same\"", done: 200_000 }, before.seed)
-    const watch = watchDestination(path)
-    const result = yield* downloader.download(server.url, path, {
-      checksum: `sha256:${expectedSha256(after.seed, after.size)}`,
-      onProgress: watch.onProgress
-    })
-    yield* assertContent(path, after.seed, after.size)
-    assert.strictEqual(result.restarts, 1)
-    assert.isTrue(result.verified)
-    assert.isFalse(result.resumed)
-    // Only the 200's bytes were taken: the 206's body was never read into the file.
-    assert.strictEqual(result.bytesTransferred, after.size)
-    assert.deepStrictEqual(
-      server.seen.map(({ ifRange, method, range }) => [method, range, ifRange]),
-      [["HEAD", undefined, undefined], ["GET", "bytes=200000-599999", "\"same\""], ["GET", undefined, undefined]]
-    )
-    assert.isFalse(server.seen.some((request) => request.destinationExisted))
-    assert.strictEqual(watch.state.early, 0)
-    assert.deepStrictEqual(yield* listing(folder), ["f.bin"])
-  }).pipe(Effect.scoped))
+  assertRestartsFromZero({
+    before: { size: 600_000, seed: 52 },
+    after: { size: 800_000, seed: 53 },
+    etag: "\"same\"",
+    newEtag: "\"same\"",
+    ranged: (range, response) => {
+      // The same strong ETag, but the range of a file of another length: bytes that must never be joined.
+      const [first, last] = /^bytes=(\d+)-(\d+)$/.exec(range)!.slice(1).map(Number) as [number, number]
+      response.writeHead(
+        206,
+        headers("\"same\"", { "content-range": `bytes ${first}-${last}/800000`, "content-length": last - first + 1 })
+      )
+      response.end(Buffer.alloc(last - first + 1, 0xee))
+    }
+  }))
 
 it.live("a sidecar naming the server's strong ETag but 500000 bytes where HEAD says 300000 restarts from zero without a Range: restarts 1, verified", () =>
   Effect.gen(function*() {

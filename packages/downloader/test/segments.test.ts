@@ -1,9 +1,8 @@
 import { assert, it } from "@effect/vitest"
 import * as Content from "@httpkit/testing/Content"
+import * as CustomServer from "@httpkit/testing/CustomServer"
 import { Effect } from "effect"
 import * as Fs from "node:fs/promises"
-import * as Http from "node:http"
-import type * as Net from "node:net"
 import * as Path from "node:path"
 import { assertContent, expectedSha256, listing, setup } from "./support/setup.ts"
 
@@ -178,46 +177,34 @@ it.live("a file that changes during a segmented download starts over as one stre
  * with their `Range`.
  */
 const lastModifiedServer = (seed: number, size: number, modifiedAgoMillis: number) =>
-  Effect.acquireRelease(
-    Effect.promise(() =>
-      new Promise<{ readonly url: string; readonly ranges: Array<string>; readonly server: Http.Server }>((resolve) => {
-        const ranges: Array<string> = []
-        // Fixed: a `Last-Modified` taken from each answer's second would change when two answers straddle one.
-        const modifiedAt = new Date(Math.floor(Date.now() / 1000) * 1000 - modifiedAgoMillis)
-        const server = Http.createServer((request, response) => {
-          const now = new Date(Math.floor(Date.now() / 1000) * 1000)
-          response.setHeader("date", now.toUTCString())
-          response.setHeader("last-modified", (modifiedAgoMillis === 0 ? now : modifiedAt).toUTCString())
-          response.setHeader("accept-ranges", "bytes")
-          const range = /^bytes=(\d+)-(\d*)$/.exec(request.headers.range ?? "")
-          if (request.method === "GET") ranges.push(request.headers.range ?? "(none)")
-          if (range === null) {
-            response.writeHead(200, { "content-length": size })
-            response.end(request.method === "HEAD" ? undefined : Content.bytesAt(seed, 0, size))
-            return
-          }
-          const first = Number(range[1])
-          const last = range[2] === "" ? size - 1 : Math.min(size - 1, Number(range[2]))
-          response.writeHead(206, {
-            "content-length": last - first + 1,
-            "content-range": `bytes ${first}-${last}/${size}`
-          })
-          response.end(request.method === "HEAD" ? undefined : Content.bytesAt(seed, first, last - first + 1))
+  Effect.suspend(() => {
+    const ranges: Array<string> = []
+    // Fixed: a `Last-Modified` taken from each answer's second would change when two answers straddle one.
+    const modifiedAt = new Date(Math.floor(Date.now() / 1000) * 1000 - modifiedAgoMillis)
+    return Effect.map(
+      CustomServer.make((request, response) => {
+        const now = new Date(Math.floor(Date.now() / 1000) * 1000)
+        response.setHeader("date", now.toUTCString())
+        response.setHeader("last-modified", (modifiedAgoMillis === 0 ? now : modifiedAt).toUTCString())
+        response.setHeader("accept-ranges", "bytes")
+        const range = /^bytes=(\d+)-(\d*)$/.exec(request.headers.range ?? "")
+        if (request.method === "GET") ranges.push(request.headers.range ?? "(none)")
+        if (range === null) {
+          response.writeHead(200, { "content-length": size })
+          response.end(request.method === "HEAD" ? undefined : Content.bytesAt(seed, 0, size))
+          return
+        }
+        const first = Number(range[1])
+        const last = range[2] === "" ? size - 1 : Math.min(size - 1, Number(range[2]))
+        response.writeHead(206, {
+          "content-length": last - first + 1,
+          "content-range": `bytes ${first}-${last}/${size}`
         })
-        server.listen(0, "127.0.0.1", () => {
-          const { port } = server.address() as Net.AddressInfo
-          resolve({ url: `http://127.0.0.1:${port}/lm.bin`, ranges, server })
-        })
-      })
-    ),
-    ({ server }) =>
-      Effect.promise(() =>
-        new Promise<void>((resolve) => {
-          server.closeAllConnections()
-          server.close(() => resolve())
-        })
-      )
-  )
+        response.end(request.method === "HEAD" ? undefined : Content.bytesAt(seed, first, last - first + 1))
+      }),
+      ({ url }) => ({ url: `${url}/lm.bin`, ranges })
+    )
+  })
 
 it.live("without an ETag, segments join under Last-Modified only when the Date is a second or more after it (RFC 9110 8.8.2.2); a file modified in the second it is served is one stream", () =>
   Effect.gen(function*() {

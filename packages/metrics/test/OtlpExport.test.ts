@@ -9,12 +9,12 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as ResilientClient from "@httpkit/client/ResilientClient"
 import * as MetricBoundaries from "@httpkit/core/MetricBoundaries"
+import * as LoggingTest from "@httpkit/testing/LoggingTest"
 import * as MetricsTest from "@httpkit/testing/MetricsTest"
 import * as TestServer from "@httpkit/testing/TestServer"
 import * as TlsTest from "@httpkit/testing/TlsTest"
-import { ConfigProvider, Duration, Effect, Layer, Logger, Metric, Redacted } from "effect"
+import { ConfigProvider, Duration, Effect, Layer, Metric, Redacted, type Scope } from "effect"
 import { OtlpExporter } from "effect/observability"
-import * as Tls from "node:tls"
 import * as OtlpExport from "../src/OtlpExport.ts"
 import * as Receiver from "./support/otlpReceiver.ts"
 
@@ -35,116 +35,133 @@ const points = (receiver: Receiver.Receiver, name: string) =>
 const matches = (labels: Record<string, unknown>, wanted: Record<string, unknown>) =>
   Object.entries(wanted).every(([key, value]) => labels[key] === value)
 
+/** The settings a configuration error names, in its order. */
+const settings = (error: { readonly problems: ReadonlyArray<{ readonly setting: string }> }) =>
+  error.problems.map((problem) => problem.setting)
+
+/** The paths the receiver was sent, sorted. */
+const exported = (receiver: Receiver.Receiver) => receiver.received().map((entry) => entry.path).toSorted()
+
+/** The one warning among `logs` that an export to `url` failed. */
+const failureTo = (logs: ReadonlyArray<string>, url: string) => {
+  const ours = logs.filter((line) => line.includes(`OTLP export to ${url} failed`))
+  assert.strictEqual(ours.length, 1, `${url}: ${logs.join("\n")}`)
+  return ours[0]!
+}
+
+/** Whether a line says Effect's exporter paused the signal posted to `url`. */
+const pausing = (url: string) => (line: string) => line.includes("Disabling exporter") && line.includes(url)
+
 describe("OtlpExport", () => {
   it.live(
     "known traffic (4 GET calls, one retried after a 503, one 404) exports its data points, 6 attempt spans and 6 attempt logs at scope close",
-    () => {
-      const metrics = MetricsTest.makeRegistry()
-      return Effect.gen(function*() {
-        const receiver = yield* Receiver.make
-        const server = yield* TestServer.make()
-        yield* Effect.gen(function*() {
-          const client = yield* ResilientClient.make({
-            name: "otlp",
-            retry: { maxAttempts: 3, minDelay: 1, maxDelay: 5 },
-            logging: { level: "info" }
-          })
-          yield* client.get(server.urlFor("/msg"))
-          yield* client.post(server.urlFor("/fail/count/1?status=503"))
-          yield* client.get(server.urlFor("/msg"))
-          yield* client.get(server.urlFor("/msg"))
-          yield* Effect.flip(client.get(server.urlFor("/status/404")))
-          // Nothing is sent before the scope closes: the intervals are an hour.
-          assert.deepStrictEqual(receiver.received(), [])
-        }).pipe(
-          Effect.withSpan("app"),
-          Effect.scoped,
-          Effect.provide(
-            OtlpExport.layer({ baseUrl: receiver.url, serviceName: "otlp-test", exportInterval: hour })
+    () =>
+      MetricsTest.withRegistry((metrics) =>
+        Effect.gen(function*() {
+          const receiver = yield* Receiver.make
+          const server = yield* TestServer.make()
+          yield* Effect.gen(function*() {
+            const client = yield* ResilientClient.make({
+              name: "otlp",
+              retry: { maxAttempts: 3, minDelay: 1, maxDelay: 5 },
+              logging: { level: "info" }
+            })
+            yield* client.get(server.urlFor("/msg"))
+            yield* client.post(server.urlFor("/fail/count/1?status=503"))
+            yield* client.get(server.urlFor("/msg"))
+            yield* client.get(server.urlFor("/msg"))
+            yield* Effect.flip(client.get(server.urlFor("/status/404")))
+            // Nothing is sent before the scope closes: the intervals are an hour.
+            assert.deepStrictEqual(receiver.received(), [])
+          }).pipe(
+            Effect.withSpan("app"),
+            Effect.scoped,
+            Effect.provide(
+              OtlpExport.layer({ baseUrl: receiver.url, serviceName: "otlp-test", exportInterval: hour })
+            )
           )
-        )
 
-        // One POST per signal, all at shutdown, JSON by default.
-        assert.deepStrictEqual(receiver.received().map((entry) => entry.path).toSorted(), [
-          "/v1/logs",
-          "/v1/metrics",
-          "/v1/traces"
-        ])
-        for (const entry of receiver.received()) assert.strictEqual(entry.contentType, "application/json")
-        for (const resource of receiver.resources()) assert.strictEqual(resource["service.name"], "otlp-test")
+          // One POST per signal, all at shutdown, JSON by default.
+          assert.deepStrictEqual(exported(receiver), ["/v1/logs", "/v1/metrics", "/v1/traces"])
+          for (const entry of receiver.received()) assert.strictEqual(entry.contentType, "application/json")
+          for (const resource of receiver.resources()) assert.strictEqual(resource["service.name"], "otlp-test")
 
-        const host = new URL(server.url).host
-        const attempts = (yield* server.requests).length
-        assert.strictEqual(attempts, 6)
+          const host = new URL(server.url).host
+          const attempts = (yield* server.requests).length
+          assert.strictEqual(attempts, 6)
 
-        const requests = points(receiver, "httpkit_client_requests_total")
-        const ok = requests.filter((point) =>
-          matches(point.labels, {
-            client: "otlp",
-            method: "GET",
-            host,
-            status: "200",
-            status_class: "2xx",
-            outcome: "success"
-          })
-        )
-        assert.strictEqual(ok.length, 1)
-        assert.strictEqual(Number(ok[0]!.asInt ?? ok[0]!.asDouble), 3)
-        const notFound = requests.filter((point) => matches(point.labels, { status: "404", outcome: "NotFoundError" }))
-        assert.strictEqual(Number(notFound[0]!.asInt ?? notFound[0]!.asDouble), 1)
-        const metric = receiver.metrics().find((entry) => entry.name === "httpkit_client_requests_total")!
-        assert.isTrue(metric.sum!.isMonotonic)
+          const requests = points(receiver, "httpkit_client_requests_total")
+          const ok = requests.filter((point) =>
+            matches(point.labels, {
+              client: "otlp",
+              method: "GET",
+              host,
+              status: "200",
+              status_class: "2xx",
+              outcome: "success"
+            })
+          )
+          assert.strictEqual(ok.length, 1)
+          assert.strictEqual(Number(ok[0]!.asInt ?? ok[0]!.asDouble), 3)
+          const notFound = requests.filter((point) =>
+            matches(point.labels, { status: "404", outcome: "NotFoundError" })
+          )
+          assert.strictEqual(Number(notFound[0]!.asInt ?? notFound[0]!.asDouble), 1)
+          const metric = receiver.metrics().find((entry) => entry.name === "httpkit_client_requests_total")!
+          assert.isTrue(metric.sum!.isMonotonic)
 
-        const retries = points(receiver, "httpkit_client_retries_total")
-          .filter((point) => matches(point.labels, { client: "otlp", host, reason: "ServiceUnavailableError" }))
-        assert.strictEqual(Number(retries[0]!.asInt ?? retries[0]!.asDouble), 1)
+          const retries = points(receiver, "httpkit_client_retries_total")
+            .filter((point) => matches(point.labels, { client: "otlp", host, reason: "ServiceUnavailableError" }))
+          assert.strictEqual(Number(retries[0]!.asInt ?? retries[0]!.asDouble), 1)
 
-        const durations = points(receiver, "httpkit_client_request_duration_seconds")
-          .filter((point) => matches(point.labels, { client: "otlp", method: "GET", host }))
-        assert.strictEqual(durations.length, 1)
-        const histogram = durations[0]!
-        assert.strictEqual(Number(histogram.count), 4)
-        assert.deepStrictEqual(histogram.explicitBounds, [...MetricBoundaries.seconds])
-        assert.strictEqual(histogram.bucketCounts!.length, MetricBoundaries.seconds.length + 1)
-        assert.strictEqual(histogram.bucketCounts!.reduce<number>((total, count) => total + Number(count), 0), 4)
-        const state = metrics.series("httpkit_client_request_duration_seconds", { client: "otlp", method: "GET" })
-          ?.state as { readonly sum: number }
-        assert.closeTo(histogram.sum!, state.sum, 1e-9)
+          const durations = points(receiver, "httpkit_client_request_duration_seconds")
+            .filter((point) => matches(point.labels, { client: "otlp", method: "GET", host }))
+          assert.strictEqual(durations.length, 1)
+          const histogram = durations[0]!
+          assert.strictEqual(Number(histogram.count), 4)
+          assert.deepStrictEqual(histogram.explicitBounds, [...MetricBoundaries.seconds])
+          assert.strictEqual(histogram.bucketCounts!.length, MetricBoundaries.seconds.length + 1)
+          assert.strictEqual(histogram.bucketCounts!.reduce<number>((total, count) => total + Number(count), 0), 4)
+          const state = metrics.series("httpkit_client_request_duration_seconds", { client: "otlp", method: "GET" })
+            ?.state as { readonly sum: number }
+          assert.closeTo(histogram.sum!, state.sum, 1e-9)
 
-        // Spans: the application's, and one per attempt under it, with OTel's HTTP attributes.
-        const spans = receiver.spans()
-        const app = spans.find((span) => span.name === "app")!
-        assert.isDefined(app)
-        const http = spans.filter((span) => Receiver.attributesOf(span.attributes)["http.request.method"] !== undefined)
-        assert.isAtLeast(http.length, attempts)
-        for (const span of http) assert.strictEqual(span.traceId, app.traceId)
-        const missing = http.map((span) => Receiver.attributesOf(span.attributes)).find((attributes) =>
-          attributes["http.response.status_code"] === 404
-        )
-        assert.isDefined(missing)
-        assert.strictEqual(missing!["server.address"], "127.0.0.1")
-        assert.strictEqual(missing!["server.port"], Number(new URL(server.url).port))
-        assert.strictEqual(missing!["url.full"], server.urlFor("/status/404"))
-        assert.isDefined(missing!["error.type"])
+          // Spans: the application's, and one per attempt under it, with OTel's HTTP attributes.
+          const spans = receiver.spans()
+          const app = spans.find((span) => span.name === "app")!
+          assert.isDefined(app)
+          const http = spans.filter((span) =>
+            Receiver.attributesOf(span.attributes)["http.request.method"] !== undefined
+          )
+          assert.isAtLeast(http.length, attempts)
+          for (const span of http) assert.strictEqual(span.traceId, app.traceId)
+          const missing = http.map((span) => Receiver.attributesOf(span.attributes)).find((attributes) =>
+            attributes["http.response.status_code"] === 404
+          )
+          assert.isDefined(missing)
+          assert.strictEqual(missing!["server.address"], "127.0.0.1")
+          assert.strictEqual(missing!["server.port"], Number(new URL(server.url).port))
+          assert.strictEqual(missing!["url.full"], server.urlFor("/status/404"))
+          assert.isDefined(missing!["error.type"])
 
-        // Logs: one "http attempt" record per request the server saw.
-        const logs = receiver.logs().filter((record) => record.body.stringValue === "http attempt")
-        assert.strictEqual(logs.length, attempts)
-        const failed = logs.map((record) => Receiver.attributesOf(record.attributes)).filter((attributes) =>
-          attributes["error"] === "ServiceUnavailableError"
-        )
-        assert.strictEqual(failed.length, 1)
-        assert.strictEqual(failed[0]!["status"], 503)
-        for (const record of logs) assert.strictEqual(record.traceId, app.traceId)
+          // Logs: one "http attempt" record per request the server saw.
+          const logs = receiver.logs().filter((record) => record.body.stringValue === "http attempt")
+          assert.strictEqual(logs.length, attempts)
+          const failed = logs.map((record) => Receiver.attributesOf(record.attributes)).filter((attributes) =>
+            attributes["error"] === "ServiceUnavailableError"
+          )
+          assert.strictEqual(failed.length, 1)
+          assert.strictEqual(failed[0]!["status"], 503)
+          for (const record of logs) assert.strictEqual(record.traceId, app.traceId)
 
-        // The exporter's own requests are neither traced nor counted.
-        const receiverHost = new URL(receiver.url).host
-        for (const span of spans) {
-          assert.notInclude(String(Receiver.attributesOf(span.attributes)["url.full"] ?? ""), receiverHost)
-        }
-        assert.isFalse(requests.some((point) => point.labels["host"] === receiverHost))
-      }).pipe(Effect.scoped, Effect.provideService(Metric.MetricRegistry, metrics.registry))
-    }
+          // The exporter's own requests are neither traced nor counted.
+          const receiverHost = new URL(receiver.url).host
+          for (const span of spans) {
+            assert.notInclude(String(Receiver.attributesOf(span.attributes)["url.full"] ?? ""), receiverHost)
+          }
+          assert.isFalse(requests.some((point) => point.labels["host"] === receiverHost))
+        }).pipe(Effect.scoped)
+      )
   )
 
   it.live("protocol protobuf posts application/x-protobuf to the three paths; flush sends all three at once", () =>
@@ -156,11 +173,7 @@ describe("OtlpExport", () => {
         yield* Effect.void.pipe(Effect.withSpan("protobuf-span"))
         const flusher = yield* OtlpExporter.Flusher
         yield* flusher.flush
-        assert.deepStrictEqual(receiver.received().map((entry) => entry.path).toSorted(), [
-          "/v1/logs",
-          "/v1/metrics",
-          "/v1/traces"
-        ])
+        assert.deepStrictEqual(exported(receiver), ["/v1/logs", "/v1/metrics", "/v1/traces"])
       }).pipe(
         Effect.scoped,
         Effect.provide(OtlpExport.layer({
@@ -199,10 +212,7 @@ describe("OtlpExport", () => {
           yield* Effect.logInfo("configured")
           yield* Effect.void.pipe(Effect.withSpan("not-exported"))
         }).pipe(Effect.scoped, Effect.provide(OtlpExport.layerConfig()), (effect) => withEnv(env, effect))
-        assert.deepStrictEqual(receiver.received().map((entry) => entry.path).toSorted(), [
-          "/collector/v1/metrics",
-          "/v1/logs"
-        ])
+        assert.deepStrictEqual(exported(receiver), ["/collector/v1/metrics", "/v1/logs"])
         for (const entry of receiver.received()) {
           assert.strictEqual(entry.headers["x-otlp-key"], "k=1")
           assert.strictEqual(entry.headers["x-team"], "obs")
@@ -244,7 +254,7 @@ describe("OtlpExport", () => {
         OTEL_EXPORTER_OTLP_TIMEOUT: "3s"
       }, OtlpExport.fromConfig()))
       assert.strictEqual(error._tag, "MetricsConfigError")
-      assert.deepStrictEqual(error.problems.map((problem) => problem.setting), [
+      assert.deepStrictEqual(settings(error), [
         "OTEL_EXPORTER_OTLP_ENDPOINT",
         "OTEL_EXPORTER_OTLP_PROTOCOL",
         "OTEL_EXPORTER_OTLP_TIMEOUT",
@@ -284,7 +294,7 @@ describe("OtlpExport", () => {
       for (const baseUrl of inCode) {
         const error = yield* Effect.flip(Layer.build(OtlpExport.layer({ baseUrl, serviceName: "s" })))
         assert.strictEqual(error._tag, "MetricsConfigError")
-        assert.deepStrictEqual(error.problems.map((problem) => problem.setting), ["baseUrl"])
+        assert.deepStrictEqual(settings(error), ["baseUrl"])
         assert.include(error.message, "send credentials as headers")
         assert.notMatch(JSON.stringify([error.message, error.problems]), /PW\d/)
       }
@@ -292,7 +302,7 @@ describe("OtlpExport", () => {
         OTEL_EXPORTER_OTLP_ENDPOINT: "https://collector:4318/?token=PW4",
         OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: "https://u:PW5@collector:4318/v1/traces"
       }, OtlpExport.fromConfig()))
-      assert.deepStrictEqual(fromEnv.problems.map((problem) => problem.setting), [
+      assert.deepStrictEqual(settings(fromEnv), [
         "OTEL_EXPORTER_OTLP_ENDPOINT",
         "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
       ])
@@ -317,19 +327,19 @@ describe("OtlpExport", () => {
       for (const headers of cases) {
         const error = yield* Effect.flip(Layer.build(OtlpExport.layer({ baseUrl: base, serviceName: "s", headers })))
         assert.strictEqual(error._tag, "MetricsConfigError")
-        assert.deepStrictEqual(error.problems.map((problem) => problem.setting), ["headers.x-api-key"])
+        assert.deepStrictEqual(settings(error), ["headers.x-api-key"])
         assert.include(error.message, "headers.x-api-key is set (value not shown)")
         assert.notInclude(JSON.stringify([error.message, error.problems]), "SECRET")
       }
       const fromCode = yield* Effect.flip(withEnv({}, OtlpExport.fromConfig({ headers: cases[0]! })))
-      assert.deepStrictEqual(fromCode.problems.map((problem) => problem.setting), ["headers.x-api-key"])
+      assert.deepStrictEqual(settings(fromCode), ["headers.x-api-key"])
 
       const fromEnv = yield* Effect.flip(withEnv(
         { OTEL_EXPORTER_OTLP_HEADERS: "api-key=SECHDR%0d%0aX-Evil: y" },
         Layer.build(OtlpExport.layerConfig({ serviceName: "s" }))
       ))
       assert.strictEqual(fromEnv._tag, "MetricsConfigError")
-      assert.deepStrictEqual(fromEnv.problems.map((problem) => problem.setting), ["OTEL_EXPORTER_OTLP_HEADERS"])
+      assert.deepStrictEqual(settings(fromEnv), ["OTEL_EXPORTER_OTLP_HEADERS"])
       assert.include(fromEnv.message, "OTEL_EXPORTER_OTLP_HEADERS is set (value not shown)")
       assert.include(fromEnv.message, "\"api-key\"")
       assert.notInclude(JSON.stringify([fromEnv.message, fromEnv.problems]), "SECHDR")
@@ -354,7 +364,7 @@ describe("OtlpExport", () => {
       const short = yield* Effect.flip(
         Layer.build(OtlpExport.layer({ baseUrl: base, serviceName: "s", exportInterval: "99 millis" }))
       )
-      assert.deepStrictEqual(short.problems.map((problem) => problem.setting), ["exportInterval"])
+      assert.deepStrictEqual(settings(short), ["exportInterval"])
 
       const fromEnv = yield* Effect.flip(withEnv({
         OTEL_METRIC_EXPORT_INTERVAL: "0",
@@ -362,7 +372,7 @@ describe("OtlpExport", () => {
         OTEL_BLRP_SCHEDULE_DELAY: "0",
         OTEL_EXPORTER_OTLP_TIMEOUT: "0"
       }, Layer.build(OtlpExport.layerConfig({ serviceName: "s" }))))
-      assert.deepStrictEqual(fromEnv.problems.map((problem) => problem.setting), [
+      assert.deepStrictEqual(settings(fromEnv), [
         "OTEL_EXPORTER_OTLP_TIMEOUT",
         "OTEL_METRIC_EXPORT_INTERVAL",
         "OTEL_BSP_SCHEDULE_DELAY",
@@ -405,23 +415,13 @@ describe("OtlpExport", () => {
           { OTEL_RESOURCE_ATTRIBUTES: value },
           OtlpExport.fromConfig({ baseUrl: "http://127.0.0.1:4318" })
         ))
-        assert.deepStrictEqual(error.problems.map((problem) => problem.setting), ["OTEL_RESOURCE_ATTRIBUTES"], value)
+        assert.deepStrictEqual(settings(error), ["OTEL_RESOURCE_ATTRIBUTES"], value)
       }
       for (const value of ["a=b", "a=b, c=%20d", "a=,b=c,"]) {
         yield* withEnv({ OTEL_RESOURCE_ATTRIBUTES: value }, OtlpExport.fromConfig({ baseUrl: "http://127.0.0.1:4318" }))
       }
     }))
 })
-
-/** Every line logged while `effect` runs, with its cause (background fibers it starts included). */
-const withLogs = <A, E, R>(logs: Array<string>, effect: Effect.Effect<A, E, R>) =>
-  effect.pipe(
-    Effect.provide(Logger.layer([
-      Logger.map(Logger.formatLogFmt, (line) => {
-        logs.push(line)
-      })
-    ]))
-  )
 
 /** Unhandled promise rejections while `effect` runs. */
 const rejectionsDuring = <A, E, R>(rejections: Array<unknown>, effect: Effect.Effect<A, E, R>) => {
@@ -433,17 +433,6 @@ const rejectionsDuring = <A, E, R>(rejections: Array<unknown>, effect: Effect.Ef
   )
 }
 
-/** Node's default CAs trust `cert` too, for the life of the scope. */
-const trusting = (cert: string) =>
-  Effect.acquireRelease(
-    Effect.sync(() => {
-      const before = Tls.getCACertificates("default")
-      Tls.setDefaultCACertificates([...before, cert])
-      return before
-    }),
-    (before) => Effect.sync(() => Tls.setDefaultCACertificates(before))
-  )
-
 /** A metric, a span and a log line: something for each signal to export. */
 const recordEachSignal = Effect.gen(function*() {
   yield* Metric.update(Metric.counter("tls_probe_total"), 1)
@@ -452,99 +441,97 @@ const recordEachSignal = Effect.gen(function*() {
 
 const secretHeaders = { authorization: Redacted.make("Bearer otlp-s3cret"), "x-collector-key": "k3y-s3cret" }
 
+/**
+ * Runs `body` with the layer of `options` exporting to `url`, then closes the layer: how long closing it took, in
+ * ms.
+ */
+const closingAfter = <E, R>(
+  url: string,
+  options: Omit<OtlpExport.Options, "baseUrl">,
+  body: Effect.Effect<void, E, R>
+) =>
+  Effect.gen(function*() {
+    let closeStarted = 0
+    yield* Effect.andThen(body, Effect.sync(() => (closeStarted = performance.now()))).pipe(
+      Effect.scoped,
+      Effect.provide(OtlpExport.layer({ baseUrl: url, ...options }))
+    )
+    return performance.now() - closeStarted
+  })
+
+/** A test's body, given the lines logged (logfmt) while it runs; its scope closes at its end. */
+const logged = <E>(body: (logs: ReadonlyArray<string>) => Effect.Effect<void, E, Scope.Scope>) => () =>
+  LoggingTest.withLines((logs) => Effect.scoped(body(logs)), "logfmt")
+
 describe("OtlpExport to an https receiver whose certificate nobody trusts (RELIABILITY 11)", () => {
   it.live(
     "nothing delivered, authorization never sent; one warning per signal names the URL and the certificate, Effect's pause is logged once each; no unhandled rejection; the app runs on and closes in under 1.5 s",
     () => {
-      const logs: Array<string> = []
       const rejections: Array<unknown> = []
-      return Effect.gen(function*() {
-        const receiver = yield* Receiver.makeTls(yield* TlsTest.selfSigned())
-        let closeStarted = 0
-        yield* Effect.gen(function*() {
-          yield* recordEachSignal
-          // Effect's exporter retries a transport failure 3 times, 1 s apart, then pauses the signal.
-          for (let i = 0; i < 150 && logs.filter((line) => line.includes("Disabling exporter")).length < 3; i++) {
-            yield* Effect.sleep(100)
-          }
-          // Still running: the failures were logged, not raised.
-          yield* recordEachSignal
-          closeStarted = performance.now()
-        }).pipe(
-          Effect.scoped,
-          Effect.provide(OtlpExport.layer({
-            baseUrl: receiver.url,
-            serviceName: "untrusted",
-            exportInterval: "100 millis",
-            headers: secretHeaders
-          }))
-        )
-        const closing = performance.now() - closeStarted
-        assert.isBelow(closing, 1_500, `closing took ${closing} ms`)
-        assert.deepStrictEqual(receiver.received(), [])
-        assert.isAtLeast(receiver.connections(), 3, "each signal tried the receiver")
-        for (const signal of ["metrics", "traces", "logs"]) {
-          const ours = logs.filter((line) => line.includes(`OTLP export to ${receiver.url}/v1/${signal} failed`))
-          assert.strictEqual(ours.length, 1, `${signal}: ${ours.join("\n")}`)
-          assert.match(ours[0]!, /self-signed certificate/)
-          assert.match(ours[0]!, /level=WARN/)
-          const paused = logs.filter((line) =>
-            line.includes("Disabling exporter") && line.includes(`POST ${receiver.url}/v1/${signal}`)
+      return LoggingTest.withLines((logs) =>
+        Effect.gen(function*() {
+          const receiver = yield* Receiver.makeTls(yield* TlsTest.selfSigned())
+          const closing = yield* closingAfter(
+            receiver.url,
+            { serviceName: "untrusted", exportInterval: "100 millis", headers: secretHeaders },
+            Effect.gen(function*() {
+              yield* recordEachSignal
+              // Effect's exporter retries a transport failure 3 times, 1 s apart, then pauses the signal.
+              for (let i = 0; i < 150 && logs.filter(pausing("")).length < 3; i++) {
+                yield* Effect.sleep(100)
+              }
+              // Still running: the failures were logged, not raised.
+              yield* recordEachSignal
+            })
           )
-          assert.strictEqual(paused.length, 1, `${signal}: ${paused.join("\n")}`)
-        }
-        for (const line of logs) {
-          assert.notInclude(line, "otlp-s3cret")
-          assert.notInclude(line, "k3y-s3cret")
-        }
-        assert.deepStrictEqual(rejections, [])
-      }).pipe(Effect.scoped, (effect) => withLogs(logs, effect), (effect) => rejectionsDuring(rejections, effect))
+          assert.isBelow(closing, 1_500, `closing took ${closing} ms`)
+          assert.deepStrictEqual(receiver.received(), [])
+          assert.isAtLeast(receiver.connections(), 3, "each signal tried the receiver")
+          for (const signal of ["metrics", "traces", "logs"]) {
+            const failure = failureTo(logs, `${receiver.url}/v1/${signal}`)
+            assert.match(failure, /self-signed certificate/)
+            assert.match(failure, /level=WARN/)
+            const paused = logs.filter(pausing(`POST ${receiver.url}/v1/${signal}`))
+            assert.strictEqual(paused.length, 1, `${signal}: ${paused.join("\n")}`)
+          }
+          for (const line of logs) {
+            assert.notInclude(line, "otlp-s3cret")
+            assert.notInclude(line, "k3y-s3cret")
+          }
+          assert.deepStrictEqual(rejections, [])
+        }).pipe(Effect.scoped), "logfmt").pipe((effect) => rejectionsDuring(rejections, effect))
     },
     30_000
   )
 
   it.live(
     "a short program (the export at shutdown only): one warning per signal names the certificate before shutdownTimeout (1 s) cuts the retries off; closing takes under 1 s + 1.5 s; nothing delivered",
-    () => {
-      const logs: Array<string> = []
-      return Effect.gen(function*() {
+    logged((logs) =>
+      Effect.gen(function*() {
         const receiver = yield* Receiver.makeTls(yield* TlsTest.selfSigned())
-        let closeStarted = 0
-        yield* Effect.gen(function*() {
-          yield* recordEachSignal
-          closeStarted = performance.now()
-        }).pipe(
-          Effect.scoped,
-          Effect.provide(OtlpExport.layer({
-            baseUrl: receiver.url,
-            serviceName: "short",
-            exportInterval: hour,
-            shutdownTimeout: "1 second",
-            headers: secretHeaders
-          }))
+        const closing = yield* closingAfter(
+          receiver.url,
+          { serviceName: "short", exportInterval: hour, shutdownTimeout: "1 second", headers: secretHeaders },
+          recordEachSignal
         )
-        const closing = performance.now() - closeStarted
         assert.isBelow(closing, 2_500, `closing took ${closing} ms`)
         assert.deepStrictEqual(receiver.received(), [])
         for (const signal of ["metrics", "traces", "logs"]) {
-          const ours = logs.filter((line) => line.includes(`OTLP export to ${receiver.url}/v1/${signal} failed`))
-          assert.strictEqual(ours.length, 1, `${signal}: ${logs.join("\n")}`)
-          assert.match(ours[0]!, /self-signed certificate/)
+          assert.match(failureTo(logs, `${receiver.url}/v1/${signal}`), /self-signed certificate/)
         }
         for (const line of logs) assert.notInclude(line, "s3cret")
-      }).pipe(Effect.scoped, (effect) => withLogs(logs, effect))
-    },
+      })
+    ),
     30_000
   )
 
   it.live(
     "the same receiver once Node's CAs trust its certificate: 3 exports arrive, with the configured authorization, and no warning",
-    () => {
-      const logs: Array<string> = []
-      return Effect.gen(function*() {
+    logged((logs) =>
+      Effect.gen(function*() {
         const certificate = yield* TlsTest.selfSigned()
         const receiver = yield* Receiver.makeTls(certificate)
-        yield* trusting(certificate.cert)
+        yield* TlsTest.trusting(certificate.cert)
         yield* recordEachSignal.pipe(
           Effect.scoped,
           Effect.provide(OtlpExport.layer({
@@ -554,15 +541,11 @@ describe("OtlpExport to an https receiver whose certificate nobody trusts (RELIA
             headers: secretHeaders
           }))
         )
-        assert.deepStrictEqual(receiver.received().map((entry) => entry.path).toSorted(), [
-          "/v1/logs",
-          "/v1/metrics",
-          "/v1/traces"
-        ])
+        assert.deepStrictEqual(exported(receiver), ["/v1/logs", "/v1/metrics", "/v1/traces"])
         for (const entry of receiver.received()) assert.strictEqual(entry.headers.authorization, "Bearer otlp-s3cret")
         assert.deepStrictEqual(logs.filter((line) => line.includes("level=WARN")), [])
-      }).pipe(Effect.scoped, (effect) => withLogs(logs, effect))
-    },
+      })
+    ),
     30_000
   )
 })
@@ -576,101 +559,91 @@ const logLines = (count: number) =>
     }
   })
 
+/**
+ * One log line exported to `receiver` (logs only, every 100 ms, each export cut at `exportTimeout`) until Effect
+ * pauses the signal, for at most 10 s: how long that took, in ms.
+ */
+const oneLineUntilPaused = (
+  receiver: { readonly url: string },
+  logs: ReadonlyArray<string>,
+  options: { readonly serviceName: string; readonly exportTimeout: Duration.Input }
+) =>
+  Effect.gen(function*() {
+    const started = performance.now()
+    yield* Effect.gen(function*() {
+      yield* Effect.logInfo("one line")
+      while (!logs.some(pausing("/v1/logs"))) {
+        assert.isBelow(performance.now() - started, 10_000, logs.join("\n"))
+        yield* Effect.sleep(50)
+      }
+    }).pipe(
+      Effect.scoped,
+      Effect.provide(OtlpExport.layer({
+        baseUrl: receiver.url,
+        signals: { metrics: false, traces: false },
+        exportInterval: "100 millis",
+        ...options
+      }))
+    )
+    return performance.now() - started
+  })
+
 describe("OtlpExport to a receiver that is slow or does not answer (RELIABILITY 12, 13)", () => {
   it.live(
     "a receiver that never answers: each export is cut off at exportTimeout (500 ms), its retries send nothing, and Effect pauses the signal; one warning names the deadline",
-    () => {
-      const logs: Array<string> = []
-      return Effect.gen(function*() {
+    logged((logs) =>
+      Effect.gen(function*() {
         const receiver = yield* Receiver.makeStalling()
-        yield* Effect.gen(function*() {
-          yield* Effect.logInfo("one line")
-          const started = performance.now()
-          while (!logs.some((line) => line.includes("Disabling exporter") && line.includes("/v1/logs"))) {
-            assert.isBelow(performance.now() - started, 10_000, logs.join("\n"))
-            yield* Effect.sleep(50)
-          }
-        }).pipe(
-          Effect.scoped,
-          Effect.provide(OtlpExport.layer({
-            baseUrl: receiver.url,
-            serviceName: "deadline",
-            signals: { metrics: false, traces: false },
-            exportInterval: "100 millis",
-            exportTimeout: "500 millis"
-          }))
-        )
+        yield* oneLineUntilPaused(receiver, logs, { serviceName: "deadline", exportTimeout: "500 millis" })
         // One request: cut at the deadline; Effect's three retries came after it and sent nothing.
         const sent = receiver.requests().filter((request) => request.path === "/v1/logs")
         assert.strictEqual(sent.length, 1, JSON.stringify(sent))
         const took = sent[0]!.endedAt! - sent[0]!.at
         assert.isAtLeast(took, 400)
         assert.isBelow(took, 2_000)
-        const ours = logs.filter((line) => line.includes(`OTLP export to ${receiver.url}/v1/logs failed`))
-        assert.strictEqual(ours.length, 1, logs.join("\n"))
-        assert.include(ours[0]!, "no answer within exportTimeout (0.5 s)")
-      }).pipe(Effect.scoped, (effect) => withLogs(logs, effect))
-    },
+        assert.include(failureTo(logs, `${receiver.url}/v1/logs`), "no answer within exportTimeout (0.5 s)")
+      })
+    ),
     30_000
   )
 
   it.live(
     "a 429 asking for an hour (Retry-After: 3600) with 2 s of exportTimeout left fails the export at once: no hour-long sleep holding the batch, Effect pauses the signal within 5 s, one request sent",
-    () => {
-      const logs: Array<string> = []
-      return Effect.gen(function*() {
+    logged((logs) =>
+      Effect.gen(function*() {
         const receiver = yield* Receiver.makeStalling({ status: 429, headers: { "retry-after": "3600" } })
-        const started = performance.now()
-        yield* Effect.gen(function*() {
-          yield* Effect.logInfo("one line")
-          while (!logs.some((line) => line.includes("Disabling exporter") && line.includes("/v1/logs"))) {
-            assert.isBelow(performance.now() - started, 10_000, logs.join("\n"))
-            yield* Effect.sleep(50)
-          }
-        }).pipe(
-          Effect.scoped,
-          Effect.provide(OtlpExport.layer({
-            baseUrl: receiver.url,
-            serviceName: "retry-after",
-            signals: { metrics: false, traces: false },
-            exportInterval: "100 millis",
-            exportTimeout: "2 seconds"
-          }))
-        )
-        assert.isBelow(performance.now() - started, 5_000)
+        const took = yield* oneLineUntilPaused(receiver, logs, {
+          serviceName: "retry-after",
+          exportTimeout: "2 seconds"
+        })
+        assert.isBelow(took, 5_000)
         assert.strictEqual(receiver.requests().filter((request) => request.path === "/v1/logs").length, 1)
-        const ours = logs.filter((line) => line.includes(`OTLP export to ${receiver.url}/v1/logs failed`))
-        assert.strictEqual(ours.length, 1, logs.join("\n"))
-        assert.include(ours[0]!, "answered 429 and asked to wait 3600 s")
-      }).pipe(Effect.scoped, (effect) => withLogs(logs, effect))
-    },
+        assert.include(failureTo(logs, `${receiver.url}/v1/logs`), "answered 429 and asked to wait 3600 s")
+      })
+    ),
     30_000
   )
 
   it.live(
     "20,000 log lines with spans against a receiver that never answers: one request per signal at a time, later batches dropped and counted in one warning each, each request cut at exportTimeout (1 s); closing takes under shutdownTimeout + 1 s and leaves no socket, and none is opened after",
-    () => {
-      const logs: Array<string> = []
-      return Effect.gen(function*() {
+    logged((logs) =>
+      Effect.gen(function*() {
         const receiver = yield* Receiver.makeStalling()
-        let closeStarted = 0
-        yield* Effect.gen(function*() {
-          yield* logLines(20_000)
-          // Long enough for the first requests to reach their deadline, and for Effect's retries after it.
-          yield* Effect.sleep("3 seconds")
-          closeStarted = performance.now()
-        }).pipe(
-          Effect.scoped,
-          Effect.provide(OtlpExport.layer({
-            baseUrl: receiver.url,
+        const closing = yield* closingAfter(
+          receiver.url,
+          {
             serviceName: "pileup",
             signals: { metrics: false },
             exportInterval: hour,
             exportTimeout: "1 second",
             shutdownTimeout: "1 second"
-          }))
+          },
+          Effect.gen(function*() {
+            yield* logLines(20_000)
+            // Long enough for the first requests to reach their deadline, and for Effect's retries after it.
+            yield* Effect.sleep("3 seconds")
+          })
         )
-        const closing = performance.now() - closeStarted
         assert.isBelow(closing, 2_000, `closing took ${closing} ms`)
         // No socket left (the receiver sees the last ones close), and none opened once the layer closed.
         const connections = receiver.connections()
@@ -701,8 +674,8 @@ describe("OtlpExport to a receiver that is slow or does not answer (RELIABILITY 
           assert.isAtLeast(dropped.length, 1, `${signal}: ${logs.join("\n")}`)
           assert.isAtLeast(dropped.reduce((total, count) => total + count, 0), 8, signal)
         }
-      }).pipe(Effect.scoped, (effect) => withLogs(logs, effect))
-    },
+      })
+    ),
     60_000
   )
 })

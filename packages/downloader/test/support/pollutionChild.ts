@@ -18,7 +18,7 @@
  */
 import * as ResilientClient from "@httpkit/client/ResilientClient"
 import * as Content from "@httpkit/testing/Content"
-import { Cause, Context, Duration, Effect, Layer } from "effect"
+import { Context, Effect, Layer } from "effect"
 import { createHash } from "node:crypto"
 import * as Fs from "node:fs/promises"
 import * as Path from "node:path"
@@ -27,6 +27,7 @@ import * as DownloadQueue from "../../src/DownloadQueue.ts"
 import * as FileName from "../../src/FileName.ts"
 import * as HashFollower from "../../src/internal/hashFollower.ts"
 import * as Progress from "../../src/Progress.ts"
+import * as Kit from "./pollutionChildKit.ts"
 
 interface Input {
   /** The test server. */
@@ -38,10 +39,7 @@ interface Input {
   readonly keys: ReadonlyArray<string>
 }
 
-const input = JSON.parse(process.argv[2]!) as Input
-// Node makes its stdio streams on first use: make them now, before any key is polluted.
-const stdout = process.stdout
-const stderr = process.stderr
+const input = Kit.input<Input>()
 
 /** How often each planted function ran, for the key being polluted. */
 let planted: Record<string, number> = Object.create(null)
@@ -177,15 +175,7 @@ const hostile = (key: string): unknown => {
 }
 
 /** A call's result or its error's tag (and OS code), given up after 20 s. */
-const outcome = <A>(effect: Effect.Effect<A, unknown, never>) =>
-  Effect.matchCause(Effect.timeout(effect, Duration.seconds(20)), {
-    onSuccess: (value) => ({ ok: true, value: value as unknown }),
-    onFailure: (cause) => {
-      const squashed = Cause.squash(cause) as { readonly _tag?: unknown; readonly code?: unknown }
-      const tag = typeof squashed?._tag === "string" ? squashed._tag : String(squashed)
-      return { ok: false, error: typeof squashed?.code === "string" ? `${tag} ${squashed.code}` : tag }
-    }
-  })
+const outcome = <A>(effect: Effect.Effect<A, unknown, never>) => Kit.outcome(effect, 20, true)
 
 /** What a result says, without times and speeds. */
 const summary = (result: {
@@ -215,8 +205,7 @@ const summary = (result: {
     : null
 })
 
-/** The field names of a record, sorted. */
-const fields = (record: object): string => Object.keys(record).toSorted().join(",")
+const { fields } = Kit
 
 /** Every file under `folder`, with its sha256 (a link with its target), sorted. */
 const contents = async (folder: string): Promise<Array<string>> => {
@@ -293,7 +282,34 @@ const hashWorker = async (dir: string) => {
   return { digest, shortFile, opened, leftOpen: await descriptorsOn(path) }
 }
 
-/** The folder of one key: an existing file, a link to a file outside, a `.part` of `resume.bin` with its sidecar. */
+/**
+ * A `.part` at `path` holding the first `done` bytes of the test server's file (`/files/<name>`), and its sidecar
+ * naming `url`, the file's strong ETag and, when `known`, its size.
+ */
+const leavePart = async (
+  path: string,
+  url: string,
+  file: { readonly name: string; readonly size: number; readonly seed: number },
+  done: number,
+  known = true
+) => {
+  await Fs.writeFile(`${path}.part`, Content.bytesAt(file.seed, 0, done))
+  await Fs.writeFile(
+    `${path}.part.json`,
+    JSON.stringify({
+      version: 1,
+      url,
+      ...(known ? { size: file.size } : {}),
+      etag: Content.entityTag({ ...file, encoding: "identity" }),
+      segments: [{ start: 0, ...(known ? { end: file.size } : {}), done }]
+    })
+  )
+}
+
+/**
+ * The folder of one key: an existing file, a link to a file outside, `.part`s of `resume.bin` and `open.bin` (of
+ * unknown length) with their sidecars.
+ */
 const prepare = async (marker: string) => {
   const dir = Path.join(input.folder, marker)
   await Fs.mkdir(dir)
@@ -304,29 +320,16 @@ const prepare = async (marker: string) => {
   await Fs.writeFile(Path.join(dir, "existing3.bin"), "previous")
   await Fs.symlink(victim, Path.join(dir, "link.bin"))
   const resumeUrl = `${input.url}/files/${marker}-r.bin?size=300000&seed=4&probe=${marker}`
-  await Fs.writeFile(Path.join(dir, "resume.bin.part"), Content.bytesAt(4, 0, 100_000))
-  await Fs.writeFile(
-    Path.join(dir, "resume.bin.part.json"),
-    JSON.stringify({
-      version: 1,
-      url: resumeUrl,
-      size: 300_000,
-      etag: Content.entityTag({ name: `${marker}-r.bin`, size: 300_000, seed: 4, encoding: "identity" }),
-      segments: [{ start: 0, end: 300_000, done: 100_000 }]
-    })
-  )
+  await leavePart(Path.join(dir, "resume.bin"), resumeUrl, { name: `${marker}-r.bin`, size: 300_000, seed: 4 }, 100_000)
   // A file of unknown length (chunked, 206 totals `*`): its sidecar has neither `size` nor an `end`.
   const openUrl =
     `${input.url}/files/${marker}-u.bin?size=200000&seed=5&chunked=1&range_total_unknown=1&probe=${marker}`
-  await Fs.writeFile(Path.join(dir, "open.bin.part"), Content.bytesAt(5, 0, 80_000))
-  await Fs.writeFile(
-    Path.join(dir, "open.bin.part.json"),
-    JSON.stringify({
-      version: 1,
-      url: openUrl,
-      etag: Content.entityTag({ name: `${marker}-u.bin`, size: 200_000, seed: 5, encoding: "identity" }),
-      segments: [{ start: 0, done: 80_000 }]
-    })
+  await leavePart(
+    Path.join(dir, "open.bin"),
+    openUrl,
+    { name: `${marker}-u.bin`, size: 200_000, seed: 5 },
+    80_000,
+    false
   )
   return { dir, victim, resumeUrl, openUrl }
 }
@@ -533,32 +536,18 @@ const pollute = (proto: Record<string, unknown>, key: string): void => {
   })
 }
 
-const run = async (key: string) => {
-  const marker = `k_${key.replace(/[^A-Za-z0-9]/g, "_")}`
+await Kit.forEachKey(input.keys, "k", "@@pollution ", async (key, marker) => {
   planted = Object.create(null)
-  stderr.write(`[child] start ${key}\n`)
-  const started = Date.now()
   const { dir, openUrl, resumeUrl, victim } = await prepare(marker)
-  let result: unknown
   const proto = Object.prototype as Record<string, unknown>
   if (key !== "") pollute(proto, key)
+  let result: unknown
   try {
-    result = await Promise.race([
-      Effect.runPromise(calls(marker, dir, resumeUrl, openUrl)),
-      new Promise((resolve) => setTimeout(() => resolve({ hung: true }), 120_000).unref())
-    ])
-  } catch (error) {
-    result = { threw: String(error) }
+    result = await Kit.settled(() => Effect.runPromise(calls(marker, dir, resumeUrl, openUrl)))
   } finally {
     if (key !== "") delete proto[key]
   }
   const files = await contents(dir)
   const outside = await Fs.readFile(victim, "utf8")
-  stdout.write(
-    `@@pollution ${
-      JSON.stringify({ key, marker, elapsedMs: Date.now() - started, planted, files, outside, ...(result as object) })
-    }\n`
-  )
-}
-
-for (const key of input.keys) await run(key)
+  return { planted, files, outside, ...(result as object) }
+})

@@ -23,7 +23,7 @@
 import * as NodeRedis from "@effect/platform-node/NodeRedis"
 import * as ResilientClient from "@httpkit/client/ResilientClient"
 import { exactly } from "@httpkit/core/Own"
-import { Cause, Context, Duration, Effect, Layer } from "effect"
+import { Context, Effect, Layer } from "effect"
 import * as Redis from "effect/persistence/Redis"
 import { createHash } from "node:crypto"
 import * as Fs from "node:fs/promises"
@@ -35,6 +35,7 @@ import * as DownloadQueueStore from "../../src/DownloadQueueStore.ts"
 import * as QueueRedis from "../../src/internal/queueRedis.ts"
 import { DeadLetter } from "../../src/QueueTask.ts"
 import type * as QueueTask from "../../src/QueueTask.ts"
+import * as Kit from "./pollutionChildKit.ts"
 
 interface Input {
   /** The test server. */
@@ -47,10 +48,7 @@ interface Input {
   readonly keys: ReadonlyArray<string>
 }
 
-const input = JSON.parse(process.argv[2]!) as Input
-// Node makes its stdio streams on first use: make them now, before any key is polluted.
-const stdout = process.stdout
-const stderr = process.stderr
+const input = Kit.input<Input>()
 
 /** A hostile value for `key`: what would change a queued download most if it were picked up. */
 const hostile = (key: string): unknown => {
@@ -77,17 +75,9 @@ const hostile = (key: string): unknown => {
 }
 
 /** A call's result or its error's tag, given up after 60 s. */
-const outcome = <A>(effect: Effect.Effect<A, unknown, never>) =>
-  Effect.matchCause(Effect.timeout(effect, Duration.seconds(60)), {
-    onSuccess: (value) => ({ ok: true, value: value as unknown }),
-    onFailure: (cause) => {
-      const squashed = Cause.squash(cause) as { readonly _tag?: unknown }
-      return { ok: false, error: typeof squashed?._tag === "string" ? squashed._tag : String(squashed) }
-    }
-  })
+const outcome = <A>(effect: Effect.Effect<A, unknown, never>) => Kit.outcome(effect, 60, false)
 
-/** An object's own fields, sorted, as one string. */
-const fields = (record: object): string => Object.keys(record).toSorted().join(",")
+const { fields } = Kit
 
 /** A task as a worker got it: its own fields, and its own checksum. */
 const taskView = (task: QueueTask.QueueTask) => ({
@@ -257,26 +247,14 @@ const runBackend = (key: string, marker: string, backend: "memory" | "redis", di
   }))
 }
 
-const run = async (key: string) => {
-  const marker = `q_${key.replace(/[^A-Za-z0-9]/g, "_")}`
-  stderr.write(`[child] start ${key}\n`)
-  const started = Date.now()
+await Kit.forEachKey(input.keys, "q", "@@queue-pollution ", async (key, marker) => {
   const outcomes: Record<string, unknown> = {}
   for (const backend of ["memory", "redis"] as const) {
     const dir = Path.join(input.folder, marker, backend)
     await Fs.mkdir(dir, { recursive: true })
-    try {
-      outcomes[backend] = await Promise.race([
-        Effect.runPromise(runBackend(key, marker, backend, dir)),
-        new Promise((resolve) => setTimeout(() => resolve({ hung: true }), 120_000).unref())
-      ])
-    } catch (error) {
-      outcomes[backend] = { threw: String(error) }
-    }
+    outcomes[backend] = await Kit.settled(() => Effect.runPromise(runBackend(key, marker, backend, dir)))
   }
-  stdout.write(`@@queue-pollution ${JSON.stringify({ key, marker, elapsedMs: Date.now() - started, ...outcomes })}\n`)
-}
-
-for (const key of input.keys) await run(key)
+  return outcomes
+})
 // The Redis connections are closed with their scopes; nothing else keeps the process.
 process.exit(0)
