@@ -162,6 +162,31 @@ describe("OtlpExport's gate under TestClock: a try due after exportTimeout repor
   )
 })
 
+/**
+ * Logs one line through an OTLP export of logs only to `baseUrl` (exportTimeout 900 ms, a secret header), and
+ * waits until Effect pauses that exporter ("Disabling exporter"), at most 20 s.
+ */
+const logUntilPaused = (logs: ReadonlyArray<string>, baseUrl: string, serviceName: string) => {
+  const started = performance.now()
+  return Effect.gen(function*() {
+    yield* Effect.logInfo("one line")
+    while (!logs.some((line) => line.includes("Disabling exporter") && line.includes("/v1/logs"))) {
+      assert.isBelow(performance.now() - started, 20_000, logs.join("\n"))
+      yield* Effect.sleep(50)
+    }
+  }).pipe(
+    Effect.scoped,
+    Effect.provide(OtlpExport.layer({
+      baseUrl,
+      serviceName,
+      signals: { metrics: false, traces: false },
+      headers: { "x-api-key": "outcome-s3cret" },
+      exportInterval: "100 millis",
+      exportTimeout: "900 millis"
+    }))
+  )
+}
+
 describe("OtlpExport over sockets: a failed export reports the receiver's status or the refused connection at any exportTimeout", () => {
   it.live(
     "a receiver answering 500 at once, exportTimeout 900 ms (Effect's retry comes after it): one request received, Effect's pause names 500 and the deadline, no line says 'no answer' or holds the header's secret",
@@ -169,24 +194,7 @@ describe("OtlpExport over sockets: a failed export reports the receiver's status
       const logs: Array<string> = []
       return Effect.gen(function*() {
         const receiver = yield* Receiver.makeStalling({ status: 500, headers: {} })
-        const started = performance.now()
-        yield* Effect.gen(function*() {
-          yield* Effect.logInfo("one line")
-          while (!logs.some((line) => line.includes("Disabling exporter") && line.includes("/v1/logs"))) {
-            assert.isBelow(performance.now() - started, 20_000, logs.join("\n"))
-            yield* Effect.sleep(50)
-          }
-        }).pipe(
-          Effect.scoped,
-          Effect.provide(OtlpExport.layer({
-            baseUrl: receiver.url,
-            serviceName: "status-outcome",
-            signals: { metrics: false, traces: false },
-            headers: { "x-api-key": "outcome-s3cret" },
-            exportInterval: "100 millis",
-            exportTimeout: "900 millis"
-          }))
-        )
+        yield* logUntilPaused(logs, receiver.url, "status-outcome")
         const sent = receiver.requests().filter((request) => request.path === "/v1/logs")
         assert.strictEqual(sent.length, 1, JSON.stringify(sent))
         assert.isDefined(sent[0]!.endedAt, "the receiver answered it")
@@ -210,24 +218,7 @@ describe("OtlpExport over sockets: a failed export reports the receiver's status
       return Effect.gen(function*() {
         const port = yield* Ports.unused
         const baseUrl = `http://127.0.0.1:${port}`
-        const started = performance.now()
-        yield* Effect.gen(function*() {
-          yield* Effect.logInfo("one line")
-          while (!logs.some((line) => line.includes("Disabling exporter") && line.includes("/v1/logs"))) {
-            assert.isBelow(performance.now() - started, 20_000, logs.join("\n"))
-            yield* Effect.sleep(50)
-          }
-        }).pipe(
-          Effect.scoped,
-          Effect.provide(OtlpExport.layer({
-            baseUrl,
-            serviceName: "refused-outcome",
-            signals: { metrics: false, traces: false },
-            headers: { "x-api-key": "outcome-s3cret" },
-            exportInterval: "100 millis",
-            exportTimeout: "900 millis"
-          }))
-        )
+        yield* logUntilPaused(logs, baseUrl, "refused-outcome")
         const warned = logs.filter((line) => line.includes(`OTLP export to ${baseUrl}/v1/logs failed`))
         assert.strictEqual(warned.length, 1, logs.join("\n"))
         assert.include(warned[0]!, "ECONNREFUSED")

@@ -15,15 +15,17 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Redact from "@httpkit/core/Redact"
 import { RateLimiterUnavailableError } from "@httpkit/rate-limiter"
+import * as LoggingTest from "@httpkit/testing/LoggingTest"
 import * as RedisPrefix from "@httpkit/testing/RedisPrefix"
 import * as RedisProxy from "@httpkit/testing/RedisProxy"
 import * as RedisTest from "@httpkit/testing/RedisTest"
-import { Context, Effect, Exit, Layer, Logger } from "effect"
+import { Context, Effect, Layer } from "effect"
 import * as Net from "node:net"
 import * as LimiterStore from "../src/LimiterStore.ts"
 import * as Policy from "../src/Policy.ts"
 import * as RateLimiter from "../src/RateLimiter.ts"
 import * as RedisStore from "../src/RedisStore.ts"
+import { eventually, timed } from "./support/items.ts"
 
 /** Well under the 2 s that calls waited before (`maxTimeout`, the watchdog), with room for a loaded machine. */
 const promptly = 1_000
@@ -48,23 +50,6 @@ const once = (id: string): LimiterStore.Item => ({
 const reserve = (store: LimiterStore.Store, id: string) =>
   store.reserve({ items: [once(id)], blockKey: undefined, maxWaitMillis: 10_000 })
 
-/** Runs `effect` and says how long it took in real milliseconds. */
-const timed = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-  Effect.gen(function*() {
-    const start = performance.now()
-    const result = yield* effect
-    return [performance.now() - start, result] as const
-  })
-
-/** A logger keeping every line's message, and its layer. */
-const recording = () => {
-  const lines: Array<string> = []
-  const logger = Logger.make<unknown, void>(({ message }) => {
-    lines.push(Array.isArray(message) ? message.map(String).join(" ") : String(message))
-  })
-  return { lines, layer: Logger.layer([logger]) }
-}
-
 /** The store's own lines about its connection. */
 const connectionLines = (lines: ReadonlyArray<string>) =>
   lines.filter((line) => /lost|restored|cannot reach|no Redis/.test(line))
@@ -81,20 +66,6 @@ const failsAtOnce = (effect: Effect.Effect<unknown, unknown>, url: string) =>
     assert.notMatch(error.detail, /no answer/)
     assert.isBelow(elapsed, promptly, `failed after ${elapsed} ms: ${error.detail}`)
     return error
-  })
-
-/** Retries `effect` every 100 ms until it succeeds, for at most `withinMillis`. */
-const eventually = <A, E>(effect: Effect.Effect<A, E>, withinMillis: number) =>
-  Effect.gen(function*() {
-    const start = performance.now()
-    let last: unknown
-    while (performance.now() - start < withinMillis) {
-      const exit = yield* Effect.exit(effect)
-      if (Exit.isSuccess(exit)) return exit.value
-      last = exit.cause
-      yield* Effect.sleep(100)
-    }
-    return assert.fail(`still failing after ${withinMillis} ms: ${String(last)}`)
   })
 
 /** A limiter of a global window of 1,000 a second on `store`. */
@@ -151,7 +122,7 @@ await RedisTest.describeWithRedis("RedisStore: replies that are not RESP (RELIAB
     "Redis answering garbage mid-run: the call that meets it and every call after fail at once (under 1 s, not the 2 s maxTimeout) with RateLimiterUnavailableError naming the URL and the protocol, run nothing, and the store is back once Redis answers",
     () =>
       Effect.gen(function*() {
-        const logs = recording()
+        const logs = LoggingTest.recordingLogger()
         const proxy = yield* RedisProxy.make()
         yield* proxy.start
         const store = yield* RedisStore.make({ url: proxy.url, prefix: RedisPrefix.fresh("rl") }).pipe(
@@ -225,7 +196,7 @@ describe("RedisStore: a server that is not Redis (RELIABILITY 17, 19)", () => {
       Effect.gen(function*() {
         const { port } = yield* bannerServer
         const url = `redis://someone:s3cret-pa55@127.0.0.1:${port}`
-        const logs = recording()
+        const logs = LoggingTest.recordingLogger()
         const [building, context] = yield* timed(
           Layer.build(
             RateLimiter.layer({ policies: [Policy.rate({ limit: 10, window: "1 second" })] }).pipe(

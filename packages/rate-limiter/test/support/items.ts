@@ -1,9 +1,10 @@
 /**
  * Small helpers the store tests share: items, one fail-fast reservation, a
- * limiter on a store, a live sleep, real time measured, and the busiest span
- * of admission times.
+ * limiter on a store, a live sleep, real time measured, a retry until an
+ * effect succeeds, and the busiest span of admission times.
  */
-import { Effect } from "effect"
+import { assert } from "@effect/vitest"
+import { Effect, Exit } from "effect"
 import * as LimiterStore from "../../src/LimiterStore.ts"
 import * as RateLimiter from "../../src/RateLimiter.ts"
 
@@ -41,6 +42,20 @@ export const timed = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
     const start = performance.now()
     const result = yield* effect
     return [performance.now() - start, result] as const
+  })
+
+/** Retries `effect` every 100 ms (real time) until it succeeds, for at most `withinMillis`; returns its value. */
+export const eventually = <A, E>(effect: Effect.Effect<A, E>, withinMillis: number) =>
+  Effect.gen(function*() {
+    const start = performance.now()
+    let last: unknown
+    while (performance.now() - start < withinMillis) {
+      const exit = yield* Effect.exit(effect)
+      if (Exit.isSuccess(exit)) return exit.value
+      last = exit.cause
+      yield* sleepLive(100)
+    }
+    return assert.fail(`still failing after ${withinMillis} ms: ${String(last)}`)
   })
 
 /** Real time passes, whatever clock the test runs on (stores that keep real time do not follow `TestClock`). */
