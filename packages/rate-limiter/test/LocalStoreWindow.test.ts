@@ -45,6 +45,10 @@ const reader = (path: string) => {
   const bookings = db.prepare("SELECT time, cost, total FROM bookings WHERE id = ? ORDER BY time, seq")
   const item = db.prepare("SELECT tat, expires_at FROM items WHERE id = ?")
   const count = db.prepare("SELECT count(*) AS n FROM bookings")
+  const rows = db.prepare(
+    "SELECT (SELECT count(*) FROM items) + (SELECT count(*) FROM bookings) + (SELECT count(*) FROM blocks) + " +
+      "(SELECT count(*) FROM leases) AS n"
+  )
   return {
     /** An id's bookings in the store's order. */
     bookings: (id: string): ReadonlyArray<Booking> =>
@@ -57,7 +61,10 @@ const reader = (path: string) => {
       const row = item.get(LocalDatabase.storedName(id))
       return row === undefined ? undefined : { tat: Number(row.tat), expiresAt: Number(row.expires_at) }
     },
+    /** How many bookings the file holds. */
     count: (): number => Number(count.get()?.n),
+    /** How many rows the file holds, in every table (states, bookings, blocks, leases). */
+    rows: (): number => Number(rows.get()?.n),
     db,
     close: () => db.close()
   }
@@ -93,6 +100,9 @@ const assertRunning = (bookings: ReadonlyArray<Booking>, what: string) => {
     assert.strictEqual(bookings[i]!.total - bookings[i - 1]!.total, bookings[i]!.cost, `${what}: booking ${i}`)
   }
 }
+
+/** Most sweeps the suite runs once past everything: far more than its sequences' rows need at a batch a sweep. */
+const maxSweeps = 100
 
 /** The store's database files for one sequence: two connections, as two processes would have, and a reader. */
 const localBackend: Backend = {
@@ -134,8 +144,15 @@ const localBackend: Backend = {
               return logOf(stored)
             }),
           sweptLeft: Effect.sync(() => {
-            for (let i = 0; i < 10; i++) connections[0]!.sweep()
-            return file.count()
+            // Each sweep deletes at most a batch per table: again until one deletes nothing.
+            let left = file.rows()
+            for (let sweeps = 0; sweeps < maxSweeps; sweeps++) {
+              connections[0]!.sweep()
+              const after = file.rows()
+              if (after === left) break
+              left = after
+            }
+            return left
           })
         }
       }
@@ -203,6 +220,76 @@ describe("LocalStore: a window's bookings", () => {
         database.sweep()
         assert.strictEqual(file.count(), 0)
         assert.isUndefined(file.item("many"))
+      })
+  )
+
+  it.effect(
+    "waiters booked more than an hour ahead (5 a minute, 305 requests, the clock going back and forth by 250 ms) keep their 305 rows an hour on, until the last leaves its window at 3,708 s; then one sweep deletes every row",
+    () =>
+      onDatabase("far-ahead", (database, file, clock) => {
+        const start = clock.now
+        const item = windowItem("queue", 5, 60_000)
+        // Five go now; the sixth waits for the first to leave, and each after is paced 12 s behind the one before.
+        let last = start
+        for (let i = 0; i < 305; i++) {
+          const got = database.reserve([item], undefined, 1e9)
+          assert.strictEqual(got._tag, "Granted", `request ${i}`)
+          last = Math.max(last, clock.now + (got._tag === "Granted" ? got.delayMillis : 0))
+          clock.now += i % 2 === 0 ? 250 : -250
+        }
+        assert.strictEqual(last, start + 60_000 + 299 * 12_000)
+        assert.deepStrictEqual(file.item("queue"), { tat: 0, expiresAt: last + 60_000 })
+        // An hour on, the queue still limits: its state and every booking stay (those that left the window go with
+        // the next call on the queue, or with the state once it expires).
+        clock.now = start + 3_600_000
+        for (let i = 0; i < 10; i++) database.sweep()
+        assert.strictEqual(file.count(), 305)
+        assert.deepStrictEqual(database.reserve([item], undefined, 0), {
+          _tag: "Refused",
+          retryAfterMillis: 60_000,
+          item: 0
+        })
+        clock.now = last + 60_000 - 1
+        database.sweep()
+        assert.strictEqual(file.rows(), 1 + 305)
+        // Once the last booking has left its window, the state limits nothing: one sweep takes it all.
+        clock.now = last + 60_000
+        database.sweep()
+        assert.strictEqual(file.rows(), 0)
+      })
+  )
+
+  it.effect(
+    "a give-back that leaves only bookings that left the window keeps the state's row until the sweep has taken every one: 1,500 stale bookings go in two sweeps, then the row, none without it",
+    () =>
+      onDatabase("give-back-stale", (database, file, clock) => {
+        const item = windowItem("stale", 5_000, 60_000)
+        for (let i = 0; i < 2_500; i++) {
+          assert.strictEqual(database.reserve([item], undefined, 0)._tag, "Granted")
+          clock.now += 1
+        }
+        clock.now += 60_000
+        // A per-host rate holds the next request 10 s: it is booked ahead, and its call deletes 1,000 of the
+        // bookings that left the window.
+        const pace = rateItem("pace", 1, 10_000)
+        assert.strictEqual(database.reserve([pace], undefined, 0)._tag, "Granted")
+        const at = clock.now + 10_000
+        assert.deepStrictEqual(database.reserve([item, pace], undefined, 1e9), {
+          _tag: "Granted",
+          delayMillis: 10_000,
+          at
+        })
+        assert.strictEqual(file.count(), 1_500 + 1)
+        // Its waiter goes away: what is left counts for nothing, and the row stays, expired, for the sweep.
+        database.cancel([item, pace], at)
+        assert.strictEqual(file.count(), 1_500)
+        assert.deepStrictEqual(file.item("stale"), { tat: 0, expiresAt: clock.now })
+        database.sweep()
+        assert.strictEqual(file.count(), 1_500 - LocalDatabase.sweepBatch)
+        assert.isDefined(file.item("stale"))
+        database.sweep()
+        assert.strictEqual(file.count(), 0)
+        assert.isUndefined(file.item("stale"))
       })
   )
 
