@@ -43,6 +43,49 @@ export const pinned = <A extends object>(pinnedNames: ReadonlyArray<string>, fie
   return Object.assign(out, fields) as A
 }
 
+/**
+ * Every option Effect reads when it makes a span (`Effect.withSpan`,
+ * `withSpanScoped`, `makeSpan`, `useSpan`, `Effect.fn`'s options), each with
+ * a plain `options?.name` or `options.name`: from the options given, or from
+ * the copy `{ ...options, captureStackTrace }` it makes of them.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export const spanOptionNames: ReadonlyArray<string> = [
+  "annotations",
+  "attributes",
+  "captureStackTrace",
+  "kind",
+  "level",
+  "links",
+  "parent",
+  "root",
+  "sampled"
+]
+
+/**
+ * `fields` as the options of an Effect span, read by their own keys only:
+ * every name in `spanOptionNames` that `fields` lacks pinned as `undefined`
+ * (Effect's default), kept by the copies Effect makes. Every span httpkit
+ * makes with options is made with it: with `Object.prototype.links`
+ * polluted, a span made from a bare literal fails with "options.links is not
+ * iterable", and a polluted `parent`, `root` or `attributes` would move the
+ * span or add to it. Its `attributes` are copied onto an object without a
+ * prototype too: Effect reads them with `for...in`, which would add a
+ * polluted enumerable name as an attribute of the span.
+ *
+ * @category utils
+ * @since 0.1.0
+ */
+export const spanOptions = <A extends object>(fields: A): A => {
+  const attributes: unknown = own(fields as { readonly attributes?: unknown }, "attributes")
+  return pinned(
+    spanOptionNames,
+    typeof attributes === "object" && attributes !== null ? { ...fields, attributes: exactly(attributes) } : fields
+  )
+}
+
 const isPlainObject = (value: object): boolean => {
   const proto = Object.getPrototypeOf(value)
   return proto === Object.prototype || proto === null

@@ -73,6 +73,15 @@ export * as Own from "./Own.ts"
 export * as NodeOptions from "./NodeOptions.ts"
 
 /**
+ * Calling a function the user supplies where an `Effect` is expected: a throw
+ * or a return that is not an effect becomes a defect the caller's
+ * `catchCause` sees, never a fiber that dies past it.
+ *
+ * @since 0.1.0
+ */
+export * as UserHook from "./UserHook.ts"
+
+/**
  * The rate limiter's own errors, shared by `@httpkit/rate-limiter` and
  * `@httpkit/client`.
  *
