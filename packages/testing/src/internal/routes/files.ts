@@ -28,7 +28,9 @@
  *
  * - With `gzip=1` or `bomb=N` the `Range` header is ignored (the answer is the
  *   whole encoded body, with `Accept-Ranges: none`); `ignore_range=1` keeps
- *   announcing `Accept-Ranges: bytes`, which is the lie it exists to tell.
+ *   announcing `Accept-Ranges: bytes`, which is the lie it exists to tell, and
+ *   `range_gzip=1` answers a range with its bytes gzip-encoded (chunked) under
+ *   the same `Content-Range` and strong `ETag`, another lie.
  * - Like `GET`, `HEAD` honours `Range` and `If-Range` (same status and headers
  *   as the `GET` would get, without the body).
  */
@@ -95,6 +97,8 @@ interface FileOptions {
   readonly rangeMax: number | undefined
   /** A 206's `Content-Range` gives its total as `*` (unknown). */
   readonly rangeTotalUnknown: boolean
+  /** 206 answers are gzip-encoded (same `Content-Range` and `ETag`); 200s and `HEAD` stay identity. */
+  readonly rangeGzip: boolean
   /** `HEAD` answers without `ETag` (`GET` unchanged). */
   readonly headNoEtag: boolean
   readonly filename: string | undefined
@@ -148,6 +152,7 @@ const readOptions = (params: URLSearchParams): FileOptions | string => {
     getLength: int("get_length", 0, Number.MAX_SAFE_INTEGER),
     rangeMax: int("range_max", 1, Content.maxSize),
     rangeTotalUnknown: flag("range_total_unknown"),
+    rangeGzip: flag("range_gzip"),
     headNoEtag: flag("head_no_etag"),
     filename: params.get("filename") ?? undefined,
     shortBy: int("short_by", 0, Content.maxSize) ?? 0,
@@ -179,6 +184,9 @@ const readOptions = (params: URLSearchParams): FileOptions | string => {
     errors.push("get_length excludes chunked, gzip, bomb, short_by and long_by")
   }
   if (options.shortBy > 0 && options.longBy > 0) errors.push("short_by and long_by exclude each other")
+  if (options.rangeGzip && (options.gzip || options.bomb !== undefined || options.rangeShort > 0)) {
+    errors.push("range_gzip excludes gzip, bomb and range_short")
+  }
   if (options.gzip && options.bomb === undefined && options.shortBy > 0) {
     errors.push("short_by needs a known body length, so not gzip=1 (the gzip length is unknown in advance)")
   }
@@ -354,6 +362,13 @@ const planResponse = (
       }
       : () => Content.chunks(seed, from, end)
     bodyLength = end - start
+    if (status === 206 && options.rangeGzip) {
+      // The range's bytes gzip-encoded, under the same Content-Range and ETag: another representation that
+      // claims to continue this one.
+      headers["content-encoding"] = "gzip"
+      body = () => gzipped(Content.chunks(seed, from, end))
+      bodyLength = undefined
+    }
   }
 
   const limits: Array<number> = []
@@ -484,6 +499,7 @@ export const routes = (state: ServerState): ReadonlyArray<RouteEntry> => [
       get_length: "N: a GET answered 200 announces Content-Length: N",
       range_max: "N: a 206 covers at most N bytes of the range asked",
       range_total_unknown: "1: a 206's Content-Range total is *",
+      range_gzip: "1: 206 answers gzip-encoded, same Content-Range and ETag",
       head_no_etag: "1: HEAD answers without ETag",
       filename: "Content-Disposition: attachment; filename=...",
       short_by: "N: a body N bytes shorter than its Content-Length",
