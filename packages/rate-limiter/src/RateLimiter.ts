@@ -54,6 +54,7 @@
 import * as ConfigProblem from "@httpkit/core/ConfigProblem"
 import * as DurationInput from "@httpkit/core/DurationInput"
 import * as MetricBoundaries from "@httpkit/core/MetricBoundaries"
+import * as MetricSeries from "@httpkit/core/MetricSeries"
 import { RateLimiterUnavailableError, RateLimitExceededError } from "@httpkit/core/RateLimitError"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
@@ -64,6 +65,7 @@ import * as Metric from "effect/Metric"
 import type * as Scope from "effect/Scope"
 import type * as Algorithm from "./internal/algorithm.ts"
 import * as Failover from "./internal/failover.ts"
+import * as GuardedStore from "./internal/guardedStore.ts"
 import * as LoopIdle from "./internal/loopIdle.ts"
 import * as MemoryStore from "./internal/memoryStore.ts"
 import * as Metrics from "./internal/metrics.ts"
@@ -271,10 +273,13 @@ export class RateLimiter extends Context.Service<RateLimiter, Service>()("@httpk
  * @category metrics
  * @since 0.1.0
  */
-export const waitTime: Metric.Histogram<number> = Metric.histogram("httpkit_rate_limiter_wait_seconds", {
-  description: "How long requests waited for a rate-limit slot, by key",
-  boundaries: MetricBoundaries.seconds
-})
+export const waitTime: Metric.Histogram<number> = Metric.histogram(
+  "httpkit_rate_limiter_wait_seconds",
+  MetricSeries.options({
+    description: "How long requests waited for a rate-limit slot, by key",
+    boundaries: MetricBoundaries.seconds
+  })
+)
 
 /**
  * Acquisitions by `key` and `outcome`: `granted`, `refused` (limit),
@@ -285,10 +290,13 @@ export const waitTime: Metric.Histogram<number> = Metric.histogram("httpkit_rate
  * @category metrics
  * @since 0.1.0
  */
-export const acquisitions: Metric.Counter<number> = Metric.counter("httpkit_rate_limiter_acquisitions_total", {
-  description: "Rate-limit acquisitions by key and outcome",
-  incremental: true
-})
+export const acquisitions: Metric.Counter<number> = Metric.counter(
+  "httpkit_rate_limiter_acquisitions_total",
+  MetricSeries.options({
+    description: "Rate-limit acquisitions by key and outcome",
+    incremental: true
+  })
+)
 
 /**
  * Holds put on a key, by `key` and `reason`: `retry_after` (a 429 with
@@ -301,10 +309,13 @@ export const acquisitions: Metric.Counter<number> = Metric.counter("httpkit_rate
  * @category metrics
  * @since 0.1.0
  */
-export const holds: Metric.Counter<number> = Metric.counter("httpkit_rate_limiter_holds_total", {
-  description: "Holds put on a rate-limit key by server feedback (or by hand), by key and reason",
-  incremental: true
-})
+export const holds: Metric.Counter<number> = Metric.counter(
+  "httpkit_rate_limiter_holds_total",
+  MetricSeries.options({
+    description: "Holds put on a rate-limit key by server feedback (or by hand), by key and reason",
+    incremental: true
+  })
+)
 
 /**
  * The length of the holds counted by `holds`, in seconds, as imposed (after
@@ -313,10 +324,13 @@ export const holds: Metric.Counter<number> = Metric.counter("httpkit_rate_limite
  * @category metrics
  * @since 0.1.0
  */
-export const holdSeconds: Metric.Counter<number> = Metric.counter("httpkit_rate_limiter_hold_seconds_total", {
-  description: "Seconds of holds put on a rate-limit key, by key",
-  incremental: true
-})
+export const holdSeconds: Metric.Counter<number> = Metric.counter(
+  "httpkit_rate_limiter_hold_seconds_total",
+  MetricSeries.options({
+    description: "Seconds of holds put on a rate-limit key, by key",
+    incremental: true
+  })
+)
 
 /**
  * Most distinct `key` attributes per limiter. The attribute is the limiter
@@ -477,7 +491,8 @@ export const make = (
 ): Effect.Effect<Service, Policy.PolicyError, LimiterStore.LimiterStore> => {
   const option = <K extends keyof Options>(key: K) => Own.get(options, key)
   return Effect.gen(function*() {
-    const store = yield* LimiterStore.LimiterStore
+    // The store may be the user's own: a method that returns no effect is a defect of the call, not a dead fiber.
+    const store = GuardedStore.make(yield* LimiterStore.LimiterStore)
     const given = option("policies")
     const policies = Array.from(Array.isArray(given) ? given : [], ownPolicy)
     // Every problem at once: the limiter's options, then each policy's, named by option path.
