@@ -51,6 +51,10 @@ import * as Config from "effect/Config"
  * - `refreshTimeout` takes `"20s"`, `"250ms"`, Effect's `"5 seconds"`, a
  *   `Duration` or milliseconds (`@httpkit/core/DurationInput`); another
  *   value fails the constructor with `AuthConfigError` (`refreshTimeout`).
+ * - `onUnauthorized` is an `Effect`, run at each refresh. A function, a
+ *   Promise or any other value fails the constructor with `AuthConfigError`
+ *   (`invalid-refresh-hook`): run as an effect, it would end the refresh's
+ *   fiber past every handler.
  *
  * **Gotchas**
  *
@@ -70,6 +74,7 @@ import * as ConfigProblem from "@httpkit/core/ConfigProblem"
 import * as DurationInput from "@httpkit/core/DurationInput"
 import * as HeaderSyntax from "@httpkit/core/HeaderSyntax"
 import * as Own from "@httpkit/core/Own"
+import * as UserHook from "@httpkit/core/UserHook"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
@@ -243,7 +248,8 @@ export const Refreshing: Context.Reference<ReadonlySet<object>> = Context.Refere
  * Credentials were refused before anything was sent: a header name that is
  * not an HTTP token, a value that is empty or holds CR, LF, NUL or another
  * control character, or a name given twice; or a `refreshTimeout` that is no
- * duration. Neither the value nor an invalid name is kept; `header` is
+ * duration; or an `onUnauthorized` that is not an `Effect`
+ * (`invalid-refresh-hook`). Neither the value nor an invalid name is kept; `header` is
  * there only when the name is valid, `position` is the header's index.
  * `problems` names the setting at fault (`headers.authorization`,
  * `headers[2]` for a name that is not shown, `refreshTimeout`), the value
@@ -262,7 +268,8 @@ export class AuthConfigError extends Own.fields(
       "empty-header-value",
       "duplicate-header-name",
       "invalid-refresh-timeout",
-      "invalid-refresh-backoff"
+      "invalid-refresh-backoff",
+      "invalid-refresh-hook"
     ]),
     /** The lower-case header name, when it is a valid token. */
     header: Schema.optionalKey(Schema.String),
@@ -616,6 +623,21 @@ const fromInput = <A, E, R>(
     if (Result.isFailure(headers)) return Effect.fail(headers.failure)
     // Own keys only: a refresh hook or timeout on `Object.prototype` is nobody's (RELIABILITY 10).
     const onUnauthorized = own(options, "onUnauthorized")
+    // An effect, not a function or a Promise: run as one, anything else would end the refresh's fiber past every
+    // handler (Effect's "Not a valid effect"), so it is refused here, where the mistake is made.
+    if (onUnauthorized !== undefined && !Effect.isEffect(onUnauthorized)) {
+      UserHook.settle(onUnauthorized)
+      return Effect.fail(
+        new AuthConfigError({
+          reason: "invalid-refresh-hook",
+          problems: [{
+            setting: "onUnauthorized",
+            received: UserHook.describe(onUnauthorized),
+            expected: "an Effect that obtains new credentials (a function or a Promise is not one: Effect.promise)"
+          }]
+        })
+      )
+    }
     const hook = onUnauthorized === undefined ? undefined : Effect.map(onUnauthorized, toUpdate)
     const refreshTimeout = own(options, "refreshTimeout")
     const millis = refreshTimeout === undefined

@@ -18,6 +18,7 @@
  * @since 0.1.0
  */
 import * as MetricBoundaries from "@httpkit/core/MetricBoundaries"
+import * as MetricSeries from "@httpkit/core/MetricSeries"
 import * as Metric from "effect/Metric"
 
 /**
@@ -29,10 +30,13 @@ import * as Metric from "effect/Metric"
  * @category metrics
  * @since 0.1.0
  */
-export const requests: Metric.Counter<number> = Metric.counter("httpkit_client_requests_total", {
-  description: "Calls of a ResilientClient that ended, by method, host, status, status class and outcome",
-  incremental: true
-})
+export const requests: Metric.Counter<number> = Metric.counter(
+  "httpkit_client_requests_total",
+  MetricSeries.options({
+    description: "Calls of a ResilientClient that ended, by method, host, status, status class and outcome",
+    incremental: true
+  })
+)
 
 /**
  * The bucket boundaries of `requestDuration`, in seconds: the shared
@@ -53,10 +57,13 @@ export const durationBoundaries: ReadonlyArray<number> = MetricBoundaries.second
  * @category metrics
  * @since 0.1.0
  */
-export const requestDuration: Metric.Histogram<number> = Metric.histogram("httpkit_client_request_duration_seconds", {
-  description: "Duration of ResilientClient calls in seconds, retries and waits included",
-  boundaries: durationBoundaries
-})
+export const requestDuration: Metric.Histogram<number> = Metric.histogram(
+  "httpkit_client_request_duration_seconds",
+  MetricSeries.options({
+    description: "Duration of ResilientClient calls in seconds, retries and waits included",
+    boundaries: durationBoundaries
+  })
+)
 
 /**
  * Attempts that failed and were tried again: attributes `client`, `host`
@@ -66,10 +73,13 @@ export const requestDuration: Metric.Histogram<number> = Metric.histogram("httpk
  * @category metrics
  * @since 0.1.0
  */
-export const retries: Metric.Counter<number> = Metric.counter("httpkit_client_retries_total", {
-  description: "Failed attempts of ResilientClient calls that were tried again, by host and reason",
-  incremental: true
-})
+export const retries: Metric.Counter<number> = Metric.counter(
+  "httpkit_client_retries_total",
+  MetricSeries.options({
+    description: "Failed attempts of ResilientClient calls that were tried again, by host and reason",
+    incremental: true
+  })
+)
 
 /**
  * Calls in progress, waits for a bulkhead or limiter slot included:
@@ -78,9 +88,12 @@ export const retries: Metric.Counter<number> = Metric.counter("httpkit_client_re
  * @category metrics
  * @since 0.1.0
  */
-export const inFlight: Metric.Gauge<number> = Metric.gauge("httpkit_client_in_flight", {
-  description: "ResilientClient calls in progress"
-})
+export const inFlight: Metric.Gauge<number> = Metric.gauge(
+  "httpkit_client_in_flight",
+  MetricSeries.options({
+    description: "ResilientClient calls in progress"
+  })
+)
 
 /**
  * Calls refused by a full bulkhead (`BulkheadFullError`, after waiting
@@ -91,7 +104,10 @@ export const inFlight: Metric.Gauge<number> = Metric.gauge("httpkit_client_in_fl
  */
 export const bulkheadRejections: Metric.Counter<number> = Metric.counter(
   "httpkit_client_bulkhead_rejections_total",
-  { description: "Calls of a ResilientClient refused by a full bulkhead, by host", incremental: true }
+  MetricSeries.options({
+    description: "Calls of a ResilientClient refused by a full bulkhead, by host",
+    incremental: true
+  })
 )
 
 /**
@@ -105,7 +121,7 @@ export const bulkheadRejections: Metric.Counter<number> = Metric.counter(
  */
 export const circuitTransitions: Metric.Counter<number> = Metric.counter(
   "httpkit_client_circuit_transitions_total",
-  { description: "Circuit breaker transitions of a ResilientClient", incremental: true }
+  MetricSeries.options({ description: "Circuit breaker transitions of a ResilientClient", incremental: true })
 )
 
 /**
@@ -115,9 +131,12 @@ export const circuitTransitions: Metric.Counter<number> = Metric.counter(
  * @category metrics
  * @since 0.1.0
  */
-export const circuitsOpen: Metric.Gauge<number> = Metric.gauge("httpkit_client_circuits_open", {
-  description: "Circuits of a ResilientClient that are open or half-open"
-})
+export const circuitsOpen: Metric.Gauge<number> = Metric.gauge(
+  "httpkit_client_circuits_open",
+  MetricSeries.options({
+    description: "Circuits of a ResilientClient that are open or half-open"
+  })
+)
 
 /**
  * Each circuit's state: `0` closed, `1` half-open, `2` open; attributes
@@ -131,9 +150,12 @@ export const circuitsOpen: Metric.Gauge<number> = Metric.gauge("httpkit_client_c
  * @category metrics
  * @since 0.1.0
  */
-export const circuitState: Metric.Gauge<number> = Metric.gauge("httpkit_client_circuit_state", {
-  description: "State of each circuit of a ResilientClient: 0 closed, 1 half-open, 2 open"
-})
+export const circuitState: Metric.Gauge<number> = Metric.gauge(
+  "httpkit_client_circuit_state",
+  MetricSeries.options({
+    description: "State of each circuit of a ResilientClient: 0 closed, 1 half-open, 2 open"
+  })
+)
 
 /**
  * The undici pool's connections over all origins: attributes `client` and
@@ -143,9 +165,12 @@ export const circuitState: Metric.Gauge<number> = Metric.gauge("httpkit_client_c
  * @category metrics
  * @since 0.1.0
  */
-export const poolConnections: Metric.Gauge<number> = Metric.gauge("httpkit_client_pool_connections", {
-  description: "Connections of a ResilientClient's undici pool, by state"
-})
+export const poolConnections: Metric.Gauge<number> = Metric.gauge(
+  "httpkit_client_pool_connections",
+  MetricSeries.options({
+    description: "Connections of a ResilientClient's undici pool, by state"
+  })
+)
 
 /**
  * The undici pool's requests over all origins: attributes `client` and
@@ -156,9 +181,12 @@ export const poolConnections: Metric.Gauge<number> = Metric.gauge("httpkit_clien
  * @category metrics
  * @since 0.1.0
  */
-export const poolRequests: Metric.Gauge<number> = Metric.gauge("httpkit_client_pool_requests", {
-  description: "Requests of a ResilientClient's undici pool, by state"
-})
+export const poolRequests: Metric.Gauge<number> = Metric.gauge(
+  "httpkit_client_pool_requests",
+  MetricSeries.options({
+    description: "Requests of a ResilientClient's undici pool, by state"
+  })
+)
 
 /**
  * Most distinct `host` values per client (and breaker keys, for

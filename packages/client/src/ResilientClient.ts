@@ -69,6 +69,7 @@ import * as MemoryBreaker from "./internal/memoryBreaker.ts"
 import * as Metrics from "./internal/metrics.ts"
 import { own } from "./internal/own.ts"
 import * as Pipeline from "./internal/pipeline.ts"
+import * as Plugins from "./internal/plugins.ts"
 import * as ByteRange from "./internal/range.ts"
 import * as Transport from "./internal/transport.ts"
 import * as RateLimitHook from "./RateLimitHook.ts"
@@ -392,10 +393,11 @@ export const makeWith = Effect.fnUntraced(function*(
     transport,
     breaker,
     bulkhead,
-    auth: Option.getOrUndefined(auth),
-    cookies: Option.getOrUndefined(cookies),
-    profiles: Option.getOrUndefined(profiles),
-    rateLimit: Option.getOrUndefined(rateLimit),
+    // Any plug-in may be the user's own: its methods are guarded (a return that is no effect is a defect of the call).
+    auth: Option.isSome(auth) ? Plugins.auth(auth.value) : undefined,
+    cookies: Option.isSome(cookies) ? Plugins.cookies(cookies.value) : undefined,
+    profiles: Option.isSome(profiles) ? Plugins.profiles(profiles.value) : undefined,
+    rateLimit: Option.isSome(rateLimit) ? Plugins.rateLimit(rateLimit.value) : undefined,
     retrySchedule,
     transportDeadlines,
     metrics: resolved.metrics ? metrics : undefined

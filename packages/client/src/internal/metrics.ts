@@ -202,10 +202,10 @@ const circuitStates = (
     )
     const registerKey = (key: string, read: () => number) => {
       registrations.push(Metric.registerUnsafe(
-        Metric.gauge(ClientMetrics.circuitState.id, {
-          description: ClientMetrics.circuitState.description,
-          attributes: { client, key }
-        }),
+        Metric.gauge(
+          ClientMetrics.circuitState.id,
+          MetricSeries.options({ description: ClientMetrics.circuitState.description, attributes: { client, key } })
+        ),
         context,
         { get: () => ({ value: read() }), update: () => {}, modify: () => {} }
       ))

@@ -190,7 +190,8 @@ export class Setup {
       root: false,
       sampled
     })
-    if (this.records) { for (const key in this.annotations) span.attribute(key, this.annotations[key]) }
+    // Own keys only: `for...in` over Effect's default annotations (`{}`) would add a polluted name (RELIABILITY 10).
+    if (this.records) { for (const key of Object.keys(this.annotations)) span.attribute(key, this.annotations[key]) }
     return span
   }
 }
