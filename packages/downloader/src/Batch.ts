@@ -19,6 +19,7 @@ import * as Checksum from "./Checksum.ts"
 import { DownloadConfigError } from "./DownloadConfig.ts"
 import { type DownloadError, DownloadErrorSchema } from "./DownloadError.ts"
 import { DownloadResult } from "./DownloadResult.ts"
+import * as CallOptions from "./internal/callOptions.ts"
 import * as HostLimit from "./internal/hostLimit.ts"
 import * as Observers from "./internal/observers.ts"
 import { exactly, own } from "./internal/own.ts"
@@ -136,11 +137,15 @@ export interface BatchOptions<Options> {
   readonly concurrency?: number | undefined
   /** Files in progress at once per host (host and port), an integer of at least 1. @default 2 */
   readonly perHostConcurrency?: number | undefined
-  /** Options for every file (its own `checksum` wins). */
+  /**
+   * Options for every file (its own `checksum` wins), checked as a download checks its own: a bad one fails every
+   * task with `DownloadConfigError` naming it (`options.ifExists`), before any request.
+   */
   readonly options?: Options | undefined
   /**
    * A file's download begins (it holds its concurrency slots until its `onSuccess` or `onError`). The
-   * callbacks observe: one that throws changes nothing in the batch (a warning counts the throws at its end).
+   * callbacks observe: one that throws changes nothing in the batch (a warning counts the throws at its end); an
+   * `async` one is not awaited, and its rejection is counted as a throw.
    */
   readonly onStart?: ((task: DownloadTask) => void) | undefined
   readonly onSuccess?: ((task: DownloadTask, result: DownloadResult) => void) | undefined
@@ -172,7 +177,12 @@ export const run = <Options extends object>(
     const startedAt = clock.currentTimeMillisUnsafe()
     // Options and tasks are read by their own keys only (RELIABILITY 10).
     const limits = PoolLimits.read("batch options", options)
-    const refused = limits instanceof DownloadConfigError ? limits : undefined
+    // The options for every file are checked once, as the layer checks its own (internal/callOptions.ts).
+    const problems = [
+      ...(limits instanceof DownloadConfigError ? limits.problems ?? [] : []),
+      ...CallOptions.problems(own(options, "options"), ["options"])
+    ]
+    const refused = problems.length === 0 ? undefined : CallOptions.error("batch options", problems)
     const { concurrency, perHostConcurrency } = limits instanceof DownloadConfigError ? PoolLimits.defaults : limits
     const withinHost = HostLimit.make(perHostConcurrency)
     // The callbacks observe; one that throws is counted and reported once at the end, never ends the batch.

@@ -149,8 +149,10 @@ export const defaults: Resolved = {
  * user wrote it (`HTTPKIT_DOWNLOAD_SEGMENTS`, or `segments` in code), the
  * value received and what is expected, and the message is
  * `invalid downloader configuration: <setting> is <received>, expected <expected>`
- * (`@httpkit/core/ConfigProblem`); a bad per-download option (a checksum, a
- * queue task) has only the message.
+ * (`@httpkit/core/ConfigProblem`). Per-download options are checked with the
+ * same fields and named the same way (`invalid download options: ifExists is
+ * "skip", expected ...`; `options.ifExists` in a batch's or a pool's); a bad
+ * queue task has only the message.
  *
  * @category errors
  * @since 0.1.0

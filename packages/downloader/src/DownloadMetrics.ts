@@ -12,6 +12,7 @@
  * @since 0.1.0
  */
 import * as MetricBoundaries from "@httpkit/core/MetricBoundaries"
+import * as MetricSeries from "@httpkit/core/MetricSeries"
 import * as Metric from "effect/Metric"
 
 /**
@@ -21,10 +22,13 @@ import * as Metric from "effect/Metric"
  * @category metrics
  * @since 0.1.0
  */
-export const files: Metric.Counter<number> = Metric.counter("httpkit_download_files_total", {
-  description: "Downloads that ended, by host and outcome",
-  incremental: true
-})
+export const files: Metric.Counter<number> = Metric.counter(
+  "httpkit_download_files_total",
+  MetricSeries.options({
+    description: "Downloads that ended, by host and outcome",
+    incremental: true
+  })
+)
 
 /**
  * Body bytes received and written, resumed bytes from earlier runs not
@@ -34,10 +38,13 @@ export const files: Metric.Counter<number> = Metric.counter("httpkit_download_fi
  * @category metrics
  * @since 0.1.0
  */
-export const bytes: Metric.Counter<number> = Metric.counter("httpkit_download_bytes_total", {
-  description: "Bytes received by downloads, by host",
-  incremental: true
-})
+export const bytes: Metric.Counter<number> = Metric.counter(
+  "httpkit_download_bytes_total",
+  MetricSeries.options({
+    description: "Bytes received by downloads, by host",
+    incremental: true
+  })
+)
 
 /**
  * Downloads that continued a `.part` left by an earlier run: attribute `host`.
@@ -45,10 +52,13 @@ export const bytes: Metric.Counter<number> = Metric.counter("httpkit_download_by
  * @category metrics
  * @since 0.1.0
  */
-export const resumes: Metric.Counter<number> = Metric.counter("httpkit_download_resumes_total", {
-  description: "Downloads that resumed a .part from an earlier run, by host",
-  incremental: true
-})
+export const resumes: Metric.Counter<number> = Metric.counter(
+  "httpkit_download_resumes_total",
+  MetricSeries.options({
+    description: "Downloads that resumed a .part from an earlier run, by host",
+    incremental: true
+  })
+)
 
 /**
  * Restarts from zero (the file changed, a range was refused): attribute `host`.
@@ -56,10 +66,13 @@ export const resumes: Metric.Counter<number> = Metric.counter("httpkit_download_
  * @category metrics
  * @since 0.1.0
  */
-export const restarts: Metric.Counter<number> = Metric.counter("httpkit_download_restarts_total", {
-  description: "Downloads restarted from zero, by host",
-  incremental: true
-})
+export const restarts: Metric.Counter<number> = Metric.counter(
+  "httpkit_download_restarts_total",
+  MetricSeries.options({
+    description: "Downloads restarted from zero, by host",
+    incremental: true
+  })
+)
 
 /**
  * Broken bodies continued from their last byte: attribute `host`.
@@ -67,10 +80,13 @@ export const restarts: Metric.Counter<number> = Metric.counter("httpkit_download
  * @category metrics
  * @since 0.1.0
  */
-export const continuations: Metric.Counter<number> = Metric.counter("httpkit_download_continuations_total", {
-  description: "Broken download bodies continued from their last byte, by host",
-  incremental: true
-})
+export const continuations: Metric.Counter<number> = Metric.counter(
+  "httpkit_download_continuations_total",
+  MetricSeries.options({
+    description: "Broken download bodies continued from their last byte, by host",
+    incremental: true
+  })
+)
 
 /**
  * Connections used by downloads (1 per single-stream download): attribute `host`.
@@ -78,10 +94,13 @@ export const continuations: Metric.Counter<number> = Metric.counter("httpkit_dow
  * @category metrics
  * @since 0.1.0
  */
-export const segments: Metric.Counter<number> = Metric.counter("httpkit_download_segments_total", {
-  description: "Segments (connections) used by downloads, by host",
-  incremental: true
-})
+export const segments: Metric.Counter<number> = Metric.counter(
+  "httpkit_download_segments_total",
+  MetricSeries.options({
+    description: "Segments (connections) used by downloads, by host",
+    incremental: true
+  })
+)
 
 /**
  * Downloads whose digest did not match: attributes `host` and `algorithm`.
@@ -89,10 +108,13 @@ export const segments: Metric.Counter<number> = Metric.counter("httpkit_download
  * @category metrics
  * @since 0.1.0
  */
-export const checksumFailures: Metric.Counter<number> = Metric.counter("httpkit_download_checksum_failures_total", {
-  description: "Downloads whose checksum did not match, by host and algorithm",
-  incremental: true
-})
+export const checksumFailures: Metric.Counter<number> = Metric.counter(
+  "httpkit_download_checksum_failures_total",
+  MetricSeries.options({
+    description: "Downloads whose checksum did not match, by host and algorithm",
+    incremental: true
+  })
+)
 
 /**
  * The bucket boundaries of `duration`, in seconds: the shared
@@ -112,10 +134,13 @@ export const durationBoundaries: ReadonlyArray<number> = MetricBoundaries.second
  * @category metrics
  * @since 0.1.0
  */
-export const duration: Metric.Histogram<number> = Metric.histogram("httpkit_download_duration_seconds", {
-  description: "Duration of downloads in seconds, by host and outcome",
-  boundaries: durationBoundaries
-})
+export const duration: Metric.Histogram<number> = Metric.histogram(
+  "httpkit_download_duration_seconds",
+  MetricSeries.options({
+    description: "Duration of downloads in seconds, by host and outcome",
+    boundaries: durationBoundaries
+  })
+)
 
 /**
  * Most distinct `host` values; downloads from further hosts count under `other`.

@@ -61,6 +61,7 @@
  * @since 0.1.0
  */
 import * as ConfigProblem from "@httpkit/core/ConfigProblem"
+import * as UserHook from "@httpkit/core/UserHook"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
@@ -75,6 +76,7 @@ import * as Checksum from "./Checksum.ts"
 import * as DownloadConfig from "./DownloadConfig.ts"
 import * as Downloader from "./Downloader.ts"
 import type { DownloadResult } from "./DownloadResult.ts"
+import * as CallOptions from "./internal/callOptions.ts"
 import * as HostLimit from "./internal/hostLimit.ts"
 import * as Observers from "./internal/observers.ts"
 import { exactly, own, ownData } from "./internal/own.ts"
@@ -136,6 +138,8 @@ export interface WorkerOptions<E = never, R = never> {
    * Options for every download. `ifExists` defaults to `"skip-if-match"` for
    * tasks with an expected checksum (a task delivered again after its file
    * was completed is kept, not refetched) and to `"overwrite"` otherwise.
+   * Checked as a download checks its own: a bad one (`ifExists: "skip"`)
+   * fails `runWorkers` with `DownloadConfigError`, before a task is taken.
    */
   readonly options?: Omit<Downloader.DownloadOptions, "onProgress" | "checksum"> | undefined
   /**
@@ -297,8 +301,11 @@ const normalize = (input: TaskInput): QueueTask | string => {
   return exactly({ id, url, destination, checksum: Checksum.canonicalOf(spec) })
 }
 
-/** A pool's concurrencies and `until`, read by own keys; any bad one fails naming it. */
-const workerLimits = (options: Pick<WorkerOptions, "concurrency" | "perHostConcurrency" | "until">) =>
+/**
+ * A pool's concurrencies, `until` and the options for every download, read by own keys; any bad one fails
+ * naming it (`options.ifExists`), before a task is taken.
+ */
+const workerLimits = (options: Pick<WorkerOptions, "concurrency" | "perHostConcurrency" | "until" | "options">) =>
   Effect.suspend(() => {
     const limits = PoolLimits.read("worker options", options)
     const until: unknown = own(options, "until") ?? "shutdown"
@@ -306,7 +313,8 @@ const workerLimits = (options: Pick<WorkerOptions, "concurrency" | "perHostConcu
       ...(limits instanceof DownloadConfig.DownloadConfigError ? limits.problems ?? [] : []),
       ...(until === "shutdown" || until === "idle"
         ? []
-        : [{ setting: "until", received: ConfigProblem.show(until), expected: `"shutdown" or "idle"` }])
+        : [{ setting: "until", received: ConfigProblem.show(until), expected: `"shutdown" or "idle"` }]),
+      ...CallOptions.problems(own(options, "options"), ["options"])
     ]
     if (problems.length > 0) {
       return Effect.fail(
@@ -506,8 +514,9 @@ export const make: Effect.Effect<Service, never, Store.DownloadQueueStore | Scop
             )
           }
           if (onSuccess !== undefined) {
-            // Suspended: a hook that throws instead of returning an effect fails the attempt, as a failure does.
-            const hook = yield* Effect.exit(Effect.suspend(() => onSuccess(task, exit.value, info)))
+            // A hook that throws, or returns something other than an effect (`undefined`, a Promise), fails the
+            // attempt as a failure does (UserHook: never a fiber death that leaves the task in flight).
+            const hook = yield* Effect.exit(UserHook.call("onSuccess", onSuccess, task, exit.value, info))
             if (Exit.isFailure(hook)) {
               if (Cause.hasInterruptsOnly(hook.cause)) return yield* Effect.failCause(hook.cause)
               const error = Cause.findErrorOption(hook.cause)

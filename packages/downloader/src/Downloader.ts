@@ -44,6 +44,7 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Queue from "effect/Queue"
+import * as References from "effect/References"
 import * as Stream from "effect/Stream"
 import * as Batch from "./Batch.ts"
 import type * as Checksum from "./Checksum.ts"
@@ -55,14 +56,18 @@ import { fetchFile } from "./internal/fetchFile.ts"
 import * as FileIo from "./internal/fileIo.ts"
 import * as Job from "./internal/job.ts"
 import * as Metrics from "./internal/metrics.ts"
-import { ownData } from "./internal/own.ts"
+import * as Observers from "./internal/observers.ts"
+import { exactly, own, ownData, spanOptions } from "./internal/own.ts"
 import * as PartLock from "./internal/partLock.ts"
 import * as Precheck from "./internal/precheck.ts"
 import * as ResumePlan from "./internal/resumePlan.ts"
 import type * as Progress from "./Progress.ts"
 
 /**
- * Per-download options; the layer's configuration gives the defaults.
+ * Per-download options; the layer's configuration gives the defaults. They
+ * are checked before any request or file change, those the layer takes too
+ * with the layer's own Schema: a bad one (`ifExists: "skip"`,
+ * `resume: "yes"`) fails with `DownloadConfigError`, never read as a default.
  *
  * @category models
  * @since 0.1.0
@@ -78,7 +83,11 @@ export interface DownloadOptions {
   readonly headers?: Readonly<Record<string, string>> | undefined
   /** Connections for this file: 1 for a single stream; absent, by size (`segments` above `segmentThreshold`). */
   readonly segments?: number | undefined
-  /** Called with each progress event (at most one per `progressInterval`, and a last one). */
+  /**
+   * Called with each progress event (at most one per `progressInterval`, and a last one). One that throws (or an
+   * `async` one that rejects) changes nothing in the download; its throws are counted and logged as one warning
+   * when the download ends (`Downloader.download: onProgress threw TypeError 3 time(s); the download went on`).
+   */
   readonly onProgress?: ((progress: Progress.Progress) => void) | undefined
   /** When the file changes on the server, start over; otherwise fail with `ContentChangedError`. @default true */
   readonly restartOnChange?: boolean | undefined
@@ -163,7 +172,20 @@ export const make = Effect.fnUntraced(function*(options: DownloadConfig.Options 
  * @since 0.1.0
  */
 export const makeWith = (config: DownloadConfig.Resolved, client: ResilientClient.Service): Service => {
-  const download: Service["download"] = (url, destination, options = {}) => measured(url, destination, ownData(options))
+  const download: Service["download"] = (url, destination, options = {}) =>
+    Effect.suspend(() => {
+      const owned = ownData(options)
+      const onProgress = own(owned, "onProgress")
+      // Not a function: passed on as given, for the download's option check to refuse (internal/callOptions.ts).
+      if (typeof onProgress !== "function") return measured(url, destination, owned)
+      // An `onProgress` that throws (or an async one that rejects) changes nothing in the download, as in
+      // `downloadAll` and the queue: its throws are counted, one warning when the download ends.
+      const observers = Observers.make()
+      return Effect.ensuring(
+        measured(url, destination, exactly({ ...owned, onProgress: observers.plain("onProgress", onProgress) })),
+        observers.warn("Downloader.download", "the download went on")
+      )
+    })
 
   /** A download, counted in `DownloadMetrics` unless the configuration turns metrics off. */
   const measured = (url: string, destination: string, options: DownloadOptions) =>
@@ -178,10 +200,13 @@ export const makeWith = (config: DownloadConfig.Resolved, client: ResilientClien
           (exit) => Metrics.ended(tally, exit, clock.currentTimeMillisUnsafe() - startedAt)
         )
       })
-      // One span per download (the client's own spans nest under it), its URL redacted.
-      return Effect.withSpan(counted, "Downloader.download", {
-        attributes: { "url.full": Redact.url(url), "httpkit.download.destination": destination }
-      })
+      // One span per download (the client's own spans nest under it), its URL redacted. Effect walks the context's
+      // span annotations with `for...in`: given as an object without a prototype, no polluted name becomes an attribute.
+      return Effect.withSpan(
+        counted,
+        "Downloader.download",
+        spanOptions({ attributes: { "url.full": Redact.url(url), "httpkit.download.destination": destination } })
+      ).pipe(Effect.updateService(References.TracerSpanAnnotations, exactly))
     })
 
   const downloadWithProgress: Service["downloadWithProgress"] = (url, destination, options = {}) =>

@@ -61,6 +61,8 @@ export const make = (
       ...(known.size === undefined ? {} : { size: known.size }),
       ...(known.etag === undefined ? {} : { etag: known.etag }),
       ...(known.lastModified === undefined ? {} : { lastModified: known.lastModified }),
+      // The coding of the bytes written: the next run appends only bytes of the same one.
+      contentCoding: known.coding,
       segments: snapshot
     })
     yield* Metrics.reportBytes(job.tally)

@@ -87,7 +87,8 @@ export const fetchFile = (
     maxRestarts: job.config.maxRestarts,
     maxStalls: job.config.maxStalls ?? job.client.config.retry.maxAttempts,
     backoff: job.client.config.retry,
-    known: remote,
+    // A resumed part's bytes keep the coding they were written with: a 206 of another is not joined to them.
+    known: plan.coding === undefined ? remote : { ...remote, coding: plan.coding },
     single: !plan.segmented,
     onBytes: (bytes) => {
       bytesNow += bytes

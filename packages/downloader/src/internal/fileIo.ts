@@ -12,6 +12,24 @@ import * as Path from "node:path"
 import { FileSystemError } from "../DownloadError.ts"
 import { exactly } from "./own.ts"
 
+/**
+ * The options for reading a file or a link's target as UTF-8, with every name
+ * Node reads from them pinned as an own property (RELIABILITY 10): given
+ * `"utf8"` alone, Node makes an object literal of it and reads `signal` (and
+ * `buffer`, `flag`) through `Object.prototype`, so a polluted `signal` fails
+ * every read with `ERR_INVALID_ARG_TYPE`.
+ */
+export const utf8Read = (): { readonly encoding: "utf8" } =>
+  exactly({ encoding: "utf8" as const, flag: "r", signal: undefined, buffer: undefined })
+
+/**
+ * The options for writing a string or bytes to a handle as UTF-8, every name
+ * Node reads from them pinned (`writeFile` given none reads `signal`
+ * through `Object.prototype`, and given an object, `flush`, `flag` and `mode`).
+ */
+export const utf8Write = (): { readonly encoding: "utf8" } =>
+  exactly({ encoding: "utf8" as const, mode: 0o666, flag: "w", flush: false, signal: undefined })
+
 /** The OS code of a Node file system error, or `UNKNOWN`. */
 export const codeOf = (error: unknown): string => {
   const code = (error as { code?: unknown } | null)?.code
@@ -187,7 +205,7 @@ export const writeAtomically = (url: string, path: string, content: string): Eff
     }
     const handle = await regularOrClose(opened, temporary, true)
     try {
-      await handle.writeFile(content, "utf8")
+      await handle.writeFile(content, utf8Write())
       await handle.sync()
     } finally {
       await handle.close()
@@ -213,7 +231,7 @@ export const readSmall = (
     try {
       const stats = await handle.stat()
       if (!stats.isFile() || stats.size > maxBytes) return undefined
-      return await handle.readFile("utf8")
+      return await handle.readFile(utf8Read())
     } finally {
       await handle.close()
     }

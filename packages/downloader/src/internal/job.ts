@@ -13,6 +13,7 @@ import * as Checksum from "../Checksum.ts"
 import * as DownloadConfig from "../DownloadConfig.ts"
 import type { DownloadOptions } from "../Downloader.ts"
 import type * as Progress from "../Progress.ts"
+import * as CallOptions from "./callOptions.ts"
 import type * as Metrics from "./metrics.ts"
 import { own } from "./own.ts"
 
@@ -41,7 +42,10 @@ export interface Job {
   readonly tally: Metrics.Tally
 }
 
-/** Resolves a download's options; a bad checksum or segment count fails with `DownloadConfigError`. */
+/**
+ * Resolves a download's options; any bad one (`internal/callOptions.ts`: a checksum, a segment count, an
+ * `ifExists` or a flag the layer would refuse too) fails with `DownloadConfigError`, before any request.
+ */
 export const make = (
   config: DownloadConfig.Resolved,
   client: ResilientClient.Service,
@@ -51,28 +55,16 @@ export const make = (
 ): Effect.Effect<Job, DownloadConfig.DownloadConfigError> =>
   Effect.gen(function*() {
     const clock = yield* Clock.Clock
+    const problems = CallOptions.problems(options)
+    if (problems.length > 0) return yield* Effect.fail(CallOptions.error("download options", problems))
     const checksumInput = own(options, "checksum")
     const checksum = checksumInput === undefined ? undefined : Checksum.resolve(checksumInput)
-    const segments = own(options, "segments")
-    const problems: Array<ConfigProblem.ConfigProblem> = []
     if (typeof checksum === "string") {
-      problems.push({ setting: "checksum", received: ConfigProblem.show(checksumInput), expected: checksum })
+      // Not reached: checked above, on the same copy of the options (narrows the type).
+      const problem = { setting: "checksum", received: ConfigProblem.show(checksumInput), expected: checksum }
+      return yield* Effect.fail(CallOptions.error("download options", [problem]))
     }
-    if (segments !== undefined && (!Number.isInteger(segments) || segments < 1 || segments > 64)) {
-      problems.push({
-        setting: "segments",
-        received: ConfigProblem.show(segments),
-        expected: "an integer from 1 to 64"
-      })
-    }
-    if (problems.length > 0 || typeof checksum === "string") {
-      return yield* Effect.fail(
-        new DownloadConfig.DownloadConfigError({
-          message: ConfigProblem.message("download options", problems),
-          problems
-        })
-      )
-    }
+    const segments = own(options, "segments")
     const headers: Record<string, string> = Object.create(null)
     const given = own(options, "headers")
     if (given !== undefined) { for (const name of Object.keys(given)) headers[name.toLowerCase()] = given[name]! }

@@ -110,7 +110,7 @@ const readLock = async (path: string): Promise<{ readonly text: string; readonly
     const stats = await Fs.lstat(path)
     if (stats.isSymbolicLink()) {
       try {
-        return { text: await Fs.readlink(path, "utf8"), modified: stats.mtimeMs }
+        return { text: await Fs.readlink(path, FileIo.utf8Read()), modified: stats.mtimeMs }
       } catch (error) {
         if (FileIo.codeOf(error) === "EINVAL") return replaced
         throw error
@@ -170,7 +170,7 @@ const create = async (path: string, text: string): Promise<boolean> => {
     throw error
   }
   try {
-    await handle.writeFile(text)
+    await handle.writeFile(text, FileIo.utf8Write())
   } catch (error) {
     await Fs.rm(path, { force: true })
     throw error

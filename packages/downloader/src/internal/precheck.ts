@@ -26,7 +26,7 @@ const unknown: Remote.Remote = {
   lastModified: undefined,
   acceptsRanges: false,
   contentDisposition: undefined,
-  encoded: false
+  coding: Remote.identity
 }
 
 /** Drops a response's body without reading it (the connection is released or closed). */

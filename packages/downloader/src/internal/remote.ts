@@ -1,7 +1,8 @@
 /**
  * What a response says about the file on the server: its length, its
- * validators (`ETag`, `Last-Modified`), whether it takes ranges, and the
- * range a `206` or `416` carries (`Content-Range`, RFC 9110 §14.4).
+ * validators (`ETag`, `Last-Modified`), its content coding, whether it takes
+ * ranges, and the range a `206` or `416` carries (`Content-Range`, RFC 9110
+ * §14.4).
  */
 import type * as Headers from "effect/http/Headers"
 
@@ -16,9 +17,37 @@ export interface Remote {
   /** Whether the server announced `Accept-Ranges: bytes`. */
   readonly acceptsRanges: boolean
   readonly contentDisposition: string | undefined
-  /** A `Content-Encoding` other than identity: the bytes are stored as sent, not decoded. */
-  readonly encoded: boolean
+  /**
+   * The content coding of the bytes sent (`Content-Encoding`, normalised by `codingOf`): `"identity"`, or
+   * `"gzip"`, `"br"`... The bytes are stored as sent, never decoded, so bytes of two codings are never joined.
+   */
+  readonly coding: string
 }
+
+/** The coding of a response without `Content-Encoding`: the bytes are the representation's own. */
+export const identity = "identity"
+
+/** Codings RFC 9110 §8.4.1 says a recipient takes as the same as another. */
+const sameCoding = new Map([["x-gzip", "gzip"], ["x-compress", "compress"]])
+
+/**
+ * The content coding a `Content-Encoding` value names, normalised so that
+ * two spellings of one coding compare equal: lower case, spaces dropped,
+ * `identity` entries dropped (`x-gzip` is `gzip`), the codings in the order
+ * applied, joined by `,`; `"identity"` when absent or empty. (A header sent
+ * twice arrives as one value, joined by `,`: both count.)
+ */
+export const codingOf = (value: string | undefined): string => {
+  if (value === undefined) return identity
+  const codings = value.split(",")
+    .map((coding) => coding.trim().toLowerCase())
+    .filter((coding) => coding !== "" && coding !== identity)
+    .map((coding) => sameCoding.get(coding) ?? coding)
+  return codings.length === 0 ? identity : codings.join(",")
+}
+
+/** Whether the bytes sent are coded (compressed), not the representation's own. */
+export const isEncoded = (remote: Pick<Remote, "coding">): boolean => remote.coding !== identity
 
 /** A parsed `Content-Range`: `bytes first-last/total` or `bytes * /total`; `total` undefined for `*`. */
 export type ContentRange =
@@ -87,14 +116,14 @@ export const strongLastModified = (headers: Headers.Headers): string | undefined
 export const fromResponse = (status: number, headers: Headers.Headers): Remote => {
   const range = status === 206 || status === 416 ? parseContentRange(single(headers, "content-range")) : undefined
   const size = range === undefined ? (status === 200 ? contentLength(headers) : undefined) : range.total
-  const encoding = single(headers, "content-encoding")?.trim().toLowerCase()
+  const encoding = headers["content-encoding"]
   return {
     size,
     etag: single(headers, "etag"),
     lastModified: strongLastModified(headers),
     acceptsRanges: single(headers, "accept-ranges")?.trim().toLowerCase() === "bytes",
     contentDisposition: single(headers, "content-disposition"),
-    encoded: encoding !== undefined && encoding !== "identity"
+    coding: codingOf(typeof encoding === "string" ? encoding : undefined)
   }
 }
 
@@ -142,7 +171,9 @@ export const changeBetween = (
 
 /**
  * Why a `206` may not be joined to the bytes received under `before`, or
- * `undefined` when it may (RELIABILITY 3 and 4): the same length, and the
+ * `undefined` when it may (RELIABILITY 3 and 4): the same length, the same
+ * content coding as the bytes already written (a gzip-encoded `206` is not
+ * the next bytes of a file stored plain, whatever its `ETag` says), and the
  * same validator the bytes were joined under, carried by the `206` itself.
  * Under a strong `ETag`, the `206` must repeat it (a `206` without one, or
  * with only a `Last-Modified`, proves nothing about its bytes); without an
@@ -150,11 +181,12 @@ export const changeBetween = (
  * segments under two `ETag`s and one date would be two versions).
  */
 export const joinChange = (
-  before: Pick<Remote, "etag" | "lastModified" | "size">,
-  now: Pick<Remote, "etag" | "lastModified" | "size">
+  before: Pick<Remote, "etag" | "lastModified" | "size" | "coding">,
+  now: Pick<Remote, "etag" | "lastModified" | "size" | "coding">
 ): string | undefined => {
   const change = changeBetween(before, now)
   if (change !== undefined) return change
+  if (now.coding !== before.coding) return `the content coding changed from ${before.coding} to ${now.coding}`
   if (isStrong(before.etag)) return now.etag === undefined ? "the 206 carried no ETag" : undefined
   // Bytes joined under a `Last-Modified` alone: a 206 naming an `ETag` may be another version with the same date.
   if (before.etag === undefined && now.etag !== undefined) return "the 206 carried an ETag the file had not"

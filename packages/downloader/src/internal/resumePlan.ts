@@ -8,6 +8,7 @@ import { FileSystemError, InsufficientSpaceError } from "../DownloadError.ts"
 import type { Paths } from "./destination.ts"
 import * as FileIo from "./fileIo.ts"
 import type { Job } from "./job.ts"
+import { own } from "./own.ts"
 import * as Remote from "./remote.ts"
 import * as Sidecar from "./sidecar.ts"
 
@@ -21,6 +22,11 @@ export interface Plan {
   readonly segmented: boolean
   /** Segments fetched at once: 1 for a single stream; never more than the segments still to fetch. */
   readonly connections: number
+  /**
+   * The content coding of the bytes an earlier run left (its sidecar's; `identity` for a sidecar of an earlier
+   * version), which every byte appended must share; `undefined` when nothing is resumed.
+   */
+  readonly coding: string | undefined
 }
 
 /** Least bytes per segment, when there are no more segments than connections. */
@@ -56,18 +62,22 @@ export const split = (size: number, connections: number): Array<Sidecar.Segment>
 /** The segments an earlier run recorded, when its sidecar describes this very file; `restarts` 1 when it does not. */
 const earlier = (job: Job, remote: Remote.Remote, paths: Paths, part: FileIo.Entry) =>
   Effect.gen(function*() {
-    if (!job.resume || part.kind !== "file") return { segments: undefined, restarts: 0 }
+    const none = { segments: undefined, restarts: 0, coding: undefined }
+    if (!job.resume || part.kind !== "file") return none
     const state = yield* Sidecar.read(job.redactedUrl, paths.sidecarPath)
-    if (state === undefined || state.url !== job.redactedUrl) return { segments: undefined, restarts: 0 }
+    if (state === undefined || state.url !== job.redactedUrl) return none
     const same = state.size === remote.size && Remote.joinable(remote) &&
       (remote.etag === undefined ? state.lastModified === remote.lastModified : state.etag === remote.etag)
-    if (!same) return { segments: undefined, restarts: state.segments.some((segment) => segment.done > 0) ? 1 : 0 }
+    if (!same) {
+      return { ...none, restarts: state.segments.some((segment) => segment.done > 0) ? 1 : 0 }
+    }
     // Never trust more than the file holds (the sidecar is written after the bytes it counts are synced).
     const segments = state.segments.map((segment) => ({
       ...segment,
       done: Math.max(0, Math.min(segment.done, part.size - segment.start))
     }))
-    return { segments, restarts: 0 }
+    // The bytes are appended to only by answers of the coding they were written with (transfer.ts).
+    return { segments, restarts: 0, coding: Remote.codingOf(own(state, "contentCoding")) }
   })
 
 /**
@@ -88,7 +98,8 @@ export const make = (
       (remote.size !== undefined && remote.size >= job.config.segmentThreshold ? job.config.segments : 1)
     const segmented = found.segments !== undefined
       ? found.segments.length > 1
-      : count > 1 && remote.size !== undefined && remote.acceptsRanges && Remote.joinable(remote) && !remote.encoded
+      : count > 1 && remote.size !== undefined && remote.acceptsRanges && Remote.joinable(remote) &&
+        !Remote.isEncoded(remote)
     const segments = found.segments ??
       (segmented && remote.size !== undefined
         ? split(remote.size, count)
@@ -110,5 +121,5 @@ export const make = (
       segment.end === undefined || segment.done < segment.end - segment.start
     ).length
     const connections = segmented ? Math.max(1, Math.min(asked, unfinished)) : 1
-    return { segments, resumedBytes, restarts: found.restarts, segmented, connections }
+    return { segments, resumedBytes, restarts: found.restarts, segmented, connections, coding: found.coding }
   })

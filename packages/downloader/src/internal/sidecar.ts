@@ -1,9 +1,10 @@
 /**
  * The sidecar beside a `.part` file (`DEST.part.json`): what the next run
  * needs to resume, Schema-encoded JSON. It holds the URL with its secrets
- * redacted, the validators, the length, and per segment the bytes known to
- * be on disk (written and synced before the sidecar said so). No hash state:
- * a resumed download re-hashes the bytes already on disk.
+ * redacted, the validators, the length, the content coding of the bytes in
+ * the `.part`, and per segment the bytes known to be on disk (written and
+ * synced before the sidecar said so). No hash state: a resumed download
+ * re-hashes the bytes already on disk.
  */
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
@@ -30,6 +31,12 @@ export const State = Schema.Struct({
   size: Schema.optionalKey(NonNegativeInt),
   etag: Schema.optionalKey(Schema.String),
   lastModified: Schema.optionalKey(Schema.String),
+  /**
+   * The content coding the `.part`'s bytes were written with (`Remote.codingOf`); every segment shares it, and
+   * only bytes of this coding are appended. Absent in sidecars of earlier versions, which asked for `identity`:
+   * read as `identity` (`codingOf`).
+   */
+  contentCoding: Schema.optionalKey(Schema.String),
   segments: Schema.Array(Segment)
 })
 export type State = typeof State.Type

@@ -11,7 +11,9 @@
  * - What a response may be appended under (RELIABILITY 3 and 4): a `206`
  *   whose `Content-Range` starts at the next byte, ends inside the segment
  *   and announces the known total; the validator the bytes were joined under,
- *   repeated by the `206` itself (`Remote.joinChange`). A `200`
+ *   repeated by the `206` itself, and the content coding of the bytes already
+ *   written (`Remote.joinChange`: a gzip-encoded `206` after plain bytes is
+ *   another representation, whatever its `ETag`). A `200`
  *   to a range request, or changed validators, restart a single stream from
  *   zero (the `200`'s body is used as the new start); in a segment they are
  *   a `RangeNotHonouredError`, and the caller falls back to one stream.
@@ -259,10 +261,10 @@ const pass = (context: Context, segment: Segment): Effect.Effect<PassEnd, Downlo
       if (segment.end !== undefined) yield* ensureRoom(context, segment.end, before)
     }
     if (verdict._tag === "Append" && response.status === 200) {
-      // The bytes come from this answer: later ranges are joined under its validators, not the precheck's; and
-      // when the precheck did not learn the length, the 200 tells it.
+      // The bytes come from this answer: later ranges are joined under its validators and its content coding,
+      // not the precheck's; and when the precheck did not learn the length, the 200 tells it.
       const now = Remote.fromResponse(200, response.headers)
-      context.known = { ...context.known, etag: now.etag, lastModified: now.lastModified }
+      context.known = { ...context.known, etag: now.etag, lastModified: now.lastModified, coding: now.coding }
       if (segment.end === undefined && now.size !== undefined) {
         yield* ensureRoom(context, now.size, undefined)
         segment.end = now.size
