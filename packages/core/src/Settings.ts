@@ -128,7 +128,9 @@ export const downloader: Space = {
     "WRITE_BATCH",
     "ALLOW_SYMLINKS",
     "CREATE_FOLDERS",
-    "METRICS"
+    "METRICS",
+    "MAX_BYTES",
+    "TIMEOUT"
   ]
 }
 

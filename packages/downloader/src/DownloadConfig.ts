@@ -3,7 +3,8 @@
  * fields load from code (`Downloader.layer(options)`) and from the
  * environment (`Downloader.layerConfig()`, variables under
  * `HTTPKIT_DOWNLOAD_`: `HTTPKIT_DOWNLOAD_SEGMENTS`,
- * `HTTPKIT_DOWNLOAD_SEGMENT_THRESHOLD`, `HTTPKIT_DOWNLOAD_IF_EXISTS`, ...).
+ * `HTTPKIT_DOWNLOAD_SEGMENT_THRESHOLD`, `HTTPKIT_DOWNLOAD_IF_EXISTS`,
+ * `HTTPKIT_DOWNLOAD_MAX_BYTES`, `HTTPKIT_DOWNLOAD_TIMEOUT`, ...).
  *
  * Invalid configuration fails when the layer is built, with a
  * `DownloadConfigError` whose message names each setting at fault as the user
@@ -18,7 +19,7 @@
  * @since 0.1.0
  */
 import * as ConfigProblem from "@httpkit/core/ConfigProblem"
-import { DurationInput } from "@httpkit/core/DurationInput"
+import { accepted as DurationInputAccepted, DurationInput } from "@httpkit/core/DurationInput"
 import * as Own from "@httpkit/core/Own"
 import * as Settings from "@httpkit/core/Settings"
 import * as Effect from "effect/Effect"
@@ -34,6 +35,22 @@ const ByteSize = Schema.Union([
   Schema.Int.check(Schema.isGreaterThanOrEqualTo(0, { expected: sizeExpected })),
   Schema.String.check(Schema.isPattern(sizePattern, { expected: sizeExpected }))
 ]).annotate({ expected: sizeExpected })
+
+const maxBytesExpected = `${sizeExpected}, from 1 byte to 8 PiB`
+/** A size limit: at least 1 byte (never `0` for "none", as curl reads it: absent is no limit), at most 8 PiB. */
+const MaxBytes = ByteSize.check(
+  Schema.makeFilter((value: number | string) => {
+    const bytes = bytesOf(value)
+    return Number.isSafeInteger(bytes) && bytes >= 1
+  }, { expected: maxBytesExpected })
+)
+
+/** A deadline: a duration above zero. */
+const Deadline = DurationInput.check(
+  Schema.makeFilter((millis: number) => millis > 0 && Number.isFinite(millis), {
+    expected: `${DurationInputAccepted}, above 0`
+  })
+)
 
 /**
  * What to do when the destination already exists: fail (the default),
@@ -88,7 +105,19 @@ export const Options = Schema.Struct({
   /** Create the destination's folder when it is missing. */
   createFolders: Schema.optionalKey(Schema.Boolean),
   /** Report `DownloadMetrics` (Effect `Metric`s). */
-  metrics: Schema.optionalKey(Schema.Boolean)
+  metrics: Schema.optionalKey(Schema.Boolean),
+  /**
+   * The largest file taken, in bytes on disk (as sent: a gzip body counts compressed); absent: no limit. A larger
+   * announced size fails before any byte is written, a body of unknown length as soon as it would pass it
+   * (`FileTooLargeError`).
+   */
+  maxBytes: Schema.optionalKey(MaxBytes),
+  /**
+   * The most one download may take, start to end: the precheck, every request, retries, continuations, restarts and
+   * segments; absent: none (the client's `timeout.idle` still bounds a stalled body). When it passes, the download is
+   * interrupted as a cancellation is (its `.part` kept and checkpointed) and fails with `DownloadTimeoutError`.
+   */
+  timeout: Schema.optionalKey(Deadline)
 })
 
 /**
@@ -119,6 +148,10 @@ export interface Resolved {
   readonly allowSymlinks: boolean
   readonly createFolders: boolean
   readonly metrics: boolean
+  /** Bytes; `undefined`: no limit. */
+  readonly maxBytes: number | undefined
+  /** Milliseconds; `undefined`: no deadline. */
+  readonly timeout: number | undefined
 }
 
 /**
@@ -140,7 +173,9 @@ export const defaults: Resolved = {
   writeBatch: 1024 * 1024,
   allowSymlinks: false,
   createFolders: false,
-  metrics: true
+  metrics: true,
+  maxBytes: undefined,
+  timeout: undefined
 }
 
 /**
@@ -247,7 +282,9 @@ const resolveFrom = (input: unknown, naming: ConfigProblem.Naming): Effect.Effec
         writeBatch: o.writeBatch === undefined ? d.writeBatch : bytesOf(o.writeBatch),
         allowSymlinks: o.allowSymlinks ?? d.allowSymlinks,
         createFolders: o.createFolders ?? d.createFolders,
-        metrics: o.metrics ?? d.metrics
+        metrics: o.metrics ?? d.metrics,
+        maxBytes: o.maxBytes === undefined ? d.maxBytes : bytesOf(o.maxBytes),
+        timeout: o.timeout ?? d.timeout
       }
       const problems: Array<ConfigProblem.ConfigProblem> = []
       if (!Number.isSafeInteger(resolved.segmentThreshold)) {

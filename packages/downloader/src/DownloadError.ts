@@ -176,6 +176,65 @@ export class BodyLengthError extends Own.fields(
 }
 
 /**
+ * The file is larger than `maxBytes`: its announced size (`Content-Length`,
+ * a `Content-Range` total, the `HEAD`'s) is above the limit, and the download
+ * failed before writing any byte of it; or a body of unknown length would
+ * have passed the limit, and the download failed before writing the bytes
+ * past it. A refused file is not resumable: the `.part` and its sidecar that
+ * this download wrote are removed (a refusal on the precheck's announced size
+ * opens nothing, and leaves an earlier run's `.part` as it was).
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class FileTooLargeError extends Own.fields(
+  Schema.TaggedError<FileTooLargeError>()("FileTooLargeError", {
+    ...common,
+    /** The limit (`maxBytes`), in bytes. */
+    limit: Schema.Number,
+    /** The size the server announced, when it announced one above the limit. */
+    announced: Schema.optionalKey(Schema.Number),
+    /** For a body of unknown length: the bytes that had come, the one that would pass the limit included (at least `limit + 1`). */
+    received: Schema.optionalKey(Schema.Number)
+  })
+) {
+  override get message(): string {
+    const announced = Own.own(this, "announced")
+    const what = announced !== undefined
+      ? `${announced} bytes announced`
+      : `more than the limit received (at least ${Own.own(this, "received") ?? this.limit + 1} bytes)`
+    return `the file at ${this.url} is larger than maxBytes (${this.limit} bytes): ${what}`
+  }
+}
+
+/**
+ * The download's own deadline (`timeout`) passed: the precheck, the requests,
+ * retries, continuations, restarts and segments together took longer. The
+ * download was interrupted as a cancellation is: its sockets closed, its
+ * `.part` kept with a last checkpoint in its sidecar, so a new run resumes it
+ * (hence `retryable`).
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class DownloadTimeoutError extends Own.fields(
+  Schema.TaggedError<DownloadTimeoutError>()("DownloadTimeoutError", {
+    ...common,
+    /** The deadline that passed (`timeout`), in milliseconds. */
+    timeoutMillis: Schema.Number,
+    /**
+     * What the download was doing: `precheck` (the `HEAD` and its probe), `prepare` (the destination, the lock, the
+     * `.part`) or `transfer` (the requests, bodies, retries and continuations, to the checksum and the move).
+     */
+    phase: Schema.String
+  })
+) {
+  override get message(): string {
+    return `download timeout after ${this.timeoutMillis} ms (during ${this.phase}) for ${this.url}`
+  }
+}
+
+/**
  * A file system operation failed: a missing folder, no permission, a
  * read-only file system, a full disk. `code` is the operating system's
  * (`ENOENT`, `EACCES`, `EROFS`, `ENOSPC`...), or `EBUSY` for a `.part`
@@ -279,6 +338,8 @@ export type DownloaderError =
   | ContentChangedError
   | RangeNotHonouredError
   | BodyLengthError
+  | FileTooLargeError
+  | DownloadTimeoutError
   | FileSystemError
 
 /**
@@ -313,6 +374,8 @@ export const DownloadErrorSchema = Schema.Union([
   ContentChangedError,
   RangeNotHonouredError,
   BodyLengthError,
+  FileTooLargeError,
+  DownloadTimeoutError,
   FileSystemError,
   DownloadConfigError,
   ClientErrors.ConnectionError,

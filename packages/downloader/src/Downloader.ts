@@ -51,6 +51,7 @@ import type * as Checksum from "./Checksum.ts"
 import * as DownloadConfig from "./DownloadConfig.ts"
 import { type DownloadError, FileSystemError } from "./DownloadError.ts"
 import type { DownloadResult } from "./DownloadResult.ts"
+import * as Deadline from "./internal/deadline.ts"
 import * as Destination from "./internal/destination.ts"
 import { fetchFile } from "./internal/fetchFile.ts"
 import * as FileIo from "./internal/fileIo.ts"
@@ -61,6 +62,7 @@ import { exactly, own, ownData, spanOptions } from "./internal/own.ts"
 import * as PartLock from "./internal/partLock.ts"
 import * as Precheck from "./internal/precheck.ts"
 import * as ResumePlan from "./internal/resumePlan.ts"
+import * as SizeLimit from "./internal/sizeLimit.ts"
 import type * as Progress from "./Progress.ts"
 
 /**
@@ -95,6 +97,17 @@ export interface DownloadOptions {
   readonly allowSymlinks?: boolean | undefined
   /** Create the destination's folder when missing. @default false */
   readonly createFolders?: boolean | undefined
+  /**
+   * The largest file taken, in bytes on disk or as a size (`"10 GiB"`): a larger announced size fails before any
+   * byte is written, a body of unknown length as soon as it would pass it (`FileTooLargeError`). @default no limit
+   */
+  readonly maxBytes?: number | string | undefined
+  /**
+   * The most this download may take, retries, continuations, restarts and segments included (`"30 min"`, or
+   * milliseconds); when it passes, the download stops with its `.part` kept and fails with `DownloadTimeoutError`.
+   * @default no deadline
+   */
+  readonly timeout?: number | string | undefined
 }
 
 /**
@@ -255,21 +268,35 @@ const run = (
 ): Effect.Effect<DownloadResult, DownloadError | DownloadConfig.DownloadConfigError> =>
   Effect.gen(function*() {
     const job = yield* Job.make(config, client, url, options, tally)
-    // What the server says, before anything is opened: a 404 fails here.
-    const remote = yield* Precheck.precheck(client, url, job.headers)
-    const paths = yield* Destination.resolve(job, remote, destination)
-    return yield* exclusively(job, paths, (lock) =>
+    const stage = Deadline.stage()
+    // One deadline over everything after the options' check (`timeout`; none by default).
+    return yield* Deadline.within(
+      job.redactedUrl,
+      job.timeout,
+      stage,
       Effect.gen(function*() {
-        const skipped = yield* Destination.checkExisting(job, paths)
-        if (skipped !== undefined) return skipped
-        const part = yield* Destination.checkPart(job, paths)
-        const plan = yield* ResumePlan.make(job, remote, paths, part)
-        const handle = yield* FileIo.openPart(job.redactedUrl, paths.partPath, plan.resumedBytes === 0)
-        return yield* Effect.ensuring(
-          fetchFile(job, remote, paths, handle, plan, lock),
-          FileIo.closeQuietly(handle)
-        )
-      }))
+        // What the server says, before anything is opened: a 404 fails here, and so does a size above `maxBytes`.
+        const remote = yield* Precheck.precheck(client, url, job.headers)
+        yield* SizeLimit.checkAnnounced(job.redactedUrl, job.maxBytes, remote.size)
+        yield* Deadline.enter(stage, "prepare")
+        const paths = yield* Destination.resolve(job, remote, destination)
+        return yield* exclusively(job, paths, (lock) =>
+          Effect.gen(function*() {
+            const skipped = yield* Destination.checkExisting(job, paths)
+            if (skipped !== undefined) return skipped
+            const part = yield* Destination.checkPart(job, paths)
+            const plan = yield* ResumePlan.make(job, remote, paths, part)
+            const handle = yield* FileIo.openPart(job.redactedUrl, paths.partPath, plan.resumedBytes === 0)
+            yield* Deadline.enter(stage, "transfer")
+            // A file refused for its size leaves nothing behind (sizeLimit.ts): removed once closed, under the lock.
+            return yield* SizeLimit.removeRefused(
+              job.redactedUrl,
+              paths,
+              Effect.ensuring(fetchFile(job, remote, paths, handle, plan, lock), FileIo.closeQuietly(handle))
+            )
+          }))
+      })
+    )
   })
 
 /** `.part` files being written by this process, so that two downloads never share one. */

@@ -2,7 +2,7 @@
  * The per-download options (`Downloader.DownloadOptions`), checked before
  * anything is asked or opened: the settings a download shares with the
  * downloader's configuration (`segments`, `resume`, `ifExists`,
- * `restartOnChange`, `allowSymlinks`, `createFolders`) with the very fields of
+ * `restartOnChange`, `allowSymlinks`, `createFolders`, `maxBytes`, `timeout`) with the very fields of
  * `DownloadConfig.Options`, the `checksum` with `Checksum.resolve`, and
  * `headers` and `onProgress` by their kind. A value the layer would refuse
  * is refused here too, in the same shape, instead of falling through to a
@@ -27,6 +27,8 @@ const CallOptions = Schema.Struct({
   restartOnChange: layerFields.restartOnChange,
   allowSymlinks: layerFields.allowSymlinks,
   createFolders: layerFields.createFolders,
+  maxBytes: layerFields.maxBytes,
+  timeout: layerFields.timeout,
   headers: Schema.optionalKey(Schema.Record(Schema.String, Schema.String)),
   onProgress: Schema.optionalKey(
     Schema.declare((value): value is (progress: unknown) => void => typeof value === "function", {

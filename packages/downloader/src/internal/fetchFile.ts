@@ -86,6 +86,7 @@ export const fetchFile = (
     restartOnChange: job.restartOnChange,
     maxRestarts: job.config.maxRestarts,
     maxStalls: job.config.maxStalls ?? job.client.config.retry.maxAttempts,
+    maxBytes: job.maxBytes,
     backoff: job.client.config.retry,
     // A resumed part's bytes keep the coding they were written with: a 206 of another is not joined to them.
     known: plan.coding === undefined ? remote : { ...remote, coding: plan.coding },

@@ -6,6 +6,7 @@
  */
 import type * as ResilientClient from "@httpkit/client/ResilientClient"
 import * as ConfigProblem from "@httpkit/core/ConfigProblem"
+import * as DurationInput from "@httpkit/core/DurationInput"
 import * as Redact from "@httpkit/core/Redact"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
@@ -16,6 +17,9 @@ import type * as Progress from "../Progress.ts"
 import * as CallOptions from "./callOptions.ts"
 import type * as Metrics from "./metrics.ts"
 import { own } from "./own.ts"
+
+const sizeOf = (value: number | string | undefined): number | undefined =>
+  value === undefined ? undefined : DownloadConfig.bytesOf(value)
 
 /** One download's settings. */
 export interface Job {
@@ -32,6 +36,10 @@ export interface Job {
   readonly allowSymlinks: boolean
   readonly createFolders: boolean
   readonly restartOnChange: boolean
+  /** The largest file taken, in bytes; `undefined`: no limit. */
+  readonly maxBytes: number | undefined
+  /** The download's deadline, in milliseconds; `undefined`: none. */
+  readonly timeout: number | undefined
   /** Extra request headers, names in lower case. */
   readonly headers: Readonly<Record<string, string>>
   readonly onProgress: ((progress: Progress.Progress) => void) | undefined
@@ -80,6 +88,9 @@ export const make = (
       allowSymlinks: own(options, "allowSymlinks") ?? config.allowSymlinks,
       createFolders: own(options, "createFolders") ?? config.createFolders,
       restartOnChange: own(options, "restartOnChange") ?? config.restartOnChange,
+      // Checked above with the layer's schema: a size string or bytes, a duration string or milliseconds.
+      maxBytes: sizeOf(own(options, "maxBytes")) ?? config.maxBytes,
+      timeout: DurationInput.toMillis(own(options, "timeout")) ?? config.timeout,
       headers,
       onProgress: own(options, "onProgress"),
       clock,

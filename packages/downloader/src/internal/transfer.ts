@@ -38,6 +38,7 @@ import {
 import * as FileIo from "./fileIo.ts"
 import { identity } from "./precheck.ts"
 import * as Remote from "./remote.ts"
+import * as SizeLimit from "./sizeLimit.ts"
 import * as Writer from "./writer.ts"
 
 /** The part of the file one connection fetches: `[start, end)`, `end` unknown for a stream of unknown length. */
@@ -69,6 +70,8 @@ export interface Context {
   readonly restartOnChange: boolean
   readonly maxRestarts: number
   readonly maxStalls: number
+  /** The largest file taken (`maxBytes`); `undefined`: no limit. */
+  readonly maxBytes: number | undefined
   readonly backoff: { readonly minDelay: number; readonly maxDelay: number; readonly multiplier: number }
   /** What the server said about the file; updated when a single stream restarts on new content. */
   known: Remote.Remote
@@ -258,6 +261,7 @@ const pass = (context: Context, segment: Segment): Effect.Effect<PassEnd, Downlo
       const before = context.known.size
       context.known = Remote.fromResponse(200, response.headers)
       segment.end = context.known.size
+      yield* SizeLimit.checkAnnounced(context.redactedUrl, context.maxBytes, segment.end)
       if (segment.end !== undefined) yield* ensureRoom(context, segment.end, before)
     }
     if (verdict._tag === "Append" && response.status === 200) {
@@ -266,6 +270,7 @@ const pass = (context: Context, segment: Segment): Effect.Effect<PassEnd, Downlo
       const now = Remote.fromResponse(200, response.headers)
       context.known = { ...context.known, etag: now.etag, lastModified: now.lastModified, coding: now.coding }
       if (segment.end === undefined && now.size !== undefined) {
+        yield* SizeLimit.checkAnnounced(context.redactedUrl, context.maxBytes, now.size)
         yield* ensureRoom(context, now.size, undefined)
         segment.end = now.size
         context.known = { ...context.known, size: now.size }
@@ -275,6 +280,7 @@ const pass = (context: Context, segment: Segment): Effect.Effect<PassEnd, Downlo
       // A stream of unknown length resumed: the 206 tells the length.
       const total = Remote.fromResponse(response.status, response.headers).size
       if (total !== undefined) {
+        yield* SizeLimit.checkAnnounced(context.redactedUrl, context.maxBytes, total)
         yield* ensureRoom(context, total - from, undefined)
         segment.end = total
         context.known = { ...context.known, size: total }
@@ -286,15 +292,24 @@ const pass = (context: Context, segment: Segment): Effect.Effect<PassEnd, Downlo
     // Never past the segment's end, nor past the last byte a 206 announced.
     const announced = verdict._tag === "Append" && verdict.last !== undefined ? verdict.last + 1 : undefined
     const limit = Math.min(segment.end ?? Number.POSITIVE_INFINITY, announced ?? Number.POSITIVE_INFINITY)
+    // And never past `maxBytes` (a body of unknown length): counted before the writer gets the bytes, so the file
+    // never holds more than the limit.
+    const maxBytes = context.maxBytes ?? Number.POSITIVE_INFINITY
     const before = writer.written()
     let tooLong = false
+    /** The bytes that had come when a chunk would pass `maxBytes`. */
+    let overLimit: number | undefined
     const consumed = yield* response.stream.pipe(
       Stream.runForEachArray((chunks): Effect.Effect<void, DownloadError> => {
         // Every wait the writer asks for in this batch: a failed write rejects them all.
         let waits: Array<Promise<void>> | undefined
         for (let chunk of chunks) {
           const room = limit - writer.received()
-          if (chunk.byteLength > room) {
+          const allowed = maxBytes - writer.received()
+          if (chunk.byteLength > allowed && allowed < room) {
+            overLimit = writer.received() + chunk.byteLength
+            chunk = chunk.subarray(0, Math.max(0, allowed))
+          } else if (chunk.byteLength > room) {
             tooLong = true
             chunk = chunk.subarray(0, Math.max(0, room))
           }
@@ -304,12 +319,13 @@ const pass = (context: Context, segment: Segment): Effect.Effect<PassEnd, Downlo
             const pending = writer.push(chunk)
             if (pending !== undefined) (waits ??= []).push(pending)
           }
-          if (tooLong) break
+          if (tooLong || overLimit !== undefined) break
         }
         const all = waits === undefined ? undefined : Promise.all(waits)
         // Handled at once, so no rejection goes unhandled: a failed write is reported through `all` below, or by the
         // writer's flush after the body when the body is cut short here.
         all?.catch(constVoid)
+        if (overLimit !== undefined) return Effect.fail(SizeLimit.passed(context.redactedUrl, maxBytes, overLimit))
         if (tooLong) {
           return Effect.fail(
             new BodyLengthError({
