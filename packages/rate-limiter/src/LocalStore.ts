@@ -81,6 +81,7 @@ import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import * as Os from "node:os"
 import * as Path from "node:path"
+import * as GuardedStore from "./internal/guardedStore.ts"
 import * as LocalDatabase from "./internal/localDatabase.ts"
 import * as Own from "./internal/own.ts"
 import * as LimiterStore from "./LimiterStore.ts"
@@ -193,17 +194,19 @@ export const make = (
       }),
       (database) => Effect.sync(() => database.close())
     )
-    return {
-      backend: "local",
-      selfBounded: true,
-      reserve: (request) =>
-        run("reserve", () => database.reserve(request.items, request.blockKey, request.maxWaitMillis)),
-      block: (key, millis) => run("block", () => database.block(key, millis)),
-      cancel: (request) => run("cancel", () => database.cancel(request.items, request.at)),
-      lease: (request) =>
-        run("lease", () => database.lease(request.id, request.max, request.token, request.leaseMillis)),
-      release: (id, token) => run("release", () => database.release(id, token))
-    } satisfies LimiterStore.Store
+    return GuardedStore.trusted(
+      {
+        backend: "local",
+        selfBounded: true,
+        reserve: (request) =>
+          run("reserve", () => database.reserve(request.items, request.blockKey, request.maxWaitMillis)),
+        block: (key, millis) => run("block", () => database.block(key, millis)),
+        cancel: (request) => run("cancel", () => database.cancel(request.items, request.at)),
+        lease: (request) =>
+          run("lease", () => database.lease(request.id, request.max, request.token, request.leaseMillis)),
+        release: (id, token) => run("release", () => database.release(id, token))
+      } satisfies LimiterStore.Store
+    )
   })
 
 /**

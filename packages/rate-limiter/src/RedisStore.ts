@@ -115,6 +115,7 @@ import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import { createHash } from "node:crypto"
 import { checkServerIdentity } from "node:tls"
+import * as GuardedStore from "./internal/guardedStore.ts"
 import * as LoopIdle from "./internal/loopIdle.ts"
 import * as Own from "./internal/own.ts"
 import * as RedisClient from "./internal/redisClient.ts"
@@ -953,7 +954,7 @@ const makeFrom = (
     const redact = redactorFor(url)
     const roundTrips = RoundTrips.make()
     const current = yield* connect(url, durations, redact, roundTrips)
-    return makeStore(current, options, durations, roundTrips, redact)
+    return GuardedStore.trusted(makeStore(current, options, durations, roundTrips, redact))
   })
 
 /**
@@ -995,7 +996,7 @@ export const makeRedis = (options: RedisOptions = {}): Effect.Effect<LimiterStor
     const now = node._tag === "Some"
       ? directSession(node.value.client, () => undefined, identity, roundTrips)
       : session(redis, identity, roundTrips)
-    return makeStore(() => now, options, patience, roundTrips, identity)
+    return GuardedStore.trusted(makeStore(() => now, options, patience, roundTrips, identity))
   })
 
 /**
