@@ -96,8 +96,8 @@ export const inFlight: Metric.Gauge<number> = Metric.gauge(
 )
 
 /**
- * Calls refused by a full bulkhead (`BulkheadFullError`, after waiting
- * `bulkhead.acquireTimeout` for a slot): attributes `client` and `host`.
+ * Calls refused by a bulkhead (`BulkheadFullError`: its queue was full, or
+ * the wait for a slot ran out): attributes `client` and `host`.
  *
  * @category metrics
  * @since 0.1.0

@@ -255,14 +255,7 @@ const storeOn = (name: string, options: Partial<DownloadQueueStore.RedisOptions>
 
 await RedisTest.describeWithRedis("DownloadQueue on Redis", () => {
   queueSuite("redis", {
-    layer: (name, options) =>
-      DownloadQueue.layerRedis({
-        name,
-        prefix: TestQueue.prefix,
-        pollInterval: "50 millis",
-        lease: "3 seconds",
-        ...options
-      }).pipe(Layer.provide(TestQueue.redisLayer())),
+    layer: (name, options) => TestQueue.queueLayer(name, options),
     cleanup: TestQueue.cleanup,
     persistent: true
   })

@@ -161,14 +161,7 @@ suite("memory", {
 
 await RedisTest.describeWithRedis("hook returns on Redis", () => {
   suite("redis", {
-    layer: (name, options) =>
-      DownloadQueue.layerRedis({
-        name,
-        prefix: TestQueue.prefix,
-        pollInterval: "50 millis",
-        lease: "3 seconds",
-        ...options
-      }).pipe(Layer.provide(TestQueue.redisLayer())),
+    layer: (name, options) => TestQueue.queueLayer(name, options),
     cleanup: TestQueue.cleanup
   })
 })
